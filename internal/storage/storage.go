@@ -1,0 +1,247 @@
+// Package storage opens Portico's system of record by URL and hides the few
+// differences between the two engines it supports: SQLite (the embedded
+// default) and PostgreSQL (at scale). Blocks write portable SQL with $N
+// placeholders against *sql.DB and *sql.Tx; both drivers accept it.
+//
+// Contract: Write() is the pool for statements that change data and for
+// transactions; Read() is for reads outside a transaction. On SQLite the
+// writer has exactly one connection (SQLite allows one writer at a time;
+// queueing in Go is cheaper than SQLITE_BUSY retries) and the reader pool is
+// opened query-only. On PostgreSQL both return the same pool.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
+)
+
+// Dialect names a storage engine.
+type Dialect string
+
+// The supported engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open system of record.
+type DB struct {
+	Dialect Dialect
+	write   *sql.DB
+	read    *sql.DB
+	pgx     *pgxpool.Pool // PostgreSQL only: River's LISTEN connections
+	url     string        // redacted, for logs
+}
+
+// Write returns the pool for changes and transactions.
+func (db *DB) Write() *sql.DB { return db.write }
+
+// Read returns the pool for reads outside a transaction.
+func (db *DB) Read() *sql.DB { return db.read }
+
+// Pgx returns the pgx pool on PostgreSQL and nil on SQLite.
+func (db *DB) Pgx() *pgxpool.Pool { return db.pgx }
+
+// String returns the database URL with any password removed.
+func (db *DB) String() string { return db.url }
+
+// Open connects to the database named by rawURL:
+//
+//	sqlite:///var/lib/portico/portico.db   (absolute path)
+//	sqlite://./data/portico.db             (relative path)
+//	postgres://user:pass@host:5432/db?sslmode=disable
+//
+// Open does not run migrations; call Migrate.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("storage: database URL %q is not a URL: %w", redact(rawURL), err)
+	}
+	switch u.Scheme {
+	case "sqlite", "sqlite3", "file":
+		path := sqlitePath(u)
+		if path == "" {
+			return nil, fmt.Errorf("storage: database URL %q has no file path (want sqlite:///path/to/portico.db)", rawURL)
+		}
+		return openSQLite(ctx, path)
+	case "postgres", "postgresql":
+		return openPostgres(ctx, rawURL)
+	case "":
+		return nil, fmt.Errorf("storage: database URL %q has no scheme (want sqlite:///path or postgres://…)", redact(rawURL))
+	default:
+		return nil, fmt.Errorf("storage: unsupported database scheme %q (want sqlite or postgres)", u.Scheme)
+	}
+}
+
+func sqlitePath(u *url.URL) string {
+	if u.Opaque != "" { // sqlite:relative.db
+		return u.Opaque
+	}
+	if u.Host != "" { // sqlite://./data/x.db or sqlite://data/x.db
+		return u.Host + u.Path
+	}
+	return u.Path
+}
+
+// sqlitePragmas are applied to every connection. WAL lets readers run while
+// the single writer writes; busy_timeout covers the reader/checkpoint races
+// that remain; synchronous=NORMAL is durable across process crashes in WAL
+// mode (only an OS crash can lose the last transactions).
+var sqlitePragmas = []string{
+	"journal_mode(WAL)",
+	"busy_timeout(10000)",
+	"foreign_keys(1)",
+	"synchronous(NORMAL)",
+}
+
+func sqliteDSN(path string, readOnly bool) string {
+	q := url.Values{}
+	for _, p := range sqlitePragmas {
+		q.Add("_pragma", p)
+	}
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		// BEGIN IMMEDIATE takes the write lock up front, so a transaction
+		// never fails half-way when it upgrades from read to write.
+		q.Set("_txlock", "immediate")
+	}
+	q.Set("_time_format", "sqlite")
+	return "file:" + path + "?" + q.Encode()
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("storage: create directory for %s: %w", path, err)
+		}
+	}
+	write, err := sql.Open("sqlite", sqliteDSN(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxIdleTime(0)
+	write.SetConnMaxLifetime(0)
+	if err := ping(ctx, write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", sqliteDSN(path, true))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	return &DB{Dialect: SQLite, write: write, read: read, url: "sqlite://" + path}, nil
+}
+
+func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("storage: postgres URL %s: %w", redact(rawURL), err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("storage: connect %s: %w", redact(rawURL), err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	if err := ping(ctx, db); err != nil {
+		db.Close()
+		pool.Close()
+		return nil, fmt.Errorf("storage: connect %s: %w", redact(rawURL), err)
+	}
+	return &DB{Dialect: Postgres, write: db, read: db, pgx: pool, url: redact(rawURL)}, nil
+}
+
+func ping(ctx context.Context, db *sql.DB) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return db.PingContext(ctx)
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.read.PingContext(ctx); err != nil {
+		return err
+	}
+	if db.write != db.read {
+		return db.write.PingContext(ctx)
+	}
+	return nil
+}
+
+// Close closes every pool.
+func (db *DB) Close() error {
+	var errs []error
+	if db.read != db.write {
+		errs = append(errs, db.read.Close())
+	}
+	errs = append(errs, db.write.Close())
+	if db.pgx != nil {
+		db.pgx.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// InTx runs fn in a transaction on the write pool. It commits when fn returns
+// nil and rolls back otherwise (including on panic, which it re-raises).
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storage: begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("storage: commit: %w", err)
+	}
+	return nil
+}
+
+// IsUniqueViolation reports whether err is a unique or primary key conflict
+// on either engine.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || // SQLite
+		strings.Contains(s, "SQLSTATE 23505") // PostgreSQL unique_violation
+}
+
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
