@@ -1,0 +1,154 @@
+// Package jobs runs Portico's durable background work on River, on whichever
+// engine storage opened. A block enqueues a job in the same transaction as
+// the state change that causes it (the transactional outbox): the job exists
+// if and only if the change committed, and workers see it only after commit.
+//
+// Delivery is at least once. River retries a failing job with exponential
+// backoff (attempt^4 seconds plus jitter) up to MaxAttempts, then moves it to
+// the "discarded" state, our dead letter, where `portico jobs` lists it and
+// an operator can retry it. Handlers must therefore be idempotent; see
+// events.Once for the receipt pattern.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/portico-gov/portico/internal/storage"
+)
+
+// Client is the River client type for both engines: both drivers work on
+// database/sql, so a block's *sql.Tx is River's transaction too.
+type Client = river.Client[*sql.Tx]
+
+// Config tunes the queue.
+type Config struct {
+	// Work, when false, makes an insert-only client (CLI commands): jobs
+	// are stored for the server's workers to run.
+	Work bool
+	// Workers is the concurrency of the default queue.
+	Workers int
+	// MaxAttempts before a job is discarded (dead-lettered). Default 25.
+	MaxAttempts int
+	// RetryPolicy overrides River's exponential backoff (tests use a fast one).
+	RetryPolicy river.ClientRetryPolicy
+	// FetchPollInterval is how often workers poll when LISTEN/NOTIFY is not
+	// available (SQLite). Default 200ms.
+	FetchPollInterval time.Duration
+	// PeriodicJobs are scheduled on the elected leader only, so several
+	// replicas never run one twice.
+	PeriodicJobs []*river.PeriodicJob
+	// JobTimeout bounds one attempt. Default 5 minutes.
+	JobTimeout time.Duration
+	// RescueStuckJobsAfter is how long a job may stay "running" before it is
+	// presumed orphaned by a crashed process and retried. Default 1 hour;
+	// it must exceed JobTimeout.
+	RescueStuckJobsAfter time.Duration
+	Logger               *slog.Logger
+}
+
+// Registry collects the workers blocks contribute before the client starts.
+type Registry struct {
+	workers *river.Workers
+	kinds   []string
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{workers: river.NewWorkers()} }
+
+// Register adds w as the worker for its job kind.
+func Register[T river.JobArgs](r *Registry, w river.Worker[T]) {
+	river.AddWorker(r.workers, w)
+	var zero T
+	r.kinds = append(r.kinds, zero.Kind())
+}
+
+// Kinds lists the registered job kinds.
+func (r *Registry) Kinds() []string { return append([]string(nil), r.kinds...) }
+
+// New builds a River client over db.
+func New(db *storage.DB, reg *Registry, cfg Config) (*Client, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	rc := &river.Config{
+		Logger:               cfg.Logger.With("component", "jobs"),
+		MaxAttempts:          cfg.MaxAttempts,
+		RetryPolicy:          cfg.RetryPolicy,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
+	}
+	if rc.JobTimeout == 0 {
+		rc.JobTimeout = 5 * time.Minute
+	}
+	if rc.FetchPollInterval == 0 {
+		rc.FetchPollInterval = 200 * time.Millisecond
+	}
+	if cfg.Work {
+		if reg == nil {
+			return nil, errors.New("jobs: a working client needs a registry")
+		}
+		n := cfg.Workers
+		if n <= 0 {
+			n = 10
+		}
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}}
+		rc.Workers = reg.workers
+		rc.PeriodicJobs = cfg.PeriodicJobs
+	}
+	switch db.Dialect {
+	case storage.SQLite:
+		// SQLite has no LISTEN/NOTIFY; River polls.
+		rc.PollOnly = true
+		return river.NewClient(riversqlite.New(db.Write()), rc)
+	case storage.Postgres:
+		if cfg.Work && db.Pgx() != nil {
+			return river.NewClient(riverdatabasesql.NewWithPgxListener(db.Write(), db.Pgx()), rc)
+		}
+		return river.NewClient(riverdatabasesql.New(db.Write()), rc)
+	}
+	return nil, fmt.Errorf("jobs: unsupported dialect %q", db.Dialect)
+}
+
+// Enqueue inserts a job in tx. The job runs only if tx commits.
+func Enqueue(ctx context.Context, c *Client, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) error {
+	if _, err := c.InsertTx(ctx, tx, args, opts); err != nil {
+		return fmt.Errorf("jobs: enqueue %s: %w", args.Kind(), err)
+	}
+	return nil
+}
+
+// StateCount is the number of jobs in one River state.
+type StateCount struct {
+	State rivertype.JobState `json:"state"`
+	Count int64              `json:"count"`
+}
+
+// Counts returns how many jobs are in each state. Used by metrics and the
+// CLI; it reads River's table directly because both engines share its shape.
+func Counts(ctx context.Context, db *storage.DB) ([]StateCount, error) {
+	rows, err := db.Read().QueryContext(ctx, `SELECT state, COUNT(*) FROM river_job GROUP BY state ORDER BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: counts: %w", err)
+	}
+	defer rows.Close()
+	var out []StateCount
+	for rows.Next() {
+		var sc StateCount
+		if err := rows.Scan(&sc.State, &sc.Count); err != nil {
+			return nil, fmt.Errorf("jobs: counts: %w", err)
+		}
+		out = append(out, sc)
+	}
+	return out, rows.Err()
+}
