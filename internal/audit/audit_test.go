@@ -1,0 +1,219 @@
+package audit_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/storage/storagetest"
+)
+
+func newLog(t *testing.T, db *storage.DB) *audit.Log {
+	t.Helper()
+	signer, err := audit.LoadOrCreateSigner(filepath.Join(t.TempDir(), "audit.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return audit.New(db, platform.NewFakeClock(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)), signer)
+}
+
+func seed(t *testing.T, l *audit.Log, n int) {
+	t.Helper()
+	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorStaff, ID: "u1"})
+	for i := 1; i <= n; i++ {
+		if _, err := l.Write(ctx, audit.Record{Action: "profile.read", Subject: fmt.Sprintf("citizen:%d", i), Detail: map[string]any{"i": i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func exec(t *testing.T, db *storage.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := db.Write().ExecContext(context.Background(), q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func TestVerifyDetectsTampering(t *testing.T) {
+	tests := []struct {
+		name       string
+		checkpoint bool
+		tamper     func(t *testing.T, db *storage.DB)
+		wantSeq    int64 // 0: chain is fine
+		wantReason string
+	}{
+		{name: "untouched", checkpoint: true, tamper: func(*testing.T, *storage.DB) {}},
+		{
+			name:       "edited detail",
+			tamper:     func(t *testing.T, db *storage.DB) { exec(t, db, `UPDATE audit_entries SET detail = '{"i":99}' WHERE seq = 3`) },
+			wantSeq:    3,
+			wantReason: "edited",
+		},
+		{
+			name:       "edited actor",
+			tamper:     func(t *testing.T, db *storage.DB) { exec(t, db, `UPDATE audit_entries SET actor = 'staff:someone-else' WHERE seq = 2`) },
+			wantSeq:    2,
+			wantReason: "edited",
+		},
+		{
+			name: "edited and rehashed",
+			tamper: func(t *testing.T, db *storage.DB) {
+				exec(t, db, `UPDATE audit_entries SET hash = 'feedface' WHERE seq = 2`)
+			},
+			wantSeq:    2,
+			wantReason: "edited",
+		},
+		{
+			name:       "deleted from the middle",
+			tamper:     func(t *testing.T, db *storage.DB) { exec(t, db, `DELETE FROM audit_entries WHERE seq = 3`) },
+			wantSeq:    3,
+			wantReason: "deleted",
+		},
+		{
+			name: "reordered",
+			tamper: func(t *testing.T, db *storage.DB) {
+				// Swap the contents of entries 2 and 3, keeping numbers.
+				exec(t, db, `UPDATE audit_entries SET seq = -2 WHERE seq = 2`)
+				exec(t, db, `UPDATE audit_entries SET seq = 2 WHERE seq = 3`)
+				exec(t, db, `UPDATE audit_entries SET seq = 3 WHERE seq = -2`)
+			},
+			wantSeq:    2,
+			wantReason: "entry 2",
+		},
+		{
+			name:       "newest deleted",
+			tamper:     func(t *testing.T, db *storage.DB) { exec(t, db, `DELETE FROM audit_entries WHERE seq = 5`) },
+			wantSeq:    5,
+			wantReason: "deleted",
+		},
+		{
+			name:       "newest deleted and head rewound",
+			checkpoint: true,
+			tamper: func(t *testing.T, db *storage.DB) {
+				exec(t, db, `DELETE FROM audit_entries WHERE seq >= 4`)
+				exec(t, db, `UPDATE audit_head SET seq = 3, hash = (SELECT hash FROM audit_entries WHERE seq = 3)`)
+			},
+			wantSeq:    4,
+			wantReason: "deleted",
+		},
+		{
+			name:       "forged checkpoint",
+			checkpoint: true,
+			tamper: func(t *testing.T, db *storage.DB) {
+				exec(t, db, `UPDATE audit_checkpoints SET hash = 'forged'`)
+			},
+			wantSeq:    5,
+			wantReason: "signature is invalid",
+		},
+	}
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				ctx := context.Background()
+				exec(t, db, `DELETE FROM audit_entries`)
+				exec(t, db, `DELETE FROM audit_checkpoints`)
+				exec(t, db, `UPDATE audit_head SET seq = 0, hash = ''`)
+				l := newLog(t, db)
+				seed(t, l, 5)
+				if tt.checkpoint {
+					if _, err := l.Checkpoint(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				tt.tamper(t, db)
+				rep, err := l.Verify(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tt.wantSeq == 0 {
+					if !rep.OK || rep.Problem != nil || rep.Entries != 5 || rep.LastCheckpoint != 5 {
+						t.Fatalf("untouched log: %+v %+v", rep, rep.Problem)
+					}
+					return
+				}
+				if rep.OK || rep.Problem == nil {
+					t.Fatalf("tampering not detected: %+v", rep)
+				}
+				if rep.Problem.Seq != tt.wantSeq || !strings.Contains(rep.Problem.Reason, tt.wantReason) {
+					t.Fatalf("problem = %+v, want seq %d with %q", rep.Problem, tt.wantSeq, tt.wantReason)
+				}
+			})
+		}
+	})
+}
+
+func TestConcurrentAppendsFormOneChain(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		l := newLog(t, db)
+		var wg sync.WaitGroup
+		errs := make(chan error, 80)
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 10 {
+					_, err := l.Write(context.Background(), audit.Record{Action: "test.append", Subject: fmt.Sprintf("g%d-%d", g, i)})
+					if err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		rep, err := l.Verify(context.Background())
+		if err != nil || !rep.OK || rep.Entries != 80 {
+			t.Fatalf("Verify = %+v (%+v), %v", rep, rep.Problem, err)
+		}
+	})
+}
+
+func TestAppendCommitsWithTheChange(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		l := newLog(t, db)
+		_ = db.InTx(ctx, func(tx *sql.Tx) error {
+			if _, err := l.Append(ctx, tx, audit.Record{Action: "agency.create", Subject: "agency:x"}); err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Errorf("the change failed")
+		})
+		entries, err := l.List(ctx, audit.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 0 {
+			t.Fatalf("rolled-back audit entry survived: %+v", entries)
+		}
+		rep, err := l.Verify(ctx)
+		if err != nil || !rep.OK {
+			t.Fatalf("Verify after rollback = %+v, %v", rep, err)
+		}
+	})
+}
+
+func TestSignerKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k", "audit.key")
+	a, err := audit.LoadOrCreateSigner(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := audit.LoadOrCreateSigner(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.KeyID() != b.KeyID() {
+		t.Fatalf("reloaded key differs: %s vs %s", a.KeyID(), b.KeyID())
+	}
+}

@@ -1,0 +1,130 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Signer signs checkpoints with an Ed25519 key kept outside the database.
+type Signer struct {
+	key   ed25519.PrivateKey
+	keyID string
+}
+
+// KeyID names the key: the first 16 hex digits of SHA-256 of its public key.
+func (s *Signer) KeyID() string { return s.keyID }
+
+// PublicKey returns the verification key.
+func (s *Signer) PublicKey() ed25519.PublicKey { return s.key.Public().(ed25519.PublicKey) }
+
+func newSigner(key ed25519.PrivateKey) *Signer {
+	sum := sha256.Sum256(key.Public().(ed25519.PublicKey))
+	return &Signer{key: key, keyID: hex.EncodeToString(sum[:8])}
+}
+
+// LoadOrCreateSigner reads the PKCS#8 PEM Ed25519 key at path, creating it
+// (mode 0600) when the file does not exist.
+func LoadOrCreateSigner(path string) (*Signer, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		_, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("audit: generate key: %w", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("audit: encode key: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("audit: key directory: %w", err)
+		}
+		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+		// O_EXCL: if another process created the key first, use theirs.
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			return LoadOrCreateSigner(path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("audit: write key: %w", err)
+		}
+		if _, err := f.Write(pemBytes); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("audit: write key: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("audit: write key: %w", err)
+		}
+		return newSigner(key), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: read key: %w", err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("audit: key file %s is not PEM", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("audit: key file %s: %w", path, err)
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("audit: key file %s is not an Ed25519 key", path)
+	}
+	return newSigner(key), nil
+}
+
+// Checkpoint is a signed statement of the chain's head.
+type Checkpoint struct {
+	Seq       int64     `json:"seq"`
+	Hash      string    `json:"hash"`
+	At        time.Time `json:"at"`
+	KeyID     string    `json:"key_id"`
+	Signature string    `json:"signature"`
+}
+
+func checkpointMessage(seq int64, hash string, at time.Time) []byte {
+	return []byte("portico-audit-checkpoint-v1\n" + strconv.FormatInt(seq, 10) + "\n" + hash + "\n" + at.UTC().Format(time.RFC3339Nano))
+}
+
+// Checkpoint signs the current head and stores the signature. It is a no-op
+// (returning the existing checkpoint) when the head has not moved.
+func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	if l.signer == nil {
+		return Checkpoint{}, errors.New("audit: checkpoint: no signing key")
+	}
+	var cp Checkpoint
+	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
+		// Lock the head so the checkpoint matches a committed chain.
+		if err := tx.QueryRowContext(ctx, `UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash`).Scan(&cp.Seq, &cp.Hash); err != nil {
+			return err
+		}
+		if cp.Seq == 0 {
+			return nil
+		}
+		cp.At = l.clock.Now().UTC().Truncate(time.Microsecond)
+		cp.KeyID = l.signer.keyID
+		cp.Signature = base64.RawURLEncoding.EncodeToString(ed25519.Sign(l.signer.key, checkpointMessage(cp.Seq, cp.Hash, cp.At)))
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING`,
+			cp.Seq, cp.Hash, cp.At, cp.KeyID, cp.Signature)
+		return err
+	})
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", err)
+	}
+	return cp, nil
+}
