@@ -52,14 +52,18 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	}{
 		{name: "untouched", checkpoint: true, tamper: func(*testing.T, *storage.DB) {}},
 		{
-			name:       "edited detail",
-			tamper:     func(t *testing.T, db *storage.DB) { exec(t, db, `UPDATE audit_entries SET detail = '{"i":99}' WHERE seq = 3`) },
+			name: "edited detail",
+			tamper: func(t *testing.T, db *storage.DB) {
+				exec(t, db, `UPDATE audit_entries SET detail = '{"i":99}' WHERE seq = 3`)
+			},
 			wantSeq:    3,
 			wantReason: "edited",
 		},
 		{
-			name:       "edited actor",
-			tamper:     func(t *testing.T, db *storage.DB) { exec(t, db, `UPDATE audit_entries SET actor = 'staff:someone-else' WHERE seq = 2`) },
+			name: "edited actor",
+			tamper: func(t *testing.T, db *storage.DB) {
+				exec(t, db, `UPDATE audit_entries SET actor = 'staff:someone-else' WHERE seq = 2`)
+			},
 			wantSeq:    2,
 			wantReason: "edited",
 		},

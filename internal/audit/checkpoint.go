@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/riverqueue/river"
 )
 
 // Signer signs checkpoints with an Ed25519 key kept outside the database.
@@ -127,4 +129,22 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", err)
 	}
 	return cp, nil
+}
+
+// CheckpointArgs is the periodic job that signs the head.
+type CheckpointArgs struct{}
+
+// Kind implements river.JobArgs.
+func (CheckpointArgs) Kind() string { return "audit.checkpoint" }
+
+// CheckpointWorker runs CheckpointArgs.
+type CheckpointWorker struct {
+	river.WorkerDefaults[CheckpointArgs]
+	Log *Log
+}
+
+// Work signs the current head.
+func (w *CheckpointWorker) Work(ctx context.Context, _ *river.Job[CheckpointArgs]) error {
+	_, err := w.Log.Checkpoint(ctx)
+	return err
 }

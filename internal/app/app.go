@@ -1,0 +1,218 @@
+// Package app wires Portico's concrete parts into blocks and runs them:
+// storage, jobs, audit, tenancy, the web shell and the portal. It owns the
+// process lifecycle (Start, Stop). Configuration arrives as a config.Config;
+// nothing here is global.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/riverqueue/river"
+
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/config"
+	"github.com/portico-gov/portico/internal/events"
+	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/jobs"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/portal"
+	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/tenancy"
+	"github.com/portico-gov/portico/internal/web"
+)
+
+// App is a running (or ready to run) Portico process.
+type App struct {
+	Config  config.Config
+	Logger  *slog.Logger
+	Clock   platform.Clock
+	DB      *storage.DB
+	Audit   *audit.Log
+	Tenancy *tenancy.Service
+	Bus     *events.Bus
+	Jobs    *jobs.Client
+	Web     *web.Server
+	Metrics *prometheus.Registry
+
+	work     bool
+	listener net.Listener
+	http     *http.Server
+	serveErr chan error
+}
+
+// Options adjust New for commands and tests.
+type Options struct {
+	Clock   platform.Clock // default: the system clock
+	Migrate bool           // apply migrations before starting
+	Work    bool           // run background jobs in this process
+}
+
+// NewLogger returns the process logger for cfg, writing to w.
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// New opens storage and builds every block. cfg must have been Finished.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) (*App, error) {
+	a := &App{Config: cfg, Logger: logger, Clock: opts.Clock, work: opts.Work}
+	if a.Clock == nil {
+		a.Clock = platform.SystemClock{}
+	}
+	db, err := storage.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	a.DB = db
+	ok := false
+	defer func() {
+		if !ok {
+			db.Close()
+		}
+	}()
+	if opts.Migrate {
+		rep, err := db.Migrate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(rep.Applied)+len(rep.RiverApplied) > 0 {
+			logger.Info("migrations applied", "portico", rep.Applied, "river", rep.RiverApplied, "version", rep.Version)
+		}
+	}
+	signer, err := audit.LoadOrCreateSigner(cfg.AuditKeyFile())
+	if err != nil {
+		return nil, err
+	}
+	a.Audit = audit.New(db, a.Clock, signer)
+	a.Tenancy = tenancy.New(db, a.Audit, a.Clock)
+
+	reg := jobs.NewRegistry()
+	a.Bus = events.NewBus(reg, a.Clock)
+	jobs.Register(reg, &audit.CheckpointWorker{Log: a.Audit})
+	a.Jobs, err = jobs.New(db, reg, jobs.Config{
+		Work:    opts.Work,
+		Workers: cfg.Workers,
+		Logger:  logger,
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return audit.CheckpointArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: jobs: %w", err)
+	}
+	a.Bus.SetJobs(a.Jobs)
+
+	a.Metrics = prometheus.NewRegistry()
+	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), jobs.NewCollector(db))
+	catalog, err := i18n.Load()
+	if err != nil {
+		return nil, err
+	}
+	a.Web, err = web.New(web.Config{
+		SecureCookies: cfg.HTTPS(),
+		HSTS:          cfg.HTTPS(),
+		Ready:         a.ready,
+	}, logger, catalog, a.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	if err := portal.Register(a.Web, a.Tenancy); err != nil {
+		return nil, err
+	}
+	ok = true
+	return a, nil
+}
+
+// ready is the readiness check: the database answers and its schema is
+// current. Its errors are shown on /readyz, so they stay free of secrets.
+func (a *App) ready(ctx context.Context) error {
+	if err := a.DB.Ping(ctx); err != nil {
+		return errors.New("database unreachable")
+	}
+	pending, err := a.DB.Pending(ctx)
+	if err != nil {
+		return errors.New("cannot read migration state")
+	}
+	if pending {
+		return errors.New("migrations pending: run `portico migrate`")
+	}
+	return nil
+}
+
+// Start begins serving HTTP (unless the role is worker) and running jobs
+// (if this process works them). It returns once the listener is open.
+func (a *App) Start(ctx context.Context) error {
+	if a.work {
+		if err := a.Jobs.Start(ctx); err != nil {
+			return fmt.Errorf("app: start jobs: %w", err)
+		}
+	}
+	if a.Config.Role == "worker" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", a.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("app: listen on %s: %w", a.Config.Addr, err)
+	}
+	a.listener = ln
+	a.http = &http.Server{
+		Handler:           a.Web,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+	}
+	a.serveErr = make(chan error, 1)
+	go func() { a.serveErr <- a.http.Serve(ln) }()
+	return nil
+}
+
+// URL is where the HTTP server listens (useful with --addr :0).
+func (a *App) URL() string {
+	if a.listener == nil {
+		return ""
+	}
+	return "http://" + a.listener.Addr().String()
+}
+
+// Wait blocks until ctx ends or the HTTP server fails.
+func (a *App) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-a.serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// Stop drains HTTP requests and running jobs, then closes storage.
+func (a *App) Stop(ctx context.Context) error {
+	var errs []error
+	if a.http != nil {
+		errs = append(errs, a.http.Shutdown(ctx))
+	}
+	if a.work {
+		errs = append(errs, a.Jobs.Stop(ctx))
+	}
+	errs = append(errs, a.DB.Close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,132 @@
+// Package config is the one Config struct for a Portico process, filled
+// from command-line flags and PORTICO_* environment variables (flags win).
+// It is passed to internal/app; nothing reads configuration globally.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+)
+
+// Config is everything a Portico process is told.
+type Config struct {
+	Addr      string // listen address, host:port
+	DataDir   string // local state: SQLite file, keys, blobs
+	DB        string // database URL; default sqlite under DataDir
+	PublicURL string // the URL people reach this site at
+	LogLevel  slog.Level
+	LogFormat string // "text" or "json"
+	Role      string // "all", "web" or "worker"
+	Workers   int    // job concurrency per process
+}
+
+// Defaults.
+const (
+	DefaultAddr = "127.0.0.1:8080"
+	DefaultData = "./data"
+)
+
+// Getenv looks up an environment variable; tests pass their own.
+type Getenv func(string) string
+
+// RegisterServe adds the flags of `portico serve` and `portico demo` to fs.
+func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
+	fs.StringVar(&c.Addr, "addr", envOr(env, "PORTICO_ADDR", DefaultAddr), "listen address `host:port` (env PORTICO_ADDR)")
+	c.RegisterStorage(fs, env, withDB)
+	fs.StringVar(&c.PublicURL, "public-url", env("PORTICO_PUBLIC_URL"), "public `URL` of the site, e.g. https://services.example.gov (env PORTICO_PUBLIC_URL; default http://ADDR)")
+	fs.StringVar(&c.LogFormat, "log-format", envOr(env, "PORTICO_LOG_FORMAT", "text"), "log format: text or json (env PORTICO_LOG_FORMAT)")
+	fs.TextVar(&c.LogLevel, "log-level", levelOr(env("PORTICO_LOG_LEVEL")), "log level: debug, info, warn, error (env PORTICO_LOG_LEVEL)")
+	fs.StringVar(&c.Role, "role", envOr(env, "PORTICO_ROLE", "all"), "what this process does: all, web or worker (env PORTICO_ROLE)")
+	fs.IntVar(&c.Workers, "workers", 10, "concurrent background jobs in this process")
+}
+
+// RegisterStorage adds --data and, when withDB, --db.
+func (c *Config) RegisterStorage(fs *flag.FlagSet, env Getenv, withDB bool) {
+	fs.StringVar(&c.DataDir, "data", envOr(env, "PORTICO_DATA", DefaultData), "data `directory` for the SQLite database and keys (env PORTICO_DATA)")
+	if withDB {
+		fs.StringVar(&c.DB, "db", env("PORTICO_DB"), "database `URL`: sqlite:///path/portico.db or postgres://… (env PORTICO_DB; default sqlite in --data)")
+	}
+}
+
+func envOr(env Getenv, key, def string) string {
+	if v := env(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func levelOr(s string) slog.Level {
+	var l slog.Level
+	if s == "" || l.UnmarshalText([]byte(s)) != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// Finish fills derived defaults and validates. Its errors name the flag.
+func (c *Config) Finish() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("--data must not be empty")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("--data %q: %w", c.DataDir, err)
+	}
+	c.DataDir = abs
+	if c.DB == "" {
+		c.DB = "sqlite://" + filepath.Join(c.DataDir, "portico.db")
+	}
+	if c.Addr != "" {
+		host, port, err := net.SplitHostPort(c.Addr)
+		if err != nil {
+			return fmt.Errorf("--addr %q is not host:port (for example 127.0.0.1:8080 or :8080)", c.Addr)
+		}
+		if port == "" {
+			return fmt.Errorf("--addr %q has no port", c.Addr)
+		}
+		if c.PublicURL == "" {
+			if host == "" || host == "0.0.0.0" || host == "::" {
+				host = "localhost"
+			}
+			c.PublicURL = "http://" + net.JoinHostPort(host, port)
+		}
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--public-url %q must be an absolute http or https URL", c.PublicURL)
+		}
+		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	}
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("--log-format %q must be text or json", c.LogFormat)
+	}
+	switch c.Role {
+	case "", "all", "web", "worker":
+	default:
+		return fmt.Errorf("--role %q must be all, web or worker", c.Role)
+	}
+	if c.Role == "" {
+		c.Role = "all"
+	}
+	if c.Workers == 0 {
+		c.Workers = 10
+	}
+	if c.Workers < 1 || c.Workers > 1000 {
+		return fmt.Errorf("--workers %d must be between 1 and 1000", c.Workers)
+	}
+	return nil
+}
+
+// HTTPS reports whether the public URL is https.
+func (c *Config) HTTPS() bool { return strings.HasPrefix(c.PublicURL, "https://") }
+
+// AuditKeyFile is where the audit checkpoint signing key lives.
+func (c *Config) AuditKeyFile() string { return filepath.Join(c.DataDir, "keys", "audit-ed25519.pem") }

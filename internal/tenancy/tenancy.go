@@ -1,0 +1,390 @@
+// Package tenancy owns the jurisdiction tree (state → county → city/town),
+// the ZIP codes each jurisdiction covers, and the agencies that belong to
+// each jurisdiction. Every agency-owned row elsewhere carries an agency id
+// from here.
+package tenancy
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
+)
+
+// Kind is a level of government.
+type Kind string
+
+// Levels of the tree.
+const (
+	State  Kind = "state"
+	County Kind = "county"
+	City   Kind = "city"
+	Town   Kind = "town"
+)
+
+// Jurisdiction is a unit of government with a territory.
+type Jurisdiction struct {
+	ID       string   `json:"id"`
+	ParentID string   `json:"parent_id,omitempty"`
+	Kind     Kind     `json:"kind"`
+	Name     string   `json:"name"`
+	NameES   string   `json:"name_es,omitempty"`
+	ZIPs     []string `json:"zips"`
+}
+
+// Agency is a department of a jurisdiction that delivers services.
+type Agency struct {
+	ID             string `json:"id"`
+	JurisdictionID string `json:"jurisdiction_id"`
+	Name           string `json:"name"`
+	NameES         string `json:"name_es,omitempty"`
+}
+
+var (
+	idPattern  = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
+	zipPattern = regexp.MustCompile(`^[0-9]{5}$`)
+)
+
+// ValidateID checks an identifier for a jurisdiction or agency: lowercase
+// letters, digits and inner hyphens, at most 64 characters. Ids appear in
+// URLs, CLI flags and case references, so they stay plain.
+func ValidateID(field, id string) error {
+	if !idPattern.MatchString(id) {
+		return platform.Invalid(field, fmt.Sprintf("%s %q must be 1 to 64 lowercase letters, digits or hyphens, starting and ending with a letter or digit", field, id))
+	}
+	return nil
+}
+
+func validateName(field, name string, required bool) error {
+	if strings.TrimSpace(name) == "" {
+		if required {
+			return platform.Invalid(field, field+" is required")
+		}
+		return nil
+	}
+	if utf8.RuneCountInString(name) > 200 {
+		return platform.Invalid(field, field+" must be at most 200 characters")
+	}
+	return nil
+}
+
+// parentKinds says which kinds may contain each kind.
+var parentKinds = map[Kind][]Kind{
+	State:  nil,
+	County: {State},
+	City:   {County, State},
+	Town:   {County, State},
+}
+
+// Service is the tenancy block.
+type Service struct {
+	db    *storage.DB
+	audit *audit.Log
+	clock platform.Clock
+}
+
+// New returns the tenancy service.
+func New(db *storage.DB, log *audit.Log, clock platform.Clock) *Service {
+	return &Service{db: db, audit: log, clock: clock}
+}
+
+// CreateJurisdiction adds j to the tree.
+func (s *Service) CreateJurisdiction(ctx context.Context, j Jurisdiction) (Jurisdiction, error) {
+	j.Name = strings.TrimSpace(j.Name)
+	j.NameES = strings.TrimSpace(j.NameES)
+	allowed, known := parentKinds[j.Kind]
+	if !known {
+		return j, platform.Invalid("kind", fmt.Sprintf("kind %q must be one of state, county, city, town", j.Kind))
+	}
+	if err := ValidateID("id", j.ID); err != nil {
+		return j, err
+	}
+	if err := validateName("name", j.Name, true); err != nil {
+		return j, err
+	}
+	if err := validateName("name_es", j.NameES, false); err != nil {
+		return j, err
+	}
+	zips := make([]string, 0, len(j.ZIPs))
+	for _, z := range j.ZIPs {
+		z = strings.TrimSpace(z)
+		if !zipPattern.MatchString(z) {
+			return j, platform.Invalid("zips", fmt.Sprintf("ZIP code %q must be five digits", z))
+		}
+		if !slices.Contains(zips, z) {
+			zips = append(zips, z)
+		}
+	}
+	slices.Sort(zips)
+	j.ZIPs = zips
+
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if len(allowed) == 0 && j.ParentID != "" {
+			return platform.Invalid("parent", "a state has no parent jurisdiction")
+		}
+		if len(allowed) > 0 {
+			if j.ParentID == "" {
+				return platform.Invalid("parent", fmt.Sprintf("a %s needs a parent jurisdiction", j.Kind))
+			}
+			var pk Kind
+			err := tx.QueryRowContext(ctx, `SELECT kind FROM jurisdictions WHERE id = $1`, j.ParentID).Scan(&pk)
+			if errors.Is(err, sql.ErrNoRows) {
+				return platform.Invalid("parent", fmt.Sprintf("parent jurisdiction %q does not exist", j.ParentID))
+			}
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(allowed, pk) {
+				return platform.Invalid("parent", fmt.Sprintf("a %s cannot be inside a %s", j.Kind, pk))
+			}
+		}
+		var parent any
+		if j.ParentID != "" {
+			parent = j.ParentID
+		}
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO jurisdictions (id, parent_id, kind, name, name_es, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			j.ID, parent, string(j.Kind), j.Name, j.NameES, s.clock.Now())
+		if storage.IsUniqueViolation(err) {
+			return platform.Errorf(platform.CodeConflict, "jurisdiction %q already exists", j.ID)
+		}
+		if err != nil {
+			return err
+		}
+		for _, z := range j.ZIPs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO jurisdiction_zips (jurisdiction_id, zip) VALUES ($1, $2)`, j.ID, z); err != nil {
+				return err
+			}
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Record{Action: "jurisdiction.create", Subject: "jurisdiction:" + j.ID, Detail: j})
+		return err
+	})
+	if err != nil {
+		return j, fmt.Errorf("tenancy: create jurisdiction: %w", err)
+	}
+	return j, nil
+}
+
+// Jurisdictions lists every jurisdiction, parents before children, with
+// their ZIP codes.
+func (s *Service) Jurisdictions(ctx context.Context) ([]Jurisdiction, error) {
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, COALESCE(parent_id, ''), kind, name, name_es FROM jurisdictions ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: list jurisdictions: %w", err)
+	}
+	defer rows.Close()
+	byID := map[string]*Jurisdiction{}
+	var all []*Jurisdiction
+	for rows.Next() {
+		j := &Jurisdiction{ZIPs: []string{}}
+		if err := rows.Scan(&j.ID, &j.ParentID, &j.Kind, &j.Name, &j.NameES); err != nil {
+			return nil, fmt.Errorf("tenancy: list jurisdictions: %w", err)
+		}
+		byID[j.ID] = j
+		all = append(all, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("tenancy: list jurisdictions: %w", err)
+	}
+	zrows, err := s.db.Read().QueryContext(ctx, `SELECT jurisdiction_id, zip FROM jurisdiction_zips ORDER BY zip`)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: list jurisdictions: %w", err)
+	}
+	defer zrows.Close()
+	for zrows.Next() {
+		var id, zip string
+		if err := zrows.Scan(&id, &zip); err != nil {
+			return nil, fmt.Errorf("tenancy: list jurisdictions: %w", err)
+		}
+		if j := byID[id]; j != nil {
+			j.ZIPs = append(j.ZIPs, zip)
+		}
+	}
+	if err := zrows.Err(); err != nil {
+		return nil, fmt.Errorf("tenancy: list jurisdictions: %w", err)
+	}
+	out := make([]Jurisdiction, 0, len(all))
+	for _, j := range treeOrder(all) {
+		out = append(out, *j)
+	}
+	return out, nil
+}
+
+// treeOrder sorts depth-first: each jurisdiction followed by its children.
+func treeOrder(all []*Jurisdiction) []*Jurisdiction {
+	children := map[string][]*Jurisdiction{}
+	for _, j := range all {
+		children[j.ParentID] = append(children[j.ParentID], j)
+	}
+	var out []*Jurisdiction
+	var walk func(parent string)
+	walk = func(parent string) {
+		for _, j := range children[parent] {
+			out = append(out, j)
+			walk(j.ID)
+		}
+	}
+	walk("")
+	return out
+}
+
+// Jurisdiction returns one jurisdiction.
+func (s *Service) Jurisdiction(ctx context.Context, id string) (Jurisdiction, error) {
+	j := Jurisdiction{ZIPs: []string{}}
+	err := s.db.Read().QueryRowContext(ctx, `SELECT id, COALESCE(parent_id, ''), kind, name, name_es FROM jurisdictions WHERE id = $1`, id).
+		Scan(&j.ID, &j.ParentID, &j.Kind, &j.Name, &j.NameES)
+	if errors.Is(err, sql.ErrNoRows) {
+		return j, platform.Errorf(platform.CodeNotFound, "jurisdiction %q does not exist", id)
+	}
+	if err != nil {
+		return j, fmt.Errorf("tenancy: jurisdiction %s: %w", id, err)
+	}
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT zip FROM jurisdiction_zips WHERE jurisdiction_id = $1 ORDER BY zip`, id)
+	if err != nil {
+		return j, fmt.Errorf("tenancy: jurisdiction %s: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var z string
+		if err := rows.Scan(&z); err != nil {
+			return j, err
+		}
+		j.ZIPs = append(j.ZIPs, z)
+	}
+	return j, rows.Err()
+}
+
+// ResolveZIP returns every jurisdiction whose territory includes zip, from
+// the most local up to the state (a city, its county, the state). A ZIP
+// listed on a city implies its ancestors even when they do not list it.
+func (s *Service) ResolveZIP(ctx context.Context, zip string) ([]Jurisdiction, error) {
+	zip = strings.TrimSpace(zip)
+	if len(zip) > 5 && zip[5] == '-' { // ZIP+4
+		zip = zip[:5]
+	}
+	if !zipPattern.MatchString(zip) {
+		return nil, platform.Invalid("zip", "Enter a five-digit ZIP code")
+	}
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT jurisdiction_id FROM jurisdiction_zips WHERE zip = $1`, zip)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: resolve zip: %w", err)
+	}
+	var direct []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		direct = append(direct, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []Jurisdiction
+	for _, id := range direct {
+		for id != "" && !seen[id] {
+			seen[id] = true
+			j, err := s.Jurisdiction(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, j)
+			id = j.ParentID
+		}
+	}
+	rank := map[Kind]int{City: 0, Town: 0, County: 1, State: 2}
+	slices.SortStableFunc(out, func(a, b Jurisdiction) int { return rank[a.Kind] - rank[b.Kind] })
+	return out, nil
+}
+
+// CreateAgency adds an agency to a jurisdiction.
+func (s *Service) CreateAgency(ctx context.Context, a Agency) (Agency, error) {
+	a.Name = strings.TrimSpace(a.Name)
+	a.NameES = strings.TrimSpace(a.NameES)
+	if err := ValidateID("id", a.ID); err != nil {
+		return a, err
+	}
+	if err := validateName("name", a.Name, true); err != nil {
+		return a, err
+	}
+	if err := validateName("name_es", a.NameES, false); err != nil {
+		return a, err
+	}
+	if a.JurisdictionID == "" {
+		return a, platform.Invalid("jurisdiction", "jurisdiction is required")
+	}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM jurisdictions WHERE id = $1`, a.JurisdictionID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return platform.Invalid("jurisdiction", fmt.Sprintf("jurisdiction %q does not exist", a.JurisdictionID))
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO agencies (id, jurisdiction_id, name, name_es, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			a.ID, a.JurisdictionID, a.Name, a.NameES, s.clock.Now())
+		if storage.IsUniqueViolation(err) {
+			return platform.Errorf(platform.CodeConflict, "agency %q already exists", a.ID)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Record{Action: "agency.create", Subject: "agency:" + a.ID, AgencyID: a.ID, Detail: a})
+		return err
+	})
+	if err != nil {
+		return a, fmt.Errorf("tenancy: create agency: %w", err)
+	}
+	return a, nil
+}
+
+// Agencies lists agencies, all or those of one jurisdiction.
+func (s *Service) Agencies(ctx context.Context, jurisdictionID string) ([]Agency, error) {
+	q := `SELECT id, jurisdiction_id, name, name_es FROM agencies`
+	var args []any
+	if jurisdictionID != "" {
+		q += ` WHERE jurisdiction_id = $1`
+		args = append(args, jurisdictionID)
+	}
+	q += ` ORDER BY jurisdiction_id, name`
+	rows, err := s.db.Read().QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: list agencies: %w", err)
+	}
+	defer rows.Close()
+	out := []Agency{}
+	for rows.Next() {
+		var a Agency
+		if err := rows.Scan(&a.ID, &a.JurisdictionID, &a.Name, &a.NameES); err != nil {
+			return nil, fmt.Errorf("tenancy: list agencies: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Agency returns one agency.
+func (s *Service) Agency(ctx context.Context, id string) (Agency, error) {
+	var a Agency
+	err := s.db.Read().QueryRowContext(ctx, `SELECT id, jurisdiction_id, name, name_es FROM agencies WHERE id = $1`, id).
+		Scan(&a.ID, &a.JurisdictionID, &a.Name, &a.NameES)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, platform.Errorf(platform.CodeNotFound, "agency %q does not exist", id)
+	}
+	if err != nil {
+		return a, fmt.Errorf("tenancy: agency %s: %w", id, err)
+	}
+	return a, nil
+}

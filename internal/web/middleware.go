@@ -1,0 +1,251 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/platform"
+)
+
+// recorder remembers the status and size written, for logs and metrics, and
+// whether anything was written, so panic recovery knows if it may still
+// send an error page.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := r.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("web: hijack not supported")
+	}
+	return h.Hijack()
+}
+
+// routeSlot carries the matched mux pattern back out to the outer
+// middleware (the mux sets Request.Pattern on the request it was handed,
+// which is a copy made further in).
+type routeSlot struct{ pattern string }
+
+type routeSlotKey struct{}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+
+func newRequestID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// observe assigns the request id, recovers panics, writes the access log and
+// records metrics. It is the outermost middleware.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		slot := &routeSlot{}
+		ctx := platform.WithRequestID(r.Context(), id)
+		ctx = context.WithValue(ctx, routeSlotKey{}, slot)
+		r = r.WithContext(ctx)
+		rec := &recorder{ResponseWriter: w}
+
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.logger.ErrorContext(ctx, "panic serving request",
+					"request_id", id, "method", r.Method, "path", r.URL.Path,
+					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					s.ErrorPage(rec, r, http.StatusInternalServerError)
+				}
+			}
+			route := slot.pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			elapsed := time.Since(start)
+			s.metrics.observe(r.Method, route, status, elapsed)
+			s.logger.LogAttrs(ctx, slog.LevelInfo, "http",
+				slog.String("request_id", id),
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Int64("bytes", rec.bytes),
+				slog.Duration("duration", elapsed),
+				slog.String("remote", r.RemoteAddr),
+			)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// contentSecurityPolicy allows only this origin's own scripts, styles,
+// fonts and images: no inline script or style anywhere.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+		if s.cfg.HSTS {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody caps every request body; handlers that take uploads raise it
+// for their own route.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			s.fail(w, r, http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+type langKey struct{}
+
+// negotiateLanguage picks the page language and remembers an explicit
+// choice (?lang=) in a cookie.
+func (s *Server) negotiateLanguage(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lang, explicit := s.catalog.Negotiate(r)
+		if explicit {
+			http.SetCookie(w, &http.Cookie{
+				Name: i18n.CookieName, Value: string(lang), Path: "/",
+				MaxAge: 365 * 24 * 3600, HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode,
+			})
+		}
+		w.Header().Set("Content-Language", string(lang))
+		w.Header().Add("Vary", "Accept-Language, Cookie")
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), langKey{}, lang)))
+	})
+}
+
+// Lang returns the language chosen for the request.
+func Lang(r *http.Request) i18n.Lang {
+	if l, ok := r.Context().Value(langKey{}).(i18n.Lang); ok {
+		return l
+	}
+	return i18n.English
+}
+
+// route runs the mux, reports the matched pattern to observe, and answers
+// unmatched paths with Portico's own 404 and 405 pages or problems.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if slot, ok := r.Context().Value(routeSlotKey{}).(*routeSlot); ok {
+		slot.pattern = pattern
+	}
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	// No pattern: the mux would answer 404 or 405 in plain text. Ask it
+	// which, and keep its Allow header.
+	probe := &headerProbe{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	if allow := probe.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	status := probe.status
+	if status != http.StatusMethodNotAllowed {
+		status = http.StatusNotFound
+	}
+	s.fail(w, r, status)
+}
+
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(code int)        { p.status = code }
+
+// IsAPI reports whether r is for the JSON API (problem+json errors) rather
+// than a page.
+func IsAPI(r *http.Request) bool {
+	p := r.URL.Path
+	return strings.HasPrefix(p, "/api/") || p == "/api" || strings.HasPrefix(p, "/.well-known/") ||
+		strings.Contains(r.Header.Get("Accept"), "application/json") && !strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// fail answers with an error of the given status: a problem for the API,
+// an accessible page otherwise.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int) {
+	if IsAPI(r) {
+		code := platform.CodeInternal
+		for c, st := range statusByCode {
+			if st == status {
+				code = c
+			}
+		}
+		if status == http.StatusMethodNotAllowed {
+			code = platform.CodeInvalid
+		}
+		p := Problem{
+			Type: "https://portico.dev/problems/" + string(code), Title: http.StatusText(status), Status: status,
+			Instance: r.URL.Path, Code: code, RequestID: platform.RequestIDFrom(r.Context()),
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(status)
+		_ = jsonEncode(w, p)
+		return
+	}
+	s.ErrorPage(w, r, status)
+}

@@ -1,0 +1,94 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/portico-gov/portico/internal/platform"
+)
+
+// statusByCode is the one place error codes become HTTP statuses.
+var statusByCode = map[platform.Code]int{
+	platform.CodeInvalid:      http.StatusBadRequest,
+	platform.CodeNotFound:     http.StatusNotFound,
+	platform.CodeConflict:     http.StatusConflict,
+	platform.CodeUnauthorized: http.StatusUnauthorized,
+	platform.CodeForbidden:    http.StatusForbidden,
+	platform.CodeRateLimited:  http.StatusTooManyRequests,
+	platform.CodeTooLarge:     http.StatusRequestEntityTooLarge,
+	platform.CodeUnavailable:  http.StatusServiceUnavailable,
+	platform.CodeInternal:     http.StatusInternalServerError,
+}
+
+// Status returns the HTTP status for err's code.
+func Status(err error) int {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	if s, ok := statusByCode[platform.ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// Problem is an RFC 9457 problem details object.
+type Problem struct {
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Detail    string         `json:"detail,omitempty"`
+	Instance  string         `json:"instance,omitempty"`
+	Code      platform.Code  `json:"code"`
+	RequestID string         `json:"request_id,omitempty"`
+	Errors    []ProblemField `json:"errors,omitempty"`
+}
+
+// ProblemField points at one invalid input.
+type ProblemField struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
+}
+
+// WriteProblem answers an API request with err as application/problem+json.
+// Internal errors are logged with the request id; their details are never
+// sent.
+func WriteProblem(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	status := Status(err)
+	code := platform.ErrorCode(err)
+	if status == http.StatusRequestEntityTooLarge {
+		code = platform.CodeTooLarge
+	}
+	p := Problem{
+		Type:      "https://portico.dev/problems/" + string(code),
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    platform.ErrorMessage(err),
+		Instance:  r.URL.Path,
+		Code:      code,
+		RequestID: platform.RequestIDFrom(r.Context()),
+	}
+	if status == http.StatusRequestEntityTooLarge {
+		p.Detail = "The request body is larger than this endpoint accepts."
+	}
+	var pe *platform.Error
+	if errors.As(err, &pe) && pe.Field != "" {
+		p.Errors = []ProblemField{{Field: pe.Field, Detail: pe.Message}}
+	}
+	if status >= 500 && logger != nil {
+		logger.ErrorContext(r.Context(), "request failed", "err", err, "request_id", p.RequestID, "path", r.URL.Path)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// WriteJSON answers with v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

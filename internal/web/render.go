@@ -1,0 +1,176 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/platform"
+)
+
+//go:embed templates/*.html
+var shellTemplates embed.FS
+
+// Renderer renders pages inside the USWDS layout. Each page template defines
+// "title" and "main"; the layout supplies everything around them.
+type Renderer struct {
+	catalog *i18n.Catalog
+	layout  *template.Template
+	pages   map[string]*template.Template
+}
+
+// NewRenderer parses the layout and the shell's own pages (errors).
+func NewRenderer(catalog *i18n.Catalog) (*Renderer, error) {
+	layout, err := template.New("layout.html").ParseFS(shellTemplates, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: layout: %w", err)
+	}
+	r := &Renderer{catalog: catalog, layout: layout, pages: map[string]*template.Template{}}
+	if err := r.AddPages(shellTemplates, "templates/page_*.html"); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// AddPages parses page templates matching glob in fsys. A page is named
+// after its file without directory, "page_" prefix or extension
+// ("templates/page_home.html" is "home").
+func (r *Renderer) AddPages(fsys fs.FS, glob string) error {
+	files, err := fs.Glob(fsys, glob)
+	if err != nil {
+		return fmt.Errorf("web: pages %s: %w", glob, err)
+	}
+	for _, f := range files {
+		t, err := r.layout.Clone()
+		if err != nil {
+			return err
+		}
+		if _, err := t.ParseFS(fsys, f); err != nil {
+			return fmt.Errorf("web: page %s: %w", f, err)
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(path.Base(f), "page_"), ".html")
+		if _, dup := r.pages[name]; dup {
+			return fmt.Errorf("web: page %q defined twice", name)
+		}
+		r.pages[name] = t
+	}
+	return nil
+}
+
+// FieldError is one invalid answer on a form, shown in the error summary
+// and beside its field.
+type FieldError struct {
+	Field   string // the input's id, for the summary's link
+	Message string // already translated
+}
+
+// Page is what every template sees.
+type Page struct {
+	Lang      i18n.Lang
+	Path      string
+	RequestID string
+	SwitchURL string    // this page in the other language
+	Switch    i18n.Lang // the other language
+	Errors    []FieldError
+	Data      any
+	catalog   *i18n.Catalog
+}
+
+// T translates key into the page's language.
+func (p *Page) T(key string, args ...any) string { return p.catalog.T(p.Lang, key, args...) }
+
+// ErrorFor returns the message for field, or "".
+func (p *Page) ErrorFor(field string) string {
+	for _, e := range p.Errors {
+		if e.Field == field {
+			return e.Message
+		}
+	}
+	return ""
+}
+
+// NewPage prepares the template data for r.
+func (r *Renderer) NewPage(req *http.Request, data any) *Page {
+	lang := Lang(req)
+	other := i18n.Spanish
+	if lang == i18n.Spanish {
+		other = i18n.English
+	}
+	q := req.URL.Query()
+	q.Set("lang", string(other))
+	return &Page{
+		Lang: lang, Path: req.URL.Path, RequestID: platform.RequestIDFrom(req.Context()),
+		SwitchURL: req.URL.Path + "?" + q.Encode(), Switch: other, Data: data, catalog: r.catalog,
+	}
+}
+
+// Render writes page name with status. It renders to a buffer first, so a
+// template error becomes a clean 500 instead of half a page.
+func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p *Page) error {
+	t, ok := r.pages[name]
+	if !ok {
+		return fmt.Errorf("web: no page %q", name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		return fmt.Errorf("web: render %s: %w", name, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-cache")
+	}
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// Page renders page name for req, turning a rendering failure into the
+// error page.
+func (s *Server) Page(w http.ResponseWriter, req *http.Request, status int, name string, p *Page) {
+	if err := s.renderer.Render(w, status, name, p); err != nil {
+		s.logger.ErrorContext(req.Context(), "render failed", "err", err, "request_id", p.RequestID)
+		s.ErrorPage(w, req, http.StatusInternalServerError)
+	}
+}
+
+// ErrorPage renders the accessible page for an error status.
+func (s *Server) ErrorPage(w http.ResponseWriter, req *http.Request, status int) {
+	name := "error"
+	switch status {
+	case http.StatusNotFound:
+		name = "notfound"
+	case http.StatusMethodNotAllowed:
+		name = "methodnotallowed"
+	case http.StatusRequestEntityTooLarge:
+		name = "toolarge"
+	case http.StatusForbidden:
+		name = "forbidden"
+	}
+	p := s.renderer.NewPage(req, nil)
+	if err := s.renderer.Render(w, status, name, p); err != nil {
+		// The error page itself failed: fall back to plain text.
+		s.logger.ErrorContext(req.Context(), "error page failed", "err", err)
+		http.Error(w, http.StatusText(status), status)
+	}
+}
+
+// Error answers a page request that failed with err: the error page for
+// its status, logging internal errors with the request id.
+func (s *Server) Error(w http.ResponseWriter, req *http.Request, err error) {
+	status := Status(err)
+	if status >= 500 {
+		s.logger.ErrorContext(req.Context(), "request failed", "err", err, "request_id", platform.RequestIDFrom(req.Context()))
+	}
+	if IsAPI(req) {
+		WriteProblem(w, req, s.logger, err)
+		return
+	}
+	s.ErrorPage(w, req, status)
+}

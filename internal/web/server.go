@@ -1,0 +1,132 @@
+// Package web is Portico's HTTP shell: the mux, the middleware every request
+// passes through, page rendering with the USWDS layout, static assets,
+// problem+json errors, health, readiness and metrics. Pages and APIs of the
+// blocks register on it; it imports no block.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/web/assets"
+)
+
+// Config tunes the shell.
+type Config struct {
+	// MaxBodyBytes caps request bodies. Default 1 MiB.
+	MaxBodyBytes int64
+	// SecureCookies marks cookies Secure (true whenever served over HTTPS).
+	SecureCookies bool
+	// HSTS sends Strict-Transport-Security.
+	HSTS bool
+	// Ready reports whether the instance can serve (database reachable,
+	// migrations applied). Nil means always ready.
+	Ready func(ctx context.Context) error
+}
+
+// Server is the HTTP shell.
+type Server struct {
+	cfg      Config
+	mux      *http.ServeMux
+	logger   *slog.Logger
+	catalog  *i18n.Catalog
+	renderer *Renderer
+	metrics  *httpMetrics
+	registry *prometheus.Registry
+	handler  http.Handler
+}
+
+// New returns a server with the shell's own routes registered: static
+// assets, /healthz, /readyz and /metrics.
+func New(cfg Config, logger *slog.Logger, catalog *i18n.Catalog, registry *prometheus.Registry) (*Server, error) {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	r, err := NewRenderer(catalog)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, mux: http.NewServeMux(), logger: logger, catalog: catalog, renderer: r,
+		metrics: newHTTPMetrics(registry), registry: registry,
+	}
+	static, err := fs.Sub(assets.FS, ".")
+	if err != nil {
+		return nil, err
+	}
+	fileServer := http.StripPrefix("/static/", http.FileServerFS(static))
+	s.mux.Handle("GET /static/", cacheForever(fileServer))
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusForbidden)
+	}))
+	var h http.Handler = http.HandlerFunc(s.route)
+	h = s.limitBody(h)
+	h = cop.Handler(h)
+	h = s.negotiateLanguage(h)
+	h = s.securityHeaders(h)
+	h = s.observe(h)
+	s.handler = h
+	return s, nil
+}
+
+// Handle registers a handler for a method pattern ("GET /government").
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// HandleFunc registers a handler function for a method pattern.
+func (s *Server) HandleFunc(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+
+// Renderer returns the page renderer, for blocks to add their templates.
+func (s *Server) Renderer() *Renderer { return s.renderer }
+
+// Logger returns the server's logger.
+func (s *Server) Logger() *slog.Logger { return s.logger }
+
+// ServeHTTP serves a request through the whole middleware chain.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func cacheForever(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Assets change only with the binary; an hour keeps deploys visible.
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			s.logger.WarnContext(ctx, "not ready", "err", err)
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = jsonEncode(w, Problem{
+				Type: "https://portico.dev/problems/unavailable", Title: "Service Unavailable",
+				Status: http.StatusServiceUnavailable, Detail: "Not ready: " + err.Error(), Code: "unavailable",
+			})
+			return
+		}
+	}
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
