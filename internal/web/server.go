@@ -8,9 +8,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,12 +59,18 @@ func New(cfg Config, logger *slog.Logger, catalog *i18n.Catalog, registry *prome
 		cfg: cfg, mux: http.NewServeMux(), logger: logger, catalog: catalog, renderer: r,
 		metrics: newHTTPMetrics(registry), registry: registry,
 	}
-	static, err := fs.Sub(assets.FS, ".")
-	if err != nil {
-		return nil, err
-	}
-	fileServer := http.StripPrefix("/static/", http.FileServerFS(static))
-	s.mux.Handle("GET /static/", cacheForever(fileServer))
+	fileServer := http.StripPrefix("/static/", http.FileServerFS(assets.FS))
+	s.mux.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+			s.fail(w, r, http.StatusNotFound)
+			return
+		}
+		cacheForever(fileServer).ServeHTTP(w, r)
+	}))
+	s.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		http.ServeFileFS(w, r, assets.FS, "uswds/img/favicons/favicon.ico")
+	})
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))

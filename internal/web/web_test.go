@@ -1,0 +1,299 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/web"
+)
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newServer returns the shell with a few routes that exercise it.
+func newServer(t *testing.T, ready func(context.Context) error) (*web.Server, *syncBuffer) {
+	t.Helper()
+	catalog, err := i18n.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	s, err := web.New(web.Config{MaxBodyBytes: 1024, Ready: ready}, slog.New(slog.NewTextHandler(logs, nil)), catalog, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.HandleFunc("GET /boom", func(w http.ResponseWriter, r *http.Request) { panic("secret database password in panic") })
+	s.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		w.Write(b)
+	})
+	s.HandleFunc("GET /api/v1/thing/{id}", func(w http.ResponseWriter, r *http.Request) {
+		switch r.PathValue("id") {
+		case "invalid":
+			web.WriteProblem(w, r, s.Logger(), platform.Invalid("id", "Thing id must be a number"))
+		case "internal":
+			web.WriteProblem(w, r, s.Logger(), errors.New("pq: connection refused to 10.0.0.5"))
+		default:
+			web.WriteJSON(w, 200, map[string]string{"id": r.PathValue("id")})
+		}
+	})
+	return s, logs
+}
+
+func do(t *testing.T, h http.Handler, method, target string, body io.Reader, headers ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(method, target, body)
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestSecurityHeadersOnEveryResponse(t *testing.T) {
+	s, _ := newServer(t, nil)
+	for _, path := range []string{"/healthz", "/nope", "/static/portico.css", "/api/v1/thing/1", "/boom"} {
+		t.Run(path, func(t *testing.T) {
+			w := do(t, s, "GET", path, nil)
+			h := w.Result().Header
+			for name, want := range map[string]string{
+				"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'",
+				"X-Content-Type-Options":  "nosniff",
+				"X-Frame-Options":         "DENY",
+				"Referrer-Policy":         "strict-origin-when-cross-origin",
+			} {
+				if !strings.Contains(h.Get(name), want) {
+					t.Errorf("%s = %q, want %q", name, h.Get(name), want)
+				}
+			}
+			if h.Get("X-Request-Id") == "" {
+				t.Error("no X-Request-Id")
+			}
+		})
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	s, _ := newServer(t, nil)
+	tests := []struct{ in, want string }{
+		{"abcdef1234567890", "abcdef1234567890"},
+		{"bad id with spaces", ""},
+		{"<script>alert(1)</script>", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		w := do(t, s, "GET", "/healthz", nil, "X-Request-Id", tt.in)
+		got := w.Header().Get("X-Request-Id")
+		if tt.want != "" && got != tt.want {
+			t.Errorf("request id %q: got %q, want it kept", tt.in, got)
+		}
+		if tt.want == "" && (got == tt.in || len(got) < 8) {
+			t.Errorf("request id %q: got %q, want a fresh one", tt.in, got)
+		}
+	}
+}
+
+func TestPanicBecomesErrorPageWithoutDetails(t *testing.T) {
+	s, logs := newServer(t, nil)
+	w := do(t, s, "GET", "/boom", nil, "X-Request-Id", "req-panic-0001")
+	if w.Code != http.StatusInternalServerError {
+		t.Fatalf("status = %d", w.Code)
+	}
+	body := w.Body.String()
+	if strings.Contains(body, "secret") || strings.Contains(body, "goroutine") {
+		t.Fatal("error page leaks panic details")
+	}
+	if !strings.Contains(body, "req-panic-0001") || !strings.Contains(body, "Sorry, something went wrong") {
+		t.Fatalf("error page lacks reference or message:\n%s", body)
+	}
+	if l := logs.String(); !strings.Contains(l, "req-panic-0001") || !strings.Contains(l, "secret database password") {
+		t.Fatalf("panic not logged with request id:\n%s", l)
+	}
+}
+
+func TestNotFoundAndMethodNotAllowed(t *testing.T) {
+	s, _ := newServer(t, nil)
+	tests := []struct {
+		name, method, path, lang string
+		status                   int
+		contentType, contains    string
+		allow                    string
+	}{
+		{"page 404", "GET", "/no/such/page", "en", 404, "text/html", "Page not found", ""},
+		{"page 404 spanish", "GET", "/no/such/page", "es", 404, "text/html", "No encontramos la página", ""},
+		{"page 405", "DELETE", "/healthz", "en", 405, "text/html", "That action is not possible here", "GET, HEAD"},
+		{"api 404", "GET", "/api/v1/nothing", "en", 404, "application/problem+json", `"code":"not_found"`, ""},
+		{"api 405", "POST", "/api/v1/thing/1", "en", 405, "application/problem+json", `"status":405`, "GET, HEAD"},
+		{"static dir listing", "GET", "/static/uswds/", "en", 404, "text/html", "Page not found", ""},
+		{"static missing", "GET", "/static/nope.css", "en", 404, "text/plain", "404", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := do(t, s, tt.method, tt.path, nil, "Accept-Language", tt.lang)
+			if w.Code != tt.status {
+				t.Fatalf("status = %d, want %d", w.Code, tt.status)
+			}
+			if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, tt.contentType) {
+				t.Errorf("Content-Type = %q, want %q", ct, tt.contentType)
+			}
+			if !strings.Contains(w.Body.String(), tt.contains) {
+				t.Errorf("body lacks %q:\n%s", tt.contains, w.Body.String())
+			}
+			if tt.allow != "" && w.Header().Get("Allow") != tt.allow {
+				t.Errorf("Allow = %q, want %q", w.Header().Get("Allow"), tt.allow)
+			}
+		})
+	}
+}
+
+func TestProblems(t *testing.T) {
+	s, logs := newServer(t, nil)
+	w := do(t, s, "GET", "/api/v1/thing/invalid", nil)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), `"field":"id"`) || !strings.Contains(w.Body.String(), "Thing id must be a number") {
+		t.Fatalf("invalid: %d %s", w.Code, w.Body)
+	}
+	w = do(t, s, "GET", "/api/v1/thing/internal", nil)
+	if w.Code != 500 || strings.Contains(w.Body.String(), "10.0.0.5") {
+		t.Fatalf("internal error leaked or wrong status: %d %s", w.Code, w.Body)
+	}
+	if !strings.Contains(logs.String(), "10.0.0.5") {
+		t.Fatal("internal error not logged")
+	}
+}
+
+func TestStatusMapping(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{platform.Invalid("f", "m"), 400},
+		{platform.Errorf(platform.CodeNotFound, "x"), 404},
+		{platform.Errorf(platform.CodeConflict, "x"), 409},
+		{platform.Errorf(platform.CodeUnauthorized, "x"), 401},
+		{platform.Errorf(platform.CodeForbidden, "x"), 403},
+		{platform.Errorf(platform.CodeRateLimited, "x"), 429},
+		{platform.Errorf(platform.CodeTooLarge, "x"), 413},
+		{platform.Errorf(platform.CodeUnavailable, "x"), 503},
+		{errors.New("plain"), 500},
+		{&http.MaxBytesError{Limit: 1}, 413},
+	}
+	for _, tt := range tests {
+		if got := web.Status(tt.err); got != tt.want {
+			t.Errorf("Status(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestCrossOriginProtection(t *testing.T) {
+	s, _ := newServer(t, nil)
+	tests := []struct {
+		name    string
+		headers []string
+		status  int
+	}{
+		{"same origin", []string{"Sec-Fetch-Site", "same-origin"}, 200},
+		{"no browser headers (CLI client)", nil, 200},
+		{"cross site", []string{"Sec-Fetch-Site", "cross-site"}, 403},
+		{"foreign origin", []string{"Origin", "https://evil.example"}, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := do(t, s, "POST", "/echo", strings.NewReader("hi"), tt.headers...)
+			if w.Code != tt.status {
+				t.Fatalf("status = %d, want %d: %s", w.Code, tt.status, w.Body)
+			}
+		})
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	s, _ := newServer(t, nil)
+	w := do(t, s, "POST", "/echo", strings.NewReader(strings.Repeat("x", 2000)))
+	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "That was too large") {
+		t.Fatalf("status = %d\n%s", w.Code, w.Body)
+	}
+	// Without a Content-Length the limit bites while reading.
+	r := httptest.NewRequest("POST", "/echo", io.MultiReader(strings.NewReader(strings.Repeat("y", 2000))))
+	r.ContentLength = -1
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, r)
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("chunked: status = %d", rec.Code)
+	}
+	w = do(t, s, "POST", "/echo", strings.NewReader("small"))
+	if w.Code != 200 || w.Body.String() != "small" {
+		t.Fatalf("small body: %d %q", w.Code, w.Body)
+	}
+}
+
+func TestLanguageSwitchSetsCookie(t *testing.T) {
+	s, _ := newServer(t, nil)
+	w := do(t, s, "GET", "/nope?lang=es", nil)
+	if w.Header().Get("Content-Language") != "es" {
+		t.Fatalf("Content-Language = %q", w.Header().Get("Content-Language"))
+	}
+	var found bool
+	for _, c := range w.Result().Cookies() {
+		if c.Name == "lang" && c.Value == "es" && c.HttpOnly && c.SameSite == http.SameSiteLaxMode {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no lang cookie")
+	}
+	if !strings.Contains(w.Body.String(), `<html lang="es">`) || !strings.Contains(w.Body.String(), `lang=en`) {
+		t.Fatal("page not in Spanish or no switch back to English")
+	}
+}
+
+func TestHealthReadinessMetrics(t *testing.T) {
+	notReady := errors.New("migrations pending")
+	var readyErr error
+	s, _ := newServer(t, func(context.Context) error { return readyErr })
+	if w := do(t, s, "GET", "/healthz", nil); w.Code != 200 {
+		t.Fatalf("healthz = %d", w.Code)
+	}
+	if w := do(t, s, "GET", "/readyz", nil); w.Code != 200 {
+		t.Fatalf("readyz = %d", w.Code)
+	}
+	readyErr = notReady
+	w := do(t, s, "GET", "/readyz", nil)
+	if w.Code != 503 || !strings.Contains(w.Body.String(), "migrations pending") {
+		t.Fatalf("readyz not ready = %d %s", w.Code, w.Body)
+	}
+	w = do(t, s, "GET", "/metrics", nil)
+	if !strings.Contains(w.Body.String(), `portico_http_request_duration_seconds_bucket{code="503",method="GET",route="GET /readyz"`) {
+		t.Fatalf("metrics lack the readyz histogram:\n%s", w.Body)
+	}
+}
