@@ -484,6 +484,18 @@ func (p *Page) Text(t testing.TB, selector string) string {
 	return s
 }
 
+// Value returns the current value of the form control matched by selector.
+func (p *Page) Value(t testing.TB, selector string) string {
+	t.Helper()
+	ctx, cancel := p.timeout()
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(selector)))
+	if err != nil {
+		t.Fatalf("browsertest: value of %q: %v", selector, err)
+	}
+	return s
+}
+
 // Location returns the URL of the current document.
 func (p *Page) Location(t testing.TB) string {
 	t.Helper()

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/portico-gov/portico/internal/browsertest"
+)
+
+// TestBrowserJourneys drives the real demo in headless Chromium and checks
+// every page with axe-core (WCAG 2.2 A/AA), in English and Spanish. It skips
+// where Chromium or axe-core are missing, unless PORTICO_TEST_BROWSER=1.
+func TestBrowserJourneys(t *testing.T) {
+	b := browsertest.New(t)
+	base := startDemo(t, t.TempDir())
+
+	for _, lang := range []string{"en", "es"} {
+		t.Run("pages/"+lang, func(t *testing.T) {
+			p := b.Page(t)
+			for _, path := range []string{"/", "/government", "/government/lookup?zip=70101", "/government/lookup?zip=70290", "/government/lookup?zip=12345"} {
+				sep := "?"
+				if strings.Contains(path, "?") {
+					sep = "&"
+				}
+				p.Visit(t, base+path+sep+"lang="+lang)
+				if s := p.Status(); s != 200 {
+					t.Errorf("%s: status %d", path, s)
+				}
+				if errs := p.ConsoleErrors(); len(errs) > 0 {
+					t.Errorf("%s: console errors (CSP or script): %v", path, errs)
+				}
+			}
+			p.Visit(t, base+"/no/such/page?lang="+lang)
+			if s := p.Status(); s != 404 {
+				t.Errorf("404 page status = %d", s)
+			}
+		})
+
+		// A visitor finds who serves their ZIP code: first with a typo,
+		// which must show an accessible error and keep what they typed,
+		// then correctly.
+		t.Run("find-government/"+lang, func(t *testing.T) {
+			p := b.Page(t)
+			p.Visit(t, base+"/?lang="+lang)
+			p.Run(t,
+				chromedp.SendKeys(chromedp.CSS("#zip"), "7O1O1"),
+				chromedp.Click(chromedp.CSS("form.usa-form button[type=submit]")),
+				chromedp.WaitVisible(chromedp.CSS("#error-summary")),
+			)
+			p.CheckA11y(t)
+			if s := p.Status(); s != 400 {
+				t.Errorf("invalid ZIP status = %d, want 400", s)
+			}
+			if kept := p.Value(t, "#zip"); kept != "7O1O1" {
+				t.Errorf("typed value not kept: %q", kept)
+			}
+			p.Run(t,
+				chromedp.Clear(chromedp.CSS("#zip")),
+				chromedp.SendKeys(chromedp.CSS("#zip"), "70101"),
+				chromedp.Click(chromedp.CSS("form.usa-form button[type=submit]")),
+				chromedp.WaitVisible(chromedp.CSS(".usa-card-group")),
+			)
+			p.CheckA11y(t)
+			want := map[string]string{"en": "City of Springfield", "es": "Ciudad de Springfield"}[lang]
+			if got := p.Text(t, "main"); !strings.Contains(got, want) {
+				t.Errorf("lookup page lacks %q:\n%s", want, got)
+			}
+		})
+	}
+
+	t.Run("language-switch", func(t *testing.T) {
+		p := b.Page(t)
+		p.Visit(t, base+"/?lang=en")
+		p.Run(t,
+			chromedp.Click(chromedp.CSS(`a[hreflang="es"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`html[lang="es"]`)),
+		)
+		p.CheckA11y(t)
+		// The choice sticks: the next page is Spanish without ?lang=.
+		p.Visit(t, base+"/government")
+		if got := p.Text(t, "h1"); got != "Su gobierno" {
+			t.Errorf("h1 after switching = %q, want Spanish", got)
+		}
+	})
+
+	t.Run("phone", func(t *testing.T) {
+		p := b.Page(t)
+		p.Run(t, chromedp.EmulateViewport(375, 812))
+		p.Visit(t, base+"/government/lookup?zip=70201")
+		dir := os.Getenv("PORTICO_SCREENSHOTS") // set to keep the pictures
+		if dir == "" {
+			dir = t.TempDir()
+		}
+		p.Screenshot(t, filepath.Join(dir, "lookup-phone.png"))
+		p.Run(t, chromedp.EmulateViewport(1280, 900))
+		p.Visit(t, base+"/?lang=es")
+		p.Screenshot(t, filepath.Join(dir, "home-desktop-es.png"))
+	})
+}
