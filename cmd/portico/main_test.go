@@ -132,11 +132,10 @@ func TestWholeProgram(t *testing.T) {
 
 	// The operator's tools work on the running demo's data.
 	env := map[string]string{"PORTICO_DATA": data}
-	code, out, errOut := cli(t, env, "audit", "checkpoint", "--json")
-	if code != 0 {
+	if code, _, errOut := cli(t, env, "audit", "checkpoint", "--json"); code != 0 {
 		t.Fatalf("audit checkpoint = %d: %s", code, errOut)
 	}
-	code, out, errOut = cli(t, env, "audit", "verify", "--json")
+	code, out, errOut := cli(t, env, "audit", "verify", "--json")
 	if code != 0 {
 		t.Fatalf("audit verify = %d: %s %s", code, out, errOut)
 	}
