@@ -76,7 +76,7 @@ echo "load:          -c $CONCURRENCY -d $DURATION (+ $WARMUP warm-up) x $ROUNDS 
 echo "machine:       $(nproc) CPUs, $(go env GOOS)/$(go env GOARCH), $(go version | cut -d' ' -f3)" >&2
 
 # measure NAME URL: one load run, appended to $work/results as
-# "round name req/s p50 p90 p99 errors requests".
+# "round name req/s p50 p90 p99 errors requests bytes/response".
 measure() {
 	local name=$1 url=$2 line
 	line=$("$work/load" -url "$url" -c "$CONCURRENCY" -d "$DURATION" -warmup "$WARMUP" -tsv)
@@ -105,12 +105,11 @@ function median(name, col,    n, i, j, v, t) {
 	if (n == 0) return 0
 	return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
-{ rows++; rnd[rows] = $1; nm[rows] = $2; for (c = 3; c <= 8; c++) val[rows, c] = $c }
+{ rows++; rnd[rows] = $1; nm[rows] = $2; for (c = 3; c <= 9; c++) val[rows, c] = $c }
 END {
-	fmt = "%-16s %12s %10s %10s %10s %8s\n"
-	printf fmt, "run", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors"
+	printf "%-16s %12s %10s %10s %10s %8s %8s\n", "run", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors", "bytes"
 	for (i = 1; i <= rows; i++)
-		printf "%-16s %12.1f %10.3f %10.3f %10.3f %8d\n", "round " rnd[i] " " nm[i], val[i, 3], val[i, 4], val[i, 5], val[i, 6], val[i, 7]
+		printf "%-16s %12.1f %10.3f %10.3f %10.3f %8d %8d\n", "round " rnd[i] " " nm[i], val[i, 3], val[i, 4], val[i, 5], val[i, 6], val[i, 7], val[i, 9]
 	for (k = 1; k <= 2; k++) {
 		name = (k == 1) ? "portico" : "bare"
 		for (c = 3; c <= 7; c++) med[name, c] = median(name, c)

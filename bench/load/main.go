@@ -59,7 +59,7 @@ func run(args []string) error {
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "how long to measure (at most 10m)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "load applied before measuring, not counted")
 	fs.IntVar(&o.status, "status", http.StatusOK, "expected status; any other counts as an error")
-	fs.BoolVar(&o.tsv, "tsv", false, "print one tab-separated line: req/s p50-ms p90-ms p99-ms errors requests")
+	fs.BoolVar(&o.tsv, "tsv", false, "print one tab-separated line: req/s p50-ms p90-ms p99-ms errors requests bytes/response")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -149,6 +149,7 @@ type result struct {
 	requests  int             // successful
 	errors    int             // transport errors and unexpected statuses
 	firstErr  error           // for the message when nothing succeeded
+	bytes     int64           // body bytes of successful responses
 	latencies []time.Duration // successful requests, sorted
 }
 
@@ -157,6 +158,7 @@ type result struct {
 func attack(client *http.Client, o options, d time.Duration) result {
 	type worker struct {
 		lat      []time.Duration
+		bytes    int64
 		errors   int
 		firstErr error
 	}
@@ -170,7 +172,7 @@ func attack(client *http.Client, o options, d time.Duration) result {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
 				t0 := time.Now()
-				err := get(client, o.url, o.status)
+				n, err := get(client, o.url, o.status)
 				if err != nil {
 					w.errors++
 					if w.firstErr == nil {
@@ -179,6 +181,7 @@ func attack(client *http.Client, o options, d time.Duration) result {
 					continue
 				}
 				w.lat = append(w.lat, time.Since(t0))
+				w.bytes += n
 			}
 		})
 	}
@@ -187,6 +190,7 @@ func attack(client *http.Client, o options, d time.Duration) result {
 	for _, w := range workers {
 		r.latencies = append(r.latencies, w.lat...)
 		r.errors += w.errors
+		r.bytes += w.bytes
 		if r.firstErr == nil {
 			r.firstErr = w.firstErr
 		}
@@ -196,21 +200,22 @@ func attack(client *http.Client, o options, d time.Duration) result {
 	return r
 }
 
-// get sends one GET, reads the whole body and checks the status.
-func get(client *http.Client, u string, want int) error {
+// get sends one GET, reads the whole body and checks the status. It
+// returns the body's length.
+func get(client *http.Client, u string, want int) (int64, error) {
 	resp, err := client.Get(u)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = io.Copy(io.Discard, resp.Body)
+	n, err := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		return err
+		return n, err
 	}
 	if resp.StatusCode != want {
-		return fmt.Errorf("status %d, want %d", resp.StatusCode, want)
+		return n, fmt.Errorf("status %d, want %d", resp.StatusCode, want)
 	}
-	return nil
+	return n, nil
 }
 
 // percentile returns the nearest-rank percentile p (0 < p <= 1) of sorted.
@@ -227,15 +232,19 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func (r result) print(w io.Writer, o options) {
 	rps := float64(r.requests) / r.elapsed.Seconds()
 	p50, p90, p99 := percentile(r.latencies, .50), percentile(r.latencies, .90), percentile(r.latencies, .99)
+	var size int64
+	if r.requests > 0 {
+		size = r.bytes / int64(r.requests)
+	}
 	if o.tsv {
-		fmt.Fprintf(w, "%.1f\t%.3f\t%.3f\t%.3f\t%d\t%d\n", rps, ms(p50), ms(p90), ms(p99), r.errors, r.requests)
+		fmt.Fprintf(w, "%.1f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\n", rps, ms(p50), ms(p90), ms(p99), r.errors, r.requests, size)
 		return
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "url:         %s\n", o.url)
 	fmt.Fprintf(&b, "concurrency: %d\n", o.concurrency)
 	fmt.Fprintf(&b, "duration:    %s (after %s warm-up)\n", r.elapsed.Round(time.Millisecond), o.warmup)
-	fmt.Fprintf(&b, "requests:    %d ok, %d errors\n", r.requests, r.errors)
+	fmt.Fprintf(&b, "requests:    %d ok, %d errors, %d body bytes each\n", r.requests, r.errors, size)
 	fmt.Fprintf(&b, "requests/s:  %.1f\n", rps)
 	fmt.Fprintf(&b, "latency:     p50 %.3f ms   p90 %.3f ms   p99 %.3f ms\n", ms(p50), ms(p90), ms(p99))
 	if r.firstErr != nil {

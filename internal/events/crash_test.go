@@ -157,7 +157,11 @@ func TestDeliverySurvivesCrash(t *testing.T) {
 				// Restart on the same database.
 				r := newRig(t, u, nil)
 				defer r.db.Close()
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				// River rescues an orphaned running job only once this
+				// process is leader (the dead one's term lapses after 15s)
+				// and its rescuer runs (every 30s): allow for both on a
+				// loaded CI machine.
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 				defer cancel()
 				if err := r.client.Start(ctx); err != nil {
 					t.Fatal(err)

@@ -57,32 +57,50 @@ func (db *DB) Pgx() *pgxpool.Pool { return db.pgx }
 // String returns the database URL with any password removed.
 func (db *DB) String() string { return db.url }
 
-// Open connects to the database named by rawURL:
+// ParseURL checks a database URL and returns its engine and target: the
+// file path for SQLite, the URL itself for PostgreSQL. Accepted forms:
 //
 //	sqlite:///var/lib/portico/portico.db   (absolute path)
 //	sqlite://./data/portico.db             (relative path)
 //	postgres://user:pass@host:5432/db?sslmode=disable
-//
-// Open does not run migrations; call Migrate.
-func Open(ctx context.Context, rawURL string) (*DB, error) {
+func ParseURL(rawURL string) (Dialect, string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("storage: database URL %q is not a URL: %w", redact(rawURL), err)
+		return "", "", fmt.Errorf("storage: database URL %s is not a URL", redact(rawURL))
 	}
 	switch u.Scheme {
 	case "sqlite", "sqlite3", "file":
 		path := sqlitePath(u)
 		if path == "" {
-			return nil, fmt.Errorf("storage: database URL %q has no file path (want sqlite:///path/to/portico.db)", rawURL)
+			return "", "", fmt.Errorf("storage: database URL %q has no file path (want sqlite:///path/to/portico.db)", rawURL)
 		}
-		return openSQLite(ctx, path)
+		if strings.ContainsAny(path, "?#\x00") {
+			return "", "", fmt.Errorf("storage: database path %q contains ?, # or NUL", path)
+		}
+		return SQLite, path, nil
 	case "postgres", "postgresql":
-		return openPostgres(ctx, rawURL)
+		if _, err := pgxpool.ParseConfig(rawURL); err != nil {
+			return "", "", fmt.Errorf("storage: postgres URL %s: %w", redact(rawURL), err)
+		}
+		return Postgres, rawURL, nil
 	case "":
-		return nil, fmt.Errorf("storage: database URL %q has no scheme (want sqlite:///path or postgres://…)", redact(rawURL))
+		return "", "", fmt.Errorf("storage: database URL %s has no scheme (want sqlite:///path or postgres://…)", redact(rawURL))
 	default:
-		return nil, fmt.Errorf("storage: unsupported database scheme %q (want sqlite or postgres)", u.Scheme)
+		return "", "", fmt.Errorf("storage: unsupported database scheme %q (want sqlite or postgres)", u.Scheme)
 	}
+}
+
+// Open connects to the database named by rawURL (see ParseURL). It does
+// not run migrations; call Migrate.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	d, target, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if d == SQLite {
+		return openSQLite(ctx, target)
+	}
+	return openPostgres(ctx, target)
 }
 
 func sqlitePath(u *url.URL) string {
@@ -235,13 +253,19 @@ func IsUniqueViolation(err error) bool {
 		strings.Contains(s, "SQLSTATE 23505") // PostgreSQL unique_violation
 }
 
+// redact returns raw safe for logs and errors: a parsed password is masked,
+// and when raw does not parse cleanly everything before its last "@" (where
+// credentials would be) is dropped.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
+	if err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		return u.String()
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	if i := strings.LastIndex(raw, "@"); i >= 0 {
+		return "xxxxx" + raw[i:]
 	}
-	return u.String()
+	return raw
 }

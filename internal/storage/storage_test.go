@@ -141,3 +141,45 @@ func TestInTxRollsBackOnError(t *testing.T) {
 		}
 	})
 }
+
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		url     string
+		dialect storage.Dialect
+		target  string
+	}{
+		{"sqlite:///var/lib/portico/portico.db", storage.SQLite, "/var/lib/portico/portico.db"},
+		{"sqlite://./data/portico.db", storage.SQLite, "./data/portico.db"},
+		{"sqlite:portico.db", storage.SQLite, "portico.db"},
+		{"postgres://u:p@localhost:5432/db?sslmode=disable", storage.Postgres, "postgres://u:p@localhost:5432/db?sslmode=disable"},
+	}
+	for _, tt := range tests {
+		d, target, err := storage.ParseURL(tt.url)
+		if err != nil || d != tt.dialect || target != tt.target {
+			t.Errorf("ParseURL(%q) = %s, %q, %v", tt.url, d, target, err)
+		}
+	}
+	// A password never appears in an error.
+	_, _, err := storage.ParseURL("postgres://u:hunter2@host:notaport/db")
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error leaks or is missing: %v", err)
+	}
+}
+
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"sqlite:///x.db", "sqlite://./a/b.db", "postgres://u:secret@h:5432/d", "mysql://x", "::", "sqlite://", "postgres://u:secret@h:99999999/d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		d, target, err := storage.ParseURL(raw)
+		if err != nil {
+			if strings.Contains(raw, ":secret@") && strings.Contains(err.Error(), "secret") {
+				t.Fatalf("error leaks the password: %v", err)
+			}
+			return
+		}
+		if (d != storage.SQLite && d != storage.Postgres) || target == "" {
+			t.Fatalf("ParseURL(%q) = %q, %q without error", raw, d, target)
+		}
+	})
+}

@@ -266,12 +266,9 @@ func (s *Service) Jurisdiction(ctx context.Context, id string) (Jurisdiction, er
 // the most local up to the state (a city, its county, the state). A ZIP
 // listed on a city implies its ancestors even when they do not list it.
 func (s *Service) ResolveZIP(ctx context.Context, zip string) ([]Jurisdiction, error) {
-	zip = strings.TrimSpace(zip)
-	if len(zip) > 5 && zip[5] == '-' { // ZIP+4
-		zip = zip[:5]
-	}
-	if !zipPattern.MatchString(zip) {
-		return nil, platform.Invalid("zip", "Enter a five-digit ZIP code")
+	zip, err := NormalizeZIP(zip)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := s.db.Read().QueryContext(ctx, `SELECT jurisdiction_id FROM jurisdiction_zips WHERE zip = $1`, zip)
 	if err != nil {
@@ -306,6 +303,29 @@ func (s *Service) ResolveZIP(ctx context.Context, zip string) ([]Jurisdiction, e
 	rank := map[Kind]int{City: 0, Town: 0, County: 1, State: 2}
 	slices.SortStableFunc(out, func(a, b Jurisdiction) int { return rank[a.Kind] - rank[b.Kind] })
 	return out, nil
+}
+
+// NormalizeZIP turns what a person typed into a five-digit ZIP code:
+// surrounding space is ignored and a ZIP+4 ("70101-1234") is cut to its
+// first five digits. Anything else is an invalid-input error.
+func NormalizeZIP(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if len(s) == 10 && s[5] == '-' && zipPattern.MatchString(s[:5]) && isDigits(s[6:]) {
+		s = s[:5]
+	}
+	if !zipPattern.MatchString(s) {
+		return "", platform.Invalid("zip", "Enter a five-digit ZIP code")
+	}
+	return s, nil
+}
+
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // CreateAgency adds an agency to a jurisdiction.

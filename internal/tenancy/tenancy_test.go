@@ -172,3 +172,21 @@ func FuzzValidateID(f *testing.F) {
 		}
 	})
 }
+
+func FuzzNormalizeZIP(f *testing.F) {
+	for _, s := range []string{"70101", " 70101 ", "70101-1234", "70101-", "7010", "٧٠١٠١", "70101-12345"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		z, err := tenancy.NormalizeZIP(in)
+		if err != nil {
+			return
+		}
+		if len(z) != 5 || strings.Trim(z, "0123456789") != "" {
+			t.Fatalf("NormalizeZIP(%q) = %q", in, z)
+		}
+		if !strings.Contains(in, z) {
+			t.Fatalf("NormalizeZIP(%q) = %q is not from the input", in, z)
+		}
+	})
+}

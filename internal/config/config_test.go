@@ -1,0 +1,80 @@
+package config_test
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/portico-gov/portico/internal/config"
+)
+
+func parse(t *testing.T, env map[string]string, args ...string) (config.Config, error) {
+	t.Helper()
+	var c config.Config
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.RegisterServe(fs, func(k string) string { return env[k] }, true)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	return c, c.Finish()
+}
+
+func TestFlagsAndEnvironment(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		check   func(c config.Config) bool
+		wantErr string
+	}{
+		{name: "defaults", check: func(c config.Config) bool {
+			return c.Addr == "127.0.0.1:8080" && strings.HasSuffix(c.DB, "/data/portico.db") && c.PublicURL == "http://127.0.0.1:8080" && c.Role == "all"
+		}},
+		{name: "env", env: map[string]string{"PORTICO_ADDR": ":9090", "PORTICO_DATA": "/tmp/p"}, check: func(c config.Config) bool {
+			return c.Addr == ":9090" && c.DB == "sqlite:///tmp/p/portico.db" && c.PublicURL == "http://localhost:9090"
+		}},
+		{name: "flag beats env", env: map[string]string{"PORTICO_ADDR": ":9090"}, args: []string{"--addr", "127.0.0.1:7000"}, check: func(c config.Config) bool {
+			return c.Addr == "127.0.0.1:7000"
+		}},
+		{name: "https public url", args: []string{"--public-url", "https://services.example.gov/"}, check: func(c config.Config) bool {
+			return c.HTTPS() && c.PublicURL == "https://services.example.gov"
+		}},
+		{name: "bad addr", args: []string{"--addr", "8080"}, wantErr: "--addr"},
+		{name: "bad public url", args: []string{"--public-url", "services.example.gov"}, wantErr: "--public-url"},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "--log-format"},
+		{name: "bad role", args: []string{"--role", "queen"}, wantErr: "--role"},
+		{name: "bad workers", args: []string{"--workers", "-3"}, wantErr: "--workers"},
+		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "log-level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(t, tt.env, tt.args...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !tt.check(c) {
+				t.Fatalf("config = %+v, err = %v", c, err)
+			}
+		})
+	}
+}
+
+func FuzzFinish(f *testing.F) {
+	f.Add("127.0.0.1:8080", "https://x.example", "text", "all")
+	f.Add("[::1]:0", "", "json", "web")
+	f.Add(":", "http://", "", "")
+	f.Fuzz(func(t *testing.T, addr, public, format, role string) {
+		c := config.Config{Addr: addr, DataDir: "/tmp/x", PublicURL: public, LogFormat: format, Role: role}
+		if err := c.Finish(); err != nil {
+			return
+		}
+		if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+			t.Fatalf("accepted public URL %q", c.PublicURL)
+		}
+	})
+}
