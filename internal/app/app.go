@@ -43,10 +43,11 @@ type App struct {
 	Web     *web.Server
 	Metrics *prometheus.Registry
 
-	work     bool
-	listener net.Listener
-	http     *http.Server
-	serveErr chan error
+	work        bool
+	jobsStarted bool
+	listener    net.Listener
+	http        *http.Server
+	serveErr    chan error
 }
 
 // Options adjust New for commands and tests.
@@ -160,6 +161,7 @@ func (a *App) Start(ctx context.Context) error {
 		if err := a.Jobs.Start(ctx); err != nil {
 			return fmt.Errorf("app: start jobs: %w", err)
 		}
+		a.jobsStarted = true
 	}
 	if a.Config.Role == "worker" {
 		return nil
@@ -210,7 +212,7 @@ func (a *App) Stop(ctx context.Context) error {
 	if a.http != nil {
 		errs = append(errs, a.http.Shutdown(ctx))
 	}
-	if a.work {
+	if a.jobsStarted {
 		errs = append(errs, a.Jobs.Stop(ctx))
 	}
 	errs = append(errs, a.DB.Close())

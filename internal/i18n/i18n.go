@@ -1,8 +1,10 @@
 // Package i18n holds Portico's message catalogues (English and Spanish from
 // the first page) and picks the language for a request.
 //
-// Catalogue files are flat JSON objects from message key to text, one file
-// per language under messages/. Text may contain fmt verbs. A key missing
+// Catalogue files are flat JSON objects from message key to text, under
+// messages/ named AREA.LANG.json (web.en.json, identity.es.json), so each
+// block keeps its own file. A key may be defined only once per language.
+// Text may contain fmt verbs. A key missing
 // from a language falls back to English; a key missing from English is a
 // bug that TestCatalogues catches.
 package i18n
@@ -11,6 +13,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"path"
 	"strings"
@@ -44,13 +47,26 @@ func Load() (*Catalog, error) {
 	c := &Catalog{messages: map[Lang]map[string]string{}}
 	tags := make([]language.Tag, 0, len(Supported))
 	for _, l := range Supported {
-		b, err := files.ReadFile(path.Join("messages", string(l)+".json"))
+		names, err := fs.Glob(files, path.Join("messages", "*."+string(l)+".json"))
 		if err != nil {
 			return nil, fmt.Errorf("i18n: %s: %w", l, err)
 		}
 		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("i18n: %s: %w", l, err)
+		for _, name := range names {
+			b, err := files.ReadFile(name)
+			if err != nil {
+				return nil, fmt.Errorf("i18n: %s: %w", name, err)
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(b, &part); err != nil {
+				return nil, fmt.Errorf("i18n: %s: %w", name, err)
+			}
+			for k, v := range part {
+				if _, dup := m[k]; dup {
+					return nil, fmt.Errorf("i18n: %s: key %q is defined in two files", name, k)
+				}
+				m[k] = v
+			}
 		}
 		c.messages[l] = m
 		tags = append(tags, language.MustParse(string(l)))
