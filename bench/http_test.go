@@ -44,9 +44,9 @@ func BenchmarkHomePage(b *testing.B) {
 	page := fetch(b, portico+"/")
 	bare := startBare(b, []byte("Hello, world!\n"), "text/plain; charset=utf-8")
 	static := startBare(b, page, "text/html; charset=utf-8")
-	b.Run("portico", func(b *testing.B) { drive(b, portico+"/") })
-	b.Run("bare-net-http", func(b *testing.B) { drive(b, bare+"/") })
-	b.Run("bare-net-http-same-bytes", func(b *testing.B) { drive(b, static+"/") })
+	b.Run("server=portico", func(b *testing.B) { drive(b, portico+"/") })
+	b.Run("server=bare-net-http", func(b *testing.B) { drive(b, bare+"/") })
+	b.Run("server=bare-net-http-same-bytes", func(b *testing.B) { drive(b, static+"/") })
 }
 
 // BenchmarkLookupPage compares the ZIP lookup, which reads SQLite (the ZIP,
@@ -55,8 +55,8 @@ func BenchmarkHomePage(b *testing.B) {
 func BenchmarkLookupPage(b *testing.B) {
 	portico := startPortico(b)
 	bare := startBare(b, []byte("Hello, world!\n"), "text/plain; charset=utf-8")
-	b.Run("portico", func(b *testing.B) { drive(b, portico+"/government/lookup?zip=70101") })
-	b.Run("bare-net-http", func(b *testing.B) { drive(b, bare+"/government/lookup?zip=70101") })
+	b.Run("server=portico", func(b *testing.B) { drive(b, portico+"/government/lookup?zip=70101") })
+	b.Run("server=bare-net-http", func(b *testing.B) { drive(b, bare+"/government/lookup?zip=70101") })
 }
 
 // BenchmarkHealthz compares /healthz (middleware chain plus a small JSON
@@ -65,8 +65,8 @@ func BenchmarkLookupPage(b *testing.B) {
 func BenchmarkHealthz(b *testing.B) {
 	portico := startPortico(b)
 	bare := startBare(b, []byte("Hello, world!\n"), "text/plain; charset=utf-8")
-	b.Run("portico", func(b *testing.B) { drive(b, portico+"/healthz") })
-	b.Run("bare-net-http", func(b *testing.B) { drive(b, bare+"/healthz") })
+	b.Run("server=portico", func(b *testing.B) { drive(b, portico+"/healthz") })
+	b.Run("server=bare-net-http", func(b *testing.B) { drive(b, bare+"/healthz") })
 }
 
 // startPortico runs the real application as `portico demo` would: SQLite
