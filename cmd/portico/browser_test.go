@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/portico-gov/portico/internal/browsertest"
+	"github.com/portico-gov/portico/internal/notify"
 )
 
 // TestBrowserJourneys drives the real demo in headless Chromium and checks
@@ -16,7 +17,18 @@ import (
 // where Chromium or axe-core are missing, unless PORTICO_TEST_BROWSER=1.
 func TestBrowserJourneys(t *testing.T) {
 	b := browsertest.New(t)
-	base := startDemo(t, t.TempDir())
+	base, a := startDemoApp(t, t.TempDir())
+
+	// One email through the demo's real path (notification block, River,
+	// go-mail, SMTP, development mailbox) for the mailbox journeys below.
+	mail := sendEmail(t, a, notify.Email{
+		To: "ana@example.com", Subject: "Confirme su correo electrónico", Lang: "es",
+		Text: "Hola:\n\nPara confirmar su correo, abra este enlace:\n" + base + "/government\n\nSi no fue usted, ignore este mensaje.\n",
+		HTML: "<p>Hola:</p><p><a href=\"" + base + "/government\">Confirmar</a></p>",
+	})
+	if n := waitNotification(t, a, mail); n.Status != notify.StatusDelivered {
+		t.Fatalf("demo email ended %s: %s", n.Status, n.LastError)
+	}
 
 	for _, lang := range []string{"en", "es"} {
 		t.Run("pages/"+lang, func(t *testing.T) {
@@ -68,6 +80,37 @@ func TestBrowserJourneys(t *testing.T) {
 			want := map[string]string{"en": "City of Springfield", "es": "Ciudad de Springfield"}[lang]
 			if got := p.Text(t, "main"); !strings.Contains(got, want) {
 				t.Errorf("lookup page lacks %q:\n%s", want, got)
+			}
+		})
+	}
+
+	// A developer reads the email the demo sent in the development mailbox
+	// and follows its confirmation link.
+	for _, lang := range []string{"en", "es"} {
+		t.Run("dev-mailbox/"+lang, func(t *testing.T) {
+			p := b.Page(t)
+			p.Visit(t, base+"/dev/mailbox?lang="+lang)
+			if s := p.Status(); s != 200 {
+				t.Fatalf("mailbox status %d", s)
+			}
+			p.Run(t,
+				chromedp.Click(chromedp.CSS(`table.usa-table a.usa-link`)),
+				chromedp.WaitVisible(chromedp.CSS("#message-text")),
+			)
+			p.CheckA11y(t)
+			if errs := p.ConsoleErrors(); len(errs) > 0 {
+				t.Errorf("message page: console errors (CSP or script): %v", errs)
+			}
+			if got := p.Text(t, "h1"); got != "Confirme su correo electrónico" {
+				t.Errorf("message h1 = %q", got)
+			}
+			p.Run(t,
+				chromedp.Click(chromedp.CSS(`#message-text a[href="`+base+`/government"]`)),
+				chromedp.WaitVisible(chromedp.CSS(".usa-card-group")),
+			)
+			want := map[string]string{"en": "Your government", "es": "Su gobierno"}[lang]
+			if got := p.Text(t, "h1"); got != want {
+				t.Errorf("after following the link, h1 = %q, want %q", got, want)
 			}
 		})
 	}

@@ -51,6 +51,10 @@ func commands() []*command {
 			{name: "create", summary: "create an agency in a jurisdiction", run: runAgencyCreate},
 			{name: "list", summary: "list agencies", run: runAgencyList},
 		}},
+		{name: "user", summary: "create and list staff accounts", subs: []*command{
+			{name: "add", summary: "create a staff account or grant it a role", run: runUserAdd},
+			{name: "list", summary: "list accounts", run: runUserList},
+		}},
 		{name: "audit", summary: "verify and read the audit log", subs: []*command{
 			{name: "verify", summary: "check the audit log's hash chain and signed checkpoints", run: runAuditVerify},
 			{name: "checkpoint", summary: "sign the audit log's current head", run: runAuditCheckpoint},

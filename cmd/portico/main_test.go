@@ -15,6 +15,9 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/portico-gov/portico/internal/app"
+	"github.com/portico-gov/portico/internal/notify"
 )
 
 type syncBuffer struct {
@@ -45,11 +48,14 @@ func cli(t *testing.T, env map[string]string, args ...string) (code int, stdout,
 
 var urlPattern = regexp.MustCompile(`running at (http://[0-9.:]+)/`)
 
-// startDemo boots the whole program as `portico demo --addr 127.0.0.1:0`
-// and returns its base URL.
-func startDemo(t *testing.T, dataDir string) string {
+// startDemoApp boots the whole program as `portico demo --addr
+// 127.0.0.1:0` and returns its base URL and the running App, which serve
+// hands over through the context (startedHookKey), so a test can act as a
+// block inside the program would (send an email, for example).
+func startDemoApp(t *testing.T, dataDir string) (string, *app.App) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan *app.App, 1)
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), startedHookKey{}, func(a *app.App) { started <- a }))
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
@@ -69,7 +75,7 @@ func startDemo(t *testing.T, dataDir string) string {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := urlPattern.FindStringSubmatch(stdout.String()); m != nil {
-			return m[1]
+			return m[1], <-started
 		}
 		select {
 		case code := <-done:
@@ -78,8 +84,45 @@ func startDemo(t *testing.T, dataDir string) string {
 		}
 	}
 	t.Fatalf("demo printed no URL:\n%s\n%s", stdout, stderr)
-	return ""
+	return "", nil
 }
+
+// sendEmail sends e through the running program's notification block, as
+// a block would: in a transaction of its own.
+func sendEmail(t *testing.T, a *app.App, e notify.Email) string {
+	t.Helper()
+	var id string
+	err := a.DB.InTx(context.Background(), func(tx *sql.Tx) error {
+		var err error
+		id, err = a.Notify.SendEmail(context.Background(), tx, e)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// waitNotification waits until notification id reaches a final status.
+func waitNotification(t *testing.T, a *app.App, id string) notify.Notification {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err := a.Notify.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Status.Final() {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notification %s still %s after 30s: %s", id, n.Status, n.LastError)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var mailboxLink = regexp.MustCompile(`href="(/dev/mailbox/[0-9a-f-]{36})"`)
 
 func get(t *testing.T, url string, headers ...string) (int, http.Header, string) {
 	t.Helper()
@@ -103,7 +146,7 @@ func get(t *testing.T, url string, headers ...string) (int, http.Header, string)
 // directory and walks what an operator and a visitor would.
 func TestWholeProgram(t *testing.T) {
 	data := t.TempDir()
-	base := startDemo(t, data)
+	base, a := startDemoApp(t, data)
 
 	tests := []struct {
 		name, path string
@@ -120,6 +163,7 @@ func TestWholeProgram(t *testing.T) {
 		{"not found", "/nowhere", nil, 404, "Page not found"},
 		{"metrics", "/metrics", nil, 200, "portico_http_request_duration_seconds_bucket"},
 		{"job gauges", "/metrics", nil, 200, `portico_jobs{state="discarded"}`},
+		{"dev mailbox", "/dev/mailbox", nil, 200, "Development mailbox"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,6 +172,21 @@ func TestWholeProgram(t *testing.T) {
 				t.Fatalf("GET %s = %d, want %d containing %q:\n%.500s", tt.path, status, tt.status, tt.contains, body)
 			}
 		})
+	}
+
+	// Demo email travels over SMTP to the development mailbox, where a
+	// person can read it and follow its link.
+	id := sendEmail(t, a, notify.Email{To: "ada@example.com", Subject: "Confirm your email", Text: "Confirm: " + base + "/government?lang=en\n"})
+	if n := waitNotification(t, a, id); n.Status != notify.StatusDelivered {
+		t.Fatalf("demo email ended %s: %s", n.Status, n.LastError)
+	}
+	_, _, list := get(t, base+"/dev/mailbox")
+	m := mailboxLink.FindStringSubmatch(list)
+	if m == nil || !strings.Contains(list, "Confirm your email") {
+		t.Fatalf("mailbox does not list the message:\n%s", list)
+	}
+	if status, _, page := get(t, base+m[1]); status != 200 || !strings.Contains(page, `<a class="usa-link" href="`+base+`/government?lang=en">`) {
+		t.Fatalf("message page %d lacks the link:\n%s", status, page)
 	}
 
 	// The operator's tools work on the running demo's data.
@@ -147,8 +206,8 @@ func TestWholeProgram(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("audit verify --json: %v\n%s", err, out)
 	}
-	// 10 jurisdictions and 13 agencies were seeded, each audited.
-	if !rep.OK || rep.Entries != 23 || rep.Checkpoints < 1 {
+	// 10 jurisdictions, 13 agencies and the demo people were seeded, each audited.
+	if !rep.OK || rep.Entries < 23 || rep.Checkpoints < 1 {
 		t.Fatalf("audit verify report = %+v", rep)
 	}
 
@@ -198,6 +257,10 @@ func TestCLI(t *testing.T) {
 		{"bad addr", []string{"serve", "--addr", "nonsense"}, exitUsage, "", `--addr "nonsense" is not host:port`},
 		{"bad public url", []string{"serve", "--public-url", "ftp://x"}, exitUsage, "", "--public-url"},
 		{"bad role", []string{"serve", "--role", "boss"}, exitUsage, "", "--role"},
+		{"serve mail flags", []string{"serve", "--help"}, exitOK, "-dev-mailbox", ""},
+		{"bad smtp url", []string{"serve", "--smtp-url", "http://mail.example.gov"}, exitUsage, "", `--smtp-url: SMTP URL scheme "http" is not supported`},
+		{"smtp password not echoed", []string{"serve", "--smtp-url", "smtp://u:hunter22@mail.example.gov/x"}, exitUsage, "", `"smtp://u:xxxxx@mail.example.gov/x" must not have a path`},
+		{"bad mail from", []string{"serve", "--mail-from", "nobody"}, exitUsage, "", `--mail-from "nobody" is not an email address`},
 		{"state", []string{"jurisdiction", "create", "--id", "ex", "--kind", "state", "--name", "State of Ex", "--json"}, exitOK, `"id": "ex"`, ""},
 		{"county", []string{"jurisdiction", "create", "--id", "ex-county", "--kind", "county", "--name", "Ex County", "--parent", "ex"}, exitOK, "Created county ex-county", ""},
 		{"city", []string{"jurisdiction", "create", "--id", "ex-city", "--kind", "city", "--name", "Ex City", "--parent", "ex-county", "--zip", "70101,70102", "--zip", "70103"}, exitOK, "Created city", ""},
@@ -233,4 +296,66 @@ func TestAdminCommandsRefuseUnmigratedDatabase(t *testing.T) {
 	if code != exitError || !strings.Contains(errOut, "run 'portico migrate' first") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
+}
+
+// startServeApp boots `portico serve` on a loopback port with args added
+// and returns its base URL and the running App.
+func startServeApp(t *testing.T, args ...string) (string, *app.App) {
+	t.Helper()
+	started := make(chan *app.App, 1)
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), startedHookKey{}, func(a *app.App) { started <- a }))
+	stderr := &syncBuffer{}
+	done := make(chan int, 1)
+	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, args...)
+	go func() {
+		done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), io.Discard, stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve exited %d:\n%s", code, stderr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30s")
+		}
+	})
+	select {
+	case a := <-started:
+		return a.URL(), a
+	case code := <-done:
+		t.Fatalf("serve exited %d before serving:\n%s", code, stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not start:\n%s", stderr)
+	}
+	return "", nil
+}
+
+// TestServeMail: serve without --smtp-url says so and fails deliveries
+// clearly; the development mailbox exists only when asked for.
+func TestServeMail(t *testing.T) {
+	t.Run("no SMTP server", func(t *testing.T) {
+		base, a := startServeApp(t)
+		if status, _, _ := get(t, base+"/dev/mailbox"); status != 404 {
+			t.Errorf("/dev/mailbox without --dev-mailbox: %d, want 404", status)
+		}
+		n := waitNotification(t, a, sendEmail(t, a, notify.Email{To: "ada@example.com", Subject: "Hello", Text: "x"}))
+		if n.Status != notify.StatusTechnicalFailure || !strings.Contains(n.LastError, "no SMTP server configured") {
+			t.Fatalf("without --smtp-url: %s %q", n.Status, n.LastError)
+		}
+	})
+	t.Run("dev mailbox", func(t *testing.T) {
+		base, a := startServeApp(t, "--dev-mailbox", "--mail-from", "Example <hello@example.gov>")
+		n := waitNotification(t, a, sendEmail(t, a, notify.Email{To: "ada@example.com", Subject: "Hello", Text: "x"}))
+		if n.Status != notify.StatusDelivered {
+			t.Fatalf("with --dev-mailbox: %s %q", n.Status, n.LastError)
+		}
+		if status, _, body := get(t, base+"/dev/mailbox"); status != 200 || !strings.Contains(body, "ada@example.com") {
+			t.Errorf("/dev/mailbox: %d\n%.2000s", status, body)
+		}
+		if a.Notify.MessageID(n.ID) != n.ID+"@example.gov" {
+			t.Errorf("Message-ID %q does not use the --mail-from domain", a.Notify.MessageID(n.ID))
+		}
+	})
 }

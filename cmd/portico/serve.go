@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
+	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -17,11 +19,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "portico serve", "[flags]")
 	cfg.RegisterServe(fs, e.getenv, true)
 	migrate := fs.Bool("migrate", true, "apply pending migrations before serving")
+	fs.BoolVar(&cfg.DevMailbox, "dev-mailbox", false, "run the development mailbox: keep every email and show it at /dev/mailbox (sent there unless --smtp-url is set). NEVER in production")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := cfg.Finish(); err != nil {
-		return usageError{err.Error()}
+	if err := finishServe(&cfg); err != nil {
+		return err
 	}
 	return serve(ctx, e, cfg, app.Options{Migrate: *migrate, Work: cfg.Role != "web"}, nil)
 }
@@ -33,21 +36,50 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := finishServe(&cfg); err != nil {
+		return err
+	}
+	cfg.Role = "all"
+	// Demo email really travels over SMTP, to a mailbox shown in the browser.
+	cfg.DevMailbox = true
+	return serve(ctx, e, cfg, app.Options{Migrate: true, Work: true}, seedDemo)
+}
+
+// seedDemo creates whatever part of the demo data is missing: the State of
+// Example and its agencies, then the demo people.
+func seedDemo(ctx context.Context, a *app.App) error {
+	res, err := demo.Seed(ctx, a.Tenancy)
+	if err != nil {
+		return err
+	}
+	people, err := demo.SeedPeople(ctx, a.Identity)
+	if err != nil {
+		return err
+	}
+	if res.Jurisdictions+res.Agencies+people > 0 {
+		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people)
+	}
+	return nil
+}
+
+// finishServe completes cfg for serve and demo; mistakes are usage errors
+// that name the flag.
+func finishServe(cfg *config.Config) error {
 	if err := cfg.Finish(); err != nil {
 		return usageError{err.Error()}
 	}
-	cfg.Role = "all"
-	return serve(ctx, e, cfg, app.Options{Migrate: true, Work: true}, func(ctx context.Context, a *app.App) error {
-		res, err := demo.Seed(ctx, a.Tenancy)
-		if err != nil {
-			return err
+	if cfg.SMTPURL != "" {
+		if _, err := notify.ParseSMTPURL(cfg.SMTPURL); err != nil {
+			return usagef("--smtp-url: %s", strings.TrimPrefix(err.Error(), "notify: "))
 		}
-		if res.Jurisdictions+res.Agencies > 0 {
-			a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies)
-		}
-		return nil
-	})
+	}
+	return nil
 }
+
+// startedHookKey carries a func(*app.App) that serve calls once the app has
+// started, before it prints anything. Only tests set it (main_test.go), to
+// reach the running program's blocks the way an in-process caller would.
+type startedHookKey struct{}
 
 // serve runs a Portico process until ctx ends (SIGINT/SIGTERM), then drains.
 func serve(ctx context.Context, e env, cfg config.Config, opts app.Options, prepare func(context.Context, *app.App) error) error {
@@ -66,6 +98,9 @@ func serve(ctx context.Context, e env, cfg config.Config, opts app.Options, prep
 		a.Stop(context.Background())
 		return err
 	}
+	if hook, ok := ctx.Value(startedHookKey{}).(func(*app.App)); ok {
+		hook(a)
+	}
 	if prepare != nil {
 		printDemoBanner(e.stdout, a)
 	} else if a.URL() != "" {
@@ -82,20 +117,50 @@ func serve(ctx context.Context, e env, cfg config.Config, opts app.Options, prep
 }
 
 func printDemoBanner(w io.Writer, a *app.App) {
+	mailbox := "off"
+	if a.Mailbox != nil {
+		mailbox = a.URL() + "/dev/mailbox   every email the demo sends (SMTP on " + a.Mailbox.Addr() + ")"
+	}
 	fmt.Fprintf(w, `
 Portico demo is running at %s/
 
   Data:      %s
   Database:  %s
+  Mailbox:   %s
 
   Try:
     %s/                         home page (English; add ?lang=es for Spanish)
     %s/government/lookup?zip=70101   who serves ZIP 70101
     %s/healthz  /readyz  /metrics
 
-  Demo sign-ins: none yet. Citizen and staff accounts arrive with the identity
-  block; until then every page here is public.
+  Demo sign-ins (%s/sign-in):
+%s
+  Staff must give a second factor: add the key %s to an
+  authenticator app (or run: oathtool --totp -b %s).
+  Or create your own citizen account at %s/sign-up; the code arrives in the mailbox.
 
 Press Ctrl+C to stop.
-`, a.URL(), a.Config.DataDir, a.DB.String(), a.URL(), a.URL(), a.URL())
+`, a.URL(), a.Config.DataDir, a.DB.String(), mailbox, a.URL(), a.URL(), a.URL(),
+		a.URL(), demoSignIns(), demo.StaffTOTPSecret, demo.StaffTOTPSecret, a.URL())
+}
+
+func demoSignIns() string {
+	var b strings.Builder
+	for _, p := range demo.People {
+		pw, what := demo.CitizenPassword, "citizen"
+		if p.Profile != nil {
+			what = "citizen in " + p.Profile.Residential.City
+		}
+		if p.Staff {
+			pw = demo.StaffPassword
+			switch {
+			case p.Admin:
+				what = "platform administrator"
+			default:
+				what = string(p.Role) + ", " + p.AgencyID
+			}
+		}
+		fmt.Fprintf(&b, "    %-30s  %-22s  %s\n", p.Email, pw, what)
+	}
+	return b.String()
 }

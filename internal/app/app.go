@@ -20,11 +20,17 @@ import (
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/config"
+	"github.com/portico-gov/portico/internal/console"
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/identity"
+	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/jobs"
+	"github.com/portico-gov/portico/internal/notify"
+	"github.com/portico-gov/portico/internal/notify/notifyweb"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/portal"
+	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/tenancy"
 	"github.com/portico-gov/portico/internal/web"
@@ -32,16 +38,19 @@ import (
 
 // App is a running (or ready to run) Portico process.
 type App struct {
-	Config  config.Config
-	Logger  *slog.Logger
-	Clock   platform.Clock
-	DB      *storage.DB
-	Audit   *audit.Log
-	Tenancy *tenancy.Service
-	Bus     *events.Bus
-	Jobs    *jobs.Client
-	Web     *web.Server
-	Metrics *prometheus.Registry
+	Config   config.Config
+	Logger   *slog.Logger
+	Clock    platform.Clock
+	DB       *storage.DB
+	Audit    *audit.Log
+	Tenancy  *tenancy.Service
+	Bus      *events.Bus
+	Jobs     *jobs.Client
+	Notify   *notify.Service
+	Identity *identity.Service
+	Mailbox  *notify.DevMailbox // nil unless Config.DevMailbox
+	Web      *web.Server
+	Metrics  *prometheus.Registry
 
 	work        bool
 	jobsStarted bool
@@ -80,6 +89,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	ok := false
 	defer func() {
 		if !ok {
+			if a.Mailbox != nil {
+				a.Mailbox.Close()
+			}
 			db.Close()
 		}
 	}()
@@ -102,6 +114,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	reg := jobs.NewRegistry()
 	a.Bus = events.NewBus(reg, a.Clock)
 	jobs.Register(reg, &audit.CheckpointWorker{Log: a.Audit})
+	if err := a.newNotify(reg, opts); err != nil {
+		return nil, err
+	}
 	a.Jobs, err = jobs.New(db, reg, jobs.Config{
 		Work:    opts.Work,
 		Workers: cfg.Workers,
@@ -116,6 +131,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, fmt.Errorf("app: jobs: %w", err)
 	}
 	a.Bus.SetJobs(a.Jobs)
+	a.Notify.SetJobs(a.Jobs)
 
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), jobs.NewCollector(db))
@@ -134,8 +150,54 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := portal.Register(a.Web, a.Tenancy); err != nil {
 		return nil, err
 	}
+	box, err := secrets.LoadOrCreate(cfg.SecretsKeyFile())
+	if err != nil {
+		return nil, err
+	}
+	a.Identity = identity.New(identity.Config{PublicURL: cfg.PublicURL}, db, a.Audit, a.Clock, box, identityMailer{a.Notify}, a.Tenancy)
+	idw, err := identityweb.Register(a.Web, a.Identity, identityweb.Config{SecureCookie: cfg.SecureContext()})
+	if err != nil {
+		return nil, err
+	}
+	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Audit); err != nil {
+		return nil, err
+	}
+	if a.Mailbox != nil {
+		if err := notifyweb.RegisterDevMailbox(a.Web, a.Mailbox); err != nil {
+			return nil, err
+		}
+	}
 	ok = true
 	return a, nil
+}
+
+// newNotify builds the notification block and registers its delivery
+// worker in reg. With Config.DevMailbox it first starts the development
+// mailbox, which is then the SMTP server unless --smtp-url names another.
+func (a *App) newNotify(reg *jobs.Registry, opts Options) error {
+	cfg := a.Config
+	if cfg.DevMailbox {
+		box, err := notify.StartDevMailbox(a.DB, a.Clock, a.Logger)
+		if err != nil {
+			return err
+		}
+		a.Mailbox = box
+		a.Logger.Warn("development mailbox is on: every email is kept and shown at /dev/mailbox; never enable it in production",
+			"smtp", box.Addr())
+	}
+	smtpURL := cfg.SMTPURL
+	if smtpURL == "" && a.Mailbox != nil {
+		smtpURL = a.Mailbox.SMTPURL()
+	}
+	svc, err := notify.New(a.DB, reg, a.Clock, notify.Config{SMTPURL: smtpURL, From: cfg.MailFrom}, a.Logger)
+	if err != nil {
+		return err
+	}
+	a.Notify = svc
+	if svc.SMTP() == nil && opts.Work {
+		a.Logger.Warn("no SMTP server configured (--smtp-url or PORTICO_SMTP_URL): emails will end as technical-failure")
+	}
+	return nil
 }
 
 // ready is the readiness check: the database answers and its schema is
@@ -214,6 +276,9 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	if a.jobsStarted {
 		errs = append(errs, a.Jobs.Stop(ctx))
+	}
+	if a.Mailbox != nil { // after the jobs, so deliveries in flight land
+		errs = append(errs, a.Mailbox.Close())
 	}
 	errs = append(errs, a.DB.Close())
 	return errors.Join(errs...)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,16 @@ type Config struct {
 	LogFormat string // "text" or "json"
 	Role      string // "all", "web" or "worker"
 	Workers   int    // job concurrency per process
+
+	// Email (the notification block). SMTPURL is where mail is handed
+	// over (see notify.ParseSMTPURL); empty means no server is configured
+	// and deliveries fail as technical-failure. MailFrom is the sender;
+	// Finish defaults it to no-reply@ the public URL's host. DevMailbox
+	// runs the development mailbox (demo, or serve --dev-mailbox; never
+	// in production) and, when SMTPURL is empty, sends to it.
+	SMTPURL    string
+	MailFrom   string
+	DevMailbox bool
 }
 
 // Defaults.
@@ -43,6 +54,8 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.TextVar(&c.LogLevel, "log-level", levelOr(env("PORTICO_LOG_LEVEL")), "log level: debug, info, warn, error (env PORTICO_LOG_LEVEL)")
 	fs.StringVar(&c.Role, "role", envOr(env, "PORTICO_ROLE", "all"), "what this process does: all, web or worker (env PORTICO_ROLE)")
 	fs.IntVar(&c.Workers, "workers", 10, "concurrent background jobs in this process")
+	fs.StringVar(&c.SMTPURL, "smtp-url", env("PORTICO_SMTP_URL"), "SMTP server for email: smtp://user:pass@host:port?tls=none|starttls|tls (env PORTICO_SMTP_URL, preferred: it keeps the password out of the process list)")
+	fs.StringVar(&c.MailFrom, "mail-from", env("PORTICO_MAIL_FROM"), "sender of email, e.g. \"State of Example <no-reply@services.example.gov>\" (env PORTICO_MAIL_FROM; default no-reply@ the public URL's host)")
 }
 
 // RegisterStorage adds --data and, when withDB, --db.
@@ -122,6 +135,18 @@ func (c *Config) Finish() error {
 	if c.Workers < 1 || c.Workers > 1000 {
 		return fmt.Errorf("--workers %d must be between 1 and 1000", c.Workers)
 	}
+	if c.MailFrom == "" {
+		c.MailFrom = "no-reply@localhost"
+		// An IP address is not a mail domain (it would need [brackets]).
+		if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil {
+			if _, err := mail.ParseAddress("no-reply@" + u.Hostname()); err == nil {
+				c.MailFrom = "no-reply@" + u.Hostname()
+			}
+		}
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		return fmt.Errorf("--mail-from %q is not an email address (want name@example.gov or \"Name <name@example.gov>\")", c.MailFrom)
+	}
 	return nil
 }
 
@@ -130,3 +155,26 @@ func (c *Config) HTTPS() bool { return strings.HasPrefix(c.PublicURL, "https://"
 
 // AuditKeyFile is where the audit checkpoint signing key lives.
 func (c *Config) AuditKeyFile() string { return filepath.Join(c.DataDir, "keys", "audit-ed25519.pem") }
+
+// SecretsKeyFile is where the key that seals stored secrets (TOTP seeds)
+// lives.
+func (c *Config) SecretsKeyFile() string { return filepath.Join(c.DataDir, "keys", "secrets.key") }
+
+// SecureContext reports whether browsers treat the site as a secure
+// context, so cookies may be Secure and use the __Host- prefix: served over
+// HTTPS, or on a loopback address (the demo).
+func (c *Config) SecureContext() bool {
+	if c.HTTPS() {
+		return true
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}

@@ -66,22 +66,22 @@ func (a Address) IsZero() bool { return a == Address{} }
 
 // Account is a person's account.
 type Account struct {
-	ID              string     `json:"id"`
-	Kind            Kind       `json:"kind"`
-	Email           string     `json:"email"`
-	EmailVerified   bool       `json:"email_verified"`
-	PlatformAdmin   bool       `json:"platform_admin"`
-	LegalName       string     `json:"legal_name"`
-	DateOfBirth     string     `json:"date_of_birth,omitempty"`
-	Phone           string     `json:"phone,omitempty"`
-	Lang            string     `json:"lang"`
-	Residential     Address    `json:"residential_address"`
-	Mailing         Address    `json:"mailing_address"`
-	TOTPEnabled     bool       `json:"totp_enabled"`
-	CreatedAt       time.Time  `json:"created_at"`
-	Disabled        bool       `json:"disabled"`
-	Memberships     []Member   `json:"memberships,omitempty"`
-	PasskeyCount    int        `json:"passkeys"`
+	ID              string    `json:"id"`
+	Kind            Kind      `json:"kind"`
+	Email           string    `json:"email"`
+	EmailVerified   bool      `json:"email_verified"`
+	PlatformAdmin   bool      `json:"platform_admin"`
+	LegalName       string    `json:"legal_name"`
+	DateOfBirth     string    `json:"date_of_birth,omitempty"`
+	Phone           string    `json:"phone,omitempty"`
+	Lang            string    `json:"lang"`
+	Residential     Address   `json:"residential_address"`
+	Mailing         Address   `json:"mailing_address"`
+	TOTPEnabled     bool      `json:"totp_enabled"`
+	CreatedAt       time.Time `json:"created_at"`
+	Disabled        bool      `json:"disabled"`
+	Memberships     []Member  `json:"memberships,omitempty"`
+	PasskeyCount    int       `json:"passkeys"`
 	passwordHash    string
 	totpSecret      string
 	totpLastStep    int64
@@ -203,6 +203,9 @@ func New(cfg Config, db *storage.DB, log *audit.Log, clock platform.Clock, box *
 	cfg.defaults()
 	return &Service{cfg: cfg, db: db, audit: log, clock: clock, box: box, mailer: mailer, resolver: resolver}
 }
+
+// Now returns the service clock's time.
+func (s *Service) Now() time.Time { return s.clock.Now() }
 
 // Config returns the effective configuration.
 func (s *Service) Config() Config { return s.cfg }

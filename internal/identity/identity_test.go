@@ -361,7 +361,7 @@ func TestTOTPAndRecovery(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		f := newFixture(t, db)
 		ctx := context.Background()
-		token, a := f.signUp(t, "ana@example.com")
+		token, _ := f.signUp(t, "ana@example.com")
 		sess, a, _ := f.svc.Authenticate(ctx, token)
 		setup, err := f.svc.BeginTOTP(a)
 		if err != nil || !strings.HasPrefix(setup.QRCode, "data:image/png;base64,") || !strings.HasPrefix(setup.URL, "otpauth://totp/") {
@@ -476,7 +476,7 @@ func TestStaffMustSetUpSecondFactor(t *testing.T) {
 		if err != nil || s.Stage != identity.StageFull {
 			t.Fatalf("after setup: %+v %v", s, err)
 		}
-		if err := f.svc.DisableTOTP(ctx, s, acct); platform.ErrorCode(err) != platform.CodeForbidden {
+		if err := f.svc.DisableTOTP(ctx, s, acct); platform.ErrorCode(err) != platform.CodeConflict {
 			t.Fatalf("staff removed their only factor: %v", err)
 		}
 		// Bad input to AddStaff.

@@ -237,7 +237,9 @@ func (s *Service) Reauthenticate(ctx context.Context, sess *Session, a *Account,
 			if err != nil {
 				return err
 			}
-			outcome = ErrBadCredentials
+			// Already signed in: a wrong re-entry is a mistake on the
+			// form (400), not a failed authentication of a stranger (401).
+			outcome = platform.Invalid("password", "identity.reauth.wrong")
 			if lock != nil {
 				outcome = lock
 			}

@@ -155,3 +155,111 @@ func (s *Service) Users(ctx context.Context, kind Kind) ([]*Account, error) {
 	}
 	return out, nil
 }
+
+// NewCitizen describes a citizen account an operator creates directly (demo
+// data, migrations from an older portal). The email counts as confirmed.
+type NewCitizen struct {
+	Email     string
+	LegalName string
+	Password  string
+	Profile   *Profile
+}
+
+// CreateCitizen creates a citizen account without the email round trip.
+func (s *Service) CreateCitizen(ctx context.Context, n NewCitizen) (*Account, error) {
+	email, _, err := NormalizeEmail(n.Email)
+	if err != nil {
+		return nil, platform.Invalid("email", fmt.Sprintf("%q is not an email address", n.Email))
+	}
+	if p := password.Check(n.Password, email, false); p != "" {
+		return nil, platform.Invalid("password", strings.Replace(passwordProblemText[p], "8 characters for staff (who always use a second factor)", "15 characters", 1))
+	}
+	hash, err := password.Hash(n.Password, s.cfg.PasswordParams)
+	if err != nil {
+		return nil, err
+	}
+	a := &Account{Kind: Citizen, Email: email, LegalName: strings.TrimSpace(n.LegalName), passwordHash: hash}
+	if a.LegalName == "" || !validName(a.LegalName) {
+		return nil, platform.Invalid("name", "a name (at most 200 characters) is required")
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.insertAccount(ctx, tx, a, true); err != nil {
+			return err
+		}
+		_, err := s.audit.Append(ctx, tx, audit.Record{Action: "account.create", Subject: "account:" + a.ID, Detail: map[string]string{"kind": "citizen"}})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n.Profile != nil {
+		if err := s.UpdateProfile(ctx, a.ID, *n.Profile); err != nil {
+			return nil, err
+		}
+	}
+	return s.Account(ctx, a.ID)
+}
+
+// SetTOTPSecret gives an account an authenticator app with a known secret
+// and returns its recovery codes. It is for operators (demo accounts whose
+// secret is printed for the person trying the demo); people add apps
+// through EnableTOTP, which proves they hold the secret.
+func (s *Service) SetTOTPSecret(ctx context.Context, accountID, secret string) ([]string, error) {
+	if !validSecret(secret) {
+		return nil, platform.Invalid("secret", "the TOTP secret must be 16 to 64 base32 characters")
+	}
+	sealed, err := s.box.Seal(secret, "totp:"+accountID)
+	if err != nil {
+		return nil, err
+	}
+	var codes []string
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		now := s.clock.Now()
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET totp_secret = $1, totp_enabled_at = $2, updated_at = $2 WHERE id = $3`, sealed, now, accountID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		if codes, err = s.newRecoveryCodes(ctx, tx, accountID); err != nil {
+			return err
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Record{Action: "factor.totp.enable", Subject: "account:" + accountID, Detail: map[string]string{"by": "operator"}})
+		return err
+	})
+	return codes, err
+}
+
+// AgencyMember is a staff member of one agency with their roles there.
+type AgencyMember struct {
+	AccountID string `json:"account_id"`
+	Email     string `json:"email"`
+	LegalName string `json:"legal_name"`
+	Roles     []Role `json:"roles"`
+}
+
+// AgencyMembers lists the staff of an agency.
+func (s *Service) AgencyMembers(ctx context.Context, agencyID string) ([]AgencyMember, error) {
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT a.id, a.email, a.legal_name, r.role FROM staff_roles r JOIN accounts a ON a.id = r.account_id
+		WHERE r.agency_id = $1 ORDER BY a.legal_name, a.id, r.role`, agencyID)
+	if err != nil {
+		return nil, fmt.Errorf("identity: agency members: %w", err)
+	}
+	defer rows.Close()
+	var out []AgencyMember
+	for rows.Next() {
+		var m AgencyMember
+		var role Role
+		if err := rows.Scan(&m.AccountID, &m.Email, &m.LegalName, &role); err != nil {
+			return nil, err
+		}
+		if n := len(out); n > 0 && out[n-1].AccountID == m.AccountID {
+			out[n-1].Roles = append(out[n-1].Roles, role)
+			continue
+		}
+		m.Roles = []Role{role}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"image/png"
+	"net/url"
 	"strings"
 	"time"
 
@@ -43,6 +44,25 @@ func (s *Service) BeginTOTP(a *Account) (*TOTPSetup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity: totp: %w", err)
 	}
+	return setupFromKey(key)
+}
+
+// TOTPSetupFor rebuilds the set-up details for a secret already shown (when
+// the person mistyped the first code and the app already holds it).
+func (s *Service) TOTPSetupFor(a *Account, secret string) (*TOTPSetup, error) {
+	if !validSecret(secret) {
+		return nil, platform.Invalid("secret", "identity.totp.invalid")
+	}
+	v := url.Values{"secret": {secret}, "issuer": {s.cfg.SiteName}, "period": {"30"}, "digits": {"6"}, "algorithm": {"SHA1"}}
+	u := url.URL{Scheme: "otpauth", Host: "totp", Path: "/" + s.cfg.SiteName + ":" + a.Email, RawQuery: v.Encode()}
+	key, err := otp.NewKeyFromURL(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("identity: totp: %w", err)
+	}
+	return setupFromKey(key)
+}
+
+func setupFromKey(key *otp.Key) (*TOTPSetup, error) {
 	img, err := key.Image(240, 240)
 	if err != nil {
 		return nil, fmt.Errorf("identity: totp qr: %w", err)
@@ -52,6 +72,12 @@ func (s *Service) BeginTOTP(a *Account) (*TOTPSetup, error) {
 		return nil, fmt.Errorf("identity: totp qr: %w", err)
 	}
 	return &TOTPSetup{Secret: key.Secret(), URL: key.URL(), QRCode: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
+}
+
+// validSecret reports whether secret is a base32 TOTP seed of 80 to 320 bits.
+func validSecret(secret string) bool {
+	_, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(secret))
+	return err == nil && len(secret) >= 16 && len(secret) <= 64
 }
 
 // totpStep returns the time step at which code is valid for secret within
@@ -152,7 +178,7 @@ func (s *Service) EnableTOTP(ctx context.Context, sess *Session, a *Account, sec
 	if sess.Stage == StagePassword {
 		return nil, "", platform.Errorf(platform.CodeForbidden, "identity.mfa.required")
 	}
-	if _, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(secret)); err != nil || len(secret) < 16 || len(secret) > 64 {
+	if !validSecret(secret) {
 		return nil, "", platform.Invalid("secret", "identity.totp.invalid")
 	}
 	step := totpStep(secret, code, s.clock.Now())
@@ -196,7 +222,7 @@ func (s *Service) DisableTOTP(ctx context.Context, sess *Session, a *Account) er
 		return ErrReauth
 	}
 	if a.Kind == Staff && a.PasskeyCount == 0 {
-		return platform.Errorf(platform.CodeForbidden, "identity.totp.staffrequired")
+		return platform.Errorf(platform.CodeConflict, "identity.totp.staffrequired")
 	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET totp_secret = '', totp_enabled_at = NULL, updated_at = $1 WHERE id = $2`, s.clock.Now(), a.ID); err != nil {
@@ -246,4 +272,3 @@ func (s *Service) factorEmail(ctx context.Context, tx *sql.Tx, a *Account, what 
 	return s.send(ctx, tx, a.Email, a.Lang, true, fmt.Sprintf(emailT(a.Lang, "factor.subject"), name),
 		fmt.Sprintf(emailT(a.Lang, "factor.body"), name, emailT(a.Lang, what), s.cfg.PublicURL))
 }
-

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/platform"
@@ -70,8 +72,23 @@ type FieldError struct {
 	Message string // already translated
 }
 
+// Viewer is who is looking at a page, as far as the layout cares.
+type Viewer struct {
+	SignedIn bool
+	Name     string
+	Staff    bool
+}
+
+type viewerKey struct{}
+
+// WithViewer returns ctx carrying v for the layout.
+func WithViewer(ctx context.Context, v Viewer) context.Context {
+	return context.WithValue(ctx, viewerKey{}, v)
+}
+
 // Page is what every template sees.
 type Page struct {
+	Viewer    Viewer
 	Lang      i18n.Lang
 	Path      string
 	RequestID string
@@ -95,6 +112,33 @@ func (p *Page) ErrorFor(field string) string {
 	return ""
 }
 
+// Input is one labelled form field for the "input" template in the layout:
+// label, hint, inline error and the value typed (kept after an error;
+// never for passwords).
+type Input struct {
+	ID, Type, Label, Hint, Error, Value, Autocomplete, InputMode string
+}
+
+// valuer is form data that can give back what was typed into a field.
+type valuer interface{ V(name string) string }
+
+// Input describes field id for the "input" template. labelKey and hintKey
+// are message keys (hintKey may be ""); typ is the input type; auto is the
+// autocomplete token ("" for none).
+func (p *Page) Input(id, typ, labelKey, hintKey, auto string) Input {
+	in := Input{ID: id, Type: typ, Label: p.T(labelKey), Error: p.ErrorFor(id), Autocomplete: auto}
+	if hintKey != "" {
+		in.Hint = p.T(hintKey)
+	}
+	if v, ok := p.Data.(valuer); ok && typ != "password" {
+		in.Value = v.V(id)
+	}
+	if id == "code" || strings.HasSuffix(id, "_zip") {
+		in.InputMode = "numeric"
+	}
+	return in
+}
+
 // NewPage prepares the template data for r.
 func (r *Renderer) NewPage(req *http.Request, data any) *Page {
 	lang := Lang(req)
@@ -104,11 +148,17 @@ func (r *Renderer) NewPage(req *http.Request, data any) *Page {
 	}
 	q := req.URL.Query()
 	q.Set("lang", string(other))
+	v, _ := req.Context().Value(viewerKey{}).(Viewer)
 	return &Page{
-		Lang: lang, Path: req.URL.Path, RequestID: platform.RequestIDFrom(req.Context()),
+		Viewer: v, Lang: lang, Path: req.URL.Path, RequestID: platform.RequestIDFrom(req.Context()),
 		SwitchURL: req.URL.Path + "?" + q.Encode(), Switch: other, Data: data, catalog: r.catalog,
 	}
 }
+
+// bufPool reuses render buffers: a page is built whole before it is sent,
+// and growing a fresh buffer per request was a quarter of all allocation
+// (docs/performance.md).
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Render writes page name with status. It renders to a buffer first, so a
 // template error becomes a clean 500 instead of half a page.
@@ -117,8 +167,14 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p *Pag
 	if !ok {
 		return fmt.Errorf("web: no page %q", name)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 1<<20 { // do not keep the odd huge page alive
+			buf.Reset()
+			bufPool.Put(buf)
+		}
+	}()
+	if err := t.ExecuteTemplate(buf, "layout.html", p); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	h := w.Header()

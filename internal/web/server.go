@@ -43,6 +43,8 @@ type Server struct {
 	metrics  *httpMetrics
 	registry *prometheus.Registry
 	handler  http.Handler
+	inner    []func(http.Handler) http.Handler
+	routes   []string
 }
 
 // New returns a server with the shell's own routes registered: static
@@ -60,40 +62,63 @@ func New(cfg Config, logger *slog.Logger, catalog *i18n.Catalog, registry *prome
 		metrics: newHTTPMetrics(registry), registry: registry,
 	}
 	fileServer := http.StripPrefix("/static/", http.FileServerFS(assets.FS))
-	s.mux.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
 			s.fail(w, r, http.StatusNotFound)
 			return
 		}
 		cacheForever(fileServer).ServeHTTP(w, r)
 	}))
-	s.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+	s.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		http.ServeFileFS(w, r, assets.FS, "uswds/img/favicons/favicon.ico")
 	})
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
+	s.HandleFunc("GET /healthz", s.healthz)
+	s.HandleFunc("GET /readyz", s.readyz)
+	s.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
 
+	s.build()
+	return s, nil
+}
+
+// Use adds middleware that runs after the shell's own (request id, headers,
+// language, cross-origin protection, body limit) and before routing, in the
+// order added. Blocks use it to authenticate requests. Call it before
+// serving.
+func (s *Server) Use(mw func(http.Handler) http.Handler) {
+	s.inner = append(s.inner, mw)
+	s.build()
+}
+
+func (s *Server) build() {
+	var h http.Handler = http.HandlerFunc(s.route)
+	for i := len(s.inner) - 1; i >= 0; i-- {
+		h = s.inner[i](h)
+	}
+	h = s.limitBody(h)
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden)
 	}))
-	var h http.Handler = http.HandlerFunc(s.route)
-	h = s.limitBody(h)
 	h = cop.Handler(h)
 	h = s.negotiateLanguage(h)
 	h = s.securityHeaders(h)
 	h = s.observe(h)
 	s.handler = h
-	return s, nil
 }
 
 // Handle registers a handler for a method pattern ("GET /government").
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.routes = append(s.routes, pattern)
+}
 
 // HandleFunc registers a handler function for a method pattern.
-func (s *Server) HandleFunc(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+func (s *Server) HandleFunc(pattern string, h http.HandlerFunc) { s.Handle(pattern, h) }
+
+// Routes lists every registered pattern, so tests can prove that each one
+// is covered by the authorization table.
+func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
 
 // Renderer returns the page renderer, for blocks to add their templates.
 func (s *Server) Renderer() *Renderer { return s.renderer }

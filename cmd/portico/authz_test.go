@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/portico-gov/portico/internal/app"
+	"github.com/portico-gov/portico/internal/config"
+	"github.com/portico-gov/portico/internal/demo"
+	"github.com/portico-gov/portico/internal/platform"
+)
+
+// actor is one kind of visitor in the authorization table.
+type actor struct {
+	name   string
+	email  string // "" for anonymous
+	staff  bool
+	client *http.Client
+}
+
+// rule is who may use a route.
+type rule int
+
+const (
+	public        rule = iota // everyone
+	signedIn                  // any full session, citizen or staff
+	secondStep                // only a session waiting for its second factor (none of our actors)
+	staffOnly                 // any staff member
+	dmvMember                 // staff of the DMV, or a platform admin
+	dmvAdmin                  // the DMV's agency administrator, or a platform admin
+	platformAdmin             // platform administrators only
+	ownerOnly                 // the citizen who owns the object (Beto), per object
+)
+
+// TestAuthorizationTable walks every registered route as anonymous,
+// citizen A, citizen B, staff of agency X, staff of agency Y and a platform
+// administrator, and checks each is allowed exactly what the rule says. A
+// route missing from the table fails the test, so new routes must be added
+// with their rule.
+func TestAuthorizationTable(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8, DevMailbox: true}
+	if err := cfg.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(ctx, cfg, app.NewLogger(cfg, io.Discard), app.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(context.Background()) })
+	if err := seedDemo(platform.WithActor(ctx, platform.Actor{Kind: platform.ActorSystem}), a); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Web)
+	t.Cleanup(srv.Close)
+
+	signIn := func(email string, staff bool) *http.Client {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		pw := demo.CitizenPassword
+		if staff {
+			pw = demo.StaffPassword
+		}
+		post(t, c, srv.URL+"/sign-in", url.Values{"email": {email}, "password": {pw}})
+		if staff {
+			code, _ := totp.GenerateCode(demo.StaffTOTPSecret, time.Now())
+			r := post(t, c, srv.URL+"/sign-in/verify", url.Values{"code": {code}})
+			if r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("second factor for %s: %d", email, r.StatusCode)
+			}
+		}
+		return c
+	}
+	anon, _ := cookiejar.New(nil)
+	actors := []*actor{
+		{name: "anonymous", client: &http.Client{Jar: anon, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}},
+		{name: "citizen A", email: "ana.citizen@example.com"},
+		{name: "citizen B", email: "beto.ciudadano@example.com"},
+		{name: "staff X (DMV admin)", email: "dana.dmv-admin@example.gov", staff: true},
+		{name: "staff Y (Adams clerk)", email: "eli.clerk@example.gov", staff: true},
+		{name: "platform admin", email: "pat.admin@example.gov", staff: true},
+	}
+	for _, ac := range actors[1:] {
+		ac.client = signIn(ac.email, ac.staff)
+	}
+	// An extra session of citizen B, the object of the session-ending route.
+	bExtra := signIn("beto.ciudadano@example.com", false)
+	beto, err := a.Identity.AccountByEmail(ctx, "beto.ciudadano@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions, err := a.Identity.Sessions(ctx, beto.ID)
+	if err != nil || len(sessions) != 2 {
+		t.Fatalf("Beto's sessions = %d, %v", len(sessions), err)
+	}
+	target := sessions[0].ID // newest: the extra one
+	_ = bExtra
+
+	allowedFor := func(r rule, ac *actor) bool {
+		switch r {
+		case public:
+			return true
+		case signedIn:
+			return ac.email != ""
+		case secondStep:
+			return false
+		case staffOnly:
+			return ac.staff
+		case dmvMember, dmvAdmin:
+			return ac.name == "staff X (DMV admin)" || ac.name == "platform admin"
+		case platformAdmin:
+			return ac.name == "platform admin"
+		case ownerOnly:
+			return ac.name == "citizen B"
+		}
+		return false
+	}
+
+	type row struct {
+		pattern string
+		method  string
+		path    string
+		form    url.Values
+		rule    rule
+	}
+	rows := []row{
+		{"GET /{$}", "GET", "/", nil, public},
+		{"GET /government", "GET", "/government", nil, public},
+		{"GET /government/lookup", "GET", "/government/lookup?zip=70101", nil, public},
+		{"GET /static/", "GET", "/static/portico.css", nil, public},
+		{"GET /favicon.ico", "GET", "/favicon.ico", nil, public},
+		{"GET /healthz", "GET", "/healthz", nil, public},
+		{"GET /readyz", "GET", "/readyz", nil, public},
+		{"GET /metrics", "GET", "/metrics", nil, public},
+		{"GET /dev/mailbox", "GET", "/dev/mailbox", nil, public},
+		{"GET /dev/mailbox/{id}", "GET", "/dev/mailbox/none", nil, public},
+		{"GET /dev/mailbox/{id}/raw", "GET", "/dev/mailbox/none/raw", nil, public},
+		{"GET /sign-up", "GET", "/sign-up", nil, public},
+		{"POST /sign-up", "POST", "/sign-up", url.Values{"email": {"not an email"}}, public},
+		{"GET /sign-up/code", "GET", "/sign-up/code?c=x", nil, public},
+		{"POST /sign-up/code", "POST", "/sign-up/code", url.Values{"c": {"x"}, "code": {"1"}}, public},
+		{"GET /sign-up/confirm", "GET", "/sign-up/confirm?token=x", nil, public},
+		{"GET /sign-up/details", "GET", "/sign-up/details?t=x", nil, public},
+		{"POST /sign-up/details", "POST", "/sign-up/details", url.Values{"t": {"x"}}, public},
+		{"GET /sign-in", "GET", "/sign-in", nil, public},
+		{"POST /sign-in", "POST", "/sign-in", url.Values{"email": {"nobody@example.com"}, "password": {"x"}}, public},
+		{"GET /sign-in/verify", "GET", "/sign-in/verify", nil, secondStep},
+		{"POST /sign-in/verify", "POST", "/sign-in/verify", url.Values{"code": {"000000"}}, secondStep},
+		{"GET /recover", "GET", "/recover", nil, public},
+		{"POST /recover", "POST", "/recover", url.Values{"email": {"bad"}}, public},
+		{"GET /recover/code", "GET", "/recover/code?c=x", nil, public},
+		{"POST /recover/code", "POST", "/recover/code", url.Values{"c": {"x"}, "code": {"1"}}, public},
+		{"GET /recover/confirm", "GET", "/recover/confirm?token=x", nil, public},
+		{"GET /recover/reset", "GET", "/recover/reset?t=x", nil, public},
+		{"POST /recover/reset", "POST", "/recover/reset", url.Values{"t": {"x"}}, public},
+		{"GET /account", "GET", "/account", nil, signedIn},
+		{"GET /account/profile", "GET", "/account/profile", nil, signedIn},
+		{"POST /account/profile", "POST", "/account/profile", url.Values{"legal_name": {""}}, signedIn},
+		{"GET /account/security", "GET", "/account/security", nil, signedIn},
+		{"POST /account/sessions/{id}/end", "POST", "/account/sessions/" + target + "/end", nil, ownerOnly},
+		{"POST /account/sessions/end-others", "POST", "/account/sessions/end-others", nil, signedIn},
+		{"GET /account/reauth", "GET", "/account/reauth", nil, signedIn},
+		{"POST /account/reauth", "POST", "/account/reauth", url.Values{"password": {"wrong"}}, signedIn},
+		{"GET /account/password", "GET", "/account/password", nil, signedIn},
+		{"POST /account/password", "POST", "/account/password", url.Values{"password": {"a"}, "password_confirm": {"b"}}, signedIn},
+		{"GET /account/mfa/setup", "GET", "/account/mfa/setup", nil, signedIn},
+		{"POST /account/mfa/setup", "POST", "/account/mfa/setup", url.Values{"secret": {"JBSWY3DPEHPK3PXP"}, "code": {"000000"}}, signedIn},
+		{"POST /account/mfa/disable", "POST", "/account/mfa/disable", nil, signedIn},
+		{"POST /account/mfa/recovery-codes", "POST", "/account/mfa/recovery-codes", nil, signedIn},
+		{"GET /console", "GET", "/console", nil, staffOnly},
+		{"GET /console/agencies/{agency}", "GET", "/console/agencies/dmv", nil, dmvMember},
+		{"POST /console/agencies/{agency}/staff", "POST", "/console/agencies/dmv/staff", url.Values{"email": {"not an email"}, "role": {"caseworker"}}, dmvAdmin},
+		{"GET /admin/users", "GET", "/admin/users", nil, platformAdmin},
+		// Signing out last: it ends the actors' sessions.
+		{"POST /sign-out", "POST", "/sign-out", nil, public},
+	}
+
+	var covered []string
+	for _, r := range rows {
+		covered = append(covered, r.pattern)
+	}
+	for _, p := range a.Web.Routes() {
+		if !slices.Contains(covered, p) {
+			t.Errorf("route %q is not in the authorization table", p)
+		}
+	}
+
+	for _, r := range rows {
+		for _, ac := range actors {
+			t.Run(r.pattern+"/"+ac.name, func(t *testing.T) {
+				var resp *http.Response
+				if r.method == "GET" {
+					req, _ := http.NewRequest("GET", srv.URL+r.path, nil)
+					resp = do(t, ac.client, req)
+				} else {
+					resp = post(t, ac.client, srv.URL+r.path, r.form)
+				}
+				loc := resp.Header.Get("Location")
+				var denied bool
+				if r.rule == public {
+					denied = strings.HasPrefix(loc, "/sign-in?")
+				} else {
+					denied = resp.StatusCode == http.StatusNotFound ||
+						resp.StatusCode == http.StatusUnauthorized ||
+						resp.StatusCode == http.StatusForbidden ||
+						resp.StatusCode == http.StatusSeeOther && (strings.HasPrefix(loc, "/sign-in?") || r.rule == secondStep && loc == "/account")
+				}
+				if resp.StatusCode >= 500 {
+					t.Fatalf("%s %s as %s: %d", r.method, r.path, ac.name, resp.StatusCode)
+				}
+				if want := allowedFor(r.rule, ac); denied == want {
+					t.Fatalf("%s %s as %s: status %d location %q; allowed=%v", r.method, r.path, ac.name, resp.StatusCode, loc, want)
+				}
+			})
+		}
+	}
+}
+
+func do(t *testing.T, c *http.Client, req *http.Request) *http.Response {
+	t.Helper()
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func post(t *testing.T, c *http.Client, u string, form url.Values) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return do(t, c, req)
+}

@@ -1,0 +1,160 @@
+// Package console is the staff side of the portal: a staff member's home
+// listing their agencies, an agency's page (its staff, and where case work
+// will appear), and the platform administrator's list of staff accounts.
+//
+// Authorization is decided here in one place, the allow functions in
+// Register, against the signed-in account's memberships; the table test in
+// cmd/portico walks every route as every kind of visitor.
+package console
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/identity"
+	"github.com/portico-gov/portico/internal/identity/identityweb"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/tenancy"
+	"github.com/portico-gov/portico/internal/web"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+// Identity is what the console needs of the identity block.
+type Identity interface {
+	AgencyMembers(ctx context.Context, agencyID string) ([]identity.AgencyMember, error)
+	AddStaff(ctx context.Context, n identity.NewStaff) (*identity.Account, error)
+	Users(ctx context.Context, kind identity.Kind) ([]*identity.Account, error)
+}
+
+// Agencies is what the console needs of the tenancy block.
+type Agencies interface {
+	Agency(ctx context.Context, id string) (tenancy.Agency, error)
+}
+
+// Console serves the staff pages.
+type Console struct {
+	web      *web.Server
+	idw      *identityweb.Handlers
+	identity Identity
+	agencies Agencies
+	audit    *audit.Log
+}
+
+// Register adds the console's pages.
+func Register(s *web.Server, idw *identityweb.Handlers, id Identity, ag Agencies, log *audit.Log) error {
+	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
+		return err
+	}
+	c := &Console{web: s, idw: idw, identity: id, agencies: ag, audit: log}
+	anyStaff := func(*http.Request, *identity.Account) bool { return true }
+	memberOf := func(r *http.Request, a *identity.Account) bool {
+		return a.PlatformAdmin || a.HasRole(r.PathValue("agency"), identity.Roles...)
+	}
+	adminOf := func(r *http.Request, a *identity.Account) bool {
+		return a.PlatformAdmin || a.HasRole(r.PathValue("agency"), identity.AgencyAdmin)
+	}
+	platformAdmin := func(_ *http.Request, a *identity.Account) bool { return a.PlatformAdmin }
+
+	s.Handle("GET /console", idw.RequireStaff(anyStaff, c.home))
+	s.Handle("GET /console/agencies/{agency}", idw.RequireStaff(memberOf, c.agency))
+	s.Handle("POST /console/agencies/{agency}/staff", idw.RequireStaff(adminOf, c.addStaff))
+	s.Handle("GET /admin/users", idw.RequireStaff(platformAdmin, c.users))
+	return nil
+}
+
+type homeView struct {
+	Account *identity.Account
+}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request) {
+	_, a := identityweb.Current(r)
+	c.web.Page(w, r, http.StatusOK, "console_home", c.web.Renderer().NewPage(r, homeView{Account: a}))
+}
+
+type agencyView struct {
+	Agency  tenancy.Agency
+	Members []identity.AgencyMember
+	CanAdd  bool
+	Added   bool
+	Values  map[string]string
+	Roles   []identity.Role
+}
+
+// V returns a typed value, for the add-staff form.
+func (v agencyView) V(name string) string { return v.Values[name] }
+
+func (c *Console) agencyPage(w http.ResponseWriter, r *http.Request, status int, values map[string]string, errs []web.FieldError) {
+	_, a := identityweb.Current(r)
+	id := r.PathValue("agency")
+	ag, err := c.agencies.Agency(r.Context(), id)
+	if err != nil {
+		c.web.Error(w, r, err)
+		return
+	}
+	members, err := c.identity.AgencyMembers(r.Context(), id)
+	if err != nil {
+		c.web.Error(w, r, err)
+		return
+	}
+	// Staff lists are personal data of staff: reading one is audited.
+	if _, err := c.audit.Write(r.Context(), audit.Record{Action: "agency.staff.read", Subject: "agency:" + id, AgencyID: id}); err != nil {
+		c.web.Error(w, r, err)
+		return
+	}
+	v := agencyView{Agency: ag, Members: members, CanAdd: a.PlatformAdmin || a.HasRole(id, identity.AgencyAdmin),
+		Added: r.URL.Query().Get("added") == "1", Values: values, Roles: identity.Roles}
+	p := c.web.Renderer().NewPage(r, v)
+	p.Errors = errs
+	c.web.Page(w, r, status, "console_agency", p)
+}
+
+func (c *Console) agency(w http.ResponseWriter, r *http.Request) {
+	c.agencyPage(w, r, http.StatusOK, map[string]string{}, nil)
+}
+
+func (c *Console) addStaff(w http.ResponseWriter, r *http.Request) {
+	values := map[string]string{"email": r.PostFormValue("email"), "legal_name": r.PostFormValue("legal_name"), "role": r.PostFormValue("role")}
+	role, err := identity.ParseRole(values["role"])
+	if err == nil {
+		_, err = c.identity.AddStaff(r.Context(), identity.NewStaff{Email: values["email"], LegalName: values["legal_name"], AgencyID: r.PathValue("agency"), Role: role})
+	}
+	if err != nil {
+		if platform.ErrorCode(err) == platform.CodeInternal {
+			c.web.Error(w, r, err)
+			return
+		}
+		p := c.web.Renderer().NewPage(r, nil)
+		field := "email"
+		var pe *platform.Error
+		if errors.As(err, &pe) {
+			switch pe.Field {
+			case "role":
+				field = "role"
+			case "name":
+				field = "legal_name"
+			}
+		}
+		c.agencyPage(w, r, web.Status(err), values, []web.FieldError{{Field: field, Message: p.T("console.staff.invalid", platform.ErrorMessage(err))}})
+		return
+	}
+	http.Redirect(w, r, "/console/agencies/"+url.PathEscape(r.PathValue("agency"))+"?added=1", http.StatusSeeOther)
+}
+
+func (c *Console) users(w http.ResponseWriter, r *http.Request) {
+	users, err := c.identity.Users(r.Context(), identity.Staff)
+	if err != nil {
+		c.web.Error(w, r, err)
+		return
+	}
+	if _, err := c.audit.Write(r.Context(), audit.Record{Action: "staff.list.read", Subject: "platform"}); err != nil {
+		c.web.Error(w, r, err)
+		return
+	}
+	c.web.Page(w, r, http.StatusOK, "console_users", c.web.Renderer().NewPage(r, users))
+}

@@ -1,0 +1,342 @@
+// Package identityweb is the HTTP side of the identity block: the pages to
+// sign up, sign in, recover an account and manage one's account and its
+// security, and the middleware that authenticates every request from its
+// session cookie.
+//
+// Authorization for these pages is decided in one place, the route table
+// in Register: each route names the session it requires.
+package identityweb
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/portico-gov/portico/internal/identity"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/web"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+// Config for the pages.
+type Config struct {
+	// SecureCookie marks the session cookie Secure and names it with the
+	// __Host- prefix. It must be true whenever the site is served over
+	// HTTPS; browsers also accept it on http://localhost.
+	SecureCookie bool
+}
+
+// Handlers serves the identity pages.
+type Handlers struct {
+	cfg Config
+	svc *identity.Service
+	web *web.Server
+}
+
+// CookieName returns the session cookie's name.
+func (h *Handlers) CookieName() string {
+	if h.cfg.SecureCookie {
+		return "__Host-portico-session"
+	}
+	return "portico-session"
+}
+
+// access is what a route requires of the session.
+type access int
+
+const (
+	anyone      access = iota // no session needed
+	signedIn                  // a full session, citizen or staff
+	secondStep                // a session waiting for its second factor
+	setupOrFull               // full, or staff waiting to set up a factor
+)
+
+// Register adds the pages and the authentication middleware to s.
+func Register(s *web.Server, svc *identity.Service, cfg Config) (*Handlers, error) {
+	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
+		return nil, err
+	}
+	h := &Handlers{cfg: cfg, svc: svc, web: s}
+	s.Use(h.authenticate)
+	routes := []struct {
+		pattern string
+		need    access
+		fn      http.HandlerFunc
+	}{
+		{"GET /sign-up", anyone, h.signUpForm},
+		{"POST /sign-up", anyone, h.signUp},
+		{"GET /sign-up/code", anyone, h.signUpCodeForm},
+		{"POST /sign-up/code", anyone, h.signUpCode},
+		{"GET /sign-up/confirm", anyone, h.signUpLink},
+		{"GET /sign-up/details", anyone, h.signUpDetailsForm},
+		{"POST /sign-up/details", anyone, h.signUpDetails},
+		{"GET /sign-in", anyone, h.signInForm},
+		{"POST /sign-in", anyone, h.signIn},
+		{"GET /sign-in/verify", secondStep, h.verifyForm},
+		{"POST /sign-in/verify", secondStep, h.verify},
+		{"POST /sign-out", anyone, h.signOut},
+		{"GET /recover", anyone, h.recoverForm},
+		{"POST /recover", anyone, h.recoverStart},
+		{"GET /recover/code", anyone, h.recoverCodeForm},
+		{"POST /recover/code", anyone, h.recoverCode},
+		{"GET /recover/confirm", anyone, h.recoverLink},
+		{"GET /recover/reset", anyone, h.resetForm},
+		{"POST /recover/reset", anyone, h.reset},
+		{"GET /account", signedIn, h.account},
+		{"GET /account/profile", signedIn, h.profileForm},
+		{"POST /account/profile", signedIn, h.profile},
+		{"GET /account/security", signedIn, h.security},
+		{"POST /account/sessions/{id}/end", signedIn, h.endSession},
+		{"POST /account/sessions/end-others", signedIn, h.endOthers},
+		{"GET /account/reauth", signedIn, h.reauthForm},
+		{"POST /account/reauth", signedIn, h.reauth},
+		{"GET /account/password", signedIn, h.passwordForm},
+		{"POST /account/password", signedIn, h.changePassword},
+		{"GET /account/mfa/setup", setupOrFull, h.totpForm},
+		{"POST /account/mfa/setup", setupOrFull, h.totpEnable},
+		{"POST /account/mfa/disable", signedIn, h.totpDisable},
+		{"POST /account/mfa/recovery-codes", signedIn, h.recoveryCodes},
+	}
+	for _, rt := range routes {
+		s.Handle(rt.pattern, h.require(rt.need, rt.fn))
+	}
+	return h, nil
+}
+
+type sessionKey struct{}
+
+type current struct {
+	session *identity.Session
+	account *identity.Account
+	token   string
+}
+
+// Current returns the signed-in session and account of r, if any. The
+// session may be at any stage; check Stage.
+func Current(r *http.Request) (*identity.Session, *identity.Account) {
+	if c, ok := r.Context().Value(sessionKey{}).(*current); ok {
+		return c.session, c.account
+	}
+	return nil, nil
+}
+
+// authenticate loads the session named by the cookie, sets the actor for
+// audit and the viewer for the layout. An invalid or expired cookie is
+// cleared and the request goes on as anonymous.
+func (h *Handlers) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(h.CookieName())
+		if err != nil || ck.Value == "" || strings.HasPrefix(r.URL.Path, "/static/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sess, a, err := h.svc.Authenticate(r.Context(), ck.Value)
+		if err != nil {
+			if platform.ErrorCode(err) != platform.CodeUnauthorized {
+				h.web.Error(w, r, err)
+				return
+			}
+			h.clearCookie(w)
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := context.WithValue(r.Context(), sessionKey{}, &current{session: sess, account: a, token: ck.Value})
+		if sess.Stage == identity.StageFull {
+			kind := platform.ActorCitizen
+			if a.Kind == identity.Staff {
+				kind = platform.ActorStaff
+			}
+			ctx = platform.WithActor(ctx, platform.Actor{Kind: kind, ID: a.ID})
+			name := a.LegalName
+			if name == "" {
+				name = a.Email
+			}
+			ctx = web.WithViewer(ctx, web.Viewer{SignedIn: true, Name: name, Staff: a.Kind == identity.Staff})
+		}
+		// Pages behind a session are personal: never cache them.
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// require enforces a route's access rule. Anonymous visitors to a
+// signed-in page are sent to sign in and brought back afterwards.
+func (h *Handlers) require(need access, fn http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, _ := Current(r)
+		ok := false
+		switch need {
+		case anyone:
+			ok = true
+		case signedIn:
+			ok = sess != nil && sess.Stage == identity.StageFull
+		case secondStep:
+			ok = sess != nil && sess.Stage == identity.StagePassword
+		case setupOrFull:
+			ok = sess != nil && (sess.Stage == identity.StageFull || sess.Stage == identity.StageMFASetup)
+		}
+		if ok {
+			fn(w, r)
+			return
+		}
+		if sess != nil && sess.Stage == identity.StagePassword {
+			http.Redirect(w, r, "/sign-in/verify", http.StatusSeeOther)
+			return
+		}
+		if sess != nil && sess.Stage == identity.StageFull { // e.g. the second-factor page, already signed in
+			http.Redirect(w, r, "/account", http.StatusSeeOther)
+			return
+		}
+		if sess != nil && sess.Stage == identity.StageMFASetup {
+			http.Redirect(w, r, "/account/mfa/setup", http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodGet {
+			http.Redirect(w, r, "/sign-in?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		h.web.Error(w, r, platform.Errorf(platform.CodeUnauthorized, "identity.signin.required"))
+	})
+}
+
+// RequireStaff wraps a staff console handler: a full staff session whose
+// account passes allow. Others get 404 (staff pages do not admit they
+// exist) or are sent to sign in. Other blocks use it for their routes.
+func (h *Handlers) RequireStaff(allow func(r *http.Request, a *identity.Account) bool, fn http.HandlerFunc) http.Handler {
+	return h.require(signedIn, func(w http.ResponseWriter, r *http.Request) {
+		_, a := Current(r)
+		if a.Kind != identity.Staff || !allow(r, a) {
+			h.web.ErrorPage(w, r, http.StatusNotFound)
+			return
+		}
+		fn(w, r)
+	})
+}
+
+func (h *Handlers) setCookie(w http.ResponseWriter, token string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.CookieName(), Value: token, Path: "/", HttpOnly: true, Secure: h.cfg.SecureCookie, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *Handlers) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.CookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.cfg.SecureCookie, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func clientOf(r *http.Request) identity.Client {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	return identity.Client{IP: ip, UserAgent: r.UserAgent()}
+}
+
+// safeNext returns next if it is a local path, else "/account".
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return "/account"
+	}
+	return next
+}
+
+// form is the data of a page with a form: the values typed (kept on error)
+// and anything else the template needs.
+type form struct {
+	Values map[string]string
+	Extra  any
+}
+
+func (f form) V(name string) string { return f.Values[name] }
+
+func newForm(r *http.Request, fields ...string) form {
+	f := form{Values: map[string]string{}}
+	for _, name := range fields {
+		f.Values[name] = r.PostFormValue(name)
+	}
+	return f
+}
+
+// render shows page with the given form data and field errors (i18n keys
+// by field id).
+func (h *Handlers) render(w http.ResponseWriter, r *http.Request, status int, page string, f form, errs map[string]string) {
+	p := h.web.Renderer().NewPage(r, f)
+	for _, field := range fieldOrder {
+		if key, ok := errs[field]; ok {
+			p.Errors = append(p.Errors, web.FieldError{Field: field, Message: translate(p, key)})
+		}
+	}
+	for field, key := range errs { // fields not in fieldOrder, in any order
+		if !contains(fieldOrder, field) {
+			p.Errors = append(p.Errors, web.FieldError{Field: field, Message: translate(p, key)})
+		}
+	}
+	h.web.Page(w, r, status, page, p)
+}
+
+// translate renders a message key, which may carry one argument after a
+// "|" ("identity.throttled|10").
+func translate(p *web.Page, key string) string {
+	if k, arg, ok := strings.Cut(key, "|"); ok {
+		return p.T(k, arg)
+	}
+	return p.T(key)
+}
+
+// fieldOrder is the order errors appear in the summary: the order of the
+// fields on the page.
+var fieldOrder = []string{"email", "code", "legal_name", "date_of_birth", "phone", "password", "password_confirm",
+	"residential_line1", "residential_line2", "residential_city", "residential_state", "residential_zip",
+	"mailing_line1", "mailing_line2", "mailing_city", "mailing_state", "mailing_zip"}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// errorFields turns a service error into field errors for the page, or
+// returns ok=false when err is not about the input.
+func (h *Handlers) errorFields(r *http.Request, err error, defaultField string) (map[string]string, int, bool) {
+	var fe identity.FieldErrors
+	if errors.As(err, &fe) {
+		return fe, http.StatusBadRequest, true
+	}
+	var te *identity.ThrottledError
+	if errors.As(err, &te) {
+		mins := int(math.Ceil(te.Until.Sub(h.svc.Now()).Minutes()))
+		return map[string]string{defaultField: fmt.Sprintf("identity.throttled|%d", max(mins, 1))}, http.StatusTooManyRequests, true
+	}
+	var pe *platform.Error
+	if errors.As(err, &pe) && pe.Code != platform.CodeInternal {
+		field := pe.Field
+		if field == "" {
+			field = defaultField
+		}
+		return map[string]string{field: pe.Message}, web.Status(err), true
+	}
+	return nil, 0, false
+}
+
+// fail renders the page again with err shown, or the error page when err
+// is not the visitor's doing.
+func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, page string, f form, err error, defaultField string) {
+	errs, status, ok := h.errorFields(r, err, defaultField)
+	if !ok {
+		h.web.Error(w, r, err)
+		return
+	}
+	h.render(w, r, status, page, f, errs)
+}

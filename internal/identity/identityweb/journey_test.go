@@ -1,0 +1,265 @@
+package identityweb_test
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/demo"
+	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/identity"
+	"github.com/portico-gov/portico/internal/identity/identityweb"
+	"github.com/portico-gov/portico/internal/identity/password"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/portal"
+	"github.com/portico-gov/portico/internal/secrets"
+	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/storage/storagetest"
+	"github.com/portico-gov/portico/internal/tenancy"
+	"github.com/portico-gov/portico/internal/web"
+)
+
+type outbox struct {
+	mu   sync.Mutex
+	msgs []identity.Message
+}
+
+func (o *outbox) SendEmail(ctx context.Context, tx *sql.Tx, m identity.Message) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.msgs = append(o.msgs, m)
+	return nil
+}
+
+func (o *outbox) last(t *testing.T, to string) identity.Message {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := len(o.msgs) - 1; i >= 0; i-- {
+		if strings.EqualFold(o.msgs[i].To, to) {
+			return o.msgs[i]
+		}
+	}
+	t.Fatalf("no email to %s", to)
+	return identity.Message{}
+}
+
+type site struct {
+	URL   string
+	svc   *identity.Service
+	mail  *outbox
+	clock *platform.FakeClock
+	db    *storage.DB
+}
+
+func newSite(t *testing.T, db *storage.DB) *site {
+	t.Helper()
+	clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
+	log := audit.New(db, clock, nil)
+	box, err := secrets.LoadOrCreate(filepath.Join(t.TempDir(), "secrets.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten := tenancy.New(db, log, clock)
+	if _, err := demo.Seed(context.Background(), ten); err != nil {
+		t.Fatal(err)
+	}
+	mail := &outbox{}
+	svc := identity.New(identity.Config{PublicURL: "http://portal.test", PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
+		db, log, clock, box, mail, ten)
+	catalog, _ := i18n.Load()
+	s, err := web.New(web.Config{}, slog.New(slog.DiscardHandler), catalog, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := portal.Register(s, ten); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := identityweb.Register(s, svc, identityweb.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return &site{URL: srv.URL, svc: svc, mail: mail, clock: clock, db: db}
+}
+
+// browser is a cookie-keeping client that does not follow redirects, so
+// each step's status and location can be checked.
+type browser struct {
+	t    *testing.T
+	site *site
+	c    *http.Client
+}
+
+func (s *site) browser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, site: s, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type resp struct {
+	status   int
+	location string
+	body     string
+}
+
+func (b *browser) do(method, path string, form url.Values) resp {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, b.site.URL+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	r, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer r.Body.Close()
+	raw, _ := io.ReadAll(r.Body)
+	return resp{status: r.StatusCode, location: r.Header.Get("Location"), body: string(raw)}
+}
+
+func (b *browser) get(path string) resp                   { return b.do("GET", path, nil) }
+func (b *browser) post(path string, form url.Values) resp { return b.do("POST", path, form) }
+
+func expect(t *testing.T, r resp, status int, contains ...string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d (location %q)\n%.2000s", r.status, status, r.location, r.body)
+	}
+	for _, c := range contains {
+		if !strings.Contains(r.body, c) && !strings.Contains(r.location, c) {
+			t.Fatalf("response lacks %q\n%.3000s", c, r.body)
+		}
+	}
+}
+
+var codeRE = regexp.MustCompile(`\b(\d{6})\b`)
+
+const pw = "mauve otter rain 1987"
+
+// signUp walks the sign-up pages and returns the signed-in browser.
+func (s *site) signUp(t *testing.T, email string) *browser {
+	b := s.browser(t)
+	r := b.post("/sign-up", url.Values{"email": {email}})
+	expect(t, r, http.StatusSeeOther, "/sign-up/code?")
+	u, _ := url.Parse(r.location)
+	code := codeRE.FindStringSubmatch(s.mail.last(t, email).Text)[1]
+	r = b.post("/sign-up/code", url.Values{"c": {u.Query().Get("c")}, "email": {email}, "code": {code}})
+	expect(t, r, http.StatusSeeOther, "/sign-up/details?t=")
+	u, _ = url.Parse(r.location)
+	r = b.post("/sign-up/details", url.Values{"t": {u.Query().Get("t")}, "legal_name": {"Ana Citizen"}, "password": {pw}, "password_confirm": {pw}})
+	expect(t, r, http.StatusSeeOther, "/account")
+	return b
+}
+
+func TestCitizenJourney(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		s := newSite(t, db)
+		// Anonymous visitors are sent to sign in and brought back.
+		anon := s.browser(t)
+		expect(t, anon.get("/account/security"), http.StatusSeeOther, "/sign-in?next=%2Faccount%2Fsecurity")
+
+		// Mistakes keep what was typed.
+		expect(t, anon.post("/sign-up", url.Values{"email": {"ana at example"}}), http.StatusBadRequest,
+			"There is a problem", `href="#email"`, `value="ana at example"`, "Enter an email address in the correct format")
+
+		b := s.signUp(t, "ana@example.com")
+		expect(t, b.get("/account?welcome=1"), http.StatusOK, "Your account is ready", "Ana Citizen", "ana@example.com")
+
+		// Profile with a bad ZIP, then a good one: the account shows who serves them.
+		r := b.post("/account/profile", url.Values{"legal_name": {"Ana Citizen"}, "residential_line1": {"12 Elm St"}, "residential_city": {"Springfield"}, "residential_state": {"EX"}, "residential_zip": {"7010"}})
+		expect(t, r, http.StatusBadRequest, "Enter a five-digit ZIP code", `value="12 Elm St"`)
+		r = b.post("/account/profile", url.Values{"legal_name": {"Ana Citizen"}, "lang": {"en"}, "residential_line1": {"12 Elm St"}, "residential_city": {"Springfield"}, "residential_state": {"EX"}, "residential_zip": {"70101"}})
+		expect(t, r, http.StatusSeeOther, "/account")
+		expect(t, b.get("/account"), http.StatusOK, "City of Springfield", "Adams County", "State of Example")
+
+		// Add an authenticator app (fresh sign-in, so no re-authentication yet).
+		r = b.get("/account/mfa/setup")
+		expect(t, r, http.StatusOK, "data:image/png;base64,")
+		secret := regexp.MustCompile(`name="secret" value="([A-Z2-7]+)"`).FindStringSubmatch(r.body)[1]
+		expect(t, b.post("/account/mfa/setup", url.Values{"secret": {secret}, "code": {"000000"}}), http.StatusBadRequest, "That code does not match", secret)
+		code, _ := totp.GenerateCode(secret, s.clock.Now())
+		r = b.post("/account/mfa/setup", url.Values{"secret": {secret}, "code": {code}})
+		expect(t, r, http.StatusOK, "Save your recovery codes")
+		recovery := regexp.MustCompile(`<li>([A-Z2-7]{5}-[A-Z2-7]{5})</li>`).FindAllStringSubmatch(r.body, -1)
+		if len(recovery) != 10 {
+			t.Fatalf("recovery codes shown = %d", len(recovery))
+		}
+
+		// Sign out, sign in again: the second factor is asked for.
+		expect(t, b.post("/sign-out", nil), http.StatusSeeOther, "/")
+		expect(t, b.get("/account"), http.StatusSeeOther, "/sign-in")
+		expect(t, b.post("/sign-in", url.Values{"email": {"ana@example.com"}, "password": {"wrong wrong wrong"}}), http.StatusUnauthorized,
+			"The email address or password is not right", `value="ana@example.com"`)
+		r = b.post("/sign-in", url.Values{"email": {"ana@example.com"}, "password": {pw}, "next": {"/account/security"}})
+		expect(t, r, http.StatusSeeOther, "/sign-in/verify")
+		expect(t, b.get("/account"), http.StatusSeeOther, "/sign-in/verify")
+		s.clock.Advance(time.Minute)
+		code, _ = totp.GenerateCode(secret, s.clock.Now())
+		expect(t, b.post("/sign-in/verify", url.Values{"code": {code}, "next": {"/account/security"}}), http.StatusSeeOther, "/account/security")
+		expect(t, b.get("/account/security"), http.StatusOK, "An authentication app protects your account", "You have 10 unused recovery codes")
+
+		// Sensitive changes need a recent authentication.
+		s.clock.Advance(20 * time.Minute)
+		expect(t, b.get("/account/password"), http.StatusSeeOther, "/account/reauth?next=%2Faccount%2Fpassword")
+		s.clock.Advance(time.Minute)
+		code, _ = totp.GenerateCode(secret, s.clock.Now())
+		expect(t, b.post("/account/reauth", url.Values{"password": {pw}, "code": {code}, "next": {"/account/password"}}), http.StatusSeeOther, "/account/password")
+		expect(t, b.post("/account/password", url.Values{"password": {"short"}, "password_confirm": {"short"}}), http.StatusBadRequest, "too short")
+		expect(t, b.post("/account/password", url.Values{"password": {"new secret words"}, "password_confirm": {"new secret words"}}), http.StatusSeeOther, "done=password")
+
+		// Spanish pages.
+		expect(t, b.get("/account/security?lang=es"), http.StatusOK, "Inicio de sesión y seguridad", `<html lang="es">`)
+	})
+}
+
+func TestRecoveryKeepsSecondFactor(t *testing.T) {
+	db := storagetest.Open(t, storage.SQLite)
+	s := newSite(t, db)
+	b := s.signUp(t, "bo@example.com")
+	r := b.get("/account/mfa/setup")
+	secret := regexp.MustCompile(`name="secret" value="([A-Z2-7]+)"`).FindStringSubmatch(r.body)[1]
+	code, _ := totp.GenerateCode(secret, s.clock.Now())
+	expect(t, b.post("/account/mfa/setup", url.Values{"secret": {secret}, "code": {code}}), http.StatusOK)
+
+	other := s.browser(t)
+	r = other.post("/recover", url.Values{"email": {"bo@example.com"}})
+	expect(t, r, http.StatusSeeOther, "/recover/code")
+	link := regexp.MustCompile(`http://portal\.test(/recover/confirm\?token=[A-Za-z0-9_-]+)`).FindStringSubmatch(s.mail.last(t, "bo@example.com").Text)[1]
+	r = other.get(link)
+	expect(t, r, http.StatusSeeOther, "/recover/reset?t=")
+	reset := strings.TrimPrefix(r.location, s.URL)
+	r = other.get(reset)
+	expect(t, r, http.StatusOK, "Your account has an authentication app")
+	u, _ := url.Parse(reset)
+	tok := u.Query().Get("t")
+	r = other.post("/recover/reset", url.Values{"t": {tok}, "password": {"a fresh long passphrase"}, "password_confirm": {"a fresh long passphrase"}})
+	expect(t, r, http.StatusBadRequest, "That security code did not work")
+	s.clock.Advance(time.Minute)
+	code, _ = totp.GenerateCode(secret, s.clock.Now())
+	r = other.post("/recover/reset", url.Values{"t": {tok}, "code": {code}, "password": {"a fresh long passphrase"}, "password_confirm": {"a fresh long passphrase"}})
+	expect(t, r, http.StatusSeeOther, "/sign-in?reset=1")
+	// The old session is gone.
+	expect(t, b.get("/account"), http.StatusSeeOther, "/sign-in")
+	// The link cannot be used twice.
+	expect(t, other.get(link), http.StatusBadRequest, "expired")
+}
