@@ -105,6 +105,11 @@ func TestAuthorizationTable(t *testing.T) {
 	}
 	target := sessions[0].ID // newest: the extra one
 	_ = bExtra
+	// A passkey of Beto's, the object of the passkey-removal route.
+	if _, err := a.DB.Write().ExecContext(ctx, `INSERT INTO passkeys (id, account_id, name, credential, created_at) VALUES ('pk-beto', $1, 'Phone', '{}', $2)`,
+		beto.ID, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
 
 	allowedFor := func(r rule, ac *actor) bool {
 		switch r {
@@ -177,6 +182,11 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /account/mfa/setup", "POST", "/account/mfa/setup", url.Values{"secret": {"JBSWY3DPEHPK3PXP"}, "code": {"000000"}}, signedIn},
 		{"POST /account/mfa/disable", "POST", "/account/mfa/disable", nil, signedIn},
 		{"POST /account/mfa/recovery-codes", "POST", "/account/mfa/recovery-codes", nil, signedIn},
+		{"POST /account/passkeys/begin", "POST", "/account/passkeys/begin", nil, signedIn},
+		{"POST /account/passkeys/finish", "POST", "/account/passkeys/finish", url.Values{"x": {"not json"}}, signedIn},
+		{"POST /account/passkeys/{id}/remove", "POST", "/account/passkeys/pk-beto/remove", nil, ownerOnly},
+		{"POST /sign-in/passkey/begin", "POST", "/sign-in/passkey/begin", nil, public},
+		{"POST /sign-in/passkey/finish", "POST", "/sign-in/passkey/finish", url.Values{"x": {"not json"}}, public},
 		{"GET /console", "GET", "/console", nil, staffOnly},
 		{"GET /console/agencies/{agency}", "GET", "/console/agencies/dmv", nil, dmvMember},
 		{"POST /console/agencies/{agency}/staff", "POST", "/console/agencies/dmv/staff", url.Values{"email": {"not an email"}, "role": {"caseworker"}}, dmvAdmin},

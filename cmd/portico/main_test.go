@@ -46,7 +46,7 @@ func cli(t *testing.T, env map[string]string, args ...string) (code int, stdout,
 	return code, out.String(), errOut.String()
 }
 
-var urlPattern = regexp.MustCompile(`running at (http://[0-9.:]+)/`)
+var urlPattern = regexp.MustCompile(`running at (http://[^/\s]+)/`)
 
 // startDemoApp boots the whole program as `portico demo --addr
 // 127.0.0.1:0` and returns its base URL and the running App, which serve

@@ -117,9 +117,10 @@ func serve(ctx context.Context, e env, cfg config.Config, opts app.Options, prep
 }
 
 func printDemoBanner(w io.Writer, a *app.App) {
+	u := a.Config.PublicURL
 	mailbox := "off"
 	if a.Mailbox != nil {
-		mailbox = a.URL() + "/dev/mailbox   every email the demo sends (SMTP on " + a.Mailbox.Addr() + ")"
+		mailbox = u + "/dev/mailbox   every email the demo sends (SMTP on " + a.Mailbox.Addr() + ")"
 	}
 	fmt.Fprintf(w, `
 Portico demo is running at %s/
@@ -140,8 +141,8 @@ Portico demo is running at %s/
   Or create your own citizen account at %s/sign-up; the code arrives in the mailbox.
 
 Press Ctrl+C to stop.
-`, a.URL(), a.Config.DataDir, a.DB.String(), mailbox, a.URL(), a.URL(), a.URL(),
-		a.URL(), demoSignIns(), demo.StaffTOTPSecret, demo.StaffTOTPSecret, a.URL())
+`, u, a.Config.DataDir, a.DB.String(), mailbox, u, u, u,
+		u, demoSignIns(), demo.StaffTOTPSecret, demo.StaffTOTPSecret, u)
 }
 
 func demoSignIns() string {

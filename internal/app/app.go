@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -233,6 +234,7 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("app: listen on %s: %w", a.Config.Addr, err)
 	}
 	a.listener = ln
+	a.fixPublicPort()
 	a.http = &http.Server{
 		Handler:           a.Web,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -245,6 +247,23 @@ func (a *App) Start(ctx context.Context) error {
 	a.serveErr = make(chan error, 1)
 	go func() { a.serveErr <- a.http.Serve(ln) }()
 	return nil
+}
+
+// fixPublicPort completes a public URL derived from --addr with port 0
+// ("http://localhost:0") with the port actually bound, so links in emails
+// and the passkey origin are right.
+func (a *App) fixPublicPort() {
+	u, err := url.Parse(a.Config.PublicURL)
+	if err != nil || u.Port() != "0" {
+		return
+	}
+	_, port, err := net.SplitHostPort(a.listener.Addr().String())
+	if err != nil {
+		return
+	}
+	u.Host = net.JoinHostPort(u.Hostname(), port)
+	a.Config.PublicURL = u.String()
+	a.Identity.SetPublicURL(a.Config.PublicURL)
 }
 
 // URL is where the HTTP server listens (useful with --addr :0).

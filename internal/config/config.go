@@ -103,7 +103,9 @@ func (c *Config) Finish() error {
 			return fmt.Errorf("--addr %q has no port", c.Addr)
 		}
 		if c.PublicURL == "" {
-			if host == "" || host == "0.0.0.0" || host == "::" {
+			// Browsers treat localhost as a secure context and accept it
+			// as a passkey relying party; a bare IP address is neither.
+			if ip := net.ParseIP(host); host == "" || ip != nil && (ip.IsUnspecified() || ip.IsLoopback()) {
 				host = "localhost"
 			}
 			c.PublicURL = "http://" + net.JoinHostPort(host, port)

@@ -30,7 +30,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", check: func(c config.Config) bool {
-			return c.Addr == "127.0.0.1:8080" && strings.HasSuffix(c.DB, "/data/portico.db") && c.PublicURL == "http://127.0.0.1:8080" && c.Role == "all"
+			return c.Addr == "127.0.0.1:8080" && strings.HasSuffix(c.DB, "/data/portico.db") && c.PublicURL == "http://localhost:8080" && c.Role == "all"
 		}},
 		{name: "env", env: map[string]string{"PORTICO_ADDR": ":9090", "PORTICO_DATA": "/tmp/p"}, check: func(c config.Config) bool {
 			return c.Addr == ":9090" && c.DB == "sqlite:///tmp/p/portico.db" && c.PublicURL == "http://localhost:9090"

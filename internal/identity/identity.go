@@ -17,6 +17,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/portico-gov/portico/internal/audit"
@@ -189,6 +190,7 @@ func (c *Config) defaults() {
 
 // Service is the identity block.
 type Service struct {
+	mu       sync.RWMutex // guards cfg.PublicURL, set once the listener is known
 	cfg      Config
 	db       *storage.DB
 	audit    *audit.Log
@@ -206,6 +208,22 @@ func New(cfg Config, db *storage.DB, log *audit.Log, clock platform.Clock, box *
 
 // Now returns the service clock's time.
 func (s *Service) Now() time.Time { return s.clock.Now() }
+
+// PublicURL is the site's address, used in email links and as the
+// passkey relying party.
+func (s *Service) PublicURL() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cfg.PublicURL
+}
+
+// SetPublicURL changes the public URL: the app calls it once it knows the
+// port it listens on (for --addr with port 0).
+func (s *Service) SetPublicURL(u string) {
+	s.mu.Lock()
+	s.cfg.PublicURL = u
+	s.mu.Unlock()
+}
 
 // Config returns the effective configuration.
 func (s *Service) Config() Config { return s.cfg }

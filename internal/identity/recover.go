@@ -42,7 +42,7 @@ func (s *Service) StartRecovery(ctx context.Context, email, lang string, c Clien
 				return err
 			}
 			return s.send(ctx, tx, email, lang, true, fmt.Sprintf(emailT(lang, "noacct.subject"), name),
-				fmt.Sprintf(emailT(lang, "noacct.body"), name, s.cfg.PublicURL))
+				fmt.Sprintf(emailT(lang, "noacct.body"), name, s.PublicURL()))
 		}
 		if _, err := s.audit.Append(ctx, tx, audit.Record{Action: "recovery.start", Subject: "account:" + accountID, Detail: map[string]string{"ip": c.IP}}); err != nil {
 			return err
@@ -136,7 +136,7 @@ func (s *Service) CompleteRecovery(ctx context.Context, completion, newPassword,
 		}
 		name := s.cfg.SiteName
 		return s.send(ctx, tx, a.Email, a.Lang, true, fmt.Sprintf(emailT(a.Lang, "changed.subject"), name),
-			fmt.Sprintf(emailT(a.Lang, "changed.body"), name, s.cfg.PublicURL))
+			fmt.Sprintf(emailT(a.Lang, "changed.body"), name, s.PublicURL()))
 	})
 	if err != nil {
 		return err

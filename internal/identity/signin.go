@@ -296,6 +296,6 @@ func (s *Service) setPassword(ctx context.Context, a *Account, pw, keepSession s
 		}
 		name := s.cfg.SiteName
 		return s.send(ctx, tx, a.Email, a.Lang, true, fmt.Sprintf(emailT(a.Lang, "changed.subject"), name),
-			fmt.Sprintf(emailT(a.Lang, "changed.body"), name, s.cfg.PublicURL))
+			fmt.Sprintf(emailT(a.Lang, "changed.body"), name, s.PublicURL()))
 	})
 }

@@ -72,7 +72,7 @@ func (s *Service) send(ctx context.Context, tx *sql.Tx, to, lang string, critica
 }
 
 func (s *Service) link(path, token string) string {
-	return s.cfg.PublicURL + path + "?token=" + url.QueryEscape(token)
+	return s.PublicURL() + path + "?token=" + url.QueryEscape(token)
 }
 
 // StartSignUp sends a confirmation code to email and returns the challenge
@@ -107,7 +107,7 @@ func (s *Service) StartSignUp(ctx context.Context, email, lang string, c Client)
 				return err
 			}
 			return s.send(ctx, tx, email, lang, true, fmt.Sprintf(emailT(lang, "exists.subject"), name),
-				fmt.Sprintf(emailT(lang, "exists.body"), name, s.cfg.PublicURL, s.cfg.PublicURL))
+				fmt.Sprintf(emailT(lang, "exists.body"), name, s.PublicURL(), s.PublicURL()))
 		}
 		return s.send(ctx, tx, email, lang, true, fmt.Sprintf(emailT(lang, "signup.subject"), name, code),
 			fmt.Sprintf(emailT(lang, "signup.body"), name, code, s.link("/sign-up/confirm", token), int(s.cfg.CodeTTL.Minutes())))

@@ -270,5 +270,5 @@ func (s *Service) RecoveryCodesLeft(ctx context.Context, accountID string) (int,
 func (s *Service) factorEmail(ctx context.Context, tx *sql.Tx, a *Account, what string) error {
 	name := s.cfg.SiteName
 	return s.send(ctx, tx, a.Email, a.Lang, true, fmt.Sprintf(emailT(a.Lang, "factor.subject"), name),
-		fmt.Sprintf(emailT(a.Lang, "factor.body"), name, emailT(a.Lang, what), s.cfg.PublicURL))
+		fmt.Sprintf(emailT(a.Lang, "factor.body"), name, emailT(a.Lang, what), s.PublicURL()))
 }

@@ -104,6 +104,11 @@ func Register(s *web.Server, svc *identity.Service, cfg Config) (*Handlers, erro
 		{"POST /account/mfa/setup", setupOrFull, h.totpEnable},
 		{"POST /account/mfa/disable", signedIn, h.totpDisable},
 		{"POST /account/mfa/recovery-codes", signedIn, h.recoveryCodes},
+		{"POST /account/passkeys/begin", signedIn, h.passkeyRegisterBegin},
+		{"POST /account/passkeys/finish", signedIn, h.passkeyRegisterFinish},
+		{"POST /account/passkeys/{id}/remove", signedIn, h.passkeyRemove},
+		{"POST /sign-in/passkey/begin", anyone, h.passkeySignInBegin},
+		{"POST /sign-in/passkey/finish", anyone, h.passkeySignInFinish},
 	}
 	for _, rt := range routes {
 		s.Handle(rt.pattern, h.require(rt.need, rt.fn))

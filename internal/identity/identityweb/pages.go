@@ -280,6 +280,7 @@ func (h *Handlers) profile(w http.ResponseWriter, r *http.Request) {
 
 type securityView struct {
 	Account       *identity.Account
+	Passkeys      []identity.Passkey
 	Sessions      []identity.Session
 	Current       string
 	RecoveryCodes int
@@ -298,13 +299,18 @@ func (h *Handlers) security(w http.ResponseWriter, r *http.Request) {
 		h.web.Error(w, r, err)
 		return
 	}
+	passkeys, err := h.svc.Passkeys(r.Context(), a.ID)
+	if err != nil {
+		h.web.Error(w, r, err)
+		return
+	}
 	notice := r.URL.Query().Get("done")
 	switch notice {
-	case "ended", "others", "password", "totp-off":
+	case "ended", "others", "password", "totp-off", "passkey", "passkey-removed":
 	default:
 		notice = ""
 	}
-	h.render(w, r, http.StatusOK, "security", form{Values: map[string]string{}, Extra: securityView{Account: a, Sessions: list, Current: sess.ID, RecoveryCodes: left, Notice: notice}}, nil)
+	h.render(w, r, http.StatusOK, "security", form{Values: map[string]string{}, Extra: securityView{Account: a, Passkeys: passkeys, Sessions: list, Current: sess.ID, RecoveryCodes: left, Notice: notice}}, nil)
 }
 
 func (h *Handlers) endSession(w http.ResponseWriter, r *http.Request) {

@@ -4,3 +4,88 @@
 // enhancements. Inline <script> blocks and on* attributes are forbidden by the
 // Content-Security-Policy (script-src 'self'), so behaviour belongs here.
 "use strict";
+
+// Passkeys (WebAuthn). Buttons marked data-passkey="register" or
+// data-passkey="signin" stay hidden unless the browser supports passkeys.
+// The server speaks JSON at POST <data-begin> and <data-finish>; errors come
+// back as problem+json whose "detail" is already in the page's language.
+(function () {
+  function b64urlToBuf(s) {
+    s = s.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+  function bufToB64url(buf) {
+    var bytes = new Uint8Array(buf), bin = "";
+    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function creationOptions(pk) {
+    if (PublicKeyCredential.parseCreationOptionsFromJSON) return PublicKeyCredential.parseCreationOptionsFromJSON(pk);
+    pk.challenge = b64urlToBuf(pk.challenge);
+    pk.user.id = b64urlToBuf(pk.user.id);
+    (pk.excludeCredentials || []).forEach(function (c) { c.id = b64urlToBuf(c.id); });
+    return pk;
+  }
+  function requestOptions(pk) {
+    if (PublicKeyCredential.parseRequestOptionsFromJSON) return PublicKeyCredential.parseRequestOptionsFromJSON(pk);
+    pk.challenge = b64urlToBuf(pk.challenge);
+    (pk.allowCredentials || []).forEach(function (c) { c.id = b64urlToBuf(c.id); });
+    return pk;
+  }
+  function credentialJSON(cred) {
+    if (cred.toJSON) return cred.toJSON();
+    var r = cred.response, out = { id: cred.id, rawId: bufToB64url(cred.rawId), type: cred.type, response: { clientDataJSON: bufToB64url(r.clientDataJSON) } };
+    if (r.attestationObject) out.response.attestationObject = bufToB64url(r.attestationObject);
+    if (r.authenticatorData) out.response.authenticatorData = bufToB64url(r.authenticatorData);
+    if (r.signature) out.response.signature = bufToB64url(r.signature);
+    if (r.userHandle) out.response.userHandle = bufToB64url(r.userHandle);
+    return out;
+  }
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(body || {})
+    }).then(function (res) {
+      return res.json().then(function (j) {
+        if (!res.ok) { var e = new Error(j.detail || res.statusText); e.problem = j; throw e; }
+        return j;
+      });
+    });
+  }
+  function run(button) {
+    var box = document.getElementById(button.getAttribute("data-error"));
+    var show = function (msg) { if (box) { box.querySelector(".usa-alert__text").textContent = msg; box.hidden = false; box.focus(); } };
+    var register = button.getAttribute("data-passkey") === "register";
+    var nameInput = document.getElementById("passkey_name");
+    button.disabled = true;
+    post(button.getAttribute("data-begin")).then(function (begin) {
+      var pk = begin.options.publicKey;
+      var call = register
+        ? navigator.credentials.create({ publicKey: creationOptions(pk) })
+        : navigator.credentials.get({ publicKey: requestOptions(pk) });
+      return call.then(function (cred) {
+        return post(button.getAttribute("data-finish"), {
+          ceremony: begin.ceremony, credential: credentialJSON(cred),
+          name: nameInput ? nameInput.value : "", next: button.getAttribute("data-next") || ""
+        });
+      });
+    }).then(function (done) {
+      window.location.assign(done.redirect);
+    }).catch(function (err) {
+      button.disabled = false;
+      if (err.problem && err.problem.instance && err.problem.code === "forbidden") { window.location.assign(err.problem.instance); return; }
+      show(err.problem ? err.problem.detail : button.getAttribute("data-cancelled"));
+    });
+  }
+  if (!window.PublicKeyCredential || !window.fetch) return;
+  document.querySelectorAll("[data-passkey]").forEach(function (el) {
+    var wrap = el.closest("[data-passkey-wrap]");
+    if (wrap) wrap.hidden = false;
+    el.hidden = false;
+    el.addEventListener("click", function (ev) { ev.preventDefault(); run(el); });
+  });
+})();
