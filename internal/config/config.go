@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Config is everything a Portico process is told.
@@ -24,6 +25,10 @@ type Config struct {
 	LogFormat string // "text" or "json"
 	Role      string // "all", "web" or "worker"
 	Workers   int    // job concurrency per process
+	// SessionIdle and SessionMax bound citizen and staff sessions: ended
+	// after this long without activity, and this long after sign-in.
+	SessionIdle time.Duration
+	SessionMax  time.Duration
 
 	// Email (the notification block). SMTPURL is where mail is handed
 	// over (see notify.ParseSMTPURL); empty means no server is configured
@@ -54,6 +59,8 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.TextVar(&c.LogLevel, "log-level", levelOr(env("PORTICO_LOG_LEVEL")), "log level: debug, info, warn, error (env PORTICO_LOG_LEVEL)")
 	fs.StringVar(&c.Role, "role", envOr(env, "PORTICO_ROLE", "all"), "what this process does: all, web or worker (env PORTICO_ROLE)")
 	fs.IntVar(&c.Workers, "workers", 10, "concurrent background jobs in this process")
+	fs.DurationVar(&c.SessionIdle, "session-idle", durationOr(env("PORTICO_SESSION_IDLE"), 30*time.Minute), "sign people out after this long without activity (env PORTICO_SESSION_IDLE)")
+	fs.DurationVar(&c.SessionMax, "session-max", durationOr(env("PORTICO_SESSION_MAX"), 12*time.Hour), "sign people out this long after they signed in (env PORTICO_SESSION_MAX)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", env("PORTICO_SMTP_URL"), "SMTP server for email: smtp://user:pass@host:port?tls=none|starttls|tls (env PORTICO_SMTP_URL, preferred: it keeps the password out of the process list)")
 	fs.StringVar(&c.MailFrom, "mail-from", env("PORTICO_MAIL_FROM"), "sender of email, e.g. \"State of Example <no-reply@services.example.gov>\" (env PORTICO_MAIL_FROM; default no-reply@ the public URL's host)")
 }
@@ -69,6 +76,13 @@ func (c *Config) RegisterStorage(fs *flag.FlagSet, env Getenv, withDB bool) {
 func envOr(env Getenv, key, def string) string {
 	if v := env(key); v != "" {
 		return v
+	}
+	return def
+}
+
+func durationOr(s string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(s); err == nil {
+		return d
 	}
 	return def
 }
@@ -130,6 +144,12 @@ func (c *Config) Finish() error {
 	}
 	if c.Role == "" {
 		c.Role = "all"
+	}
+	if c.SessionIdle < 0 || c.SessionIdle > 0 && c.SessionIdle < time.Minute {
+		return fmt.Errorf("--session-idle %s must be at least 1m", c.SessionIdle)
+	}
+	if c.SessionMax < 0 || c.SessionMax > 0 && c.SessionMax < c.SessionIdle {
+		return fmt.Errorf("--session-max %s must be at least --session-idle (%s)", c.SessionMax, c.SessionIdle)
 	}
 	if c.Workers == 0 {
 		c.Workers = 10

@@ -78,3 +78,16 @@ func FuzzFinish(f *testing.F) {
 		}
 	})
 }
+
+func TestSessionFlags(t *testing.T) {
+	c, err := parse(t, map[string]string{"PORTICO_SESSION_IDLE": "15m"}, "--session-max", "8h")
+	if err != nil || c.SessionIdle.Minutes() != 15 || c.SessionMax.Hours() != 8 {
+		t.Fatalf("config = %+v, %v", c, err)
+	}
+	if _, err := parse(t, nil, "--session-idle", "10s"); err == nil || !strings.Contains(err.Error(), "--session-idle") {
+		t.Fatalf("short idle accepted: %v", err)
+	}
+	if _, err := parse(t, nil, "--session-idle", "2h", "--session-max", "1h"); err == nil || !strings.Contains(err.Error(), "--session-max") {
+		t.Fatalf("max below idle accepted: %v", err)
+	}
+}
