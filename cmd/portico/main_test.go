@@ -278,6 +278,17 @@ func TestCLI(t *testing.T) {
 		{"audit list bad limit", []string{"audit", "list", "--limit", "0"}, exitUsage, "", "--limit"},
 		{"audit verify", []string{"audit", "verify"}, exitOK, "Audit log OK: 4 entries", ""},
 		{"jobs stats", []string{"jobs", "stats", "--json"}, exitOK, "[", ""},
+		{"user add", []string{"user", "add", "--email", "sam@ex-dmv.example.gov", "--name", "Sam Staff", "--agency", "ex-dmv", "--role", "caseworker", "--json"}, exitOK, `"role": "caseworker"`, ""},
+		{"user add second role", []string{"user", "add", "--email", "SAM@ex-dmv.example.gov", "--agency", "ex-dmv", "--role", "auditor"}, exitOK, "auditor in ex-dmv, caseworker in ex-dmv", ""},
+		{"user add platform admin", []string{"user", "add", "--email", "root@example.gov", "--name", "Root", "--platform-admin"}, exitOK, "platform_admin", ""},
+		{"user add bad role", []string{"user", "add", "--email", "x@example.gov", "--name", "X", "--agency", "ex-dmv", "--role", "king"}, exitUsage, "", `role "king" must be one of`},
+		{"user add role without agency", []string{"user", "add", "--email", "x@example.gov", "--name", "X", "--role", "finance"}, exitError, "", "give both --agency and --role"},
+		{"user add bad email", []string{"user", "add", "--email", "nope", "--name", "X"}, exitError, "", `"nope" is not an email address`},
+		{"user add unknown agency", []string{"user", "add", "--email", "y@example.gov", "--name", "Y", "--agency", "atlantis", "--role", "finance"}, exitError, "", `agency "atlantis" does not exist`},
+		{"user add no email", []string{"user", "add"}, exitUsage, "", "--email is required"},
+		{"user list", []string{"user", "list"}, exitOK, "sam@ex-dmv.example.gov", ""},
+		{"user list json", []string{"user", "list", "--kind", "all", "--json"}, exitOK, `"platform_admin": true`, ""},
+		{"user list bad kind", []string{"user", "list", "--kind", "robots"}, exitUsage, "", "--kind must be"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
