@@ -2,12 +2,10 @@ package identity_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/identity"
+	"github.com/portico-gov/portico/internal/identity/identitytest"
 	"github.com/portico-gov/portico/internal/identity/password"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/secrets"
@@ -25,50 +24,11 @@ import (
 	"github.com/portico-gov/portico/internal/tenancy"
 )
 
-// outbox records what identity asked the notification block to send. (The
-// notify block's own tests cover SMTP delivery; here we check content.)
-type outbox struct {
-	mu   sync.Mutex
-	msgs []identity.Message
-}
-
-func (o *outbox) SendEmail(ctx context.Context, tx *sql.Tx, m identity.Message) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.msgs = append(o.msgs, m)
-	return nil
-}
-
-func (o *outbox) last(t *testing.T, to string) identity.Message {
-	t.Helper()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for i := len(o.msgs) - 1; i >= 0; i-- {
-		if o.msgs[i].To == to {
-			return o.msgs[i]
-		}
-	}
-	t.Fatalf("no email to %s", to)
-	return identity.Message{}
-}
-
-func (o *outbox) count(to string) int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	n := 0
-	for _, m := range o.msgs {
-		if m.To == to {
-			n++
-		}
-	}
-	return n
-}
-
 type fixture struct {
 	svc   *identity.Service
 	db    *storage.DB
 	clock *platform.FakeClock
-	mail  *outbox
+	mail  *identitytest.Outbox
 	audit *audit.Log
 	ten   *tenancy.Service
 }
@@ -91,7 +51,7 @@ func newFixture(t *testing.T, db *storage.DB) *fixture {
 	if _, err := demo.Seed(context.Background(), ten); err != nil {
 		t.Fatal(err)
 	}
-	mail := &outbox{}
+	mail := &identitytest.Outbox{}
 	svc := identity.New(identity.Config{
 		PublicURL:      "https://portal.example.gov",
 		PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32},
@@ -103,7 +63,7 @@ var codePattern = regexp.MustCompile(`\b(\d{6})\b`)
 
 func (f *fixture) code(t *testing.T, to string) string {
 	t.Helper()
-	m := f.mail.last(t, to)
+	m := f.mail.Last(t, to)
 	c := codePattern.FindStringSubmatch(m.Text)
 	if c == nil {
 		t.Fatalf("no code in email: %s", m.Text)
@@ -146,7 +106,7 @@ func TestSignUpJourney(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := f.mail.last(t, "bo@example.com")
+		m := f.mail.Last(t, "bo@example.com")
 		if !strings.Contains(m.Subject, "código") || !m.Critical {
 			t.Fatalf("Spanish confirmation email expected: %+v", m)
 		}
@@ -179,7 +139,7 @@ func TestSignUpDoesNotRevealAccounts(t *testing.T) {
 		if err != nil || id == "" {
 			t.Fatalf("existing address must get the same answer: %q %v", id, err)
 		}
-		m := f.mail.last(t, "ANA@example.com")
+		m := f.mail.Last(t, "ANA@example.com")
 		if !strings.Contains(m.Subject, "already have") || codePattern.MatchString(m.Text) {
 			t.Fatalf("owner should be told they have an account, with no code: %+v", m)
 		}
@@ -193,7 +153,7 @@ func TestSignUpDoesNotRevealAccounts(t *testing.T) {
 		if id, err := f.svc.StartRecovery(ctx, "nobody@example.com", "en", client); err != nil || id == "" {
 			t.Fatalf("recovery for unknown address: %q %v", id, err)
 		}
-		if m := f.mail.last(t, "nobody@example.com"); !strings.Contains(m.Text, "no account") {
+		if m := f.mail.Last(t, "nobody@example.com"); !strings.Contains(m.Text, "no account") {
 			t.Fatalf("unknown address email: %s", m.Text)
 		}
 		// Sign-in errors are identical for an unknown address and a wrong password.
@@ -233,7 +193,7 @@ func TestCodesExpireAndAreLimited(t *testing.T) {
 				t.Fatalf("code %d: %v", i+1, err)
 			}
 		}
-		if n := f.mail.count("cy@example.com"); n != 5 {
+		if n := f.mail.Count("cy@example.com"); n != 5 {
 			t.Fatalf("emails sent = %d, want 5", n)
 		}
 	})
@@ -381,7 +341,7 @@ func TestTOTPAndRecovery(t *testing.T) {
 		if err != nil || len(codes) != 10 {
 			t.Fatalf("EnableTOTP = %v, %v", codes, err)
 		}
-		if m := f.mail.last(t, "ana@example.com"); !strings.Contains(m.Text, "authentication app was added") {
+		if m := f.mail.Last(t, "ana@example.com"); !strings.Contains(m.Text, "authentication app was added") {
 			t.Fatalf("no factor-change email: %s", m.Text)
 		}
 		// Sign-in now needs the second factor.

@@ -2,7 +2,6 @@ package identityweb_test
 
 import (
 	"context"
-	"database/sql"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
+	"github.com/portico-gov/portico/internal/identity/identitytest"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/identity/password"
 	"github.com/portico-gov/portico/internal/platform"
@@ -34,35 +33,10 @@ import (
 	"github.com/portico-gov/portico/internal/web"
 )
 
-type outbox struct {
-	mu   sync.Mutex
-	msgs []identity.Message
-}
-
-func (o *outbox) SendEmail(ctx context.Context, tx *sql.Tx, m identity.Message) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.msgs = append(o.msgs, m)
-	return nil
-}
-
-func (o *outbox) last(t *testing.T, to string) identity.Message {
-	t.Helper()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for i := len(o.msgs) - 1; i >= 0; i-- {
-		if strings.EqualFold(o.msgs[i].To, to) {
-			return o.msgs[i]
-		}
-	}
-	t.Fatalf("no email to %s", to)
-	return identity.Message{}
-}
-
 type site struct {
 	URL   string
 	svc   *identity.Service
-	mail  *outbox
+	mail  *identitytest.Outbox
 	clock *platform.FakeClock
 	db    *storage.DB
 }
@@ -79,7 +53,7 @@ func newSite(t *testing.T, db *storage.DB) *site {
 	if _, err := demo.Seed(context.Background(), ten); err != nil {
 		t.Fatal(err)
 	}
-	mail := &outbox{}
+	mail := &identitytest.Outbox{}
 	svc := identity.New(identity.Config{PublicURL: "http://portal.test", PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
 		db, log, clock, box, mail, ten)
 	catalog, _ := i18n.Load()
@@ -162,7 +136,7 @@ func (s *site) signUp(t *testing.T, email string) *browser {
 	r := b.post("/sign-up", url.Values{"email": {email}})
 	expect(t, r, http.StatusSeeOther, "/sign-up/code?")
 	u, _ := url.Parse(r.location)
-	code := codeRE.FindStringSubmatch(s.mail.last(t, email).Text)[1]
+	code := codeRE.FindStringSubmatch(s.mail.Last(t, email).Text)[1]
 	r = b.post("/sign-up/code", url.Values{"c": {u.Query().Get("c")}, "email": {email}, "code": {code}})
 	expect(t, r, http.StatusSeeOther, "/sign-up/details?t=")
 	u, _ = url.Parse(r.location)
@@ -244,7 +218,7 @@ func TestRecoveryKeepsSecondFactor(t *testing.T) {
 	other := s.browser(t)
 	r = other.post("/recover", url.Values{"email": {"bo@example.com"}})
 	expect(t, r, http.StatusSeeOther, "/recover/code")
-	link := regexp.MustCompile(`http://portal\.test(/recover/confirm\?token=[A-Za-z0-9_-]+)`).FindStringSubmatch(s.mail.last(t, "bo@example.com").Text)[1]
+	link := regexp.MustCompile(`http://portal\.test(/recover/confirm\?token=[A-Za-z0-9_-]+)`).FindStringSubmatch(s.mail.Last(t, "bo@example.com").Text)[1]
 	r = other.get(link)
 	expect(t, r, http.StatusSeeOther, "/recover/reset?t=")
 	reset := strings.TrimPrefix(r.location, s.URL)
