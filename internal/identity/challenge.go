@@ -24,6 +24,9 @@ const (
 	PurposeRecover Purpose = "recover"
 )
 
+// maxWrongCodesPerDay bounds guesses at emailed codes for one address.
+const maxWrongCodesPerDay = 10
+
 // ErrBadCode is returned for a wrong, used or expired code or link. The
 // person is told only that it did not work, never which.
 var ErrBadCode = platform.Invalid("code", "identity.code.invalid")
@@ -78,6 +81,12 @@ func (s *Service) issueChallenge(ctx context.Context, tx *sql.Tx, p Purpose, ema
 	if len(recent) >= s.cfg.EmailsPerWindow {
 		return "", "", "", &ThrottledError{Until: recent[0].Add(s.cfg.CodeTTL).UTC()}
 	}
+	// A new code replaces the address's earlier ones for this purpose, so
+	// at most one guessable code is alive per address.
+	if _, err := tx.ExecContext(ctx, `UPDATE email_challenges SET expires_at = $1 WHERE email_key = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1`,
+		now, emailKey, string(p)); err != nil {
+		return "", "", "", fmt.Errorf("identity: challenge: %w", err)
+	}
 	id = uuid.Must(uuid.NewV7()).String()
 	code = newCode()
 	token, tokenHash := newToken()
@@ -111,6 +120,19 @@ func (s *Service) confirm(ctx context.Context, tx *sql.Tx, c *challenge, p Purpo
 	now := s.clock.Now()
 	if c.Purpose != p || c.UsedAt.Valid || !now.Before(c.ExpiresAt) || c.Attempts >= s.cfg.CodeAttempts {
 		return "", ErrBadCode
+	}
+	if !byLink {
+		// Wrong codes for one address are capped per day across all its
+		// codes: 3 codes × 5 tries every 10 minutes would otherwise allow
+		// 2,160 guesses a day at a 6-digit code.
+		var wrong int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(attempts), 0) FROM email_challenges WHERE email_key = $1 AND created_at > $2`,
+			c.EmailKey, now.Add(-24*time.Hour)).Scan(&wrong); err != nil {
+			return "", err
+		}
+		if wrong >= maxWrongCodesPerDay {
+			return "", ErrBadCode
+		}
 	}
 	if !byLink && subtle.ConstantTimeCompare([]byte(codeHash(c.ID, code)), []byte(c.CodeHash)) != 1 {
 		if _, err := tx.ExecContext(ctx, `UPDATE email_challenges SET attempts = attempts + 1 WHERE id = $1`, c.ID); err != nil {

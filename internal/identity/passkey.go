@@ -107,14 +107,13 @@ func (s *Service) saveCeremony(ctx context.Context, kind, accountID string, sd *
 func (s *Service) takeCeremony(ctx context.Context, tx *sql.Tx, id, kind, accountID string) (*webauthn.SessionData, error) {
 	var data string
 	var expires time.Time
-	err := tx.QueryRowContext(ctx, `SELECT data, expires_at FROM passkey_ceremonies WHERE id = $1 AND kind = $2 AND account_id = $3`, id, kind, accountID).Scan(&data, &expires)
+	// DELETE … RETURNING: of two concurrent finishes, one gets the row.
+	err := tx.QueryRowContext(ctx, `DELETE FROM passkey_ceremonies WHERE id = $1 AND kind = $2 AND account_id = $3 RETURNING data, expires_at`,
+		id, kind, accountID).Scan(&data, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrPasskey
 	}
 	if err != nil {
-		return nil, err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM passkey_ceremonies WHERE id = $1`, id); err != nil {
 		return nil, err
 	}
 	if !s.clock.Now().Before(expires) {
@@ -268,7 +267,7 @@ func (s *Service) FinishPasskeySignIn(ctx context.Context, ceremony string, resp
 		_, cred, err := wa.ValidatePasskeyLogin(handler, *sd, parsed)
 		if err != nil {
 			failed = true
-			if _, lerr := s.throttleFail(ctx, tx, ipKey(c.IP), s.ipRule()); lerr != nil {
+			if _, lerr := s.throttleCount(ctx, tx, ipKey(c.IP), s.ipRule(), false); lerr != nil {
 				return lerr
 			}
 			_, aerr := s.audit.Append(ctx, tx, audit.Record{Action: "signin.failed", Subject: "passkey", Detail: map[string]string{"ip": c.IP, "method": "passkey"}})
@@ -329,10 +328,20 @@ func (s *Service) RemovePasskey(ctx context.Context, sess *Session, a *Account, 
 	if s.NeedsReauth(sess) {
 		return ErrReauth
 	}
-	if a.Kind == Staff && !a.TOTPEnabled && a.PasskeyCount <= 1 {
-		return platform.Errorf(platform.CodeConflict, "identity.totp.staffrequired")
-	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// Count factors inside the transaction: two removals at once must
+		// not both see "one left".
+		if a.Kind == Staff {
+			var keys int
+			var totp bool
+			if err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM passkeys WHERE account_id = $1), totp_enabled_at IS NOT NULL FROM accounts WHERE id = $1`,
+				a.ID).Scan(&keys, &totp); err != nil {
+				return err
+			}
+			if !totp && keys <= 1 {
+				return platform.Errorf(platform.CodeConflict, "identity.totp.staffrequired")
+			}
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM passkeys WHERE id = $1 AND account_id = $2`, id, a.ID)
 		if err != nil {
 			return err

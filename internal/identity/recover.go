@@ -38,7 +38,7 @@ func (s *Service) StartRecovery(ctx context.Context, email, lang string, c Clien
 		}
 		name := s.cfg.SiteName
 		if accountID == "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE email_challenges SET attempts = $1 WHERE id = $2`, s.cfg.CodeAttempts, id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE email_challenges SET expires_at = created_at WHERE id = $1`, id); err != nil {
 				return err
 			}
 			return s.send(ctx, tx, email, lang, true, fmt.Sprintf(emailT(lang, "noacct.subject"), name),
@@ -73,7 +73,7 @@ func (s *Service) RecoveryRequirements(ctx context.Context, completion string) (
 	if err != nil {
 		return RecoveryNeeds{}, ErrBadCode
 	}
-	return RecoveryNeeds{SecondFactor: a.TOTPEnabled, WithMFA: a.HasSecondFactor()}, nil
+	return RecoveryNeeds{SecondFactor: a.TOTPEnabled, WithMFA: a.TOTPEnabled}, nil
 }
 
 // CompleteRecovery sets a new password for the confirmed account. When the
@@ -91,7 +91,7 @@ func (s *Service) CompleteRecovery(ctx context.Context, completion, newPassword,
 		if err != nil {
 			return ErrBadCode
 		}
-		if p := password.Check(newPassword, a.Email, a.HasSecondFactor()); p != "" {
+		if p := password.Check(newPassword, a.Email, a.TOTPEnabled); p != "" {
 			return FieldErrors{"password": string(p)}
 		}
 		if a.PasskeyCount > 0 && !a.TOTPEnabled {
@@ -100,6 +100,16 @@ func (s *Service) CompleteRecovery(ctx context.Context, completion, newPassword,
 			return platform.Errorf(platform.CodeForbidden, "identity.recover.passkey")
 		}
 		if a.TOTPEnabled {
+			// Guesses at the second factor here count with those at
+			// sign-in, before the code is checked.
+			lock, err := s.throttleCount(ctx, tx, "otp:"+a.ID, s.otpRule(), true)
+			if err != nil {
+				return err
+			}
+			if lock != nil {
+				outcome = lock
+				return s.restoreCompletion(ctx, tx, ch)
+			}
 			_, ok, err := s.checkSecondFactor(ctx, tx, a, code)
 			if err != nil {
 				return err
@@ -108,13 +118,11 @@ func (s *Service) CompleteRecovery(ctx context.Context, completion, newPassword,
 				if _, err := s.audit.Append(s.as(ctx, a), tx, audit.Record{Action: "recovery.mfa_failed", Subject: "account:" + a.ID, Detail: map[string]string{"ip": c.IP}}); err != nil {
 					return err
 				}
-				// Keep the completion token usable for another try
-				// (completed() retired it; restore a short window).
-				if _, err := tx.ExecContext(ctx, `UPDATE email_challenges SET expires_at = $1 WHERE id = $2`, s.clock.Now().Add(s.cfg.CodeTTL), ch.ID); err != nil {
-					return err
-				}
 				outcome = platform.Invalid("code", "identity.mfa.wrong")
-				return nil
+				return s.restoreCompletion(ctx, tx, ch)
+			}
+			if err := s.throttleClear(ctx, tx, "otp:"+a.ID); err != nil {
+				return err
 			}
 		}
 		hash, err := password.Hash(newPassword, s.cfg.PasswordParams)
@@ -128,8 +136,10 @@ func (s *Service) CompleteRecovery(ctx context.Context, completion, newPassword,
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND ended_at IS NULL`, now, a.ID); err != nil {
 			return err
 		}
-		if err := s.throttleClear(ctx, tx, accountKey(a.ID)); err != nil {
-			return err
+		for _, k := range []string{accountKey(a.ID), accountKey(a.ID) + ":day"} {
+			if err := s.throttleClear(ctx, tx, k); err != nil {
+				return err
+			}
 		}
 		if _, err := s.audit.Append(s.as(ctx, a), tx, audit.Record{Action: "recovery.complete", Subject: "account:" + a.ID, Detail: map[string]string{"ip": c.IP}}); err != nil {
 			return err
@@ -142,4 +152,12 @@ func (s *Service) CompleteRecovery(ctx context.Context, completion, newPassword,
 		return err
 	}
 	return outcome
+}
+
+// restoreCompletion keeps a completion token usable for another try after
+// a wrong second-factor code, but never beyond the expiry it had:
+// completed() retired it for this attempt.
+func (s *Service) restoreCompletion(ctx context.Context, tx *sql.Tx, ch *challenge) error {
+	_, err := tx.ExecContext(ctx, `UPDATE email_challenges SET expires_at = $1 WHERE id = $2`, ch.ExpiresAt, ch.ID)
+	return err
 }

@@ -36,9 +36,14 @@ func accountKey(id string) string { return "account:" + id }
 
 // SignIn checks an email and password. On success it returns a new session
 // token; the session's stage says whether a second factor (StagePassword)
-// or its set-up (StageMFASetup) is still due. Failures are counted per
-// account and per client IP and audited; when a limit is reached the
-// answer is a *ThrottledError saying until when.
+// or its set-up (StageMFASetup) is still due.
+//
+// Throttling: each attempt on an address is counted before the password is
+// checked (so parallel guesses cannot outrun the limit) and the count is
+// cleared on success; unknown addresses are counted the same way under a
+// keyed pseudonym, so a lockout reveals nothing. Failures are also counted
+// per client IP. When a limit is reached the answer is a *ThrottledError
+// saying until when.
 func (s *Service) SignIn(ctx context.Context, email, pw string, c Client) (string, *Session, error) {
 	if err := s.throttleCheck(ctx, s.db.Read(), ipKey(c.IP)); err != nil {
 		return "", nil, err
@@ -51,11 +56,16 @@ func (s *Service) SignIn(ctx context.Context, email, pw string, c Client) (strin
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "", nil, err
 	}
+	target := "address:" + s.box.MAC(key)
+	subject := "email:" + s.box.MAC(key)[:16] // never store a guessed address in the clear
 	if a != nil {
-		if err := s.throttleCheck(ctx, s.db.Read(), accountKey(a.ID)); err != nil {
-			s.auditFailure(ctx, a.ID, key, c, "locked")
-			return "", nil, err
-		}
+		target, subject = accountKey(a.ID), "account:"+a.ID
+	}
+	if lock, err := s.reserve(ctx, target, s.accountRule(), s.accountDayRule()); err != nil {
+		return "", nil, err
+	} else if lock != nil {
+		s.auditWrite(ctx, "signin.failed", subject, map[string]string{"ip": c.IP, "reason": "locked"})
+		return "", nil, lock
 	}
 	hash := s.dummy()
 	if a != nil && a.passwordHash != "" {
@@ -66,14 +76,21 @@ func (s *Service) SignIn(ctx context.Context, email, pw string, c Client) (strin
 		ok = false
 	}
 	if a == nil || !ok || a.Disabled || a.passwordHash == "" {
-		return "", nil, s.failSignIn(ctx, a, key, c)
+		return "", nil, s.failSignIn(ctx, subject, c)
+	}
+	// Staff whose only second factor is a passkey sign in with the passkey:
+	// a password alone must not lead to adding a new factor.
+	if a.Kind == Staff && !a.TOTPEnabled && a.PasskeyCount > 0 {
+		return "", nil, platform.Errorf(platform.CodeForbidden, "identity.signin.usepasskey")
 	}
 
 	var token string
 	var sess *Session
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := s.throttleClear(ctx, tx, accountKey(a.ID)); err != nil {
-			return err
+		for _, k := range []string{target, target + ":day"} {
+			if err := s.throttleClear(ctx, tx, k); err != nil {
+				return err
+			}
 		}
 		if password.NeedsRehash(a.passwordHash, s.cfg.PasswordParams) {
 			h, err := password.Hash(pw, s.cfg.PasswordParams)
@@ -89,7 +106,7 @@ func (s *Service) SignIn(ctx context.Context, email, pw string, c Client) (strin
 		case a.TOTPEnabled:
 			stage = StagePassword
 		case a.Kind == Staff:
-			stage = StageMFASetup
+			stage = StageMFASetup // no second factor at all yet
 		}
 		var err error
 		token, sess, err = s.createSession(ctx, tx, a.ID, stage, method, c)
@@ -110,6 +127,33 @@ func (s *Service) SignIn(ctx context.Context, email, pw string, c Client) (strin
 	return token, sess, nil
 }
 
+// reserve counts one attempt against key under each rule (the rules'
+// keys are key, key+":day", …) and returns the first lock.
+func (s *Service) reserve(ctx context.Context, key string, rules ...throttleRule) (*ThrottledError, error) {
+	var lock *ThrottledError
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		for i, r := range rules {
+			k := key
+			if i == 1 {
+				k = key + ":day"
+			}
+			l, err := s.throttleCount(ctx, tx, k, r, true)
+			if err != nil {
+				return err
+			}
+			if l != nil && lock == nil {
+				lock = l
+			}
+		}
+		return nil
+	})
+	return lock, err
+}
+
+func (s *Service) auditWrite(ctx context.Context, action, subject string, detail any) {
+	_, _ = s.audit.Write(ctx, audit.Record{Action: action, Subject: subject, Detail: detail})
+}
+
 // as returns ctx acting as the account.
 func (s *Service) as(ctx context.Context, a *Account) context.Context {
 	kind := platform.ActorCitizen
@@ -119,27 +163,16 @@ func (s *Service) as(ctx context.Context, a *Account) context.Context {
 	return platform.WithActor(ctx, platform.Actor{Kind: kind, ID: a.ID})
 }
 
-// failSignIn counts and audits a failed attempt and returns what to tell
-// the person.
-func (s *Service) failSignIn(ctx context.Context, a *Account, key string, c Client) error {
+// failSignIn counts the failure against the client IP, audits it and
+// returns what to tell the person.
+func (s *Service) failSignIn(ctx context.Context, subject string, c Client) error {
 	var lock *ThrottledError
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		l, err := s.throttleFail(ctx, tx, ipKey(c.IP), s.ipRule())
+		l, err := s.throttleCount(ctx, tx, ipKey(c.IP), s.ipRule(), false)
 		if err != nil {
 			return err
 		}
 		lock = l
-		subject := "email:" + hashToken(key)[:16] // never store a guessed address in the clear
-		if a != nil {
-			subject = "account:" + a.ID
-			l, err := s.throttleFail(ctx, tx, accountKey(a.ID), s.accountRule())
-			if err != nil {
-				return err
-			}
-			if l != nil {
-				lock = l
-			}
-		}
 		_, err = s.audit.Append(ctx, tx, audit.Record{Action: "signin.failed", Subject: subject, Detail: map[string]string{"ip": c.IP}})
 		return err
 	})
@@ -150,10 +183,6 @@ func (s *Service) failSignIn(ctx context.Context, a *Account, key string, c Clie
 		return lock
 	}
 	return ErrBadCredentials
-}
-
-func (s *Service) auditFailure(ctx context.Context, accountID, key string, c Client, reason string) {
-	_, _ = s.audit.Write(ctx, audit.Record{Action: "signin.failed", Subject: "account:" + accountID, Detail: map[string]string{"ip": c.IP, "reason": reason}})
 }
 
 // promote moves a session to StageFull after a second factor and renews its
@@ -171,13 +200,16 @@ func (s *Service) promote(ctx context.Context, tx *sql.Tx, sess *Session, method
 }
 
 // SecondFactor completes a sign-in at StagePassword with a TOTP code or a
-// recovery code. It returns the session's new token.
+// recovery code. It returns the session's new token. Each attempt is
+// counted before the code is checked.
 func (s *Service) SecondFactor(ctx context.Context, sess *Session, a *Account, code string, c Client) (string, error) {
 	if sess.Stage != StagePassword {
 		return "", platform.Errorf(platform.CodeConflict, "identity.mfa.notexpected")
 	}
-	if err := s.throttleCheck(ctx, s.db.Read(), "otp:"+a.ID); err != nil {
+	if lock, err := s.reserve(ctx, "otp:"+a.ID, s.otpRule()); err != nil {
 		return "", err
+	} else if lock != nil {
+		return "", lock
 	}
 	var token string
 	var outcome error
@@ -187,14 +219,7 @@ func (s *Service) SecondFactor(ctx context.Context, sess *Session, a *Account, c
 			return err
 		}
 		if !ok {
-			lock, err := s.throttleFail(ctx, tx, "otp:"+a.ID, throttleRule{10, s.cfg.AccountLockout, s.cfg.AccountLockout})
-			if err != nil {
-				return err
-			}
 			outcome = ErrBadCode
-			if lock != nil {
-				outcome = lock
-			}
 			_, err = s.audit.Append(s.as(ctx, a), tx, audit.Record{Action: "signin.mfa_failed", Subject: "account:" + a.ID, Detail: map[string]string{"ip": c.IP}})
 			return err
 		}
@@ -217,10 +242,13 @@ func (s *Service) SecondFactor(ctx context.Context, sess *Session, a *Account, c
 
 // Reauthenticate renews a full session's authentication time after the
 // person re-enters their password (and second factor, when they have one),
-// before a sensitive change.
+// before a sensitive change. Attempts count against the account like
+// sign-ins do.
 func (s *Service) Reauthenticate(ctx context.Context, sess *Session, a *Account, pw, code string, c Client) error {
-	if err := s.throttleCheck(ctx, s.db.Read(), accountKey(a.ID)); err != nil {
+	if lock, err := s.reserve(ctx, accountKey(a.ID), s.accountRule(), s.accountDayRule()); err != nil {
 		return err
+	} else if lock != nil {
+		return lock
 	}
 	ok, _ := password.Verify(pw, a.passwordHash)
 	var outcome error
@@ -233,18 +261,16 @@ func (s *Service) Reauthenticate(ctx context.Context, sess *Session, a *Account,
 			ok = ok2
 		}
 		if !ok {
-			lock, err := s.throttleFail(ctx, tx, accountKey(a.ID), s.accountRule())
-			if err != nil {
-				return err
-			}
 			// Already signed in: a wrong re-entry is a mistake on the
 			// form (400), not a failed authentication of a stranger (401).
 			outcome = platform.Invalid("password", "identity.reauth.wrong")
-			if lock != nil {
-				outcome = lock
-			}
-			_, err = s.audit.Append(s.as(ctx, a), tx, audit.Record{Action: "reauth.failed", Subject: "account:" + a.ID, Detail: map[string]string{"ip": c.IP}})
+			_, err := s.audit.Append(s.as(ctx, a), tx, audit.Record{Action: "reauth.failed", Subject: "account:" + a.ID, Detail: map[string]string{"ip": c.IP}})
 			return err
+		}
+		for _, k := range []string{accountKey(a.ID), accountKey(a.ID) + ":day"} {
+			if err := s.throttleClear(ctx, tx, k); err != nil {
+				return err
+			}
 		}
 		now := s.clock.Now()
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET authenticated_at = $1 WHERE id = $2`, now, sess.ID); err != nil {
@@ -269,7 +295,9 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, a *Account,
 	if s.NeedsReauth(sess) {
 		return ErrReauth
 	}
-	if p := password.Check(newPassword, a.Email, a.HasSecondFactor()); p != "" {
+	// Only an authenticator app makes every password sign-in two-factor
+	// (a passkey is an alternative to the password, not a second step).
+	if p := password.Check(newPassword, a.Email, a.TOTPEnabled); p != "" {
 		return FieldErrors{"password": string(p)}
 	}
 	return s.setPassword(ctx, a, newPassword, sess.ID)
@@ -288,8 +316,10 @@ func (s *Service) setPassword(ctx context.Context, a *Account, pw, keepSession s
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND id <> $3 AND ended_at IS NULL`, now, a.ID, keepSession); err != nil {
 			return err
 		}
-		if err := s.throttleClear(ctx, tx, accountKey(a.ID)); err != nil {
-			return err
+		for _, k := range []string{accountKey(a.ID), accountKey(a.ID) + ":day"} {
+			if err := s.throttleClear(ctx, tx, k); err != nil {
+				return err
+			}
 		}
 		if _, err := s.audit.Append(s.as(ctx, a), tx, audit.Record{Action: "password.change", Subject: "account:" + a.ID}); err != nil {
 			return err

@@ -103,7 +103,7 @@ func (s *Service) StartSignUp(ctx context.Context, email, lang string, c Client)
 		name := s.cfg.SiteName
 		if existing != "" {
 			// Spoil the challenge: the owner never gets its code.
-			if _, err := tx.ExecContext(ctx, `UPDATE email_challenges SET attempts = $1 WHERE id = $2`, s.cfg.CodeAttempts, id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE email_challenges SET expires_at = created_at WHERE id = $1`, id); err != nil {
 				return err
 			}
 			return s.send(ctx, tx, email, lang, true, fmt.Sprintf(emailT(lang, "exists.subject"), name),

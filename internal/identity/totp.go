@@ -175,7 +175,9 @@ func (s *Service) EnableTOTP(ctx context.Context, sess *Session, a *Account, sec
 	if sess.Stage == StageFull && s.NeedsReauth(sess) {
 		return nil, "", ErrReauth
 	}
-	if sess.Stage == StagePassword {
+	if sess.Stage == StagePassword || sess.Stage == StageMFASetup && (a.Kind != Staff || a.HasSecondFactor()) {
+		// Setting up a first factor after a password alone is only for
+		// staff who have none: anyone else must present theirs.
 		return nil, "", platform.Errorf(platform.CodeForbidden, "identity.mfa.required")
 	}
 	if !validSecret(secret) {
@@ -202,6 +204,10 @@ func (s *Service) EnableTOTP(ctx context.Context, sess *Session, a *Account, sec
 			if newToken, err = s.promote(ctx, tx, sess, "password+totp"); err != nil {
 				return err
 			}
+			if _, err := s.audit.Append(s.as(ctx, a), tx, audit.Record{Action: "signin", Subject: "account:" + a.ID,
+				Detail: map[string]string{"method": "password+totp", "session": sess.ID, "stage": "full", "after": "factor setup"}}); err != nil {
+				return err
+			}
 		}
 		if _, err := s.audit.Append(s.as(ctx, a), tx, audit.Record{Action: "factor.totp.enable", Subject: "account:" + a.ID}); err != nil {
 			return err
@@ -221,10 +227,16 @@ func (s *Service) DisableTOTP(ctx context.Context, sess *Session, a *Account) er
 	if s.NeedsReauth(sess) {
 		return ErrReauth
 	}
-	if a.Kind == Staff && a.PasskeyCount == 0 {
-		return platform.Errorf(platform.CodeConflict, "identity.totp.staffrequired")
-	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if a.Kind == Staff {
+			var keys int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM passkeys WHERE account_id = $1`, a.ID).Scan(&keys); err != nil {
+				return err
+			}
+			if keys == 0 {
+				return platform.Errorf(platform.CodeConflict, "identity.totp.staffrequired")
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET totp_secret = '', totp_enabled_at = NULL, updated_at = $1 WHERE id = $2`, s.clock.Now(), a.ID); err != nil {
 			return err
 		}

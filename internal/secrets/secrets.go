@@ -10,8 +10,11 @@ package secrets
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -21,7 +24,8 @@ import (
 
 // Box seals and opens values with one key.
 type Box struct {
-	aead cipher.AEAD
+	aead   cipher.AEAD
+	macKey []byte
 }
 
 // LoadOrCreate reads the 32-byte key at path, creating it (mode 0600) if
@@ -69,7 +73,19 @@ func New(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Box{aead: aead}, nil
+	// A separate key for MACs, derived so that one file holds both.
+	mk := hmac.New(sha256.New, key)
+	mk.Write([]byte("portico-secrets-mac-v1"))
+	return &Box{aead: aead, macKey: mk.Sum(nil)}, nil
+}
+
+// MAC returns a keyed hash of data (HMAC-SHA-256, hex): a stable pseudonym
+// for a value, such as an email address someone tried, that cannot be
+// reversed by hashing guesses without the key.
+func (b *Box) MAC(data string) string {
+	m := hmac.New(sha256.New, b.macKey)
+	m.Write([]byte(data))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // Seal encrypts plaintext. context binds the value to where it is stored

@@ -246,10 +246,23 @@ func clientOf(r *http.Request) identity.Client {
 	return identity.Client{IP: ip, UserAgent: r.UserAgent()}
 }
 
-// safeNext returns next if it is a local path, else "/account".
+// safeNext returns next if it is a path on this site, else "/account".
+// Browsers drop tabs and newlines from URLs and treat "\" like "/", so
+// any control character or backslash is refused before parsing, and the
+// result must have no scheme or host and start with exactly one "/".
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
-		return "/account"
+	const fallback = "/account"
+	if next == "" || len(next) > 2000 || strings.ContainsAny(next, "\\") {
+		return fallback
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f {
+			return fallback
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(next, "//") {
+		return fallback
 	}
 	return next
 }

@@ -105,6 +105,16 @@ func Check(pw, email string, withMFA bool) Problem {
 	if _, bad := blocklist[lower]; bad {
 		return Common
 	}
+	// Long passwords are rarely on breach lists but often made long
+	// cheaply: one word or character repeated, or a keyboard or number run.
+	if unit := repeatedUnit(lower); unit != "" {
+		if _, bad := blocklist[unit]; bad || utf8.RuneCountInString(unit) < 5 {
+			return Common
+		}
+	}
+	if isSequence(lower) {
+		return Common
+	}
 	// A password that is the account's own email, or its name part, is
 	// the first thing an attacker tries.
 	if email != "" {
@@ -115,6 +125,67 @@ func Check(pw, email string, withMFA bool) Problem {
 		}
 	}
 	return ""
+}
+
+// repeatedUnit returns u when s is u repeated two or more times, else "".
+func repeatedUnit(s string) string {
+	r := []rune(s)
+	for n := 1; n <= len(r)/2; n++ {
+		if len(r)%n != 0 {
+			continue
+		}
+		ok := true
+		for i := n; i < len(r) && ok; i++ {
+			ok = r[i] == r[i-n]
+		}
+		if ok {
+			return string(r[:n])
+		}
+	}
+	return ""
+}
+
+// isSequence reports whether s is a run of consecutive characters, up or
+// down, wrapping 9→0 ("123456789012345") or a run along a keyboard row.
+func isSequence(s string) bool {
+	r := []rune(s)
+	if len(r) < 4 {
+		return false
+	}
+	step := func(a, b rune) int {
+		switch {
+		case b == a+1, a == '9' && b == '0':
+			return 1
+		case b == a-1, a == '0' && b == '9':
+			return -1
+		}
+		return 0
+	}
+	dir := step(r[0], r[1])
+	if dir != 0 {
+		seq := true
+		for i := 2; i < len(r) && seq; i++ {
+			seq = step(r[i-1], r[i]) == dir
+		}
+		if seq {
+			return true
+		}
+	}
+	for _, row := range []string{"1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"} {
+		doubled := row + row
+		if strings.Contains(doubled, s) || strings.Contains(reverse(doubled), s) {
+			return true
+		}
+	}
+	return false
+}
+
+func reverse(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
 }
 
 // Params are argon2id's cost parameters.
