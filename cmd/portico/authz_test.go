@@ -191,6 +191,27 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /console/agencies/{agency}", "GET", "/console/agencies/dmv", nil, dmvMember},
 		{"POST /console/agencies/{agency}/staff", "POST", "/console/agencies/dmv/staff", url.Values{"email": {"not an email"}, "role": {"caseworker"}}, dmvAdmin},
 		{"GET /admin/users", "GET", "/admin/users", nil, platformAdmin},
+		// The OpenID Provider (internal/oidc). Protocol endpoints are public
+		// by design: clients authenticate with their own credentials, and
+		// an authorization request sends an anonymous visitor to sign in.
+		// Bad or missing parameters get OAuth errors, never a sign-in.
+		{"GET /.well-known/openid-configuration", "GET", "/.well-known/openid-configuration", nil, public},
+		{"GET /oauth/keys", "GET", "/oauth/keys", nil, public},
+		{"GET /oauth/authorize", "GET", "/oauth/authorize?client_id=pc_nobody&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Fx.example%2F", nil, public},
+		{"POST /oauth/authorize", "POST", "/oauth/authorize", url.Values{"client_id": {"pc_nobody"}}, public},
+		{"GET /oauth/authorize/callback", "GET", "/oauth/authorize/callback?id=none", nil, public},
+		{"POST /oauth/token", "POST", "/oauth/token", url.Values{"grant_type": {"client_credentials"}}, public},
+		{"POST /oauth/introspect", "POST", "/oauth/introspect", url.Values{"token": {"x"}}, public},
+		{"POST /oauth/revoke", "POST", "/oauth/revoke", url.Values{"token": {"x"}}, public},
+		{"GET /oauth/userinfo", "GET", "/oauth/userinfo", nil, public},
+		{"POST /oauth/userinfo", "POST", "/oauth/userinfo", url.Values{"access_token": {"x"}}, public},
+		{"OPTIONS /oauth/userinfo", "OPTIONS", "/oauth/userinfo", nil, public},
+		{"GET /oauth/end_session", "GET", "/oauth/end_session?client_id=pc_nobody", nil, public},
+		{"GET /oauth/login", "GET", "/oauth/login?id=none", nil, public},
+		{"GET /oauth/consent", "GET", "/oauth/consent?id=none", nil, public},
+		{"POST /oauth/consent", "POST", "/oauth/consent", url.Values{"id": {"none"}, "decision": {"allow"}}, public},
+		{"GET /oauth/logout", "GET", "/oauth/logout?t=none", nil, public},
+		{"POST /oauth/logout", "POST", "/oauth/logout", url.Values{"t": {"none"}, "decision": {"signout"}}, public},
 		// Signing out last: it ends the actors' sessions.
 		{"POST /sign-out", "POST", "/sign-out", nil, public},
 	}
@@ -209,8 +230,8 @@ func TestAuthorizationTable(t *testing.T) {
 		for _, ac := range actors {
 			t.Run(r.pattern+"/"+ac.name, func(t *testing.T) {
 				var resp *http.Response
-				if r.method == "GET" {
-					req, _ := http.NewRequest("GET", srv.URL+r.path, nil)
+				if r.method == "GET" || r.method == "OPTIONS" {
+					req, _ := http.NewRequest(r.method, srv.URL+r.path, nil)
 					resp = do(t, ac.client, req)
 				} else {
 					resp = post(t, ac.client, srv.URL+r.path, r.form)

@@ -55,6 +55,16 @@ func commands() []*command {
 			{name: "add", summary: "create a staff account or grant it a role", run: runUserAdd},
 			{name: "list", summary: "list accounts", run: runUserList},
 		}},
+		{name: "oidc", summary: "manage OpenID Connect relying parties (agency systems, plug-ins, apps)", subs: []*command{
+			{name: "client", summary: "register and list clients", subs: []*command{
+				{name: "add", summary: "register a client; prints its client_id and (once) its secret", run: runOIDCClientAdd},
+				{name: "list", summary: "list registered clients", run: runOIDCClientList},
+			}},
+		}},
+		{name: "keys", summary: "manage the keys that sign ID and access tokens", subs: []*command{
+			{name: "rotate", summary: "make a new active signing key; old keys stay published until their tokens expire", run: runKeysRotate},
+			{name: "list", summary: "list signing keys", run: runKeysList},
+		}},
 		{name: "audit", summary: "verify and read the audit log", subs: []*command{
 			{name: "verify", summary: "check the audit log's hash chain and signed checkpoints", run: runAuditVerify},
 			{name: "checkpoint", summary: "sign the audit log's current head", run: runAuditCheckpoint},

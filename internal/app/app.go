@@ -29,6 +29,7 @@ import (
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/notify/notifyweb"
+	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/portal"
 	"github.com/portico-gov/portico/internal/secrets"
@@ -49,6 +50,7 @@ type App struct {
 	Jobs     *jobs.Client
 	Notify   *notify.Service
 	Identity *identity.Service
+	OIDC     *oidc.Service      // Portico as an OpenID Provider
 	Mailbox  *notify.DevMailbox // nil unless Config.DevMailbox
 	Web      *web.Server
 	Metrics  *prometheus.Registry
@@ -155,13 +157,23 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	a.Identity = identity.New(identity.Config{PublicURL: cfg.PublicURL}, db, a.Audit, a.Clock, box, identityMailer{a.Notify}, a.Tenancy)
-	idw, err := identityweb.Register(a.Web, a.Identity, identityweb.Config{SecureCookie: cfg.SecureContext()})
+	a.Identity = identity.New(identity.Config{PublicURL: cfg.PublicURL, SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionMax}, db, a.Audit, a.Clock, box, identityMailer{a.Notify}, a.Tenancy)
+	idwCfg := identityweb.Config{SecureCookie: cfg.SecureContext()}
+	if cfg.ExternalIssuer != "" {
+		idwCfg.External = &identityweb.External{Name: cfg.ExternalName, Issuer: cfg.ExternalIssuer, ClientID: cfg.ExternalClientID, ClientSecret: cfg.ExternalClientSecret}
+	}
+	idw, err := identityweb.Register(a.Web, a.Identity, idwCfg)
 	if err != nil {
 		return nil, err
 	}
 	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Audit); err != nil {
 		return nil, err
+	}
+	a.OIDC = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity)
+	if cfg.PublicURL != "" { // operator commands have no public URL and serve nothing
+		if err := oidc.Register(a.Web, a.OIDC, idw); err != nil {
+			return nil, err
+		}
 	}
 	if a.Mailbox != nil {
 		if err := notifyweb.RegisterDevMailbox(a.Web, a.Mailbox); err != nil {

@@ -29,6 +29,8 @@ type Config struct {
 	// after this long without activity, and this long after sign-in.
 	SessionIdle time.Duration
 	SessionMax  time.Duration
+	// External OpenID Provider people may sign in with (e.g. Login.gov).
+	ExternalIssuer, ExternalClientID, ExternalClientSecret, ExternalName string
 
 	// Email (the notification block). SMTPURL is where mail is handed
 	// over (see notify.ParseSMTPURL); empty means no server is configured
@@ -59,6 +61,10 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.TextVar(&c.LogLevel, "log-level", levelOr(env("PORTICO_LOG_LEVEL")), "log level: debug, info, warn, error (env PORTICO_LOG_LEVEL)")
 	fs.StringVar(&c.Role, "role", envOr(env, "PORTICO_ROLE", "all"), "what this process does: all, web or worker (env PORTICO_ROLE)")
 	fs.IntVar(&c.Workers, "workers", 10, "concurrent background jobs in this process")
+	fs.StringVar(&c.ExternalIssuer, "external-idp-issuer", env("PORTICO_EXTERNAL_IDP_ISSUER"), "issuer `URL` of an OpenID Provider people may sign in with, e.g. https://secure.login.gov (env PORTICO_EXTERNAL_IDP_ISSUER)")
+	fs.StringVar(&c.ExternalClientID, "external-idp-client-id", env("PORTICO_EXTERNAL_IDP_CLIENT_ID"), "Portico's client id at that provider (env PORTICO_EXTERNAL_IDP_CLIENT_ID)")
+	c.ExternalClientSecret = env("PORTICO_EXTERNAL_IDP_CLIENT_SECRET") // environment only: flags show in ps
+	fs.StringVar(&c.ExternalName, "external-idp-name", envOr(env, "PORTICO_EXTERNAL_IDP_NAME", "Login.gov"), "the provider's name on the sign-in button (env PORTICO_EXTERNAL_IDP_NAME)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", durationOr(env("PORTICO_SESSION_IDLE"), 30*time.Minute), "sign people out after this long without activity (env PORTICO_SESSION_IDLE)")
 	fs.DurationVar(&c.SessionMax, "session-max", durationOr(env("PORTICO_SESSION_MAX"), 12*time.Hour), "sign people out this long after they signed in (env PORTICO_SESSION_MAX)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", env("PORTICO_SMTP_URL"), "SMTP server for email: smtp://user:pass@host:port?tls=none|starttls|tls (env PORTICO_SMTP_URL, preferred: it keeps the password out of the process list)")
@@ -150,6 +156,15 @@ func (c *Config) Finish() error {
 	}
 	if c.SessionMax < 0 || c.SessionMax > 0 && c.SessionMax < c.SessionIdle {
 		return fmt.Errorf("--session-max %s must be at least --session-idle (%s)", c.SessionMax, c.SessionIdle)
+	}
+	if c.ExternalIssuer != "" {
+		u, err := url.Parse(c.ExternalIssuer)
+		if err != nil || u.Scheme != "https" && !(u.Scheme == "http" && (u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback())) || u.Host == "" {
+			return fmt.Errorf("--external-idp-issuer %q must be an https URL (http only on localhost)", c.ExternalIssuer)
+		}
+		if c.ExternalClientID == "" {
+			return fmt.Errorf("--external-idp-client-id is required with --external-idp-issuer")
+		}
 	}
 	if c.Workers == 0 {
 		c.Workers = 10

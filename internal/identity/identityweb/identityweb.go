@@ -28,6 +28,8 @@ var templates embed.FS
 
 // Config for the pages.
 type Config struct {
+	// External, when set, offers sign-in through another OpenID Provider.
+	External *External
 	// SecureCookie marks the session cookie Secure and names it with the
 	// __Host- prefix. It must be true whenever the site is served over
 	// HTTPS; browsers also accept it on http://localhost.
@@ -39,6 +41,7 @@ type Handlers struct {
 	cfg Config
 	svc *identity.Service
 	web *web.Server
+	ext *external // nil unless Config.External
 }
 
 // CookieName returns the session cookie's name.
@@ -65,6 +68,12 @@ func Register(s *web.Server, svc *identity.Service, cfg Config) (*Handlers, erro
 		return nil, err
 	}
 	h := &Handlers{cfg: cfg, svc: svc, web: s}
+	if cfg.External != nil {
+		h.ext = &external{cfg: *cfg.External}
+		if h.ext.cfg.Name == "" {
+			h.ext.cfg.Name = "Login.gov"
+		}
+	}
 	s.Use(h.authenticate)
 	routes := []struct {
 		pattern string
@@ -109,6 +118,18 @@ func Register(s *web.Server, svc *identity.Service, cfg Config) (*Handlers, erro
 		{"POST /account/passkeys/{id}/remove", signedIn, h.passkeyRemove},
 		{"POST /sign-in/passkey/begin", anyone, h.passkeySignInBegin},
 		{"POST /sign-in/passkey/finish", anyone, h.passkeySignInFinish},
+	}
+	if h.ext != nil {
+		routes = append(routes, []struct {
+			pattern string
+			need    access
+			fn      http.HandlerFunc
+		}{
+			{"GET /sign-in/external", anyone, h.externalStart},
+			{"GET /sign-in/external/callback", anyone, h.externalCallback},
+			{"GET /sign-in/external/link", anyone, h.externalLinkForm},
+			{"POST /sign-in/external/link", anyone, h.externalLink},
+		}...)
 	}
 	for _, rt := range routes {
 		s.Handle(rt.pattern, h.require(rt.need, rt.fn))
@@ -312,7 +333,7 @@ func translate(p *web.Page, key string) string {
 
 // fieldOrder is the order errors appear in the summary: the order of the
 // fields on the page.
-var fieldOrder = []string{"email", "code", "legal_name", "date_of_birth", "phone", "password", "password_confirm",
+var fieldOrder = []string{"external", "email", "code", "legal_name", "date_of_birth", "phone", "password", "password_confirm",
 	"residential_line1", "residential_line2", "residential_city", "residential_state", "residential_zip",
 	"mailing_line1", "mailing_line2", "mailing_city", "mailing_state", "mailing_zip"}
 

@@ -114,13 +114,28 @@ func (h *Handlers) signUpDetails(w http.ResponseWriter, r *http.Request) {
 
 // ---- sign in ----
 
+// signInView is the sign-in page's extra data.
+type signInView struct {
+	Reset    bool   // the password was just reset
+	External string // the external provider's name, if offered
+}
+
+func (h *Handlers) signInView(reset bool) signInView {
+	v := signInView{Reset: reset}
+	if h.ext != nil {
+		v.External = h.ext.cfg.Name
+	}
+	return v
+}
+
 func (h *Handlers) signInForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	h.render(w, r, http.StatusOK, "signin", form{Values: map[string]string{"next": q.Get("next")}, Extra: q.Get("reset") == "1"}, nil)
+	h.render(w, r, http.StatusOK, "signin", form{Values: map[string]string{"next": q.Get("next")}, Extra: h.signInView(q.Get("reset") == "1")}, nil)
 }
 
 func (h *Handlers) signIn(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r, "email", "next")
+	f.Extra = h.signInView(false)
 	token, sess, err := h.svc.SignIn(r.Context(), f.V("email"), r.PostFormValue("password"), clientOf(r))
 	if err != nil {
 		h.fail(w, r, "signin", f, err, "email")
