@@ -228,7 +228,21 @@ func (p *Profile) Validate(now time.Time) FieldErrors {
 	return fe
 }
 
-// UpdateProfile changes the profile of account id, audited.
+// UpdateProfileAs changes the signed-in person's own profile. Changing the
+// phone number (a way to reach them about their account) needs a recent
+// authentication, like other sensitive changes: ErrReauth otherwise.
+func (s *Service) UpdateProfileAs(ctx context.Context, sess *Session, a *Account, p Profile) error {
+	if strings.TrimSpace(p.Phone) != a.Phone && s.NeedsReauth(sess) {
+		if fe := p.Validate(s.clock.Now()); fe != nil {
+			return fe
+		}
+		return FieldErrors{"phone": "identity.phone.reauth"}
+	}
+	return s.UpdateProfile(ctx, a.ID, p)
+}
+
+// UpdateProfile changes the profile of account id, audited. Operators and
+// seeding call it directly; people go through UpdateProfileAs.
 func (s *Service) UpdateProfile(ctx context.Context, id string, p Profile) error {
 	if fe := p.Validate(s.clock.Now()); fe != nil {
 		return fe

@@ -165,6 +165,12 @@ func TestCitizenJourney(t *testing.T) {
 		r = b.post("/account/profile", url.Values{"legal_name": {"Ana Citizen"}, "lang": {"en"}, "residential_line1": {"12 Elm St"}, "residential_city": {"Springfield"}, "residential_state": {"EX"}, "residential_zip": {"70101"}})
 		expect(t, r, http.StatusSeeOther, "/account")
 		expect(t, b.get("/account"), http.StatusOK, "City of Springfield", "Adams County", "State of Example")
+		// Changing the phone number later needs a fresh authentication;
+		// what was typed is kept.
+		s.clock.Advance(20 * time.Minute)
+		r = b.post("/account/profile", url.Values{"legal_name": {"Ana Citizen"}, "lang": {"en"}, "phone": {"555 010 0199"}, "residential_zip": {""}})
+		expect(t, r, http.StatusBadRequest, "first confirm it is you", `value="555 010 0199"`, "/account/reauth?next=%2Faccount%2Fprofile")
+		s.clock.Advance(-20 * time.Minute)
 
 		// Add an authenticator app (fresh sign-in, so no re-authentication yet).
 		r = b.get("/account/mfa/setup")

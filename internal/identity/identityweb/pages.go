@@ -286,7 +286,8 @@ func (h *Handlers) profile(w http.ResponseWriter, r *http.Request) {
 		Residential: identity.Address{Line1: f.V("residential_line1"), Line2: f.V("residential_line2"), City: f.V("residential_city"), State: f.V("residential_state"), ZIP: f.V("residential_zip")},
 		Mailing:     identity.Address{Line1: f.V("mailing_line1"), Line2: f.V("mailing_line2"), City: f.V("mailing_city"), State: f.V("mailing_state"), ZIP: f.V("mailing_zip")},
 	}
-	if err := h.svc.UpdateProfile(r.Context(), a.ID, p); err != nil {
+	sess, _ := Current(r)
+	if err := h.svc.UpdateProfileAs(r.Context(), sess, a, p); err != nil {
 		h.fail(w, r, "profile", f, err, "legal_name")
 		return
 	}
