@@ -243,3 +243,31 @@ func TestRecoveryKeepsSecondFactor(t *testing.T) {
 	// The link cannot be used twice.
 	expect(t, other.get(link), http.StatusBadRequest, "expired")
 }
+
+func TestEmailChange(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		s := newSite(t, db)
+		b := s.signUp(t, "old@example.com")
+		s.signUp(t, "taken@example.com")
+		expect(t, b.post("/account/email", url.Values{"email": {"old@example.com"}}), http.StatusBadRequest, "already your email address")
+		// An address with its own account gets the same answer; its owner is told.
+		expect(t, b.post("/account/email", url.Values{"email": {"taken@example.com"}}), http.StatusSeeOther, "/account/email/code?")
+		if m := s.mail.Last(t, "taken@example.com"); !strings.Contains(m.Subject, "already has") {
+			t.Fatalf("owner of the taken address not told: %+v", m)
+		}
+		r := b.post("/account/email", url.Values{"email": {"new@example.com"}})
+		expect(t, r, http.StatusSeeOther, "/account/email/code?")
+		u, _ := url.Parse(r.location)
+		code := codeRE.FindStringSubmatch(s.mail.Last(t, "new@example.com").Text)[1]
+		expect(t, b.post("/account/email/code", url.Values{"c": {u.Query().Get("c")}, "code": {"000000"}}), http.StatusBadRequest, "That code did not work")
+		expect(t, b.post("/account/email/code", url.Values{"c": {u.Query().Get("c")}, "code": {code}}), http.StatusSeeOther, "done=email")
+		if m := s.mail.Last(t, "old@example.com"); !strings.Contains(m.Text, "new@example.com") {
+			t.Fatalf("old address not told: %s", m.Text)
+		}
+		other := s.browser(t)
+		expect(t, other.post("/sign-in", url.Values{"email": {"new@example.com"}, "password": {pw}}), http.StatusSeeOther, "/account")
+		// Later changes need a fresh authentication.
+		s.clock.Advance(20 * time.Minute)
+		expect(t, b.get("/account/email"), http.StatusSeeOther, "/account/reauth?next=%2Faccount%2Femail")
+	})
+}

@@ -322,7 +322,7 @@ func (h *Handlers) security(w http.ResponseWriter, r *http.Request) {
 	}
 	notice := r.URL.Query().Get("done")
 	switch notice {
-	case "ended", "others", "password", "totp-off", "passkey", "passkey-removed":
+	case "ended", "others", "password", "totp-off", "passkey", "passkey-removed", "email":
 	default:
 		notice = ""
 	}
@@ -472,4 +472,42 @@ func (h *Handlers) recoveryCodes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, r, http.StatusOK, "recoverycodes", form{Values: map[string]string{}, Extra: codes}, nil)
+}
+
+// ---- email change ----
+
+func (h *Handlers) emailForm(w http.ResponseWriter, r *http.Request) {
+	if h.needReauth(w, r, "/account/email") {
+		return
+	}
+	h.render(w, r, http.StatusOK, "emailchange", form{Values: map[string]string{}}, nil)
+}
+
+func (h *Handlers) emailStart(w http.ResponseWriter, r *http.Request) {
+	if h.needReauth(w, r, "/account/email") {
+		return
+	}
+	sess, a := Current(r)
+	f := newForm(r, "email")
+	id, err := h.svc.StartEmailChange(r.Context(), sess, a, f.V("email"))
+	if err != nil {
+		h.fail(w, r, "emailchange", f, err, "email")
+		return
+	}
+	redirect(w, r, "/account/email/code", url.Values{"c": {id}, "email": {strings.TrimSpace(f.V("email"))}})
+}
+
+func (h *Handlers) emailCodeForm(w http.ResponseWriter, r *http.Request) {
+	h.codeForm(w, r, "/account/email/code", "/account/email")
+}
+
+func (h *Handlers) emailConfirm(w http.ResponseWriter, r *http.Request) {
+	sess, a := Current(r)
+	f := newForm(r, "code", "c", "email")
+	f.Extra = codeStep{Action: "/account/email/code", C: f.V("c"), Email: f.V("email"), Again: "/account/email"}
+	if err := h.svc.ConfirmEmailChange(r.Context(), sess, a, f.V("c"), strings.TrimSpace(f.V("code"))); err != nil {
+		h.fail(w, r, "code", f, err, "code")
+		return
+	}
+	redirect(w, r, "/account/security", url.Values{"done": {"email"}})
 }
