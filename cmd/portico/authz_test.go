@@ -17,6 +17,7 @@ import (
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
+	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -93,6 +94,21 @@ func TestAuthorizationTable(t *testing.T) {
 	for _, ac := range actors[1:] {
 		ac.client = signIn(ac.email, ac.staff)
 	}
+	// A citizen with an authenticator app who has given the password but
+	// not yet the code: only the second-factor page is theirs.
+	pending, err := a.Identity.CreateCitizen(ctx, identity.NewCitizen{Email: "cleo.pending@example.com", LegalName: "Cleo Pending", Password: demo.CitizenPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Identity.SetTOTPSecret(ctx, pending.ID, demo.StaffTOTPSecret); err != nil {
+		t.Fatal(err)
+	}
+	pendingJar, _ := cookiejar.New(nil)
+	pendingClient := &http.Client{Jar: pendingJar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if r := post(t, pendingClient, srv.URL+"/sign-in", url.Values{"email": {"cleo.pending@example.com"}, "password": {demo.CitizenPassword}}); r.Header.Get("Location") != "/sign-in/verify?next=%2Faccount" {
+		t.Fatalf("pending sign-in went to %q", r.Header.Get("Location"))
+	}
+	actors = append(actors, &actor{name: "citizen C (code pending)", email: "cleo.pending@example.com", client: pendingClient})
 	// An extra session of citizen B, the object of the session-ending route.
 	bExtra := signIn("beto.ciudadano@example.com", false)
 	beto, err := a.Identity.AccountByEmail(ctx, "beto.ciudadano@example.com")
@@ -116,9 +132,9 @@ func TestAuthorizationTable(t *testing.T) {
 		case public:
 			return true
 		case signedIn:
-			return ac.email != ""
+			return ac.email != "" && ac.name != "citizen C (code pending)"
 		case secondStep:
-			return false
+			return ac.name == "citizen C (code pending)"
 		case staffOnly:
 			return ac.staff
 		case dmvMember, dmvAdmin:
@@ -248,7 +264,7 @@ func TestAuthorizationTable(t *testing.T) {
 					denied = resp.StatusCode == http.StatusNotFound ||
 						resp.StatusCode == http.StatusUnauthorized ||
 						resp.StatusCode == http.StatusForbidden ||
-						resp.StatusCode == http.StatusSeeOther && (strings.HasPrefix(loc, "/sign-in?") || r.rule == secondStep && loc == "/account")
+						resp.StatusCode == http.StatusSeeOther && (strings.HasPrefix(loc, "/sign-in?") || loc == "/sign-in/verify" || r.rule == secondStep && loc == "/account")
 				}
 				if resp.StatusCode >= 500 {
 					t.Fatalf("%s %s as %s: %d", r.method, r.path, ac.name, resp.StatusCode)
