@@ -51,6 +51,11 @@ func commands() []*command {
 			{name: "create", summary: "create an agency in a jurisdiction", run: runAgencyCreate},
 			{name: "list", summary: "list agencies", run: runAgencyList},
 		}},
+		{name: "service", summary: "validate, publish and list service manifests", subs: []*command{
+			{name: "validate", summary: "check manifest files; prints file:line: message for every problem", run: runServiceValidate},
+			{name: "publish", summary: "publish a manifest as a new version of its service", run: runServicePublish},
+			{name: "list", summary: "list the latest version of each published service", run: runServiceList},
+		}},
 		{name: "user", summary: "create and list staff accounts", subs: []*command{
 			{name: "add", summary: "create a staff account or grant it a role", run: runUserAdd},
 			{name: "list", summary: "list accounts", run: runUserList},

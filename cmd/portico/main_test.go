@@ -17,7 +17,12 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/portico-gov/portico/internal/app"
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/notify"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/tenancy"
 )
 
 type syncBuffer struct {
@@ -369,4 +374,60 @@ func TestServeMail(t *testing.T) {
 			t.Errorf("Message-ID %q does not use the --mail-from domain", a.Notify.MessageID(n.ID))
 		}
 	})
+}
+
+// TestServiceCLI runs `portico service` against a database seeded with the
+// demo jurisdiction.
+func TestServiceCLI(t *testing.T) {
+	data := t.TempDir()
+	env := map[string]string{"PORTICO_DATA": data}
+	if code, _, errOut := cli(t, env, "migrate"); code != 0 {
+		t.Fatalf("migrate: %s", errOut)
+	}
+	db, err := storage.Open(context.Background(), "sqlite://"+filepath.Join(data, "portico.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := platform.SystemClock{}
+	if _, err := demo.Seed(context.Background(), tenancy.New(db, audit.New(db, clock, nil), clock)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	ex := func(name string) string { return filepath.Join("..", "..", "examples", "services", name) }
+	bad := func(name string) string {
+		return filepath.Join("..", "..", "internal", "catalog", "manifest", "testdata", "bad", name)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // substring
+		stderr string // substring
+	}{
+		{"help", []string{"service", "--help"}, exitOK, "publish", ""},
+		{"validate no files", []string{"service", "validate"}, exitUsage, "", "name at least one manifest file"},
+		{"validate examples", []string{"service", "validate", ex("adams-dog-licence.yaml"), ex("baker-dog-licence.yaml"), ex("report-a-pothole.yaml")}, exitOK, "3 manifest(s) valid", ""},
+		{"validate bad", []string{"service", "validate", bad("workflow-errors.yaml")}, exitError, "workflow-errors.yaml:12: workflow.initial: there is no state \"start\"", "12 problem(s)"},
+		{"validate bad json", []string{"service", "validate", "--json", bad("yaml-syntax.yaml")}, exitError, `"line": 2`, ""},
+		{"validate flags after files", []string{"service", "validate", ex("report-a-pothole.yaml"), "--json"}, exitOK, "[]", ""},
+		{"validate missing file", []string{"service", "validate", "nope.yaml"}, exitError, "nope.yaml:0: cannot read the file", ""},
+		{"extend alone", []string{"service", "validate", ex("baker-dog-licence.yaml")}, exitError, "is not among the files given", ""},
+		{"publish without agency", []string{"service", "publish", ex("adams-dog-licence.yaml")}, exitUsage, "", "--agency"},
+		{"publish extend first", []string{"service", "publish", ex("baker-dog-licence.yaml"), "--agency", "baker-clerk"}, exitError, "adams-dog-licence version 1 is not published", "nothing was published"},
+		{"publish", []string{"service", "publish", ex("adams-dog-licence.yaml"), "--agency", "adams-clerk", "--json"}, exitOK, `"version": 1`, ""},
+		{"publish again", []string{"service", "publish", "--agency", "adams-clerk", ex("adams-dog-licence.yaml")}, exitError, "", "already published"},
+		{"publish wrong agency", []string{"service", "publish", ex("report-a-pothole.yaml"), "--agency", "dmv", "--json"}, exitError, `is being published for \"dmv\"`, ""},
+		{"publish extend", []string{"service", "publish", ex("baker-dog-licence.yaml"), "--agency", "baker-clerk"}, exitOK, "Published baker-dog-licence version 1 for baker-clerk", ""},
+		{"list", []string{"service", "list"}, exitOK, "baker-dog-licence  1        baker-clerk", ""},
+		{"list agency json", []string{"service", "list", "--agency", "adams-clerk", "--json"}, exitOK, `"id": "adams-dog-licence"`, ""},
+		{"audit", []string{"audit", "list", "--subject", "service:baker-dog-licence@1", "--json"}, exitOK, `"action": "service.publish"`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := cli(t, env, tt.args...)
+			if code != tt.code || !strings.Contains(out, tt.stdout) || !strings.Contains(errOut, tt.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant stdout containing %q, stderr containing %q", code, tt.code, out, errOut, tt.stdout, tt.stderr)
+			}
+		})
+	}
 }

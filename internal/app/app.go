@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/console"
 	"github.com/portico-gov/portico/internal/events"
@@ -46,6 +47,7 @@ type App struct {
 	DB       *storage.DB
 	Audit    *audit.Log
 	Tenancy  *tenancy.Service
+	Catalog  *catalog.Service // published service manifests
 	Bus      *events.Bus
 	Jobs     *jobs.Client
 	Notify   *notify.Service
@@ -113,6 +115,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	a.Audit = audit.New(db, a.Clock, signer)
 	a.Tenancy = tenancy.New(db, a.Audit, a.Clock)
+	a.Catalog = catalog.New(db, a.Audit, a.Clock, a.Tenancy)
 
 	reg := jobs.NewRegistry()
 	a.Bus = events.NewBus(reg, a.Clock)

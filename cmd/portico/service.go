@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/portico-gov/portico/internal/app"
+	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/config"
+	"github.com/portico-gov/portico/internal/platform"
+)
+
+// errProblems makes a command exit 1 after it has printed the problems.
+var errProblems = &platform.Error{Code: platform.CodeInvalid, Message: "the manifests have problems"}
+
+// readManifests reads every named file; an unreadable file is a problem on
+// line 0 of that file.
+func readManifests(names []string) ([]manifest.File, []manifest.Problem) {
+	var files []manifest.File
+	var probs []manifest.Problem
+	for _, n := range names {
+		src, err := os.ReadFile(n)
+		if err != nil {
+			probs = append(probs, manifest.Problem{File: n, Message: "cannot read the file: " + errors.Unwrap(err).Error()})
+			continue
+		}
+		files = append(files, manifest.File{Name: n, Src: src})
+	}
+	return files, probs
+}
+
+// parseWithArgs parses flags that may come before, between or after the
+// positional arguments, which it returns.
+func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.Usage()
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// printProblems prints problems as file:line: message, or as a JSON list.
+func printProblems(e env, asJSON bool, probs []manifest.Problem) error {
+	if probs == nil {
+		probs = []manifest.Problem{}
+	}
+	return output(e, asJSON, probs, func(w io.Writer) {
+		for _, p := range probs {
+			fmt.Fprintln(w, p)
+		}
+	})
+}
+
+// runServiceValidate checks manifests without a database: a manifest that
+// extends another is resolved against the other files named.
+func runServiceValidate(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "portico service validate", "FILE... [--json]")
+	asJSON := fs.Bool("json", false, "print the problems as a JSON list of {file, line, message}")
+	names, err := parseWithArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return usagef("name at least one manifest file")
+	}
+	files, probs := readManifests(names)
+	results, err := manifest.ValidateFiles(ctx, files, nil, nil)
+	if err != nil {
+		return err
+	}
+	for _, r := range results {
+		probs = append(probs, r.Problems...)
+	}
+	if err := printProblems(e, *asJSON, probs); err != nil {
+		return err
+	}
+	if len(probs) > 0 {
+		if !*asJSON {
+			fmt.Fprintf(e.stderr, "%d problem(s) in %d file(s).\n", len(probs), len(names))
+		}
+		return errProblems
+	}
+	if !*asJSON {
+		fmt.Fprintf(e.stdout, "%d manifest(s) valid.\n", len(files))
+	}
+	return nil
+}
+
+func runServicePublish(ctx context.Context, e env, args []string) error {
+	var cfg config.Config
+	fs := newFlags(e, "portico service publish", "FILE --agency ID [--json]")
+	cfg.RegisterStorage(fs, e.getenv, true)
+	agency := fs.String("agency", "", "the agency publishing the service (required)")
+	asJSON := fs.Bool("json", false, "print the result (or the problems) as JSON")
+	files, err := parseWithArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) != 1 || *agency == "" {
+		return usagef("give exactly one FILE and --agency")
+	}
+	file := files[0]
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return platform.Errorf(platform.CodeInvalid, "cannot read %s: %v", file, errors.Unwrap(err))
+	}
+	return withApp(ctx, e, cfg, func(ctx context.Context, a *app.App) error {
+		p, err := a.Catalog.Publish(ctx, *agency, file, src)
+		var pe *catalog.ProblemsError
+		if errors.As(err, &pe) {
+			if err := printProblems(e, *asJSON, pe.Problems); err != nil {
+				return err
+			}
+			return pe.Err
+		}
+		if err != nil {
+			return err
+		}
+		out := map[string]any{"id": p.ID, "version": p.Version, "agency": p.AgencyID, "published_at": p.PublishedAt}
+		return output(e, *asJSON, out, func(w io.Writer) {
+			fmt.Fprintf(w, "Published %s version %d for %s.\n", p.ID, p.Version, p.AgencyID)
+		})
+	})
+}
+
+func runServiceList(ctx context.Context, e env, args []string) error {
+	var cfg config.Config
+	fs := newFlags(e, "portico service list", "[--agency ID] [--json]")
+	cfg.RegisterStorage(fs, e.getenv, true)
+	agency := fs.String("agency", "", "only services of this agency")
+	asJSON := fs.Bool("json", false, "print as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return withApp(ctx, e, cfg, func(ctx context.Context, a *app.App) error {
+		ps, err := a.Catalog.List(ctx, *agency)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			ID          string `json:"id"`
+			Version     int    `json:"version"`
+			Agency      string `json:"agency"`
+			Kind        string `json:"kind"`
+			Maturity    string `json:"maturity"`
+			Title       string `json:"title"`
+			PublishedAt string `json:"published_at"`
+		}
+		rows := []row{}
+		for _, p := range ps {
+			rows = append(rows, row{p.ID, p.Version, p.AgencyID, p.Manifest.Kind, p.Manifest.Maturity, p.Manifest.Title.EN, p.PublishedAt.Format("2006-01-02T15:04:05Z")})
+		}
+		return output(e, *asJSON, rows, func(w io.Writer) {
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tVERSION\tAGENCY\tKIND\tMATURITY\tTITLE")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.ID, r.Version, r.Agency, r.Kind, r.Maturity, r.Title)
+			}
+			tw.Flush()
+		})
+	})
+}

@@ -1,0 +1,174 @@
+// Package manifest parses and validates service manifests: the YAML files
+// in which an agency describes a service (who offers it, who is eligible,
+// its form pages, fee, workflow, documents and reminders). It has no
+// storage of its own; the catalog block stores published versions.
+//
+// Validation runs in passes and reports every problem it can find as a
+// Problem with the file, the YAML line and a plain message:
+//
+//  1. YAML syntax (plus: no anchors or aliases, no duplicate keys, at most
+//     MaxSize bytes and MaxDepth levels).
+//  2. extend: the manifest is merged over the base service it names (see
+//     Merge for the rule).
+//  3. The JSON Schema of the format itself (schema.json, embedded).
+//  4. Semantic checks: CEL expressions compile and type-check with the right
+//     result type, page schemas are valid JSON Schema 2020-12, field hints
+//     name properties that exist and their widgets fit the property types,
+//     the workflow is well formed, and actions refer to documents,
+//     reminders and a fee that exist.
+//  5. Optionally, references to the database (agency, jurisdictions).
+package manifest
+
+import "encoding/json"
+
+// Text is a piece of text shown to people, in English and Spanish.
+type Text struct {
+	EN string `json:"en"`
+	ES string `json:"es"`
+}
+
+// Manifest is a service manifest after validation (and after extend has
+// been resolved). Field names follow the YAML keys.
+type Manifest struct {
+	ID            string              `json:"id"`
+	Version       int                 `json:"version"`
+	Agency        string              `json:"agency"`
+	Extend        *Extend             `json:"extend,omitempty"`
+	Jurisdictions []string            `json:"jurisdictions"`
+	Title         Text                `json:"title"`
+	Summary       Text                `json:"summary"`
+	Category      string              `json:"category"`
+	Keywords      Keywords            `json:"keywords"`
+	Kind          string              `json:"kind"`
+	Maturity      string              `json:"maturity"`
+	Eligibility   string              `json:"eligibility,omitempty"`
+	Pages         []Page              `json:"pages"`
+	Fee           *Fee                `json:"fee,omitempty"`
+	Workflow      Workflow            `json:"workflow"`
+	Documents     map[string]Document `json:"documents,omitempty"`
+	Reminders     map[string]Reminder `json:"reminders,omitempty"`
+}
+
+// Extend names the published service version a manifest builds on.
+type Extend struct {
+	Service string `json:"service"`
+	Version int    `json:"version"`
+}
+
+// Keywords help people find the service in each language.
+type Keywords struct {
+	EN []string `json:"en"`
+	ES []string `json:"es"`
+}
+
+// Page is one page of the form. Schema is a JSON Schema 2020-12 for the
+// page's answers (an object); Fields gives presentation hints per property.
+type Page struct {
+	ID     string           `json:"id"`
+	Title  Text             `json:"title"`
+	When   string           `json:"when,omitempty"`
+	Schema json.RawMessage  `json:"schema"`
+	Fields map[string]Field `json:"fields,omitempty"`
+}
+
+// Field is how one property of a page is presented.
+type Field struct {
+	Label  Text   `json:"label"`
+	Hint   *Text  `json:"hint,omitempty"`
+	Widget string `json:"widget"`
+}
+
+// Fee is what the service costs: a fixed Amount or a CEL Expression, both in
+// minor units (cents) of Currency.
+type Fee struct {
+	Currency   string `json:"currency"`
+	Amount     *int64 `json:"amount,omitempty"`
+	Expression string `json:"expression,omitempty"`
+}
+
+// Workflow is the state machine a case follows after submission.
+type Workflow struct {
+	Initial     string           `json:"initial"`
+	States      map[string]State `json:"states"`
+	Transitions []Transition     `json:"transitions"`
+}
+
+// State is one workflow state. SLA is how long a case may stay in it
+// (a Duration); terminal states have no SLA and no way out.
+type State struct {
+	Title    Text     `json:"title"`
+	Terminal bool     `json:"terminal,omitempty"`
+	SLA      string   `json:"sla,omitempty"`
+	OnEnter  []Action `json:"on_enter,omitempty"`
+}
+
+// Transition is a move between states that By may take when Guard holds.
+type Transition struct {
+	ID    string   `json:"id"`
+	From  string   `json:"from"`
+	To    string   `json:"to"`
+	By    []string `json:"by"`
+	Guard string   `json:"guard,omitempty"`
+	Label Text     `json:"label"`
+}
+
+// Action is something done on entering a state; exactly one field is set.
+type Action struct {
+	Notify         *NotifyAction   `json:"notify,omitempty"`
+	RequestPayment *PaymentAction  `json:"request_payment,omitempty"`
+	IssueDocument  *DocumentAction `json:"issue_document,omitempty"`
+	SetReminder    *ReminderAction `json:"set_reminder,omitempty"`
+	CallPlugin     *PluginAction   `json:"call_plugin,omitempty"`
+}
+
+// NotifyAction sends Message to the citizen or to the agency's staff.
+type NotifyAction struct {
+	To      string `json:"to"`
+	Message Text   `json:"message"`
+}
+
+// PaymentAction asks the citizen to pay the service's fee, within Due.
+type PaymentAction struct {
+	Due string `json:"due,omitempty"`
+}
+
+// DocumentAction issues one of the service's documents.
+type DocumentAction struct {
+	Document string `json:"document"`
+}
+
+// ReminderAction sets one of the service's reminders.
+type ReminderAction struct {
+	Reminder string `json:"reminder"`
+}
+
+// PluginAction calls Operation on an installed plug-in.
+type PluginAction struct {
+	Plugin    string `json:"plugin"`
+	Operation string `json:"operation"`
+}
+
+// Document is something the service issues (a licence, a certificate).
+// ValidFor, a Duration, is how long it is valid; empty means no expiry.
+type Document struct {
+	Title    Text   `json:"title"`
+	ValidFor string `json:"valid_for,omitempty"`
+}
+
+// Reminder is a message sent to the citizen After it is set, or Before the
+// expiry of Document.
+type Reminder struct {
+	Message  Text   `json:"message"`
+	After    string `json:"after,omitempty"`
+	Before   string `json:"before,omitempty"`
+	Document string `json:"document,omitempty"`
+}
+
+// Kinds of service, staff roles and widgets, as the format allows them.
+var (
+	Kinds      = []string{"application", "licence", "permit", "registration", "renewal", "payment", "report-a-problem", "information"}
+	Maturities = []string{"alpha", "beta", "live"}
+	StaffRoles = []string{"agency_admin", "caseworker", "finance", "auditor"}
+	Actors     = append([]string{"citizen", "system", "plugin"}, StaffRoles...)
+	Widgets    = []string{"text", "textarea", "number", "date", "address", "radios", "checkboxes", "select", "file", "email", "tel"}
+)
