@@ -196,6 +196,10 @@ func TestWholeProgram(t *testing.T) {
 
 	// The operator's tools work on the running demo's data.
 	env := map[string]string{"PORTICO_DATA": data}
+	// The demo published the example services.
+	if code, out, errOut := cli(t, env, "service", "list", "--json"); code != 0 || !strings.Contains(out, `"vehicle-registration-renewal"`) || !strings.Contains(out, `"baker-dog-licence"`) {
+		t.Fatalf("service list = %d\n%s\n%s", code, out, errOut)
+	}
 	if code, _, errOut := cli(t, env, "audit", "checkpoint", "--json"); code != 0 {
 		t.Fatalf("audit checkpoint = %d: %s", code, errOut)
 	}

@@ -56,8 +56,12 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	if err != nil {
 		return err
 	}
-	if res.Jurisdictions+res.Agencies+people > 0 {
-		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people)
+	services, err := demo.SeedServices(ctx, a.Catalog)
+	if err != nil {
+		return err
+	}
+	if res.Jurisdictions+res.Agencies+people+services > 0 {
+		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people, "services", services)
 	}
 	return nil
 }
