@@ -168,8 +168,15 @@ func (v *validator) add(ptr, format string, args ...any) {
 	v.probs = append(v.probs, Problem{v.file, line, msg})
 }
 
+// sorted orders problems by line and then by message: JSON Schema reports
+// the errors of one object in no fixed order, and output must be stable.
 func (v *validator) sorted() []Problem {
-	slices.SortStableFunc(v.probs, func(a, b Problem) int { return a.Line - b.Line })
+	slices.SortFunc(v.probs, func(a, b Problem) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return strings.Compare(a.Message, b.Message)
+	})
 	return slices.Compact(v.probs)
 }
 
