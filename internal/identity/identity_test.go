@@ -342,10 +342,14 @@ func TestTOTPAndRecovery(t *testing.T) {
 			}
 			return c
 		}
-		if _, _, err := f.svc.EnableTOTP(ctx, sess, a, setup.Secret, "000000"); platform.ErrorCode(err) != platform.CodeInvalid {
+		// A secret the browser chose instead of ours is refused.
+		if _, _, err := f.svc.EnableTOTP(ctx, sess, a, "AAAAAAAAAAAAAAAA", "000000"); platform.ErrorCode(err) != platform.CodeInvalid {
+			t.Fatalf("form-chosen secret accepted: %v", err)
+		}
+		if _, _, err := f.svc.EnableTOTP(ctx, sess, a, setup.Sealed, "000000"); platform.ErrorCode(err) != platform.CodeInvalid {
 			t.Fatalf("wrong code enabled TOTP: %v", err)
 		}
-		codes, _, err := f.svc.EnableTOTP(ctx, sess, a, setup.Secret, gen())
+		codes, _, err := f.svc.EnableTOTP(ctx, sess, a, setup.Sealed, gen())
 		if err != nil || len(codes) != 10 {
 			t.Fatalf("EnableTOTP = %v, %v", codes, err)
 		}
@@ -436,7 +440,7 @@ func TestStaffMustSetUpSecondFactor(t *testing.T) {
 		_, acct, _ := f.svc.Authenticate(ctx, tok)
 		setup, _ := f.svc.BeginTOTP(acct)
 		code, _ := totp.GenerateCode(setup.Secret, f.clock.Now())
-		_, newTok, err := f.svc.EnableTOTP(ctx, sess, acct, setup.Secret, code)
+		_, newTok, err := f.svc.EnableTOTP(ctx, sess, acct, setup.Sealed, code)
 		if err != nil || newTok == "" {
 			t.Fatalf("EnableTOTP: %v", err)
 		}

@@ -31,6 +31,7 @@ const (
 // TOTPSetup is what a person needs to add Portico to an authenticator app.
 type TOTPSetup struct {
 	Secret string // base32, shown for manual entry
+	Sealed string // the secret sealed to the account: what the set-up form carries back
 	URL    string // otpauth:// URL
 	QRCode string // data: URL of a PNG QR code of URL
 }
@@ -44,14 +45,39 @@ func (s *Service) BeginTOTP(a *Account) (*TOTPSetup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity: totp: %w", err)
 	}
-	return setupFromKey(key)
+	return s.sealSetup(a, key)
 }
 
-// TOTPSetupFor rebuilds the set-up details for a secret already shown (when
-// the person mistyped the first code and the app already holds it).
-func (s *Service) TOTPSetupFor(a *Account, secret string) (*TOTPSetup, error) {
-	if !validSecret(secret) {
-		return nil, platform.Invalid("secret", "identity.totp.invalid")
+// sealSetup completes a set-up with the secret sealed to the account, so
+// the browser carries it between the two steps without being able to read
+// a different one in: the server chose the secret, not the form.
+func (s *Service) sealSetup(a *Account, key *otp.Key) (*TOTPSetup, error) {
+	setup, err := setupFromKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if setup.Sealed, err = s.box.Seal(setup.Secret, "totp-pending:"+a.ID); err != nil {
+		return nil, err
+	}
+	return setup, nil
+}
+
+// openPending returns the secret in a sealed set-up value, or an error.
+func (s *Service) openPending(a *Account, sealed string) (string, error) {
+	secret, err := s.box.Open(sealed, "totp-pending:"+a.ID)
+	if err != nil || !validSecret(secret) {
+		return "", platform.Invalid("secret", "identity.totp.invalid")
+	}
+	return secret, nil
+}
+
+// TOTPSetupFor rebuilds the set-up details from the sealed value of a
+// secret already shown (when the person mistyped the first code and their
+// app already holds it).
+func (s *Service) TOTPSetupFor(a *Account, sealed string) (*TOTPSetup, error) {
+	secret, err := s.openPending(a, sealed)
+	if err != nil {
+		return nil, err
 	}
 	v := url.Values{"secret": {secret}, "issuer": {s.cfg.SiteName}, "period": {"30"}, "digits": {"6"}, "algorithm": {"SHA1"}}
 	u := url.URL{Scheme: "otpauth", Host: "totp", Path: "/" + s.cfg.SiteName + ":" + a.Email, RawQuery: v.Encode()}
@@ -59,7 +85,7 @@ func (s *Service) TOTPSetupFor(a *Account, secret string) (*TOTPSetup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity: totp: %w", err)
 	}
-	return setupFromKey(key)
+	return s.sealSetup(a, key)
 }
 
 func setupFromKey(key *otp.Key) (*TOTPSetup, error) {
@@ -171,7 +197,9 @@ func (s *Service) newRecoveryCodes(ctx context.Context, tx *sql.Tx, accountID st
 // fresh recovery codes to show once. A staff session waiting at
 // StageMFASetup becomes full (its token is renewed and returned); other
 // sessions must be recently authenticated.
-func (s *Service) EnableTOTP(ctx context.Context, sess *Session, a *Account, secret, code string) (codes []string, newToken string, err error) {
+//
+// sealed is TOTPSetup.Sealed from BeginTOTP for the same account.
+func (s *Service) EnableTOTP(ctx context.Context, sess *Session, a *Account, sealed, code string) (codes []string, newToken string, err error) {
 	if sess.Stage == StageFull && s.NeedsReauth(sess) {
 		return nil, "", ErrReauth
 	}
@@ -180,21 +208,22 @@ func (s *Service) EnableTOTP(ctx context.Context, sess *Session, a *Account, sec
 		// staff who have none: anyone else must present theirs.
 		return nil, "", platform.Errorf(platform.CodeForbidden, "identity.mfa.required")
 	}
-	if !validSecret(secret) {
-		return nil, "", platform.Invalid("secret", "identity.totp.invalid")
+	secret, err := s.openPending(a, sealed)
+	if err != nil {
+		return nil, "", err
 	}
 	step := totpStep(secret, code, s.clock.Now())
 	if step == 0 {
 		return nil, "", platform.Invalid("code", "identity.totp.wrong")
 	}
-	sealed, err := s.box.Seal(secret, "totp:"+a.ID)
+	stored, err := s.box.Seal(secret, "totp:"+a.ID)
 	if err != nil {
 		return nil, "", err
 	}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		now := s.clock.Now()
 		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET totp_secret = $1, totp_enabled_at = $2, totp_last_step = $3, updated_at = $2 WHERE id = $4`,
-			sealed, now, step, a.ID); err != nil {
+			stored, now, step, a.ID); err != nil {
 			return err
 		}
 		if codes, err = s.newRecoveryCodes(ctx, tx, a.ID); err != nil {

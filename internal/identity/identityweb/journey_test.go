@@ -175,10 +175,10 @@ func TestCitizenJourney(t *testing.T) {
 		// Add an authenticator app (fresh sign-in, so no re-authentication yet).
 		r = b.get("/account/mfa/setup")
 		expect(t, r, http.StatusOK, "data:image/png;base64,")
-		secret := regexp.MustCompile(`name="secret" value="([A-Z2-7]+)"`).FindStringSubmatch(r.body)[1]
-		expect(t, b.post("/account/mfa/setup", url.Values{"secret": {secret}, "code": {"000000"}}), http.StatusBadRequest, "That code does not match", secret)
+		secret, sealed := totpFromPage(t, r.body)
+		expect(t, b.post("/account/mfa/setup", url.Values{"secret": {sealed}, "code": {"000000"}}), http.StatusBadRequest, "That code does not match", secret)
 		code, _ := totp.GenerateCode(secret, s.clock.Now())
-		r = b.post("/account/mfa/setup", url.Values{"secret": {secret}, "code": {code}})
+		r = b.post("/account/mfa/setup", url.Values{"secret": {sealed}, "code": {code}})
 		expect(t, r, http.StatusOK, "Save your recovery codes")
 		recovery := regexp.MustCompile(`<li>([A-Z2-7]{5}-[A-Z2-7]{5})</li>`).FindAllStringSubmatch(r.body, -1)
 		if len(recovery) != 10 {
@@ -217,9 +217,9 @@ func TestRecoveryKeepsSecondFactor(t *testing.T) {
 	s := newSite(t, db)
 	b := s.signUp(t, "bo@example.com")
 	r := b.get("/account/mfa/setup")
-	secret := regexp.MustCompile(`name="secret" value="([A-Z2-7]+)"`).FindStringSubmatch(r.body)[1]
+	secret, sealed := totpFromPage(t, r.body)
 	code, _ := totp.GenerateCode(secret, s.clock.Now())
-	expect(t, b.post("/account/mfa/setup", url.Values{"secret": {secret}, "code": {code}}), http.StatusOK)
+	expect(t, b.post("/account/mfa/setup", url.Values{"secret": {sealed}, "code": {code}}), http.StatusOK)
 
 	other := s.browser(t)
 	r = other.post("/recover", url.Values{"email": {"bo@example.com"}})
@@ -270,4 +270,16 @@ func TestEmailChange(t *testing.T) {
 		s.clock.Advance(20 * time.Minute)
 		expect(t, b.get("/account/email"), http.StatusSeeOther, "/account/reauth?next=%2Faccount%2Femail")
 	})
+}
+
+// totpFromPage reads the set-up page: the key shown for manual entry and
+// the sealed value the form sends back.
+func totpFromPage(t *testing.T, body string) (secret, sealed string) {
+	t.Helper()
+	s := regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`).FindStringSubmatch(body)
+	v := regexp.MustCompile(`name="secret" value="(v1\.[A-Za-z0-9_-]+)"`).FindStringSubmatch(body)
+	if s == nil || v == nil {
+		t.Fatalf("no TOTP set-up on the page:\n%.2000s", body)
+	}
+	return s[1], v[1]
 }

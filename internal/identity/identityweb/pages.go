@@ -419,7 +419,7 @@ func (h *Handlers) totpForm(w http.ResponseWriter, r *http.Request) {
 		h.web.Error(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "totp", form{Values: map[string]string{"secret": setup.Secret}, Extra: totpView{Setup: setup, Staff: sess.Stage == identity.StageMFASetup}}, nil)
+	h.render(w, r, http.StatusOK, "totp", form{Values: map[string]string{"secret": setup.Sealed}, Extra: totpView{Setup: setup, Staff: sess.Stage == identity.StageMFASetup}}, nil)
 }
 
 func (h *Handlers) totpEnable(w http.ResponseWriter, r *http.Request) {
@@ -438,7 +438,7 @@ func (h *Handlers) totpEnable(w http.ResponseWriter, r *http.Request) {
 				h.web.Error(w, r, e2)
 				return
 			}
-			secret = setup.Secret
+			secret = setup.Sealed
 		}
 		h.fail(w, r, "totp", form{Values: map[string]string{"secret": secret}, Extra: totpView{Setup: setup, Staff: sess.Stage == identity.StageMFASetup}}, err, "code")
 		return
