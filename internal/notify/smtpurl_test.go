@@ -92,8 +92,12 @@ func FuzzParseSMTPURL(f *testing.F) {
 			if err != nil {
 				// The password may show up legitimately as a quoting artefact
 				// of what follows the credentials ("\x00" then "0000…").
-				rest := strconv.Quote(raw[strings.LastIndex(raw, "@")+1:])
-				if len(password) >= 6 && strings.Count(raw, password) == 1 && !strings.Contains(rest, password) && strings.Contains(err.Error(), password) {
+				// Nor is it a leak when the "@" separator and the host
+				// spell it ("@00000" before host "0000000").
+				tail := raw[max(strings.LastIndex(raw, "@"), 0):]
+				rest := strconv.Quote(tail)
+				if len(password) >= 6 && strings.Count(raw, password) == 1 && !strings.Contains(rest, password) && !strings.Contains(tail, password) &&
+					strings.Contains(err.Error(), password) {
 					t.Fatalf("ParseSMTPURL(%q): error leaks the password %q: %v", raw, password, err)
 				}
 				return
