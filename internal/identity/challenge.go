@@ -152,22 +152,50 @@ func (s *Service) confirm(ctx context.Context, tx *sql.Tx, c *challenge, p Purpo
 	return completion, nil
 }
 
+// codeIPRule bounds, per client IP, both the codes it can have sent and the
+// wrong codes it can type, across all addresses: without it one client
+// could spread guesses over many accounts (each within its own limits).
+func codeIPRule() throttleRule { return throttleRule{30, time.Hour, time.Hour} }
+
+// reserveCodeSend counts a request to email a code from client c.
+func (s *Service) reserveCodeSend(ctx context.Context, c Client) error {
+	lock, err := s.reserve(ctx, "codes-ip:"+c.IP, codeIPRule())
+	if err != nil {
+		return err
+	}
+	if lock != nil {
+		return lock
+	}
+	return nil
+}
+
 // ConfirmCode checks the code typed for challenge id. It returns the
-// completion token for the next step.
-func (s *Service) ConfirmCode(ctx context.Context, p Purpose, id, code string) (string, error) {
+// completion token for the next step. Wrong codes also count against the
+// client's IP.
+func (s *Service) ConfirmCode(ctx context.Context, p Purpose, id, code string, cl Client) (string, error) {
+	if err := s.throttleCheck(ctx, s.db.Read(), "code-ip:"+cl.IP); err != nil {
+		return "", err
+	}
 	var completion string
 	var outcome error
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		c, err := s.loadChallenge(ctx, tx, "id", id)
 		if err != nil {
 			outcome = err
-			return nil
+		} else {
+			completion, outcome = s.confirm(ctx, tx, c, p, code, false)
 		}
-		completion, outcome = s.confirm(ctx, tx, c, p, code, false)
 		if outcome != nil && !errors.Is(outcome, ErrBadCode) {
 			return outcome
 		}
-		return nil // commit the attempt count even when the code was wrong
+		if outcome != nil {
+			if lock, err := s.throttleCount(ctx, tx, "code-ip:"+cl.IP, codeIPRule(), false); err != nil {
+				return err
+			} else if lock != nil {
+				outcome = lock
+			}
+		}
+		return nil // commit the attempt counts even when the code was wrong
 	})
 	if err != nil {
 		return "", err

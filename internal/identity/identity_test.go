@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -81,7 +82,7 @@ func (f *fixture) signUp(t *testing.T, email string) (string, *identity.Account)
 	if err != nil {
 		t.Fatal(err)
 	}
-	completion, err := f.svc.ConfirmCode(ctx, identity.PurposeSignUp, id, f.code(t, email))
+	completion, err := f.svc.ConfirmCode(ctx, identity.PurposeSignUp, id, f.code(t, email), client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestSignUpJourney(t *testing.T) {
 		if _, err := f.svc.ConfirmLink(ctx, identity.PurposeSignUp, link[1]); !errors.Is(err, identity.ErrBadCode) {
 			t.Fatalf("link reused: %v", err)
 		}
-		if _, err := f.svc.ConfirmCode(ctx, identity.PurposeSignUp, id, f.code(t, "bo@example.com")); !errors.Is(err, identity.ErrBadCode) {
+		if _, err := f.svc.ConfirmCode(ctx, identity.PurposeSignUp, id, f.code(t, "bo@example.com"), client); !errors.Is(err, identity.ErrBadCode) {
 			t.Fatalf("code after link: %v", err)
 		}
 		rep, err := f.audit.Verify(ctx)
@@ -145,7 +146,7 @@ func TestSignUpDoesNotRevealAccounts(t *testing.T) {
 		}
 		// No code can confirm that challenge.
 		for _, c := range []string{"000000", "123456"} {
-			if _, err := f.svc.ConfirmCode(ctx, identity.PurposeSignUp, id, c); !errors.Is(err, identity.ErrBadCode) {
+			if _, err := f.svc.ConfirmCode(ctx, identity.PurposeSignUp, id, c, client); !errors.Is(err, identity.ErrBadCode) {
 				t.Fatalf("spoiled challenge confirmed: %v", err)
 			}
 		}
@@ -172,17 +173,17 @@ func TestCodesExpireAndAreLimited(t *testing.T) {
 		id, _ := f.svc.StartSignUp(ctx, "cy@example.com", "en", client)
 		good := f.code(t, "cy@example.com")
 		for range 5 {
-			if _, err := f.svc.ConfirmCode(ctx, identity.PurposeSignUp, id, "999999"); !errors.Is(err, identity.ErrBadCode) {
+			if _, err := f.svc.ConfirmCode(ctx, identity.PurposeSignUp, id, "999999", client); !errors.Is(err, identity.ErrBadCode) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := f.svc.ConfirmCode(ctx, identity.PurposeSignUp, id, good); !errors.Is(err, identity.ErrBadCode) {
+		if _, err := f.svc.ConfirmCode(ctx, identity.PurposeSignUp, id, good, client); !errors.Is(err, identity.ErrBadCode) {
 			t.Fatalf("good code accepted after 5 wrong attempts: %v", err)
 		}
 		id, _ = f.svc.StartSignUp(ctx, "cy@example.com", "en", client)
 		good = f.code(t, "cy@example.com")
 		f.clock.Advance(10 * time.Minute)
-		if _, err := f.svc.ConfirmCode(ctx, identity.PurposeSignUp, id, good); !errors.Is(err, identity.ErrBadCode) {
+		if _, err := f.svc.ConfirmCode(ctx, identity.PurposeSignUp, id, good, client); !errors.Is(err, identity.ErrBadCode) {
 			t.Fatalf("expired code accepted: %v", err)
 		}
 		// At most three codes per address per ten minutes.
@@ -393,7 +394,7 @@ func TestTOTPAndRecovery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		completion, err := f.svc.ConfirmCode(ctx, identity.PurposeRecover, id, f.code(t, "ana@example.com"))
+		completion, err := f.svc.ConfirmCode(ctx, identity.PurposeRecover, id, f.code(t, "ana@example.com"), client)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -506,4 +507,31 @@ func FuzzNormalizeEmail(f *testing.F) {
 			t.Fatalf("NormalizeEmail(%q) = %q, %q", s, email, key)
 		}
 	})
+}
+
+// TestCodeLimitsPerIP: one client cannot spread code requests or guesses
+// over many addresses.
+func TestCodeLimitsPerIP(t *testing.T) {
+	db := storagetest.Open(t, storage.SQLite)
+	f := newFixture(t, db)
+	ctx := context.Background()
+	spreader := identity.Client{IP: "198.51.100.50"}
+	var last error
+	for i := range 31 {
+		_, last = f.svc.StartRecovery(ctx, fmt.Sprintf("person%d@example.com", i), "en", spreader)
+	}
+	if platform.ErrorCode(last) != platform.CodeRateLimited {
+		t.Fatalf("31st code request from one IP: %v", last)
+	}
+	guesser := identity.Client{IP: "198.51.100.51"}
+	for i := range 31 {
+		id, err := f.svc.StartSignUp(ctx, fmt.Sprintf("guess%d@example.com", i), "en", identity.Client{IP: fmt.Sprintf("203.0.113.%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, last = f.svc.ConfirmCode(ctx, identity.PurposeSignUp, id, "000000", guesser)
+	}
+	if platform.ErrorCode(last) != platform.CodeRateLimited {
+		t.Fatalf("31st wrong code from one IP: %v", last)
+	}
 }

@@ -21,6 +21,9 @@ func (s *Service) StartRecovery(ctx context.Context, email, lang string, c Clien
 	if lang != "es" {
 		lang = "en"
 	}
+	if err := s.reserveCodeSend(ctx, c); err != nil {
+		return "", err
+	}
 	var id string
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		a, err := loadAccount(ctx, tx, "email_key", key)

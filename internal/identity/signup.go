@@ -88,6 +88,9 @@ func (s *Service) StartSignUp(ctx context.Context, email, lang string, c Client)
 	if lang != "es" {
 		lang = "en"
 	}
+	if err := s.reserveCodeSend(ctx, c); err != nil {
+		return "", err
+	}
 	var id string
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var existing string

@@ -54,7 +54,7 @@ func (h *Handlers) codeForm(w http.ResponseWriter, r *http.Request, action, agai
 func (h *Handlers) confirmCode(w http.ResponseWriter, r *http.Request, p identity.Purpose, action, again, next string) {
 	f := newForm(r, "code", "c", "email")
 	f.Extra = codeStep{Action: action, C: f.V("c"), Email: f.V("email"), Again: again}
-	completion, err := h.svc.ConfirmCode(r.Context(), p, f.V("c"), strings.TrimSpace(f.V("code")))
+	completion, err := h.svc.ConfirmCode(r.Context(), p, f.V("c"), strings.TrimSpace(f.V("code")), clientOf(r))
 	if err != nil {
 		h.fail(w, r, "code", f, err, "code")
 		return
