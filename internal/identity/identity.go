@@ -190,14 +190,17 @@ func (c *Config) defaults() {
 
 // Service is the identity block.
 type Service struct {
-	mu       sync.RWMutex // guards cfg.PublicURL, set once the listener is known
-	cfg      Config
-	db       *storage.DB
-	audit    *audit.Log
-	clock    platform.Clock
-	box      *secrets.Box
-	mailer   Mailer
-	resolver Resolver
+	mu  sync.RWMutex // guards cfg.PublicURL, set once the listener is known
+	cfg Config
+	// dummyOnce/dummyHash: see dummy.
+	dummyOnce sync.Once
+	dummyHash string
+	db        *storage.DB
+	audit     *audit.Log
+	clock     platform.Clock
+	box       *secrets.Box
+	mailer    Mailer
+	resolver  Resolver
 }
 
 // New returns the identity service.

@@ -14,14 +14,8 @@ import (
 // a note saying there is no account otherwise. The answer is the same
 // either way: the id of the challenge the next page asks the code for.
 func (s *Service) StartRecovery(ctx context.Context, email, lang string, c Client) (string, error) {
-	email, key, err := NormalizeEmail(email)
+	email, key, lang, err := s.codeRequest(ctx, email, lang, c)
 	if err != nil {
-		return "", err
-	}
-	if lang != "es" {
-		lang = "en"
-	}
-	if err := s.reserveCodeSend(ctx, c); err != nil {
 		return "", err
 	}
 	var id string

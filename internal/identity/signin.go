@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/identity/password"
@@ -16,18 +15,14 @@ import (
 // not say which was wrong, or whether the account exists.
 var ErrBadCredentials = platform.Errorf(platform.CodeUnauthorized, "identity.signin.invalid")
 
-var (
-	dummyOnce sync.Once
-	dummyHash string
-)
-
 // dummy returns a hash to verify against when the account does not exist,
-// so a sign-in to a missing account costs the same time as a wrong password.
+// so a sign-in to a missing account costs the same time as a wrong
+// password. It is made once per Service, with the Service's parameters.
 func (s *Service) dummy() string {
-	dummyOnce.Do(func() {
-		dummyHash, _ = password.Hash("no account has this password", s.cfg.PasswordParams)
+	s.dummyOnce.Do(func() {
+		s.dummyHash, _ = password.Hash("no account has this password", s.cfg.PasswordParams)
 	})
-	return dummyHash
+	return s.dummyHash
 }
 
 func ipKey(ip string) string { return "ip:" + ip }

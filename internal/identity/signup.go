@@ -81,14 +81,8 @@ func (s *Service) link(path, token string) string {
 // that of a challenge that can never be confirmed: the response is the
 // same either way.
 func (s *Service) StartSignUp(ctx context.Context, email, lang string, c Client) (string, error) {
-	email, key, err := NormalizeEmail(email)
+	email, key, lang, err := s.codeRequest(ctx, email, lang, c)
 	if err != nil {
-		return "", err
-	}
-	if lang != "es" {
-		lang = "en"
-	}
-	if err := s.reserveCodeSend(ctx, c); err != nil {
 		return "", err
 	}
 	var id string
@@ -116,6 +110,23 @@ func (s *Service) StartSignUp(ctx context.Context, email, lang string, c Client)
 			fmt.Sprintf(emailT(lang, "signup.body"), name, code, s.link("/sign-up/confirm", token), int(s.cfg.CodeTTL.Minutes())))
 	})
 	return id, err
+}
+
+// codeRequest is the start of every flow that emails a code to an address
+// someone typed: check the address, settle the language, and count the
+// request against the client.
+func (s *Service) codeRequest(ctx context.Context, email, lang string, c Client) (string, string, string, error) {
+	email, key, err := NormalizeEmail(email)
+	if err != nil {
+		return "", "", "", err
+	}
+	if lang != "es" {
+		lang = "en"
+	}
+	if err := s.reserveCodeSend(ctx, c); err != nil {
+		return "", "", "", err
+	}
+	return email, key, lang, nil
 }
 
 // SignUpDetails is what a person gives after confirming their address.

@@ -1,13 +1,13 @@
 package identityweb
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/portico-gov/portico/internal/identity"
-	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/tenancy"
 	"github.com/portico-gov/portico/internal/web"
 )
@@ -101,7 +101,7 @@ func (h *Handlers) signUpDetails(w http.ResponseWriter, r *http.Request) {
 	}
 	token, _, err := h.svc.CompleteSignUp(r.Context(), f.V("t"), identity.SignUpDetails{LegalName: f.V("legal_name"), Password: pw, Lang: lang(r)}, clientOf(r))
 	if err != nil {
-		if platform.ErrorCode(err) == platform.CodeInvalid && err == identity.ErrBadCode {
+		if errors.Is(err, identity.ErrBadCode) {
 			h.linkExpired(w, r, "/sign-up")
 			return
 		}
