@@ -1,0 +1,199 @@
+// Package casework is the block in which staff work cases: the case a
+// submitted application opens, its place in the service's workflow, who is
+// assigned, its SLA and its timeline (transitions, notes, messages,
+// requests for more information and the citizen's replies).
+//
+// A case has the id of the application that opened it and the same human
+// reference (DMV-2026-000123). The application block opens a case with Open
+// inside its own submission transaction, so a submitted application always
+// has its case and a failed submission leaves neither.
+package casework
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/events"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
+)
+
+// Who a case is waiting on.
+const (
+	WaitingOnAgency  = "agency"
+	WaitingOnCitizen = "citizen"
+	WaitingOnNobody  = "nobody" // closed
+)
+
+// Case is a submitted application being worked by an agency.
+type Case struct {
+	ID             string     `json:"id"`
+	Reference      string     `json:"reference"`
+	AgencyID       string     `json:"agency_id"`
+	ServiceID      string     `json:"service_id"`
+	ServiceVersion int        `json:"service_version"`
+	AccountID      string     `json:"account_id"`
+	State          string     `json:"state"`
+	StateEnteredAt time.Time  `json:"state_entered_at"`
+	SLADueAt       *time.Time `json:"sla_due_at,omitempty"`
+	Overdue        bool       `json:"overdue"`
+	WaitingOn      string     `json:"waiting_on"`
+	Assignee       string     `json:"assignee,omitempty"`
+	OpenedAt       time.Time  `json:"opened_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	ClosedAt       *time.Time `json:"closed_at,omitempty"`
+}
+
+// Opening is what Open needs to know about a submitted application.
+type Opening struct {
+	ApplicationID string
+	AccountID     string
+	AgencyID      string
+	ServiceID     string
+	Version       int
+	Manifest      *manifest.Manifest
+}
+
+// Service is the casework block.
+type Service struct {
+	db    *storage.DB
+	audit *audit.Log
+	bus   *events.Bus
+	clock platform.Clock
+}
+
+// New returns the casework block.
+func New(db *storage.DB, log *audit.Log, bus *events.Bus, clock platform.Clock) *Service {
+	return &Service{db: db, audit: log, bus: bus, clock: clock}
+}
+
+// EventOpened is emitted (in the opening transaction) when a case opens.
+const EventOpened = "gov.portico.case.opened"
+
+// Open allocates the application's human reference and opens its case in
+// the manifest's initial workflow state, in tx (the caller's submission
+// transaction). It appends the timeline entry and the audit record and
+// emits EventOpened. The caller stores the returned reference on the
+// application.
+func (s *Service) Open(ctx context.Context, tx *sql.Tx, o Opening) (Case, error) {
+	if o.Manifest == nil {
+		return Case{}, errors.New("casework: open: no manifest")
+	}
+	now := s.clock.Now().UTC()
+	ref, err := s.allocateReference(ctx, tx, o.AgencyID, now.Year())
+	if err != nil {
+		return Case{}, fmt.Errorf("casework: open: %w", err)
+	}
+	c := Case{
+		ID: o.ApplicationID, Reference: ref, AgencyID: o.AgencyID, ServiceID: o.ServiceID,
+		ServiceVersion: o.Version, AccountID: o.AccountID, State: o.Manifest.Workflow.Initial,
+		StateEnteredAt: now, WaitingOn: WaitingOnAgency, OpenedAt: now, UpdatedAt: now,
+	}
+	st, ok := o.Manifest.Workflow.States[c.State]
+	if !ok {
+		return Case{}, fmt.Errorf("casework: open: initial state %q missing from %s@%d", c.State, o.ServiceID, o.Version)
+	}
+	if st.SLA != "" {
+		d, err := manifest.ParseDuration(st.SLA)
+		if err != nil {
+			return Case{}, fmt.Errorf("casework: open: %w", err)
+		}
+		due := now.Add(d)
+		c.SLADueAt = &due
+	}
+	if st.Terminal {
+		c.WaitingOn = WaitingOnNobody
+		c.ClosedAt = &now
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO cases (id, reference, agency_id, service_id, service_version, account_id, state,
+		state_entered_at, sla_due_at, waiting_on, opened_at, updated_at, closed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		c.ID, c.Reference, c.AgencyID, c.ServiceID, c.ServiceVersion, c.AccountID, c.State,
+		c.StateEnteredAt, c.SLADueAt, c.WaitingOn, c.OpenedAt, c.UpdatedAt, c.ClosedAt)
+	if err != nil {
+		return Case{}, fmt.Errorf("casework: open: %w", err)
+	}
+	actor := platform.ActorFrom(ctx).String()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO case_entries (case_id, kind, actor, detail, at) VALUES ($1, 'opened', $2, $3, $4)`,
+		c.ID, actor, fmt.Sprintf(`{"state":%q}`, c.State), now); err != nil {
+		return Case{}, fmt.Errorf("casework: open: %w", err)
+	}
+	if _, err := s.audit.Append(ctx, tx, audit.Record{
+		Action: "case.open", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
+		Detail: map[string]any{"reference": c.Reference, "service": c.ServiceID, "version": c.ServiceVersion, "state": c.State},
+	}); err != nil {
+		return Case{}, err
+	}
+	data, _ := json.Marshal(c)
+	if err := s.bus.Emit(ctx, tx, events.Event{
+		Source: "/portico/casework", Type: EventOpened, Subject: "case:" + c.ID, AgencyID: c.AgencyID, Data: data,
+	}); err != nil {
+		return Case{}, err
+	}
+	return c, nil
+}
+
+// allocateReference takes the next number of agency's counter for year.
+// The upsert holds the counter row until tx ends, so references are
+// unique and gapless among committed submissions.
+func (s *Service) allocateReference(ctx context.Context, tx *sql.Tx, agency string, year int) (string, error) {
+	var n int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO reference_counters (agency_id, year, last) VALUES ($1, $2, 1)
+		ON CONFLICT (agency_id, year) DO UPDATE SET last = reference_counters.last + 1 RETURNING last`, agency, year).Scan(&n)
+	if err != nil {
+		return "", fmt.Errorf("reference: %w", err)
+	}
+	return FormatReference(agency, year, n), nil
+}
+
+// FormatReference renders a human reference: the agency id in capitals,
+// the year and a six-digit (or longer) sequence number.
+func FormatReference(agency string, year int, n int64) string {
+	return fmt.Sprintf("%s-%d-%06d", strings.ToUpper(agency), year, n)
+}
+
+// caseColumns is the column list scanCase reads.
+const caseColumns = `id, reference, agency_id, service_id, service_version, account_id, state, state_entered_at,
+	sla_due_at, overdue, waiting_on, COALESCE(assignee, ''), opened_at, updated_at, closed_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanCase(r scanner) (Case, error) {
+	var c Case
+	var due, closed sql.NullTime
+	err := r.Scan(&c.ID, &c.Reference, &c.AgencyID, &c.ServiceID, &c.ServiceVersion, &c.AccountID, &c.State,
+		&c.StateEnteredAt, &due, &c.Overdue, &c.WaitingOn, &c.Assignee, &c.OpenedAt, &c.UpdatedAt, &closed)
+	if err != nil {
+		return Case{}, err
+	}
+	if due.Valid {
+		t := due.Time.UTC()
+		c.SLADueAt = &t
+	}
+	if closed.Valid {
+		t := closed.Time.UTC()
+		c.ClosedAt = &t
+	}
+	c.StateEnteredAt, c.OpenedAt, c.UpdatedAt = c.StateEnteredAt.UTC(), c.OpenedAt.UTC(), c.UpdatedAt.UTC()
+	return c, nil
+}
+
+// Case returns one case by id, or a CodeNotFound error. It does not check
+// who is asking: callers authorise (see the web side) and audit the view.
+func (s *Service) Case(ctx context.Context, id string) (Case, error) {
+	c, err := scanCase(s.db.Read().QueryRowContext(ctx, `SELECT `+caseColumns+` FROM cases WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Case{}, platform.Errorf(platform.CodeNotFound, "no such case")
+	}
+	if err != nil {
+		return Case{}, fmt.Errorf("casework: case: %w", err)
+	}
+	return c, nil
+}
