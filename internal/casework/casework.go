@@ -197,3 +197,22 @@ func (s *Service) Case(ctx context.Context, id string) (Case, error) {
 	}
 	return c, nil
 }
+
+// ForAccount returns the cases of one citizen, newest first. Callers
+// authorise (the account is the signed-in person's) and audit.
+func (s *Service) ForAccount(ctx context.Context, account string) ([]Case, error) {
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+caseColumns+` FROM cases WHERE account_id = $1 ORDER BY opened_at DESC, id DESC`, account)
+	if err != nil {
+		return nil, fmt.Errorf("casework: for account: %w", err)
+	}
+	defer rows.Close()
+	var out []Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("casework: for account: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

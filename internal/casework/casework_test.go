@@ -100,6 +100,10 @@ func TestOpen(t *testing.T) {
 		if got.State != svc.Manifest.Workflow.Initial || got.WaitingOn != casework.WaitingOnAgency || (initial.SLA != "") != (got.SLADueAt != nil) {
 			t.Fatalf("case = %+v", got)
 		}
+		mine, err := cw.ForAccount(ctx, "acct-1")
+		if err != nil || len(mine) != 3 || mine[0].ID != "a3" {
+			t.Fatalf("ForAccount = %+v, %v", mine, err)
+		}
 		if _, err := cw.Case(ctx, "nope"); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Fatalf("missing case: %v", err)
 		}
