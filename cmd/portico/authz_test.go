@@ -41,6 +41,7 @@ const (
 	dmvAdmin                  // the DMV's agency administrator, or a platform admin
 	platformAdmin             // platform administrators only
 	ownerOnly                 // the citizen who owns the object (Beto), per object
+	bearerOnly                // the API: a session cookie never suffices (see internal/api's own table)
 )
 
 // TestAuthorizationTable walks every registered route as anonymous,
@@ -232,6 +233,9 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /oauth/consent", "POST", "/oauth/consent", url.Values{"id": {"none"}, "decision": {"allow"}}, public},
 		{"GET /oauth/logout", "GET", "/oauth/logout?t=none", nil, public},
 		{"POST /oauth/logout", "POST", "/oauth/logout", url.Values{"t": {"none"}, "decision": {"signout"}}, public},
+		{"GET /api/openapi.json", "GET", "/api/openapi.json", nil, public},
+		{"GET /api/v1/applications", "GET", "/api/v1/applications", nil, bearerOnly},
+		{"GET /api/v1/applications/{id}", "GET", "/api/v1/applications/x", nil, bearerOnly},
 		// Signing out last: it ends the actors' sessions.
 		{"POST /sign-out", "POST", "/sign-out", nil, public},
 	}
@@ -240,9 +244,18 @@ func TestAuthorizationTable(t *testing.T) {
 	for _, r := range rows {
 		covered = append(covered, r.pattern)
 	}
+	var apiOps []string
+	for _, op := range a.API.Ops() {
+		apiOps = append(apiOps, op.Method+" "+op.Path)
+	}
 	for _, p := range a.Web.Routes() {
 		if !slices.Contains(covered, p) {
 			t.Errorf("route %q is not in the authorization table", p)
+		}
+		// The OpenAPI document is generated from api.Handle registrations;
+		// a handler registered around it would be undocumented.
+		if _, path, _ := strings.Cut(p, " "); strings.HasPrefix(path, "/api/v1/") && !slices.Contains(apiOps, p) {
+			t.Errorf("route %q bypasses api.Handle, so the OpenAPI document does not describe it", p)
 		}
 	}
 

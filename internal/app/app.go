@@ -19,7 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/riverqueue/river"
 
+	"github.com/portico-gov/portico/internal/api"
 	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/console"
@@ -47,7 +49,9 @@ type App struct {
 	DB       *storage.DB
 	Audit    *audit.Log
 	Tenancy  *tenancy.Service
-	Catalog  *catalog.Service // published service manifests
+	Catalog  *catalog.Service  // published service manifests
+	Casework *casework.Service // cases opened by submitted applications
+	API      *api.API          // /api/v1 and its OpenAPI document (nil without a public URL)
 	Bus      *events.Bus
 	Jobs     *jobs.Client
 	Notify   *notify.Service
@@ -137,6 +141,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, fmt.Errorf("app: jobs: %w", err)
 	}
 	a.Bus.SetJobs(a.Jobs)
+	a.Casework = casework.New(db, a.Audit, a.Bus, a.Clock)
 	a.Notify.SetJobs(a.Jobs)
 
 	a.Metrics = prometheus.NewRegistry()
@@ -177,6 +182,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		if err := oidc.Register(a.Web, a.OIDC, idw); err != nil {
 			return nil, err
 		}
+		a.API = api.New(a.Web, a.OIDC, a.Identity)
+		(&api.Applications{DB: db, Audit: a.Audit, Cases: a.Casework, Services: a.Catalog}).Register(a.API)
 	}
 	if a.Mailbox != nil {
 		if err := notifyweb.RegisterDevMailbox(a.Web, a.Mailbox); err != nil {

@@ -72,7 +72,7 @@ var scopePattern = regexp.MustCompile(`^[a-z][a-z0-9_.:-]{0,63}$`)
 
 // userScopes are the scopes that release a person's data; a
 // client_credentials client has no person and may not register them.
-var userScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeAddress, ScopeBirthdate, oidc.ScopeOfflineAccess}
+var userScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeAddress, ScopeBirthdate, ScopeApplications, oidc.ScopeOfflineAccess}
 
 // ValidateRedirectURI checks a redirect or post-logout URI an operator
 // registers: an absolute URI without a fragment; https, or http only for a
@@ -443,10 +443,12 @@ func (c opClient) RestrictAdditionalAccessTokenScopes() func([]string) []string 
 	return func(s []string) []string { return s }
 }
 
-// IsScopeAllowed admits Portico's own birthdate scope next to the
-// standard ones the library always admits; anything else is dropped from
-// an authorization request.
-func (c opClient) IsScopeAllowed(scope string) bool { return scope == ScopeBirthdate }
+// IsScopeAllowed admits Portico's own birthdate and applications scopes
+// next to the standard ones the library always admits; anything else is
+// dropped from an authorization request.
+func (c opClient) IsScopeAllowed(scope string) bool {
+	return scope == ScopeBirthdate || scope == ScopeApplications
+}
 
 // IDTokenUserinfoClaimsAssertion is false: claims come from userinfo, and
 // the ID token carries only who signed in.

@@ -39,6 +39,11 @@ import (
 // own, so the person sees it on the consent page.
 const ScopeBirthdate = "birthdate"
 
+// ScopeApplications lets a relying party read, through Portico's API
+// (/api/v1/applications), the applications the person submitted: their
+// references, services and status; never the answers.
+const ScopeApplications = "applications"
+
 // Config holds the provider's lifetimes and identity.
 type Config struct {
 	// Issuer is Portico's public URL (config.PublicURL), without a

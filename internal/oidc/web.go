@@ -123,7 +123,7 @@ func Register(s *web.Server, svc *Service, idw *identityweb.Handlers) error {
 		DefaultLogoutRedirectURI: svc.cfg.Issuer + "/",
 		SupportedUILocales:       []language.Tag{language.English, language.Spanish},
 		SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeAddress,
-			ScopeBirthdate, oidc.ScopeOfflineAccess},
+			ScopeBirthdate, ScopeApplications, oidc.ScopeOfflineAccess},
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr", "azp", "at_hash", "c_hash",
 			"name", "locale", "email", "email_verified", "phone_number", "address", "birthdate"},
 	}, svc, op.StaticIssuer(svc.cfg.Issuer), opts...)
@@ -477,6 +477,7 @@ func consentItems(scopes []string) []string {
 		{oidc.ScopePhone, "oidc.consent.item.phone"},
 		{oidc.ScopeAddress, "oidc.consent.item.address"},
 		{ScopeBirthdate, "oidc.consent.item.birthdate"},
+		{ScopeApplications, "oidc.consent.item.applications"},
 		{oidc.ScopeOfflineAccess, "oidc.consent.item.offline"},
 	}
 	var out []string

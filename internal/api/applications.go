@@ -1,0 +1,140 @@
+package api
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
+)
+
+// Application is a submitted application as its applicant sees it.
+type Application struct {
+	ID             string        `json:"id"`
+	Reference      string        `json:"reference" jsonschema:"example=DMV-2026-000123"`
+	ServiceID      string        `json:"service_id"`
+	ServiceVersion int           `json:"service_version"`
+	ServiceTitle   manifest.Text `json:"service_title"`
+	AgencyID       string        `json:"agency_id"`
+	State          string        `json:"state"`
+	StateTitle     manifest.Text `json:"state_title"`
+	// WaitingOn says whose move it is: agency, citizen (an action is
+	// needed) or nobody (closed).
+	WaitingOn string     `json:"waiting_on" jsonschema:"enum=agency,enum=citizen,enum=nobody"`
+	Overdue   bool       `json:"overdue"`
+	OpenedAt  time.Time  `json:"opened_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	ClosedAt  *time.Time `json:"closed_at,omitempty"`
+}
+
+// ApplicationList is the signed-in person's submitted applications, newest
+// first.
+type ApplicationList struct {
+	Applications []Application `json:"applications"`
+}
+
+// Cases is what the application endpoints need of the casework block.
+type Cases interface {
+	Case(ctx context.Context, id string) (casework.Case, error)
+	ForAccount(ctx context.Context, account string) ([]casework.Case, error)
+}
+
+// Services is what they need of the catalog block.
+type Services interface {
+	Service(ctx context.Context, id string, version int) (catalog.Published, error)
+}
+
+// Applications serves a citizen's applications.
+type Applications struct {
+	DB       *storage.DB
+	Audit    *audit.Log
+	Cases    Cases
+	Services Services
+}
+
+// Register adds the application operations to a.
+func (h *Applications) Register(a *API) {
+	a.Handle(Op{
+		Method: http.MethodGet, Path: "/api/v1/applications", ID: "listApplications", Tag: "applications",
+		Summary: "The signed-in person's submitted applications, newest first", Auth: Citizen,
+		Response: ApplicationList{},
+	}, h.list)
+	a.Handle(Op{
+		Method: http.MethodGet, Path: "/api/v1/applications/{id}", ID: "getApplication", Tag: "applications",
+		Summary: "One of the signed-in person's applications", Auth: Citizen,
+		Description: "Another person's application answers 404, exactly as one that does not exist.",
+		Params:      []Param{{Name: "id", In: "path", Description: "The application id"}},
+		Response:    Application{},
+	}, h.get)
+}
+
+func (h *Applications) list(r *http.Request, p Principal) (any, error) {
+	ctx := r.Context()
+	cases, err := h.Cases.ForAccount(ctx, p.Account.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := ApplicationList{Applications: []Application{}}
+	titles := map[string]*manifest.Manifest{}
+	for _, c := range cases {
+		app, err := h.describe(ctx, c, titles)
+		if err != nil {
+			return nil, err
+		}
+		out.Applications = append(out.Applications, app)
+	}
+	err = h.audit(ctx, audit.Record{Action: "api.applications.list", Subject: "account:" + p.Account.ID,
+		Detail: map[string]any{"client": p.Token.ClientID, "count": len(cases)}})
+	return out, err
+}
+
+func (h *Applications) get(r *http.Request, p Principal) (any, error) {
+	ctx := r.Context()
+	c, err := h.Cases.Case(ctx, r.PathValue("id"))
+	if err == nil && c.AccountID != p.Account.ID || platform.ErrorCode(err) == platform.CodeNotFound {
+		err = platform.Errorf(platform.CodeNotFound, "no such application")
+	}
+	if err != nil {
+		return nil, err
+	}
+	app, err := h.describe(ctx, c, map[string]*manifest.Manifest{})
+	if err != nil {
+		return nil, err
+	}
+	err = h.audit(ctx, audit.Record{Action: "api.application.view", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
+		Detail: map[string]any{"client": p.Token.ClientID}})
+	return app, err
+}
+
+// describe adds the titles of the service version the case was opened on.
+func (h *Applications) describe(ctx context.Context, c casework.Case, memo map[string]*manifest.Manifest) (Application, error) {
+	key := fmt.Sprintf("%s@%d", c.ServiceID, c.ServiceVersion)
+	m, ok := memo[key]
+	if !ok {
+		svc, err := h.Services.Service(ctx, c.ServiceID, c.ServiceVersion)
+		if err != nil {
+			return Application{}, err
+		}
+		m, memo[key] = svc.Manifest, svc.Manifest
+	}
+	return Application{
+		ID: c.ID, Reference: c.Reference, ServiceID: c.ServiceID, ServiceVersion: c.ServiceVersion,
+		ServiceTitle: m.Title, AgencyID: c.AgencyID, State: c.State, StateTitle: m.Workflow.States[c.State].Title,
+		WaitingOn: c.WaitingOn, Overdue: c.Overdue, OpenedAt: c.OpenedAt, UpdatedAt: c.UpdatedAt, ClosedAt: c.ClosedAt,
+	}, nil
+}
+
+// audit records an access to a person's data through the API.
+func (h *Applications) audit(ctx context.Context, rec audit.Record) error {
+	return h.DB.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := h.Audit.Append(ctx, tx, rec)
+		return err
+	})
+}
