@@ -141,7 +141,11 @@ func (e *env) count(q string, args ...any) int {
 // from the delivery jobs in the outbox.
 func (e *env) emitted(caseID string) []string {
 	e.t.Helper()
-	rows, err := e.db.Read().QueryContext(e.ctx, `SELECT args FROM river_job WHERE kind = 'event.deliver' ORDER BY id`)
+	q := `SELECT args FROM river_job WHERE kind = 'event.deliver' ORDER BY id`
+	if e.db.Dialect == storage.SQLite { // River keeps args as SQLite's binary JSONB
+		q = `SELECT json(args) FROM river_job WHERE kind = 'event.deliver' ORDER BY id`
+	}
+	rows, err := e.db.Read().QueryContext(e.ctx, q)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -346,14 +346,16 @@ func (s *Service) transition(ctx context.Context, tx *sql.Tx, w *Workflow, c Cas
 	if err := s.entry(ctx, tx, c.ID, "transition", false, "", detail); err != nil {
 		return Case{}, err
 	}
-	if err := s.enter(ctx, tx, w, c, e.Actions, in); err != nil {
-		return Case{}, err
-	}
 	if _, err := s.audit.Append(ctx, tx, audit.Record{Action: "case.transition", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
 		Detail: map[string]any{"reference": c.Reference, "transition": t.ID, "from": from, "to": t.To}}); err != nil {
 		return Case{}, err
 	}
+	// The transition's event goes out before those of the new state's
+	// actions, so consumers see cause before effects.
 	if err := s.emit(ctx, tx, c, EventTransitioned, detail); err != nil {
+		return Case{}, err
+	}
+	if err := s.enter(ctx, tx, w, c, e.Actions, in); err != nil {
 		return Case{}, err
 	}
 	if c.ClosedAt != nil {
