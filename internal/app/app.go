@@ -49,7 +49,7 @@ type App struct {
 	DB       *storage.DB
 	Audit    *audit.Log
 	Tenancy  *tenancy.Service
-	Catalog  *catalog.Service // published service manifests
+	Catalog  *catalog.Service  // published service manifests
 	Casework *casework.Service // cases and their workflows
 	Bus      *events.Bus
 	Jobs     *jobs.Client
