@@ -4,10 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -52,4 +61,160 @@ func openCase(t *testing.T, a *app.App, id, email, service string, answers map[s
 var vehicleAnswers = map[string]map[string]any{
 	"vehicle":   {"plate": "ABC123", "type": "car"},
 	"insurance": {"insurer": "Acme Mutual", "policy": "P-12345"},
+}
+
+// signInClient signs a demo person in on the server at base (staff with
+// their authenticator code) and returns a client that keeps the session
+// and does not follow redirects.
+func signInClient(t *testing.T, base, email string, staff bool) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	pw := demo.CitizenPassword
+	if staff {
+		pw = demo.StaffPassword
+	}
+	if r := post(t, c, base+"/sign-in", url.Values{"email": {email}, "password": {pw}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in %s: %d", email, r.StatusCode)
+	}
+	if staff {
+		code, _ := totp.GenerateCode(demo.StaffTOTPSecret, time.Now())
+		if r := post(t, c, base+"/sign-in/verify", url.Values{"code": {code}}); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("second factor for %s: %d", email, r.StatusCode)
+		}
+	}
+	return c
+}
+
+// page GETs path with c and returns the status and body.
+func page(t *testing.T, c *http.Client, u string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// postPage POSTs form with c and returns the status, redirect and body.
+func postPage(t *testing.T, c *http.Client, u string, form url.Values) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+// TestCaseJourney works a case through the real program over HTTP: a
+// caseworker finds it in the queue, takes it and asks the applicant for
+// more information; the applicant answers on their case page; the
+// caseworker cannot renew before the fee is paid, the agency
+// administrator records the payment at the counter, and the caseworker
+// renews. Each side sees what it should, and the citizen never sees
+// internal notes.
+func TestCaseJourney(t *testing.T) {
+	base, a := startDemoApp(t, t.TempDir())
+	kase := openCase(t, a, "app-journey", "beto.ciudadano@example.com", "vehicle-registration-renewal", vehicleAnswers)
+	casePath := base + "/console/cases/" + kase.ID
+	citizenPath := base + "/applications/" + kase.ID
+
+	casey := signInClient(t, base, "casey.dmv@example.gov", true)
+	status, body := page(t, casey, base+"/console/cases?sla=on_time&assignee=none&lang=en")
+	if status != 200 || !strings.Contains(body, kase.Reference) || !strings.Contains(body, "Vehicle registration") && !strings.Contains(body, "registration") {
+		t.Fatalf("queue %d lacks %s:\n%s", status, kase.Reference, body)
+	}
+	if _, body := page(t, casey, base+"/console/cases?sla=overdue"); strings.Contains(body, kase.Reference) {
+		t.Fatal("a new case is listed as overdue")
+	}
+	steps := []struct {
+		path string
+		form url.Values
+		done string
+	}{
+		{"/assign", url.Values{"assignee": {"me"}}, "assign"},
+		{"/note", url.Values{"body": {"Plate looks altered; ask for a photo."}}, "note"},
+		{"/request", url.Values{"body": {"Please send a photo of your plate."}}, "request"},
+	}
+	for _, s := range steps {
+		if st, loc, b := postPage(t, casey, casePath+s.path, s.form); st != http.StatusSeeOther || !strings.Contains(loc, "done="+s.done) {
+			t.Fatalf("POST %s: %d %q\n%s", s.path, st, loc, b)
+		}
+	}
+	_, body = page(t, casey, casePath+"?lang=en")
+	for _, want := range []string{"Casey Caseworker", "Plate looks altered", "Please send a photo", "Paused", "Internal", "Acme Mutual"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("staff case page lacks %q", want)
+		}
+	}
+	// Bad input comes back as an error on the page, never a 500.
+	if st, _, b := postPage(t, casey, casePath+"/message", url.Values{"body": {"   "}}); st != http.StatusBadRequest || !strings.Contains(b, "error-summary") {
+		t.Fatalf("empty message: %d", st)
+	}
+
+	beto := signInClient(t, base, "beto.ciudadano@example.com", false)
+	status, body = page(t, beto, citizenPath+"?lang=en")
+	if status != 200 || !strings.Contains(body, "Please send a photo of your plate.") || !strings.Contains(body, `id="respond-submit"`) {
+		t.Fatalf("citizen page %d:\n%s", status, body)
+	}
+	if strings.Contains(body, "Plate looks altered") || strings.Contains(body, "Casey") {
+		t.Fatal("the citizen sees an internal note or a staff name")
+	}
+	if st, loc, b := postPage(t, beto, citizenPath+"/respond", url.Values{"body": {"Photo: the plate reads ABC123, nothing altered."}}); st != http.StatusSeeOther || !strings.Contains(loc, "done=respond") {
+		t.Fatalf("respond: %d %q\n%s", st, loc, b)
+	}
+	if st, _ := page(t, beto, base+"/console/cases/"+kase.ID); st != http.StatusNotFound {
+		t.Fatalf("citizen on the staff case page: %d", st)
+	}
+
+	// Renewing needs the fee: refused with the reason, in Spanish too.
+	st, _, b := postPage(t, casey, casePath+"/transition?lang=es", url.Values{"transition": {"renew"}})
+	if st != http.StatusConflict || !strings.Contains(b, "la tarifa aún no se ha pagado") {
+		t.Fatalf("renew before payment: %d\n%s", st, b)
+	}
+	// A caseworker may not record payments; the agency administrator may.
+	if st, _, _ := postPage(t, casey, casePath+"/payment", url.Values{"amount": {"45.00"}}); st != http.StatusForbidden {
+		t.Fatalf("caseworker records a payment: %d", st)
+	}
+	dana := signInClient(t, base, "dana.dmv-admin@example.gov", true)
+	if st, _, b := postPage(t, dana, casePath+"/payment", url.Values{"amount": {"44.00"}}); st != http.StatusBadRequest || !strings.Contains(b, "45.00") {
+		t.Fatalf("wrong amount: %d", st)
+	}
+	if st, loc, b := postPage(t, dana, casePath+"/payment", url.Values{"amount": {"$45"}, "ref": {"COUNTER-7"}}); st != http.StatusSeeOther || !strings.Contains(loc, "done=payment") {
+		t.Fatalf("payment: %d %q\n%s", st, loc, b)
+	}
+	if st, loc, b := postPage(t, casey, casePath+"/transition", url.Values{"transition": {"renew"}}); st != http.StatusSeeOther || !strings.Contains(loc, "done=transition") {
+		t.Fatalf("renew: %d %q\n%s", st, loc, b)
+	}
+	final, err := a.Casework.Case(context.Background(), kase.ID)
+	if err != nil || final.State != "renewed" || final.ClosedAt == nil {
+		t.Fatalf("final case %+v, %v", final, err)
+	}
+	_, body = page(t, beto, citizenPath+"?lang=es")
+	for _, want := range []string{"Renovado", "Registro del vehículo", "Pago recibido", "Su registro está renovado"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("Spanish citizen page lacks %q", want)
+		}
+	}
+	// Every view and change is on the audit record.
+	var views, changes int
+	a.DB.Read().QueryRow(`SELECT COUNT(*) FROM audit_entries WHERE subject = $1 AND action = 'case.read'`, "case:"+kase.ID).Scan(&views)
+	a.DB.Read().QueryRow(`SELECT COUNT(*) FROM audit_entries WHERE subject = $1 AND action IN ('case.assign', 'case.note', 'case.request_info', 'case.respond', 'case.payment.record', 'case.transition')`, "case:"+kase.ID).Scan(&changes)
+	if views < 3 || changes != 6 {
+		t.Errorf("audited %d views and %d changes", views, changes)
+	}
+	// The applicant was emailed the request and the decision.
+	var mails int
+	a.DB.Read().QueryRow(`SELECT COUNT(*) FROM notifications WHERE reference = $1`, "case:"+kase.ID).Scan(&mails)
+	if mails != 3 { // request, payment received, renewed
+		t.Errorf("%d emails about the case", mails)
+	}
 }
