@@ -12,9 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp/totp"
 
 	"github.com/portico-gov/portico/internal/app"
+	"github.com/portico-gov/portico/internal/browsertest"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/platform"
@@ -217,4 +221,108 @@ func TestCaseJourney(t *testing.T) {
 	if mails != 3 { // request, payment received, renewed
 		t.Errorf("%d emails about the case", mails)
 	}
+}
+
+// sessionCookie returns the session cookie c holds for base.
+func sessionCookie(t *testing.T, c *http.Client, base string) *http.Cookie {
+	t.Helper()
+	u, _ := url.Parse(base)
+	for _, ck := range c.Jar.Cookies(u) {
+		if strings.HasSuffix(ck.Name, "portico-session") { // __Host- prefixed on a secure context
+			return ck
+		}
+	}
+	t.Fatal("no session cookie")
+	return nil
+}
+
+// useSession makes the browser tab's requests carry the session of c.
+func useSession(t *testing.T, p *browsertest.Page, c *http.Client, base string) {
+	t.Helper()
+	ck := sessionCookie(t, c, base)
+	httpOnly := true
+	p.Run(t, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		if _, err := cdp.Call(ctx, tg, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+			return chromedp.Void{}, err
+		}
+		secure := strings.HasPrefix(ck.Name, "__Host-")
+		_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: ck.Name, Value: ck.Value, URL: base, Path: "/", HTTPOnly: &httpOnly, Secure: &secure})
+		return chromedp.Void{}, err
+	})
+}
+
+// TestCaseBrowser checks the case pages with axe-core (WCAG 2.2 A/AA) in
+// English and Spanish: the staff queue, the staff case page (also with an
+// error), and the citizen's case page before and after they answer a
+// request for more information.
+func TestCaseBrowser(t *testing.T) {
+	b := browsertest.New(t)
+	base, a := startDemoApp(t, t.TempDir())
+	kase := openCase(t, a, "app-browser", "beto.ciudadano@example.com", "vehicle-registration-renewal", vehicleAnswers)
+	openCase(t, a, "app-browser-2", "ana.citizen@example.com", "vehicle-registration-renewal", vehicleAnswers)
+	casey := signInClient(t, base, "casey.dmv@example.gov", true)
+	for _, s := range []struct{ path, body string }{{"/note", "Checked the plate."}, {"/request", "Please send a photo of your plate."}} {
+		if st, _, _ := postPage(t, casey, base+"/console/cases/"+kase.ID+s.path, url.Values{"body": {s.body}}); st != http.StatusSeeOther {
+			t.Fatalf("%s: %d", s.path, st)
+		}
+	}
+	if st, _, _ := postPage(t, casey, base+"/console/cases/"+kase.ID+"/assign", url.Values{"assignee": {"me"}}); st != http.StatusSeeOther {
+		t.Fatalf("assign: %d", st)
+	}
+	beto := signInClient(t, base, "beto.ciudadano@example.com", false)
+
+	for _, lang := range []string{"en", "es"} {
+		t.Run("staff/"+lang, func(t *testing.T) {
+			p := b.Page(t)
+			useSession(t, p, casey, base)
+			for _, path := range []string{"/console/cases?lang=" + lang, "/console/cases?sla=overdue&lang=" + lang, "/console/cases/" + kase.ID + "?lang=" + lang} {
+				p.Visit(t, base+path)
+				if s := p.Status(); s != 200 {
+					t.Fatalf("%s: status %d", path, s)
+				}
+				if errs := p.ConsoleErrors(); len(errs) > 0 {
+					t.Errorf("%s: console errors: %v", path, errs)
+				}
+			}
+			// An empty message: the error summary and the inline error.
+			p.Run(t,
+				chromedp.Click(chromedp.CSS("#message-submit")),
+				chromedp.WaitVisible(chromedp.CSS("#error-summary")),
+			)
+			p.CheckA11y(t)
+			if s := p.Status(); s != 400 {
+				t.Errorf("empty message status %d", s)
+			}
+		})
+	}
+	for _, lang := range []string{"en", "es"} {
+		t.Run("citizen/"+lang, func(t *testing.T) {
+			p := b.Page(t)
+			useSession(t, p, beto, base)
+			p.Visit(t, base+"/applications/"+kase.ID+"?lang="+lang)
+			if s := p.Status(); s != 200 {
+				t.Fatalf("status %d", s)
+			}
+			if got := p.Text(t, "main"); strings.Contains(got, "Checked the plate") {
+				t.Fatal("the citizen sees an internal note")
+			}
+			if lang == "es" {
+				return // answered once, in English; the page after is checked below
+			}
+			p.Run(t,
+				chromedp.SendKeys(chromedp.CSS("#body"), "Here is the photo description: plate ABC123."),
+				chromedp.Click(chromedp.CSS("#respond-submit")),
+				chromedp.WaitVisible(chromedp.CSS(".usa-alert--success")),
+			)
+			p.CheckA11y(t)
+		})
+	}
+	t.Run("citizen/after", func(t *testing.T) {
+		p := b.Page(t)
+		useSession(t, p, beto, base)
+		p.Visit(t, base+"/applications/"+kase.ID+"?lang=es")
+		if got := p.Text(t, "#timeline"); !strings.Contains(got, "Respuesta del solicitante") {
+			t.Errorf("timeline lacks the answer:\n%s", got)
+		}
+	})
 }
