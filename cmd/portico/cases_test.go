@@ -21,6 +21,7 @@ import (
 	"github.com/portico-gov/portico/internal/browsertest"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/demo"
+	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -214,6 +215,23 @@ func TestCaseJourney(t *testing.T) {
 	a.DB.Read().QueryRow(`SELECT COUNT(*) FROM audit_entries WHERE subject = $1 AND action IN ('case.assign', 'case.note', 'case.request_info', 'case.respond', 'case.payment.record', 'case.transition')`, "case:"+kase.ID).Scan(&changes)
 	if views < 3 || changes != 6 {
 		t.Errorf("audited %d views and %d changes", views, changes)
+	}
+	// An auditor reads the case but changes nothing.
+	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorOperator, ID: "test"})
+	aud, err := a.Identity.AddStaff(ctx, identity.NewStaff{Email: "ava.audit@example.gov", LegalName: "Ava Auditor", Password: demo.StaffPassword, AgencyID: "dmv", Role: identity.Auditor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Identity.SetTOTPSecret(ctx, aud.ID, demo.StaffTOTPSecret); err != nil {
+		t.Fatal(err)
+	}
+	ava := signInClient(t, base, "ava.audit@example.gov", true)
+	open2 := openCase(t, a, "app-journey-2", "ana.citizen@example.com", "vehicle-registration-renewal", vehicleAnswers)
+	if st, body := page(t, ava, base+"/console/cases/"+open2.ID+"?lang=en"); st != 200 || strings.Contains(body, "<form class=\"usa-form\" method=\"post\"") || !strings.Contains(body, "You can read this case but not change it.") {
+		t.Fatalf("auditor case page: %d\n%s", st, body)
+	}
+	if st, _, _ := postPage(t, ava, base+"/console/cases/"+open2.ID+"/note", url.Values{"body": {"x"}}); st != http.StatusForbidden {
+		t.Fatalf("auditor adds a note: %d", st)
 	}
 	// The applicant was emailed the request and the decision.
 	var mails int
