@@ -20,6 +20,7 @@ import (
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/browsertest"
 	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/platform"
@@ -73,6 +74,12 @@ var vehicleAnswers = map[string]map[string]any{
 // and does not follow redirects.
 func signInClient(t *testing.T, base, email string, staff bool) *http.Client {
 	t.Helper()
+	return signInAt(t, base, email, staff, time.Now())
+}
+
+// signInAt is signInClient for a program whose clock reads at.
+func signInAt(t *testing.T, base, email string, staff bool, at time.Time) *http.Client {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	pw := demo.CitizenPassword
@@ -83,7 +90,7 @@ func signInClient(t *testing.T, base, email string, staff bool) *http.Client {
 		t.Fatalf("sign in %s: %d", email, r.StatusCode)
 	}
 	if staff {
-		code, _ := totp.GenerateCode(demo.StaffTOTPSecret, time.Now())
+		code, _ := totp.GenerateCode(demo.StaffTOTPSecret, at)
 		if r := post(t, c, base+"/sign-in/verify", url.Values{"code": {code}}); r.StatusCode != http.StatusSeeOther {
 			t.Fatalf("second factor for %s: %d", email, r.StatusCode)
 		}
@@ -343,4 +350,53 @@ func TestCaseBrowser(t *testing.T) {
 			t.Errorf("timeline lacks the answer:\n%s", got)
 		}
 	})
+}
+
+// TestSLAJob runs the SLA sweep as the program does, as a River job in
+// the worker, against the platform's fake clock: a case whose time limit
+// passed becomes overdue and shows so on the staff page.
+func TestSLAJob(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8, DevMailbox: true}
+	if err := cfg.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	clock := platform.NewFakeClock(time.Now())
+	a, err := app.New(ctx, cfg, app.NewLogger(cfg, io.Discard), app.Options{Migrate: true, Work: true, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(context.Background()) })
+	if err := seedDemo(platform.WithActor(ctx, platform.Actor{Kind: platform.ActorSystem}), a); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kase := openCase(t, a, "app-sla", "ana.citizen@example.com", "vehicle-registration-renewal", vehicleAnswers) // submitted: 2d
+	clock.Advance(49 * time.Hour)
+	if _, err := a.Jobs.Insert(ctx, casework.SLAArgs{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := a.Casework.Case(ctx, kase.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Overdue {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("case not overdue after the sweep job: %+v", c)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	dana := signInAt(t, a.URL(), "dana.dmv-admin@example.gov", true, clock.Now())
+	if st, body := page(t, dana, a.URL()+"/console/cases?sla=overdue&lang=en"); st != 200 || !strings.Contains(body, kase.Reference) || !strings.Contains(body, "Overdue") {
+		t.Fatalf("overdue queue %d lacks the case", st)
+	}
+	if _, body := page(t, dana, a.URL()+"/console/cases/"+kase.ID+"?lang=en"); !strings.Contains(body, `id="overdue"`) {
+		t.Fatal("case page does not say overdue")
+	}
 }
