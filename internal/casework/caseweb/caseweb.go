@@ -10,8 +10,10 @@
 package caseweb
 
 import (
+	"bytes"
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -582,13 +584,22 @@ func answerPages(p *web.Page, m *manifest.Manifest, answers map[string]map[strin
 			continue
 		}
 		ap := answerPage{Title: tr(pg.Title, lg)}
-		keys := make([]string, 0, len(got))
-		for k := range got {
-			keys = append(keys, k)
+		// Fields in the order the form asked them (the schema's
+		// properties), then anything else answered, by name.
+		var keys []string
+		for _, k := range propertyOrder(pg.Schema) {
+			if _, ok := got[k]; ok {
+				keys = append(keys, k)
+			}
 		}
-		// Fields in the manifest's order of hints first, then the rest.
-		sort.SliceStable(keys, func(i, j int) bool { return keys[i] < keys[j] })
-		for _, k := range keys {
+		var rest []string
+		for k := range got {
+			if !slices.Contains(keys, k) {
+				rest = append(rest, k)
+			}
+		}
+		sort.Strings(rest)
+		for _, k := range append(keys, rest...) {
 			f, hinted := pg.Fields[k]
 			label := k
 			if hinted {
@@ -603,6 +614,47 @@ func answerPages(p *web.Page, m *manifest.Manifest, answers map[string]map[strin
 		out = append(out, ap)
 	}
 	return out
+}
+
+// propertyOrder lists the top-level properties of a page schema in the
+// order the manifest wrote them (a Go map would lose it).
+func propertyOrder(schema json.RawMessage) []string {
+	dec := json.NewDecoder(bytes.NewReader(schema))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		if key != "properties" {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return nil
+			}
+			continue
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			return nil
+		}
+		var out []string
+		for dec.More() {
+			name, err := dec.Token()
+			if err != nil {
+				return out
+			}
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return out
+			}
+			if s, ok := name.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 // attachmentName is the file name an attachment answer carries: the

@@ -87,3 +87,13 @@ func TestFormatValue(t *testing.T) {
 		t.Errorf("attachment name %q", got)
 	}
 }
+
+func TestPropertyOrder(t *testing.T) {
+	got := propertyOrder([]byte(`{"type": "object", "required": ["b"], "properties": {"plate": {"type": "string"}, "type": {"enum": ["a"]}, "address": {"type": "object", "properties": {"zip": {}}}}}`))
+	if strings.Join(got, ",") != "plate,type,address" {
+		t.Errorf("propertyOrder = %v", got)
+	}
+	if got := propertyOrder([]byte(`not json`)); got != nil {
+		t.Errorf("bad schema: %v", got)
+	}
+}
