@@ -158,14 +158,13 @@ type queueRow struct {
 }
 
 type queueView struct {
-	Rows                                         []queueRow
-	Services, States, SLAs, Assignees, Sorts     []option
-	Closed                                       bool
-	Total, Page, Pages                           int
-	PrevURL, NextURL                             string
-	PageLinks                                    []pageLink
-	NoAgencies                                   bool
-	FilterService, FilterState, FilterSLA, Query string
+	Rows                                     []queueRow
+	Services, States, SLAs, Assignees, Sorts []option
+	Closed                                   bool
+	Total, Page, Pages                       int
+	PrevURL, NextURL                         string
+	PageLinks                                []pageLink
+	NoAgencies                               bool
 }
 
 type pageLink struct {
