@@ -24,7 +24,7 @@ import (
 // env is the casework block over a real database with the demo catalog,
 // the workflow's events captured by a consumer on the real bus.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	db     *storage.DB
 	clock  *platform.FakeClock
 	cat    *catalog.Service
@@ -73,7 +73,7 @@ func (m *mailer) count() int {
 	return len(m.sent)
 }
 
-func newEnv(t *testing.T, db *storage.DB) *env {
+func newEnv(t testing.TB, db *storage.DB) *env {
 	t.Helper()
 	clock := platform.NewFakeClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	log := audit.New(db, clock, nil)
