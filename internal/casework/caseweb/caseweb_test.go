@@ -97,3 +97,24 @@ func TestPropertyOrder(t *testing.T) {
 		t.Errorf("bad schema: %v", got)
 	}
 }
+
+// FuzzParseMoney: any typed amount is refused or read as a non-negative
+// amount that reads back the same once formatted.
+func FuzzParseMoney(f *testing.F) {
+	for _, s := range []string{"45", "45.5", "$1,234.56", "", ".", "1.2.3", "٣", "999999999999.99"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseMoney(s)
+		if err != nil {
+			return
+		}
+		if n < 0 {
+			t.Fatalf("ParseMoney(%q) = %d", s, n)
+		}
+		back, err := ParseMoney(casework.FormatMoney(n, ""))
+		if err != nil || back != n {
+			t.Fatalf("ParseMoney(%q) = %d; formatted %q reads %d, %v", s, n, casework.FormatMoney(n, ""), back, err)
+		}
+	})
+}
