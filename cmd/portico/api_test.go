@@ -52,7 +52,8 @@ func TestAPIWithRealTokens(t *testing.T) {
 	var opened casework.Case
 	if err := a.DB.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO applications (id, service_id, service_version, agency_id, account_id, status, answers, created_at, updated_at)
-			VALUES ('app-1', $1, $2, $3, $4, 'submitted', '{}', $5, $5)`, svc.ID, svc.Version, svc.AgencyID, ana.ID, a.Clock.Now()); err != nil {
+			VALUES ('app-1', $1, $2, $3, $4, 'submitted', $6, $5, $5)`, svc.ID, svc.Version, svc.AgencyID, ana.ID, a.Clock.Now(),
+			`{"vehicle":{"plate":"ABC123","type":"car"},"insurance":{"insurer":"Acme","policy":"P-1"}}`); err != nil {
 			return err
 		}
 		opened, err = a.Casework.Open(ctx, tx, casework.Opening{ApplicationID: "app-1", AccountID: ana.ID, AgencyID: svc.AgencyID,

@@ -42,6 +42,7 @@ const (
 	platformAdmin             // platform administrators only
 	ownerOnly                 // the citizen who owns the object (Beto), per object
 	bearerOnly                // the API: a session cookie never suffices (see internal/api's own table)
+	dmvStaff                  // staff holding a role in the DMV (not a platform admin without one)
 )
 
 // TestAuthorizationTable walks every registered route as anonymous,
@@ -128,6 +129,10 @@ func TestAuthorizationTable(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Beto's vehicle registration renewal: a DMV case, the object of the
+	// case routes.
+	kase := openCase(t, a, "app-beto", "beto.ciudadano@example.com", "vehicle-registration-renewal", vehicleAnswers)
+
 	allowedFor := func(r rule, ac *actor) bool {
 		switch r {
 		case public:
@@ -144,6 +149,8 @@ func TestAuthorizationTable(t *testing.T) {
 			return ac.name == "platform admin"
 		case ownerOnly:
 			return ac.name == "citizen B"
+		case dmvStaff:
+			return ac.name == "staff X (DMV admin)"
 		}
 		return false
 	}
@@ -212,6 +219,19 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /console/agencies/{agency}", "GET", "/console/agencies/dmv", nil, dmvMember},
 		{"POST /console/agencies/{agency}/staff", "POST", "/console/agencies/dmv/staff", url.Values{"email": {"not an email"}, "role": {"caseworker"}}, dmvAdmin},
 		{"GET /admin/users", "GET", "/admin/users", nil, platformAdmin},
+		// Case work (internal/casework/caseweb): staff see only their
+		// agencies' cases; the applicant sees only their own.
+		{"GET /console/cases", "GET", "/console/cases", nil, staffOnly},
+		{"GET /console/cases/{id}", "GET", "/console/cases/" + kase.ID, nil, dmvStaff},
+		{"POST /console/cases/{id}/assign", "POST", "/console/cases/" + kase.ID + "/assign", url.Values{"assignee": {"me"}}, dmvStaff},
+		{"POST /console/cases/{id}/transition", "POST", "/console/cases/" + kase.ID + "/transition", url.Values{"transition": {"nope"}}, dmvStaff},
+		{"POST /console/cases/{id}/note", "POST", "/console/cases/" + kase.ID + "/note", url.Values{"body": {"checked"}}, dmvStaff},
+		{"POST /console/cases/{id}/message", "POST", "/console/cases/" + kase.ID + "/message", url.Values{"body": {""}}, dmvStaff},
+		{"POST /console/cases/{id}/payment", "POST", "/console/cases/" + kase.ID + "/payment", url.Values{"amount": {"not money"}}, dmvStaff},
+		{"POST /console/cases/{id}/request", "POST", "/console/cases/" + kase.ID + "/request", url.Values{"body": {"Which colour is the car?"}}, dmvStaff},
+		{"GET /applications/{id}", "GET", "/applications/" + kase.ID, nil, ownerOnly},
+		{"POST /applications/{id}/respond", "POST", "/applications/" + kase.ID + "/respond", url.Values{"body": {"Blue."}}, ownerOnly},
+		{"POST /applications/{id}/transition", "POST", "/applications/" + kase.ID + "/transition", url.Values{"transition": {"nope"}}, ownerOnly},
 		// The OpenID Provider (internal/oidc). Protocol endpoints are public
 		// by design: clients authenticate with their own credentials, and
 		// an authorization request sends an anonymous visitor to sign in.

@@ -150,6 +150,10 @@ func (r *rig) validate(t *testing.T, docPath, status, media string, body []byte)
 	}
 }
 
+// vehicleAnswers are answers the vehicle renewal's fee can be computed
+// from; other services' fees do not read answers.
+const vehicleAnswers = `{"vehicle":{"plate":"ABC123","type":"car"},"insurance":{"insurer":"Acme","policy":"P-1"}}`
+
 func openCase(t *testing.T, a *app.App, id, account, service string) casework.Case {
 	t.Helper()
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorCitizen, ID: account})
@@ -161,7 +165,7 @@ func openCase(t *testing.T, a *app.App, id, account, service string) casework.Ca
 	err = a.DB.InTx(ctx, func(tx *sql.Tx) error {
 		now := a.Clock.Now()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO applications (id, service_id, service_version, agency_id, account_id, status, answers, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, 'submitted', '{}', $6, $6)`, id, svc.ID, svc.Version, svc.AgencyID, account, now); err != nil {
+			VALUES ($1, $2, $3, $4, $5, 'submitted', $7, $6, $6)`, id, svc.ID, svc.Version, svc.AgencyID, account, now, vehicleAnswers); err != nil {
 			return err
 		}
 		var err error

@@ -22,6 +22,7 @@ import (
 	"github.com/portico-gov/portico/internal/api"
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/casework/caseweb"
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/console"
@@ -50,7 +51,7 @@ type App struct {
 	Audit    *audit.Log
 	Tenancy  *tenancy.Service
 	Catalog  *catalog.Service  // published service manifests
-	Casework *casework.Service // cases opened by submitted applications
+	Casework *casework.Service // cases and their workflows
 	API      *api.API          // /api/v1 and its OpenAPI document (nil without a public URL)
 	Bus      *events.Bus
 	Jobs     *jobs.Client
@@ -124,6 +125,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	reg := jobs.NewRegistry()
 	a.Bus = events.NewBus(reg, a.Clock)
 	jobs.Register(reg, &audit.CheckpointWorker{Log: a.Audit})
+	a.Casework = casework.New(db, a.Audit, a.Bus, a.Clock)
+	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
 	if err := a.newNotify(reg, opts); err != nil {
 		return nil, err
 	}
@@ -135,13 +138,17 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return audit.CheckpointArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
+			// Cases past their SLA: marked overdue (or moved on by the
+			// workflow's system step) within a minute of falling due.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return casework.SLAArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: jobs: %w", err)
 	}
 	a.Bus.SetJobs(a.Jobs)
-	a.Casework = casework.New(db, a.Audit, a.Bus, a.Clock)
 	a.Notify.SetJobs(a.Jobs)
 
 	a.Metrics = prometheus.NewRegistry()
@@ -175,6 +182,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Audit); err != nil {
+		return nil, err
+	}
+	a.Casework.Use(casework.Deps{Manifests: caseManifests{a.Catalog}, Citizens: caseCitizens{a.Identity, a.Clock}, Mailer: caseMailer{a}})
+	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog); err != nil {
 		return nil, err
 	}
 	a.OIDC = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity)

@@ -49,6 +49,9 @@ type Case struct {
 	OpenedAt       time.Time  `json:"opened_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
 	ClosedAt       *time.Time `json:"closed_at,omitempty"`
+	// slaRemaining is the SLA time left when the clock was paused (the
+	// case waits on the citizen), in seconds; nil while it runs.
+	slaRemaining *int64
 }
 
 // Opening is what Open needs to know about a submitted application.
@@ -63,15 +66,18 @@ type Opening struct {
 
 // Service is the casework block.
 type Service struct {
-	db    *storage.DB
-	audit *audit.Log
-	bus   *events.Bus
-	clock platform.Clock
+	db     *storage.DB
+	audit  *audit.Log
+	bus    *events.Bus
+	clock  platform.Clock
+	engine *Engine
+	deps   Deps
 }
 
-// New returns the casework block.
+// New returns the casework block. internal/app then gives it the other
+// blocks it talks to with Use.
 func New(db *storage.DB, log *audit.Log, bus *events.Bus, clock platform.Clock) *Service {
-	return &Service{db: db, audit: log, bus: bus, clock: clock}
+	return &Service{db: db, audit: log, bus: bus, clock: clock, engine: NewEngine()}
 }
 
 // EventOpened is emitted (in the opening transaction) when a case opens.
@@ -79,9 +85,10 @@ const EventOpened = "gov.portico.case.opened"
 
 // Open allocates the application's human reference and opens its case in
 // the manifest's initial workflow state, in tx (the caller's submission
-// transaction). It appends the timeline entry and the audit record and
-// emits EventOpened. The caller stores the returned reference on the
-// application.
+// transaction, after it has stored the answers). It appends the timeline
+// entry and the audit record, emits EventOpened and runs the initial
+// state's on_enter actions (a fee to pay, staff to notify). The caller
+// stores the returned reference on the application.
 func (s *Service) Open(ctx context.Context, tx *sql.Tx, o Opening) (Case, error) {
 	if o.Manifest == nil {
 		return Case{}, errors.New("casework: open: no manifest")
@@ -96,22 +103,15 @@ func (s *Service) Open(ctx context.Context, tx *sql.Tx, o Opening) (Case, error)
 		ServiceVersion: o.Version, AccountID: o.AccountID, State: o.Manifest.Workflow.Initial,
 		StateEnteredAt: now, WaitingOn: WaitingOnAgency, OpenedAt: now, UpdatedAt: now,
 	}
-	st, ok := o.Manifest.Workflow.States[c.State]
-	if !ok {
-		return Case{}, fmt.Errorf("casework: open: initial state %q missing from %s@%d", c.State, o.ServiceID, o.Version)
+	w, err := s.engine.Workflow(o.ServiceID, o.Version, o.Manifest)
+	if err != nil {
+		return Case{}, fmt.Errorf("casework: open: %w", err)
 	}
-	if st.SLA != "" {
-		d, err := manifest.ParseDuration(st.SLA)
-		if err != nil {
-			return Case{}, fmt.Errorf("casework: open: %w", err)
-		}
-		due := now.Add(d)
-		c.SLADueAt = &due
+	entered, err := w.Enter(c, c.State, now)
+	if err != nil {
+		return Case{}, fmt.Errorf("casework: open: %w", err)
 	}
-	if st.Terminal {
-		c.WaitingOn = WaitingOnNobody
-		c.ClosedAt = &now
-	}
+	c = entered.Case
 	_, err = tx.ExecContext(ctx, `INSERT INTO cases (id, reference, agency_id, service_id, service_version, account_id, state,
 		state_entered_at, sla_due_at, waiting_on, opened_at, updated_at, closed_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
@@ -137,6 +137,13 @@ func (s *Service) Open(ctx context.Context, tx *sql.Tx, o Opening) (Case, error)
 	}); err != nil {
 		return Case{}, err
 	}
+	in, err := s.inputs(ctx, tx, c)
+	if err != nil {
+		return Case{}, fmt.Errorf("casework: open: %w", err)
+	}
+	if err := s.enter(ctx, tx, w, c, entered.Actions, in); err != nil {
+		return Case{}, fmt.Errorf("casework: open: %w", err)
+	}
 	return c, nil
 }
 
@@ -161,17 +168,21 @@ func FormatReference(agency string, year int, n int64) string {
 
 // caseColumns is the column list scanCase reads.
 const caseColumns = `id, reference, agency_id, service_id, service_version, account_id, state, state_entered_at,
-	sla_due_at, overdue, waiting_on, COALESCE(assignee, ''), opened_at, updated_at, closed_at`
+	sla_due_at, overdue, waiting_on, COALESCE(assignee, ''), opened_at, updated_at, closed_at, sla_remaining_seconds`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanCase(r scanner) (Case, error) {
 	var c Case
 	var due, closed sql.NullTime
+	var remaining sql.NullInt64
 	err := r.Scan(&c.ID, &c.Reference, &c.AgencyID, &c.ServiceID, &c.ServiceVersion, &c.AccountID, &c.State,
-		&c.StateEnteredAt, &due, &c.Overdue, &c.WaitingOn, &c.Assignee, &c.OpenedAt, &c.UpdatedAt, &closed)
+		&c.StateEnteredAt, &due, &c.Overdue, &c.WaitingOn, &c.Assignee, &c.OpenedAt, &c.UpdatedAt, &closed, &remaining)
 	if err != nil {
 		return Case{}, err
+	}
+	if remaining.Valid {
+		c.slaRemaining = &remaining.Int64
 	}
 	if due.Valid {
 		t := due.Time.UTC()

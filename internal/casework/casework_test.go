@@ -69,7 +69,7 @@ func TestOpen(t *testing.T) {
 			err := db.InTx(ctx, func(tx *sql.Tx) error {
 				now := clock.Now()
 				if _, err := tx.ExecContext(ctx, `INSERT INTO applications (id, service_id, service_version, agency_id, account_id, status, answers, created_at, updated_at)
-					VALUES ($1, $2, $3, $4, 'acct-1', 'submitted', '{}', $5, $5)`, id, svc.ID, svc.Version, svc.AgencyID, now); err != nil {
+					VALUES ($1, $2, $3, $4, 'acct-1', 'submitted', '{"vehicle":{"type":"car","plate":"ABC123"}}', $5, $5)`, id, svc.ID, svc.Version, svc.AgencyID, now); err != nil {
 					return err
 				}
 				var err error

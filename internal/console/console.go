@@ -1,6 +1,8 @@
 // Package console is the staff side of the portal: a staff member's home
-// listing their agencies, an agency's page (its staff, and where case work
-// will appear), and the platform administrator's list of staff accounts.
+// listing their agencies (with the way to their cases), an agency's page
+// (its staff), and the platform administrator's list of staff accounts.
+// The case queue and case pages under /console/cases belong to the
+// casework block's web side (internal/casework/caseweb).
 //
 // Authorization is decided here in one place, the allow functions in
 // Register, against the signed-in account's memberships; the table test in

@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/identity"
+	"github.com/portico-gov/portico/internal/notify"
+)
+
+// caseManifests gives casework the manifests of published versions.
+type caseManifests struct{ c *catalog.Service }
+
+func (m caseManifests) Manifest(ctx context.Context, id string, version int) (*manifest.Manifest, error) {
+	p, err := m.c.Service(ctx, id, version)
+	if err != nil {
+		return nil, err
+	}
+	return p.Manifest, nil
+}
+
+// caseCitizens tells workflow guards who the applicant is, from their
+// account: age from the date of birth, language, and where they live.
+type caseCitizens struct {
+	id    *identity.Service
+	clock interface{ Now() time.Time }
+}
+
+func (c caseCitizens) Person(ctx context.Context, accountID string) (manifest.Person, error) {
+	a, err := c.id.Account(ctx, accountID)
+	if err != nil {
+		return manifest.Person{}, err
+	}
+	p := manifest.Person{Language: a.Lang, Residence: manifest.Address{ZIP: a.Residential.ZIP}}
+	if born, err := time.Parse("2006-01-02", a.DateOfBirth); err == nil {
+		now := c.clock.Now()
+		age := now.Year() - born.Year()
+		if now.YearDay() < born.YearDay() {
+			age--
+		}
+		p.Age = int64(max(age, 0))
+	}
+	js, err := c.id.Jurisdictions(ctx, a)
+	if err != nil {
+		return manifest.Person{}, err
+	}
+	for _, j := range js {
+		p.Residence.Jurisdictions = append(p.Residence.Jurisdictions, j.ID)
+	}
+	return p, nil
+}
+
+// caseMailer emails applicants about their cases through the notification
+// outbox, in their language, with a link to their case page.
+type caseMailer struct{ a *App }
+
+func (m caseMailer) MailCitizen(ctx context.Context, tx *sql.Tx, mail casework.Mail) error {
+	acct, err := m.a.Identity.Account(ctx, mail.AccountID)
+	if err != nil {
+		return fmt.Errorf("case mail: %w", err)
+	}
+	subject, body, link := mail.Subject.EN, mail.Body.EN, "See your application"
+	if acct.Lang == "es" {
+		subject, body, link = mail.Subject.ES, mail.Body.ES, "Vea su solicitud"
+	}
+	text := body + "\n\n" + link + ":\n" + strings.TrimRight(m.a.Config.PublicURL, "/") + "/applications/" + mail.CaseID + "\n"
+	_, err = m.a.Notify.SendEmail(ctx, tx, notify.Email{To: acct.Email, Subject: subject + " (" + mail.Reference + ")", Text: text,
+		Lang: acct.Lang, AgencyID: mail.AgencyID, Reference: "case:" + mail.CaseID})
+	return err
+}

@@ -1,0 +1,168 @@
+package casework_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/demo"
+	"github.com/portico-gov/portico/internal/events"
+	"github.com/portico-gov/portico/internal/jobs"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/tenancy"
+)
+
+// env is the casework block over a real database with the demo catalog,
+// the workflow's events captured by a consumer on the real bus.
+type env struct {
+	t      testing.TB
+	db     *storage.DB
+	clock  *platform.FakeClock
+	cat    *catalog.Service
+	cw     *casework.Service
+	mailer *mailer
+	ctx    context.Context
+}
+
+// manifests adapts the catalog as internal/app does.
+type manifests struct{ cat *catalog.Service }
+
+func (m manifests) Manifest(ctx context.Context, id string, version int) (*manifest.Manifest, error) {
+	p, err := m.cat.Service(ctx, id, version)
+	if err != nil {
+		return nil, err
+	}
+	return p.Manifest, nil
+}
+
+// citizens gives every applicant the same profile.
+type citizens struct{ p manifest.Person }
+
+func (c citizens) Person(context.Context, string) (manifest.Person, error) { return c.p, nil }
+
+// mailer records the emails casework asks for, in their transaction: a
+// mail asked for in a transaction that rolls back is not recorded.
+type mailer struct {
+	mu   sync.Mutex
+	sent []casework.Mail
+}
+
+func (m *mailer) MailCitizen(ctx context.Context, tx *sql.Tx, mail casework.Mail) error {
+	// A real row in the same transaction proves the mail is in it.
+	if _, err := tx.ExecContext(ctx, `SELECT 1`); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, mail)
+	return nil
+}
+
+func (m *mailer) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sent)
+}
+
+func newEnv(t testing.TB, db *storage.DB) *env {
+	t.Helper()
+	clock := platform.NewFakeClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	log := audit.New(db, clock, nil)
+	ten := tenancy.New(db, log, clock)
+	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorOperator, ID: "test"})
+	if _, err := demo.Seed(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(db, log, clock, ten)
+	if _, err := demo.SeedServices(ctx, cat); err != nil {
+		t.Fatal(err)
+	}
+	reg := jobs.NewRegistry()
+	bus := events.NewBus(reg, clock)
+	// A consumer of every case event, so Emit leaves a delivery job per
+	// event in the outbox for the test to read.
+	bus.Subscribe(events.Consumer{Name: "test", Types: []string{"gov.portico.case.*"}, Handle: func(context.Context, events.Event) error { return nil }})
+	jc, err := jobs.New(db, reg, jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus.SetJobs(jc)
+	cw := casework.New(db, log, bus, clock)
+	m := &mailer{}
+	cw.Use(casework.Deps{Manifests: manifests{cat}, Citizens: citizens{manifest.Person{Age: 40, Language: "en"}}, Mailer: m})
+	return &env{t: t, db: db, clock: clock, cat: cat, cw: cw, mailer: m, ctx: ctx}
+}
+
+// open submits an application to service with answers and opens its case.
+func (e *env) open(id, service string, answers map[string]map[string]any) casework.Case {
+	e.t.Helper()
+	svc, err := e.cat.Latest(e.ctx, service)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b, _ := json.Marshal(answers)
+	var c casework.Case
+	err = e.db.InTx(e.ctx, func(tx *sql.Tx) error {
+		now := e.clock.Now()
+		if _, err := tx.ExecContext(e.ctx, `INSERT INTO applications (id, service_id, service_version, agency_id, account_id, status, answers, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, 'acct-1', 'submitted', $5, $6, $6)`, id, svc.ID, svc.Version, svc.AgencyID, string(b), now); err != nil {
+			return err
+		}
+		var err error
+		c, err = e.cw.Open(e.ctx, tx, casework.Opening{ApplicationID: id, AccountID: "acct-1", AgencyID: svc.AgencyID, ServiceID: svc.ID, Version: svc.Version, Manifest: svc.Manifest})
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// count returns a number from the database.
+func (e *env) count(q string, args ...any) int {
+	e.t.Helper()
+	var n int
+	if err := e.db.Read().QueryRowContext(e.ctx, q, args...).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// emitted lists the types of the events emitted about a case, in order,
+// from the delivery jobs in the outbox.
+func (e *env) emitted(caseID string) []string {
+	e.t.Helper()
+	q := `SELECT args FROM river_job WHERE kind = 'event.deliver' ORDER BY id`
+	if e.db.Dialect == storage.SQLite { // River keeps args as SQLite's binary JSONB
+		q = `SELECT json(args) FROM river_job WHERE kind = 'event.deliver' ORDER BY id`
+	}
+	rows, err := e.db.Read().QueryContext(e.ctx, q)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			e.t.Fatal(err)
+		}
+		var a events.DeliveryArgs
+		if err := json.Unmarshal(raw, &a); err != nil {
+			e.t.Fatal(err)
+		}
+		if a.Event.Subject == "case:"+caseID {
+			out = append(out, strings.TrimPrefix(a.Event.Type, "gov.portico.case."))
+		}
+	}
+	return out
+}
