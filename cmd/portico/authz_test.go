@@ -256,6 +256,8 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /api/openapi.json", "GET", "/api/openapi.json", nil, public},
 		{"GET /api/v1/applications", "GET", "/api/v1/applications", nil, bearerOnly},
 		{"GET /api/v1/applications/{id}", "GET", "/api/v1/applications/x", nil, bearerOnly},
+		{"GET /api/v1/cases", "GET", "/api/v1/cases", nil, bearerOnly},
+		{"GET /api/v1/cases/{id}", "GET", "/api/v1/cases/x", nil, bearerOnly},
 		// Signing out last: it ends the actors' sessions.
 		{"POST /sign-out", "POST", "/sign-out", nil, public},
 	}

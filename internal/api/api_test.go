@@ -68,7 +68,7 @@ func newRig(t *testing.T) (*rig, map[string]string) {
 		t.Fatal(err)
 	}
 	ids := map[string]string{}
-	for _, who := range []string{"ana.citizen@example.com", "beto.ciudadano@example.com", "dana.dmv-admin@example.gov"} {
+	for _, who := range []string{"ana.citizen@example.com", "beto.ciudadano@example.com", "dana.dmv-admin@example.gov", "eli.clerk@example.gov"} {
 		acct, err := a.Identity.AccountByEmail(ctx, who)
 		if err != nil {
 			t.Fatal(err)
@@ -89,11 +89,13 @@ func newRig(t *testing.T) (*rig, map[string]string) {
 		"ana-noscope": {ID: "at_2", ClientID: "pc_rp", AccountID: ids["ana.citizen@example.com"], Scopes: []string{"openid", "email"}},
 		"beto":        {ID: "at_3", ClientID: "pc_rp", AccountID: ids["beto.ciudadano@example.com"], Scopes: apps},
 		"dana":        {ID: "at_4", ClientID: "pc_rp", AccountID: ids["dana.dmv-admin@example.gov"], Scopes: apps},
+		"eli":         {ID: "at_7", ClientID: "pc_rp", AccountID: ids["eli.clerk@example.gov"], Scopes: []string{"openid"}},
 		"client":      {ID: "at_5", ClientID: "pc_sys", Scopes: []string{"records.read"}},
 		"ghost":       {ID: "at_6", ClientID: "pc_rp", AccountID: "acct-deleted", Scopes: apps},
 	}
 	r := &rig{app: a, api: api.New(s, v, a.Identity)}
 	(&api.Applications{DB: a.DB, Audit: a.Audit, Cases: a.Casework, Services: a.Catalog}).Register(r.api)
+	(&api.StaffCases{Cases: a.Casework, Services: a.Catalog}).Register(r.api)
 	r.srv = httptest.NewServer(s)
 	t.Cleanup(r.srv.Close)
 	r.doc = r.get(t, "", "/api/openapi.json", http.StatusOK)
@@ -264,5 +266,51 @@ func TestDocument(t *testing.T) {
 	}
 	if bytes.Contains(r.doc, []byte(`#/$defs/`)) {
 		t.Error("document refers to $defs; references must point into components")
+	}
+}
+
+// TestCasesAPI: staff read the queue and cases of their own agencies only;
+// citizens and clients are refused; bad filters are problems, not 500s.
+func TestCasesAPI(t *testing.T) {
+	r, ids := newRig(t)
+	c := openCase(t, r.app, "app-ana-1", ids["ana.citizen@example.com"], "vehicle-registration-renewal")
+	for _, tc := range []struct {
+		name, token, path string
+		want              int
+	}{
+		{"no token", "", "/api/v1/cases", http.StatusUnauthorized},
+		{"citizen", "ana", "/api/v1/cases", http.StatusForbidden},
+		{"client", "client", "/api/v1/cases", http.StatusForbidden},
+		{"dmv queue", "dana", "/api/v1/cases", http.StatusOK},
+		{"dmv queue filtered", "dana", "/api/v1/cases?agency=dmv&sla=on_time&page=1", http.StatusOK},
+		{"another agency's queue", "eli", "/api/v1/cases?agency=dmv", http.StatusBadRequest},
+		{"bad sla", "dana", "/api/v1/cases?sla=soon", http.StatusBadRequest},
+		{"bad page", "dana", "/api/v1/cases?page=-1", http.StatusBadRequest},
+		{"bad closed", "dana", "/api/v1/cases?closed=maybe", http.StatusBadRequest},
+		{"dmv case", "dana", "/api/v1/cases/" + c.ID, http.StatusOK},
+		{"another agency's case", "eli", "/api/v1/cases/" + c.ID, http.StatusNotFound},
+		{"no such case", "dana", "/api/v1/cases/nope", http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := r.get(t, tc.token, tc.path, tc.want)
+			if tc.want != http.StatusOK {
+				r.validate(t, "/api/v1/cases", "default", "application/problem+json", body)
+			}
+		})
+	}
+	q := r.get(t, "dana", "/api/v1/cases", http.StatusOK)
+	r.validate(t, "/api/v1/cases", "200", "application/json", q)
+	var queue api.CaseQueue
+	if err := json.Unmarshal(q, &queue); err != nil || queue.Total != 1 || queue.Cases[0].Reference != c.Reference {
+		t.Fatalf("queue = %s (%v)", q, err)
+	}
+	if q := r.get(t, "eli", "/api/v1/cases", http.StatusOK); !bytes.Contains(q, []byte(`"total":0`)) {
+		t.Fatalf("Adams clerk sees DMV cases: %s", q)
+	}
+	one := r.get(t, "dana", "/api/v1/cases/"+c.ID, http.StatusOK)
+	r.validate(t, "/api/v1/cases/{id}", "200", "application/json", one)
+	var detail api.CaseDetail
+	if err := json.Unmarshal(one, &detail); err != nil || detail.Answers["vehicle"]["plate"] != "ABC123" || len(detail.Timeline) == 0 {
+		t.Fatalf("case detail = %s (%v)", one, err)
 	}
 }

@@ -115,14 +115,9 @@ func (h *Applications) get(r *http.Request, p Principal) (any, error) {
 
 // describe adds the titles of the service version the case was opened on.
 func (h *Applications) describe(ctx context.Context, c casework.Case, memo map[string]*manifest.Manifest) (Application, error) {
-	key := fmt.Sprintf("%s@%d", c.ServiceID, c.ServiceVersion)
-	m, ok := memo[key]
-	if !ok {
-		svc, err := h.Services.Service(ctx, c.ServiceID, c.ServiceVersion)
-		if err != nil {
-			return Application{}, err
-		}
-		m, memo[key] = svc.Manifest, svc.Manifest
+	m, err := manifestOf(ctx, h.Services, c.ServiceID, c.ServiceVersion, memo)
+	if err != nil {
+		return Application{}, err
 	}
 	return Application{
 		ID: c.ID, Reference: c.Reference, ServiceID: c.ServiceID, ServiceVersion: c.ServiceVersion,
@@ -137,4 +132,18 @@ func (h *Applications) audit(ctx context.Context, rec audit.Record) error {
 		_, err := h.Audit.Append(ctx, tx, rec)
 		return err
 	})
+}
+
+// manifestOf returns the manifest of a service version, once per memo.
+func manifestOf(ctx context.Context, svc Services, id string, version int, memo map[string]*manifest.Manifest) (*manifest.Manifest, error) {
+	key := fmt.Sprintf("%s@%d", id, version)
+	if m, ok := memo[key]; ok {
+		return m, nil
+	}
+	p, err := svc.Service(ctx, id, version)
+	if err != nil {
+		return nil, err
+	}
+	memo[key] = p.Manifest
+	return p.Manifest, nil
 }

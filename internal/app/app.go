@@ -195,6 +195,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		}
 		a.API = api.New(a.Web, a.OIDC, a.Identity)
 		(&api.Applications{DB: db, Audit: a.Audit, Cases: a.Casework, Services: a.Catalog}).Register(a.API)
+		(&api.StaffCases{Cases: a.Casework, Services: a.Catalog}).Register(a.API)
 	}
 	if a.Mailbox != nil {
 		if err := notifyweb.RegisterDevMailbox(a.Web, a.Mailbox); err != nil {
