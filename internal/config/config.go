@@ -112,7 +112,8 @@ func (c *Config) Finish() error {
 	}
 	c.DataDir = abs
 	if c.DB == "" {
-		c.DB = "sqlite://" + filepath.Join(c.DataDir, "portico.db")
+		// Escaped, so a data directory with "#" or "?" in its name works.
+		c.DB = (&url.URL{Scheme: "sqlite", Path: filepath.ToSlash(filepath.Join(c.DataDir, "portico.db"))}).String()
 	}
 	if c.Addr != "" {
 		host, port, err := net.SplitHostPort(c.Addr)

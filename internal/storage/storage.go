@@ -103,8 +103,19 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	return openPostgres(ctx, target)
 }
 
+// SQLiteURL returns the storage URL of the SQLite database file at path,
+// escaped so that a path with "#", "?" or "%" (a data directory, or a
+// test's temporary directory named after a subtest such as "case#01")
+// names that file and not a shorter one.
+func SQLiteURL(path string) string {
+	return (&url.URL{Scheme: "sqlite", Path: filepath.ToSlash(path)}).String()
+}
+
 func sqlitePath(u *url.URL) string {
 	if u.Opaque != "" { // sqlite:relative.db
+		if p, err := url.PathUnescape(u.Opaque); err == nil {
+			return p
+		}
 		return u.Opaque
 	}
 	if u.Host != "" { // sqlite://./data/x.db or sqlite://data/x.db

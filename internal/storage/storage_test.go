@@ -166,6 +166,24 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
+// TestSQLiteURL: a file path survives the trip through a storage URL,
+// and a path with "#" or "?" (which SQLite's DSN cannot carry) is refused
+// by name instead of silently naming a shorter path: a subtest's temporary
+// directory is named "TestX#01", and two such tests once shared a file.
+func TestSQLiteURL(t *testing.T) {
+	for _, path := range []string{"/tmp/100%/x.db", "/tmp/with space/x.db", "data/portico.db", "./data/x.db", "/var/lib/portico/portico.db"} {
+		d, target, err := storage.ParseURL(storage.SQLiteURL(path))
+		if err != nil || d != storage.SQLite || target != path {
+			t.Errorf("SQLiteURL(%q) → %q → %q, %v", path, storage.SQLiteURL(path), target, err)
+		}
+	}
+	for _, path := range []string{"/tmp/TestX#01/portico.db", "/tmp/a?b/portico.db"} {
+		if _, _, err := storage.ParseURL(storage.SQLiteURL(path)); err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("SQLiteURL(%q): %v, want an error naming the path", path, err)
+		}
+	}
+}
+
 func FuzzParseURL(f *testing.F) {
 	for _, s := range []string{"sqlite:///x.db", "sqlite://./a/b.db", "postgres://u:secret@h:5432/d", "mysql://x", "::", "sqlite://", "postgres://u:secret@h:99999999/d"} {
 		f.Add(s)
