@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/mail"
 	"strings"
 	"time"
@@ -38,13 +39,15 @@ import (
 
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 )
 
 // Channel is how a notification reaches a person.
 type Channel string
 
-// Channels. Only email is delivered today.
+// Channels: email over SMTP, SMS through an SMSProvider, and the in-app
+// inbox (a row the citizen reads on /inbox).
 const (
 	ChannelEmail Channel = "email"
 	ChannelSMS   Channel = "sms"
@@ -118,6 +121,14 @@ type Notification struct {
 	CreatedAt   time.Time `json:"created_at"`
 	SentAt      time.Time `json:"sent_at,omitzero"`      // zero until the SMTP server accepted it
 	CompletedAt time.Time `json:"completed_at,omitzero"` // zero until the status is final
+
+	TemplateID      string    `json:"template_id,omitempty"`      // "" unless sent from a template
+	TemplateVersion int       `json:"template_version,omitempty"` // the version used
+	APIKeyID        string    `json:"api_key_id,omitempty"`       // "" unless sent through the API
+	KeyType         KeyType   `json:"key_type,omitempty"`         // the API key's type
+	AccountID       string    `json:"account_id,omitempty"`       // the citizen, for the inbox and preferences
+	ProviderRef     string    `json:"provider_ref,omitempty"`     // the SMS provider's message id
+	ReadAt          time.Time `json:"read_at,omitzero"`           // inbox messages: when the citizen opened it
 }
 
 // Config tells the service where and how to send email.
@@ -130,6 +141,21 @@ type Config struct {
 	From string
 	// Timeout bounds connecting and each SMTP command. Default 30 seconds.
 	Timeout time.Duration
+
+	// SMS is the text message provider (see ParseSMSURL); nil means none:
+	// text messages then end as technical-failure.
+	SMS SMSProvider
+	// Secrets seals API key secrets and callback tokens. Required for the
+	// API and callbacks.
+	Secrets *secrets.Box
+	// TeamMembers returns the email addresses a team API key of the agency
+	// may send to (its staff). Nil means none.
+	TeamMembers func(ctx context.Context, agencyID string) ([]string, error)
+	// CallbackClient posts delivery receipts; default an http.Client with a
+	// 30-second timeout. AllowHTTPCallbacks also allows http:// callback
+	// URLs (tests and development; production callbacks must be https).
+	CallbackClient     *http.Client
+	AllowHTTPCallbacks bool
 }
 
 // Service stores and sends notifications.
@@ -144,6 +170,12 @@ type Service struct {
 	fromHeader string // as configured, for the From header
 	msgDomain  string // right-hand side of Message-IDs
 	timeout    time.Duration
+
+	sms            SMSProvider
+	box            *secrets.Box
+	teamMembers    func(ctx context.Context, agencyID string) ([]string, error)
+	callbackClient *http.Client
+	allowHTTPCB    bool
 }
 
 // New checks cfg and returns the service, registering its delivery worker
@@ -152,7 +184,11 @@ func New(db *storage.DB, reg *jobs.Registry, clock platform.Clock, cfg Config, l
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: db, clock: clock, logger: logger.With("component", "notify"), timeout: cfg.Timeout}
+	s := &Service{db: db, clock: clock, logger: logger.With("component", "notify"), timeout: cfg.Timeout,
+		sms: cfg.SMS, box: cfg.Secrets, teamMembers: cfg.TeamMembers, callbackClient: cfg.CallbackClient, allowHTTPCB: cfg.AllowHTTPCallbacks}
+	if s.callbackClient == nil {
+		s.callbackClient = &http.Client{Timeout: 30 * time.Second}
+	}
 	if s.timeout <= 0 {
 		s.timeout = 30 * time.Second
 	}
@@ -170,6 +206,8 @@ func New(db *storage.DB, reg *jobs.Registry, clock platform.Clock, cfg Config, l
 	s.from, s.fromHeader = from, cfg.From
 	s.msgDomain = from.Address[strings.LastIndexByte(from.Address, '@')+1:]
 	jobs.Register(reg, &deliveryWorker{svc: s})
+	jobs.Register(reg, &smsWorker{svc: s})
+	jobs.Register(reg, &callbackWorker{svc: s})
 	return s, nil
 }
 
@@ -274,15 +312,20 @@ func checkText(field, v string, maxBytes int, required bool) error {
 	return nil
 }
 
-const notificationColumns = `id, agency_id, channel, recipient, subject, body_text, body_html, lang, critical, reference, status, attempts, last_error, created_at, sent_at, completed_at`
+const notificationColumns = `id, agency_id, channel, recipient, subject, body_text, body_html, lang, critical, reference, status, attempts, last_error, created_at, sent_at, completed_at,
+	template_id, template_version, api_key_id, key_type, account_id, provider_ref, read_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanNotification(row scanner) (Notification, error) {
 	var n Notification
-	var sent, completed sql.NullTime
+	var sent, completed, read sql.NullTime
 	err := row.Scan(&n.ID, &n.AgencyID, &n.Channel, &n.Recipient, &n.Subject, &n.BodyText, &n.BodyHTML, &n.Lang,
-		&n.Critical, &n.Reference, &n.Status, &n.Attempts, &n.LastError, &n.CreatedAt, &sent, &completed)
+		&n.Critical, &n.Reference, &n.Status, &n.Attempts, &n.LastError, &n.CreatedAt, &sent, &completed,
+		&n.TemplateID, &n.TemplateVersion, &n.APIKeyID, &n.KeyType, &n.AccountID, &n.ProviderRef, &read)
+	if read.Valid {
+		n.ReadAt = read.Time.UTC()
+	}
 	n.CreatedAt = n.CreatedAt.UTC()
 	if sent.Valid {
 		n.SentAt = sent.Time.UTC()
@@ -311,6 +354,7 @@ type Filter struct {
 	Recipient string // exact address
 	Status    Status
 	Reference string
+	Channel   Channel // one channel ("" = all)
 	// Before lists only notifications created before this one (by id, which
 	// is time-ordered), for paging.
 	Before string
@@ -336,6 +380,9 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Notification, error) {
 	}
 	if f.Reference != "" {
 		add("reference = $%d", f.Reference)
+	}
+	if f.Channel != "" {
+		add("channel = $%d", string(f.Channel))
 	}
 	if f.Before != "" {
 		add("id < $%d", f.Before)
