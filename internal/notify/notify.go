@@ -215,6 +215,18 @@ func New(db *storage.DB, reg *jobs.Registry, clock platform.Clock, cfg Config, l
 // after every worker is registered).
 func (s *Service) SetJobs(c *jobs.Client) { s.jobs = c }
 
+// From returns the sender's bare address.
+func (s *Service) From() string { return s.from.Address }
+
+// CountSince counts the notifications agencyID sent through the API with
+// live or team keys since t (for daily limits).
+func (s *Service) CountSince(ctx context.Context, agencyID string, t time.Time) (int, error) {
+	var n int
+	err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE agency_id = $1 AND api_key_id <> '' AND key_type <> $2 AND created_at >= $3`,
+		agencyID, KeyTest, t.UTC()).Scan(&n)
+	return n, err
+}
+
 // SMTP returns where mail is sent, or nil when no server is configured.
 func (s *Service) SMTP() *SMTPTarget { return s.target }
 
@@ -254,18 +266,11 @@ func (e Email) normalize() (Notification, error) {
 		Channel: ChannelEmail, Subject: e.Subject, BodyText: e.Text, BodyHTML: e.HTML,
 		Critical: e.Critical, AgencyID: e.AgencyID, Reference: e.Reference, Status: StatusCreated,
 	}
-	to := strings.TrimSpace(e.To)
-	switch {
-	case to == "":
-		return n, platform.Invalid("to", "Enter the recipient's email address")
-	case len(to) > MaxAddressBytes:
-		return n, platform.Invalid("to", fmt.Sprintf("The email address must be at most %d characters", MaxAddressBytes))
+	addr, err := checkAddress(e.To)
+	if err != nil {
+		return n, err
 	}
-	addr, err := mail.ParseAddress(to)
-	if err != nil || addr.Name != "" || addr.Address != to || !strings.Contains(addr.Address, "@") {
-		return n, platform.Invalid("to", "Enter an email address in the correct format, like name@example.com")
-	}
-	n.Recipient = addr.Address
+	n.Recipient = addr
 
 	if err := checkText("subject", e.Subject, MaxSubjectBytes, true); err != nil {
 		return n, err
@@ -294,6 +299,22 @@ func (e Email) normalize() (Notification, error) {
 		n.Lang = tag.String()
 	}
 	return n, nil
+}
+
+// checkAddress checks one bare email address.
+func checkAddress(to string) (string, error) {
+	to = strings.TrimSpace(to)
+	switch {
+	case to == "":
+		return "", platform.Invalid("to", "Enter the recipient's email address")
+	case len(to) > MaxAddressBytes:
+		return "", platform.Invalid("to", fmt.Sprintf("The email address must be at most %d characters", MaxAddressBytes))
+	}
+	addr, err := mail.ParseAddress(to)
+	if err != nil || addr.Name != "" || addr.Address != to || !strings.Contains(addr.Address, "@") {
+		return "", platform.Invalid("to", "Enter an email address in the correct format, like name@example.com")
+	}
+	return addr.Address, nil
 }
 
 // checkText enforces the rules every stored text shares: valid UTF-8 (both
@@ -353,8 +374,12 @@ type Filter struct {
 	AgencyID  string // one agency's messages ("" matches every agency and the platform)
 	Recipient string // exact address
 	Status    Status
+	Statuses  []Status // any of these (with Status, too)
 	Reference string
 	Channel   Channel // one channel ("" = all)
+	// OnlyKeyType and NotKeyType select by the API key type that sent it.
+	OnlyKeyType KeyType
+	NotKeyType  KeyType
 	// Before lists only notifications created before this one (by id, which
 	// is time-ordered), for paging.
 	Before string
@@ -383,6 +408,20 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Notification, error) {
 	}
 	if f.Channel != "" {
 		add("channel = $%d", string(f.Channel))
+	}
+	if len(f.Statuses) > 0 {
+		var ors []string
+		for _, st := range f.Statuses {
+			args = append(args, string(st))
+			ors = append(ors, fmt.Sprintf("status = $%d", len(args)))
+		}
+		where = append(where, "("+strings.Join(ors, " OR ")+")")
+	}
+	if f.OnlyKeyType != "" {
+		add("key_type = $%d", string(f.OnlyKeyType))
+	}
+	if f.NotKeyType != "" {
+		add("key_type <> $%d", string(f.NotKeyType))
 	}
 	if f.Before != "" {
 		add("id < $%d", f.Before)

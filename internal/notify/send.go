@@ -47,7 +47,7 @@ type Message struct {
 // Errors Send returns, for the API to report in Notify's words.
 var (
 	ErrTemplateNotFound = errors.New("Template not found")
-	ErrTeamRecipient    = errors.New("Can’t send to this recipient using a team-only API key")
+	ErrTeamRecipient    = errors.New("Can't send to this recipient using a team-only API key")
 )
 
 // TemplateMismatchError is a template of one type sent on another channel.
@@ -79,6 +79,22 @@ func (s *Service) Send(ctx context.Context, tx *sql.Tx, m Message) (Notification
 	case m.Channel != ChannelEmail && m.Channel != ChannelSMS && m.Channel != ChannelInApp:
 		return Notification{}, platform.Invalid("channel", fmt.Sprintf("The channel %q must be email, sms or inapp", m.Channel))
 	}
+	// The recipient is checked before the template is filled in, so a bad
+	// address is reported first, as Notify does.
+	recipient := m.AccountID
+	switch m.Channel {
+	case ChannelEmail:
+		recipient, err = checkAddress(m.To)
+	case ChannelSMS:
+		recipient, err = NormalizePhone(m.To)
+	case ChannelInApp:
+		if m.AccountID == "" {
+			err = platform.Invalid("account_id", "An inbox message needs the citizen's account")
+		}
+	}
+	if err != nil {
+		return Notification{}, err
+	}
 	r, err := t.Render(m.Lang, m.Personalisation)
 	if err != nil {
 		return Notification{}, err
@@ -91,28 +107,16 @@ func (s *Service) Send(ctx context.Context, tx *sql.Tx, m Message) (Notification
 	if err := checkText("reference", m.Reference, 1000, false); err != nil {
 		return n, err
 	}
+	n.Recipient = recipient
 	switch m.Channel {
 	case ChannelEmail:
-		e := Email{To: m.To, Subject: r.Subject, Text: r.Text, HTML: r.HTML}
-		checked, err := e.normalize()
-		if err != nil {
+		e := Email{To: recipient, Subject: r.Subject, Text: r.Text, HTML: r.HTML}
+		if _, err := e.normalize(); err != nil {
 			return n, err
 		}
-		n.Recipient = checked.Recipient
 	case ChannelSMS:
-		phone, err := NormalizePhone(m.To)
-		if err != nil {
-			return n, err
-		}
-		n.Recipient = phone
-		if n.Subject != "" {
-			n.Subject = ""
-		}
+		n.Subject, n.BodyHTML = "", ""
 	case ChannelInApp:
-		if m.AccountID == "" {
-			return n, platform.Invalid("account_id", "An inbox message needs the citizen's account")
-		}
-		n.Recipient = m.AccountID
 		if n.Subject == "" {
 			n.Subject = t.Name
 		}
