@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -18,6 +19,7 @@ import (
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/identity"
+	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -127,6 +129,19 @@ func TestAuthorizationTable(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// An inbox message of Beto's, the object of the mark-read route.
+	tpl, err := a.Notify.CreateTemplate(ctx, notify.TemplateInput{AgencyID: "dmv", Type: notify.TemplateEmail, Name: "Hello", Subject: "Hello", Body: "Hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var betoMsg notify.Notification
+	if err := a.DB.InTx(ctx, func(tx *sql.Tx) error {
+		betoMsg, err = a.Notify.Send(ctx, tx, notify.Message{TemplateID: tpl.ID, Channel: notify.ChannelInApp, AccountID: beto.ID})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
 	allowedFor := func(r rule, ac *actor) bool {
 		switch r {
 		case public:
@@ -211,6 +226,23 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /console/agencies/{agency}", "GET", "/console/agencies/dmv", nil, dmvMember},
 		{"POST /console/agencies/{agency}/staff", "POST", "/console/agencies/dmv/staff", url.Values{"email": {"not an email"}, "role": {"caseworker"}}, dmvAdmin},
 		{"GET /admin/users", "GET", "/admin/users", nil, platformAdmin},
+		// The notification block's citizen pages (internal/notify/notifyweb).
+		{"GET /inbox", "GET", "/inbox", nil, signedIn},
+		{"POST /inbox/{id}/read", "POST", "/inbox/" + betoMsg.ID + "/read", nil, ownerOnly},
+		{"GET /account/notifications", "GET", "/account/notifications", nil, signedIn},
+		{"POST /account/notifications", "POST", "/account/notifications", url.Values{"lang": {"en"}}, signedIn},
+		// The Notify-compatible API authenticates every request with an
+		// API key's token, never a session: to a browser it is public, and
+		// every request here (without a token) gets Notify's 401 AuthError.
+		{"POST /v2/notifications/email", "POST", "/v2/notifications/email", nil, public},
+		{"POST /v2/notifications/sms", "POST", "/v2/notifications/sms", nil, public},
+		{"POST /v2/notifications/letter", "POST", "/v2/notifications/letter", nil, public},
+		{"GET /v2/notifications/{id}", "GET", "/v2/notifications/x", nil, public},
+		{"GET /v2/notifications", "GET", "/v2/notifications", nil, public},
+		{"GET /v2/template/{id}", "GET", "/v2/template/x", nil, public},
+		{"GET /v2/template/{id}/version/{version}", "GET", "/v2/template/x/version/1", nil, public},
+		{"GET /v2/templates", "GET", "/v2/templates", nil, public},
+		{"POST /v2/template/{id}/preview", "POST", "/v2/template/x/preview", nil, public},
 		// The OpenID Provider (internal/oidc). Protocol endpoints are public
 		// by design: clients authenticate with their own credentials, and
 		// an authorization request sends an anonymous visitor to sign in.

@@ -77,6 +77,11 @@ func finishServe(cfg *config.Config) error {
 			return usagef("--smtp-url: %s", strings.TrimPrefix(err.Error(), "notify: "))
 		}
 	}
+	if cfg.SMSURL != "" {
+		if _, err := notify.ParseSMSURL(cfg.SMSURL); err != nil {
+			return usagef("--sms-url: %s", err)
+		}
+	}
 	return nil
 }
 
