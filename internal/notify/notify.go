@@ -1,7 +1,9 @@
 // Package notify is the notification block: it sends the messages Portico
-// and its agencies send to people. Today that is email over SMTP; SMS, in-app
-// messages, templates and a GOV.UK Notify-compatible API come later (see
-// docs/notify.md).
+// and its agencies send to people by email over SMTP, by SMS through an
+// SMSProvider and to the citizen's in-app inbox, from agencies' versioned
+// templates (English and Spanish), and posts signed delivery receipts to
+// agencies. Its GOV.UK Notify-compatible API is the notifyapi sub-package
+// (see docs/notify.md).
 //
 // Contract: SendEmail is called inside the transaction of the change that
 // causes the message. It stores the notification (status "created") and its
