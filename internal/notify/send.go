@@ -46,8 +46,8 @@ type Message struct {
 
 // Errors Send returns, for the API to report in Notify's words.
 var (
-	ErrTemplateNotFound = errors.New("Template not found")
-	ErrTeamRecipient    = errors.New("Can't send to this recipient using a team-only API key")
+	ErrTemplateNotFound = errors.New("template not found")
+	ErrTeamRecipient    = errors.New("a team API key sends only to the agency's staff")
 )
 
 // TemplateMismatchError is a template of one type sent on another channel.

@@ -371,7 +371,7 @@ func sendError(err error, recipientField string) *apiError {
 	case errors.Is(err, notify.ErrTemplateNotFound):
 		return badRequest("Template not found")
 	case errors.Is(err, notify.ErrTeamRecipient):
-		return badRequest(err.Error())
+		return badRequest("Can't send to this recipient using a team-only API key")
 	case errors.As(err, &tm):
 		return badRequest(tm.Error())
 	case errors.As(err, &pe) && pe.Code == platform.CodeInvalid:
