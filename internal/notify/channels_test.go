@@ -255,6 +255,12 @@ func TestDeliveryCallbacks(t *testing.T) {
 		defer ts.Close()
 		h := newHarnessConfig(t, db, platform.SystemClock{}, notify.Config{SMTPURL: srv.URL(), AllowHTTPCallbacks: true}, jobs.Config{MaxAttempts: 3})
 		h.start(t)
+		strict := newHarness(t, db, platform.SystemClock{}, "", 1)
+		for _, u := range []string{"http://cases.example.gov/r", "https://localhost/r", "https://127.0.0.1/r", "https://10.0.0.8/r", "https://u:p@cases.example.gov/r"} {
+			if err := strict.svc.SetCallback(ctx, "dmv", u, "s3cret-bearer-token"); platform.ErrorCode(err) != platform.CodeInvalid {
+				t.Errorf("callback %s accepted: %v", u, err)
+			}
+		}
 		if err := h.svc.SetCallback(ctx, "dmv", ts.URL+"/receipts", "short"); platform.ErrorCode(err) != platform.CodeInvalid {
 			t.Fatalf("short token: %v", err)
 		}

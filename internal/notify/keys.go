@@ -199,7 +199,11 @@ func (s *Service) SetCallback(ctx context.Context, agencyID, rawURL, token strin
 		if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && !(s.allowHTTPCB && u.Scheme == "http")) {
 			return platform.Invalid("url", "The callback URL must be an https:// address")
 		}
-		if ip := net.ParseIP(u.Hostname()); ip != nil && (ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()) && !s.allowHTTPCB {
+		host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+		ip := net.ParseIP(host)
+		internal := host == "localhost" || strings.HasSuffix(host, ".localhost") ||
+			ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified())
+		if internal && !s.allowHTTPCB {
 			return platform.Invalid("url", "The callback URL must not be a private address")
 		}
 		if len(token) < 10 || len(token) > 1000 || strings.ContainsAny(token, " \r\n") {

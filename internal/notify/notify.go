@@ -189,7 +189,10 @@ func New(db *storage.DB, reg *jobs.Registry, clock platform.Clock, cfg Config, l
 	s := &Service{db: db, clock: clock, logger: logger.With("component", "notify"), timeout: cfg.Timeout,
 		sms: cfg.SMS, box: cfg.Secrets, teamMembers: cfg.TeamMembers, callbackClient: cfg.CallbackClient, allowHTTPCB: cfg.AllowHTTPCallbacks}
 	if s.callbackClient == nil {
-		s.callbackClient = &http.Client{Timeout: 30 * time.Second}
+		s.callbackClient = &http.Client{Timeout: 30 * time.Second,
+			// A receipt goes to the URL the agency set, never where a
+			// redirect points (which could be inside our network).
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if s.timeout <= 0 {
 		s.timeout = 30 * time.Second
