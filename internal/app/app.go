@@ -222,6 +222,7 @@ func (a *App) newNotify(reg *jobs.Registry, opts Options, box *secrets.Box) erro
 		smtpURL = a.Mailbox.SMTPURL()
 	}
 	ncfg := notify.Config{SMTPURL: smtpURL, From: cfg.MailFrom, Secrets: box,
+		PublicURL: func() string { return a.Config.PublicURL },
 		// Team API keys may send to the agency's staff. Identity is built
 		// after notify; it is only called when a request arrives.
 		TeamMembers: func(ctx context.Context, agencyID string) ([]string, error) {

@@ -113,6 +113,24 @@ func TestSendFromTemplate(t *testing.T) {
 		if !strings.Contains(parts["text/html"], `<a href="https://example.gov/renew">`) {
 			t.Fatalf("html part %q", parts["text/html"])
 		}
+		// An agency's one-click unsubscribe link becomes RFC 8058 headers.
+		n, err = h.sendMsg(t, notify.Message{TemplateID: tpl.ID, Channel: notify.ChannelEmail, To: "ben@example.com", APIKeyID: "k",
+			UnsubscribeURL: "https://dmv.example.gov/unsubscribe?u=1", Personalisation: notify.Personalisation{"name": "Ben", "path": "x"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.waitFinal(t, n.ID)
+		hdr := srv.Received()[1].Msg.Header
+		if hdr.Get("List-Unsubscribe") != "<https://dmv.example.gov/unsubscribe?u=1>" || hdr.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+			t.Fatalf("unsubscribe headers %q %q", hdr.Get("List-Unsubscribe"), hdr.Get("List-Unsubscribe-Post"))
+		}
+		if srv.Received()[0].Msg.Header.Get("List-Unsubscribe") != "" {
+			t.Fatal("List-Unsubscribe on a message without a link")
+		}
+		if _, err := h.sendMsg(t, notify.Message{TemplateID: tpl.ID, Channel: notify.ChannelEmail, To: "ben@example.com", UnsubscribeURL: "javascript:alert(1)",
+			Personalisation: notify.Personalisation{"name": "Ben", "path": "x"}}); platform.ErrorCode(err) != platform.CodeInvalid {
+			t.Fatalf("bad unsubscribe URL: %v", err)
+		}
 		// The wrong channel, a missing value, another agency's template.
 		if _, err := h.sendMsg(t, notify.Message{TemplateID: tpl.ID, Channel: notify.ChannelSMS, To: "+15555550100", Personalisation: notify.Personalisation{"name": "x", "path": "y"}}); err == nil || err.Error() != "email template is not suitable for sms notification" {
 			t.Fatalf("mismatch: %v", err)
@@ -318,7 +336,8 @@ func TestInboxPreferencesAndTeamKeys(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		team := func(context.Context, string) ([]string, error) { return []string{"Dana@example.gov"}, nil }
-		h := newHarnessConfig(t, db, platform.SystemClock{}, notify.Config{TeamMembers: team}, jobs.Config{MaxAttempts: 1})
+		public := func() string { return "https://portico.example.gov" }
+		h := newHarnessConfig(t, db, platform.SystemClock{}, notify.Config{TeamMembers: team, PublicURL: public}, jobs.Config{MaxAttempts: 1})
 		p, err := h.svc.Preferences(ctx, "acct-1")
 		if err != nil || !p.Email || p.SMS || !p.InApp {
 			t.Fatalf("defaults %+v %v", p, err)
@@ -337,7 +356,8 @@ func TestInboxPreferencesAndTeamKeys(t *testing.T) {
 			}
 			return out
 		}
-		if got := send(false); len(got) != 2 || got[0].Channel != notify.ChannelEmail || got[1].Channel != notify.ChannelInApp || got[1].Status != notify.StatusDelivered {
+		if got := send(false); len(got) != 2 || got[0].Channel != notify.ChannelEmail || got[1].Channel != notify.ChannelInApp || got[1].Status != notify.StatusDelivered ||
+			got[0].UnsubscribeURL != "https://portico.example.gov/account/notifications" {
 			t.Fatalf("default channels %+v", got)
 		}
 		if _, err := h.svc.SetPreferences(ctx, notify.Preferences{AccountID: "acct-1"}); platform.ErrorCode(err) != platform.CodeInvalid {
@@ -353,7 +373,7 @@ func TestInboxPreferencesAndTeamKeys(t *testing.T) {
 		if len(got) != 1 || got[0].Channel != notify.ChannelInApp || got[0].Subject != "Vence pronto" || got[0].BodyText != "Pague antes del May 1" {
 			t.Fatalf("inbox only, in Spanish: %+v", got)
 		}
-		if got := send(true); len(got) != 2 || got[0].Channel != notify.ChannelEmail {
+		if got := send(true); len(got) != 2 || got[0].Channel != notify.ChannelEmail || got[0].UnsubscribeURL != "" {
 			t.Fatalf("critical goes by email: %+v", got)
 		}
 		inbox, err := h.svc.Inbox(ctx, "acct-1", 0)

@@ -200,6 +200,12 @@ func (s *Service) message(n Notification) (*mail.Msg, error) {
 	m.SetGenHeader(mail.HeaderContentLang, n.Lang)
 	// RFC 3834: automated mail; out-of-office replies should not answer it.
 	m.SetGenHeader("Auto-Submitted", "auto-generated")
+	if n.UnsubscribeURL != "" {
+		m.SetGenHeader(mail.HeaderListUnsubscribe, "<"+n.UnsubscribeURL+">")
+		if n.APIKeyID != "" { // the agency's own one-click endpoint (RFC 8058)
+			m.SetGenHeader(mail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
+		}
+	}
 	m.SetBodyString(mail.TypeTextPlain, n.BodyText)
 	if n.BodyHTML != "" {
 		m.AddAlternativeString(mail.TypeTextHTML, n.BodyHTML)

@@ -131,6 +131,9 @@ type Notification struct {
 	AccountID       string    `json:"account_id,omitempty"`       // the citizen, for the inbox and preferences
 	ProviderRef     string    `json:"provider_ref,omitempty"`     // the SMS provider's message id
 	ReadAt          time.Time `json:"read_at,omitzero"`           // inbox messages: when the citizen opened it
+	// UnsubscribeURL is sent as List-Unsubscribe (email only); with
+	// APIKeyID set it is the agency's one-click URL (RFC 8058).
+	UnsubscribeURL string `json:"unsubscribe_url,omitempty"`
 }
 
 // Config tells the service where and how to send email.
@@ -158,6 +161,9 @@ type Config struct {
 	// URLs (tests and development; production callbacks must be https).
 	CallbackClient     *http.Client
 	AllowHTTPCallbacks bool
+	// PublicURL returns the site's public URL, for the List-Unsubscribe
+	// link of agencies' messages to citizens (their preferences page).
+	PublicURL func() string
 }
 
 // Service stores and sends notifications.
@@ -178,6 +184,7 @@ type Service struct {
 	teamMembers    func(ctx context.Context, agencyID string) ([]string, error)
 	callbackClient *http.Client
 	allowHTTPCB    bool
+	publicURL      func() string
 }
 
 // New checks cfg and returns the service, registering its delivery worker
@@ -187,7 +194,7 @@ func New(db *storage.DB, reg *jobs.Registry, clock platform.Clock, cfg Config, l
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{db: db, clock: clock, logger: logger.With("component", "notify"), timeout: cfg.Timeout,
-		sms: cfg.SMS, box: cfg.Secrets, teamMembers: cfg.TeamMembers, callbackClient: cfg.CallbackClient, allowHTTPCB: cfg.AllowHTTPCallbacks}
+		sms: cfg.SMS, box: cfg.Secrets, teamMembers: cfg.TeamMembers, callbackClient: cfg.CallbackClient, allowHTTPCB: cfg.AllowHTTPCallbacks, publicURL: cfg.PublicURL}
 	if s.callbackClient == nil {
 		s.callbackClient = &http.Client{Timeout: 30 * time.Second,
 			// A receipt goes to the URL the agency set, never where a
@@ -339,7 +346,7 @@ func checkText(field, v string, maxBytes int, required bool) error {
 }
 
 const notificationColumns = `id, agency_id, channel, recipient, subject, body_text, body_html, lang, critical, reference, status, attempts, last_error, created_at, sent_at, completed_at,
-	template_id, template_version, api_key_id, key_type, account_id, provider_ref, read_at`
+	template_id, template_version, api_key_id, key_type, account_id, provider_ref, read_at, unsubscribe_url`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -348,7 +355,7 @@ func scanNotification(row scanner) (Notification, error) {
 	var sent, completed, read sql.NullTime
 	err := row.Scan(&n.ID, &n.AgencyID, &n.Channel, &n.Recipient, &n.Subject, &n.BodyText, &n.BodyHTML, &n.Lang,
 		&n.Critical, &n.Reference, &n.Status, &n.Attempts, &n.LastError, &n.CreatedAt, &sent, &completed,
-		&n.TemplateID, &n.TemplateVersion, &n.APIKeyID, &n.KeyType, &n.AccountID, &n.ProviderRef, &read)
+		&n.TemplateID, &n.TemplateVersion, &n.APIKeyID, &n.KeyType, &n.AccountID, &n.ProviderRef, &read, &n.UnsubscribeURL)
 	if read.Valid {
 		n.ReadAt = read.Time.UTC()
 	}

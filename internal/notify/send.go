@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -42,6 +43,9 @@ type Message struct {
 	// and report delivered; team keys send only to the agency's staff.
 	APIKeyID string
 	KeyType  KeyType
+	// UnsubscribeURL (email only) is sent as List-Unsubscribe: an https
+	// address. From the API it is the agency's one-click URL.
+	UnsubscribeURL string
 }
 
 // Errors Send returns, for the API to report in Notify's words.
@@ -107,6 +111,13 @@ func (s *Service) Send(ctx context.Context, tx *sql.Tx, m Message) (Notification
 	if err := checkText("reference", m.Reference, 1000, false); err != nil {
 		return n, err
 	}
+	if m.UnsubscribeURL != "" && m.Channel == ChannelEmail {
+		u, err := url.Parse(m.UnsubscribeURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || len(m.UnsubscribeURL) > 2000 || strings.ContainsAny(m.UnsubscribeURL, " <>\r\n") {
+			return n, platform.Invalid("unsubscribe_url", "The unsubscribe link must be an https:// address")
+		}
+		n.UnsubscribeURL = m.UnsubscribeURL
+	}
 	n.Recipient = recipient
 	switch m.Channel {
 	case ChannelEmail:
@@ -159,10 +170,10 @@ func (s *Service) store(ctx context.Context, tx *sql.Tx, n *Notification) error 
 	}
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO notifications (id, agency_id, channel, recipient, subject, body_text, body_html, lang, critical, reference, status, attempts, last_error, created_at,
-			sent_at, completed_at, template_id, template_version, api_key_id, key_type, account_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', $12, $13, $14, $15, $16, $17, $18, $19)`,
+			sent_at, completed_at, template_id, template_version, api_key_id, key_type, account_id, unsubscribe_url)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		n.ID, n.AgencyID, n.Channel, n.Recipient, n.Subject, n.BodyText, n.BodyHTML, n.Lang, n.Critical, n.Reference, n.Status, n.CreatedAt,
-		sentAt, completedAt, n.TemplateID, n.TemplateVersion, n.APIKeyID, n.KeyType, n.AccountID); err != nil {
+		sentAt, completedAt, n.TemplateID, n.TemplateVersion, n.APIKeyID, n.KeyType, n.AccountID, n.UnsubscribeURL); err != nil {
 		return fmt.Errorf("notify: store %s: %w", n.Channel, err)
 	}
 	if immediate {
@@ -235,9 +246,14 @@ func (s *Service) SendToAccount(ctx context.Context, tx *sql.Tx, m AccountMessag
 		return nil, ErrTemplateNotFound
 	}
 	var out []Notification
+	unsubscribe := ""
+	if !m.Critical && s.publicURL != nil && strings.HasPrefix(s.publicURL(), "https://") {
+		// Citizens stop an agency's emails on their preferences page.
+		unsubscribe = strings.TrimRight(s.publicURL(), "/") + "/account/notifications"
+	}
 	send := func(ch Channel, to string) error {
 		n, err := s.Send(ctx, tx, Message{TemplateID: t.ID, TemplateVersion: t.Version, Channel: ch, To: to, AccountID: m.AccountID,
-			Personalisation: m.Personalisation, Lang: p.Lang, Reference: m.Reference, Critical: m.Critical})
+			Personalisation: m.Personalisation, Lang: p.Lang, Reference: m.Reference, Critical: m.Critical, UnsubscribeURL: unsubscribe})
 		if err == nil {
 			out = append(out, n)
 		}

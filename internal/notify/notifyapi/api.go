@@ -314,6 +314,10 @@ func (a *API) post(w http.ResponseWriter, r *http.Request, k notify.KeySecret, c
 	if e != nil {
 		return e
 	}
+	unsub, _, e := stringField(m, "one_click_unsubscribe_url")
+	if e != nil {
+		return e
+	}
 	if s, ok, _ := stringField(m, "scheduled_for"); ok && s != "" {
 		return badRequest("Cannot schedule notifications (this feature is invite-only)")
 	}
@@ -335,7 +339,7 @@ func (a *API) post(w http.ResponseWriter, r *http.Request, k notify.KeySecret, c
 	err := a.db.InTx(r.Context(), func(tx *sql.Tx) error {
 		var err error
 		n, err = a.svc.Send(r.Context(), tx, notify.Message{
-			TemplateID: tid, Channel: ch, To: to, Personalisation: p, Reference: ref, Lang: lang,
+			TemplateID: tid, Channel: ch, To: to, Personalisation: p, Reference: ref, Lang: lang, UnsubscribeURL: unsub,
 			AgencyID: k.AgencyID, APIKeyID: k.ID, KeyType: k.Type,
 		})
 		return err
@@ -349,7 +353,7 @@ func (a *API) post(w http.ResponseWriter, r *http.Request, k notify.KeySecret, c
 		resp.Reference = &ref
 	}
 	if ch == notify.ChannelEmail {
-		resp.Content = map[string]any{"subject": n.Subject, "body": n.BodyText, "from_email": a.svc.From(), "one_click_unsubscribe_url": nil}
+		resp.Content = map[string]any{"subject": n.Subject, "body": n.BodyText, "from_email": a.svc.From(), "one_click_unsubscribe_url": nilIfEmpty(n.UnsubscribeURL)}
 	} else {
 		resp.Content = map[string]any{"body": n.BodyText, "from_number": a.cfg.SMSSender}
 	}
@@ -382,10 +386,19 @@ func sendError(err error, recipientField string) *apiError {
 			return validation("phone_number Not a valid phone number")
 		case "reference":
 			return validation("reference " + pe.Message)
+		case "unsubscribe_url":
+			return validation("one_click_unsubscribe_url is not a valid https URL")
 		}
 		return badRequest(pe.Message)
 	}
 	return internal(err)
+}
+
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func truncate(s string, n int) string {
@@ -448,6 +461,9 @@ func (a *API) toJSON(r *http.Request, n notify.Notification) notificationJSON {
 	}
 	if n.Channel == notify.ChannelEmail {
 		j.EmailAddress, j.Subject = &n.Recipient, &n.Subject
+		if n.UnsubscribeURL != "" {
+			j.OneClickUnsubscribeURL = &n.UnsubscribeURL
+		}
 	} else {
 		j.PhoneNumber = &n.Recipient
 	}

@@ -298,6 +298,18 @@ func TestSendAndRead(t *testing.T) {
 			status, body := e.do("POST", tt.path, tt.key, tt.body)
 			wantError(t, status, body, tt.status, tt.class, tt.want)
 		}
+		// Notify's one-click unsubscribe URL is kept and echoed.
+		status, body = e.do("POST", "/v2/notifications/email", "live", map[string]any{"email_address": "ana@example.com", "template_id": email.ID,
+			"one_click_unsubscribe_url": "https://dmv.example.gov/unsubscribe/abc", "personalisation": map[string]any{"first_name": "Ana", "application_date": "x"}})
+		if status != 201 || body["content"].(map[string]any)["one_click_unsubscribe_url"] != "https://dmv.example.gov/unsubscribe/abc" {
+			t.Fatalf("%d %v", status, body)
+		}
+		if _, got := e.do("GET", "/v2/notifications/"+body["id"].(string), "live", nil); got["one_click_unsubscribe_url"] != "https://dmv.example.gov/unsubscribe/abc" {
+			t.Fatalf("%v", got)
+		}
+		status, body = e.do("POST", "/v2/notifications/email", "live", map[string]any{"email_address": "ana@example.com", "template_id": email.ID,
+			"one_click_unsubscribe_url": "http://x", "personalisation": map[string]any{"first_name": "Ana", "application_date": "x"}})
+		wantError(t, status, body, 400, "ValidationError", "one_click_unsubscribe_url is not a valid https URL")
 		// A team key reaches staff.
 		if status, body := e.do("POST", "/v2/notifications/email", "team", map[string]any{"email_address": "dana@example.gov", "template_id": email.ID,
 			"personalisation": map[string]any{"first_name": "Dana", "application_date": "x"}}); status != 201 {
@@ -318,7 +330,7 @@ func TestSendAndRead(t *testing.T) {
 			t.Fatalf("links %v", links)
 		}
 		_, list = e.do("GET", "/v2/notifications?status=created&status=delivered", "live", nil)
-		if ns := list["notifications"].([]any); len(ns) != 4 {
+		if ns := list["notifications"].([]any); len(ns) != 5 {
 			t.Fatalf("status list %d", len(ns))
 		}
 		status, list = e.do("GET", "/v2/notifications?status=elephant", "live", nil)

@@ -61,6 +61,7 @@ ALTER TABLE notifications ADD COLUMN key_type TEXT NOT NULL DEFAULT '';
 ALTER TABLE notifications ADD COLUMN account_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE notifications ADD COLUMN provider_ref TEXT NOT NULL DEFAULT '';
 ALTER TABLE notifications ADD COLUMN read_at {{.Time}};
+ALTER TABLE notifications ADD COLUMN unsubscribe_url TEXT NOT NULL DEFAULT '';
 CREATE INDEX notifications_inbox ON notifications (account_id, channel, created_at) WHERE account_id <> '';
 
 -- A citizen's choice of channels and language. Critical messages ignore it
