@@ -243,6 +243,7 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /v2/template/{id}/version/{version}", "GET", "/v2/template/x/version/1", nil, public},
 		{"GET /v2/templates", "GET", "/v2/templates", nil, public},
 		{"POST /v2/template/{id}/preview", "POST", "/v2/template/x/preview", nil, public},
+		{"GET /v2/received-text-messages", "GET", "/v2/received-text-messages", nil, public},
 		// The OpenID Provider (internal/oidc). Protocol endpoints are public
 		// by design: clients authenticate with their own credentials, and
 		// an authorization request sends an anonymous visitor to sign in.

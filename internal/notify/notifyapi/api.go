@@ -94,6 +94,7 @@ func (a *API) Routes() map[string]http.Handler {
 		"GET /v2/template/{id}/version/{version}": a.auth(a.getTemplate),
 		"GET /v2/templates":                       a.auth(a.listTemplates),
 		"POST /v2/template/{id}/preview":          a.auth(a.preview),
+		"GET /v2/received-text-messages":          a.auth(a.receivedTexts),
 	}
 }
 
@@ -659,6 +660,19 @@ func (a *API) listTemplates(w http.ResponseWriter, r *http.Request, k notify.Key
 		out[i] = toTemplateJSON(t)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"templates": out})
+	return nil
+}
+
+// receivedTexts answers Notify's inbound SMS list. Portico receives no text
+// messages yet, so the list is empty, in Notify's shape.
+func (a *API) receivedTexts(w http.ResponseWriter, r *http.Request, _ notify.KeySecret) *apiError {
+	if ot := r.URL.Query().Get("older_than"); ot != "" {
+		if _, err := uuid.Parse(ot); err != nil {
+			return validation("older_than is not a valid UUID")
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"received_text_messages": []any{},
+		"links": map[string]string{"current": a.base(r) + "/v2/received-text-messages"}})
 	return nil
 }
 

@@ -395,6 +395,10 @@ func TestSendAndRead(t *testing.T) {
 		if got["html"] != nil || got["subject"] != nil || got["type"] != "sms" {
 			t.Fatalf("sms preview %v", got)
 		}
+		status, got = e.do("GET", "/v2/received-text-messages", "live", nil)
+		if status != 200 || len(got["received_text_messages"].([]any)) != 0 || got["links"].(map[string]any)["current"] != e.srv.URL+"/v2/received-text-messages" {
+			t.Fatalf("received texts %d %v", status, got)
+		}
 		// Every send recorded the template version it used.
 		n, _ := e.svc.Get(ctx, id)
 		if n.TemplateVersion != 1 || n.APIKeyID == "" || n.KeyType != notify.KeyLive {
