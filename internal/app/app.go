@@ -204,9 +204,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 }
 
 // newNotify builds the notification block and registers its delivery
-// worker in reg. With Config.DevMailbox it first starts the development
+// workers in reg; sealer seals API keys and callback tokens. With Config.DevMailbox it first starts the development
 // mailbox, which is then the SMTP server unless --smtp-url names another.
-func (a *App) newNotify(reg *jobs.Registry, opts Options, box *secrets.Box) error {
+func (a *App) newNotify(reg *jobs.Registry, opts Options, sealer *secrets.Box) error {
 	cfg := a.Config
 	if cfg.DevMailbox {
 		box, err := notify.StartDevMailbox(a.DB, a.Clock, a.Logger)
@@ -221,7 +221,7 @@ func (a *App) newNotify(reg *jobs.Registry, opts Options, box *secrets.Box) erro
 	if smtpURL == "" && a.Mailbox != nil {
 		smtpURL = a.Mailbox.SMTPURL()
 	}
-	ncfg := notify.Config{SMTPURL: smtpURL, From: cfg.MailFrom, Secrets: box,
+	ncfg := notify.Config{SMTPURL: smtpURL, From: cfg.MailFrom, Secrets: sealer,
 		PublicURL: func() string { return a.Config.PublicURL },
 		// Team API keys may send to the agency's staff. Identity is built
 		// after notify; it is only called when a request arrives.
