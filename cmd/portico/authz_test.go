@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -18,6 +19,7 @@ import (
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/identity"
+	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -132,6 +134,18 @@ func TestAuthorizationTable(t *testing.T) {
 	// Beto's vehicle registration renewal: a DMV case, the object of the
 	// case routes.
 	kase := openCase(t, a, "app-beto", "beto.ciudadano@example.com", "vehicle-registration-renewal", vehicleAnswers)
+	// An inbox message of Beto's, the object of the mark-read route.
+	tpl, err := a.Notify.CreateTemplate(ctx, notify.TemplateInput{AgencyID: "dmv", Type: notify.TemplateEmail, Name: "Hello", Subject: "Hello", Body: "Hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var betoMsg notify.Notification
+	if err := a.DB.InTx(ctx, func(tx *sql.Tx) error {
+		betoMsg, err = a.Notify.Send(ctx, tx, notify.Message{TemplateID: tpl.ID, Channel: notify.ChannelInApp, AccountID: beto.ID})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	allowedFor := func(r rule, ac *actor) bool {
 		switch r {
@@ -232,6 +246,24 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /applications/{id}", "GET", "/applications/" + kase.ID, nil, ownerOnly},
 		{"POST /applications/{id}/respond", "POST", "/applications/" + kase.ID + "/respond", url.Values{"body": {"Blue."}}, ownerOnly},
 		{"POST /applications/{id}/transition", "POST", "/applications/" + kase.ID + "/transition", url.Values{"transition": {"nope"}}, ownerOnly},
+		// The notification block's citizen pages (internal/notify/notifyweb).
+		{"GET /inbox", "GET", "/inbox", nil, signedIn},
+		{"POST /inbox/{id}/read", "POST", "/inbox/" + betoMsg.ID + "/read", nil, ownerOnly},
+		{"GET /account/notifications", "GET", "/account/notifications", nil, signedIn},
+		{"POST /account/notifications", "POST", "/account/notifications", url.Values{"lang": {"en"}}, signedIn},
+		// The Notify-compatible API authenticates every request with an
+		// API key's token, never a session: to a browser it is public, and
+		// every request here (without a token) gets Notify's 401 AuthError.
+		{"POST /v2/notifications/email", "POST", "/v2/notifications/email", nil, public},
+		{"POST /v2/notifications/sms", "POST", "/v2/notifications/sms", nil, public},
+		{"POST /v2/notifications/letter", "POST", "/v2/notifications/letter", nil, public},
+		{"GET /v2/notifications/{id}", "GET", "/v2/notifications/x", nil, public},
+		{"GET /v2/notifications", "GET", "/v2/notifications", nil, public},
+		{"GET /v2/template/{id}", "GET", "/v2/template/x", nil, public},
+		{"GET /v2/template/{id}/version/{version}", "GET", "/v2/template/x/version/1", nil, public},
+		{"GET /v2/templates", "GET", "/v2/templates", nil, public},
+		{"POST /v2/template/{id}/preview", "POST", "/v2/template/x/preview", nil, public},
+		{"GET /v2/received-text-messages", "GET", "/v2/received-text-messages", nil, public},
 		// The OpenID Provider (internal/oidc). Protocol endpoints are public
 		// by design: clients authenticate with their own credentials, and
 		// an authorization request sends an anonymous visitor to sign in.

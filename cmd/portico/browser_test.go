@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/portico-gov/portico/internal/browsertest"
+	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/notify"
 )
 
@@ -114,6 +117,86 @@ func TestBrowserJourneys(t *testing.T) {
 			}
 		})
 	}
+
+	// A citizen chooses how agencies reach them, then reads a message in
+	// their inbox; a developer sees the text message in the mailbox.
+	t.Run("notifications", func(t *testing.T) {
+		ctx := context.Background()
+		ana, err := a.Identity.AccountByEmail(ctx, "ana.citizen@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tpl, err := a.Notify.CreateTemplate(ctx, notify.TemplateInput{AgencyID: "dmv", Type: notify.TemplateSMS, Name: "Renewal",
+			Body: "Your plate ((plate)) is due for renewal: " + base + "/government"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.DB.InTx(ctx, func(tx *sql.Tx) error {
+			for _, ch := range []notify.Channel{notify.ChannelInApp, notify.ChannelSMS} {
+				if _, err := a.Notify.Send(ctx, tx, notify.Message{TemplateID: tpl.ID, Channel: ch, AccountID: ana.ID, To: "+15555550123", Personalisation: notify.Personalisation{"plate": "ABC123"}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		p := b.Page(t)
+		p.Visit(t, base+"/sign-in")
+		p.Run(t,
+			chromedp.SendKeys(chromedp.CSS("#email"), "ana.citizen@example.com"),
+			chromedp.SendKeys(chromedp.CSS("#password"), demo.CitizenPassword),
+			chromedp.Submit(chromedp.CSS("#password")),
+			chromedp.WaitVisible(chromedp.CSS(`a[href="/inbox"]`)),
+		)
+		for _, lang := range []string{"en", "es"} {
+			p.Visit(t, base+"/account/notifications?lang="+lang)
+			p.CheckA11y(t)
+			// No channel at all is refused with an accessible error.
+			p.Run(t,
+				chromedp.Click(chromedp.CSS(`label[for="inapp"]`)),
+				chromedp.Click(chromedp.CSS(`label[for="email"]`)),
+				chromedp.Click(chromedp.CSS("form.usa-form button[type=submit]")),
+				chromedp.WaitVisible(chromedp.CSS("#error-summary")),
+			)
+			p.CheckA11y(t)
+			p.Run(t,
+				chromedp.Click(chromedp.CSS(`label[for="sms"]`)),
+				chromedp.Clear(chromedp.CSS("#phone")),
+				chromedp.SendKeys(chromedp.CSS("#phone"), "555 555 0123"),
+				chromedp.Click(chromedp.CSS("form.usa-form button[type=submit]")),
+				chromedp.WaitVisible(chromedp.CSS(".usa-alert--success")),
+			)
+			p.CheckA11y(t)
+			prefs, _ := a.Notify.Preferences(ctx, ana.ID)
+			if !prefs.SMS || prefs.Email || prefs.InApp || prefs.Phone != "+15555550123" {
+				t.Errorf("%s: preferences saved as %+v", lang, prefs)
+			}
+			// Back to the defaults for the next language.
+			if _, err := a.Notify.SetPreferences(ctx, notify.Preferences{AccountID: ana.ID, Email: true, InApp: true}); err != nil {
+				t.Fatal(err)
+			}
+
+			p.Visit(t, base+"/inbox?lang="+lang)
+			p.CheckA11y(t)
+			if lang == "en" {
+				p.Run(t,
+					chromedp.Click(chromedp.CSS(`#main-content form button[type=submit]`)),
+					chromedp.WaitVisible(chromedp.CSS(`#main-content .text-pre-wrap`)),
+				)
+				p.CheckA11y(t)
+			}
+			if got := p.Text(t, "#main-content"); !strings.Contains(got, "ABC123") {
+				t.Errorf("%s: inbox does not show the message:\n%s", lang, got)
+			}
+			p.Visit(t, base+"/dev/mailbox?lang="+lang)
+			p.CheckA11y(t)
+			if got := p.Text(t, "#main-content"); !strings.Contains(got, "Your plate ABC123 is due") {
+				t.Errorf("%s: mailbox lacks the text message:\n%s", lang, got)
+			}
+		}
+		p.Run(t, chromedp.Click(chromedp.CSS(`form[action="/sign-out"] button`)), chromedp.WaitVisible(chromedp.CSS(`a[href="/sign-in"]`)))
+	})
 
 	t.Run("language-switch", func(t *testing.T) {
 		p := b.Page(t)

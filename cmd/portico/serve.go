@@ -77,6 +77,11 @@ func finishServe(cfg *config.Config) error {
 			return usagef("--smtp-url: %s", strings.TrimPrefix(err.Error(), "notify: "))
 		}
 	}
+	if cfg.SMSURL != "" {
+		if _, err := notify.ParseSMSURL(cfg.SMSURL); err != nil {
+			return usagef("--sms-url: %s", err)
+		}
+	}
 	return nil
 }
 
@@ -124,7 +129,7 @@ func printDemoBanner(w io.Writer, a *app.App) {
 	u := a.Config.PublicURL
 	mailbox := "off"
 	if a.Mailbox != nil {
-		mailbox = u + "/dev/mailbox   every email the demo sends (SMTP on " + a.Mailbox.Addr() + ")"
+		mailbox = u + "/dev/mailbox   every email and text message the demo sends (SMTP on " + a.Mailbox.Addr() + ")"
 	}
 	fmt.Fprintf(w, `
 Portico demo is running at %s/

@@ -32,6 +32,7 @@ import (
 	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/notify"
+	"github.com/portico-gov/portico/internal/notify/notifyapi"
 	"github.com/portico-gov/portico/internal/notify/notifyweb"
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/platform"
@@ -59,6 +60,7 @@ type App struct {
 	Identity *identity.Service
 	OIDC     *oidc.Service      // Portico as an OpenID Provider
 	Mailbox  *notify.DevMailbox // nil unless Config.DevMailbox
+	DevSMS   *notify.DevSMS     // the development SMS provider; nil unless Config.DevMailbox without --sms-url
 	Web      *web.Server
 	Metrics  *prometheus.Registry
 
@@ -122,12 +124,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	a.Tenancy = tenancy.New(db, a.Audit, a.Clock)
 	a.Catalog = catalog.New(db, a.Audit, a.Clock, a.Tenancy)
 
+	box, err := secrets.LoadOrCreate(cfg.SecretsKeyFile())
+	if err != nil {
+		return nil, err
+	}
 	reg := jobs.NewRegistry()
 	a.Bus = events.NewBus(reg, a.Clock)
 	jobs.Register(reg, &audit.CheckpointWorker{Log: a.Audit})
 	a.Casework = casework.New(db, a.Audit, a.Bus, a.Clock)
 	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
-	if err := a.newNotify(reg, opts); err != nil {
+	if err := a.newNotify(reg, opts, box); err != nil {
 		return nil, err
 	}
 	a.Jobs, err = jobs.New(db, reg, jobs.Config{
@@ -168,10 +174,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := portal.Register(a.Web, a.Tenancy); err != nil {
 		return nil, err
 	}
-	box, err := secrets.LoadOrCreate(cfg.SecretsKeyFile())
-	if err != nil {
-		return nil, err
-	}
 	a.Identity = identity.New(identity.Config{PublicURL: cfg.PublicURL, SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionMax}, db, a.Audit, a.Clock, box, identityMailer{a.Notify}, a.Tenancy)
 	idwCfg := identityweb.Config{SecureCookie: cfg.SecureContext()}
 	if cfg.ExternalIssuer != "" {
@@ -198,18 +200,32 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		(&api.StaffCases{Cases: a.Casework, Services: a.Catalog}).Register(a.API)
 	}
 	if a.Mailbox != nil {
-		if err := notifyweb.RegisterDevMailbox(a.Web, a.Mailbox); err != nil {
+		var texts notifyweb.Texts
+		if a.DevSMS != nil {
+			texts = a.DevSMS
+		}
+		if err := notifyweb.RegisterDevMailbox(a.Web, a.Mailbox, texts); err != nil {
 			return nil, err
 		}
 	}
+	if err := notifyweb.Register(a.Web, a.Notify); err != nil {
+		return nil, err
+	}
+	notifyapi.Register(a.Web, notifyapi.New(db, a.Notify, notifyapi.Config{
+		BaseURL:    func() string { return a.Config.PublicURL },
+		RateLimit:  cfg.NotifyRateLimit,
+		DailyLimit: cfg.NotifyDailyLimit,
+		Clock:      a.Clock,
+		Logger:     logger,
+	}))
 	ok = true
 	return a, nil
 }
 
 // newNotify builds the notification block and registers its delivery
-// worker in reg. With Config.DevMailbox it first starts the development
+// workers in reg; sealer seals API keys and callback tokens. With Config.DevMailbox it first starts the development
 // mailbox, which is then the SMTP server unless --smtp-url names another.
-func (a *App) newNotify(reg *jobs.Registry, opts Options) error {
+func (a *App) newNotify(reg *jobs.Registry, opts Options, sealer *secrets.Box) error {
 	cfg := a.Config
 	if cfg.DevMailbox {
 		box, err := notify.StartDevMailbox(a.DB, a.Clock, a.Logger)
@@ -224,7 +240,31 @@ func (a *App) newNotify(reg *jobs.Registry, opts Options) error {
 	if smtpURL == "" && a.Mailbox != nil {
 		smtpURL = a.Mailbox.SMTPURL()
 	}
-	svc, err := notify.New(a.DB, reg, a.Clock, notify.Config{SMTPURL: smtpURL, From: cfg.MailFrom}, a.Logger)
+	ncfg := notify.Config{SMTPURL: smtpURL, From: cfg.MailFrom, Secrets: sealer,
+		PublicURL: func() string { return a.Config.PublicURL },
+		// Team API keys may send to the agency's staff. Identity is built
+		// after notify; it is only called when a request arrives.
+		TeamMembers: func(ctx context.Context, agencyID string) ([]string, error) {
+			members, err := a.Identity.AgencyMembers(ctx, agencyID)
+			emails := make([]string, len(members))
+			for i, m := range members {
+				emails[i] = m.Email
+			}
+			return emails, err
+		},
+	}
+	switch {
+	case cfg.SMSURL != "":
+		p, err := notify.ParseSMSURL(cfg.SMSURL)
+		if err != nil {
+			return fmt.Errorf("--sms-url: %w", err)
+		}
+		ncfg.SMS = p
+	case a.Mailbox != nil:
+		a.DevSMS = &notify.DevSMS{DB: a.DB, Clock: a.Clock}
+		ncfg.SMS = a.DevSMS
+	}
+	svc, err := notify.New(a.DB, reg, a.Clock, ncfg, a.Logger)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -41,6 +42,14 @@ type Config struct {
 	SMTPURL    string
 	MailFrom   string
 	DevMailbox bool
+	// SMSURL names the SMS provider (see notify.ParseSMSURL); empty means
+	// none (the development mailbox keeps text messages when it runs).
+	// NotifyRateLimit and NotifyDailyLimit are the Notify-compatible API's
+	// limits: requests per service and key type per 60 seconds, and
+	// messages per service per day (0: Notify's 3000 and 250000; -1: off).
+	SMSURL           string
+	NotifyRateLimit  int
+	NotifyDailyLimit int
 }
 
 // Defaults.
@@ -68,6 +77,9 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.DurationVar(&c.SessionIdle, "session-idle", durationOr(env("PORTICO_SESSION_IDLE"), 30*time.Minute), "sign people out after this long without activity (env PORTICO_SESSION_IDLE)")
 	fs.DurationVar(&c.SessionMax, "session-max", durationOr(env("PORTICO_SESSION_MAX"), 12*time.Hour), "sign people out this long after they signed in (env PORTICO_SESSION_MAX)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", env("PORTICO_SMTP_URL"), "SMTP server for email: smtp://user:pass@host:port?tls=none|starttls|tls (env PORTICO_SMTP_URL, preferred: it keeps the password out of the process list)")
+	fs.StringVar(&c.SMSURL, "sms-url", env("PORTICO_SMS_URL"), "SMS provider: twilio://ACCOUNT_SID:AUTH_TOKEN@api.twilio.com?from=%2B15555550100 (env PORTICO_SMS_URL, preferred: it keeps the token out of the process list)")
+	fs.IntVar(&c.NotifyRateLimit, "notify-rate-limit", intOr(env("PORTICO_NOTIFY_RATE_LIMIT"), 0), "Notify API: sends per service and key type per 60 seconds (env PORTICO_NOTIFY_RATE_LIMIT; 0 = 3000, -1 = no limit)")
+	fs.IntVar(&c.NotifyDailyLimit, "notify-daily-limit", intOr(env("PORTICO_NOTIFY_DAILY_LIMIT"), 0), "Notify API: messages per service per day (env PORTICO_NOTIFY_DAILY_LIMIT; 0 = 250000, -1 = no limit)")
 	fs.StringVar(&c.MailFrom, "mail-from", env("PORTICO_MAIL_FROM"), "sender of email, e.g. \"State of Example <no-reply@services.example.gov>\" (env PORTICO_MAIL_FROM; default no-reply@ the public URL's host)")
 }
 
@@ -82,6 +94,13 @@ func (c *Config) RegisterStorage(fs *flag.FlagSet, env Getenv, withDB bool) {
 func envOr(env Getenv, key, def string) string {
 	if v := env(key); v != "" {
 		return v
+	}
+	return def
+}
+
+func intOr(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
 	}
 	return def
 }

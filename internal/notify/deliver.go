@@ -33,14 +33,34 @@ type deliveryWorker struct {
 	svc *Service
 }
 
+// DeliverSMSArgs is the job that hands one stored text message to the SMS
+// provider.
+type DeliverSMSArgs struct {
+	NotificationID string `json:"notification_id"`
+}
+
+// Kind implements river.JobArgs.
+func (DeliverSMSArgs) Kind() string { return "notify.sms" }
+
+type smsWorker struct {
+	river.WorkerDefaults[DeliverSMSArgs]
+	svc *Service
+}
+
+func (w *smsWorker) Work(ctx context.Context, job *river.Job[DeliverSMSArgs]) error {
+	return w.svc.deliver(ctx, job.Args.NotificationID, job.Attempt, job.MaxAttempts)
+}
+
 // Work delivers one notification. It is idempotent: a notification already
 // delivered is left alone, so a re-run (River's rescue of a job orphaned by
 // a crash, or an operator's retry) sends nothing twice. The one window it
 // cannot close is between the SMTP server accepting the message and
 // "delivered" being recorded; a retry then resends with the same Message-ID.
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliverEmailArgs]) error {
-	s := w.svc
-	id := job.Args.NotificationID
+	return w.svc.deliver(ctx, job.Args.NotificationID, job.Attempt, job.MaxAttempts)
+}
+
+func (s *Service) deliver(ctx context.Context, id string, attempt, maxAttempts int) error {
 	n, found, err := s.startSending(ctx, id)
 	if err != nil {
 		return err // database trouble: River retries
@@ -53,34 +73,44 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliverEmailAr
 		// so only a manual deletion gets here); retrying cannot help.
 		return river.JobCancel(fmt.Errorf("notify: notification %s does not exist", id))
 	}
-	log := s.logger.With("notification_id", id, "attempt", job.Attempt)
+	log := s.logger.With("notification_id", id, "attempt", attempt, "channel", n.Channel)
 
-	if s.target == nil {
-		s.finish(ctx, id, StatusTechnicalFailure, ErrNoSMTP)
-		log.Error("email not sent", "err", ErrNoSMTP)
-		return river.JobCancel(ErrNoSMTP)
+	ref := ""
+	if n.Channel == ChannelSMS {
+		if s.sms == nil {
+			s.finish(ctx, n, StatusTechnicalFailure, ErrNoSMS, "")
+			log.Error("text message not sent", "err", ErrNoSMS)
+			return river.JobCancel(ErrNoSMS)
+		}
+		ref, err = s.sms.SendSMS(ctx, SMS{ID: n.ID, To: n.Recipient, Body: n.BodyText})
+	} else {
+		if s.target == nil {
+			s.finish(ctx, n, StatusTechnicalFailure, ErrNoSMTP, "")
+			log.Error("email not sent", "err", ErrNoSMTP)
+			return river.JobCancel(ErrNoSMTP)
+		}
+		err = s.send(ctx, n)
 	}
-	err = s.send(ctx, n)
 	switch {
 	case err == nil:
-		if ferr := s.finish(ctx, id, StatusDelivered, nil); ferr != nil {
+		if ferr := s.finish(ctx, n, StatusDelivered, nil, ref); ferr != nil {
 			// The server has the message but we could not record it; the
 			// retry will resend it with the same Message-ID.
 			return ferr
 		}
-		log.Info("email delivered")
+		log.Info("message delivered")
 		return nil
 	case isPermanent(err):
-		s.finish(ctx, id, StatusPermanentFailure, err)
-		log.Warn("email refused permanently", "err", err)
+		s.finish(ctx, n, StatusPermanentFailure, err, "")
+		log.Warn("message refused permanently", "err", err)
 		return river.JobCancel(err)
-	case job.Attempt >= job.MaxAttempts:
-		s.finish(ctx, id, StatusTechnicalFailure, err)
-		log.Error("email not sent: retries exhausted", "err", err, "max_attempts", job.MaxAttempts)
+	case attempt >= maxAttempts:
+		s.finish(ctx, n, StatusTechnicalFailure, err, "")
+		log.Error("message not sent: retries exhausted", "err", err, "max_attempts", maxAttempts)
 		return err // River discards the job: our dead letter
 	default:
-		s.finish(ctx, id, StatusTemporaryFailure, err)
-		log.Warn("email not sent: will retry", "err", err)
+		s.finish(ctx, n, StatusTemporaryFailure, err, "")
+		log.Warn("message not sent: will retry", "err", err)
 		return err
 	}
 }
@@ -102,9 +132,12 @@ func (s *Service) startSending(ctx context.Context, id string) (n Notification, 
 	return n, true, nil
 }
 
-// finish records the outcome of an attempt. A failure to record a failure
-// is only logged: the job's own error is what matters to River.
-func (s *Service) finish(ctx context.Context, id string, st Status, cause error) error {
+// finish records the outcome of an attempt and, when the status is final,
+// schedules the agency's delivery receipt in the same transaction. A
+// failure to record a failure is only logged: the job's own error is what
+// matters to River.
+func (s *Service) finish(ctx context.Context, n Notification, st Status, cause error, providerRef string) error {
+	id := n.ID
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
 	var sentAt, completedAt any // NULL unless set
 	if st == StatusDelivered {
@@ -117,9 +150,17 @@ func (s *Service) finish(ctx context.Context, id string, st Status, cause error)
 	if cause != nil {
 		msg = truncate(cause.Error(), maxErrorBytes)
 	}
-	_, err := s.db.Write().ExecContext(ctx, `
-		UPDATE notifications SET status = $1, last_error = $2, sent_at = COALESCE($3, sent_at), completed_at = $4
-		WHERE id = $5`, st, msg, sentAt, completedAt, id)
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE notifications SET status = $1, last_error = $2, sent_at = COALESCE($3, sent_at), completed_at = $4, provider_ref = $5
+			WHERE id = $6`, st, msg, sentAt, completedAt, providerRef, id); err != nil {
+			return err
+		}
+		if st.Final() && s.jobs != nil {
+			return s.enqueueCallback(ctx, tx, id, n.AgencyID)
+		}
+		return nil
+	})
 	if err != nil {
 		err = fmt.Errorf("notify: record %s for %s: %w", st, id, err)
 		s.logger.Error("cannot record delivery outcome", "notification_id", id, "status", st, "err", err)
@@ -159,6 +200,12 @@ func (s *Service) message(n Notification) (*mail.Msg, error) {
 	m.SetGenHeader(mail.HeaderContentLang, n.Lang)
 	// RFC 3834: automated mail; out-of-office replies should not answer it.
 	m.SetGenHeader("Auto-Submitted", "auto-generated")
+	if n.UnsubscribeURL != "" {
+		m.SetGenHeader(mail.HeaderListUnsubscribe, "<"+n.UnsubscribeURL+">")
+		if n.APIKeyID != "" { // the agency's own one-click endpoint (RFC 8058)
+			m.SetGenHeader(mail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
+		}
+	}
 	m.SetBodyString(mail.TypeTextPlain, n.BodyText)
 	if n.BodyHTML != "" {
 		m.AddAlternativeString(mail.TypeTextHTML, n.BodyHTML)
@@ -188,6 +235,10 @@ func (s *Service) send(ctx context.Context, n Notification) error {
 // FROM (our configuration, not the message, is wrong there), is worth
 // retrying until an operator fixes it or the retries run out.
 func isPermanent(err error) bool {
+	var pe *PermanentError
+	if errors.As(err, &pe) {
+		return true
+	}
 	var se *mail.SendError
 	if !errors.As(err, &se) {
 		return false

@@ -1,7 +1,9 @@
 // Package notify is the notification block: it sends the messages Portico
-// and its agencies send to people. Today that is email over SMTP; SMS, in-app
-// messages, templates and a GOV.UK Notify-compatible API come later (see
-// docs/notify.md).
+// and its agencies send to people by email over SMTP, by SMS through an
+// SMSProvider and to the citizen's in-app inbox, from agencies' versioned
+// templates (English and Spanish), and posts signed delivery receipts to
+// agencies. Its GOV.UK Notify-compatible API is the notifyapi sub-package
+// (see docs/notify.md).
 //
 // Contract: SendEmail is called inside the transaction of the change that
 // causes the message. It stores the notification (status "created") and its
@@ -27,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/mail"
 	"strings"
 	"time"
@@ -38,13 +41,15 @@ import (
 
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 )
 
 // Channel is how a notification reaches a person.
 type Channel string
 
-// Channels. Only email is delivered today.
+// Channels: email over SMTP, SMS through an SMSProvider, and the in-app
+// inbox (a row the citizen reads on /inbox).
 const (
 	ChannelEmail Channel = "email"
 	ChannelSMS   Channel = "sms"
@@ -118,6 +123,17 @@ type Notification struct {
 	CreatedAt   time.Time `json:"created_at"`
 	SentAt      time.Time `json:"sent_at,omitzero"`      // zero until the SMTP server accepted it
 	CompletedAt time.Time `json:"completed_at,omitzero"` // zero until the status is final
+
+	TemplateID      string    `json:"template_id,omitempty"`      // "" unless sent from a template
+	TemplateVersion int       `json:"template_version,omitempty"` // the version used
+	APIKeyID        string    `json:"api_key_id,omitempty"`       // "" unless sent through the API
+	KeyType         KeyType   `json:"key_type,omitempty"`         // the API key's type
+	AccountID       string    `json:"account_id,omitempty"`       // the citizen, for the inbox and preferences
+	ProviderRef     string    `json:"provider_ref,omitempty"`     // the SMS provider's message id
+	ReadAt          time.Time `json:"read_at,omitzero"`           // inbox messages: when the citizen opened it
+	// UnsubscribeURL is sent as List-Unsubscribe (email only); with
+	// APIKeyID set it is the agency's one-click URL (RFC 8058).
+	UnsubscribeURL string `json:"unsubscribe_url,omitempty"`
 }
 
 // Config tells the service where and how to send email.
@@ -130,6 +146,24 @@ type Config struct {
 	From string
 	// Timeout bounds connecting and each SMTP command. Default 30 seconds.
 	Timeout time.Duration
+
+	// SMS is the text message provider (see ParseSMSURL); nil means none:
+	// text messages then end as technical-failure.
+	SMS SMSProvider
+	// Secrets seals API key secrets and callback tokens. Required for the
+	// API and callbacks.
+	Secrets *secrets.Box
+	// TeamMembers returns the email addresses a team API key of the agency
+	// may send to (its staff). Nil means none.
+	TeamMembers func(ctx context.Context, agencyID string) ([]string, error)
+	// CallbackClient posts delivery receipts; default an http.Client with a
+	// 30-second timeout. AllowHTTPCallbacks also allows http:// callback
+	// URLs (tests and development; production callbacks must be https).
+	CallbackClient     *http.Client
+	AllowHTTPCallbacks bool
+	// PublicURL returns the site's public URL, for the List-Unsubscribe
+	// link of agencies' messages to citizens (their preferences page).
+	PublicURL func() string
 }
 
 // Service stores and sends notifications.
@@ -144,6 +178,13 @@ type Service struct {
 	fromHeader string // as configured, for the From header
 	msgDomain  string // right-hand side of Message-IDs
 	timeout    time.Duration
+
+	sms            SMSProvider
+	box            *secrets.Box
+	teamMembers    func(ctx context.Context, agencyID string) ([]string, error)
+	callbackClient *http.Client
+	allowHTTPCB    bool
+	publicURL      func() string
 }
 
 // New checks cfg and returns the service, registering its delivery worker
@@ -152,7 +193,14 @@ func New(db *storage.DB, reg *jobs.Registry, clock platform.Clock, cfg Config, l
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: db, clock: clock, logger: logger.With("component", "notify"), timeout: cfg.Timeout}
+	s := &Service{db: db, clock: clock, logger: logger.With("component", "notify"), timeout: cfg.Timeout,
+		sms: cfg.SMS, box: cfg.Secrets, teamMembers: cfg.TeamMembers, callbackClient: cfg.CallbackClient, allowHTTPCB: cfg.AllowHTTPCallbacks, publicURL: cfg.PublicURL}
+	if s.callbackClient == nil {
+		s.callbackClient = &http.Client{Timeout: 30 * time.Second,
+			// A receipt goes to the URL the agency set, never where a
+			// redirect points (which could be inside our network).
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
 	if s.timeout <= 0 {
 		s.timeout = 30 * time.Second
 	}
@@ -170,12 +218,26 @@ func New(db *storage.DB, reg *jobs.Registry, clock platform.Clock, cfg Config, l
 	s.from, s.fromHeader = from, cfg.From
 	s.msgDomain = from.Address[strings.LastIndexByte(from.Address, '@')+1:]
 	jobs.Register(reg, &deliveryWorker{svc: s})
+	jobs.Register(reg, &smsWorker{svc: s})
+	jobs.Register(reg, &callbackWorker{svc: s})
 	return s, nil
 }
 
 // SetJobs gives the service the client it enqueues deliveries with (built
 // after every worker is registered).
 func (s *Service) SetJobs(c *jobs.Client) { s.jobs = c }
+
+// From returns the sender's bare address.
+func (s *Service) From() string { return s.from.Address }
+
+// CountSince counts the notifications agencyID sent through the API with
+// live or team keys since t (for daily limits).
+func (s *Service) CountSince(ctx context.Context, agencyID string, t time.Time) (int, error) {
+	var n int
+	err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE agency_id = $1 AND api_key_id <> '' AND key_type <> $2 AND created_at >= $3`,
+		agencyID, KeyTest, t.UTC()).Scan(&n)
+	return n, err
+}
 
 // SMTP returns where mail is sent, or nil when no server is configured.
 func (s *Service) SMTP() *SMTPTarget { return s.target }
@@ -216,18 +278,11 @@ func (e Email) normalize() (Notification, error) {
 		Channel: ChannelEmail, Subject: e.Subject, BodyText: e.Text, BodyHTML: e.HTML,
 		Critical: e.Critical, AgencyID: e.AgencyID, Reference: e.Reference, Status: StatusCreated,
 	}
-	to := strings.TrimSpace(e.To)
-	switch {
-	case to == "":
-		return n, platform.Invalid("to", "Enter the recipient's email address")
-	case len(to) > MaxAddressBytes:
-		return n, platform.Invalid("to", fmt.Sprintf("The email address must be at most %d characters", MaxAddressBytes))
+	addr, err := checkAddress(e.To)
+	if err != nil {
+		return n, err
 	}
-	addr, err := mail.ParseAddress(to)
-	if err != nil || addr.Name != "" || addr.Address != to || !strings.Contains(addr.Address, "@") {
-		return n, platform.Invalid("to", "Enter an email address in the correct format, like name@example.com")
-	}
-	n.Recipient = addr.Address
+	n.Recipient = addr
 
 	if err := checkText("subject", e.Subject, MaxSubjectBytes, true); err != nil {
 		return n, err
@@ -258,6 +313,22 @@ func (e Email) normalize() (Notification, error) {
 	return n, nil
 }
 
+// checkAddress checks one bare email address.
+func checkAddress(to string) (string, error) {
+	to = strings.TrimSpace(to)
+	switch {
+	case to == "":
+		return "", platform.Invalid("to", "Enter the recipient's email address")
+	case len(to) > MaxAddressBytes:
+		return "", platform.Invalid("to", fmt.Sprintf("The email address must be at most %d characters", MaxAddressBytes))
+	}
+	addr, err := mail.ParseAddress(to)
+	if err != nil || addr.Name != "" || addr.Address != to || !strings.Contains(addr.Address, "@") {
+		return "", platform.Invalid("to", "Enter an email address in the correct format, like name@example.com")
+	}
+	return addr.Address, nil
+}
+
 // checkText enforces the rules every stored text shares: valid UTF-8 (both
 // engines store it; PostgreSQL rejects anything else), no NUL, a size cap.
 func checkText(field, v string, maxBytes int, required bool) error {
@@ -274,15 +345,20 @@ func checkText(field, v string, maxBytes int, required bool) error {
 	return nil
 }
 
-const notificationColumns = `id, agency_id, channel, recipient, subject, body_text, body_html, lang, critical, reference, status, attempts, last_error, created_at, sent_at, completed_at`
+const notificationColumns = `id, agency_id, channel, recipient, subject, body_text, body_html, lang, critical, reference, status, attempts, last_error, created_at, sent_at, completed_at,
+	template_id, template_version, api_key_id, key_type, account_id, provider_ref, read_at, unsubscribe_url`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanNotification(row scanner) (Notification, error) {
 	var n Notification
-	var sent, completed sql.NullTime
+	var sent, completed, read sql.NullTime
 	err := row.Scan(&n.ID, &n.AgencyID, &n.Channel, &n.Recipient, &n.Subject, &n.BodyText, &n.BodyHTML, &n.Lang,
-		&n.Critical, &n.Reference, &n.Status, &n.Attempts, &n.LastError, &n.CreatedAt, &sent, &completed)
+		&n.Critical, &n.Reference, &n.Status, &n.Attempts, &n.LastError, &n.CreatedAt, &sent, &completed,
+		&n.TemplateID, &n.TemplateVersion, &n.APIKeyID, &n.KeyType, &n.AccountID, &n.ProviderRef, &read, &n.UnsubscribeURL)
+	if read.Valid {
+		n.ReadAt = read.Time.UTC()
+	}
 	n.CreatedAt = n.CreatedAt.UTC()
 	if sent.Valid {
 		n.SentAt = sent.Time.UTC()
@@ -310,7 +386,12 @@ type Filter struct {
 	AgencyID  string // one agency's messages ("" matches every agency and the platform)
 	Recipient string // exact address
 	Status    Status
+	Statuses  []Status // any of these (with Status, too)
 	Reference string
+	Channel   Channel // one channel ("" = all)
+	// OnlyKeyType and NotKeyType select by the API key type that sent it.
+	OnlyKeyType KeyType
+	NotKeyType  KeyType
 	// Before lists only notifications created before this one (by id, which
 	// is time-ordered), for paging.
 	Before string
@@ -336,6 +417,23 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Notification, error) {
 	}
 	if f.Reference != "" {
 		add("reference = $%d", f.Reference)
+	}
+	if f.Channel != "" {
+		add("channel = $%d", string(f.Channel))
+	}
+	if len(f.Statuses) > 0 {
+		var ors []string
+		for _, st := range f.Statuses {
+			args = append(args, string(st))
+			ors = append(ors, fmt.Sprintf("status = $%d", len(args)))
+		}
+		where = append(where, "("+strings.Join(ors, " OR ")+")")
+	}
+	if f.OnlyKeyType != "" {
+		add("key_type = $%d", string(f.OnlyKeyType))
+	}
+	if f.NotKeyType != "" {
+		add("key_type <> $%d", string(f.NotKeyType))
 	}
 	if f.Before != "" {
 		add("id < $%d", f.Before)

@@ -21,6 +21,7 @@ import (
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
 )
@@ -47,8 +48,22 @@ func newHarness(t *testing.T, db *storage.DB, clock platform.Clock, smtpURL stri
 // newHarnessWith is newHarness with more of the queue's settings.
 func newHarnessWith(t *testing.T, db *storage.DB, clock platform.Clock, smtpURL string, cfg jobs.Config) *harness {
 	t.Helper()
+	return newHarnessConfig(t, db, clock, notify.Config{SMTPURL: smtpURL}, cfg)
+}
+
+// newHarnessConfig is newHarness with the block's and the queue's settings.
+func newHarnessConfig(t *testing.T, db *storage.DB, clock platform.Clock, ncfg notify.Config, cfg jobs.Config) *harness {
+	t.Helper()
 	reg := jobs.NewRegistry()
-	svc, err := notify.New(db, reg, clock, notify.Config{SMTPURL: smtpURL, From: testFrom, Timeout: 5 * time.Second}, slog.New(slog.DiscardHandler))
+	ncfg.From, ncfg.Timeout = testFrom, 5*time.Second
+	if ncfg.Secrets == nil {
+		box, err := secrets.New(make([]byte, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ncfg.Secrets = box
+	}
+	svc, err := notify.New(db, reg, clock, ncfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

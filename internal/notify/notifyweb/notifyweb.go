@@ -30,9 +30,17 @@ type Mailbox interface {
 
 var _ Mailbox = (*notify.DevMailbox)(nil)
 
+// Texts is what the mailbox page needs of the development SMS provider.
+type Texts interface {
+	Texts(ctx context.Context, limit int) ([]notify.DevText, error)
+}
+
+var _ Texts = (*notify.DevSMS)(nil)
+
 type pages struct {
-	web *web.Server
-	box Mailbox
+	web   *web.Server
+	box   Mailbox
+	texts Texts // nil: no development SMS provider
 }
 
 // RegisterDevMailbox adds GET /dev/mailbox (the newest messages),
@@ -44,11 +52,14 @@ type pages struct {
 // of every page would block its inline styles and images, and showing
 // untrusted markup unsandboxed is how mail clients get attacked. The text
 // part carries the same content.
-func RegisterDevMailbox(s *web.Server, box Mailbox) error {
-	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
+//
+// When texts is not nil the list also shows the text messages the
+// development SMS provider kept.
+func RegisterDevMailbox(s *web.Server, box Mailbox, texts Texts) error {
+	if err := s.Renderer().AddPages(templates, "templates/page_devmailbox*.html"); err != nil {
 		return err
 	}
-	p := &pages{web: s, box: box}
+	p := &pages{web: s, box: box, texts: texts}
 	s.HandleFunc("GET /dev/mailbox", p.list)
 	s.HandleFunc("GET /dev/mailbox/{id}", p.message)
 	s.HandleFunc("GET /dev/mailbox/{id}/raw", p.raw)
@@ -61,6 +72,13 @@ const listLimit = 200
 type listData struct {
 	SMTPAddr string
 	Messages []notify.MailboxMessage
+	HasTexts bool
+	Texts    []textView
+}
+
+type textView struct {
+	notify.DevText
+	Body template.HTML
 }
 
 func noStore(w http.ResponseWriter) {
@@ -75,8 +93,19 @@ func (p *pages) list(w http.ResponseWriter, r *http.Request) {
 		p.web.Error(w, r, err)
 		return
 	}
+	d := listData{SMTPAddr: p.box.Addr(), Messages: msgs, HasTexts: p.texts != nil}
+	if p.texts != nil {
+		texts, err := p.texts.Texts(r.Context(), listLimit)
+		if err != nil {
+			p.web.Error(w, r, err)
+			return
+		}
+		for _, t := range texts {
+			d.Texts = append(d.Texts, textView{DevText: t, Body: Linkify(t.Body)})
+		}
+	}
 	noStore(w)
-	p.web.Page(w, r, http.StatusOK, "devmailbox", p.web.Renderer().NewPage(r, listData{SMTPAddr: p.box.Addr(), Messages: msgs}))
+	p.web.Page(w, r, http.StatusOK, "devmailbox", p.web.Renderer().NewPage(r, d))
 }
 
 // messageData is the message page's view of a message.

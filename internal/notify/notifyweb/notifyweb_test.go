@@ -79,7 +79,7 @@ func newRig(t *testing.T, db *storage.DB) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := notifyweb.RegisterDevMailbox(s, box); err != nil {
+	if err := notifyweb.RegisterDevMailbox(s, box, nil); err != nil {
 		t.Fatal(err)
 	}
 	return &rig{handler: s, svc: svc, box: box, db: db}

@@ -1,0 +1,370 @@
+package notify
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/portico-gov/portico/internal/jobs"
+	"github.com/portico-gov/portico/internal/platform"
+)
+
+// Message is a message made from an agency's template, for Send.
+type Message struct {
+	TemplateID      string
+	TemplateVersion int // 0: the latest
+	// Channel is email, sms or inapp. An email template can go to any
+	// channel (sms and the inbox get its text); an sms template to sms or
+	// the inbox.
+	Channel Channel
+	// To is the email address (email) or phone number (sms). The inbox
+	// needs AccountID instead.
+	To string
+	// AccountID is the citizen the message is for, if known: required for
+	// the inbox, and it shows the message to them there.
+	AccountID       string
+	Personalisation Personalisation
+	Lang            string // "es" uses the template's Spanish version when it has one
+	Reference       string
+	Critical        bool
+	// AgencyID, when set, must own the template (the API sets it to the
+	// key's agency).
+	AgencyID string
+	// APIKeyID and KeyType are set by the API: test keys deliver nothing
+	// and report delivered; team keys send only to the agency's staff.
+	APIKeyID string
+	KeyType  KeyType
+	// UnsubscribeURL (email only) is sent as List-Unsubscribe: an https
+	// address. From the API it is the agency's one-click URL.
+	UnsubscribeURL string
+}
+
+// Errors Send returns, for the API to report in Notify's words.
+var (
+	ErrTemplateNotFound = errors.New("template not found")
+	ErrTeamRecipient    = errors.New("a team API key sends only to the agency's staff")
+)
+
+// TemplateMismatchError is a template of one type sent on another channel.
+type TemplateMismatchError struct {
+	Template TemplateType
+	Channel  Channel
+}
+
+func (e *TemplateMismatchError) Error() string {
+	return fmt.Sprintf("%s template is not suitable for %s notification", e.Template, e.Channel)
+}
+
+// Send renders m's template and stores the notification and its delivery
+// job in tx, like SendEmail: nothing is sent unless tx commits. It returns
+// the notification as stored.
+func (s *Service) Send(ctx context.Context, tx *sql.Tx, m Message) (Notification, error) {
+	if s.jobs == nil {
+		return Notification{}, errors.New("notify: Send before SetJobs (a wiring bug)")
+	}
+	t, err := s.Template(ctx, m.TemplateID, m.TemplateVersion)
+	if err != nil || (m.AgencyID != "" && t.AgencyID != m.AgencyID) {
+		return Notification{}, ErrTemplateNotFound
+	}
+	switch {
+	case m.Channel == ChannelEmail && t.Type != TemplateEmail:
+		return Notification{}, &TemplateMismatchError{t.Type, m.Channel}
+	case m.Channel == ChannelSMS && t.Type != TemplateSMS:
+		return Notification{}, &TemplateMismatchError{t.Type, m.Channel}
+	case m.Channel != ChannelEmail && m.Channel != ChannelSMS && m.Channel != ChannelInApp:
+		return Notification{}, platform.Invalid("channel", fmt.Sprintf("The channel %q must be email, sms or inapp", m.Channel))
+	}
+	// The recipient is checked before the template is filled in, so a bad
+	// address is reported first, as Notify does.
+	recipient := m.AccountID
+	switch m.Channel {
+	case ChannelEmail:
+		recipient, err = checkAddress(m.To)
+	case ChannelSMS:
+		recipient, err = NormalizePhone(m.To)
+	case ChannelInApp:
+		if m.AccountID == "" {
+			err = platform.Invalid("account_id", "An inbox message needs the citizen's account")
+		}
+	}
+	if err != nil {
+		return Notification{}, err
+	}
+	r, err := t.Render(m.Lang, m.Personalisation)
+	if err != nil {
+		return Notification{}, err
+	}
+	n := Notification{
+		AgencyID: t.AgencyID, Channel: m.Channel, Subject: r.Subject, BodyText: r.Text, BodyHTML: r.HTML, Lang: r.Lang,
+		Critical: m.Critical, Reference: m.Reference, Status: StatusCreated, TemplateID: t.ID, TemplateVersion: t.Version,
+		APIKeyID: m.APIKeyID, KeyType: m.KeyType, AccountID: m.AccountID,
+	}
+	if err := checkText("reference", m.Reference, 1000, false); err != nil {
+		return n, err
+	}
+	if m.UnsubscribeURL != "" && m.Channel == ChannelEmail {
+		u, err := url.Parse(m.UnsubscribeURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || len(m.UnsubscribeURL) > 2000 || strings.ContainsAny(m.UnsubscribeURL, " <>\r\n") {
+			return n, platform.Invalid("unsubscribe_url", "The unsubscribe link must be an https:// address")
+		}
+		n.UnsubscribeURL = m.UnsubscribeURL
+	}
+	n.Recipient = recipient
+	switch m.Channel {
+	case ChannelEmail:
+		e := Email{To: recipient, Subject: r.Subject, Text: r.Text, HTML: r.HTML}
+		if _, err := e.normalize(); err != nil {
+			return n, err
+		}
+	case ChannelSMS:
+		n.Subject, n.BodyHTML = "", ""
+	case ChannelInApp:
+		if n.Subject == "" {
+			n.Subject = t.Name
+		}
+		n.BodyHTML = ""
+	}
+	if m.KeyType == KeyTeam {
+		ok, err := s.isTeamMember(ctx, t.AgencyID, n)
+		if err != nil {
+			return n, err
+		}
+		if !ok {
+			return n, ErrTeamRecipient
+		}
+	}
+	return n, s.store(ctx, tx, &n)
+}
+
+func (s *Service) isTeamMember(ctx context.Context, agencyID string, n Notification) (bool, error) {
+	if n.Channel != ChannelEmail || s.teamMembers == nil {
+		return false, nil
+	}
+	members, err := s.teamMembers(ctx, agencyID)
+	if err != nil {
+		return false, fmt.Errorf("notify: team members: %w", err)
+	}
+	return slices.ContainsFunc(members, func(e string) bool { return strings.EqualFold(e, n.Recipient) }), nil
+}
+
+// store inserts n and schedules what happens next: a delivery job for email
+// and SMS; for the inbox and test keys, which deliver nothing, the final
+// status at once (and the delivery receipt).
+func (s *Service) store(ctx context.Context, tx *sql.Tx, n *Notification) error {
+	n.ID = uuid.Must(uuid.NewV7()).String()
+	n.CreatedAt = s.clock.Now().UTC().Truncate(time.Microsecond)
+	var sentAt, completedAt any
+	immediate := n.Channel == ChannelInApp || n.KeyType == KeyTest
+	if immediate {
+		n.Status, n.SentAt, n.CompletedAt = StatusDelivered, n.CreatedAt, n.CreatedAt
+		sentAt, completedAt = n.CreatedAt, n.CreatedAt
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO notifications (id, agency_id, channel, recipient, subject, body_text, body_html, lang, critical, reference, status, attempts, last_error, created_at,
+			sent_at, completed_at, template_id, template_version, api_key_id, key_type, account_id, unsubscribe_url)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+		n.ID, n.AgencyID, n.Channel, n.Recipient, n.Subject, n.BodyText, n.BodyHTML, n.Lang, n.Critical, n.Reference, n.Status, n.CreatedAt,
+		sentAt, completedAt, n.TemplateID, n.TemplateVersion, n.APIKeyID, n.KeyType, n.AccountID, n.UnsubscribeURL); err != nil {
+		return fmt.Errorf("notify: store %s: %w", n.Channel, err)
+	}
+	if immediate {
+		return s.enqueueCallback(ctx, tx, n.ID, n.AgencyID)
+	}
+	opts := &river.InsertOpts{Priority: 2}
+	if n.Critical {
+		opts.Priority = 1
+	}
+	var args river.JobArgs = DeliverEmailArgs{NotificationID: n.ID}
+	if n.Channel == ChannelSMS {
+		args = DeliverSMSArgs{NotificationID: n.ID}
+	}
+	if err := jobs.Enqueue(ctx, s.jobs, tx, args, opts); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+var phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
+
+// NormalizePhone returns number in E.164 form (+15555550123). Spaces,
+// dots, hyphens and brackets are ignored; ten digits, or eleven starting
+// with 1, are taken as a US number.
+func NormalizePhone(number string) (string, error) {
+	d := strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '.', '-', '(', ')', '\t':
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(number))
+	switch {
+	case len(d) == 10 && !strings.HasPrefix(d, "+"):
+		d = "+1" + d
+	case len(d) == 11 && strings.HasPrefix(d, "1"):
+		d = "+" + d
+	case strings.HasPrefix(d, "00"):
+		d = "+" + d[2:]
+	}
+	if !phonePattern.MatchString(d) {
+		return "", platform.Invalid("phone_number", "Enter a phone number in the correct format, like 555 555 0123 or +1 555 555 0123")
+	}
+	return d, nil
+}
+
+// AccountMessage is a template message to a citizen on the channels they
+// chose.
+type AccountMessage struct {
+	AccountID       string
+	Email           string // the account's email address
+	TemplateID      string
+	Personalisation Personalisation
+	Reference       string
+	// Critical messages (account security) go by email whatever the
+	// citizen chose, as well as to their inbox if they read it.
+	Critical bool
+}
+
+// SendToAccount sends m on each channel the citizen chose (by default
+// email and the inbox), in their language, inside tx. A template's own
+// type limits the channels: an sms template does not go by email.
+func (s *Service) SendToAccount(ctx context.Context, tx *sql.Tx, m AccountMessage) ([]Notification, error) {
+	p, err := s.Preferences(ctx, m.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.Template(ctx, m.TemplateID, 0)
+	if err != nil {
+		return nil, ErrTemplateNotFound
+	}
+	var out []Notification
+	unsubscribe := ""
+	if !m.Critical && s.publicURL != nil && strings.HasPrefix(s.publicURL(), "https://") {
+		// Citizens stop an agency's emails on their preferences page.
+		unsubscribe = strings.TrimRight(s.publicURL(), "/") + "/account/notifications"
+	}
+	send := func(ch Channel, to string) error {
+		n, err := s.Send(ctx, tx, Message{TemplateID: t.ID, TemplateVersion: t.Version, Channel: ch, To: to, AccountID: m.AccountID,
+			Personalisation: m.Personalisation, Lang: p.Lang, Reference: m.Reference, Critical: m.Critical, UnsubscribeURL: unsubscribe})
+		if err == nil {
+			out = append(out, n)
+		}
+		return err
+	}
+	if t.Type == TemplateEmail && (p.Email || m.Critical) && m.Email != "" {
+		if err := send(ChannelEmail, m.Email); err != nil {
+			return nil, err
+		}
+	}
+	if t.Type == TemplateSMS && p.SMS && p.Phone != "" {
+		if err := send(ChannelSMS, p.Phone); err != nil {
+			return nil, err
+		}
+	}
+	if p.InApp {
+		if err := send(ChannelInApp, ""); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Preferences is how a citizen wants to hear from government.
+type Preferences struct {
+	AccountID string    `json:"account_id"`
+	Email     bool      `json:"email"`
+	SMS       bool      `json:"sms"`
+	InApp     bool      `json:"inapp"`
+	Phone     string    `json:"phone,omitempty"` // E.164
+	Lang      string    `json:"lang,omitempty"`  // en or es; "" = English
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// Preferences returns accountID's choices; by default email and the inbox.
+func (s *Service) Preferences(ctx context.Context, accountID string) (Preferences, error) {
+	p := Preferences{AccountID: accountID}
+	var updated sql.NullTime
+	err := s.db.Read().QueryRowContext(ctx, `SELECT email, sms, inapp, phone, lang, updated_at FROM notify_preferences WHERE account_id = $1`, accountID).
+		Scan(&p.Email, &p.SMS, &p.InApp, &p.Phone, &p.Lang, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		p.Email, p.InApp = true, true
+		return p, nil
+	}
+	if updated.Valid {
+		p.UpdatedAt = updated.Time.UTC()
+	}
+	if err != nil {
+		return p, fmt.Errorf("notify: preferences: %w", err)
+	}
+	return p, nil
+}
+
+// SetPreferences stores p. At least one channel must be on; SMS needs a
+// phone number; the language is en or es.
+func (s *Service) SetPreferences(ctx context.Context, p Preferences) (Preferences, error) {
+	if !p.Email && !p.SMS && !p.InApp {
+		return p, platform.Invalid("channels", "notify.prefs.error.none")
+	}
+	if p.SMS || strings.TrimSpace(p.Phone) != "" {
+		phone, err := NormalizePhone(p.Phone)
+		if err != nil {
+			return p, platform.Invalid("phone", "notify.prefs.error.phone")
+		}
+		p.Phone = phone
+	}
+	if p.Lang != "" && p.Lang != "en" && p.Lang != "es" {
+		return p, platform.Invalid("lang", "notify.prefs.error.lang")
+	}
+	p.UpdatedAt = s.clock.Now().UTC().Truncate(time.Microsecond)
+	_, err := s.db.Write().ExecContext(ctx, `INSERT INTO notify_preferences (account_id, email, sms, inapp, phone, lang, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (account_id) DO UPDATE SET email = excluded.email, sms = excluded.sms, inapp = excluded.inapp, phone = excluded.phone, lang = excluded.lang, updated_at = excluded.updated_at`,
+		p.AccountID, p.Email, p.SMS, p.InApp, p.Phone, p.Lang, p.UpdatedAt)
+	if err != nil {
+		return p, fmt.Errorf("notify: set preferences: %w", err)
+	}
+	return p, nil
+}
+
+// Inbox returns the citizen's in-app messages, newest first.
+func (s *Service) Inbox(ctx context.Context, accountID string, limit int) ([]Notification, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE account_id = $1 AND channel = $2 ORDER BY id DESC LIMIT `+fmt.Sprint(limit),
+		accountID, ChannelInApp)
+	if err != nil {
+		return nil, fmt.Errorf("notify: inbox: %w", err)
+	}
+	defer rows.Close()
+	out := []Notification{}
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return nil, fmt.Errorf("notify: inbox: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// MarkRead marks inbox message id of accountID read. Someone else's message
+// is CodeNotFound.
+func (s *Service) MarkRead(ctx context.Context, accountID, id string) error {
+	res, err := s.db.Write().ExecContext(ctx, `UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND account_id = $3 AND channel = $4`,
+		s.clock.Now().UTC(), id, accountID, ChannelInApp)
+	if err != nil {
+		return fmt.Errorf("notify: mark read: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return platform.Errorf(platform.CodeNotFound, "message %q does not exist", id)
+	}
+	return nil
+}
