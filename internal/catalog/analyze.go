@@ -187,7 +187,9 @@ func (d document) encode() string {
 func decodeDocument(s string) document {
 	var d document
 	for i, part := range strings.SplitN(s, "|", numFields) {
-		d[i] = strings.Fields(part)
+		if f := strings.Fields(part); len(f) > 0 {
+			d[i] = f
+		}
 	}
 	return d
 }

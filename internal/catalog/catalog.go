@@ -60,11 +60,12 @@ type Service struct {
 	audit   *audit.Log
 	clock   platform.Clock
 	tenancy Tenancy
+	progs   *programs // eligibility rules compiled once per version
 }
 
 // New returns the catalog service.
 func New(db *storage.DB, log *audit.Log, clock platform.Clock, t Tenancy) *Service {
-	return &Service{db: db, audit: log, clock: clock, tenancy: t}
+	return &Service{db: db, audit: log, clock: clock, tenancy: t, progs: &programs{}}
 }
 
 // Validate validates manifests as Publish would for agency (which may be
