@@ -21,6 +21,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/catalogweb"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/console"
 	"github.com/portico-gov/portico/internal/events"
@@ -116,6 +117,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	a.Audit = audit.New(db, a.Clock, signer)
 	a.Tenancy = tenancy.New(db, a.Audit, a.Clock)
 	a.Catalog = catalog.New(db, a.Audit, a.Clock, a.Tenancy)
+	if opts.Migrate {
+		// Services published before the search index existed (migration
+		// 00009) are indexed once; afterwards Publish keeps it in step.
+		if err := a.Catalog.EnsureIndexed(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	reg := jobs.NewRegistry()
 	a.Bus = events.NewBus(reg, a.Clock)
@@ -170,6 +178,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Audit); err != nil {
+		return nil, err
+	}
+	if err := catalogweb.Register(a.Web, a.Catalog, a.Tenancy, a.Clock); err != nil {
 		return nil, err
 	}
 	a.OIDC = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity)
