@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -191,11 +192,17 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 			return SearchResult{}, platform.Invalid(f.name, "catalog.search.filter")
 		}
 	}
+	res := SearchResult{Query: q, Page: max(req.Page, 1)}
+	if len(q.Terms) == 0 {
+		if err := s.browse(ctx, lang, req, &res); err != nil {
+			return SearchResult{}, fmt.Errorf("catalog: browse: %w", err)
+		}
+		return res, nil
+	}
 	cands, err := s.candidates(ctx, lang, q)
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("catalog: search: %w", err)
 	}
-	res := SearchResult{Query: q, Page: max(req.Page, 1)}
 	cats, ags := map[string]int{}, map[string]int{}
 	var hits []candidate
 	for _, c := range cands {
@@ -238,16 +245,76 @@ func facets(m map[string]int) []Facet {
 	return out
 }
 
-// candidates returns every indexed service matching all of q's terms (all
-// services when q has none), scored.
+// browse fills res for a request without words: the page, the total and
+// the facets are computed by the engine (the sort keys are ASCII and
+// compared bytewise on both engines), so browsing never reads every row.
+func (s *Service) browse(ctx context.Context, lang string, req SearchRequest, res *SearchResult) error {
+	sortCol := "sort_" + lang // lang is English or Spanish, never input
+	db := s.db.Read()
+	filter := ` WHERE (CAST($1 AS TEXT) = '' OR category = $1) AND (CAST($2 AS TEXT) = '' OR agency_id = $2)`
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM catalog_search`+filter, req.Category, req.Agency).Scan(&res.Total); err != nil {
+		return err
+	}
+	res.Pages = (res.Total + PageSize - 1) / PageSize
+	var err error
+	if res.Categories, err = s.facetCounts(ctx, `SELECT category, COUNT(*) FROM catalog_search WHERE (CAST($1 AS TEXT) = '' OR agency_id = $1) GROUP BY category`, req.Agency); err != nil {
+		return err
+	}
+	if res.Agencies, err = s.facetCounts(ctx, `SELECT agency_id, COUNT(*) FROM catalog_search WHERE (CAST($1 AS TEXT) = '' OR category = $1) GROUP BY agency_id`, req.Category); err != nil {
+		return err
+	}
+	from := (res.Page - 1) * PageSize
+	if from >= res.Total {
+		return nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT service_id, version FROM catalog_search`+filter+
+		` ORDER BY `+sortCol+`, service_id LIMIT `+strconv.Itoa(PageSize)+` OFFSET `+strconv.Itoa(from), req.Category, req.Agency)
+	if err != nil {
+		return err
+	}
+	var hits []candidate
+	for rows.Next() {
+		var c candidate
+		if err := rows.Scan(&c.id, &c.version); err != nil {
+			rows.Close()
+			return err
+		}
+		hits = append(hits, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	res.Services, err = s.versions(ctx, hits)
+	return err
+}
+
+func (s *Service) facetCounts(ctx context.Context, query string, arg string) ([]Facet, error) {
+	rows, err := s.db.Read().QueryContext(ctx, query, arg)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Facet{}
+	for rows.Next() {
+		var f Facet
+		if err := rows.Scan(&f.ID, &f.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b Facet) int { return strings.Compare(a.ID, b.ID) })
+	return out, rows.Err()
+}
+
+// candidates returns every indexed service matching all of q's terms,
+// scored.
 func (s *Service) candidates(ctx context.Context, lang string, q Query) ([]candidate, error) {
 	col := "terms_" + lang // lang is English or Spanish, never input
 	sortCol := "sort_" + lang
 	var rows *sql.Rows
 	var err error
 	switch {
-	case len(q.Terms) == 0:
-		rows, err = s.db.Read().QueryContext(ctx, `SELECT service_id, version, agency_id, category, `+sortCol+`, '' FROM catalog_search`)
 	case s.db.Dialect == storage.Postgres:
 		// Terms are [a-z0-9]+ and joined by spaces; plainto_tsquery
 		// reads no operators, and 'simple' neither stems nor drops words.
@@ -275,9 +342,7 @@ func (s *Service) candidates(ctx context.Context, lang string, q Query) ([]candi
 		if err := rows.Scan(&c.id, &c.version, &c.agency, &c.category, &c.sort, &terms); err != nil {
 			return nil, err
 		}
-		if len(q.Terms) > 0 {
-			c.score = decodeDocument(terms).score(q)
-		}
+		c.score = decodeDocument(terms).score(q)
 		out = append(out, c)
 	}
 	return out, rows.Err()

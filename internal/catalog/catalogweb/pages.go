@@ -94,6 +94,7 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request) {
 		// The error points at the search box, the one field on the page.
 		page.Errors = []web.FieldError{{Field: "q", Message: msg}}
 		req = catalog.SearchRequest{Lang: req.Lang, Page: 1}
+		view.Category, view.Agency = "", ""
 		if res, err = h.catalog.Search(ctx, req); err != nil {
 			h.web.Error(w, r, err)
 			return

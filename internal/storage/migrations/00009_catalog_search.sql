@@ -5,15 +5,17 @@
 -- dropped, Snowball-stemmed; see internal/catalog/analyze.go), so each
 -- engine's full-text index only has to split on spaces and both engines
 -- match the same rows (ADR 12). Fields are separated by " | " in a fixed
--- order, which the ranking in Go reads back.
+-- order, which the ranking in Go reads back. The sort keys and ids are
+-- ASCII and compared byte by byte on both engines (SQLite's BINARY,
+-- PostgreSQL's "C"), so browsing orders alike everywhere.
 CREATE TABLE catalog_search (
     rid         {{.Serial}},
-    service_id  TEXT NOT NULL UNIQUE,
+    service_id  TEXT {{if .Postgres}}COLLATE "C" {{end}}NOT NULL UNIQUE,
     version     INTEGER NOT NULL,
     agency_id   TEXT NOT NULL REFERENCES agencies(id),
     category    TEXT NOT NULL,
-    sort_en     TEXT NOT NULL,
-    sort_es     TEXT NOT NULL,
+    sort_en     TEXT {{if .Postgres}}COLLATE "C" {{end}}NOT NULL,
+    sort_es     TEXT {{if .Postgres}}COLLATE "C" {{end}}NOT NULL,
     terms_en    TEXT NOT NULL,
     terms_es    TEXT NOT NULL{{if .Postgres}},
     tsv_en      tsvector GENERATED ALWAYS AS (to_tsvector('simple', terms_en)) STORED,
@@ -21,6 +23,8 @@ CREATE TABLE catalog_search (
 );
 CREATE INDEX catalog_search_category ON catalog_search (category);
 CREATE INDEX catalog_search_agency ON catalog_search (agency_id);
+CREATE INDEX catalog_search_sort_en ON catalog_search (sort_en, service_id);
+CREATE INDEX catalog_search_sort_es ON catalog_search (sort_es, service_id);
 {{- if .Postgres}}
 CREATE INDEX catalog_search_tsv_en ON catalog_search USING GIN (tsv_en);
 CREATE INDEX catalog_search_tsv_es ON catalog_search USING GIN (tsv_es);
