@@ -212,6 +212,45 @@ func (d document) score(q Query) int {
 	return total
 }
 
+// scoreEncoded is document.score on the stored form, without decoding it:
+// ranking reads every matching row, so it must not allocate per row.
+func scoreEncoded(doc string, q Query) int {
+	var seen [numFields][MaxQueryTerms]bool
+	field := 0
+	for i := 0; i < len(doc); {
+		for i < len(doc) && doc[i] == ' ' {
+			i++
+		}
+		if i < len(doc) && doc[i] == '|' {
+			field++
+			i++
+			continue
+		}
+		j := i
+		for j < len(doc) && doc[j] != ' ' && doc[j] != '|' {
+			j++
+		}
+		if j > i && field < numFields {
+			w := doc[i:j]
+			for k, t := range q.Terms {
+				if k < MaxQueryTerms && t == w {
+					seen[field][k] = true
+				}
+			}
+		}
+		i = j
+	}
+	total := 0
+	for f := range seen {
+		for k := range seen[f] {
+			if seen[f][k] {
+				total += fieldWeights[f]
+			}
+		}
+	}
+	return total
+}
+
 // sortKey is a title folded to lowercase ASCII, for the browse order.
 func sortKey(title string) string {
 	f := fold(strings.ToLower(title))

@@ -35,6 +35,12 @@ func TestDocumentRoundTrip(t *testing.T) {
 	if got := decodeDocument(d.encode()); !reflect.DeepEqual(got, d) {
 		t.Fatalf("round trip: %q", got)
 	}
+	for _, q := range []Query{{Terms: []string{"dog", "clerk"}}, {Terms: []string{"pet", "zzz"}}, {Terms: []string{"everi"}}, {}} {
+		want := d.score(q)
+		if got := scoreEncoded(d.encode(), q); got != want {
+			t.Errorf("scoreEncoded(%v) = %d, score = %d", q.Terms, got, want)
+		}
+	}
 	if s := d.score(Query{Terms: []string{"dog", "clerk"}}); s != 8+1+2 {
 		t.Errorf("score %d", s)
 	}

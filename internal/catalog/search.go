@@ -251,24 +251,42 @@ func facets(m map[string]int) []Facet {
 func (s *Service) browse(ctx context.Context, lang string, req SearchRequest, res *SearchResult) error {
 	sortCol := "sort_" + lang // lang is English or Spanish, never input
 	db := s.db.Read()
-	filter := ` WHERE (CAST($1 AS TEXT) = '' OR category = $1) AND (CAST($2 AS TEXT) = '' OR agency_id = $2)`
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM catalog_search`+filter, req.Category, req.Agency).Scan(&res.Total); err != nil {
+	// Only the filters given become conditions, so each query can use its
+	// index (category, agency, or the sort key).
+	where := func(conds map[string]string) (string, []any) {
+		var parts []string
+		var args []any
+		for _, col := range []string{"category", "agency_id"} {
+			if v := conds[col]; v != "" {
+				args = append(args, v)
+				parts = append(parts, col+" = $"+strconv.Itoa(len(args)))
+			}
+		}
+		if len(parts) == 0 {
+			return "", nil
+		}
+		return " WHERE " + strings.Join(parts, " AND "), args
+	}
+	both, args := where(map[string]string{"category": req.Category, "agency_id": req.Agency})
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM catalog_search`+both, args...).Scan(&res.Total); err != nil {
 		return err
 	}
 	res.Pages = (res.Total + PageSize - 1) / PageSize
 	var err error
-	if res.Categories, err = s.facetCounts(ctx, `SELECT category, COUNT(*) FROM catalog_search WHERE (CAST($1 AS TEXT) = '' OR agency_id = $1) GROUP BY category`, req.Agency); err != nil {
+	byAgency, aargs := where(map[string]string{"agency_id": req.Agency})
+	if res.Categories, err = s.facetCounts(ctx, `SELECT category, COUNT(*) FROM catalog_search`+byAgency+` GROUP BY category`, aargs...); err != nil {
 		return err
 	}
-	if res.Agencies, err = s.facetCounts(ctx, `SELECT agency_id, COUNT(*) FROM catalog_search WHERE (CAST($1 AS TEXT) = '' OR category = $1) GROUP BY agency_id`, req.Category); err != nil {
+	byCategory, cargs := where(map[string]string{"category": req.Category})
+	if res.Agencies, err = s.facetCounts(ctx, `SELECT agency_id, COUNT(*) FROM catalog_search`+byCategory+` GROUP BY agency_id`, cargs...); err != nil {
 		return err
 	}
 	from := (res.Page - 1) * PageSize
 	if from >= res.Total {
 		return nil
 	}
-	rows, err := db.QueryContext(ctx, `SELECT service_id, version FROM catalog_search`+filter+
-		` ORDER BY `+sortCol+`, service_id LIMIT `+strconv.Itoa(PageSize)+` OFFSET `+strconv.Itoa(from), req.Category, req.Agency)
+	rows, err := db.QueryContext(ctx, `SELECT service_id, version FROM catalog_search`+both+
+		` ORDER BY `+sortCol+`, service_id LIMIT `+strconv.Itoa(PageSize)+` OFFSET `+strconv.Itoa(from), args...)
 	if err != nil {
 		return err
 	}
@@ -289,8 +307,8 @@ func (s *Service) browse(ctx context.Context, lang string, req SearchRequest, re
 	return err
 }
 
-func (s *Service) facetCounts(ctx context.Context, query string, arg string) ([]Facet, error) {
-	rows, err := s.db.Read().QueryContext(ctx, query, arg)
+func (s *Service) facetCounts(ctx context.Context, query string, args ...any) ([]Facet, error) {
+	rows, err := s.db.Read().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -342,7 +360,7 @@ func (s *Service) candidates(ctx context.Context, lang string, q Query) ([]candi
 		if err := rows.Scan(&c.id, &c.version, &c.agency, &c.category, &c.sort, &terms); err != nil {
 			return nil, err
 		}
-		c.score = decodeDocument(terms).score(q)
+		c.score = scoreEncoded(terms, q)
 		out = append(out, c)
 	}
 	return out, rows.Err()
