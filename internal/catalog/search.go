@@ -188,7 +188,9 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 		return SearchResult{}, err
 	}
 	for _, f := range []struct{ name, v string }{{"category", req.Category}, {"agency", req.Agency}} {
-		if len(f.v) > 100 || !utf8.ValidString(f.v) {
+		// PostgreSQL refuses NUL and invalid UTF-8 in text parameters;
+		// refuse them first so they are the visitor's error, not a 500.
+		if len(f.v) > 100 || !utf8.ValidString(f.v) || strings.ContainsRune(f.v, 0) {
 			return SearchResult{}, platform.Invalid(f.name, "catalog.search.filter")
 		}
 	}

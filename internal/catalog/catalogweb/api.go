@@ -157,7 +157,7 @@ func (h *Handlers) apiList(w http.ResponseWriter, r *http.Request) {
 // apiService is GET /api/v1/services/{id}: the latest published version
 // of one service, as ServiceDetail. Responds 404 problem for an unknown id.
 func (h *Handlers) apiService(w http.ResponseWriter, r *http.Request) {
-	p, err := h.catalog.Latest(r.Context(), r.PathValue("id"))
+	p, err := h.latest(r)
 	if err != nil {
 		h.problem(w, r, err)
 		return

@@ -166,6 +166,17 @@ func searchURL(base string, req catalog.SearchRequest, page int) string {
 	return base + "?" + v.Encode()
 }
 
+// latest returns the service named in the path. An id that cannot be a
+// service id (manifest ids are slugs) is not found without asking the
+// database, which would refuse NUL bytes with an error of its own.
+func (h *Handlers) latest(r *http.Request) (catalog.Published, error) {
+	id := r.PathValue("id")
+	if tenancy.ValidateID("id", id) != nil {
+		return catalog.Published{}, platform.Errorf(platform.CodeNotFound, "service %q is not published", id)
+	}
+	return h.catalog.Latest(r.Context(), id)
+}
+
 // profile builds what the catalog needs to know about the signed-in
 // account: age from the date of birth (today's date in UTC), and the
 // jurisdictions of the home address's ZIP code.

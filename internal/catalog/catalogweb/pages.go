@@ -164,7 +164,7 @@ type startView struct {
 // that starts an application (a form posting to /services/{id}/apply).
 func (h *Handlers) start(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	p, err := h.catalog.Latest(ctx, r.PathValue("id"))
+	p, err := h.latest(r)
 	if err != nil {
 		h.web.Error(w, r, err)
 		return
