@@ -221,7 +221,15 @@ func (s *Service) Requirements(p Published) ([]Reason, error) {
 // eligibility rule is true for the person. Services that do not apply
 // are left out.
 func (s *Service) ForYou(ctx context.Context, prof Profile, lang string, now time.Time) ([]Match, error) {
-	ps, err := s.List(ctx, "")
+	// With a known home, only services offered there can apply; without
+	// one, every service may, and each says the address is needed.
+	var ps []Published
+	var err error
+	if prof.ResidenceKnown {
+		ps, err = s.offeredIn(ctx, prof.Person.Residence.Jurisdictions)
+	} else {
+		ps, err = s.List(ctx, "")
+	}
 	if err != nil {
 		return nil, err
 	}

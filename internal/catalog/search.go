@@ -84,7 +84,41 @@ func (s *Service) index(ctx context.Context, tx *sql.Tx, p Published, a tenancy.
 	if err != nil {
 		return fmt.Errorf("index %s@%d: %w", p.ID, p.Version, err)
 	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_jurisdictions WHERE service_id = $1`, p.ID); err != nil {
+		return fmt.Errorf("index %s@%d: %w", p.ID, p.Version, err)
+	}
+	for _, j := range p.Manifest.Jurisdictions {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_jurisdictions (service_id, jurisdiction_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, p.ID, j); err != nil {
+			return fmt.Errorf("index %s@%d: %w", p.ID, p.Version, err)
+		}
+	}
 	return nil
+}
+
+// offeredIn returns the latest version of every service offered in one of
+// jurisdictions (ids exactly; the caller passes a place's whole chain).
+func (s *Service) offeredIn(ctx context.Context, jurisdictions []string) ([]Published, error) {
+	if len(jurisdictions) == 0 {
+		return nil, nil
+	}
+	var marks []string
+	var args []any
+	for _, j := range jurisdictions {
+		args = append(args, j)
+		marks = append(marks, "$"+strconv.Itoa(len(args)))
+	}
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT s.id, s.version, s.agency_id, s.manifest, s.source, s.published_at, s.published_by
+		FROM services s JOIN catalog_search c ON c.service_id = s.id AND c.version = s.version
+		WHERE c.service_id IN (SELECT service_id FROM catalog_jurisdictions WHERE jurisdiction_id IN (`+strings.Join(marks, ", ")+`))
+		ORDER BY s.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: offered in: %w", err)
+	}
+	ps, err := scan(rows)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: offered in: %w", err)
+	}
+	return ps, nil
 }
 
 // Reindex rebuilds the search index from the latest version of every

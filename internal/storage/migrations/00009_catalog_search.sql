@@ -21,6 +21,14 @@ CREATE TABLE catalog_search (
     tsv_en      tsvector GENERATED ALWAYS AS (to_tsvector('simple', terms_en)) STORED,
     tsv_es      tsvector GENERATED ALWAYS AS (to_tsvector('simple', terms_es)) STORED{{end}}
 );
+-- The jurisdictions each indexed service is offered in, so "services for
+-- you" reads only the services offered where the person lives.
+CREATE TABLE catalog_jurisdictions (
+    service_id       TEXT NOT NULL REFERENCES catalog_search(service_id),
+    jurisdiction_id  TEXT NOT NULL,
+    PRIMARY KEY (jurisdiction_id, service_id)
+);
+CREATE INDEX catalog_jurisdictions_service ON catalog_jurisdictions (service_id);
 CREATE INDEX catalog_search_category ON catalog_search (category);
 CREATE INDEX catalog_search_agency ON catalog_search (agency_id);
 CREATE INDEX catalog_search_sort_en ON catalog_search (sort_en, service_id);
