@@ -140,6 +140,9 @@ func TestBrowserJourneys(t *testing.T) {
 			if got := p.Text(t, "main"); !strings.Contains(got, because) {
 				t.Errorf("services for you lack %q:\n%s", because, got)
 			}
+			// Signed in, the home page links to them.
+			p.Visit(t, base+"/")
+			p.Run(t, chromedp.WaitVisible(chromedp.CSS(`main a[href="/services/for-you"]`)))
 		})
 	}
 
