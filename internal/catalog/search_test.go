@@ -137,6 +137,24 @@ func TestSearch(t *testing.T) {
 				t.Fatalf("reindex: %d %v", n, err)
 			}
 		})
+		t.Run("services published before the index are indexed at start", func(t *testing.T) {
+			ctx := context.Background()
+			for _, q := range []string{`DELETE FROM catalog_jurisdictions`, `DELETE FROM catalog_search`} {
+				if _, err := db.Write().ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if res, _ := cat.Search(ctx, catalog.SearchRequest{Q: "dog", Lang: "en"}); res.Total != 0 {
+				t.Fatalf("emptied index still finds %v", ids(res))
+			}
+			if err := cat.EnsureIndexed(ctx); err != nil {
+				t.Fatal(err)
+			}
+			res, err := cat.Search(ctx, catalog.SearchRequest{Q: "dog", Lang: "en"})
+			if err != nil || res.Total != 2 {
+				t.Fatalf("after EnsureIndexed: %v %v", ids(res), err)
+			}
+		})
 	})
 }
 
