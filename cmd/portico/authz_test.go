@@ -264,6 +264,13 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /v2/templates", "GET", "/v2/templates", nil, public},
 		{"POST /v2/template/{id}/preview", "POST", "/v2/template/x/preview", nil, public},
 		{"GET /v2/received-text-messages", "GET", "/v2/received-text-messages", nil, public},
+		// The catalog (internal/catalog/catalogweb): public pages and API;
+		// only "services for you" needs a signed-in person.
+		{"GET /services", "GET", "/services?q=dog", nil, public},
+		{"GET /services/for-you", "GET", "/services/for-you", nil, signedIn},
+		{"GET /services/{id}", "GET", "/services/adams-dog-licence", nil, public},
+		{"GET /api/v1/services", "GET", "/api/v1/services?q=licence", nil, public},
+		{"GET /api/v1/services/{id}", "GET", "/api/v1/services/adams-dog-licence", nil, public},
 		// The OpenID Provider (internal/oidc). Protocol endpoints are public
 		// by design: clients authenticate with their own credentials, and
 		// an authorization request sends an anonymous visitor to sign in.

@@ -36,7 +36,8 @@ func TestBrowserJourneys(t *testing.T) {
 	for _, lang := range []string{"en", "es"} {
 		t.Run("pages/"+lang, func(t *testing.T) {
 			p := b.Page(t)
-			for _, path := range []string{"/", "/government", "/government/lookup?zip=70101", "/government/lookup?zip=70290", "/government/lookup?zip=12345"} {
+			for _, path := range []string{"/", "/government", "/government/lookup?zip=70101", "/government/lookup?zip=70290", "/government/lookup?zip=12345",
+				"/services", "/services?category=animals&agency=adams-clerk", "/services/adams-dog-licence", "/services/springfield-business-licence", "/services/springfield-pothole"} {
 				sep := "?"
 				if strings.Contains(path, "?") {
 					sep = "&"
@@ -84,6 +85,66 @@ func TestBrowserJourneys(t *testing.T) {
 			if got := p.Text(t, "main"); !strings.Contains(got, want) {
 				t.Errorf("lookup page lacks %q:\n%s", want, got)
 			}
+		})
+	}
+
+	// A visitor searches the catalog (first with nothing found, then in
+	// their own words), narrows by topic, opens a start page; a signed-in
+	// citizen sees the services for them, with the reasons.
+	for _, lang := range []string{"en", "es"} {
+		t.Run("catalog/"+lang, func(t *testing.T) {
+			words := map[string][2]string{"en": {"zeppelin", "dog licences"}, "es": {"zepelín", "licencia perro"}}[lang]
+			p := b.Page(t)
+			p.Visit(t, base+"/services?lang="+lang)
+			p.Run(t,
+				chromedp.SendKeys(chromedp.CSS("#q"), words[0]),
+				chromedp.Click(chromedp.CSS(`form[role=search] button[type=submit]`)),
+				chromedp.WaitVisible(chromedp.CSS(".usa-alert--info")),
+			)
+			p.CheckA11y(t)
+			p.Run(t,
+				chromedp.Clear(chromedp.CSS("#q")),
+				chromedp.SendKeys(chromedp.CSS("#q"), words[1]),
+				chromedp.Click(chromedp.CSS(`form[role=search] button[type=submit]`)),
+				chromedp.WaitVisible(chromedp.CSS(".usa-collection")),
+			)
+			p.CheckA11y(t)
+			if got := p.Text(t, "#results"); !strings.Contains(got, ": 2") {
+				t.Errorf("results heading %q", got)
+			}
+			p.Run(t,
+				chromedp.Click(chromedp.CSS(`a[href="/services/adams-dog-licence"]`)),
+				chromedp.WaitVisible(chromedp.CSS(`form[action="/services/adams-dog-licence/apply"] button`)),
+			)
+			p.CheckA11y(t)
+			want := map[string]string{"en": "Get a dog licence", "es": "Obtener una licencia para perro"}[lang]
+			if got := p.Text(t, "h1"); got != want {
+				t.Errorf("start page h1 = %q, want %q", got, want)
+			}
+			// A query too long for the search box: an error, not a crash.
+			p.Visit(t, base+"/services?q="+strings.Repeat("x", 600))
+			if s := p.Status(); s != 400 {
+				t.Errorf("long query status = %d", s)
+			}
+			// Services for you: Ana lives in Springfield (Adams County).
+			// (Tabs share cookies: the second language is already signed in.)
+			p.Visit(t, base+"/services/for-you")
+			if strings.Contains(p.Location(t), "/sign-in") {
+				p.Run(t,
+					chromedp.SendKeys(chromedp.CSS("#email"), "ana.citizen@example.com"),
+					chromedp.SendKeys(chromedp.CSS("#password"), demo.CitizenPassword),
+					chromedp.Click(chromedp.CSS("main form button[type=submit]")),
+					chromedp.WaitVisible(chromedp.CSS(".usa-collection")),
+				)
+				p.CheckA11y(t)
+			}
+			because := map[string]string{"en": "You live in Adams County.", "es": "Usted vive en Condado de Adams."}[lang]
+			if got := p.Text(t, "main"); !strings.Contains(got, because) {
+				t.Errorf("services for you lack %q:\n%s", because, got)
+			}
+			// Signed in, the home page links to them.
+			p.Visit(t, base+"/")
+			p.Run(t, chromedp.WaitVisible(chromedp.CSS(`main a[href="/services/for-you"]`)))
 		})
 	}
 

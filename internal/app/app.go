@@ -24,6 +24,7 @@ import (
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/casework/caseweb"
 	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/catalogweb"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/console"
 	"github.com/portico-gov/portico/internal/events"
@@ -123,6 +124,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	a.Audit = audit.New(db, a.Clock, signer)
 	a.Tenancy = tenancy.New(db, a.Audit, a.Clock)
 	a.Catalog = catalog.New(db, a.Audit, a.Clock, a.Tenancy)
+	if opts.Migrate {
+		// Services published before the search index existed (migration
+		// 00009) are indexed once; afterwards Publish keeps it in step.
+		if err := a.Catalog.EnsureIndexed(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	box, err := secrets.LoadOrCreate(cfg.SecretsKeyFile())
 	if err != nil {
@@ -190,6 +198,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog); err != nil {
 		return nil, err
 	}
+	catw, err := catalogweb.Register(a.Web, a.Catalog, a.Tenancy, a.Clock)
+	if err != nil {
+		return nil, err
+	}
 	a.OIDC = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity)
 	if cfg.PublicURL != "" { // operator commands have no public URL and serve nothing
 		if err := oidc.Register(a.Web, a.OIDC, idw); err != nil {
@@ -198,6 +210,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		a.API = api.New(a.Web, a.OIDC, a.Identity)
 		(&api.Applications{DB: db, Audit: a.Audit, Cases: a.Casework, Services: a.Catalog}).Register(a.API)
 		(&api.StaffCases{Cases: a.Casework, Services: a.Catalog}).Register(a.API)
+		catw.RegisterAPI(a.API)
 	}
 	if a.Mailbox != nil {
 		var texts notifyweb.Texts

@@ -60,11 +60,12 @@ type Service struct {
 	audit   *audit.Log
 	clock   platform.Clock
 	tenancy Tenancy
+	progs   *programs // eligibility rules compiled once per version
 }
 
 // New returns the catalog service.
 func New(db *storage.DB, log *audit.Log, clock platform.Clock, t Tenancy) *Service {
-	return &Service{db: db, audit: log, clock: clock, tenancy: t}
+	return &Service{db: db, audit: log, clock: clock, tenancy: t, progs: &programs{}}
 }
 
 // Validate validates manifests as Publish would for agency (which may be
@@ -96,6 +97,10 @@ func (s *Service) Publish(ctx context.Context, agency, file string, src []byte) 
 		ID: m.ID, Version: m.Version, AgencyID: agency, Manifest: m, JSON: res.JSON, Source: string(src),
 		PublishedAt: s.clock.Now().UTC(), PublishedBy: platform.ActorFrom(ctx).String(),
 	}
+	ag, err := s.tenancy.Agency(ctx, agency) // its names go into the search index
+	if err != nil {
+		return Published{}, fmt.Errorf("catalog: publish: %w", err)
+	}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		// Publishes of one agency queue on its row (a row lock on
 		// PostgreSQL; SQLite has one writer), so two versions published at
@@ -124,6 +129,9 @@ func (s *Service) Publish(ctx context.Context, agency, file string, src []byte) 
 			return platform.Errorf(platform.CodeConflict, "version %d of service %q is already published", m.Version, m.ID)
 		}
 		if err != nil {
+			return err
+		}
+		if err := s.index(ctx, tx, p, ag); err != nil {
 			return err
 		}
 		_, err = s.audit.Append(ctx, tx, audit.Record{

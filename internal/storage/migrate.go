@@ -32,6 +32,10 @@ type dialectTypes struct {
 	Bytes  string
 	JSON   string
 	Serial string // an auto-incrementing 64-bit primary key column
+	// Postgres is true when rendering for PostgreSQL. Only engine-specific
+	// index structures may depend on it (full-text search: FTS5 on SQLite,
+	// tsvector on PostgreSQL, ADR 14); tables stay the same on both.
+	Postgres bool
 }
 
 var typesByDialect = map[Dialect]dialectTypes{
@@ -42,10 +46,11 @@ var typesByDialect = map[Dialect]dialectTypes{
 		Serial: "INTEGER PRIMARY KEY AUTOINCREMENT",
 	},
 	Postgres: {
-		Time:   "TIMESTAMPTZ",
-		Bytes:  "BYTEA",
-		JSON:   "JSONB",
-		Serial: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+		Time:     "TIMESTAMPTZ",
+		Bytes:    "BYTEA",
+		JSON:     "JSONB",
+		Serial:   "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+		Postgres: true,
 	},
 }
 

@@ -1,0 +1,125 @@
+package catalog_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/storage/storagetest"
+)
+
+// summary writes a match as "id: reasons / needs" for comparison.
+func summary(ms []catalog.Match) []string {
+	out := []string{}
+	for _, m := range ms {
+		var parts []string
+		for _, r := range m.Reasons {
+			parts = append(parts, strings.TrimSuffix(r.Kind+" "+r.Arg, " "))
+		}
+		s := m.Service.ID + ": " + strings.Join(parts, ", ")
+		if len(m.Needs) > 0 {
+			s += " / needs " + strings.Join(m.Needs, ", ")
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestForYou(t *testing.T) {
+	springfield := []string{"springfield", "adams-county", "example"}
+	lakeside := []string{"lakeside", "baker-county", "example"}
+	tests := []struct {
+		name string
+		prof catalog.Profile
+		want []string
+	}{
+		{"adult in Springfield", catalog.Profile{Person: manifest.Person{Age: 38, Residence: manifest.Address{ZIP: "70101", Jurisdictions: springfield}}, AgeKnown: true, ResidenceKnown: true}, []string{
+			"adams-marriage-licence: lives_in adams-county, age 18",
+			"fishing-licence: lives_in example, age 16",
+			"adams-dog-licence: lives_in adams-county, age 18",
+			"adams-property-tax: lives_in adams-county, no_rules",
+			"vehicle-registration-renewal: lives_in example, age 16",
+			"springfield-pothole: lives_in springfield, no_rules",
+		}},
+		{"teenager in Springfield", catalog.Profile{Person: manifest.Person{Age: 16, Residence: manifest.Address{ZIP: "70101", Jurisdictions: springfield}}, AgeKnown: true, ResidenceKnown: true}, []string{
+			"fishing-licence: lives_in example, age 16",
+			"adams-property-tax: lives_in adams-county, no_rules",
+			"vehicle-registration-renewal: lives_in example, age 16",
+			"springfield-pothole: lives_in springfield, no_rules",
+		}},
+		{"adult in Lakeside", catalog.Profile{Person: manifest.Person{Age: 51, Residence: manifest.Address{ZIP: "70201", Jurisdictions: lakeside}}, AgeKnown: true, ResidenceKnown: true}, []string{
+			"fishing-licence: lives_in example, age 16",
+			"baker-dog-licence: lives_in baker-county, age 18",
+			"vehicle-registration-renewal: lives_in example, age 16",
+		}},
+		{"no date of birth", catalog.Profile{Person: manifest.Person{Residence: manifest.Address{ZIP: "70201", Jurisdictions: lakeside}}, ResidenceKnown: true}, []string{
+			"fishing-licence:  / needs date_of_birth",
+			"baker-dog-licence:  / needs date_of_birth",
+			"vehicle-registration-renewal:  / needs date_of_birth",
+		}},
+		{"no address", catalog.Profile{Person: manifest.Person{Age: 30}, AgeKnown: true}, []string{
+			"adams-marriage-licence:  / needs address",
+			"fishing-licence:  / needs address",
+			"baker-dog-licence:  / needs address",
+			"adams-dog-licence:  / needs address",
+			"adams-property-tax:  / needs address",
+			"vehicle-registration-renewal:  / needs address",
+			"springfield-pothole:  / needs address",
+		}},
+		{"nothing known", catalog.Profile{}, []string{
+			"adams-marriage-licence:  / needs address, date_of_birth",
+			"fishing-licence:  / needs address, date_of_birth",
+			"baker-dog-licence:  / needs address, date_of_birth",
+			"adams-dog-licence:  / needs address, date_of_birth",
+			"adams-property-tax:  / needs address",
+			"vehicle-registration-renewal:  / needs address, date_of_birth",
+			"springfield-pothole:  / needs address",
+		}},
+		{"outside the state", catalog.Profile{Person: manifest.Person{Age: 30, Residence: manifest.Address{ZIP: "12345"}}, AgeKnown: true, ResidenceKnown: true}, []string{}},
+	}
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		cat := seedCatalog(t, db, 0)
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				got, err := cat.ForYou(context.Background(), tt.prof, "en", now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s := summary(got); !reflect.DeepEqual(s, tt.want) {
+					t.Errorf("got\n%s\nwant\n%s", strings.Join(s, "\n"), strings.Join(tt.want, "\n"))
+				}
+			})
+		}
+	})
+}
+
+func TestRequirements(t *testing.T) {
+	db := storagetest.Open(t, storage.SQLite)
+	cat := seedCatalog(t, db, 0)
+	tests := map[string]string{
+		"adams-dog-licence":            "[{age 18} {lives_in adams-county}]",
+		"springfield-business-licence": "[{age 18} {verified }]",
+		"springfield-pothole":          "[]",
+		"vehicle-registration-renewal": "[{age 16} {lives_in example}]",
+	}
+	for id, want := range tests {
+		p, err := cat.Latest(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := cat.Requirements(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(rs); got != want && !(want == "[]" && rs == nil) {
+			t.Errorf("%s: %s, want %s", id, got, want)
+		}
+	}
+}
