@@ -19,8 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/api"
+	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/catalog/catalogweb"
 	"github.com/portico-gov/portico/internal/demo"
