@@ -1,0 +1,323 @@
+package reminder
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
+)
+
+// SweepArgs is the periodic job that claims due reminders (internal/app
+// schedules it every minute; River runs periodic jobs on the elected
+// leader, and Sweep is safe to run on several replicas at once anyway).
+type SweepArgs struct{}
+
+// Kind is the River job kind.
+func (SweepArgs) Kind() string { return "reminder_sweep" }
+
+type sweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	svc *Service
+}
+
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
+	_, err := w.svc.Sweep(ctx)
+	return err
+}
+
+// SendArgs is one claimed reminder: the obligation, the due date it was
+// planned for and its offset in minutes.
+type SendArgs struct {
+	ObligationID string `json:"obligation_id"`
+	DueOn        string `json:"due_on"`
+	Offset       int64  `json:"offset_minutes"`
+}
+
+// Kind is the River job kind.
+func (SendArgs) Kind() string { return "reminder_send" }
+
+type sendWorker struct {
+	river.WorkerDefaults[SendArgs]
+	svc *Service
+}
+
+func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
+	_, err := w.svc.Send(ctx, job.Args)
+	return err
+}
+
+// sendPriority puts reminders behind sign-in codes (1) and ordinary mail (2).
+const sendPriority = 3
+
+// SweepStats says what one Sweep did.
+type SweepStats struct {
+	Claimed   int  // occurrences taken off the schedule
+	Enqueued  int  // send jobs enqueued
+	Collapsed int  // older occurrences dropped because a later one of the same obligation was also due
+	Capped    bool // MaxPerSweep was reached; the rest waits for the next sweep
+}
+
+// Sweep claims the reminders whose send time has come, oldest first, in
+// transactions of Config.BatchSize, and in each transaction deletes them
+// from the schedule and enqueues their send jobs. It stops when none are
+// due or after Config.MaxPerSweep.
+//
+// On PostgreSQL a claim is SELECT … ORDER BY send_at LIMIT n FOR UPDATE
+// SKIP LOCKED, so sweeps on several replicas take disjoint rows and a row
+// is claimed (and its send enqueued) exactly once. SQLite has one writer,
+// so claims are serial. Catching up after downtime: of several due
+// reminders of one obligation only the latest is sent.
+func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
+	var st SweepStats
+	if s.jobs == nil {
+		return st, errors.New("reminder: Sweep before SetJobs (a wiring bug)")
+	}
+	now := s.clock.Now().UTC()
+	for st.Claimed < s.cfg.MaxPerSweep {
+		n := min(s.cfg.BatchSize, s.cfg.MaxPerSweep-st.Claimed)
+		var got []claimed
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			if got, err = s.claim(ctx, tx, now, n); err != nil {
+				return err
+			}
+			params := make([]river.InsertManyParams, 0, len(got))
+			for _, c := range got {
+				if !c.superseded {
+					params = append(params, river.InsertManyParams{Args: c.args, InsertOpts: &river.InsertOpts{Priority: sendPriority}})
+				}
+			}
+			if len(params) == 0 {
+				return nil
+			}
+			if _, err := s.jobs.InsertManyTx(ctx, tx, params); err != nil {
+				return fmt.Errorf("reminder: enqueue sends: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return st, err
+		}
+		st.Claimed += len(got)
+		for _, c := range got {
+			if c.superseded {
+				st.Collapsed++
+			} else {
+				st.Enqueued++
+			}
+		}
+		if len(got) < n {
+			return st, nil
+		}
+	}
+	st.Capped = true
+	return st, nil
+}
+
+type claimed struct {
+	args       SendArgs
+	superseded bool
+}
+
+// claimPostgres takes and deletes up to $2 due rows that no other
+// transaction holds, and says for each whether a later reminder of the same
+// obligation is also due (RETURNING sees the rows as they were when the
+// statement began).
+const claimPostgres = `
+WITH c AS (
+	SELECT obligation_id, offset_minutes FROM reminder_occurrences
+	WHERE send_at <= $1 ORDER BY send_at LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+DELETE FROM reminder_occurrences r USING c, obligations o
+WHERE r.obligation_id = c.obligation_id AND r.offset_minutes = c.offset_minutes AND o.id = r.obligation_id
+RETURNING r.obligation_id, o.due_on, r.offset_minutes,
+	EXISTS (SELECT 1 FROM reminder_occurrences n WHERE n.obligation_id = r.obligation_id AND n.offset_minutes > r.offset_minutes AND n.send_at <= $1)`
+
+// SQLite: the transaction holds the only write lock, so select then delete
+// the same rows.
+const (
+	claimSQLiteSelect = `
+SELECT r.obligation_id, o.due_on, r.offset_minutes,
+	EXISTS (SELECT 1 FROM reminder_occurrences n WHERE n.obligation_id = r.obligation_id AND n.offset_minutes > r.offset_minutes AND n.send_at <= $1)
+FROM reminder_occurrences r JOIN obligations o ON o.id = r.obligation_id
+WHERE r.send_at <= $1 ORDER BY r.send_at, r.obligation_id, r.offset_minutes LIMIT $2`
+	claimSQLiteDelete = `
+DELETE FROM reminder_occurrences WHERE rowid IN (
+	SELECT rowid FROM reminder_occurrences WHERE send_at <= $1 ORDER BY send_at, obligation_id, offset_minutes LIMIT $2)`
+)
+
+func (s *Service) claim(ctx context.Context, tx *sql.Tx, now time.Time, n int) ([]claimed, error) {
+	q := claimPostgres
+	if s.db.Dialect == storage.SQLite {
+		q = claimSQLiteSelect
+	}
+	rows, err := tx.QueryContext(ctx, q, now, n)
+	if err != nil {
+		return nil, fmt.Errorf("reminder: claim: %w", err)
+	}
+	out := make([]claimed, 0, n)
+	for rows.Next() {
+		var c claimed
+		if err := rows.Scan(&c.args.ObligationID, &c.args.DueOn, &c.args.Offset, &c.superseded); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reminder: claim: %w", err)
+		}
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reminder: claim: %w", err)
+	}
+	if s.db.Dialect == storage.SQLite && len(out) > 0 {
+		res, err := tx.ExecContext(ctx, claimSQLiteDelete, now, n)
+		if err != nil {
+			return nil, fmt.Errorf("reminder: claim: %w", err)
+		}
+		if d, _ := res.RowsAffected(); int(d) != len(out) {
+			return nil, fmt.Errorf("reminder: claim: selected %d rows but deleted %d", len(out), d)
+		}
+	}
+	return out, nil
+}
+
+// Outcome is what Send did.
+type Outcome string
+
+// Outcomes of Send.
+const (
+	OutcomeSent      Outcome = "sent"
+	OutcomeSkipped   Outcome = "skipped"   // the obligation closed or moved, or the account has no address
+	OutcomeDuplicate Outcome = "duplicate" // already handled by an earlier run of the same job
+)
+
+// Send emails one claimed reminder, in the citizen's language, through the
+// Mailer in one transaction with its record in reminder_sends, whose key
+// (obligation, due date, offset) makes a repeated job send nothing.
+func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
+	out := OutcomeSent
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		now := s.clock.Now().UTC()
+		res, err := tx.ExecContext(ctx, `INSERT INTO reminder_sends (obligation_id, due_on, offset_minutes, outcome, at)
+			VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT DO NOTHING`, a.ObligationID, a.DueOn, a.Offset, now)
+		if err != nil {
+			return fmt.Errorf("reminder: send: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			out = OutcomeDuplicate
+			return nil
+		}
+		mark := func(o Outcome, id string) error {
+			out = o
+			_, err := tx.ExecContext(ctx, `UPDATE reminder_sends SET outcome = $1, notification_id = $2
+				WHERE obligation_id = $3 AND due_on = $4 AND offset_minutes = $5`, o, id, a.ObligationID, a.DueOn, a.Offset)
+			return err
+		}
+		o, err := scanObligation(tx.QueryRowContext(ctx, `SELECT `+obligationColumns+` FROM obligations WHERE id = $1`, a.ObligationID))
+		if err != nil {
+			return fmt.Errorf("reminder: send: %w", err)
+		}
+		if o.Status != StatusOpen || o.Due.String() != a.DueOn {
+			return mark(OutcomeSkipped, "")
+		}
+		c, err := s.dir.Contact(ctx, o.AccountID)
+		if errors.Is(err, ErrNoContact) || err == nil && c.Email == "" {
+			return mark(OutcomeSkipped, "")
+		}
+		if err != nil {
+			return fmt.Errorf("reminder: send: contact: %w", err)
+		}
+		msg := s.Compose(o, time.Duration(a.Offset)*time.Minute, c)
+		id, err := s.mailer.SendEmail(ctx, tx, msg)
+		if platform.ErrorCode(err) == platform.CodeInvalid {
+			return mark(OutcomeSkipped, "")
+		}
+		if err != nil {
+			return fmt.Errorf("reminder: send: %w", err)
+		}
+		return mark(OutcomeSent, id)
+	})
+	return out, err
+}
+
+// Compose writes the reminder at offset for o to c, in c's language.
+func (s *Service) Compose(o Obligation, offset time.Duration, c Contact) Message {
+	lang := c.Lang
+	if lang != "es" {
+		lang = "en"
+	}
+	t := emailText[lang]
+	title := o.Title.In(lang)
+	due := FormatDate(lang, o.Due)
+	var subject, lead string
+	switch {
+	case offset < 0:
+		subject, lead = fmt.Sprintf(t.beforeSubject, title, due), fmt.Sprintf(t.beforeLead, due)
+	case offset < Day:
+		subject, lead = fmt.Sprintf(t.todaySubject, title), t.todayLead
+	default:
+		subject, lead = fmt.Sprintf(t.overdueSubject, title), fmt.Sprintf(t.overdueLead, due)
+	}
+	base := strings.TrimSuffix(s.cfg.PublicURL(), "/")
+	var b strings.Builder
+	b.WriteString(t.hello + "\n\n")
+	b.WriteString(title + "\n" + lead + "\n\n")
+	if u := s.absURL(o.URL); u != "" {
+		b.WriteString(t.act + "\n" + u + "\n\n")
+	}
+	b.WriteString(t.all + "\n" + base + "/coming-up\n\n")
+	b.WriteString(t.footer + "\n")
+	return Message{
+		To: c.Email, Subject: subject, Text: b.String(), Lang: lang, AgencyID: o.AgencyID,
+		Reference: "obligation:" + o.ID,
+	}
+}
+
+// absURL makes a path on this site absolute; other values pass unchanged.
+func (s *Service) absURL(u string) string {
+	if strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") {
+		return strings.TrimSuffix(s.cfg.PublicURL(), "/") + u
+	}
+	return u
+}
+
+type emailStrings struct {
+	hello, beforeSubject, beforeLead, todaySubject, todayLead, overdueSubject, overdueLead, act, all, footer string
+}
+
+var emailText = map[string]emailStrings{
+	"en": {
+		hello:         "Hello,",
+		beforeSubject: "Reminder: %s by %s", beforeLead: "This is due on %s.",
+		todaySubject: "Due today: %s", todayLead: "This is due today.",
+		overdueSubject: "Overdue: %s", overdueLead: "This was due on %s. If you have already done it, you can ignore this email.",
+		act:    "You can do it here:",
+		all:    "See everything coming up:",
+		footer: "You get this email because you have an account. You can add these dates to your own calendar from the page above.",
+	},
+	"es": {
+		hello:         "Hola:",
+		beforeSubject: "Recordatorio: %s antes del %s", beforeLead: "La fecha límite es el %s.",
+		todaySubject: "Vence hoy: %s", todayLead: "La fecha límite es hoy.",
+		overdueSubject: "Vencido: %s", overdueLead: "La fecha límite fue el %s. Si ya lo hizo, puede ignorar este correo.",
+		act:    "Puede hacerlo aquí:",
+		all:    "Vea todo lo que tiene pendiente:",
+		footer: "Recibe este correo porque tiene una cuenta. Puede añadir estas fechas a su propio calendario desde la página de arriba.",
+	},
+}
+
+var monthsES = [...]string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"}
+
+// FormatDate writes d for people: "January 2, 2027" or "2 de enero de 2027".
+func FormatDate(lang string, d Date) string {
+	if lang == "es" {
+		return fmt.Sprintf("%d de %s de %d", d.Day, monthsES[d.Month-1], d.Year)
+	}
+	return fmt.Sprintf("%s %d, %d", d.Month, d.Day, d.Year)
+}
