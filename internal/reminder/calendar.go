@@ -201,7 +201,7 @@ func RenderCalendar(obs []Obligation, opts CalendarOptions) []byte {
 		}
 	}
 	var buf bytes.Buffer
-	_ = cal.SerializeTo(&buf)
+	_ = cal.SerializeTo(&buf, ics.WithNewLine("\r\n")) // RFC 5545 lines end in CRLF
 	return buf.Bytes()
 }
 
