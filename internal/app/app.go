@@ -33,6 +33,8 @@ import (
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/portal"
+	"github.com/portico-gov/portico/internal/reminder"
+	"github.com/portico-gov/portico/internal/reminder/reminderweb"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/tenancy"
@@ -52,10 +54,12 @@ type App struct {
 	Jobs     *jobs.Client
 	Notify   *notify.Service
 	Identity *identity.Service
-	OIDC     *oidc.Service      // Portico as an OpenID Provider
-	Mailbox  *notify.DevMailbox // nil unless Config.DevMailbox
-	Web      *web.Server
-	Metrics  *prometheus.Registry
+	OIDC     *oidc.Service // Portico as an OpenID Provider
+	// Reminders: citizens' obligations, reminder emails, calendar feeds.
+	Reminders *reminder.Service
+	Mailbox   *notify.DevMailbox // nil unless Config.DevMailbox
+	Web       *web.Server
+	Metrics   *prometheus.Registry
 
 	work        bool
 	jobsStarted bool
@@ -123,6 +127,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := a.newNotify(reg, opts); err != nil {
 		return nil, err
 	}
+	a.Reminders = reminder.New(db, a.Audit, a.Clock, reg, reminderDirectory{a}, reminderMailer{a.Notify},
+		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }})
 	a.Jobs, err = jobs.New(db, reg, jobs.Config{
 		Work:    opts.Work,
 		Workers: cfg.Workers,
@@ -131,6 +137,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return audit.CheckpointArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
+			// Claims the reminders that are due and enqueues their emails.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return reminder.SweepArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})
 	if err != nil {
@@ -138,6 +148,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	a.Bus.SetJobs(a.Jobs)
 	a.Notify.SetJobs(a.Jobs)
+	a.Reminders.SetJobs(a.Jobs)
 
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), jobs.NewCollector(db))
@@ -170,6 +181,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Audit); err != nil {
+		return nil, err
+	}
+	if err := reminderweb.Register(a.Web, a.Reminders, reminderAuth{idw}); err != nil {
 		return nil, err
 	}
 	a.OIDC = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity)
