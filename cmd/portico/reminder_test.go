@@ -43,10 +43,42 @@ func fetchFeed(t *testing.T, u string) (*ics.Calendar, int) {
 }
 
 // TestCalendarFeedOverHTTP subscribes to a demo citizen's feed over HTTP,
-// parses it back, and checks that revoking it turns the address off.
+// parses it back, and checks that revoking it turns the address off. On the
+// way it checks the whole reminder path of the demo: Beto's registration is
+// due in 5 days, so its 7-day reminder is due at once; the sweep run at
+// start claims it and the email arrives, in Spanish, in the development
+// mailbox through notify, River and SMTP.
 func TestCalendarFeedOverHTTP(t *testing.T) {
 	base, a := startDemoApp(t, t.TempDir())
 	ctx := context.Background()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		msgs, err := a.Mailbox.Messages(ctx, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range msgs {
+			if strings.Contains(m.To, "beto.ciudadano@example.com") {
+				got = append(got, m.Subject)
+			}
+		}
+		if len(got) > 0 {
+			if len(got) != 3 || !strings.Contains(strings.Join(got, "|"), "Recordatorio: Renueve el registro de su vehículo (EX 7MB-904) antes del") ||
+				!strings.Contains(strings.Join(got, "|"), "Vencido: Envíe un comprobante de domicilio") {
+				if time.Now().Before(deadline) {
+					time.Sleep(100 * time.Millisecond)
+					continue
+				}
+				t.Fatalf("Beto's reminders: %q", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no reminder reached the development mailbox")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	beto, err := a.Identity.AccountByEmail(ctx, "beto.ciudadano@example.com")
 	if err != nil {
 		t.Fatal(err)

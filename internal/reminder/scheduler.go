@@ -233,7 +233,7 @@ func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
 		if err != nil {
 			return fmt.Errorf("reminder: send: contact: %w", err)
 		}
-		msg := s.Compose(o, time.Duration(a.Offset)*time.Minute, c)
+		msg := s.Compose(o, c)
 		id, err := s.mailer.SendEmail(ctx, tx, msg)
 		if platform.ErrorCode(err) == platform.CodeInvalid {
 			return mark(OutcomeSkipped, "")
@@ -246,8 +246,10 @@ func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
 	return out, err
 }
 
-// Compose writes the reminder at offset for o to c, in c's language.
-func (s *Service) Compose(o Obligation, offset time.Duration, c Contact) Message {
+// Compose writes a reminder of o to c, in c's language. It says what is true
+// when it is sent (due on a date, due today, or overdue), whichever reminder
+// of the schedule it is: after downtime a late one says the right thing.
+func (s *Service) Compose(o Obligation, c Contact) Message {
 	lang := c.Lang
 	if lang != "es" {
 		lang = "en"
@@ -256,10 +258,11 @@ func (s *Service) Compose(o Obligation, offset time.Duration, c Contact) Message
 	title := o.Title.In(lang)
 	due := FormatDate(lang, o.Due)
 	var subject, lead string
+	today := s.Today()
 	switch {
-	case offset < 0:
+	case today.Before(o.Due):
 		subject, lead = fmt.Sprintf(t.beforeSubject, title, due), fmt.Sprintf(t.beforeLead, due)
-	case offset < Day:
+	case today == o.Due:
 		subject, lead = fmt.Sprintf(t.todaySubject, title), t.todayLead
 	default:
 		subject, lead = fmt.Sprintf(t.overdueSubject, title), fmt.Sprintf(t.overdueLead, due)
