@@ -20,8 +20,8 @@
 //
 // Each reminder of an open obligation is stored as a row with its send
 // time. A periodic job (Sweep) claims the rows whose time has come, in
-// batches, and enqueues one send job per reminder in the same transaction;
-// the send job emails the citizen in their language through the Mailer.
+// batches, and enqueues the jobs that send them in the same transaction;
+// a send job emails the citizen in their language through the Mailer.
 // See docs/reminders.md.
 package reminder
 
@@ -235,6 +235,8 @@ type Config struct {
 	// BatchSize is how many due reminders one claim transaction takes.
 	// Default 500.
 	BatchSize int
+	// SendBatch is how many reminders one send job carries. Default 100.
+	SendBatch int
 	// MaxPerSweep caps the reminders one sweep enqueues, so catching up
 	// after downtime does not flood the mail queue; the rest wait for the
 	// next sweep. Default 20,000.
@@ -263,6 +265,9 @@ func New(db *storage.DB, log *audit.Log, clock platform.Clock, reg *jobs.Registr
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
+	}
+	if cfg.SendBatch <= 0 {
+		cfg.SendBatch = 100
 	}
 	if cfg.MaxPerSweep <= 0 {
 		cfg.MaxPerSweep = 20000

@@ -89,7 +89,7 @@ func (f *fixture) sweep(t *testing.T) reminder.SweepStats {
 	return st
 }
 
-// sendJobs returns the reminder_send jobs enqueued so far, in order.
+// sendJobs returns the reminders enqueued for sending so far, in order.
 func sendJobs(t *testing.T, db *storage.DB) []reminder.SendArgs {
 	t.Helper()
 	col := "args::text"
@@ -107,11 +107,11 @@ func sendJobs(t *testing.T, db *storage.DB) []reminder.SendArgs {
 		if err := rows.Scan(&raw); err != nil {
 			t.Fatal(err)
 		}
-		var a reminder.SendArgs
+		var a reminder.SendBatchArgs
 		if err := json.Unmarshal(raw, &a); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, a)
+		out = append(out, a.Reminders...)
 	}
 	return out
 }

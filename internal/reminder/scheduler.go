@@ -40,17 +40,30 @@ type SendArgs struct {
 	Offset       int64  `json:"offset_minutes"`
 }
 
+// SendBatchArgs is the job that sends up to Config.SendBatch claimed
+// reminders. Batching divides the queue's work (one River row per batch, not
+// per reminder); each reminder is still sent in its own transaction with its
+// own idempotency key, so a retried batch sends only what it had not sent.
+type SendBatchArgs struct {
+	Reminders []SendArgs `json:"reminders"`
+}
+
 // Kind is the River job kind.
-func (SendArgs) Kind() string { return "reminder_send" }
+func (SendBatchArgs) Kind() string { return "reminder_send" }
 
 type sendWorker struct {
-	river.WorkerDefaults[SendArgs]
+	river.WorkerDefaults[SendBatchArgs]
 	svc *Service
 }
 
-func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
-	_, err := w.svc.Send(ctx, job.Args)
-	return err
+func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error {
+	var errs []error
+	for _, a := range job.Args.Reminders {
+		if _, err := w.svc.Send(ctx, a); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // sendPriority puts reminders behind sign-in codes (1) and ordinary mail (2).
@@ -59,14 +72,15 @@ const sendPriority = 3
 // SweepStats says what one Sweep did.
 type SweepStats struct {
 	Claimed   int  // occurrences taken off the schedule
-	Enqueued  int  // send jobs enqueued
+	Enqueued  int  // reminders enqueued for sending (in batches of Config.SendBatch per job)
 	Collapsed int  // older occurrences dropped because a later one of the same obligation was also due
 	Capped    bool // MaxPerSweep was reached; the rest waits for the next sweep
 }
 
 // Sweep claims the reminders whose send time has come, oldest first, in
 // transactions of Config.BatchSize, and in each transaction deletes them
-// from the schedule and enqueues their send jobs. It stops when none are
+// from the schedule and enqueues jobs that send them (Config.SendBatch
+// reminders per job). It stops when none are
 // due or after Config.MaxPerSweep.
 //
 // On PostgreSQL a claim is SELECT … ORDER BY send_at LIMIT n FOR UPDATE
@@ -88,12 +102,24 @@ func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
 			if got, err = s.claim(ctx, tx, now, n); err != nil {
 				return err
 			}
-			params := make([]river.InsertManyParams, 0, len(got))
-			for _, c := range got {
-				if !c.superseded {
-					params = append(params, river.InsertManyParams{Args: c.args, InsertOpts: &river.InsertOpts{Priority: sendPriority}})
+			var params []river.InsertManyParams
+			var batch []SendArgs
+			flush := func() {
+				if len(batch) > 0 {
+					params = append(params, river.InsertManyParams{Args: SendBatchArgs{Reminders: batch}, InsertOpts: &river.InsertOpts{Priority: sendPriority}})
+					batch = nil
 				}
 			}
+			for _, c := range got {
+				if c.superseded {
+					continue
+				}
+				batch = append(batch, c.args)
+				if len(batch) == s.cfg.SendBatch {
+					flush()
+				}
+			}
+			flush()
 			if len(params) == 0 {
 				return nil
 			}

@@ -31,7 +31,7 @@ CREATE TABLE reminder_occurrences (
     send_at        {{.Time}} NOT NULL,
     PRIMARY KEY (obligation_id, offset_minutes)
 );
-CREATE INDEX reminder_occurrences_due ON reminder_occurrences (send_at);
+CREATE INDEX reminder_occurrences_due ON reminder_occurrences (send_at, obligation_id, offset_minutes);
 
 -- What the send worker did with each claimed reminder; the key makes a
 -- retried job send nothing twice.
