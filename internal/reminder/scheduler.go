@@ -161,9 +161,10 @@ WITH c AS (
 	SELECT obligation_id, offset_minutes FROM reminder_occurrences
 	WHERE send_at <= $1 ORDER BY send_at LIMIT $2 FOR UPDATE SKIP LOCKED
 )
-DELETE FROM reminder_occurrences r USING c, obligations o
-WHERE r.obligation_id = c.obligation_id AND r.offset_minutes = c.offset_minutes AND o.id = r.obligation_id
-RETURNING r.obligation_id, o.due_on, r.offset_minutes,
+DELETE FROM reminder_occurrences r USING c
+WHERE r.obligation_id = c.obligation_id AND r.offset_minutes = c.offset_minutes
+RETURNING r.obligation_id,
+	(SELECT o.due_on FROM obligations o WHERE o.id = r.obligation_id), r.offset_minutes,
 	EXISTS (SELECT 1 FROM reminder_occurrences n WHERE n.obligation_id = r.obligation_id AND n.offset_minutes > r.offset_minutes AND n.send_at <= $1)`
 
 // SQLite: the transaction holds the only write lock, so select then delete
