@@ -94,12 +94,18 @@ func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
 		return st, errors.New("reminder: Sweep before SetJobs (a wiring bug)")
 	}
 	now := s.clock.Now().UTC()
+	// Each batch starts at the last send time the previous one took, so
+	// the index scan does not walk again over the entries this sweep just
+	// deleted (on PostgreSQL they stay in the index until vacuumed, and
+	// rescanning them made each batch slower than the last). Rows before
+	// it that another sweep held locked are that sweep's to take.
+	var from time.Time
 	for st.Claimed < s.cfg.MaxPerSweep {
 		n := min(s.cfg.BatchSize, s.cfg.MaxPerSweep-st.Claimed)
 		var got []claimed
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 			var err error
-			if got, err = s.claim(ctx, tx, now, n); err != nil {
+			if got, err = s.claim(ctx, tx, now, from, n); err != nil {
 				return err
 			}
 			var params []river.InsertManyParams
@@ -133,6 +139,9 @@ func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
 		}
 		st.Claimed += len(got)
 		for _, c := range got {
+			if c.sendAt.After(from) {
+				from = c.sendAt
+			}
 			if c.superseded {
 				st.Collapsed++
 			} else {
@@ -148,6 +157,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
 }
 
 type claimed struct {
+	sendAt     time.Time
 	args       SendArgs
 	superseded bool
 }
@@ -159,11 +169,11 @@ type claimed struct {
 const claimPostgres = `
 WITH c AS (
 	SELECT obligation_id, offset_minutes FROM reminder_occurrences
-	WHERE send_at <= $1 ORDER BY send_at LIMIT $2 FOR UPDATE SKIP LOCKED
+	WHERE send_at >= $3 AND send_at <= $1 ORDER BY send_at LIMIT $2 FOR UPDATE SKIP LOCKED
 )
 DELETE FROM reminder_occurrences r USING c
 WHERE r.obligation_id = c.obligation_id AND r.offset_minutes = c.offset_minutes
-RETURNING r.obligation_id,
+RETURNING r.send_at, r.obligation_id,
 	(SELECT o.due_on FROM obligations o WHERE o.id = r.obligation_id), r.offset_minutes,
 	EXISTS (SELECT 1 FROM reminder_occurrences n WHERE n.obligation_id = r.obligation_id AND n.offset_minutes > r.offset_minutes AND n.send_at <= $1)`
 
@@ -171,28 +181,29 @@ RETURNING r.obligation_id,
 // the same rows.
 const (
 	claimSQLiteSelect = `
-SELECT r.obligation_id, o.due_on, r.offset_minutes,
+SELECT r.send_at, r.obligation_id, o.due_on, r.offset_minutes,
 	EXISTS (SELECT 1 FROM reminder_occurrences n WHERE n.obligation_id = r.obligation_id AND n.offset_minutes > r.offset_minutes AND n.send_at <= $1)
 FROM reminder_occurrences r JOIN obligations o ON o.id = r.obligation_id
-WHERE r.send_at <= $1 ORDER BY r.send_at, r.obligation_id, r.offset_minutes LIMIT $2`
+WHERE r.send_at >= $3 AND r.send_at <= $1 ORDER BY r.send_at, r.obligation_id, r.offset_minutes LIMIT $2`
 	claimSQLiteDelete = `
 DELETE FROM reminder_occurrences WHERE rowid IN (
-	SELECT rowid FROM reminder_occurrences WHERE send_at <= $1 ORDER BY send_at, obligation_id, offset_minutes LIMIT $2)`
+	SELECT rowid FROM reminder_occurrences WHERE send_at >= $3 AND send_at <= $1 ORDER BY send_at, obligation_id, offset_minutes LIMIT $2)`
 )
 
-func (s *Service) claim(ctx context.Context, tx *sql.Tx, now time.Time, n int) ([]claimed, error) {
+// claim takes up to n reminders due by now, from send time from on.
+func (s *Service) claim(ctx context.Context, tx *sql.Tx, now, from time.Time, n int) ([]claimed, error) {
 	q := claimPostgres
 	if s.db.Dialect == storage.SQLite {
 		q = claimSQLiteSelect
 	}
-	rows, err := tx.QueryContext(ctx, q, now, n)
+	rows, err := tx.QueryContext(ctx, q, now, n, from)
 	if err != nil {
 		return nil, fmt.Errorf("reminder: claim: %w", err)
 	}
 	out := make([]claimed, 0, n)
 	for rows.Next() {
 		var c claimed
-		if err := rows.Scan(&c.args.ObligationID, &c.args.DueOn, &c.args.Offset, &c.superseded); err != nil {
+		if err := rows.Scan(&c.sendAt, &c.args.ObligationID, &c.args.DueOn, &c.args.Offset, &c.superseded); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("reminder: claim: %w", err)
 		}
@@ -203,7 +214,7 @@ func (s *Service) claim(ctx context.Context, tx *sql.Tx, now time.Time, n int) (
 		return nil, fmt.Errorf("reminder: claim: %w", err)
 	}
 	if s.db.Dialect == storage.SQLite && len(out) > 0 {
-		res, err := tx.ExecContext(ctx, claimSQLiteDelete, now, n)
+		res, err := tx.ExecContext(ctx, claimSQLiteDelete, now, n, from)
 		if err != nil {
 			return nil, fmt.Errorf("reminder: claim: %w", err)
 		}
