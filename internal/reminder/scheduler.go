@@ -94,12 +94,14 @@ func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
 		return st, errors.New("reminder: Sweep before SetJobs (a wiring bug)")
 	}
 	now := s.clock.Now().UTC()
-	// Each batch starts at the last send time the previous one took, so
-	// the index scan does not walk again over the entries this sweep just
-	// deleted (on PostgreSQL they stay in the index until vacuumed, and
-	// rescanning them made each batch slower than the last). Rows before
-	// it that another sweep held locked are that sweep's to take.
-	var from time.Time
+	// Each batch starts after the last index position the previous one
+	// took, so the index scan does not walk again over the entries this
+	// sweep just deleted (on PostgreSQL they stay in the index until
+	// vacuumed, and rescanning them made each batch slower than the last;
+	// many reminders share one send time, so the position includes the
+	// obligation and offset). Rows before it that another sweep held locked
+	// are that sweep's to take.
+	from := start
 	for st.Claimed < s.cfg.MaxPerSweep {
 		n := min(s.cfg.BatchSize, s.cfg.MaxPerSweep-st.Claimed)
 		var got []claimed
@@ -139,8 +141,8 @@ func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
 		}
 		st.Claimed += len(got)
 		for _, c := range got {
-			if c.sendAt.After(from) {
-				from = c.sendAt
+			if at := (cursor{c.sendAt, c.args.ObligationID, c.args.Offset}); from.less(at) {
+				from = at
 			}
 			if c.superseded {
 				st.Collapsed++
@@ -169,7 +171,8 @@ type claimed struct {
 const claimPostgres = `
 WITH c AS (
 	SELECT obligation_id, offset_minutes FROM reminder_occurrences
-	WHERE send_at >= $3 AND send_at <= $1 ORDER BY send_at LIMIT $2 FOR UPDATE SKIP LOCKED
+	WHERE (send_at, obligation_id, offset_minutes) > ($3, $4, $5) AND send_at <= $1
+	ORDER BY send_at, obligation_id, offset_minutes LIMIT $2 FOR UPDATE SKIP LOCKED
 )
 DELETE FROM reminder_occurrences r USING c
 WHERE r.obligation_id = c.obligation_id AND r.offset_minutes = c.offset_minutes
@@ -184,19 +187,41 @@ const (
 SELECT r.send_at, r.obligation_id, o.due_on, r.offset_minutes,
 	EXISTS (SELECT 1 FROM reminder_occurrences n WHERE n.obligation_id = r.obligation_id AND n.offset_minutes > r.offset_minutes AND n.send_at <= $1)
 FROM reminder_occurrences r JOIN obligations o ON o.id = r.obligation_id
-WHERE r.send_at >= $3 AND r.send_at <= $1 ORDER BY r.send_at, r.obligation_id, r.offset_minutes LIMIT $2`
+WHERE (r.send_at, r.obligation_id, r.offset_minutes) > ($3, $4, $5) AND r.send_at <= $1
+ORDER BY r.send_at, r.obligation_id, r.offset_minutes LIMIT $2`
 	claimSQLiteDelete = `
 DELETE FROM reminder_occurrences WHERE rowid IN (
-	SELECT rowid FROM reminder_occurrences WHERE send_at >= $3 AND send_at <= $1 ORDER BY send_at, obligation_id, offset_minutes LIMIT $2)`
+	SELECT rowid FROM reminder_occurrences WHERE (send_at, obligation_id, offset_minutes) > ($3, $4, $5) AND send_at <= $1
+	ORDER BY send_at, obligation_id, offset_minutes LIMIT $2)`
 )
 
-// claim takes up to n reminders due by now, from send time from on.
-func (s *Service) claim(ctx context.Context, tx *sql.Tx, now, from time.Time, n int) ([]claimed, error) {
+// cursor is a position in the due index: (send time, obligation, offset).
+type cursor struct {
+	sendAt     time.Time
+	obligation string
+	offset     int64
+}
+
+func (c cursor) less(d cursor) bool {
+	if !c.sendAt.Equal(d.sendAt) {
+		return c.sendAt.Before(d.sendAt)
+	}
+	if c.obligation != d.obligation {
+		return c.obligation < d.obligation
+	}
+	return c.offset < d.offset
+}
+
+// start is before every position.
+var start = cursor{obligation: "", offset: -1 << 31} // offsets are INTEGER columns
+
+// claim takes up to n reminders due by now, after position from.
+func (s *Service) claim(ctx context.Context, tx *sql.Tx, now time.Time, from cursor, n int) ([]claimed, error) {
 	q := claimPostgres
 	if s.db.Dialect == storage.SQLite {
 		q = claimSQLiteSelect
 	}
-	rows, err := tx.QueryContext(ctx, q, now, n, from)
+	rows, err := tx.QueryContext(ctx, q, now, n, from.sendAt, from.obligation, from.offset)
 	if err != nil {
 		return nil, fmt.Errorf("reminder: claim: %w", err)
 	}
@@ -214,7 +239,7 @@ func (s *Service) claim(ctx context.Context, tx *sql.Tx, now, from time.Time, n 
 		return nil, fmt.Errorf("reminder: claim: %w", err)
 	}
 	if s.db.Dialect == storage.SQLite && len(out) > 0 {
-		res, err := tx.ExecContext(ctx, claimSQLiteDelete, now, n, from)
+		res, err := tx.ExecContext(ctx, claimSQLiteDelete, now, n, from.sendAt, from.obligation, from.offset)
 		if err != nil {
 			return nil, fmt.Errorf("reminder: claim: %w", err)
 		}
