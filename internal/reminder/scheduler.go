@@ -167,15 +167,15 @@ type claimed struct {
 // claimPostgres takes and deletes up to $2 due rows that no other
 // transaction holds, and says for each whether a later reminder of the same
 // obligation is also due (RETURNING sees the rows as they were when the
-// statement began).
+// statement began). The rows are deleted by their ctid (stable while this
+// transaction holds their locks): a join on the key let the planner
+// seq-scan the whole table for each batch once it was large.
 const claimPostgres = `
-WITH c AS (
-	SELECT obligation_id, offset_minutes FROM reminder_occurrences
+DELETE FROM reminder_occurrences r
+WHERE r.ctid = ANY (ARRAY (
+	SELECT ctid FROM reminder_occurrences
 	WHERE (send_at, obligation_id, offset_minutes) > ($3, $4, $5) AND send_at <= $1
-	ORDER BY send_at, obligation_id, offset_minutes LIMIT $2 FOR UPDATE SKIP LOCKED
-)
-DELETE FROM reminder_occurrences r USING c
-WHERE r.obligation_id = c.obligation_id AND r.offset_minutes = c.offset_minutes
+	ORDER BY send_at, obligation_id, offset_minutes LIMIT $2 FOR UPDATE SKIP LOCKED))
 RETURNING r.send_at, r.obligation_id,
 	(SELECT o.due_on FROM obligations o WHERE o.id = r.obligation_id), r.offset_minutes,
 	EXISTS (SELECT 1 FROM reminder_occurrences n WHERE n.obligation_id = r.obligation_id AND n.offset_minutes > r.offset_minutes AND n.send_at <= $1)`
