@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +114,29 @@ func TestCalendarFeedOverHTTP(t *testing.T) {
 		if _, status := fetchFeed(t, base+bad); status != http.StatusNotFound {
 			t.Errorf("%s: status %d, want 404", bad, status)
 		}
+	}
+	// "Add to calendar": one obligation's .ics, for its signed-in owner.
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post(t, client, base+"/sign-in", url.Values{"email": {"beto.ciudadano@example.com"}, "password": {demo.CitizenPassword}})
+	obs, err := a.Reminders.List(ctx, beto.ID, false)
+	if err != nil || len(obs) == 0 {
+		t.Fatalf("Beto's obligations: %d, %v", len(obs), err)
+	}
+	req, _ := http.NewRequest("GET", base+"/coming-up/"+obs[0].ID+"/calendar?lang=en", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/calendar; charset=utf-8" ||
+		!strings.HasPrefix(resp.Header.Get("Content-Disposition"), `attachment; filename="`) {
+		t.Fatalf("add to calendar: %d %v", resp.StatusCode, resp.Header)
+	}
+	one, err := ics.ParseCalendar(bytes.NewReader(body))
+	if err != nil || len(one.Events()) != 1 || !strings.HasPrefix(one.Events()[0].Id(), obs[0].ID+"@") {
+		t.Fatalf("add to calendar file: %v\n%s", err, body)
 	}
 	if err := a.Reminders.RevokeFeed(ctx, beto.ID); err != nil {
 		t.Fatal(err)
