@@ -146,6 +146,12 @@ func TestAuthorizationTable(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// One of Beto's demo obligations, the object of the .ics download.
+	betoObligations, err := a.Reminders.List(ctx, beto.ID, false)
+	if err != nil || len(betoObligations) == 0 {
+		t.Fatalf("Beto's obligations = %d, %v", len(betoObligations), err)
+	}
+	betoObligation := betoObligations[0].ID
 
 	allowedFor := func(r rule, ac *actor) bool {
 		switch r {
@@ -229,6 +235,14 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /account/passkeys/{id}/remove", "POST", "/account/passkeys/pk-beto/remove", nil, ownerOnly},
 		{"POST /sign-in/passkey/begin", "POST", "/sign-in/passkey/begin", nil, public},
 		{"POST /sign-in/passkey/finish", "POST", "/sign-in/passkey/finish", url.Values{"x": {"not json"}}, public},
+		// Reminders (internal/reminder/reminderweb). The feed is public by
+		// design: its secret token is the credential (an unknown one is 404).
+		{"GET /coming-up", "GET", "/coming-up", nil, signedIn},
+		{"GET /coming-up/{id}/calendar", "GET", "/coming-up/" + betoObligation + "/calendar", nil, ownerOnly},
+		{"GET /account/calendar", "GET", "/account/calendar", nil, signedIn},
+		{"POST /account/calendar", "POST", "/account/calendar", nil, signedIn},
+		{"POST /account/calendar/revoke", "POST", "/account/calendar/revoke", nil, signedIn},
+		{"GET /calendar/{file}", "GET", "/calendar/" + strings.Repeat("A", 43) + ".ics", nil, public},
 		{"GET /console", "GET", "/console", nil, staffOnly},
 		{"GET /console/agencies/{agency}", "GET", "/console/agencies/dmv", nil, dmvMember},
 		{"POST /console/agencies/{agency}/staff", "POST", "/console/agencies/dmv/staff", url.Values{"email": {"not an email"}, "role": {"caseworker"}}, dmvAdmin},

@@ -60,8 +60,12 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	if err != nil {
 		return err
 	}
-	if res.Jurisdictions+res.Agencies+people+services > 0 {
-		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people, "services", services)
+	obligations, err := demo.SeedObligations(ctx, a.DB, a.Identity, a.Reminders)
+	if err != nil {
+		return err
+	}
+	if res.Jurisdictions+res.Agencies+people+services+obligations > 0 {
+		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people, "services", services, "obligations", obligations)
 	}
 	return nil
 }

@@ -38,6 +38,8 @@ import (
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/portal"
+	"github.com/portico-gov/portico/internal/reminder"
+	"github.com/portico-gov/portico/internal/reminder/reminderweb"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/tenancy"
@@ -60,10 +62,12 @@ type App struct {
 	Notify   *notify.Service
 	Identity *identity.Service
 	OIDC     *oidc.Service      // Portico as an OpenID Provider
-	Mailbox  *notify.DevMailbox // nil unless Config.DevMailbox
-	DevSMS   *notify.DevSMS     // the development SMS provider; nil unless Config.DevMailbox without --sms-url
-	Web      *web.Server
-	Metrics  *prometheus.Registry
+	// Reminders: citizens' obligations, reminder emails, calendar feeds.
+	Reminders *reminder.Service
+	Mailbox   *notify.DevMailbox // nil unless Config.DevMailbox
+	DevSMS    *notify.DevSMS     // the development SMS provider; nil unless Config.DevMailbox without --sms-url
+	Web       *web.Server
+	Metrics   *prometheus.Registry
 
 	work        bool
 	jobsStarted bool
@@ -144,6 +148,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := a.newNotify(reg, opts, box); err != nil {
 		return nil, err
 	}
+	a.Reminders = reminder.New(db, a.Audit, a.Clock, reg, reminderDirectory{a}, reminderMailer{a.Notify},
+		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }})
 	a.Jobs, err = jobs.New(db, reg, jobs.Config{
 		Work:    opts.Work,
 		Workers: cfg.Workers,
@@ -157,6 +163,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return casework.SLAArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
+			// Claims the reminders that are due and enqueues their emails.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return reminder.SweepArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})
 	if err != nil {
@@ -164,6 +174,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	a.Bus.SetJobs(a.Jobs)
 	a.Notify.SetJobs(a.Jobs)
+	a.Reminders.SetJobs(a.Jobs)
 
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), jobs.NewCollector(db))
@@ -200,6 +211,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	catw, err := catalogweb.Register(a.Web, a.Catalog, a.Tenancy, a.Clock)
 	if err != nil {
+		return nil, err
+	}
+	if err := reminderweb.Register(a.Web, a.Reminders, reminderAuth{idw}); err != nil {
 		return nil, err
 	}
 	a.OIDC = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity)

@@ -89,3 +89,22 @@
     el.addEventListener("click", function (ev) { ev.preventDefault(); run(el); });
   });
 })();
+
+// Copy buttons: <button data-copy="INPUT-ID" data-copy-status="STATUS-ID"
+// data-copied="MESSAGE" hidden> copies the input's value; it stays hidden
+// where the Clipboard API is missing (the input is readonly and selectable).
+(function () {
+  if (!navigator.clipboard || !window.isSecureContext) return;
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var input = document.getElementById(button.getAttribute("data-copy"));
+      var status = document.getElementById(button.getAttribute("data-copy-status"));
+      navigator.clipboard.writeText(input.value).then(function () {
+        if (status) status.textContent = button.getAttribute("data-copied");
+      }, function () {
+        input.select();
+      });
+    });
+  });
+})();

@@ -1,0 +1,53 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+
+	"github.com/portico-gov/portico/internal/identity/identityweb"
+	"github.com/portico-gov/portico/internal/notify"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/reminder"
+)
+
+// reminderMailer lets the reminder block send through the notification
+// block's outbox without either importing the other.
+type reminderMailer struct{ n *notify.Service }
+
+func (m reminderMailer) SendEmail(ctx context.Context, tx *sql.Tx, msg reminder.Message) (string, error) {
+	return m.n.SendEmail(ctx, tx, notify.Email{To: msg.To, Subject: msg.Subject, Text: msg.Text, Lang: msg.Lang, AgencyID: msg.AgencyID, Reference: msg.Reference})
+}
+
+// reminderDirectory gives the reminder block an account's email address
+// and language from the identity block (built after the job registry, so
+// it is read through the App).
+type reminderDirectory struct{ a *App }
+
+func (d reminderDirectory) Contact(ctx context.Context, accountID string) (reminder.Contact, error) {
+	acc, err := d.a.Identity.Account(ctx, accountID)
+	if platform.ErrorCode(err) == platform.CodeNotFound {
+		return reminder.Contact{}, reminder.ErrNoContact
+	}
+	if err != nil {
+		return reminder.Contact{}, err
+	}
+	if acc.Disabled || acc.Email == "" {
+		return reminder.Contact{}, reminder.ErrNoContact
+	}
+	return reminder.Contact{Email: acc.Email, Lang: acc.Lang}, nil
+}
+
+// reminderAuth adapts identityweb to the reminder pages.
+type reminderAuth struct{ h *identityweb.Handlers }
+
+func (r reminderAuth) RequireSignedIn(fn http.HandlerFunc) http.Handler {
+	return r.h.RequireSignedIn(fn)
+}
+
+func (reminderAuth) AccountID(req *http.Request) string {
+	if _, a := identityweb.Current(req); a != nil {
+		return a.ID
+	}
+	return ""
+}

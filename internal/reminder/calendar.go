@@ -1,0 +1,247 @@
+package reminder
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	ics "github.com/arran4/golang-ical"
+
+	"github.com/portico-gov/portico/internal/audit"
+)
+
+// A calendar feed is an iCalendar (RFC 5545) document of a citizen's open
+// obligations at a secret address, /calendar/TOKEN.ics, that calendar apps
+// subscribe to. The token is 32 random bytes in unpadded base64url (43
+// characters); only its SHA-256 is stored, so the address cannot be shown
+// again after it is made, only replaced or turned off.
+
+// TokenLen is the length of a feed token.
+const TokenLen = 43
+
+// ParseFeedFile checks the last path segment of a feed address, "TOKEN.ics",
+// and returns the token. Anything else is rejected.
+func ParseFeedFile(name string) (token string, ok bool) {
+	token, found := strings.CutSuffix(name, ".ics")
+	if !found || len(token) != TokenLen {
+		return "", false
+	}
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return "", false
+		}
+	}
+	// 43 characters carry 258 bits; the last must leave the 2 spare bits 0
+	// (the canonical encoding), so each feed has exactly one address.
+	if b, err := base64.RawURLEncoding.Strict().DecodeString(token); err != nil || len(b) != 32 {
+		return "", false
+	}
+	return token, true
+}
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// CreateFeed makes a new secret feed address for the account, replacing
+// (and so turning off) any earlier one, and returns its token.
+func (s *Service) CreateFeed(ctx context.Context, accountID string) (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("reminder: feed token: %w", err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(b[:])
+	now := s.clock.Now().UTC()
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM calendar_feeds WHERE account_id = $1`, accountID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO calendar_feeds (account_id, token_hash, created_at) VALUES ($1, $2, $3)`,
+			accountID, hashToken(token), now); err != nil {
+			return err
+		}
+		return s.auditFeed(ctx, tx, "calendar.feed.create", accountID)
+	})
+	if err != nil {
+		return "", fmt.Errorf("reminder: create feed: %w", err)
+	}
+	return token, nil
+}
+
+// RevokeFeed turns the account's feed address off.
+func (s *Service) RevokeFeed(ctx context.Context, accountID string) error {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM calendar_feeds WHERE account_id = $1`, accountID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return s.auditFeed(ctx, tx, "calendar.feed.revoke", accountID)
+	})
+	if err != nil {
+		return fmt.Errorf("reminder: revoke feed: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) auditFeed(ctx context.Context, tx *sql.Tx, action, accountID string) error {
+	if s.audit == nil {
+		return nil
+	}
+	_, err := s.audit.Append(ctx, tx, audit.Record{Action: action, Subject: "account:" + accountID})
+	return err
+}
+
+// FeedCreated returns when the account's current feed address was made,
+// or the zero time when it has none.
+func (s *Service) FeedCreated(ctx context.Context, accountID string) (time.Time, error) {
+	var t time.Time
+	err := s.db.Read().QueryRowContext(ctx, `SELECT created_at FROM calendar_feeds WHERE account_id = $1`, accountID).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reminder: feed: %w", err)
+	}
+	return t.UTC(), nil
+}
+
+// FeedAccount returns the account whose feed token this is; an unknown or
+// revoked token is CodeNotFound.
+func (s *Service) FeedAccount(ctx context.Context, token string) (string, error) {
+	var id string
+	err := s.db.Read().QueryRowContext(ctx, `SELECT account_id FROM calendar_feeds WHERE token_hash = $1`, hashToken(token)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("reminder: feed: %w", err)
+	}
+	return id, nil
+}
+
+// FeedURL is the https address of a feed token.
+func (s *Service) FeedURL(token string) string {
+	return strings.TrimSuffix(s.cfg.PublicURL(), "/") + "/calendar/" + token + ".ics"
+}
+
+// CalendarOptions shape an iCalendar document.
+type CalendarOptions struct {
+	Lang     string // "en" or "es"
+	BaseURL  string // the site, for links and the UIDs' domain
+	SendHour int    // the hour reminders are sent, for the alarms
+}
+
+// CalendarOptions returns the options for lang on this site.
+func (s *Service) CalendarOptions(lang string) CalendarOptions {
+	return CalendarOptions{Lang: lang, BaseURL: strings.TrimSuffix(s.cfg.PublicURL(), "/"), SendHour: s.cfg.SendHour}
+}
+
+var calendarText = map[string]struct{ name, desc, due, alarm, link string }{
+	"en": {name: "Coming up", desc: "Dates you need to know from your government services", due: "Due on %s.", alarm: "Reminder: %s", link: "Details:"},
+	"es": {name: "Próximas fechas", desc: "Fechas importantes de sus servicios de gobierno", due: "Fecha límite: %s.", alarm: "Recordatorio: %s", link: "Detalles:"},
+}
+
+// RenderCalendar writes obs as an iCalendar document: one all-day VEVENT
+// per obligation on its due date, with a stable UID, DTSTAMP (when the
+// obligation last changed) and one VALARM per reminder offset.
+func RenderCalendar(obs []Obligation, opts CalendarOptions) []byte {
+	lang := opts.Lang
+	if lang != "es" {
+		lang = "en"
+	}
+	t := calendarText[lang]
+	domain := "portico.invalid"
+	if u, err := url.Parse(opts.BaseURL); err == nil && u.Hostname() != "" {
+		domain = u.Hostname()
+	}
+	cal := ics.NewCalendarFor("Portico")
+	cal.SetProductId("-//Portico//Reminders//" + strings.ToUpper(lang))
+	cal.SetCalscale("GREGORIAN")
+	cal.SetMethod(ics.MethodPublish)
+	cal.SetName(t.name)
+	cal.SetXWRCalName(t.name)
+	cal.SetDescription(t.desc)
+	cal.SetRefreshInterval("PT6H")
+	cal.SetXPublishedTTL("PT6H")
+	for _, o := range obs {
+		ev := cal.AddEvent(o.ID + "@" + domain)
+		ev.SetDtStampTime(o.UpdatedAt)
+		ev.SetAllDayStartAt(o.Due.Time(time.UTC))
+		ev.SetAllDayEndAt(o.Due.AddDays(1).Time(time.UTC))
+		title := o.Title.In(lang)
+		ev.SetSummary(title)
+		link := o.URL
+		if strings.HasPrefix(link, "/") && !strings.HasPrefix(link, "//") {
+			link = opts.BaseURL + link
+		}
+		if link == "" {
+			link = opts.BaseURL + "/coming-up"
+		}
+		ev.SetDescription(fmt.Sprintf(t.due, FormatDate(lang, o.Due)) + "\n" + t.link + " " + link)
+		ev.SetURL(link)
+		ev.SetTimeTransparency(ics.TransparencyTransparent)
+		for _, off := range o.Schedule {
+			a := ev.AddAlarm()
+			a.SetAction(ics.ActionDisplay)
+			a.SetTrigger(isoDuration(off + time.Duration(opts.SendHour)*time.Hour))
+			a.SetProperty(ics.ComponentPropertyDescription, fmt.Sprintf(t.alarm, title))
+		}
+	}
+	var buf bytes.Buffer
+	_ = cal.SerializeTo(&buf, ics.WithNewLine("\r\n")) // RFC 5545 lines end in CRLF
+	return buf.Bytes()
+}
+
+// isoDuration writes d as an RFC 5545 dur-value relative to the start of
+// the event: "-P6DT15H", "PT9H", "P7DT9H".
+func isoDuration(d time.Duration) string {
+	var b strings.Builder
+	if d < 0 {
+		b.WriteByte('-')
+		d = -d
+	}
+	b.WriteByte('P')
+	days := d / Day
+	d -= days * Day
+	h, m := d/time.Hour, (d%time.Hour)/time.Minute
+	if days > 0 {
+		fmt.Fprintf(&b, "%dD", days)
+	}
+	if h > 0 || m > 0 || days == 0 {
+		b.WriteByte('T')
+		if h > 0 || m == 0 {
+			fmt.Fprintf(&b, "%dH", h)
+		}
+		if m > 0 {
+			fmt.Fprintf(&b, "%dM", m)
+		}
+	}
+	return b.String()
+}
+
+// Calendar returns the iCalendar feed of the account's open obligations in
+// its holder's language.
+func (s *Service) Calendar(ctx context.Context, accountID string) ([]byte, error) {
+	obs, err := s.List(ctx, accountID, false)
+	if err != nil {
+		return nil, err
+	}
+	lang := "en"
+	if c, err := s.dir.Contact(ctx, accountID); err == nil {
+		lang = c.Lang
+	}
+	return RenderCalendar(obs, s.CalendarOptions(lang)), nil
+}

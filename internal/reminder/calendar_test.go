@@ -1,0 +1,141 @@
+package reminder_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	ics "github.com/arran4/golang-ical"
+
+	"github.com/portico-gov/portico/internal/reminder"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func calendarObligations() []reminder.Obligation {
+	at := time.Date(2027, 3, 1, 15, 4, 5, 0, time.UTC)
+	return []reminder.Obligation{
+		{
+			ID: "0193a1b2-0000-7000-8000-000000000001", AccountID: "beto", AgencyID: "dmv", Kind: reminder.KindRenewal,
+			Source: "document:reg-1", Title: reminder.Text{EN: "Renew your vehicle registration", ES: "Renueve el registro de su vehículo"},
+			URL: "/services/vehicle-registration", Due: reminder.Date{Year: 2027, Month: 4, Day: 30},
+			Schedule: reminder.DefaultSchedule, Status: reminder.StatusOpen, CreatedAt: at, UpdatedAt: at,
+		},
+		{
+			ID: "0193a1b2-0000-7000-8000-000000000002", AccountID: "beto", AgencyID: "treasurer", Kind: reminder.KindPayment,
+			Source: "tax:2027-2", Title: reminder.Text{EN: "Pay property tax, second instalment; parcel 12-345, Lakeside", ES: "Pague el impuesto predial, segunda cuota; parcela 12-345, Lakeside"},
+			Due:      reminder.Date{Year: 2027, Month: 5, Day: 15},
+			Schedule: reminder.Schedule{-14 * reminder.Day, -90 * time.Minute, 0}, Status: reminder.StatusOpen, CreatedAt: at, UpdatedAt: at.Add(time.Hour),
+		},
+	}
+}
+
+// TestCalendarGolden pins the iCalendar output (RFC 5545: CRLF lines folded
+// at 75 octets, escaped text, all-day dates, alarms) in both languages, and
+// parses it back with the library.
+func TestCalendarGolden(t *testing.T) {
+	for _, lang := range []string{"en", "es"} {
+		t.Run(lang, func(t *testing.T) {
+			got := reminder.RenderCalendar(calendarObligations(), reminder.CalendarOptions{Lang: lang, BaseURL: "https://portico.example.gov", SendHour: 9})
+			path := filepath.Join("testdata", "feed."+lang+".ics")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/reminder -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("calendar differs from %s (go test ./internal/reminder -update, then review the diff):\n%s", path, got)
+			}
+			for i, line := range strings.Split(strings.TrimSuffix(string(got), "\r\n"), "\r\n") {
+				if len(line) > 75 {
+					t.Errorf("line %d is %d octets: %q", i+1, len(line), line)
+				}
+			}
+			cal, err := ics.ParseCalendar(bytes.NewReader(got))
+			if err != nil {
+				t.Fatal(err)
+			}
+			events := cal.Events()
+			if len(events) != 2 {
+				t.Fatalf("%d events", len(events))
+			}
+			e := events[1]
+			if uid := e.Id(); uid != "0193a1b2-0000-7000-8000-000000000002@portico.example.gov" {
+				t.Errorf("UID = %q", uid)
+			}
+			if d, err := e.GetAllDayStartAt(); err != nil || d.Format(time.DateOnly) != "2027-05-15" {
+				t.Errorf("DTSTART = %v, %v", d, err)
+			}
+			summary := e.GetProperty(ics.ComponentPropertySummary).Value
+			if want := calendarObligations()[1].Title.In(lang); ics.FromText(summary) != want {
+				t.Errorf("SUMMARY = %q, want %q", summary, want)
+			}
+			var triggers []string
+			for _, a := range e.Alarms() {
+				triggers = append(triggers, a.GetProperty(ics.ComponentPropertyTrigger).Value)
+			}
+			if got := strings.Join(triggers, " "); got != "-P13DT15H PT7H30M PT9H" {
+				t.Errorf("alarm triggers = %s", got)
+			}
+		})
+	}
+}
+
+func TestParseFeedFile(t *testing.T) {
+	good := strings.Repeat("A", 42) + "A"
+	for name, ok := range map[string]bool{
+		good + ".ics":                       true,
+		good:                                false,
+		good + ".ICS":                       false,
+		good + ".ics.ics":                   false,
+		"../" + good[3:] + ".ics":           false,
+		strings.Repeat("A", 42) + "B.ics":   false, // non-canonical last character
+		strings.Repeat("A", 42) + "=.ics":   false,
+		strings.Repeat("A", 44) + ".ics":    false,
+		".ics":                              false,
+		strings.Repeat("-", 42) + "w.ics":   true,
+		strings.Repeat("A", 41) + "+A.ics":  false,
+		strings.Repeat("A", 41) + "%2.ics":  false,
+		strings.Repeat("é", 21) + "A.ics":   false,
+		strings.Repeat("A", 42) + "A.ics\n": false,
+	} {
+		if _, got := reminder.ParseFeedFile(name); got != ok {
+			t.Errorf("ParseFeedFile(%q) ok = %v, want %v", name, got, ok)
+		}
+	}
+}
+
+// FuzzParseFeedFile: whatever arrives in the path, a token that passes is
+// exactly 43 characters of the base64url alphabet that decode to 32 bytes
+// and encode back to themselves.
+func FuzzParseFeedFile(f *testing.F) {
+	f.Add(strings.Repeat("A", 43) + ".ics")
+	f.Add(strings.Repeat("-", 42) + "w.ics")
+	f.Add("x.ics")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, name string) {
+		tok, ok := reminder.ParseFeedFile(name)
+		if !ok {
+			if tok != "" {
+				t.Fatalf("rejected %q but returned %q", name, tok)
+			}
+			return
+		}
+		if tok+".ics" != name || len(tok) != reminder.TokenLen {
+			t.Fatalf("accepted %q as %q", name, tok)
+		}
+		for _, c := range tok {
+			if !strings.ContainsRune("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", c) {
+				t.Fatalf("accepted %q with %q", name, c)
+			}
+		}
+	})
+}

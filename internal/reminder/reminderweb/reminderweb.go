@@ -1,0 +1,182 @@
+// Package reminderweb is the reminder block's pages: "Coming up" (a
+// citizen's obligations with their due dates and an "add to calendar" file
+// for each), the calendar feed page (make, replace or turn off the secret
+// feed address) and the feed itself, /calendar/TOKEN.ics.
+package reminderweb
+
+import (
+	"embed"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/reminder"
+	"github.com/portico-gov/portico/internal/web"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+// Auth is what the pages need of the identity block's web side.
+// internal/app adapts identityweb to it.
+type Auth interface {
+	// RequireSignedIn wraps a handler for a signed-in person; others are
+	// sent to sign in.
+	RequireSignedIn(fn http.HandlerFunc) http.Handler
+	// AccountID is the signed-in account of r (inside RequireSignedIn).
+	AccountID(r *http.Request) string
+}
+
+type pages struct {
+	web  *web.Server
+	svc  *reminder.Service
+	auth Auth
+}
+
+// Register adds the pages to s:
+//
+//	GET  /coming-up                  the signed-in person's open obligations
+//	GET  /coming-up/{id}/calendar    one obligation as an .ics file (its owner only)
+//	GET  /account/calendar           the calendar feed page
+//	POST /account/calendar           make (or replace) the feed address and show it once
+//	POST /account/calendar/revoke    turn the feed off
+//	GET  /calendar/{file}            the feed, TOKEN.ics (the token is the credential)
+func Register(s *web.Server, svc *reminder.Service, auth Auth) error {
+	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
+		return err
+	}
+	p := &pages{web: s, svc: svc, auth: auth}
+	s.Handle("GET /coming-up", auth.RequireSignedIn(p.comingUp))
+	s.Handle("GET /coming-up/{id}/calendar", auth.RequireSignedIn(p.eventFile))
+	s.Handle("GET /account/calendar", auth.RequireSignedIn(p.calendarPage))
+	s.Handle("POST /account/calendar", auth.RequireSignedIn(p.createFeed))
+	s.Handle("POST /account/calendar/revoke", auth.RequireSignedIn(p.revokeFeed))
+	s.HandleFunc("GET /calendar/{file}", p.feed)
+	return nil
+}
+
+type item struct {
+	ID, Title, Due, DueISO, URL string
+	Days                        int // from today to the due date; negative when overdue
+}
+
+type listData struct{ Items []item }
+
+func (p *pages) comingUp(w http.ResponseWriter, r *http.Request) {
+	obs, err := p.svc.List(r.Context(), p.auth.AccountID(r), false)
+	if err != nil {
+		p.web.Error(w, r, err)
+		return
+	}
+	lang := string(web.Lang(r))
+	today := p.svc.Today().Time(p.svc.Location())
+	var d listData
+	for _, o := range obs {
+		days := int(o.Due.Time(p.svc.Location()).Sub(today).Hours() / 24)
+		d.Items = append(d.Items, item{ID: o.ID, Title: o.Title.In(lang), Due: reminder.FormatDate(lang, o.Due), DueISO: o.Due.String(), URL: o.URL, Days: days})
+	}
+	p.web.Page(w, r, http.StatusOK, "comingup", p.web.Renderer().NewPage(r, d))
+}
+
+func (p *pages) eventFile(w http.ResponseWriter, r *http.Request) {
+	o, err := p.svc.Get(r.Context(), p.auth.AccountID(r), r.PathValue("id"))
+	if err != nil {
+		p.web.Error(w, r, err)
+		return
+	}
+	body := reminder.RenderCalendar([]reminder.Obligation{o}, p.svc.CalendarOptions(string(web.Lang(r))))
+	h := w.Header()
+	h.Set("Content-Type", "text/calendar; charset=utf-8")
+	h.Set("Content-Disposition", `attachment; filename="`+safeName(o.Kind)+"-"+o.Due.String()+`.ics"`)
+	_, _ = w.Write(body)
+}
+
+// safeName keeps a filename to [a-z0-9-].
+func safeName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return -1
+	}, strings.ToLower(s))
+	if s == "" {
+		return "reminder"
+	}
+	return s
+}
+
+type calendarData struct {
+	Created string       // when the current address was made, for people; "" when none
+	NewURL  string       // just made: the https address, shown once
+	Webcal  template.URL // just made: the same as webcal://
+	Revoked bool
+}
+
+func (p *pages) calendarPage(w http.ResponseWriter, r *http.Request) {
+	d, err := p.calendarData(r)
+	if err != nil {
+		p.web.Error(w, r, err)
+		return
+	}
+	d.Revoked = r.URL.Query().Get("revoked") == "1" && d.Created == ""
+	p.web.Page(w, r, http.StatusOK, "calendarfeed", p.web.Renderer().NewPage(r, d))
+}
+
+func (p *pages) calendarData(r *http.Request) (calendarData, error) {
+	at, err := p.svc.FeedCreated(r.Context(), p.auth.AccountID(r))
+	if err != nil || at.IsZero() {
+		return calendarData{}, err
+	}
+	return calendarData{Created: reminder.FormatDate(string(web.Lang(r)), reminder.DateOf(at.In(p.svc.Location())))}, nil
+}
+
+func (p *pages) createFeed(w http.ResponseWriter, r *http.Request) {
+	token, err := p.svc.CreateFeed(r.Context(), p.auth.AccountID(r))
+	if err != nil {
+		p.web.Error(w, r, err)
+		return
+	}
+	d, err := p.calendarData(r)
+	if err != nil {
+		p.web.Error(w, r, err)
+		return
+	}
+	d.NewURL = p.svc.FeedURL(token)
+	_, rest, _ := strings.Cut(d.NewURL, "://")
+	d.Webcal = template.URL("webcal://" + rest) // our own public URL and a base64url token
+	// The address is a credential: shown in this response only, never cached.
+	w.Header().Set("Cache-Control", "no-store")
+	p.web.Page(w, r, http.StatusOK, "calendarfeed", p.web.Renderer().NewPage(r, d))
+}
+
+func (p *pages) revokeFeed(w http.ResponseWriter, r *http.Request) {
+	if err := p.svc.RevokeFeed(r.Context(), p.auth.AccountID(r)); err != nil {
+		p.web.Error(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/account/calendar?revoked=1", http.StatusSeeOther)
+}
+
+func (p *pages) feed(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Robots-Tag", "noindex")
+	token, ok := reminder.ParseFeedFile(r.PathValue("file"))
+	if !ok {
+		p.web.Error(w, r, platform.Errorf(platform.CodeNotFound, "reminder.notfound"))
+		return
+	}
+	account, err := p.svc.FeedAccount(r.Context(), token)
+	if err != nil {
+		p.web.Error(w, r, err)
+		return
+	}
+	body, err := p.svc.Calendar(r.Context(), account)
+	if err != nil {
+		p.web.Error(w, r, err)
+		return
+	}
+	h.Set("Content-Type", "text/calendar; charset=utf-8")
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,389 @@
+package reminder
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
+)
+
+// SweepArgs is the periodic job that claims due reminders (internal/app
+// schedules it every minute; River runs periodic jobs on the elected
+// leader, and Sweep is safe to run on several replicas at once anyway).
+type SweepArgs struct{}
+
+// Kind is the River job kind.
+func (SweepArgs) Kind() string { return "reminder_sweep" }
+
+type sweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	svc *Service
+}
+
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
+	_, err := w.svc.Sweep(ctx)
+	return err
+}
+
+// SendArgs is one claimed reminder: the obligation, the due date it was
+// planned for and its offset in minutes.
+type SendArgs struct {
+	ObligationID string `json:"obligation_id"`
+	DueOn        string `json:"due_on"`
+	Offset       int64  `json:"offset_minutes"`
+}
+
+// SendBatchArgs is the job that sends up to Config.SendBatch claimed
+// reminders. Batching divides the queue's work (one River row per batch, not
+// per reminder); each reminder is still sent in its own transaction with its
+// own idempotency key, so a retried batch sends only what it had not sent.
+type SendBatchArgs struct {
+	Reminders []SendArgs `json:"reminders"`
+}
+
+// Kind is the River job kind.
+func (SendBatchArgs) Kind() string { return "reminder_send" }
+
+type sendWorker struct {
+	river.WorkerDefaults[SendBatchArgs]
+	svc *Service
+}
+
+func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error {
+	var errs []error
+	for _, a := range job.Args.Reminders {
+		if _, err := w.svc.Send(ctx, a); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sendPriority puts reminders behind sign-in codes (1) and ordinary mail (2).
+const sendPriority = 3
+
+// SweepStats says what one Sweep did.
+type SweepStats struct {
+	Claimed   int  // occurrences taken off the schedule
+	Enqueued  int  // reminders enqueued for sending (in batches of Config.SendBatch per job)
+	Collapsed int  // older occurrences dropped because a later one of the same obligation was also due
+	Capped    bool // MaxPerSweep was reached; the rest waits for the next sweep
+}
+
+// Sweep claims the reminders whose send time has come, oldest first, in
+// transactions of Config.BatchSize, and in each transaction deletes them
+// from the schedule and enqueues jobs that send them (Config.SendBatch
+// reminders per job). It stops when none are
+// due or after Config.MaxPerSweep.
+//
+// On PostgreSQL a claim is SELECT … ORDER BY send_at LIMIT n FOR UPDATE
+// SKIP LOCKED, so sweeps on several replicas take disjoint rows and a row
+// is claimed (and its send enqueued) exactly once. SQLite has one writer,
+// so claims are serial. Catching up after downtime: of several due
+// reminders of one obligation only the latest is sent.
+func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
+	var st SweepStats
+	if s.jobs == nil {
+		return st, errors.New("reminder: Sweep before SetJobs (a wiring bug)")
+	}
+	now := s.clock.Now().UTC()
+	// Each batch starts after the last index position the previous one
+	// took, so the index scan does not walk again over the entries this
+	// sweep just deleted (on PostgreSQL they stay in the index until
+	// vacuumed, and rescanning them made each batch slower than the last;
+	// many reminders share one send time, so the position includes the
+	// obligation and offset). Rows before it that another sweep held locked
+	// are that sweep's to take.
+	from := start
+	for st.Claimed < s.cfg.MaxPerSweep {
+		n := min(s.cfg.BatchSize, s.cfg.MaxPerSweep-st.Claimed)
+		var got []claimed
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			if got, err = s.claim(ctx, tx, now, from, n); err != nil {
+				return err
+			}
+			var params []river.InsertManyParams
+			var batch []SendArgs
+			flush := func() {
+				if len(batch) > 0 {
+					params = append(params, river.InsertManyParams{Args: SendBatchArgs{Reminders: batch}, InsertOpts: &river.InsertOpts{Priority: sendPriority}})
+					batch = nil
+				}
+			}
+			for _, c := range got {
+				if c.superseded {
+					continue
+				}
+				batch = append(batch, c.args)
+				if len(batch) == s.cfg.SendBatch {
+					flush()
+				}
+			}
+			flush()
+			if len(params) == 0 {
+				return nil
+			}
+			if _, err := s.jobs.InsertManyTx(ctx, tx, params); err != nil {
+				return fmt.Errorf("reminder: enqueue sends: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return st, err
+		}
+		st.Claimed += len(got)
+		for _, c := range got {
+			if at := (cursor{c.sendAt, c.args.ObligationID, c.args.Offset}); from.less(at) {
+				from = at
+			}
+			if c.superseded {
+				st.Collapsed++
+			} else {
+				st.Enqueued++
+			}
+		}
+		if len(got) < n {
+			return st, nil
+		}
+	}
+	st.Capped = true
+	return st, nil
+}
+
+type claimed struct {
+	sendAt     time.Time
+	args       SendArgs
+	superseded bool
+}
+
+// claimPostgres takes and deletes up to $2 due rows that no other
+// transaction holds, and says for each whether a later reminder of the same
+// obligation is also due (RETURNING sees the rows as they were when the
+// statement began). The rows are deleted by their ctid (stable while this
+// transaction holds their locks): a join on the key let the planner
+// seq-scan the whole table for each batch once it was large.
+const claimPostgres = `
+DELETE FROM reminder_occurrences r
+WHERE r.ctid = ANY (ARRAY (
+	SELECT ctid FROM reminder_occurrences
+	WHERE (send_at, obligation_id, offset_minutes) > ($3, $4, $5) AND send_at <= $1
+	ORDER BY send_at, obligation_id, offset_minutes LIMIT $2 FOR UPDATE SKIP LOCKED))
+RETURNING r.send_at, r.obligation_id,
+	(SELECT o.due_on FROM obligations o WHERE o.id = r.obligation_id), r.offset_minutes,
+	EXISTS (SELECT 1 FROM reminder_occurrences n WHERE n.obligation_id = r.obligation_id AND n.offset_minutes > r.offset_minutes AND n.send_at <= $1)`
+
+// SQLite: the transaction holds the only write lock, so select then delete
+// the same rows.
+const (
+	claimSQLiteSelect = `
+SELECT r.send_at, r.obligation_id, o.due_on, r.offset_minutes,
+	EXISTS (SELECT 1 FROM reminder_occurrences n WHERE n.obligation_id = r.obligation_id AND n.offset_minutes > r.offset_minutes AND n.send_at <= $1)
+FROM reminder_occurrences r JOIN obligations o ON o.id = r.obligation_id
+WHERE (r.send_at, r.obligation_id, r.offset_minutes) > ($3, $4, $5) AND r.send_at <= $1
+ORDER BY r.send_at, r.obligation_id, r.offset_minutes LIMIT $2`
+	claimSQLiteDelete = `
+DELETE FROM reminder_occurrences WHERE rowid IN (
+	SELECT rowid FROM reminder_occurrences WHERE (send_at, obligation_id, offset_minutes) > ($3, $4, $5) AND send_at <= $1
+	ORDER BY send_at, obligation_id, offset_minutes LIMIT $2)`
+)
+
+// cursor is a position in the due index: (send time, obligation, offset).
+type cursor struct {
+	sendAt     time.Time
+	obligation string
+	offset     int64
+}
+
+func (c cursor) less(d cursor) bool {
+	if !c.sendAt.Equal(d.sendAt) {
+		return c.sendAt.Before(d.sendAt)
+	}
+	if c.obligation != d.obligation {
+		return c.obligation < d.obligation
+	}
+	return c.offset < d.offset
+}
+
+// start is before every position.
+var start = cursor{obligation: "", offset: -1 << 31} // offsets are INTEGER columns
+
+// claim takes up to n reminders due by now, after position from.
+func (s *Service) claim(ctx context.Context, tx *sql.Tx, now time.Time, from cursor, n int) ([]claimed, error) {
+	q := claimPostgres
+	if s.db.Dialect == storage.SQLite {
+		q = claimSQLiteSelect
+	}
+	rows, err := tx.QueryContext(ctx, q, now, n, from.sendAt, from.obligation, from.offset)
+	if err != nil {
+		return nil, fmt.Errorf("reminder: claim: %w", err)
+	}
+	out := make([]claimed, 0, n)
+	for rows.Next() {
+		var c claimed
+		if err := rows.Scan(&c.sendAt, &c.args.ObligationID, &c.args.DueOn, &c.args.Offset, &c.superseded); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reminder: claim: %w", err)
+		}
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reminder: claim: %w", err)
+	}
+	if s.db.Dialect == storage.SQLite && len(out) > 0 {
+		res, err := tx.ExecContext(ctx, claimSQLiteDelete, now, n, from.sendAt, from.obligation, from.offset)
+		if err != nil {
+			return nil, fmt.Errorf("reminder: claim: %w", err)
+		}
+		if d, _ := res.RowsAffected(); int(d) != len(out) {
+			return nil, fmt.Errorf("reminder: claim: selected %d rows but deleted %d", len(out), d)
+		}
+	}
+	return out, nil
+}
+
+// Outcome is what Send did.
+type Outcome string
+
+// Outcomes of Send.
+const (
+	OutcomeSent      Outcome = "sent"
+	OutcomeSkipped   Outcome = "skipped"   // the obligation closed or moved, or the account has no address
+	OutcomeDuplicate Outcome = "duplicate" // already handled by an earlier run of the same job
+)
+
+// Send emails one claimed reminder, in the citizen's language, through the
+// Mailer in one transaction with its record in reminder_sends, whose key
+// (obligation, due date, offset) makes a repeated job send nothing.
+func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
+	out := OutcomeSent
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		now := s.clock.Now().UTC()
+		res, err := tx.ExecContext(ctx, `INSERT INTO reminder_sends (obligation_id, due_on, offset_minutes, outcome, at)
+			VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT DO NOTHING`, a.ObligationID, a.DueOn, a.Offset, now)
+		if err != nil {
+			return fmt.Errorf("reminder: send: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			out = OutcomeDuplicate
+			return nil
+		}
+		mark := func(o Outcome, id string) error {
+			out = o
+			_, err := tx.ExecContext(ctx, `UPDATE reminder_sends SET outcome = $1, notification_id = $2
+				WHERE obligation_id = $3 AND due_on = $4 AND offset_minutes = $5`, o, id, a.ObligationID, a.DueOn, a.Offset)
+			return err
+		}
+		o, err := scanObligation(tx.QueryRowContext(ctx, `SELECT `+obligationColumns+` FROM obligations WHERE id = $1`, a.ObligationID))
+		if err != nil {
+			return fmt.Errorf("reminder: send: %w", err)
+		}
+		if o.Status != StatusOpen || o.Due.String() != a.DueOn {
+			return mark(OutcomeSkipped, "")
+		}
+		c, err := s.dir.Contact(ctx, o.AccountID)
+		if errors.Is(err, ErrNoContact) || err == nil && c.Email == "" {
+			return mark(OutcomeSkipped, "")
+		}
+		if err != nil {
+			return fmt.Errorf("reminder: send: contact: %w", err)
+		}
+		msg := s.Compose(o, c)
+		id, err := s.mailer.SendEmail(ctx, tx, msg)
+		if platform.ErrorCode(err) == platform.CodeInvalid {
+			return mark(OutcomeSkipped, "")
+		}
+		if err != nil {
+			return fmt.Errorf("reminder: send: %w", err)
+		}
+		return mark(OutcomeSent, id)
+	})
+	return out, err
+}
+
+// Compose writes a reminder of o to c, in c's language. It says what is true
+// when it is sent (due on a date, due today, or overdue), whichever reminder
+// of the schedule it is: after downtime a late one says the right thing.
+func (s *Service) Compose(o Obligation, c Contact) Message {
+	lang := c.Lang
+	if lang != "es" {
+		lang = "en"
+	}
+	t := emailText[lang]
+	title := o.Title.In(lang)
+	due := FormatDate(lang, o.Due)
+	var subject, lead string
+	today := s.Today()
+	switch {
+	case today.Before(o.Due):
+		subject, lead = fmt.Sprintf(t.beforeSubject, title, due), fmt.Sprintf(t.beforeLead, due)
+	case today == o.Due:
+		subject, lead = fmt.Sprintf(t.todaySubject, title), t.todayLead
+	default:
+		subject, lead = fmt.Sprintf(t.overdueSubject, title), fmt.Sprintf(t.overdueLead, due)
+	}
+	base := strings.TrimSuffix(s.cfg.PublicURL(), "/")
+	var b strings.Builder
+	b.WriteString(t.hello + "\n\n")
+	b.WriteString(title + "\n" + lead + "\n\n")
+	if u := s.absURL(o.URL); u != "" {
+		b.WriteString(t.act + "\n" + u + "\n\n")
+	}
+	b.WriteString(t.all + "\n" + base + "/coming-up\n\n")
+	b.WriteString(t.footer + "\n")
+	return Message{
+		To: c.Email, Subject: subject, Text: b.String(), Lang: lang, AgencyID: o.AgencyID,
+		Reference: "obligation:" + o.ID,
+	}
+}
+
+// absURL makes a path on this site absolute; other values pass unchanged.
+func (s *Service) absURL(u string) string {
+	if strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") {
+		return strings.TrimSuffix(s.cfg.PublicURL(), "/") + u
+	}
+	return u
+}
+
+type emailStrings struct {
+	hello, beforeSubject, beforeLead, todaySubject, todayLead, overdueSubject, overdueLead, act, all, footer string
+}
+
+var emailText = map[string]emailStrings{
+	"en": {
+		hello:         "Hello,",
+		beforeSubject: "Reminder: %s by %s", beforeLead: "This is due on %s.",
+		todaySubject: "Due today: %s", todayLead: "This is due today.",
+		overdueSubject: "Overdue: %s", overdueLead: "This was due on %s. If you have already done it, you can ignore this email.",
+		act:    "You can do it here:",
+		all:    "See everything coming up:",
+		footer: "You get this email because you have an account. You can add these dates to your own calendar from the page above.",
+	},
+	"es": {
+		hello:         "Hola:",
+		beforeSubject: "Recordatorio: %s antes del %s", beforeLead: "La fecha límite es el %s.",
+		todaySubject: "Vence hoy: %s", todayLead: "La fecha límite es hoy.",
+		overdueSubject: "Vencido: %s", overdueLead: "La fecha límite fue el %s. Si ya lo hizo, puede ignorar este correo.",
+		act:    "Puede hacerlo aquí:",
+		all:    "Vea todo lo que tiene pendiente:",
+		footer: "Recibe este correo porque tiene una cuenta. Puede añadir estas fechas a su propio calendario desde la página de arriba.",
+	},
+}
+
+var monthsES = [...]string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"}
+
+// FormatDate writes d for people: "January 2, 2027" or "2 de enero de 2027".
+func FormatDate(lang string, d Date) string {
+	if lang == "es" {
+		return fmt.Sprintf("%d de %s de %d", d.Day, monthsES[d.Month-1], d.Year)
+	}
+	return fmt.Sprintf("%s %d, %d", d.Month, d.Day, d.Year)
+}
