@@ -15,6 +15,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/portico-gov/portico/internal/app"
+	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/identity"
@@ -127,6 +128,17 @@ func TestAuthorizationTable(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A draft of Beto's with an uploaded file, the object of the
+	// application routes.
+	draft, err := a.Applications.Start(ctx, application.Applicant{AccountID: beto.ID}, "adams-marriage-licence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload, prob, err := a.Applications.Attach(ctx, beto.ID, draft.ID, "divorce", "decree", application.Upload{Filename: "decree.pdf", Size: 9, Content: strings.NewReader("%PDF-1.7\n")})
+	if err != nil || prob != nil {
+		t.Fatalf("attach: %v %v", prob, err)
+	}
+
 	allowedFor := func(r rule, ac *actor) bool {
 		switch r {
 		case public:
@@ -232,6 +244,18 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /oauth/consent", "POST", "/oauth/consent", url.Values{"id": {"none"}, "decision": {"allow"}}, public},
 		{"GET /oauth/logout", "GET", "/oauth/logout?t=none", nil, public},
 		{"POST /oauth/logout", "POST", "/oauth/logout", url.Values{"t": {"none"}, "decision": {"signout"}}, public},
+		// Applying (internal/application/applyweb): a draft is its owner's
+		// alone; anyone else gets not-found.
+		{"GET /services/{id}/apply", "GET", "/services/springfield-pothole/apply", nil, signedIn},
+		{"POST /services/{id}/apply", "POST", "/services/springfield-pothole/apply", nil, signedIn},
+		{"GET /dashboard", "GET", "/dashboard", nil, signedIn},
+		{"GET /apply/{app}", "GET", "/apply/" + draft.ID, nil, ownerOnly},
+		{"GET /apply/{app}/pages/{page}", "GET", "/apply/" + draft.ID + "/pages/you", nil, ownerOnly},
+		{"POST /apply/{app}/pages/{page}", "POST", "/apply/" + draft.ID + "/pages/you", url.Values{"name": {""}}, ownerOnly},
+		{"GET /apply/{app}/check", "GET", "/apply/" + draft.ID + "/check", nil, ownerOnly},
+		{"POST /apply/{app}/submit", "POST", "/apply/" + draft.ID + "/submit", url.Values{"revision": {"-1"}}, ownerOnly},
+		{"GET /apply/{app}/done", "GET", "/apply/" + draft.ID + "/done", nil, ownerOnly},
+		{"GET /apply/{app}/files/{file}", "GET", "/apply/" + draft.ID + "/files/" + upload.ID, nil, ownerOnly},
 		// Signing out last: it ends the actors' sessions.
 		{"POST /sign-out", "POST", "/sign-out", nil, public},
 	}

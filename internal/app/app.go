@@ -19,7 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/riverqueue/river"
 
+	"github.com/portico-gov/portico/internal/application"
+	"github.com/portico-gov/portico/internal/application/applyweb"
 	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/console"
@@ -48,6 +51,9 @@ type App struct {
 	Audit    *audit.Log
 	Tenancy  *tenancy.Service
 	Catalog  *catalog.Service // published service manifests
+	Casework *casework.Service
+	// Applications is the applying block (drafts, attachments, submission).
+	Applications *application.Service
 	Bus      *events.Bus
 	Jobs     *jobs.Client
 	Notify   *notify.Service
@@ -57,6 +63,7 @@ type App struct {
 	Web      *web.Server
 	Metrics  *prometheus.Registry
 
+	files       *application.Files
 	work        bool
 	jobsStarted bool
 	listener    net.Listener
@@ -97,6 +104,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			if a.Mailbox != nil {
 				a.Mailbox.Close()
 			}
+			if a.files != nil {
+				a.files.Close()
+			}
 			db.Close()
 		}
 	}()
@@ -123,6 +133,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := a.newNotify(reg, opts); err != nil {
 		return nil, err
 	}
+	if err := a.newApplications(ctx, reg); err != nil {
+		return nil, err
+	}
 	a.Jobs, err = jobs.New(db, reg, jobs.Config{
 		Work:    opts.Work,
 		Workers: cfg.Workers,
@@ -130,6 +143,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return audit.CheckpointArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(application.SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return application.SweepArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})
@@ -170,6 +186,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Audit); err != nil {
+		return nil, err
+	}
+	if err := applyweb.Register(a.Web, a.Applications, a.Tenancy); err != nil {
 		return nil, err
 	}
 	a.OIDC = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity)
@@ -313,6 +332,9 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	if a.Mailbox != nil { // after the jobs, so deliveries in flight land
 		errs = append(errs, a.Mailbox.Close())
+	}
+	if a.files != nil {
+		errs = append(errs, a.files.Close())
 	}
 	errs = append(errs, a.DB.Close())
 	return errors.Join(errs...)

@@ -132,21 +132,25 @@ func (s *Service) Sweep(ctx context.Context) (reminded, expired int, err error) 
 // reminderEmail is the expiry reminder, in the person's language.
 func reminderEmail(to, lang string, f *Form, appID, agency string, expires time.Time, publicURL string) Email {
 	link := strings.TrimRight(publicURL, "/") + "/apply/" + appID
-	date := expires.Format("2 January 2006")
 	if lang == "es" {
 		return Email{To: to, Lang: "es", AgencyID: agency, Reference: "application:" + appID,
 			Subject: "Su solicitud sin terminar vence pronto",
 			Text: fmt.Sprintf("Hola:\n\nSu solicitud «%s» está guardada pero no enviada. Si no la termina, se borrará el %s.\n\nContinúe aquí:\n%s\n",
-				f.Manifest.Title.ES, spanishDate(expires), link)}
+				f.Manifest.Title.ES, FormatDate(expires, "es"), link)}
 	}
 	return Email{To: to, Lang: "en", AgencyID: agency, Reference: "application:" + appID,
 		Subject: "Your unfinished application expires soon",
 		Text: fmt.Sprintf("Hello,\n\nYour application \"%s\" is saved but not sent. If you do not finish it, it will be deleted on %s.\n\nContinue here:\n%s\n",
-			f.Manifest.Title.EN, date, link)}
+			f.Manifest.Title.EN, FormatDate(expires, "en"), link)}
 }
 
 var spanishMonths = []string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"}
 
-func spanishDate(t time.Time) string {
-	return fmt.Sprintf("%d de %s de %d", t.Day(), spanishMonths[t.Month()-1], t.Year())
+// FormatDate writes a date the way people read it: "12 April 1988",
+// "12 de abril de 1988".
+func FormatDate(t time.Time, lang string) string {
+	if lang == "es" {
+		return fmt.Sprintf("%d de %s de %d", t.Day(), spanishMonths[t.Month()-1], t.Year())
+	}
+	return t.Format("2 January 2006")
 }

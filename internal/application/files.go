@@ -239,3 +239,13 @@ func (s *Service) AttachmentFor(ctx context.Context, accountID, appID, attachmen
 	}
 	return s.Attachment(ctx, appID, attachmentID)
 }
+
+// FileTooLarge is the problem of a post whose body broke the page's size
+// limit, said about the page's file field name.
+func (p *Page) FileTooLarge(name string) Problem {
+	limit := int64(DefaultMaxBytes)
+	if f := p.field(name); f != nil {
+		limit = f.MaxBytes
+	}
+	return p.problem(name, "", problemFileSize, sizeText(limit))
+}

@@ -104,7 +104,7 @@ func (s *Service) Start(ctx context.Context, a Applicant, serviceID string) (*Ap
 	if err != nil {
 		return nil, err
 	}
-	if existing, err := s.draftOf(ctx, a.AccountID, serviceID); err == nil {
+	if existing, err := s.DraftOf(ctx, a.AccountID, serviceID); err == nil {
 		return existing, nil
 	} else if platform.ErrorCode(err) != platform.CodeNotFound {
 		return nil, err
@@ -127,7 +127,7 @@ func (s *Service) Start(ctx context.Context, a Applicant, serviceID string) (*Ap
 		return err
 	})
 	if storage.IsUniqueViolation(err) { // a concurrent start won: use its draft
-		return s.draftOf(ctx, a.AccountID, serviceID)
+		return s.DraftOf(ctx, a.AccountID, serviceID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("application: start: %w", err)
@@ -135,7 +135,8 @@ func (s *Service) Start(ctx context.Context, a Applicant, serviceID string) (*Ap
 	return app, nil
 }
 
-func (s *Service) draftOf(ctx context.Context, accountID, serviceID string) (*Application, error) {
+// DraftOf returns the person's draft of a service, or a CodeNotFound error.
+func (s *Service) DraftOf(ctx context.Context, accountID, serviceID string) (*Application, error) {
 	app, err := scanApplication(s.db.Read().QueryRowContext(ctx, `SELECT `+columns+` FROM applications WHERE account_id = $1 AND service_id = $2 AND status = 'draft'`, accountID, serviceID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, platform.Errorf(platform.CodeNotFound, "no draft")
@@ -308,7 +309,9 @@ type IncompleteError struct {
 	Problems []Problem
 }
 
-func (e *IncompleteError) Error() string { return "application: submit: page " + e.Page + " needs answers" }
+func (e *IncompleteError) Error() string {
+	return "application: submit: page " + e.Page + " needs answers"
+}
 
 // ErrStale is returned by Submit when the draft changed (in another tab or
 // on another device) after the person checked their answers.
@@ -404,4 +407,13 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 		return nil, ErrStale // the draft changed between reading and submitting
 	}
 	return after, nil
+}
+
+// LatestForm returns the form of the latest published version of a service.
+func (s *Service) LatestForm(ctx context.Context, serviceID string) (*Form, error) {
+	pub, err := s.cfg.Services.Latest(ctx, serviceID)
+	if err != nil {
+		return nil, err
+	}
+	return s.forms.get(pub)
 }
