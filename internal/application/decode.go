@@ -90,6 +90,13 @@ func (p *Page) Decode(form url.Values) (map[string]any, []Problem) {
 	return answers, probs
 }
 
+// Check decodes and validates a post of the page: the typed answers and
+// every problem, one per input, in the page's order.
+func (p *Page) Check(form url.Values) (map[string]any, []Problem) {
+	answers, probs := p.Decode(form)
+	return answers, p.tidy(append(probs, p.Validate(answers)...))
+}
+
 // itemsAreIntegers reports whether a checkbox list's choices are numbers
 // (every option parses as one; enums of integers render that way).
 func (f *Field) itemsAreIntegers() bool {
@@ -135,7 +142,7 @@ func clean(s string, multiline bool) string {
 	}, s)
 	s = strings.TrimSpace(s)
 	if utf8.RuneCountInString(s) > MaxAnswerLength {
-		s = string([]rune(s)[:MaxAnswerLength])
+		s = strings.TrimSpace(string([]rune(s)[:MaxAnswerLength]))
 	}
 	return s
 }
