@@ -94,14 +94,20 @@ type formCache struct {
 
 func newFormCache() *formCache { return &formCache{forms: map[string]*Form{}} }
 
-func (c *formCache) get(p catalog.Published) (*Form, error) {
-	key := fmt.Sprintf("%s@%d", p.ID, p.Version)
+// lookup returns the compiled form of a version if it is cached, so
+// callers skip reading and decoding the stored manifest.
+func (c *formCache) lookup(id string, version int) (*Form, bool) {
 	c.mu.Lock()
-	f, ok := c.forms[key]
-	c.mu.Unlock()
-	if ok {
+	defer c.mu.Unlock()
+	f, ok := c.forms[fmt.Sprintf("%s@%d", id, version)]
+	return f, ok
+}
+
+func (c *formCache) get(p catalog.Published) (*Form, error) {
+	if f, ok := c.lookup(p.ID, p.Version); ok {
 		return f, nil
 	}
+	key := fmt.Sprintf("%s@%d", p.ID, p.Version)
 	f, err := Compile(p)
 	if err != nil {
 		return nil, err

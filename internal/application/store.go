@@ -166,6 +166,9 @@ func (s *Service) Get(ctx context.Context, accountID, appID string) (*Applicatio
 
 // Form returns the compiled form of a service version.
 func (s *Service) Form(ctx context.Context, serviceID string, version int) (*Form, error) {
+	if f, ok := s.forms.lookup(serviceID, version); ok { // versions never change
+		return f, nil
+	}
 	pub, err := s.cfg.Services.Service(ctx, serviceID, version)
 	if err != nil {
 		return nil, fmt.Errorf("application: form: %w", err)
@@ -392,6 +395,7 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 		if _, err := tx.ExecContext(ctx, `UPDATE applications SET reference = $1 WHERE id = $2`, c.Reference, app.ID); err != nil {
 			return err
 		}
+		app.Reference = c.Reference
 		_, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.submit", Subject: "application:" + app.ID, AgencyID: app.AgencyID,
 			Detail: map[string]any{"reference": c.Reference, "service": app.ServiceID, "version": app.ServiceVersion, "fee": fee}})
 		return err
@@ -399,11 +403,20 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 	if err != nil {
 		return nil, fmt.Errorf("application: submit: %w", err)
 	}
+	if won {
+		app.Status, app.Answers, app.Page = StatusSubmitted, frozen, CheckPage
+		app.SubmittedAt, app.UpdatedAt, app.ExpiresAt = &now, now, nil
+		if hasFee {
+			app.FeeAmount, app.FeeCurrency = &amount, currency
+		}
+		return app, nil
+	}
+	// Another submission of the same draft won the race: answer with it.
 	after, _, err := s.Get(ctx, a.AccountID, appID)
 	if err != nil {
 		return nil, err
 	}
-	if !won && after.Status != StatusSubmitted {
+	if after.Status != StatusSubmitted {
 		return nil, ErrStale // the draft changed between reading and submitting
 	}
 	return after, nil
