@@ -339,3 +339,27 @@ func TestDashboard(t *testing.T) {
 		}
 	})
 }
+
+// TestEligibility: a draft starts only for a person the manifest's
+// eligibility rule accepts.
+func TestEligibility(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := newEnv(t, db)
+		child := application.Applicant{AccountID: "acct-child", DateOfBirth: "2015-06-01"}
+		for _, tc := range []struct {
+			who     application.Applicant
+			service string
+			ok      bool
+		}{
+			{ana, "fishing-licence", true},
+			{child, "fishing-licence", false},
+			{ana, "springfield-business-licence", false}, // needs a verified identity
+			{child, "springfield-pothole", true},         // anyone may report a pothole
+		} {
+			_, err := e.svc.Start(e.ctx, tc.who, tc.service)
+			if (err == nil) != tc.ok || err != nil && !errors.Is(err, application.ErrNotEligible) {
+				t.Errorf("%s starting %s: %v, want ok=%v", tc.who.AccountID, tc.service, err, tc.ok)
+			}
+		}
+	})
+}

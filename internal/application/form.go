@@ -30,6 +30,7 @@ type Form struct {
 	Manifest  *manifest.Manifest
 	Pages     []*Page
 	fee       cel.Program // nil: fixed amount or no fee
+	eligible  cel.Program // nil: everyone may apply
 }
 
 // Page is one form page.
@@ -132,6 +133,13 @@ func Compile(p catalog.Published) (*Form, error) {
 			return nil, fmt.Errorf("application: compile %s@%d page %s: %w", p.ID, p.Version, mp.ID, err)
 		}
 		f.Pages = append(f.Pages, page)
+	}
+	if m.Eligibility != "" {
+		prg, err := program("eligibility", m.Eligibility)
+		if err != nil {
+			return nil, fmt.Errorf("application: compile %s@%d eligibility: %w", p.ID, p.Version, err)
+		}
+		f.eligible = prg
 	}
 	if m.Fee != nil && m.Fee.Expression != "" {
 		prg, err := program("fee", m.Fee.Expression)
@@ -353,6 +361,17 @@ func evalBool(prg cel.Program, person manifest.Person, now time.Time, answers ma
 	}
 	b, isBool := out.Value().(bool)
 	return isBool && b
+}
+
+// Eligible reports whether person may apply, by the manifest's
+// eligibility expression. An expression that cannot be evaluated for the
+// person counts as not eligible: the start page then says why not to apply
+// rather than letting a case open that will be refused.
+func (f *Form) Eligible(person manifest.Person, now time.Time) bool {
+	if f.eligible == nil {
+		return true
+	}
+	return evalBool(f.eligible, person, now, nil)
 }
 
 // Fee computes the fee for answers, in minor units of currency. ok is

@@ -110,6 +110,9 @@ func (s *Service) Start(ctx context.Context, a Applicant, serviceID string) (*Ap
 		return nil, err
 	}
 	now := s.clock.Now().UTC()
+	if !form.Eligible(a.Person(now), now) {
+		return nil, ErrNotEligible
+	}
 	expires := now.Add(DraftLifetime)
 	app := &Application{
 		ID: uuid.Must(uuid.NewV7()).String(), ServiceID: pub.ID, ServiceVersion: pub.Version, AgencyID: pub.AgencyID,
@@ -315,6 +318,10 @@ type IncompleteError struct {
 func (e *IncompleteError) Error() string {
 	return "application: submit: page " + e.Page + " needs answers"
 }
+
+// ErrNotEligible is returned by Start when the person does not meet the
+// service's eligibility rule.
+var ErrNotEligible = platform.Errorf(platform.CodeForbidden, "apply.error.ineligible")
 
 // ErrStale is returned by Submit when the draft changed (in another tab or
 // on another device) after the person checked their answers.

@@ -141,6 +141,12 @@ func pageURL(id, page string) string {
 }
 
 func (h *Handlers) startForm(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	h.startPage(w, r, a, http.StatusOK)
+}
+
+// startPage asks the person to start (or continue) an application, or
+// says why they cannot.
+func (h *Handlers) startPage(w http.ResponseWriter, r *http.Request, a application.Applicant, status int) {
 	ctx := r.Context()
 	f, err := h.svc.LatestForm(ctx, r.PathValue("id"))
 	if err != nil {
@@ -148,7 +154,9 @@ func (h *Handlers) startForm(w http.ResponseWriter, r *http.Request, a applicati
 		return
 	}
 	p := h.web.Renderer().NewPage(r, nil)
-	v := startView{Title: text(p, f.Manifest.Title), Summary: text(p, f.Manifest.Summary), Action: "/services/" + url.PathEscape(f.ServiceID) + "/apply"}
+	now := h.svc.Now()
+	v := startView{Title: text(p, f.Manifest.Title), Summary: text(p, f.Manifest.Summary), Action: "/services/" + url.PathEscape(f.ServiceID) + "/apply",
+		Ineligible: !f.Eligible(a.Person(now), now)}
 	if draft, err := h.svc.DraftOf(ctx, a.AccountID, f.ServiceID); err == nil {
 		v.DraftURL = appURL(draft.ID)
 		if draft.ExpiresAt != nil {
@@ -156,15 +164,20 @@ func (h *Handlers) startForm(w http.ResponseWriter, r *http.Request, a applicati
 		}
 	}
 	p.Data = v
-	h.web.Page(w, r, http.StatusOK, "apply_start", p)
+	h.web.Page(w, r, status, "apply_start", p)
 }
 
 type startView struct {
 	Title, Summary, Action, DraftURL, Expires string
+	Ineligible                                bool
 }
 
 func (h *Handlers) start(w http.ResponseWriter, r *http.Request, a application.Applicant) {
 	app, err := h.svc.Start(r.Context(), a, r.PathValue("id"))
+	if errors.Is(err, application.ErrNotEligible) {
+		h.startPage(w, r, a, http.StatusForbidden)
+		return
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return

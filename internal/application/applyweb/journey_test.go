@@ -158,7 +158,11 @@ func TestApplyJourney(t *testing.T) {
 	start := "/services/adams-marriage-licence/apply"
 	expect(t, "anonymous start", ana.post(start, nil), http.StatusSeeOther, "/sign-in?next=%2Fservices%2Fadams-marriage-licence%2Fapply")
 	ana.signIn("ana.citizen@example.com")
-	p := ana.get(start)
+	// A service whose conditions Ana does not meet says so, and starts nothing.
+	p := ana.get("/services/springfield-business-licence/apply")
+	contains(t, "ineligible start page", p, "You cannot apply for this service")
+	expect(t, "ineligible start", ana.post("/services/springfield-business-licence/apply", nil), http.StatusForbidden, "")
+	p = ana.get(start)
 	expect(t, "start page", p, http.StatusOK, "")
 	contains(t, "start page", p, `action="/services/adams-marriage-licence/apply"`, "Start now")
 	p = ana.post(start, nil)
