@@ -109,11 +109,29 @@ func TestApplyBrowserJourney(t *testing.T) {
 			if !regexp.MustCompile(`^ADAMS-CLERK-\d{4}-\d{6}$`).MatchString(ref) {
 				t.Errorf("reference = %q", ref)
 			}
+			// Another draft, deleted from the dashboard after confirming.
+			p.Visit(t, base+"/services/springfield-pothole/apply")
+			p.CheckA11y(t)
+			p.Run(t,
+				chromedp.Click(chromedp.CSS(`form[action="/services/springfield-pothole/apply"] button`)),
+				chromedp.WaitVisible(chromedp.CSS("#f-location")),
+			)
+			p.CheckA11y(t)
 			p.Visit(t, base+"/dashboard")
 			p.CheckA11y(t)
 			if got := p.Text(t, "main"); !strings.Contains(got, ref) {
 				t.Errorf("dashboard lacks %s:\n%s", ref, got)
 			}
+			p.Run(t,
+				chromedp.Click(chromedp.CSS(`main a[href$="/withdraw"]`)),
+				chromedp.WaitVisible(chromedp.CSS(`form[action$="/withdraw"] button`)),
+			)
+			p.CheckA11y(t)
+			p.Run(t,
+				chromedp.Click(chromedp.CSS(`form[action$="/withdraw"] button`)),
+				chromedp.WaitVisible(chromedp.CSS(`main [role=status]`)),
+			)
+			p.CheckA11y(t)
 		})
 	}
 }

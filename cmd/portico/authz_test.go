@@ -130,13 +130,20 @@ func TestAuthorizationTable(t *testing.T) {
 
 	// A draft of Beto's with an uploaded file, the object of the
 	// application routes.
-	draft, err := a.Applications.Start(ctx, application.Applicant{AccountID: beto.ID}, "adams-marriage-licence")
+	draft, err := a.Applications.Start(ctx, application.Applicant{AccountID: beto.ID, DateOfBirth: beto.DateOfBirth}, "adams-marriage-licence")
 	if err != nil {
 		t.Fatal(err)
 	}
 	upload, prob, err := a.Applications.Attach(ctx, beto.ID, draft.ID, "divorce", "decree", application.Upload{Filename: "decree.pdf", Size: 9, Content: strings.NewReader("%PDF-1.7\n")})
 	if err != nil || prob != nil {
 		t.Fatalf("attach: %v %v", prob, err)
+	}
+
+	// A second draft of Beto's, the object of the withdrawal route (the
+	// first is still needed by the routes after it).
+	other, err := a.Applications.Start(ctx, application.Applicant{AccountID: beto.ID}, "springfield-pothole")
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	allowedFor := func(r rule, ac *actor) bool {
@@ -256,6 +263,8 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /apply/{app}/submit", "POST", "/apply/" + draft.ID + "/submit", url.Values{"revision": {"-1"}}, ownerOnly},
 		{"GET /apply/{app}/done", "GET", "/apply/" + draft.ID + "/done", nil, ownerOnly},
 		{"GET /apply/{app}/files/{file}", "GET", "/apply/" + draft.ID + "/files/" + upload.ID, nil, ownerOnly},
+		{"GET /apply/{app}/withdraw", "GET", "/apply/" + draft.ID + "/withdraw", nil, ownerOnly},
+		{"POST /apply/{app}/withdraw", "POST", "/apply/" + other.ID + "/withdraw", nil, ownerOnly},
 		// Signing out last: it ends the actors' sessions.
 		{"POST /sign-out", "POST", "/sign-out", nil, public},
 	}

@@ -363,3 +363,43 @@ func TestEligibility(t *testing.T) {
 		}
 	})
 }
+
+// TestWithdraw deletes a draft and its files; a submitted application
+// cannot be withdrawn here.
+func TestWithdraw(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := newEnv(t, db)
+		app, err := e.svc.Start(e.ctx, ana, "springfield-pothole")
+		if err != nil {
+			t.Fatal(err)
+		}
+		png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{1}, 100)...)
+		at, prob, err := e.svc.Attach(e.ctx, ana.AccountID, app.ID, "where", "photo", application.Upload{Filename: "hole.png", Size: int64(len(png)), Content: bytes.NewReader(png)})
+		if err != nil || prob != nil || at.ContentType != "image/png" {
+			t.Fatalf("attach png: %+v %v %v", at, prob, err)
+		}
+		if err := e.svc.Withdraw(e.ctx, "acct-beto", app.ID); platform.ErrorCode(err) != platform.CodeNotFound {
+			t.Fatalf("someone else withdrew it: %v", err)
+		}
+		if err := e.svc.Withdraw(e.ctx, ana.AccountID, app.ID); err != nil {
+			t.Fatal(err)
+		}
+		cur, _, err := e.svc.Get(e.ctx, ana.AccountID, app.ID)
+		if err != nil || cur.Status != application.StatusWithdrawn {
+			t.Fatalf("after withdraw: %+v %v", cur, err)
+		}
+		if _, _, err := e.svc.Attachment(e.ctx, app.ID, at.ID); platform.ErrorCode(err) != platform.CodeNotFound {
+			t.Fatalf("file kept after withdraw: %v", err)
+		}
+		if d, _, err := e.svc.Dashboard(e.ctx, ana.AccountID); err != nil || len(d) != 0 {
+			t.Fatalf("withdrawn draft listed: %v %v", d, err)
+		}
+		draft := fillMarriage(t, e)
+		if _, err := e.svc.Submit(e.ctx, ana, draft.ID, draft.Revision); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.Withdraw(e.ctx, ana.AccountID, draft.ID); platform.ErrorCode(err) != platform.CodeConflict {
+			t.Fatalf("withdrew a submitted application: %v", err)
+		}
+	})
+}

@@ -125,6 +125,9 @@ func (s *Service) Sweep(ctx context.Context) (reminded, expired int, err error) 
 		if err != nil {
 			return reminded, expired, fmt.Errorf("application: sweep: expire %s: %w", g[0], err)
 		}
+		if err := s.deleteFiles(ctx, g[0]); err != nil {
+			return reminded, expired, fmt.Errorf("application: sweep: %w", err)
+		}
 	}
 	return reminded, expired, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 	_ "gocloud.dev/blob/fileblob" // file:// buckets, the default
 	_ "gocloud.dev/blob/memblob"  // mem:// buckets, for tests and benchmarks
 
@@ -248,4 +249,23 @@ func (p *Page) FileTooLarge(name string) Problem {
 		limit = f.MaxBytes
 	}
 	return p.problem(name, "", problemFileSize, sizeText(limit))
+}
+
+// deleteFiles removes the files of a draft that will never be submitted
+// (withdrawn or expired): the bytes first, then the rows, so a failure
+// part-way leaves rows that a rerun can finish.
+func (s *Service) deleteFiles(ctx context.Context, appID string) error {
+	files, err := s.Attachments(ctx, appID)
+	if err != nil {
+		return err
+	}
+	for _, a := range files {
+		if err := s.cfg.Files.bucket.Delete(ctx, a.key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+			return fmt.Errorf("application: delete file %s: %w", a.ID, err)
+		}
+	}
+	if _, err := s.db.Write().ExecContext(ctx, `DELETE FROM application_attachments WHERE application_id = $1`, appID); err != nil {
+		return fmt.Errorf("application: delete files: %w", err)
+	}
+	return nil
 }

@@ -437,3 +437,32 @@ func (s *Service) LatestForm(ctx context.Context, serviceID string) (*Form, erro
 	}
 	return s.forms.get(pub)
 }
+
+// Withdraw deletes the person's draft: it is marked withdrawn (kept for
+// the audit trail, without its files) and no longer listed. Submitted
+// applications are withdrawn through their case, not here.
+func (s *Service) Withdraw(ctx context.Context, accountID, appID string) error {
+	app, _, err := s.Get(ctx, accountID, appID)
+	if err != nil {
+		return err
+	}
+	if app.Status != StatusDraft {
+		return platform.Errorf(platform.CodeConflict, "apply.error.submitted")
+	}
+	now := s.clock.Now().UTC()
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE applications SET status = 'withdrawn', updated_at = $1, expires_at = NULL WHERE id = $2 AND account_id = $3 AND status = 'draft'`, now, app.ID, accountID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		_, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.withdraw", Subject: "application:" + app.ID, AgencyID: app.AgencyID})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("application: withdraw: %w", err)
+	}
+	return s.deleteFiles(ctx, app.ID)
+}

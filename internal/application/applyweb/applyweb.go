@@ -68,6 +68,8 @@ func Register(s *web.Server, svc *application.Service, places Places) error {
 		{"POST /apply/{app}/submit", h.submit},
 		{"GET /apply/{app}/done", h.done},
 		{"GET /apply/{app}/files/{file}", h.file},
+		{"GET /apply/{app}/withdraw", h.withdrawForm},
+		{"POST /apply/{app}/withdraw", h.withdraw},
 		{"GET /dashboard", h.dashboard},
 	} {
 		s.Handle(rt.pattern, h.signedIn(rt.fn))
@@ -434,6 +436,33 @@ func (h *Handlers) file(w http.ResponseWriter, r *http.Request, a application.Ap
 	}
 }
 
+// withdrawForm asks before a draft is deleted: nothing typed is lost by
+// one mistaken click.
+func (h *Handlers) withdrawForm(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	app, f, ok := h.loadDraft(w, r, a)
+	if !ok {
+		return
+	}
+	p := h.web.Renderer().NewPage(r, nil)
+	p.Data = withdrawView{Service: text(p, f.Manifest.Title), Action: appURL(app.ID, "withdraw")}
+	h.web.Page(w, r, http.StatusOK, "apply_withdraw", p)
+}
+
+type withdrawView struct{ Service, Action string }
+
+func (h *Handlers) withdraw(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	err := h.svc.Withdraw(r.Context(), a.AccountID, r.PathValue("app"))
+	if platform.ErrorCode(err) == platform.CodeConflict {
+		http.Redirect(w, r, appURL(r.PathValue("app")), http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/dashboard?withdrawn=1", http.StatusSeeOther)
+}
+
 func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request, a application.Applicant) {
 	drafts, submitted, err := h.svc.Dashboard(r.Context(), a.AccountID)
 	if err != nil {
@@ -442,7 +471,7 @@ func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request, a applicati
 	}
 	p := h.web.Renderer().NewPage(r, nil)
 	lang := string(p.Lang)
-	v := dashboardView{Saved: r.URL.Query().Get("saved") != ""}
+	v := dashboardView{Saved: r.URL.Query().Get("saved") != "", Withdrawn: r.URL.Query().Get("withdrawn") != ""}
 	for _, d := range drafts {
 		dl := dashboardLine{Title: text(p, d.ServiceTitle), URL: appURL(d.App.ID), Updated: application.FormatDate(d.App.UpdatedAt, lang)}
 		if d.App.ExpiresAt != nil {
@@ -464,7 +493,7 @@ func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request, a applicati
 
 type dashboardView struct {
 	Drafts, Submitted []dashboardLine
-	Saved             bool
+	Saved, Withdrawn  bool
 }
 
 // dashboardLine is one application on the dashboard, ready to show.

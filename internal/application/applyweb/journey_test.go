@@ -251,6 +251,14 @@ func TestApplyJourney(t *testing.T) {
 	}
 	expect(t, "page after submit", ana.post(appURL+"/pages/you", good), http.StatusSeeOther, appURL+"/done")
 
+	// A second draft, deleted after a confirmation.
+	p = ana.post("/services/springfield-pothole/apply", nil)
+	expect(t, "start pothole", p, http.StatusSeeOther, "")
+	pothole := p.location
+	contains(t, "confirm delete", ana.get(pothole+"/withdraw"), "Delete this unfinished application?", `action="`+pothole+`/withdraw"`)
+	expect(t, "delete", ana.post(pothole+"/withdraw", nil), http.StatusSeeOther, "/dashboard?withdrawn=1")
+	expect(t, "deleted draft", ana.get(pothole+"/pages/where"), http.StatusNotFound, "")
+
 	p = ana.get("/dashboard")
 	contains(t, "dashboard", p, "ADAMS-CLERK-2026-000001", "Submitted", `href="/dashboard" aria-current="page"`)
 	golden(t, "dashboard.en", p.body, id)
