@@ -18,9 +18,9 @@ import (
 
 	"github.com/google/uuid"
 	"gocloud.dev/blob"
-	"gocloud.dev/gcerrors"
 	_ "gocloud.dev/blob/fileblob" // file:// buckets, the default
 	_ "gocloud.dev/blob/memblob"  // mem:// buckets, for tests and benchmarks
+	"gocloud.dev/gcerrors"
 
 	"github.com/portico-gov/portico/internal/platform"
 )
