@@ -403,3 +403,24 @@ func TestWithdraw(t *testing.T) {
 		}
 	})
 }
+
+// TestFileCountLimit: a draft keeps at most MaxFilesPerApplication uploads.
+func TestFileCountLimit(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := newEnv(t, db)
+		app, err := e.svc.Start(e.ctx, ana, "springfield-pothole")
+		if err != nil {
+			t.Fatal(err)
+		}
+		png := append([]byte("\x89PNG\r\n\x1a\n"), 0)
+		for i := range application.MaxFilesPerApplication + 1 {
+			_, prob, err := e.svc.Attach(e.ctx, ana.AccountID, app.ID, "where", "photo", application.Upload{Filename: "p.png", Size: int64(len(png)), Content: bytes.NewReader(png)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (prob != nil) != (i == application.MaxFilesPerApplication) || prob != nil && prob.Key != "apply.error.filecount" {
+				t.Fatalf("upload %d: %+v", i, prob)
+			}
+		}
+	})
+}

@@ -71,7 +71,12 @@ const (
 	problemFileType  = "apply.error.filetype"
 	problemFileSize  = "apply.error.filesize"
 	problemFileEmpty = "apply.error.fileempty"
+	problemFileCount = "apply.error.filecount"
 )
+
+// MaxFilesPerApplication bounds the uploads one draft keeps (replaced
+// files included), so a draft cannot be used to fill the bucket.
+const MaxFilesPerApplication = 50
 
 // Attach stores an uploaded file for field on page of the person's draft.
 // Its type is sniffed from the first bytes of content (never the name or
@@ -97,6 +102,13 @@ func (s *Service) Attach(ctx context.Context, accountID, appID, pageID, field st
 	prob := func(key, arg string) *Problem {
 		p := page.problem(field, "", key, arg)
 		return &p
+	}
+	var count int
+	if err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM application_attachments WHERE application_id = $1`, app.ID).Scan(&count); err != nil {
+		return Attachment{}, nil, fmt.Errorf("application: attach: %w", err)
+	}
+	if count >= MaxFilesPerApplication {
+		return Attachment{}, prob(problemFileCount, itoa(MaxFilesPerApplication)), nil
 	}
 	limit := f.MaxBytes
 	if up.Size > limit {

@@ -425,7 +425,11 @@ func (h *Handlers) file(w http.ResponseWriter, r *http.Request, a application.Ap
 	defer rc.Close()
 	hd := w.Header()
 	hd.Set("Content-Type", at.ContentType)
-	hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": at.Filename}))
+	disp := mime.FormatMediaType("attachment", map[string]string{"filename": at.Filename})
+	if disp == "" { // a name the header cannot carry: the download still never renders inline
+		disp = "attachment"
+	}
+	hd.Set("Content-Disposition", disp)
 	hd.Set("Content-Length", strconv.FormatInt(at.Size, 10))
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cache-Control", "private, no-store")
