@@ -61,6 +61,21 @@ type Field struct {
 // any character, ids may not.
 func (f *Field) ID() string { return InputID(f.Name) }
 
+// FirstInputID is the id of the field's first input, where links to the
+// field land (error summary, "Change" on check your answers).
+func (f *Field) FirstInputID() string {
+	switch {
+	case f.Widget == "date":
+		return InputID(f.Name + "-day")
+	case f.Widget == "address" && len(f.Parts) > 0:
+		return InputID(f.Name + "-" + f.Parts[0])
+	case (f.Widget == "radios" || f.Widget == "checkboxes") && len(f.Options) > 0,
+		f.Widget == "checkboxes" && f.Type == "boolean":
+		return f.ID() + "-0"
+	}
+	return f.ID()
+}
+
 // InputID turns a form input name into a safe HTML id.
 func InputID(name string) string {
 	b := []byte("f-")

@@ -152,15 +152,9 @@ func (p *Page) problem(name, part, key, arg string) Problem {
 	pr := Problem{Name: name, Part: part, Key: key, Arg: arg, Label: manifest.Text{EN: name, ES: name}, Field: InputID(name)}
 	if f := p.field(name); f != nil {
 		pr.Label = f.Label
-		switch {
-		case part != "":
+		pr.Field = f.FirstInputID()
+		if part != "" {
 			pr.Field = InputID(name + "-" + part)
-		case f.Widget == "date":
-			pr.Field = InputID(name + "-day")
-		case f.Widget == "address" && len(f.Parts) > 0:
-			pr.Field = InputID(name + "-" + f.Parts[0])
-		case (f.Widget == "radios" || f.Widget == "checkboxes") && len(f.Options) > 0:
-			pr.Field = InputID(name) + "-0"
 		}
 	}
 	return pr

@@ -119,7 +119,7 @@ func (h *Handlers) renderPage(w http.ResponseWriter, r *http.Request, status int
 		if fd.Hint != nil {
 			fv.Hint = text(p, *fd.Hint)
 		}
-		fv.Error = errs[fv.ID]
+		fv.Error = errs[fd.FirstInputID()]
 		switch fd.Widget {
 		case "email", "tel":
 			fv.InputType = fd.Widget
@@ -140,12 +140,8 @@ func (h *Handlers) renderPage(w http.ResponseWriter, r *http.Request, status int
 				}
 				fv.Options = append(fv.Options, optionView{ID: fv.ID + "-" + strconv.Itoa(i), Value: o, Label: humanize(p, o), Checked: checked})
 			}
-			if fd.Widget != "select" && len(fv.Options) > 0 {
-				fv.Error = errs[fv.Options[0].ID]
-			}
 		case "date":
 			fv.Day, fv.Month, fv.Year = typed.Get(fd.Name+"-day"), typed.Get(fd.Name+"-month"), typed.Get(fd.Name+"-year")
-			fv.Error = errs[application.InputID(fd.Name+"-day")]
 		case "address":
 			for _, part := range fd.Parts {
 				id := application.InputID(fd.Name + "-" + part)
@@ -239,7 +235,7 @@ func (h *Handlers) renderCheck(w http.ResponseWriter, r *http.Request, status in
 		shown[pg.ID] = ans
 		sec := section{Title: text(p, pg.Title)}
 		for _, fd := range pg.Fields {
-			rw := row{Label: text(p, fd.Label), ChangeURL: pageURL(app.ID, pg.ID) + "?return=check#" + fd.ID()}
+			rw := row{Label: text(p, fd.Label), ChangeURL: pageURL(app.ID, pg.ID) + "?return=check#" + fd.FirstInputID()}
 			rw.Lines = answerLines(p, fd, ans[fd.Name], files)
 			if fd.Widget == "file" {
 				if id, ok := ans[fd.Name].(string); ok {
