@@ -51,17 +51,18 @@ type App struct {
 	Audit    *audit.Log
 	Tenancy  *tenancy.Service
 	Catalog  *catalog.Service // published service manifests
+	Bus      *events.Bus
+	Jobs     *jobs.Client
+	Notify   *notify.Service
+	Identity *identity.Service
+	OIDC     *oidc.Service      // Portico as an OpenID Provider
+	Mailbox  *notify.DevMailbox // nil unless Config.DevMailbox
+	Web      *web.Server
+	Metrics  *prometheus.Registry
+
 	Casework *casework.Service
 	// Applications is the applying block (drafts, attachments, submission).
 	Applications *application.Service
-	Bus          *events.Bus
-	Jobs         *jobs.Client
-	Notify       *notify.Service
-	Identity     *identity.Service
-	OIDC         *oidc.Service      // Portico as an OpenID Provider
-	Mailbox      *notify.DevMailbox // nil unless Config.DevMailbox
-	Web          *web.Server
-	Metrics      *prometheus.Registry
 
 	files       *application.Files
 	work        bool
