@@ -150,6 +150,10 @@ func TestDraftToSubmission(t *testing.T) {
 		if err != nil || again2.Reference != sub.Reference {
 			t.Fatalf("second submit: %+v %v", again2, err)
 		}
+		staff, _, err := e.svc.ForCase(e.ctx, app.ID)
+		if err != nil || staff.Reference != sub.Reference || staff.Answers["divorce"]["decree"] != decree.ID {
+			t.Fatalf("ForCase = %+v %v", staff, err)
+		}
 		var cases int
 		if err := db.Read().QueryRowContext(e.ctx, `SELECT COUNT(*) FROM cases WHERE id = $1`, app.ID).Scan(&cases); err != nil || cases != 1 {
 			t.Fatalf("cases = %d %v", cases, err)
