@@ -16,6 +16,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/portico-gov/portico/internal/app"
+	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/identity"
@@ -152,6 +153,23 @@ func TestAuthorizationTable(t *testing.T) {
 		t.Fatalf("Beto's obligations = %d, %v", len(betoObligations), err)
 	}
 	betoObligation := betoObligations[0].ID
+	// A draft of Beto's with an uploaded file, the object of the
+	// application routes.
+	draft, err := a.Applications.Start(ctx, application.Applicant{AccountID: beto.ID, DateOfBirth: beto.DateOfBirth}, "adams-marriage-licence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload, prob, err := a.Applications.Attach(ctx, beto.ID, draft.ID, "divorce", "decree", application.Upload{Filename: "decree.pdf", Size: 9, Content: strings.NewReader("%PDF-1.7\n")})
+	if err != nil || prob != nil {
+		t.Fatalf("attach: %v %v", prob, err)
+	}
+
+	// A second draft of Beto's, the object of the withdrawal route (the
+	// first is still needed by the routes after it).
+	other, err := a.Applications.Start(ctx, application.Applicant{AccountID: beto.ID}, "springfield-pothole")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	allowedFor := func(r rule, ac *actor) bool {
 		switch r {
@@ -311,6 +329,20 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /api/v1/applications/{id}", "GET", "/api/v1/applications/x", nil, bearerOnly},
 		{"GET /api/v1/cases", "GET", "/api/v1/cases", nil, bearerOnly},
 		{"GET /api/v1/cases/{id}", "GET", "/api/v1/cases/x", nil, bearerOnly},
+		// Applying (internal/application/applyweb): a draft is its owner's
+		// alone; anyone else gets not-found.
+		{"GET /services/{id}/apply", "GET", "/services/springfield-pothole/apply", nil, signedIn},
+		{"POST /services/{id}/apply", "POST", "/services/springfield-pothole/apply", nil, signedIn},
+		{"GET /dashboard", "GET", "/dashboard", nil, signedIn},
+		{"GET /apply/{app}", "GET", "/apply/" + draft.ID, nil, ownerOnly},
+		{"GET /apply/{app}/pages/{page}", "GET", "/apply/" + draft.ID + "/pages/you", nil, ownerOnly},
+		{"POST /apply/{app}/pages/{page}", "POST", "/apply/" + draft.ID + "/pages/you", url.Values{"name": {""}}, ownerOnly},
+		{"GET /apply/{app}/check", "GET", "/apply/" + draft.ID + "/check", nil, ownerOnly},
+		{"POST /apply/{app}/submit", "POST", "/apply/" + draft.ID + "/submit", url.Values{"revision": {"-1"}}, ownerOnly},
+		{"GET /apply/{app}/done", "GET", "/apply/" + draft.ID + "/done", nil, ownerOnly},
+		{"GET /apply/{app}/files/{file}", "GET", "/apply/" + draft.ID + "/files/" + upload.ID, nil, ownerOnly},
+		{"GET /apply/{app}/withdraw", "GET", "/apply/" + draft.ID + "/withdraw", nil, ownerOnly},
+		{"POST /apply/{app}/withdraw", "POST", "/apply/" + other.ID + "/withdraw", nil, ownerOnly},
 		// Signing out last: it ends the actors' sessions.
 		{"POST /sign-out", "POST", "/sign-out", nil, public},
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/portico-gov/portico/internal/api"
+	"github.com/portico-gov/portico/internal/application"
+	"github.com/portico-gov/portico/internal/application/applyweb"
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/casework/caseweb"
@@ -61,7 +63,7 @@ type App struct {
 	Jobs     *jobs.Client
 	Notify   *notify.Service
 	Identity *identity.Service
-	OIDC     *oidc.Service      // Portico as an OpenID Provider
+	OIDC     *oidc.Service // Portico as an OpenID Provider
 	// Reminders: citizens' obligations, reminder emails, calendar feeds.
 	Reminders *reminder.Service
 	Mailbox   *notify.DevMailbox // nil unless Config.DevMailbox
@@ -69,6 +71,10 @@ type App struct {
 	Web       *web.Server
 	Metrics   *prometheus.Registry
 
+	// Applications is the applying block (drafts, attachments, submission).
+	Applications *application.Service
+
+	files       *application.Files
 	work        bool
 	jobsStarted bool
 	listener    net.Listener
@@ -108,6 +114,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		if !ok {
 			if a.Mailbox != nil {
 				a.Mailbox.Close()
+			}
+			if a.files != nil {
+				a.files.Close()
 			}
 			db.Close()
 		}
@@ -150,6 +159,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	a.Reminders = reminder.New(db, a.Audit, a.Clock, reg, reminderDirectory{a}, reminderMailer{a.Notify},
 		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }})
+	if err := a.newApplications(ctx, reg); err != nil {
+		return nil, err
+	}
 	a.Jobs, err = jobs.New(db, reg, jobs.Config{
 		Work:    opts.Work,
 		Workers: cfg.Workers,
@@ -166,6 +178,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			// Claims the reminders that are due and enqueues their emails.
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return reminder.SweepArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(application.SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return application.SweepArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})
@@ -214,6 +229,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := reminderweb.Register(a.Web, a.Reminders, reminderAuth{idw}); err != nil {
+		return nil, err
+	}
+	if err := applyweb.Register(a.Web, a.Applications, a.Tenancy); err != nil {
 		return nil, err
 	}
 	a.OIDC = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity)
@@ -399,6 +417,9 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	if a.Mailbox != nil { // after the jobs, so deliveries in flight land
 		errs = append(errs, a.Mailbox.Close())
+	}
+	if a.files != nil {
+		errs = append(errs, a.files.Close())
 	}
 	errs = append(errs, a.DB.Close())
 	return errors.Join(errs...)

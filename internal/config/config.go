@@ -50,6 +50,11 @@ type Config struct {
 	SMSURL           string
 	NotifyRateLimit  int
 	NotifyDailyLimit int
+
+	// Attachments is the gocloud.dev/blob bucket URL for files people
+	// upload with applications: file:///dir (default: DataDir/attachments)
+	// or s3://bucket?region=… at scale.
+	Attachments string
 }
 
 // Defaults.
@@ -88,6 +93,7 @@ func (c *Config) RegisterStorage(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.StringVar(&c.DataDir, "data", envOr(env, "PORTICO_DATA", DefaultData), "data `directory` for the SQLite database and keys (env PORTICO_DATA)")
 	if withDB {
 		fs.StringVar(&c.DB, "db", env("PORTICO_DB"), "database `URL`: sqlite:///path/portico.db or postgres://… (env PORTICO_DB; default sqlite in --data)")
+		fs.StringVar(&c.Attachments, "attachments", env("PORTICO_ATTACHMENTS"), "bucket `URL` for uploaded files: file:///dir or s3://bucket?region=… (env PORTICO_ATTACHMENTS; default a directory in --data)")
 	}
 }
 
@@ -133,6 +139,9 @@ func (c *Config) Finish() error {
 	if c.DB == "" {
 		// Escaped, so a data directory with "#" or "?" in its name works.
 		c.DB = (&url.URL{Scheme: "sqlite", Path: filepath.ToSlash(filepath.Join(c.DataDir, "portico.db"))}).String()
+	}
+	if c.Attachments == "" {
+		c.Attachments = (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(c.DataDir, "attachments")), RawQuery: "create_dir=1&no_tmp_dir=1"}).String()
 	}
 	if c.Addr != "" {
 		host, port, err := net.SplitHostPort(c.Addr)

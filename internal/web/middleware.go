@@ -147,13 +147,29 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 // for their own route.
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.cfg.MaxBodyBytes {
+		limit := s.cfg.MaxBodyBytes
+		for prefix, n := range s.bodyLimits {
+			if strings.HasPrefix(r.URL.Path, prefix) && n > limit {
+				limit = n
+			}
+		}
+		if r.ContentLength > limit {
 			s.fail(w, r, http.StatusRequestEntityTooLarge)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// AllowBody raises the body limit to n bytes for paths under prefix (for
+// routes that take uploads; their handlers apply tighter limits of their
+// own). Call it before serving.
+func (s *Server) AllowBody(prefix string, n int64) {
+	if s.bodyLimits == nil {
+		s.bodyLimits = map[string]int64{}
+	}
+	s.bodyLimits[prefix] = n
 }
 
 type langKey struct{}

@@ -45,6 +45,8 @@ type Server struct {
 	handler  http.Handler
 	inner    []func(http.Handler) http.Handler
 	routes   []string
+	// bodyLimits are raised body limits by path prefix (AllowBody).
+	bodyLimits map[string]int64
 }
 
 // New returns a server with the shell's own routes registered: static

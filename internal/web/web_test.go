@@ -257,6 +257,30 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
+// TestAllowBody raises the limit only under the prefix given.
+func TestAllowBody(t *testing.T) {
+	s, _ := newServer(t, nil)
+	s.HandleFunc("POST /upload/file", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		w.Write(b)
+	})
+	s.AllowBody("/upload/", 4096)
+	big := strings.Repeat("x", 3000)
+	if w := do(t, s, "POST", "/upload/file", strings.NewReader(big)); w.Code != 200 || w.Body.Len() != 3000 {
+		t.Fatalf("raised route: %d", w.Code)
+	}
+	if w := do(t, s, "POST", "/upload/file", strings.NewReader(big+big)); w.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("over the raised limit: %d", w.Code)
+	}
+	if w := do(t, s, "POST", "/echo", strings.NewReader(big)); w.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("other routes keep the default: %d", w.Code)
+	}
+}
+
 func TestLanguageSwitchSetsCookie(t *testing.T) {
 	s, _ := newServer(t, nil)
 	w := do(t, s, "GET", "/nope?lang=es", nil)

@@ -76,7 +76,30 @@ type Field struct {
 	Label  Text   `json:"label"`
 	Hint   *Text  `json:"hint,omitempty"`
 	Widget string `json:"widget"`
+	// Prefill names a fact of the applicant's profile the form offers as
+	// the starting answer (one of Prefills). The person sees it and may
+	// change it; it is never submitted without being shown.
+	Prefill string `json:"prefill,omitempty"`
+	// Accept and MaxBytes limit a file widget: the kinds of file taken
+	// (FileKinds; default all) and the largest size (default 10 MiB).
+	Accept   []string `json:"accept,omitempty"`
+	MaxBytes int64    `json:"max_bytes,omitempty"`
 }
+
+// Prefills lists the profile facts a field may be prefilled from, and the
+// widget each fits.
+var Prefills = map[string][]string{
+	"profile.legal_name":          {"text"},
+	"profile.date_of_birth":       {"date"},
+	"profile.email":               {"email", "text"},
+	"profile.phone":               {"tel", "text"},
+	"profile.residential_address": {"address"},
+	"profile.mailing_address":     {"address"},
+}
+
+// FileKinds are the kinds of file a file widget may accept, with the
+// content type their content must sniff as.
+var FileKinds = map[string]string{"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}
 
 // Fee is what the service costs: a fixed Amount or a CEL Expression, both in
 // minor units (cents) of Currency.

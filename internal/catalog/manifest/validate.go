@@ -402,6 +402,7 @@ func (v *validator) checkPages(m *Manifest) {
 				continue
 			}
 			v.checkWidget(fptr, where+".fields."+name, f.Widget, ps)
+			v.checkFieldExtras(fptr, where+".fields."+name, f)
 		}
 		earlier[p.ID] = map[string]bool{}
 		for k := range props {
@@ -520,6 +521,17 @@ func (v *validator) checkWidget(ptr, where, widget string, ps propSchema) {
 		if ps.Format != "" && ps.Format != "email" {
 			v.add(ptr+"/widget", "%s.widget: email does not fit format %s", where, ps.Format)
 		}
+	}
+}
+
+// checkFieldExtras checks that prefill fits the widget and that file limits
+// are only given to file widgets.
+func (v *validator) checkFieldExtras(ptr, where string, f Field) {
+	if f.Prefill != "" && !slices.Contains(Prefills[f.Prefill], f.Widget) {
+		v.add(ptr+"/prefill", "%s.prefill: %s cannot fill a %s widget (it fills %s)", where, f.Prefill, f.Widget, strings.Join(Prefills[f.Prefill], " or "))
+	}
+	if (len(f.Accept) > 0 || f.MaxBytes > 0) && f.Widget != "file" {
+		v.add(ptr+"/widget", "%s: accept and max_bytes are for the file widget only", where)
 	}
 }
 

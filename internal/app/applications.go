@@ -1,0 +1,49 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+
+	_ "gocloud.dev/blob/s3blob" // s3:// attachment buckets (ADR: attachments in blob storage)
+
+	"github.com/portico-gov/portico/internal/application"
+	"github.com/portico-gov/portico/internal/jobs"
+	"github.com/portico-gov/portico/internal/notify"
+)
+
+// newApplications builds the applying block (a.Casework must exist),
+// opens the attachments bucket and registers the draft sweep.
+func (a *App) newApplications(ctx context.Context, reg *jobs.Registry) error {
+	files, err := application.OpenFiles(ctx, a.Config.Attachments)
+	if err != nil {
+		return err
+	}
+	a.files = files
+	a.Applications = application.New(application.Config{
+		DB: a.DB, Audit: a.Audit, Clock: a.Clock, Services: a.Catalog, Cases: a.Casework, Files: files,
+		Mailer: applicationMailer{a.Notify}, Contacts: contacts{a}, PublicURL: a.Config.PublicURL,
+	})
+	jobs.Register(reg, &application.SweepWorker{Service: a.Applications})
+	return nil
+}
+
+// applicationMailer lets the applying block queue email in the
+// notification block's outbox without importing it.
+type applicationMailer struct{ n *notify.Service }
+
+func (m applicationMailer) SendEmail(ctx context.Context, tx *sql.Tx, e application.Email) error {
+	_, err := m.n.SendEmail(ctx, tx, notify.Email{To: e.To, Subject: e.Subject, Text: e.Text, Lang: e.Lang, AgencyID: e.AgencyID, Reference: e.Reference})
+	return err
+}
+
+// contacts looks up where to email an applicant. It reads a.Identity when
+// called, since the identity block is built after the applying block.
+type contacts struct{ a *App }
+
+func (c contacts) Contact(ctx context.Context, accountID string) (string, string, error) {
+	acct, err := c.a.Identity.Account(ctx, accountID)
+	if err != nil {
+		return "", "", err
+	}
+	return acct.Email, acct.Lang, nil
+}

@@ -1,0 +1,146 @@
+// Package application is the block in which citizens apply for services:
+// a draft started from the latest published version of a service (and
+// pinned to it for ever), answers saved page by page, files uploaded as
+// answers, and submission, which freezes the answers, computes the fee and
+// opens a case in the casework block in the same transaction.
+//
+// The form engine (Form) is compiled once per service version: page
+// schemas (JSON Schema 2020-12), `when` conditions (CEL) and the fee
+// expression. Its decoder turns form posts into typed answers (Decode).
+//
+// Drafts expire DraftLifetime after their last change; the sweep job
+// emails a reminder ReminderBefore that and marks drafts expired after it.
+package application
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
+)
+
+// Statuses of an application.
+const (
+	StatusDraft     = "draft"
+	StatusSubmitted = "submitted"
+	StatusWithdrawn = "withdrawn"
+	StatusExpired   = "expired"
+)
+
+// How long drafts live. Documented in docs/services.md ("Applying").
+const (
+	// DraftLifetime is how long a draft is kept after its last change.
+	DraftLifetime = 30 * 24 * time.Hour
+	// ReminderBefore is how long before expiry the reminder email goes.
+	ReminderBefore = 7 * 24 * time.Hour
+)
+
+// CheckPage is the pseudo page id of the check-your-answers page, where a
+// draft whose pages are all answered resumes.
+const CheckPage = "check"
+
+// Application is a person's application for one service version.
+type Application struct {
+	ID             string
+	ServiceID      string
+	ServiceVersion int
+	AgencyID       string
+	AccountID      string
+	Status         string
+	// Answers maps page id to that page's answers (property → value).
+	Answers map[string]map[string]any
+	// Page is where the person resumes: a page id or CheckPage.
+	Page        string
+	Reference   string
+	Revision    int
+	FeeAmount   *int64
+	FeeCurrency string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ExpiresAt   *time.Time
+	SubmittedAt *time.Time
+}
+
+// Applicant is the signed-in person applying, as far as prefill and CEL
+// expressions need to know them. The web side fills it from the identity
+// block, so this block does not read accounts.
+type Applicant struct {
+	AccountID   string
+	Email       string
+	Lang        string
+	LegalName   string
+	DateOfBirth string // YYYY-MM-DD or ""
+	Phone       string
+	Residential Address
+	Mailing     Address
+	// Jurisdictions the residential address is in, most local first.
+	Jurisdictions []string
+}
+
+// Address is a postal address, with the keys an address widget uses.
+type Address struct {
+	Line1, Line2, City, State, ZIP string
+}
+
+// Cases is what applying needs of the casework block.
+type Cases interface {
+	Open(ctx context.Context, tx *sql.Tx, o casework.Opening) (casework.Case, error)
+	ForAccount(ctx context.Context, account string) ([]casework.Case, error)
+}
+
+// Services is what applying needs of the catalog block.
+type Services interface {
+	Service(ctx context.Context, id string, version int) (catalog.Published, error)
+	Latest(ctx context.Context, id string) (catalog.Published, error)
+}
+
+// Mailer sends an email in tx (the notification block's outbox); app
+// adapts the notify block to it.
+type Mailer interface {
+	SendEmail(ctx context.Context, tx *sql.Tx, m Email) error
+}
+
+// Email is a message to a citizen.
+type Email struct {
+	To, Subject, Text, Lang, AgencyID, Reference string
+}
+
+// Contacts gives the address and language to email an account at.
+type Contacts interface {
+	Contact(ctx context.Context, accountID string) (email, lang string, err error)
+}
+
+// Config is the block's wiring.
+type Config struct {
+	DB       *storage.DB
+	Audit    *audit.Log
+	Clock    platform.Clock
+	Services Services
+	Cases    Cases
+	Files    *Files
+	Mailer   Mailer
+	Contacts Contacts
+	// PublicURL is the site's address, for links in emails.
+	PublicURL string
+}
+
+// Service is the application block.
+type Service struct {
+	cfg   Config
+	db    *storage.DB
+	clock platform.Clock
+	forms *formCache
+}
+
+// New returns the application block.
+func New(cfg Config) *Service {
+	return &Service{cfg: cfg, db: cfg.DB, clock: cfg.Clock, forms: newFormCache()}
+}
+
+// Now is the platform clock's time.
+func (s *Service) Now() time.Time { return s.clock.Now() }

@@ -1,0 +1,507 @@
+// Package applyweb is the HTTP side of the application block: starting an
+// application from a service's start page, the form pages (one page of
+// the manifest at a time), check your answers, submission and its
+// confirmation, uploaded files, and the citizen's dashboard.
+//
+// Every route needs a full session; every application route also needs
+// the application to be the signed-in person's, and answers not-found
+// otherwise (so ids reveal nothing).
+package applyweb
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/portico-gov/portico/internal/application"
+	"github.com/portico-gov/portico/internal/identity"
+	"github.com/portico-gov/portico/internal/identity/identityweb"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/tenancy"
+	"github.com/portico-gov/portico/internal/web"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+// Places resolves the applicant's ZIP code to jurisdictions, for CEL's
+// person.residence.jurisdictions.
+type Places interface {
+	ResolveZIP(ctx context.Context, zip string) ([]tenancy.Jurisdiction, error)
+}
+
+// Handlers serves the applying pages.
+type Handlers struct {
+	web    *web.Server
+	svc    *application.Service
+	places Places
+}
+
+// maxPageBody bounds a page post: every file field's limit twice over
+// (so a file a little too big gets a message beside its field, with
+// everything typed kept) plus room for the text.
+const maxPageBody = 128 << 20
+
+// Register adds the pages to s.
+func Register(s *web.Server, svc *application.Service, places Places) error {
+	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
+		return err
+	}
+	h := &Handlers{web: s, svc: svc, places: places}
+	s.AllowBody("/apply/", maxPageBody)
+	for _, rt := range []struct {
+		pattern string
+		fn      func(http.ResponseWriter, *http.Request, application.Applicant)
+	}{
+		{"GET /services/{id}/apply", h.startForm},
+		{"POST /services/{id}/apply", h.start},
+		{"GET /apply/{app}", h.resume},
+		{"GET /apply/{app}/pages/{page}", h.pageForm},
+		{"POST /apply/{app}/pages/{page}", h.savePage},
+		{"GET /apply/{app}/check", h.check},
+		{"POST /apply/{app}/submit", h.submit},
+		{"GET /apply/{app}/done", h.done},
+		{"GET /apply/{app}/files/{file}", h.file},
+		{"GET /apply/{app}/withdraw", h.withdrawForm},
+		{"POST /apply/{app}/withdraw", h.withdraw},
+		{"GET /dashboard", h.dashboard},
+	} {
+		s.Handle(rt.pattern, h.signedIn(rt.fn))
+	}
+	return nil
+}
+
+// signedIn runs fn for a full session with the applicant it describes.
+// Others are sent to sign in and brought back: a POST to start comes back
+// to the GET start page, which asks again.
+func (h *Handlers) signedIn(fn func(http.ResponseWriter, *http.Request, application.Applicant)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, acct := identityweb.Current(r)
+		if sess == nil || sess.Stage != identity.StageFull || acct == nil {
+			if sess != nil && sess.Stage == identity.StagePassword {
+				http.Redirect(w, r, "/sign-in/verify", http.StatusSeeOther)
+				return
+			}
+			next := r.URL.RequestURI()
+			if r.Method != http.MethodGet {
+				if id := r.PathValue("id"); id != "" && strings.HasPrefix(r.URL.Path, "/services/") {
+					next = "/services/" + url.PathEscape(id) + "/apply"
+				} else {
+					h.web.Error(w, r, platform.Errorf(platform.CodeUnauthorized, "identity.signin.required"))
+					return
+				}
+			}
+			http.Redirect(w, r, "/sign-in?next="+url.QueryEscape(next), http.StatusSeeOther)
+			return
+		}
+		fn(w, r, h.applicant(r.Context(), acct))
+	})
+}
+
+func (h *Handlers) applicant(ctx context.Context, a *identity.Account) application.Applicant {
+	ap := application.Applicant{
+		AccountID: a.ID, Email: a.Email, Lang: a.Lang, LegalName: a.LegalName, DateOfBirth: a.DateOfBirth, Phone: a.Phone,
+		Residential: application.Address(a.Residential), Mailing: application.Address(a.Mailing),
+	}
+	if h.places != nil && a.Residential.ZIP != "" {
+		// Unknown ZIP codes just leave the list empty: CEL then sees a
+		// person outside every jurisdiction.
+		if js, err := h.places.ResolveZIP(ctx, a.Residential.ZIP); err == nil {
+			for _, j := range js {
+				ap.Jurisdictions = append(ap.Jurisdictions, j.ID)
+			}
+		}
+	}
+	return ap
+}
+
+// fail answers with the error page for err (not-found for someone else's
+// application).
+func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.web.Error(w, r, err)
+}
+
+func appURL(id string, parts ...string) string {
+	u := "/apply/" + url.PathEscape(id)
+	for _, p := range parts {
+		u += "/" + url.PathEscape(p)
+	}
+	return u
+}
+
+func pageURL(id, page string) string {
+	if page == application.CheckPage {
+		return appURL(id, "check")
+	}
+	return appURL(id, "pages", page)
+}
+
+func (h *Handlers) startForm(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	h.startPage(w, r, a, http.StatusOK)
+}
+
+// startPage asks the person to start (or continue) an application, or
+// says why they cannot.
+func (h *Handlers) startPage(w http.ResponseWriter, r *http.Request, a application.Applicant, status int) {
+	ctx := r.Context()
+	f, err := h.svc.LatestForm(ctx, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p := h.web.Renderer().NewPage(r, nil)
+	now := h.svc.Now()
+	v := startView{Title: text(p, f.Manifest.Title), Summary: text(p, f.Manifest.Summary), Action: "/services/" + url.PathEscape(f.ServiceID) + "/apply",
+		Ineligible: !f.Eligible(a.Person(now), now)}
+	if draft, err := h.svc.DraftOf(ctx, a.AccountID, f.ServiceID); err == nil {
+		v.DraftURL = appURL(draft.ID)
+		if draft.ExpiresAt != nil {
+			v.Expires = application.FormatDate(*draft.ExpiresAt, string(p.Lang))
+		}
+	}
+	p.Data = v
+	h.web.Page(w, r, status, "apply_start", p)
+}
+
+type startView struct {
+	Title, Summary, Action, DraftURL, Expires string
+	Ineligible                                bool
+}
+
+func (h *Handlers) start(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	app, err := h.svc.Start(r.Context(), a, r.PathValue("id"))
+	if errors.Is(err, application.ErrNotEligible) {
+		h.startPage(w, r, a, http.StatusForbidden)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, appURL(app.ID), http.StatusSeeOther)
+}
+
+// resume sends the person to where their application is: the page they
+// left off at, check your answers, or the confirmation.
+func (h *Handlers) resume(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	app, _, err := h.svc.Get(r.Context(), a.AccountID, r.PathValue("app"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	switch app.Status {
+	case application.StatusDraft:
+		http.Redirect(w, r, pageURL(app.ID, app.Page), http.StatusSeeOther)
+	case application.StatusSubmitted:
+		http.Redirect(w, r, appURL(app.ID, "done"), http.StatusSeeOther)
+	default:
+		h.web.ErrorPage(w, r, http.StatusNotFound)
+	}
+}
+
+// loadDraft loads the person's draft for a page request; a submitted
+// application goes to its confirmation.
+func (h *Handlers) loadDraft(w http.ResponseWriter, r *http.Request, a application.Applicant) (*application.Application, *application.Form, bool) {
+	app, f, err := h.svc.Get(r.Context(), a.AccountID, r.PathValue("app"))
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, nil, false
+	}
+	switch app.Status {
+	case application.StatusDraft:
+		return app, f, true
+	case application.StatusSubmitted:
+		http.Redirect(w, r, appURL(app.ID, "done"), http.StatusSeeOther)
+	default:
+		h.web.ErrorPage(w, r, http.StatusNotFound)
+	}
+	return nil, nil, false
+}
+
+func (h *Handlers) pageForm(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	app, f, ok := h.loadDraft(w, r, a)
+	if !ok {
+		return
+	}
+	now := h.svc.Now()
+	page := f.Page(r.PathValue("page"))
+	if page == nil || !f.Shown(page.ID, app.Answers, a.Person(now), now) {
+		h.web.ErrorPage(w, r, http.StatusNotFound)
+		return
+	}
+	answers, saved := app.Answers[page.ID]
+	prefilled := false
+	if !saved {
+		answers = page.Prefilled(a)
+		prefilled = len(answers) > 0
+	}
+	h.renderPage(w, r, http.StatusOK, a, app, f, page, page.Typed(answers), nil, prefilled)
+}
+
+func (h *Handlers) savePage(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	app, f, ok := h.loadDraft(w, r, a)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	page := f.Page(r.PathValue("page"))
+	if page == nil {
+		h.web.ErrorPage(w, r, http.StatusNotFound)
+		return
+	}
+	form, uploadProbs, err := h.readPost(w, r, app, page)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	res, err := h.svc.SavePage(ctx, a, app.ID, page.ID, form)
+	if platform.ErrorCode(err) == platform.CodeConflict { // submitted meanwhile (another tab)
+		http.Redirect(w, r, appURL(app.ID, "done"), http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if probs := mergeProblems(uploadProbs, res.Problems); len(probs) > 0 {
+		h.renderPage(w, r, http.StatusBadRequest, a, app, f, page, form, probs, false)
+		return
+	}
+	next := pageURL(app.ID, res.Next)
+	switch {
+	case form.Get("action") == "later":
+		next = "/dashboard?saved=" + url.QueryEscape(app.ID)
+	case form.Get("return") == "check" && res.App.Page == application.CheckPage:
+		next = appURL(app.ID, "check")
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// mergeProblems puts upload problems first: a refused file is the reason
+// the field is empty, so its message is the one to show.
+func mergeProblems(first, rest []application.Problem) []application.Problem {
+	out := append([]application.Problem(nil), first...)
+	for _, p := range rest {
+		dup := false
+		for _, q := range first {
+			dup = dup || q.Field == p.Field
+		}
+		if !dup {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// readPost reads a page post. File inputs are stored as they arrive
+// (Attach); the form then carries each stored file's id under the field's
+// name, like the hidden input that keeps an earlier upload.
+func (h *Handlers) readPost(w http.ResponseWriter, r *http.Request, app *application.Application, page *application.Page) (url.Values, []application.Problem, error) {
+	var limit int64 = 1 << 20
+	var fileFields []*application.Field
+	for _, f := range page.Fields {
+		if f.Widget == "file" {
+			fileFields = append(fileFields, f)
+			limit += 2 * f.MaxBytes
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, min(limit, maxPageBody))
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "multipart/form-data" {
+		if err := r.ParseForm(); err != nil {
+			return url.Values{}, tooLarge(page, fileFields), nil
+		}
+		return r.PostForm, nil, nil
+	}
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		// The body was cut off: what was typed is lost with it, so say
+		// which limit was broken.
+		return url.Values{}, tooLarge(page, fileFields), nil
+	}
+	defer r.MultipartForm.RemoveAll()
+	form := url.Values(r.MultipartForm.Value)
+	var probs []application.Problem
+	for _, f := range fileFields {
+		fhs := r.MultipartForm.File[f.Name]
+		if len(fhs) == 0 || fhs[0].Filename == "" {
+			continue
+		}
+		fh := fhs[0]
+		file, err := fh.Open()
+		if err != nil {
+			return nil, nil, err
+		}
+		at, prob, err := h.svc.Attach(r.Context(), app.AccountID, app.ID, page.ID, f.Name, application.Upload{Filename: fh.Filename, Size: fh.Size, Content: file})
+		file.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+		if prob != nil {
+			probs = append(probs, *prob)
+			continue
+		}
+		form.Set(f.Name, at.ID)
+	}
+	return form, probs, nil
+}
+
+func tooLarge(page *application.Page, files []*application.Field) []application.Problem {
+	if len(files) == 0 {
+		return []application.Problem{{Field: "main-content", Key: "apply.error.toolarge"}}
+	}
+	return []application.Problem{page.FileTooLarge(files[0].Name)}
+}
+
+func (h *Handlers) check(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	app, f, ok := h.loadDraft(w, r, a)
+	if !ok {
+		return
+	}
+	h.renderCheck(w, r, http.StatusOK, app, f, a, r.URL.Query().Get("changed") == "1")
+}
+
+func (h *Handlers) submit(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	rev, _ := strconv.Atoi(r.PostFormValue("revision"))
+	app, err := h.svc.Submit(r.Context(), a, r.PathValue("app"), rev)
+	var inc *application.IncompleteError
+	switch {
+	case errors.As(err, &inc):
+		cur, f, err := h.svc.Get(r.Context(), a.AccountID, r.PathValue("app"))
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		page := f.Page(inc.Page)
+		h.renderPage(w, r, http.StatusBadRequest, a, cur, f, page, page.Typed(cur.Answers[page.ID]), inc.Problems, false)
+		return
+	case errors.Is(err, application.ErrStale):
+		http.Redirect(w, r, appURL(r.PathValue("app"), "check")+"?changed=1", http.StatusSeeOther)
+		return
+	case err != nil:
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, appURL(app.ID, "done"), http.StatusSeeOther)
+}
+
+func (h *Handlers) done(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	app, f, err := h.svc.Get(r.Context(), a.AccountID, r.PathValue("app"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if app.Status != application.StatusSubmitted {
+		http.Redirect(w, r, appURL(app.ID), http.StatusSeeOther)
+		return
+	}
+	p := h.web.Renderer().NewPage(r, nil)
+	v := doneView{App: app, Service: text(p, f.Manifest.Title)}
+	if app.FeeAmount != nil {
+		v.Fee = money(*app.FeeAmount, app.FeeCurrency)
+	}
+	p.Data = v
+	h.web.Page(w, r, http.StatusOK, "apply_done", p)
+}
+
+type doneView struct {
+	App          *application.Application
+	Service, Fee string
+}
+
+// file serves an uploaded file back to its applicant, always as a
+// download: never rendered by the browser in Portico's origin.
+func (h *Handlers) file(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	at, rc, err := h.svc.AttachmentFor(r.Context(), a.AccountID, r.PathValue("app"), r.PathValue("file"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer rc.Close()
+	hd := w.Header()
+	hd.Set("Content-Type", at.ContentType)
+	disp := mime.FormatMediaType("attachment", map[string]string{"filename": at.Filename})
+	if disp == "" { // a name the header cannot carry: the download still never renders inline
+		disp = "attachment"
+	}
+	hd.Set("Content-Disposition", disp)
+	hd.Set("Content-Length", strconv.FormatInt(at.Size, 10))
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Cache-Control", "private, no-store")
+	hd.Set("Content-Security-Policy", "sandbox")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, rc); err != nil {
+		h.web.Logger().WarnContext(r.Context(), "file download cut short", "err", err)
+	}
+}
+
+// withdrawForm asks before a draft is deleted: nothing typed is lost by
+// one mistaken click.
+func (h *Handlers) withdrawForm(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	app, f, ok := h.loadDraft(w, r, a)
+	if !ok {
+		return
+	}
+	p := h.web.Renderer().NewPage(r, nil)
+	p.Data = withdrawView{Service: text(p, f.Manifest.Title), Action: appURL(app.ID, "withdraw")}
+	h.web.Page(w, r, http.StatusOK, "apply_withdraw", p)
+}
+
+type withdrawView struct{ Service, Action string }
+
+func (h *Handlers) withdraw(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	err := h.svc.Withdraw(r.Context(), a.AccountID, r.PathValue("app"))
+	if platform.ErrorCode(err) == platform.CodeConflict {
+		http.Redirect(w, r, appURL(r.PathValue("app")), http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/dashboard?withdrawn=1", http.StatusSeeOther)
+}
+
+func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request, a application.Applicant) {
+	drafts, submitted, err := h.svc.Dashboard(r.Context(), a.AccountID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p := h.web.Renderer().NewPage(r, nil)
+	lang := string(p.Lang)
+	v := dashboardView{Saved: r.URL.Query().Get("saved") != "", Withdrawn: r.URL.Query().Get("withdrawn") != ""}
+	for _, d := range drafts {
+		dl := dashboardLine{Title: text(p, d.ServiceTitle), URL: appURL(d.App.ID), Updated: application.FormatDate(d.App.UpdatedAt, lang)}
+		if d.App.ExpiresAt != nil {
+			dl.Expires = application.FormatDate(*d.App.ExpiresAt, lang)
+		}
+		v.Drafts = append(v.Drafts, dl)
+	}
+	for _, s := range submitted {
+		dl := dashboardLine{Title: text(p, s.ServiceTitle), URL: "/applications/" + url.PathEscape(s.App.ID), Reference: s.App.Reference,
+			State: text(p, s.StateTitle), ActionNeeded: s.ActionNeeded}
+		if s.App.SubmittedAt != nil {
+			dl.Sent = application.FormatDate(*s.App.SubmittedAt, lang)
+		}
+		v.Submitted = append(v.Submitted, dl)
+	}
+	p.Data = v
+	h.web.Page(w, r, http.StatusOK, "dashboard", p)
+}
+
+type dashboardView struct {
+	Drafts, Submitted []dashboardLine
+	Saved, Withdrawn  bool
+}
+
+// dashboardLine is one application on the dashboard, ready to show.
+type dashboardLine struct {
+	Title, URL, Updated, Expires, Reference, Sent, State string
+	ActionNeeded                                         bool
+}

@@ -1,0 +1,314 @@
+package applyweb
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico-gov/portico/internal/application"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/web"
+)
+
+// text picks the person's language from a manifest text.
+func text(p *web.Page, t manifest.Text) string {
+	if p.Lang == i18n.Spanish && t.ES != "" {
+		return t.ES
+	}
+	return t.EN
+}
+
+// humanize shows an enum value the manifest gave no label for:
+// "home_based" reads "Home based"; yes and no are translated.
+func humanize(p *web.Page, v string) string {
+	switch v {
+	case "yes", "no", "true", "false":
+		return p.T("apply.option." + v)
+	}
+	s := strings.ReplaceAll(v, "_", " ")
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// problemText translates a problem into the page's language.
+func problemText(p *web.Page, pr application.Problem) string {
+	label := text(p, pr.Label)
+	if pr.Part != "" {
+		label += " – " + partLabel(p, pr.Part)
+	}
+	if pr.Arg != "" {
+		return p.T(pr.Key, label, pr.Arg)
+	}
+	return p.T(pr.Key, label)
+}
+
+func partLabel(p *web.Page, part string) string {
+	switch part {
+	case "line1", "line2", "street", "city", "state", "zip":
+		return p.T("apply.address." + part)
+	}
+	return humanize(p, part)
+}
+
+// pageView is a form page.
+type pageView struct {
+	App       *application.Application
+	Title     string
+	Fields    []fieldView
+	Action    string
+	Multipart bool
+	Return    string
+	Prefilled bool
+	Back      string
+}
+
+// fieldView is everything the template needs to draw one field.
+type fieldView struct {
+	Widget, Name, ID, Label, Hint, Error string
+	Value                                string
+	InputType, InputMode, Autocomplete   string
+	Options                              []optionView
+	Day, Month, Year                     string
+	Parts                                []partView
+	File                                 *application.Attachment
+	FileURL                              string
+	Accept, Limit                        string
+}
+
+type optionView struct {
+	ID, Value, Label string
+	Checked          bool
+}
+
+type partView struct {
+	ID, Name, Label, Value, Error, Autocomplete string
+}
+
+func (h *Handlers) renderPage(w http.ResponseWriter, r *http.Request, status int, a application.Applicant, app *application.Application, f *application.Form, page *application.Page, typed url.Values, probs []application.Problem, prefilled bool) {
+	p := h.web.Renderer().NewPage(r, nil)
+	errs := map[string]string{}
+	for _, pr := range probs {
+		msg := problemText(p, pr)
+		errs[pr.Field] = msg
+		p.Errors = append(p.Errors, web.FieldError{Field: pr.Field, Message: msg})
+	}
+	files, err := h.svc.Attachments(r.Context(), app.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v := pageView{App: app, Title: text(p, page.Title), Action: pageURL(app.ID, page.ID), Prefilled: prefilled}
+	if r.URL.Query().Get("return") == "check" || typed.Get("return") == "check" {
+		v.Return = "check"
+	}
+	now := h.svc.Now()
+	vis := f.Visible(app.Answers, a.Person(now), now)
+	for i, vp := range vis {
+		if vp.ID == page.ID && i > 0 {
+			v.Back = pageURL(app.ID, vis[i-1].ID)
+		}
+	}
+	for _, fd := range page.Fields {
+		fv := fieldView{Widget: fd.Widget, Name: fd.Name, ID: fd.ID(), Label: text(p, fd.Label), Value: typed.Get(fd.Name), InputType: "text"}
+		if fd.Hint != nil {
+			fv.Hint = text(p, *fd.Hint)
+		}
+		fv.Error = errs[fd.FirstInputID()]
+		switch fd.Widget {
+		case "email", "tel":
+			fv.InputType = fd.Widget
+		case "number":
+			fv.InputMode = "decimal"
+			if fd.Type == "integer" {
+				fv.InputMode = "numeric"
+			}
+		case "radios", "checkboxes", "select":
+			if fd.Widget == "checkboxes" && fd.Type == "boolean" {
+				fv.Options = []optionView{{ID: fv.ID + "-0", Value: "true", Label: fv.Label, Checked: typed.Get(fd.Name) == "true"}}
+				break
+			}
+			for i, o := range fd.Options {
+				checked := false
+				for _, t := range typed[fd.Name] {
+					checked = checked || t == o
+				}
+				fv.Options = append(fv.Options, optionView{ID: fv.ID + "-" + strconv.Itoa(i), Value: o, Label: humanize(p, o), Checked: checked})
+			}
+		case "date":
+			fv.Day, fv.Month, fv.Year = typed.Get(fd.Name+"-day"), typed.Get(fd.Name+"-month"), typed.Get(fd.Name+"-year")
+		case "address":
+			for _, part := range fd.Parts {
+				id := application.InputID(fd.Name + "-" + part)
+				pv := partView{ID: id, Name: fd.Name + "-" + part, Label: partLabel(p, part), Value: typed.Get(fd.Name + "-" + part), Error: errs[id]}
+				if fd.Prefill == "profile.residential_address" {
+					pv.Autocomplete = addressAutocomplete[part]
+				}
+				fv.Parts = append(fv.Parts, pv)
+			}
+		case "file":
+			v.Multipart = true
+			if at, ok := files[typed.Get(fd.Name)]; ok && at.Page == page.ID && at.Field == fd.Name {
+				fv.File = &at
+				fv.FileURL = appURL(app.ID, "files", at.ID)
+			}
+			fv.Accept = strings.Join(fd.Accept, ",")
+			fv.Limit = p.T("apply.file.limits", acceptNames(fd.Accept), sizeName(fd.MaxBytes))
+		}
+		fv.Autocomplete = autocomplete[fd.Prefill]
+		v.Fields = append(v.Fields, fv)
+	}
+	p.Data = v
+	h.web.Page(w, r, status, "apply_page", p)
+}
+
+// autocomplete tokens for prefilled fields, so browsers can help too.
+var autocomplete = map[string]string{
+	"profile.legal_name": "name", "profile.email": "email", "profile.phone": "tel", "profile.date_of_birth": "bday",
+}
+
+var addressAutocomplete = map[string]string{
+	"line1": "address-line1", "street": "address-line1", "line2": "address-line2", "city": "address-level2", "state": "address-level1", "zip": "postal-code",
+}
+
+func acceptNames(types []string) string {
+	names := map[string]string{"application/pdf": "PDF", "image/jpeg": "JPG", "image/png": "PNG"}
+	var out []string
+	for _, t := range types {
+		out = append(out, names[t])
+	}
+	return strings.Join(out, ", ")
+}
+
+func sizeName(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+}
+
+// checkView is the check-your-answers page.
+type checkView struct {
+	App      *application.Application
+	Sections []section
+	Missing  string // URL of the first page still to answer; "" when complete
+	Fee      string
+	Changed  bool
+}
+
+type section struct {
+	Title string
+	Rows  []row
+}
+
+type row struct {
+	Label     string
+	Lines     []string
+	FileURL   string
+	ChangeURL string
+}
+
+func (h *Handlers) renderCheck(w http.ResponseWriter, r *http.Request, status int, app *application.Application, f *application.Form, a application.Applicant, changed bool) {
+	p := h.web.Renderer().NewPage(r, nil)
+	files, err := h.svc.Attachments(r.Context(), app.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	now := h.svc.Now()
+	person := a.Person(now)
+	v := checkView{App: app, Changed: changed}
+	shown := map[string]map[string]any{}
+	for _, pg := range f.Visible(app.Answers, person, now) {
+		ans, ok := app.Answers[pg.ID]
+		if !ok {
+			if v.Missing == "" {
+				v.Missing = pageURL(app.ID, pg.ID)
+			}
+			continue
+		}
+		shown[pg.ID] = ans
+		sec := section{Title: text(p, pg.Title)}
+		for _, fd := range pg.Fields {
+			rw := row{Label: text(p, fd.Label), ChangeURL: pageURL(app.ID, pg.ID) + "?return=check#" + fd.FirstInputID()}
+			rw.Lines = answerLines(p, fd, ans[fd.Name], files)
+			if fd.Widget == "file" {
+				if id, ok := ans[fd.Name].(string); ok {
+					if _, ok := files[id]; ok {
+						rw.FileURL = appURL(app.ID, "files", id)
+					}
+				}
+			}
+			sec.Rows = append(sec.Rows, rw)
+		}
+		v.Sections = append(v.Sections, sec)
+	}
+	if v.Missing == "" {
+		if amount, currency, ok, err := f.Fee(shown, person, now); err == nil && ok {
+			v.Fee = money(amount, currency)
+		}
+	}
+	p.Data = v
+	h.web.Page(w, r, status, "apply_check", p)
+}
+
+// answerLines shows an answer the way the person gave it.
+func answerLines(p *web.Page, fd *application.Field, v any, files map[string]application.Attachment) []string {
+	if v == nil {
+		return []string{p.T("apply.check.none")}
+	}
+	switch fd.Widget {
+	case "date":
+		if s, ok := v.(string); ok {
+			if t, err := time.Parse(time.DateOnly, s); err == nil {
+				return []string{application.FormatDate(t, string(p.Lang))}
+			}
+		}
+	case "radios", "select":
+		return []string{humanize(p, fmt.Sprint(v))}
+	case "checkboxes":
+		switch x := v.(type) {
+		case bool:
+			return []string{humanize(p, strconv.FormatBool(x))}
+		case []any:
+			var out []string
+			for _, e := range x {
+				out = append(out, humanize(p, fmt.Sprint(e)))
+			}
+			return []string{strings.Join(out, ", ")}
+		}
+	case "address":
+		if m, ok := v.(map[string]any); ok {
+			var out []string
+			for _, part := range fd.Parts {
+				if s, ok := m[part]; ok {
+					out = append(out, fmt.Sprint(s))
+				}
+			}
+			return out
+		}
+	case "file":
+		if id, ok := v.(string); ok {
+			if at, ok := files[id]; ok {
+				return []string{at.Filename}
+			}
+		}
+	case "textarea":
+		return strings.Split(fmt.Sprint(v), "\n")
+	}
+	return []string{fmt.Sprint(v)}
+}
+
+// money formats minor units: 4500 USD is "$45.00".
+func money(amount int64, currency string) string {
+	s := fmt.Sprintf("%d.%02d", amount/100, amount%100)
+	if currency == "USD" {
+		return "$" + s
+	}
+	return currency + " " + s
+}

@@ -1,0 +1,119 @@
+package application_test
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/portico-gov/portico/examples/services"
+	"github.com/portico-gov/portico/internal/application"
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/demo"
+	"github.com/portico-gov/portico/internal/events"
+	"github.com/portico-gov/portico/internal/jobs"
+	"github.com/portico-gov/portico/internal/notify"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/tenancy"
+)
+
+// exampleForm compiles an example manifest without a database.
+func exampleForm(t testing.TB, file string) *application.Form {
+	t.Helper()
+	all, err := services.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range all {
+		if f.Name != file {
+			continue
+		}
+		res, probs, err := manifest.Validate(context.Background(), f.Name, f.Src, manifest.Options{})
+		if err != nil || len(probs) > 0 {
+			t.Fatalf("%s: %v %v", file, probs, err)
+		}
+		form, err := application.Compile(catalog.Published{ID: res.Manifest.ID, Version: res.Manifest.Version, AgencyID: res.Manifest.Agency, Manifest: res.Manifest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return form
+	}
+	t.Fatalf("no example %s", file)
+	return nil
+}
+
+// env is the applying block on a real database with the real catalog,
+// casework, audit, notification outbox and a file:// bucket.
+type env struct {
+	db     *storage.DB
+	clock  *platform.FakeClock
+	svc    *application.Service
+	notify *notify.Service
+	ctx    context.Context
+}
+
+// contactBook answers Contacts from a map (the identity block is not
+// needed to prove the sweep).
+type contactBook map[string][2]string
+
+func (c contactBook) Contact(_ context.Context, id string) (string, string, error) {
+	v, ok := c[id]
+	if !ok {
+		return "", "", platform.Errorf(platform.CodeNotFound, "no account")
+	}
+	return v[0], v[1], nil
+}
+
+// notifyMailer queues email in the real notification outbox.
+type notifyMailer struct{ n *notify.Service }
+
+func (m notifyMailer) SendEmail(ctx context.Context, tx *sql.Tx, e application.Email) error {
+	_, err := m.n.SendEmail(ctx, tx, notify.Email{To: e.To, Subject: e.Subject, Text: e.Text, Lang: e.Lang, AgencyID: e.AgencyID, Reference: e.Reference})
+	return err
+}
+
+func newEnv(t testing.TB, db *storage.DB) *env {
+	t.Helper()
+	clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
+	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorCitizen, ID: "test"})
+	log := audit.New(db, clock, nil)
+	ten := tenancy.New(db, log, clock)
+	if _, err := demo.Seed(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(db, log, clock, ten)
+	if _, err := demo.SeedServices(ctx, cat); err != nil {
+		t.Fatal(err)
+	}
+	reg := jobs.NewRegistry()
+	bus := events.NewBus(reg, clock)
+	n, err := notify.New(db, reg, clock, notify.Config{From: "test@example.gov"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jc, err := jobs.New(db, reg, jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus.SetJobs(jc)
+	n.SetJobs(jc)
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(t.TempDir(), "files")), RawQuery: "create_dir=1&no_tmp_dir=1"}
+	files, err := application.OpenFiles(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { files.Close() })
+	svc := application.New(application.Config{
+		DB: db, Audit: log, Clock: clock, Services: cat, Cases: casework.New(db, log, bus, clock), Files: files,
+		Mailer: notifyMailer{n}, Contacts: contactBook{"acct-ana": {"ana@example.com", "en"}, "acct-beto": {"beto@example.com", "es"}},
+		PublicURL: "https://services.example.gov",
+	})
+	return &env{db: db, clock: clock, svc: svc, notify: n, ctx: ctx}
+}

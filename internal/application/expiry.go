@@ -1,0 +1,159 @@
+package application
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/platform"
+)
+
+// SweepArgs is the periodic job that reminds people of drafts about to
+// expire and expires drafts whose time has passed.
+type SweepArgs struct{}
+
+// Kind names the job for River.
+func (SweepArgs) Kind() string { return "application.sweep" }
+
+// SweepInterval is how often the sweep runs (internal/app schedules it).
+const SweepInterval = time.Hour
+
+// sweepBatch bounds the rows one run handles; the next run takes the rest.
+const sweepBatch = 500
+
+// SweepWorker runs SweepArgs.
+type SweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	Service *Service
+}
+
+// Work runs one sweep.
+func (w *SweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
+	_, _, err := w.Service.Sweep(ctx)
+	return err
+}
+
+// Sweep sends the expiry reminder for drafts within ReminderBefore of
+// expiring and marks drafts past their expiry expired, by the platform
+// clock. It is idempotent: each reminder is claimed by setting
+// reminded_at in the transaction that queues its email, and each
+// expiry is a conditional update, so a rerun (or two workers) does
+// nothing twice.
+func (s *Service) Sweep(ctx context.Context) (reminded, expired int, err error) {
+	ctx = platform.WithActor(ctx, platform.Actor{Kind: platform.ActorSystem, ID: "application-sweep"})
+	now := s.clock.Now().UTC()
+	type due struct {
+		id, account, service, agency string
+		version                      int
+		expires                      time.Time
+	}
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, account_id, service_id, service_version, agency_id, expires_at FROM applications
+		WHERE status = 'draft' AND expires_at <= $1 AND expires_at > $2 AND reminded_at IS NULL ORDER BY expires_at LIMIT $3`,
+		now.Add(ReminderBefore), now, sweepBatch)
+	if err != nil {
+		return 0, 0, fmt.Errorf("application: sweep: %w", err)
+	}
+	var list []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.account, &d.service, &d.version, &d.agency, &d.expires); err != nil {
+			rows.Close()
+			return 0, 0, fmt.Errorf("application: sweep: %w", err)
+		}
+		list = append(list, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, fmt.Errorf("application: sweep: %w", err)
+	}
+	for _, d := range list {
+		email, lang, err := s.cfg.Contacts.Contact(ctx, d.account)
+		if err != nil {
+			return reminded, expired, fmt.Errorf("application: sweep: contact of %s: %w", d.id, err)
+		}
+		f, err := s.Form(ctx, d.service, d.version)
+		if err != nil {
+			return reminded, expired, err
+		}
+		err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `UPDATE applications SET reminded_at = $1 WHERE id = $2 AND status = 'draft' AND reminded_at IS NULL AND expires_at = $3`, now, d.id, d.expires)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				return err // changed or already reminded
+			}
+			reminded++
+			return s.cfg.Mailer.SendEmail(ctx, tx, reminderEmail(email, lang, f, d.id, d.agency, d.expires, s.cfg.PublicURL))
+		})
+		if err != nil {
+			return reminded, expired, fmt.Errorf("application: sweep: remind %s: %w", d.id, err)
+		}
+	}
+	rows, err = s.db.Read().QueryContext(ctx, `SELECT id, agency_id FROM applications WHERE status = 'draft' AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, now, sweepBatch)
+	if err != nil {
+		return reminded, expired, fmt.Errorf("application: sweep: %w", err)
+	}
+	var gone [][2]string
+	for rows.Next() {
+		var id, agency string
+		if err := rows.Scan(&id, &agency); err != nil {
+			rows.Close()
+			return reminded, expired, fmt.Errorf("application: sweep: %w", err)
+		}
+		gone = append(gone, [2]string{id, agency})
+	}
+	rows.Close()
+	for _, g := range gone {
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `UPDATE applications SET status = 'expired', updated_at = $1 WHERE id = $2 AND status = 'draft' AND expires_at <= $1`, now, g[0])
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				return err
+			}
+			expired++
+			_, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.expire", Subject: "application:" + g[0], AgencyID: g[1]})
+			return err
+		})
+		if err != nil {
+			return reminded, expired, fmt.Errorf("application: sweep: expire %s: %w", g[0], err)
+		}
+		if err := s.deleteFiles(ctx, g[0]); err != nil {
+			return reminded, expired, fmt.Errorf("application: sweep: %w", err)
+		}
+	}
+	return reminded, expired, nil
+}
+
+// reminderEmail is the expiry reminder, in the person's language.
+func reminderEmail(to, lang string, f *Form, appID, agency string, expires time.Time, publicURL string) Email {
+	link := strings.TrimRight(publicURL, "/") + "/apply/" + appID
+	if lang == "es" {
+		return Email{To: to, Lang: "es", AgencyID: agency, Reference: "application:" + appID,
+			Subject: "Su solicitud sin terminar vence pronto",
+			Text: fmt.Sprintf("Hola:\n\nSu solicitud «%s» está guardada pero no enviada. Si no la termina, se borrará el %s.\n\nContinúe aquí:\n%s\n",
+				f.Manifest.Title.ES, FormatDate(expires, "es"), link)}
+	}
+	return Email{To: to, Lang: "en", AgencyID: agency, Reference: "application:" + appID,
+		Subject: "Your unfinished application expires soon",
+		Text: fmt.Sprintf("Hello,\n\nYour application \"%s\" is saved but not sent. If you do not finish it, it will be deleted on %s.\n\nContinue here:\n%s\n",
+			f.Manifest.Title.EN, FormatDate(expires, "en"), link)}
+}
+
+var spanishMonths = []string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"}
+
+// FormatDate writes a date the way people read it: "12 April 1988",
+// "12 de abril de 1988".
+func FormatDate(t time.Time, lang string) string {
+	if lang == "es" {
+		return fmt.Sprintf("%d de %s de %d", t.Day(), spanishMonths[t.Month()-1], t.Year())
+	}
+	return t.Format("2 January 2006")
+}

@@ -1,0 +1,421 @@
+package application
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
+)
+
+// DefaultMaxBytes is the largest file a file field takes unless its
+// manifest says otherwise.
+const DefaultMaxBytes = 10 << 20
+
+// Form is one published service version's form, compiled: page schemas,
+// `when` programs and the fee program. It is immutable once built and
+// shared by every request for that version.
+type Form struct {
+	ServiceID string
+	Version   int
+	AgencyID  string
+	Manifest  *manifest.Manifest
+	Pages     []*Page
+	fee       cel.Program // nil: fixed amount or no fee
+	eligible  cel.Program // nil: everyone may apply
+}
+
+// Page is one form page.
+type Page struct {
+	ID     string
+	Title  manifest.Text
+	Fields []*Field // in display order: the schema's required list, then the rest by name
+	schema *jsonschema.Schema
+	when   cel.Program // nil: always shown
+}
+
+// Field is one property of a page with how it is asked.
+type Field struct {
+	Name     string
+	Label    manifest.Text
+	Hint     *manifest.Text
+	Widget   string
+	Prefill  string
+	Type     string   // the JSON Schema type: string, integer, number, boolean, array, object
+	Options  []string // enum values as text (radios, select, checkboxes)
+	Required bool
+	Parts    []string // address parts, in display order
+	Accept   []string // file: content types taken
+	MaxBytes int64    // file: largest size taken
+}
+
+// ID is the HTML id of the field's (first) input: property names may hold
+// any character, ids may not.
+func (f *Field) ID() string { return InputID(f.Name) }
+
+// FirstInputID is the id of the field's first input, where links to the
+// field land (error summary, "Change" on check your answers).
+func (f *Field) FirstInputID() string {
+	switch {
+	case f.Widget == "date":
+		return InputID(f.Name + "-day")
+	case f.Widget == "address" && len(f.Parts) > 0:
+		return InputID(f.Name + "-" + f.Parts[0])
+	case (f.Widget == "radios" || f.Widget == "checkboxes") && len(f.Options) > 0,
+		f.Widget == "checkboxes" && f.Type == "boolean":
+		return f.ID() + "-0"
+	}
+	return f.ID()
+}
+
+// InputID turns a form input name into a safe HTML id.
+func InputID(name string) string {
+	b := []byte("f-")
+	for _, c := range []byte(name) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+			b = append(b, c)
+		default:
+			b = append(b, '_')
+		}
+	}
+	return string(b)
+}
+
+// Page returns the page with id, or nil.
+func (f *Form) Page(id string) *Page {
+	for _, p := range f.Pages {
+		if p.ID == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// formCache keeps compiled forms per service version. Published versions
+// never change, so an entry never goes stale; the number of entries is
+// bounded by the number of versions ever published.
+type formCache struct {
+	mu    sync.Mutex
+	forms map[string]*Form
+}
+
+func newFormCache() *formCache { return &formCache{forms: map[string]*Form{}} }
+
+// lookup returns the compiled form of a version if it is cached, so
+// callers skip reading and decoding the stored manifest.
+func (c *formCache) lookup(id string, version int) (*Form, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.forms[fmt.Sprintf("%s@%d", id, version)]
+	return f, ok
+}
+
+func (c *formCache) get(p catalog.Published) (*Form, error) {
+	if f, ok := c.lookup(p.ID, p.Version); ok {
+		return f, nil
+	}
+	key := fmt.Sprintf("%s@%d", p.ID, p.Version)
+	f, err := Compile(p)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.forms[key] = f
+	c.mu.Unlock()
+	return f, nil
+}
+
+// Compile builds the form of a published service version. The manifest was
+// validated when published, so an error here means stored data is damaged.
+func Compile(p catalog.Published) (*Form, error) {
+	m := p.Manifest
+	if m == nil {
+		return nil, fmt.Errorf("application: compile %s@%d: no manifest", p.ID, p.Version)
+	}
+	f := &Form{ServiceID: p.ID, Version: p.Version, AgencyID: p.AgencyID, Manifest: m}
+	for _, mp := range m.Pages {
+		page, err := compilePage(mp)
+		if err != nil {
+			return nil, fmt.Errorf("application: compile %s@%d page %s: %w", p.ID, p.Version, mp.ID, err)
+		}
+		f.Pages = append(f.Pages, page)
+	}
+	if m.Eligibility != "" {
+		prg, err := program("eligibility", m.Eligibility)
+		if err != nil {
+			return nil, fmt.Errorf("application: compile %s@%d eligibility: %w", p.ID, p.Version, err)
+		}
+		f.eligible = prg
+	}
+	if m.Fee != nil && m.Fee.Expression != "" {
+		prg, err := program("fee", m.Fee.Expression)
+		if err != nil {
+			return nil, fmt.Errorf("application: compile %s@%d fee: %w", p.ID, p.Version, err)
+		}
+		f.fee = prg
+	}
+	return f, nil
+}
+
+func program(use, expr string) (cel.Program, error) {
+	env, _ := manifest.Env(use)
+	a, iss := env.Compile(expr)
+	if iss != nil && iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	return env.Program(a, cel.CostLimit(100000))
+}
+
+// propSchema is the part of a property's schema the form engine reads.
+type propSchema struct {
+	Type       any                        `json:"type"`
+	Format     string                     `json:"format"`
+	Enum       []any                      `json:"enum"`
+	Items      *propSchema                `json:"items"`
+	Properties map[string]json.RawMessage `json:"properties"`
+	Required   []string                   `json:"required"`
+}
+
+func (ps propSchema) typeName() string {
+	switch t := ps.Type.(type) {
+	case string:
+		return t
+	case []any:
+		for _, e := range t {
+			if s, ok := e.(string); ok && s != "null" {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+func compilePage(mp manifest.Page) (*Page, error) {
+	p := &Page{ID: mp.ID, Title: mp.Title}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(mp.Schema))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat() // a date must be a real date, an email an address
+	c.UseLoader(refuseLoader{})
+	url := "mem:///" + mp.ID + ".json"
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, err
+	}
+	if p.schema, err = c.Compile(url); err != nil {
+		return nil, err
+	}
+	if mp.When != "" {
+		if p.when, err = program("when", mp.When); err != nil {
+			return nil, err
+		}
+	}
+	var top propSchema
+	if err := json.Unmarshal(mp.Schema, &top); err != nil {
+		return nil, err
+	}
+	for _, name := range displayOrder(top.Properties, top.Required, nil) {
+		var ps propSchema
+		_ = json.Unmarshal(top.Properties[name], &ps)
+		p.Fields = append(p.Fields, newField(name, ps, mp.Fields[name], slices.Contains(top.Required, name)))
+	}
+	return p, nil
+}
+
+// refuseLoader keeps page schemas from loading anything (the manifest
+// validator already refused such schemas at publishing).
+type refuseLoader struct{}
+
+func (refuseLoader) Load(url string) (any, error) { return nil, fmt.Errorf("%s: not loaded", url) }
+
+// displayOrder orders properties: first those listed in first (the
+// required list, in its order), then the rest by name. The stored
+// manifest has sorted keys, so the YAML order is not known here.
+func displayOrder(props map[string]json.RawMessage, first, preferred []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, lists := range [][]string{preferred, first} {
+		for _, n := range lists {
+			if _, ok := props[n]; ok && !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	var rest []string
+	for n := range props {
+		if !seen[n] {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+// addressOrder is the order of the usual address parts.
+var addressOrder = []string{"line1", "line2", "street", "city", "state", "zip"}
+
+func newField(name string, ps propSchema, hint manifest.Field, required bool) *Field {
+	f := &Field{Name: name, Label: hint.Label, Hint: hint.Hint, Widget: hint.Widget, Prefill: hint.Prefill, Type: ps.typeName(), Required: required}
+	if f.Label.EN == "" { // a property without presentation hints
+		f.Label = manifest.Text{EN: name, ES: name}
+	}
+	enum := ps.Enum
+	if f.Type == "array" && ps.Items != nil {
+		enum = ps.Items.Enum
+	}
+	for _, e := range enum {
+		f.Options = append(f.Options, fmt.Sprint(e))
+	}
+	if f.Widget == "" {
+		f.Widget = defaultWidget(ps, f.Type)
+	}
+	if f.Widget == "address" {
+		if len(ps.Properties) == 0 {
+			f.Parts = []string{"line1", "line2", "city", "state", "zip"}
+		} else {
+			// Usual parts in their usual order, then any others by name.
+			f.Parts = displayOrder(ps.Properties, nil, addressOrder)
+		}
+	}
+	if f.Widget == "file" {
+		f.MaxBytes = hint.MaxBytes
+		if f.MaxBytes == 0 {
+			f.MaxBytes = DefaultMaxBytes
+		}
+		kinds := hint.Accept
+		if len(kinds) == 0 {
+			kinds = []string{"pdf", "jpeg", "png"}
+		}
+		for _, k := range kinds {
+			f.Accept = append(f.Accept, manifest.FileKinds[k])
+		}
+	}
+	return f
+}
+
+// defaultWidget picks a widget for a property the manifest gave no hints for.
+func defaultWidget(ps propSchema, typ string) string {
+	switch {
+	case typ == "string" && ps.Format == "date":
+		return "date"
+	case typ == "string" && ps.Format == "email":
+		return "email"
+	case (typ == "string" || typ == "integer") && len(ps.Enum) > 0:
+		return "radios"
+	case typ == "integer" || typ == "number":
+		return "number"
+	case typ == "boolean" || typ == "array":
+		return "checkboxes"
+	case typ == "object":
+		return "address"
+	}
+	return "text"
+}
+
+// Person builds the CEL `person` of an applicant at now.
+func (a Applicant) Person(now time.Time) manifest.Person {
+	p := manifest.Person{Language: a.Lang, Residence: manifest.Address{ZIP: a.Residential.ZIP, Jurisdictions: a.Jurisdictions}}
+	if p.Language != "es" {
+		p.Language = "en"
+	}
+	if p.Residence.Jurisdictions == nil {
+		p.Residence.Jurisdictions = []string{}
+	}
+	if dob, err := time.Parse(time.DateOnly, a.DateOfBirth); err == nil {
+		age := now.Year() - dob.Year()
+		if now.YearDay() < dob.YearDay() {
+			age--
+		}
+		p.Age = int64(max(age, 0))
+	}
+	return p
+}
+
+// Visible returns the pages shown for answers, in order. A page's `when`
+// sees the answers of the pages before it that are themselves shown, so a
+// hidden page's leftover answers never steer the form. A condition that
+// cannot be evaluated (it reads an answer not given yet) hides the page.
+func (f *Form) Visible(answers map[string]map[string]any, person manifest.Person, now time.Time) []*Page {
+	seen := map[string]map[string]any{}
+	var out []*Page
+	for _, p := range f.Pages {
+		if p.when != nil && !evalBool(p.when, person, now, seen) {
+			continue
+		}
+		out = append(out, p)
+		if a, ok := answers[p.ID]; ok {
+			seen[p.ID] = a
+		} else {
+			seen[p.ID] = map[string]any{}
+		}
+	}
+	return out
+}
+
+func evalBool(prg cel.Program, person manifest.Person, now time.Time, answers map[string]map[string]any) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	out, _, err := prg.Eval(map[string]any{"person": person, "now": now, "answers": answers})
+	if err != nil {
+		return false
+	}
+	b, isBool := out.Value().(bool)
+	return isBool && b
+}
+
+// Eligible reports whether person may apply, by the manifest's
+// eligibility expression. An expression that cannot be evaluated for the
+// person counts as not eligible: the start page then says why not to apply
+// rather than letting a case open that will be refused.
+func (f *Form) Eligible(person manifest.Person, now time.Time) bool {
+	if f.eligible == nil {
+		return true
+	}
+	return evalBool(f.eligible, person, now, nil)
+}
+
+// Fee computes the fee for answers, in minor units of currency. ok is
+// false when the service has no fee.
+func (f *Form) Fee(answers map[string]map[string]any, person manifest.Person, now time.Time) (amount int64, currency string, ok bool, err error) {
+	fee := f.Manifest.Fee
+	if fee == nil {
+		return 0, "", false, nil
+	}
+	if fee.Amount != nil {
+		return *fee.Amount, fee.Currency, true, nil
+	}
+	if f.fee == nil {
+		return 0, "", false, nil
+	}
+	full := map[string]map[string]any{}
+	for _, p := range f.Pages { // every page is present, answered or not
+		full[p.ID] = map[string]any{}
+		if a, ok := answers[p.ID]; ok {
+			full[p.ID] = a
+		}
+	}
+	out, _, err := f.fee.Eval(map[string]any{"person": person, "now": now, "answers": full})
+	if err != nil {
+		return 0, "", false, fmt.Errorf("application: fee of %s@%d: %w", f.ServiceID, f.Version, err)
+	}
+	n, isInt := out.Value().(int64)
+	if !isInt || n < 0 {
+		return 0, "", false, fmt.Errorf("application: fee of %s@%d: got %v, want a whole amount of 0 or more", f.ServiceID, f.Version, out.Value())
+	}
+	return n, fee.Currency, true, nil
+}
