@@ -1,11 +1,13 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -14,10 +16,14 @@ import (
 )
 
 // TestApplyBrowserJourney applies for a marriage licence in headless
-// Chromium, in English (Ana) and Spanish (Beto): start, the prefilled
-// first page with a bad date then a good one, the other pages, an upload,
-// "save and come back later", resuming from the dashboard, checking and
-// submitting. axe-core checks every page.
+// Chromium, in English (Ana) and Spanish (Beto): find it in the catalog,
+// start, the prefilled first page with a bad date then a good one, the
+// other pages, an upload, "save and come back later", resuming from the
+// dashboard, checking and submitting. Then the case is worked to the end:
+// the clerk's caseworker asks for more information, the applicant answers
+// on their case page, finance records the fee paid at the counter, and the
+// caseworker accepts the application and records the signing. axe-core
+// checks every page.
 func TestApplyBrowserJourney(t *testing.T) {
 	b := browsertest.New(t)
 	base, _ := startDemoApp(t, t.TempDir())
@@ -26,6 +32,8 @@ func TestApplyBrowserJourney(t *testing.T) {
 		t.Fatal(err)
 	}
 	people := map[string]string{"en": "ana.citizen@example.com", "es": "beto.ciudadano@example.com"}
+	eli := signInClient(t, base, "eli.clerk@example.gov", true)         // Adams County Clerk caseworker
+	fay := signInClient(t, base, "fay.clerk-finance@example.gov", true) // Adams County Clerk finance
 	for _, lang := range []string{"en", "es"} {
 		t.Run(lang, func(t *testing.T) {
 			p := b.Page(t)
@@ -36,6 +44,14 @@ func TestApplyBrowserJourney(t *testing.T) {
 				chromedp.Click(chromedp.CSS("main form button[type=submit]")),
 				chromedp.WaitVisible(chromedp.CSS(`header a[href="/dashboard"]`)),
 			)
+			// Find it: search the catalog and open its start page.
+			p.Visit(t, base+"/services?lang="+lang+"&q="+map[string]string{"en": "marriage", "es": "matrimonio"}[lang])
+			p.CheckA11y(t)
+			p.Run(t,
+				chromedp.Click(chromedp.CSS(`main a[href="/services/adams-marriage-licence"]`)),
+				chromedp.WaitVisible(chromedp.CSS(`form[action="/services/adams-marriage-licence/apply"] button`)),
+			)
+			p.CheckA11y(t)
 			p.Visit(t, base+"/services/adams-marriage-licence/apply")
 			p.Run(t,
 				chromedp.Click(chromedp.CSS(`form[action="/services/adams-marriage-licence/apply"] button`)),
@@ -111,6 +127,8 @@ func TestApplyBrowserJourney(t *testing.T) {
 			if !regexp.MustCompile(`^ADAMS-CLERK-\d{4}-\d{6}$`).MatchString(ref) {
 				t.Errorf("reference = %q", ref)
 			}
+			caseID := strings.SplitN(strings.SplitN(p.Location(t), "/apply/", 2)[1], "/", 2)[0]
+			workCase(t, base, lang, p, signInClient(t, base, people[lang], false), eli, fay, caseID, ref)
 			// Another draft, deleted from the dashboard after confirming.
 			p.Visit(t, base+"/services/springfield-pothole/apply")
 			p.CheckA11y(t)
@@ -135,5 +153,54 @@ func TestApplyBrowserJourney(t *testing.T) {
 			)
 			p.CheckA11y(t)
 		})
+	}
+}
+
+// workCase takes a submitted marriage licence application through case
+// work in the browser. The tabs of one browser share cookies, so the one
+// tab p changes hands: each step puts the session of whoever acts into it
+// (the applicant's from an HTTP sign-in, as the browser's own is replaced),
+// and waits for the page's confirmation.
+func workCase(t *testing.T, base, lang string, p *browsertest.Page, applicant, eli, fay *http.Client, id, ref string) {
+	staffCase := base + "/console/cases/" + id + "?lang=" + lang
+	useSession(t, p, eli, base)
+	p.Visit(t, base+"/console/cases?lang="+lang)
+	if got := p.Text(t, "main"); !strings.Contains(got, ref) {
+		t.Fatalf("%s is not in the clerk's queue:\n%s", ref, got)
+	}
+	act := func(who *http.Client, url string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		useSession(t, p, who, base)
+		p.Visit(t, url)
+		p.Run(t, actions...)
+		// The form posts and redirects to the page with ?done=; wait for
+		// that document before looking for its confirmation.
+		for i := 0; i < 100 && !strings.Contains(p.Location(t), "done="); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		p.Run(t, chromedp.WaitVisible(chromedp.CSS(`.usa-alert--success[role=status]`)))
+		p.CheckA11y(t)
+	}
+	act(eli, staffCase,
+		chromedp.SendKeys(chromedp.CSS("#request-body"), "Please tell us where you would like the ceremony."),
+		chromedp.Click(chromedp.CSS("#request-submit")))
+	// The applicant answers on their case page.
+	act(applicant, base+"/applications/"+id+"?lang="+lang,
+		chromedp.SendKeys(chromedp.CSS("#body"), "At the county courthouse, please."),
+		chromedp.Click(chromedp.CSS("#respond-submit")))
+	// Finance records the fee paid at the counter.
+	act(fay, staffCase,
+		chromedp.SendKeys(chromedp.CSS("#amount"), "60.00"),
+		chromedp.SendKeys(chromedp.CSS("#ref"), "Counter receipt 0042"),
+		chromedp.Click(chromedp.CSS(`form[action$="/payment"] button`)))
+	// The caseworker accepts, then records the signing.
+	for _, tr := range []string{"accept", "sign"} {
+		act(eli, staffCase, chromedp.Click(chromedp.CSS(`button[data-transition="`+tr+`"]`)))
+	}
+	useSession(t, p, applicant, base)
+	p.Visit(t, base+"/applications/"+id+"?lang="+lang)
+	want := map[string]string{"en": "Licence issued", "es": "Licencia emitida"}[lang]
+	if got := p.Text(t, "#case-state"); !strings.Contains(got, want) {
+		t.Errorf("the applicant sees state %q, want %q", got, want)
 	}
 }

@@ -40,6 +40,7 @@ var People = []Person{
 	{Email: "casey.dmv@example.gov", Name: "Casey Caseworker", Staff: true, AgencyID: "dmv", Role: identity.Caseworker},
 	{Email: "dana.dmv-admin@example.gov", Name: "Dana Administrator", Staff: true, AgencyID: "dmv", Role: identity.AgencyAdmin},
 	{Email: "eli.clerk@example.gov", Name: "Eli Clerk", Staff: true, AgencyID: "adams-clerk", Role: identity.Caseworker},
+	{Email: "fay.clerk-finance@example.gov", Name: "Fay Finance", Staff: true, AgencyID: "adams-clerk", Role: identity.Finance},
 	{Email: "pat.admin@example.gov", Name: "Pat Platform", Staff: true, Admin: true},
 }
 
