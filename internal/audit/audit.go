@@ -114,7 +114,7 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, r Record) (Entry, error) {
 	}
 	// The UPDATE both reserves the next number and locks the head row until
 	// tx ends, so concurrent appends queue here instead of forking the chain.
-	if err := tx.QueryRowContext(ctx,
+	if err := l.db.QueryRowHot(ctx, tx,
 		`UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash`).Scan(&e.Seq, &e.PrevHash); err != nil {
 		return Entry{}, fmt.Errorf("audit: append %s: head: %w", r.Action, err)
 	}
@@ -123,13 +123,13 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, r Record) (Entry, error) {
 		return Entry{}, fmt.Errorf("audit: append %s: %w", r.Action, err)
 	}
 	e.Hash = h
-	if _, err := tx.ExecContext(ctx,
+	if _, err := l.db.ExecHot(ctx, tx,
 		`INSERT INTO audit_entries (seq, at, actor, action, subject, agency_id, request_id, detail, prev_hash, hash)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		e.Seq, e.At, e.Actor, e.Action, e.Subject, e.AgencyID, e.RequestID, string(e.Detail), e.PrevHash, e.Hash); err != nil {
 		return Entry{}, fmt.Errorf("audit: append %s: %w", r.Action, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET hash = $1 WHERE id = 1`, e.Hash); err != nil {
+	if _, err := l.db.ExecHot(ctx, tx, `UPDATE audit_head SET hash = $1 WHERE id = 1`, e.Hash); err != nil {
 		return Entry{}, fmt.Errorf("audit: append %s: head: %w", r.Action, err)
 	}
 	return e, nil
