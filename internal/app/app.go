@@ -146,9 +146,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	a.Web, err = web.New(web.Config{
-		SecureCookies: cfg.HTTPS(),
-		HSTS:          cfg.HTTPS(),
-		Ready:         a.ready,
+		SecureCookies:  cfg.HTTPS(),
+		HSTS:           cfg.HTTPS(),
+		Ready:          a.ready,
+		TrustedProxies: cfg.Proxies,
 	}, logger, catalog, a.Metrics)
 	if err != nil {
 		return nil, err

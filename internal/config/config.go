@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,13 @@ type Config struct {
 	SMTPURL    string
 	MailFrom   string
 	DevMailbox bool
+
+	// TrustedProxies is a comma-separated list of CIDR prefixes (or
+	// addresses) of reverse proxies whose X-Forwarded-For Portico believes
+	// when it needs the client's address (per-IP throttling, the audit
+	// log). Empty: the connection's peer is the client.
+	TrustedProxies string
+	Proxies        []netip.Prefix // TrustedProxies parsed by Finish
 }
 
 // Defaults.
@@ -68,6 +76,7 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.DurationVar(&c.SessionIdle, "session-idle", durationOr(env("PORTICO_SESSION_IDLE"), 30*time.Minute), "sign people out after this long without activity (env PORTICO_SESSION_IDLE)")
 	fs.DurationVar(&c.SessionMax, "session-max", durationOr(env("PORTICO_SESSION_MAX"), 12*time.Hour), "sign people out this long after they signed in (env PORTICO_SESSION_MAX)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", env("PORTICO_SMTP_URL"), "SMTP server for email: smtp://user:pass@host:port?tls=none|starttls|tls (env PORTICO_SMTP_URL, preferred: it keeps the password out of the process list)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("PORTICO_TRUSTED_PROXIES"), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed, e.g. 10.0.0.0/8 (env PORTICO_TRUSTED_PROXIES; default none)")
 	fs.StringVar(&c.MailFrom, "mail-from", env("PORTICO_MAIL_FROM"), "sender of email, e.g. \"State of Example <no-reply@services.example.gov>\" (env PORTICO_MAIL_FROM; default no-reply@ the public URL's host)")
 }
 
@@ -172,6 +181,9 @@ func (c *Config) Finish() error {
 	if c.Workers < 1 || c.Workers > 1000 {
 		return fmt.Errorf("--workers %d must be between 1 and 1000", c.Workers)
 	}
+	if c.Proxies, err = ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	if c.MailFrom == "" {
 		c.MailFrom = "no-reply@localhost"
 		// An IP address is not a mail domain (it would need [brackets]).
@@ -214,4 +226,31 @@ func (c *Config) SecureContext() bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// ParseTrustedProxies parses a comma-separated list of CIDR prefixes or
+// single addresses ("10.0.0.0/8, 192.0.2.7").
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an IP address or CIDR prefix", f)
+			}
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR prefix", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -28,6 +29,9 @@ type Config struct {
 	SecureCookies bool
 	// HSTS sends Strict-Transport-Security.
 	HSTS bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (clientip.go). Empty: the connection's peer is the client.
+	TrustedProxies []netip.Prefix
 	// Ready reports whether the instance can serve (database reachable,
 	// migrations applied). Nil means always ready.
 	Ready func(ctx context.Context) error

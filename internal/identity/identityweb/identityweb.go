@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -263,12 +262,10 @@ func (h *Handlers) clearCookie(w http.ResponseWriter) {
 	})
 }
 
+// clientOf describes who is asking, for throttling and the audit log. The
+// address is the shell's: behind a trusted proxy, the forwarded client.
 func clientOf(r *http.Request) identity.Client {
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
-	return identity.Client{IP: ip, UserAgent: r.UserAgent()}
+	return identity.Client{IP: web.ClientIP(r), UserAgent: r.UserAgent()}
 }
 
 // safeNext returns next if it is a path on this site, else "/account".
