@@ -49,6 +49,8 @@ type Server struct {
 	handler  http.Handler
 	inner    []func(http.Handler) http.Handler
 	routes   []string
+	// crossOrigin lists the patterns exempt from cross-origin protection.
+	crossOrigin []string
 }
 
 // New returns a server with the shell's own routes registered: static
@@ -94,6 +96,17 @@ func (s *Server) Use(mw func(http.Handler) http.Handler) {
 	s.build()
 }
 
+// AllowCrossOrigin exempts patterns ("POST /oauth/token") from the
+// shell's cross-origin protection, so that pages on other sites may send
+// them from a browser. Only for endpoints that never act on the ambient
+// authority of a cookie: they must authenticate every request by what it
+// carries (client credentials, a PKCE verifier, a bearer token), or a
+// cross-site form could act as the person. Call it before serving.
+func (s *Server) AllowCrossOrigin(patterns ...string) {
+	s.crossOrigin = append(s.crossOrigin, patterns...)
+	s.build()
+}
+
 func (s *Server) build() {
 	var h http.Handler = http.HandlerFunc(s.route)
 	for i := len(s.inner) - 1; i >= 0; i-- {
@@ -101,6 +114,9 @@ func (s *Server) build() {
 	}
 	h = s.limitBody(h)
 	cop := http.NewCrossOriginProtection()
+	for _, p := range s.crossOrigin {
+		cop.AddInsecureBypassPattern(p)
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden)
 	}))
