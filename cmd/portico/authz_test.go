@@ -188,6 +188,8 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /account/profile", "GET", "/account/profile", nil, signedIn},
 		{"POST /account/profile", "POST", "/account/profile", url.Values{"legal_name": {""}}, signedIn},
 		{"GET /account/security", "GET", "/account/security", nil, signedIn},
+		{"GET /account/connected-services", "GET", "/account/connected-services", nil, signedIn},
+		{"POST /account/connected-services/withdraw", "POST", "/account/connected-services/withdraw", url.Values{"client": {"pc_nobody"}}, signedIn},
 		{"POST /account/sessions/{id}/end", "POST", "/account/sessions/" + target + "/end", nil, ownerOnly},
 		{"POST /account/sessions/end-others", "POST", "/account/sessions/end-others", nil, signedIn},
 		{"GET /account/reauth", "GET", "/account/reauth", nil, signedIn},

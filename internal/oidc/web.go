@@ -152,6 +152,8 @@ func Register(s *web.Server, svc *Service, idw *identityweb.Handlers) error {
 	s.HandleFunc("POST "+consentPath, h.consent)
 	s.HandleFunc("GET "+logoutPath, h.logoutForm)
 	s.HandleFunc("POST "+logoutPath, h.logout)
+	s.Handle("GET "+connectionsPath, idw.RequireSignedIn(h.connections))
+	s.Handle("POST "+connectionsPath+"/withdraw", idw.RequireSignedIn(h.withdraw))
 	return nil
 }
 

@@ -236,6 +236,11 @@ func (h *Handlers) require(need access, fn http.HandlerFunc) http.Handler {
 	})
 }
 
+// RequireSignedIn wraps another block's page for the signed-in person
+// (citizen or staff, full session): anyone else is sent to sign in, or
+// refused for an unsafe method.
+func (h *Handlers) RequireSignedIn(fn http.HandlerFunc) http.Handler { return h.require(signedIn, fn) }
+
 // RequireStaff wraps a staff console handler: a full staff session whose
 // account passes allow. Others get 404 (staff pages do not admit they
 // exist) or are sent to sign in. Other blocks use it for their routes.
