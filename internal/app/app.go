@@ -120,6 +120,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	reg := jobs.NewRegistry()
 	a.Bus = events.NewBus(reg, a.Clock)
 	jobs.Register(reg, &audit.CheckpointWorker{Log: a.Audit})
+	purge := &oidc.PurgeWorker{} // its Service is set once the block exists, before jobs start
+	jobs.Register(reg, purge)
 	if err := a.newNotify(reg, opts); err != nil {
 		return nil, err
 	}
@@ -131,6 +133,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return audit.CheckpointArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return oidc.PurgeArgs{}, nil }, nil),
 		},
 	})
 	if err != nil {
@@ -174,6 +178,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	a.OIDC = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity)
+	purge.Service = a.OIDC
 	if cfg.PublicURL != "" { // operator commands have no public URL and serve nothing
 		if err := oidc.Register(a.Web, a.OIDC, idw); err != nil {
 			return nil, err

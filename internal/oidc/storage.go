@@ -566,6 +566,12 @@ func (s *Service) revokeGrant(ctx context.Context, grantID, action string) error
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var clientID, accountID string
 		err := tx.QueryRowContext(ctx, `SELECT client_id, account_id FROM oidc_auth_requests WHERE id = $1`, grantID).Scan(&clientID, &accountID)
+		if errors.Is(err, sql.ErrNoRows) {
+			// The authorization request was purged (purge.go); its refresh
+			// tokens still say whose grant it is.
+			err = tx.QueryRowContext(ctx, `SELECT client_id, account_id FROM oidc_refresh_tokens WHERE grant_id = $1 LIMIT 1`,
+				grantID).Scan(&clientID, &accountID)
+		}
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
