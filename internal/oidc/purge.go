@@ -36,7 +36,9 @@ type PurgeReport struct {
 	RefreshTokens int64 `json:"refresh_tokens"`
 }
 
-func (r PurgeReport) total() int64 { return r.AuthRequests + r.Codes + r.AccessTokens + r.RefreshTokens }
+func (r PurgeReport) total() int64 {
+	return r.AuthRequests + r.Codes + r.AccessTokens + r.RefreshTokens
+}
 
 // Purge deletes every OpenID Provider row that expired more than
 // PurgeGrace ago and, when it deleted anything, audits the counts
@@ -99,4 +101,3 @@ func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
 	_, err := w.Service.Purge(ctx)
 	return err
 }
-
