@@ -18,6 +18,7 @@ import (
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/identity"
+	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -127,6 +128,18 @@ func TestAuthorizationTable(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A service Beto agreed to share with, the object of the consent
+	// withdrawal route.
+	svcClient, err := a.OIDC.AddClient(ctx, oidc.NewClient{Name: "Fishing Licences", Grant: oidc.GrantAuthorizationCode,
+		RedirectURIs: []string{"https://fishing.example.gov/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DB.Write().ExecContext(ctx, `INSERT INTO oidc_consents (account_id, client_id, scopes, granted_at) VALUES ($1, $2, '["openid"]', $3)`,
+		beto.ID, svcClient.ID, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+
 	allowedFor := func(r rule, ac *actor) bool {
 		switch r {
 		case public:
@@ -189,7 +202,7 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /account/profile", "POST", "/account/profile", url.Values{"legal_name": {""}}, signedIn},
 		{"GET /account/security", "GET", "/account/security", nil, signedIn},
 		{"GET /account/connected-services", "GET", "/account/connected-services", nil, signedIn},
-		{"POST /account/connected-services/withdraw", "POST", "/account/connected-services/withdraw", url.Values{"client": {"pc_nobody"}}, signedIn},
+		{"POST /account/connected-services/withdraw", "POST", "/account/connected-services/withdraw", url.Values{"client": {svcClient.ID}}, ownerOnly},
 		{"POST /account/sessions/{id}/end", "POST", "/account/sessions/" + target + "/end", nil, ownerOnly},
 		{"POST /account/sessions/end-others", "POST", "/account/sessions/end-others", nil, signedIn},
 		{"GET /account/reauth", "GET", "/account/reauth", nil, signedIn},
