@@ -21,6 +21,7 @@ import (
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/notify"
+	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -170,6 +171,17 @@ func TestAuthorizationTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A service Beto agreed to share with, the object of the consent
+	// withdrawal route.
+	svcClient, err := a.OIDC.AddClient(ctx, oidc.NewClient{Name: "Fishing Licences", Grant: oidc.GrantAuthorizationCode,
+		RedirectURIs: []string{"https://fishing.example.gov/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DB.Write().ExecContext(ctx, `INSERT INTO oidc_consents (account_id, client_id, scopes, granted_at) VALUES ($1, $2, '["openid"]', $3)`,
+		beto.ID, svcClient.ID, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
 
 	allowedFor := func(r rule, ac *actor) bool {
 		switch r {
@@ -217,7 +229,7 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /sign-up/code", "GET", "/sign-up/code?c=x", nil, public},
 		{"POST /sign-up/code", "POST", "/sign-up/code", url.Values{"c": {"x"}, "code": {"1"}}, public},
 		{"GET /sign-up/confirm", "GET", "/sign-up/confirm?token=x", nil, public},
-		{"GET /sign-up/details", "GET", "/sign-up/details?t=x", nil, public},
+		{"GET /sign-up/details", "GET", "/sign-up/details", nil, public},
 		{"POST /sign-up/details", "POST", "/sign-up/details", url.Values{"t": {"x"}}, public},
 		{"GET /sign-in", "GET", "/sign-in", nil, public},
 		{"POST /sign-in", "POST", "/sign-in", url.Values{"email": {"nobody@example.com"}, "password": {"x"}}, public},
@@ -228,12 +240,14 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /recover/code", "GET", "/recover/code?c=x", nil, public},
 		{"POST /recover/code", "POST", "/recover/code", url.Values{"c": {"x"}, "code": {"1"}}, public},
 		{"GET /recover/confirm", "GET", "/recover/confirm?token=x", nil, public},
-		{"GET /recover/reset", "GET", "/recover/reset?t=x", nil, public},
+		{"GET /recover/reset", "GET", "/recover/reset", nil, public},
 		{"POST /recover/reset", "POST", "/recover/reset", url.Values{"t": {"x"}}, public},
 		{"GET /account", "GET", "/account", nil, signedIn},
 		{"GET /account/profile", "GET", "/account/profile", nil, signedIn},
 		{"POST /account/profile", "POST", "/account/profile", url.Values{"legal_name": {""}}, signedIn},
 		{"GET /account/security", "GET", "/account/security", nil, signedIn},
+		{"GET /account/connected-services", "GET", "/account/connected-services", nil, signedIn},
+		{"POST /account/connected-services/withdraw", "POST", "/account/connected-services/withdraw", url.Values{"client": {svcClient.ID}}, ownerOnly},
 		{"POST /account/sessions/{id}/end", "POST", "/account/sessions/" + target + "/end", nil, ownerOnly},
 		{"POST /account/sessions/end-others", "POST", "/account/sessions/end-others", nil, signedIn},
 		{"GET /account/reauth", "GET", "/account/reauth", nil, signedIn},
@@ -318,6 +332,8 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /oauth/userinfo", "GET", "/oauth/userinfo", nil, public},
 		{"POST /oauth/userinfo", "POST", "/oauth/userinfo", url.Values{"access_token": {"x"}}, public},
 		{"OPTIONS /oauth/userinfo", "OPTIONS", "/oauth/userinfo", nil, public},
+		{"OPTIONS /oauth/token", "OPTIONS", "/oauth/token", nil, public},
+		{"OPTIONS /oauth/revoke", "OPTIONS", "/oauth/revoke", nil, public},
 		{"GET /oauth/end_session", "GET", "/oauth/end_session?client_id=pc_nobody", nil, public},
 		{"GET /oauth/login", "GET", "/oauth/login?id=none", nil, public},
 		{"GET /oauth/consent", "GET", "/oauth/consent?id=none", nil, public},

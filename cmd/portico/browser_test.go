@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -224,6 +225,12 @@ func TestBrowserJourneys(t *testing.T) {
 			chromedp.Submit(chromedp.CSS("#password")),
 			chromedp.WaitVisible(chromedp.CSS(`a[href="/inbox"]`)),
 		)
+		// The tabs share cookies, so an earlier journey's session can
+		// show the link on the sign-in page itself: wait until the
+		// submission has left it before navigating again.
+		for i := 0; i < 100 && strings.Contains(p.Location(t), "/sign-in"); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
 		for _, lang := range []string{"en", "es"} {
 			p.Visit(t, base+"/account/notifications?lang="+lang)
 			p.CheckA11y(t)

@@ -152,6 +152,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	reg := jobs.NewRegistry()
 	a.Bus = events.NewBus(reg, a.Clock)
 	jobs.Register(reg, &audit.CheckpointWorker{Log: a.Audit})
+	purge := &oidc.PurgeWorker{} // its Service is set once the block exists, before jobs start
+	jobs.Register(reg, purge)
 	a.Casework = casework.New(db, a.Audit, a.Bus, a.Clock)
 	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
 	if err := a.newNotify(reg, opts, box); err != nil {
@@ -182,6 +184,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			river.NewPeriodicJob(river.PeriodicInterval(application.SweepInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return application.SweepArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return oidc.PurgeArgs{}, nil }, nil),
 		},
 	})
 	if err != nil {
@@ -198,9 +202,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	a.Web, err = web.New(web.Config{
-		SecureCookies: cfg.HTTPS(),
-		HSTS:          cfg.HTTPS(),
-		Ready:         a.ready,
+		SecureCookies:  cfg.HTTPS(),
+		HSTS:           cfg.HTTPS(),
+		Ready:          a.ready,
+		TrustedProxies: cfg.Proxies,
 	}, logger, catalog, a.Metrics)
 	if err != nil {
 		return nil, err
@@ -235,6 +240,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	a.OIDC = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity)
+	purge.Service = a.OIDC
 	if cfg.PublicURL != "" { // operator commands have no public URL and serve nothing
 		if err := oidc.Register(a.Web, a.OIDC, idw); err != nil {
 			return nil, err

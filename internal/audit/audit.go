@@ -8,10 +8,16 @@
 // silently drop the newest entries up to the last checkpoint.
 //
 // Contract: Append is called inside the transaction of the change it
-// records, so the entry commits if and only if the change does. Appends are
-// serialised on one head row (a row lock on PostgreSQL; SQLite has a single
-// writer anyway); this orders the log and bounds audited writes to one at a
-// time, which is the price of a single chain.
+// records, so the entry commits if and only if the change does.
+//
+// Chains: the log is Chains hash chains (migration 00010, ADR 4). Each has
+// a head row that serialises its appends (a row lock on PostgreSQL). On
+// PostgreSQL an append takes the first chain whose head no other
+// transaction holds, so up to Chains audited transactions commit in
+// parallel; SQLite has a single writer anyway and uses chain 1 only.
+// Chain c numbers its entries from ChainBase(c) + 1, so seq is unique
+// across chains and names its chain; within a chain seq has no gaps. Order
+// across chains is given by the entries' times, not their seq.
 package audit
 
 import (
@@ -20,7 +26,9 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/portico-gov/portico/internal/platform"
@@ -112,10 +120,8 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, r Record) (Entry, error) {
 		RequestID: platform.RequestIDFrom(ctx),
 		Detail:    detail,
 	}
-	// The UPDATE both reserves the next number and locks the head row until
-	// tx ends, so concurrent appends queue here instead of forking the chain.
-	if err := tx.QueryRowContext(ctx,
-		`UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash`).Scan(&e.Seq, &e.PrevHash); err != nil {
+	chain, err := l.reserve(ctx, tx, &e)
+	if err != nil {
 		return Entry{}, fmt.Errorf("audit: append %s: head: %w", r.Action, err)
 	}
 	h, err := e.computeHash()
@@ -123,16 +129,55 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, r Record) (Entry, error) {
 		return Entry{}, fmt.Errorf("audit: append %s: %w", r.Action, err)
 	}
 	e.Hash = h
-	if _, err := tx.ExecContext(ctx,
+	if _, err := l.db.ExecHot(ctx, tx,
 		`INSERT INTO audit_entries (seq, at, actor, action, subject, agency_id, request_id, detail, prev_hash, hash)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		e.Seq, e.At, e.Actor, e.Action, e.Subject, e.AgencyID, e.RequestID, string(e.Detail), e.PrevHash, e.Hash); err != nil {
 		return Entry{}, fmt.Errorf("audit: append %s: %w", r.Action, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET hash = $1 WHERE id = 1`, e.Hash); err != nil {
+	if _, err := l.db.ExecHot(ctx, tx, `UPDATE audit_head SET hash = $1 WHERE id = $2`, e.Hash, chain); err != nil {
 		return Entry{}, fmt.Errorf("audit: append %s: head: %w", r.Action, err)
 	}
 	return e, nil
+}
+
+// Chains is the number of hash chains (rows of audit_head).
+const Chains = 8
+
+// chainBits: chain c's entries are numbered from ChainBase(c) + 1.
+const chainBits = 48
+
+// ChainBase is the seq before chain c's first entry.
+func ChainBase(c int) int64 { return int64(c-1) << chainBits }
+
+// ChainOf returns the chain an entry's seq belongs to.
+func ChainOf(seq int64) int { return int(seq>>chainBits) + 1 }
+
+// reserve takes a chain's head for tx: it sets e.Seq to the chain's next
+// number and e.PrevHash to its head hash, and returns the chain. The UPDATE
+// locks the head row until tx ends, so appends to one chain queue instead
+// of forking it.
+func (l *Log) reserve(ctx context.Context, tx *sql.Tx, e *Entry) (int, error) {
+	var chain int
+	if l.db.Dialect == storage.Postgres {
+		// The first head no other transaction holds. A head this
+		// transaction already holds is never skipped, so a second append
+		// in one transaction never waits here.
+		err := l.db.QueryRowHot(ctx, tx, `UPDATE audit_head SET seq = seq + 1 WHERE id =
+			(SELECT id FROM audit_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, seq, hash`).Scan(&chain, &e.Seq, &e.PrevHash)
+		if err == nil {
+			return chain, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
+		}
+		// Every head is taken: queue on one, spreading the waiters.
+		chain = 1 + rand.IntN(Chains)
+	} else {
+		chain = 1
+	}
+	err := l.db.QueryRowHot(ctx, tx, `UPDATE audit_head SET seq = seq + 1 WHERE id = $1 RETURNING seq, hash`, chain).Scan(&e.Seq, &e.PrevHash)
+	return chain, err
 }
 
 // Write appends r in a transaction of its own, for events that change no

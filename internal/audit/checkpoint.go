@@ -102,33 +102,42 @@ func checkpointMessage(seq int64, hash string, at time.Time) []byte {
 	return []byte("portico-audit-checkpoint-v1\n" + strconv.FormatInt(seq, 10) + "\n" + hash + "\n" + at.UTC().Format(time.RFC3339Nano))
 }
 
-// Checkpoint signs the current head and stores the signature. It is a no-op
-// (returning the existing checkpoint) when the head has not moved.
+// Checkpoint signs the head of every chain that has entries and stores
+// the signatures; a chain whose head has not moved keeps its existing
+// checkpoint. It returns chain 1's checkpoint.
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if l.signer == nil {
 		return Checkpoint{}, errors.New("audit: checkpoint: no signing key")
 	}
-	var cp Checkpoint
-	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
-		// Lock the head so the checkpoint matches a committed chain.
-		if err := tx.QueryRowContext(ctx, `UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash`).Scan(&cp.Seq, &cp.Hash); err != nil {
+	var first Checkpoint
+	for chain := 1; chain <= Chains; chain++ {
+		var cp Checkpoint
+		// One transaction per chain: it holds one head at a time, like an
+		// append, so it cannot deadlock with appends.
+		err := l.db.InTx(ctx, func(tx *sql.Tx) error {
+			// Lock the head so the checkpoint matches a committed chain.
+			if err := tx.QueryRowContext(ctx, `UPDATE audit_head SET seq = seq WHERE id = $1 RETURNING seq, hash`, chain).Scan(&cp.Seq, &cp.Hash); err != nil {
+				return err
+			}
+			if cp.Seq == ChainBase(chain) {
+				return nil // an empty chain
+			}
+			cp.At = l.clock.Now().UTC().Truncate(time.Microsecond)
+			cp.KeyID = l.signer.keyID
+			cp.Signature = base64.RawURLEncoding.EncodeToString(ed25519.Sign(l.signer.key, checkpointMessage(cp.Seq, cp.Hash, cp.At)))
+			_, err := tx.ExecContext(ctx,
+				`INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING`,
+				cp.Seq, cp.Hash, cp.At, cp.KeyID, cp.Signature)
 			return err
+		})
+		if err != nil {
+			return Checkpoint{}, fmt.Errorf("audit: checkpoint chain %d: %w", chain, err)
 		}
-		if cp.Seq == 0 {
-			return nil
+		if chain == 1 {
+			first = cp
 		}
-		cp.At = l.clock.Now().UTC().Truncate(time.Microsecond)
-		cp.KeyID = l.signer.keyID
-		cp.Signature = base64.RawURLEncoding.EncodeToString(ed25519.Sign(l.signer.key, checkpointMessage(cp.Seq, cp.Hash, cp.At)))
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING`,
-			cp.Seq, cp.Hash, cp.At, cp.KeyID, cp.Signature)
-		return err
-	})
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", err)
 	}
-	return cp, nil
+	return first, nil
 }
 
 // CheckpointArgs is the periodic job that signs the head.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -55,6 +56,13 @@ type Config struct {
 	// upload with applications: file:///dir (default: DataDir/attachments)
 	// or s3://bucket?region=… at scale.
 	Attachments string
+
+	// TrustedProxies is a comma-separated list of CIDR prefixes (or
+	// addresses) of reverse proxies whose X-Forwarded-For Portico believes
+	// when it needs the client's address (per-IP throttling, the audit
+	// log). Empty: the connection's peer is the client.
+	TrustedProxies string
+	Proxies        []netip.Prefix // TrustedProxies parsed by Finish
 }
 
 // Defaults.
@@ -85,6 +93,7 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.StringVar(&c.SMSURL, "sms-url", env("PORTICO_SMS_URL"), "SMS provider: twilio://ACCOUNT_SID:AUTH_TOKEN@api.twilio.com?from=%2B15555550100 (env PORTICO_SMS_URL, preferred: it keeps the token out of the process list)")
 	fs.IntVar(&c.NotifyRateLimit, "notify-rate-limit", intOr(env("PORTICO_NOTIFY_RATE_LIMIT"), 0), "Notify API: sends per service and key type per 60 seconds (env PORTICO_NOTIFY_RATE_LIMIT; 0 = 3000, -1 = no limit)")
 	fs.IntVar(&c.NotifyDailyLimit, "notify-daily-limit", intOr(env("PORTICO_NOTIFY_DAILY_LIMIT"), 0), "Notify API: messages per service per day (env PORTICO_NOTIFY_DAILY_LIMIT; 0 = 250000, -1 = no limit)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("PORTICO_TRUSTED_PROXIES"), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed, e.g. 10.0.0.0/8 (env PORTICO_TRUSTED_PROXIES; default none)")
 	fs.StringVar(&c.MailFrom, "mail-from", env("PORTICO_MAIL_FROM"), "sender of email, e.g. \"State of Example <no-reply@services.example.gov>\" (env PORTICO_MAIL_FROM; default no-reply@ the public URL's host)")
 }
 
@@ -201,6 +210,9 @@ func (c *Config) Finish() error {
 	if c.Workers < 1 || c.Workers > 1000 {
 		return fmt.Errorf("--workers %d must be between 1 and 1000", c.Workers)
 	}
+	if c.Proxies, err = ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	if c.MailFrom == "" {
 		c.MailFrom = "no-reply@localhost"
 		// An IP address is not a mail domain (it would need [brackets]).
@@ -243,4 +255,31 @@ func (c *Config) SecureContext() bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// ParseTrustedProxies parses a comma-separated list of CIDR prefixes or
+// single addresses ("10.0.0.0/8, 192.0.2.7").
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an IP address or CIDR prefix", f)
+			}
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR prefix", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

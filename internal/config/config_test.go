@@ -91,3 +91,41 @@ func TestSessionFlags(t *testing.T) {
 		t.Fatalf("max below idle accepted: %v", err)
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    []string // parsed prefixes
+		wantErr string
+	}{
+		{"default none", nil, nil, nil, ""},
+		{"flag", nil, []string{"--trusted-proxies", "10.0.0.0/8, 192.0.2.7"}, []string{"10.0.0.0/8", "192.0.2.7/32"}, ""},
+		{"environment", map[string]string{"PORTICO_TRUSTED_PROXIES": "2001:db8::/32"}, nil, []string{"2001:db8::/32"}, ""},
+		{"host bits are masked", nil, []string{"--trusted-proxies", "10.1.2.3/8"}, []string{"10.0.0.0/8"}, ""},
+		{"not an address", nil, []string{"--trusted-proxies", "proxy.example.gov"}, nil, "--trusted-proxies"},
+		{"bad prefix", nil, []string{"--trusted-proxies", "10.0.0.0/99"}, nil, "--trusted-proxies"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(t, tt.env, tt.args...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range c.Proxies {
+				got = append(got, p.String())
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Fatalf("proxies = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

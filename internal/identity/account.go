@@ -105,7 +105,7 @@ func loadAccount(ctx context.Context, q querier, where string, arg any) (*Accoun
 
 // Account returns the account with id.
 func (s *Service) Account(ctx context.Context, id string) (*Account, error) {
-	return loadAccount(ctx, s.db.Read(), "id", id)
+	return loadAccount(ctx, s.db.HotRead(), "id", id)
 }
 
 // AccountByEmail returns the account with email (any case).

@@ -13,7 +13,7 @@ import (
 // three queries for a yes or no.
 func (s *Service) AccountActive(ctx context.Context, id string) (bool, error) {
 	var disabled sql.NullTime
-	err := s.db.Read().QueryRowContext(ctx, `SELECT disabled_at FROM accounts WHERE id = $1`, id).Scan(&disabled)
+	err := s.db.ReadRowHot(ctx, `SELECT disabled_at FROM accounts WHERE id = $1`, id).Scan(&disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -73,6 +73,17 @@ func TestBrowserFlow(t *testing.T) {
 	if loc := p.Location(t); !strings.Contains(loc, "error=access_denied") {
 		t.Fatalf("refusal ended at %s", loc)
 	}
+	// The person's connected services (Spanish, chosen above), axe
+	// checked with one service and after withdrawing it.
+	p.Visit(t, s.URL+"/account/connected-services")
+	if h := p.Text(t, "main h2"); h != "Fishing Licences" {
+		t.Fatalf("connected services list %q", h)
+	}
+	p.Run(t,
+		chromedp.Click(chromedp.CSS(`main form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[role=status]`)),
+	)
+	p.CheckA11y(t)
 	p.Visit(t, s.URL+"/oauth/end_session?client_id="+reg.ID)
 	if h := p.Text(t, "h1"); !strings.Contains(h, "¿Cerrar sesión en Portico?") { // Spanish, chosen above
 		t.Fatalf("logout page heading %q", h)

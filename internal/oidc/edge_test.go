@@ -3,6 +3,7 @@ package oidc_test
 import (
 	"context"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -385,3 +386,77 @@ func kidOf(t testing.TB, jwt string) string {
 }
 
 func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+// TestSinglePageAppCrossOrigin: a browser app on another origin (a public
+// client with PKCE) may call the token and revocation endpoints, with the
+// CORS answers it needs; every other unsafe request from another origin is
+// still refused by the shell's cross-origin protection.
+func TestSinglePageAppCrossOrigin(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		s := newSite(t, db)
+		pub, err := s.svc.AddClient(context.Background(), oidc.NewClient{Name: "Fishing Licences", Grant: oidc.GrantAuthorizationCode,
+			Public: true, RedirectURIs: []string{rpCallback}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := s.oauth2Config(pub)
+		conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		tok := s.flow(t, conf, "spa@example.com")
+		second := s.flow(t, conf, "spa2@example.com")
+		const app = "https://wallet.example.org"
+		tests := []struct {
+			name   string
+			method string
+			path   string
+			form   url.Values
+			status int
+			cors   bool // the answer must allow the app's origin to read it
+		}{
+			{"preflight for the token endpoint", "OPTIONS", "/oauth/token", nil, http.StatusNoContent, true},
+			{"refresh from the app", "POST", "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.refresh}, "client_id": {pub.ID}}, http.StatusOK, true},
+			{"no client, no token: the endpoint says so", "POST", "/oauth/token", url.Values{"grant_type": {"refresh_token"}}, http.StatusBadRequest, true},
+			{"preflight for revocation", "OPTIONS", "/oauth/revoke", nil, http.StatusNoContent, true},
+			{"revocation from the app", "POST", "/oauth/revoke", url.Values{"token": {second.refresh}, "token_type_hint": {"refresh_token"}, "client_id": {pub.ID}}, http.StatusOK, true},
+			{"introspection stays same-origin", "POST", "/oauth/introspect", url.Values{"token": {tok.access}}, http.StatusForbidden, false},
+			{"consent stays same-origin", "POST", "/oauth/consent", url.Values{"id": {"x"}, "decision": {"allow"}}, http.StatusForbidden, false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				var body io.Reader
+				if tt.form != nil {
+					body = strings.NewReader(tt.form.Encode())
+				}
+				req, _ := http.NewRequest(tt.method, s.URL+tt.path, body)
+				req.Header.Set("Origin", app)
+				req.Header.Set("Sec-Fetch-Site", "cross-site")
+				if tt.method == "OPTIONS" {
+					req.Header.Set("Access-Control-Request-Method", "POST")
+					req.Header.Set("Access-Control-Request-Headers", "content-type")
+				} else {
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tt.status {
+					t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, raw)
+				}
+				allow := resp.Header.Get("Access-Control-Allow-Origin")
+				if tt.cors && allow != "*" && allow != app {
+					t.Fatalf("Access-Control-Allow-Origin = %q", allow)
+				}
+				if resp.Header.Get("Access-Control-Allow-Credentials") == "true" {
+					t.Fatal("credentials allowed cross-origin")
+				}
+			})
+		}
+		// The revoked grant is dead.
+		code, _ := s.postForm(t, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {second.refresh}, "client_id": {pub.ID}}, "", "")
+		if code != http.StatusBadRequest {
+			t.Fatalf("refresh after revocation: %d", code)
+		}
+	})
+}

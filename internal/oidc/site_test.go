@@ -50,8 +50,13 @@ func (nopMailer) SendEmail(context.Context, *sql.Tx, identity.Message) error { r
 
 func newSite(t testing.TB, db *storage.DB) *site {
 	t.Helper()
+	return newSiteAt(t, db, platform.SystemClock{})
+}
+
+// newSiteAt is newSite with every block reading time from clock.
+func newSiteAt(t testing.TB, db *storage.DB, clock platform.Clock) *site {
+	t.Helper()
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorSystem})
-	clock := platform.SystemClock{}
 	log := audit.New(db, clock, nil)
 	box, err := secrets.LoadOrCreate(filepath.Join(t.TempDir(), "secrets.key"))
 	if err != nil {

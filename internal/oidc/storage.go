@@ -373,7 +373,7 @@ func grantOf(req op.TokenRequest) (grant, error) {
 func (s *Service) insertAccessToken(ctx context.Context, tx *sql.Tx, g grant, now time.Time) (string, time.Time, error) {
 	id := "at_" + randomToken()[:27]
 	exp := now.Add(s.cfg.AccessTokenTTL)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO oidc_tokens (id, client_id, account_id, grant_id, scopes, created_at, expires_at)
+	if _, err := s.db.ExecHot(ctx, tx, `INSERT INTO oidc_tokens (id, client_id, account_id, grant_id, scopes, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, g.clientID, g.accountID, g.grantID, mustJSON(g.scopes), now, exp); err != nil {
 		return "", time.Time{}, err
 	}
@@ -475,7 +475,7 @@ func (s *Service) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			}
 		}
 		if rr, ok := req.(*refreshRequest); ok {
-			res, err := tx.ExecContext(ctx, `UPDATE oidc_refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL
+			res, err := s.db.ExecHot(ctx, tx, `UPDATE oidc_refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL
 				AND revoked_at IS NULL AND expires_at > $1`, now, rr.tokenHash)
 			if err != nil {
 				return err
@@ -485,7 +485,7 @@ func (s *Service) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 				return errRefreshReused()
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO oidc_refresh_tokens (token_hash, grant_id, client_id, account_id, scopes,
+		if _, err := s.db.ExecHot(ctx, tx, `INSERT INTO oidc_refresh_tokens (token_hash, grant_id, client_id, account_id, scopes,
 			amr, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			hashSecret(refresh), g.grantID, g.clientID, g.accountID, mustJSON(scopes), mustJSON(amr),
 			authTime, now, now.Add(s.cfg.RefreshTokenTTL)); err != nil {
@@ -525,7 +525,7 @@ func (s *Service) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	var expires time.Time
 	var used, revoked sql.NullTime
 	r.id = "rt_" + r.tokenHash
-	err := s.db.Read().QueryRowContext(ctx, `SELECT grant_id, client_id, account_id, scopes, amr, auth_time, expires_at, used_at,
+	err := s.db.ReadRowHot(ctx, `SELECT grant_id, client_id, account_id, scopes, amr, auth_time, expires_at, used_at,
 		revoked_at FROM oidc_refresh_tokens WHERE token_hash = $1`, r.tokenHash).Scan(&r.grantID, &r.clientID, &r.accountID,
 		&scopes, &amr, &r.authTime, &expires, &used, &revoked)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -566,6 +566,12 @@ func (s *Service) revokeGrant(ctx context.Context, grantID, action string) error
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var clientID, accountID string
 		err := tx.QueryRowContext(ctx, `SELECT client_id, account_id FROM oidc_auth_requests WHERE id = $1`, grantID).Scan(&clientID, &accountID)
+		if errors.Is(err, sql.ErrNoRows) {
+			// The authorization request was purged (purge.go); its refresh
+			// tokens still say whose grant it is.
+			err = tx.QueryRowContext(ctx, `SELECT client_id, account_id FROM oidc_refresh_tokens WHERE grant_id = $1 LIMIT 1`,
+				grantID).Scan(&clientID, &accountID)
+		}
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -782,7 +788,7 @@ func (s *Service) liveToken(ctx context.Context, id string) (clientID, accountID
 	}
 	var sc string
 	var revoked sql.NullTime
-	err = s.db.Read().QueryRowContext(ctx, `SELECT client_id, account_id, scopes, created_at, expires_at, revoked_at FROM oidc_tokens
+	err = s.db.ReadRowHot(ctx, `SELECT client_id, account_id, scopes, created_at, expires_at, revoked_at FROM oidc_tokens
 		WHERE id = $1`, id).Scan(&clientID, &accountID, &sc, &created, &expires, &revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", nil, time.Time{}, time.Time{}, false, nil

@@ -134,17 +134,26 @@ func Register(s *web.Server, svc *Service, idw *identityweb.Handlers) error {
 	for _, p := range []string{
 		"GET " + discoveryPath, "GET " + keysPath,
 		"GET " + authorizePath, "POST " + authorizePath, "GET " + callbackPath,
-		"POST " + tokenPath, "POST " + introspectPath, "POST " + revokePath,
+		"POST " + tokenPath, "OPTIONS " + tokenPath, "POST " + introspectPath, "POST " + revokePath, "OPTIONS " + revokePath,
 		"GET " + userinfoPath, "POST " + userinfoPath, "OPTIONS " + userinfoPath,
 		"GET " + endSessionPath,
 	} {
 		s.Handle(p, http.HandlerFunc(h.protocol))
 	}
+	// A single-page app (a public client with PKCE) exchanges its code and
+	// refreshes from the browser, cross-origin. These two endpoints act only
+	// on what the request carries (client authentication, the PKCE verifier,
+	// the token itself), never on Portico's session cookie, so a cross-site
+	// POST gains nothing a direct one would not. The CORS answer comes from
+	// the provider's own handler (credentials not allowed).
+	s.AllowCrossOrigin("POST "+tokenPath, "POST "+revokePath)
 	s.HandleFunc("GET "+loginPath, h.login)
 	s.HandleFunc("GET "+consentPath, h.consentForm)
 	s.HandleFunc("POST "+consentPath, h.consent)
 	s.HandleFunc("GET "+logoutPath, h.logoutForm)
 	s.HandleFunc("POST "+logoutPath, h.logout)
+	s.Handle("GET "+connectionsPath, idw.RequireSignedIn(h.connections))
+	s.Handle("POST "+connectionsPath+"/withdraw", idw.RequireSignedIn(h.withdraw))
 	return nil
 }
 

@@ -43,6 +43,9 @@ type DB struct {
 	read    *sql.DB
 	pgx     *pgxpool.Pool // PostgreSQL only: River's LISTEN connections
 	url     string        // redacted, for logs
+
+	// SQLite only: hot statements prepared once (stmtcache.go).
+	writeStmts, readStmts *stmtCache
 }
 
 // Write returns the pool for changes and transactions.
@@ -177,7 +180,8 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &DB{Dialect: SQLite, write: write, read: read, url: "sqlite://" + path}, nil
+	return &DB{Dialect: SQLite, write: write, read: read, url: "sqlite://" + path,
+		writeStmts: &stmtCache{pool: write}, readStmts: &stmtCache{pool: read}}, nil
 }
 
 func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
@@ -218,6 +222,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes every pool.
 func (db *DB) Close() error {
 	var errs []error
+	if db.writeStmts != nil {
+		errs = append(errs, db.writeStmts.close(), db.readStmts.close())
+	}
 	if db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}
@@ -249,6 +256,11 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("storage: commit: %w", err)
+	}
+	if db.writeStmts != nil {
+		// The connection is free again: prepare any hot statement the
+		// transaction met for the first time (stmtcache.go).
+		db.writeStmts.prepareWanted(ctx)
 	}
 	return nil
 }

@@ -82,6 +82,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		slot := &routeSlot{}
 		ctx := platform.WithRequestID(r.Context(), id)
 		ctx = context.WithValue(ctx, routeSlotKey{}, slot)
+		client := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies)
+		ctx = withClientIP(ctx, client)
 		r = r.WithContext(ctx)
 		rec := &recorder{ResponseWriter: w}
 
@@ -116,6 +118,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				slog.Int64("bytes", rec.bytes),
 				slog.Duration("duration", elapsed),
 				slog.String("remote", r.RemoteAddr),
+				slog.String("client", client),
 			)
 		}()
 		next.ServeHTTP(rec, r)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -28,6 +29,9 @@ type Config struct {
 	SecureCookies bool
 	// HSTS sends Strict-Transport-Security.
 	HSTS bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (clientip.go). Empty: the connection's peer is the client.
+	TrustedProxies []netip.Prefix
 	// Ready reports whether the instance can serve (database reachable,
 	// migrations applied). Nil means always ready.
 	Ready func(ctx context.Context) error
@@ -47,6 +51,8 @@ type Server struct {
 	routes   []string
 	// bodyLimits are raised body limits by path prefix (AllowBody).
 	bodyLimits map[string]int64
+	// crossOrigin lists the patterns exempt from cross-origin protection.
+	crossOrigin []string
 }
 
 // New returns a server with the shell's own routes registered: static
@@ -92,6 +98,17 @@ func (s *Server) Use(mw func(http.Handler) http.Handler) {
 	s.build()
 }
 
+// AllowCrossOrigin exempts patterns ("POST /oauth/token") from the
+// shell's cross-origin protection, so that pages on other sites may send
+// them from a browser. Only for endpoints that never act on the ambient
+// authority of a cookie: they must authenticate every request by what it
+// carries (client credentials, a PKCE verifier, a bearer token), or a
+// cross-site form could act as the person. Call it before serving.
+func (s *Server) AllowCrossOrigin(patterns ...string) {
+	s.crossOrigin = append(s.crossOrigin, patterns...)
+	s.build()
+}
+
 func (s *Server) build() {
 	var h http.Handler = http.HandlerFunc(s.route)
 	for i := len(s.inner) - 1; i >= 0; i-- {
@@ -99,6 +116,9 @@ func (s *Server) build() {
 	}
 	h = s.limitBody(h)
 	cop := http.NewCrossOriginProtection()
+	for _, p := range s.crossOrigin {
+		cop.AddInsecureBypassPattern(p)
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden)
 	}))

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -268,12 +267,56 @@ func (h *Handlers) clearCookie(w http.ResponseWriter) {
 	})
 }
 
-func clientOf(r *http.Request) identity.Client {
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
+// Completion tickets.
+//
+// Confirming an email address (by code or link) yields a short-lived
+// completion token that lets the browser finish signing up or resetting
+// a password. It travels in an HttpOnly cookie, one per purpose, never in
+// a URL, where it would land in access logs, browser history and Referer
+// headers. SameSite=Lax so that the cookie set by the emailed link (a
+// cross-site navigation from a mail client) is sent on the redirect that
+// follows; the service still checks the token's purpose, expiry and
+// single use.
+
+func (h *Handlers) completionCookie(p identity.Purpose) string {
+	name := "portico-" + string(p) + "-ticket"
+	if h.cfg.SecureCookie {
+		return "__Host-" + name
 	}
-	return identity.Client{IP: ip, UserAgent: r.UserAgent()}
+	return name
+}
+
+// completionMaxAge bounds the cookie; the token's own expiry is enforced by
+// the service.
+const completionMaxAge = 30 * 60
+
+func (h *Handlers) setCompletion(w http.ResponseWriter, p identity.Purpose, token string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.completionCookie(p), Value: token, Path: "/", MaxAge: completionMaxAge, HttpOnly: true,
+		Secure: h.cfg.SecureCookie, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *Handlers) clearCompletion(w http.ResponseWriter, p identity.Purpose) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.completionCookie(p), Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: h.cfg.SecureCookie, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// completion returns the browser's completion token for p, or "".
+func (h *Handlers) completion(r *http.Request, p identity.Purpose) string {
+	c, err := r.Cookie(h.completionCookie(p))
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// clientOf describes who is asking, for throttling and the audit log. The
+// address is the shell's: behind a trusted proxy, the forwarded client.
+func clientOf(r *http.Request) identity.Client {
+	return identity.Client{IP: web.ClientIP(r), UserAgent: r.UserAgent()}
 }
 
 // safeNext returns next if it is a path on this site, else "/account".

@@ -89,6 +89,7 @@ type resp struct {
 	status   int
 	location string
 	body     string
+	cookies  []*http.Cookie
 }
 
 func (b *browser) do(method, path string, form url.Values) resp {
@@ -108,7 +109,7 @@ func (b *browser) do(method, path string, form url.Values) resp {
 	}
 	defer r.Body.Close()
 	raw, _ := io.ReadAll(r.Body)
-	return resp{status: r.StatusCode, location: r.Header.Get("Location"), body: string(raw)}
+	return resp{status: r.StatusCode, location: r.Header.Get("Location"), body: string(raw), cookies: r.Cookies()}
 }
 
 func (b *browser) get(path string) resp                   { return b.do("GET", path, nil) }
@@ -138,9 +139,9 @@ func (s *site) signUp(t *testing.T, email string) *browser {
 	u, _ := url.Parse(r.location)
 	code := codeRE.FindStringSubmatch(s.mail.Last(t, email).Text)[1]
 	r = b.post("/sign-up/code", url.Values{"c": {u.Query().Get("c")}, "email": {email}, "code": {code}})
-	expect(t, r, http.StatusSeeOther, "/sign-up/details?t=")
-	u, _ = url.Parse(r.location)
-	r = b.post("/sign-up/details", url.Values{"t": {u.Query().Get("t")}, "legal_name": {"Ana Citizen"}, "password": {pw}, "password_confirm": {pw}})
+	expect(t, r, http.StatusSeeOther, "/sign-up/details")
+	noTicketInURL(t, r)
+	r = b.post("/sign-up/details", url.Values{"legal_name": {"Ana Citizen"}, "password": {pw}, "password_confirm": {pw}})
 	expect(t, r, http.StatusSeeOther, "/account")
 	return b
 }
@@ -226,17 +227,18 @@ func TestRecoveryKeepsSecondFactor(t *testing.T) {
 	expect(t, r, http.StatusSeeOther, "/recover/code")
 	link := regexp.MustCompile(`http://portal\.test(/recover/confirm\?token=[A-Za-z0-9_-]+)`).FindStringSubmatch(s.mail.Last(t, "bo@example.com").Text)[1]
 	r = other.get(link)
-	expect(t, r, http.StatusSeeOther, "/recover/reset?t=")
+	expect(t, r, http.StatusSeeOther, "/recover/reset")
+	noTicketInURL(t, r)
 	reset := strings.TrimPrefix(r.location, s.URL)
 	r = other.get(reset)
 	expect(t, r, http.StatusOK, "Your account has an authentication app")
-	u, _ := url.Parse(reset)
-	tok := u.Query().Get("t")
-	r = other.post("/recover/reset", url.Values{"t": {tok}, "password": {"a fresh long passphrase"}, "password_confirm": {"a fresh long passphrase"}})
+	// Without the browser's ticket cookie the page is a dead end.
+	expect(t, s.browser(t).get(reset), http.StatusBadRequest, "expired")
+	r = other.post("/recover/reset", url.Values{"password": {"a fresh long passphrase"}, "password_confirm": {"a fresh long passphrase"}})
 	expect(t, r, http.StatusBadRequest, "That security code did not work")
 	s.clock.Advance(time.Minute)
 	code, _ = totp.GenerateCode(secret, s.clock.Now())
-	r = other.post("/recover/reset", url.Values{"t": {tok}, "code": {code}, "password": {"a fresh long passphrase"}, "password_confirm": {"a fresh long passphrase"}})
+	r = other.post("/recover/reset", url.Values{"code": {code}, "password": {"a fresh long passphrase"}, "password_confirm": {"a fresh long passphrase"}})
 	expect(t, r, http.StatusSeeOther, "/sign-in?reset=1")
 	// The old session is gone.
 	expect(t, b.get("/account"), http.StatusSeeOther, "/sign-in")
@@ -282,4 +284,23 @@ func totpFromPage(t *testing.T, body string) (secret, sealed string) {
 		t.Fatalf("no TOTP set-up on the page:\n%.2000s", body)
 	}
 	return s[1], v[1]
+}
+
+// noTicketInURL checks that a redirect after confirming an address keeps
+// the completion token out of the URL and hands it over as an HttpOnly
+// cookie instead.
+func noTicketInURL(t *testing.T, r resp) {
+	t.Helper()
+	if strings.Contains(r.location, "t=") || strings.Contains(r.location, "token") {
+		t.Fatalf("completion token in the URL: %s", r.location)
+	}
+	for _, c := range r.cookies {
+		if strings.HasSuffix(c.Name, "-ticket") && c.Value != "" {
+			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+				t.Fatalf("ticket cookie %+v: want HttpOnly and SameSite=Lax", c)
+			}
+			return
+		}
+	}
+	t.Fatalf("no ticket cookie set; cookies: %v", r.cookies)
 }

@@ -59,7 +59,8 @@ func (h *Handlers) confirmCode(w http.ResponseWriter, r *http.Request, p identit
 		h.fail(w, r, "code", f, err, "code")
 		return
 	}
-	redirect(w, r, next, url.Values{"t": {completion}})
+	h.setCompletion(w, p, completion)
+	redirect(w, r, next, nil)
 }
 
 func (h *Handlers) signUpCodeForm(w http.ResponseWriter, r *http.Request) {
@@ -80,20 +81,21 @@ func (h *Handlers) signUpLink(w http.ResponseWriter, r *http.Request) {
 		h.linkExpired(w, r, "/sign-up")
 		return
 	}
-	redirect(w, r, "/sign-up/details", url.Values{"t": {completion}})
+	h.setCompletion(w, identity.PurposeSignUp, completion)
+	redirect(w, r, "/sign-up/details", nil)
 }
 
 func (h *Handlers) signUpDetailsForm(w http.ResponseWriter, r *http.Request) {
-	t := r.URL.Query().Get("t")
-	if err := h.svc.CheckCompletion(r.Context(), identity.PurposeSignUp, t); err != nil {
+	if err := h.svc.CheckCompletion(r.Context(), identity.PurposeSignUp, h.completion(r, identity.PurposeSignUp)); err != nil {
 		h.linkExpired(w, r, "/sign-up")
 		return
 	}
-	h.render(w, r, http.StatusOK, "details", form{Values: map[string]string{"t": t}}, nil)
+	h.render(w, r, http.StatusOK, "details", form{Values: map[string]string{}}, nil)
 }
 
 func (h *Handlers) signUpDetails(w http.ResponseWriter, r *http.Request) {
-	f := newForm(r, "t", "legal_name")
+	f := newForm(r, "legal_name")
+	f.Values["t"] = h.completion(r, identity.PurposeSignUp)
 	pw, confirm := r.PostFormValue("password"), r.PostFormValue("password_confirm")
 	if pw != confirm {
 		h.render(w, r, http.StatusBadRequest, "details", f, map[string]string{"password_confirm": "identity.password.mismatch"})
@@ -108,6 +110,7 @@ func (h *Handlers) signUpDetails(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "details", f, err, "password")
 		return
 	}
+	h.clearCompletion(w, identity.PurposeSignUp)
 	h.setCookie(w, token)
 	redirect(w, r, "/account", url.Values{"welcome": {"1"}})
 }
@@ -210,21 +213,22 @@ func (h *Handlers) recoverLink(w http.ResponseWriter, r *http.Request) {
 		h.linkExpired(w, r, "/recover")
 		return
 	}
-	redirect(w, r, "/recover/reset", url.Values{"t": {completion}})
+	h.setCompletion(w, identity.PurposeRecover, completion)
+	redirect(w, r, "/recover/reset", nil)
 }
 
 func (h *Handlers) resetForm(w http.ResponseWriter, r *http.Request) {
-	t := r.URL.Query().Get("t")
-	needs, err := h.svc.RecoveryRequirements(r.Context(), t)
+	needs, err := h.svc.RecoveryRequirements(r.Context(), h.completion(r, identity.PurposeRecover))
 	if err != nil {
 		h.linkExpired(w, r, "/recover")
 		return
 	}
-	h.render(w, r, http.StatusOK, "reset", form{Values: map[string]string{"t": t}, Extra: needs}, nil)
+	h.render(w, r, http.StatusOK, "reset", form{Values: map[string]string{}, Extra: needs}, nil)
 }
 
 func (h *Handlers) reset(w http.ResponseWriter, r *http.Request) {
-	f := newForm(r, "t")
+	f := newForm(r)
+	f.Values["t"] = h.completion(r, identity.PurposeRecover)
 	needs, err := h.svc.RecoveryRequirements(r.Context(), f.V("t"))
 	if err != nil {
 		h.linkExpired(w, r, "/recover")
@@ -240,6 +244,7 @@ func (h *Handlers) reset(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "reset", f, err, "password")
 		return
 	}
+	h.clearCompletion(w, identity.PurposeRecover)
 	h.clearCookie(w)
 	redirect(w, r, "/sign-in", url.Values{"reset": {"1"}})
 }
