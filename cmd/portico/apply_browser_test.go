@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -184,6 +185,25 @@ func workCase(t *testing.T, base, lang string, p *browsertest.Page, applicant, e
 	act(eli, staffCase,
 		chromedp.SendKeys(chromedp.CSS("#request-body"), "Please tell us where you would like the ceremony."),
 		chromedp.Click(chromedp.CSS("#request-submit")))
+	// The uploaded decree is linked from the answers; staff download it as
+	// an attachment, never rendered inline.
+	_, casePage := page(t, eli, staffCase)
+	m := regexp.MustCompile(`href="(/console/cases/[^"]+/files/[^"]+)"`).FindStringSubmatch(casePage)
+	if m == nil {
+		t.Fatalf("no link to the decree on the staff case page")
+	}
+	href := m[1]
+	req, _ := http.NewRequest("GET", base+href, nil)
+	resp, err := eli.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") ||
+		resp.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.HasPrefix(string(body), "%PDF") {
+		t.Fatalf("staff download of %s: %d %v", href, resp.StatusCode, resp.Header)
+	}
 	// The applicant answers on their case page.
 	act(applicant, base+"/applications/"+id+"?lang="+lang,
 		chromedp.SendKeys(chromedp.CSS("#body"), "At the county courthouse, please."),

@@ -17,6 +17,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/application"
+	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/identity"
@@ -37,16 +38,17 @@ type actor struct {
 type rule int
 
 const (
-	public        rule = iota // everyone
-	signedIn                  // any full session, citizen or staff
-	secondStep                // only a session waiting for its second factor (none of our actors)
-	staffOnly                 // any staff member
-	dmvMember                 // staff of the DMV, or a platform admin
-	dmvAdmin                  // the DMV's agency administrator, or a platform admin
-	platformAdmin             // platform administrators only
-	ownerOnly                 // the citizen who owns the object (Beto), per object
-	bearerOnly                // the API: a session cookie never suffices (see internal/api's own table)
-	dmvStaff                  // staff holding a role in the DMV (not a platform admin without one)
+	public          rule = iota // everyone
+	signedIn                    // any full session, citizen or staff
+	secondStep                  // only a session waiting for its second factor (none of our actors)
+	staffOnly                   // any staff member
+	dmvMember                   // staff of the DMV, or a platform admin
+	dmvAdmin                    // the DMV's agency administrator, or a platform admin
+	platformAdmin               // platform administrators only
+	ownerOnly                   // the citizen who owns the object (Beto), per object
+	bearerOnly                  // the API: a session cookie never suffices (see internal/api's own table)
+	dmvStaff                    // staff holding a role in the DMV (not a platform admin without one)
+	adamsClerkStaff             // staff holding a role in the Adams County Clerk's office
 )
 
 // TestAuthorizationTable walks every registered route as anonymous,
@@ -171,6 +173,35 @@ func TestAuthorizationTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Ana's marriage licence with an uploaded decree, submitted: an Adams
+	// County Clerk case with a file, the object of the staff download.
+	ana, err := a.Identity.AccountByEmail(ctx, "ana.citizen@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	anaDraft, err := a.Applications.Start(ctx, application.Applicant{AccountID: ana.ID, DateOfBirth: ana.DateOfBirth}, "adams-marriage-licence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	anaFile, prob, err := a.Applications.Attach(ctx, ana.ID, anaDraft.ID, "divorce", "decree", application.Upload{Filename: "decree.pdf", Size: 9, Content: strings.NewReader("%PDF-1.7\n")})
+	if err != nil || prob != nil {
+		t.Fatalf("attach: %v %v", prob, err)
+	}
+	marriage, err := a.Catalog.Latest(ctx, "adams-marriage-licence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DB.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE applications SET status = 'submitted', answers = $2 WHERE id = $1`, anaDraft.ID,
+			`{"divorce":{"decree":"`+anaFile.ID+`"}}`); err != nil {
+			return err
+		}
+		_, err := a.Casework.Open(ctx, tx, casework.Opening{ApplicationID: anaDraft.ID, AccountID: ana.ID, AgencyID: marriage.AgencyID,
+			ServiceID: marriage.ID, Version: marriage.Version, Manifest: marriage.Manifest})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// A service Beto agreed to share with, the object of the consent
 	// withdrawal route.
 	svcClient, err := a.OIDC.AddClient(ctx, oidc.NewClient{Name: "Fishing Licences", Grant: oidc.GrantAuthorizationCode,
@@ -201,6 +232,8 @@ func TestAuthorizationTable(t *testing.T) {
 			return ac.name == "citizen B"
 		case dmvStaff:
 			return ac.name == "staff X (DMV admin)"
+		case adamsClerkStaff:
+			return ac.name == "staff Y (Adams clerk)"
 		}
 		return false
 	}
@@ -283,6 +316,7 @@ func TestAuthorizationTable(t *testing.T) {
 		// agencies' cases; the applicant sees only their own.
 		{"GET /console/cases", "GET", "/console/cases", nil, staffOnly},
 		{"GET /console/cases/{id}", "GET", "/console/cases/" + kase.ID, nil, dmvStaff},
+		{"GET /console/cases/{id}/files/{file}", "GET", "/console/cases/" + anaDraft.ID + "/files/" + anaFile.ID, nil, adamsClerkStaff},
 		{"POST /console/cases/{id}/assign", "POST", "/console/cases/" + kase.ID + "/assign", url.Values{"assignee": {"me"}}, dmvStaff},
 		{"POST /console/cases/{id}/transition", "POST", "/console/cases/" + kase.ID + "/transition", url.Values{"transition": {"nope"}}, dmvStaff},
 		{"POST /console/cases/{id}/note", "POST", "/console/cases/" + kase.ID + "/note", url.Values{"body": {"checked"}}, dmvStaff},

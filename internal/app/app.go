@@ -226,7 +226,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	a.Casework.Use(casework.Deps{Manifests: caseManifests{a.Catalog}, Citizens: caseCitizens{a.Identity, a.Clock}, Mailer: caseMailer{a}})
-	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog); err != nil {
+	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications); err != nil {
 		return nil, err
 	}
 	catw, err := catalogweb.Register(a.Web, a.Catalog, a.Tenancy, a.Clock)

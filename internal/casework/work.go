@@ -742,6 +742,13 @@ func (s *Service) QueueViewed(ctx context.Context, agencies []string, f QueueFil
 	return err
 }
 
+// FileViewed audits that the current actor downloaded a file of the case.
+func (s *Service) FileViewed(ctx context.Context, c Case, fileID, name string) error {
+	_, err := s.audit.Write(ctx, audit.Record{Action: "case.file.read", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
+		Detail: map[string]any{"reference": c.Reference, "file": fileID, "name": name}})
+	return err
+}
+
 // Viewed audits that the current actor looked at the case (staff and the
 // applicant alike: every view of a case is on the record).
 func (s *Service) Viewed(ctx context.Context, c Case) error {

@@ -185,13 +185,15 @@ func TestSQLiteURL(t *testing.T) {
 }
 
 func FuzzParseURL(f *testing.F) {
-	for _, s := range []string{"sqlite:///x.db", "sqlite://./a/b.db", "postgres://u:secret@h:5432/d", "mysql://x", "::", "sqlite://", "postgres://u:secret@h:99999999/d"} {
+	for _, s := range []string{"sqlite:///x.db", "sqlite://./a/b.db", "postgres://u:secret@h:5432/d", "mysql://x", "::", "sqlite://", "postgres://u:secret@h:99999999/d", ":secret@secret"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		d, target, err := storage.ParseURL(raw)
 		if err != nil {
-			if strings.Contains(raw, ":secret@") && strings.Contains(err.Error(), "secret") {
+			// Only a URL whose one "secret" is the password can tell: in
+			// ":secret@secret" the host is named secret too.
+			if strings.Count(raw, "secret") == 1 && strings.Contains(raw, ":secret@") && strings.Contains(err.Error(), "secret") {
 				t.Fatalf("error leaks the password: %v", err)
 			}
 			return

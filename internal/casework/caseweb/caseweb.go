@@ -16,6 +16,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/portico-gov/portico/internal/application"
+	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -46,25 +49,35 @@ type Catalog interface {
 	List(ctx context.Context, agency string) ([]catalog.Published, error)
 }
 
+// Files is what the pages need of the applying block: the files uploaded
+// with an application. Neither method checks who asks; the pages have
+// authorised the case first.
+type Files interface {
+	Attachments(ctx context.Context, appID string) (map[string]application.Attachment, error)
+	Attachment(ctx context.Context, appID, attachmentID string) (application.Attachment, io.ReadCloser, error)
+}
+
 // Handlers serves the case pages.
 type Handlers struct {
 	web   *web.Server
 	cases *casework.Service
 	staff Staff
 	cat   Catalog
+	files Files
 }
 
 // Register adds the case pages to s.
-func Register(s *web.Server, idw *identityweb.Handlers, cases *casework.Service, staff Staff, cat Catalog) error {
+func Register(s *web.Server, idw *identityweb.Handlers, cases *casework.Service, staff Staff, cat Catalog, files Files) error {
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
-	h := &Handlers{web: s, cases: cases, staff: staff, cat: cat}
+	h := &Handlers{web: s, cases: cases, staff: staff, cat: cat, files: files}
 	// Any staff member may open the queue; it lists only their agencies'
 	// cases. Per-case access is checked against the case's agency.
 	anyStaff := func(*http.Request, *identity.Account) bool { return true }
 	s.Handle("GET /console/cases", idw.RequireStaff(anyStaff, h.queue))
 	s.Handle("GET /console/cases/{id}", idw.RequireStaff(anyStaff, h.staffCase))
+	s.Handle("GET /console/cases/{id}/files/{file}", idw.RequireStaff(anyStaff, h.staffFile))
 	s.Handle("POST /console/cases/{id}/assign", idw.RequireStaff(anyStaff, h.assign))
 	s.Handle("POST /console/cases/{id}/transition", idw.RequireStaff(anyStaff, h.staffTransition))
 	s.Handle("POST /console/cases/{id}/request", idw.RequireStaff(anyStaff, h.request))
@@ -325,6 +338,8 @@ type answerPage struct {
 type answerField struct {
 	Label, Value string
 	Attachment   bool
+	URL          string // the download of an attachment
+	RawID        string // the attachment's id, as the answer holds it
 }
 
 type transitionView struct {
@@ -476,6 +491,9 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 		return v, err
 	}
 	v.Answers = answerPages(p, m, answers)
+	if err := h.linkFiles(ctx, p, c, staff, v.Answers); err != nil {
+		return v, err
+	}
 	entries, err := h.cases.Timeline(ctx, c.ID, staff)
 	if err != nil {
 		return v, err
@@ -604,9 +622,10 @@ func answerPages(p *web.Page, m *manifest.Manifest, answers map[string]map[strin
 			if hinted {
 				label = tr(f.Label, lg)
 			}
-			af := answerField{Label: label, Value: formatValue(p, got[k]), Attachment: f.Widget == "file"}
+			af := answerField{Label: label, Value: formatValue(p, got[k]), Attachment: hinted && f.Widget == "file"}
 			if af.Attachment {
 				af.Value = p.T("case.answers.attachment", attachmentName(got[k]))
+				af.RawID, _ = got[k].(string)
 			}
 			ap.Fields = append(ap.Fields, af)
 		}
@@ -961,4 +980,88 @@ func (h *Handlers) citizenTransition(w http.ResponseWriter, r *http.Request) {
 		_, err := h.cases.Take(r.Context(), c.ID, r.PostFormValue("transition"), casework.Actor{Kind: casework.ActorCitizen})
 		return err
 	})
+}
+
+// linkFiles names each attachment answer by its file and links it: staff
+// to the console's download, the applicant to their own (applyweb's).
+func (h *Handlers) linkFiles(ctx context.Context, p *web.Page, c casework.Case, staff bool, pages []answerPage) error {
+	if h.files == nil {
+		return nil
+	}
+	var files map[string]application.Attachment
+	for i := range pages {
+		for j := range pages[i].Fields {
+			f := &pages[i].Fields[j]
+			if !f.Attachment {
+				continue
+			}
+			if files == nil {
+				var err error
+				if files, err = h.files.Attachments(ctx, c.ID); err != nil {
+					return err
+				}
+			}
+			id := f.RawID
+			at, ok := files[id]
+			if !ok {
+				continue
+			}
+			f.Value = p.T("case.answers.file", at.Filename, formatBytes(at.Size))
+			if staff {
+				f.URL = "/console/cases/" + url.PathEscape(c.ID) + "/files/" + url.PathEscape(at.ID)
+			} else {
+				f.URL = "/apply/" + url.PathEscape(c.ID) + "/files/" + url.PathEscape(at.ID)
+			}
+		}
+	}
+	return nil
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
+	case n >= 1<<10:
+		return strconv.FormatInt((n+1023)>>10, 10) + " KB"
+	}
+	return strconv.FormatInt(n, 10) + " B"
+}
+
+// staffFile serves an attachment of a case to staff of its agency, as a
+// download (never rendered inline), and audits the read.
+func (h *Handlers) staffFile(w http.ResponseWriter, r *http.Request) {
+	_, a := identityweb.Current(r)
+	c, _, ok := h.staffCaseFor(w, r, a)
+	if !ok {
+		return
+	}
+	if h.files == nil {
+		h.web.ErrorPage(w, r, http.StatusNotFound)
+		return
+	}
+	at, rc, err := h.files.Attachment(r.Context(), c.ID, r.PathValue("file"))
+	if err != nil {
+		h.web.Error(w, r, err)
+		return
+	}
+	defer rc.Close()
+	if err := h.cases.FileViewed(r.Context(), c, at.ID, at.Filename); err != nil {
+		h.web.Error(w, r, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", at.ContentType)
+	disp := mime.FormatMediaType("attachment", map[string]string{"filename": at.Filename})
+	if disp == "" {
+		disp = "attachment"
+	}
+	hd.Set("Content-Disposition", disp)
+	hd.Set("Content-Length", strconv.FormatInt(at.Size, 10))
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Cache-Control", "private, no-store")
+	hd.Set("Content-Security-Policy", "sandbox")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, rc); err != nil {
+		h.web.Logger().WarnContext(r.Context(), "file download cut short", "err", err)
+	}
 }
