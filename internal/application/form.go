@@ -44,17 +44,19 @@ type Page struct {
 
 // Field is one property of a page with how it is asked.
 type Field struct {
-	Name     string
-	Label    manifest.Text
-	Hint     *manifest.Text
-	Widget   string
-	Prefill  string
-	Type     string   // the JSON Schema type: string, integer, number, boolean, array, object
-	Options  []string // enum values as text (radios, select, checkboxes)
-	Required bool
-	Parts    []string // address parts, in display order
-	Accept   []string // file: content types taken
-	MaxBytes int64    // file: largest size taken
+	Name    string
+	Label   manifest.Text
+	Hint    *manifest.Text
+	Widget  string
+	Prefill string
+	Type    string   // the JSON Schema type: string, integer, number, boolean, array, object
+	Options []string // enum values as text (radios, select, checkboxes)
+	// OptionLabels are the manifest's labels of the options, by value.
+	OptionLabels map[string]manifest.Text
+	Required     bool
+	Parts        []string // address parts, in display order
+	Accept       []string // file: content types taken
+	MaxBytes     int64    // file: largest size taken
 }
 
 // ID is the HTML id of the field's (first) input: property names may hold
@@ -267,7 +269,8 @@ func displayOrder(props map[string]json.RawMessage, first, preferred []string) [
 var addressOrder = []string{"line1", "line2", "street", "city", "state", "zip"}
 
 func newField(name string, ps propSchema, hint manifest.Field, required bool) *Field {
-	f := &Field{Name: name, Label: hint.Label, Hint: hint.Hint, Widget: hint.Widget, Prefill: hint.Prefill, Type: ps.typeName(), Required: required}
+	f := &Field{Name: name, Label: hint.Label, Hint: hint.Hint, Widget: hint.Widget, Prefill: hint.Prefill, Type: ps.typeName(), Required: required,
+		OptionLabels: hint.Options}
 	if f.Label.EN == "" { // a property without presentation hints
 		f.Label = manifest.Text{EN: name, ES: name}
 	}

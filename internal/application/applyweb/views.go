@@ -22,6 +22,15 @@ func text(p *web.Page, t manifest.Text) string {
 	return t.EN
 }
 
+// optionLabel is the manifest's label of a choice in the page's language,
+// or the value tidied by humanize.
+func optionLabel(p *web.Page, fd *application.Field, v string) string {
+	if l, ok := fd.OptionLabels[v]; ok {
+		return text(p, l)
+	}
+	return humanize(p, v)
+}
+
 // humanize shows an enum value the manifest gave no label for:
 // "home_based" reads "Home based"; yes and no are translated.
 func humanize(p *web.Page, v string) string {
@@ -138,7 +147,7 @@ func (h *Handlers) renderPage(w http.ResponseWriter, r *http.Request, status int
 				for _, t := range typed[fd.Name] {
 					checked = checked || t == o
 				}
-				fv.Options = append(fv.Options, optionView{ID: fv.ID + "-" + strconv.Itoa(i), Value: o, Label: humanize(p, o), Checked: checked})
+				fv.Options = append(fv.Options, optionView{ID: fv.ID + "-" + strconv.Itoa(i), Value: o, Label: optionLabel(p, fd, o), Checked: checked})
 			}
 		case "date":
 			fv.Day, fv.Month, fv.Year = typed.Get(fd.Name+"-day"), typed.Get(fd.Name+"-month"), typed.Get(fd.Name+"-year")
@@ -270,7 +279,7 @@ func answerLines(p *web.Page, fd *application.Field, v any, files map[string]app
 			}
 		}
 	case "radios", "select":
-		return []string{humanize(p, fmt.Sprint(v))}
+		return []string{optionLabel(p, fd, fmt.Sprint(v))}
 	case "checkboxes":
 		switch x := v.(type) {
 		case bool:
@@ -278,7 +287,7 @@ func answerLines(p *web.Page, fd *application.Field, v any, files map[string]app
 		case []any:
 			var out []string
 			for _, e := range x {
-				out = append(out, humanize(p, fmt.Sprint(e)))
+				out = append(out, optionLabel(p, fd, fmt.Sprint(e)))
 			}
 			return []string{strings.Join(out, ", ")}
 		}

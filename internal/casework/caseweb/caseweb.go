@@ -623,6 +623,9 @@ func answerPages(p *web.Page, m *manifest.Manifest, answers map[string]map[strin
 				label = tr(f.Label, lg)
 			}
 			af := answerField{Label: label, Value: formatValue(p, got[k]), Attachment: hinted && f.Widget == "file"}
+			if hinted && len(f.Options) > 0 {
+				af.Value = optionValues(f.Options, lg, got[k])
+			}
 			if af.Attachment {
 				af.Value = p.T("case.answers.attachment", attachmentName(got[k]))
 				af.RawID, _ = got[k].(string)
@@ -1064,4 +1067,23 @@ func (h *Handlers) staffFile(w http.ResponseWriter, r *http.Request) {
 	if _, err := io.Copy(w, rc); err != nil {
 		h.web.Logger().WarnContext(r.Context(), "file download cut short", "err", err)
 	}
+}
+
+// optionValues shows a choice (or a list of them) by the manifest's
+// labels in lang; a value without a label is shown as it is.
+func optionValues(labels map[string]manifest.Text, lang string, v any) string {
+	one := func(x any) string {
+		if l, ok := labels[fmt.Sprint(x)]; ok {
+			return tr(l, lang)
+		}
+		return fmt.Sprint(x)
+	}
+	if list, ok := v.([]any); ok {
+		parts := make([]string, 0, len(list))
+		for _, x := range list {
+			parts = append(parts, one(x))
+		}
+		return strings.Join(parts, ", ")
+	}
+	return one(v)
 }

@@ -84,6 +84,10 @@ type Field struct {
 	// (FileKinds; default all) and the largest size (default 10 MiB).
 	Accept   []string `json:"accept,omitempty"`
 	MaxBytes int64    `json:"max_bytes,omitempty"`
+	// Options label the choices of a radios, select or checkboxes widget
+	// in both languages, by enum value. A value without a label is shown
+	// tidied ("home_based" reads "Home based").
+	Options map[string]Text `json:"options,omitempty"`
 }
 
 // Prefills lists the profile facts a field may be prefilled from, and the

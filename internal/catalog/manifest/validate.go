@@ -403,6 +403,7 @@ func (v *validator) checkPages(m *Manifest) {
 			}
 			v.checkWidget(fptr, where+".fields."+name, f.Widget, ps)
 			v.checkFieldExtras(fptr, where+".fields."+name, f)
+			v.checkOptions(fptr, where+".fields."+name, f, ps)
 		}
 		earlier[p.ID] = map[string]bool{}
 		for k := range props {
@@ -532,6 +533,31 @@ func (v *validator) checkFieldExtras(ptr, where string, f Field) {
 	}
 	if (len(f.Accept) > 0 || f.MaxBytes > 0) && f.Widget != "file" {
 		v.add(ptr+"/widget", "%s: accept and max_bytes are for the file widget only", where)
+	}
+}
+
+// checkOptions checks that option labels are given for a choice widget
+// and only for values its enum lists.
+func (v *validator) checkOptions(ptr, where string, f Field, ps propSchema) {
+	if len(f.Options) == 0 {
+		return
+	}
+	if f.Widget != "radios" && f.Widget != "select" && f.Widget != "checkboxes" {
+		v.add(ptr+"/options", "%s.options: labels are for radios, select or checkboxes, not %s", where, f.Widget)
+		return
+	}
+	enum := ps.Enum
+	if ps.Items != nil && len(ps.Items.Enum) > 0 {
+		enum = ps.Items.Enum
+	}
+	values := map[string]bool{}
+	for _, e := range enum {
+		values[fmt.Sprint(e)] = true
+	}
+	for _, k := range sortedKeys(f.Options) {
+		if !values[k] {
+			v.add(ptr+"/options/"+escapePtr(k), "%s.options: %q is not one of the property's enum values", where, k)
+		}
 	}
 }
 
