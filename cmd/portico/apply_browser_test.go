@@ -45,6 +45,7 @@ func TestApplyBrowserJourney(t *testing.T) {
 				chromedp.Click(chromedp.CSS("main form button[type=submit]")),
 				chromedp.WaitVisible(chromedp.CSS(`header a[href="/dashboard"]`)),
 			)
+			waitLeaves(t, p, "/sign-in")
 			// Find it: search the catalog and open its start page.
 			p.Visit(t, base+"/services?lang="+lang+"&q="+map[string]string{"en": "marriage", "es": "matrimonio"}[lang])
 			p.CheckA11y(t)

@@ -225,12 +225,7 @@ func TestBrowserJourneys(t *testing.T) {
 			chromedp.Submit(chromedp.CSS("#password")),
 			chromedp.WaitVisible(chromedp.CSS(`a[href="/inbox"]`)),
 		)
-		// The tabs share cookies, so an earlier journey's session can
-		// show the link on the sign-in page itself: wait until the
-		// submission has left it before navigating again.
-		for i := 0; i < 100 && strings.Contains(p.Location(t), "/sign-in"); i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
+		waitLeaves(t, p, "/sign-in")
 		for _, lang := range []string{"en", "es"} {
 			p.Visit(t, base+"/account/notifications?lang="+lang)
 			p.CheckA11y(t)
@@ -308,4 +303,16 @@ func TestBrowserJourneys(t *testing.T) {
 		p.Visit(t, base+"/?lang=es")
 		p.Screenshot(t, filepath.Join(dir, "home-desktop-es.png"))
 	})
+}
+
+// waitLeaves waits until the tab's document is no longer at a path
+// containing path: after a form post whose result is recognised by
+// something the old page may show too (the tabs share cookies, so an
+// earlier journey's session can put "signed in" links on the sign-in page
+// itself), before navigating again.
+func waitLeaves(t *testing.T, p *browsertest.Page, path string) {
+	t.Helper()
+	for i := 0; i < 100 && strings.Contains(p.Location(t), path); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
 }

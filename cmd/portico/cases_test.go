@@ -172,6 +172,28 @@ func TestCaseJourney(t *testing.T) {
 		t.Fatalf("empty message: %d", st)
 	}
 
+	// The request is an obligation in the applicant's "Coming up" (and
+	// calendar); answering it completes it.
+	betoAcct, err := a.Identity.AccountByEmail(context.Background(), "beto.ciudadano@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obligation := func(source string) string {
+		t.Helper()
+		all, err := a.Reminders.List(context.Background(), betoAcct.ID, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range all {
+			if o.Source == source {
+				return string(o.Status)
+			}
+		}
+		return ""
+	}
+	if st := obligation("case:" + kase.ID + "/request"); st != "open" {
+		t.Fatalf("request obligation is %q, want open", st)
+	}
 	beto := signInClient(t, base, "beto.ciudadano@example.com", false)
 	status, body = page(t, beto, citizenPath+"?lang=en")
 	if status != 200 || !strings.Contains(body, "Please send a photo of your plate.") || !strings.Contains(body, `id="respond-submit"`) {
@@ -182,6 +204,9 @@ func TestCaseJourney(t *testing.T) {
 	}
 	if st, loc, b := postPage(t, beto, citizenPath+"/respond", url.Values{"body": {"Photo: the plate reads ABC123, nothing altered."}}); st != http.StatusSeeOther || !strings.Contains(loc, "done=respond") {
 		t.Fatalf("respond: %d %q\n%s", st, loc, b)
+	}
+	if st := obligation("case:" + kase.ID + "/request"); st != "done" {
+		t.Fatalf("request obligation after the answer is %q, want done", st)
 	}
 	if st, _ := page(t, beto, base+"/console/cases/"+kase.ID); st != http.StatusNotFound {
 		t.Fatalf("citizen on the staff case page: %d", st)
@@ -239,6 +264,11 @@ func TestCaseJourney(t *testing.T) {
 	}
 	if st, _, _ := postPage(t, ava, base+"/console/cases/"+open2.ID+"/note", url.Values{"body": {"x"}}); st != http.StatusForbidden {
 		t.Fatalf("auditor adds a note: %d", st)
+	}
+	// Renewing set next year's renewal: an obligation due when the new
+	// registration expires.
+	if st := obligation("case:" + kase.ID + "/reminder:renew_next_year"); st != "open" {
+		t.Errorf("renewal obligation is %q, want open", st)
 	}
 	// The applicant was emailed the request and the decision.
 	var mails int

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/reminder"
 	"strings"
 	"time"
 
@@ -72,5 +74,33 @@ func (m caseMailer) MailCitizen(ctx context.Context, tx *sql.Tx, mail casework.M
 	text := body + "\n\n" + link + ":\n" + strings.TrimRight(m.a.Config.PublicURL, "/") + "/applications/" + mail.CaseID + "\n"
 	_, err = m.a.Notify.SendEmail(ctx, tx, notify.Email{To: acct.Email, Subject: subject + " (" + mail.Reference + ")", Text: text,
 		Lang: acct.Lang, AgencyID: mail.AgencyID, Reference: "case:" + mail.CaseID})
+	return err
+}
+
+// caseObligations hands casework's obligations (renewals a manifest sets,
+// requests for more information) to the reminder block, in the case
+// change's transaction. a.Reminders is read when called.
+type caseObligations struct{ a *App }
+
+func (o caseObligations) Set(ctx context.Context, tx *sql.Tx, ob casework.Obligation) error {
+	var sched reminder.Schedule
+	for _, b := range ob.RemindBefore {
+		sched = append(sched, -b)
+	}
+	_, err := o.a.Reminders.Set(ctx, tx, reminder.Obligation{
+		AccountID: ob.AccountID, AgencyID: ob.AgencyID, Kind: ob.Kind, Source: ob.Source,
+		Title: reminder.Text{EN: ob.Title.EN, ES: ob.Title.ES}, URL: ob.URL,
+		Due: reminder.DateOf(ob.Due), Schedule: sched,
+	})
+	return err
+}
+
+// Complete marks an obligation done; one that was never recorded (a
+// request made before reminders existed) is not an error.
+func (o caseObligations) Complete(ctx context.Context, tx *sql.Tx, accountID, source string) error {
+	err := o.a.Reminders.Complete(ctx, tx, accountID, source)
+	if platform.ErrorCode(err) == platform.CodeNotFound {
+		return nil
+	}
 	return err
 }

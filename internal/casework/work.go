@@ -48,10 +48,36 @@ type Mail struct {
 
 // Deps are the other blocks casework uses; internal/app sets them with Use.
 type Deps struct {
-	Manifests Manifests
-	Citizens  Citizens
-	Mailer    Mailer
+	Manifests   Manifests
+	Citizens    Citizens
+	Mailer      Mailer
+	Obligations Obligations
 }
+
+// Obligation is something the applicant must do by a date: renew what the
+// case issued (a manifest's set_reminder) or answer the agency's request
+// for more information. The reminder block reminds them and puts it in
+// their calendar.
+type Obligation struct {
+	AccountID, AgencyID string
+	Kind                string // "renewal" or "action"
+	Source              string // unique per account: "case:ID/reminder:R", "case:ID/request"
+	Title               manifest.Text
+	URL                 string // where to act, a path on this site
+	Due                 time.Time
+	RemindBefore        []time.Duration // nil: the reminder block's default schedule
+}
+
+// Obligations is what casework needs of the reminder block; both run in
+// the case change's transaction.
+type Obligations interface {
+	Set(ctx context.Context, tx *sql.Tx, o Obligation) error
+	Complete(ctx context.Context, tx *sql.Tx, accountID, source string) error
+}
+
+// RequestDue is how long an applicant is given to answer a request for
+// more information before reminders say it is overdue.
+const RequestDue = 14 * 24 * time.Hour
 
 // Use sets the blocks casework talks to. Without Citizens guards see an
 // empty person; without a Mailer no email is sent (operator tools).
@@ -446,8 +472,11 @@ func (s *Service) enter(ctx context.Context, tx *sql.Tx, w *Workflow, c Case, ac
 				return err
 			}
 		case a.SetReminder != nil:
-			due, err := s.reminderDue(ctx, tx, m, c, a.SetReminder.Reminder, in.Now)
+			due, expiry, err := s.reminderDue(ctx, tx, m, c, a.SetReminder.Reminder, in.Now)
 			if err != nil {
+				return err
+			}
+			if err := s.obligeReminder(ctx, tx, m, c, a.SetReminder.Reminder, due, expiry); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO case_reminders (case_id, reminder, set_at, due_at) VALUES ($1, $2, $3, $4)`,
@@ -477,26 +506,28 @@ func (s *Service) enter(ctx context.Context, tx *sql.Tx, w *Workflow, c Case, ac
 // reminderDue is when a reminder is to be sent: after its delay, or before
 // the expiry of the document it names (as issued to this case; if it has
 // not been, as if issued now).
-func (s *Service) reminderDue(ctx context.Context, tx *sql.Tx, m *manifest.Manifest, c Case, id string, now time.Time) (time.Time, error) {
+// The second time returned is the expiry itself (for an "after"
+// reminder, the same as the first).
+func (s *Service) reminderDue(ctx context.Context, tx *sql.Tx, m *manifest.Manifest, c Case, id string, now time.Time) (time.Time, time.Time, error) {
 	r := m.Reminders[id]
 	if r.After != "" {
 		d, err := manifest.ParseDuration(r.After)
-		return now.Add(d), err
+		return now.Add(d), now.Add(d), err
 	}
 	before, err := manifest.ParseDuration(r.Before)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, time.Time{}, err
 	}
 	var until sql.NullTime
 	err = tx.QueryRowContext(ctx, `SELECT valid_until FROM case_documents WHERE case_id = $1 AND document = $2 ORDER BY id DESC LIMIT 1`,
 		c.ID, r.Document).Scan(&until)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, fmt.Errorf("casework: reminder: %w", err)
+		return time.Time{}, time.Time{}, fmt.Errorf("casework: reminder: %w", err)
 	}
 	if !until.Valid {
 		d, err := manifest.ParseDuration(m.Documents[r.Document].ValidFor)
 		if err != nil {
-			return time.Time{}, err
+			return time.Time{}, time.Time{}, err
 		}
 		until = sql.NullTime{Time: now.Add(d), Valid: true}
 	}
@@ -504,7 +535,27 @@ func (s *Service) reminderDue(ctx context.Context, tx *sql.Tx, m *manifest.Manif
 	if due.Before(now) {
 		due = now
 	}
-	return due, nil
+	return due, until.Time.UTC(), nil
+}
+
+// obligeReminder hands a manifest reminder to the reminder block: a
+// renewal due when the document expires, reminded the manifest's "before"
+// ahead; or an action due after its delay, reminded on the day.
+func (s *Service) obligeReminder(ctx context.Context, tx *sql.Tx, m *manifest.Manifest, c Case, id string, due, expiry time.Time) error {
+	if s.deps.Obligations == nil {
+		return nil
+	}
+	r := m.Reminders[id]
+	o := Obligation{AccountID: c.AccountID, AgencyID: c.AgencyID, Kind: "action", Source: "case:" + c.ID + "/reminder:" + id,
+		Title: r.Message, URL: "/applications/" + c.ID, Due: due, RemindBefore: []time.Duration{0}}
+	if r.Before != "" {
+		o.Kind, o.Due, o.URL = "renewal", expiry, "/services/"+c.ServiceID
+		o.RemindBefore = []time.Duration{expiry.Sub(due)}
+	}
+	if err := s.deps.Obligations.Set(ctx, tx, o); err != nil {
+		return fmt.Errorf("casework: reminder %s: %w", id, err)
+	}
+	return nil
 }
 
 // mail emails the applicant through the Mailer, if there is one.
@@ -613,6 +664,20 @@ func (s *Service) RequestInfo(ctx context.Context, caseID, body string) (Case, e
 		if err := s.entry(ctx, tx, c.ID, "request", false, body, nil); err != nil {
 			return nil, err
 		}
+		if s.deps.Obligations != nil {
+			m, err := s.deps.Manifests.Manifest(ctx, c.ServiceID, c.ServiceVersion)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.deps.Obligations.Set(ctx, tx, Obligation{
+				AccountID: c.AccountID, AgencyID: c.AgencyID, Kind: "action", Source: "case:" + c.ID + "/request",
+				Title: manifest.Text{EN: "Answer the agency's question about " + c.Reference + ": " + m.Title.EN,
+					ES: "Responda a la pregunta de la agencia sobre " + c.Reference + ": " + m.Title.ES},
+				URL: "/applications/" + c.ID, Due: now.Add(RequestDue), RemindBefore: []time.Duration{7 * 24 * time.Hour, 0},
+			}); err != nil {
+				return nil, err
+			}
+		}
 		return map[string]any{"length": len(body)}, s.mailText(ctx, tx, *c, "mail.request", body)
 	})
 }
@@ -636,6 +701,11 @@ func (s *Service) Respond(ctx context.Context, caseID, body string) (Case, error
 		}
 		if err := s.save(ctx, tx, *c); err != nil {
 			return nil, err
+		}
+		if s.deps.Obligations != nil {
+			if err := s.deps.Obligations.Complete(ctx, tx, c.AccountID, "case:"+c.ID+"/request"); err != nil {
+				return nil, err
+			}
 		}
 		return map[string]any{"length": len(body)}, s.entry(ctx, tx, c.ID, "response", false, body, nil)
 	})
