@@ -17,6 +17,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/api"
 	"github.com/portico-gov/portico/internal/app"
+	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
@@ -94,7 +95,7 @@ func newRig(t *testing.T) (*rig, map[string]string) {
 		"ghost":       {ID: "at_6", ClientID: "pc_rp", AccountID: "acct-deleted", Scopes: apps},
 	}
 	r := &rig{app: a, api: api.New(s, v, a.Identity)}
-	(&api.Applications{DB: a.DB, Audit: a.Audit, Cases: a.Casework, Services: a.Catalog}).Register(r.api)
+	(&api.Applications{DB: a.DB, Audit: a.Audit, Cases: a.Casework, Services: a.Catalog, Drafts: a.Applications}).Register(r.api)
 	(&api.StaffCases{Cases: a.Casework, Services: a.Catalog}).Register(r.api)
 	r.srv = httptest.NewServer(s)
 	t.Cleanup(r.srv.Close)
@@ -216,6 +217,11 @@ func TestApplicationsAPI(t *testing.T) {
 		})
 	}
 
+	// A draft Ana started is listed apart, with where to carry on.
+	draft, err := r.app.Applications.Start(context.Background(), application.Applicant{AccountID: ana}, "springfield-pothole")
+	if err != nil {
+		t.Fatal(err)
+	}
 	list := r.get(t, "ana", "/api/v1/applications", http.StatusOK)
 	r.validate(t, "/api/v1/applications", "200", "application/json", list)
 	var got api.ApplicationList
@@ -223,7 +229,8 @@ func TestApplicationsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(got.Applications) != 1 || got.Applications[0].Reference != c.Reference || got.Applications[0].ServiceTitle.EN == "" ||
-		got.Applications[0].StateTitle.ES == "" || got.Applications[0].WaitingOn != casework.WaitingOnAgency {
+		got.Applications[0].StateTitle.ES == "" || got.Applications[0].WaitingOn != casework.WaitingOnAgency ||
+		len(got.Drafts) != 1 || got.Drafts[0].ID != draft.ID || got.Drafts[0].ResumeURL != "/apply/"+draft.ID || got.Drafts[0].ExpiresAt == nil {
 		t.Fatalf("list = %s", list)
 	}
 	one := r.get(t, "ana", "/api/v1/applications/app-ana-1", http.StatusOK)

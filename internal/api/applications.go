@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog"
@@ -34,10 +35,27 @@ type Application struct {
 	ClosedAt  *time.Time `json:"closed_at,omitempty"`
 }
 
+// Draft is an application the person has started and not submitted.
+type Draft struct {
+	ID             string        `json:"id"`
+	ServiceID      string        `json:"service_id"`
+	ServiceVersion int           `json:"service_version"`
+	ServiceTitle   manifest.Text `json:"service_title"`
+	ResumeURL      string        `json:"resume_url"` // where the person carries on, in the browser
+	UpdatedAt      time.Time     `json:"updated_at"`
+	ExpiresAt      *time.Time    `json:"expires_at,omitempty"` // deleted after this unless changed
+}
+
 // ApplicationList is the signed-in person's submitted applications, newest
-// first.
+// first, and their drafts, most recently changed first.
 type ApplicationList struct {
 	Applications []Application `json:"applications"`
+	Drafts       []Draft       `json:"drafts"`
+}
+
+// Drafts is what the application endpoints need of the applying block.
+type Drafts interface {
+	Dashboard(ctx context.Context, accountID string) (drafts, submitted []application.Summary, err error)
 }
 
 // Cases is what the application endpoints need of the casework block.
@@ -57,13 +75,14 @@ type Applications struct {
 	Audit    *audit.Log
 	Cases    Cases
 	Services Services
+	Drafts   Drafts // nil: no drafts listed
 }
 
 // Register adds the application operations to a.
 func (h *Applications) Register(a *API) {
 	a.Handle(Op{
 		Method: http.MethodGet, Path: "/api/v1/applications", ID: "listApplications", Tag: "applications",
-		Summary: "The signed-in person's submitted applications, newest first", Auth: Citizen,
+		Summary: "The signed-in person's submitted applications and drafts", Auth: Citizen,
 		Response: ApplicationList{},
 	}, h.list)
 	a.Handle(Op{
@@ -81,7 +100,17 @@ func (h *Applications) list(r *http.Request, p Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := ApplicationList{Applications: []Application{}}
+	out := ApplicationList{Applications: []Application{}, Drafts: []Draft{}}
+	if h.Drafts != nil {
+		drafts, _, err := h.Drafts.Dashboard(ctx, p.Account.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range drafts {
+			out.Drafts = append(out.Drafts, Draft{ID: d.App.ID, ServiceID: d.App.ServiceID, ServiceVersion: d.App.ServiceVersion,
+				ServiceTitle: d.ServiceTitle, ResumeURL: "/apply/" + d.App.ID, UpdatedAt: d.App.UpdatedAt, ExpiresAt: d.App.ExpiresAt})
+		}
+	}
 	titles := map[string]*manifest.Manifest{}
 	for _, c := range cases {
 		app, err := h.describe(ctx, c, titles)
@@ -91,7 +120,7 @@ func (h *Applications) list(r *http.Request, p Principal) (any, error) {
 		out.Applications = append(out.Applications, app)
 	}
 	err = h.audit(ctx, audit.Record{Action: "api.applications.list", Subject: "account:" + p.Account.ID,
-		Detail: map[string]any{"client": p.Token.ClientID, "count": len(cases)}})
+		Detail: map[string]any{"client": p.Token.ClientID, "count": len(cases), "drafts": len(out.Drafts)}})
 	return out, err
 }
 
