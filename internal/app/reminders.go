@@ -12,11 +12,17 @@ import (
 )
 
 // reminderMailer lets the reminder block send through the notification
-// block's outbox without either importing the other.
+// block's outbox without either importing the other. A reminder goes on
+// the channels the citizen chose (email, SMS, inbox); without an account
+// it is an email.
 type reminderMailer struct{ n *notify.Service }
 
 func (m reminderMailer) SendEmail(ctx context.Context, tx *sql.Tx, msg reminder.Message) (string, error) {
-	return m.n.SendEmail(ctx, tx, notify.Email{To: msg.To, Subject: msg.Subject, Text: msg.Text, Lang: msg.Lang, AgencyID: msg.AgencyID, Reference: msg.Reference})
+	if msg.AccountID == "" {
+		return m.n.SendEmail(ctx, tx, notify.Email{To: msg.To, Subject: msg.Subject, Text: msg.Text, Lang: msg.Lang, AgencyID: msg.AgencyID, Reference: msg.Reference})
+	}
+	return m.n.SendTextToAccount(ctx, tx, notify.AccountText{AccountID: msg.AccountID, Email: msg.To, Subject: msg.Subject, Text: msg.Text,
+		Lang: msg.Lang, AgencyID: msg.AgencyID, Reference: msg.Reference})
 }
 
 // reminderDirectory gives the reminder block an account's email address

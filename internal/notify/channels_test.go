@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -431,6 +432,65 @@ func TestAPIKeys(t *testing.T) {
 		list, _ := h.svc.APIKeys(ctx, "dmv")
 		if len(list) != 1 || list[0].RevokedAt.IsZero() {
 			t.Fatalf("%+v", list)
+		}
+	})
+}
+
+// TestSendTextToAccount: a worded platform message (a reminder) follows
+// the citizen's channel choices, like a template message does.
+func TestSendTextToAccount(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		h := newHarnessConfig(t, db, platform.SystemClock{}, notify.Config{}, jobs.Config{MaxAttempts: 1})
+		for _, c := range []struct {
+			name  string
+			prefs *notify.Preferences // nil: the defaults
+			want  []notify.Channel
+		}{
+			{"defaults: email and inbox", nil, []notify.Channel{notify.ChannelEmail, notify.ChannelInApp}},
+			{"sms only", &notify.Preferences{SMS: true, Phone: "555 555 0123"}, []notify.Channel{notify.ChannelSMS}},
+			{"inbox only", &notify.Preferences{InApp: true}, []notify.Channel{notify.ChannelInApp}},
+			{"everything", &notify.Preferences{Email: true, SMS: true, InApp: true, Phone: "+15555550123"},
+				[]notify.Channel{notify.ChannelEmail, notify.ChannelSMS, notify.ChannelInApp}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				acct := "acct-" + strings.ReplaceAll(c.name, " ", "-")
+				if c.prefs != nil {
+					p := *c.prefs
+					p.AccountID = acct
+					if _, err := h.svc.SetPreferences(ctx, p); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ref := "reminder:" + acct
+				if err := db.InTx(ctx, func(tx *sql.Tx) error {
+					id, err := h.svc.SendTextToAccount(ctx, tx, notify.AccountText{AccountID: acct, Email: "ana@example.com",
+						Subject: "Renew your registration", Text: "It is due on 1 May.", Lang: "en", AgencyID: "dmv", Reference: ref})
+					if err == nil && id == "" {
+						t.Error("no notification id")
+					}
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				got, err := h.svc.List(ctx, notify.Filter{Reference: ref})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var channels []notify.Channel
+				for i := len(got) - 1; i >= 0; i-- {
+					channels = append(channels, got[i].Channel)
+					if got[i].Channel == notify.ChannelSMS && got[i].BodyText != "Renew your registration\nIt is due on 1 May." {
+						t.Errorf("sms body %q", got[i].BodyText)
+					}
+				}
+				slices.Sort(channels)
+				want := slices.Clone(c.want)
+				slices.Sort(want)
+				if !slices.Equal(channels, want) {
+					t.Fatalf("channels %v, want %v", channels, want)
+				}
+			})
 		}
 	})
 }

@@ -208,6 +208,7 @@ type Directory interface {
 
 // Message is one reminder email.
 type Message struct {
+	AccountID string // whose reminder: the notification block sends on their chosen channels
 	To        string
 	Subject   string
 	Text      string

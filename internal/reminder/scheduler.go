@@ -297,6 +297,7 @@ func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
 			return fmt.Errorf("reminder: send: contact: %w", err)
 		}
 		msg := s.Compose(o, c)
+		msg.AccountID = o.AccountID
 		id, err := s.mailer.SendEmail(ctx, tx, msg)
 		if platform.ErrorCode(err) == platform.CodeInvalid {
 			return mark(OutcomeSkipped, "")

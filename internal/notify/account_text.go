@@ -1,0 +1,72 @@
+package notify
+
+import (
+	"context"
+	"database/sql"
+	"unicode/utf8"
+)
+
+// AccountText is a platform message that is not a template (a reminder the
+// reminder block words itself) to a citizen on the channels they chose.
+type AccountText struct {
+	AccountID string
+	Email     string // the account's email address
+	Subject   string // one line; the SMS and the inbox lead with it
+	Text      string
+	Lang      string
+	AgencyID  string // "" for the platform
+	Reference string
+}
+
+// maxSMSText bounds an SMS made from a text: six concatenated GSM parts.
+const maxSMSText = 918
+
+// SendTextToAccount sends m in tx on each channel the citizen chose: email
+// (as SendEmail), SMS to their number, and their inbox. When no chosen
+// channel can carry it (SMS only, without a number) it goes by email, so a
+// reminder is never silently dropped. It returns the first notification's
+// id.
+func (s *Service) SendTextToAccount(ctx context.Context, tx *sql.Tx, m AccountText) (string, error) {
+	p, err := s.Preferences(ctx, m.AccountID)
+	if err != nil {
+		return "", err
+	}
+	var first string
+	note := func(id string) {
+		if first == "" {
+			first = id
+		}
+	}
+	byEmail := p.Email || !(p.SMS && p.Phone != "") && !p.InApp
+	if byEmail && m.Email != "" {
+		id, err := s.SendEmail(ctx, tx, Email{To: m.Email, Subject: m.Subject, Text: m.Text, Lang: m.Lang, AgencyID: m.AgencyID, Reference: m.Reference})
+		if err != nil {
+			return "", err
+		}
+		note(id)
+	}
+	if p.SMS && p.Phone != "" {
+		body := m.Subject + "\n" + m.Text
+		if len(body) > maxSMSText {
+			body = body[:maxSMSText]
+			for !utf8.ValidString(body) {
+				body = body[:len(body)-1]
+			}
+		}
+		n := Notification{AgencyID: m.AgencyID, Channel: ChannelSMS, Recipient: p.Phone, BodyText: body, Lang: m.Lang,
+			Reference: m.Reference, Status: StatusCreated, AccountID: m.AccountID}
+		if err := s.store(ctx, tx, &n); err != nil {
+			return "", err
+		}
+		note(n.ID)
+	}
+	if p.InApp {
+		n := Notification{AgencyID: m.AgencyID, Channel: ChannelInApp, Recipient: m.AccountID, Subject: m.Subject, BodyText: m.Text,
+			Lang: m.Lang, Reference: m.Reference, Status: StatusCreated, AccountID: m.AccountID}
+		if err := s.store(ctx, tx, &n); err != nil {
+			return "", err
+		}
+		note(n.ID)
+	}
+	return first, nil
+}
