@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/reminder"
 	"github.com/portico-gov/portico/internal/web"
 )
 
@@ -219,6 +221,21 @@ func TestApplicationsAPI(t *testing.T) {
 
 	// A draft Ana started is listed apart, with where to carry on.
 	draft, err := r.app.Applications.Start(context.Background(), application.Applicant{AccountID: ana}, "springfield-pothole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ...and in Ana's "Coming up" until it is submitted, withdrawn or expires.
+	coming, err := r.app.Reminders.List(context.Background(), ana, false)
+	if err != nil || !slices.ContainsFunc(coming, func(o reminder.Obligation) bool { return o.Source == "draft:"+draft.ID && o.URL == "/apply/"+draft.ID }) {
+		t.Fatalf("draft not in Coming up: %+v %v", coming, err)
+	}
+	if err := r.app.Applications.Withdraw(context.Background(), ana, draft.ID); err != nil {
+		t.Fatal(err)
+	}
+	if coming, _ := r.app.Reminders.List(context.Background(), ana, false); slices.ContainsFunc(coming, func(o reminder.Obligation) bool { return o.Source == "draft:"+draft.ID }) {
+		t.Fatal("a withdrawn draft stays in Coming up")
+	}
+	draft, err = r.app.Applications.Start(context.Background(), application.Applicant{AccountID: ana}, "springfield-pothole")
 	if err != nil {
 		t.Fatal(err)
 	}

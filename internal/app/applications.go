@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"database/sql"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/reminder"
 
 	_ "gocloud.dev/blob/s3blob" // s3:// attachment buckets (ADR: attachments in blob storage)
 
@@ -21,7 +23,7 @@ func (a *App) newApplications(ctx context.Context, reg *jobs.Registry) error {
 	a.files = files
 	a.Applications = application.New(application.Config{
 		DB: a.DB, Audit: a.Audit, Clock: a.Clock, Services: a.Catalog, Cases: a.Casework, Files: files,
-		Mailer: applicationMailer{a.Notify}, Contacts: contacts{a}, PublicURL: a.Config.PublicURL,
+		Mailer: applicationMailer{a.Notify}, Contacts: contacts{a}, PublicURL: a.Config.PublicURL, Obligations: draftObligations{a},
 	})
 	jobs.Register(reg, &application.SweepWorker{Service: a.Applications})
 	return nil
@@ -46,4 +48,31 @@ func (c contacts) Contact(ctx context.Context, accountID string) (string, string
 		return "", "", err
 	}
 	return acct.Email, acct.Lang, nil
+}
+
+// draftObligations lists drafts in the person's "Coming up" and calendar
+// through the reminder block (read when called: it is built first, but
+// keep the pattern of the other adapters). The applying block sends its
+// own expiry reminder, so the obligation carries none.
+type draftObligations struct{ a *App }
+
+func (o draftObligations) DraftDue(ctx context.Context, tx *sql.Tx, d application.DraftDue) error {
+	_, err := o.a.Reminders.Set(ctx, tx, reminder.Obligation{
+		AccountID: d.AccountID, AgencyID: d.AgencyID, Kind: reminder.KindDraft, Source: "draft:" + d.AppID,
+		Title: reminder.Text{EN: "Finish your application: " + d.Service.EN, ES: "Termine su solicitud: " + d.Service.ES},
+		URL:   "/apply/" + d.AppID, Due: reminder.DateOf(d.Expires), Schedule: reminder.NoReminders,
+	})
+	return err
+}
+
+func (o draftObligations) DraftClosed(ctx context.Context, tx *sql.Tx, accountID, appID string, submitted bool) error {
+	end := o.a.Reminders.Cancel
+	if submitted {
+		end = o.a.Reminders.Complete
+	}
+	err := end(ctx, tx, accountID, "draft:"+appID)
+	if platform.ErrorCode(err) == platform.CodeNotFound { // a draft from before obligations
+		return nil
+	}
+	return err
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 )
@@ -125,8 +126,43 @@ type Config struct {
 	Files    *Files
 	Mailer   Mailer
 	Contacts Contacts
+	// Obligations, when set, lists drafts in the person's "Coming up" and
+	// calendar until they are submitted, withdrawn or expire.
+	Obligations Obligations
 	// PublicURL is the site's address, for links in emails.
 	PublicURL string
+}
+
+// Obligations is what the applying block needs of the reminder block.
+// Both calls run in the draft change's transaction. The block sends its
+// own expiry reminder (Sweep), so a draft's obligation reminds nothing.
+type Obligations interface {
+	DraftDue(ctx context.Context, tx *sql.Tx, d DraftDue) error
+	DraftClosed(ctx context.Context, tx *sql.Tx, accountID, appID string, submitted bool) error
+}
+
+// DraftDue is a draft and the day it expires unless changed.
+type DraftDue struct {
+	AccountID, AgencyID, AppID string
+	Service                    manifest.Text // the service's title
+	Expires                    time.Time
+}
+
+// draftDue records (or moves) the obligation of a draft, if there is a
+// reminder block.
+func (s *Service) draftDue(ctx context.Context, tx *sql.Tx, app *Application, f *Form, expires time.Time) error {
+	if s.cfg.Obligations == nil {
+		return nil
+	}
+	return s.cfg.Obligations.DraftDue(ctx, tx, DraftDue{AccountID: app.AccountID, AgencyID: app.AgencyID, AppID: app.ID,
+		Service: f.Manifest.Title, Expires: expires})
+}
+
+func (s *Service) draftClosed(ctx context.Context, tx *sql.Tx, accountID, appID string, submitted bool) error {
+	if s.cfg.Obligations == nil {
+		return nil
+	}
+	return s.cfg.Obligations.DraftClosed(ctx, tx, accountID, appID, submitted)
 }
 
 // Service is the application block.

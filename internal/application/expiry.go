@@ -95,18 +95,18 @@ func (s *Service) Sweep(ctx context.Context) (reminded, expired int, err error) 
 			return reminded, expired, fmt.Errorf("application: sweep: remind %s: %w", d.id, err)
 		}
 	}
-	rows, err = s.db.Read().QueryContext(ctx, `SELECT id, agency_id FROM applications WHERE status = 'draft' AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, now, sweepBatch)
+	rows, err = s.db.Read().QueryContext(ctx, `SELECT id, agency_id, account_id FROM applications WHERE status = 'draft' AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, now, sweepBatch)
 	if err != nil {
 		return reminded, expired, fmt.Errorf("application: sweep: %w", err)
 	}
-	var gone [][2]string
+	var gone [][3]string
 	for rows.Next() {
-		var id, agency string
-		if err := rows.Scan(&id, &agency); err != nil {
+		var id, agency, account string
+		if err := rows.Scan(&id, &agency, &account); err != nil {
 			rows.Close()
 			return reminded, expired, fmt.Errorf("application: sweep: %w", err)
 		}
-		gone = append(gone, [2]string{id, agency})
+		gone = append(gone, [3]string{id, agency, account})
 	}
 	rows.Close()
 	for _, g := range gone {
@@ -119,6 +119,9 @@ func (s *Service) Sweep(ctx context.Context) (reminded, expired int, err error) 
 				return err
 			}
 			expired++
+			if err := s.draftClosed(ctx, tx, g[2], g[0], false); err != nil {
+				return err
+			}
 			_, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.expire", Subject: "application:" + g[0], AgencyID: g[1]})
 			return err
 		})

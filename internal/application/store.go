@@ -125,6 +125,9 @@ func (s *Service) Start(ctx context.Context, a Applicant, serviceID string) (*Ap
 			app.ID, app.ServiceID, app.ServiceVersion, app.AgencyID, app.AccountID, app.Page, now, expires); err != nil {
 			return err
 		}
+		if err := s.draftDue(ctx, tx, app, form, expires); err != nil {
+			return err
+		}
 		_, err := s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.start", Subject: "application:" + app.ID, AgencyID: app.AgencyID,
 			Detail: map[string]any{"service": app.ServiceID, "version": app.ServiceVersion}})
 		return err
@@ -289,7 +292,7 @@ func (s *Service) SavePage(ctx context.Context, a Applicant, appID, pageID strin
 		cur.Revision++
 		cur.UpdatedAt, cur.ExpiresAt = now, &expires
 		res.App = cur
-		return nil
+		return s.draftDue(ctx, tx, cur, f, expires)
 	})
 	if err != nil {
 		if platform.ErrorCode(err) == platform.CodeConflict {
@@ -421,6 +424,9 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 			return err
 		}
 		app.Reference = c.Reference
+		if err := s.draftClosed(ctx, tx, app.AccountID, app.ID, true); err != nil {
+			return err
+		}
 		_, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.submit", Subject: "application:" + app.ID, AgencyID: app.AgencyID,
 			Detail: map[string]any{"reference": c.Reference, "service": app.ServiceID, "version": app.ServiceVersion, "fee": fee}})
 		return err
@@ -474,6 +480,9 @@ func (s *Service) Withdraw(ctx context.Context, accountID, appID string) error {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		if err := s.draftClosed(ctx, tx, accountID, app.ID, false); err != nil {
 			return err
 		}
 		_, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.withdraw", Subject: "application:" + app.ID, AgencyID: app.AgencyID})
