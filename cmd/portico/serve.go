@@ -60,6 +60,15 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	if err != nil {
 		return err
 	}
+	published, err := a.Catalog.List(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, p := range published {
+		if _, err := a.ManifestTemplates(ctx, p); err != nil {
+			return err
+		}
+	}
 	obligations, err := demo.SeedObligations(ctx, a.DB, a.Identity, a.Reminders)
 	if err != nil {
 		return err

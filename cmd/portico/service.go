@@ -132,9 +132,15 @@ func runServicePublish(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		out := map[string]any{"id": p.ID, "version": p.Version, "agency": p.AgencyID, "published_at": p.PublishedAt}
+		// The service's messages to applicants become its agency's
+		// templates (new or new versions); the publish itself is done.
+		templates, err := a.ManifestTemplates(ctx, p)
+		if err != nil {
+			return fmt.Errorf("published %s version %d, but its message templates were not updated (publish again to retry): %w", p.ID, p.Version, err)
+		}
+		out := map[string]any{"id": p.ID, "version": p.Version, "agency": p.AgencyID, "published_at": p.PublishedAt, "templates_changed": templates}
 		return output(e, *asJSON, out, func(w io.Writer) {
-			fmt.Fprintf(w, "Published %s version %d for %s.\n", p.ID, p.Version, p.AgencyID)
+			fmt.Fprintf(w, "Published %s version %d for %s (%d message template(s) new or changed).\n", p.ID, p.Version, p.AgencyID, templates)
 		})
 	})
 }
