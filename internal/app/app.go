@@ -236,7 +236,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := reminderweb.Register(a.Web, a.Reminders, reminderAuth{idw}); err != nil {
 		return nil, err
 	}
-	if err := applyweb.Register(a.Web, a.Applications, a.Tenancy); err != nil {
+	if err := applyweb.Register(a.Web, a.Applications, a.Tenancy, a.Notify); err != nil {
 		return nil, err
 	}
 	a.OIDC = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity)

@@ -12,6 +12,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"github.com/portico-gov/portico/internal/notify"
 	"io"
 	"mime"
 	"net/http"
@@ -41,6 +42,7 @@ type Handlers struct {
 	web    *web.Server
 	svc    *application.Service
 	places Places
+	inbox  Inbox
 }
 
 // maxPageBody bounds a page post: every file field's limit twice over
@@ -49,11 +51,21 @@ type Handlers struct {
 const maxPageBody = 128 << 20
 
 // Register adds the pages to s.
-func Register(s *web.Server, svc *application.Service, places Places) error {
+// Inbox is what the dashboard shows of the citizen's in-app messages (the
+// notification block); nil shows none.
+type Inbox interface {
+	Inbox(ctx context.Context, accountID string, limit int) ([]notify.Notification, error)
+}
+
+// dashboardMessages is how many of the latest inbox messages the
+// dashboard shows; the inbox page has the rest.
+const dashboardMessages = 3
+
+func Register(s *web.Server, svc *application.Service, places Places, inbox Inbox) error {
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
-	h := &Handlers{web: s, svc: svc, places: places}
+	h := &Handlers{web: s, svc: svc, places: places, inbox: inbox}
 	s.AllowBody("/apply/", maxPageBody)
 	for _, rt := range []struct {
 		pattern string
@@ -491,11 +503,27 @@ func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request, a applicati
 		}
 		v.Submitted = append(v.Submitted, dl)
 	}
+	if h.inbox != nil {
+		msgs, err := h.inbox.Inbox(r.Context(), a.AccountID, dashboardMessages)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		for _, m := range msgs {
+			v.Messages = append(v.Messages, messageLine{Subject: m.Subject, Sent: application.FormatDate(m.CreatedAt, lang), Unread: m.ReadAt.IsZero()})
+		}
+	}
 	p.Data = v
 	h.web.Page(w, r, http.StatusOK, "dashboard", p)
 }
 
+type messageLine struct {
+	Subject, Sent string
+	Unread        bool
+}
+
 type dashboardView struct {
+	Messages          []messageLine
 	Drafts, Submitted []dashboardLine
 	Saved, Withdrawn  bool
 }

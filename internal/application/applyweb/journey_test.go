@@ -3,7 +3,9 @@ package applyweb_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"flag"
+	"github.com/portico-gov/portico/internal/notify"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -259,8 +261,21 @@ func TestApplyJourney(t *testing.T) {
 	expect(t, "delete", ana.post(pothole+"/withdraw", nil), http.StatusSeeOther, "/dashboard?withdrawn=1")
 	expect(t, "deleted draft", ana.get(pothole+"/pages/where"), http.StatusNotFound, "")
 
+	// A message in Ana's inbox shows on the dashboard, marked new.
+	anaAcct, err := a.Identity.AccountByEmail(context.Background(), "ana.citizen@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DB.InTx(context.Background(), func(tx *sql.Tx) error {
+		_, err := a.Notify.SendTextToAccount(context.Background(), tx, notify.AccountText{AccountID: anaAcct.ID, Email: anaAcct.Email,
+			Subject: "Your dog licence is due", Text: "Renew it by 1 May.", Lang: "en", Reference: "test"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	p = ana.get("/dashboard")
-	contains(t, "dashboard", p, "ADAMS-CLERK-2026-000001", "Submitted", `href="/dashboard" aria-current="page"`)
+	contains(t, "dashboard", p, "ADAMS-CLERK-2026-000001", "Submitted", `href="/dashboard" aria-current="page"`,
+		"Your dog licence is due", `<span class="usa-tag">New</span>`)
 	golden(t, "dashboard.en", p.body, id)
 	ana.lang = "es"
 	golden(t, "dashboard.es", ana.get("/dashboard").body, id)
