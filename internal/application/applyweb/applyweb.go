@@ -12,13 +12,13 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"github.com/portico-gov/portico/internal/notify"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/portico-gov/portico/internal/notify"
 
 	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/identity"
@@ -435,21 +435,7 @@ func (h *Handlers) file(w http.ResponseWriter, r *http.Request, a application.Ap
 		return
 	}
 	defer rc.Close()
-	hd := w.Header()
-	hd.Set("Content-Type", at.ContentType)
-	disp := mime.FormatMediaType("attachment", map[string]string{"filename": at.Filename})
-	if disp == "" { // a name the header cannot carry: the download still never renders inline
-		disp = "attachment"
-	}
-	hd.Set("Content-Disposition", disp)
-	hd.Set("Content-Length", strconv.FormatInt(at.Size, 10))
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Cache-Control", "private, no-store")
-	hd.Set("Content-Security-Policy", "sandbox")
-	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, rc); err != nil {
-		h.web.Logger().WarnContext(r.Context(), "file download cut short", "err", err)
-	}
+	web.Download(w, r, h.web.Logger(), at.Filename, at.ContentType, at.Size, rc)
 }
 
 // withdrawForm asks before a draft is deleted: nothing typed is lost by

@@ -16,9 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/portico-gov/portico/internal/application"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portico-gov/portico/internal/application"
 
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog"
@@ -1052,21 +1052,7 @@ func (h *Handlers) staffFile(w http.ResponseWriter, r *http.Request) {
 		h.web.Error(w, r, err)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", at.ContentType)
-	disp := mime.FormatMediaType("attachment", map[string]string{"filename": at.Filename})
-	if disp == "" {
-		disp = "attachment"
-	}
-	hd.Set("Content-Disposition", disp)
-	hd.Set("Content-Length", strconv.FormatInt(at.Size, 10))
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Cache-Control", "private, no-store")
-	hd.Set("Content-Security-Policy", "sandbox")
-	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, rc); err != nil {
-		h.web.Logger().WarnContext(r.Context(), "file download cut short", "err", err)
-	}
+	web.Download(w, r, h.web.Logger(), at.Filename, at.ContentType, at.Size, rc)
 }
 
 // optionValues shows a choice (or a list of them) by the manifest's
