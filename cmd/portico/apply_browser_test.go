@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -177,9 +176,7 @@ func workCase(t *testing.T, base, lang string, p *browsertest.Page, applicant, e
 		p.Run(t, actions...)
 		// The form posts and redirects to the page with ?done=; wait for
 		// that document before looking for its confirmation.
-		for i := 0; i < 100 && !strings.Contains(p.Location(t), "done="); i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
+		waitLocation(t, p, "done=", true)
 		p.Run(t, chromedp.WaitVisible(chromedp.CSS(`.usa-alert--success[role=status]`)))
 		p.CheckA11y(t)
 	}

@@ -310,9 +310,13 @@ func TestBrowserJourneys(t *testing.T) {
 // something the old page may show too (the tabs share cookies, so an
 // earlier journey's session can put "signed in" links on the sign-in page
 // itself), before navigating again.
-func waitLeaves(t *testing.T, p *browsertest.Page, path string) {
+func waitLeaves(t *testing.T, p *browsertest.Page, path string) { waitLocation(t, p, path, false) }
+
+// waitLocation waits (up to 10 s) until the tab's address contains part
+// (or, with want false, no longer does).
+func waitLocation(t *testing.T, p *browsertest.Page, part string, want bool) {
 	t.Helper()
-	for i := 0; i < 100 && strings.Contains(p.Location(t), path); i++ {
+	for i := 0; i < 100 && strings.Contains(p.Location(t), part) != want; i++ {
 		time.Sleep(100 * time.Millisecond)
 	}
 }

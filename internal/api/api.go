@@ -69,20 +69,6 @@ type Principal struct {
 	Account *identity.Account // nil for Public operations and client tokens
 }
 
-// AgencyRoles returns the roles the principal holds in agency.
-func (p Principal) AgencyRoles(agency string) []identity.Role {
-	if p.Account == nil {
-		return nil
-	}
-	var out []identity.Role
-	for _, m := range p.Account.Memberships {
-		if m.AgencyID == agency {
-			out = append(out, m.Role)
-		}
-	}
-	return out
-}
-
 // Agencies returns the agencies in which the principal has a role.
 func (p Principal) Agencies() []string {
 	if p.Account == nil {

@@ -97,7 +97,7 @@ func newRig(t *testing.T) (*rig, map[string]string) {
 		"ghost":       {ID: "at_6", ClientID: "pc_rp", AccountID: "acct-deleted", Scopes: apps},
 	}
 	r := &rig{app: a, api: api.New(s, v, a.Identity)}
-	(&api.Applications{DB: a.DB, Audit: a.Audit, Cases: a.Casework, Services: a.Catalog, Drafts: a.Applications}).Register(r.api)
+	(&api.Applications{Audit: a.Audit, Cases: a.Casework, Services: a.Catalog, Drafts: a.Applications}).Register(r.api)
 	(&api.StaffCases{Cases: a.Casework, Services: a.Catalog}).Register(r.api)
 	r.srv = httptest.NewServer(s)
 	t.Cleanup(r.srv.Close)

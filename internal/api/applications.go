@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net/http"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/platform"
-	"github.com/portico-gov/portico/internal/storage"
 )
 
 // Application is a submitted application as its applicant sees it.
@@ -71,7 +69,6 @@ type Services interface {
 
 // Applications serves a citizen's applications.
 type Applications struct {
-	DB       *storage.DB
 	Audit    *audit.Log
 	Cases    Cases
 	Services Services
@@ -119,7 +116,7 @@ func (h *Applications) list(r *http.Request, p Principal) (any, error) {
 		}
 		out.Applications = append(out.Applications, app)
 	}
-	err = h.audit(ctx, audit.Record{Action: "api.applications.list", Subject: "account:" + p.Account.ID,
+	_, err = h.Audit.Write(ctx, audit.Record{Action: "api.applications.list", Subject: "account:" + p.Account.ID,
 		Detail: map[string]any{"client": p.Token.ClientID, "count": len(cases), "drafts": len(out.Drafts)}})
 	return out, err
 }
@@ -137,7 +134,7 @@ func (h *Applications) get(r *http.Request, p Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = h.audit(ctx, audit.Record{Action: "api.application.view", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
+	_, err = h.Audit.Write(ctx, audit.Record{Action: "api.application.view", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
 		Detail: map[string]any{"client": p.Token.ClientID}})
 	return app, err
 }
@@ -153,14 +150,6 @@ func (h *Applications) describe(ctx context.Context, c casework.Case, memo map[s
 		ServiceTitle: m.Title, AgencyID: c.AgencyID, State: c.State, StateTitle: m.Workflow.States[c.State].Title,
 		WaitingOn: c.WaitingOn, Overdue: c.Overdue, OpenedAt: c.OpenedAt, UpdatedAt: c.UpdatedAt, ClosedAt: c.ClosedAt,
 	}, nil
-}
-
-// audit records an access to a person's data through the API.
-func (h *Applications) audit(ctx context.Context, rec audit.Record) error {
-	return h.DB.InTx(ctx, func(tx *sql.Tx) error {
-		_, err := h.Audit.Append(ctx, tx, rec)
-		return err
-	})
 }
 
 // manifestOf returns the manifest of a service version, once per memo.

@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -22,14 +23,7 @@ type AccessToken struct {
 }
 
 // HasScope reports whether the token carries scope.
-func (t AccessToken) HasScope(scope string) bool {
-	for _, s := range t.Scopes {
-		if s == scope {
-			return true
-		}
-	}
-	return false
-}
+func (t AccessToken) HasScope(scope string) bool { return slices.Contains(t.Scopes, scope) }
 
 // VerifyAccessToken checks a bearer token for Portico's own APIs: the JWT
 // signature against the provider's keys (old keys stay verifiable until
