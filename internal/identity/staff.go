@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity/password"
 	"github.com/portico-gov/portico/internal/platform"
 )
@@ -55,8 +57,8 @@ func (s *Service) AddStaff(ctx context.Context, n NewStaff) (*Account, error) {
 			}
 			a = &Account{Kind: Staff, Email: email, LegalName: n.LegalName, PlatformAdmin: n.PlatformAdmin}
 			if n.Password != "" {
-				if p := password.Check(n.Password, email, true); p != "" {
-					return platform.Invalid("password", passwordProblemText[p])
+				if p := s.checkPassword(n.Password, email, n.LegalName, true); p != "" {
+					return platform.Invalid("password", passwordProblemText(p))
 				}
 				if a.passwordHash, err = password.Hash(n.Password, s.cfg.PasswordParams); err != nil {
 					return err
@@ -110,13 +112,26 @@ func (s *Service) AddStaff(ctx context.Context, n NewStaff) (*Account, error) {
 	return s.Account(ctx, id)
 }
 
-// passwordProblemText explains password problems in English for the CLI.
-var passwordProblemText = map[password.Problem]string{
-	password.TooShort:    "the password must be at least 8 characters for staff (who always use a second factor)",
-	password.TooLong:     "the password must be at most 256 characters",
-	password.Common:      "that password is on the list of common or breached passwords; choose another",
-	password.ContainsID:  "the password must not be the email address or based on it",
-	password.InvalidUTF8: "the password is not valid text",
+// passwordProblemText explains a password problem in English for the
+// operator's CLI, from the same catalogue the pages use.
+func passwordProblemText(p password.Problem) string {
+	cat, err := i18n.Load()
+	if err != nil { // the catalogues are embedded: a build defect
+		return string(p)
+	}
+	return cat.T(i18n.English, string(p))
+}
+
+// checkPassword checks a new password against the site's policy: the
+// site's name and address and the person's own email and name are words
+// it must not be built from.
+func (s *Service) checkPassword(pw, email, legalName string, withMFA bool) password.Problem {
+	host := ""
+	if u, err := url.Parse(s.PublicURL()); err == nil {
+		host = u.Hostname()
+	}
+	policy := password.Policy{SiteWords: password.SiteWords(s.cfg.SiteName, host)}
+	return policy.Check(pw, password.Person{Email: email, Names: []string{legalName}, WithMFA: withMFA})
 }
 
 // Users lists accounts, staff first, for operators.
@@ -171,8 +186,8 @@ func (s *Service) CreateCitizen(ctx context.Context, n NewCitizen) (*Account, er
 	if err != nil {
 		return nil, platform.Invalid("email", fmt.Sprintf("%q is not an email address", n.Email))
 	}
-	if p := password.Check(n.Password, email, false); p != "" {
-		return nil, platform.Invalid("password", strings.Replace(passwordProblemText[p], "8 characters for staff (who always use a second factor)", "15 characters", 1))
+	if p := s.checkPassword(n.Password, email, n.LegalName, false); p != "" {
+		return nil, platform.Invalid("password", passwordProblemText(p))
 	}
 	hash, err := password.Hash(n.Password, s.cfg.PasswordParams)
 	if err != nil {
