@@ -38,6 +38,13 @@ var client = identity.Client{IP: "192.0.2.10", UserAgent: "test"}
 
 func newFixture(t *testing.T, db *storage.DB) *fixture {
 	t.Helper()
+	return newFixtureWith(t, db, identity.Config{})
+}
+
+// newFixtureWith is newFixture with cfg's settings (public URL and
+// password parameters are always the fixture's).
+func newFixtureWith(t *testing.T, db *storage.DB, cfg identity.Config) *fixture {
+	t.Helper()
 	clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	signer, err := audit.LoadOrCreateSigner(filepath.Join(t.TempDir(), "audit.pem"))
 	if err != nil {
@@ -53,10 +60,9 @@ func newFixture(t *testing.T, db *storage.DB) *fixture {
 		t.Fatal(err)
 	}
 	mail := &identitytest.Outbox{}
-	svc := identity.New(identity.Config{
-		PublicURL:      "https://portal.example.gov",
-		PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32},
-	}, db, log, clock, box, mail, ten)
+	cfg.PublicURL = "https://portal.example.gov"
+	cfg.PasswordParams = password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}
+	svc := identity.New(cfg, db, log, clock, box, mail, ten)
 	return &fixture{svc: svc, db: db, clock: clock, mail: mail, audit: log, ten: ten}
 }
 
@@ -250,6 +256,43 @@ func TestSignInThrottling(t *testing.T) {
 		}
 		if failed < 40 {
 			t.Fatalf("failed sign-ins audited = %d", failed)
+		}
+	})
+}
+
+// TestActiveSessionStaysSignedIn: activity is recorded often enough for
+// the idle limit, however short. Under --session-idle 1m a person acting
+// every 40 s was signed out after 60 s when activity was recorded only
+// once a minute (issue 9, defect 6).
+func TestActiveSessionStaysSignedIn(t *testing.T) {
+	tests := []struct {
+		name       string
+		idle, every time.Duration
+	}{
+		{"1m idle, active every 40 s", time.Minute, 40 * time.Second},
+		{"1m idle, active every 50 s", time.Minute, 50 * time.Second},
+		{"10 s idle, active every 8 s", 10 * time.Second, 8 * time.Second},
+		{"30 min idle, active every 20 min", 30 * time.Minute, 20 * time.Minute},
+		{"30 min idle, active every 29 min", 30 * time.Minute, 29 * time.Minute},
+	}
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		for i, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				f := newFixtureWith(t, db, identity.Config{SessionIdle: tt.idle})
+				ctx := context.Background()
+				token, _ := f.signUp(t, fmt.Sprintf("active.%d@example.com", i))
+				for i := range 10 {
+					f.clock.Advance(tt.every)
+					if _, _, err := f.svc.Authenticate(ctx, token); err != nil {
+						t.Fatalf("signed out after %d actions %v apart: %v", i+1, tt.every, err)
+					}
+				}
+				// Idle for the whole limit: signed out.
+				f.clock.Advance(tt.idle)
+				if _, _, err := f.svc.Authenticate(ctx, token); !errors.Is(err, identity.ErrNoSession) {
+					t.Fatalf("idle session accepted: %v", err)
+				}
+			})
 		}
 	})
 }
