@@ -266,7 +266,7 @@ func TestSignInThrottling(t *testing.T) {
 // once a minute (issue 9, defect 6).
 func TestActiveSessionStaysSignedIn(t *testing.T) {
 	tests := []struct {
-		name       string
+		name        string
 		idle, every time.Duration
 	}{
 		{"1m idle, active every 40 s", time.Minute, 40 * time.Second},
