@@ -511,6 +511,85 @@ func TestStaffMustSetUpSecondFactor(t *testing.T) {
 	})
 }
 
+// TestAddAgencyStaffDoesNotRevealCitizens: an agency administrator adding
+// staff gets the same answer whether the address is new, a staff member's
+// or a citizen's, and the same error for the same mistake; only the
+// address's owner learns by email what happened (issue 9, defect 6).
+func TestAddAgencyStaffDoesNotRevealCitizens(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		_, citizen := f.signUp(t, "ana@example.com")
+		if _, err := f.svc.AddStaff(ctx, identity.NewStaff{Email: "sam@dmv.example.gov", LegalName: "Sam Staff", AgencyID: "revenue", Role: identity.Finance}); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name, email string
+			wantStaff   bool   // the address ends up a DMV caseworker
+			wantMail    string // a phrase of the one email the address gets
+		}{
+			{"new address", "new.person@dmv.example.gov", true, "set a password"},
+			{"staff of another agency", "sam@dmv.example.gov", true, "gave your staff account the role"},
+			{"citizen", "ANA@example.com", false, "belongs to a personal account"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before := f.mail.Count(tt.email)
+				err := f.svc.AddAgencyStaff(ctx, identity.NewStaff{Email: tt.email, LegalName: "Someone New", AgencyID: "dmv", Role: identity.Caseworker})
+				if err != nil {
+					t.Fatalf("AddAgencyStaff = %v, want nil for every address", err)
+				}
+				if n := f.mail.Count(tt.email) - before; n != 1 {
+					t.Fatalf("%d emails to %s, want 1", n, tt.email)
+				}
+				if m := f.mail.Last(t, tt.email); !strings.Contains(m.Text, tt.wantMail) || !strings.Contains(m.Text, "Department of Motor Vehicles") {
+					t.Fatalf("email to %s:\n%s", tt.email, m.Text)
+				}
+				a, err := f.svc.AccountByEmail(ctx, tt.email)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := a.Kind == identity.Staff && a.HasRole("dmv", identity.Caseworker); got != tt.wantStaff {
+					t.Fatalf("%s is DMV staff = %v, want %v (%+v)", tt.email, got, tt.wantStaff, a)
+				}
+			})
+		}
+		// The citizen's account is untouched, and the attempt is audited.
+		got, _ := f.svc.Account(ctx, citizen.ID)
+		if got.Kind != identity.Citizen || len(got.Memberships) != 0 || got.LegalName != citizen.LegalName {
+			t.Fatalf("citizen account changed: %+v", got)
+		}
+		var refused int
+		if err := db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_entries WHERE action = 'staff.add.refused' AND subject = $1`, "account:"+citizen.ID).Scan(&refused); err != nil {
+			t.Fatal(err)
+		}
+		if refused != 1 {
+			t.Fatalf("staff.add.refused audited %d times", refused)
+		}
+		// The same mistake gets the same error whoever owns the address.
+		mistakes := []identity.NewStaff{
+			{LegalName: "", AgencyID: "dmv", Role: identity.Caseworker},
+			{LegalName: "X", AgencyID: "atlantis", Role: identity.Caseworker},
+			{LegalName: "X", AgencyID: "dmv"},
+		}
+		for _, m := range mistakes {
+			var first string
+			for i, email := range []string{"nobody@example.com", "sam@dmv.example.gov", "ana@example.com"} {
+				m.Email = email
+				err := f.svc.AddAgencyStaff(ctx, m)
+				if platform.ErrorCode(err) != platform.CodeInvalid {
+					t.Fatalf("AddAgencyStaff(%+v) = %v, want invalid", m, err)
+				}
+				if i == 0 {
+					first = err.Error()
+				} else if err.Error() != first {
+					t.Fatalf("error for %s %q differs from %q", email, err, first)
+				}
+			}
+		}
+	})
+}
+
 func TestProfileAndJurisdictions(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		f := newFixture(t, db)

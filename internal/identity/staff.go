@@ -37,7 +37,10 @@ func ParseRole(s string) (Role, error) {
 // AddStaff creates a staff account, or adds a role to an existing staff
 // account with that email. Staff emails are vouched for by the operator and
 // count as confirmed. Staff must add a second factor at first sign-in, so
-// their password may be as short as 8 characters.
+// their password may be as short as 8 characters. It is for the operator
+// (the CLI and demo data), who may be told plainly that an address belongs
+// to a citizen; agency administrators use AddAgencyStaff, which tells them
+// nothing about who has an account.
 func (s *Service) AddStaff(ctx context.Context, n NewStaff) (*Account, error) {
 	email, key, err := NormalizeEmail(n.Email)
 	if err != nil {
@@ -89,27 +92,129 @@ func (s *Service) AddStaff(ctx context.Context, n NewStaff) (*Account, error) {
 		if n.AgencyID == "" {
 			return nil
 		}
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM agencies WHERE id = $1`, n.AgencyID).Scan(&one); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return platform.Invalid("agency", fmt.Sprintf("agency %q does not exist", n.AgencyID))
-			}
+		if _, err := agencyName(ctx, tx, n.AgencyID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO staff_roles (account_id, agency_id, role, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-			a.ID, n.AgencyID, string(n.Role), s.clock.Now())
-		if err != nil {
-			return err
-		}
-		if k, _ := res.RowsAffected(); k == 1 {
-			_, err = s.audit.Append(ctx, tx, audit.Record{Action: "role.grant", Subject: "account:" + a.ID, AgencyID: n.AgencyID, Detail: map[string]string{"role": string(n.Role)}})
-		}
+		_, err = s.grantRole(ctx, tx, a.ID, n.AgencyID, n.Role)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return s.Account(ctx, id)
+}
+
+// agencyName returns the agency's name, or an invalid-input error naming
+// the agency when there is none.
+func agencyName(ctx context.Context, tx *sql.Tx, agencyID string) (string, error) {
+	var name string
+	if err := tx.QueryRowContext(ctx, `SELECT name FROM agencies WHERE id = $1`, agencyID).Scan(&name); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", platform.Invalid("agency", fmt.Sprintf("agency %q does not exist", agencyID))
+		}
+		return "", err
+	}
+	return name, nil
+}
+
+// grantRole gives a staff account a role in an agency, auditing it, and
+// reports whether the account did not have it before.
+func (s *Service) grantRole(ctx context.Context, tx *sql.Tx, accountID, agencyID string, role Role) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO staff_roles (account_id, agency_id, role, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+		accountID, agencyID, string(role), s.clock.Now())
+	if err != nil {
+		return false, err
+	}
+	if k, _ := res.RowsAffected(); k != 1 {
+		return false, nil
+	}
+	_, err = s.audit.Append(ctx, tx, audit.Record{Action: "role.grant", Subject: "account:" + accountID, AgencyID: agencyID, Detail: map[string]string{"role": string(role)}})
+	return err == nil, err
+}
+
+// AddAgencyStaff is how an agency administrator adds someone to their
+// agency's staff with a role. Unlike AddStaff, which serves the operator,
+// its answer never says whether the address has an account, and in
+// particular not whether it has a citizen account: the checks that can
+// fail depend only on what the administrator typed (a name is always
+// required, though an existing staff account keeps its own), and every
+// accepted request sends the address exactly one email, which tells its
+// owner what happened:
+//
+//   - no account: a staff account is created with the role and the
+//     email explains how to set a password;
+//   - a staff account: the role is added and the email says so;
+//   - a citizen account: nothing changes, the attempt is audited
+//     (staff.add.refused), and the email explains that staff need an
+//     account of their own under another address.
+func (s *Service) AddAgencyStaff(ctx context.Context, n NewStaff) error {
+	email, key, err := NormalizeEmail(n.Email)
+	if err != nil {
+		return platform.Invalid("email", fmt.Sprintf("%q is not an email address", n.Email))
+	}
+	n.LegalName = strings.TrimSpace(n.LegalName)
+	if n.LegalName == "" || !validName(n.LegalName) {
+		return platform.Invalid("name", "a name (at most 200 characters) is required")
+	}
+	if n.AgencyID == "" || n.Role == "" {
+		return platform.Invalid("role", "an agency and a role are required")
+	}
+	if n.Password != "" || n.PlatformAdmin {
+		return platform.Invalid("role", "an agency administrator sets neither passwords nor platform administrators")
+	}
+	cat, err := i18n.Load()
+	if err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		agency, err := agencyName(ctx, tx, n.AgencyID)
+		if err != nil {
+			return err
+		}
+		a, err := loadAccount(ctx, tx, "email_key", key)
+		kind := "role"
+		switch {
+		case errors.Is(err, ErrNotFound):
+			a = &Account{Kind: Staff, Email: email, LegalName: n.LegalName, Lang: string(i18n.English)}
+			if err := s.insertAccount(ctx, tx, a, true); err != nil {
+				return err
+			}
+			if _, err := s.audit.Append(ctx, tx, audit.Record{Action: "account.create", Subject: "account:" + a.ID, AgencyID: n.AgencyID,
+				Detail: map[string]any{"kind": "staff", "platform_admin": false}}); err != nil {
+				return err
+			}
+			kind = "new"
+		case err != nil:
+			return err
+		case a.Kind != Staff:
+			if _, err := s.audit.Append(ctx, tx, audit.Record{Action: "staff.add.refused", Subject: "account:" + a.ID, AgencyID: n.AgencyID,
+				Detail: map[string]string{"reason": "citizen_account", "role": string(n.Role)}}); err != nil {
+				return err
+			}
+			kind = "citizen"
+		}
+		if kind != "citizen" {
+			if _, err := s.grantRole(ctx, tx, a.ID, n.AgencyID, n.Role); err != nil {
+				return err
+			}
+		}
+		lang, ok := i18n.Parse(a.Lang)
+		if !ok {
+			lang = i18n.English
+		}
+		site, role := s.cfg.SiteName, cat.T(lang, "role."+string(n.Role))
+		subject := cat.T(lang, "identity.staffmail."+kind+".subject", site, agency)
+		var body string
+		switch kind {
+		case "new":
+			body = cat.T(lang, "identity.staffmail.new.body", agency, role, site, s.PublicURL()+"/recover")
+		case "role":
+			body = cat.T(lang, "identity.staffmail.role.body", agency, role, site)
+		default:
+			body = cat.T(lang, "identity.staffmail.citizen.body", agency, site)
+		}
+		return s.send(ctx, tx, email, string(lang), true, subject, body)
+	})
 }
 
 // passwordProblemText explains a password problem in English for the
