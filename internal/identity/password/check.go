@@ -36,15 +36,21 @@ const (
 	MinGuessesWithMFA      = 1e7
 )
 
-// estimatedBytes bounds how much of a password the estimator reads. Its
-// dictionary matching is quadratic in length (about 1 ms for 16 bytes,
-// 60 ms for 64, 0.8 s for 256 on the reference machine), so without a
-// bound a long password would make sign-up a denial-of-service lever. An
-// estimate of a prefix is a lower bound on the estimate of the whole, so a
-// long password is accepted when its first 64 bytes are strong on their
-// own; a long password whose strength is all in its tail is refused, which
-// only costs someone who chose a weak start.
-const estimatedBytes = 64
+// estimatedChars bounds how much of a password the estimator reads. Its
+// cost grows steeply with length: dictionary matching is quadratic, and
+// leetspeak matching tries every combination of the look-alike characters
+// present. For a random ASCII string full of them, 24 characters cost 0.5%
+// of an argon2id hash, 32 characters 6%, 40 characters 50% and 64
+// characters 170%
+// (BenchmarkCheck, docs/performance.md). Without a bound a long password
+// would make sign-up a denial-of-service lever. An estimate of a prefix is
+// a lower bound on the estimate of the whole, so a long password is
+// accepted when its first 32 characters are strong on their own (a five-word
+// passphrase or 32 random characters are); a long password whose strength
+// is all in its tail is refused, which only costs someone who chose a
+// weak start. The list, name and pattern checks before the estimator see
+// the whole password.
+const estimatedChars = 32
 
 // Problem says why a new password is not acceptable. Its values are i18n
 // message keys (internal/i18n/messages/identity.*.json), each telling the
@@ -180,11 +186,11 @@ func (p Policy) Check(pw string, who Person) Problem {
 	if prob := builtFrom(lower, personal, site); prob != "" {
 		return prob
 	}
-	if slices.ContainsFunc(variants(lower), listed) {
+	if commonVariation(lower) {
 		return CommonVariation
 	}
 	// Long passwords made long cheaply, seen whole (the estimator sees at
-	// most estimatedBytes).
+	// most estimatedChars).
 	if unit := repeatedUnit(lower); unit != "" && utf8.RuneCountInString(unit) < 5 {
 		return Repeated
 	}
@@ -198,9 +204,9 @@ func (p Policy) Check(pw string, who Person) Problem {
 	// common passwords) would pass; attackers join words with separators
 	// for free. The password is also estimated without them, and the
 	// weaker estimate counts.
-	r := zxcvbn.PasswordStrength(prefix(pw, estimatedBytes), inputs)
+	r := zxcvbn.PasswordStrength(prefix(pw, estimatedChars), inputs)
 	if joined := stripSeparators(pw); joined != pw {
-		if j := zxcvbn.PasswordStrength(prefix(joined, estimatedBytes), inputs); j.Guesses < r.Guesses {
+		if j := zxcvbn.PasswordStrength(prefix(joined, estimatedChars), inputs); j.Guesses < r.Guesses {
 			r = j
 		}
 	}
@@ -225,33 +231,37 @@ func stripSeparators(s string) string {
 	}, s)
 }
 
-// variants returns the normalised forms of lower that are looked up in the
-// blocklist: the core without leading and trailing digits and symbols,
-// leetspeak read back as letters (both readings of 1, i and l), and the
-// unit of a repetition. Spaces inside are kept: a passphrase of several
-// words is not one listed word. A core counts only when what was cut off
-// it is itself cheap to guess (cheapPadding): "password" followed by
-// thirteen random symbols is left to the estimator.
-func variants(lower string) []string {
-	var out []string
-	add := func(s string) {
-		if utf8.RuneCountInString(s) >= 4 && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
+// commonVariation reports whether lower is a listed password or word in
+// a normalised form: the core without leading and trailing digits and
+// symbols, leetspeak read back as letters (both readings of 1, i and l),
+// or the unit of a repetition. Spaces inside are kept: a passphrase of
+// several words is not one listed word. A core counts only when what was
+// cut off it is itself cheap to guess (cheapPadding): "password" followed
+// by thirteen random symbols is left to the estimator.
+func commonVariation(lower string) bool {
 	for _, form := range []string{lower, unleet(lower, 'i'), unleet(lower, 'l')} {
 		core := trimNonLetters(form)
-		if !cheapPadding(strings.Replace(form, core, "", 1)) {
-			continue
-		}
+		var found bool
 		for _, s := range []string{core, unleet(core, 'i'), unleet(core, 'l')} {
-			add(s)
-			if u := repeatedUnit(strings.ReplaceAll(s, " ", "")); u != "" {
-				add(u)
+			u := repeatedUnit(strings.ReplaceAll(s, " ", ""))
+			if listedWord(s) || listedWord(u) {
+				found = true
+				break
 			}
 		}
+		// The padding is estimated only for a listed core: the estimator
+		// is the expensive part of Check.
+		if found && cheapPadding(strings.Replace(form, core, "", 1)) {
+			return true
+		}
 	}
-	return out
+	return false
+}
+
+// listedWord is listed for words of at least four characters, the
+// shortest the list keeps.
+func listedWord(s string) bool {
+	return utf8.RuneCountInString(s) >= 4 && listed(s)
 }
 
 // cheapPadding reports whether the digits and symbols around or between
@@ -262,7 +272,7 @@ func cheapPadding(pad string) bool {
 	if utf8.RuneCountInString(pad) <= 4 {
 		return true
 	}
-	return zxcvbn.PasswordStrength(prefix(pad, estimatedBytes), nil).Guesses < MinGuessesWithMFA
+	return zxcvbn.PasswordStrength(prefix(pad, estimatedChars), nil).Guesses < MinGuessesWithMFA
 }
 
 // leet maps look-alike characters to the letter they stand for; '1' is
@@ -359,10 +369,10 @@ func builtFrom(lower string, personal, site []string) Problem {
 	all := append(append([]string(nil), personal...), site...)
 	for _, s := range []string{lower, unleet(lower, 'i'), unleet(lower, 'l')} {
 		letters := lettersOnly(s)
-		if letters == "" || !cheapPadding(nonLetters(s)) {
+		if letters == "" {
 			continue
 		}
-		if usedPersonal, ok := segment(letters, all, personal); ok {
+		if usedPersonal, ok := segment(letters, all, personal); ok && cheapPadding(nonLetters(s)) {
 			if usedPersonal {
 				return Personal
 			}
@@ -425,7 +435,7 @@ func repeatedUnit(s string) string {
 // run reports Sequence when s is a run of consecutive characters, up or
 // down, wrapping 9→0 ("123456789012345"), and Keyboard when it runs along
 // one keyboard row. The estimator finds these too, but only in the first
-// estimatedBytes of a password.
+// estimatedChars characters of a password.
 func run(s string) Problem {
 	r := []rune(s)
 	if len(r) < 4 {
@@ -466,16 +476,15 @@ func reverse(s string) string {
 	return string(r)
 }
 
-// prefix returns the longest prefix of s of at most n bytes that ends on a
-// character boundary.
+// prefix returns the first n characters of s.
 func prefix(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
 		n--
 	}
-	return s[:n]
+	return s
 }
 
 // reason turns the estimator's cheapest explanation of a weak password

@@ -28,7 +28,8 @@ func TestCheck(t *testing.T) {
 		{"8 chars with MFA", "q7#vLm2x", password.Person{WithMFA: true}, ""},
 		{"7 chars with MFA", "q7#vLm2", password.Person{WithMFA: true}, password.TooShort},
 		{"multibyte counts code points", "ñandú-quokka-río", password.Person{}, ""},
-		{"emoji counts code points", "🦉🐸🦊🐙🦉🐸🦊🐙🦉🐸🦊🐙🦉🐸🐢", password.Person{}, ""},
+		{"emoji counts code points", "🦉🐸🦊🐙🐢🦔🐝🦋🐞🦀🐬🦜🦩🦚🐌", password.Person{}, ""},
+		{"14 emoji too short", "🦉🐸🦊🐙🐢🦔🐝🦋🐞🦀🐬🦜🦩🦚", password.Person{}, password.TooShort},
 		{"256 allowed", strings.Repeat("correct horse battery staple ", 9)[:256], password.Person{}, ""},
 		{"257 refused", strings.Repeat("x", 257), password.Person{}, password.TooLong},
 		{"invalid utf8", "abcdefgh\xff\xfeijklmnop", password.Person{}, password.InvalidUTF8},
@@ -217,6 +218,7 @@ func BenchmarkCheck(b *testing.B) {
 		{"random20", "Kx8vQ2mPz7LwR4nT9bYc"},
 		{"random64", "hJ4#kL9!mN2$pQ7&rS5*tV8^wX3(yZ6)aB1%cD0@eF4#gH7!iJ2$kL5&mN8*pQ3x"},
 		{"random256", strings.Repeat("hJ4#kL9!mN2$pQ7&rS5*tV8^wX3(yZ6)aB1%cD0@eF4#gH7!iJ2$kL5&mN8*pQ3x", 4)},
+		{"emoji64", strings.Repeat("🦉🐸🦊🐙🐢🦔🐝🦋🐞🦀🐬🦜🦩🦚🐌🐙", 4)},
 		{"common", "P@ssw0rd12345678"},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
