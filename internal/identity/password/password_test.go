@@ -219,6 +219,9 @@ func BenchmarkCheck(b *testing.B) {
 		{"random64", "hJ4#kL9!mN2$pQ7&rS5*tV8^wX3(yZ6)aB1%cD0@eF4#gH7!iJ2$kL5&mN8*pQ3x"},
 		{"random256", strings.Repeat("hJ4#kL9!mN2$pQ7&rS5*tV8^wX3(yZ6)aB1%cD0@eF4#gH7!iJ2$kL5&mN8*pQ3x", 4)},
 		{"emoji64", strings.Repeat("🦉🐸🦊🐙🐢🦔🐝🦋🐞🦀🐬🦜🦩🦚🐌🐙", 4)},
+		// The estimator's worst case: nothing but look-alike characters,
+		// every combination of which it reads back as letters.
+		{"lookalikes32", strings.Repeat("4@8(3691!|75$+%2", 2)},
 		{"common", "P@ssw0rd12345678"},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
