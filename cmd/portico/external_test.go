@@ -67,7 +67,7 @@ func TestExternalSignIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, email := range []string{"new.person@example.com", "known.person@example.com"} {
-		if _, err := idp.Identity.CreateCitizen(ctx, identity.NewCitizen{Email: email, LegalName: "Person " + email[:3], Password: "the provider password"}); err != nil {
+		if _, err := idp.Identity.CreateCitizen(ctx, identity.NewCitizen{Email: email, LegalName: "Person " + email[:3], Password: "the provider passphrase"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -120,7 +120,7 @@ func TestExternalSignIn(t *testing.T) {
 		}
 		next := resp.Request.URL.Query().Get("next")
 		resp.Body.Close()
-		resp = follow(postForm(t, c, baseA+"/sign-in", url.Values{"email": {email}, "password": {"the provider password"}, "next": {next}}))
+		resp = follow(postForm(t, c, baseA+"/sign-in", url.Values{"email": {email}, "password": {"the provider passphrase"}, "next": {next}}))
 		if !strings.HasPrefix(resp.Request.URL.String(), baseA+"/oauth/consent") {
 			return resp // consent given before is remembered
 		}

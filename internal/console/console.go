@@ -30,7 +30,7 @@ var templates embed.FS
 // Identity is what the console needs of the identity block.
 type Identity interface {
 	AgencyMembers(ctx context.Context, agencyID string) ([]identity.AgencyMember, error)
-	AddStaff(ctx context.Context, n identity.NewStaff) (*identity.Account, error)
+	AddAgencyStaff(ctx context.Context, n identity.NewStaff) error
 	Users(ctx context.Context, kind identity.Kind) ([]*identity.Account, error)
 }
 
@@ -120,11 +120,14 @@ func (c *Console) agency(w http.ResponseWriter, r *http.Request) {
 	c.agencyPage(w, r, http.StatusOK, map[string]string{}, nil)
 }
 
+// addStaff answers the same whether or not the address has a citizen
+// account (identity.AddAgencyStaff): the address's owner learns what
+// happened by email.
 func (c *Console) addStaff(w http.ResponseWriter, r *http.Request) {
 	values := map[string]string{"email": r.PostFormValue("email"), "legal_name": r.PostFormValue("legal_name"), "role": r.PostFormValue("role")}
 	role, err := identity.ParseRole(values["role"])
 	if err == nil {
-		_, err = c.identity.AddStaff(r.Context(), identity.NewStaff{Email: values["email"], LegalName: values["legal_name"], AgencyID: r.PathValue("agency"), Role: role})
+		err = c.identity.AddAgencyStaff(r.Context(), identity.NewStaff{Email: values["email"], LegalName: values["legal_name"], AgencyID: r.PathValue("agency"), Role: role})
 	}
 	if err != nil {
 		if platform.ErrorCode(err) == platform.CodeInternal {

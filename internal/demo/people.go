@@ -11,7 +11,7 @@ import (
 // Demo sign-ins. These are printed by `portico demo`; they exist only in
 // demo data directories.
 const (
-	CitizenPassword = "demo citizen password"
+	CitizenPassword = "demo citizen passphrase"
 	StaffPassword   = "demo staff password"
 	// StaffTOTPSecret is every demo staff account's authenticator key, so
 	// a person trying the demo can add it to an app (or compute codes with

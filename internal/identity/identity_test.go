@@ -38,6 +38,13 @@ var client = identity.Client{IP: "192.0.2.10", UserAgent: "test"}
 
 func newFixture(t *testing.T, db *storage.DB) *fixture {
 	t.Helper()
+	return newFixtureWith(t, db, identity.Config{})
+}
+
+// newFixtureWith is newFixture with cfg's settings (public URL and
+// password parameters are always the fixture's).
+func newFixtureWith(t *testing.T, db *storage.DB, cfg identity.Config) *fixture {
+	t.Helper()
 	clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	signer, err := audit.LoadOrCreateSigner(filepath.Join(t.TempDir(), "audit.pem"))
 	if err != nil {
@@ -53,10 +60,9 @@ func newFixture(t *testing.T, db *storage.DB) *fixture {
 		t.Fatal(err)
 	}
 	mail := &identitytest.Outbox{}
-	svc := identity.New(identity.Config{
-		PublicURL:      "https://portal.example.gov",
-		PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32},
-	}, db, log, clock, box, mail, ten)
+	cfg.PublicURL = "https://portal.example.gov"
+	cfg.PasswordParams = password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}
+	svc := identity.New(cfg, db, log, clock, box, mail, ten)
 	return &fixture{svc: svc, db: db, clock: clock, mail: mail, audit: log, ten: ten}
 }
 
@@ -250,6 +256,43 @@ func TestSignInThrottling(t *testing.T) {
 		}
 		if failed < 40 {
 			t.Fatalf("failed sign-ins audited = %d", failed)
+		}
+	})
+}
+
+// TestActiveSessionStaysSignedIn: activity is recorded often enough for
+// the idle limit, however short. Under --session-idle 1m a person acting
+// every 40 s was signed out after 60 s when activity was recorded only
+// once a minute (issue 9, defect 6).
+func TestActiveSessionStaysSignedIn(t *testing.T) {
+	tests := []struct {
+		name        string
+		idle, every time.Duration
+	}{
+		{"1m idle, active every 40 s", time.Minute, 40 * time.Second},
+		{"1m idle, active every 50 s", time.Minute, 50 * time.Second},
+		{"10 s idle, active every 8 s", 10 * time.Second, 8 * time.Second},
+		{"30 min idle, active every 20 min", 30 * time.Minute, 20 * time.Minute},
+		{"30 min idle, active every 29 min", 30 * time.Minute, 29 * time.Minute},
+	}
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		for i, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				f := newFixtureWith(t, db, identity.Config{SessionIdle: tt.idle})
+				ctx := context.Background()
+				token, _ := f.signUp(t, fmt.Sprintf("active.%d@example.com", i))
+				for i := range 10 {
+					f.clock.Advance(tt.every)
+					if _, _, err := f.svc.Authenticate(ctx, token); err != nil {
+						t.Fatalf("signed out after %d actions %v apart: %v", i+1, tt.every, err)
+					}
+				}
+				// Idle for the whole limit: signed out.
+				f.clock.Advance(tt.idle)
+				if _, _, err := f.svc.Authenticate(ctx, token); !errors.Is(err, identity.ErrNoSession) {
+					t.Fatalf("idle session accepted: %v", err)
+				}
+			})
 		}
 	})
 }
@@ -463,6 +506,85 @@ func TestStaffMustSetUpSecondFactor(t *testing.T) {
 		for _, n := range tests {
 			if _, err := f.svc.AddStaff(ctx, n); platform.ErrorCode(err) != platform.CodeInvalid {
 				t.Errorf("AddStaff(%+v) = %v", n, err)
+			}
+		}
+	})
+}
+
+// TestAddAgencyStaffDoesNotRevealCitizens: an agency administrator adding
+// staff gets the same answer whether the address is new, a staff member's
+// or a citizen's, and the same error for the same mistake; only the
+// address's owner learns by email what happened (issue 9, defect 6).
+func TestAddAgencyStaffDoesNotRevealCitizens(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		_, citizen := f.signUp(t, "ana@example.com")
+		if _, err := f.svc.AddStaff(ctx, identity.NewStaff{Email: "sam@dmv.example.gov", LegalName: "Sam Staff", AgencyID: "revenue", Role: identity.Finance}); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name, email string
+			wantStaff   bool   // the address ends up a DMV caseworker
+			wantMail    string // a phrase of the one email the address gets
+		}{
+			{"new address", "new.person@dmv.example.gov", true, "set a password"},
+			{"staff of another agency", "sam@dmv.example.gov", true, "gave your staff account the role"},
+			{"citizen", "ANA@example.com", false, "belongs to a personal account"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before := f.mail.Count(tt.email)
+				err := f.svc.AddAgencyStaff(ctx, identity.NewStaff{Email: tt.email, LegalName: "Someone New", AgencyID: "dmv", Role: identity.Caseworker})
+				if err != nil {
+					t.Fatalf("AddAgencyStaff = %v, want nil for every address", err)
+				}
+				if n := f.mail.Count(tt.email) - before; n != 1 {
+					t.Fatalf("%d emails to %s, want 1", n, tt.email)
+				}
+				if m := f.mail.Last(t, tt.email); !strings.Contains(m.Text, tt.wantMail) || !strings.Contains(m.Text, "Department of Motor Vehicles") {
+					t.Fatalf("email to %s:\n%s", tt.email, m.Text)
+				}
+				a, err := f.svc.AccountByEmail(ctx, tt.email)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := a.Kind == identity.Staff && a.HasRole("dmv", identity.Caseworker); got != tt.wantStaff {
+					t.Fatalf("%s is DMV staff = %v, want %v (%+v)", tt.email, got, tt.wantStaff, a)
+				}
+			})
+		}
+		// The citizen's account is untouched, and the attempt is audited.
+		got, _ := f.svc.Account(ctx, citizen.ID)
+		if got.Kind != identity.Citizen || len(got.Memberships) != 0 || got.LegalName != citizen.LegalName {
+			t.Fatalf("citizen account changed: %+v", got)
+		}
+		var refused int
+		if err := db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_entries WHERE action = 'staff.add.refused' AND subject = $1`, "account:"+citizen.ID).Scan(&refused); err != nil {
+			t.Fatal(err)
+		}
+		if refused != 1 {
+			t.Fatalf("staff.add.refused audited %d times", refused)
+		}
+		// The same mistake gets the same error whoever owns the address.
+		mistakes := []identity.NewStaff{
+			{LegalName: "", AgencyID: "dmv", Role: identity.Caseworker},
+			{LegalName: "X", AgencyID: "atlantis", Role: identity.Caseworker},
+			{LegalName: "X", AgencyID: "dmv"},
+		}
+		for _, m := range mistakes {
+			var first string
+			for i, email := range []string{"nobody@example.com", "sam@dmv.example.gov", "ana@example.com"} {
+				m.Email = email
+				err := f.svc.AddAgencyStaff(ctx, m)
+				if platform.ErrorCode(err) != platform.CodeInvalid {
+					t.Fatalf("AddAgencyStaff(%+v) = %v, want invalid", m, err)
+				}
+				if i == 0 {
+					first = err.Error()
+				} else if err.Error() != first {
+					t.Fatalf("error for %s %q differs from %q", email, err, first)
+				}
 			}
 		}
 	})

@@ -88,7 +88,7 @@ func (s *Service) CompleteRecovery(ctx context.Context, completion, newPassword,
 		if err != nil {
 			return ErrBadCode
 		}
-		if p := password.Check(newPassword, a.Email, a.TOTPEnabled); p != "" {
+		if p := s.checkPassword(newPassword, a.Email, a.LegalName, a.TOTPEnabled); p != "" {
 			return FieldErrors{"password": string(p)}
 		}
 		if a.PasskeyCount > 0 && !a.TOTPEnabled {

@@ -292,7 +292,7 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, a *Account,
 	}
 	// Only an authenticator app makes every password sign-in two-factor
 	// (a passkey is an alternative to the password, not a second step).
-	if p := password.Check(newPassword, a.Email, a.TOTPEnabled); p != "" {
+	if p := s.checkPassword(newPassword, a.Email, a.LegalName, a.TOTPEnabled); p != "" {
 		return FieldErrors{"password": string(p)}
 	}
 	return s.setPassword(ctx, a, newPassword, sess.ID)

@@ -151,7 +151,7 @@ func (s *Service) CompleteSignUp(ctx context.Context, completion string, d SignU
 		if err != nil {
 			return err
 		}
-		if p := password.Check(d.Password, ch.EmailKey, false); p != "" {
+		if p := s.checkPassword(d.Password, ch.EmailKey, d.LegalName, false); p != "" {
 			fe["password"] = string(p)
 		}
 		if len(fe) > 0 {

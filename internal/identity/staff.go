@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity/password"
 	"github.com/portico-gov/portico/internal/platform"
 )
@@ -35,7 +37,10 @@ func ParseRole(s string) (Role, error) {
 // AddStaff creates a staff account, or adds a role to an existing staff
 // account with that email. Staff emails are vouched for by the operator and
 // count as confirmed. Staff must add a second factor at first sign-in, so
-// their password may be as short as 8 characters.
+// their password may be as short as 8 characters. It is for the operator
+// (the CLI and demo data), who may be told plainly that an address belongs
+// to a citizen; agency administrators use AddAgencyStaff, which tells them
+// nothing about who has an account.
 func (s *Service) AddStaff(ctx context.Context, n NewStaff) (*Account, error) {
 	email, key, err := NormalizeEmail(n.Email)
 	if err != nil {
@@ -55,8 +60,8 @@ func (s *Service) AddStaff(ctx context.Context, n NewStaff) (*Account, error) {
 			}
 			a = &Account{Kind: Staff, Email: email, LegalName: n.LegalName, PlatformAdmin: n.PlatformAdmin}
 			if n.Password != "" {
-				if p := password.Check(n.Password, email, true); p != "" {
-					return platform.Invalid("password", passwordProblemText[p])
+				if p := s.checkPassword(n.Password, email, n.LegalName, true); p != "" {
+					return platform.Invalid("password", passwordProblemText(p))
 				}
 				if a.passwordHash, err = password.Hash(n.Password, s.cfg.PasswordParams); err != nil {
 					return err
@@ -87,21 +92,10 @@ func (s *Service) AddStaff(ctx context.Context, n NewStaff) (*Account, error) {
 		if n.AgencyID == "" {
 			return nil
 		}
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM agencies WHERE id = $1`, n.AgencyID).Scan(&one); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return platform.Invalid("agency", fmt.Sprintf("agency %q does not exist", n.AgencyID))
-			}
+		if _, err := agencyName(ctx, tx, n.AgencyID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO staff_roles (account_id, agency_id, role, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-			a.ID, n.AgencyID, string(n.Role), s.clock.Now())
-		if err != nil {
-			return err
-		}
-		if k, _ := res.RowsAffected(); k == 1 {
-			_, err = s.audit.Append(ctx, tx, audit.Record{Action: "role.grant", Subject: "account:" + a.ID, AgencyID: n.AgencyID, Detail: map[string]string{"role": string(n.Role)}})
-		}
+		_, err = s.grantRole(ctx, tx, a.ID, n.AgencyID, n.Role)
 		return err
 	})
 	if err != nil {
@@ -110,13 +104,139 @@ func (s *Service) AddStaff(ctx context.Context, n NewStaff) (*Account, error) {
 	return s.Account(ctx, id)
 }
 
-// passwordProblemText explains password problems in English for the CLI.
-var passwordProblemText = map[password.Problem]string{
-	password.TooShort:    "the password must be at least 8 characters for staff (who always use a second factor)",
-	password.TooLong:     "the password must be at most 256 characters",
-	password.Common:      "that password is on the list of common or breached passwords; choose another",
-	password.ContainsID:  "the password must not be the email address or based on it",
-	password.InvalidUTF8: "the password is not valid text",
+// agencyName returns the agency's name, or an invalid-input error naming
+// the agency when there is none.
+func agencyName(ctx context.Context, tx *sql.Tx, agencyID string) (string, error) {
+	var name string
+	if err := tx.QueryRowContext(ctx, `SELECT name FROM agencies WHERE id = $1`, agencyID).Scan(&name); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", platform.Invalid("agency", fmt.Sprintf("agency %q does not exist", agencyID))
+		}
+		return "", err
+	}
+	return name, nil
+}
+
+// grantRole gives a staff account a role in an agency, auditing it, and
+// reports whether the account did not have it before.
+func (s *Service) grantRole(ctx context.Context, tx *sql.Tx, accountID, agencyID string, role Role) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO staff_roles (account_id, agency_id, role, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+		accountID, agencyID, string(role), s.clock.Now())
+	if err != nil {
+		return false, err
+	}
+	if k, _ := res.RowsAffected(); k != 1 {
+		return false, nil
+	}
+	_, err = s.audit.Append(ctx, tx, audit.Record{Action: "role.grant", Subject: "account:" + accountID, AgencyID: agencyID, Detail: map[string]string{"role": string(role)}})
+	return err == nil, err
+}
+
+// AddAgencyStaff is how an agency administrator adds someone to their
+// agency's staff with a role. Unlike AddStaff, which serves the operator,
+// its answer never says whether the address has an account, and in
+// particular not whether it has a citizen account: the checks that can
+// fail depend only on what the administrator typed (a name is always
+// required, though an existing staff account keeps its own), and every
+// accepted request sends the address exactly one email, which tells its
+// owner what happened:
+//
+//   - no account: a staff account is created with the role and the
+//     email explains how to set a password;
+//   - a staff account: the role is added and the email says so;
+//   - a citizen account: nothing changes, the attempt is audited
+//     (staff.add.refused), and the email explains that staff need an
+//     account of their own under another address.
+func (s *Service) AddAgencyStaff(ctx context.Context, n NewStaff) error {
+	email, key, err := NormalizeEmail(n.Email)
+	if err != nil {
+		return platform.Invalid("email", fmt.Sprintf("%q is not an email address", n.Email))
+	}
+	n.LegalName = strings.TrimSpace(n.LegalName)
+	if n.LegalName == "" || !validName(n.LegalName) {
+		return platform.Invalid("name", "a name (at most 200 characters) is required")
+	}
+	if n.AgencyID == "" || n.Role == "" {
+		return platform.Invalid("role", "an agency and a role are required")
+	}
+	if n.Password != "" || n.PlatformAdmin {
+		return platform.Invalid("role", "an agency administrator sets neither passwords nor platform administrators")
+	}
+	cat, err := i18n.Load()
+	if err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		agency, err := agencyName(ctx, tx, n.AgencyID)
+		if err != nil {
+			return err
+		}
+		a, err := loadAccount(ctx, tx, "email_key", key)
+		kind := "role"
+		switch {
+		case errors.Is(err, ErrNotFound):
+			a = &Account{Kind: Staff, Email: email, LegalName: n.LegalName, Lang: string(i18n.English)}
+			if err := s.insertAccount(ctx, tx, a, true); err != nil {
+				return err
+			}
+			if _, err := s.audit.Append(ctx, tx, audit.Record{Action: "account.create", Subject: "account:" + a.ID, AgencyID: n.AgencyID,
+				Detail: map[string]any{"kind": "staff", "platform_admin": false}}); err != nil {
+				return err
+			}
+			kind = "new"
+		case err != nil:
+			return err
+		case a.Kind != Staff:
+			if _, err := s.audit.Append(ctx, tx, audit.Record{Action: "staff.add.refused", Subject: "account:" + a.ID, AgencyID: n.AgencyID,
+				Detail: map[string]string{"reason": "citizen_account", "role": string(n.Role)}}); err != nil {
+				return err
+			}
+			kind = "citizen"
+		}
+		if kind != "citizen" {
+			if _, err := s.grantRole(ctx, tx, a.ID, n.AgencyID, n.Role); err != nil {
+				return err
+			}
+		}
+		lang, ok := i18n.Parse(a.Lang)
+		if !ok {
+			lang = i18n.English
+		}
+		site, role := s.cfg.SiteName, cat.T(lang, "role."+string(n.Role))
+		subject := cat.T(lang, "identity.staffmail."+kind+".subject", site, agency)
+		var body string
+		switch kind {
+		case "new":
+			body = cat.T(lang, "identity.staffmail.new.body", agency, role, site, s.PublicURL()+"/recover")
+		case "role":
+			body = cat.T(lang, "identity.staffmail.role.body", agency, role, site)
+		default:
+			body = cat.T(lang, "identity.staffmail.citizen.body", agency, site)
+		}
+		return s.send(ctx, tx, email, string(lang), true, subject, body)
+	})
+}
+
+// passwordProblemText explains a password problem in English for the
+// operator's CLI, from the same catalogue the pages use.
+func passwordProblemText(p password.Problem) string {
+	cat, err := i18n.Load()
+	if err != nil { // the catalogues are embedded: a build defect
+		return string(p)
+	}
+	return cat.T(i18n.English, string(p))
+}
+
+// checkPassword checks a new password against the site's policy: the
+// site's name and address and the person's own email and name are words
+// it must not be built from.
+func (s *Service) checkPassword(pw, email, legalName string, withMFA bool) password.Problem {
+	host := ""
+	if u, err := url.Parse(s.PublicURL()); err == nil {
+		host = u.Hostname()
+	}
+	policy := password.Policy{SiteWords: password.SiteWords(s.cfg.SiteName, host)}
+	return policy.Check(pw, password.Person{Email: email, Names: []string{legalName}, WithMFA: withMFA})
 }
 
 // Users lists accounts, staff first, for operators.
@@ -171,8 +291,8 @@ func (s *Service) CreateCitizen(ctx context.Context, n NewCitizen) (*Account, er
 	if err != nil {
 		return nil, platform.Invalid("email", fmt.Sprintf("%q is not an email address", n.Email))
 	}
-	if p := password.Check(n.Password, email, false); p != "" {
-		return nil, platform.Invalid("password", strings.Replace(passwordProblemText[p], "8 characters for staff (who always use a second factor)", "15 characters", 1))
+	if p := s.checkPassword(n.Password, email, n.LegalName, false); p != "" {
+		return nil, platform.Invalid("password", passwordProblemText(p))
 	}
 	hash, err := password.Hash(n.Password, s.cfg.PasswordParams)
 	if err != nil {

@@ -2,6 +2,7 @@ package identityweb_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -303,4 +304,42 @@ func noTicketInURL(t *testing.T, r resp) {
 		}
 	}
 	t.Fatalf("no ticket cookie set; cookies: %v", r.cookies)
+}
+
+// TestSignUpExplainsWeakPasswords: the sign-up page refuses common,
+// expected and personal passwords with a reason in the person's language,
+// and accepts a passphrase (issue 9, defect 4).
+func TestSignUpExplainsWeakPasswords(t *testing.T) {
+	tests := []struct {
+		pw, lang, want string
+	}{
+		{"Password123456!", "en", "common password or word with small changes"},
+		{"Password123456!", "es", "contraseña o palabra común con pequeños cambios"},
+		{"P@ssw0rd12345678", "en", "common password or word with small changes"},
+		{"qwertyuiopasdfg", "en", "line of keys on the keyboard"},
+		{"AnaCitizen2024!!", "en", "built from your name or email address"},
+		{"AnaCitizen2024!!", "es", "no debe basarse en su nombre"},
+		{"portico password", "en", "name or address of this website"},
+		{"happy birthday mom", "es", "palabras, nombres o patrones comunes"},
+	}
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		s := newSite(t, db)
+		for i, tt := range tests {
+			t.Run(tt.pw+" "+tt.lang, func(t *testing.T) {
+				email := fmt.Sprintf("weak%d@example.com", i)
+				b := s.browser(t)
+				r := b.post("/sign-up", url.Values{"email": {email}})
+				expect(t, r, http.StatusSeeOther, "/sign-up/code?")
+				u, _ := url.Parse(r.location)
+				code := codeRE.FindStringSubmatch(s.mail.Last(t, email).Text)[1]
+				expect(t, b.post("/sign-up/code", url.Values{"c": {u.Query().Get("c")}, "email": {email}, "code": {code}}), http.StatusSeeOther, "/sign-up/details")
+				details := url.Values{"legal_name": {"Ana Citizen"}, "password": {tt.pw}, "password_confirm": {tt.pw}}
+				expect(t, b.post("/sign-up/details?lang="+tt.lang, details), http.StatusBadRequest, tt.want)
+				strong := "my cat eats 3 tacos on tuesday"
+				details.Set("password", strong)
+				details.Set("password_confirm", strong)
+				expect(t, b.post("/sign-up/details?lang="+tt.lang, details), http.StatusSeeOther, "/account")
+			})
+		}
+	})
 }

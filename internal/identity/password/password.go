@@ -5,8 +5,12 @@
 //     factor, at least 8 once a second factor protects the account, and up
 //     to 256 accepted (more than the 64 required); no composition rules, no
 //     expiry;
-//   - a blocklist of common and breached passwords shipped in the binary,
-//     checked case-insensitively;
+//   - refuse commonly used, expected or compromised passwords: a
+//     breach-derived blocklist shipped in the binary, checked against
+//     normalised forms of the password (case, leetspeak, a word padded with
+//     digits or symbols, a repeated word), the person's own names and email
+//     and the site's name, and the zxcvbn strength estimator with a guess
+//     threshold (check.go);
 //   - compared exactly as typed: no trimming, no truncation, no Unicode
 //     normalisation; each code point counts as one character;
 //   - stored with argon2id (RFC 9106) and a 128-bit random salt, in the PHC
@@ -15,178 +19,15 @@
 package password
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"crypto/rand"
 	"crypto/subtle"
-	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 )
-
-// Length limits in characters (Unicode code points).
-const (
-	MinSingleFactor = 15
-	MinWithMFA      = 8
-	Max             = 256
-)
-
-// Problem says why a new password is not acceptable. Its values are i18n
-// message keys.
-type Problem string
-
-// Problems with a new password.
-const (
-	TooShort    Problem = "password.too_short"
-	TooLong     Problem = "password.too_long"
-	Common      Problem = "password.common"
-	ContainsID  Problem = "password.contains_email"
-	InvalidUTF8 Problem = "password.invalid"
-)
-
-//go:embed blocklist.txt.gz
-var blocklistGz []byte
-
-var (
-	blocklistOnce sync.Once
-	blocklist     map[string]struct{}
-)
-
-func loadBlocklist() {
-	blocklist = make(map[string]struct{}, 20000)
-	zr, err := gzip.NewReader(bytes.NewReader(blocklistGz))
-	if err != nil {
-		panic("password: embedded blocklist is corrupt: " + err.Error()) // build defect
-	}
-	sc := bufio.NewScanner(zr)
-	for sc.Scan() {
-		if w := sc.Text(); w != "" {
-			blocklist[w] = struct{}{}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		panic("password: embedded blocklist is corrupt: " + err.Error())
-	}
-}
-
-// BlocklistSize is the number of passwords on the blocklist.
-func BlocklistSize() int {
-	blocklistOnce.Do(loadBlocklist)
-	return len(blocklist)
-}
-
-// Check returns the first problem with pw as a new password for the
-// account with the given email, or "" when it is acceptable. withMFA says
-// whether a second factor protects the account.
-func Check(pw, email string, withMFA bool) Problem {
-	if !utf8.ValidString(pw) {
-		return InvalidUTF8
-	}
-	n := utf8.RuneCountInString(pw)
-	min := MinSingleFactor
-	if withMFA {
-		min = MinWithMFA
-	}
-	if n < min {
-		return TooShort
-	}
-	if n > Max {
-		return TooLong
-	}
-	lower := strings.ToLower(pw)
-	blocklistOnce.Do(loadBlocklist)
-	if _, bad := blocklist[lower]; bad {
-		return Common
-	}
-	// Long passwords are rarely on breach lists but often made long
-	// cheaply: one word or character repeated, or a keyboard or number run.
-	if unit := repeatedUnit(lower); unit != "" {
-		if _, bad := blocklist[unit]; bad || utf8.RuneCountInString(unit) < 5 {
-			return Common
-		}
-	}
-	if isSequence(lower) {
-		return Common
-	}
-	// A password that is the account's own email, or its name part, is
-	// the first thing an attacker tries.
-	if email != "" {
-		e := strings.ToLower(email)
-		local, _, _ := strings.Cut(e, "@")
-		if lower == e || (len(local) >= 4 && strings.Contains(lower, local) && utf8.RuneCountInString(lower)-utf8.RuneCountInString(local) < 4) {
-			return ContainsID
-		}
-	}
-	return ""
-}
-
-// repeatedUnit returns u when s is u repeated two or more times, else "".
-func repeatedUnit(s string) string {
-	r := []rune(s)
-	for n := 1; n <= len(r)/2; n++ {
-		if len(r)%n != 0 {
-			continue
-		}
-		ok := true
-		for i := n; i < len(r) && ok; i++ {
-			ok = r[i] == r[i-n]
-		}
-		if ok {
-			return string(r[:n])
-		}
-	}
-	return ""
-}
-
-// isSequence reports whether s is a run of consecutive characters, up or
-// down, wrapping 9→0 ("123456789012345") or a run along a keyboard row.
-func isSequence(s string) bool {
-	r := []rune(s)
-	if len(r) < 4 {
-		return false
-	}
-	step := func(a, b rune) int {
-		switch {
-		case b == a+1, a == '9' && b == '0':
-			return 1
-		case b == a-1, a == '0' && b == '9':
-			return -1
-		}
-		return 0
-	}
-	dir := step(r[0], r[1])
-	if dir != 0 {
-		seq := true
-		for i := 2; i < len(r) && seq; i++ {
-			seq = step(r[i-1], r[i]) == dir
-		}
-		if seq {
-			return true
-		}
-	}
-	for _, row := range []string{"1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"} {
-		doubled := row + row
-		if strings.Contains(doubled, s) || strings.Contains(reverse(doubled), s) {
-			return true
-		}
-	}
-	return false
-}
-
-func reverse(s string) string {
-	r := []rune(s)
-	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
-		r[i], r[j] = r[j], r[i]
-	}
-	return string(r)
-}
 
 // Params are argon2id's cost parameters.
 type Params struct {
