@@ -39,7 +39,11 @@ func exampleForm(t testing.TB, file string) *application.Form {
 		if err != nil || len(probs) > 0 {
 			t.Fatalf("%s: %v %v", file, probs, err)
 		}
-		form, err := application.Compile(catalog.Published{ID: res.Manifest.ID, Version: res.Manifest.Version, AgencyID: res.Manifest.Agency, Manifest: res.Manifest})
+		rt, err := manifest.Compile(res.Manifest.ID, res.Manifest.Version, res.Manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		form, err := application.Compile(rt)
 		if err != nil {
 			t.Fatal(err)
 		}
