@@ -3,6 +3,8 @@ package application_test
 import (
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +120,32 @@ func TestFeeFixedAtSubmission(t *testing.T) {
 		}
 		if after.State != "issued" {
 			t.Fatalf("after payment the case is %q, want issued", after.State)
+		}
+	})
+}
+
+// TestFieldsInManifestOrder: the form asks, and check your answers
+// lists, a page's questions in the order the manifest wrote them (not
+// alphabetically, not required first), after the manifest went through
+// the database.
+func TestFieldsInManifestOrder(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := newEnv(t, db)
+		src := strings.Replace(fmt.Sprintf(feeLater, 1, "amount: 100"), "      required: [plan]\n      properties:\n        plan: {type: string, enum: [basic, premium]}",
+			"      required: [plan]\n      properties:\n        zone: {type: string}\n        plan: {type: string, enum: [basic, premium]}\n        car: {type: string}", 1)
+		if _, err := e.cat.Publish(e.ctx, "springfield-public-works", "fee-later.yaml", []byte(src)); err != nil {
+			t.Fatal(err)
+		}
+		f, err := e.svc.Form(e.ctx, "fee-later", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, fl := range f.Page("about").Fields {
+			got = append(got, fl.Name)
+		}
+		if want := []string{"zone", "plan", "car"}; !slices.Equal(got, want) {
+			t.Errorf("fields %v, want %v", got, want)
 		}
 	})
 }
