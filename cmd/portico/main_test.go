@@ -179,6 +179,16 @@ func TestWholeProgram(t *testing.T) {
 		})
 	}
 
+	// With --addr 127.0.0.1:0 the public URL, and so the OpenID issuer,
+	// carries the port actually bound, never ":0".
+	_, port, _ := strings.Cut(strings.TrimPrefix(base, "http://"), ":")
+	if strings.HasSuffix(a.Config.PublicURL, ":0") || !strings.HasSuffix(a.Config.PublicURL, ":"+port) {
+		t.Fatalf("public URL %q does not carry the bound port %s", a.Config.PublicURL, port)
+	}
+	if status, _, body := get(t, base+"/.well-known/openid-configuration"); status != 200 || !strings.Contains(body, `"issuer":"`+a.Config.PublicURL+`"`) {
+		t.Fatalf("discovery = %d, want issuer %q:\n%.400s", status, a.Config.PublicURL, body)
+	}
+
 	// Demo email travels over SMTP to the development mailbox, where a
 	// person can read it and follow its link.
 	id := sendEmail(t, a, notify.Email{To: "ada@example.com", Subject: "Confirm your email", Text: "Confirm: " + base + "/government?lang=en\n"})

@@ -26,7 +26,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err := finishServe(&cfg); err != nil {
 		return err
 	}
-	return serve(ctx, e, cfg, app.Options{Migrate: *migrate, Work: cfg.Role != "web"}, nil)
+	return serve(ctx, e, cfg, app.Options{Migrate: *migrate, Work: cfg.Role != "web", Listen: true}, nil)
 }
 
 func runDemo(ctx context.Context, e env, args []string) error {
@@ -42,7 +42,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	cfg.Role = "all"
 	// Demo email really travels over SMTP, to a mailbox shown in the browser.
 	cfg.DevMailbox = true
-	return serve(ctx, e, cfg, app.Options{Migrate: true, Work: true}, seedDemo)
+	return serve(ctx, e, cfg, app.Options{Migrate: true, Work: true, Listen: true}, seedDemo)
 }
 
 // seedDemo creates whatever part of the demo data is missing: the State of

@@ -87,6 +87,10 @@ type Options struct {
 	Clock   platform.Clock // default: the system clock
 	Migrate bool           // apply migrations before starting
 	Work    bool           // run background jobs in this process
+	// Listen opens the HTTP listener before anything is built, so the
+	// public URL derived from --addr with port 0 carries the bound port
+	// and every block gets its final value (Start serves on it).
+	Listen bool
 }
 
 // NewLogger returns the process logger for cfg, writing to w.
@@ -112,6 +116,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	ok := false
 	defer func() {
 		if !ok {
+			if a.listener != nil {
+				a.listener.Close()
+			}
 			if a.Mailbox != nil {
 				a.Mailbox.Close()
 			}
@@ -129,6 +136,15 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		if len(rep.Applied)+len(rep.RiverApplied) > 0 {
 			logger.Info("migrations applied", "portico", rep.Applied, "river", rep.RiverApplied, "version", rep.Version)
 		}
+	}
+	if opts.Listen && cfg.Role != "worker" {
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("app: listen on %s: %w", cfg.Addr, err)
+		}
+		a.listener = ln
+		cfg.PublicURL = boundPublicURL(cfg.PublicURL, ln.Addr())
+		a.Config = cfg
 	}
 	signer, err := audit.LoadOrCreateSigner(cfg.AuditKeyFile())
 	if err != nil {
@@ -354,12 +370,18 @@ func (a *App) Start(ctx context.Context) error {
 	if a.Config.Role == "worker" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", a.Config.Addr)
-	if err != nil {
-		return fmt.Errorf("app: listen on %s: %w", a.Config.Addr, err)
+	if a.listener == nil {
+		ln, err := net.Listen("tcp", a.Config.Addr)
+		if err != nil {
+			return fmt.Errorf("app: listen on %s: %w", a.Config.Addr, err)
+		}
+		if boundPublicURL(a.Config.PublicURL, ln.Addr()) != a.Config.PublicURL {
+			ln.Close()
+			return errors.New("app: --addr with port 0 needs Options.Listen, so the blocks are built with the bound port")
+		}
+		a.listener = ln
 	}
-	a.listener = ln
-	a.fixPublicPort()
+	ln := a.listener
 	a.http = &http.Server{
 		Handler:           a.Web,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -374,21 +396,21 @@ func (a *App) Start(ctx context.Context) error {
 	return nil
 }
 
-// fixPublicPort completes a public URL derived from --addr with port 0
-// ("http://localhost:0") with the port actually bound, so links in emails
-// and the passkey origin are right.
-func (a *App) fixPublicPort() {
-	u, err := url.Parse(a.Config.PublicURL)
+// boundPublicURL completes a public URL derived from --addr with port 0
+// ("http://localhost:0") with the port actually bound, so the OpenID
+// issuer, links in emails and the passkey origin are right. Any other URL
+// is returned as it is.
+func boundPublicURL(public string, addr net.Addr) string {
+	u, err := url.Parse(public)
 	if err != nil || u.Port() != "0" {
-		return
+		return public
 	}
-	_, port, err := net.SplitHostPort(a.listener.Addr().String())
+	_, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
-		return
+		return public
 	}
 	u.Host = net.JoinHostPort(u.Hostname(), port)
-	a.Config.PublicURL = u.String()
-	a.Identity.SetPublicURL(a.Config.PublicURL)
+	return u.String()
 }
 
 // URL is where the HTTP server listens (useful with --addr :0).
@@ -417,6 +439,8 @@ func (a *App) Stop(ctx context.Context) error {
 	var errs []error
 	if a.http != nil {
 		errs = append(errs, a.http.Shutdown(ctx))
+	} else if a.listener != nil { // opened by New, never served
+		a.listener.Close()
 	}
 	if a.jobsStarted {
 		errs = append(errs, a.Jobs.Stop(ctx))

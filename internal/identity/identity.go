@@ -190,8 +190,7 @@ func (c *Config) defaults() {
 
 // Service is the identity block.
 type Service struct {
-	mu  sync.RWMutex // guards cfg.PublicURL, set once the listener is known
-	cfg Config
+	cfg Config // immutable: the app builds blocks once the public URL is final
 	// dummyOnce/dummyHash: see dummy.
 	dummyOnce sync.Once
 	dummyHash string
@@ -214,19 +213,7 @@ func (s *Service) Now() time.Time { return s.clock.Now() }
 
 // PublicURL is the site's address, used in email links and as the
 // passkey relying party.
-func (s *Service) PublicURL() string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.cfg.PublicURL
-}
-
-// SetPublicURL changes the public URL: the app calls it once it knows the
-// port it listens on (for --addr with port 0).
-func (s *Service) SetPublicURL(u string) {
-	s.mu.Lock()
-	s.cfg.PublicURL = u
-	s.mu.Unlock()
-}
+func (s *Service) PublicURL() string { return s.cfg.PublicURL }
 
 // Config returns the effective configuration.
 func (s *Service) Config() Config { return s.cfg }
