@@ -57,7 +57,7 @@ func TestAPIWithRealTokens(t *testing.T) {
 			return err
 		}
 		opened, err = a.Casework.Open(ctx, tx, casework.Opening{ApplicationID: "app-1", AccountID: ana.ID, AgencyID: svc.AgencyID,
-			ServiceID: svc.ID, Version: svc.Version, Manifest: svc.Manifest})
+			ServiceID: svc.ID, Version: svc.Version, Fee: submittedFee(t, a, svc, map[string]map[string]any{"vehicle": {"plate": "ABC123", "type": "car"}})})
 		return err
 	}); err != nil {
 		t.Fatal(err)

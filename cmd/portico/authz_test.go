@@ -197,7 +197,7 @@ func TestAuthorizationTable(t *testing.T) {
 			return err
 		}
 		_, err := a.Casework.Open(ctx, tx, casework.Opening{ApplicationID: anaDraft.ID, AccountID: ana.ID, AgencyID: marriage.AgencyID,
-			ServiceID: marriage.ID, Version: marriage.Version, Manifest: marriage.Manifest})
+			ServiceID: marriage.ID, Version: marriage.Version, Fee: submittedFee(t, a, marriage, nil)})
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,8 @@ import (
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/browsertest"
 	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/identity"
@@ -29,6 +31,24 @@ import (
 // openCase submits an application as the citizen with email would (the
 // applying block's part: the application row with its frozen answers) and
 // opens its case in the same transaction, as submission does.
+// submittedFee works out the fee of answers as submitting would (nil: the
+// service has none), for tests that open cases without the form.
+func submittedFee(t *testing.T, a *app.App, svc catalog.Published, answers map[string]map[string]any) *manifest.Charge {
+	t.Helper()
+	rt, err := a.Catalog.RuntimeOf(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fee, ok, err := rt.Fee(answers, manifest.Person{}, a.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		return nil
+	}
+	return &fee
+}
+
 func openCase(t *testing.T, a *app.App, id, email, service string, answers map[string]map[string]any) casework.Case {
 	t.Helper()
 	ctx := context.Background()
@@ -50,7 +70,8 @@ func openCase(t *testing.T, a *app.App, id, email, service string, answers map[s
 			return err
 		}
 		var err error
-		c, err = a.Casework.Open(ctx, tx, casework.Opening{ApplicationID: id, AccountID: acct.ID, AgencyID: svc.AgencyID, ServiceID: svc.ID, Version: svc.Version, Manifest: svc.Manifest})
+		c, err = a.Casework.Open(ctx, tx, casework.Opening{ApplicationID: id, AccountID: acct.ID, AgencyID: svc.AgencyID, ServiceID: svc.ID, Version: svc.Version,
+			Fee: submittedFee(t, a, svc, answers)})
 		if err != nil {
 			return err
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/i18n"
@@ -175,7 +176,7 @@ func openCase(t *testing.T, a *app.App, id, account, service string) casework.Ca
 		}
 		var err error
 		c, err = a.Casework.Open(ctx, tx, casework.Opening{ApplicationID: id, AccountID: account, AgencyID: svc.AgencyID,
-			ServiceID: svc.ID, Version: svc.Version, Manifest: svc.Manifest})
+			ServiceID: svc.ID, Version: svc.Version, Fee: &manifest.Charge{Amount: 4500, Currency: "USD"}}) // a car, as vehicleAnswers say
 		return err
 	})
 	if err != nil {

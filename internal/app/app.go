@@ -241,7 +241,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Audit); err != nil {
 		return nil, err
 	}
-	a.Casework.Use(casework.Deps{Manifests: caseManifests{a.Catalog}, Citizens: caseCitizens{a.Identity, a.Clock}, Mailer: caseMailer{a}, Obligations: caseObligations{a}})
+	a.Casework.Use(casework.Deps{Runtimes: a.Catalog, Citizens: caseCitizens{a.Identity, a.Clock}, Mailer: caseMailer{a}, Obligations: caseObligations{a}})
 	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications); err != nil {
 		return nil, err
 	}

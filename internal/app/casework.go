@@ -10,25 +10,14 @@ import (
 	"time"
 
 	"github.com/portico-gov/portico/internal/casework"
-	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/notify"
 )
 
-// caseManifests gives casework the manifests of published versions.
-type caseManifests struct{ c *catalog.Service }
-
-func (m caseManifests) Manifest(ctx context.Context, id string, version int) (*manifest.Manifest, error) {
-	p, err := m.c.Service(ctx, id, version)
-	if err != nil {
-		return nil, err
-	}
-	return p.Manifest, nil
-}
-
 // caseCitizens tells workflow guards who the applicant is, from their
-// account: age from the date of birth, language, and where they live.
+// account, built as every block builds it (manifest.PersonOf): age from
+// the date of birth, language, and where they live.
 type caseCitizens struct {
 	id    *identity.Service
 	clock interface{ Now() time.Time }
@@ -39,22 +28,15 @@ func (c caseCitizens) Person(ctx context.Context, accountID string) (manifest.Pe
 	if err != nil {
 		return manifest.Person{}, err
 	}
-	p := manifest.Person{Language: a.Lang, Residence: manifest.Address{ZIP: a.Residential.ZIP}}
-	if born, err := time.Parse("2006-01-02", a.DateOfBirth); err == nil {
-		now := c.clock.Now()
-		age := now.Year() - born.Year()
-		if now.YearDay() < born.YearDay() {
-			age--
-		}
-		p.Age = int64(max(age, 0))
-	}
+	f := manifest.Facts{DateOfBirth: a.DateOfBirth, Language: a.Lang, ZIP: a.Residential.ZIP}
 	js, err := c.id.Jurisdictions(ctx, a)
 	if err != nil {
 		return manifest.Person{}, err
 	}
 	for _, j := range js {
-		p.Residence.Jurisdictions = append(p.Residence.Jurisdictions, j.ID)
+		f.Jurisdictions = append(f.Jurisdictions, j.ID)
 	}
+	p, _ := manifest.PersonOf(f, c.clock.Now())
 	return p, nil
 }
 

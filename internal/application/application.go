@@ -94,10 +94,13 @@ type Cases interface {
 	ForAccount(ctx context.Context, account string) ([]casework.Case, error)
 }
 
-// Services is what applying needs of the catalog block.
+// Services is what applying needs of the catalog block: published
+// versions and the runtime each compiles to (shared with the catalog's
+// "services for you" and the workflow).
 type Services interface {
 	Service(ctx context.Context, id string, version int) (catalog.Published, error)
 	Latest(ctx context.Context, id string) (catalog.Published, error)
+	RuntimeOf(p catalog.Published) (*manifest.Runtime, error)
 }
 
 // Mailer sends an email in tx (the notification block's outbox); app

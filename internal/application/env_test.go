@@ -39,7 +39,11 @@ func exampleForm(t testing.TB, file string) *application.Form {
 		if err != nil || len(probs) > 0 {
 			t.Fatalf("%s: %v %v", file, probs, err)
 		}
-		form, err := application.Compile(catalog.Published{ID: res.Manifest.ID, Version: res.Manifest.Version, AgencyID: res.Manifest.Agency, Manifest: res.Manifest})
+		rt, err := manifest.Compile(res.Manifest.ID, res.Manifest.Version, res.Manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		form, err := application.Compile(rt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,8 +59,22 @@ type env struct {
 	db     *storage.DB
 	clock  *platform.FakeClock
 	svc    *application.Service
+	cat    *catalog.Service
+	cases  *casework.Service
 	notify *notify.Service
 	ctx    context.Context
+}
+
+// birthdays tells workflow guards an applicant's age today from a date of
+// birth, as internal/app does from the account (manifest.PersonOf).
+type birthdays struct {
+	clock platform.Clock
+	born  map[string]string // account id → YYYY-MM-DD
+}
+
+func (b birthdays) Person(_ context.Context, accountID string) (manifest.Person, error) {
+	p, _ := manifest.PersonOf(manifest.Facts{DateOfBirth: b.born[accountID]}, b.clock.Now())
+	return p, nil
 }
 
 // contactBook answers Contacts from a map (the identity block is not
@@ -110,10 +128,12 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { files.Close() })
+	cases := casework.New(db, log, bus, clock)
+	cases.Use(casework.Deps{Runtimes: cat, Citizens: birthdays{clock, map[string]string{"acct-ana": ana.DateOfBirth, gil.AccountID: gil.DateOfBirth}}})
 	svc := application.New(application.Config{
-		DB: db, Audit: log, Clock: clock, Services: cat, Cases: casework.New(db, log, bus, clock), Files: files,
+		DB: db, Audit: log, Clock: clock, Services: cat, Cases: cases, Files: files,
 		Mailer: notifyMailer{n}, Contacts: contactBook{"acct-ana": {"ana@example.com", "en"}, "acct-beto": {"beto@example.com", "es"}},
 		PublicURL: "https://services.example.gov",
 	})
-	return &env{db: db, clock: clock, svc: svc, notify: n, ctx: ctx}
+	return &env{db: db, clock: clock, svc: svc, cat: cat, cases: cases, notify: n, ctx: ctx}
 }

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/cel-go/cel"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/portico-gov/portico/internal/catalog"
@@ -20,26 +19,26 @@ import (
 // manifest says otherwise.
 const DefaultMaxBytes = 10 << 20
 
-// Form is one published service version's form, compiled: page schemas,
-// `when` programs and the fee program. It is immutable once built and
-// shared by every request for that version.
+// Form is one published service version's form: its page schemas
+// compiled (JSON Schema 2020-12) and its fields laid out, over the
+// version's runtime, which decides eligibility, which pages are shown and
+// the fee, the same way for the catalog and the workflow. It is immutable
+// once built and shared by every request for that version.
 type Form struct {
 	ServiceID string
 	Version   int
 	AgencyID  string
 	Manifest  *manifest.Manifest
 	Pages     []*Page
-	fee       cel.Program // nil: fixed amount or no fee
-	eligible  cel.Program // nil: everyone may apply
+	rt        *manifest.Runtime
 }
 
 // Page is one form page.
 type Page struct {
 	ID     string
 	Title  manifest.Text
-	Fields []*Field // in display order: the schema's required list, then the rest by name
+	Fields []*Field // in the order the manifest wrote them (manifest.Runtime.Fields)
 	schema *jsonschema.Schema
-	when   cel.Program // nil: always shown
 }
 
 // Field is one property of a page with how it is asked.
@@ -121,12 +120,16 @@ func (c *formCache) lookup(id string, version int) (*Form, bool) {
 	return f, ok
 }
 
-func (c *formCache) get(p catalog.Published) (*Form, error) {
+func (c *formCache) get(p catalog.Published, runtimes Services) (*Form, error) {
 	if f, ok := c.lookup(p.ID, p.Version); ok {
 		return f, nil
 	}
 	key := fmt.Sprintf("%s@%d", p.ID, p.Version)
-	f, err := Compile(p)
+	rt, err := runtimes.RuntimeOf(p)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Compile(rt)
 	if err != nil {
 		return nil, err
 	}
@@ -136,45 +139,20 @@ func (c *formCache) get(p catalog.Published) (*Form, error) {
 	return f, nil
 }
 
-// Compile builds the form of a published service version. The manifest was
-// validated when published, so an error here means stored data is damaged.
-func Compile(p catalog.Published) (*Form, error) {
-	m := p.Manifest
-	if m == nil {
-		return nil, fmt.Errorf("application: compile %s@%d: no manifest", p.ID, p.Version)
-	}
-	f := &Form{ServiceID: p.ID, Version: p.Version, AgencyID: p.AgencyID, Manifest: m}
+// Compile builds the form of a published service version over its
+// runtime. The manifest was validated when published, so an error here
+// means stored data is damaged.
+func Compile(rt *manifest.Runtime) (*Form, error) {
+	m := rt.Manifest
+	f := &Form{ServiceID: rt.ServiceID, Version: rt.Version, AgencyID: m.Agency, Manifest: m, rt: rt}
 	for _, mp := range m.Pages {
-		page, err := compilePage(mp)
+		page, err := compilePage(mp, rt.Fields(mp.ID))
 		if err != nil {
-			return nil, fmt.Errorf("application: compile %s@%d page %s: %w", p.ID, p.Version, mp.ID, err)
+			return nil, fmt.Errorf("application: compile %s@%d page %s: %w", rt.ServiceID, rt.Version, mp.ID, err)
 		}
 		f.Pages = append(f.Pages, page)
 	}
-	if m.Eligibility != "" {
-		prg, err := program("eligibility", m.Eligibility)
-		if err != nil {
-			return nil, fmt.Errorf("application: compile %s@%d eligibility: %w", p.ID, p.Version, err)
-		}
-		f.eligible = prg
-	}
-	if m.Fee != nil && m.Fee.Expression != "" {
-		prg, err := program("fee", m.Fee.Expression)
-		if err != nil {
-			return nil, fmt.Errorf("application: compile %s@%d fee: %w", p.ID, p.Version, err)
-		}
-		f.fee = prg
-	}
 	return f, nil
-}
-
-func program(use, expr string) (cel.Program, error) {
-	env, _ := manifest.Env(use)
-	a, iss := env.Compile(expr)
-	if iss != nil && iss.Err() != nil {
-		return nil, iss.Err()
-	}
-	return env.Program(a, cel.CostLimit(100000))
 }
 
 // propSchema is the part of a property's schema the form engine reads.
@@ -201,7 +179,7 @@ func (ps propSchema) typeName() string {
 	return ""
 }
 
-func compilePage(mp manifest.Page) (*Page, error) {
+func compilePage(mp manifest.Page, order []string) (*Page, error) {
 	p := &Page{ID: mp.ID, Title: mp.Title}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(mp.Schema))
 	if err != nil {
@@ -218,16 +196,11 @@ func compilePage(mp manifest.Page) (*Page, error) {
 	if p.schema, err = c.Compile(url); err != nil {
 		return nil, err
 	}
-	if mp.When != "" {
-		if p.when, err = program("when", mp.When); err != nil {
-			return nil, err
-		}
-	}
 	var top propSchema
 	if err := json.Unmarshal(mp.Schema, &top); err != nil {
 		return nil, err
 	}
-	for _, name := range displayOrder(top.Properties, top.Required, nil) {
+	for _, name := range order {
 		var ps propSchema
 		_ = json.Unmarshal(top.Properties[name], &ps)
 		p.Fields = append(p.Fields, newField(name, ps, mp.Fields[name], slices.Contains(top.Required, name)))
@@ -241,18 +214,15 @@ type refuseLoader struct{}
 
 func (refuseLoader) Load(url string) (any, error) { return nil, fmt.Errorf("%s: not loaded", url) }
 
-// displayOrder orders properties: first those listed in first (the
-// required list, in its order), then the rest by name. The stored
-// manifest has sorted keys, so the YAML order is not known here.
-func displayOrder(props map[string]json.RawMessage, first, preferred []string) []string {
+// partOrder orders the parts of an address: the usual ones in their
+// usual order, then any others by name.
+func partOrder(props map[string]json.RawMessage) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, lists := range [][]string{preferred, first} {
-		for _, n := range lists {
-			if _, ok := props[n]; ok && !seen[n] {
-				seen[n] = true
-				out = append(out, n)
-			}
+	for _, n := range addressOrder {
+		if _, ok := props[n]; ok && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
 		}
 	}
 	var rest []string
@@ -288,8 +258,7 @@ func newField(name string, ps propSchema, hint manifest.Field, required bool) *F
 		if len(ps.Properties) == 0 {
 			f.Parts = []string{"line1", "line2", "city", "state", "zip"}
 		} else {
-			// Usual parts in their usual order, then any others by name.
-			f.Parts = displayOrder(ps.Properties, nil, addressOrder)
+			f.Parts = partOrder(ps.Properties)
 		}
 	}
 	if f.Widget == "file" {
@@ -327,58 +296,22 @@ func defaultWidget(ps propSchema, typ string) string {
 	return "text"
 }
 
-// Person builds the CEL `person` of an applicant at now.
+// Person builds the CEL `person` of an applicant at now, as every block
+// builds it (manifest.PersonOf).
 func (a Applicant) Person(now time.Time) manifest.Person {
-	p := manifest.Person{Language: a.Lang, Residence: manifest.Address{ZIP: a.Residential.ZIP, Jurisdictions: a.Jurisdictions}}
-	if p.Language != "es" {
-		p.Language = "en"
-	}
-	if p.Residence.Jurisdictions == nil {
-		p.Residence.Jurisdictions = []string{}
-	}
-	if dob, err := time.Parse(time.DateOnly, a.DateOfBirth); err == nil {
-		age := now.Year() - dob.Year()
-		if now.YearDay() < dob.YearDay() {
-			age--
-		}
-		p.Age = int64(max(age, 0))
-	}
+	p, _ := manifest.PersonOf(manifest.Facts{DateOfBirth: a.DateOfBirth, Language: a.Lang, ZIP: a.Residential.ZIP,
+		Jurisdictions: a.Jurisdictions}, now)
 	return p
 }
 
-// Visible returns the pages shown for answers, in order. A page's `when`
-// sees the answers of the pages before it that are themselves shown, so a
-// hidden page's leftover answers never steer the form. A condition that
-// cannot be evaluated (it reads an answer not given yet) hides the page.
+// Visible returns the pages shown for answers, in order (see
+// manifest.Runtime.Visible).
 func (f *Form) Visible(answers map[string]map[string]any, person manifest.Person, now time.Time) []*Page {
-	seen := map[string]map[string]any{}
 	var out []*Page
-	for _, p := range f.Pages {
-		if p.when != nil && !evalBool(p.when, person, now, seen) {
-			continue
-		}
-		out = append(out, p)
-		if a, ok := answers[p.ID]; ok {
-			seen[p.ID] = a
-		} else {
-			seen[p.ID] = map[string]any{}
-		}
+	for _, id := range f.rt.Visible(answers, person, now) {
+		out = append(out, f.Page(id))
 	}
 	return out
-}
-
-func evalBool(prg cel.Program, person manifest.Person, now time.Time, answers map[string]map[string]any) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	out, _, err := prg.Eval(map[string]any{"person": person, "now": now, "answers": answers})
-	if err != nil {
-		return false
-	}
-	b, isBool := out.Value().(bool)
-	return isBool && b
 }
 
 // Eligible reports whether person may apply, by the manifest's
@@ -386,39 +319,16 @@ func evalBool(prg cel.Program, person manifest.Person, now time.Time, answers ma
 // person counts as not eligible: the start page then says why not to apply
 // rather than letting a case open that will be refused.
 func (f *Form) Eligible(person manifest.Person, now time.Time) bool {
-	if f.eligible == nil {
-		return true
-	}
-	return evalBool(f.eligible, person, now, nil)
+	v, err := f.rt.Eligibility(person, now)
+	return err == nil && v == manifest.Eligible
 }
 
-// Fee computes the fee for answers, in minor units of currency. ok is
-// false when the service has no fee.
-func (f *Form) Fee(answers map[string]map[string]any, person manifest.Person, now time.Time) (amount int64, currency string, ok bool, err error) {
-	fee := f.Manifest.Fee
-	if fee == nil {
-		return 0, "", false, nil
-	}
-	if fee.Amount != nil {
-		return *fee.Amount, fee.Currency, true, nil
-	}
-	if f.fee == nil {
-		return 0, "", false, nil
-	}
-	full := map[string]map[string]any{}
-	for _, p := range f.Pages { // every page is present, answered or not
-		full[p.ID] = map[string]any{}
-		if a, ok := answers[p.ID]; ok {
-			full[p.ID] = a
-		}
-	}
-	out, _, err := f.fee.Eval(map[string]any{"person": person, "now": now, "answers": full})
+// Fee works out the fee for answers; ok is false when the service has no
+// fee. Submit stores it with the application, and the case charges that.
+func (f *Form) Fee(answers map[string]map[string]any, person manifest.Person, now time.Time) (fee manifest.Charge, ok bool, err error) {
+	fee, ok, err = f.rt.Fee(answers, person, now)
 	if err != nil {
-		return 0, "", false, fmt.Errorf("application: fee of %s@%d: %w", f.ServiceID, f.Version, err)
+		return fee, false, fmt.Errorf("application: %w", err)
 	}
-	n, isInt := out.Value().(int64)
-	if !isInt || n < 0 {
-		return 0, "", false, fmt.Errorf("application: fee of %s@%d: got %v, want a whole amount of 0 or more", f.ServiceID, f.Version, out.Value())
-	}
-	return n, fee.Currency, true, nil
+	return fee, ok, nil
 }

@@ -146,13 +146,13 @@ func TestFee(t *testing.T) {
 			if err := json.Unmarshal([]byte(tc.answers), &answers); err != nil {
 				t.Fatal(err)
 			}
-			got, cur, ok, err := f.Fee(answers, application.Applicant{DateOfBirth: tc.dob}.Person(now), now)
-			if err != nil || !ok || got != tc.want || cur != "USD" {
-				t.Fatalf("fee = %d %s %v %v, want %d USD", got, cur, ok, err, tc.want)
+			got, ok, err := f.Fee(answers, application.Applicant{DateOfBirth: tc.dob}.Person(now), now)
+			if err != nil || !ok || got.Amount != tc.want || got.Currency != "USD" {
+				t.Fatalf("fee = %+v %v %v, want %d USD", got, ok, err, tc.want)
 			}
 		})
 	}
-	if _, _, ok, err := exampleForm(t, "report-a-pothole.yaml").Fee(nil, application.Applicant{}.Person(now), now); ok || err != nil {
+	if _, ok, err := exampleForm(t, "report-a-pothole.yaml").Fee(nil, application.Applicant{}.Person(now), now); ok || err != nil {
 		t.Fatalf("pothole has no fee: %v %v", ok, err)
 	}
 }

@@ -100,7 +100,7 @@ func (s *Service) Start(ctx context.Context, a Applicant, serviceID string) (*Ap
 	if err != nil {
 		return nil, err
 	}
-	form, err := s.forms.get(pub)
+	form, err := s.forms.get(pub, s.cfg.Services)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func (s *Service) Form(ctx context.Context, serviceID string, version int) (*For
 	if err != nil {
 		return nil, fmt.Errorf("application: form: %w", err)
 	}
-	return s.forms.get(pub)
+	return s.forms.get(pub, s.cfg.Services)
 }
 
 // resumePage is where a draft with answers resumes: the first shown page
@@ -385,7 +385,7 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 		}
 		frozen[p.ID] = ans
 	}
-	amount, currency, hasFee, err := f.Fee(frozen, person, now)
+	charge, hasFee, err := f.Fee(frozen, person, now)
 	if err != nil {
 		return nil, err
 	}
@@ -393,10 +393,10 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 	if err != nil {
 		return nil, fmt.Errorf("application: submit: %w", err)
 	}
-	var fee any
-	var cur any
+	var fee, cur any
+	var opening *manifest.Charge
 	if hasFee {
-		fee, cur = amount, currency
+		fee, cur, opening = charge.Amount, charge.Currency, &charge
 	}
 	won := false
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -415,7 +415,7 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 		won = true
 		c, err := s.cfg.Cases.Open(ctx, tx, casework.Opening{
 			ApplicationID: app.ID, AccountID: app.AccountID, AgencyID: app.AgencyID,
-			ServiceID: app.ServiceID, Version: app.ServiceVersion, Manifest: f.Manifest,
+			ServiceID: app.ServiceID, Version: app.ServiceVersion, Fee: opening,
 		})
 		if err != nil {
 			return err
@@ -438,7 +438,7 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 		app.Status, app.Answers, app.Page = StatusSubmitted, frozen, CheckPage
 		app.SubmittedAt, app.UpdatedAt, app.ExpiresAt = &now, now, nil
 		if hasFee {
-			app.FeeAmount, app.FeeCurrency = &amount, currency
+			app.FeeAmount, app.FeeCurrency = &charge.Amount, charge.Currency
 		}
 		return app, nil
 	}
@@ -459,7 +459,7 @@ func (s *Service) LatestForm(ctx context.Context, serviceID string) (*Form, erro
 	if err != nil {
 		return nil, err
 	}
-	return s.forms.get(pub)
+	return s.forms.get(pub, s.cfg.Services)
 }
 
 // Withdraw deletes the person's draft: it is marked withdrawn (kept for

@@ -49,6 +49,9 @@ type Case struct {
 	OpenedAt       time.Time  `json:"opened_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
 	ClosedAt       *time.Time `json:"closed_at,omitempty"`
+	// Fee is what the application was charged when it was submitted
+	// (nil: the service has no fee). Every request_payment asks for it.
+	Fee *manifest.Charge `json:"fee,omitempty"`
 	// slaRemaining is the SLA time left when the clock was paused (the
 	// case waits on the citizen), in seconds; nil while it runs.
 	slaRemaining *int64
@@ -61,23 +64,24 @@ type Opening struct {
 	AgencyID      string
 	ServiceID     string
 	Version       int
-	Manifest      *manifest.Manifest
+	// Fee is the fee worked out at submission (nil: none); the case
+	// keeps it and charges it.
+	Fee *manifest.Charge
 }
 
 // Service is the casework block.
 type Service struct {
-	db     *storage.DB
-	audit  *audit.Log
-	bus    *events.Bus
-	clock  platform.Clock
-	engine *Engine
-	deps   Deps
+	db    *storage.DB
+	audit *audit.Log
+	bus   *events.Bus
+	clock platform.Clock
+	deps  Deps
 }
 
 // New returns the casework block. internal/app then gives it the other
 // blocks it talks to with Use.
 func New(db *storage.DB, log *audit.Log, bus *events.Bus, clock platform.Clock) *Service {
-	return &Service{db: db, audit: log, bus: bus, clock: clock, engine: NewEngine()}
+	return &Service{db: db, audit: log, bus: bus, clock: clock}
 }
 
 // EventOpened is emitted (in the opening transaction) when a case opens.
@@ -90,8 +94,9 @@ const EventOpened = "gov.portico.case.opened"
 // state's on_enter actions (a fee to pay, staff to notify). The caller
 // stores the returned reference on the application.
 func (s *Service) Open(ctx context.Context, tx *sql.Tx, o Opening) (Case, error) {
-	if o.Manifest == nil {
-		return Case{}, errors.New("casework: open: no manifest")
+	w, err := s.workflowOf(ctx, o.ServiceID, o.Version)
+	if err != nil {
+		return Case{}, fmt.Errorf("casework: open: %w", err)
 	}
 	now := s.clock.Now().UTC()
 	ref, err := s.allocateReference(ctx, tx, o.AgencyID, now.Year())
@@ -100,12 +105,8 @@ func (s *Service) Open(ctx context.Context, tx *sql.Tx, o Opening) (Case, error)
 	}
 	c := Case{
 		ID: o.ApplicationID, Reference: ref, AgencyID: o.AgencyID, ServiceID: o.ServiceID,
-		ServiceVersion: o.Version, AccountID: o.AccountID, State: o.Manifest.Workflow.Initial,
-		StateEnteredAt: now, WaitingOn: WaitingOnAgency, OpenedAt: now, UpdatedAt: now,
-	}
-	w, err := s.engine.Workflow(o.ServiceID, o.Version, o.Manifest)
-	if err != nil {
-		return Case{}, fmt.Errorf("casework: open: %w", err)
+		ServiceVersion: o.Version, AccountID: o.AccountID, State: w.Manifest.Workflow.Initial,
+		StateEnteredAt: now, WaitingOn: WaitingOnAgency, OpenedAt: now, UpdatedAt: now, Fee: o.Fee,
 	}
 	entered, err := w.Enter(c, c.State, now)
 	if err != nil {
@@ -113,10 +114,10 @@ func (s *Service) Open(ctx context.Context, tx *sql.Tx, o Opening) (Case, error)
 	}
 	c = entered.Case
 	_, err = tx.ExecContext(ctx, `INSERT INTO cases (id, reference, agency_id, service_id, service_version, account_id, state,
-		state_entered_at, sla_due_at, waiting_on, opened_at, updated_at, closed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		state_entered_at, sla_due_at, waiting_on, opened_at, updated_at, closed_at, fee_amount, fee_currency)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		c.ID, c.Reference, c.AgencyID, c.ServiceID, c.ServiceVersion, c.AccountID, c.State,
-		c.StateEnteredAt, c.SLADueAt, c.WaitingOn, c.OpenedAt, c.UpdatedAt, c.ClosedAt)
+		c.StateEnteredAt, c.SLADueAt, c.WaitingOn, c.OpenedAt, c.UpdatedAt, c.ClosedAt, feeAmount(c.Fee), feeCurrency(c.Fee))
 	if err != nil {
 		return Case{}, fmt.Errorf("casework: open: %w", err)
 	}
@@ -168,18 +169,39 @@ func FormatReference(agency string, year int, n int64) string {
 
 // caseColumns is the column list scanCase reads.
 const caseColumns = `id, reference, agency_id, service_id, service_version, account_id, state, state_entered_at,
-	sla_due_at, overdue, waiting_on, COALESCE(assignee, ''), opened_at, updated_at, closed_at, sla_remaining_seconds`
+	sla_due_at, overdue, waiting_on, COALESCE(assignee, ''), opened_at, updated_at, closed_at, sla_remaining_seconds,
+	fee_amount, COALESCE(fee_currency, '')`
+
+// feeAmount and feeCurrency are the columns of a case's fee (NULL: none).
+func feeAmount(f *manifest.Charge) any {
+	if f == nil {
+		return nil
+	}
+	return f.Amount
+}
+
+func feeCurrency(f *manifest.Charge) any {
+	if f == nil {
+		return nil
+	}
+	return f.Currency
+}
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanCase(r scanner) (Case, error) {
 	var c Case
 	var due, closed sql.NullTime
-	var remaining sql.NullInt64
+	var remaining, fee sql.NullInt64
+	var currency string
 	err := r.Scan(&c.ID, &c.Reference, &c.AgencyID, &c.ServiceID, &c.ServiceVersion, &c.AccountID, &c.State,
-		&c.StateEnteredAt, &due, &c.Overdue, &c.WaitingOn, &c.Assignee, &c.OpenedAt, &c.UpdatedAt, &closed, &remaining)
+		&c.StateEnteredAt, &due, &c.Overdue, &c.WaitingOn, &c.Assignee, &c.OpenedAt, &c.UpdatedAt, &closed, &remaining,
+		&fee, &currency)
 	if err != nil {
 		return Case{}, err
+	}
+	if fee.Valid {
+		c.Fee = &manifest.Charge{Amount: fee.Int64, Currency: currency}
 	}
 	if remaining.Valid {
 		c.slaRemaining = &remaining.Int64

@@ -59,6 +59,7 @@ func TestOpen(t *testing.T) {
 		}
 		bus.SetJobs(jc)
 		cw := casework.New(db, log, bus, clock)
+		cw.Use(casework.Deps{Runtimes: cat})
 		svc, err := cat.Latest(ctx, "vehicle-registration-renewal")
 		if err != nil {
 			t.Fatal(err)
@@ -73,7 +74,8 @@ func TestOpen(t *testing.T) {
 					return err
 				}
 				var err error
-				c, err = cw.Open(ctx, tx, casework.Opening{ApplicationID: id, AccountID: "acct-1", AgencyID: svc.AgencyID, ServiceID: svc.ID, Version: svc.Version, Manifest: svc.Manifest})
+				c, err = cw.Open(ctx, tx, casework.Opening{ApplicationID: id, AccountID: "acct-1", AgencyID: svc.AgencyID, ServiceID: svc.ID, Version: svc.Version,
+					Fee: submittedFee(t, cat, svc, map[string]map[string]any{"vehicle": {"type": "car", "plate": "ABC123"}}, now)})
 				return err
 			})
 			if err != nil {

@@ -33,15 +33,22 @@ type env struct {
 	ctx    context.Context
 }
 
-// manifests adapts the catalog as internal/app does.
-type manifests struct{ cat *catalog.Service }
-
-func (m manifests) Manifest(ctx context.Context, id string, version int) (*manifest.Manifest, error) {
-	p, err := m.cat.Service(ctx, id, version)
+// submittedFee works out the fee of answers to svc as the applying block
+// does when it submits (nil: no fee), for tests that open cases directly.
+func submittedFee(t testing.TB, cat *catalog.Service, svc catalog.Published, answers map[string]map[string]any, now time.Time) *manifest.Charge {
+	t.Helper()
+	rt, err := cat.RuntimeOf(svc)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	return p.Manifest, nil
+	fee, ok, err := rt.Fee(answers, manifest.Person{Age: 40, Language: "en"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		return nil
+	}
+	return &fee
 }
 
 // citizens gives every applicant the same profile.
@@ -98,7 +105,7 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 	bus.SetJobs(jc)
 	cw := casework.New(db, log, bus, clock)
 	m := &mailer{}
-	cw.Use(casework.Deps{Manifests: manifests{cat}, Citizens: citizens{manifest.Person{Age: 40, Language: "en"}}, Mailer: m})
+	cw.Use(casework.Deps{Runtimes: cat, Citizens: citizens{manifest.Person{Age: 40, Language: "en"}}, Mailer: m})
 	return &env{t: t, db: db, clock: clock, cat: cat, cw: cw, mailer: m, ctx: ctx}
 }
 
@@ -118,7 +125,8 @@ func (e *env) open(id, service string, answers map[string]map[string]any) casewo
 			return err
 		}
 		var err error
-		c, err = e.cw.Open(e.ctx, tx, casework.Opening{ApplicationID: id, AccountID: "acct-1", AgencyID: svc.AgencyID, ServiceID: svc.ID, Version: svc.Version, Manifest: svc.Manifest})
+		c, err = e.cw.Open(e.ctx, tx, casework.Opening{ApplicationID: id, AccountID: "acct-1", AgencyID: svc.AgencyID, ServiceID: svc.ID, Version: svc.Version,
+			Fee: submittedFee(e.t, e.cat, svc, answers, now)})
 		return err
 	})
 	if err != nil {

@@ -17,13 +17,14 @@ import (
 	"github.com/portico-gov/portico/internal/storage"
 )
 
-// Manifests gives the published manifest of a service version (the
-// catalog block, adapted in internal/app).
-type Manifests interface {
-	Manifest(ctx context.Context, id string, version int) (*manifest.Manifest, error)
+// Runtimes gives the compiled runtime of a published service version
+// (the catalog block, which compiles each version once for itself, the
+// form engine and casework).
+type Runtimes interface {
+	Runtime(ctx context.Context, id string, version int) (*manifest.Runtime, error)
 }
 
-// Citizens gives what guards and fee expressions know of an applicant
+// Citizens gives what guards know of an applicant
 // (the identity block, adapted in internal/app).
 type Citizens interface {
 	Person(ctx context.Context, accountID string) (manifest.Person, error)
@@ -48,7 +49,7 @@ type Mail struct {
 
 // Deps are the other blocks casework uses; internal/app sets them with Use.
 type Deps struct {
-	Manifests   Manifests
+	Runtimes    Runtimes
 	Citizens    Citizens
 	Mailer      Mailer
 	Obligations Obligations
@@ -82,9 +83,6 @@ const RequestDue = 14 * 24 * time.Hour
 // Use sets the blocks casework talks to. Without Citizens guards see an
 // empty person; without a Mailer no email is sent (operator tools).
 func (s *Service) Use(d Deps) { s.deps = d }
-
-// Engine returns the workflow engine (compiled workflows per version).
-func (s *Service) Engine() *Engine { return s.engine }
 
 // Events casework emits, all in the transaction of the change.
 const (
@@ -182,14 +180,18 @@ func (s *Service) lockCase(ctx context.Context, tx *sql.Tx, id string) (Case, er
 
 // workflow returns the compiled workflow of c's service version.
 func (s *Service) workflow(ctx context.Context, c Case) (*Workflow, error) {
-	if s.deps.Manifests == nil {
-		return nil, errors.New("casework: no manifest source configured")
+	return s.workflowOf(ctx, c.ServiceID, c.ServiceVersion)
+}
+
+func (s *Service) workflowOf(ctx context.Context, id string, version int) (*Workflow, error) {
+	if s.deps.Runtimes == nil {
+		return nil, errors.New("casework: no service runtimes configured")
 	}
-	m, err := s.deps.Manifests.Manifest(ctx, c.ServiceID, c.ServiceVersion)
+	rt, err := s.deps.Runtimes.Runtime(ctx, id, version)
 	if err != nil {
-		return nil, fmt.Errorf("casework: manifest of %s@%d: %w", c.ServiceID, c.ServiceVersion, err)
+		return nil, fmt.Errorf("casework: service %s@%d: %w", id, version, err)
 	}
-	return s.engine.Workflow(c.ServiceID, c.ServiceVersion, m)
+	return NewWorkflow(rt), nil
 }
 
 // Workflow returns the compiled workflow of c's service version.
@@ -416,13 +418,12 @@ func (s *Service) enter(ctx context.Context, tx *sql.Tx, w *Workflow, c Case, ac
 				return err
 			}
 		case a.RequestPayment != nil:
-			amount, currency, ok, err := w.Fee(in)
-			if err != nil {
-				return err
+			// The fee fixed at submission, never worked out again: a
+			// later version, or the applicant's birthday, changes nothing.
+			if c.Fee == nil { // validation requires a fee; a case without one is a bug
+				return fmt.Errorf("casework: %s@%d: request_payment on case %s, which has no fee", c.ServiceID, c.ServiceVersion, c.ID)
 			}
-			if !ok { // validation requires a fee; a manifest without one is a bug
-				return fmt.Errorf("casework: %s@%d: request_payment without a fee", c.ServiceID, c.ServiceVersion)
-			}
+			amount, currency := c.Fee.Amount, c.Fee.Currency
 			var due *time.Time
 			if a.RequestPayment.Due != "" {
 				d, err := manifest.ParseDuration(a.RequestPayment.Due)
@@ -665,10 +666,11 @@ func (s *Service) RequestInfo(ctx context.Context, caseID, body string) (Case, e
 			return nil, err
 		}
 		if s.deps.Obligations != nil {
-			m, err := s.deps.Manifests.Manifest(ctx, c.ServiceID, c.ServiceVersion)
+			w, err := s.workflow(ctx, *c)
 			if err != nil {
 				return nil, err
 			}
+			m := w.Manifest
 			if err := s.deps.Obligations.Set(ctx, tx, Obligation{
 				AccountID: c.AccountID, AgencyID: c.AgencyID, Kind: "action", Source: "case:" + c.ID + "/request",
 				Title: manifest.Text{EN: "Answer the agency's question about " + c.Reference + ": " + m.Title.EN,

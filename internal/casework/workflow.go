@@ -3,11 +3,7 @@ package casework
 import (
 	"fmt"
 	"slices"
-	"sync"
 	"time"
-
-	"github.com/google/cel-go/cel"
-	celast "github.com/google/cel-go/common/ast"
 
 	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/platform"
@@ -49,13 +45,8 @@ func (a Actor) may(t manifest.Transition) bool {
 	return false
 }
 
-// Inputs are the values workflow guards and fee expressions read.
-type Inputs struct {
-	Person  manifest.Person
-	Answers map[string]map[string]any // page id → property → value
-	Payment manifest.Payment
-	Now     time.Time
-}
+// Inputs are the values workflow guards read (the service runtime's).
+type Inputs = manifest.Inputs
 
 // Reason says in plain words why something cannot be done. Key is a
 // message key (case.reason.*) in the i18n catalogues; Args fill it.
@@ -100,158 +91,54 @@ type Option struct {
 	Blocked    []Reason // empty: it may be taken now
 }
 
-// Workflow is a service version's workflow with its guard and fee
-// expressions compiled once. It is safe for concurrent use.
+// Workflow is a service version's workflow over its compiled runtime
+// (manifest.Runtime: the guards compiled once, shared with the catalog and
+// the form engine). It is safe for concurrent use.
 type Workflow struct {
 	Service  string
 	Version  int
 	Manifest *manifest.Manifest
-	guards   map[string][]conjunct // transition id → its guard's top-level && parts
-	fee      cel.Program           // nil without a fee expression
+	rt       *manifest.Runtime
 }
 
-// conjunct is one top-level part of a guard (a && b && c gives three), so
-// that a failing guard can name exactly what fails.
-type conjunct struct {
-	text string
-	prg  cel.Program
+// NewWorkflow returns the workflow of a compiled service version.
+func NewWorkflow(rt *manifest.Runtime) *Workflow {
+	return &Workflow{Service: rt.ServiceID, Version: rt.Version, Manifest: rt.Manifest, rt: rt}
 }
 
-// Engine compiles workflows and keeps them per service version: published
-// versions never change, so a compiled one is good for the process.
-type Engine struct {
-	mu    sync.Mutex
-	cache map[string]*Workflow
-}
+// Runtime is the compiled service version the workflow runs on.
+func (w *Workflow) Runtime() *manifest.Runtime { return w.rt }
 
-// NewEngine returns an empty engine.
-func NewEngine() *Engine { return &Engine{cache: map[string]*Workflow{}} }
-
-// Workflow returns the compiled workflow of service id at version.
-func (e *Engine) Workflow(id string, version int, m *manifest.Manifest) (*Workflow, error) {
-	key := fmt.Sprintf("%s@%d", id, version)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if w, ok := e.cache[key]; ok {
-		return w, nil
-	}
-	w, err := Compile(id, version, m)
-	if err != nil {
-		return nil, err
-	}
-	e.cache[key] = w
-	return w, nil
-}
-
-// Compile compiles m's guards and fee expression. A published manifest
-// has been validated, so an error here is a bug or a changed CEL library.
+// Compile compiles m and returns its workflow, for tools and tests that
+// have a manifest but no catalog.
 func Compile(id string, version int, m *manifest.Manifest) (*Workflow, error) {
-	env, _ := manifest.Env("guard")
-	w := &Workflow{Service: id, Version: version, Manifest: m, guards: map[string][]conjunct{}}
-	for _, t := range m.Workflow.Transitions {
-		if t.Guard == "" {
-			continue
-		}
-		a, iss := env.Compile(t.Guard)
-		if iss != nil && iss.Err() != nil {
-			return nil, fmt.Errorf("casework: %s@%d: guard of %s: %w", id, version, t.ID, iss.Err())
-		}
-		var parts []conjunct
-		for _, e := range splitAnd(a.NativeRep().Expr()) {
-			text, err := cel.ExprToString(e, a.NativeRep().SourceInfo())
-			if err != nil {
-				return nil, fmt.Errorf("casework: %s@%d: guard of %s: %w", id, version, t.ID, err)
-			}
-			pa, iss := env.Compile(text)
-			if iss != nil && iss.Err() != nil {
-				return nil, fmt.Errorf("casework: %s@%d: guard of %s: %w", id, version, t.ID, iss.Err())
-			}
-			prg, err := env.Program(pa, cel.CostLimit(celCostLimit))
-			if err != nil {
-				return nil, fmt.Errorf("casework: %s@%d: guard of %s: %w", id, version, t.ID, err)
-			}
-			parts = append(parts, conjunct{text: text, prg: prg})
-		}
-		w.guards[t.ID] = parts
-	}
-	if m.Fee != nil && m.Fee.Expression != "" {
-		fenv, _ := manifest.Env("fee")
-		a, iss := fenv.Compile(m.Fee.Expression)
-		if iss != nil && iss.Err() != nil {
-			return nil, fmt.Errorf("casework: %s@%d: fee: %w", id, version, iss.Err())
-		}
-		prg, err := fenv.Program(a, cel.CostLimit(celCostLimit))
-		if err != nil {
-			return nil, fmt.Errorf("casework: %s@%d: fee: %w", id, version, err)
-		}
-		w.fee = prg
-	}
-	return w, nil
-}
-
-// celCostLimit bounds one evaluation, so a manifest's expression cannot
-// spin on a large answer.
-const celCostLimit = 100_000
-
-// splitAnd lists the top-level operands of a chain of &&.
-func splitAnd(e celast.Expr) []celast.Expr {
-	if e.Kind() == celast.CallKind && e.AsCall().FunctionName() == "_&&_" {
-		var out []celast.Expr
-		for _, arg := range e.AsCall().Args() {
-			out = append(out, splitAnd(arg)...)
-		}
-		return out
-	}
-	return []celast.Expr{e}
-}
-
-func (in Inputs) activation() map[string]any {
-	answers := in.Answers
-	if answers == nil {
-		answers = map[string]map[string]any{}
-	}
-	return map[string]any{"person": in.Person, "now": in.Now, "answers": answers, "payment": in.Payment}
-}
-
-// eval runs a compiled expression; CEL must not take the process down.
-func eval(prg cel.Program, act map[string]any) (v any, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("evaluation failed: %v", r)
-		}
-	}()
-	out, _, err := prg.Eval(act)
+	rt, err := manifest.Compile(id, version, m)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("casework: %w", err)
 	}
-	return out.Value(), nil
+	return NewWorkflow(rt), nil
 }
 
 // blocked evaluates t's guard and returns the reasons it fails (none: the
 // guard holds or there is none).
 func (w *Workflow) blocked(t manifest.Transition, in Inputs) []Reason {
-	parts := w.guards[t.ID]
-	if len(parts) == 0 {
-		return nil
-	}
-	act := in.activation()
 	var out []Reason
-	for _, p := range parts {
-		v, err := eval(p.prg, act)
+	for _, c := range w.rt.Guard(t.ID) {
+		ok, err := c.Holds(in)
 		if err != nil {
-			out = append(out, Reason{Key: "case.reason.unknown", Args: []any{err.Error(), p.text}})
+			out = append(out, Reason{Key: "case.reason.unknown", Args: []any{err.Error(), c.Text}})
 			continue
 		}
-		if b, ok := v.(bool); ok && b {
+		if ok {
 			continue
 		}
-		switch p.text {
+		switch c.Text {
 		case "payment.paid":
 			out = append(out, Reason{Key: "case.reason.unpaid"})
 		case "!payment.paid":
 			out = append(out, Reason{Key: "case.reason.paid"})
 		default:
-			out = append(out, Reason{Key: "case.reason.condition", Args: []any{p.text}})
+			out = append(out, Reason{Key: "case.reason.condition", Args: []any{c.Text}})
 		}
 	}
 	return out
@@ -306,30 +193,6 @@ func (w *Workflow) Automatic(state string, in Inputs) (manifest.Transition, bool
 		}
 	}
 	return manifest.Transition{}, false
-}
-
-// Fee is the amount the service charges for these inputs, in minor units
-// of the currency. ok is false when the service has no fee.
-func (w *Workflow) Fee(in Inputs) (amount int64, currency string, ok bool, err error) {
-	f := w.Manifest.Fee
-	if f == nil {
-		return 0, "", false, nil
-	}
-	if f.Amount != nil {
-		return *f.Amount, f.Currency, true, nil
-	}
-	v, err := eval(w.fee, in.activation())
-	if err != nil {
-		return 0, f.Currency, true, fmt.Errorf("casework: fee of %s@%d: %w", w.Service, w.Version, err)
-	}
-	n, ok := v.(int64)
-	if !ok {
-		return 0, f.Currency, true, fmt.Errorf("casework: fee of %s@%d gave %T", w.Service, w.Version, v)
-	}
-	if n < 0 {
-		return 0, f.Currency, true, fmt.Errorf("casework: fee of %s@%d is negative (%d)", w.Service, w.Version, n)
-	}
-	return n, f.Currency, true, nil
 }
 
 // Entered is a case after entering a state: its new fields and the

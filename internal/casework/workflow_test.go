@@ -96,10 +96,10 @@ func TestOptionsGolden(t *testing.T) {
 		m := w.Manifest
 		fmt.Fprintf(&b, "# %s@%d\n", m.ID, m.Version)
 		in := casework.Inputs{Person: manifest.Person{Age: 40}, Answers: answers, Now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-		if amount, cur, ok, err := w.Fee(in); err != nil {
+		if fee, ok, err := w.Runtime().Fee(in.Answers, in.Person, in.Now); err != nil {
 			t.Fatalf("%s fee: %v", m.ID, err)
 		} else if ok {
-			fmt.Fprintf(&b, "fee: %s\n", casework.FormatMoney(amount, cur))
+			fmt.Fprintf(&b, "fee: %s\n", casework.FormatMoney(fee.Amount, fee.Currency))
 		}
 		states := make([]string, 0, len(m.Workflow.States))
 		for s := range m.Workflow.States {

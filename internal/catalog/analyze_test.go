@@ -46,10 +46,10 @@ func TestDocumentRoundTrip(t *testing.T) {
 	}
 }
 
-// TestEligibilityCompiledOnce: the program of a version is compiled on
-// first use and reused after.
-func TestEligibilityCompiledOnce(t *testing.T) {
-	var c programs
+// TestRuntimeCompiledOnce: the runtime of a version is compiled on first
+// use and reused after.
+func TestRuntimeCompiledOnce(t *testing.T) {
+	var c runtimes
 	p := Published{ID: "x", Version: 1, Manifest: &manifest.Manifest{Eligibility: "person.age >= 18"}}
 	a, err := c.get(p)
 	if err != nil {

@@ -60,12 +60,14 @@ type Service struct {
 	audit   *audit.Log
 	clock   platform.Clock
 	tenancy Tenancy
-	progs   *programs // eligibility rules compiled once per version
+	// runtimes are the compiled service versions, shared with the form
+	// engine and the workflow.
+	runtimes *runtimes
 }
 
 // New returns the catalog service.
 func New(db *storage.DB, log *audit.Log, clock platform.Clock, t Tenancy) *Service {
-	return &Service{db: db, audit: log, clock: clock, tenancy: t, progs: &programs{}}
+	return &Service{db: db, audit: log, clock: clock, tenancy: t, runtimes: &runtimes{}}
 }
 
 // Validate validates manifests as Publish would for agency (which may be

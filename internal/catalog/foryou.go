@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/cel-go/cel"
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 
@@ -59,103 +58,72 @@ type Match struct {
 	Needs []string
 }
 
-// eligibility is a service version's eligibility rule compiled once.
-type eligibility struct {
-	prg   cel.Program // nil: no rule
-	rules []Reason    // the rule's top-level conjuncts, explained
-	uses  map[string]bool
-}
-
-// programs caches compiled eligibility per service version. Versions
-// never change, so entries never go stale.
-type programs struct {
+// runtimes caches the compiled runtime of each service version. Versions
+// never change, so entries never go stale; their number is bounded by
+// the versions ever published.
+type runtimes struct {
 	mu sync.Mutex
-	m  map[string]*eligibility
+	m  map[string]*manifest.Runtime
 }
 
-func (c *programs) get(p Published) (*eligibility, error) {
+func (c *runtimes) lookup(id string, version int) (*manifest.Runtime, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rt, ok := c.m[id+"@"+strconv.Itoa(version)]
+	return rt, ok
+}
+
+func (c *runtimes) get(p Published) (*manifest.Runtime, error) {
+	if rt, ok := c.lookup(p.ID, p.Version); ok {
+		return rt, nil
+	}
+	rt, err := manifest.Compile(p.ID, p.Version, p.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
 	key := p.ID + "@" + strconv.Itoa(p.Version)
 	c.mu.Lock()
-	e, ok := c.m[key]
-	c.mu.Unlock()
-	if ok {
-		return e, nil
-	}
-	e, err := compileEligibility(p.Manifest.Eligibility)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: eligibility of %s: %w", key, err)
-	}
-	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = map[string]*eligibility{}
+		c.m = map[string]*manifest.Runtime{}
 	}
-	c.m[key] = e
-	c.mu.Unlock()
-	return e, nil
+	if old, ok := c.m[key]; ok { // compiled meanwhile by another request: keep one
+		return old, nil
+	}
+	c.m[key] = rt
+	return rt, nil
 }
 
-func compileEligibility(expr string) (*eligibility, error) {
-	e := &eligibility{uses: map[string]bool{}}
-	if expr == "" {
-		return e, nil
+// Runtime returns the compiled runtime of a published service version,
+// the one "services for you", the form engine and the workflow share.
+// It is compiled on first use and kept for the life of the process.
+func (s *Service) Runtime(ctx context.Context, id string, version int) (*manifest.Runtime, error) {
+	if rt, ok := s.runtimes.lookup(id, version); ok {
+		return rt, nil
 	}
-	env, _ := manifest.Env("eligibility")
-	a, iss := env.Compile(expr)
-	if iss != nil && iss.Err() != nil {
-		return nil, iss.Err() // published manifests were validated; this is a bug
-	}
-	prg, err := env.Program(a, cel.EvalOptions(cel.OptPartialEval), cel.CostLimit(100000))
+	p, err := s.Service(ctx, id, version)
 	if err != nil {
 		return nil, err
 	}
-	e.prg = prg
-	root := a.NativeRep().Expr()
-	celast.PreOrderVisit(root, celast.NewExprVisitor(func(x celast.Expr) {
-		if path := personPath(x); path != "" {
-			e.uses[path] = true
-		}
-	}))
-	for _, c := range conjuncts(root) {
-		e.rules = append(e.rules, explain(c))
-	}
-	e.rules = dedupe(e.rules)
-	return e, nil
+	return s.runtimes.get(p)
 }
 
-// personPath returns "age", "residence.jurisdictions"… for a selection of
-// person, or "".
-func personPath(x celast.Expr) string {
-	if x.Kind() != celast.SelectKind {
-		return ""
-	}
-	sel := x.AsSelect()
-	op := sel.Operand()
-	switch {
-	case op.Kind() == celast.IdentKind && op.AsIdent() == "person":
-		return sel.FieldName()
-	case op.Kind() == celast.SelectKind:
-		if p := personPath(op); p != "" {
-			return p + "." + sel.FieldName()
-		}
-	}
-	return ""
-}
+// RuntimeOf is Runtime for a version already read.
+func (s *Service) RuntimeOf(p Published) (*manifest.Runtime, error) { return s.runtimes.get(p) }
 
-func conjuncts(x celast.Expr) []celast.Expr {
-	if x.Kind() == celast.CallKind && x.AsCall().FunctionName() == "_&&_" {
-		var out []celast.Expr
-		for _, a := range x.AsCall().Args() {
-			out = append(out, conjuncts(a)...)
-		}
-		return out
+// rules explains the top-level conditions of a runtime's eligibility rule.
+func rules(rt *manifest.Runtime) []Reason {
+	var out []Reason
+	for _, c := range rt.Rule() {
+		out = append(out, explain(c.Expr))
 	}
-	return []celast.Expr{x}
+	return dedupe(out)
 }
 
 // explain turns one conjunct into a plain reason when it has a shape we
 // can say honestly in words; anything else is "other rules".
 func explain(x celast.Expr) Reason {
-	if x.Kind() == celast.SelectKind && personPath(x) == "verified" {
+	if x.Kind() == celast.SelectKind && manifest.PersonPath(x) == "verified" {
 		return Reason{Kind: ReasonVerified}
 	}
 	if x.Kind() != celast.CallKind {
@@ -175,7 +143,7 @@ func explain(x celast.Expr) Reason {
 	}
 	switch call.FunctionName() {
 	case "_>=_", "_>_":
-		if personPath(args[0]) == "age" {
+		if manifest.PersonPath(args[0]) == "age" {
 			if n, ok := intArg(args[1]); ok {
 				if call.FunctionName() == "_>_" {
 					n++
@@ -184,7 +152,7 @@ func explain(x celast.Expr) Reason {
 			}
 		}
 	case "@in":
-		if personPath(args[1]) == "residence.jurisdictions" && args[0].Kind() == celast.LiteralKind {
+		if manifest.PersonPath(args[1]) == "residence.jurisdictions" && args[0].Kind() == celast.LiteralKind {
 			if s, ok := args[0].AsLiteral().(types.String); ok {
 				return Reason{Kind: ReasonLivesIn, Arg: string(s)}
 			}
@@ -207,11 +175,11 @@ func dedupe(rs []Reason) []Reason {
 // start page): each top-level condition of the rule that has a plain
 // form, and ReasonRules for any other. Empty: anyone may use it.
 func (s *Service) Requirements(p Published) ([]Reason, error) {
-	e, err := s.progs.get(p)
+	rt, err := s.runtimes.get(p)
 	if err != nil {
 		return nil, err
 	}
-	return e.rules, nil
+	return rules(rt), nil
 }
 
 // ForYou returns the published services that apply to the person, and
@@ -279,36 +247,32 @@ func (s *Service) match(p Published, prof Profile, now time.Time) (Match, bool, 
 		}
 		m.Reasons = append(m.Reasons, Reason{Kind: ReasonLivesIn, Arg: where})
 	}
-	e, err := s.progs.get(p)
+	rt, err := s.runtimes.get(p)
 	if err != nil {
 		return m, false, err
 	}
-	if e.prg == nil {
+	if len(rt.Rule()) == 0 {
 		if len(m.Needs) == 0 {
 			m.Reasons = append(m.Reasons, Reason{Kind: ReasonNoRules})
 		}
 		return m, true, nil
 	}
-	var unknown []*cel.AttributePatternType
+	var unknown []string
 	if !prof.AgeKnown {
-		unknown = append(unknown, cel.AttributePattern("person").QualString("age"))
+		unknown = append(unknown, "age")
 	}
 	if !prof.ResidenceKnown {
-		unknown = append(unknown, cel.AttributePattern("person").QualString("residence"))
+		unknown = append(unknown, "residence")
 	}
-	vars, err := cel.PartialVars(map[string]any{"person": prof.Person, "now": now}, unknown...)
-	if err != nil {
-		return m, false, err
-	}
-	out, _, err := e.prg.Eval(vars)
+	verdict, err := rt.Eligibility(prof.Person, now, unknown...)
 	switch {
 	case err != nil:
 		// A rule that fails at run time (say, a cost limit) cannot be
 		// decided from the profile either; leave the service out rather
 		// than claim it applies.
 		return m, false, nil
-	case types.IsUnknown(out):
-		if !prof.AgeKnown && e.uses["age"] {
+	case verdict == manifest.Undecided:
+		if !prof.AgeKnown && rt.RuleUses("age") {
 			m.Needs = append(m.Needs, NeedDateOfBirth)
 		}
 		if !prof.ResidenceKnown && !slices.Contains(m.Needs, NeedAddress) {
@@ -316,12 +280,12 @@ func (s *Service) match(p Published, prof Profile, now time.Time) (Match, bool, 
 		}
 		m.Reasons = nil
 		return m, true, nil
-	case out == types.True:
+	case verdict == manifest.Eligible:
 		if len(m.Needs) > 0 {
 			// Eligible whatever the address; only the place is unknown.
 			return m, true, nil
 		}
-		for _, r := range e.rules {
+		for _, r := range rules(rt) {
 			if !slices.Contains(m.Reasons, r) {
 				m.Reasons = append(m.Reasons, r)
 			}

@@ -258,8 +258,8 @@ func (h *Handlers) renderCheck(w http.ResponseWriter, r *http.Request, status in
 		v.Sections = append(v.Sections, sec)
 	}
 	if v.Missing == "" {
-		if amount, currency, ok, err := f.Fee(shown, person, now); err == nil && ok {
-			v.Fee = money(amount, currency)
+		if fee, ok, err := f.Fee(shown, person, now); err == nil && ok {
+			v.Fee = money(fee.Amount, fee.Currency)
 		}
 	}
 	p.Data = v

@@ -10,10 +10,8 @@
 package caseweb
 
 import (
-	"bytes"
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -490,7 +488,7 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 	if err != nil {
 		return v, err
 	}
-	v.Answers = answerPages(p, m, answers)
+	v.Answers = answerPages(p, wf.Runtime(), answers)
 	if err := h.linkFiles(ctx, p, c, staff, v.Answers); err != nil {
 		return v, err
 	}
@@ -592,8 +590,9 @@ func entryText(p *web.Page, m *manifest.Manifest, e casework.Entry) string {
 // answerPages lays the answers out by form page with the manifest's
 // labels, in page order; answers to pages the manifest no longer has
 // are left out (they cannot be labelled).
-func answerPages(p *web.Page, m *manifest.Manifest, answers map[string]map[string]any) []answerPage {
+func answerPages(p *web.Page, rt *manifest.Runtime, answers map[string]map[string]any) []answerPage {
 	lg := string(p.Lang)
+	m := rt.Manifest
 	var out []answerPage
 	for _, pg := range m.Pages {
 		got, ok := answers[pg.ID]
@@ -601,10 +600,10 @@ func answerPages(p *web.Page, m *manifest.Manifest, answers map[string]map[strin
 			continue
 		}
 		ap := answerPage{Title: tr(pg.Title, lg)}
-		// Fields in the order the form asked them (the schema's
-		// properties), then anything else answered, by name.
+		// Fields in the order the form asked them, then anything else
+		// answered, by name.
 		var keys []string
-		for _, k := range propertyOrder(pg.Schema) {
+		for _, k := range rt.Fields(pg.ID) {
 			if _, ok := got[k]; ok {
 				keys = append(keys, k)
 			}
@@ -635,47 +634,6 @@ func answerPages(p *web.Page, m *manifest.Manifest, answers map[string]map[strin
 		out = append(out, ap)
 	}
 	return out
-}
-
-// propertyOrder lists the top-level properties of a page schema in the
-// order the manifest wrote them (a Go map would lose it).
-func propertyOrder(schema json.RawMessage) []string {
-	dec := json.NewDecoder(bytes.NewReader(schema))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil
-	}
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return nil
-		}
-		if key != "properties" {
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return nil
-			}
-			continue
-		}
-		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-			return nil
-		}
-		var out []string
-		for dec.More() {
-			name, err := dec.Token()
-			if err != nil {
-				return out
-			}
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return out
-			}
-			if s, ok := name.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 // attachmentName is the file name an attachment answer carries: the

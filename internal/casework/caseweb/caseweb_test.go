@@ -88,16 +88,6 @@ func TestFormatValue(t *testing.T) {
 	}
 }
 
-func TestPropertyOrder(t *testing.T) {
-	got := propertyOrder([]byte(`{"type": "object", "required": ["b"], "properties": {"plate": {"type": "string"}, "type": {"enum": ["a"]}, "address": {"type": "object", "properties": {"zip": {}}}}}`))
-	if strings.Join(got, ",") != "plate,type,address" {
-		t.Errorf("propertyOrder = %v", got)
-	}
-	if got := propertyOrder([]byte(`not json`)); got != nil {
-		t.Errorf("bad schema: %v", got)
-	}
-}
-
 // FuzzParseMoney: any typed amount is refused or read as a non-negative
 // amount that reads back the same once formatted.
 func FuzzParseMoney(f *testing.F) {

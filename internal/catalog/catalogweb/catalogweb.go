@@ -177,15 +177,12 @@ func (h *Handlers) latest(r *http.Request) (catalog.Published, error) {
 }
 
 // profile builds what the catalog needs to know about the signed-in
-// account: age from the date of birth (today's date in UTC), and the
-// jurisdictions of the home address's ZIP code.
+// account, as every block builds it (manifest.PersonOf): age from the date
+// of birth, and the jurisdictions of the home address's ZIP code.
 func (h *Handlers) profile(ctx context.Context, a *identity.Account) (catalog.Profile, error) {
-	now := h.clock.Now()
-	prof := catalog.Profile{Person: manifest.Person{Language: a.Lang}}
-	if dob, err := time.Parse(time.DateOnly, a.DateOfBirth); err == nil && !dob.After(now) {
-		prof.Person.Age = int64(age(dob, now))
-		prof.AgeKnown = true
-	}
+	facts := manifest.Facts{DateOfBirth: a.DateOfBirth, Language: a.Lang}
+	var prof catalog.Profile
+	prof.Person, prof.AgeKnown = manifest.PersonOf(facts, h.clock.Now())
 	if a.Residential.ZIP != "" {
 		js, err := h.tenancy.ResolveZIP(ctx, a.Residential.ZIP)
 		switch {
@@ -202,15 +199,6 @@ func (h *Handlers) profile(ctx context.Context, a *identity.Account) (catalog.Pr
 		}
 	}
 	return prof, nil
-}
-
-// age is whole years from dob to now.
-func age(dob, now time.Time) int {
-	y := now.Year() - dob.Year()
-	if now.Month() < dob.Month() || now.Month() == dob.Month() && now.Day() < dob.Day() {
-		y--
-	}
-	return max(y, 0)
 }
 
 // signedIn returns the account of a full session, or sends the visitor

@@ -81,22 +81,6 @@ func init() {
 	}
 }
 
-// Env returns the CEL environment for expressions of the given use, for the
-// code that evaluates them later: "eligibility", "when", "fee" or "guard".
-func Env(use string) (*cel.Env, bool) {
-	switch use {
-	case "eligibility":
-		return celEnvs[ctxEligibility], true
-	case "when":
-		return celEnvs[ctxWhen], true
-	case "fee":
-		return celEnvs[ctxFee], true
-	case "guard":
-		return celEnvs[ctxGuard], true
-	}
-	return nil, false
-}
-
 // pageProps lists, per page id, the properties of its schema.
 type pageProps map[string]map[string]bool
 

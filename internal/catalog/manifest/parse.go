@@ -34,6 +34,9 @@ func (p Problem) String() string { return fmt.Sprintf("%s:%d: %s", p.File, p.Lin
 type doc struct {
 	value any
 	lines map[string]int
+	// keys lists, per JSON Pointer of a mapping, its keys in the order
+	// the YAML wrote them (a Go map forgets it).
+	keys map[string][]string
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -64,8 +67,8 @@ func parseYAML(src []byte) (d doc, probs []lineMsg) {
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return d, []lineMsg{{1, "the file is empty"}}
 	}
-	d.lines = map[string]int{}
-	p := &yamlConv{lines: d.lines}
+	d.lines, d.keys = map[string]int{}, map[string][]string{}
+	p := &yamlConv{lines: d.lines, keys: d.keys}
 	d.value = p.value(root.Content[0], "", 0)
 	return d, p.probs
 }
@@ -77,6 +80,7 @@ type lineMsg struct {
 
 type yamlConv struct {
 	lines map[string]int
+	keys  map[string][]string
 	probs []lineMsg
 }
 
@@ -118,6 +122,7 @@ func (c *yamlConv) value(n *yaml.Node, ptr string, depth int) any {
 			}
 			m[k.Value] = c.value(v, kp, depth+1)
 			c.lines[kp] = k.Line // point at the key, not the value below it
+			c.keys[ptr] = append(c.keys[ptr], k.Value)
 		}
 		return m
 	case yaml.SequenceNode:

@@ -69,6 +69,11 @@ type Page struct {
 	When   string           `json:"when,omitempty"`
 	Schema json.RawMessage  `json:"schema"`
 	Fields map[string]Field `json:"fields,omitempty"`
+	// Order lists the schema's properties in the order the manifest's
+	// YAML wrote them. Validation records it (authors never write it):
+	// the stored schema is JSON whose keys are sorted, so this is the
+	// only record of the order in which the form asks its questions.
+	Order []string `json:"order,omitempty"`
 }
 
 // Field is how one property of a page is presented.

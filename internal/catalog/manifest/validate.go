@@ -146,7 +146,68 @@ func Validate(ctx context.Context, file string, src []byte, opts Options) (res *
 	if len(v.probs) > 0 {
 		return nil, v.sorted(), nil
 	}
+	if v.recordOrder(&m, value) {
+		if js, jerr = json.Marshal(value); jerr != nil {
+			return nil, nil, fmt.Errorf("manifest: %w", jerr)
+		}
+	}
 	return &Result{Manifest: &m, JSON: js}, nil, nil
+}
+
+// takeBaseOrder removes the recorded field orders from a base's pages
+// (the format does not let authors write them) and keeps them for
+// recordOrder.
+func (v *validator) takeBaseOrder(base map[string]any) {
+	v.baseOrder = map[string][]string{}
+	pages, _ := base["pages"].([]any)
+	for _, p := range pages {
+		pm, ok := p.(map[string]any)
+		if !ok {
+			continue
+		}
+		id, _ := pm["id"].(string)
+		list, _ := pm["order"].([]any)
+		for _, n := range list {
+			if s, ok := n.(string); ok {
+				v.baseOrder[id] = append(v.baseOrder[id], s)
+			}
+		}
+		delete(pm, "order")
+	}
+}
+
+// recordOrder sets each page's Order (in m and in value, the JSON the
+// catalog stores): from the YAML for pages this file writes, from the
+// base for pages it inherits. It reports whether value changed.
+func (v *validator) recordOrder(m *Manifest, value any) bool {
+	top, _ := value.(map[string]any)
+	pages, _ := top["pages"].([]any)
+	changed := false
+	for i := range m.Pages {
+		p := &m.Pages[i]
+		src := v.d.keys["/pages/"+strconv.Itoa(i)+"/schema/properties"]
+		if v.pagesInherited {
+			src = v.baseOrder[p.ID]
+		}
+		props := propsOf(p.Schema)
+		var order []string
+		for _, n := range src {
+			if props[n] {
+				order = append(order, n)
+			}
+		}
+		if len(order) == 0 || i >= len(pages) {
+			continue
+		}
+		pm, ok := pages[i].(map[string]any)
+		if !ok {
+			continue
+		}
+		p.Order = order
+		pm["order"] = order
+		changed = true
+	}
+	return changed
 }
 
 type validator struct {
@@ -156,6 +217,10 @@ type validator struct {
 	// inherited, when extending: the message suffix for problems in parts
 	// that come from the base service.
 	inherited string
+	// pagesInherited: the manifest extends a base and keeps its pages;
+	// baseOrder then holds their recorded field orders, by page id.
+	pagesInherited bool
+	baseOrder      map[string][]string
 }
 
 // add records a problem at JSON Pointer ptr.
@@ -265,6 +330,9 @@ func (v *validator) extend(ctx context.Context, raw, ext map[string]any, base Ba
 		return nil, fmt.Errorf("manifest: base %s v%d: %w", id, ver, err)
 	}
 	delete(b, "extend")
+	v.takeBaseOrder(b)
+	_, restated := raw["pages"]
+	v.pagesInherited = !restated
 	v.inherited = fmt.Sprintf("inherited from %s version %d", id, ver)
 	if len(v.probs) > 0 {
 		return nil, nil
