@@ -413,7 +413,7 @@ func TestSLAJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := platform.NewFakeClock(time.Now())
-	a, err := app.New(ctx, cfg, app.NewLogger(cfg, io.Discard), app.Options{Migrate: true, Work: true, Clock: clock})
+	a, err := app.New(ctx, cfg, app.NewLogger(cfg, io.Discard), app.Options{Migrate: true, Work: true, Clock: clock, Listen: true})
 	if err != nil {
 		t.Fatal(err)
 	}

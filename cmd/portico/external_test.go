@@ -37,7 +37,7 @@ func startApp(t *testing.T, cfg config.Config) *app.App {
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(ctx, cfg, app.NewLogger(cfg, io.Discard), app.Options{Migrate: true, Work: true})
+	a, err := app.New(ctx, cfg, app.NewLogger(cfg, io.Discard), app.Options{Migrate: true, Work: true, Listen: true})
 	if err != nil {
 		t.Fatal(err)
 	}
