@@ -87,6 +87,9 @@ type Options struct {
 	Clock   platform.Clock // default: the system clock
 	Migrate bool           // apply migrations before starting
 	Work    bool           // run background jobs in this process
+	// ObserveSQL, when set, sees every statement the database pools run
+	// (storage.Observer); the query-plan test records a page's SQL with it.
+	ObserveSQL storage.Observer
 }
 
 // NewLogger returns the process logger for cfg, writing to w.
@@ -104,7 +107,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if a.Clock == nil {
 		a.Clock = platform.SystemClock{}
 	}
-	db, err := storage.Open(ctx, cfg.DB)
+	db, err := storage.OpenWith(ctx, cfg.DB, storage.Options{Observe: opts.ObserveSQL})
 	if err != nil {
 		return nil, err
 	}
