@@ -109,6 +109,7 @@ var notPersonalPages = map[string]string{
 	"GET /api/openapi.json":                     "generated once, no database",
 	"GET /calendar/{file}":                      "the feed is read by its unique token hash, then the person's obligations as on Coming up",
 	"GET /services/{id}/apply":                  "a start page; the draft is read as on /apply/{app}",
+	"GET /console/cases":                        "the staff queue lists an agency's open cases by design (paged; index cases_queue); it grows with the agency's open work, not with citizens' history",
 	"GET /api/v1/cases":                         "agency systems' case list, scoped to the agency (staff tokens)",
 	"GET /apply/{app}/done":                     "after submission; reads the application by primary key",
 	"GET /government/lookup":                    "public ZIP lookup: small tables",
@@ -235,8 +236,37 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	staff := signInClient(t, base, "dana.dmv-admin@example.gov", true)
 	tok := codeFlow(t, browser, base, rp, redirect)
 
+	// Rows in the tables the pages read that the steps above leave empty:
+	// a calendar feed, notification preferences, a passkey, a document
+	// issued on the case, and a throttle (a mistyped password).
+	for _, f := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/account/calendar", nil},
+		{"/account/notifications", url.Values{"email": {"on"}, "inapp": {"on"}, "lang": {"en"}}},
+	} {
+		if r := postForm(t, browser, base+f.path, f.form); r.StatusCode >= 400 {
+			t.Fatalf("POST %s: %d", f.path, r.StatusCode)
+		}
+	}
+	jar, _ := cookiejar.New(nil)
+	stranger := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	postForm(t, stranger, base+"/sign-in", url.Values{"email": {"ana.citizen@example.com"}, "password": {"not her password"}}).Body.Close()
+	now := a.Clock.Now().UTC()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO passkeys (id, account_id, name, credential, created_at) VALUES ('pk-beto', $1, 'Phone', '{}', $2)`, []any{beto.ID, now}},
+		{`INSERT INTO case_documents (case_id, document, issued_at) VALUES ($1, 'registration', $2)`, []any{kase.ID, now}},
+	} {
+		if _, err := a.DB.Write().ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Logf("set up in %s", time.Since(began).Round(time.Millisecond))
-	seedPopulation(t, a.DB)
+	seeded := seedPopulation(t, a.DB)
 
 	// The pages and APIs, as Beto (and his agency's systems) use them.
 	type visit struct {
@@ -289,7 +319,6 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		{"GET /apply/{app}/withdraw", page("/apply/" + draft.ID + "/withdraw")},
 		{"GET /api/v1/applications", bearer("GET", "/api/v1/applications", tok.AccessToken)},
 		{"GET /console/cases/{id}", pageAs(staff, "/console/cases/"+kase.ID)},
-		{"GET /console/cases", pageAs(staff, "/console/cases")},
 		{"GET /oauth/userinfo", bearer("GET", "/oauth/userinfo", tok.AccessToken)},
 		{"POST /inbox/{id}/read", func() *http.Response {
 			msgs, err := a.Notify.Inbox(ctx, beto.ID, 1)
@@ -372,7 +401,11 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 			continue
 		}
 		for _, sc := range scans {
-			t.Errorf("%s reads all of %s (%s):\n%s", s.page, sc.table, sc.how, s.Query)
+			hint := ""
+			if !seeded[sc.table] {
+				hint = " — the table was empty when the population was seeded: give Beto a row there first"
+			}
+			t.Errorf("%s reads all of %s (%s%s):\n%s", s.page, sc.table, sc.how, hint, s.Query)
 		}
 	}
 	if checked < 20 {
@@ -532,12 +565,12 @@ var personalColumns = map[string]bool{
 // SELECT per table over generate_series (PostgreSQL) or a recursive CTE
 // (SQLite), with foreign key checks off while copying, and PostgreSQL's
 // statistics are refreshed afterwards (as autovacuum would).
-func seedPopulation(t *testing.T, db *storage.DB) {
+func seedPopulation(t *testing.T, db *storage.DB) (seeded map[string]bool) {
 	t.Helper()
 	ctx := context.Background()
-	target, perTable := 10_000, 20_000
+	target, perTable := 10_000, 8_000
 	if db.Dialect == storage.Postgres {
-		target, perTable = 100_000, 50_000
+		target, perTable = 100_000, 25_000
 	}
 	names, err := tablesInOrder(ctx, db)
 	if err != nil {
@@ -571,6 +604,7 @@ func seedPopulation(t *testing.T, db *storage.DB) {
 	copies := target / max(1, count("notifications")) // notifications: the table of defect 5
 	start := time.Now()
 	report := []string{}
+	seeded = map[string]bool{}
 	for _, table := range names {
 		if isSmall(table) || strings.HasPrefix(table, "river_") {
 			continue
@@ -592,10 +626,18 @@ func seedPopulation(t *testing.T, db *storage.DB) {
 			q := `"` + c.name + `"`
 			names = append(names, q)
 			switch {
-			case !personalColumns[c.name]:
+			case !personalColumns[c.name] && c.time && db.Dialect == storage.Postgres:
+				// Spread the copies over time, a minute apart, as real
+				// history is: a query bounded by a recent time range (an
+				// agency's messages today) then meets its share of rows.
+				// SQLite's planner does not look at values.
+				exprs = append(exprs, "t."+q+" - s.n * interval '1 minute'")
+			case !personalColumns[c.name] || !(c.text || c.integer || c.bytes):
 				exprs = append(exprs, "t."+q)
 			case c.integer:
 				exprs = append(exprs, "t."+q+" + s.n * CAST(100000000 AS BIGINT)")
+			case c.bytes && db.Dialect == storage.Postgres:
+				exprs = append(exprs, "t."+q+" || int4send(s.n)")
 			default:
 				exprs = append(exprs, "t."+q+" || '~' || s.n")
 			}
@@ -611,6 +653,7 @@ func seedPopulation(t *testing.T, db *storage.DB) {
 				`INSERT INTO ` + table + ` (` + strings.Join(names, ", ") + `) ` + sel + `s`
 		}
 		exec(q)
+		seeded[table] = true
 		report = append(report, fmt.Sprintf("%s %d", table, n*(k+1)))
 	}
 	if db.Dialect == storage.Postgres {
@@ -618,11 +661,12 @@ func seedPopulation(t *testing.T, db *storage.DB) {
 	}
 	sort.Strings(report)
 	t.Logf("seeded in %s: %s", time.Since(start).Round(time.Millisecond), strings.Join(report, ", "))
+	return seeded
 }
 
 type column struct {
-	name    string
-	integer bool
+	name                       string
+	text, integer, bytes, time bool
 }
 
 func columnsOf(ctx context.Context, conn *sql.Conn, table string) ([]column, error) {
@@ -638,7 +682,8 @@ func columnsOf(ctx context.Context, conn *sql.Conn, table string) ([]column, err
 	var out []column
 	for _, ct := range types {
 		tn := strings.ToUpper(ct.DatabaseTypeName())
-		out = append(out, column{name: ct.Name(), integer: strings.Contains(tn, "INT")})
+		out = append(out, column{name: ct.Name(), integer: strings.Contains(tn, "INT"), bytes: tn == "BYTEA" || tn == "BLOB",
+			time: strings.HasPrefix(tn, "TIMESTAMP"), text: tn == "" || strings.Contains(tn, "TEXT") || strings.Contains(tn, "CHAR")})
 	}
 	return out, nil
 }
