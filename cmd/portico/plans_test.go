@@ -652,12 +652,15 @@ func seedPopulation(t *testing.T, db *storage.DB) (seeded map[string]bool) {
 			q = fmt.Sprintf(`WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < %d) `, k) +
 				`INSERT INTO ` + table + ` (` + strings.Join(names, ", ") + `) ` + sel + `s`
 		}
+		began := time.Now()
 		exec(q)
 		seeded[table] = true
-		report = append(report, fmt.Sprintf("%s %d", table, n*(k+1)))
+		report = append(report, fmt.Sprintf("%s %d (%s)", table, n*(k+1), time.Since(began).Round(time.Millisecond)))
 	}
 	if db.Dialect == storage.Postgres {
+		began := time.Now()
 		exec(`ANALYZE`)
+		report = append(report, fmt.Sprintf("ANALYZE (%s)", time.Since(began).Round(time.Millisecond)))
 	}
 	sort.Strings(report)
 	t.Logf("seeded in %s: %s", time.Since(start).Round(time.Millisecond), strings.Join(report, ", "))
