@@ -130,7 +130,8 @@ func (c *observedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driv
 	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
 		return b.BeginTx(ctx, opts)
 	}
-	return c.Conn.Begin() //nolint:staticcheck // the driver has no BeginTx
+	//lint:ignore SA1019 the driver has no BeginTx; database/sql itself falls back the same way
+	return c.Conn.Begin()
 }
 
 func (c *observedConn) Ping(ctx context.Context) error {
