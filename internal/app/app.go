@@ -91,6 +91,9 @@ type Options struct {
 	// public URL derived from --addr with port 0 carries the bound port
 	// and every block gets its final value (Start serves on it).
 	Listen bool
+	// ObserveSQL, when set, sees every statement the database pools run
+	// (storage.Observer); the query-plan test records a page's SQL with it.
+	ObserveSQL storage.Observer
 }
 
 // NewLogger returns the process logger for cfg, writing to w.
@@ -108,7 +111,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if a.Clock == nil {
 		a.Clock = platform.SystemClock{}
 	}
-	db, err := storage.Open(ctx, cfg.DB)
+	db, err := storage.OpenWith(ctx, cfg.DB, storage.Options{Observe: opts.ObserveSQL})
 	if err != nil {
 		return nil, err
 	}

@@ -96,14 +96,34 @@ func ParseURL(rawURL string) (Dialect, string, error) {
 // Open connects to the database named by rawURL (see ParseURL). It does
 // not run migrations; call Migrate.
 func Open(ctx context.Context, rawURL string) (*DB, error) {
+	return OpenWith(ctx, rawURL, Options{})
+}
+
+// OpenWith is Open with options (an observer of every statement, for tests).
+func OpenWith(ctx context.Context, rawURL string, o Options) (*DB, error) {
 	d, target, err := ParseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
 	if d == SQLite {
-		return openSQLite(ctx, target)
+		return openSQLite(ctx, target, o)
 	}
-	return openPostgres(ctx, target)
+	return openPostgres(ctx, target, o)
+}
+
+// openPool opens a database/sql pool of driverName, observed when o says so.
+func openPool(driverName, dsn string, o Options) (*sql.DB, error) {
+	db, err := sql.Open(driverName, dsn)
+	if err != nil || o.Observe == nil {
+		return db, err
+	}
+	drv := db.Driver()
+	db.Close()
+	c, err := connectorFor(drv, dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(observedConnector{base: c, observe: o.Observe}), nil
 }
 
 // SQLiteURL returns the storage URL of the SQLite database file at path,
@@ -154,13 +174,13 @@ func sqliteDSN(path string, readOnly bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-func openSQLite(ctx context.Context, path string) (*DB, error) {
+func openSQLite(ctx context.Context, path string, o Options) (*DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("storage: create directory for %s: %w", path, err)
 		}
 	}
-	write, err := sql.Open("sqlite", sqliteDSN(path, false))
+	write, err := openPool("sqlite", sqliteDSN(path, false), o)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
 	}
@@ -172,7 +192,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
 	}
-	read, err := sql.Open("sqlite", sqliteDSN(path, true))
+	read, err := openPool("sqlite", sqliteDSN(path, true), o)
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
@@ -184,7 +204,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		writeStmts: &stmtCache{pool: write}, readStmts: &stmtCache{pool: read}}, nil
 }
 
-func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
+func openPostgres(ctx context.Context, rawURL string, o Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("storage: postgres URL %s: %w", redact(rawURL), err)
@@ -193,7 +213,12 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: connect %s: %w", redact(rawURL), err)
 	}
-	db := stdlib.OpenDBFromPool(pool)
+	var db *sql.DB
+	if o.Observe != nil {
+		db = sql.OpenDB(observedConnector{base: stdlib.GetPoolConnector(pool), observe: o.Observe})
+	} else {
+		db = stdlib.OpenDBFromPool(pool)
+	}
 	if err := ping(ctx, db); err != nil {
 		db.Close()
 		pool.Close()

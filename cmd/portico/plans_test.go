@@ -1,0 +1,762 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/oauth2"
+
+	"github.com/portico-gov/portico/internal/app"
+	"github.com/portico-gov/portico/internal/application"
+	"github.com/portico-gov/portico/internal/config"
+	"github.com/portico-gov/portico/internal/demo"
+	"github.com/portico-gov/portico/internal/notify"
+	"github.com/portico-gov/portico/internal/oidc"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/storage/storagetest"
+)
+
+// smallTables do not grow with the population: a query may read all of
+// them. Every other table holds rows per person (or per message, token,
+// case…) and must be reached through an index bounded by the person's own
+// rows.
+var smallTables = map[string]string{
+	"jurisdictions":            "the state, its counties and towns: hundreds of rows",
+	"jurisdiction_zips":        "the state's ZIP codes: a few thousand rows",
+	"agencies":                 "the agencies of one state: hundreds of rows",
+	"services":                 "published service versions: grows with agencies' work, not with citizens",
+	"catalog_search":           "one row per service",
+	"catalog_jurisdictions":    "services × jurisdictions they serve",
+	"notify_templates":         "agencies' message templates",
+	"notify_template_versions": "versions of those templates",
+	"notify_services":          "one Notify API service per agency",
+	"notify_api_keys":          "a few API keys per agency",
+	"oidc_clients":             "registered relying parties: one per agency application",
+	"oidc_keys":                "the provider's signing keys: a handful",
+	"audit_head":               "at most eight chain heads",
+	"reference_counters":       "one counter per agency and year",
+	"staff_roles":              "grows with agency staff, not with citizens",
+	"goose_db_version":         "migration bookkeeping",
+}
+
+// isSmall reports whether table is in smallTables or is one of SQLite's
+// FTS5 tables of the catalog's search index (catalog_fts and its shadow
+// tables: one document per service).
+func isSmall(table string) bool {
+	_, ok := smallTables[table]
+	return ok || strings.HasPrefix(table, "catalog_fts")
+}
+
+// notPersonalPages are GET routes the plan test does not visit, with why.
+// Every other GET route must be in the test's page list, so a new signed-in
+// page cannot escape the check.
+var notPersonalPages = map[string]string{
+	"GET /static/":                              "embedded files, no database",
+	"GET /favicon.ico":                          "embedded file, no database",
+	"GET /healthz":                              "no database read",
+	"GET /readyz":                               "a ping",
+	"GET /metrics":                              "operators' scrape; job counts come from River's own indexes",
+	"GET /dev/mailbox":                          "development only",
+	"GET /dev/mailbox/{id}":                     "development only",
+	"GET /dev/mailbox/{id}/raw":                 "development only",
+	"GET /government":                           "public, reads only small tables",
+	"GET /sign-up":                              "a form, no personal data",
+	"GET /sign-up/code":                         "reached with a one-time challenge: by primary key",
+	"GET /sign-up/confirm":                      "reached with a one-time token: by unique hash",
+	"GET /sign-up/details":                      "reached with a one-time token: by unique hash",
+	"GET /sign-in":                              "a form",
+	"GET /sign-in/verify":                       "a form",
+	"GET /recover":                              "a form",
+	"GET /recover/code":                         "reached with a one-time challenge",
+	"GET /recover/confirm":                      "reached with a one-time token",
+	"GET /recover/reset":                        "reached with a one-time token",
+	"GET /account/email/code":                   "reached with a one-time challenge",
+	"GET /console":                              "staff: lists the staff member's agencies (small tables)",
+	"GET /console/agencies/{agency}":            "agency administration: staff of one agency",
+	"GET /admin/users":                          "platform administration: searches every account by design",
+	"GET /console/cases/{id}/files/{file}":      "a staff download: by primary key, like the case page",
+	"GET /v2/notifications/{id}":                "Notify API reads by primary key; the hot send is checked",
+	"GET /v2/notifications":                     "an agency's own notification history (paged by agency)",
+	"GET /v2/template/{id}":                     "templates are a small table",
+	"GET /v2/template/{id}/version/{version}":   "templates are a small table",
+	"GET /v2/templates":                         "templates are a small table",
+	"GET /v2/received-text-messages":            "an agency's inbound texts",
+	"GET /.well-known/openid-configuration":     "no database read",
+	"GET /oauth/keys":                           "the signing keys: a small table",
+	"GET /oauth/authorize":                      "checked through the code flow the test runs first",
+	"GET /oauth/authorize/callback":             "checked through the code flow the test runs first",
+	"GET /oauth/end_session":                    "ends the session, reads by primary key",
+	"GET /oauth/login":                          "reads the auth request by primary key",
+	"GET /oauth/consent":                        "reads the auth request by primary key",
+	"GET /oauth/logout":                         "reads by primary key",
+	"GET /api/openapi.json":                     "generated once, no database",
+	"GET /calendar/{file}":                      "the feed is read by its unique token hash, then the person's obligations as on Coming up",
+	"GET /services/{id}/apply":                  "a start page; the draft is read as on /apply/{app}",
+	"GET /console/cases":                        "the staff queue lists an agency's open cases by design (paged; index cases_queue); it grows with the agency's open work, not with citizens' history",
+	"GET /api/v1/cases":                         "agency systems' case list, scoped to the agency (staff tokens)",
+	"GET /apply/{app}/done":                     "after submission; reads the application by primary key",
+	"GET /government/lookup":                    "public ZIP lookup: small tables",
+	"GET /services":                             "public search over the catalog: small tables",
+	"GET /services/{id}":                        "public: small tables",
+	"GET /api/v1/services":                      "public search over the catalog: small tables",
+	"GET /api/v1/services/{id}":                 "public: small tables",
+	"GET /{$}":                                  "the home page reads no database",
+	"GET /api/v1/applications/{id}":             "by primary key and owner, like /applications/{id}",
+	"GET /api/v1/cases/{id}":                    "by primary key and owner, like /applications/{id}",
+	"GET /coming-up/{id}/calendar":              "one obligation by primary key and owner",
+	"GET /apply/{app}/files/{file}":             "one file by primary key and application",
+	"GET /console/cases/{id}/files/{file}/view": "staff view of one file by primary key",
+}
+
+// recorder keeps the statements run while a page is being served.
+type recorder struct {
+	mu    sync.Mutex
+	page  string // "" when not recording
+	stmts []recorded
+}
+
+type recorded struct {
+	page string
+	storage.Statement
+}
+
+func (r *recorder) observe(_ context.Context, s storage.Statement) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.page != "" {
+		r.stmts = append(r.stmts, recorded{page: r.page, Statement: s})
+	}
+}
+
+func (r *recorder) on(page string) {
+	r.mu.Lock()
+	r.page = page
+	r.mu.Unlock()
+}
+
+// TestQueryPlansAtStateScale serves every signed-in page and hot API of a
+// citizen with the real HTTP server over a database seeded with many other
+// people's rows, records the SQL each one actually runs, and EXPLAINs every
+// statement with its recorded arguments: none may read a whole table that
+// grows with the population (a sequential scan, or a walk of a whole index
+// without a condition). See docs/performance.md, "Cost follows the person".
+func TestQueryPlansAtStateScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds a state-sized database")
+	}
+	for _, d := range storagetest.Dialects(t) {
+		t.Run(string(d), func(t *testing.T) { checkPlans(t, d) })
+	}
+}
+
+func checkPlans(t *testing.T, d storage.Dialect) {
+	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorSystem})
+	rec := &recorder{}
+	began := time.Now()
+	port := freePort(t)
+	base := "http://localhost:" + strconv.Itoa(port)
+	cfg := config.Config{Addr: "127.0.0.1:" + strconv.Itoa(port), DataDir: t.TempDir(), DB: storagetest.NewURL(t, d),
+		LogFormat: "text", LogLevel: 8, DevMailbox: true}
+	if err := cfg.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(ctx, cfg, app.NewLogger(cfg, io.Discard), app.Options{Migrate: true, ObserveSQL: rec.observe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		a.Stop(ctx)
+	})
+	if err := seedDemo(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+
+	// Beto's own rows: a case, an inbox message, a draft with a file, his
+	// demo obligations, a grant to an agency's app.
+	const betoEmail = "beto.ciudadano@example.com"
+	beto, err := a.Identity.AccountByEmail(ctx, betoEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kase := openCase(t, a, "app-plans", betoEmail, "vehicle-registration-renewal", vehicleAnswers)
+	tpl, err := a.Notify.CreateTemplate(ctx, notify.TemplateInput{AgencyID: "dmv", Type: notify.TemplateEmail, Name: "Renewal",
+		Subject: "Renew ((plate))", Body: "Dear ((name)), renew ((plate))."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := a.DB.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := a.Notify.Send(ctx, tx, notify.Message{TemplateID: tpl.ID, Channel: notify.ChannelInApp, AccountID: beto.ID,
+				Personalisation: notify.Personalisation{"name": "Beto", "plate": "ABC123"}})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	draft, err := a.Applications.Start(ctx, application.Applicant{AccountID: beto.ID, DateOfBirth: beto.DateOfBirth}, "adams-marriage-licence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, prob, err := a.Applications.Attach(ctx, beto.ID, draft.ID, "divorce", "decree",
+		application.Upload{Filename: "decree.pdf", Size: 9, Content: strings.NewReader("%PDF-1.7\n")}); err != nil || prob != nil {
+		t.Fatalf("attach: %v %v", prob, err)
+	}
+	_, apiKey, err := a.Notify.CreateAPIKey(ctx, "dmv", "plans", notify.KeyLive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const redirect = "https://rp.example.gov/callback"
+	rp, err := a.OIDC.AddClient(ctx, oidc.NewClient{Name: "DMV app", Grant: oidc.GrantAuthorizationCode, RedirectURIs: []string{redirect}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := signInClient(t, base, betoEmail, false)
+	staff := signInClient(t, base, "dana.dmv-admin@example.gov", true)
+	tok := codeFlow(t, browser, base, rp, redirect)
+
+	// Rows in the tables the pages read that the steps above leave empty:
+	// a calendar feed, notification preferences, a passkey, a document
+	// issued on the case, and a throttle (a mistyped password).
+	for _, f := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/account/calendar", nil},
+		{"/account/notifications", url.Values{"email": {"on"}, "inapp": {"on"}, "lang": {"en"}}},
+	} {
+		if r := postForm(t, browser, base+f.path, f.form); r.StatusCode >= 400 {
+			t.Fatalf("POST %s: %d", f.path, r.StatusCode)
+		}
+	}
+	jar, _ := cookiejar.New(nil)
+	stranger := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	postForm(t, stranger, base+"/sign-in", url.Values{"email": {"ana.citizen@example.com"}, "password": {"not her password"}}).Body.Close()
+	now := a.Clock.Now().UTC()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO passkeys (id, account_id, name, credential, created_at) VALUES ('pk-beto', $1, 'Phone', '{}', $2)`, []any{beto.ID, now}},
+		{`INSERT INTO case_documents (case_id, document, issued_at) VALUES ($1, 'registration', $2)`, []any{kase.ID, now}},
+	} {
+		if _, err := a.DB.Write().ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("set up in %s", time.Since(began).Round(time.Millisecond))
+	seeded := seedPopulation(t, a.DB)
+
+	// The pages and APIs, as Beto (and his agency's systems) use them.
+	type visit struct {
+		pattern string
+		do      func() *http.Response
+	}
+	pageAs := func(c *http.Client, path string) func() *http.Response {
+		return func() *http.Response {
+			req, _ := http.NewRequest("GET", base+path, nil)
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
+		}
+	}
+	page := func(path string) func() *http.Response { return pageAs(browser, path) }
+	bearer := func(method, path string, token string) func() *http.Response {
+		return func() *http.Response {
+			req, _ := http.NewRequest(method, base+path, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
+		}
+	}
+	service, secret := apiKey[len(apiKey)-73:len(apiKey)-37], []byte(apiKey[len(apiKey)-36:])
+	visits := []visit{
+		{"GET /dashboard", page("/dashboard")},
+		{"GET /inbox", page("/inbox")},
+		{"GET /coming-up", page("/coming-up")},
+		{"GET /account", page("/account")},
+		{"GET /account/profile", page("/account/profile")},
+		{"GET /account/security", page("/account/security")},
+		{"GET /account/connected-services", page("/account/connected-services")},
+		{"GET /account/reauth", page("/account/reauth")},
+		{"GET /account/email", page("/account/email")},
+		{"GET /account/password", page("/account/password")},
+		{"GET /account/mfa/setup", page("/account/mfa/setup")},
+		{"GET /account/calendar", page("/account/calendar")},
+		{"GET /account/notifications", page("/account/notifications")},
+		{"GET /services/for-you", page("/services/for-you")},
+		{"GET /applications/{id}", page("/applications/" + kase.ID)},
+		{"GET /apply/{app}", page("/apply/" + draft.ID)},
+		{"GET /apply/{app}/pages/{page}", page("/apply/" + draft.ID + "/pages/you")},
+		{"GET /apply/{app}/check", page("/apply/" + draft.ID + "/check")},
+		{"GET /apply/{app}/withdraw", page("/apply/" + draft.ID + "/withdraw")},
+		{"GET /api/v1/applications", bearer("GET", "/api/v1/applications", tok.AccessToken)},
+		{"GET /console/cases/{id}", pageAs(staff, "/console/cases/"+kase.ID)},
+		{"GET /oauth/userinfo", bearer("GET", "/oauth/userinfo", tok.AccessToken)},
+		{"POST /inbox/{id}/read", func() *http.Response {
+			msgs, err := a.Notify.Inbox(ctx, beto.ID, 1)
+			if err != nil || len(msgs) == 0 {
+				t.Fatalf("inbox: %v %v", msgs, err)
+			}
+			return postForm(t, browser, base+"/inbox/"+msgs[0].ID+"/read", nil)
+		}},
+		{"POST /oauth/token (refresh_token)", func() *http.Response {
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}
+			req, _ := http.NewRequest("POST", base+"/oauth/token", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(rp.ID, rp.Secret)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
+		}},
+		{"POST /v2/notifications/email", func() *http.Response {
+			body, _ := json.Marshal(map[string]any{"email_address": betoEmail, "template_id": tpl.ID, "reference": "plans",
+				"personalisation": map[string]any{"name": "Beto", "plate": "ABC123"}})
+			jwtTok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": service, "iat": time.Now().Unix()}).SignedString(secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, _ := http.NewRequest("POST", base+"/v2/notifications/email", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+jwtTok)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
+		}},
+		{"POST /sign-in", func() *http.Response {
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			return postForm(t, c, base+"/sign-in", url.Values{"email": {betoEmail}, "password": {demo.CitizenPassword}})
+		}},
+	}
+
+	// Every GET route is either visited or explained.
+	for _, p := range a.Web.Routes() {
+		if !strings.HasPrefix(p, "GET ") {
+			continue
+		}
+		if _, ok := notPersonalPages[p]; ok {
+			continue
+		}
+		if !slices.ContainsFunc(visits, func(v visit) bool { return v.pattern == p }) {
+			t.Errorf("GET route %q is neither visited by the plan test nor in notPersonalPages", p)
+		}
+	}
+
+	for _, v := range visits {
+		rec.on(v.pattern)
+		resp := v.do()
+		rec.on("")
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 400 {
+			t.Fatalf("%s: status %d: %.500s", v.pattern, resp.StatusCode, b)
+		}
+	}
+
+	// A control: a query no index serves must be reported, or a green run
+	// would prove nothing.
+	if sc, err := fullScans(ctx, a.DB, storage.Statement{Query: `SELECT id FROM notifications WHERE body_text = $1`, Args: []any{"x"}}); err != nil || len(sc) == 0 {
+		t.Fatalf("the plan check missed a full scan of notifications: %v %v", sc, err)
+	}
+
+	// EXPLAIN each distinct statement once, with the arguments it first ran
+	// with.
+	seen := map[string]bool{}
+	checked := 0
+	for _, s := range rec.stmts {
+		if seen[s.Query] || !explainable(s.Query) {
+			continue
+		}
+		seen[s.Query] = true
+		checked++
+		scans, err := fullScans(ctx, a.DB, s.Statement)
+		if err != nil {
+			t.Errorf("%s: explain %q: %v", s.page, s.Query, err)
+			continue
+		}
+		for _, sc := range scans {
+			hint := ""
+			if !seeded[sc.table] {
+				hint = " — the table was empty when the population was seeded: give Beto a row there first"
+			}
+			t.Errorf("%s reads all of %s (%s%s):\n%s", s.page, sc.table, sc.how, hint, s.Query)
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d statements recorded: the recorder is not seeing the pages' SQL", checked)
+	}
+	t.Logf("%s: %d distinct statements explained", d, checked)
+}
+
+// explainable reports whether q is a statement EXPLAIN takes and one of
+// Portico's own: River's queue statements (river_*) are the library's,
+// over its own indexes.
+func explainable(q string) bool {
+	s := strings.ToUpper(strings.TrimSpace(q))
+	if strings.Contains(s, "RIVER_") {
+		return false
+	}
+	for _, p := range []string{"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+type scan struct{ table, how string }
+
+// fullScans EXPLAINs s and returns each read of a whole population table.
+func fullScans(ctx context.Context, db *storage.DB, s storage.Statement) ([]scan, error) {
+	if db.Dialect == storage.SQLite {
+		return sqliteScans(ctx, db, s)
+	}
+	return postgresScans(ctx, db, s)
+}
+
+// SQLite's EXPLAIN QUERY PLAN says "SCAN t" (optionally "USING [COVERING]
+// INDEX i") for a full pass and "SEARCH t USING …" for an index search.
+var sqliteScan = regexp.MustCompile(`^SCAN (\S+)(.*)$`)
+
+func sqliteScans(ctx context.Context, db *storage.DB, s storage.Statement) ([]scan, error) {
+	tables, err := tableSet(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Write().QueryContext(ctx, "EXPLAIN QUERY PLAN "+s.Query, s.Args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []scan
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		m := sqliteScan.FindStringSubmatch(detail)
+		if m == nil || !tables[m[1]] {
+			continue // a search, a subquery, a CTE or a constant row
+		}
+		if isSmall(m[1]) {
+			continue
+		}
+		out = append(out, scan{table: m[1], how: detail})
+	}
+	return out, rows.Err()
+}
+
+func postgresScans(ctx context.Context, db *storage.DB, s storage.Statement) ([]scan, error) {
+	var raw string
+	if err := db.Write().QueryRowContext(ctx, "EXPLAIN (FORMAT JSON) "+s.Query, s.Args...).Scan(&raw); err != nil {
+		return nil, err
+	}
+	type node struct {
+		NodeType  string `json:"Node Type"`
+		Relation  string `json:"Relation Name"`
+		IndexName string `json:"Index Name"`
+		IndexCond string `json:"Index Cond"`
+		Plans     []node `json:"Plans"`
+	}
+	var plans []struct {
+		Plan node `json:"Plan"`
+	}
+	if err := json.Unmarshal([]byte(raw), &plans); err != nil {
+		return nil, err
+	}
+	var out []scan
+	var walk func(n node)
+	walk = func(n node) {
+		if n.Relation != "" && !isSmall(n.Relation) {
+			switch {
+			case n.NodeType == "Seq Scan":
+				out = append(out, scan{table: n.Relation, how: "Seq Scan"})
+			case (n.NodeType == "Index Scan" || n.NodeType == "Index Only Scan") && n.IndexCond == "":
+				out = append(out, scan{table: n.Relation, how: n.NodeType + " of all of " + n.IndexName})
+			}
+		}
+		for _, c := range n.Plans {
+			walk(c)
+		}
+	}
+	for _, p := range plans {
+		walk(p.Plan)
+	}
+	return out, nil
+}
+
+// tableSet returns the names of the database's tables.
+func tableSet(ctx context.Context, db *storage.DB) (map[string]bool, error) {
+	names, err := tablesInOrder(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, n := range names {
+		set[n] = true
+	}
+	return set, nil
+}
+
+// tablesInOrder lists the tables in the order they were created (parents
+// before the tables that refer to them).
+func tablesInOrder(ctx context.Context, db *storage.DB) ([]string, error) {
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid`
+	if db.Dialect == storage.Postgres {
+		q = `SELECT relname FROM pg_class WHERE relkind IN ('r', 'p') AND relnamespace = 'public'::regnamespace ORDER BY oid`
+	}
+	rows, err := db.Read().QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// personalColumns are the columns that identify a person or one of their
+// rows; seedPopulation gives each copy its own value there, so copies are
+// other people's rows, and keeps every other column (agency, service,
+// status, times) as it was.
+var personalColumns = map[string]bool{
+	"id": true, "seq": true, "account_id": true, "case_id": true, "application_id": true, "obligation_id": true,
+	"grant_id": true, "auth_request_id": true, "token_hash": true, "code_hash": true, "email": true, "email_key": true,
+	"recipient": true, "reference": true, "subject": true, "key": true, "feed_id": true, "phone": true, "blob_key": true,
+}
+
+// seedPopulation copies every row of every population table (everything
+// not in smallTables) until the notifications table holds the target, so
+// that the seeded people (demo citizens and Beto) become a state's worth
+// of people with the same kinds of rows. Copies are made in one INSERT …
+// SELECT per table over generate_series (PostgreSQL) or a recursive CTE
+// (SQLite), with foreign key checks off while copying, and PostgreSQL's
+// statistics are refreshed afterwards (as autovacuum would).
+func seedPopulation(t *testing.T, db *storage.DB) (seeded map[string]bool) {
+	t.Helper()
+	ctx := context.Background()
+	target, perTable := 10_000, 8_000
+	if db.Dialect == storage.Postgres {
+		target, perTable = 100_000, 25_000
+	}
+	names, err := tablesInOrder(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Write().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("seed: %s: %v", q, err)
+		}
+	}
+	if db.Dialect == storage.Postgres {
+		exec(`SET session_replication_role = replica`)
+		defer exec(`SET session_replication_role = DEFAULT`)
+	} else {
+		exec(`PRAGMA foreign_keys = OFF`)
+		defer exec(`PRAGMA foreign_keys = ON`)
+	}
+	count := func(table string) int {
+		var n int
+		if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	copies := target / max(1, count("notifications")) // notifications: the table of defect 5
+	start := time.Now()
+	report := []string{}
+	seeded = map[string]bool{}
+	for _, table := range names {
+		if isSmall(table) || strings.HasPrefix(table, "river_") {
+			continue
+		}
+		n := count(table)
+		if n == 0 {
+			continue
+		}
+		k := max(1, perTable/n)
+		if table == "notifications" {
+			k = copies
+		}
+		cols, err := columnsOf(ctx, conn, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names, exprs []string
+		for _, c := range cols {
+			q := `"` + c.name + `"`
+			names = append(names, q)
+			switch {
+			case !personalColumns[c.name] && c.time && db.Dialect == storage.Postgres:
+				// Spread the copies over time, a minute apart, as real
+				// history is: a query bounded by a recent time range (an
+				// agency's messages today) then meets its share of rows.
+				// SQLite's planner does not look at values.
+				exprs = append(exprs, "t."+q+" - s.n * interval '1 minute'")
+			case !personalColumns[c.name] || !(c.text || c.integer || c.bytes):
+				exprs = append(exprs, "t."+q)
+			case c.integer:
+				exprs = append(exprs, "t."+q+" + s.n * CAST(100000000 AS BIGINT)")
+			case c.bytes && db.Dialect == storage.Postgres:
+				exprs = append(exprs, "t."+q+" || int4send(s.n)")
+			default:
+				exprs = append(exprs, "t."+q+" || '~' || s.n")
+			}
+		}
+		sel := `SELECT ` + strings.Join(exprs, ", ") + ` FROM ` + table + ` t CROSS JOIN `
+		var q string
+		if db.Dialect == storage.Postgres {
+			// OVERRIDING SYSTEM VALUE: identity columns (case_entries.id)
+			// take the copies' ids.
+			q = `INSERT INTO ` + table + ` (` + strings.Join(names, ", ") + `) OVERRIDING SYSTEM VALUE ` + sel + fmt.Sprintf(`generate_series(1, %d) AS s(n)`, k)
+		} else {
+			q = fmt.Sprintf(`WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < %d) `, k) +
+				`INSERT INTO ` + table + ` (` + strings.Join(names, ", ") + `) ` + sel + `s`
+		}
+		began := time.Now()
+		exec(q)
+		seeded[table] = true
+		report = append(report, fmt.Sprintf("%s %d (%s)", table, n*(k+1), time.Since(began).Round(time.Millisecond)))
+	}
+	if db.Dialect == storage.Postgres {
+		began := time.Now()
+		var list []string
+		for t := range seeded {
+			list = append(list, t)
+		}
+		sort.Strings(list)
+		exec(`ANALYZE ` + strings.Join(list, ", "))
+		report = append(report, fmt.Sprintf("ANALYZE (%s)", time.Since(began).Round(time.Millisecond)))
+	}
+	sort.Strings(report)
+	t.Logf("seeded in %s: %s", time.Since(start).Round(time.Millisecond), strings.Join(report, ", "))
+	return seeded
+}
+
+type column struct {
+	name                       string
+	text, integer, bytes, time bool
+}
+
+func columnsOf(ctx context.Context, conn *sql.Conn, table string) ([]column, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT * FROM `+table+` LIMIT 0`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	var out []column
+	for _, ct := range types {
+		tn := strings.ToUpper(ct.DatabaseTypeName())
+		out = append(out, column{name: ct.Name(), integer: strings.Contains(tn, "INT"), bytes: tn == "BYTEA" || tn == "BLOB",
+			time: strings.HasPrefix(tn, "TIMESTAMP"), text: tn == "" || strings.Contains(tn, "TEXT") || strings.Contains(tn, "CHAR")})
+	}
+	return out, nil
+}
+
+// codeFlow runs the authorization code flow with PKCE for the signed-in
+// browser, consenting to the applications scope, and returns the tokens.
+func codeFlow(t *testing.T, browser *http.Client, base string, rp *oidc.Registered, redirect string) *oauth2.Token {
+	t.Helper()
+	conf := &oauth2.Config{ClientID: rp.ID, ClientSecret: rp.Secret, RedirectURL: redirect,
+		Endpoint: oauth2.Endpoint{AuthURL: base + "/oauth/authorize", TokenURL: base + "/oauth/token"},
+		Scopes:   []string{"openid", oidc.ScopeApplications, "offline_access"}}
+	verifier := oauth2.GenerateVerifier()
+	follow := func(resp *http.Response) (*http.Response, *url.URL) {
+		for {
+			var next *url.URL
+			switch {
+			case resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusFound:
+				next, _ = resp.Location()
+			case strings.HasPrefix(resp.Header.Get("Refresh"), "0; url="):
+				next, _ = resp.Request.URL.Parse(strings.TrimPrefix(resp.Header.Get("Refresh"), "0; url="))
+			default:
+				return resp, nil
+			}
+			resp.Body.Close()
+			if strings.HasPrefix(next.String(), redirect) {
+				return nil, next
+			}
+			req, _ := http.NewRequest("GET", next.String(), nil)
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			var err error
+			if resp, err = browser.Do(req); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	req, _ := http.NewRequest("GET", conf.AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "consent")), nil)
+	start, err := browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, cb := follow(start)
+	if cb == nil {
+		body, _ := io.ReadAll(page.Body)
+		page.Body.Close()
+		m := regexp.MustCompile(`name="id" value="([^"]+)"`).FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("no consent form:\n%.2000s", body)
+		}
+		_, cb = follow(postForm(t, browser, base+"/oauth/consent", url.Values{"id": {string(m[1])}, "decision": {"allow"}}))
+	}
+	if cb == nil || cb.Query().Get("code") == "" {
+		t.Fatalf("no code at the relying party: %v", cb)
+	}
+	tok, err := conf.Exchange(context.Background(), cb.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token")
+	}
+	return tok
+}
