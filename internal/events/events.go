@@ -44,13 +44,13 @@ const SpecVersion = "1.0"
 
 // Event is a fact that happened, in CloudEvents 1.0 terms.
 type Event struct {
-	ID              string          `json:"id"`
-	Source          string          `json:"source"`  // the block, e.g. "/portico/tenancy"
-	Type            string          `json:"type"`    // e.g. "gov.portico.agency.created"
-	Subject         string          `json:"subject"` // the thing it is about
-	Time            time.Time       `json:"time"`
-	SpecVersion     string          `json:"specversion"`
-	DataContentType string          `json:"datacontenttype,omitempty"` // "application/json" when Data is set
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`  // the block, e.g. "/portico/tenancy"
+	Type            string    `json:"type"`    // e.g. "gov.portico.agency.created"
+	Subject         string    `json:"subject"` // the thing it is about
+	Time            time.Time `json:"time"`
+	SpecVersion     string    `json:"specversion"`
+	DataContentType string    `json:"datacontenttype,omitempty"` // "application/json" when Data is set
 	// AgencyID is the extension attribute "porticoagency" (CloudEvents
 	// extension names are lower-case letters and digits only): the agency
 	// whose data this is, for tenancy-scoped consumers.
