@@ -26,9 +26,10 @@ type DispatchConfig struct {
 	// Lease is how long a process may drive a consumer without moving its
 	// cursor before another process may take it over. Default 30s.
 	Lease time.Duration
-	// HandlerTimeout bounds one handler call; it must be shorter than
-	// Lease, so a lease never lapses while its holder's handler runs.
-	// Default a third of Lease.
+	// HandlerTimeout bounds one handler call. The dispatcher renews its
+	// lease whenever a third of it has passed, between handler calls, so
+	// HandlerTimeout must be under two thirds of Lease for a lease never to
+	// lapse while its holder's handler runs. Default a third of Lease.
 	HandlerTimeout time.Duration
 	// Backoff is the wait before the next attempt after a handler's nth
 	// consecutive failure at the same event. Default n⁴ seconds, at most
@@ -71,8 +72,8 @@ func NewDispatcher(db *storage.DB, bus *Bus, cfg DispatchConfig) (*Dispatcher, e
 	if cfg.HandlerTimeout <= 0 {
 		cfg.HandlerTimeout = cfg.Lease / 3
 	}
-	if cfg.HandlerTimeout >= cfg.Lease {
-		return nil, fmt.Errorf("events: handler timeout %s must be shorter than the lease %s", cfg.HandlerTimeout, cfg.Lease)
+	if cfg.HandlerTimeout >= cfg.Lease*2/3 {
+		return nil, fmt.Errorf("events: handler timeout %s must be under two thirds of the lease %s", cfg.HandlerTimeout, cfg.Lease)
 	}
 	if cfg.Backoff == nil {
 		cfg.Backoff = defaultBackoff
@@ -242,7 +243,11 @@ func (d *Dispatcher) Drive(ctx context.Context, name string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	cursor := pos
+	// The cursor is stored at the end of the batch, and sooner when a
+	// third of the lease has passed since it was last stored (which renews
+	// the lease): one write per batch, not per event. A crash redelivers at
+	// most the batch's handled events, which at-least-once allows.
+	cursor, done, moved := pos, pos, time.Now()
 	for _, e := range evs {
 		if !c.matches(e.Type) {
 			continue // passed over; the next cursor move covers it
@@ -255,10 +260,13 @@ func (d *Dispatcher) Drive(ctx context.Context, name string) (int, error) {
 			d.cfg.Logger.Warn("event handler failed; will retry", "consumer", name, "position", e.Position, "type", e.Type, "event", e.ID, "attempt", attempts, "error", err)
 			return 0, fmt.Errorf("events: %s at position %d: %w", name, e.Position, err)
 		}
-		if err := d.advance(ctx, name, cursor, e.Position); err != nil {
-			return 0, err
+		done, attempts = e.Position, 0
+		if time.Since(moved) >= d.cfg.Lease/3 {
+			if err := d.advance(ctx, name, cursor, done); err != nil {
+				return 0, err
+			}
+			cursor, moved = done, time.Now()
 		}
-		cursor, attempts = e.Position, 0
 	}
 	if n := len(evs); n > 0 && evs[n-1].Position > cursor {
 		if err := d.advance(ctx, name, cursor, evs[n-1].Position); err != nil {

@@ -12,10 +12,10 @@
 //     that commits later.
 //   - Each consumer keeps a cursor (the last position it handled). Its
 //     handler runs for every matching event after the cursor, in order; the
-//     cursor moves after the handler succeeds. Delivery is therefore at
-//     least once: a crash between a handler's success and the cursor's move
-//     delivers that event again. Handlers make their effects idempotent with
-//     Once.
+//     cursor moves only past events whose handler succeeded (it is stored
+//     once per batch read). Delivery is therefore at least once: a crash
+//     between a handler's success and the cursor's move delivers that event
+//     again. Handlers make their effects idempotent with Once.
 //   - A failing handler is retried with backoff; it holds up only its own
 //     consumer. One process at a time drives a consumer (a lease on its
 //     cursor row), however many worker replicas run.
