@@ -247,7 +247,7 @@ func (d *Dispatcher) Drive(ctx context.Context, name string) (int, error) {
 	// third of the lease has passed since it was last stored (which renews
 	// the lease): one write per batch, not per event. A crash redelivers at
 	// most the batch's handled events, which at-least-once allows.
-	cursor, done, moved := pos, pos, time.Now()
+	cursor, moved := pos, time.Now()
 	for _, e := range evs {
 		if !c.matches(e.Type) {
 			continue // passed over; the next cursor move covers it
@@ -260,12 +260,12 @@ func (d *Dispatcher) Drive(ctx context.Context, name string) (int, error) {
 			d.cfg.Logger.Warn("event handler failed; will retry", "consumer", name, "position", e.Position, "type", e.Type, "event", e.ID, "attempt", attempts, "error", err)
 			return 0, fmt.Errorf("events: %s at position %d: %w", name, e.Position, err)
 		}
-		done, attempts = e.Position, 0
+		attempts = 0
 		if time.Since(moved) >= d.cfg.Lease/3 {
-			if err := d.advance(ctx, name, cursor, done); err != nil {
+			if err := d.advance(ctx, name, cursor, e.Position); err != nil {
 				return 0, err
 			}
-			cursor, moved = done, time.Now()
+			cursor, moved = e.Position, time.Now()
 		}
 	}
 	if n := len(evs); n > 0 && evs[n-1].Position > cursor {
