@@ -168,6 +168,7 @@ func TestWholeProgram(t *testing.T) {
 		{"not found", "/nowhere", nil, 404, "Page not found"},
 		{"metrics", "/metrics", nil, 200, "portico_http_request_duration_seconds_bucket"},
 		{"job gauges", "/metrics", nil, 200, `portico_jobs{state="discarded"}`},
+		{"event log gauges", "/metrics", nil, 200, "portico_event_log_head "},
 		{"dev mailbox", "/dev/mailbox", nil, 200, "Development mailbox"},
 	}
 	for _, tt := range tests {
