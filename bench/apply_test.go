@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -16,7 +15,6 @@ import (
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/events"
-	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
@@ -44,13 +42,7 @@ func newApplyEnv(b *testing.B, d storage.Dialect) *applyEnv {
 	if _, err := demo.SeedServices(ctx, cat); err != nil {
 		b.Fatal(err)
 	}
-	reg := jobs.NewRegistry()
-	bus := events.NewBus(reg, clock)
-	jc, err := jobs.New(db, reg, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	bus.SetJobs(jc)
+	bus := events.NewBus(clock)
 	files, err := application.OpenFiles(ctx, "mem://")
 	if err != nil {
 		b.Fatal(err)

@@ -78,6 +78,7 @@ func commands() []*command {
 		{name: "jobs", summary: "inspect the background job queue", subs: []*command{
 			{name: "stats", summary: "count jobs by state (discarded = dead letters)", run: runJobsStats},
 		}},
+		eventsCommands(),
 		notifyCommands(),
 		{name: "version", summary: "print the version", run: runVersion},
 	}

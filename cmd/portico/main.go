@@ -1,6 +1,6 @@
 // Command portico is the whole platform in one binary: the web server and
 // workers (serve, demo) and the operator's tools (migrate, jurisdiction,
-// agency, audit, jobs, version). Run `portico help` for the list.
+// agency, audit, jobs, events, version). Run `portico help` for the list.
 package main
 
 import (

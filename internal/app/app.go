@@ -60,6 +60,7 @@ type App struct {
 	Casework *casework.Service // cases and their workflows
 	API      *api.API          // /api/v1 and its OpenAPI document (nil without a public URL)
 	Bus      *events.Bus
+	Events   *events.Dispatcher // drives event consumers in worker processes
 	Jobs     *jobs.Client
 	Notify   *notify.Service
 	Identity *identity.Service
@@ -169,7 +170,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	reg := jobs.NewRegistry()
-	a.Bus = events.NewBus(reg, a.Clock)
+	a.Bus = events.NewBus(a.Clock)
 	jobs.Register(reg, &audit.CheckpointWorker{Log: a.Audit})
 	purge := &oidc.PurgeWorker{} // its Service is set once the block exists, before jobs start
 	jobs.Register(reg, purge)
@@ -210,12 +211,15 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, fmt.Errorf("app: jobs: %w", err)
 	}
-	a.Bus.SetJobs(a.Jobs)
+	// Workers drive the event consumers from the log (ADR 19).
+	if a.Events, err = events.NewDispatcher(db, a.Bus, events.DispatchConfig{Logger: logger}); err != nil {
+		return nil, fmt.Errorf("app: events: %w", err)
+	}
 	a.Notify.SetJobs(a.Jobs)
 	a.Reminders.SetJobs(a.Jobs)
 
 	a.Metrics = prometheus.NewRegistry()
-	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), jobs.NewCollector(db))
+	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), jobs.NewCollector(db), events.NewCollector(db))
 	catalog, err := i18n.Load()
 	if err != nil {
 		return nil, err
@@ -369,6 +373,9 @@ func (a *App) Start(ctx context.Context) error {
 			return fmt.Errorf("app: start jobs: %w", err)
 		}
 		a.jobsStarted = true
+		if err := a.Events.Start(ctx); err != nil {
+			return fmt.Errorf("app: start events: %w", err)
+		}
 	}
 	if a.Config.Role == "worker" {
 		return nil
@@ -446,7 +453,7 @@ func (a *App) Stop(ctx context.Context) error {
 		a.listener.Close()
 	}
 	if a.jobsStarted {
-		errs = append(errs, a.Jobs.Stop(ctx))
+		errs = append(errs, a.Events.Stop(ctx), a.Jobs.Stop(ctx))
 	}
 	if a.Mailbox != nil { // after the jobs, so deliveries in flight land
 		errs = append(errs, a.Mailbox.Close())

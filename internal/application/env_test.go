@@ -111,7 +111,7 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 		t.Fatal(err)
 	}
 	reg := jobs.NewRegistry()
-	bus := events.NewBus(reg, clock)
+	bus := events.NewBus(clock)
 	n, err := notify.New(db, reg, clock, notify.Config{From: "test@example.gov"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,6 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus.SetJobs(jc)
 	n.SetJobs(jc)
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(t.TempDir(), "files")), RawQuery: "create_dir=1&no_tmp_dir=1"}
 	files, err := application.OpenFiles(ctx, u.String())

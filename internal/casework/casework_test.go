@@ -11,7 +11,6 @@ import (
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/events"
-	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
@@ -51,13 +50,7 @@ func TestOpen(t *testing.T) {
 		if _, err := demo.SeedServices(ctx, cat); err != nil {
 			t.Fatal(err)
 		}
-		reg := jobs.NewRegistry()
-		bus := events.NewBus(reg, clock)
-		jc, err := jobs.New(db, reg, jobs.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		bus.SetJobs(jc)
+		bus := events.NewBus(clock)
 		cw := casework.New(db, log, bus, clock)
 		cw.Use(casework.Deps{Runtimes: cat})
 		svc, err := cat.Latest(ctx, "vehicle-registration-renewal")

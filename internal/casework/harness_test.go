@@ -15,7 +15,6 @@ import (
 	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/events"
-	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/tenancy"
@@ -93,16 +92,7 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 	if _, err := demo.SeedServices(ctx, cat); err != nil {
 		t.Fatal(err)
 	}
-	reg := jobs.NewRegistry()
-	bus := events.NewBus(reg, clock)
-	// A consumer of every case event, so Emit leaves a delivery job per
-	// event in the outbox for the test to read.
-	bus.Subscribe(events.Consumer{Name: "test", Types: []string{"gov.portico.case.*"}, Handle: func(context.Context, events.Event) error { return nil }})
-	jc, err := jobs.New(db, reg, jobs.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bus.SetJobs(jc)
+	bus := events.NewBus(clock)
 	cw := casework.New(db, log, bus, clock)
 	m := &mailer{}
 	cw.Use(casework.Deps{Runtimes: cat, Citizens: citizens{manifest.Person{Age: 40, Language: "en"}}, Mailer: m})
@@ -145,31 +135,21 @@ func (e *env) count(q string, args ...any) int {
 	return n
 }
 
-// emitted lists the types of the events emitted about a case, in order,
-// from the delivery jobs in the outbox.
+// emitted lists the types of the events emitted about a case, in log
+// order.
 func (e *env) emitted(caseID string) []string {
 	e.t.Helper()
-	q := `SELECT args FROM river_job WHERE kind = 'event.deliver' ORDER BY id`
-	if e.db.Dialect == storage.SQLite { // River keeps args as SQLite's binary JSONB
-		q = `SELECT json(args) FROM river_job WHERE kind = 'event.deliver' ORDER BY id`
+	if _, err := events.Sequence(e.ctx, e.db, 0); err != nil {
+		e.t.Fatal(err)
 	}
-	rows, err := e.db.Read().QueryContext(e.ctx, q)
+	log, err := events.Read(e.ctx, e.db, 0, 10000)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var raw []byte
-		if err := rows.Scan(&raw); err != nil {
-			e.t.Fatal(err)
-		}
-		var a events.DeliveryArgs
-		if err := json.Unmarshal(raw, &a); err != nil {
-			e.t.Fatal(err)
-		}
-		if a.Event.Subject == "case:"+caseID {
-			out = append(out, strings.TrimPrefix(a.Event.Type, "gov.portico.case."))
+	for _, ev := range log {
+		if ev.Subject == "case:"+caseID {
+			out = append(out, strings.TrimPrefix(ev.Type, "gov.portico.case."))
 		}
 	}
 	return out

@@ -55,7 +55,7 @@ func TestDemoServices(t *testing.T) {
 				{take: "approve", as: caseworker, state: "renewed"},
 			},
 			fee: 7500, documents: []string{"registration"}, reminders: []string{"renew_next_year"}, mails: 2,
-			events: "opened payment_requested plugin_called transitioned payment_recorded transitioned document_issued reminder_set closed",
+			events: "opened payment_requested transitioned payment_recorded transitioned document_issued reminder_set closed",
 		},
 		{
 			service: "fishing-licence",

@@ -6,23 +6,21 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river/rivertype"
-
 	"github.com/portico-gov/portico/internal/events"
-	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
 )
 
-// The crash tests run a child copy of this test binary that commits a state
-// change with its event and then dies by SIGKILL at a dangerous moment. The
-// parent then "restarts" Portico on the same database and proves the event
-// is delivered, and its effect happens exactly once.
+// The crash tests run a child copy of this test binary that changes state
+// with its event and then dies by SIGKILL at a dangerous moment. The parent
+// then "restarts" Portico on the same database and checks what the log and
+// the consumer did.
 const (
 	crashModeEnv = "PORTICO_CRASH_MODE"
 	crashDBEnv   = "PORTICO_CRASH_DB"
@@ -31,64 +29,63 @@ const (
 const eventType = "gov.portico.test.jurisdiction.created"
 
 // rig is a minimal Portico: a bus with one consumer whose effect is to open
-// an agency for each new jurisdiction, exactly once.
+// an agency for each new jurisdiction, exactly once, and a dispatcher.
 type rig struct {
-	db     *storage.DB
-	bus    *events.Bus
-	client *jobs.Client
+	db    *storage.DB
+	bus   *events.Bus
+	disp  *events.Dispatcher
+	calls atomic.Int32 // handler calls in this process
 }
 
-func newRig(t testing.TB, dbURL string, onEffect func()) *rig {
+func newRig(t testing.TB, dbURL string, afterEffect func()) *rig {
 	ctx := context.Background()
 	db, err := storage.Open(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := jobs.NewRegistry()
+	r := &rig{db: db}
 	clock := platform.SystemClock{}
-	bus := events.NewBus(reg, clock)
-	bus.Subscribe(events.Consumer{
+	r.bus = events.NewBus(clock)
+	r.bus.Subscribe(events.Consumer{
 		Name:  "test.open-agency",
 		Types: []string{eventType},
 		Handle: func(ctx context.Context, e events.Event) error {
+			r.calls.Add(1)
 			err := events.Once(ctx, db, "test.open-agency", e.ID, clock.Now(), func(tx *sql.Tx) error {
 				_, err := tx.ExecContext(ctx, `INSERT INTO agencies (id, jurisdiction_id, name, created_at) VALUES ($1, $2, $3, $4)`,
 					e.Subject+"-office", e.Subject, "Office", clock.Now())
 				return err
 			})
-			if err == nil && onEffect != nil {
-				onEffect()
+			if err == nil && afterEffect != nil {
+				afterEffect()
 			}
 			return err
 		},
 	})
-	client, err := jobs.New(db, reg, jobs.Config{
-		Work:                 true,
-		FetchPollInterval:    100 * time.Millisecond,
-		JobTimeout:           time.Second,
-		RescueStuckJobsAfter: 2 * time.Second,
-		RetryPolicy:          fastRetry{},
-	})
+	// A short lease: the restarted process takes over a dead one's
+	// consumer once it lapses.
+	r.disp, err = events.NewDispatcher(db, r.bus, events.DispatchConfig{Poll: 50 * time.Millisecond, Lease: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus.SetJobs(client)
-	return &rig{db: db, bus: bus, client: client}
+	return r
 }
 
-type fastRetry struct{}
-
-func (fastRetry) NextRetry(job *rivertype.JobRow) time.Time {
-	return time.Now().Add(100 * time.Millisecond)
-}
-
-func (r *rig) createJurisdiction(t testing.TB, id string) {
+// createJurisdiction commits a jurisdiction and its event; with beforeCommit
+// it runs that just before committing.
+func (r *rig) createJurisdiction(t testing.TB, id string, beforeCommit func()) {
 	ctx := context.Background()
 	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO jurisdictions (id, kind, name, created_at) VALUES ($1, 'state', $2, $3)`, id, "State "+id, time.Now().UTC()); err != nil {
 			return err
 		}
-		return r.bus.Emit(ctx, tx, events.Event{Source: "/portico/test", Type: eventType, Subject: id})
+		if err := r.bus.Emit(ctx, tx, events.Event{Source: "/portico/test", Type: eventType, Subject: id}); err != nil {
+			return err
+		}
+		if beforeCommit != nil {
+			beforeCommit()
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -108,17 +105,21 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("crash helper: runs only as a child of TestDeliverySurvivesCrash")
 	}
 	switch mode {
+	case "before-commit":
+		// Die inside the producing transaction: it never commits.
+		r := newRig(t, os.Getenv(crashDBEnv), nil)
+		r.createJurisdiction(t, mode, die)
 	case "after-commit":
 		// Commit the change and its event, then die before any worker runs.
 		r := newRig(t, os.Getenv(crashDBEnv), nil)
-		r.createJurisdiction(t, "after-commit")
+		r.createJurisdiction(t, mode, nil)
 		die()
-	case "during-delivery":
-		// Die after the consumer's effect committed but before River
-		// records the job as completed: the delivery will be retried.
+	case "after-handler":
+		// Die after the consumer's handler succeeded (its effect
+		// committed) but before the dispatcher moved the cursor.
 		r := newRig(t, os.Getenv(crashDBEnv), die)
-		r.createJurisdiction(t, "during-delivery")
-		if err := r.client.Start(context.Background()); err != nil {
+		r.createJurisdiction(t, mode, nil)
+		if err := r.disp.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(30 * time.Second)
@@ -131,10 +132,18 @@ func TestDeliverySurvivesCrash(t *testing.T) {
 		t.Skip("crash test starts child processes")
 	}
 	for _, d := range storagetest.Dialects(t) {
-		for _, mode := range []string{"after-commit", "during-delivery"} {
-			t.Run(fmt.Sprintf("%s/%s", d, mode), func(t *testing.T) {
-				// A restarted process waits for the dead one's leadership
-				// to lapse before rescuing its jobs; run the waits together.
+		for _, tc := range []struct {
+			mode string
+			// delivered: the event must reach the consumer after restart;
+			// again: the restarted process must call the handler for it
+			// although its effect already happened.
+			delivered, again bool
+		}{
+			{"before-commit", false, false},
+			{"after-commit", true, false},
+			{"after-handler", true, true},
+		} {
+			t.Run(fmt.Sprintf("%s/%s", d, tc.mode), func(t *testing.T) {
 				t.Parallel()
 				u := storagetest.NewURL(t, d)
 				db, err := storage.Open(context.Background(), u)
@@ -147,47 +156,71 @@ func TestDeliverySurvivesCrash(t *testing.T) {
 				db.Close()
 
 				cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-				cmd.Env = append(os.Environ(), crashModeEnv+"="+mode, crashDBEnv+"="+u)
+				cmd.Env = append(os.Environ(), crashModeEnv+"="+tc.mode, crashDBEnv+"="+u)
 				out, err := cmd.CombinedOutput()
 				ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
 				if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 					t.Fatalf("child did not die by SIGKILL (err %v):\n%s", err, out)
 				}
 
-				// Restart on the same database.
+				// Restart on the same database, and append a marker after
+				// the crash: once the marker is handled, everything before
+				// it has been too.
 				r := newRig(t, u, nil)
 				defer r.db.Close()
-				// River rescues an orphaned running job only once this
-				// process is leader (the dead one's term lapses after 15s)
-				// and its rescuer runs (every 30s): allow for both on a
-				// loaded CI machine.
-				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				if err := r.client.Start(ctx); err != nil {
+				if err := r.disp.Start(ctx); err != nil {
 					t.Fatal(err)
 				}
-				defer r.client.Stop(context.Background())
+				defer r.disp.Stop(context.Background())
+				r.createJurisdiction(t, "marker", nil)
 
-				want := mode + "-office"
-				for {
-					var agencies, completed int
-					if err := r.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM agencies WHERE id = $1`, want).Scan(&agencies); err != nil {
+				count := func(q string, args ...any) int {
+					var n int
+					if err := r.db.Read().QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
 						t.Fatal(err)
 					}
-					if err := r.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM river_job WHERE kind = 'event.deliver' AND state = 'completed'`).Scan(&completed); err != nil {
-						t.Fatal(err)
-					}
-					if agencies > 1 {
-						t.Fatalf("effect happened %d times", agencies)
-					}
-					if agencies == 1 && completed == 1 {
-						return // delivered exactly once and acknowledged
-					}
+					return n
+				}
+				wantEffect, wantEvents := 0, 1
+				if tc.delivered {
+					wantEffect, wantEvents = 1, 2
+				}
+				for count(`SELECT COUNT(*) FROM event_consumers WHERE position = $1`, wantEvents) == 0 {
 					select {
 					case <-ctx.Done():
-						t.Fatalf("event not delivered after restart: agencies=%d completed jobs=%d", agencies, completed)
-					case <-time.After(100 * time.Millisecond):
+						t.Fatal("the consumer did not reach the marker event after restart")
+					case <-time.After(50 * time.Millisecond):
 					}
+				}
+				if n := count(`SELECT COUNT(*) FROM agencies WHERE id = 'marker-office'`); n != 1 {
+					t.Errorf("marker effect happened %d times, want 1", n)
+				}
+				if n := count(`SELECT COUNT(*) FROM agencies WHERE id = $1`, tc.mode+"-office"); n != wantEffect {
+					t.Errorf("effect happened %d times, want %d", n, wantEffect)
+				}
+				if n := count(`SELECT COUNT(*) FROM event_log`); n != wantEvents {
+					t.Errorf("log has %d events, want %d", n, wantEvents)
+				}
+				if n := count(`SELECT COUNT(*) FROM jurisdictions WHERE id = $1`, tc.mode); n != wantEffect {
+					t.Errorf("the state change exists %d times, want %d (it commits with its event or not at all)", n, wantEffect)
+				}
+				// The marker plus, when the crash left the event's cursor
+				// unmoved, the crashed event once more.
+				wantCalls := int32(1)
+				if tc.mode == "after-commit" || tc.again {
+					wantCalls = 2
+				}
+				if n := r.calls.Load(); n != wantCalls {
+					t.Errorf("handler called %d times after restart, want %d", n, wantCalls)
+				}
+				cs, err := events.Consumers(ctx, r.db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(cs) != 1 || cs[0].Position != int64(wantEvents) {
+					t.Errorf("consumers = %+v, want the cursor at %d", cs, wantEvents)
 				}
 			})
 		}

@@ -702,6 +702,11 @@ func (v *validator) checkWorkflow(m *Manifest, all pageProps) {
 				if _, ok := m.Reminders[a.SetReminder.Reminder]; !ok {
 					v.add(aptr+"/set_reminder/reminder", "%s.set_reminder: there is no reminder %q under reminders", awhere, a.SetReminder.Reminder)
 				}
+			case a.CallPlugin != nil:
+				// Refused until the plug-in gateway exists: a published
+				// service must not promise a call nothing makes.
+				v.add(aptr+"/call_plugin", "%s.call_plugin: state %q calls plug-in %q (%s), but call_plugin needs the plug-in gateway, which is not available yet; remove this action",
+					awhere, name, a.CallPlugin.Plugin, a.CallPlugin.Operation)
 			}
 		}
 	}
