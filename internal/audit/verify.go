@@ -294,8 +294,12 @@ func (l *Log) verifyChain(ctx context.Context, chain int, headSeq int64, headHas
 		}
 	}
 	if lastPoint > last {
-		return problem(last+1, "entries %d to %d were deleted (the log ends at entry %d, but a %s covers entry %d)",
-			last+1, lastPoint, last, points[lastPoint].where, lastPoint)
+		verb := "were"
+		if last+1 == lastPoint {
+			verb = "was"
+		}
+		return problem(last+1, "%s %s deleted (the log ends at entry %d, but the %s of entry %d shows it existed)",
+			span(last+1, lastPoint), verb, last, points[lastPoint].where, lastPoint)
 	}
 	if headSeq != last || headHash != prevHash {
 		return problem(last+1, "the log ends at entry %d but its head records entry %d: newest entries were deleted or the head was altered", last, headSeq)
