@@ -175,7 +175,7 @@ func (l *Log) verifyAnchors(ctx context.Context, checkpoints map[int64]Checkpoin
 			continue
 		}
 		if prev, dup := anchored[a.Seq]; dup {
-			rep.add(a.Seq, "the anchor store holds two different checkpoints of entry %d (hash %s signed %s, and hash %s signed %s): the chain was rewritten and signed again at that point",
+			rep.add(a.Seq, "the anchor store holds two different checkpoints of entry %d (hash %s signed %s, and hash %s signed %s): the entry was signed twice, so its checkpoint row was deleted or the chain rewritten at that point",
 				a.Seq, short(prev.Hash), stamp(prev.At), short(a.Hash), stamp(a.At))
 			continue
 		}
