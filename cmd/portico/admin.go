@@ -230,7 +230,7 @@ func runAuditVerify(ctx context.Context, e env, args []string) error {
 				fmt.Fprintf(w, "Audit log OK: %d entries, head %d (%s), %d signed checkpoints (%d anchored in %s), last at entry %d.\n",
 					rep.Entries, rep.HeadSeq, short(rep.HeadHash), rep.Checkpoints, rep.Anchors, redactURL(a.Config.AuditAnchor), rep.LastCheckpoint)
 				if rep.Unanchored > 0 {
-					fmt.Fprintf(w, "Note: %d signed checkpoints are not in the anchor store (written while it was unreachable); later anchored checkpoints cover their entries.\n", rep.Unanchored)
+					fmt.Fprintf(w, "Note: %d signed checkpoints are not in the anchor store (taken before this version, or while the store was unreachable); later anchored checkpoints cover their entries.\n", rep.Unanchored)
 				}
 				return
 			}
