@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
@@ -212,8 +213,9 @@ func runAgencyList(ctx context.Context, e env, args []string) error {
 
 func runAuditVerify(ctx context.Context, e env, args []string) error {
 	var cfg config.Config
-	fs := newFlags(e, "portico audit verify", "[--json]")
+	fs := newFlags(e, "portico audit verify", "[--audit-anchor URL] [--max-checkpoint-age D] [--json]")
 	cfg.RegisterStorage(fs, e.getenv, true)
+	cfg.RegisterAuditVerify(fs, e.getenv)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -225,24 +227,41 @@ func runAuditVerify(ctx context.Context, e env, args []string) error {
 		}
 		if err := output(e, *asJSON, rep, func(w io.Writer) {
 			if rep.OK {
-				fmt.Fprintf(w, "Audit log OK: %d entries, head %d (%s), %d signed checkpoints, last at entry %d.\n",
-					rep.Entries, rep.HeadSeq, short(rep.HeadHash), rep.Checkpoints, rep.LastCheckpoint)
+				fmt.Fprintf(w, "Audit log OK: %d entries, head %d (%s), %d signed checkpoints (%d anchored in %s), last at entry %d.\n",
+					rep.Entries, rep.HeadSeq, short(rep.HeadHash), rep.Checkpoints, rep.Anchors, redactURL(a.Config.AuditAnchor), rep.LastCheckpoint)
+				if rep.Unanchored > 0 {
+					fmt.Fprintf(w, "Note: %d signed checkpoints are not in the anchor store (taken before this version, or while the store was unreachable); later anchored checkpoints cover their entries.\n", rep.Unanchored)
+				}
 				return
 			}
 			fmt.Fprintf(w, "Audit log FAILED at entry %d: %s\n", rep.Problem.Seq, rep.Problem.Reason)
+			if len(rep.Problems) > 1 {
+				fmt.Fprintln(w, "Also found:")
+				for _, p := range rep.Problems[1:] {
+					fmt.Fprintf(w, "- %s\n", p.Reason)
+				}
+			}
 		}); err != nil {
 			return err
 		}
 		if !rep.OK {
-			return &platform.Error{Code: platform.CodeConflict, Message: fmt.Sprintf("audit log verification FAILED at entry %d", rep.Problem.Seq)}
+			return &platform.Error{Code: platform.CodeConflict, Message: "audit log verification FAILED: " + rep.Problem.Reason}
 		}
 		return nil
 	})
 }
 
+// redactURL drops a URL's password, should an operator put one there.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return s
+}
+
 func runAuditCheckpoint(ctx context.Context, e env, args []string) error {
 	var cfg config.Config
-	fs := newFlags(e, "portico audit checkpoint", "[--json]")
+	fs := newFlags(e, "portico audit checkpoint", "[--audit-anchor URL] [--json]")
 	cfg.RegisterStorage(fs, e.getenv, true)
 	asJSON := fs.Bool("json", false, "print as JSON")
 	if err := parse(fs, args); err != nil {

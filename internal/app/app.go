@@ -81,6 +81,12 @@ type App struct {
 	listener    net.Listener
 	http        *http.Server
 	serveErr    chan error
+
+	anchors *audit.Anchors // the audit checkpoints' anchor store
+	// stopCheckpoints ends the audit checkpointer; checkpointsDone closes
+	// when it has.
+	stopCheckpoints context.CancelFunc
+	checkpointsDone chan struct{}
 }
 
 // Options adjust New for commands and tests.
@@ -129,6 +135,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			if a.files != nil {
 				a.files.Close()
 			}
+			if a.anchors != nil {
+				a.anchors.Close()
+			}
 			db.Close()
 		}
 	}()
@@ -154,7 +163,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	a.Audit = audit.New(db, a.Clock, signer)
+	if a.anchors, err = audit.OpenAnchors(ctx, cfg.AuditAnchor); err != nil {
+		return nil, err
+	}
+	a.Audit = audit.New(db, a.Clock, signer, audit.WithAnchors(a.anchors),
+		audit.WithCheckpointEvery(cfg.AuditCheckpointEvery), audit.WithMaxCheckpointAge(cfg.AuditMaxCheckpointAge))
 	a.Tenancy = tenancy.New(db, a.Audit, a.Clock)
 	a.Catalog = catalog.New(db, a.Audit, a.Clock, a.Tenancy)
 	if opts.Migrate {
@@ -368,6 +381,15 @@ func (a *App) ready(ctx context.Context) error {
 // Start begins serving HTTP (unless the role is worker) and running jobs
 // (if this process works them). It returns once the listener is open.
 func (a *App) Start(ctx context.Context) error {
+	// Every serving process appends to the audit log, so every one takes
+	// the checkpoints due every N entries (the periodic job covers the
+	// minute). Not ctx: it lives until Stop.
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopCheckpoints, a.checkpointsDone = cancel, make(chan struct{})
+	go func() {
+		defer close(a.checkpointsDone)
+		a.Audit.RunCheckpoints(cctx, a.Logger)
+	}()
 	if a.work {
 		if err := a.Jobs.Start(ctx); err != nil {
 			return fmt.Errorf("app: start jobs: %w", err)
@@ -458,9 +480,14 @@ func (a *App) Stop(ctx context.Context) error {
 	if a.Mailbox != nil { // after the jobs, so deliveries in flight land
 		errs = append(errs, a.Mailbox.Close())
 	}
+	if a.stopCheckpoints != nil {
+		a.stopCheckpoints()
+		<-a.checkpointsDone
+	}
 	if a.files != nil {
 		errs = append(errs, a.files.Close())
 	}
+	errs = append(errs, a.anchors.Close())
 	errs = append(errs, a.DB.Close())
 	return errors.Join(errs...)
 }

@@ -3,9 +3,14 @@
 // Every entry carries the SHA-256 hash of the previous entry, so editing,
 // deleting or reordering any entry breaks the chain from that point on.
 // A checkpoint signs the head (sequence number and hash) with an Ed25519
-// key held outside the database, so someone who can write to the database
-// but does not hold the key cannot rewrite the chain and re-sign it, nor
-// silently drop the newest entries up to the last checkpoint.
+// key held outside the database, and is appended to an anchor store
+// outside the database too (anchor.go). Someone who can write to the
+// database but not to the anchor store cannot rewrite or drop anything up
+// to the newest anchored checkpoint without Verify noticing, even by
+// deleting checkpoint rows or holding the key. Checkpoints are taken every
+// CheckpointEvery entries of a chain and every minute, and Verify fails
+// when the newest one is older than MaxCheckpointAge while entries follow
+// it, so what can be hidden is bounded (docs/operations.md).
 //
 // Contract: Append is called inside the transaction of the change it
 // records, so the entry commits if and only if the change does.
@@ -29,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/portico-gov/portico/internal/platform"
@@ -78,15 +84,63 @@ func (e *Entry) computeHash() (string, error) {
 
 // Log is the audit log.
 type Log struct {
-	db     *storage.DB
-	clock  platform.Clock
-	signer *Signer
+	db      *storage.DB
+	clock   platform.Clock
+	signer  *Signer
+	anchors *Anchors
+	every   int64
+	maxAge  time.Duration
+	// due wakes RunCheckpoints when a chain reaches a multiple of every.
+	due chan struct{}
+
+	mu       sync.Mutex
+	anchored map[int]int64 // chain → newest checkpoint this process anchored
+}
+
+// Defaults of the checkpoint policy.
+const (
+	DefaultCheckpointEvery  = 1000
+	DefaultMaxCheckpointAge = time.Hour
+)
+
+// Option adjusts New.
+type Option func(*Log)
+
+// WithAnchors appends every checkpoint to a and makes Verify compare the
+// database with it. Checkpoint refuses to run without an anchor store.
+func WithAnchors(a *Anchors) Option { return func(l *Log) { l.anchors = a } }
+
+// WithCheckpointEvery asks for a checkpoint whenever a chain has grown by
+// n entries (n <= 0: DefaultCheckpointEvery). It takes effect in a process
+// that runs RunCheckpoints.
+func WithCheckpointEvery(n int) Option {
+	return func(l *Log) {
+		if n > 0 {
+			l.every = int64(n)
+		}
+	}
+}
+
+// WithMaxCheckpointAge is how old the newest anchored checkpoint of a
+// chain may be while entries follow it before Verify fails (d <= 0:
+// DefaultMaxCheckpointAge).
+func WithMaxCheckpointAge(d time.Duration) Option {
+	return func(l *Log) {
+		if d > 0 {
+			l.maxAge = d
+		}
+	}
 }
 
 // New returns the log over db. signer may be nil for a process that only
 // appends (checkpoints and verification of signatures then report an error).
-func New(db *storage.DB, clock platform.Clock, signer *Signer) *Log {
-	return &Log{db: db, clock: clock, signer: signer}
+func New(db *storage.DB, clock platform.Clock, signer *Signer, opts ...Option) *Log {
+	l := &Log{db: db, clock: clock, signer: signer, every: DefaultCheckpointEvery, maxAge: DefaultMaxCheckpointAge,
+		due: make(chan struct{}, 1), anchored: map[int]int64{}}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
 }
 
 // Record is what a block asks to be audited. Actor and request id come from
@@ -137,6 +191,14 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, r Record) (Entry, error) {
 	}
 	if _, err := l.db.ExecHot(ctx, tx, `UPDATE audit_head SET hash = $1 WHERE id = $2`, e.Hash, chain); err != nil {
 		return Entry{}, fmt.Errorf("audit: append %s: head: %w", r.Action, err)
+	}
+	if (e.Seq-ChainBase(chain))%l.every == 0 {
+		// Before commit is early enough: the checkpoint locks the head,
+		// so it waits for this transaction and signs what it committed.
+		select {
+		case l.due <- struct{}{}:
+		default: // a checkpoint is already due
+		}
 	}
 	return e, nil
 }

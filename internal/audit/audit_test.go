@@ -22,7 +22,12 @@ func newLog(t *testing.T, db *storage.DB) *audit.Log {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return audit.New(db, platform.NewFakeClock(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)), signer)
+	anchors, err := audit.OpenAnchors(context.Background(), "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { anchors.Close() })
+	return audit.New(db, platform.NewFakeClock(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)), signer, audit.WithAnchors(anchors))
 }
 
 func seed(t *testing.T, l *audit.Log, n int) {

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -102,12 +103,21 @@ func checkpointMessage(seq int64, hash string, at time.Time) []byte {
 	return []byte("portico-audit-checkpoint-v1\n" + strconv.FormatInt(seq, 10) + "\n" + hash + "\n" + at.UTC().Format(time.RFC3339Nano))
 }
 
-// Checkpoint signs the head of every chain that has entries and stores
-// the signatures; a chain whose head has not moved keeps its existing
-// checkpoint. It returns chain 1's checkpoint.
+// Checkpoint signs the head of every chain that has entries, stores the
+// signature and appends it to the anchor store; a chain whose head has not
+// moved keeps its existing checkpoint (anchored again if this process has
+// not anchored it yet, which repairs an anchor lost to a crash between the
+// commit and the write). It returns chain 1's checkpoint.
+//
+// The anchor is written after the checkpoint row commits: an anchor never
+// names a checkpoint the database does not have, while a checkpoint row
+// without its anchor is harmless (it vouches for nothing Verify relies on).
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if l.signer == nil {
 		return Checkpoint{}, errors.New("audit: checkpoint: no signing key")
+	}
+	if l.anchors == nil {
+		return Checkpoint{}, errors.New("audit: checkpoint: no anchor store")
 	}
 	var first Checkpoint
 	for chain := 1; chain <= Chains; chain++ {
@@ -120,24 +130,74 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 				return err
 			}
 			if cp.Seq == ChainBase(chain) {
+				cp = Checkpoint{}
 				return nil // an empty chain
+			}
+			err := tx.QueryRowContext(ctx, `SELECT hash, at, key_id, signature FROM audit_checkpoints WHERE seq = $1`, cp.Seq).
+				Scan(&cp.Hash, &cp.At, &cp.KeyID, &cp.Signature)
+			if err == nil {
+				cp.At = cp.At.UTC()
+				return nil // the head has not moved since it was signed
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
 			}
 			cp.At = l.clock.Now().UTC().Truncate(time.Microsecond)
 			cp.KeyID = l.signer.keyID
 			cp.Signature = base64.RawURLEncoding.EncodeToString(ed25519.Sign(l.signer.key, checkpointMessage(cp.Seq, cp.Hash, cp.At)))
-			_, err := tx.ExecContext(ctx,
-				`INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING`,
+			_, err = tx.ExecContext(ctx,
+				`INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5)`,
 				cp.Seq, cp.Hash, cp.At, cp.KeyID, cp.Signature)
 			return err
 		})
 		if err != nil {
 			return Checkpoint{}, fmt.Errorf("audit: checkpoint chain %d: %w", chain, err)
 		}
+		if cp.Seq != 0 {
+			if err := l.anchor(ctx, chain, cp); err != nil {
+				return Checkpoint{}, err
+			}
+		}
 		if chain == 1 {
 			first = cp
 		}
 	}
 	return first, nil
+}
+
+// anchor appends cp to the anchor store unless this process already did.
+func (l *Log) anchor(ctx context.Context, chain int, cp Checkpoint) error {
+	l.mu.Lock()
+	done := l.anchored[chain] == cp.Seq
+	l.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := l.anchors.Put(ctx, cp); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.anchored[chain] = max(l.anchored[chain], cp.Seq)
+	l.mu.Unlock()
+	return nil
+}
+
+// RunCheckpoints takes a checkpoint whenever an append in this process
+// brings a chain to a multiple of the CheckpointEvery setting, until ctx
+// ends. Every process that appends runs it (web replicas too), so a burst
+// of entries is anchored without waiting for the minute's periodic job.
+// Failures are logged; the periodic job retries within a minute.
+func (l *Log) RunCheckpoints(ctx context.Context, logger *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.due:
+			if _, err := l.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("audit checkpoint failed", "err", err)
+			}
+		}
+	}
 }
 
 // CheckpointArgs is the periodic job that signs the head.

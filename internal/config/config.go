@@ -57,6 +57,18 @@ type Config struct {
 	// or s3://bucket?region=… at scale.
 	Attachments string
 
+	// AuditAnchor is the gocloud.dev/blob bucket URL every signed audit
+	// checkpoint is appended to, outside the database (default:
+	// file://DataDir/audit-anchor; s3://… in production, the same for
+	// every replica). AuditCheckpointEvery: a checkpoint is also taken
+	// whenever a chain grows by this many entries (default 1000).
+	// AuditMaxCheckpointAge: `audit verify` fails when a chain's newest
+	// anchored checkpoint is older than this while entries follow it
+	// (default 1h).
+	AuditAnchor           string
+	AuditCheckpointEvery  int
+	AuditMaxCheckpointAge time.Duration
+
 	// TrustedProxies is a comma-separated list of CIDR prefixes (or
 	// addresses) of reverse proxies whose X-Forwarded-For Portico believes
 	// when it needs the client's address (per-IP throttling, the audit
@@ -69,6 +81,11 @@ type Config struct {
 const (
 	DefaultAddr = "127.0.0.1:8080"
 	DefaultData = "./data"
+	// DefaultAuditCheckpointEvery and DefaultAuditMaxCheckpointAge bound
+	// what an attacker with database write access can remove from the
+	// audit log unnoticed (docs/operations.md).
+	DefaultAuditCheckpointEvery  = 1000
+	DefaultAuditMaxCheckpointAge = time.Hour
 )
 
 // Getenv looks up an environment variable; tests pass their own.
@@ -94,6 +111,7 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.IntVar(&c.NotifyRateLimit, "notify-rate-limit", intOr(env("PORTICO_NOTIFY_RATE_LIMIT"), 0), "Notify API: sends per service and key type per 60 seconds (env PORTICO_NOTIFY_RATE_LIMIT; 0 = 3000, -1 = no limit)")
 	fs.IntVar(&c.NotifyDailyLimit, "notify-daily-limit", intOr(env("PORTICO_NOTIFY_DAILY_LIMIT"), 0), "Notify API: messages per service per day (env PORTICO_NOTIFY_DAILY_LIMIT; 0 = 250000, -1 = no limit)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("PORTICO_TRUSTED_PROXIES"), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed, e.g. 10.0.0.0/8 (env PORTICO_TRUSTED_PROXIES; default none)")
+	fs.IntVar(&c.AuditCheckpointEvery, "audit-checkpoint-every", intOr(env("PORTICO_AUDIT_CHECKPOINT_EVERY"), 0), "sign and anchor an audit checkpoint whenever a chain grows by this many entries, as well as every minute (env PORTICO_AUDIT_CHECKPOINT_EVERY; default 1000)")
 	fs.StringVar(&c.MailFrom, "mail-from", env("PORTICO_MAIL_FROM"), "sender of email, e.g. \"State of Example <no-reply@services.example.gov>\" (env PORTICO_MAIL_FROM; default no-reply@ the public URL's host)")
 }
 
@@ -103,6 +121,7 @@ func (c *Config) RegisterStorage(fs *flag.FlagSet, env Getenv, withDB bool) {
 	if withDB {
 		fs.StringVar(&c.DB, "db", env("PORTICO_DB"), "database `URL`: sqlite:///path/portico.db or postgres://… (env PORTICO_DB; default sqlite in --data)")
 		fs.StringVar(&c.Attachments, "attachments", env("PORTICO_ATTACHMENTS"), "bucket `URL` for uploaded files: file:///dir or s3://bucket?region=… (env PORTICO_ATTACHMENTS; default a directory in --data)")
+		fs.StringVar(&c.AuditAnchor, "audit-anchor", env("PORTICO_AUDIT_ANCHOR"), "bucket `URL` every signed audit checkpoint is appended to, outside the database: file:///dir or s3://bucket?region=…; the same for every replica (env PORTICO_AUDIT_ANCHOR; default a directory in --data)")
 	}
 }
 
@@ -118,6 +137,12 @@ func intOr(s string, def int) int {
 		return n
 	}
 	return def
+}
+
+// RegisterAuditVerify adds the flags only `portico audit verify` reads.
+func (c *Config) RegisterAuditVerify(fs *flag.FlagSet, env Getenv) {
+	fs.DurationVar(&c.AuditMaxCheckpointAge, "max-checkpoint-age", durationOr(env("PORTICO_AUDIT_MAX_CHECKPOINT_AGE"), DefaultAuditMaxCheckpointAge),
+		"fail when a chain's newest anchored checkpoint is older than this while entries follow it (env PORTICO_AUDIT_MAX_CHECKPOINT_AGE; at least 2m)")
 }
 
 func durationOr(s string, def time.Duration) time.Duration {
@@ -151,6 +176,23 @@ func (c *Config) Finish() error {
 	}
 	if c.Attachments == "" {
 		c.Attachments = (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(c.DataDir, "attachments")), RawQuery: "create_dir=1&no_tmp_dir=1"}).String()
+	}
+	if c.AuditAnchor == "" {
+		c.AuditAnchor = (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(c.DataDir, "audit-anchor")), RawQuery: "create_dir=1&no_tmp_dir=1&metadata=skip"}).String()
+	}
+	if c.AuditCheckpointEvery == 0 {
+		c.AuditCheckpointEvery = DefaultAuditCheckpointEvery
+	}
+	if c.AuditCheckpointEvery < 1 {
+		return fmt.Errorf("--audit-checkpoint-every %d must be at least 1", c.AuditCheckpointEvery)
+	}
+	if c.AuditMaxCheckpointAge == 0 {
+		c.AuditMaxCheckpointAge = DefaultAuditMaxCheckpointAge
+	}
+	// Checkpoints are taken every minute; a shorter limit would fail a
+	// healthy log between two of them.
+	if c.AuditMaxCheckpointAge < 2*time.Minute {
+		return fmt.Errorf("--max-checkpoint-age %s must be at least 2m (checkpoints are taken every minute)", c.AuditMaxCheckpointAge)
 	}
 	if c.Addr != "" {
 		host, port, err := net.SplitHostPort(c.Addr)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portico-gov/portico/internal/config"
 )
@@ -47,6 +48,13 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{name: "bad role", args: []string{"--role", "queen"}, wantErr: "--role"},
 		{name: "bad workers", args: []string{"--workers", "-3"}, wantErr: "--workers"},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "log-level"},
+		{name: "audit anchor default", env: map[string]string{"PORTICO_DATA": "/tmp/p"}, check: func(c config.Config) bool {
+			return c.AuditAnchor == "file:///tmp/p/audit-anchor?create_dir=1&no_tmp_dir=1&metadata=skip" && c.AuditCheckpointEvery == 1000 && c.AuditMaxCheckpointAge == time.Hour
+		}},
+		{name: "audit anchor from env", env: map[string]string{"PORTICO_AUDIT_ANCHOR": "s3://audit?region=us-east-1", "PORTICO_AUDIT_CHECKPOINT_EVERY": "50"}, check: func(c config.Config) bool {
+			return c.AuditAnchor == "s3://audit?region=us-east-1" && c.AuditCheckpointEvery == 50
+		}},
+		{name: "bad checkpoint interval", args: []string{"--audit-checkpoint-every", "-1"}, wantErr: "--audit-checkpoint-every"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,6 +67,49 @@ func TestFlagsAndEnvironment(t *testing.T) {
 			}
 			if err != nil || !tt.check(c) {
 				t.Fatalf("config = %+v, err = %v", c, err)
+			}
+		})
+	}
+}
+
+func TestMaxCheckpointAge(t *testing.T) {
+	tests := []struct {
+		env     string
+		args    []string
+		want    time.Duration
+		wantErr string
+	}{
+		{want: time.Hour},
+		{env: "15m", want: 15 * time.Minute},
+		{env: "15m", args: []string{"--max-checkpoint-age", "24h"}, want: 24 * time.Hour},
+		{args: []string{"--max-checkpoint-age", "30s"}, wantErr: "--max-checkpoint-age 30s must be at least 2m"},
+		{args: []string{"--max-checkpoint-age", "soon"}, wantErr: "max-checkpoint-age"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " ")+" "+tt.env, func(t *testing.T) {
+			var c config.Config
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			env := func(k string) string {
+				if k == "PORTICO_AUDIT_MAX_CHECKPOINT_AGE" {
+					return tt.env
+				}
+				return ""
+			}
+			c.RegisterStorage(fs, env, true)
+			c.RegisterAuditVerify(fs, env)
+			err := fs.Parse(tt.args)
+			if err == nil {
+				err = c.Finish()
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || c.AuditMaxCheckpointAge != tt.want {
+				t.Fatalf("max age = %s, %v; want %s", c.AuditMaxCheckpointAge, err, tt.want)
 			}
 		})
 	}
