@@ -23,6 +23,7 @@ import (
 	_ "gocloud.dev/blob/memblob"  // mem:// buckets, for tests and benchmarks
 
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
 )
 
 // Files is where uploaded files are kept: a gocloud.dev/blob bucket
@@ -88,8 +89,8 @@ func (s *Service) Attach(ctx context.Context, accountID, appID, pageID, field st
 	if err != nil {
 		return Attachment{}, nil, err
 	}
-	if app.Status != StatusDraft {
-		return Attachment{}, nil, platform.Errorf(platform.CodeConflict, "apply.error.submitted")
+	if err := closedError(app.Status); err != nil {
+		return Attachment{}, nil, err
 	}
 	page := form.Page(pageID)
 	var f *Field
@@ -153,11 +154,33 @@ func (s *Service) Attach(ctx context.Context, accountID, appID, pageID, field st
 		return Attachment{}, prob(problemFileSize, sizeText(limit)), nil
 	}
 	at.Size, at.SHA256 = size, hex.EncodeToString(h.Sum(nil))
-	_, err = s.db.Write().ExecContext(ctx, `INSERT INTO application_attachments (id, application_id, page, field, filename, content_type, size, sha256, blob_key, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		at.ID, at.ApplicationID, at.Page, at.Field, at.Filename, at.ContentType, at.Size, at.SHA256, at.key, at.CreatedAt)
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// The draft may have been withdrawn or submitted while the file
+		// streamed in, and its files deleted already: check again under a
+		// share lock (PostgreSQL; SQLite has one writer), so a withdrawal
+		// either sees this row when its deletion job lists the files or
+		// commits first and this upload is refused.
+		q := `SELECT status FROM applications WHERE id = $1`
+		if s.db.Dialect == storage.Postgres {
+			q += ` FOR SHARE`
+		}
+		var status string
+		if err := tx.QueryRowContext(ctx, q, app.ID).Scan(&status); err != nil {
+			return err
+		}
+		if err := closedError(status); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO application_attachments (id, application_id, page, field, filename, content_type, size, sha256, blob_key, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			at.ID, at.ApplicationID, at.Page, at.Field, at.Filename, at.ContentType, at.Size, at.SHA256, at.key, at.CreatedAt)
+		return err
+	})
 	if err != nil {
 		_ = s.cfg.Files.bucket.Delete(ctx, at.key)
+		if platform.ErrorCode(err) == platform.CodeConflict {
+			return Attachment{}, nil, err
+		}
 		return Attachment{}, nil, fmt.Errorf("application: attach: %w", err)
 	}
 	return at, nil, nil

@@ -1,6 +1,7 @@
 package application_test
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"sync"
@@ -114,4 +115,41 @@ func TestCloseRacesSubmit(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestAttachDuringWithdraw: a file still uploading when its draft is
+// deleted, and the deletion job has run, is refused and removed; it is
+// not stored against the withdrawn draft, where nothing would delete it.
+func TestAttachDuringWithdraw(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := newEnv(t, db)
+		draft, err := e.svc.Start(e.ctx, ana, "springfield-pothole")
+		if err != nil {
+			t.Fatal(err)
+		}
+		png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{1}, 1000)...)
+		r, w := io.Pipe()
+		done := make(chan error)
+		go func() {
+			_, _, err := e.svc.Attach(e.ctx, ana.AccountID, draft.ID, "where", "photo", application.Upload{Filename: "hole.png", Size: int64(len(png)), Content: r})
+			done <- err
+		}()
+		if _, err := w.Write(png[:100]); err != nil { // the upload has begun: Attach checked the draft
+			t.Fatal(err)
+		}
+		if err := e.svc.Withdraw(e.ctx, ana.AccountID, draft.ID); err != nil {
+			t.Fatal(err)
+		}
+		e.runFileDeletions(t)
+		if _, err := w.Write(png[100:]); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if err := <-done; !errors.Is(err, application.ErrClosed) {
+			t.Fatalf("upload finished after the draft was deleted: %v, want %v", err, application.ErrClosed)
+		}
+		if files, err := e.svc.Attachments(e.ctx, draft.ID); err != nil || len(files) != 0 {
+			t.Fatalf("withdrawn draft kept a file: %v %v", files, err)
+		}
+	})
 }

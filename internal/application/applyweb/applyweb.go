@@ -268,6 +268,10 @@ func (h *Handlers) savePage(w http.ResponseWriter, r *http.Request, a applicatio
 		return
 	}
 	form, uploadProbs, err := h.readPost(w, r, app, page)
+	if errors.Is(err, application.ErrSubmitted) { // submitted (another tab) while the file came in
+		http.Redirect(w, r, appURL(app.ID, "done"), http.StatusSeeOther)
+		return
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
