@@ -38,12 +38,12 @@ type DeleteFilesWorker struct {
 	Service *Service
 }
 
-// Work deletes the files. A job for an application that is not closed
-// is cancelled, not retried: it can only come from a bug, and retrying
-// would never make the deletion right.
+// Work deletes the files. A job for an application that is not closed,
+// or does not exist, is cancelled, not retried: it can only come from a
+// bug, and retrying would never make the deletion right.
 func (w *DeleteFilesWorker) Work(ctx context.Context, job *river.Job[DeleteFilesArgs]) error {
 	err := w.Service.DeleteFiles(ctx, job.Args.ApplicationID, job.Args.Reason)
-	if errors.Is(err, ErrNotClosed) {
+	if errors.Is(err, ErrNotClosed) || platform.ErrorCode(err) == platform.CodeNotFound {
 		return river.JobCancel(err)
 	}
 	return err
