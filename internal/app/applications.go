@@ -21,11 +21,19 @@ func (a *App) newApplications(ctx context.Context, reg *jobs.Registry) error {
 		return err
 	}
 	a.files = files
+	// The block queues file deletions from the moment it exists, so it
+	// gets an insert-only client now; the working client, built once every
+	// block has registered its workers, runs them.
+	inserter, err := jobs.New(a.DB, nil, jobs.Config{})
+	if err != nil {
+		return err
+	}
 	a.Applications = application.New(application.Config{
-		DB: a.DB, Audit: a.Audit, Clock: a.Clock, Services: a.Catalog, Cases: a.Casework, Files: files,
+		DB: a.DB, Audit: a.Audit, Clock: a.Clock, Services: a.Catalog, Cases: a.Casework, Files: files, Jobs: inserter,
 		Mailer: applicationMailer{a.Notify}, Contacts: contacts{a}, PublicURL: a.Config.PublicURL, Obligations: draftObligations{a},
 	})
 	jobs.Register(reg, &application.SweepWorker{Service: a.Applications})
+	jobs.Register(reg, &application.DeleteFilesWorker{Service: a.Applications})
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 )
@@ -127,6 +128,10 @@ type Config struct {
 	Services Services
 	Cases    Cases
 	Files    *Files
+	// Jobs queues the deletion of a closed draft's files in the
+	// transaction that closes it; an insert-only client will do, and the
+	// working client must have DeleteFilesWorker registered.
+	Jobs     *jobs.Client
 	Mailer   Mailer
 	Contacts Contacts
 	// Obligations, when set, lists drafts in the person's "Coming up" and

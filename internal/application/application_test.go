@@ -392,6 +392,15 @@ func TestWithdraw(t *testing.T) {
 		if err != nil || cur.Status != application.StatusWithdrawn {
 			t.Fatalf("after withdraw: %+v %v", cur, err)
 		}
+		if err := e.svc.Withdraw(e.ctx, ana.AccountID, app.ID); !errors.Is(err, application.ErrClosed) {
+			t.Fatalf("withdrew twice: %v", err)
+		}
+		if _, rc, err := e.svc.Attachment(e.ctx, app.ID, at.ID); err != nil {
+			t.Fatalf("file deleted before its job ran: %v", err)
+		} else {
+			rc.Close()
+		}
+		e.runFileDeletions(t)
 		if _, _, err := e.svc.Attachment(e.ctx, app.ID, at.ID); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Fatalf("file kept after withdraw: %v", err)
 		}
@@ -402,8 +411,21 @@ func TestWithdraw(t *testing.T) {
 		if _, err := e.svc.Submit(e.ctx, ana, draft.ID, draft.Revision); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.Withdraw(e.ctx, ana.AccountID, draft.ID); platform.ErrorCode(err) != platform.CodeConflict {
+		if err := e.svc.Withdraw(e.ctx, ana.AccountID, draft.ID); !errors.Is(err, application.ErrSubmitted) {
 			t.Fatalf("withdrew a submitted application: %v", err)
+		}
+		if err := e.svc.DeleteFiles(e.ctx, draft.ID, "test"); !errors.Is(err, application.ErrNotClosed) {
+			t.Fatalf("deleted the files of a submitted application: %v", err)
+		}
+		if files, err := e.svc.Attachments(e.ctx, draft.ID); err != nil || len(files) != 1 {
+			t.Fatalf("submitted application's files: %v %v", files, err)
+		}
+		var audited int
+		if err := db.Read().QueryRowContext(e.ctx, `SELECT COUNT(*) FROM audit_entries WHERE action = 'application.file.delete' AND subject = $1`, "application:"+app.ID).Scan(&audited); err != nil {
+			t.Fatal(err)
+		}
+		if audited != 1 {
+			t.Fatalf("file deletions audited %d times, want 1", audited)
 		}
 	})
 }

@@ -57,6 +57,7 @@ func exampleForm(t testing.TB, file string) *application.Form {
 // casework, audit, notification outbox and a file:// bucket.
 type env struct {
 	db     *storage.DB
+	reg    *jobs.Registry
 	clock  *platform.FakeClock
 	svc    *application.Service
 	cat    *catalog.Service
@@ -121,6 +122,8 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 		t.Fatal(err)
 	}
 	n.SetJobs(jc)
+	deleter := &application.DeleteFilesWorker{}
+	jobs.Register(reg, deleter)
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(t.TempDir(), "files")), RawQuery: "create_dir=1&no_tmp_dir=1"}
 	files, err := application.OpenFiles(ctx, u.String())
 	if err != nil {
@@ -132,7 +135,42 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 	svc := application.New(application.Config{
 		DB: db, Audit: log, Clock: clock, Services: cat, Cases: cases, Files: files,
 		Mailer: notifyMailer{n}, Contacts: contactBook{"acct-ana": {"ana@example.com", "en"}, "acct-beto": {"beto@example.com", "es"}},
-		PublicURL: "https://services.example.gov",
+		PublicURL: "https://services.example.gov", Jobs: jc,
 	})
-	return &env{db: db, clock: clock, svc: svc, cat: cat, cases: cases, notify: n, ctx: ctx}
+	deleter.Service = svc
+	return &env{db: db, reg: reg, clock: clock, svc: svc, cat: cat, cases: cases, notify: n, ctx: ctx}
+}
+
+// runFileDeletions works the queued file deletions with a real River
+// client on the env's registry, as the server does, and returns when none
+// is left to run.
+func (e *env) runFileDeletions(t testing.TB) {
+	t.Helper()
+	c, err := jobs.New(e.db, e.reg, jobs.Config{Work: true, FetchPollInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := c.Stop(e.ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var left int
+		if err := e.db.Read().QueryRowContext(e.ctx, `SELECT COUNT(*) FROM river_job WHERE kind = 'application.delete_files'
+			AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d file deletions still queued", left)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -40,7 +40,8 @@ func (w *SweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
 
 // Sweep sends the expiry reminder for drafts within ReminderBefore of
 // expiring and marks drafts past their expiry expired, by the platform
-// clock. It is idempotent: each reminder is claimed by setting
+// clock; each expiry queues the deletion of the draft's files in its
+// transaction (DeleteFilesArgs). It is idempotent: each reminder is claimed by setting
 // reminded_at in the transaction that queues its email, and each
 // expiry is a conditional update, so a rerun (or two workers) does
 // nothing twice.
@@ -111,6 +112,9 @@ func (s *Service) Sweep(ctx context.Context) (reminded, expired int, err error) 
 	rows.Close()
 	for _, g := range gone {
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			// A draft submitted or withdrawn since it was listed is left
+			// alone: the conditional update changes nothing and no file
+			// deletion is queued.
 			res, err := tx.ExecContext(ctx, `UPDATE applications SET status = 'expired', updated_at = $1 WHERE id = $2 AND status = 'draft' AND expires_at <= $1`, now, g[0])
 			if err != nil {
 				return err
@@ -122,14 +126,14 @@ func (s *Service) Sweep(ctx context.Context) (reminded, expired int, err error) 
 			if err := s.draftClosed(ctx, tx, g[2], g[0], false); err != nil {
 				return err
 			}
+			if err := s.enqueueDeleteFiles(ctx, tx, g[0], StatusExpired); err != nil {
+				return err
+			}
 			_, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.expire", Subject: "application:" + g[0], AgencyID: g[1]})
 			return err
 		})
 		if err != nil {
 			return reminded, expired, fmt.Errorf("application: sweep: expire %s: %w", g[0], err)
-		}
-		if err := s.deleteFiles(ctx, g[0]); err != nil {
-			return reminded, expired, fmt.Errorf("application: sweep: %w", err)
 		}
 	}
 	return reminded, expired, nil

@@ -14,15 +14,16 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob" // file:// buckets, the default
 	_ "gocloud.dev/blob/memblob"  // mem:// buckets, for tests and benchmarks
-	"gocloud.dev/gcerrors"
 
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
 )
 
 // Files is where uploaded files are kept: a gocloud.dev/blob bucket
@@ -88,8 +89,8 @@ func (s *Service) Attach(ctx context.Context, accountID, appID, pageID, field st
 	if err != nil {
 		return Attachment{}, nil, err
 	}
-	if app.Status != StatusDraft {
-		return Attachment{}, nil, platform.Errorf(platform.CodeConflict, "apply.error.submitted")
+	if err := closedError(app.Status); err != nil {
+		return Attachment{}, nil, err
 	}
 	page := form.Page(pageID)
 	var f *Field
@@ -129,7 +130,7 @@ func (s *Service) Attach(ctx context.Context, accountID, appID, pageID, field st
 	}
 	at := Attachment{
 		ID: uuid.Must(uuid.NewV7()).String(), ApplicationID: app.ID, Page: pageID, Field: field,
-		Filename: cleanFilename(up.Filename), ContentType: ctype, CreatedAt: s.clock.Now().UTC(),
+		Filename: CleanFilename(up.Filename), ContentType: ctype, CreatedAt: s.clock.Now().UTC(),
 	}
 	at.key = "applications/" + app.ID + "/" + at.ID
 	// Stream to the bucket, counting and hashing; a file that turns out
@@ -153,25 +154,60 @@ func (s *Service) Attach(ctx context.Context, accountID, appID, pageID, field st
 		return Attachment{}, prob(problemFileSize, sizeText(limit)), nil
 	}
 	at.Size, at.SHA256 = size, hex.EncodeToString(h.Sum(nil))
-	_, err = s.db.Write().ExecContext(ctx, `INSERT INTO application_attachments (id, application_id, page, field, filename, content_type, size, sha256, blob_key, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		at.ID, at.ApplicationID, at.Page, at.Field, at.Filename, at.ContentType, at.Size, at.SHA256, at.key, at.CreatedAt)
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// The draft may have been withdrawn or submitted while the file
+		// streamed in, and its files deleted already: check again under a
+		// share lock (PostgreSQL; SQLite has one writer), so a withdrawal
+		// either sees this row when its deletion job lists the files or
+		// commits first and this upload is refused.
+		q := `SELECT status FROM applications WHERE id = $1`
+		if s.db.Dialect == storage.Postgres {
+			q += ` FOR SHARE`
+		}
+		var status string
+		if err := tx.QueryRowContext(ctx, q, app.ID).Scan(&status); err != nil {
+			return err
+		}
+		if err := closedError(status); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO application_attachments (id, application_id, page, field, filename, content_type, size, sha256, blob_key, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			at.ID, at.ApplicationID, at.Page, at.Field, at.Filename, at.ContentType, at.Size, at.SHA256, at.key, at.CreatedAt)
+		return err
+	})
 	if err != nil {
 		_ = s.cfg.Files.bucket.Delete(ctx, at.key)
+		if platform.ErrorCode(err) == platform.CodeConflict {
+			return Attachment{}, nil, err
+		}
 		return Attachment{}, nil, fmt.Errorf("application: attach: %w", err)
 	}
 	return at, nil, nil
 }
 
-// cleanFilename keeps a displayable base name: no path, no control
-// characters, at most 200 characters.
-func cleanFilename(name string) string {
+// CleanFilename is the label kept for an uploaded file's name: its base
+// name (no path), valid UTF-8, without control or format characters
+// (Unicode Cc and Cf, which include the bidirectional overrides and
+// isolates U+202A-U+202E and U+2066-U+2069, the marks U+200E, U+200F and
+// U+061C, and zero-width characters) or line and paragraph separators, so
+// "invoice\u202Efdp.exe" cannot show as "invoiceexe.pdf" to staff. It has
+// at most 200 characters, is never empty, ".", ".." or "/", and cleaning
+// it again changes nothing.
+func CleanFilename(name string) string {
 	name = path.Base(strings.ReplaceAll(name, "\\", "/"))
 	name = clean(name, false)
+	name = strings.Map(func(r rune) rune {
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
 	if utf8.RuneCountInString(name) > 200 {
-		name = string([]rune(name)[:200])
+		name = strings.TrimSpace(string([]rune(name)[:200]))
 	}
-	if name == "" || name == "." || name == "/" {
+	if name == "" || name == "." || name == ".." || name == "/" {
 		name = "file"
 	}
 	return name
@@ -261,23 +297,4 @@ func (p *Page) FileTooLarge(name string) Problem {
 		limit = f.MaxBytes
 	}
 	return p.problem(name, "", problemFileSize, sizeText(limit))
-}
-
-// deleteFiles removes the files of a draft that will never be submitted
-// (withdrawn or expired): the bytes first, then the rows, so a failure
-// part-way leaves rows that a rerun can finish.
-func (s *Service) deleteFiles(ctx context.Context, appID string) error {
-	files, err := s.Attachments(ctx, appID)
-	if err != nil {
-		return err
-	}
-	for _, a := range files {
-		if err := s.cfg.Files.bucket.Delete(ctx, a.key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-			return fmt.Errorf("application: delete file %s: %w", a.ID, err)
-		}
-	}
-	if _, err := s.db.Write().ExecContext(ctx, `DELETE FROM application_attachments WHERE application_id = $1`, appID); err != nil {
-		return fmt.Errorf("application: delete files: %w", err)
-	}
-	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/portico-gov/portico/internal/application"
@@ -14,7 +15,9 @@ import (
 // services. The decoder must never panic; what it returns must be JSON
 // that both engines store (valid UTF-8, no NUL); and it must be stable:
 // showing the answers again (Typed) and posting them back gives the same
-// answers.
+// answers. Every value posted is also tried as an uploaded file's name:
+// its label must be a short, non-empty base name without control or
+// format characters, and stable.
 func FuzzDecode(f *testing.F) {
 	for _, seed := range []string{
 		"",
@@ -26,6 +29,7 @@ func FuzzDecode(f *testing.F) {
 		"name=" + strings.Repeat("%E2%80%A8", 50) + "&details=a%0D%0Ab",
 		"amount=9223372036854775808&parcel=123-456-789",
 		"size=small&location=%FF%FE&photo=..%2F..%2Fetc%2Fpasswd",
+		"decree=invoice%E2%80%AEfdp.exe&photo=%E2%81%A6a%E2%81%A9%E2%80%8F.png&file=..%5C..%5C%C2%85x",
 	} {
 		f.Add(seed)
 	}
@@ -37,6 +41,11 @@ func FuzzDecode(f *testing.F) {
 		post, err := url.ParseQuery(raw)
 		if err != nil {
 			return
+		}
+		for _, values := range post {
+			for _, v := range values {
+				checkFilename(t, v)
+			}
 		}
 		for _, page := range pages {
 			answers, probs := page.Check(post)
@@ -59,4 +68,22 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkFilename checks the label CleanFilename keeps for name.
+func checkFilename(t *testing.T, name string) {
+	t.Helper()
+	label := application.CleanFilename(name)
+	if label == "" || label == "." || label == ".." || !utf8.ValidString(label) || utf8.RuneCountInString(label) > 200 ||
+		strings.ContainsAny(label, `/\`) || label != strings.TrimSpace(label) {
+		t.Fatalf("CleanFilename(%+q) = %+q", name, label)
+	}
+	for _, r := range label {
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+			t.Fatalf("CleanFilename(%+q) = %+q keeps %U", name, label, r)
+		}
+	}
+	if again := application.CleanFilename(label); again != label {
+		t.Fatalf("CleanFilename not stable: %+q then %+q", label, again)
+	}
 }

@@ -366,7 +366,7 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 		return app, nil
 	case StatusDraft:
 	default:
-		return nil, platform.Errorf(platform.CodeConflict, "apply.error.closed")
+		return nil, ErrClosed
 	}
 	if revision != app.Revision {
 		return nil, ErrStale
@@ -447,10 +447,14 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 	if err != nil {
 		return nil, err
 	}
-	if after.Status != StatusSubmitted {
+	switch after.Status {
+	case StatusSubmitted:
+		return after, nil
+	case StatusDraft:
 		return nil, ErrStale // the draft changed between reading and submitting
+	default:
+		return nil, ErrClosed // withdrawn or expired at the same moment
 	}
-	return after, nil
 }
 
 // LatestForm returns the form of the latest published version of a service.
@@ -463,33 +467,56 @@ func (s *Service) LatestForm(ctx context.Context, serviceID string) (*Form, erro
 }
 
 // Withdraw deletes the person's draft: it is marked withdrawn (kept for
-// the audit trail, without its files) and no longer listed. Submitted
-// applications are withdrawn through their case, not here.
+// the audit trail) and no longer listed, and its files are deleted by a
+// job queued in the same transaction (DeleteFilesArgs), so only once the
+// change has committed. Submitted applications are withdrawn through
+// their case, not here. A draft submitted (perhaps at the same moment, in
+// another tab) is ErrSubmitted; one already withdrawn or expired is
+// ErrClosed; either way nothing is changed.
 func (s *Service) Withdraw(ctx context.Context, accountID, appID string) error {
 	app, _, err := s.Get(ctx, accountID, appID)
 	if err != nil {
 		return err
 	}
-	if app.Status != StatusDraft {
-		return platform.Errorf(platform.CodeConflict, "apply.error.submitted")
+	if err := closedError(app.Status); err != nil {
+		return err
 	}
 	now := s.clock.Now().UTC()
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// The status condition is the lock: a concurrent submission either
+		// commits first (this changes no row) or waits for this one.
 		res, err := tx.ExecContext(ctx, `UPDATE applications SET status = 'withdrawn', updated_at = $1, expires_at = NULL WHERE id = $2 AND account_id = $3 AND status = 'draft'`, now, app.ID, accountID)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
+		n, err := res.RowsAffected()
+		if err != nil {
 			return err
 		}
+		if n == 0 { // lost the race: say to what
+			var status string
+			if err := tx.QueryRowContext(ctx, `SELECT status FROM applications WHERE id = $1`, app.ID).Scan(&status); err != nil {
+				return err
+			}
+			if err := closedError(status); err != nil {
+				return err
+			}
+			return fmt.Errorf("draft %s unchanged by a conditional update", app.ID)
+		}
 		if err := s.draftClosed(ctx, tx, accountID, app.ID, false); err != nil {
+			return err
+		}
+		if err := s.enqueueDeleteFiles(ctx, tx, app.ID, StatusWithdrawn); err != nil {
 			return err
 		}
 		_, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.withdraw", Subject: "application:" + app.ID, AgencyID: app.AgencyID})
 		return err
 	})
+	if platform.ErrorCode(err) == platform.CodeConflict {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("application: withdraw: %w", err)
 	}
-	return s.deleteFiles(ctx, app.ID)
+	return nil
 }

@@ -268,6 +268,10 @@ func (h *Handlers) savePage(w http.ResponseWriter, r *http.Request, a applicatio
 		return
 	}
 	form, uploadProbs, err := h.readPost(w, r, app, page)
+	if errors.Is(err, application.ErrSubmitted) { // submitted (another tab) while the file came in
+		http.Redirect(w, r, appURL(app.ID, "done"), http.StatusSeeOther)
+		return
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -413,7 +417,7 @@ func (h *Handlers) done(w http.ResponseWriter, r *http.Request, a application.Ap
 		return
 	}
 	p := h.web.Renderer().NewPage(r, nil)
-	v := doneView{App: app, Service: text(p, f.Manifest.Title)}
+	v := doneView{App: app, Service: text(p, f.Manifest.Title), Kept: r.URL.Query().Get("kept") != ""}
 	if app.FeeAmount != nil {
 		v.Fee = money(*app.FeeAmount, app.FeeCurrency)
 	}
@@ -424,6 +428,9 @@ func (h *Handlers) done(w http.ResponseWriter, r *http.Request, a application.Ap
 type doneView struct {
 	App          *application.Application
 	Service, Fee string
+	// Kept: the person asked to delete the draft after it had been sent
+	// (from another tab), so nothing was deleted.
+	Kept bool
 }
 
 // file serves an uploaded file back to its applicant, always as a
@@ -454,7 +461,14 @@ type withdrawView struct{ Service, Action string }
 
 func (h *Handlers) withdraw(w http.ResponseWriter, r *http.Request, a application.Applicant) {
 	err := h.svc.Withdraw(r.Context(), a.AccountID, r.PathValue("app"))
-	if platform.ErrorCode(err) == platform.CodeConflict {
+	switch {
+	case errors.Is(err, application.ErrSubmitted): // sent from another tab first: say it was kept
+		http.Redirect(w, r, appURL(r.PathValue("app"), "done")+"?kept=1", http.StatusSeeOther)
+		return
+	case errors.Is(err, application.ErrClosed): // already deleted (another tab, or expired)
+		http.Redirect(w, r, "/dashboard?withdrawn=1", http.StatusSeeOther)
+		return
+	case platform.ErrorCode(err) == platform.CodeConflict:
 		http.Redirect(w, r, appURL(r.PathValue("app")), http.StatusSeeOther)
 		return
 	}

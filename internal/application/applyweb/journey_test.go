@@ -252,6 +252,10 @@ func TestApplyJourney(t *testing.T) {
 		t.Fatalf("cases = %d %v", cases, err)
 	}
 	expect(t, "page after submit", ana.post(appURL+"/pages/you", good), http.StatusSeeOther, appURL+"/done")
+	// "Delete" confirmed in a tab opened before the submission: nothing is
+	// deleted and the confirmation says why.
+	expect(t, "delete after submit", ana.post(appURL+"/withdraw", nil), http.StatusSeeOther, appURL+"/done?kept=1")
+	contains(t, "kept", ana.get(appURL+"/done?kept=1"), "This application had already been sent, so it was not deleted.", "ADAMS-CLERK-2026-000001")
 
 	// A second draft, deleted after a confirmation.
 	p = ana.post("/services/springfield-pothole/apply", nil)
@@ -260,6 +264,7 @@ func TestApplyJourney(t *testing.T) {
 	contains(t, "confirm delete", ana.get(pothole+"/withdraw"), "Delete this unfinished application?", `action="`+pothole+`/withdraw"`)
 	expect(t, "delete", ana.post(pothole+"/withdraw", nil), http.StatusSeeOther, "/dashboard?withdrawn=1")
 	expect(t, "deleted draft", ana.get(pothole+"/pages/where"), http.StatusNotFound, "")
+	expect(t, "delete again (another tab)", ana.post(pothole+"/withdraw", nil), http.StatusSeeOther, "/dashboard?withdrawn=1")
 
 	// A message in Ana's inbox shows on the dashboard, marked new.
 	anaAcct, err := a.Identity.AccountByEmail(context.Background(), "ana.citizen@example.com")
