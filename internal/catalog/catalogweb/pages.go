@@ -210,7 +210,7 @@ func (h *Handlers) start(w http.ResponseWriter, r *http.Request) {
 		v.Fee = page.T("catalog.start.fee.none")
 	}
 	v.Minutes = page.T("catalog.start.minutes", f.Minutes)
-	v.Length = page.T("catalog.start.length", f.Pages, f.Questions)
+	v.Length = page.T("catalog.start.length", page.T("catalog.start.pages", f.Pages), page.T("catalog.start.questions", f.Questions))
 	if f.Pages == 0 {
 		v.Length = page.T("catalog.start.length.none")
 	}
