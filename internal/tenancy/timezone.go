@@ -104,15 +104,23 @@ func (s *Service) AgencyLocation(ctx context.Context, agencyID string) (*time.Lo
 // belong to no one agency (a citizen's dashboard, inbox, "Coming up").
 // With no jurisdictions yet it is UTC.
 func (s *Service) HomeLocation(ctx context.Context) (*time.Location, error) {
+	if loc, ok := s.zones.get("home", s.clock.Now()); ok {
+		return loc, nil
+	}
 	var id string
 	err := s.db.Read().QueryRowContext(ctx, `SELECT id FROM jurisdictions WHERE parent_id IS NULL ORDER BY id LIMIT 1`).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return time.UTC, nil
+		return time.UTC, nil // not cached: the first state may be created any moment
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: home location: %w", err)
 	}
-	return s.Location(ctx, id)
+	loc, err := s.Location(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.zones.put("home", loc, s.clock.Now())
+	return loc, nil
 }
 
 // Zone returns HomeLocation, or UTC when the database cannot say: a page
