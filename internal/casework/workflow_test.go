@@ -14,6 +14,7 @@ import (
 	"github.com/portico-gov/portico/examples/services"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/platform"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -99,7 +100,7 @@ func TestOptionsGolden(t *testing.T) {
 		if amount, cur, ok, err := w.Fee(in); err != nil {
 			t.Fatalf("%s fee: %v", m.ID, err)
 		} else if ok {
-			fmt.Fprintf(&b, "fee: %s\n", casework.FormatMoney(amount, cur))
+			fmt.Fprintf(&b, "fee: %s\n", platform.Money{Minor: amount, Currency: cur}.String())
 		}
 		states := make([]string, 0, len(m.Workflow.States))
 		for s := range m.Workflow.States {

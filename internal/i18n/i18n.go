@@ -28,6 +28,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/text/feature/plural"
 	"golang.org/x/text/language"
@@ -296,4 +297,20 @@ func (c *Catalog) Negotiate(r *http.Request) (lang Lang, explicit bool) {
 		}
 	}
 	return English, false
+}
+
+// messages is the embedded catalogue, loaded once: it is immutable data
+// compiled into the binary, so sharing it is not shared mutable state.
+var messages = sync.OnceValues(Load)
+
+// Messages returns the embedded catalogue for blocks that write emails
+// (casework, reminder, application) without a page to translate through.
+// The catalogues are checked by TestCatalogues, so a load error here is a
+// build defect and panics at first use.
+func Messages() *Catalog {
+	c, err := messages()
+	if err != nil {
+		panic(err)
+	}
+	return c
 }
