@@ -24,6 +24,7 @@ func (a *App) newApplications(ctx context.Context, reg *jobs.Registry) error {
 	a.Applications = application.New(application.Config{
 		DB: a.DB, Audit: a.Audit, Clock: a.Clock, Services: a.Catalog, Cases: a.Casework, Files: files,
 		Mailer: applicationMailer{a.Notify}, Contacts: contacts{a}, PublicURL: a.Config.PublicURL, Obligations: draftObligations{a},
+		Zone: a.Tenancy.Zone,
 	})
 	jobs.Register(reg, &application.SweepWorker{Service: a.Applications})
 	return nil
