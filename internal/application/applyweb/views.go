@@ -314,4 +314,3 @@ func answerLines(p *web.Page, fd *application.Field, v any, files map[string]app
 	}
 	return []string{fmt.Sprint(v)}
 }
-

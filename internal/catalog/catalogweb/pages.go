@@ -203,7 +203,7 @@ func (h *Handlers) start(w http.ResponseWriter, r *http.Request) {
 	v.FeeKind = f.Fee.Kind
 	switch f.Fee.Kind {
 	case "fixed":
-		v.Fee = page.T("catalog.start.fee.fixed", money(*f.Fee.Amount, f.Fee.Currency))
+		v.Fee = page.T("catalog.start.fee.fixed", page.Money(*f.Fee.Amount, f.Fee.Currency))
 	case "variable":
 		v.Fee = page.T("catalog.start.fee.variable")
 	default:
