@@ -51,9 +51,16 @@ func TestReasonsTranslated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
+		// Plural messages are objects; reasons are plain strings.
+		raw := map[string]any{}
+		if err := json.Unmarshal(b, &raw); err != nil {
 			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for k, v := range raw {
+			if s, ok := v.(string); ok {
+				m[k] = s
+			}
 		}
 		cat[lang] = m
 	}
