@@ -305,7 +305,11 @@ func (s *Service) Today() Date { return DateOf(s.clock.Now().In(s.Location())) }
 
 // SendTime is when the reminder at offset of an obligation due on d is sent.
 func (s *Service) SendTime(d Date, offset time.Duration) time.Time {
-	return d.Time(s.Location()).Add(time.Duration(s.cfg.SendHour)*time.Hour + offset).UTC()
+	// Whole days move the calendar date, not 24-hour steps, so a reminder
+	// is sent at the send hour local time even across a DST change; the
+	// rest of the offset (whole minutes) is added as a duration.
+	days, rest := offset/Day, offset%Day
+	return time.Date(d.Year, d.Month, d.Day+int(days), s.cfg.SendHour, 0, 0, 0, s.Location()).Add(rest).UTC()
 }
 
 var errNotFound = platform.Errorf(platform.CodeNotFound, "reminder.notfound")
