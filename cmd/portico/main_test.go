@@ -296,7 +296,7 @@ func TestCLI(t *testing.T) {
 		{"agency list unknown", []string{"agency", "list", "--jurisdiction", "nope"}, exitError, "", `jurisdiction "nope" does not exist`},
 		{"audit list", []string{"audit", "list", "--subject", "agency:ex-dmv", "--json"}, exitOK, `"actor": "operator:cli"`, ""},
 		{"audit list bad limit", []string{"audit", "list", "--limit", "0"}, exitUsage, "", "--limit"},
-		{"audit verify", []string{"audit", "verify"}, exitOK, "Audit log OK: 4 entries", ""},
+		{"audit verify", []string{"audit", "verify"}, exitOK, "Audit log OK: 5 entries", ""}, // 3 jurisdictions, 1 time zone, 1 agency
 		{"jobs stats", []string{"jobs", "stats", "--json"}, exitOK, "[", ""},
 		{"user add", []string{"user", "add", "--email", "sam@ex-dmv.example.gov", "--name", "Sam Staff", "--agency", "ex-dmv", "--role", "caseworker", "--json"}, exitOK, `"role": "caseworker"`, ""},
 		{"user add second role", []string{"user", "add", "--email", "SAM@ex-dmv.example.gov", "--agency", "ex-dmv", "--role", "auditor"}, exitOK, "auditor in ex-dmv, caseworker in ex-dmv", ""},
