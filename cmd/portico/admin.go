@@ -102,7 +102,7 @@ func runJurisdictionCreate(ctx context.Context, e env, args []string) error {
 	var cfg config.Config
 	var j tenancy.Jurisdiction
 	var zips listFlag
-	fs := newFlags(e, "portico jurisdiction create", "--id ID --kind state|county|city|town --name NAME [--parent ID] [--zip 70101,70102] [--json]")
+	fs := newFlags(e, "portico jurisdiction create", "--id ID --kind state|county|city|town --name NAME [--parent ID] [--zip 70101,70102] [--time-zone America/Chicago] [--json]")
 	cfg.RegisterStorage(fs, e.getenv, true)
 	fs.StringVar(&j.ID, "id", "", "identifier: lowercase letters, digits and hyphens (required)")
 	kind := fs.String("kind", "", "state, county, city or town (required)")
@@ -110,6 +110,7 @@ func runJurisdictionCreate(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&j.NameES, "name-es", "", "name in Spanish")
 	fs.StringVar(&j.ParentID, "parent", "", "parent jurisdiction id (required unless a state)")
 	fs.Var(&zips, "zip", "ZIP codes it covers, comma-separated or repeated")
+	fs.StringVar(&j.TimeZone, "time-zone", "", "IANA time zone of its dates (America/Chicago); default: the parent's, UTC for a state")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -130,6 +131,33 @@ func runJurisdictionCreate(ctx context.Context, e env, args []string) error {
 	})
 }
 
+// runJurisdictionTimeZone sets the zone every date of a jurisdiction (and
+// of its children without their own) is shown and due in.
+func runJurisdictionTimeZone(ctx context.Context, e env, args []string) error {
+	var cfg config.Config
+	fs := newFlags(e, "portico jurisdiction time-zone", "--id ID --time-zone America/Chicago (\"\" to inherit the parent's)")
+	cfg.RegisterStorage(fs, e.getenv, true)
+	id := fs.String("id", "", "the jurisdiction (required)")
+	zone := fs.String("time-zone", "", "IANA time zone name; empty to inherit the parent's")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return usagef("--id is required")
+	}
+	return withApp(ctx, e, cfg, func(ctx context.Context, a *app.App) error {
+		if err := a.Tenancy.SetTimeZone(ctx, *id, *zone); err != nil {
+			return err
+		}
+		loc, err := a.Tenancy.Location(ctx, *id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Jurisdiction %s now shows and sets dates in %s.\n", *id, loc)
+		return nil
+	})
+}
+
 func runJurisdictionList(ctx context.Context, e env, args []string) error {
 	var cfg config.Config
 	fs := newFlags(e, "portico jurisdiction list", "[--json]")
@@ -145,9 +173,9 @@ func runJurisdictionList(ctx context.Context, e env, args []string) error {
 		}
 		return output(e, *asJSON, js, func(w io.Writer) {
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tKIND\tPARENT\tNAME\tZIPS")
+			fmt.Fprintln(tw, "ID\tKIND\tPARENT\tNAME\tZIPS\tTIME ZONE")
 			for _, j := range js {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Kind, dash(j.ParentID), j.Name, dash(strings.Join(j.ZIPs, ",")))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Kind, dash(j.ParentID), j.Name, dash(strings.Join(j.ZIPs, ",")), dash(j.TimeZone))
 			}
 			tw.Flush()
 		})

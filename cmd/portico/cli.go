@@ -46,6 +46,7 @@ func commands() []*command {
 		{name: "jurisdiction", summary: "create and list jurisdictions", subs: []*command{
 			{name: "create", summary: "create a jurisdiction", run: runJurisdictionCreate},
 			{name: "list", summary: "list jurisdictions", run: runJurisdictionList},
+			{name: "time-zone", summary: "set the time zone of a jurisdiction's dates", run: runJurisdictionTimeZone},
 		}},
 		{name: "agency", summary: "create and list agencies", subs: []*command{
 			{name: "create", summary: "create an agency in a jurisdiction", run: runAgencyCreate},

@@ -8,6 +8,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// Jurisdictions name IANA time zones; embed the zone database so the
+	// binary works on machines (containers) without /usr/share/zoneinfo.
+	_ "time/tzdata"
 )
 
 func main() {

@@ -193,7 +193,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	a.Reminders = reminder.New(db, a.Audit, a.Clock, reg, reminderDirectory{a}, reminderMailer{a.Notify},
-		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }})
+		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone})
 	if err := a.newApplications(ctx, reg); err != nil {
 		return nil, err
 	}
@@ -242,6 +242,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		HSTS:           cfg.HTTPS(),
 		Ready:          a.ready,
 		TrustedProxies: cfg.Proxies,
+		Zone:           a.Tenancy.Zone,
 	}, logger, catalog, a.Metrics)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	_ "gocloud.dev/blob/s3blob" // s3:// attachment buckets (ADR: attachments in blob storage)
 
 	"github.com/portico-gov/portico/internal/application"
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/notify"
 )
@@ -31,6 +32,7 @@ func (a *App) newApplications(ctx context.Context, reg *jobs.Registry) error {
 	a.Applications = application.New(application.Config{
 		DB: a.DB, Audit: a.Audit, Clock: a.Clock, Services: a.Catalog, Cases: a.Casework, Files: files, Jobs: inserter,
 		Mailer: applicationMailer{a.Notify}, Contacts: contacts{a}, PublicURL: a.Config.PublicURL, Obligations: draftObligations{a},
+		Zone: a.Tenancy.Zone,
 	})
 	jobs.Register(reg, &application.SweepWorker{Service: a.Applications})
 	jobs.Register(reg, &application.DeleteFilesWorker{Service: a.Applications})
@@ -67,8 +69,10 @@ type draftObligations struct{ a *App }
 func (o draftObligations) DraftDue(ctx context.Context, tx *sql.Tx, d application.DraftDue) error {
 	_, err := o.a.Reminders.Set(ctx, tx, reminder.Obligation{
 		AccountID: d.AccountID, AgencyID: d.AgencyID, Kind: reminder.KindDraft, Source: "draft:" + d.AppID,
-		Title: reminder.Text{EN: "Finish your application: " + d.Service.EN, ES: "Termine su solicitud: " + d.Service.ES},
-		URL:   "/apply/" + d.AppID, Due: reminder.DateOf(d.Expires), Schedule: reminder.NoReminders,
+		Title: reminder.Text{EN: i18n.Messages().T(i18n.English, "apply.reminder.finish", d.Service.EN),
+			ES: i18n.Messages().T(i18n.Spanish, "apply.reminder.finish", d.Service.ES)},
+		// The draft is due on the day it expires in the jurisdiction's zone.
+		URL: "/apply/" + d.AppID, Due: reminder.DateOf(d.Expires.In(o.a.Reminders.Location())), Schedule: reminder.NoReminders,
 	})
 	return err
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/notify"
 )
@@ -49,10 +50,12 @@ func (m caseMailer) MailCitizen(ctx context.Context, tx *sql.Tx, mail casework.M
 	if err != nil {
 		return fmt.Errorf("case mail: %w", err)
 	}
-	subject, body, link := mail.Subject.EN, mail.Body.EN, "See your application"
+	subject, body := mail.Subject.EN, mail.Body.EN
+	lang := i18n.English
 	if acct.Lang == "es" {
-		subject, body, link = mail.Subject.ES, mail.Body.ES, "Vea su solicitud"
+		subject, body, lang = mail.Subject.ES, mail.Body.ES, i18n.Spanish
 	}
+	link := i18n.Messages().T(lang, "casework.mail.see")
 	text := body + "\n\n" + link + ":\n" + strings.TrimRight(m.a.Config.PublicURL, "/") + "/applications/" + mail.CaseID + "\n"
 	_, err = m.a.Notify.SendEmail(ctx, tx, notify.Email{To: acct.Email, Subject: subject + " (" + mail.Reference + ")", Text: text,
 		Lang: acct.Lang, AgencyID: mail.AgencyID, Reference: "case:" + mail.CaseID})
@@ -72,7 +75,9 @@ func (o caseObligations) Set(ctx context.Context, tx *sql.Tx, ob casework.Obliga
 	_, err := o.a.Reminders.Set(ctx, tx, reminder.Obligation{
 		AccountID: ob.AccountID, AgencyID: ob.AgencyID, Kind: ob.Kind, Source: ob.Source,
 		Title: reminder.Text{EN: ob.Title.EN, ES: ob.Title.ES}, URL: ob.URL,
-		Due: reminder.DateOf(ob.Due), Schedule: sched,
+		// A due instant becomes the calendar day it falls on in the
+		// jurisdiction's zone, due until that day ends there.
+		Due: reminder.DateOf(ob.Due.In(o.a.Reminders.Location())), Schedule: sched,
 	})
 	return err
 }

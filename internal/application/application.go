@@ -139,6 +139,9 @@ type Config struct {
 	Obligations Obligations
 	// PublicURL is the site's address, for links in emails.
 	PublicURL string
+	// Zone is the time zone of the dates in its emails (the home
+	// jurisdiction's, tenancy.Service.Zone). Nil means UTC.
+	Zone func(context.Context) *time.Location
 }
 
 // Obligations is what the applying block needs of the reminder block.

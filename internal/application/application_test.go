@@ -291,7 +291,7 @@ func TestSweep(t *testing.T) {
 		if err := db.Read().QueryRowContext(e.ctx, `SELECT subject, body_text FROM notifications WHERE recipient = 'ana@example.com'`).Scan(&subject, &body); err != nil {
 			t.Fatal(err)
 		}
-		if subject != "Your unfinished application expires soon" || !strings.Contains(body, "https://services.example.gov/apply/"+app.ID) || !strings.Contains(body, "24 December 2026") {
+		if subject != "Your unfinished application expires soon" || !strings.Contains(body, "https://services.example.gov/apply/"+app.ID) || !strings.Contains(body, "December 24, 2026") {
 			t.Fatalf("reminder: %s\n%s", subject, body)
 		}
 		e.clock.Advance(application.ReminderBefore)

@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -90,7 +91,7 @@ func (s *Service) Sweep(ctx context.Context) (reminded, expired int, err error) 
 				return err // changed or already reminded
 			}
 			reminded++
-			return s.cfg.Mailer.SendEmail(ctx, tx, reminderEmail(email, lang, f, d.id, d.agency, d.expires, s.cfg.PublicURL))
+			return s.cfg.Mailer.SendEmail(ctx, tx, reminderEmail(email, lang, f, d.id, d.agency, d.expires, s.cfg.PublicURL, s.zone(ctx)))
 		})
 		if err != nil {
 			return reminded, expired, fmt.Errorf("application: sweep: remind %s: %w", d.id, err)
@@ -139,28 +140,27 @@ func (s *Service) Sweep(ctx context.Context) (reminded, expired int, err error) 
 	return reminded, expired, nil
 }
 
-// reminderEmail is the expiry reminder, in the person's language.
-func reminderEmail(to, lang string, f *Form, appID, agency string, expires time.Time, publicURL string) Email {
+// reminderEmail is the expiry reminder, in the person's language, with
+// the date in the jurisdiction's zone (loc).
+func reminderEmail(to, lang string, f *Form, appID, agency string, expires time.Time, publicURL string, loc *time.Location) Email {
 	link := strings.TrimRight(publicURL, "/") + "/apply/" + appID
+	l := i18n.English
+	title := f.Manifest.Title.EN
 	if lang == "es" {
-		return Email{To: to, Lang: "es", AgencyID: agency, Reference: "application:" + appID,
-			Subject: "Su solicitud sin terminar vence pronto",
-			Text: fmt.Sprintf("Hola:\n\nSu solicitud «%s» está guardada pero no enviada. Si no la termina, se borrará el %s.\n\nContinúe aquí:\n%s\n",
-				f.Manifest.Title.ES, FormatDate(expires, "es"), link)}
+		l, title = i18n.Spanish, f.Manifest.Title.ES
 	}
-	return Email{To: to, Lang: "en", AgencyID: agency, Reference: "application:" + appID,
-		Subject: "Your unfinished application expires soon",
-		Text: fmt.Sprintf("Hello,\n\nYour application \"%s\" is saved but not sent. If you do not finish it, it will be deleted on %s.\n\nContinue here:\n%s\n",
-			f.Manifest.Title.EN, FormatDate(expires, "en"), link)}
+	m := i18n.Messages().For(l, loc)
+	return Email{To: to, Lang: string(l), AgencyID: agency, Reference: "application:" + appID,
+		Subject: m.T("apply.mail.expiry.subject"),
+		Text:    m.T("apply.mail.expiry.text", title, m.Date(expires), link)}
 }
 
-var spanishMonths = []string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"}
-
-// FormatDate writes a date the way people read it: "12 April 1988",
-// "12 de abril de 1988".
-func FormatDate(t time.Time, lang string) string {
-	if lang == "es" {
-		return fmt.Sprintf("%d de %s de %d", t.Day(), spanishMonths[t.Month()-1], t.Year())
+// zone is the time zone of dates in the block's emails.
+func (s *Service) zone(ctx context.Context) *time.Location {
+	if s.cfg.Zone != nil {
+		if loc := s.cfg.Zone(ctx); loc != nil {
+			return loc
+		}
 	}
-	return t.Format("2 January 2006")
+	return time.UTC
 }

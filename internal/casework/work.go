@@ -13,6 +13,7 @@ import (
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/events"
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 )
@@ -625,21 +626,19 @@ func (s *Service) Message(ctx context.Context, caseID, body string) (Case, error
 
 // mailText emails the applicant a platform message (subject and intro in
 // both languages from mailTexts) followed by body as written.
+// mailText emails the citizen: kind names catalogue messages
+// (casework.KIND.subject with the reference, casework.KIND.intro) and
+// body follows the intro in both languages.
 func (s *Service) mailText(ctx context.Context, tx *sql.Tx, c Case, kind, body string) error {
-	t := mailTexts[kind]
-	return s.mail(ctx, tx, c, manifest.Text{EN: fmt.Sprintf(t[0], c.Reference), ES: fmt.Sprintf(t[1], c.Reference)},
-		manifest.Text{EN: t[2] + "\n\n" + body, ES: t[3] + "\n\n" + body})
+	return s.mailTexts(ctx, tx, c, kind, manifest.Text{EN: body, ES: body})
 }
 
-// mailTexts: subject en, subject es, intro en, intro es.
-var mailTexts = map[string][4]string{
-	"mail.message": {"A message about your application %s", "Un mensaje sobre su solicitud %s",
-		"The agency sent you this message:", "La agencia le envió este mensaje:"},
-	"mail.request": {"We need more information for your application %s", "Necesitamos más información para su solicitud %s",
-		"The agency needs more information before it can go on. Please answer on your application's page:",
-		"La agencia necesita más información para continuar. Responda en la página de su solicitud:"},
-	"mail.payment": {"Payment received for your application %s", "Pago recibido para su solicitud %s",
-		"We recorded your payment.", "Registramos su pago."},
+// mailTexts is mailText with a body per language (an amount of money).
+func (s *Service) mailTexts(ctx context.Context, tx *sql.Tx, c Case, kind string, body manifest.Text) error {
+	m := i18n.Messages()
+	return s.mail(ctx, tx, c,
+		manifest.Text{EN: m.T(i18n.English, "casework."+kind+".subject", c.Reference), ES: m.T(i18n.Spanish, "casework."+kind+".subject", c.Reference)},
+		manifest.Text{EN: m.T(i18n.English, "casework."+kind+".intro") + "\n\n" + body.EN, ES: m.T(i18n.Spanish, "casework."+kind+".intro") + "\n\n" + body.ES})
 }
 
 // RequestInfo asks the citizen for more information. The case then waits
@@ -739,7 +738,7 @@ func (s *Service) RecordPayment(ctx context.Context, caseID string, amount int64
 			return platform.Errorf(platform.CodeConflict, "no payment is due on this case")
 		}
 		if amount != due.Int64 {
-			return platform.Invalid("amount", fmt.Sprintf("the amount due is %s", FormatMoney(due.Int64, "")))
+			return platform.Invalid("amount", fmt.Sprintf("the amount due is %s", i18n.Messages().For(i18n.English, nil).MoneyOf(due.Int64, "")))
 		}
 		now := s.clock.Now().UTC()
 		actor := platform.ActorFrom(ctx).String()
@@ -758,7 +757,9 @@ func (s *Service) RecordPayment(ctx context.Context, caseID string, amount int64
 		if err := s.emit(ctx, tx, c, EventPaymentRecorded, detail); err != nil {
 			return err
 		}
-		if err := s.mailText(ctx, tx, c, "mail.payment", FormatMoney(amount, "")); err != nil {
+		m := i18n.Messages()
+		if err := s.mailTexts(ctx, tx, c, "mail.payment", manifest.Text{EN: m.For(i18n.English, nil).MoneyOf(amount, ""),
+			ES: m.For(i18n.Spanish, nil).MoneyOf(amount, "")}); err != nil {
 			return err
 		}
 		c.UpdatedAt = now
@@ -787,20 +788,6 @@ func (s *Service) automatic(ctx context.Context, tx *sql.Tx, c Case) (Case, erro
 		return c, nil
 	}
 	return s.transition(platform.WithActor(ctx, platform.Actor{Kind: platform.ActorSystem, ID: "workflow"}), tx, w, c, t, in)
-}
-
-// FormatMoney renders minor units as a decimal amount with the currency
-// ("USD 45.00"; "45.00" without one).
-func FormatMoney(minor int64, currency string) string {
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	s := fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
-	if currency == "" {
-		return s
-	}
-	return currency + " " + s
 }
 
 // Now is the block's clock, for pages that classify SLAs.

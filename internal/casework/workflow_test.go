@@ -14,6 +14,7 @@ import (
 	"github.com/portico-gov/portico/examples/services"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/platform"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -99,7 +100,7 @@ func TestOptionsGolden(t *testing.T) {
 		if fee, ok, err := w.Runtime().Fee(in.Answers, in.Person, in.Now); err != nil {
 			t.Fatalf("%s fee: %v", m.ID, err)
 		} else if ok {
-			fmt.Fprintf(&b, "fee: %s\n", casework.FormatMoney(fee.Amount, fee.Currency))
+			fmt.Fprintf(&b, "fee: %s\n", platform.Money{Minor: fee.Amount, Currency: fee.Currency}.String())
 		}
 		states := make([]string, 0, len(m.Workflow.States))
 		for s := range m.Workflow.States {

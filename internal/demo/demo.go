@@ -13,7 +13,9 @@ import (
 
 // Jurisdictions of the State of Example, parents before children.
 var Jurisdictions = []tenancy.Jurisdiction{
-	{ID: "example", Kind: tenancy.State, Name: "State of Example", NameES: "Estado de Example"},
+	// The State of Example keeps Central time (America/Chicago); its
+	// counties and cities inherit it.
+	{ID: "example", Kind: tenancy.State, Name: "State of Example", NameES: "Estado de Example", TimeZone: "America/Chicago"},
 	{ID: "adams-county", ParentID: "example", Kind: tenancy.County, Name: "Adams County", NameES: "Condado de Adams"},
 	{ID: "baker-county", ParentID: "example", Kind: tenancy.County, Name: "Baker County", NameES: "Condado de Baker"},
 	{ID: "clark-county", ParentID: "example", Kind: tenancy.County, Name: "Clark County", NameES: "Condado de Clark"},

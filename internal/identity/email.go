@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 )
@@ -13,30 +14,11 @@ import (
 // PurposeEmailChange confirms a new address before an account moves to it.
 const PurposeEmailChange Purpose = "email_change"
 
-var emailChangeText = map[string]map[string]string{
-	"en": {
-		"code.subject":  "Your %s code to confirm your new email address: %s",
-		"code.body":     "Use this code to make this address the email of your %s account:\n\n    %s\n\nThe code works once and expires in %d minutes. If you did not ask for this, you can ignore this email.\n",
-		"taken.subject": "This address already has a %s account",
-		"taken.body":    "Someone asked to move a %s account to this email address, but it already has an account of its own. Nothing has changed.\n",
-		"moved.subject": "The email address of your %s account was changed",
-		"moved.body":    "The email address of your %s account was changed from this address to %s.\n\nIf you did not do this, contact us at once and reset your password at %s/recover.\n",
-	},
-	"es": {
-		"code.subject":  "Su código de %s para confirmar su nuevo correo electrónico: %s",
-		"code.body":     "Use este código para que esta dirección sea el correo electrónico de su cuenta de %s:\n\n    %s\n\nEl código funciona una sola vez y vence en %d minutos. Si usted no lo pidió, puede ignorar este mensaje.\n",
-		"taken.subject": "Esta dirección ya tiene una cuenta de %s",
-		"taken.body":    "Alguien pidió cambiar una cuenta de %s a este correo electrónico, pero ya tiene una cuenta propia. Nada ha cambiado.\n",
-		"moved.subject": "Se cambió el correo electrónico de su cuenta de %s",
-		"moved.body":    "El correo electrónico de su cuenta de %s se cambió de esta dirección a %s.\n\nSi usted no lo hizo, comuníquese con nosotros de inmediato y restablezca su contraseña en %s/recover.\n",
-	},
-}
-
+// emailChangeT is the text of an email-change email
+// (identity.mail.change.KEY in the catalogues, unformatted).
 func emailChangeT(lang, key string) string {
-	if m, ok := emailChangeText[lang]; ok {
-		return m[key]
-	}
-	return emailChangeText["en"][key]
+	l, _ := i18n.Parse(lang)
+	return i18n.Messages().T(l, "identity.mail.change."+key)
 }
 
 // StartEmailChange sends a code to newEmail, which becomes the account's

@@ -8,60 +8,19 @@ import (
 	"strings"
 
 	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity/password"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
 // emailText is the catalogue of identity emails. Kept here, beside the
 // flows that send them, in both languages.
-var emailText = map[string]map[string]string{
-	"en": {
-		"signup.subject":   "Your %s confirmation code: %s",
-		"signup.body":      "Use this code to confirm your email address and create your %s account:\n\n    %s\n\nOr follow this link:\n%s\n\nThe code works once and expires in %d minutes. If you did not ask for this, you can ignore this email.\n",
-		"exists.subject":   "You already have a %s account",
-		"exists.body":      "Someone tried to create a %s account with this email address, which already has one.\n\nIf it was you, sign in at %s/sign-in, or reset your password at %s/recover.\n\nIf it was not you, you can ignore this email; nothing has changed.\n",
-		"recover.subject":  "Your %s account recovery code: %s",
-		"recover.body":     "Use this code to reset the password of your %s account:\n\n    %s\n\nOr follow this link:\n%s\n\nThe code works once and expires in %d minutes. If you did not ask for this, you can ignore this email; your password has not changed.\n",
-		"noacct.subject":   "%s account recovery",
-		"noacct.body":      "Someone asked to reset the password of a %s account for this email address, but there is no account for it.\n\nIf it was you, you may have used another address, or you can create an account at %s/sign-up.\n",
-		"changed.subject":  "Your %s password was changed",
-		"changed.body":     "The password of your %s account was changed and every other session was signed out.\n\nIf you did not do this, reset your password now at %s/recover and contact us.\n",
-		"factor.subject":   "A sign-in method on your %s account changed",
-		"factor.body":      "This change was made to your %s account: %s.\n\nIf you did not do this, reset your password now at %s/recover and contact us.\n",
-		"factor.totp.on":   "an authentication app was added",
-		"factor.totp.off":  "the authentication app was removed",
-		"factor.codes":     "new recovery codes were made; the old ones no longer work",
-		"factor.pk.add":    "a passkey was added",
-		"factor.pk.remove": "a passkey was removed",
-	},
-	"es": {
-		"signup.subject":   "Su código de confirmación de %s: %s",
-		"signup.body":      "Use este código para confirmar su correo electrónico y crear su cuenta de %s:\n\n    %s\n\nO siga este enlace:\n%s\n\nEl código funciona una sola vez y vence en %d minutos. Si usted no lo pidió, puede ignorar este mensaje.\n",
-		"exists.subject":   "Usted ya tiene una cuenta de %s",
-		"exists.body":      "Alguien intentó crear una cuenta de %s con este correo electrónico, que ya tiene una.\n\nSi fue usted, inicie sesión en %s/sign-in o restablezca su contraseña en %s/recover.\n\nSi no fue usted, puede ignorar este mensaje; nada ha cambiado.\n",
-		"recover.subject":  "Su código de recuperación de cuenta de %s: %s",
-		"recover.body":     "Use este código para restablecer la contraseña de su cuenta de %s:\n\n    %s\n\nO siga este enlace:\n%s\n\nEl código funciona una sola vez y vence en %d minutos. Si usted no lo pidió, puede ignorar este mensaje; su contraseña no ha cambiado.\n",
-		"noacct.subject":   "Recuperación de cuenta de %s",
-		"noacct.body":      "Alguien pidió restablecer la contraseña de una cuenta de %s para este correo electrónico, pero no existe una cuenta con él.\n\nSi fue usted, quizás usó otra dirección, o puede crear una cuenta en %s/sign-up.\n",
-		"changed.subject":  "Se cambió la contraseña de su cuenta de %s",
-		"changed.body":     "Se cambió la contraseña de su cuenta de %s y se cerraron todas las demás sesiones.\n\nSi usted no lo hizo, restablezca su contraseña ahora en %s/recover y comuníquese con nosotros.\n",
-		"factor.subject":   "Cambió un método de inicio de sesión de su cuenta de %s",
-		"factor.body":      "Se hizo este cambio en su cuenta de %s: %s.\n\nSi usted no lo hizo, restablezca su contraseña ahora en %s/recover y comuníquese con nosotros.\n",
-		"factor.totp.on":   "se agregó una aplicación de autenticación",
-		"factor.totp.off":  "se quitó la aplicación de autenticación",
-		"factor.codes":     "se crearon nuevos códigos de recuperación; los anteriores ya no funcionan",
-		"factor.pk.add":    "se agregó una llave de acceso",
-		"factor.pk.remove": "se quitó una llave de acceso",
-	},
-}
 
+// emailT is the text of an account email (identity.mail.KEY in the
+// catalogues, unformatted: callers fill in the site name and links).
 func emailT(lang, key string) string {
-	if m, ok := emailText[lang]; ok {
-		if s, ok := m[key]; ok {
-			return s
-		}
-	}
-	return emailText["en"][key]
+	l, _ := i18n.Parse(lang)
+	return i18n.Messages().T(l, "identity.mail."+key)
 }
 
 func (s *Service) send(ctx context.Context, tx *sql.Tx, to, lang string, critical bool, subject, body string) error {

@@ -16,6 +16,7 @@ import (
 	ics "github.com/arran4/golang-ical"
 
 	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/i18n"
 )
 
 // A calendar feed is an iCalendar (RFC 5545) document of a citizen's open
@@ -149,11 +150,6 @@ func (s *Service) CalendarOptions(lang string) CalendarOptions {
 	return CalendarOptions{Lang: lang, BaseURL: strings.TrimSuffix(s.cfg.PublicURL(), "/"), SendHour: s.cfg.SendHour}
 }
 
-var calendarText = map[string]struct{ name, desc, due, alarm, link string }{
-	"en": {name: "Coming up", desc: "Dates you need to know from your government services", due: "Due on %s.", alarm: "Reminder: %s", link: "Details:"},
-	"es": {name: "Próximas fechas", desc: "Fechas importantes de sus servicios de gobierno", due: "Fecha límite: %s.", alarm: "Recordatorio: %s", link: "Detalles:"},
-}
-
 // RenderCalendar writes obs as an iCalendar document: one all-day VEVENT
 // per obligation on its due date, with a stable UID, DTSTAMP (when the
 // obligation last changed) and one VALARM per reminder offset.
@@ -162,7 +158,7 @@ func RenderCalendar(obs []Obligation, opts CalendarOptions) []byte {
 	if lang != "es" {
 		lang = "en"
 	}
-	t := calendarText[lang]
+	m := i18n.Messages().For(i18n.Lang(lang), nil)
 	domain := "portico.invalid"
 	if u, err := url.Parse(opts.BaseURL); err == nil && u.Hostname() != "" {
 		domain = u.Hostname()
@@ -171,9 +167,9 @@ func RenderCalendar(obs []Obligation, opts CalendarOptions) []byte {
 	cal.SetProductId("-//Portico//Reminders//" + strings.ToUpper(lang))
 	cal.SetCalscale("GREGORIAN")
 	cal.SetMethod(ics.MethodPublish)
-	cal.SetName(t.name)
-	cal.SetXWRCalName(t.name)
-	cal.SetDescription(t.desc)
+	cal.SetName(m.T("reminder.calendar.name"))
+	cal.SetXWRCalName(m.T("reminder.calendar.name"))
+	cal.SetDescription(m.T("reminder.calendar.desc"))
 	cal.SetRefreshInterval("PT6H")
 	cal.SetXPublishedTTL("PT6H")
 	for _, o := range obs {
@@ -190,14 +186,14 @@ func RenderCalendar(obs []Obligation, opts CalendarOptions) []byte {
 		if link == "" {
 			link = opts.BaseURL + "/coming-up"
 		}
-		ev.SetDescription(fmt.Sprintf(t.due, FormatDate(lang, o.Due)) + "\n" + t.link + " " + link)
+		ev.SetDescription(m.T("reminder.calendar.due", FormatDate(lang, o.Due)) + "\n" + m.T("reminder.calendar.link") + " " + link)
 		ev.SetURL(link)
 		ev.SetTimeTransparency(ics.TransparencyTransparent)
 		for _, off := range o.Schedule {
 			a := ev.AddAlarm()
 			a.SetAction(ics.ActionDisplay)
 			a.SetTrigger(isoDuration(off + time.Duration(opts.SendHour)*time.Hour))
-			a.SetProperty(ics.ComponentPropertyDescription, fmt.Sprintf(t.alarm, title))
+			a.SetProperty(ics.ComponentPropertyDescription, m.T("reminder.calendar.alarm", title))
 		}
 	}
 	var buf bytes.Buffer

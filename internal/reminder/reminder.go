@@ -228,8 +228,11 @@ type Config struct {
 	// PublicURL is the site's address, for links in emails and the
 	// calendar (a func because it is known only once the server listens).
 	PublicURL func() string
-	// Location is the time zone the due dates and send hour are in.
-	// Default UTC.
+	// Zone is the time zone the due dates and send hour are in: the home
+	// jurisdiction's (tenancy.Service.Zone), asked each time so that a
+	// zone set later takes effect. A due date ends at midnight there.
+	Zone func(context.Context) *time.Location
+	// Location is a fixed zone, used when Zone is nil. Default UTC.
 	Location *time.Location
 	// SendHour is the hour of the day reminders are sent. Default 9.
 	SendHour int
@@ -288,14 +291,25 @@ func New(db *storage.DB, log *audit.Log, clock platform.Clock, reg *jobs.Registr
 func (s *Service) SetJobs(c *jobs.Client) { s.jobs = c }
 
 // Location is the zone due dates are in.
-func (s *Service) Location() *time.Location { return s.cfg.Location }
+func (s *Service) Location() *time.Location {
+	if s.cfg.Zone != nil {
+		if loc := s.cfg.Zone(context.Background()); loc != nil {
+			return loc
+		}
+	}
+	return s.cfg.Location
+}
 
 // Today is the current date in the block's zone.
-func (s *Service) Today() Date { return DateOf(s.clock.Now().In(s.cfg.Location)) }
+func (s *Service) Today() Date { return DateOf(s.clock.Now().In(s.Location())) }
 
 // SendTime is when the reminder at offset of an obligation due on d is sent.
 func (s *Service) SendTime(d Date, offset time.Duration) time.Time {
-	return d.Time(s.cfg.Location).Add(time.Duration(s.cfg.SendHour)*time.Hour + offset).UTC()
+	// Whole days move the calendar date, not 24-hour steps, so a reminder
+	// is sent at the send hour local time even across a DST change; the
+	// rest of the offset (whole minutes) is added as a duration.
+	days, rest := offset/Day, offset%Day
+	return time.Date(d.Year, d.Month, d.Day+int(days), s.cfg.SendHour, 0, 0, 0, s.Location()).Add(rest).UTC()
 }
 
 var errNotFound = platform.Errorf(platform.CodeNotFound, "reminder.notfound")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 )
@@ -318,28 +319,28 @@ func (s *Service) Compose(o Obligation, c Contact) Message {
 	if lang != "es" {
 		lang = "en"
 	}
-	t := emailText[lang]
+	m := i18n.Messages().For(i18n.Lang(lang), s.Location())
 	title := o.Title.In(lang)
 	due := FormatDate(lang, o.Due)
 	var subject, lead string
 	today := s.Today()
 	switch {
 	case today.Before(o.Due):
-		subject, lead = fmt.Sprintf(t.beforeSubject, title, due), fmt.Sprintf(t.beforeLead, due)
+		subject, lead = m.T("reminder.mail.before.subject", title, due), m.T("reminder.mail.before.lead", due)
 	case today == o.Due:
-		subject, lead = fmt.Sprintf(t.todaySubject, title), t.todayLead
+		subject, lead = m.T("reminder.mail.today.subject", title), m.T("reminder.mail.today.lead")
 	default:
-		subject, lead = fmt.Sprintf(t.overdueSubject, title), fmt.Sprintf(t.overdueLead, due)
+		subject, lead = m.T("reminder.mail.overdue.subject", title), m.T("reminder.mail.overdue.lead", due)
 	}
 	base := strings.TrimSuffix(s.cfg.PublicURL(), "/")
 	var b strings.Builder
-	b.WriteString(t.hello + "\n\n")
+	b.WriteString(m.T("reminder.mail.hello") + "\n\n")
 	b.WriteString(title + "\n" + lead + "\n\n")
 	if u := s.absURL(o.URL); u != "" {
-		b.WriteString(t.act + "\n" + u + "\n\n")
+		b.WriteString(m.T("reminder.mail.act") + "\n" + u + "\n\n")
 	}
-	b.WriteString(t.all + "\n" + base + "/coming-up\n\n")
-	b.WriteString(t.footer + "\n")
+	b.WriteString(m.T("reminder.mail.all") + "\n" + base + "/coming-up\n\n")
+	b.WriteString(m.T("reminder.mail.footer") + "\n")
 	return Message{
 		To: c.Email, Subject: subject, Text: b.String(), Lang: lang, AgencyID: o.AgencyID,
 		Reference: "obligation:" + o.ID,
@@ -354,37 +355,8 @@ func (s *Service) absURL(u string) string {
 	return u
 }
 
-type emailStrings struct {
-	hello, beforeSubject, beforeLead, todaySubject, todayLead, overdueSubject, overdueLead, act, all, footer string
-}
-
-var emailText = map[string]emailStrings{
-	"en": {
-		hello:         "Hello,",
-		beforeSubject: "Reminder: %s by %s", beforeLead: "This is due on %s.",
-		todaySubject: "Due today: %s", todayLead: "This is due today.",
-		overdueSubject: "Overdue: %s", overdueLead: "This was due on %s. If you have already done it, you can ignore this email.",
-		act:    "You can do it here:",
-		all:    "See everything coming up:",
-		footer: "You get this email because you have an account. You can add these dates to your own calendar from the page above.",
-	},
-	"es": {
-		hello:         "Hola:",
-		beforeSubject: "Recordatorio: %s antes del %s", beforeLead: "La fecha límite es el %s.",
-		todaySubject: "Vence hoy: %s", todayLead: "La fecha límite es hoy.",
-		overdueSubject: "Vencido: %s", overdueLead: "La fecha límite fue el %s. Si ya lo hizo, puede ignorar este correo.",
-		act:    "Puede hacerlo aquí:",
-		all:    "Vea todo lo que tiene pendiente:",
-		footer: "Recibe este correo porque tiene una cuenta. Puede añadir estas fechas a su propio calendario desde la página de arriba.",
-	},
-}
-
-var monthsES = [...]string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"}
-
-// FormatDate writes d for people: "January 2, 2027" or "2 de enero de 2027".
+// FormatDate writes d for people: "January 2, 2027" or "2 de enero de
+// 2027" (the kernel formatter; a due date is a calendar day, so no zone).
 func FormatDate(lang string, d Date) string {
-	if lang == "es" {
-		return fmt.Sprintf("%d de %s de %d", d.Day, monthsES[d.Month-1], d.Year)
-	}
-	return fmt.Sprintf("%s %d, %d", d.Month, d.Day, d.Year)
+	return i18n.Messages().For(i18n.Lang(lang), nil).Day(d.Year, d.Month, d.Day)
 }

@@ -38,6 +38,10 @@ type Jurisdiction struct {
 	Name     string   `json:"name"`
 	NameES   string   `json:"name_es,omitempty"`
 	ZIPs     []string `json:"zips"`
+	// TimeZone is the IANA zone ("America/Chicago") of every date shown
+	// for this jurisdiction and every due date it sets. Empty means the
+	// parent's (see Service.Location).
+	TimeZone string `json:"time_zone,omitempty"`
 }
 
 // Agency is a department of a jurisdiction that delivers services.
@@ -89,6 +93,7 @@ type Service struct {
 	db    *storage.DB
 	audit *audit.Log
 	clock platform.Clock
+	zones zoneCache
 }
 
 // New returns the tenancy service.
@@ -111,6 +116,9 @@ func (s *Service) CreateJurisdiction(ctx context.Context, j Jurisdiction) (Juris
 		return j, err
 	}
 	if err := validateName("name_es", j.NameES, false); err != nil {
+		return j, err
+	}
+	if err := ValidateTimeZone(j.TimeZone); err != nil {
 		return j, err
 	}
 	zips := make([]string, 0, len(j.ZIPs))
@@ -151,8 +159,8 @@ func (s *Service) CreateJurisdiction(ctx context.Context, j Jurisdiction) (Juris
 			parent = j.ParentID
 		}
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO jurisdictions (id, parent_id, kind, name, name_es, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			j.ID, parent, string(j.Kind), j.Name, j.NameES, s.clock.Now())
+			`INSERT INTO jurisdictions (id, parent_id, kind, name, name_es, time_zone, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			j.ID, parent, string(j.Kind), j.Name, j.NameES, j.TimeZone, s.clock.Now())
 		if storage.IsUniqueViolation(err) {
 			return platform.Errorf(platform.CodeConflict, "jurisdiction %q already exists", j.ID)
 		}
@@ -176,7 +184,7 @@ func (s *Service) CreateJurisdiction(ctx context.Context, j Jurisdiction) (Juris
 // Jurisdictions lists every jurisdiction, parents before children, with
 // their ZIP codes.
 func (s *Service) Jurisdictions(ctx context.Context) ([]Jurisdiction, error) {
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, COALESCE(parent_id, ''), kind, name, name_es FROM jurisdictions ORDER BY id`)
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, COALESCE(parent_id, ''), kind, name, name_es, time_zone FROM jurisdictions ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: list jurisdictions: %w", err)
 	}
@@ -185,7 +193,7 @@ func (s *Service) Jurisdictions(ctx context.Context) ([]Jurisdiction, error) {
 	var all []*Jurisdiction
 	for rows.Next() {
 		j := &Jurisdiction{ZIPs: []string{}}
-		if err := rows.Scan(&j.ID, &j.ParentID, &j.Kind, &j.Name, &j.NameES); err != nil {
+		if err := rows.Scan(&j.ID, &j.ParentID, &j.Kind, &j.Name, &j.NameES, &j.TimeZone); err != nil {
 			return nil, fmt.Errorf("tenancy: list jurisdictions: %w", err)
 		}
 		byID[j.ID] = j
@@ -239,8 +247,8 @@ func treeOrder(all []*Jurisdiction) []*Jurisdiction {
 // Jurisdiction returns one jurisdiction.
 func (s *Service) Jurisdiction(ctx context.Context, id string) (Jurisdiction, error) {
 	j := Jurisdiction{ZIPs: []string{}}
-	err := s.db.Read().QueryRowContext(ctx, `SELECT id, COALESCE(parent_id, ''), kind, name, name_es FROM jurisdictions WHERE id = $1`, id).
-		Scan(&j.ID, &j.ParentID, &j.Kind, &j.Name, &j.NameES)
+	err := s.db.Read().QueryRowContext(ctx, `SELECT id, COALESCE(parent_id, ''), kind, name, name_es, time_zone FROM jurisdictions WHERE id = $1`, id).
+		Scan(&j.ID, &j.ParentID, &j.Kind, &j.Name, &j.NameES, &j.TimeZone)
 	if errors.Is(err, sql.ErrNoRows) {
 		return j, platform.Errorf(platform.CodeNotFound, "jurisdiction %q does not exist", id)
 	}

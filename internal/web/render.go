@@ -11,6 +11,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/platform"
@@ -25,6 +26,7 @@ type Renderer struct {
 	catalog *i18n.Catalog
 	layout  *template.Template
 	pages   map[string]*template.Template
+	zone    func(context.Context) *time.Location // nil: UTC
 }
 
 // NewRenderer parses the layout and the shell's own pages (errors).
@@ -97,10 +99,31 @@ type Page struct {
 	Errors    []FieldError
 	Data      any
 	catalog   *i18n.Catalog
+	format    i18n.Formatter
 }
 
 // T translates key into the page's language.
 func (p *Page) T(key string, args ...any) string { return p.catalog.T(p.Lang, key, args...) }
+
+// N translates a plural message for count n.
+func (p *Page) N(key string, n int64, args ...any) string { return p.format.N(key, n, args...) }
+
+// Format is the page's formatter: its language and the jurisdiction's
+// time zone. Handlers use it to write dates and money into view models;
+// templates use the methods below.
+func (p *Page) Format() i18n.Formatter { return p.format }
+
+// Date writes t's date in the jurisdiction's zone ("March 27, 2021").
+func (p *Page) Date(t time.Time) string { return p.format.Date(t) }
+
+// DateTime writes t's date and local time ("March 27, 2021, 3:04 PM CDT").
+func (p *Page) DateTime(t time.Time) string { return p.format.DateTime(t) }
+
+// ISO writes t for a <time datetime> attribute.
+func (p *Page) ISO(t time.Time) string { return p.format.ISO(t) }
+
+// Money writes minor units of a currency for the page's language.
+func (p *Page) Money(minor int64, currency string) string { return p.format.MoneyOf(minor, currency) }
 
 // ErrorFor returns the message for field, or "".
 func (p *Page) ErrorFor(field string) string {
@@ -149,9 +172,14 @@ func (r *Renderer) NewPage(req *http.Request, data any) *Page {
 	q := req.URL.Query()
 	q.Set("lang", string(other))
 	v, _ := req.Context().Value(viewerKey{}).(Viewer)
+	var loc *time.Location
+	if r.zone != nil {
+		loc = r.zone(req.Context())
+	}
 	return &Page{
 		Viewer: v, Lang: lang, Path: req.URL.Path, RequestID: platform.RequestIDFrom(req.Context()),
 		SwitchURL: req.URL.Path + "?" + q.Encode(), Switch: other, Data: data, catalog: r.catalog,
+		format: r.catalog.For(lang, loc),
 	}
 }
 

@@ -35,6 +35,9 @@ type Config struct {
 	// Ready reports whether the instance can serve (database reachable,
 	// migrations applied). Nil means always ready.
 	Ready func(ctx context.Context) error
+	// Zone is the time zone dates on pages are shown in: the home
+	// jurisdiction's (tenancy.Service.Zone). Nil means UTC.
+	Zone func(ctx context.Context) *time.Location
 }
 
 // Server is the HTTP shell.
@@ -62,6 +65,9 @@ func New(cfg Config, logger *slog.Logger, catalog *i18n.Catalog, registry *prome
 		cfg.MaxBodyBytes = 1 << 20
 	}
 	r, err := NewRenderer(catalog)
+	if err == nil {
+		r.zone = cfg.Zone
+	}
 	if err != nil {
 		return nil, err
 	}

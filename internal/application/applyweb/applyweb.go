@@ -174,7 +174,7 @@ func (h *Handlers) startPage(w http.ResponseWriter, r *http.Request, a applicati
 	if draft, err := h.svc.DraftOf(ctx, a.AccountID, f.ServiceID); err == nil {
 		v.DraftURL = appURL(draft.ID)
 		if draft.ExpiresAt != nil {
-			v.Expires = application.FormatDate(*draft.ExpiresAt, string(p.Lang))
+			v.Expires = p.Date(*draft.ExpiresAt)
 		}
 	}
 	p.Data = v
@@ -419,7 +419,7 @@ func (h *Handlers) done(w http.ResponseWriter, r *http.Request, a application.Ap
 	p := h.web.Renderer().NewPage(r, nil)
 	v := doneView{App: app, Service: text(p, f.Manifest.Title), Kept: r.URL.Query().Get("kept") != ""}
 	if app.FeeAmount != nil {
-		v.Fee = money(*app.FeeAmount, app.FeeCurrency)
+		v.Fee = p.Money(*app.FeeAmount, app.FeeCurrency)
 	}
 	p.Data = v
 	h.web.Page(w, r, http.StatusOK, "apply_done", p)
@@ -486,12 +486,11 @@ func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request, a applicati
 		return
 	}
 	p := h.web.Renderer().NewPage(r, nil)
-	lang := string(p.Lang)
 	v := dashboardView{Saved: r.URL.Query().Get("saved") != "", Withdrawn: r.URL.Query().Get("withdrawn") != ""}
 	for _, d := range drafts {
-		dl := dashboardLine{Title: text(p, d.ServiceTitle), URL: appURL(d.App.ID), Updated: application.FormatDate(d.App.UpdatedAt, lang)}
+		dl := dashboardLine{Title: text(p, d.ServiceTitle), URL: appURL(d.App.ID), Updated: p.Date(d.App.UpdatedAt)}
 		if d.App.ExpiresAt != nil {
-			dl.Expires = application.FormatDate(*d.App.ExpiresAt, lang)
+			dl.Expires = p.Date(*d.App.ExpiresAt)
 		}
 		v.Drafts = append(v.Drafts, dl)
 	}
@@ -499,7 +498,7 @@ func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request, a applicati
 		dl := dashboardLine{Title: text(p, s.ServiceTitle), URL: "/applications/" + url.PathEscape(s.App.ID), Reference: s.App.Reference,
 			State: text(p, s.StateTitle), ActionNeeded: s.ActionNeeded}
 		if s.App.SubmittedAt != nil {
-			dl.Sent = application.FormatDate(*s.App.SubmittedAt, lang)
+			dl.Sent = p.Date(*s.App.SubmittedAt)
 		}
 		v.Submitted = append(v.Submitted, dl)
 	}
@@ -510,7 +509,7 @@ func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request, a applicati
 			return
 		}
 		for _, m := range msgs {
-			v.Messages = append(v.Messages, messageLine{Subject: m.Subject, Sent: application.FormatDate(m.CreatedAt, lang), Unread: m.ReadAt.IsZero()})
+			v.Messages = append(v.Messages, messageLine{Subject: m.Subject, Sent: p.Date(m.CreatedAt), Unread: m.ReadAt.IsZero()})
 		}
 	}
 	p.Data = v

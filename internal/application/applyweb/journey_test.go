@@ -208,11 +208,11 @@ func TestApplyJourney(t *testing.T) {
 	phone := newBrowser(t, base)
 	phone.signIn("ana.citizen@example.com")
 	p = phone.get("/dashboard")
-	contains(t, "dashboard with a draft", p, `href="`+appURL+`"`, "Apply for a marriage licence", "24 December 2026")
+	contains(t, "dashboard with a draft", p, `href="`+appURL+`"`, "Apply for a marriage licence", "December 24, 2026")
 	expect(t, "resume", phone.get(appURL), http.StatusSeeOther, appURL+"/check")
 	p = phone.get(appURL + "/check")
 	expect(t, "check", p, http.StatusOK, "")
-	contains(t, "check", p, "Ana Q. Citizen", "12 April 1988", "decree.pdf", "$60.00", appURL+"/pages/you?return=check#f-name")
+	contains(t, "check", p, "Ana Q. Citizen", "April 12, 1988", "decree.pdf", "$60.00", appURL+"/pages/you?return=check#f-name")
 	golden(t, "check.en", p.body, id)
 	rev := regexp.MustCompile(`name="revision" value="(\d+)"`).FindStringSubmatch(p.body)
 	if rev == nil {

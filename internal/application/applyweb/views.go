@@ -259,7 +259,7 @@ func (h *Handlers) renderCheck(w http.ResponseWriter, r *http.Request, status in
 	}
 	if v.Missing == "" {
 		if fee, ok, err := f.Fee(shown, person, now); err == nil && ok {
-			v.Fee = money(fee.Amount, fee.Currency)
+			v.Fee = p.Money(fee.Amount, fee.Currency)
 		}
 	}
 	p.Data = v
@@ -275,7 +275,9 @@ func answerLines(p *web.Page, fd *application.Field, v any, files map[string]app
 	case "date":
 		if s, ok := v.(string); ok {
 			if t, err := time.Parse(time.DateOnly, s); err == nil {
-				return []string{application.FormatDate(t, string(p.Lang))}
+				// A date answer (a date of birth) is a calendar day, not an
+				// instant: no zone conversion.
+				return []string{p.Format().Day(t.Date())}
 			}
 		}
 	case "radios", "select":
@@ -311,13 +313,4 @@ func answerLines(p *web.Page, fd *application.Field, v any, files map[string]app
 		return strings.Split(fmt.Sprint(v), "\n")
 	}
 	return []string{fmt.Sprint(v)}
-}
-
-// money formats minor units: 4500 USD is "$45.00".
-func money(amount int64, currency string) string {
-	s := fmt.Sprintf("%d.%02d", amount/100, amount%100)
-	if currency == "USD" {
-		return "$" + s
-	}
-	return currency + " " + s
 }

@@ -116,13 +116,13 @@ func tr(t manifest.Text, lang string) string {
 	return t.EN
 }
 
-// when formats an instant for pages: ISO date and time in UTC, which
-// reads the same in both languages.
-func when(t *time.Time) string {
+// when formats an instant for pages: date and local time in the
+// jurisdiction's zone, in the page's language (i18n.Formatter).
+func when(p *web.Page, t *time.Time) string {
 	if t == nil {
 		return ""
 	}
-	return t.UTC().Format("2006-01-02 15:04 UTC")
+	return p.DateTime(*t)
 }
 
 // staffRoles returns a's roles in agency.
@@ -266,7 +266,7 @@ func (h *Handlers) queue(w http.ResponseWriter, r *http.Request) {
 	names := h.memberNames(ctx, agencies)
 	now := h.cases.Now()
 	for _, c := range res.Cases {
-		row := queueRow{ID: c.ID, Reference: c.Reference, Service: titles[c.ServiceID], State: c.State, Due: when(c.SLADueAt),
+		row := queueRow{ID: c.ID, Reference: c.Reference, Service: titles[c.ServiceID], State: c.State, Due: when(p, c.SLADueAt),
 			Assignee: names[c.Assignee], Waiting: p.T("case.waiting." + c.WaitingOn)}
 		if row.Service == "" {
 			row.Service = c.ServiceID
@@ -463,7 +463,7 @@ var doneKeys = []string{"assign", "transition", "request", "note", "message", "p
 // timeline entries.
 func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, staff bool) (caseView, error) {
 	lg := string(p.Lang)
-	v := caseView{Case: c, Service: c.ServiceID, State: c.State, Due: when(c.SLADueAt), Opened: when(&c.OpenedAt),
+	v := caseView{Case: c, Service: c.ServiceID, State: c.State, Due: when(p, c.SLADueAt), Opened: when(p, &c.OpenedAt),
 		Waiting: p.T("case.waiting." + c.WaitingOn), Closed: c.ClosedAt != nil}
 	v.SLAKey = casework.SLAStatus(c, h.cases.Now())
 	v.SLA = p.T("case.sla." + v.SLAKey)
@@ -497,7 +497,7 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 		return v, err
 	}
 	for _, e := range entries {
-		v.Timeline = append(v.Timeline, entryView{When: when(&e.At), Who: who(p, e.Actor, names, staff), Kind: e.Kind,
+		v.Timeline = append(v.Timeline, entryView{When: when(p, &e.At), Who: who(p, e.Actor, names, staff), Kind: e.Kind,
 			Text: entryText(p, m, e), Body: e.Body, Internal: e.Internal})
 	}
 	pays, err := h.cases.Payments(ctx, c.ID)
@@ -506,11 +506,11 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 	}
 	var due int64
 	for _, x := range pays {
-		pv := paymentView{Amount: casework.FormatMoney(x.Amount, x.Currency), Requested: when(&x.RequestedAt), Due: when(x.DueAt), Paid: when(x.PaidAt), Ref: x.PaidRef}
+		pv := paymentView{Amount: p.Money(x.Amount, x.Currency), Requested: when(p, &x.RequestedAt), Due: when(p, x.DueAt), Paid: when(p, x.PaidAt), Ref: x.PaidRef}
 		v.Payments = append(v.Payments, pv)
 		if x.PaidAt == nil {
 			due += x.Amount
-			v.Outstanding = casework.FormatMoney(due, x.Currency)
+			v.Outstanding = p.Money(due, x.Currency)
 		}
 	}
 	docs, err := h.cases.Documents(ctx, c.ID)
@@ -518,7 +518,7 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 		return v, err
 	}
 	for _, d := range docs {
-		v.Documents = append(v.Documents, documentView{Title: tr(m.Documents[d.Document].Title, lg), Issued: when(&d.IssuedAt), ValidUntil: when(d.ValidUntil)})
+		v.Documents = append(v.Documents, documentView{Title: tr(m.Documents[d.Document].Title, lg), Issued: when(p, &d.IssuedAt), ValidUntil: when(p, d.ValidUntil)})
 	}
 	return v, nil
 }
@@ -571,9 +571,9 @@ func entryText(p *web.Page, m *manifest.Manifest, e casework.Entry) string {
 	case "notify", "notify_staff":
 		return e.Text("message", lg)
 	case "request_payment":
-		return p.T("case.entry.payment_requested", casework.FormatMoney(e.Amount("amount"), e.Str("currency")))
+		return p.T("case.entry.payment_requested", p.Money(e.Amount("amount"), e.Str("currency")))
 	case "payment_recorded":
-		return p.T("case.entry.payment_recorded", casework.FormatMoney(e.Amount("amount"), ""))
+		return p.T("case.entry.payment_recorded", p.Money(e.Amount("amount"), e.Str("currency")))
 	case "issue_document":
 		return p.T("case.entry.document", e.Text("title", lg))
 	case "set_reminder":
@@ -882,7 +882,7 @@ func (h *Handlers) renderCitizen(w http.ResponseWriter, r *http.Request, c casew
 	case v.Outstanding != "":
 		v.Next = p.T("case.next.pay", v.Outstanding)
 	case c.SLADueAt != nil:
-		v.Next = p.T("case.next.agency.by", when(c.SLADueAt))
+		v.Next = p.T("case.next.agency.by", when(p, c.SLADueAt))
 	default:
 		v.Next = p.T("case.next.agency")
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -50,9 +51,16 @@ func TestReasonsTranslated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
+		// Plural messages are objects; reasons are plain strings.
+		raw := map[string]any{}
+		if err := json.Unmarshal(b, &raw); err != nil {
 			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for k, v := range raw {
+			if s, ok := v.(string); ok {
+				m[k] = s
+			}
 		}
 		cat[lang] = m
 	}
@@ -102,9 +110,9 @@ func FuzzParseMoney(f *testing.F) {
 		if n < 0 {
 			t.Fatalf("ParseMoney(%q) = %d", s, n)
 		}
-		back, err := ParseMoney(casework.FormatMoney(n, ""))
+		back, err := ParseMoney(i18n.Messages().For(i18n.English, nil).MoneyOf(n, ""))
 		if err != nil || back != n {
-			t.Fatalf("ParseMoney(%q) = %d; formatted %q reads %d, %v", s, n, casework.FormatMoney(n, ""), back, err)
+			t.Fatalf("ParseMoney(%q) = %d; formatted %q reads %d, %v", s, n, i18n.Messages().For(i18n.English, nil).MoneyOf(n, ""), back, err)
 		}
 	})
 }

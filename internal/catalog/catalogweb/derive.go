@@ -2,7 +2,6 @@ package catalogweb
 
 import (
 	"encoding/json"
-	"fmt"
 	"sort"
 
 	"github.com/portico-gov/portico/internal/catalog/manifest"
@@ -64,18 +63,4 @@ func deriveFacts(m *manifest.Manifest) facts {
 		}
 	}
 	return f
-}
-
-// money formats minor units: "$45.00" for US dollars, "45.00 EUR" for
-// other currencies.
-func money(amount int64, currency string) string {
-	sign := ""
-	if amount < 0 {
-		sign, amount = "-", -amount
-	}
-	n := fmt.Sprintf("%d.%02d", amount/100, amount%100)
-	if currency == "USD" {
-		return sign + "$" + n
-	}
-	return sign + n + " " + currency
 }

@@ -203,14 +203,14 @@ func (h *Handlers) start(w http.ResponseWriter, r *http.Request) {
 	v.FeeKind = f.Fee.Kind
 	switch f.Fee.Kind {
 	case "fixed":
-		v.Fee = page.T("catalog.start.fee.fixed", money(*f.Fee.Amount, f.Fee.Currency))
+		v.Fee = page.T("catalog.start.fee.fixed", page.Money(*f.Fee.Amount, f.Fee.Currency))
 	case "variable":
 		v.Fee = page.T("catalog.start.fee.variable")
 	default:
 		v.Fee = page.T("catalog.start.fee.none")
 	}
 	v.Minutes = page.T("catalog.start.minutes", f.Minutes)
-	v.Length = page.T("catalog.start.length", f.Pages, f.Questions)
+	v.Length = page.T("catalog.start.length", page.T("catalog.start.pages", f.Pages), page.T("catalog.start.questions", f.Questions))
 	if f.Pages == 0 {
 		v.Length = page.T("catalog.start.length.none")
 	}
