@@ -42,7 +42,8 @@ const (
 // present. For a random ASCII string full of them, 24 characters cost 0.5%
 // of an argon2id hash, 32 characters 6%, 40 characters 50% and 64
 // characters 170%
-// (BenchmarkCheck, docs/performance.md). Without a bound a long password
+// (BenchmarkCheck, docs/performance.md); 32 characters of nothing but
+// look-alikes, the worst case, cost about 40%. Without a bound a long password
 // would make sign-up a denial-of-service lever. An estimate of a prefix is
 // a lower bound on the estimate of the whole, so a long password is
 // accepted when its first 32 characters are strong on their own (a five-word
