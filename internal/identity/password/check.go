@@ -25,8 +25,8 @@ const (
 // Guess thresholds: the zxcvbn estimate of how many guesses an attacker
 // who knows common passwords, words, names and patterns needs. A password
 // that is the only factor must survive an offline attack on a stolen hash
-// for a long time: 10^10 guesses at argon2id's cost is months of a GPU
-// rig's time (zxcvbn's top score, "very unguessable"). Behind a second
+// for a long time: 10^10 guesses at argon2id's cost is weeks to months
+// of a GPU rig (zxcvbn's top score, "very unguessable"). Behind a second
 // factor a stolen password alone opens nothing and online guessing is
 // throttled to a few hundred a day, so the bar is what eight random
 // characters reach (about 10^8; zxcvbn counts such a password as 10^8
