@@ -25,8 +25,8 @@ const (
 // Guess thresholds: the zxcvbn estimate of how many guesses an attacker
 // who knows common passwords, words, names and patterns needs. A password
 // that is the only factor must survive an offline attack on a stolen hash
-// for a long time: 10^10 guesses at argon2id's cost is months of a GPU
-// rig's time (zxcvbn's top score, "very unguessable"). Behind a second
+// for a long time: 10^10 guesses at argon2id's cost is weeks to months
+// of a GPU rig (zxcvbn's top score, "very unguessable"). Behind a second
 // factor a stolen password alone opens nothing and online guessing is
 // throttled to a few hundred a day, so the bar is what eight random
 // characters reach (about 10^8; zxcvbn counts such a password as 10^8
@@ -42,7 +42,8 @@ const (
 // present. For a random ASCII string full of them, 24 characters cost 0.5%
 // of an argon2id hash, 32 characters 6%, 40 characters 50% and 64
 // characters 170%
-// (BenchmarkCheck, docs/performance.md). Without a bound a long password
+// (BenchmarkCheck, docs/performance.md); 32 characters of nothing but
+// look-alikes, the worst case, cost about 40%. Without a bound a long password
 // would make sign-up a denial-of-service lever. An estimate of a prefix is
 // a lower bound on the estimate of the whole, so a long password is
 // accepted when its first 32 characters are strong on their own (a five-word
