@@ -86,13 +86,13 @@ const multipartMemory = 1 << 20
 // checkInput refuses with 400 (a page or a problem, as for any client
 // error) a request whose path, query (names and values), or form body
 // (urlencoded or multipart, names, values and file names) is not
-// ValidText. It parses form bodies itself, so handlers read the checked
-// r.PostForm and r.MultipartForm: urlencoded bodies within the default body
-// limit (they carry no files), multipart bodies within the route's limit.
-// Routes under an AllowBody prefix parse their multipart uploads
+// ValidText. Urlencoded bodies (within the default body limit: they carry
+// no files) and JSON bodies are read, checked and handed on unread; JSON is
+// checked for invalid UTF-8 and for escaped NULs (`\u0000`), which a
+// decoder would turn into a NUL. Multipart bodies are parsed here, within
+// the route's body limit, so handlers read the checked r.MultipartForm,
+// except under an AllowBody prefix: those handlers parse their uploads
 // themselves, under their own tighter limits, and call CheckMultipart.
-// JSON bodies are checked for invalid UTF-8 and for escaped NULs
-// (`\u0000`), which a decoder would turn into a NUL.
 func (s *Server) checkInput(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !ValidText(r.URL.Path) {
@@ -113,15 +113,20 @@ func (s *Server) checkInput(next http.Handler) http.Handler {
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		switch {
 		case ct == "application/x-www-form-urlencoded" && hasFormBody(r.Method):
-			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-			if err := r.ParseForm(); err != nil {
+			// Checked on a copy, and handed on unread: a handler keeps
+			// its own answer to a malformed body (OAuth's JSON error,
+			// a form error), as it keeps it to a malformed query.
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+			if err != nil {
 				s.refuseInput(w, r, formError(err))
 				return
 			}
-			if err := CheckValues(r.PostForm); err != nil {
+			form, _ := url.ParseQuery(string(body))
+			if err := CheckValues(form); err != nil {
 				s.refuseInput(w, r, err)
 				return
 			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 		case ct == "multipart/form-data" && hasFormBody(r.Method) && !s.ownsUploads(r.URL.Path):
 			if err := r.ParseMultipartForm(multipartMemory); err != nil {
 				s.refuseInput(w, r, formError(err))
