@@ -164,6 +164,8 @@ func walkBadInput(t *testing.T, d storage.Dialect) {
 	})
 	routes = append(routes, "GET /no-such-page/{x}")
 
+	sent := 0
+	defer func() { t.Logf("%d routes, %d requests with bad input", len(routes), sent) }()
 	for _, ac := range actors {
 		for _, pattern := range routes {
 			method, path, _ := strings.Cut(pattern, " ")
@@ -239,6 +241,7 @@ func walkBadInput(t *testing.T, d storage.Dialect) {
 					own := strings.HasPrefix(path, "/apply/")
 					attempts = append(attempts, attempt{what: "every multipart field and a file name", path: good, contentType: ct, body: body, ownMultipart: own})
 				}
+				sent += len(attempts)
 				for _, at := range attempts {
 					req, err := http.NewRequest(method, srv.URL+at.path, bytes.NewReader(at.body))
 					if err != nil {

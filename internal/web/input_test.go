@@ -6,12 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/web"
 )
 
@@ -185,5 +190,26 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 				t.Errorf("metrics count the client going away as a server error:\n%s", m)
 			}
 		})
+	}
+}
+
+// BenchmarkFormPost is the cost of a typical form post through the whole
+// shell, the text check included.
+func BenchmarkFormPost(b *testing.B) {
+	catalog, err := i18n.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := web.New(web.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), catalog, prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.HandleFunc("POST /profile", func(w http.ResponseWriter, r *http.Request) { _ = r.PostFormValue("legal_name") })
+	body := "legal_name=Jos%C3%A9+Mu%C3%B1oz&email=jose%40example.com&phone=5550100&address=" + strings.Repeat("x", 200)
+	for b.Loop() {
+		r := httptest.NewRequest("POST", "/profile?next=%2Faccount", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		s.ServeHTTP(httptest.NewRecorder(), r)
 	}
 }
