@@ -208,5 +208,14 @@ func (s *Server) refuseInput(w http.ResponseWriter, r *http.Request, err error) 
 		WriteProblem(w, r, s.logger, err)
 		return
 	}
-	s.ErrorPage(w, r, Status(err))
+	if Status(err) != http.StatusBadRequest {
+		s.ErrorPage(w, r, Status(err))
+		return
+	}
+	// The page says what was wrong with the text (ErrorPage's generic
+	// page is for failures on our side).
+	if rerr := s.renderer.Render(w, http.StatusBadRequest, "badrequest", s.renderer.NewPage(r, nil)); rerr != nil {
+		s.logger.ErrorContext(r.Context(), "error page failed", "err", rerr)
+		http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
+	}
 }

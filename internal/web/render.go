@@ -208,8 +208,6 @@ func (s *Server) ErrorPage(w http.ResponseWriter, req *http.Request, status int)
 		name = "toolarge"
 	case http.StatusForbidden:
 		name = "forbidden"
-	case http.StatusBadRequest:
-		name = "badrequest"
 	}
 	p := s.renderer.NewPage(req, nil)
 	if err := s.renderer.Render(w, status, name, p); err != nil {
