@@ -176,6 +176,9 @@ func (s *Service) Sessions(ctx context.Context, accountID string) ([]Session, er
 // EndSession ends one of the account's sessions. Ending a session that is
 // not the account's is indistinguishable from ending one that does not exist.
 func (s *Service) EndSession(ctx context.Context, accountID, sessionID string) error {
+	if !platform.IsUUID(sessionID) { // names no session: no query
+		return platform.Errorf(platform.CodeNotFound, "identity.session.notfound")
+	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE sessions SET ended_at = $1 WHERE id = $2 AND account_id = $3 AND ended_at IS NULL`,
 			s.clock.Now(), sessionID, accountID)

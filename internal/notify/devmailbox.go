@@ -208,6 +208,9 @@ func (m *DevMailbox) Messages(ctx context.Context, limit int) ([]MailboxMessage,
 // Message returns the message with id, or a CodeNotFound error.
 func (m *DevMailbox) Message(ctx context.Context, id string) (MailboxMessage, error) {
 	var msg MailboxMessage
+	if _, err := platform.ParseUUID("message in the development mailbox", id); err != nil {
+		return msg, err
+	}
 	err := m.db.Read().QueryRowContext(ctx, `
 		SELECT id, received_at, mail_from, rcpt_to, subject, message_id, text_body, html_body, raw
 		FROM dev_mailbox WHERE id = $1`, id).

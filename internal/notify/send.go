@@ -358,6 +358,9 @@ func (s *Service) Inbox(ctx context.Context, accountID string, limit int) ([]Not
 // MarkRead marks inbox message id of accountID read. Someone else's message
 // is CodeNotFound.
 func (s *Service) MarkRead(ctx context.Context, accountID, id string) error {
+	if _, err := platform.ParseUUID("message", id); err != nil {
+		return err
+	}
 	res, err := s.db.Write().ExecContext(ctx, `UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND account_id = $3 AND channel = $4`,
 		s.clock.Now().UTC(), id, accountID, ChannelInApp)
 	if err != nil {

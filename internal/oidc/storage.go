@@ -200,7 +200,7 @@ func (s *Service) loadAuthRequest(ctx context.Context, q querier, id string) (*a
 // loadAuthRequestAny returns a known, unexpired request and whether tokens
 // were already issued for it.
 func (s *Service) loadAuthRequestAny(ctx context.Context, q querier, id string) (*authRequest, bool, error) {
-	if id == "" || len(id) > 64 {
+	if !platform.IsUUID(id) { // names no request: no query
 		return nil, false, errBadAuthRequest()
 	}
 	var a authRequest

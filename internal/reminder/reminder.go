@@ -548,6 +548,9 @@ func (s *Service) List(ctx context.Context, accountID string, all bool) ([]Oblig
 // Get returns obligation id if it belongs to accountID; anyone else's, or
 // none, is CodeNotFound.
 func (s *Service) Get(ctx context.Context, accountID, id string) (Obligation, error) {
+	if !platform.IsUUID(id) { // names no obligation: no query
+		return Obligation{}, errNotFound
+	}
 	o, err := scanObligation(s.db.Read().QueryRowContext(ctx, `SELECT `+obligationColumns+` FROM obligations WHERE id = $1 AND account_id = $2`, id, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, errNotFound

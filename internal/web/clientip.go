@@ -28,6 +28,21 @@ func trusted(a netip.Addr, proxies []netip.Prefix) bool {
 	return false
 }
 
+// fromTrustedProxy reports whether the connection's peer is one of the
+// trusted proxies, whose own headers (X-Forwarded-For, X-Request-Id) are
+// believed.
+func fromTrustedProxy(remoteAddr string, proxies []netip.Prefix) bool {
+	if len(proxies) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	return err == nil && trusted(peer.Unmap(), proxies)
+}
+
 // clientAddr returns the address of the client: the connection's peer,
 // unless that peer is a trusted proxy, in which case the rightmost
 // X-Forwarded-For hop that is not a trusted proxy. xff holds every

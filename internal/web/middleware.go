@@ -74,8 +74,11 @@ func newRequestID() string {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// A request id from the client would be written into the access
+		// and audit logs as if Portico had assigned it, so one is taken
+		// only from a trusted proxy that assigned it itself.
 		id := r.Header.Get("X-Request-Id")
-		if !requestIDPattern.MatchString(id) {
+		if !requestIDPattern.MatchString(id) || !fromTrustedProxy(r.RemoteAddr, s.cfg.TrustedProxies) {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
@@ -106,6 +109,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			status := rec.status
 			if status == 0 {
 				status = http.StatusOK
+			}
+			if status >= 500 && ClientGone(r) {
+				// Whatever failed, the client had already left: not a
+				// server error for the metrics and alerts.
+				status = StatusClientClosedRequest
 			}
 			elapsed := time.Since(start)
 			s.metrics.observe(r.Method, route, status, elapsed)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -57,6 +58,11 @@ type ProblemField struct {
 // sent.
 func WriteProblem(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	status := Status(err)
+	if status >= 500 && ClientGone(r) {
+		logClientGone(r, logger, err)
+		w.WriteHeader(StatusClientClosedRequest)
+		return
+	}
 	code := platform.ErrorCode(err)
 	if status == http.StatusRequestEntityTooLarge {
 		code = platform.CodeTooLarge
@@ -91,4 +97,32 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// StatusClientClosedRequest is the status recorded (in the access log and
+// metrics) for a request whose client went away before it was answered:
+// nginx's 499. Nobody receives it; it keeps such requests out of the
+// server-error counts.
+const StatusClientClosedRequest = 499
+
+// ClientGone reports whether the client of r has gone away: its context was
+// canceled (the connection closed, or the server is shutting it down). An
+// error while serving such a request is expected (queries fail with
+// "context canceled") and no fault of the server.
+func ClientGone(r *http.Request) bool {
+	return errors.Is(r.Context().Err(), context.Canceled)
+}
+
+// logClientGone notes, below ERROR, a request abandoned by its client.
+func logClientGone(r *http.Request, logger *slog.Logger, err error) {
+	if logger != nil {
+		logger.InfoContext(r.Context(), "client went away before the answer", "err", err,
+			"request_id", platform.RequestIDFrom(r.Context()), "path", r.URL.Path)
+	}
+}
+
+// clientWentAway answers (to nobody) a page request whose client left.
+func (s *Server) clientWentAway(w http.ResponseWriter, r *http.Request, err error) {
+	logClientGone(r, s.logger, err)
+	w.WriteHeader(StatusClientClosedRequest)
 }

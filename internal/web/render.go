@@ -249,6 +249,10 @@ func (s *Server) ErrorPage(w http.ResponseWriter, req *http.Request, status int)
 // its status, logging internal errors with the request id.
 func (s *Server) Error(w http.ResponseWriter, req *http.Request, err error) {
 	status := Status(err)
+	if status >= 500 && ClientGone(req) {
+		s.clientWentAway(w, req, err)
+		return
+	}
 	if status >= 500 {
 		s.logger.ErrorContext(req.Context(), "request failed", "err", err, "request_id", platform.RequestIDFrom(req.Context()))
 	}

@@ -96,7 +96,7 @@ func New(cfg Config, logger *slog.Logger, catalog *i18n.Catalog, registry *prome
 }
 
 // Use adds middleware that runs after the shell's own (request id, headers,
-// language, cross-origin protection, body limit) and before routing, in the
+// language, cross-origin protection, body limit, text check) and before routing, in the
 // order added. Blocks use it to authenticate requests. Call it before
 // serving.
 func (s *Server) Use(mw func(http.Handler) http.Handler) {
@@ -120,6 +120,7 @@ func (s *Server) build() {
 	for i := len(s.inner) - 1; i >= 0; i-- {
 		h = s.inner[i](h)
 	}
+	h = s.checkInput(h)
 	h = s.limitBody(h)
 	cop := http.NewCrossOriginProtection()
 	for _, p := range s.crossOrigin {

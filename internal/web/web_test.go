@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -39,12 +40,18 @@ func (b *syncBuffer) String() string {
 // newServer returns the shell with a few routes that exercise it.
 func newServer(t *testing.T, ready func(context.Context) error) (*web.Server, *syncBuffer) {
 	t.Helper()
+	return newServerConfig(t, web.Config{MaxBodyBytes: 1024, Ready: ready})
+}
+
+// newServerConfig is newServer with a configuration of the test's own.
+func newServerConfig(t *testing.T, cfg web.Config) (*web.Server, *syncBuffer) {
+	t.Helper()
 	catalog, err := i18n.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	s, err := web.New(web.Config{MaxBodyBytes: 1024, Ready: ready}, slog.New(slog.NewTextHandler(logs, nil)), catalog, prometheus.NewRegistry())
+	s, err := web.New(cfg, slog.New(slog.NewTextHandler(logs, nil)), catalog, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,40 +111,64 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 	}
 }
 
+// TestRequestID: a request id the client sends is believed only from a
+// trusted proxy (it is written into the access and audit logs); any other
+// request gets one of Portico's own, which handlers see in their context.
 func TestRequestID(t *testing.T) {
-	s, _ := newServer(t, nil)
-	tests := []struct{ in, want string }{
-		{"abcdef1234567890", "abcdef1234567890"},
-		{"bad id with spaces", ""},
-		{"<script>alert(1)</script>", ""},
-		{"", ""},
+	// httptest requests come from 192.0.2.1.
+	proxy := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	elsewhere := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	tests := []struct {
+		name    string
+		proxies []netip.Prefix
+		in      string
+		kept    bool
+	}{
+		{"from a trusted proxy", proxy, "abcdef1234567890", true},
+		{"from a trusted proxy, malformed", proxy, "bad id with spaces", false},
+		{"from a trusted proxy, markup", proxy, "<script>alert(1)</script>", false},
+		{"from a trusted proxy, none", proxy, "", false},
+		{"from a client, no proxies configured", nil, "abcdef1234567890", false},
+		{"from a client that is not a trusted proxy", elsewhere, "abcdef1234567890", false},
 	}
 	for _, tt := range tests {
-		w := do(t, s, "GET", "/healthz", nil, "X-Request-Id", tt.in)
-		got := w.Header().Get("X-Request-Id")
-		if tt.want != "" && got != tt.want {
-			t.Errorf("request id %q: got %q, want it kept", tt.in, got)
-		}
-		if tt.want == "" && (got == tt.in || len(got) < 8) {
-			t.Errorf("request id %q: got %q, want a fresh one", tt.in, got)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			s, logs := newServerConfig(t, web.Config{TrustedProxies: tt.proxies})
+			var seen string
+			s.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) { seen = platform.RequestIDFrom(r.Context()) })
+			w := do(t, s, "GET", "/whoami", nil, "X-Request-Id", tt.in)
+			got := w.Header().Get("X-Request-Id")
+			if seen != got {
+				t.Errorf("handler saw request id %q, response says %q", seen, got)
+			}
+			if tt.kept && got != tt.in {
+				t.Errorf("request id %q: got %q, want it kept", tt.in, got)
+			}
+			if !tt.kept && (got == tt.in || len(got) < 8) {
+				t.Errorf("request id %q: got %q, want a fresh one", tt.in, got)
+			}
+			if !tt.kept && tt.in != "" && strings.Contains(logs.String(), tt.in) {
+				t.Errorf("the client's request id reached the log:\n%s", logs)
+			}
+		})
 	}
 }
 
 func TestPanicBecomesErrorPageWithoutDetails(t *testing.T) {
 	s, logs := newServer(t, nil)
-	w := do(t, s, "GET", "/boom", nil, "X-Request-Id", "req-panic-0001")
+	w := do(t, s, "GET", "/boom", nil)
 	if w.Code != http.StatusInternalServerError {
 		t.Fatalf("status = %d", w.Code)
 	}
+	id := w.Header().Get("X-Request-Id")
 	body := w.Body.String()
 	if strings.Contains(body, "secret") || strings.Contains(body, "goroutine") {
 		t.Fatal("error page leaks panic details")
 	}
-	if !strings.Contains(body, "req-panic-0001") || !strings.Contains(body, "Sorry, something went wrong") {
+	if id == "" || !strings.Contains(body, id) || !strings.Contains(body, "Sorry, something went wrong") {
 		t.Fatalf("error page lacks reference or message:\n%s", body)
 	}
-	if l := logs.String(); !strings.Contains(l, "req-panic-0001") || !strings.Contains(l, "secret database password") {
+	if l := logs.String(); !strings.Contains(l, id) || !strings.Contains(l, "secret database password") {
 		t.Fatalf("panic not logged with request id:\n%s", l)
 	}
 }

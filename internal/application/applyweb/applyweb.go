@@ -341,6 +341,11 @@ func (h *Handlers) readPost(w http.ResponseWriter, r *http.Request, app *applica
 		return url.Values{}, tooLarge(page, fileFields), nil
 	}
 	defer r.MultipartForm.RemoveAll()
+	// The shell leaves multipart bodies under /apply/ to this handler (its
+	// limits are per page), so the text check is this handler's to make.
+	if err := web.CheckMultipart(r.MultipartForm); err != nil {
+		return nil, nil, err
+	}
 	form := url.Values(r.MultipartForm.Value)
 	var probs []application.Problem
 	for _, f := range fileFields {

@@ -139,6 +139,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, e *apiError) {
+	if e.status >= 500 && web.ClientGone(r) {
+		// Nobody is waiting for the answer: expected, not a server error.
+		a.logger.InfoContext(r.Context(), "notify api: client went away before the answer", "path", r.URL.Path, "err", e.cause)
+		w.WriteHeader(web.StatusClientClosedRequest)
+		return
+	}
 	if e.status >= 500 {
 		a.logger.Error("notify api", "path", r.URL.Path, "err", e.cause)
 	}
