@@ -165,7 +165,7 @@ func (a *API) authenticate(r *http.Request, auth Auth) (Principal, context.Conte
 	if err != nil || p.Account == nil {
 		return p, r.Context(), err
 	}
-	return p, platform.WithActor(r.Context(), platform.Actor{Kind: actorKind(p.Account), ID: p.Account.ID}), nil
+	return p, platform.WithActor(r.Context(), p.Account.Actor()), nil
 }
 
 func (a *API) principal(r *http.Request, auth Auth) (Principal, error) {
@@ -208,11 +208,4 @@ func (a *API) principal(r *http.Request, auth Auth) (Principal, error) {
 		}
 	}
 	return p, nil
-}
-
-func actorKind(a *identity.Account) platform.ActorKind {
-	if a.Kind == identity.Staff {
-		return platform.ActorStaff
-	}
-	return platform.ActorCitizen
 }

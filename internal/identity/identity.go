@@ -92,6 +92,19 @@ type Account struct {
 // HasSecondFactor reports whether a second factor protects the account.
 func (a *Account) HasSecondFactor() bool { return a.TOTPEnabled || a.PasskeyCount > 0 }
 
+// Actor is the account as the acting principal that blocks check: a
+// citizen, or staff with their agency roles.
+func (a *Account) Actor() platform.Actor {
+	if a.Kind != Staff {
+		return platform.Actor{Kind: platform.ActorCitizen, ID: a.ID}
+	}
+	act := platform.Actor{Kind: platform.ActorStaff, ID: a.ID, PlatformAdmin: a.PlatformAdmin}
+	for _, m := range a.Memberships {
+		act.Grants = append(act.Grants, platform.Grant{Agency: m.AgencyID, Role: string(m.Role)})
+	}
+	return act
+}
+
 // Member is one role held in one agency.
 type Member struct {
 	AgencyID string `json:"agency_id"`

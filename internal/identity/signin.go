@@ -151,11 +151,7 @@ func (s *Service) auditWrite(ctx context.Context, action, subject string, detail
 
 // as returns ctx acting as the account.
 func (s *Service) as(ctx context.Context, a *Account) context.Context {
-	kind := platform.ActorCitizen
-	if a.Kind == Staff {
-		kind = platform.ActorStaff
-	}
-	return platform.WithActor(ctx, platform.Actor{Kind: kind, ID: a.ID})
+	return platform.WithActor(ctx, a.Actor())
 }
 
 // failSignIn counts the failure against the client IP, audits it and

@@ -15,11 +15,77 @@ const (
 	ActorClient    ActorKind = "client"    // an OAuth client (agency system, plug-in)
 )
 
-// Actor identifies who is acting. It travels in the request context and is
-// written to every audit entry.
+// Actor identifies who is acting: the principal whose authority a block
+// checks before it reads or changes anything. It travels in the request
+// context (set once by the session or bearer-token check) and is written to
+// every audit entry. Blocks decide with its methods; they never look at
+// HTTP. The zero Actor is anonymous.
 type Actor struct {
 	Kind ActorKind
-	ID   string
+	ID   string // account id (citizen, staff), client id, or a system name
+	// Grants are the roles a staff member holds, one per agency and role.
+	// Empty for everyone else.
+	Grants []Grant
+	// PlatformAdmin is set for staff who administer the whole platform.
+	PlatformAdmin bool
+}
+
+// Grant is one role held in one agency.
+type Grant struct {
+	Agency string
+	Role   string
+}
+
+// IsCitizen reports whether a is the signed-in member of the public with
+// account id.
+func (a Actor) IsCitizen(id string) bool {
+	return a.Kind == ActorCitizen && id != "" && a.ID == id
+}
+
+// SignedIn reports whether a is a person with an account (citizen or staff).
+func (a Actor) SignedIn() bool {
+	return (a.Kind == ActorCitizen || a.Kind == ActorStaff) && a.ID != ""
+}
+
+// HasRole reports whether a is staff holding one of roles in agency; with
+// no roles given, any role in agency counts.
+func (a Actor) HasRole(agency string, roles ...string) bool {
+	if a.Kind != ActorStaff || agency == "" {
+		return false
+	}
+	for _, g := range a.Grants {
+		if g.Agency != agency {
+			continue
+		}
+		if len(roles) == 0 {
+			return true
+		}
+		for _, r := range roles {
+			if g.Role == r {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Agencies lists the agencies in which a holds a role, in grant order
+// without repeats.
+func (a Actor) Agencies() []string {
+	var out []string
+	for _, g := range a.Grants {
+		seen := false
+		for _, x := range out {
+			if x == g.Agency {
+				seen = true
+				break
+			}
+		}
+		if !seen {
+			out = append(out, g.Agency)
+		}
+	}
+	return out
 }
 
 // String renders the actor as "kind:id" (or just "kind").

@@ -179,11 +179,7 @@ func (h *Handlers) authenticate(next http.Handler) http.Handler {
 		}
 		ctx := context.WithValue(r.Context(), sessionKey{}, &current{session: sess, account: a, token: ck.Value})
 		if sess.Stage == identity.StageFull {
-			kind := platform.ActorCitizen
-			if a.Kind == identity.Staff {
-				kind = platform.ActorStaff
-			}
-			ctx = platform.WithActor(ctx, platform.Actor{Kind: kind, ID: a.ID})
+			ctx = platform.WithActor(ctx, a.Actor())
 			name := a.LegalName
 			if name == "" {
 				name = a.Email
