@@ -230,7 +230,7 @@ func TestApplicationsAPI(t *testing.T) {
 	if err != nil || !slices.ContainsFunc(coming, func(o reminder.Obligation) bool { return o.Source == "draft:"+draft.ID && o.URL == "/apply/"+draft.ID }) {
 		t.Fatalf("draft not in Coming up: %+v %v", coming, err)
 	}
-	if err := r.app.Applications.Withdraw(context.Background(), ana, draft.ID); err != nil {
+	if err := r.app.Applications.Withdraw(context.Background(), platform.Actor{Kind: platform.ActorCitizen, ID: ana}, draft.ID); err != nil {
 		t.Fatal(err)
 	}
 	if coming, _ := r.app.Reminders.List(context.Background(), ana, false); slices.ContainsFunc(coming, func(o reminder.Obligation) bool { return o.Source == "draft:"+draft.ID }) {

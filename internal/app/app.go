@@ -270,7 +270,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	if err := reminderweb.Register(a.Web, a.Reminders, reminderAuth{idw}); err != nil {
+	if err := reminderweb.Register(a.Web, a.Reminders, idw); err != nil {
 		return nil, err
 	}
 	if err := applyweb.Register(a.Web, a.Applications, a.Tenancy, a.Notify); err != nil {

@@ -3,9 +3,7 @@ package app
 import (
 	"context"
 	"database/sql"
-	"net/http"
 
-	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/reminder"
@@ -42,18 +40,4 @@ func (d reminderDirectory) Contact(ctx context.Context, accountID string) (remin
 		return reminder.Contact{}, reminder.ErrNoContact
 	}
 	return reminder.Contact{Email: acc.Email, Lang: acc.Lang}, nil
-}
-
-// reminderAuth adapts identityweb to the reminder pages.
-type reminderAuth struct{ h *identityweb.Handlers }
-
-func (r reminderAuth) RequireSignedIn(fn http.HandlerFunc) http.Handler {
-	return r.h.RequireSignedIn(fn)
-}
-
-func (reminderAuth) AccountID(req *http.Request) string {
-	if _, a := identityweb.Current(req); a != nil {
-		return a.ID
-	}
-	return ""
 }

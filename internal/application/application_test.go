@@ -82,11 +82,11 @@ func TestDraftToSubmission(t *testing.T) {
 		if err != nil || len(res.Problems) == 0 || res.Typed.Get("born-day") != "31" {
 			t.Fatalf("bad page: %+v %v", res, err)
 		}
-		if cur, _, _ := e.svc.Get(e.ctx, ana.AccountID, app.ID); cur.Revision != 0 || len(cur.Answers) != 0 {
+		if cur, _, _ := e.svc.Open(e.ctx, citizen(ana.AccountID), app.ID); cur.Revision != 0 || len(cur.Answers) != 0 {
 			t.Fatalf("bad page was saved: %+v", cur)
 		}
 		// Someone else cannot see or change it.
-		if _, _, err := e.svc.Get(e.ctx, "acct-beto", app.ID); platform.ErrorCode(err) != platform.CodeNotFound {
+		if _, _, err := e.svc.Open(e.ctx, citizen("acct-beto"), app.ID); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Fatalf("other person's Get: %v", err)
 		}
 		if _, err := e.svc.SavePage(e.ctx, application.Applicant{AccountID: "acct-beto"}, app.ID, "you", youPage); platform.ErrorCode(err) != platform.CodeNotFound {
@@ -121,7 +121,7 @@ func TestDraftToSubmission(t *testing.T) {
 		for _, a := range files {
 			decree = a
 		}
-		_, rc, err := e.svc.AttachmentFor(e.ctx, ana.AccountID, app.ID, decree.ID)
+		_, rc, err := e.svc.Download(e.ctx, citizen(ana.AccountID), app.ID, decree.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +130,7 @@ func TestDraftToSubmission(t *testing.T) {
 		if !bytes.Equal(got, pdf) || decree.ContentType != "application/pdf" {
 			t.Fatalf("file back = %q (%s)", got, decree.ContentType)
 		}
-		if _, _, err := e.svc.AttachmentFor(e.ctx, "acct-beto", app.ID, decree.ID); platform.ErrorCode(err) != platform.CodeNotFound {
+		if _, _, err := e.svc.Download(e.ctx, citizen("acct-beto"), app.ID, decree.ID); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Fatalf("other person's file: %v", err)
 		}
 		// Submitting what was not checked is refused.
@@ -301,7 +301,7 @@ func TestSweep(t *testing.T) {
 				t.Fatalf("expiry sweep %d: reminded %d expired %d %v", i, r, x, err)
 			}
 		}
-		cur, _, err := e.svc.Get(e.ctx, ana.AccountID, app.ID)
+		cur, _, err := e.svc.Open(e.ctx, citizen(ana.AccountID), app.ID)
 		if err != nil || cur.Status != application.StatusExpired {
 			t.Fatalf("after expiry: %+v %v", cur, err)
 		}
@@ -382,17 +382,17 @@ func TestWithdraw(t *testing.T) {
 		if err != nil || prob != nil || at.ContentType != "image/png" {
 			t.Fatalf("attach png: %+v %v %v", at, prob, err)
 		}
-		if err := e.svc.Withdraw(e.ctx, "acct-beto", app.ID); platform.ErrorCode(err) != platform.CodeNotFound {
+		if err := e.svc.Withdraw(e.ctx, citizen("acct-beto"), app.ID); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Fatalf("someone else withdrew it: %v", err)
 		}
-		if err := e.svc.Withdraw(e.ctx, ana.AccountID, app.ID); err != nil {
+		if err := e.svc.Withdraw(e.ctx, citizen(ana.AccountID), app.ID); err != nil {
 			t.Fatal(err)
 		}
-		cur, _, err := e.svc.Get(e.ctx, ana.AccountID, app.ID)
+		cur, _, err := e.svc.Open(e.ctx, citizen(ana.AccountID), app.ID)
 		if err != nil || cur.Status != application.StatusWithdrawn {
 			t.Fatalf("after withdraw: %+v %v", cur, err)
 		}
-		if err := e.svc.Withdraw(e.ctx, ana.AccountID, app.ID); !errors.Is(err, application.ErrClosed) {
+		if err := e.svc.Withdraw(e.ctx, citizen(ana.AccountID), app.ID); !errors.Is(err, application.ErrClosed) {
 			t.Fatalf("withdrew twice: %v", err)
 		}
 		if _, rc, err := e.svc.Attachment(e.ctx, app.ID, at.ID); err != nil {
@@ -411,7 +411,7 @@ func TestWithdraw(t *testing.T) {
 		if _, err := e.svc.Submit(e.ctx, ana, draft.ID, draft.Revision); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.Withdraw(e.ctx, ana.AccountID, draft.ID); !errors.Is(err, application.ErrSubmitted) {
+		if err := e.svc.Withdraw(e.ctx, citizen(ana.AccountID), draft.ID); !errors.Is(err, application.ErrSubmitted) {
 			t.Fatalf("withdrew a submitted application: %v", err)
 		}
 		if err := e.svc.DeleteFiles(e.ctx, draft.ID, "test"); !errors.Is(err, application.ErrNotClosed) {

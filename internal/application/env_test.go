@@ -174,3 +174,9 @@ func (e *env) runFileDeletions(t testing.TB) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// citizen is the signed-in citizen with account id, as the session puts
+// it in the request context.
+func citizen(id string) platform.Actor {
+	return platform.Actor{Kind: platform.ActorCitizen, ID: id}
+}

@@ -85,7 +85,7 @@ const MaxFilesPerApplication = 50
 // empty or larger than the field allows. A file that breaks a rule is a
 // *Problem (not stored); the caller shows it beside the field.
 func (s *Service) Attach(ctx context.Context, accountID, appID, pageID, field string, up Upload) (Attachment, *Problem, error) {
-	app, form, err := s.Get(ctx, accountID, appID)
+	app, form, err := s.owned(ctx, accountID, appID)
 	if err != nil {
 		return Attachment{}, nil, err
 	}
@@ -261,8 +261,9 @@ func (s *Service) Attachments(ctx context.Context, appID string) (map[string]Att
 }
 
 // Attachment opens one file of an application for reading. It does not
-// check who asks: the citizen's pages call it after checking ownership
-// (AttachmentFor), and the staff console after checking the case's agency.
+// check who asks and does not audit: pages and the API call Download,
+// which applies the policy and audits; the staff console's casework calls
+// this after checking the case's agency.
 // The caller closes the reader and should serve the file as a download
 // (Content-Disposition: attachment, nosniff) with a.ContentType.
 func (s *Service) Attachment(ctx context.Context, appID, attachmentID string) (Attachment, io.ReadCloser, error) {
@@ -280,14 +281,6 @@ func (s *Service) Attachment(ctx context.Context, appID, attachmentID string) (A
 	return a, r, nil
 }
 
-// AttachmentFor is Attachment for the applicant: it answers not-found
-// unless the application is accountID's.
-func (s *Service) AttachmentFor(ctx context.Context, accountID, appID, attachmentID string) (Attachment, io.ReadCloser, error) {
-	if _, _, err := s.Get(ctx, accountID, appID); err != nil {
-		return Attachment{}, nil, err
-	}
-	return s.Attachment(ctx, appID, attachmentID)
-}
 
 // FileTooLarge is the problem of a post whose body broke the page's size
 // limit, said about the page's file field name.

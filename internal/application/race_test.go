@@ -26,7 +26,7 @@ func TestCloseRacesSubmit(t *testing.T) {
 		// lost is what close says when the submission won.
 		lost error
 	}{
-		{"withdraw", func(e *env, appID string) error { return e.svc.Withdraw(e.ctx, ana.AccountID, appID) }, application.ErrSubmitted},
+		{"withdraw", func(e *env, appID string) error { return e.svc.Withdraw(e.ctx, citizen(ana.AccountID), appID) }, application.ErrSubmitted},
 		{"expire", func(e *env, _ string) error { _, _, err := e.svc.Sweep(e.ctx); return err }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,7 +56,7 @@ func TestCloseRacesSubmit(t *testing.T) {
 					}()
 					close(start)
 					wg.Wait()
-					cur, _, err := e.svc.Get(e.ctx, ana.AccountID, draft.ID)
+					cur, _, err := e.svc.Open(e.ctx, citizen(ana.AccountID), draft.ID)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -137,7 +137,7 @@ func TestAttachDuringWithdraw(t *testing.T) {
 		if _, err := w.Write(png[:100]); err != nil { // the upload has begun: Attach checked the draft
 			t.Fatal(err)
 		}
-		if err := e.svc.Withdraw(e.ctx, ana.AccountID, draft.ID); err != nil {
+		if err := e.svc.Withdraw(e.ctx, citizen(ana.AccountID), draft.ID); err != nil {
 			t.Fatal(err)
 		}
 		e.runFileDeletions(t)

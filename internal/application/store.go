@@ -153,9 +153,12 @@ func (s *Service) DraftOf(ctx context.Context, accountID, serviceID string) (*Ap
 	return app, nil
 }
 
-// Get returns the person's application and its form. Someone else's
-// application is not found, exactly like one that does not exist.
-func (s *Service) Get(ctx context.Context, accountID, appID string) (*Application, *Form, error) {
+// owned returns the person's application and its form, for the changes
+// the applicant makes (save, attach, submit), which audit themselves.
+// Someone else's application is not found, exactly like one that does not
+// exist. Reads for display go through Open, which applies the policy and
+// audits.
+func (s *Service) owned(ctx context.Context, accountID, appID string) (*Application, *Form, error) {
 	app, err := scanApplication(s.db.Read().QueryRowContext(ctx, `SELECT `+columns+` FROM applications WHERE id = $1 AND account_id = $2`, appID, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, platform.Errorf(platform.CodeNotFound, "no such application")
@@ -243,7 +246,7 @@ type SaveResult struct {
 // resumes from any device. File fields carry the id of a file attached to
 // this draft's same field (Attach); any other id is a problem.
 func (s *Service) SavePage(ctx context.Context, a Applicant, appID, pageID string, form url.Values) (SaveResult, error) {
-	app, f, err := s.Get(ctx, a.AccountID, appID)
+	app, f, err := s.owned(ctx, a.AccountID, appID)
 	if err != nil {
 		return SaveResult{}, err
 	}
@@ -357,7 +360,7 @@ var ErrStale = platform.Errorf(platform.CodeConflict, "apply.error.stale")
 // concurrent one, returns the application as first submitted and opens
 // nothing.
 func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revision int) (*Application, error) {
-	app, f, err := s.Get(ctx, a.AccountID, appID)
+	app, f, err := s.owned(ctx, a.AccountID, appID)
 	if err != nil {
 		return nil, err
 	}
@@ -443,7 +446,7 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 		return app, nil
 	}
 	// Another submission of the same draft won the race: answer with it.
-	after, _, err := s.Get(ctx, a.AccountID, appID)
+	after, _, err := s.owned(ctx, a.AccountID, appID)
 	if err != nil {
 		return nil, err
 	}
@@ -473,11 +476,14 @@ func (s *Service) LatestForm(ctx context.Context, serviceID string) (*Form, erro
 // their case, not here. A draft submitted (perhaps at the same moment, in
 // another tab) is ErrSubmitted; one already withdrawn or expired is
 // ErrClosed; either way nothing is changed.
-func (s *Service) Withdraw(ctx context.Context, accountID, appID string) error {
-	app, _, err := s.Get(ctx, accountID, appID)
+//
+// Only the applicant (by) may withdraw; see Policy for what others are told.
+func (s *Service) Withdraw(ctx context.Context, by platform.Actor, appID string) error {
+	app, err := s.mayChange(ctx, by, appID)
 	if err != nil {
 		return err
 	}
+	accountID := app.AccountID
 	if err := closedError(app.Status); err != nil {
 		return err
 	}

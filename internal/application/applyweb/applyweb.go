@@ -89,31 +89,21 @@ func Register(s *web.Server, svc *application.Service, places Places, inbox Inbo
 	return nil
 }
 
-// signedIn runs fn for a full session with the applicant it describes.
-// Others are sent to sign in and brought back: a POST to start comes back
+// signedIn runs fn for a full session with the applicant it describes
+// (identityweb.SignedIn). A POST to start that is not signed in comes back
 // to the GET start page, which asks again.
 func (h *Handlers) signedIn(fn func(http.ResponseWriter, *http.Request, application.Applicant)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, acct := identityweb.Current(r)
-		if sess == nil || sess.Stage != identity.StageFull || acct == nil {
-			if sess != nil && sess.Stage == identity.StagePassword {
-				http.Redirect(w, r, "/sign-in/verify", http.StatusSeeOther)
-				return
-			}
-			next := r.URL.RequestURI()
-			if r.Method != http.MethodGet {
-				if id := r.PathValue("id"); id != "" && strings.HasPrefix(r.URL.Path, "/services/") {
-					next = "/services/" + url.PathEscape(id) + "/apply"
-				} else {
-					h.web.Error(w, r, platform.Errorf(platform.CodeUnauthorized, "identity.signin.required"))
-					return
-				}
-			}
-			http.Redirect(w, r, "/sign-in?next="+url.QueryEscape(next), http.StatusSeeOther)
-			return
-		}
-		fn(w, r, h.applicant(r.Context(), acct))
-	})
+	return identityweb.SignedIn(h.web, func(w http.ResponseWriter, r *http.Request, a *identity.Account) {
+		fn(w, r, h.applicant(r.Context(), a))
+	}, identityweb.ReturnTo(startPage))
+}
+
+// startPage is the GET page a not-signed-in POST to start returns to.
+func startPage(r *http.Request) string {
+	if id := r.PathValue("id"); id != "" && strings.HasPrefix(r.URL.Path, "/services/") {
+		return "/services/" + url.PathEscape(id) + "/apply"
+	}
+	return ""
 }
 
 func (h *Handlers) applicant(ctx context.Context, a *identity.Account) application.Applicant {
@@ -202,7 +192,7 @@ func (h *Handlers) start(w http.ResponseWriter, r *http.Request, a application.A
 // resume sends the person to where their application is: the page they
 // left off at, check your answers, or the confirmation.
 func (h *Handlers) resume(w http.ResponseWriter, r *http.Request, a application.Applicant) {
-	app, _, err := h.svc.Get(r.Context(), a.AccountID, r.PathValue("app"))
+	app, _, err := h.svc.Open(r.Context(), platform.ActorFrom(r.Context()), r.PathValue("app"))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -220,7 +210,7 @@ func (h *Handlers) resume(w http.ResponseWriter, r *http.Request, a application.
 // loadDraft loads the person's draft for a page request; a submitted
 // application goes to its confirmation.
 func (h *Handlers) loadDraft(w http.ResponseWriter, r *http.Request, a application.Applicant) (*application.Application, *application.Form, bool) {
-	app, f, err := h.svc.Get(r.Context(), a.AccountID, r.PathValue("app"))
+	app, f, err := h.svc.Open(r.Context(), platform.ActorFrom(r.Context()), r.PathValue("app"))
 	if err != nil {
 		h.fail(w, r, err)
 		return nil, nil, false
@@ -393,7 +383,7 @@ func (h *Handlers) submit(w http.ResponseWriter, r *http.Request, a application.
 	var inc *application.IncompleteError
 	switch {
 	case errors.As(err, &inc):
-		cur, f, err := h.svc.Get(r.Context(), a.AccountID, r.PathValue("app"))
+		cur, f, err := h.svc.Open(r.Context(), platform.ActorFrom(r.Context()), r.PathValue("app"))
 		if err != nil {
 			h.fail(w, r, err)
 			return
@@ -412,7 +402,7 @@ func (h *Handlers) submit(w http.ResponseWriter, r *http.Request, a application.
 }
 
 func (h *Handlers) done(w http.ResponseWriter, r *http.Request, a application.Applicant) {
-	app, f, err := h.svc.Get(r.Context(), a.AccountID, r.PathValue("app"))
+	app, f, err := h.svc.Open(r.Context(), platform.ActorFrom(r.Context()), r.PathValue("app"))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -441,7 +431,7 @@ type doneView struct {
 // file serves an uploaded file back to its applicant, always as a
 // download: never rendered by the browser in Portico's origin.
 func (h *Handlers) file(w http.ResponseWriter, r *http.Request, a application.Applicant) {
-	at, rc, err := h.svc.AttachmentFor(r.Context(), a.AccountID, r.PathValue("app"), r.PathValue("file"))
+	at, rc, err := h.svc.Download(r.Context(), platform.ActorFrom(r.Context()), r.PathValue("app"), r.PathValue("file"))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -465,7 +455,7 @@ func (h *Handlers) withdrawForm(w http.ResponseWriter, r *http.Request, a applic
 type withdrawView struct{ Service, Action string }
 
 func (h *Handlers) withdraw(w http.ResponseWriter, r *http.Request, a application.Applicant) {
-	err := h.svc.Withdraw(r.Context(), a.AccountID, r.PathValue("app"))
+	err := h.svc.Withdraw(r.Context(), platform.ActorFrom(r.Context()), r.PathValue("app"))
 	switch {
 	case errors.Is(err, application.ErrSubmitted): // sent from another tab first: say it was kept
 		http.Redirect(w, r, appURL(r.PathValue("app"), "done")+"?kept=1", http.StatusSeeOther)

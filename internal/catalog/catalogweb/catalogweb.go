@@ -66,7 +66,7 @@ func Register(s *web.Server, cat Catalog, t Tenancy, clock platform.Clock) (*Han
 	}
 	h := &Handlers{web: s, catalog: cat, tenancy: t, clock: clock}
 	s.HandleFunc("GET /services", h.search)
-	s.HandleFunc("GET /services/for-you", h.forYou)
+	s.Handle("GET /services/for-you", identityweb.SignedIn(s, h.forYou))
 	s.HandleFunc("GET /services/{id}", h.start)
 	return h, nil
 }
@@ -199,17 +199,4 @@ func (h *Handlers) profile(ctx context.Context, a *identity.Account) (catalog.Pr
 		}
 	}
 	return prof, nil
-}
-
-// signedIn returns the account of a full session, or sends the visitor
-// to sign in and returns nil. (The identity block's own rule for
-// signed-in pages, applied here because a route of this package needs
-// it.)
-func signedIn(w http.ResponseWriter, r *http.Request) *identity.Account {
-	sess, a := identityweb.Current(r)
-	if sess != nil && sess.Stage == identity.StageFull && a != nil {
-		return a
-	}
-	http.Redirect(w, r, "/sign-in?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/web"
 )
@@ -256,11 +257,7 @@ type forYouView struct {
 
 // forYou lists the services that apply to the signed-in person, each with
 // the reasons, and those that may apply once the profile says more.
-func (h *Handlers) forYou(w http.ResponseWriter, r *http.Request) {
-	a := signedIn(w, r)
-	if a == nil {
-		return
-	}
+func (h *Handlers) forYou(w http.ResponseWriter, r *http.Request, a *identity.Account) {
 	ctx := r.Context()
 	prof, err := h.profile(ctx, a)
 	if err != nil {

@@ -234,8 +234,11 @@ func (h *Handlers) require(need access, fn http.HandlerFunc) http.Handler {
 
 // RequireSignedIn wraps another block's handler for a signed-in person
 // (citizen or staff, full session): anonymous visitors are sent to sign in
-// and brought back. The handler reads the account with Current.
-func (h *Handlers) RequireSignedIn(fn http.HandlerFunc) http.Handler { return h.require(signedIn, fn) }
+// and brought back (see SignedIn). The handler reads the actor from the
+// request context (platform.ActorFrom) or the account with Current.
+func (h *Handlers) RequireSignedIn(fn http.HandlerFunc) http.Handler {
+	return SignedIn(h.web, func(w http.ResponseWriter, r *http.Request, _ *identity.Account) { fn(w, r) })
+}
 
 // RequireStaff wraps a staff console handler: a full staff session whose
 // account passes allow. Others get 404 (staff pages do not admit they

@@ -38,32 +38,11 @@ func Register(s *web.Server, svc Citizen) error {
 		}
 	}
 	p := &citizenPages{web: s, svc: svc}
-	s.Handle("GET /inbox", p.signedIn(p.inbox))
-	s.Handle("POST /inbox/{id}/read", p.signedIn(p.markRead))
-	s.Handle("GET /account/notifications", p.signedIn(p.prefsForm))
-	s.Handle("POST /account/notifications", p.signedIn(p.savePrefs))
+	s.Handle("GET /inbox", identityweb.SignedIn(s, p.inbox))
+	s.Handle("POST /inbox/{id}/read", identityweb.SignedIn(s, p.markRead))
+	s.Handle("GET /account/notifications", identityweb.SignedIn(s, p.prefsForm))
+	s.Handle("POST /account/notifications", identityweb.SignedIn(s, p.savePrefs))
 	return nil
-}
-
-// signedIn admits only a full session; others are sent to sign in (GET)
-// or refused (POST), as identityweb does for its own pages.
-func (p *citizenPages) signedIn(fn func(w http.ResponseWriter, r *http.Request, a *identity.Account)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, a := identityweb.Current(r)
-		if sess != nil && sess.Stage == identity.StageFull && a != nil {
-			fn(w, r, a)
-			return
-		}
-		if sess != nil && sess.Stage == identity.StagePassword {
-			http.Redirect(w, r, "/sign-in/verify", http.StatusSeeOther)
-			return
-		}
-		if r.Method == http.MethodGet {
-			http.Redirect(w, r, "/sign-in?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-			return
-		}
-		p.web.Error(w, r, platform.Errorf(platform.CodeUnauthorized, "identity.signin.required"))
-	})
 }
 
 type inboxItem struct {

@@ -18,14 +18,13 @@ import (
 //go:embed templates/*.html
 var templates embed.FS
 
-// Auth is what the pages need of the identity block's web side.
-// internal/app adapts identityweb to it.
+// Auth is what the pages need of the identity block's web side
+// (*identityweb.Handlers): the one "signed in" rule. Inside it the request
+// context carries the acting platform.Actor, which the block checks.
 type Auth interface {
 	// RequireSignedIn wraps a handler for a signed-in person; others are
 	// sent to sign in.
 	RequireSignedIn(fn http.HandlerFunc) http.Handler
-	// AccountID is the signed-in account of r (inside RequireSignedIn).
-	AccountID(r *http.Request) string
 }
 
 type pages struct {
@@ -64,7 +63,7 @@ type item struct {
 type listData struct{ Items []item }
 
 func (p *pages) comingUp(w http.ResponseWriter, r *http.Request) {
-	obs, err := p.svc.List(r.Context(), p.auth.AccountID(r), false)
+	obs, err := p.svc.List(r.Context(), platform.ActorFrom(r.Context()).ID, false)
 	if err != nil {
 		p.web.Error(w, r, err)
 		return
@@ -80,7 +79,7 @@ func (p *pages) comingUp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *pages) eventFile(w http.ResponseWriter, r *http.Request) {
-	o, err := p.svc.Get(r.Context(), p.auth.AccountID(r), r.PathValue("id"))
+	o, err := p.svc.Get(r.Context(), platform.ActorFrom(r.Context()).ID, r.PathValue("id"))
 	if err != nil {
 		p.web.Error(w, r, err)
 		return
@@ -124,7 +123,7 @@ func (p *pages) calendarPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *pages) calendarData(r *http.Request) (calendarData, error) {
-	at, err := p.svc.FeedCreated(r.Context(), p.auth.AccountID(r))
+	at, err := p.svc.FeedCreated(r.Context(), platform.ActorFrom(r.Context()).ID)
 	if err != nil || at.IsZero() {
 		return calendarData{}, err
 	}
@@ -132,7 +131,7 @@ func (p *pages) calendarData(r *http.Request) (calendarData, error) {
 }
 
 func (p *pages) createFeed(w http.ResponseWriter, r *http.Request) {
-	token, err := p.svc.CreateFeed(r.Context(), p.auth.AccountID(r))
+	token, err := p.svc.CreateFeed(r.Context(), platform.ActorFrom(r.Context()).ID)
 	if err != nil {
 		p.web.Error(w, r, err)
 		return
@@ -151,7 +150,7 @@ func (p *pages) createFeed(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *pages) revokeFeed(w http.ResponseWriter, r *http.Request) {
-	if err := p.svc.RevokeFeed(r.Context(), p.auth.AccountID(r)); err != nil {
+	if err := p.svc.RevokeFeed(r.Context(), platform.ActorFrom(r.Context()).ID); err != nil {
 		p.web.Error(w, r, err)
 		return
 	}
