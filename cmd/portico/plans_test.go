@@ -321,7 +321,7 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		{"GET /console/cases/{id}", pageAs(staff, "/console/cases/"+kase.ID)},
 		{"GET /oauth/userinfo", bearer("GET", "/oauth/userinfo", tok.AccessToken)},
 		{"POST /inbox/{id}/read", func() *http.Response {
-			msgs, err := a.Notify.Inbox(ctx, beto.ID, 1)
+			msgs, err := a.Notify.Inbox(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: beto.ID}, 1)
 			if err != nil || len(msgs) == 0 {
 				t.Fatalf("inbox: %v %v", msgs, err)
 			}

@@ -328,7 +328,7 @@ func (a *App) newNotify(reg *jobs.Registry, opts Options, sealer *secrets.Box) e
 	if smtpURL == "" && a.Mailbox != nil {
 		smtpURL = a.Mailbox.SMTPURL()
 	}
-	ncfg := notify.Config{SMTPURL: smtpURL, From: cfg.MailFrom, Secrets: sealer,
+	ncfg := notify.Config{Audit: a.Audit, SMTPURL: smtpURL, From: cfg.MailFrom, Secrets: sealer,
 		PublicURL: func() string { return a.Config.PublicURL },
 		// Team API keys may send to the agency's staff. Identity is built
 		// after notify; it is only called when a request arrives.

@@ -377,14 +377,14 @@ func TestInboxPreferencesAndTeamKeys(t *testing.T) {
 		if got := send(true); len(got) != 2 || got[0].Channel != notify.ChannelEmail || got[0].UnsubscribeURL != "" {
 			t.Fatalf("critical goes by email: %+v", got)
 		}
-		inbox, err := h.svc.Inbox(ctx, "acct-1", 0)
+		inbox, err := h.svc.Inbox(ctx, citizen("acct-1"), 0)
 		if err != nil || len(inbox) != 3 || !inbox[0].ReadAt.IsZero() {
 			t.Fatalf("inbox %d %v", len(inbox), err)
 		}
-		if err := h.svc.MarkRead(ctx, "acct-2", inbox[0].ID); platform.ErrorCode(err) != platform.CodeNotFound {
+		if err := h.svc.MarkRead(ctx, citizen("acct-2"), inbox[0].ID); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Fatalf("someone else's: %v", err)
 		}
-		if err := h.svc.MarkRead(ctx, "acct-1", inbox[0].ID); err != nil {
+		if err := h.svc.MarkRead(ctx, citizen("acct-1"), inbox[0].ID); err != nil {
 			t.Fatal(err)
 		}
 		if n := h.get(t, inbox[0].ID); n.ReadAt.IsZero() {

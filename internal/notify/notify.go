@@ -39,6 +39,7 @@ import (
 	"github.com/riverqueue/river"
 	"golang.org/x/text/language"
 
+	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/secrets"
@@ -164,6 +165,10 @@ type Config struct {
 	// PublicURL returns the site's public URL, for the List-Unsubscribe
 	// link of agencies' messages to citizens (their preferences page).
 	PublicURL func() string
+	// Audit records every read of a person's inbox and every message
+	// marked read, in the reader's name. Required for the inbox: without
+	// it Inbox and MarkRead fail rather than read unaudited.
+	Audit *audit.Log
 }
 
 // Service stores and sends notifications.
@@ -172,6 +177,7 @@ type Service struct {
 	clock  platform.Clock
 	logger *slog.Logger
 	jobs   *jobs.Client
+	audit  *audit.Log // reads of inboxes (Config.Audit)
 
 	target     *SMTPTarget // nil: no SMTP server configured
 	from       *mail.Address
@@ -216,6 +222,7 @@ func New(db *storage.DB, reg *jobs.Registry, clock platform.Clock, cfg Config, l
 		return nil, fmt.Errorf("notify: sender address %q is not an email address: %v", cfg.From, err)
 	}
 	s.from, s.fromHeader = from, cfg.From
+	s.audit = cfg.Audit
 	s.msgDomain = from.Address[strings.LastIndexByte(from.Address, '@')+1:]
 	jobs.Register(reg, &deliveryWorker{svc: s})
 	jobs.Register(reg, &smsWorker{svc: s})

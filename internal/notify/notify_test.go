@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/platform"
@@ -62,6 +63,9 @@ func newHarnessConfig(t *testing.T, db *storage.DB, clock platform.Clock, ncfg n
 			t.Fatal(err)
 		}
 		ncfg.Secrets = box
+	}
+	if ncfg.Audit == nil {
+		ncfg.Audit = audit.New(db, clock, nil)
 	}
 	svc, err := notify.New(db, reg, clock, ncfg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -423,4 +427,9 @@ func readParts(t *testing.T, r received) map[string]string {
 		out[ct] = strings.ReplaceAll(string(b), "\r\n", "\n")
 	}
 	return out
+}
+
+// citizen is the signed-in citizen with account id.
+func citizen(id string) platform.Actor {
+	return platform.Actor{Kind: platform.ActorCitizen, ID: id}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 
+	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 )
@@ -333,13 +334,19 @@ func (s *Service) SetPreferences(ctx context.Context, p Preferences) (Preference
 	return p, nil
 }
 
-// Inbox returns the citizen's in-app messages, newest first.
-func (s *Service) Inbox(ctx context.Context, accountID string, limit int) ([]Notification, error) {
+// Inbox returns the in-app messages of by, newest first, and audits the
+// read ("notify.inbox.read", in by's name). An inbox is its owner's alone:
+// there is no way to name another person's, so the only refusal is to
+// someone not signed in (CodeUnauthorized).
+func (s *Service) Inbox(ctx context.Context, by platform.Actor, limit int) ([]Notification, error) {
+	if !by.SignedIn() {
+		return nil, platform.Errorf(platform.CodeUnauthorized, "identity.signin.required")
+	}
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
 	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE account_id = $1 AND channel = $2 ORDER BY id DESC LIMIT `+fmt.Sprint(limit),
-		accountID, ChannelInApp)
+		by.ID, ChannelInApp)
 	if err != nil {
 		return nil, fmt.Errorf("notify: inbox: %w", err)
 	}
@@ -352,22 +359,54 @@ func (s *Service) Inbox(ctx context.Context, accountID string, limit int) ([]Not
 		}
 		out = append(out, n)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("notify: inbox: %w", err)
+	}
+	if err := s.auditWrite(ctx, by, nil, audit.Record{Action: "notify.inbox.read", Subject: "account:" + by.ID, Detail: map[string]int{"messages": len(out)}}); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// MarkRead marks inbox message id of accountID read. Someone else's message
-// is CodeNotFound.
-func (s *Service) MarkRead(ctx context.Context, accountID, id string) error {
+// MarkRead marks inbox message id of by read (opening it in place) and
+// audits it ("notify.message.read") in the same transaction. Someone
+// else's message is CodeNotFound, exactly like one that does not exist.
+func (s *Service) MarkRead(ctx context.Context, by platform.Actor, id string) error {
+	if !by.SignedIn() {
+		return platform.Errorf(platform.CodeUnauthorized, "identity.signin.required")
+	}
 	if _, err := platform.ParseUUID("message", id); err != nil {
 		return err
 	}
-	res, err := s.db.Write().ExecContext(ctx, `UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND account_id = $3 AND channel = $4`,
-		s.clock.Now().UTC(), id, accountID, ChannelInApp)
-	if err != nil {
-		return fmt.Errorf("notify: mark read: %w", err)
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND account_id = $3 AND channel = $4`,
+			s.clock.Now().UTC(), id, by.ID, ChannelInApp)
+		if err != nil {
+			return fmt.Errorf("notify: mark read: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return platform.Errorf(platform.CodeNotFound, "message %q does not exist", id)
+		}
+		return s.auditWrite(ctx, by, tx, audit.Record{Action: "notify.message.read", Subject: "notification:" + id})
+	})
+}
+
+// auditWrite records r in by's name, in tx when given and otherwise in a
+// transaction of its own. Without an audit log it fails: the inbox is not
+// read unaudited.
+func (s *Service) auditWrite(ctx context.Context, by platform.Actor, tx *sql.Tx, r audit.Record) error {
+	if s.audit == nil {
+		return fmt.Errorf("notify: %s: no audit log configured", r.Action)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return platform.Errorf(platform.CodeNotFound, "message %q does not exist", id)
+	ctx = platform.WithActor(ctx, by)
+	var err error
+	if tx != nil {
+		_, err = s.audit.Append(ctx, tx, r)
+	} else {
+		_, err = s.audit.Write(ctx, r)
+	}
+	if err != nil {
+		return fmt.Errorf("notify: audit %s: %w", r.Action, err)
 	}
 	return nil
 }

@@ -54,7 +54,7 @@ const maxPageBody = 128 << 20
 // Inbox is what the dashboard shows of the citizen's in-app messages (the
 // notification block); nil shows none.
 type Inbox interface {
-	Inbox(ctx context.Context, accountID string, limit int) ([]notify.Notification, error)
+	Inbox(ctx context.Context, by platform.Actor, limit int) ([]notify.Notification, error)
 }
 
 // dashboardMessages is how many of the latest inbox messages the
@@ -498,7 +498,7 @@ func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request, a applicati
 		v.Submitted = append(v.Submitted, dl)
 	}
 	if h.inbox != nil {
-		msgs, err := h.inbox.Inbox(r.Context(), a.AccountID, dashboardMessages)
+		msgs, err := h.inbox.Inbox(r.Context(), platform.ActorFrom(r.Context()), dashboardMessages)
 		if err != nil {
 			h.fail(w, r, err)
 			return

@@ -15,8 +15,8 @@ import (
 
 // Citizen is what the citizen's pages need of the notification block.
 type Citizen interface {
-	Inbox(ctx context.Context, accountID string, limit int) ([]notify.Notification, error)
-	MarkRead(ctx context.Context, accountID, id string) error
+	Inbox(ctx context.Context, by platform.Actor, limit int) ([]notify.Notification, error)
+	MarkRead(ctx context.Context, by platform.Actor, id string) error
 	Preferences(ctx context.Context, accountID string) (notify.Preferences, error)
 	SetPreferences(ctx context.Context, p notify.Preferences) (notify.Preferences, error)
 }
@@ -57,7 +57,7 @@ type inboxView struct {
 }
 
 func (p *citizenPages) inbox(w http.ResponseWriter, r *http.Request, a *identity.Account) {
-	msgs, err := p.svc.Inbox(r.Context(), a.ID, 100)
+	msgs, err := p.svc.Inbox(r.Context(), platform.ActorFrom(r.Context()), 100)
 	if err != nil {
 		p.web.Error(w, r, err)
 		return
@@ -75,7 +75,7 @@ func (p *citizenPages) inbox(w http.ResponseWriter, r *http.Request, a *identity
 
 func (p *citizenPages) markRead(w http.ResponseWriter, r *http.Request, a *identity.Account) {
 	id := r.PathValue("id")
-	if err := p.svc.MarkRead(r.Context(), a.ID, id); err != nil {
+	if err := p.svc.MarkRead(r.Context(), platform.ActorFrom(r.Context()), id); err != nil {
 		p.web.Error(w, r, err)
 		return
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/notify"
@@ -54,7 +55,7 @@ func newRig(t *testing.T, db *storage.DB) *rig {
 	}
 	t.Cleanup(func() { box.Close() })
 	reg := jobs.NewRegistry()
-	svc, err := notify.New(db, reg, clock, notify.Config{SMTPURL: box.SMTPURL(), From: "State of Example <no-reply@portico.test>"}, nil)
+	svc, err := notify.New(db, reg, clock, notify.Config{SMTPURL: box.SMTPURL(), From: "State of Example <no-reply@portico.test>", Audit: audit.New(db, clock, nil)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
