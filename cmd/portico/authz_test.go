@@ -151,7 +151,7 @@ func TestAuthorizationTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One of Beto's demo obligations, the object of the .ics download.
-	betoObligations, err := a.Reminders.List(ctx, beto.ID, false)
+	betoObligations, err := a.Reminders.List(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: beto.ID}, false)
 	if err != nil || len(betoObligations) == 0 {
 		t.Fatalf("Beto's obligations = %d, %v", len(betoObligations), err)
 	}

@@ -201,7 +201,7 @@ func TestCaseJourney(t *testing.T) {
 	}
 	obligation := func(source string) string {
 		t.Helper()
-		all, err := a.Reminders.List(context.Background(), betoAcct.ID, true)
+		all, err := a.Reminders.List(context.Background(), platform.Actor{Kind: platform.ActorCitizen, ID: betoAcct.ID}, true)
 		if err != nil {
 			t.Fatal(err)
 		}

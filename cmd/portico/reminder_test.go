@@ -16,6 +16,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/browsertest"
 	"github.com/portico-gov/portico/internal/demo"
+	"github.com/portico-gov/portico/internal/platform"
 )
 
 // fetchFeed GETs a calendar feed over HTTP and parses it with the iCal
@@ -85,7 +86,7 @@ func TestCalendarFeedOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, err := a.Reminders.CreateFeed(ctx, beto.ID)
+	token, err := a.Reminders.CreateFeed(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: beto.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestCalendarFeedOverHTTP(t *testing.T) {
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	post(t, client, base+"/sign-in", url.Values{"email": {"beto.ciudadano@example.com"}, "password": {demo.CitizenPassword}})
-	obs, err := a.Reminders.List(ctx, beto.ID, false)
+	obs, err := a.Reminders.List(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: beto.ID}, false)
 	if err != nil || len(obs) == 0 {
 		t.Fatalf("Beto's obligations: %d, %v", len(obs), err)
 	}
@@ -138,7 +139,7 @@ func TestCalendarFeedOverHTTP(t *testing.T) {
 	if err != nil || len(one.Events()) != 1 || !strings.HasPrefix(one.Events()[0].Id(), obs[0].ID+"@") {
 		t.Fatalf("add to calendar file: %v\n%s", err, body)
 	}
-	if err := a.Reminders.RevokeFeed(ctx, beto.ID); err != nil {
+	if err := a.Reminders.RevokeFeed(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: beto.ID}); err != nil {
 		t.Fatal(err)
 	}
 	if _, status := fetchFeed(t, base+"/calendar/"+token+".ics"); status != http.StatusNotFound {

@@ -226,14 +226,14 @@ func TestApplicationsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	// ...and in Ana's "Coming up" until it is submitted, withdrawn or expires.
-	coming, err := r.app.Reminders.List(context.Background(), ana, false)
+	coming, err := r.app.Reminders.List(context.Background(), platform.Actor{Kind: platform.ActorCitizen, ID: ana}, false)
 	if err != nil || !slices.ContainsFunc(coming, func(o reminder.Obligation) bool { return o.Source == "draft:"+draft.ID && o.URL == "/apply/"+draft.ID }) {
 		t.Fatalf("draft not in Coming up: %+v %v", coming, err)
 	}
 	if err := r.app.Applications.Withdraw(context.Background(), platform.Actor{Kind: platform.ActorCitizen, ID: ana}, draft.ID); err != nil {
 		t.Fatal(err)
 	}
-	if coming, _ := r.app.Reminders.List(context.Background(), ana, false); slices.ContainsFunc(coming, func(o reminder.Obligation) bool { return o.Source == "draft:"+draft.ID }) {
+	if coming, _ := r.app.Reminders.List(context.Background(), platform.Actor{Kind: platform.ActorCitizen, ID: ana}, false); slices.ContainsFunc(coming, func(o reminder.Obligation) bool { return o.Source == "draft:"+draft.ID }) {
 		t.Fatal("a withdrawn draft stays in Coming up")
 	}
 	draft, err = r.app.Applications.Start(context.Background(), application.Applicant{AccountID: ana}, "springfield-pothole")

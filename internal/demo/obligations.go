@@ -39,7 +39,7 @@ var Obligations = []DemoObligation{
 
 // Reminders is what seeding obligations needs of the reminder block.
 type Reminders interface {
-	List(ctx context.Context, accountID string, all bool) ([]reminder.Obligation, error)
+	HasObligations(ctx context.Context, accountID string) (bool, error)
 	Set(ctx context.Context, tx *sql.Tx, o reminder.Obligation) (reminder.Obligation, error)
 	Today() reminder.Date
 }
@@ -61,11 +61,11 @@ func SeedObligations(ctx context.Context, db *storage.DB, ids Accounts, r Remind
 			if a, err = ids.AccountByEmail(ctx, d.Email); err != nil {
 				return created, fmt.Errorf("demo: obligations: %s: %w", d.Email, err)
 			}
-			existing, err := r.List(ctx, a.ID, true)
+			existing, err := r.HasObligations(ctx, a.ID)
 			if err != nil {
 				return created, err
 			}
-			if len(existing) > 0 { // seeded before: leave the dates as they are
+			if existing { // seeded before: leave the dates as they are
 				skip[d.Email] = true
 				continue
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/platform"
 )
 
 // A calendar feed is an iCalendar (RFC 5545) document of a citizen's open
@@ -54,9 +55,15 @@ func hashToken(token string) []byte {
 	return h[:]
 }
 
-// CreateFeed makes a new secret feed address for the account, replacing
-// (and so turning off) any earlier one, and returns its token.
-func (s *Service) CreateFeed(ctx context.Context, accountID string) (string, error) {
+// CreateFeed makes a new secret feed address for by, replacing (and so
+// turning off) any earlier one, and returns its token. Only a signed-in
+// person has a feed.
+func (s *Service) CreateFeed(ctx context.Context, by platform.Actor) (string, error) {
+	if !by.SignedIn() {
+		return "", errSignedOut
+	}
+	accountID := by.ID
+	ctx = platform.WithActor(ctx, by)
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("reminder: feed token: %w", err)
@@ -79,8 +86,13 @@ func (s *Service) CreateFeed(ctx context.Context, accountID string) (string, err
 	return token, nil
 }
 
-// RevokeFeed turns the account's feed address off.
-func (s *Service) RevokeFeed(ctx context.Context, accountID string) error {
+// RevokeFeed turns by's feed address off.
+func (s *Service) RevokeFeed(ctx context.Context, by platform.Actor) error {
+	if !by.SignedIn() {
+		return errSignedOut
+	}
+	accountID := by.ID
+	ctx = platform.WithActor(ctx, by)
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM calendar_feeds WHERE account_id = $1`, accountID)
 		if err != nil {
@@ -105,11 +117,15 @@ func (s *Service) auditFeed(ctx context.Context, tx *sql.Tx, action, accountID s
 	return err
 }
 
-// FeedCreated returns when the account's current feed address was made,
-// or the zero time when it has none.
-func (s *Service) FeedCreated(ctx context.Context, accountID string) (time.Time, error) {
+// FeedCreated returns when by's current feed address was made, or the
+// zero time when there is none. (Only the time: nothing personal is read,
+// so nothing is audited.)
+func (s *Service) FeedCreated(ctx context.Context, by platform.Actor) (time.Time, error) {
+	if !by.SignedIn() {
+		return time.Time{}, errSignedOut
+	}
 	var t time.Time
-	err := s.db.Read().QueryRowContext(ctx, `SELECT created_at FROM calendar_feeds WHERE account_id = $1`, accountID).Scan(&t)
+	err := s.db.Read().QueryRowContext(ctx, `SELECT created_at FROM calendar_feeds WHERE account_id = $1`, by.ID).Scan(&t)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}
@@ -229,10 +245,17 @@ func isoDuration(d time.Duration) string {
 }
 
 // Calendar returns the iCalendar feed of the account's open obligations in
-// its holder's language.
+// its holder's language. The feed token (FeedAccount) is the credential:
+// the caller has resolved it; the read is audited ("calendar.feed.read")
+// in the name of whoever the context says is asking (usually anonymous: a
+// calendar application).
 func (s *Service) Calendar(ctx context.Context, accountID string) ([]byte, error) {
-	obs, err := s.List(ctx, accountID, false)
+	obs, err := s.list(ctx, accountID, false)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.auditRead(ctx, platform.ActorFrom(ctx), audit.Record{Action: "calendar.feed.read", Subject: "account:" + accountID,
+		Detail: map[string]int{"obligations": len(obs)}}); err != nil {
 		return nil, err
 	}
 	lang := "en"

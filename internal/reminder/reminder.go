@@ -521,9 +521,28 @@ func (s *Service) close(ctx context.Context, tx *sql.Tx, accountID, source strin
 	return s.record(ctx, tx, "obligation."+string(st), o)
 }
 
-// List returns the account's obligations, open ones first by due date, then
-// closed ones, newest first. Without all, only open ones.
-func (s *Service) List(ctx context.Context, accountID string, all bool) ([]Obligation, error) {
+// List returns by's obligations, open ones first by due date, then closed
+// ones, newest first; without all, only open ones. It audits the read
+// ("obligation.list", in by's name). A person's list is theirs alone: there
+// is no way to name another's, so the only refusal is to someone not
+// signed in (CodeUnauthorized).
+func (s *Service) List(ctx context.Context, by platform.Actor, all bool) ([]Obligation, error) {
+	if !by.SignedIn() {
+		return nil, errSignedOut
+	}
+	out, err := s.list(ctx, by.ID, all)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.auditRead(ctx, by, audit.Record{Action: "obligation.list", Subject: "account:" + by.ID, Detail: map[string]int{"obligations": len(out)}}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// list is List for an account, unaudited: the caller has authorised and
+// audits (the calendar feed).
+func (s *Service) list(ctx context.Context, accountID string, all bool) ([]Obligation, error) {
 	q := `SELECT ` + obligationColumns + ` FROM obligations WHERE account_id = $1`
 	if !all {
 		q += ` AND status = 'open'`
@@ -545,20 +564,59 @@ func (s *Service) List(ctx context.Context, accountID string, all bool) ([]Oblig
 	return out, rows.Err()
 }
 
-// Get returns obligation id if it belongs to accountID; anyone else's, or
-// none, is CodeNotFound.
-func (s *Service) Get(ctx context.Context, accountID, id string) (Obligation, error) {
+// Get returns obligation id to by, its owner, and audits the read
+// ("obligation.read"). Anyone else's obligation, or none, is CodeNotFound,
+// whoever asks (staff and platform administrators included): obligations
+// are the person's own, not an agency's record.
+func (s *Service) Get(ctx context.Context, by platform.Actor, id string) (Obligation, error) {
+	if !by.SignedIn() {
+		return Obligation{}, errSignedOut
+	}
 	if !platform.IsUUID(id) { // names no obligation: no query
 		return Obligation{}, errNotFound
 	}
-	o, err := scanObligation(s.db.Read().QueryRowContext(ctx, `SELECT `+obligationColumns+` FROM obligations WHERE id = $1 AND account_id = $2`, id, accountID))
+	o, err := scanObligation(s.db.Read().QueryRowContext(ctx, `SELECT `+obligationColumns+` FROM obligations WHERE id = $1 AND account_id = $2`, id, by.ID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, errNotFound
 	}
 	if err != nil {
 		return o, fmt.Errorf("reminder: get: %w", err)
 	}
+	if err := s.auditRead(ctx, by, audit.Record{Action: "obligation.read", Subject: "obligation:" + o.ID, AgencyID: o.AgencyID}); err != nil {
+		return Obligation{}, err
+	}
 	return o, nil
+}
+
+// HasObligations reports whether the account has any obligation, open or
+// closed. It is for the platform's own jobs (demo seeding), not for
+// people: it reveals only that some exist, nothing about them, so it is
+// not audited.
+func (s *Service) HasObligations(ctx context.Context, accountID string) (bool, error) {
+	var one int
+	err := s.db.Read().QueryRowContext(ctx, `SELECT 1 FROM obligations WHERE account_id = $1 LIMIT 1`, accountID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reminder: has obligations: %w", err)
+	}
+	return true, nil
+}
+
+var errSignedOut = platform.Errorf(platform.CodeUnauthorized, "identity.signin.required")
+
+// auditRead records a read of a person's obligations in by's name, in a
+// transaction of its own. Without an audit log it fails: obligations are
+// not read unaudited.
+func (s *Service) auditRead(ctx context.Context, by platform.Actor, r audit.Record) error {
+	if s.audit == nil {
+		return fmt.Errorf("reminder: %s: no audit log configured", r.Action)
+	}
+	if _, err := s.audit.Write(platform.WithActor(ctx, by), r); err != nil {
+		return fmt.Errorf("reminder: audit %s: %w", r.Action, err)
+	}
+	return nil
 }
 
 // Pending returns the planned send times of an obligation's reminders not

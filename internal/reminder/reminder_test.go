@@ -57,7 +57,7 @@ func newFixture(t *testing.T, db *storage.DB, cfg reminder.Config) *fixture {
 	cfg.PublicURL = func() string { return "https://portico.example.gov" }
 	dir := directory{"ana": {Email: "ana@example.com", Lang: "en"}, "beto": {Email: "beto@example.com", Lang: "es"}}
 	reg := jobs.NewRegistry()
-	f.svc = reminder.New(db, nil, f.clock, reg, dir, f.mail, cfg)
+	f.svc = reminder.New(db, audit.New(db, f.clock, nil), f.clock, reg, dir, f.mail, cfg)
 	client, err := jobs.New(db, reg, jobs.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestSetIsIdempotentAndPlansReminders(t *testing.T) {
 		if got := fmtTimes(pending); strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Fatalf("after moving: pending = %v, want %v", got, want)
 		}
-		list, err := f.svc.List(ctx, "ana", false)
+		list, err := f.svc.List(ctx, citizen("ana"), false)
 		if err != nil || len(list) != 1 || list[0].Due.String() != "2027-05-20" {
 			t.Fatalf("List = %+v, %v", list, err)
 		}
@@ -163,13 +163,13 @@ func TestSetIsIdempotentAndPlansReminders(t *testing.T) {
 		if pending, _ = f.svc.Pending(ctx, o.ID); len(pending) != 0 {
 			t.Fatalf("a done obligation still has reminders: %v", pending)
 		}
-		if list, _ = f.svc.List(ctx, "ana", false); len(list) != 0 {
+		if list, _ = f.svc.List(ctx, citizen("ana"), false); len(list) != 0 {
 			t.Fatalf("open list after Complete = %+v", list)
 		}
-		if list, _ = f.svc.List(ctx, "ana", true); len(list) != 1 || list[0].Status != reminder.StatusDone || list[0].ClosedAt == nil {
+		if list, _ = f.svc.List(ctx, citizen("ana"), true); len(list) != 1 || list[0].Status != reminder.StatusDone || list[0].ClosedAt == nil {
 			t.Fatalf("all list after Complete = %+v", list)
 		}
-		if _, err := f.svc.Get(ctx, "beto", o.ID); platform.ErrorCode(err) != platform.CodeNotFound {
+		if _, err := f.svc.Get(ctx, citizen("beto"), o.ID); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Fatalf("another account's obligation: %v", err)
 		}
 		err = db.InTx(ctx, func(tx *sql.Tx) error { return f.svc.Cancel(ctx, tx, "ana", "no-such-source") })
@@ -426,7 +426,7 @@ func TestAuditedFeedTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		svc := reminder.New(db, audit.New(db, clock, signer), clock, nil, directory{}, &mailer{}, reminder.Config{})
-		tok, err := svc.CreateFeed(ctx, "ana")
+		tok, err := svc.CreateFeed(ctx, citizen("ana"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -436,20 +436,20 @@ func TestAuditedFeedTokens(t *testing.T) {
 		if id, err := svc.FeedAccount(ctx, tok); err != nil || id != "ana" {
 			t.Fatalf("FeedAccount = %q, %v", id, err)
 		}
-		tok2, err := svc.CreateFeed(ctx, "ana")
+		tok2, err := svc.CreateFeed(ctx, citizen("ana"))
 		if err != nil || tok2 == tok {
 			t.Fatalf("regenerate: %q, %v", tok2, err)
 		}
 		if _, err := svc.FeedAccount(ctx, tok); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Fatalf("the replaced token still works: %v", err)
 		}
-		if err := svc.RevokeFeed(ctx, "ana"); err != nil {
+		if err := svc.RevokeFeed(ctx, citizen("ana")); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := svc.FeedAccount(ctx, tok2); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Fatalf("the revoked token still works: %v", err)
 		}
-		if at, err := svc.FeedCreated(ctx, "ana"); err != nil || !at.IsZero() {
+		if at, err := svc.FeedCreated(ctx, citizen("ana")); err != nil || !at.IsZero() {
 			t.Fatalf("FeedCreated after revoke = %v, %v", at, err)
 		}
 		var n int
@@ -457,4 +457,9 @@ func TestAuditedFeedTokens(t *testing.T) {
 			t.Fatalf("audit entries = %d, %v", n, err)
 		}
 	})
+}
+
+// citizen is the signed-in citizen with account id.
+func citizen(id string) platform.Actor {
+	return platform.Actor{Kind: platform.ActorCitizen, ID: id}
 }

@@ -63,7 +63,7 @@ type item struct {
 type listData struct{ Items []item }
 
 func (p *pages) comingUp(w http.ResponseWriter, r *http.Request) {
-	obs, err := p.svc.List(r.Context(), platform.ActorFrom(r.Context()).ID, false)
+	obs, err := p.svc.List(r.Context(), platform.ActorFrom(r.Context()), false)
 	if err != nil {
 		p.web.Error(w, r, err)
 		return
@@ -79,7 +79,7 @@ func (p *pages) comingUp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *pages) eventFile(w http.ResponseWriter, r *http.Request) {
-	o, err := p.svc.Get(r.Context(), platform.ActorFrom(r.Context()).ID, r.PathValue("id"))
+	o, err := p.svc.Get(r.Context(), platform.ActorFrom(r.Context()), r.PathValue("id"))
 	if err != nil {
 		p.web.Error(w, r, err)
 		return
@@ -123,7 +123,7 @@ func (p *pages) calendarPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *pages) calendarData(r *http.Request) (calendarData, error) {
-	at, err := p.svc.FeedCreated(r.Context(), platform.ActorFrom(r.Context()).ID)
+	at, err := p.svc.FeedCreated(r.Context(), platform.ActorFrom(r.Context()))
 	if err != nil || at.IsZero() {
 		return calendarData{}, err
 	}
@@ -131,7 +131,7 @@ func (p *pages) calendarData(r *http.Request) (calendarData, error) {
 }
 
 func (p *pages) createFeed(w http.ResponseWriter, r *http.Request) {
-	token, err := p.svc.CreateFeed(r.Context(), platform.ActorFrom(r.Context()).ID)
+	token, err := p.svc.CreateFeed(r.Context(), platform.ActorFrom(r.Context()))
 	if err != nil {
 		p.web.Error(w, r, err)
 		return
@@ -150,7 +150,7 @@ func (p *pages) createFeed(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *pages) revokeFeed(w http.ResponseWriter, r *http.Request) {
-	if err := p.svc.RevokeFeed(r.Context(), platform.ActorFrom(r.Context()).ID); err != nil {
+	if err := p.svc.RevokeFeed(r.Context(), platform.ActorFrom(r.Context())); err != nil {
 		p.web.Error(w, r, err)
 		return
 	}
