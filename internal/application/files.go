@@ -281,7 +281,6 @@ func (s *Service) Attachment(ctx context.Context, appID, attachmentID string) (A
 	return a, r, nil
 }
 
-
 // FileTooLarge is the problem of a post whose body broke the page's size
 // limit, said about the page's file field name.
 func (p *Page) FileTooLarge(name string) Problem {
