@@ -41,7 +41,7 @@ func TestTourEveryRole(t *testing.T) {
 		{name: "citizen-en", email: "ana.citizen@example.com", lang: "en", pages: []string{"/dashboard", "/inbox", "/coming-up", "/services/for-you", "/account", "/account/notifications", "/account/security"}},
 		{name: "citizen-es", email: "beto.ciudadano@example.com", lang: "es", pages: []string{"/dashboard", "/inbox", "/coming-up", "/account"}},
 		{name: "caseworker", email: "eli.clerk@example.gov", lang: "en", staff: true, pages: []string{"/console", "/console/cases"}},
-		{name: "caseworker-es", email: "eli.clerk@example.gov", lang: "es", staff: true, pages: []string{"/console/cases"}},
+		{name: "caseworker-es", email: "casey.dmv@example.gov", lang: "es", staff: true, pages: []string{"/console/cases"}},
 		{name: "finance", email: "fay.clerk-finance@example.gov", lang: "en", staff: true, pages: []string{"/console/cases"}},
 		{name: "agency-admin", email: "dana.dmv-admin@example.gov", lang: "en", staff: true, pages: []string{"/console", "/console/agencies/dmv"}},
 		{name: "platform-admin", email: "pat.admin@example.gov", lang: "en", staff: true, pages: []string{"/console", "/admin/users"}},
