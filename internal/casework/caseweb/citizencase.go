@@ -1,0 +1,115 @@
+package caseweb
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/identity/identityweb"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/web"
+)
+
+func (h *Handlers) citizenCaseFor(w http.ResponseWriter, r *http.Request) (casework.Case, bool) {
+	_, a := identityweb.Current(r)
+	c, err := h.cases.Case(r.Context(), r.PathValue("id"))
+	if err != nil || c.AccountID != a.ID {
+		if err != nil && platform.ErrorCode(err) != platform.CodeNotFound {
+			h.web.Error(w, r, err)
+			return c, false
+		}
+		h.web.ErrorPage(w, r, http.StatusNotFound)
+		return c, false
+	}
+	return c, true
+}
+
+func (h *Handlers) citizenCase(w http.ResponseWriter, r *http.Request) {
+	c, ok := h.citizenCaseFor(w, r)
+	if !ok {
+		return
+	}
+	h.renderCitizen(w, r, c, http.StatusOK, nil, nil)
+}
+
+func (h *Handlers) renderCitizen(w http.ResponseWriter, r *http.Request, c casework.Case, status int, values map[string]string, errs []web.FieldError) {
+	ctx := r.Context()
+	p := h.web.Renderer().NewPage(r, nil)
+	v, err := h.buildView(ctx, p, c, false)
+	if err != nil {
+		h.web.Error(w, r, err)
+		return
+	}
+	v.Values = values
+	if done := r.URL.Query().Get("done"); slices.Contains(doneKeys, done) {
+		v.Done = p.T("case.done." + done)
+	}
+	switch {
+	case c.ClosedAt != nil:
+		v.Next = p.T("case.next.closed", v.State)
+	case c.WaitingOn == casework.WaitingOnCitizen:
+		v.Next = p.T("case.next.answer")
+	case v.Outstanding != "":
+		v.Next = p.T("case.next.pay", v.Outstanding)
+	case c.SLADueAt != nil:
+		v.Next = p.T("case.next.agency.by", when(p, c.SLADueAt))
+	default:
+		v.Next = p.T("case.next.agency")
+	}
+	if c.ClosedAt == nil {
+		wf, err := h.cases.Workflow(ctx, c)
+		if err != nil {
+			h.web.Error(w, r, err)
+			return
+		}
+		in, err := h.cases.Inputs(ctx, c)
+		if err != nil {
+			h.web.Error(w, r, err)
+			return
+		}
+		for _, o := range wf.Options(c.State, casework.Actor{Kind: casework.ActorCitizen}, in) {
+			if len(o.Blocked) == 0 { // a citizen is offered only what they can do now
+				v.Transitions = append(v.Transitions, transitionView{ID: o.Transition.ID, Label: tr(o.Transition.Label, lang(r))})
+			}
+		}
+	}
+	if err := h.cases.Viewed(ctx, c); err != nil {
+		h.web.Error(w, r, err)
+		return
+	}
+	p.Data = v
+	p.Errors = errs
+	h.web.Page(w, r, status, "case_citizen", p)
+}
+
+func (h *Handlers) citizenChange(w http.ResponseWriter, r *http.Request, done, field string, fn func(c casework.Case) error) {
+	c, ok := h.citizenCaseFor(w, r)
+	if !ok {
+		return
+	}
+	if err := fn(c); err != nil {
+		h.changeFailed(w, r, err, field, func(status int, values map[string]string, errs []web.FieldError) {
+			if fresh, ferr := h.cases.Case(r.Context(), c.ID); ferr == nil {
+				c = fresh
+			}
+			h.renderCitizen(w, r, c, status, values, errs)
+		})
+		return
+	}
+	http.Redirect(w, r, "/applications/"+url.PathEscape(c.ID)+"?done="+done+"#main-content", http.StatusSeeOther)
+}
+
+func (h *Handlers) respond(w http.ResponseWriter, r *http.Request) {
+	h.citizenChange(w, r, "respond", "body", func(c casework.Case) error {
+		_, err := h.cases.Respond(r.Context(), c.ID, r.PostFormValue("body"))
+		return err
+	})
+}
+
+func (h *Handlers) citizenTransition(w http.ResponseWriter, r *http.Request) {
+	h.citizenChange(w, r, "transition", "transitions", func(c casework.Case) error {
+		_, err := h.cases.Take(r.Context(), c.ID, r.PostFormValue("transition"), casework.Actor{Kind: casework.ActorCitizen})
+		return err
+	})
+}
