@@ -127,12 +127,13 @@ func when(p *web.Page, t *time.Time) string {
 	return p.DateTime(*t)
 }
 
-// staffRoles returns a's roles in agency.
-func staffRoles(a *identity.Account, agency string) []string {
+// staffRoles returns the roles actor holds in agency (the grants of the
+// acting principal), which decide what a page offers.
+func staffRoles(actor platform.Actor, agency string) []string {
 	var out []string
-	for _, m := range a.Memberships {
-		if m.AgencyID == agency {
-			out = append(out, string(m.Role))
+	for _, g := range actor.Grants {
+		if g.Agency == agency {
+			out = append(out, g.Role)
 		}
 	}
 	return out

@@ -6,16 +6,22 @@ import (
 	"slices"
 
 	"github.com/portico-gov/portico/internal/casework"
-	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/web"
 )
 
-func (h *Handlers) citizenCaseFor(w http.ResponseWriter, r *http.Request) (casework.Case, bool) {
-	_, a := identityweb.Current(r)
-	c, err := h.cases.Case(r.Context(), r.PathValue("id"))
-	if err != nil || c.AccountID != a.ID {
-		if err != nil && platform.ErrorCode(err) != platform.CodeNotFound {
+// citizenCaseFor loads the case in the path through the block's policy
+// (view: audited as a read, for showing it); a case that is not the
+// signed-in citizen's answers 404.
+func (h *Handlers) citizenCaseFor(w http.ResponseWriter, r *http.Request, view bool) (casework.Case, bool) {
+	ctx := r.Context()
+	load := h.cases.CaseFor
+	if view {
+		load = h.cases.ViewCase
+	}
+	c, err := load(ctx, platform.ActorFrom(ctx), r.PathValue("id"))
+	if err != nil {
+		if platform.ErrorCode(err) != platform.CodeNotFound {
 			h.web.Error(w, r, err)
 			return c, false
 		}
@@ -26,7 +32,7 @@ func (h *Handlers) citizenCaseFor(w http.ResponseWriter, r *http.Request) (casew
 }
 
 func (h *Handlers) citizenCase(w http.ResponseWriter, r *http.Request) {
-	c, ok := h.citizenCaseFor(w, r)
+	c, ok := h.citizenCaseFor(w, r, true)
 	if !ok {
 		return
 	}
@@ -74,26 +80,25 @@ func (h *Handlers) renderCitizen(w http.ResponseWriter, r *http.Request, c casew
 			}
 		}
 	}
-	if err := h.cases.Viewed(ctx, c); err != nil {
-		h.web.Error(w, r, err)
-		return
-	}
 	p.Data = v
 	p.Errors = errs
 	h.web.Page(w, r, status, "case_citizen", p)
 }
 
 func (h *Handlers) citizenChange(w http.ResponseWriter, r *http.Request, done, field string, fn func(c casework.Case) error) {
-	c, ok := h.citizenCaseFor(w, r)
+	c, ok := h.citizenCaseFor(w, r, false)
 	if !ok {
 		return
 	}
 	if err := fn(c); err != nil {
 		h.changeFailed(w, r, err, field, func(status int, values map[string]string, errs []web.FieldError) {
-			if fresh, ferr := h.cases.Case(r.Context(), c.ID); ferr == nil {
-				c = fresh
+			ctx := r.Context()
+			fresh, ferr := h.cases.ViewCase(ctx, platform.ActorFrom(ctx), c.ID)
+			if ferr != nil {
+				h.web.Error(w, r, ferr)
+				return
 			}
-			h.renderCitizen(w, r, c, status, values, errs)
+			h.renderCitizen(w, r, fresh, status, values, errs)
 		})
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/portico-gov/portico/internal/application"
+	"github.com/portico-gov/portico/internal/platform"
 
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
@@ -62,7 +63,7 @@ func formatBytes(n int64) string {
 // download (never rendered inline), and audits the read.
 func (h *Handlers) staffFile(w http.ResponseWriter, r *http.Request) {
 	_, a := identityweb.Current(r)
-	c, _, ok := h.staffCaseFor(w, r, a)
+	c, _, ok := h.staffCaseFor(w, r, a, false)
 	if !ok {
 		return
 	}
@@ -76,7 +77,7 @@ func (h *Handlers) staffFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rc.Close()
-	if err := h.cases.FileViewed(r.Context(), c, at.ID, at.Filename); err != nil {
+	if err := h.cases.ViewFile(r.Context(), platform.ActorFrom(r.Context()), c, at.ID, at.Filename); err != nil {
 		h.web.Error(w, r, err)
 		return
 	}

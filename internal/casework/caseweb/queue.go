@@ -11,6 +11,7 @@ import (
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
+	"github.com/portico-gov/portico/internal/platform"
 )
 
 type option struct {
@@ -112,7 +113,7 @@ func (h *Handlers) queue(w http.ResponseWriter, r *http.Request) {
 	for _, s := range []string{"due", "due_desc"} {
 		v.Sorts = append(v.Sorts, option{Value: s, Label: p.T("case.sort." + s), Selected: s == q.Get("sort") || s == "due" && q.Get("sort") == ""})
 	}
-	res, err := h.cases.Queue(ctx, f)
+	res, err := h.cases.QueueFor(ctx, platform.ActorFrom(ctx), f)
 	if err != nil {
 		h.web.Error(w, r, err)
 		return
@@ -156,10 +157,6 @@ func (h *Handlers) queue(w http.ResponseWriter, r *http.Request) {
 	}
 	for n := max(1, v.Page-3); n <= min(v.Pages, v.Page+3); n++ {
 		v.PageLinks = append(v.PageLinks, pageLink{N: n, URL: link(n), Current: n == v.Page})
-	}
-	if err := h.cases.QueueViewed(ctx, agencies, f, len(res.Cases)); err != nil {
-		h.web.Error(w, r, err)
-		return
 	}
 	p.Data = v
 	h.web.Page(w, r, http.StatusOK, "case_queue", p)

@@ -15,25 +15,28 @@ import (
 	"github.com/portico-gov/portico/internal/web"
 )
 
-// staffCaseFor loads the case in the path if a may see it; otherwise it
-// answers 404 and returns false.
-func (h *Handlers) staffCaseFor(w http.ResponseWriter, r *http.Request, a *identity.Account) (casework.Case, []string, bool) {
-	c, err := h.cases.Case(r.Context(), r.PathValue("id"))
+// staffCaseFor loads the case in the path through the block's policy
+// (view: audited as a read, for showing it) and returns the signed-in
+// staff member's roles in its agency, which say what the page offers; on
+// an error it answers (404 for a case they may not see) and returns false.
+func (h *Handlers) staffCaseFor(w http.ResponseWriter, r *http.Request, a *identity.Account, view bool) (casework.Case, []string, bool) {
+	ctx := r.Context()
+	load := h.cases.CaseFor
+	if view {
+		load = h.cases.ViewCase
+	}
+	actor := platform.ActorFrom(ctx)
+	c, err := load(ctx, actor, r.PathValue("id"))
 	if err != nil {
 		h.web.Error(w, r, err)
 		return c, nil, false
 	}
-	roles := staffRoles(a, c.AgencyID)
-	if len(roles) == 0 {
-		h.web.ErrorPage(w, r, http.StatusNotFound)
-		return c, nil, false
-	}
-	return c, roles, true
+	return c, staffRoles(actor, c.AgencyID), true
 }
 
 func (h *Handlers) staffCase(w http.ResponseWriter, r *http.Request) {
 	_, a := identityweb.Current(r)
-	c, roles, ok := h.staffCaseFor(w, r, a)
+	c, roles, ok := h.staffCaseFor(w, r, a, true)
 	if !ok {
 		return
 	}
@@ -41,7 +44,7 @@ func (h *Handlers) staffCase(w http.ResponseWriter, r *http.Request) {
 }
 
 // renderStaff renders the staff case page (after an error, with errs and
-// what was typed) and audits the view.
+// what was typed); the caller loaded c with ViewCase, which audited it.
 func (h *Handlers) renderStaff(w http.ResponseWriter, r *http.Request, a *identity.Account, c casework.Case, roles []string, status int, values map[string]string, errs []web.FieldError) {
 	ctx := r.Context()
 	p := h.web.Renderer().NewPage(r, nil)
@@ -85,10 +88,6 @@ func (h *Handlers) renderStaff(w http.ResponseWriter, r *http.Request, a *identi
 			}
 		}
 	}
-	if err := h.cases.Viewed(ctx, c); err != nil {
-		h.web.Error(w, r, err)
-		return
-	}
 	p.Data = v
 	p.Errors = errs
 	h.web.Page(w, r, status, "case_staff", p)
@@ -107,7 +106,7 @@ func rolesOf(m identity.AgencyMember) []string {
 // person caused re-renders the page with it.
 func (h *Handlers) staffChange(w http.ResponseWriter, r *http.Request, done, field string, fn func(c casework.Case, roles []string, a *identity.Account) error) {
 	_, a := identityweb.Current(r)
-	c, roles, ok := h.staffCaseFor(w, r, a)
+	c, roles, ok := h.staffCaseFor(w, r, a, false)
 	if !ok {
 		return
 	}
@@ -117,10 +116,13 @@ func (h *Handlers) staffChange(w http.ResponseWriter, r *http.Request, done, fie
 	}
 	if err := fn(c, roles, a); err != nil {
 		h.changeFailed(w, r, err, field, func(status int, values map[string]string, errs []web.FieldError) {
-			if fresh, ferr := h.cases.Case(r.Context(), c.ID); ferr == nil {
-				c = fresh
+			ctx := r.Context()
+			fresh, ferr := h.cases.ViewCase(ctx, platform.ActorFrom(ctx), c.ID)
+			if ferr != nil {
+				h.web.Error(w, r, ferr)
+				return
 			}
-			h.renderStaff(w, r, a, c, roles, status, values, errs)
+			h.renderStaff(w, r, a, fresh, roles, status, values, errs)
 		})
 		return
 	}
