@@ -28,25 +28,48 @@ func maySee(actor platform.Actor, c Case) bool {
 	return actor.IsCitizen(c.AccountID) || actor.HasRole(c.AgencyID)
 }
 
+// isApplicant is the policy of the citizen's own pages: only the
+// applicant, whoever else may see the case elsewhere.
+func isApplicant(actor platform.Actor, c Case) bool { return actor.IsCitizen(c.AccountID) }
+
 // CaseFor returns case id when actor may see it, without auditing: for
 // changes, which audit themselves, and for decisions that show nothing of
 // the case. Anything shown to a person goes through ViewCase.
 func (s *Service) CaseFor(ctx context.Context, actor platform.Actor, id string) (Case, error) {
-	c, err := s.Case(ctx, id)
-	if err != nil {
-		return Case{}, err
-	}
-	if !maySee(actor, c) {
-		return Case{}, notFound()
-	}
-	return c, nil
+	return s.caseIf(ctx, actor, id, maySee)
+}
+
+// ApplicantCase is CaseFor for the citizen's own pages and API: only the
+// applicant may see the case there (staff use the console).
+func (s *Service) ApplicantCase(ctx context.Context, actor platform.Actor, id string) (Case, error) {
+	return s.caseIf(ctx, actor, id, isApplicant)
 }
 
 // ViewCase is CaseFor for showing the case to actor: it writes one audit
 // entry (case.read) naming actor before returning, and returns an error
 // rather than the case when the read cannot be put on the record.
 func (s *Service) ViewCase(ctx context.Context, actor platform.Actor, id string) (Case, error) {
-	c, err := s.CaseFor(ctx, actor, id)
+	return s.view(ctx, actor, id, maySee)
+}
+
+// ViewApplicantCase is ViewCase for the citizen's own case page.
+func (s *Service) ViewApplicantCase(ctx context.Context, actor platform.Actor, id string) (Case, error) {
+	return s.view(ctx, actor, id, isApplicant)
+}
+
+func (s *Service) caseIf(ctx context.Context, actor platform.Actor, id string, may func(platform.Actor, Case) bool) (Case, error) {
+	c, err := s.Case(ctx, id)
+	if err != nil {
+		return Case{}, err
+	}
+	if !may(actor, c) {
+		return Case{}, notFound()
+	}
+	return c, nil
+}
+
+func (s *Service) view(ctx context.Context, actor platform.Actor, id string, may func(platform.Actor, Case) bool) (Case, error) {
+	c, err := s.caseIf(ctx, actor, id, may)
 	if err != nil {
 		return Case{}, err
 	}

@@ -37,6 +37,7 @@ func TestReadPolicy(t *testing.T) {
 		e := newEnv(t, db)
 		c := e.open("p1", "springfield-pothole", potholeAnswers)
 		mayRead := map[string]bool{"owner citizen": true, "agency_admin": true, "caseworker": true, "finance": true, "auditor": true}
+		applicantOnly := map[string]bool{"owner citizen": true}
 		mayDownload := map[string]bool{"agency_admin": true, "caseworker": true, "finance": true, "auditor": true}
 		type read struct {
 			action string // the audit action an allowed read writes ("" none)
@@ -50,6 +51,11 @@ func TestReadPolicy(t *testing.T) {
 				if err == nil && got.ID != c.ID {
 					t.Errorf("ViewCase returned case %s, want %s", got.ID, c.ID)
 				}
+				return err
+			}},
+			"ApplicantCase": {"", applicantOnly, func(a platform.Actor) error { _, err := e.cw.ApplicantCase(e.ctx, a, c.ID); return err }},
+			"ViewApplicantCase": {"case.read", applicantOnly, func(a platform.Actor) error {
+				_, err := e.cw.ViewApplicantCase(e.ctx, a, c.ID)
 				return err
 			}},
 			"ViewFile": {"case.file.read", mayDownload, func(a platform.Actor) error { return e.cw.ViewFile(e.ctx, a, c, "file-1", "photo.jpg") }},

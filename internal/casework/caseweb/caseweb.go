@@ -2,11 +2,13 @@
 // queue and case page under /console/cases, and the citizen's page for
 // their application's case at /applications/{id}.
 //
-// Authorization is decided here, once per handler, against the case
-// loaded from the path: staff see only cases of the agencies they hold a
-// role in (auditors read only); a citizen sees only their own cases.
-// Anyone else gets 404, so case ids do not leak. Every page view and
-// every change is audited by the casework block.
+// Who may see a case is decided by the casework block (CaseFor,
+// ViewCase, ViewApplicantCase, QueueFor, ViewFile take the acting
+// principal): staff see only cases of the agencies they hold a role in, a
+// citizen only their own, anyone else gets 404 so case ids do not leak;
+// the block audits every view and every change. These handlers map its
+// errors to pages; the roles they still read only decide what a page
+// offers (auditors read only).
 //
 // One file per purpose: caseweb.go registers the routes and holds the
 // helpers every page shares; queue.go is the staff queue; staffcase.go

@@ -15,9 +15,9 @@ import (
 // signed-in citizen's answers 404.
 func (h *Handlers) citizenCaseFor(w http.ResponseWriter, r *http.Request, view bool) (casework.Case, bool) {
 	ctx := r.Context()
-	load := h.cases.CaseFor
+	load := h.cases.ApplicantCase
 	if view {
-		load = h.cases.ViewCase
+		load = h.cases.ViewApplicantCase
 	}
 	c, err := load(ctx, platform.ActorFrom(ctx), r.PathValue("id"))
 	if err != nil {
@@ -93,7 +93,7 @@ func (h *Handlers) citizenChange(w http.ResponseWriter, r *http.Request, done, f
 	if err := fn(c); err != nil {
 		h.changeFailed(w, r, err, field, func(status int, values map[string]string, errs []web.FieldError) {
 			ctx := r.Context()
-			fresh, ferr := h.cases.ViewCase(ctx, platform.ActorFrom(ctx), c.ID)
+			fresh, ferr := h.cases.ViewApplicantCase(ctx, platform.ActorFrom(ctx), c.ID)
 			if ferr != nil {
 				h.web.Error(w, r, ferr)
 				return
