@@ -32,7 +32,11 @@ type Payment struct {
 // the payments issue charges it online): every unpaid request of the case
 // is marked paid if amount is their total. Then, in the same transaction,
 // the system takes an automatic transition if one now may be taken.
-func (s *Service) RecordPayment(ctx context.Context, caseID string, amount int64, ref string) (Case, error) {
+//
+// Only finance staff and agency administrators of the case's agency record
+// payments (other staff of the agency: forbidden; anyone else: not found).
+func (s *Service) RecordPayment(ctx context.Context, actor platform.Actor, caseID string, amount int64, ref string) (Case, error) {
+	ctx = platform.WithActor(ctx, actor)
 	ref = strings.TrimSpace(ref)
 	if len(ref) > 200 || !utf8.ValidString(ref) {
 		return Case{}, platform.Invalid("ref", "the receipt number is too long")
@@ -41,6 +45,9 @@ func (s *Service) RecordPayment(ctx context.Context, caseID string, amount int64
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		c, err := s.lockCase(ctx, tx, caseID)
 		if err != nil {
+			return err
+		}
+		if err := mayRecordPayment(actor, c); err != nil {
 			return err
 		}
 		if c.ClosedAt != nil {

@@ -117,3 +117,49 @@ func (s *Service) ViewFile(ctx context.Context, actor platform.Actor, c Case, fi
 	}
 	return s.FileViewed(platform.WithActor(ctx, actor), c, fileID, name)
 }
+
+// Roles, as the identity block names them (casework does not import it).
+const (
+	roleAgencyAdmin = "agency_admin"
+	roleFinance     = "finance"
+	roleAuditor     = "auditor"
+)
+
+// workflowActor is who actor is to c's workflow: the applicant is the
+// citizen, staff of the case's agency act through their roles there. An
+// auditor only reads (forbidden); anyone who may not see the case is told
+// it does not exist.
+func workflowActor(actor platform.Actor, c Case) (Actor, error) {
+	if actor.IsCitizen(c.AccountID) {
+		return Actor{Kind: ActorCitizen}, nil
+	}
+	if !actor.HasRole(c.AgencyID) {
+		return Actor{}, notFound()
+	}
+	var roles []string
+	for _, g := range actor.Grants {
+		if g.Agency == c.AgencyID && g.Role != roleAuditor {
+			roles = append(roles, g.Role)
+		}
+	}
+	if len(roles) == 0 {
+		return Actor{}, platform.Errorf(platform.CodeForbidden, "auditors read cases; they do not change them")
+	}
+	return Staff(roles...), nil
+}
+
+// MayRecordPayment says whether actor may record a payment on c, for an
+// edge that must answer before it reads the form (RecordPayment decides
+// the same again, on the locked case).
+func MayRecordPayment(actor platform.Actor, c Case) error { return mayRecordPayment(actor, c) }
+
+// mayRecordPayment: finance staff and agency administrators of c's agency.
+func mayRecordPayment(actor platform.Actor, c Case) error {
+	switch {
+	case actor.HasRole(c.AgencyID, roleFinance, roleAgencyAdmin):
+		return nil
+	case actor.HasRole(c.AgencyID):
+		return platform.Errorf(platform.CodeForbidden, "only finance staff record payments")
+	}
+	return notFound()
+}

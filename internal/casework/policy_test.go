@@ -1,6 +1,7 @@
 package casework_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/portico-gov/portico/internal/casework"
@@ -148,6 +149,72 @@ func TestQueuePolicy(t *testing.T) {
 					t.Errorf("listing wrote %d queue audit entries, want 1", after-before)
 				}
 			})
+		}
+	})
+}
+
+// TestChangePolicy walks taking a transition and recording a payment ×
+// principal: the block works out the principal's workflow roles itself,
+// so only staff of the case's agency holding a role the step names may
+// take it; auditors are forbidden; anyone who may not see the case gets
+// not found. Every allowed change is audited once.
+func TestChangePolicy(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := newEnv(t, db)
+		tests := []struct {
+			method string
+			want   map[string]platform.Code // principal → code; "ok" allowed
+		}{
+			// springfield-pothole: "schedule" is the caseworker's.
+			{"Take", map[string]platform.Code{
+				"owner citizen": platform.CodeConflict, "other citizen": platform.CodeNotFound,
+				"agency_admin": platform.CodeConflict, "caseworker": "ok", "finance": platform.CodeConflict,
+				"auditor": platform.CodeForbidden, "staff of another agency": platform.CodeNotFound,
+				"platform admin": platform.CodeNotFound, "anonymous": platform.CodeNotFound, "citizen without id": platform.CodeNotFound,
+			}},
+			{"RecordPayment", map[string]platform.Code{
+				"owner citizen": platform.CodeNotFound, "other citizen": platform.CodeNotFound,
+				"agency_admin": "ok", "caseworker": platform.CodeForbidden, "finance": "ok",
+				"auditor": platform.CodeForbidden, "staff of another agency": platform.CodeNotFound,
+				"platform admin": platform.CodeNotFound, "anonymous": platform.CodeNotFound, "citizen without id": platform.CodeNotFound,
+			}},
+		}
+		n := 0
+		for _, tt := range tests {
+			for name, code := range tt.want {
+				n++
+				t.Run(tt.method+"/"+name, func(t *testing.T) {
+					var c casework.Case
+					var err error
+					action := "case.transition"
+					switch tt.method {
+					case "Take":
+						c = e.open(fmt.Sprintf("p%d", n), "springfield-pothole", potholeAnswers)
+						_, err = e.cw.Take(e.ctx, principals(c.AgencyID)[name], c.ID, "schedule")
+					case "RecordPayment":
+						c = e.open(fmt.Sprintf("f%d", n), "fishing-licence", map[string]map[string]any{"licence": {"residency": "resident"}})
+						action = "case.payment.record"
+						_, err = e.cw.RecordPayment(e.ctx, principals(c.AgencyID)[name], c.ID, c.Fee.Amount, "R-1")
+					}
+					audited := e.count(`SELECT COUNT(*) FROM audit_entries WHERE subject = $1 AND action = $2 AND actor = $3`,
+						"case:"+c.ID, action, principals(c.AgencyID)[name].String())
+					if code == "ok" {
+						if err != nil {
+							t.Fatalf("allowed change refused: %v", err)
+						}
+						if audited != 1 {
+							t.Errorf("%s audited %d times for the principal, want 1", action, audited)
+						}
+						return
+					}
+					if got := platform.ErrorCode(err); got != code {
+						t.Fatalf("got %v (%s), want %s", err, got, code)
+					}
+					if audited != 0 {
+						t.Errorf("refused change audited")
+					}
+				})
+			}
 		}
 	})
 }

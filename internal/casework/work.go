@@ -249,13 +249,20 @@ func nullString(s string) any {
 	return s
 }
 
-// Take has actor take transition id on case caseID: the guard is checked
-// against the case's answers, applicant and payments, the case enters the
-// new state and the state's on_enter actions run, all in one transaction.
-func (s *Service) Take(ctx context.Context, caseID, id string, a Actor) (Case, error) {
+// Take has actor take transition id on case caseID: the block works out
+// who actor is to the workflow (workflowActor: the applicant, or staff with
+// their roles in the case's agency), the guard is checked against the
+// case's answers, applicant and payments, the case enters the new state
+// and the state's on_enter actions run, all in one transaction.
+func (s *Service) Take(ctx context.Context, actor platform.Actor, caseID, id string) (Case, error) {
+	ctx = platform.WithActor(ctx, actor)
 	var out Case
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		c, err := s.lockCase(ctx, tx, caseID)
+		if err != nil {
+			return err
+		}
+		a, err := workflowActor(actor, c)
 		if err != nil {
 			return err
 		}

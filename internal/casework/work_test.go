@@ -92,15 +92,15 @@ func TestRequestInfo(t *testing.T) {
 			t.Errorf("events %s", got)
 		}
 		// A closed case takes no more work.
-		if _, err := e.cw.Take(staff, c.ID, "duplicate", caseworker); err != nil {
+		if _, err := e.cw.Take(staff, principal(caseworker, c), c.ID, "duplicate"); err != nil {
 			t.Fatal(err)
 		}
 		for name, f := range map[string]func() error{
 			"note":    func() error { _, err := e.cw.Note(staff, c.ID, "x"); return err },
 			"assign":  func() error { _, err := e.cw.Assign(staff, c.ID, "staff-1"); return err },
 			"request": func() error { _, err := e.cw.RequestInfo(staff, c.ID, "x"); return err },
-			"take":    func() error { _, err := e.cw.Take(staff, c.ID, "fix", caseworker); return err },
-			"pay":     func() error { _, err := e.cw.RecordPayment(staff, c.ID, 1, ""); return err },
+			"take":    func() error { _, err := e.cw.Take(staff, principal(caseworker, c), c.ID, "fix"); return err },
+			"pay":     func() error { _, err := e.cw.RecordPayment(staff, principal(finance, c), c.ID, 1, ""); return err },
 		} {
 			if err := f(); platform.ErrorCode(err) != platform.CodeConflict {
 				t.Errorf("%s on a closed case: %v", name, err)
@@ -114,22 +114,22 @@ func TestRecordPayment(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		e := newEnv(t, db)
 		p := e.open("p1", "springfield-pothole", potholeAnswers)
-		if _, err := e.cw.RecordPayment(e.ctx, p.ID, 100, ""); platform.ErrorCode(err) != platform.CodeConflict {
+		if _, err := e.cw.RecordPayment(e.ctx, principal(finance, p), p.ID, 100, ""); platform.ErrorCode(err) != platform.CodeConflict {
 			t.Fatalf("nothing due: %v", err)
 		}
 		f := e.open("f1", "fishing-licence", map[string]map[string]any{"licence": {"residency": "resident"}})
-		if _, err := e.cw.RecordPayment(e.ctx, f.ID, 2499, ""); platform.ErrorCode(err) != platform.CodeInvalid {
+		if _, err := e.cw.RecordPayment(e.ctx, principal(finance, f), f.ID, 2499, ""); platform.ErrorCode(err) != platform.CodeInvalid {
 			t.Fatalf("short payment: %v", err)
 		}
-		if _, err := e.cw.RecordPayment(e.ctx, "nope", 2500, ""); platform.ErrorCode(err) != platform.CodeNotFound {
+		if _, err := e.cw.RecordPayment(e.ctx, principal(finance, f), "nope", 2500, ""); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Fatalf("no case: %v", err)
 		}
-		got, err := e.cw.RecordPayment(e.ctx, f.ID, 2500, "CASH-1")
+		got, err := e.cw.RecordPayment(e.ctx, principal(finance, f), f.ID, 2500, "CASH-1")
 		if err != nil || got.State != "issued" {
 			t.Fatalf("payment: %+v, %v", got, err)
 		}
 		pays, _ := e.cw.Payments(e.ctx, f.ID)
-		if len(pays) != 1 || pays[0].PaidAt == nil || pays[0].PaidRef != "CASH-1" || pays[0].PaidBy != "operator:test" {
+		if len(pays) != 1 || pays[0].PaidAt == nil || pays[0].PaidRef != "CASH-1" || pays[0].PaidBy != "staff:staff-1" {
 			t.Fatalf("payments: %+v", pays)
 		}
 	})
@@ -161,7 +161,7 @@ func TestSweepSLA(t *testing.T) {
 			t.Fatalf("early case: %+v", early)
 		}
 		staff := platform.WithActor(e.ctx, platform.Actor{Kind: platform.ActorStaff, ID: "staff-1"})
-		if _, err := e.cw.Take(staff, late.ID, "schedule", caseworker); err != nil {
+		if _, err := e.cw.Take(staff, principal(caseworker, late), late.ID, "schedule"); err != nil {
 			t.Fatal(err)
 		}
 		e.clock.Advance(5*24*time.Hour + time.Second) // scheduled: 5d; early is long overdue too

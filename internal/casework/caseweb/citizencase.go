@@ -114,7 +114,8 @@ func (h *Handlers) respond(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handlers) citizenTransition(w http.ResponseWriter, r *http.Request) {
 	h.citizenChange(w, r, "transition", "transitions", func(c casework.Case) error {
-		_, err := h.cases.Take(r.Context(), c.ID, r.PostFormValue("transition"), casework.Actor{Kind: casework.ActorCitizen})
+		ctx := r.Context()
+		_, err := h.cases.Take(ctx, platform.ActorFrom(ctx), c.ID, r.PostFormValue("transition"))
 		return err
 	})
 }

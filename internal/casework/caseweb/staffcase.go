@@ -176,7 +176,8 @@ func (h *Handlers) assign(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handlers) staffTransition(w http.ResponseWriter, r *http.Request) {
 	h.staffChange(w, r, "transition", "transitions", func(c casework.Case, roles []string, _ *identity.Account) error {
-		_, err := h.cases.Take(r.Context(), c.ID, r.PostFormValue("transition"), casework.Staff(roles...))
+		ctx := r.Context()
+		_, err := h.cases.Take(ctx, platform.ActorFrom(ctx), c.ID, r.PostFormValue("transition"))
 		return err
 	})
 }
@@ -204,14 +205,15 @@ func (h *Handlers) message(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handlers) payment(w http.ResponseWriter, r *http.Request) {
 	h.staffChange(w, r, "payment", "amount", func(c casework.Case, roles []string, _ *identity.Account) error {
-		if !slices.Contains(roles, string(identity.Finance)) && !slices.Contains(roles, string(identity.AgencyAdmin)) {
-			return platform.Errorf(platform.CodeForbidden, "only finance staff record payments")
+		ctx := r.Context()
+		if err := casework.MayRecordPayment(platform.ActorFrom(ctx), c); err != nil {
+			return err
 		}
 		amount, err := ParseMoney(r.PostFormValue("amount"))
 		if err != nil {
 			return err
 		}
-		_, err = h.cases.RecordPayment(r.Context(), c.ID, amount, r.PostFormValue("ref"))
+		_, err = h.cases.RecordPayment(ctx, platform.ActorFrom(ctx), c.ID, amount, r.PostFormValue("ref"))
 		return err
 	})
 }
