@@ -167,3 +167,13 @@ func principal(a casework.Actor, c casework.Case) platform.Actor {
 	}
 	return p
 }
+
+// caseOf reads case id.
+func (e *env) caseOf(id string) casework.Case {
+	e.t.Helper()
+	c, err := e.cw.Case(e.ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}

@@ -163,3 +163,26 @@ func mayRecordPayment(actor platform.Actor, c Case) error {
 	}
 	return notFound()
 }
+
+// mayWork: staff of c's agency holding a role other than auditor change
+// it (assign, note, message, ask for information); auditors are
+// forbidden; anyone else is told the case does not exist.
+func mayWork(actor platform.Actor, c Case) error {
+	for _, g := range actor.Grants {
+		if actor.Kind == platform.ActorStaff && g.Agency == c.AgencyID && g.Role != roleAuditor {
+			return nil
+		}
+	}
+	if actor.HasRole(c.AgencyID) {
+		return platform.Errorf(platform.CodeForbidden, "auditors read cases; they do not change them")
+	}
+	return notFound()
+}
+
+// isTheApplicant: only the applicant answers the agency's questions.
+func isTheApplicant(actor platform.Actor, c Case) error {
+	if isApplicant(actor, c) {
+		return nil
+	}
+	return notFound()
+}

@@ -153,8 +153,8 @@ func TestQueuePolicy(t *testing.T) {
 	})
 }
 
-// TestChangePolicy walks taking a transition and recording a payment ×
-// principal: the block works out the principal's workflow roles itself,
+// TestChangePolicy walks taking a transition, recording a payment,
+// staff work (a note) and the applicant's answer × principal: the block works out the principal's workflow roles itself,
 // so only staff of the case's agency holding a role the step names may
 // take it; auditors are forbidden; anyone who may not see the case gets
 // not found. Every allowed change is audited once.
@@ -178,6 +178,19 @@ func TestChangePolicy(t *testing.T) {
 				"auditor": platform.CodeForbidden, "staff of another agency": platform.CodeNotFound,
 				"platform admin": platform.CodeNotFound, "anonymous": platform.CodeNotFound, "citizen without id": platform.CodeNotFound,
 			}},
+			// Assign, Note, Message and RequestInfo share one policy.
+			{"Note", map[string]platform.Code{
+				"owner citizen": platform.CodeNotFound, "other citizen": platform.CodeNotFound,
+				"agency_admin": "ok", "caseworker": "ok", "finance": "ok",
+				"auditor": platform.CodeForbidden, "staff of another agency": platform.CodeNotFound,
+				"platform admin": platform.CodeNotFound, "anonymous": platform.CodeNotFound, "citizen without id": platform.CodeNotFound,
+			}},
+			{"Respond", map[string]platform.Code{
+				"owner citizen": "ok", "other citizen": platform.CodeNotFound,
+				"agency_admin": platform.CodeNotFound, "caseworker": platform.CodeNotFound, "finance": platform.CodeNotFound,
+				"auditor": platform.CodeNotFound, "staff of another agency": platform.CodeNotFound,
+				"platform admin": platform.CodeNotFound, "anonymous": platform.CodeNotFound, "citizen without id": platform.CodeNotFound,
+			}},
 		}
 		n := 0
 		for _, tt := range tests {
@@ -195,6 +208,17 @@ func TestChangePolicy(t *testing.T) {
 						c = e.open(fmt.Sprintf("f%d", n), "fishing-licence", map[string]map[string]any{"licence": {"residency": "resident"}})
 						action = "case.payment.record"
 						_, err = e.cw.RecordPayment(e.ctx, principals(c.AgencyID)[name], c.ID, c.Fee.Amount, "R-1")
+					case "Note":
+						c = e.open(fmt.Sprintf("n%d", n), "springfield-pothole", potholeAnswers)
+						action = "case.note"
+						_, err = e.cw.Note(e.ctx, principals(c.AgencyID)[name], c.ID, "a note")
+					case "Respond":
+						c = e.open(fmt.Sprintf("r%d", n), "springfield-pothole", potholeAnswers)
+						if _, err := e.cw.RequestInfo(e.ctx, principals(c.AgencyID)["caseworker"], c.ID, "Which side?"); err != nil {
+							t.Fatal(err)
+						}
+						action = "case.respond"
+						_, err = e.cw.Respond(e.ctx, principals(c.AgencyID)[name], c.ID, "North")
 					}
 					audited := e.count(`SELECT COUNT(*) FROM audit_entries WHERE subject = $1 AND action = $2 AND actor = $3`,
 						"case:"+c.ID, action, principals(c.AgencyID)[name].String())

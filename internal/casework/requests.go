@@ -11,12 +11,12 @@ import (
 
 // RequestInfo asks the citizen for more information. The case then waits
 // on the citizen and its SLA clock stops until they answer (Respond).
-func (s *Service) RequestInfo(ctx context.Context, caseID, body string) (Case, error) {
+func (s *Service) RequestInfo(ctx context.Context, actor platform.Actor, caseID, body string) (Case, error) {
 	body, err := cleanText(body)
 	if err != nil {
 		return Case{}, err
 	}
-	return s.change(ctx, caseID, "case.request_info", EventInfoRequested, func(tx *sql.Tx, c *Case) (map[string]any, error) {
+	return s.change(ctx, actor, mayWork, caseID, "case.request_info", EventInfoRequested, func(ctx context.Context, tx *sql.Tx, c *Case) (map[string]any, error) {
 		if c.WaitingOn == WaitingOnCitizen {
 			return nil, platform.Errorf(platform.CodeConflict, "the case is already waiting for the citizen's answer")
 		}
@@ -53,12 +53,12 @@ func (s *Service) RequestInfo(ctx context.Context, caseID, body string) (Case, e
 
 // Respond records the citizen's answer to a request for more information;
 // the case returns to the agency with the SLA time it had left.
-func (s *Service) Respond(ctx context.Context, caseID, body string) (Case, error) {
+func (s *Service) Respond(ctx context.Context, actor platform.Actor, caseID, body string) (Case, error) {
 	body, err := cleanText(body)
 	if err != nil {
 		return Case{}, err
 	}
-	return s.change(ctx, caseID, "case.respond", EventInfoReceived, func(tx *sql.Tx, c *Case) (map[string]any, error) {
+	return s.change(ctx, actor, isTheApplicant, caseID, "case.respond", EventInfoReceived, func(ctx context.Context, tx *sql.Tx, c *Case) (map[string]any, error) {
 		if c.WaitingOn != WaitingOnCitizen {
 			return nil, platform.Errorf(platform.CodeConflict, "nothing has been asked of you on this application")
 		}

@@ -189,20 +189,24 @@ func (s *Service) Inputs(ctx context.Context, c Case) (Inputs, error) {
 	return s.inputs(ctx, s.db.Read(), c)
 }
 
-// change runs fn on the locked case id in one transaction, then audits
-// action with detail and emits event (when not "") with the case as data.
-// Closed cases refuse every change.
-func (s *Service) change(ctx context.Context, id, action, event string, fn func(tx *sql.Tx, c *Case) (map[string]any, error)) (Case, error) {
+// change runs fn on the locked case id in one transaction, as actor when
+// may allows it, then audits action with detail and emits event (when
+// not "") with the case as data. Closed cases refuse every change.
+func (s *Service) change(ctx context.Context, actor platform.Actor, may func(platform.Actor, Case) error, id, action, event string, fn func(ctx context.Context, tx *sql.Tx, c *Case) (map[string]any, error)) (Case, error) {
+	ctx = platform.WithActor(ctx, actor)
 	var out Case
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		c, err := s.lockCase(ctx, tx, id)
 		if err != nil {
 			return err
 		}
+		if err := may(actor, c); err != nil {
+			return err
+		}
 		if c.ClosedAt != nil {
 			return refuse("case.reason.closed")
 		}
-		detail, err := fn(tx, &c)
+		detail, err := fn(ctx, tx, &c)
 		if err != nil {
 			return err
 		}
@@ -352,8 +356,8 @@ func cleanText(s string) (string, error) {
 
 // Assign gives the case to a staff member (assignee, an account id; ""
 // unassigns). The caller checks the assignee belongs to the agency.
-func (s *Service) Assign(ctx context.Context, caseID, assignee string) (Case, error) {
-	return s.change(ctx, caseID, "case.assign", EventAssigned, func(tx *sql.Tx, c *Case) (map[string]any, error) {
+func (s *Service) Assign(ctx context.Context, actor platform.Actor, caseID, assignee string) (Case, error) {
+	return s.change(ctx, actor, mayWork, caseID, "case.assign", EventAssigned, func(ctx context.Context, tx *sql.Tx, c *Case) (map[string]any, error) {
 		from := c.Assignee
 		c.Assignee, c.UpdatedAt = assignee, s.clock.Now().UTC()
 		if err := s.save(ctx, tx, *c); err != nil {
@@ -365,23 +369,23 @@ func (s *Service) Assign(ctx context.Context, caseID, assignee string) (Case, er
 }
 
 // Note adds an internal note, which the citizen never sees.
-func (s *Service) Note(ctx context.Context, caseID, body string) (Case, error) {
+func (s *Service) Note(ctx context.Context, actor platform.Actor, caseID, body string) (Case, error) {
 	body, err := cleanText(body)
 	if err != nil {
 		return Case{}, err
 	}
-	return s.change(ctx, caseID, "case.note", "", func(tx *sql.Tx, c *Case) (map[string]any, error) {
+	return s.change(ctx, actor, mayWork, caseID, "case.note", "", func(ctx context.Context, tx *sql.Tx, c *Case) (map[string]any, error) {
 		return map[string]any{"length": len(body)}, s.entry(ctx, tx, c.ID, "note", true, body, nil)
 	})
 }
 
 // Message sends the citizen a message: on their case page and by email.
-func (s *Service) Message(ctx context.Context, caseID, body string) (Case, error) {
+func (s *Service) Message(ctx context.Context, actor platform.Actor, caseID, body string) (Case, error) {
 	body, err := cleanText(body)
 	if err != nil {
 		return Case{}, err
 	}
-	return s.change(ctx, caseID, "case.message", EventMessaged, func(tx *sql.Tx, c *Case) (map[string]any, error) {
+	return s.change(ctx, actor, mayWork, caseID, "case.message", EventMessaged, func(ctx context.Context, tx *sql.Tx, c *Case) (map[string]any, error) {
 		if err := s.entry(ctx, tx, c.ID, "message", false, body, nil); err != nil {
 			return nil, err
 		}

@@ -107,7 +107,7 @@ func (h *Handlers) citizenChange(w http.ResponseWriter, r *http.Request, done, f
 
 func (h *Handlers) respond(w http.ResponseWriter, r *http.Request) {
 	h.citizenChange(w, r, "respond", "body", func(c casework.Case) error {
-		_, err := h.cases.Respond(r.Context(), c.ID, r.PostFormValue("body"))
+		_, err := h.cases.Respond(r.Context(), platform.ActorFrom(r.Context()), c.ID, r.PostFormValue("body"))
 		return err
 	})
 }

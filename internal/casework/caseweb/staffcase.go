@@ -169,7 +169,7 @@ func (h *Handlers) assign(w http.ResponseWriter, r *http.Request) {
 				return platform.Invalid("assignee", "choose a member of the agency's staff")
 			}
 		}
-		_, err := h.cases.Assign(r.Context(), c.ID, to)
+		_, err := h.cases.Assign(r.Context(), platform.ActorFrom(r.Context()), c.ID, to)
 		return err
 	})
 }
@@ -184,21 +184,21 @@ func (h *Handlers) staffTransition(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handlers) request(w http.ResponseWriter, r *http.Request) {
 	h.staffChange(w, r, "request", "request-body", func(c casework.Case, _ []string, _ *identity.Account) error {
-		_, err := h.cases.RequestInfo(r.Context(), c.ID, r.PostFormValue("body"))
+		_, err := h.cases.RequestInfo(r.Context(), platform.ActorFrom(r.Context()), c.ID, r.PostFormValue("body"))
 		return err
 	})
 }
 
 func (h *Handlers) note(w http.ResponseWriter, r *http.Request) {
 	h.staffChange(w, r, "note", "note-body", func(c casework.Case, _ []string, _ *identity.Account) error {
-		_, err := h.cases.Note(r.Context(), c.ID, r.PostFormValue("body"))
+		_, err := h.cases.Note(r.Context(), platform.ActorFrom(r.Context()), c.ID, r.PostFormValue("body"))
 		return err
 	})
 }
 
 func (h *Handlers) message(w http.ResponseWriter, r *http.Request) {
 	h.staffChange(w, r, "message", "message-body", func(c casework.Case, _ []string, _ *identity.Account) error {
-		_, err := h.cases.Message(r.Context(), c.ID, r.PostFormValue("body"))
+		_, err := h.cases.Message(r.Context(), platform.ActorFrom(r.Context()), c.ID, r.PostFormValue("body"))
 		return err
 	})
 }
