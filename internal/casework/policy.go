@@ -102,7 +102,7 @@ func (s *Service) QueueFor(ctx context.Context, actor platform.Actor, f QueueFil
 	if err != nil {
 		return QueuePage{}, err
 	}
-	if err := s.QueueViewed(platform.WithActor(ctx, actor), f.Agencies, f, len(page.Cases)); err != nil {
+	if err := s.queueViewed(platform.WithActor(ctx, actor), f.Agencies, f, len(page.Cases)); err != nil {
 		return QueuePage{}, err
 	}
 	return page, nil
@@ -115,7 +115,7 @@ func (s *Service) ViewFile(ctx context.Context, actor platform.Actor, c Case, fi
 	if !actor.HasRole(c.AgencyID) {
 		return notFound()
 	}
-	return s.FileViewed(platform.WithActor(ctx, actor), c, fileID, name)
+	return s.fileViewed(platform.WithActor(ctx, actor), c, fileID, name)
 }
 
 // Roles, as the identity block names them (casework does not import it).

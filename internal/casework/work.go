@@ -431,25 +431,18 @@ func (s *Service) automatic(ctx context.Context, tx *sql.Tx, c Case) (Case, erro
 // Now is the block's clock, for pages that classify SLAs.
 func (s *Service) Now() time.Time { return s.clock.Now().UTC() }
 
-// QueueViewed audits that the current actor listed the cases of agencies
+// queueViewed audits that the current actor listed the cases of agencies
 // with filter f (shown: how many were on the page).
-func (s *Service) QueueViewed(ctx context.Context, agencies []string, f QueueFilter, shown int) error {
+func (s *Service) queueViewed(ctx context.Context, agencies []string, f QueueFilter, shown int) error {
 	_, err := s.audit.Write(ctx, audit.Record{Action: "case.queue.read", Subject: "agencies:" + strings.Join(agencies, ","),
 		Detail: map[string]any{"service": f.Service, "state": f.State, "sla": f.SLA, "assignee": f.Assignee, "closed": f.Closed, "page": f.Page, "shown": shown}})
 	return err
 }
 
-// FileViewed audits that the current actor downloaded a file of the case.
-func (s *Service) FileViewed(ctx context.Context, c Case, fileID, name string) error {
+// fileViewed audits that the current actor downloaded a file of the case.
+func (s *Service) fileViewed(ctx context.Context, c Case, fileID, name string) error {
 	_, err := s.audit.Write(ctx, audit.Record{Action: "case.file.read", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
 		Detail: map[string]any{"reference": c.Reference, "file": fileID, "name": name}})
 	return err
 }
 
-// Viewed audits that the current actor looked at the case (staff and the
-// applicant alike: every view of a case is on the record).
-func (s *Service) Viewed(ctx context.Context, c Case) error {
-	_, err := s.audit.Write(ctx, audit.Record{Action: "case.read", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
-		Detail: map[string]any{"reference": c.Reference}})
-	return err
-}

@@ -110,10 +110,6 @@ func (h *Handlers) staffChange(w http.ResponseWriter, r *http.Request, done, fie
 	if !ok {
 		return
 	}
-	if !canWork(roles) {
-		h.web.ErrorPage(w, r, http.StatusForbidden)
-		return
-	}
 	if err := fn(c, roles, a); err != nil {
 		h.changeFailed(w, r, err, field, func(status int, values map[string]string, errs []web.FieldError) {
 			ctx := r.Context()
