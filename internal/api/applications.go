@@ -58,7 +58,8 @@ type Drafts interface {
 
 // Cases is what the application endpoints need of the casework block.
 type Cases interface {
-	Case(ctx context.Context, id string) (casework.Case, error)
+	// ApplicantCase decides whether the caller may see the case (its applicant).
+	ApplicantCase(ctx context.Context, actor platform.Actor, id string) (casework.Case, error)
 	ForAccount(ctx context.Context, account string) ([]casework.Case, error)
 }
 
@@ -123,8 +124,8 @@ func (h *Applications) list(r *http.Request, p Principal) (any, error) {
 
 func (h *Applications) get(r *http.Request, p Principal) (any, error) {
 	ctx := r.Context()
-	c, err := h.Cases.Case(ctx, r.PathValue("id"))
-	if err == nil && c.AccountID != p.Account.ID || platform.ErrorCode(err) == platform.CodeNotFound {
+	c, err := h.Cases.ApplicantCase(ctx, platform.ActorFrom(ctx), r.PathValue("id"))
+	if platform.ErrorCode(err) == platform.CodeNotFound {
 		err = platform.Errorf(platform.CodeNotFound, "no such application")
 	}
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/portico-gov/portico/internal/application"
-	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
 )
@@ -99,7 +99,10 @@ func TestFeeFixedAtSubmission(t *testing.T) {
 
 		publish(2, `amount: 9999`)
 		e.clock.Advance(48 * time.Hour) // gil is 65 now: worked out again, the fee would be 0
-		if _, err := e.cases.Take(e.ctx, sub.ID, "approve", casework.Staff("caseworker")); err != nil {
+		// Staff of the service's agency act: a caseworker approves, finance takes the fee.
+		worker := platform.Actor{Kind: platform.ActorStaff, ID: "staff-1", Grants: []platform.Grant{{Agency: "springfield-public-works", Role: "caseworker"}}}
+		finance := platform.Actor{Kind: platform.ActorStaff, ID: "staff-2", Grants: []platform.Grant{{Agency: "springfield-public-works", Role: "finance"}}}
+		if _, err := e.cases.Take(e.ctx, worker, sub.ID, "approve"); err != nil {
 			t.Fatal(err)
 		}
 		pays, err := e.cases.Payments(e.ctx, sub.ID)
@@ -110,11 +113,11 @@ func TestFeeFixedAtSubmission(t *testing.T) {
 			t.Fatalf("payments asked for: %+v, want one of 2500 USD", pays)
 		}
 		for _, wrong := range []int64{0, 9999} {
-			if _, err := e.cases.RecordPayment(e.ctx, sub.ID, wrong, "R-1"); err == nil {
+			if _, err := e.cases.RecordPayment(e.ctx, finance, sub.ID, wrong, "R-1"); err == nil {
 				t.Fatalf("the counter took %d", wrong)
 			}
 		}
-		after, err := e.cases.RecordPayment(e.ctx, sub.ID, 2500, "R-1")
+		after, err := e.cases.RecordPayment(e.ctx, finance, sub.ID, 2500, "R-1")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -154,3 +154,26 @@ func (e *env) emitted(caseID string) []string {
 	}
 	return out
 }
+
+// principal is the signed-in party who acts as a in the workflow of c: the
+// applicant acct-1, or staff-1 holding a's roles in c's agency.
+func principal(a casework.Actor, c casework.Case) platform.Actor {
+	if a.Kind == casework.ActorCitizen {
+		return platform.Actor{Kind: platform.ActorCitizen, ID: "acct-1"}
+	}
+	p := platform.Actor{Kind: platform.ActorStaff, ID: "staff-1"}
+	for _, r := range a.Roles {
+		p.Grants = append(p.Grants, platform.Grant{Agency: c.AgencyID, Role: r})
+	}
+	return p
+}
+
+// caseOf reads case id.
+func (e *env) caseOf(id string) casework.Case {
+	e.t.Helper()
+	c, err := e.cw.Case(e.ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}

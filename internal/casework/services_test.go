@@ -125,16 +125,12 @@ func TestDemoServices(t *testing.T) {
 				e := newEnv(t, db)
 				cs := e.open("app-1", c.service, c.answers)
 				for i, s := range c.steps {
-					ctx := platform.WithActor(e.ctx, platform.Actor{Kind: platform.ActorStaff, ID: "staff-1"})
 					var err error
 					switch {
 					case s.take != "":
-						if s.as.Kind == casework.ActorCitizen {
-							ctx = platform.WithActor(e.ctx, platform.Actor{Kind: platform.ActorCitizen, ID: "acct-1"})
-						}
-						_, err = e.cw.Take(ctx, cs.ID, s.take, s.as)
+						_, err = e.cw.Take(e.ctx, principal(s.as, cs), cs.ID, s.take)
 					case s.pay > 0:
-						_, err = e.cw.RecordPayment(ctx, cs.ID, s.pay, fmt.Sprintf("R-%d", i))
+						_, err = e.cw.RecordPayment(e.ctx, principal(finance, cs), cs.ID, s.pay, fmt.Sprintf("R-%d", i))
 					case s.wait > 0:
 						e.clock.Advance(s.wait)
 						_, err = e.cw.SweepSLA(e.ctx)

@@ -23,23 +23,23 @@ func TestRequestInfo(t *testing.T) {
 		c := e.open("p1", "springfield-pothole", potholeAnswers) // SLA 1d
 		staff := platform.WithActor(e.ctx, platform.Actor{Kind: platform.ActorStaff, ID: "staff-1"})
 		e.clock.Advance(6 * time.Hour)
-		if _, err := e.cw.RequestInfo(staff, c.ID, "  "); platform.ErrorCode(err) != platform.CodeInvalid {
+		if _, err := e.cw.RequestInfo(e.ctx, principal(caseworker, c), c.ID, "  "); platform.ErrorCode(err) != platform.CodeInvalid {
 			t.Fatalf("empty request: %v", err)
 		}
-		if _, err := e.cw.RequestInfo(staff, c.ID, strings.Repeat("x", casework.MaxText+1)); platform.ErrorCode(err) != platform.CodeInvalid {
+		if _, err := e.cw.RequestInfo(e.ctx, principal(caseworker, c), c.ID, strings.Repeat("x", casework.MaxText+1)); platform.ErrorCode(err) != platform.CodeInvalid {
 			t.Fatalf("long request: %v", err)
 		}
-		if _, err := e.cw.Respond(e.ctx, c.ID, "unasked"); platform.ErrorCode(err) != platform.CodeConflict {
+		if _, err := e.cw.Respond(e.ctx, principal(casework.Actor{Kind: casework.ActorCitizen}, c), c.ID, "unasked"); platform.ErrorCode(err) != platform.CodeConflict {
 			t.Fatalf("answer without a request: %v", err)
 		}
-		got, err := e.cw.RequestInfo(staff, c.ID, "Which side of the street?")
+		got, err := e.cw.RequestInfo(e.ctx, principal(caseworker, c), c.ID, "Which side of the street?")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.WaitingOn != casework.WaitingOnCitizen || got.SLADueAt != nil || casework.SLAStatus(got, e.clock.Now()) != casework.SLAPaused {
 			t.Fatalf("after request: %+v", got)
 		}
-		if _, err := e.cw.RequestInfo(staff, c.ID, "again"); platform.ErrorCode(err) != platform.CodeConflict {
+		if _, err := e.cw.RequestInfo(e.ctx, principal(caseworker, c), c.ID, "again"); platform.ErrorCode(err) != platform.CodeConflict {
 			t.Fatalf("second request: %v", err)
 		}
 		// Days pass while the citizen thinks: no breach.
@@ -47,18 +47,17 @@ func TestRequestInfo(t *testing.T) {
 		if n, err := e.cw.SweepSLA(e.ctx); err != nil || n != 0 {
 			t.Fatalf("sweep while paused: %d, %v", n, err)
 		}
-		citizen := platform.WithActor(e.ctx, platform.Actor{Kind: platform.ActorCitizen, ID: "acct-1"})
-		got, err = e.cw.Respond(citizen, c.ID, "The north side, by the bakery.")
+		got, err = e.cw.Respond(e.ctx, principal(casework.Actor{Kind: casework.ActorCitizen}, c), c.ID, "The north side, by the bakery.")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.WaitingOn != casework.WaitingOnAgency || got.SLADueAt == nil || got.SLADueAt.Sub(e.clock.Now()) != 18*time.Hour {
 			t.Fatalf("after answer: %+v (due in %v)", got, got.SLADueAt.Sub(e.clock.Now()))
 		}
-		if _, err := e.cw.Note(staff, c.ID, "Crew B knows the spot."); err != nil {
+		if _, err := e.cw.Note(e.ctx, principal(caseworker, c), c.ID, "Crew B knows the spot."); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.cw.Message(staff, c.ID, "Thanks, we have what we need."); err != nil {
+		if _, err := e.cw.Message(e.ctx, principal(caseworker, c), c.ID, "Thanks, we have what we need."); err != nil {
 			t.Fatal(err)
 		}
 		all, _ := e.cw.Timeline(e.ctx, c.ID, true)
@@ -92,15 +91,15 @@ func TestRequestInfo(t *testing.T) {
 			t.Errorf("events %s", got)
 		}
 		// A closed case takes no more work.
-		if _, err := e.cw.Take(staff, c.ID, "duplicate", caseworker); err != nil {
+		if _, err := e.cw.Take(staff, principal(caseworker, c), c.ID, "duplicate"); err != nil {
 			t.Fatal(err)
 		}
 		for name, f := range map[string]func() error{
-			"note":    func() error { _, err := e.cw.Note(staff, c.ID, "x"); return err },
-			"assign":  func() error { _, err := e.cw.Assign(staff, c.ID, "staff-1"); return err },
-			"request": func() error { _, err := e.cw.RequestInfo(staff, c.ID, "x"); return err },
-			"take":    func() error { _, err := e.cw.Take(staff, c.ID, "fix", caseworker); return err },
-			"pay":     func() error { _, err := e.cw.RecordPayment(staff, c.ID, 1, ""); return err },
+			"note":    func() error { _, err := e.cw.Note(e.ctx, principal(caseworker, c), c.ID, "x"); return err },
+			"assign":  func() error { _, err := e.cw.Assign(e.ctx, principal(caseworker, c), c.ID, "staff-1"); return err },
+			"request": func() error { _, err := e.cw.RequestInfo(e.ctx, principal(caseworker, c), c.ID, "x"); return err },
+			"take":    func() error { _, err := e.cw.Take(staff, principal(caseworker, c), c.ID, "fix"); return err },
+			"pay":     func() error { _, err := e.cw.RecordPayment(staff, principal(finance, c), c.ID, 1, ""); return err },
 		} {
 			if err := f(); platform.ErrorCode(err) != platform.CodeConflict {
 				t.Errorf("%s on a closed case: %v", name, err)
@@ -114,22 +113,22 @@ func TestRecordPayment(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		e := newEnv(t, db)
 		p := e.open("p1", "springfield-pothole", potholeAnswers)
-		if _, err := e.cw.RecordPayment(e.ctx, p.ID, 100, ""); platform.ErrorCode(err) != platform.CodeConflict {
+		if _, err := e.cw.RecordPayment(e.ctx, principal(finance, p), p.ID, 100, ""); platform.ErrorCode(err) != platform.CodeConflict {
 			t.Fatalf("nothing due: %v", err)
 		}
 		f := e.open("f1", "fishing-licence", map[string]map[string]any{"licence": {"residency": "resident"}})
-		if _, err := e.cw.RecordPayment(e.ctx, f.ID, 2499, ""); platform.ErrorCode(err) != platform.CodeInvalid {
+		if _, err := e.cw.RecordPayment(e.ctx, principal(finance, f), f.ID, 2499, ""); platform.ErrorCode(err) != platform.CodeInvalid {
 			t.Fatalf("short payment: %v", err)
 		}
-		if _, err := e.cw.RecordPayment(e.ctx, "nope", 2500, ""); platform.ErrorCode(err) != platform.CodeNotFound {
+		if _, err := e.cw.RecordPayment(e.ctx, principal(finance, f), "nope", 2500, ""); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Fatalf("no case: %v", err)
 		}
-		got, err := e.cw.RecordPayment(e.ctx, f.ID, 2500, "CASH-1")
+		got, err := e.cw.RecordPayment(e.ctx, principal(finance, f), f.ID, 2500, "CASH-1")
 		if err != nil || got.State != "issued" {
 			t.Fatalf("payment: %+v, %v", got, err)
 		}
 		pays, _ := e.cw.Payments(e.ctx, f.ID)
-		if len(pays) != 1 || pays[0].PaidAt == nil || pays[0].PaidRef != "CASH-1" || pays[0].PaidBy != "operator:test" {
+		if len(pays) != 1 || pays[0].PaidAt == nil || pays[0].PaidRef != "CASH-1" || pays[0].PaidBy != "staff:staff-1" {
 			t.Fatalf("payments: %+v", pays)
 		}
 	})
@@ -161,7 +160,7 @@ func TestSweepSLA(t *testing.T) {
 			t.Fatalf("early case: %+v", early)
 		}
 		staff := platform.WithActor(e.ctx, platform.Actor{Kind: platform.ActorStaff, ID: "staff-1"})
-		if _, err := e.cw.Take(staff, late.ID, "schedule", caseworker); err != nil {
+		if _, err := e.cw.Take(staff, principal(caseworker, late), late.ID, "schedule"); err != nil {
 			t.Fatal(err)
 		}
 		e.clock.Advance(5*24*time.Hour + time.Second) // scheduled: 5d; early is long overdue too
@@ -205,7 +204,7 @@ func TestQueue(t *testing.T) {
 		}
 		e.open("b1", "springfield-business-licence", map[string]map[string]any{"business": {"employees": 1}})
 		e.open("f1", "fishing-licence", map[string]map[string]any{"licence": {"residency": "resident"}}) // another agency
-		if _, err := e.cw.Assign(e.ctx, "p1", "staff-1"); err != nil {
+		if _, err := e.cw.Assign(e.ctx, principal(caseworker, e.caseOf("p1")), "p1", "staff-1"); err != nil {
 			t.Fatal(err)
 		}
 		e.clock.Advance(19*time.Hour + 30*time.Minute) // p0 (due at +24h) is overdue, p1..p4 due soon; b1 on time

@@ -1,0 +1,272 @@
+package caseweb
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/web"
+)
+
+type answerPage struct {
+	Title  string
+	Fields []answerField
+}
+
+type answerField struct {
+	Label, Value string
+	Attachment   bool
+	URL          string // the download of an attachment
+	RawID        string // the attachment's id, as the answer holds it
+}
+
+type transitionView struct {
+	ID, Label string
+	Blocked   []string
+}
+
+type entryView struct {
+	When, Who, Kind, Text, Body string
+	Internal                    bool
+}
+
+type paymentView struct {
+	Amount, Requested, Due, Paid, Ref string
+}
+
+type documentView struct {
+	Title, Issued, ValidUntil string
+}
+
+type caseView struct {
+	Case        casework.Case
+	Service     string
+	State       string
+	SLA, SLAKey string
+	Due         string
+	Opened      string
+	Assignee    string
+	Waiting     string
+	Answers     []answerPage
+	Timeline    []entryView
+	Payments    []paymentView
+	Documents   []documentView
+	Outstanding string // the amount due, "" when nothing is due
+	Transitions []transitionView
+	Members     []option
+	CanWork     bool
+	CanPay      bool
+	Closed      bool
+	Done        string // the flash message of the last change
+	Values      map[string]string
+	Next        string // citizen page: what happens next
+}
+
+// V returns a typed value, for forms kept after an error.
+func (v caseView) V(name string) string { return v.Values[name] }
+
+// doneKeys are the flash messages a change may redirect with.
+var doneKeys = []string{"assign", "transition", "request", "note", "message", "payment", "respond"}
+
+// buildView assembles what both case pages show; staff also see internal
+// timeline entries.
+func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, staff bool) (caseView, error) {
+	lg := string(p.Lang)
+	v := caseView{Case: c, Service: c.ServiceID, State: c.State, Due: when(p, c.SLADueAt), Opened: when(p, &c.OpenedAt),
+		Waiting: p.T("case.waiting." + c.WaitingOn), Closed: c.ClosedAt != nil}
+	v.SLAKey = casework.SLAStatus(c, h.cases.Now())
+	v.SLA = p.T("case.sla." + v.SLAKey)
+	wf, err := h.cases.Workflow(ctx, c)
+	if err != nil {
+		return v, err
+	}
+	m := wf.Manifest
+	v.Service = tr(m.Title, lg)
+	if st, ok := m.Workflow.States[c.State]; ok {
+		v.State = tr(st.Title, lg)
+	}
+	var names map[string]string
+	if staff {
+		names = h.memberNames(ctx, []string{c.AgencyID})
+		v.Assignee = names[c.Assignee]
+		if v.Assignee == "" && c.Assignee != "" {
+			v.Assignee = c.Assignee
+		}
+	}
+	answers, err := h.cases.Answers(ctx, c.ID)
+	if err != nil {
+		return v, err
+	}
+	v.Answers = answerPages(p, wf.Runtime(), answers)
+	if err := h.linkFiles(ctx, p, c, staff, v.Answers); err != nil {
+		return v, err
+	}
+	entries, err := h.cases.Timeline(ctx, c.ID, staff)
+	if err != nil {
+		return v, err
+	}
+	for _, e := range entries {
+		v.Timeline = append(v.Timeline, entryView{When: when(p, &e.At), Who: who(p, e.Actor, names, staff), Kind: e.Kind,
+			Text: entryText(p, m, e), Body: e.Body, Internal: e.Internal})
+	}
+	pays, err := h.cases.Payments(ctx, c.ID)
+	if err != nil {
+		return v, err
+	}
+	var due int64
+	for _, x := range pays {
+		pv := paymentView{Amount: p.Money(x.Amount, x.Currency), Requested: when(p, &x.RequestedAt), Due: when(p, x.DueAt), Paid: when(p, x.PaidAt), Ref: x.PaidRef}
+		v.Payments = append(v.Payments, pv)
+		if x.PaidAt == nil {
+			due += x.Amount
+			v.Outstanding = p.Money(due, x.Currency)
+		}
+	}
+	docs, err := h.cases.Documents(ctx, c.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, d := range docs {
+		v.Documents = append(v.Documents, documentView{Title: tr(m.Documents[d.Document].Title, lg), Issued: when(p, &d.IssuedAt), ValidUntil: when(p, d.ValidUntil)})
+	}
+	return v, nil
+}
+
+// answerPages lays the answers out by form page with the manifest's
+// labels, in page order; answers to pages the manifest no longer has
+// are left out (they cannot be labelled).
+func answerPages(p *web.Page, rt *manifest.Runtime, answers map[string]map[string]any) []answerPage {
+	lg := string(p.Lang)
+	m := rt.Manifest
+	var out []answerPage
+	for _, pg := range m.Pages {
+		got, ok := answers[pg.ID]
+		if !ok {
+			continue
+		}
+		ap := answerPage{Title: tr(pg.Title, lg)}
+		// Fields in the order the form asked them, then anything else
+		// answered, by name.
+		var keys []string
+		for _, k := range rt.Fields(pg.ID) {
+			if _, ok := got[k]; ok {
+				keys = append(keys, k)
+			}
+		}
+		var rest []string
+		for k := range got {
+			if !slices.Contains(keys, k) {
+				rest = append(rest, k)
+			}
+		}
+		sort.Strings(rest)
+		for _, k := range append(keys, rest...) {
+			f, hinted := pg.Fields[k]
+			label := k
+			if hinted {
+				label = tr(f.Label, lg)
+			}
+			af := answerField{Label: label, Value: formatValue(p, got[k]), Attachment: hinted && f.Widget == "file"}
+			if hinted && len(f.Options) > 0 {
+				af.Value = optionValues(f.Options, lg, got[k])
+			}
+			if af.Attachment {
+				af.Value = p.T("case.answers.attachment", attachmentName(got[k]))
+				af.RawID, _ = got[k].(string)
+			}
+			ap.Fields = append(ap.Fields, af)
+		}
+		out = append(out, ap)
+	}
+	return out
+}
+
+// attachmentName is the file name an attachment answer carries: the
+// applying block stores either a name or an object with one.
+func attachmentName(v any) string {
+	if m, ok := v.(map[string]any); ok {
+		for _, k := range []string{"name", "filename", "id"} {
+			if s, ok := m[k].(string); ok && s != "" {
+				return s
+			}
+		}
+	}
+	return formatValueRaw(v)
+}
+
+func formatValue(p *web.Page, v any) string {
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return p.T("console.yes")
+		}
+		return p.T("console.no")
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, e := range x {
+			parts = append(parts, formatValue(p, e))
+		}
+		return strings.Join(parts, ", ")
+	}
+	return formatValueRaw(v)
+}
+
+func formatValueRaw(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case map[string]any: // an address: its parts in a stable order
+		var keys []string
+		for k := range x {
+			keys = append(keys, k)
+		}
+		order := map[string]int{"line1": 0, "street": 0, "line2": 1, "city": 2, "state": 3, "zip": 4}
+		sort.SliceStable(keys, func(i, j int) bool {
+			oi, iok := order[keys[i]]
+			oj, jok := order[keys[j]]
+			if iok != jok {
+				return iok
+			}
+			if oi != oj {
+				return oi < oj
+			}
+			return keys[i] < keys[j]
+		})
+		var parts []string
+		for _, k := range keys {
+			if s := formatValueRaw(x[k]); s != "" {
+				parts = append(parts, s)
+			}
+		}
+		return strings.Join(parts, ", ")
+	}
+	return fmt.Sprint(v)
+}
+
+// optionValues shows a choice (or a list of them) by the manifest's
+// labels in lang; a value without a label is shown as it is.
+func optionValues(labels map[string]manifest.Text, lang string, v any) string {
+	one := func(x any) string {
+		if l, ok := labels[fmt.Sprint(x)]; ok {
+			return tr(l, lang)
+		}
+		return fmt.Sprint(x)
+	}
+	if list, ok := v.([]any); ok {
+		parts := make([]string, 0, len(list))
+		for _, x := range list {
+			parts = append(parts, one(x))
+		}
+		return strings.Join(parts, ", ")
+	}
+	return one(v)
+}

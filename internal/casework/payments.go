@@ -1,0 +1,125 @@
+package casework
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/platform"
+)
+
+// Payment is a fee a case asks for and, once recorded, its payment.
+type Payment struct {
+	ID          int64      `json:"id"`
+	State       string     `json:"state"`
+	Amount      int64      `json:"amount"`
+	Currency    string     `json:"currency"`
+	RequestedAt time.Time  `json:"requested_at"`
+	DueAt       *time.Time `json:"due_at,omitempty"`
+	PaidAt      *time.Time `json:"paid_at,omitempty"`
+	PaidAmount  int64      `json:"paid_amount,omitempty"`
+	PaidBy      string     `json:"paid_by,omitempty"`
+	PaidRef     string     `json:"paid_ref,omitempty"`
+}
+
+// RecordPayment records that the fee due was paid (at the counter, until
+// the payments issue charges it online): every unpaid request of the case
+// is marked paid if amount is their total. Then, in the same transaction,
+// the system takes an automatic transition if one now may be taken.
+//
+// Only finance staff and agency administrators of the case's agency record
+// payments (other staff of the agency: forbidden; anyone else: not found).
+func (s *Service) RecordPayment(ctx context.Context, actor platform.Actor, caseID string, amount int64, ref string) (Case, error) {
+	ctx = platform.WithActor(ctx, actor)
+	ref = strings.TrimSpace(ref)
+	if len(ref) > 200 || !utf8.ValidString(ref) {
+		return Case{}, platform.Invalid("ref", "the receipt number is too long")
+	}
+	var out Case
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		c, err := s.lockCase(ctx, tx, caseID)
+		if err != nil {
+			return err
+		}
+		if err := mayRecordPayment(actor, c); err != nil {
+			return err
+		}
+		if c.ClosedAt != nil {
+			return refuse("case.reason.closed")
+		}
+		var due sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT SUM(amount) FROM case_payments WHERE case_id = $1 AND paid_at IS NULL`, c.ID).Scan(&due); err != nil {
+			return fmt.Errorf("casework: record payment: %w", err)
+		}
+		if !due.Valid {
+			return platform.Errorf(platform.CodeConflict, "no payment is due on this case")
+		}
+		if amount != due.Int64 {
+			return platform.Invalid("amount", fmt.Sprintf("the amount due is %s", i18n.Messages().For(i18n.English, nil).MoneyOf(due.Int64, "")))
+		}
+		now := s.clock.Now().UTC()
+		actor := platform.ActorFrom(ctx).String()
+		if _, err := tx.ExecContext(ctx, `UPDATE case_payments SET paid_at = $2, paid_amount = amount, paid_by = $3, paid_ref = $4
+			WHERE case_id = $1 AND paid_at IS NULL`, c.ID, now, actor, ref); err != nil {
+			return fmt.Errorf("casework: record payment: %w", err)
+		}
+		detail := map[string]any{"action": "payment_recorded", "amount": amount, "ref": ref}
+		if err := s.entry(ctx, tx, c.ID, "message", false, "", detail); err != nil {
+			return err
+		}
+		if _, err := s.audit.Append(ctx, tx, audit.Record{Action: "case.payment.record", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
+			Detail: map[string]any{"reference": c.Reference, "amount": amount, "ref": ref}}); err != nil {
+			return err
+		}
+		if err := s.emit(ctx, tx, c, EventPaymentRecorded, detail); err != nil {
+			return err
+		}
+		m := i18n.Messages()
+		if err := s.mailTexts(ctx, tx, c, "mail.payment", manifest.Text{EN: m.For(i18n.English, nil).MoneyOf(amount, ""),
+			ES: m.For(i18n.Spanish, nil).MoneyOf(amount, "")}); err != nil {
+			return err
+		}
+		c.UpdatedAt = now
+		if err := s.save(ctx, tx, c); err != nil {
+			return err
+		}
+		out, err = s.automatic(ctx, tx, c)
+		return err
+	})
+	return out, err
+}
+
+// Payments returns the fees the case asked for, oldest first.
+func (s *Service) Payments(ctx context.Context, caseID string) ([]Payment, error) {
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, state, amount, currency, requested_at, due_at, paid_at, COALESCE(paid_amount, 0),
+		COALESCE(paid_by, ''), paid_ref FROM case_payments WHERE case_id = $1 ORDER BY id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("casework: payments: %w", err)
+	}
+	defer rows.Close()
+	var out []Payment
+	for rows.Next() {
+		var p Payment
+		var due, paid sql.NullTime
+		if err := rows.Scan(&p.ID, &p.State, &p.Amount, &p.Currency, &p.RequestedAt, &due, &paid, &p.PaidAmount, &p.PaidBy, &p.PaidRef); err != nil {
+			return nil, fmt.Errorf("casework: payments: %w", err)
+		}
+		p.RequestedAt = p.RequestedAt.UTC()
+		if due.Valid {
+			t := due.Time.UTC()
+			p.DueAt = &t
+		}
+		if paid.Valid {
+			t := paid.Time.UTC()
+			p.PaidAt = &t
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
