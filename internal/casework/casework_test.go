@@ -51,8 +51,10 @@ func TestOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 		bus := events.NewBus(clock)
-		cw := casework.New(db, log, bus, clock)
-		cw.Use(casework.Deps{Runtimes: cat})
+		cw, err := casework.New(db, log, bus, clock, casework.Deps{Runtimes: cat, Citizens: citizens{}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		svc, err := cat.Latest(ctx, "vehicle-registration-renewal")
 		if err != nil {
 			t.Fatal(err)

@@ -93,9 +93,11 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 		t.Fatal(err)
 	}
 	bus := events.NewBus(clock)
-	cw := casework.New(db, log, bus, clock)
 	m := &mailer{}
-	cw.Use(casework.Deps{Runtimes: cat, Citizens: citizens{manifest.Person{Age: 40, Language: "en"}}, Mailer: m})
+	cw, err := casework.New(db, log, bus, clock, casework.Deps{Runtimes: cat, Citizens: citizens{manifest.Person{Age: 40, Language: "en"}}, Mailer: m})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &env{t: t, db: db, clock: clock, cat: cat, cw: cw, mailer: m, ctx: ctx}
 }
 

@@ -37,7 +37,8 @@ func (fastRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(
 type harness struct {
 	db     *storage.DB
 	svc    *notify.Service
-	client *jobs.Client
+	client *jobs.Client   // the working client, started by start
+	ins    *jobs.Inserter // what the service enqueues with
 }
 
 func newHarness(t *testing.T, db *storage.DB, clock platform.Clock, smtpURL string, maxAttempts int) *harness {
@@ -63,7 +64,11 @@ func newHarnessConfig(t *testing.T, db *storage.DB, clock platform.Clock, ncfg n
 		}
 		ncfg.Secrets = box
 	}
-	svc, err := notify.New(db, reg, clock, ncfg, slog.New(slog.DiscardHandler))
+	ins, err := jobs.NewInserter(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := notify.New(db, ins, reg, clock, ncfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +77,7 @@ func newHarnessConfig(t *testing.T, db *storage.DB, clock platform.Clock, ncfg n
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.SetJobs(client)
-	return &harness{db: db, svc: svc, client: client}
+	return &harness{db: db, svc: svc, client: client, ins: ins}
 }
 
 func (h *harness) start(t *testing.T) {

@@ -71,8 +71,11 @@ func newSiteAt(t testing.TB, db *storage.DB, clock platform.Clock) *site {
 		t.Fatal(err)
 	}
 	issuer := "http://" + ln.Addr().String()
-	ids := identity.New(identity.Config{PublicURL: issuer, PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
+	ids, err := identity.New(identity.Config{PublicURL: issuer, PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
 		db, log, clock, box, nopMailer{}, ten)
+	if err != nil {
+		t.Fatal(err)
+	}
 	catalog, err := i18n.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +88,10 @@ func newSiteAt(t testing.TB, db *storage.DB, clock platform.Clock) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := oidc.New(oidc.Config{Issuer: issuer}, db, log, clock, box, ids)
+	svc, err := oidc.New(oidc.Config{Issuer: issuer}, db, log, clock, box, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := oidc.Register(s, svc, idw); err != nil {
 		t.Fatal(err)
 	}

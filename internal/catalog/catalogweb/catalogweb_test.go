@@ -60,8 +60,11 @@ func newSite(t *testing.T, db *storage.DB) *site {
 	if _, err := demo.Seed(ctx, ten); err != nil {
 		t.Fatal(err)
 	}
-	ids := identity.New(identity.Config{PublicURL: "http://portal.test", PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
+	ids, err := identity.New(identity.Config{PublicURL: "http://portal.test", PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
 		db, log, clock, box, &identitytest.Outbox{}, ten)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.SeedPeople(ctx, ids); err != nil {
 		t.Fatal(err)
 	}

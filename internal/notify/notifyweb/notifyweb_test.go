@@ -54,7 +54,11 @@ func newRig(t *testing.T, db *storage.DB) *rig {
 	}
 	t.Cleanup(func() { box.Close() })
 	reg := jobs.NewRegistry()
-	svc, err := notify.New(db, reg, clock, notify.Config{SMTPURL: box.SMTPURL(), From: "State of Example <no-reply@portico.test>"}, nil)
+	ins, err := jobs.NewInserter(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := notify.New(db, ins, reg, clock, notify.Config{SMTPURL: box.SMTPURL(), From: "State of Example <no-reply@portico.test>"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +66,6 @@ func newRig(t *testing.T, db *storage.DB) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.SetJobs(client)
 	if err := client.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
