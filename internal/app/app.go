@@ -38,6 +38,7 @@ import (
 	"github.com/portico-gov/portico/internal/notify/notifyapi"
 	"github.com/portico-gov/portico/internal/notify/notifyweb"
 	"github.com/portico-gov/portico/internal/oidc"
+	"github.com/portico-gov/portico/internal/oidc/oidcweb"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/portal"
 	"github.com/portico-gov/portico/internal/reminder"
@@ -296,7 +297,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if cfg.PublicURL != "" { // operator commands have no public URL and serve nothing
-		if err := oidc.Register(a.Web, a.OIDC, idw); err != nil {
+		if err := oidcweb.Register(a.Web, a.OIDC, idw); err != nil {
 			return nil, err
 		}
 		a.API = api.New(a.Web, a.OIDC, a.Identity)

@@ -27,6 +27,7 @@ import (
 	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/identity/password"
 	"github.com/portico-gov/portico/internal/oidc"
+	"github.com/portico-gov/portico/internal/oidc/oidcweb"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
@@ -92,7 +93,7 @@ func newSiteAt(t testing.TB, db *storage.DB, clock platform.Clock) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := oidc.Register(s, svc, idw); err != nil {
+	if err := oidcweb.Register(s, svc, idw); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(s)
