@@ -36,11 +36,17 @@ func newApplyEnv(b *testing.B, d storage.Dialect) *applyEnv {
 	clock := platform.SystemClock{}
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorCitizen, ID: "bench"})
 	log := audit.New(db, clock, nil)
-	ten := tenancy.New(db, log, clock)
+	ten, err := tenancy.New(db, log, clock)
+	if err != nil {
+		b.Fatal(err)
+	}
 	if _, err := demo.Seed(ctx, ten); err != nil {
 		b.Fatal(err)
 	}
-	cat := catalog.New(db, log, clock, ten)
+	cat, err := catalog.New(db, log, clock, ten)
+	if err != nil {
+		b.Fatal(err)
+	}
 	if _, err := demo.SeedServices(ctx, cat); err != nil {
 		b.Fatal(err)
 	}

@@ -169,8 +169,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	a.Audit = audit.New(db, a.Clock, signer, audit.WithAnchors(a.anchors),
 		audit.WithCheckpointEvery(cfg.AuditCheckpointEvery), audit.WithMaxCheckpointAge(cfg.AuditMaxCheckpointAge))
-	a.Tenancy = tenancy.New(db, a.Audit, a.Clock)
-	a.Catalog = catalog.New(db, a.Audit, a.Clock, a.Tenancy)
+	if a.Tenancy, err = tenancy.New(db, a.Audit, a.Clock); err != nil {
+		return nil, err
+	}
+	if a.Catalog, err = catalog.New(db, a.Audit, a.Clock, a.Tenancy); err != nil {
+		return nil, err
+	}
 	if opts.Migrate {
 		// Services published before the search index existed (migration
 		// 00009) are indexed once; afterwards Publish keeps it in step.

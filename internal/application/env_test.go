@@ -103,11 +103,17 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 	clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorCitizen, ID: "test"})
 	log := audit.New(db, clock, nil)
-	ten := tenancy.New(db, log, clock)
+	ten, err := tenancy.New(db, log, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.Seed(ctx, ten); err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.New(db, log, clock, ten)
+	cat, err := catalog.New(db, log, clock, ten)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.SeedServices(ctx, cat); err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,10 @@ func newSite(t *testing.T, db *storage.DB) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ten := tenancy.New(db, log, clock)
+	ten, err := tenancy.New(db, log, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.Seed(ctx, ten); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +71,10 @@ func newSite(t *testing.T, db *storage.DB) *site {
 	if _, err := demo.SeedPeople(ctx, ids); err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.New(db, log, clock, ten)
+	cat, err := catalog.New(db, log, clock, ten)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.SeedServices(ctx, cat); err != nil {
 		t.Fatal(err)
 	}

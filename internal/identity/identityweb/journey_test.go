@@ -50,7 +50,10 @@ func newSite(t *testing.T, db *storage.DB) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ten := tenancy.New(db, log, clock)
+	ten, err := tenancy.New(db, log, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.Seed(context.Background(), ten); err != nil {
 		t.Fatal(err)
 	}
