@@ -56,7 +56,7 @@ func newApplyEnv(b *testing.B, d storage.Dialect) *applyEnv {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { files.Close() })
-	ins, err := jobs.NewInserter(db)
+	ins, err := jobs.NewInserter(db, jobs.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

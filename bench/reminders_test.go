@@ -90,7 +90,7 @@ func sweepAll(b *testing.B, db *storage.DB, n, batch, sendBatch int) time.Durati
 	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
 	seedOccurrences(b, db, n, now.Add(-time.Hour))
 	reg := jobs.NewRegistry()
-	ins, err := jobs.NewInserter(db)
+	ins, err := jobs.NewInserter(db, jobs.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -194,7 +194,34 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	// the working job client, built from the registry once all workers are
 	// in it. No block is given a dependency after it is built, except the
 	// one cycle documented at newNotify.
-	inserter, err := jobs.NewInserter(db)
+	//
+	// One queue configuration for both clients: the inserter applies its
+	// insert-time settings (MaxAttempts), the working client the rest.
+	jobsCfg := jobs.Config{
+		Work:    opts.Work,
+		Workers: cfg.Workers,
+		Logger:  logger,
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return audit.CheckpointArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			// Cases past their SLA: marked overdue (or moved on by the
+			// workflow's system step) within a minute of falling due.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return casework.SLAArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			// Claims the reminders that are due and enqueues their emails.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return reminder.SweepArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(application.SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return application.SweepArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return oidc.PurgeArgs{}, nil }, nil),
+		},
+	}
+	inserter, err := jobs.NewInserter(db, jobsCfg)
 	if err != nil {
 		return nil, fmt.Errorf("app: jobs: %w", err)
 	}
@@ -225,30 +252,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	jobs.Register(reg, &oidc.PurgeWorker{Service: a.OIDC})
-	a.Jobs, err = jobs.New(db, reg, jobs.Config{
-		Work:    opts.Work,
-		Workers: cfg.Workers,
-		Logger:  logger,
-		PeriodicJobs: []*river.PeriodicJob{
-			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-				func() (river.JobArgs, *river.InsertOpts) { return audit.CheckpointArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-			// Cases past their SLA: marked overdue (or moved on by the
-			// workflow's system step) within a minute of falling due.
-			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-				func() (river.JobArgs, *river.InsertOpts) { return casework.SLAArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-			// Claims the reminders that are due and enqueues their emails.
-			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-				func() (river.JobArgs, *river.InsertOpts) { return reminder.SweepArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-			river.NewPeriodicJob(river.PeriodicInterval(application.SweepInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return application.SweepArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-				func() (river.JobArgs, *river.InsertOpts) { return oidc.PurgeArgs{}, nil }, nil),
-		},
-	})
+	a.Jobs, err = jobs.New(db, reg, jobsCfg)
 	if err != nil {
 		return nil, fmt.Errorf("app: jobs: %w", err)
 	}

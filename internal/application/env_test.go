@@ -118,7 +118,7 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 		t.Fatal(err)
 	}
 	reg := jobs.NewRegistry()
-	ins, err := jobs.NewInserter(db)
+	ins, err := jobs.NewInserter(db, jobs.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

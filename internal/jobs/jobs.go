@@ -128,15 +128,18 @@ func New(db *storage.DB, reg *Registry, cfg Config) (*Client, error) {
 // river_job table, so which client inserted a job makes no difference.
 type Inserter struct{ c *Client }
 
-// NewInserter returns an insert-only client over db. It registers no
-// workers, so River does not check job kinds at insert time: a kind whose
-// worker is never registered would sit "available" until a process that
-// registers one works the queue.
-func NewInserter(db *storage.DB) (*Inserter, error) {
+// NewInserter returns an insert-only client over db. Of cfg only the
+// settings River applies when a job is inserted matter (MaxAttempts: a
+// job keeps the limit it was inserted with), so give it the working
+// client's Config. It registers no workers, so River does not check job
+// kinds at insert time: a kind whose worker is never registered would sit
+// "available" until a process that registers one works the queue.
+func NewInserter(db *storage.DB, cfg Config) (*Inserter, error) {
 	if db == nil {
 		return nil, errors.New("jobs: an inserter needs a database")
 	}
-	c, err := New(db, nil, Config{})
+	cfg.Work = false
+	c, err := New(db, nil, cfg)
 	if err != nil {
 		return nil, err
 	}

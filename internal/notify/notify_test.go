@@ -64,7 +64,7 @@ func newHarnessConfig(t *testing.T, db *storage.DB, clock platform.Clock, ncfg n
 		}
 		ncfg.Secrets = box
 	}
-	ins, err := jobs.NewInserter(db)
+	ins, err := jobs.NewInserter(db, cfg) // MaxAttempts is set when a job is inserted
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func newFixture(t *testing.T, db *storage.DB, cfg reminder.Config) *fixture {
 	cfg.PublicURL = func() string { return "https://portico.example.gov" }
 	dir := directory{"ana": {Email: "ana@example.com", Lang: "en"}, "beto": {Email: "beto@example.com", Lang: "es"}}
 	reg := jobs.NewRegistry()
-	ins, err := jobs.NewInserter(db)
+	ins, err := jobs.NewInserter(db, jobs.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func TestAuditedFeedTokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ins, err := jobs.NewInserter(db)
+		ins, err := jobs.NewInserter(db, jobs.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,7 +43,7 @@ func newEnv(t *testing.T, db *storage.DB, cfg notifyapi.Config) *env {
 	box, _ := secrets.New(make([]byte, 32))
 	reg := jobs.NewRegistry()
 	team := func(context.Context, string) ([]string, error) { return []string{"dana@example.gov"}, nil }
-	ins, err := jobs.NewInserter(db)
+	ins, err := jobs.NewInserter(db, jobs.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func newRig(t *testing.T, db *storage.DB) *rig {
 	}
 	t.Cleanup(func() { box.Close() })
 	reg := jobs.NewRegistry()
-	ins, err := jobs.NewInserter(db)
+	ins, err := jobs.NewInserter(db, jobs.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

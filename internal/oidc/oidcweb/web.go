@@ -34,20 +34,20 @@ var templates embed.FS
 // Paths. The protocol endpoints are served by zitadel/oidc's provider;
 // the others are Portico's pages around it.
 const (
-	discoveryPath   = "/.well-known/openid-configuration"
-	authorizePath   = "/oauth/authorize"
-	callbackPath    = "/oauth/authorize/callback"
-	tokenPath       = "/oauth/token"
-	introspectPath  = "/oauth/introspect"
-	revokePath      = "/oauth/revoke"
-	userinfoPath    = "/oauth/userinfo"
-	endSessionPath  = "/oauth/end_session"
-	keysPath        = "/oauth/keys"
-	loginPath       = oidcsvc.LoginPath
-	consentPath     = "/oauth/consent"
-	logoutPath      = oidcsvc.LogoutPath
-	viaFormParam    = "via"
-	viaFormValue    = "form"
+	discoveryPath  = "/.well-known/openid-configuration"
+	authorizePath  = "/oauth/authorize"
+	callbackPath   = "/oauth/authorize/callback"
+	tokenPath      = "/oauth/token"
+	introspectPath = "/oauth/introspect"
+	revokePath     = "/oauth/revoke"
+	userinfoPath   = "/oauth/userinfo"
+	endSessionPath = "/oauth/end_session"
+	keysPath       = "/oauth/keys"
+	loginPath      = oidcsvc.LoginPath
+	consentPath    = "/oauth/consent"
+	logoutPath     = oidcsvc.LogoutPath
+	viaFormParam   = "via"
+	viaFormValue   = "form"
 )
 
 // handlers serves the provider and its pages.
