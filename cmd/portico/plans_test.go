@@ -54,6 +54,8 @@ var smallTables = map[string]string{
 	"reference_counters":       "one counter per agency and year",
 	"staff_roles":              "grows with agency staff, not with citizens",
 	"goose_db_version":         "migration bookkeeping",
+	"event_sequence":           "the event log's one sequencer row",
+	"event_consumers":          "one cursor per named event consumer (webhooks, NATS, outcomes): tens of rows",
 }
 
 // isSmall reports whether table is in smallTables or is one of SQLite's
@@ -562,6 +564,7 @@ var personalColumns = map[string]bool{
 	"id": true, "seq": true, "account_id": true, "case_id": true, "application_id": true, "obligation_id": true,
 	"grant_id": true, "auth_request_id": true, "token_hash": true, "code_hash": true, "email": true, "email_key": true,
 	"recipient": true, "reference": true, "subject": true, "key": true, "feed_id": true, "phone": true, "blob_key": true,
+	"event_id": true, "position": true,
 }
 
 // seedPopulation copies every row of every population table (everything
