@@ -122,12 +122,18 @@ func seedServices(b *testing.B, db *storage.DB, n int) *catalog.Service {
 	start := time.Now()
 	clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	log := audit.New(db, clock, nil)
-	ten := tenancy.New(db, log, clock)
+	ten, err := tenancy.New(db, log, clock)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorOperator, ID: "bench"})
 	if _, err := demo.Seed(ctx, ten); err != nil {
 		b.Fatal(err)
 	}
-	cat := catalog.New(db, log, clock, ten)
+	cat, err := catalog.New(db, log, clock, ten)
+	if err != nil {
+		b.Fatal(err)
+	}
 	if _, err := demo.SeedServices(ctx, cat); err != nil {
 		b.Fatal(err)
 	}

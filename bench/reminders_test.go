@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/reminder"
@@ -89,12 +90,19 @@ func sweepAll(b *testing.B, db *storage.DB, n, batch, sendBatch int) time.Durati
 	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
 	seedOccurrences(b, db, n, now.Add(-time.Hour))
 	reg := jobs.NewRegistry()
-	svc := reminder.New(db, nil, platform.NewFakeClock(now), reg, nil, nil, reminder.Config{BatchSize: batch, SendBatch: sendBatch, MaxPerSweep: n + 1})
-	client, err := jobs.New(db, reg, jobs.Config{})
+	ins, err := jobs.NewInserter(db, jobs.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc.SetJobs(client)
+	clock := platform.NewFakeClock(now)
+	signer, err := audit.LoadOrCreateSigner(b.TempDir() + "/audit.key")
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := reminder.New(db, audit.New(db, clock, signer), clock, ins, reg, noContacts{}, noMail{}, reminder.Config{BatchSize: batch, SendBatch: sendBatch, MaxPerSweep: n + 1})
+	if err != nil {
+		b.Fatal(err)
+	}
 	start := time.Now()
 	st, err := svc.Sweep(ctx)
 	elapsed := time.Since(start)
@@ -134,4 +142,18 @@ func seedOccurrences(b *testing.B, db *storage.DB, n int, at time.Time) {
 	if _, err := db.Write().ExecContext(ctx, `ANALYZE`); err != nil {
 		b.Fatal(fmt.Errorf("seed: analyze: %w", err))
 	}
+}
+
+// noContacts and noMail satisfy the reminder block's required directory
+// and mailer; the sweep benchmark only claims and enqueues, it sends nothing.
+type noContacts struct{}
+
+func (noContacts) Contact(context.Context, string) (reminder.Contact, error) {
+	return reminder.Contact{}, reminder.ErrNoContact
+}
+
+type noMail struct{}
+
+func (noMail) SendEmail(context.Context, *sql.Tx, reminder.Message) (string, error) {
+	return "", fmt.Errorf("bench: no mail is sent")
 }

@@ -436,7 +436,11 @@ func TestServiceCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := platform.SystemClock{}
-	if _, err := demo.Seed(context.Background(), tenancy.New(db, audit.New(db, clock, nil), clock)); err != nil {
+	ten, err := tenancy.New(db, audit.New(db, clock, nil), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.Seed(context.Background(), ten); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

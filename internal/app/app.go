@@ -38,6 +38,7 @@ import (
 	"github.com/portico-gov/portico/internal/notify/notifyapi"
 	"github.com/portico-gov/portico/internal/notify/notifyweb"
 	"github.com/portico-gov/portico/internal/oidc"
+	"github.com/portico-gov/portico/internal/oidc/oidcweb"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/portal"
 	"github.com/portico-gov/portico/internal/reminder"
@@ -168,8 +169,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	a.Audit = audit.New(db, a.Clock, signer, audit.WithAnchors(a.anchors),
 		audit.WithCheckpointEvery(cfg.AuditCheckpointEvery), audit.WithMaxCheckpointAge(cfg.AuditMaxCheckpointAge))
-	a.Tenancy = tenancy.New(db, a.Audit, a.Clock)
-	a.Catalog = catalog.New(db, a.Audit, a.Clock, a.Tenancy)
+	if a.Tenancy, err = tenancy.New(db, a.Audit, a.Clock); err != nil {
+		return nil, err
+	}
+	if a.Catalog, err = catalog.New(db, a.Audit, a.Clock, a.Tenancy); err != nil {
+		return nil, err
+	}
 	if opts.Migrate {
 		// Services published before the search index existed (migration
 		// 00009) are indexed once; afterwards Publish keeps it in step.
@@ -182,22 +187,17 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	reg := jobs.NewRegistry()
-	a.Bus = events.NewBus(a.Clock)
-	jobs.Register(reg, &audit.CheckpointWorker{Log: a.Audit})
-	purge := &oidc.PurgeWorker{} // its Service is set once the block exists, before jobs start
-	jobs.Register(reg, purge)
-	a.Casework = casework.New(db, a.Audit, a.Bus, a.Clock)
-	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
-	if err := a.newNotify(reg, opts, box); err != nil {
-		return nil, err
-	}
-	a.Reminders = reminder.New(db, a.Audit, a.Clock, reg, reminderDirectory{a}, reminderMailer{a.Notify},
-		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone})
-	if err := a.newApplications(ctx, reg); err != nil {
-		return nil, err
-	}
-	a.Jobs, err = jobs.New(db, reg, jobs.Config{
+	// Construction order (docs/architecture.md, "Wiring"): the
+	// insert-only job client and the registry come first, so every block
+	// gets the client it enqueues with in its constructor and registers
+	// its workers; then the blocks, each after the blocks it needs; then
+	// the working job client, built from the registry once all workers are
+	// in it. No block is given a dependency after it is built, except the
+	// one cycle documented at newNotify.
+	//
+	// One queue configuration for both clients: the inserter applies its
+	// insert-time settings (MaxAttempts), the working client the rest.
+	jobsCfg := jobs.Config{
 		Work:    opts.Work,
 		Workers: cfg.Workers,
 		Logger:  logger,
@@ -220,7 +220,39 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return oidc.PurgeArgs{}, nil }, nil),
 		},
-	})
+	}
+	inserter, err := jobs.NewInserter(db, jobsCfg)
+	if err != nil {
+		return nil, fmt.Errorf("app: jobs: %w", err)
+	}
+	reg := jobs.NewRegistry()
+	a.Bus = events.NewBus(a.Clock)
+	jobs.Register(reg, &audit.CheckpointWorker{Log: a.Audit})
+	if err := a.newNotify(inserter, reg, opts, box); err != nil {
+		return nil, err
+	}
+	if a.Identity, err = identity.New(identity.Config{PublicURL: cfg.PublicURL, SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionMax},
+		db, a.Audit, a.Clock, box, identityMailer{a.Notify}, a.Tenancy); err != nil {
+		return nil, err
+	}
+	if a.Reminders, err = reminder.New(db, a.Audit, a.Clock, inserter, reg, reminderDirectory{a.Identity}, reminderMailer{a.Notify},
+		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone}); err != nil {
+		return nil, err
+	}
+	if a.Casework, err = casework.New(db, a.Audit, a.Bus, a.Clock, casework.Deps{Runtimes: a.Catalog,
+		Citizens: caseCitizens{a.Identity, a.Clock}, Mailer: caseMailer{a.Identity, a.Notify, cfg.PublicURL},
+		Obligations: caseObligations{a.Reminders}}); err != nil {
+		return nil, err
+	}
+	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
+	if err := a.newApplications(ctx, inserter, reg); err != nil {
+		return nil, err
+	}
+	if a.OIDC, err = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity); err != nil {
+		return nil, err
+	}
+	jobs.Register(reg, &oidc.PurgeWorker{Service: a.OIDC})
+	a.Jobs, err = jobs.New(db, reg, jobsCfg)
 	if err != nil {
 		return nil, fmt.Errorf("app: jobs: %w", err)
 	}
@@ -228,8 +260,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if a.Events, err = events.NewDispatcher(db, a.Bus, events.DispatchConfig{Logger: logger}); err != nil {
 		return nil, fmt.Errorf("app: events: %w", err)
 	}
-	a.Notify.SetJobs(a.Jobs)
-	a.Reminders.SetJobs(a.Jobs)
 
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), jobs.NewCollector(db), events.NewCollector(db))
@@ -250,7 +280,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := portal.Register(a.Web, a.Tenancy); err != nil {
 		return nil, err
 	}
-	a.Identity = identity.New(identity.Config{PublicURL: cfg.PublicURL, SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionMax}, db, a.Audit, a.Clock, box, identityMailer{a.Notify}, a.Tenancy)
 	idwCfg := identityweb.Config{SecureCookie: cfg.SecureContext()}
 	if cfg.ExternalIssuer != "" {
 		idwCfg.External = &identityweb.External{Name: cfg.ExternalName, Issuer: cfg.ExternalIssuer, ClientID: cfg.ExternalClientID, ClientSecret: cfg.ExternalClientSecret}
@@ -262,7 +291,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Audit); err != nil {
 		return nil, err
 	}
-	a.Casework.Use(casework.Deps{Runtimes: a.Catalog, Citizens: caseCitizens{a.Identity, a.Clock}, Mailer: caseMailer{a}, Obligations: caseObligations{a}})
 	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications); err != nil {
 		return nil, err
 	}
@@ -276,10 +304,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := applyweb.Register(a.Web, a.Applications, a.Tenancy, a.Notify); err != nil {
 		return nil, err
 	}
-	a.OIDC = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity)
-	purge.Service = a.OIDC
 	if cfg.PublicURL != "" { // operator commands have no public URL and serve nothing
-		if err := oidc.Register(a.Web, a.OIDC, idw); err != nil {
+		if err := oidcweb.Register(a.Web, a.OIDC, idw); err != nil {
 			return nil, err
 		}
 		a.API = api.New(a.Web, a.OIDC, a.Identity)
@@ -313,7 +339,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 // newNotify builds the notification block and registers its delivery
 // workers in reg; sealer seals API keys and callback tokens. With Config.DevMailbox it first starts the development
 // mailbox, which is then the SMTP server unless --smtp-url names another.
-func (a *App) newNotify(reg *jobs.Registry, opts Options, sealer *secrets.Box) error {
+//
+// The one cycle in the wiring is here: identity sends its emails through
+// notify (so it is built after it), and notify's team API keys send to an
+// agency's staff, which identity knows. TeamMembers therefore reads
+// a.Identity when a request arrives, never during construction; New sets
+// a.Identity before it returns, so no request can see it nil.
+func (a *App) newNotify(ins *jobs.Inserter, reg *jobs.Registry, opts Options, sealer *secrets.Box) error {
 	cfg := a.Config
 	if cfg.DevMailbox {
 		box, err := notify.StartDevMailbox(a.DB, a.Clock, a.Logger)
@@ -330,8 +362,7 @@ func (a *App) newNotify(reg *jobs.Registry, opts Options, sealer *secrets.Box) e
 	}
 	ncfg := notify.Config{Audit: a.Audit, SMTPURL: smtpURL, From: cfg.MailFrom, Secrets: sealer,
 		PublicURL: func() string { return a.Config.PublicURL },
-		// Team API keys may send to the agency's staff. Identity is built
-		// after notify; it is only called when a request arrives.
+		// Team API keys may send to the agency's staff (the cycle above).
 		TeamMembers: func(ctx context.Context, agencyID string) ([]string, error) {
 			members, err := a.Identity.AgencyMembers(ctx, agencyID)
 			emails := make([]string, len(members))
@@ -352,7 +383,7 @@ func (a *App) newNotify(reg *jobs.Registry, opts Options, sealer *secrets.Box) e
 		a.DevSMS = &notify.DevSMS{DB: a.DB, Clock: a.Clock}
 		ncfg.SMS = a.DevSMS
 	}
-	svc, err := notify.New(a.DB, reg, a.Clock, ncfg, a.Logger)
+	svc, err := notify.New(a.DB, ins, reg, a.Clock, ncfg, a.Logger)
 	if err != nil {
 		return err
 	}

@@ -10,33 +10,26 @@ import (
 
 	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/notify"
 )
 
-// newApplications builds the applying block (a.Casework must exist),
-// opens the attachments bucket and registers the draft sweep.
-func (a *App) newApplications(ctx context.Context, reg *jobs.Registry) error {
+// newApplications opens the attachments bucket and builds the applying
+// block (a.Casework, a.Identity, a.Notify and a.Reminders must exist),
+// which registers its draft sweep and file deletions in reg.
+func (a *App) newApplications(ctx context.Context, ins *jobs.Inserter, reg *jobs.Registry) error {
 	files, err := application.OpenFiles(ctx, a.Config.Attachments)
 	if err != nil {
 		return err
 	}
 	a.files = files
-	// The block queues file deletions from the moment it exists, so it
-	// gets an insert-only client now; the working client, built once every
-	// block has registered its workers, runs them.
-	inserter, err := jobs.New(a.DB, nil, jobs.Config{})
-	if err != nil {
-		return err
-	}
-	a.Applications = application.New(application.Config{
-		DB: a.DB, Audit: a.Audit, Clock: a.Clock, Services: a.Catalog, Cases: a.Casework, Files: files, Jobs: inserter,
-		Mailer: applicationMailer{a.Notify}, Contacts: contacts{a}, PublicURL: a.Config.PublicURL, Obligations: draftObligations{a},
-		Zone: a.Tenancy.Zone,
+	a.Applications, err = application.New(application.Config{
+		DB: a.DB, Audit: a.Audit, Clock: a.Clock, Services: a.Catalog, Cases: a.Casework, Files: files, Jobs: ins, Registry: reg,
+		Mailer: applicationMailer{a.Notify}, Contacts: contacts{a.Identity}, PublicURL: a.Config.PublicURL,
+		Obligations: draftObligations{a.Reminders}, Zone: a.Tenancy.Zone,
 	})
-	jobs.Register(reg, &application.SweepWorker{Service: a.Applications})
-	jobs.Register(reg, &application.DeleteFilesWorker{Service: a.Applications})
-	return nil
+	return err
 }
 
 // applicationMailer lets the applying block queue email in the
@@ -48,12 +41,11 @@ func (m applicationMailer) SendEmail(ctx context.Context, tx *sql.Tx, e applicat
 	return err
 }
 
-// contacts looks up where to email an applicant. It reads a.Identity when
-// called, since the identity block is built after the applying block.
-type contacts struct{ a *App }
+// contacts looks up where to email an applicant in the identity block.
+type contacts struct{ id *identity.Service }
 
 func (c contacts) Contact(ctx context.Context, accountID string) (string, string, error) {
-	acct, err := c.a.Identity.Account(ctx, accountID)
+	acct, err := c.id.Account(ctx, accountID)
 	if err != nil {
 		return "", "", err
 	}
@@ -61,26 +53,25 @@ func (c contacts) Contact(ctx context.Context, accountID string) (string, string
 }
 
 // draftObligations lists drafts in the person's "Coming up" and calendar
-// through the reminder block (read when called: it is built first, but
-// keep the pattern of the other adapters). The applying block sends its
-// own expiry reminder, so the obligation carries none.
-type draftObligations struct{ a *App }
+// through the reminder block. The applying block sends its own expiry
+// reminder, so the obligation carries none.
+type draftObligations struct{ r *reminder.Service }
 
 func (o draftObligations) DraftDue(ctx context.Context, tx *sql.Tx, d application.DraftDue) error {
-	_, err := o.a.Reminders.Set(ctx, tx, reminder.Obligation{
+	_, err := o.r.Set(ctx, tx, reminder.Obligation{
 		AccountID: d.AccountID, AgencyID: d.AgencyID, Kind: reminder.KindDraft, Source: "draft:" + d.AppID,
 		Title: reminder.Text{EN: i18n.Messages().T(i18n.English, "apply.reminder.finish", d.Service.EN),
 			ES: i18n.Messages().T(i18n.Spanish, "apply.reminder.finish", d.Service.ES)},
 		// The draft is due on the day it expires in the jurisdiction's zone.
-		URL: "/apply/" + d.AppID, Due: reminder.DateOf(d.Expires.In(o.a.Reminders.Location())), Schedule: reminder.NoReminders,
+		URL: "/apply/" + d.AppID, Due: reminder.DateOf(d.Expires.In(o.r.Location())), Schedule: reminder.NoReminders,
 	})
 	return err
 }
 
 func (o draftObligations) DraftClosed(ctx context.Context, tx *sql.Tx, accountID, appID string, submitted bool) error {
-	end := o.a.Reminders.Cancel
+	end := o.r.Cancel
 	if submitted {
-		end = o.a.Reminders.Complete
+		end = o.r.Complete
 	}
 	err := end(ctx, tx, accountID, "draft:"+appID)
 	if platform.ErrorCode(err) == platform.CodeNotFound { // a draft from before obligations

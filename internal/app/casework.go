@@ -42,11 +42,16 @@ func (c caseCitizens) Person(ctx context.Context, accountID string) (manifest.Pe
 }
 
 // caseMailer emails applicants about their cases through the notification
-// outbox, in their language, with a link to their case page.
-type caseMailer struct{ a *App }
+// outbox, in their language, with a link to their case page (publicURL is
+// final: the listener is open before the blocks are built).
+type caseMailer struct {
+	id        *identity.Service
+	notify    *notify.Service
+	publicURL string
+}
 
 func (m caseMailer) MailCitizen(ctx context.Context, tx *sql.Tx, mail casework.Mail) error {
-	acct, err := m.a.Identity.Account(ctx, mail.AccountID)
+	acct, err := m.id.Account(ctx, mail.AccountID)
 	if err != nil {
 		return fmt.Errorf("case mail: %w", err)
 	}
@@ -56,28 +61,28 @@ func (m caseMailer) MailCitizen(ctx context.Context, tx *sql.Tx, mail casework.M
 		subject, body, lang = mail.Subject.ES, mail.Body.ES, i18n.Spanish
 	}
 	link := i18n.Messages().T(lang, "casework.mail.see")
-	text := body + "\n\n" + link + ":\n" + strings.TrimRight(m.a.Config.PublicURL, "/") + "/applications/" + mail.CaseID + "\n"
-	_, err = m.a.Notify.SendEmail(ctx, tx, notify.Email{To: acct.Email, Subject: subject + " (" + mail.Reference + ")", Text: text,
+	text := body + "\n\n" + link + ":\n" + strings.TrimRight(m.publicURL, "/") + "/applications/" + mail.CaseID + "\n"
+	_, err = m.notify.SendEmail(ctx, tx, notify.Email{To: acct.Email, Subject: subject + " (" + mail.Reference + ")", Text: text,
 		Lang: acct.Lang, AgencyID: mail.AgencyID, Reference: "case:" + mail.CaseID})
 	return err
 }
 
 // caseObligations hands casework's obligations (renewals a manifest sets,
 // requests for more information) to the reminder block, in the case
-// change's transaction. a.Reminders is read when called.
-type caseObligations struct{ a *App }
+// change's transaction.
+type caseObligations struct{ r *reminder.Service }
 
 func (o caseObligations) Set(ctx context.Context, tx *sql.Tx, ob casework.Obligation) error {
 	var sched reminder.Schedule
 	for _, b := range ob.RemindBefore {
 		sched = append(sched, -b)
 	}
-	_, err := o.a.Reminders.Set(ctx, tx, reminder.Obligation{
+	_, err := o.r.Set(ctx, tx, reminder.Obligation{
 		AccountID: ob.AccountID, AgencyID: ob.AgencyID, Kind: ob.Kind, Source: ob.Source,
 		Title: reminder.Text{EN: ob.Title.EN, ES: ob.Title.ES}, URL: ob.URL,
 		// A due instant becomes the calendar day it falls on in the
 		// jurisdiction's zone, due until that day ends there.
-		Due: reminder.DateOf(ob.Due.In(o.a.Reminders.Location())), Schedule: sched,
+		Due: reminder.DateOf(ob.Due.In(o.r.Location())), Schedule: sched,
 	})
 	return err
 }
@@ -85,7 +90,7 @@ func (o caseObligations) Set(ctx context.Context, tx *sql.Tx, ob casework.Obliga
 // Complete marks an obligation done; one that was never recorded (a
 // request made before reminders existed) is not an error.
 func (o caseObligations) Complete(ctx context.Context, tx *sql.Tx, accountID, source string) error {
-	err := o.a.Reminders.Complete(ctx, tx, accountID, source)
+	err := o.r.Complete(ctx, tx, accountID, source)
 	if platform.ErrorCode(err) == platform.CodeNotFound {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 
+	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/reminder"
@@ -24,12 +25,11 @@ func (m reminderMailer) SendEmail(ctx context.Context, tx *sql.Tx, msg reminder.
 }
 
 // reminderDirectory gives the reminder block an account's email address
-// and language from the identity block (built after the job registry, so
-// it is read through the App).
-type reminderDirectory struct{ a *App }
+// and language from the identity block.
+type reminderDirectory struct{ id *identity.Service }
 
 func (d reminderDirectory) Contact(ctx context.Context, accountID string) (reminder.Contact, error) {
-	acc, err := d.a.Identity.Account(ctx, accountID)
+	acc, err := d.id.Account(ctx, accountID)
 	if platform.ErrorCode(err) == platform.CodeNotFound {
 		return reminder.Contact{}, reminder.ErrNoContact
 	}

@@ -129,9 +129,11 @@ type Config struct {
 	Cases    Cases
 	Files    *Files
 	// Jobs queues the deletion of a closed draft's files in the
-	// transaction that closes it; an insert-only client will do, and the
-	// working client must have DeleteFilesWorker registered.
-	Jobs     *jobs.Client
+	// transaction that closes it (the insert-only client made before the
+	// blocks). New registers the block's workers in Registry, from which
+	// the working client is built.
+	Jobs     *jobs.Inserter
+	Registry *jobs.Registry
 	Mailer   Mailer
 	Contacts Contacts
 	// Obligations, when set, lists drafts in the person's "Coming up" and
@@ -184,9 +186,28 @@ type Service struct {
 	forms *formCache
 }
 
-// New returns the application block.
-func New(cfg Config) *Service {
-	return &Service{cfg: cfg, db: cfg.DB, clock: cfg.Clock, forms: newFormCache()}
+// New returns the application block and registers its draft sweep and
+// file deletion workers in cfg.Registry. Every field of cfg is required
+// except Obligations, PublicURL and Zone; a nil one is refused with an
+// error naming it.
+func New(cfg Config) (*Service, error) {
+	if err := platform.Required("application",
+		platform.Dep{Name: "database", Missing: cfg.DB == nil},
+		platform.Dep{Name: "audit log", Missing: cfg.Audit == nil},
+		platform.Dep{Name: "clock", Missing: cfg.Clock == nil},
+		platform.Dep{Name: "services", Missing: cfg.Services == nil},
+		platform.Dep{Name: "cases", Missing: cfg.Cases == nil},
+		platform.Dep{Name: "files", Missing: cfg.Files == nil},
+		platform.Dep{Name: "job inserter", Missing: cfg.Jobs == nil},
+		platform.Dep{Name: "job registry", Missing: cfg.Registry == nil},
+		platform.Dep{Name: "mailer", Missing: cfg.Mailer == nil},
+		platform.Dep{Name: "contacts", Missing: cfg.Contacts == nil}); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, db: cfg.DB, clock: cfg.Clock, forms: newFormCache()}
+	jobs.Register(cfg.Registry, &SweepWorker{Service: s})
+	jobs.Register(cfg.Registry, &DeleteFilesWorker{Service: s})
+	return s, nil
 }
 
 // Now is the platform clock's time.

@@ -103,41 +103,49 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 	clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorCitizen, ID: "test"})
 	log := audit.New(db, clock, nil)
-	ten := tenancy.New(db, log, clock)
+	ten, err := tenancy.New(db, log, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.Seed(ctx, ten); err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.New(db, log, clock, ten)
+	cat, err := catalog.New(db, log, clock, ten)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.SeedServices(ctx, cat); err != nil {
 		t.Fatal(err)
 	}
 	reg := jobs.NewRegistry()
+	ins, err := jobs.NewInserter(db, jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	bus := events.NewBus(clock)
-	n, err := notify.New(db, reg, clock, notify.Config{From: "test@example.gov"}, slog.New(slog.DiscardHandler))
+	n, err := notify.New(db, ins, reg, clock, notify.Config{From: "test@example.gov"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	jc, err := jobs.New(db, reg, jobs.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.SetJobs(jc)
-	deleter := &application.DeleteFilesWorker{}
-	jobs.Register(reg, deleter)
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(t.TempDir(), "files")), RawQuery: "create_dir=1&no_tmp_dir=1"}
 	files, err := application.OpenFiles(ctx, u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { files.Close() })
-	cases := casework.New(db, log, bus, clock)
-	cases.Use(casework.Deps{Runtimes: cat, Citizens: birthdays{clock, map[string]string{"acct-ana": ana.DateOfBirth, gil.AccountID: gil.DateOfBirth}}})
-	svc := application.New(application.Config{
+	cases, err := casework.New(db, log, bus, clock, casework.Deps{Runtimes: cat,
+		Citizens: birthdays{clock, map[string]string{"acct-ana": ana.DateOfBirth, gil.AccountID: gil.DateOfBirth}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := application.New(application.Config{
 		DB: db, Audit: log, Clock: clock, Services: cat, Cases: cases, Files: files,
 		Mailer: notifyMailer{n}, Contacts: contactBook{"acct-ana": {"ana@example.com", "en"}, "acct-beto": {"beto@example.com", "es"}},
-		PublicURL: "https://services.example.gov", Jobs: jc,
+		PublicURL: "https://services.example.gov", Jobs: ins, Registry: reg,
 	})
-	deleter.Service = svc
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &env{db: db, reg: reg, clock: clock, svc: svc, cat: cat, cases: cases, notify: n, ctx: ctx}
 }
 

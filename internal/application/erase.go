@@ -56,9 +56,6 @@ var ErrNotClosed = platform.Errorf(platform.CodeConflict, "application is not wi
 // enqueueDeleteFiles queues the deletion of a closed draft's files in tx,
 // the transaction that closed it.
 func (s *Service) enqueueDeleteFiles(ctx context.Context, tx *sql.Tx, appID, reason string) error {
-	if s.cfg.Jobs == nil {
-		return errors.New("application: no job client to delete files with (a wiring bug)")
-	}
 	return jobs.Enqueue(ctx, s.cfg.Jobs, tx, DeleteFilesArgs{ApplicationID: appID, Reason: reason}, nil)
 }
 

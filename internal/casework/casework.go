@@ -78,10 +78,22 @@ type Service struct {
 	deps  Deps
 }
 
-// New returns the casework block. internal/app then gives it the other
-// blocks it talks to with Use.
-func New(db *storage.DB, log *audit.Log, bus *events.Bus, clock platform.Clock) *Service {
-	return &Service{db: db, audit: log, bus: bus, clock: clock}
+// New returns the casework block with the other blocks it talks to. db,
+// log, bus, clock, deps.Runtimes and deps.Citizens are required (a nil one
+// is refused with an error naming it); deps.Mailer and deps.Obligations
+// may be nil, and then no email is sent and no reminder set (operator
+// tools and tests that do not look at either).
+func New(db *storage.DB, log *audit.Log, bus *events.Bus, clock platform.Clock, deps Deps) (*Service, error) {
+	if err := platform.Required("casework",
+		platform.Dep{Name: "database", Missing: db == nil},
+		platform.Dep{Name: "audit log", Missing: log == nil},
+		platform.Dep{Name: "event bus", Missing: bus == nil},
+		platform.Dep{Name: "clock", Missing: clock == nil},
+		platform.Dep{Name: "service runtimes", Missing: deps.Runtimes == nil},
+		platform.Dep{Name: "citizens", Missing: deps.Citizens == nil}); err != nil {
+		return nil, err
+	}
+	return &Service{db: db, audit: log, bus: bus, clock: clock, deps: deps}, nil
 }
 
 // EventOpened is emitted (in the opening transaction) when a case opens.

@@ -41,18 +41,26 @@ func TestOpen(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		clock := platform.NewFakeClock(time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC))
 		log := audit.New(db, clock, nil)
-		ten := tenancy.New(db, log, clock)
+		ten, err := tenancy.New(db, log, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
 		ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorOperator, ID: "test"})
 		if _, err := demo.Seed(ctx, ten); err != nil {
 			t.Fatal(err)
 		}
-		cat := catalog.New(db, log, clock, ten)
+		cat, err := catalog.New(db, log, clock, ten)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := demo.SeedServices(ctx, cat); err != nil {
 			t.Fatal(err)
 		}
 		bus := events.NewBus(clock)
-		cw := casework.New(db, log, bus, clock)
-		cw.Use(casework.Deps{Runtimes: cat})
+		cw, err := casework.New(db, log, bus, clock, casework.Deps{Runtimes: cat, Citizens: citizens{}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		svc, err := cat.Latest(ctx, "vehicle-registration-renewal")
 		if err != nil {
 			t.Fatal(err)

@@ -83,19 +83,27 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 	t.Helper()
 	clock := platform.NewFakeClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	log := audit.New(db, clock, nil)
-	ten := tenancy.New(db, log, clock)
+	ten, err := tenancy.New(db, log, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorOperator, ID: "test"})
 	if _, err := demo.Seed(ctx, ten); err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.New(db, log, clock, ten)
+	cat, err := catalog.New(db, log, clock, ten)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.SeedServices(ctx, cat); err != nil {
 		t.Fatal(err)
 	}
 	bus := events.NewBus(clock)
-	cw := casework.New(db, log, bus, clock)
 	m := &mailer{}
-	cw.Use(casework.Deps{Runtimes: cat, Citizens: citizens{manifest.Person{Age: 40, Language: "en"}}, Mailer: m})
+	cw, err := casework.New(db, log, bus, clock, casework.Deps{Runtimes: cat, Citizens: citizens{manifest.Person{Age: 40, Language: "en"}}, Mailer: m})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &env{t: t, db: db, clock: clock, cat: cat, cw: cw, mailer: m, ctx: ctx}
 }
 

@@ -48,7 +48,7 @@ type Mail struct {
 	Body      manifest.Text
 }
 
-// Deps are the other blocks casework uses; internal/app sets them with Use.
+// Deps are the other blocks casework uses, given to New.
 type Deps struct {
 	Runtimes    Runtimes
 	Citizens    Citizens
@@ -80,10 +80,6 @@ type Obligations interface {
 // RequestDue is how long an applicant is given to answer a request for
 // more information before reminders say it is overdue.
 const RequestDue = 14 * 24 * time.Hour
-
-// Use sets the blocks casework talks to. Without Citizens guards see an
-// empty person; without a Mailer no email is sent (operator tools).
-func (s *Service) Use(d Deps) { s.deps = d }
 
 // Events casework emits, all in the transaction of the change.
 const (
@@ -124,9 +120,6 @@ func (s *Service) workflow(ctx context.Context, c Case) (*Workflow, error) {
 }
 
 func (s *Service) workflowOf(ctx context.Context, id string, version int) (*Workflow, error) {
-	if s.deps.Runtimes == nil {
-		return nil, errors.New("casework: no service runtimes configured")
-	}
 	rt, err := s.deps.Runtimes.Runtime(ctx, id, version)
 	if err != nil {
 		return nil, fmt.Errorf("casework: service %s@%d: %w", id, version, err)
@@ -169,10 +162,8 @@ func (s *Service) inputs(ctx context.Context, q querier, c Case) (Inputs, error)
 	if in.Answers, err = answersOf(ctx, q, c.ID); err != nil {
 		return in, err
 	}
-	if s.deps.Citizens != nil {
-		if in.Person, err = s.deps.Citizens.Person(ctx, c.AccountID); err != nil {
-			return in, fmt.Errorf("casework: applicant: %w", err)
-		}
+	if in.Person, err = s.deps.Citizens.Person(ctx, c.AccountID); err != nil {
+		return in, fmt.Errorf("casework: applicant: %w", err)
 	}
 	var n, unpaid int
 	var amount sql.NullInt64
@@ -445,4 +436,3 @@ func (s *Service) fileViewed(ctx context.Context, c Case, fileID, name string) e
 		Detail: map[string]any{"reference": c.Reference, "file": fileID, "name": name}})
 	return err
 }
-

@@ -65,9 +65,17 @@ type Service struct {
 	runtimes *runtimes
 }
 
-// New returns the catalog service.
-func New(db *storage.DB, log *audit.Log, clock platform.Clock, t Tenancy) *Service {
-	return &Service{db: db, audit: log, clock: clock, tenancy: t, runtimes: &runtimes{}}
+// New returns the catalog service. Every argument is required: a nil one
+// is refused with an error naming it.
+func New(db *storage.DB, log *audit.Log, clock platform.Clock, t Tenancy) (*Service, error) {
+	if err := platform.Required("catalog",
+		platform.Dep{Name: "database", Missing: db == nil},
+		platform.Dep{Name: "audit log", Missing: log == nil},
+		platform.Dep{Name: "clock", Missing: clock == nil},
+		platform.Dep{Name: "tenancy", Missing: t == nil}); err != nil {
+		return nil, err
+	}
+	return &Service{db: db, audit: log, clock: clock, tenancy: t, runtimes: &runtimes{}}, nil
 }
 
 // Validate validates manifests as Publish would for agency (which may be

@@ -30,17 +30,23 @@ func TestPublish(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 		log := audit.New(db, clock, nil)
-		ten := tenancy.New(db, log, clock)
+		ten, err := tenancy.New(db, log, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
 		ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorOperator, ID: "cli"})
 		if _, err := demo.Seed(ctx, ten); err != nil {
 			t.Fatal(err)
 		}
-		cat := catalog.New(db, log, clock, ten)
+		cat, err := catalog.New(db, log, clock, ten)
+		if err != nil {
+			t.Fatal(err)
+		}
 		adams := read(t, "adams-dog-licence.yaml")
 		baker := read(t, "baker-dog-licence.yaml")
 
 		// extend before the base is published: invalid, nothing stored.
-		_, err := cat.Publish(ctx, "baker-clerk", "baker.yaml", baker)
+		_, err = cat.Publish(ctx, "baker-clerk", "baker.yaml", baker)
 		var pe *catalog.ProblemsError
 		if !errors.As(err, &pe) || platform.ErrorCode(err) != platform.CodeInvalid || !strings.Contains(pe.Problems[0].Message, "is not published") {
 			t.Fatalf("publish before base: %v", err)
@@ -121,12 +127,18 @@ func TestPublishExamples(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 		log := audit.New(db, clock, nil)
-		ten := tenancy.New(db, log, clock)
+		ten, err := tenancy.New(db, log, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
 		ctx := context.Background()
 		if _, err := demo.Seed(ctx, ten); err != nil {
 			t.Fatal(err)
 		}
-		cat := catalog.New(db, log, clock, ten)
+		cat, err := catalog.New(db, log, clock, ten)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, f := range []struct{ file, agency string }{
 			{"vehicle-registration-renewal.yaml", "dmv"},
 			{"fishing-licence.yaml", "fish-wildlife"},

@@ -22,12 +22,18 @@ func seedCatalog(t *testing.T, db *storage.DB, n int) *catalog.Service {
 	t.Helper()
 	clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	log := audit.New(db, clock, nil)
-	ten := tenancy.New(db, log, clock)
+	ten, err := tenancy.New(db, log, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorOperator, ID: "test"})
 	if _, err := demo.Seed(ctx, ten); err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.New(db, log, clock, ten)
+	cat, err := catalog.New(db, log, clock, ten)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.SeedServices(ctx, cat); err != nil {
 		t.Fatal(err)
 	}

@@ -268,7 +268,7 @@ func (s *Service) UpdateProfile(ctx context.Context, id string, p Profile) error
 // Jurisdictions returns the jurisdictions serving the account's residential
 // address, most local first; empty when there is no address.
 func (s *Service) Jurisdictions(ctx context.Context, a *Account) ([]tenancy.Jurisdiction, error) {
-	if a.Residential.ZIP == "" || s.resolver == nil {
+	if a.Residential.ZIP == "" {
 		return nil, nil
 	}
 	return s.resolver.ResolveZIP(ctx, a.Residential.ZIP)

@@ -216,9 +216,21 @@ type Service struct {
 }
 
 // New returns the identity service.
-func New(cfg Config, db *storage.DB, log *audit.Log, clock platform.Clock, box *secrets.Box, mailer Mailer, resolver Resolver) *Service {
+//
+// Every argument but cfg is required: a nil one is refused with an error
+// naming it.
+func New(cfg Config, db *storage.DB, log *audit.Log, clock platform.Clock, box *secrets.Box, mailer Mailer, resolver Resolver) (*Service, error) {
+	if err := platform.Required("identity",
+		platform.Dep{Name: "database", Missing: db == nil},
+		platform.Dep{Name: "audit log", Missing: log == nil},
+		platform.Dep{Name: "clock", Missing: clock == nil},
+		platform.Dep{Name: "secrets box", Missing: box == nil},
+		platform.Dep{Name: "mailer", Missing: mailer == nil},
+		platform.Dep{Name: "jurisdiction resolver", Missing: resolver == nil}); err != nil {
+		return nil, err
+	}
 	cfg.defaults()
-	return &Service{cfg: cfg, db: db, audit: log, clock: clock, box: box, mailer: mailer, resolver: resolver}
+	return &Service{cfg: cfg, db: db, audit: log, clock: clock, box: box, mailer: mailer, resolver: resolver}, nil
 }
 
 // Now returns the service clock's time.

@@ -55,14 +55,20 @@ func newFixtureWith(t *testing.T, db *storage.DB, cfg identity.Config) *fixture 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ten := tenancy.New(db, log, clock)
+	ten, err := tenancy.New(db, log, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.Seed(context.Background(), ten); err != nil {
 		t.Fatal(err)
 	}
 	mail := &identitytest.Outbox{}
 	cfg.PublicURL = "https://portal.example.gov"
 	cfg.PasswordParams = password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}
-	svc := identity.New(cfg, db, log, clock, box, mail, ten)
+	svc, err := identity.New(cfg, db, log, clock, box, mail, ten)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &fixture{svc: svc, db: db, clock: clock, mail: mail, audit: log, ten: ten}
 }
 

@@ -120,9 +120,40 @@ func New(db *storage.DB, reg *Registry, cfg Config) (*Client, error) {
 	return nil, fmt.Errorf("jobs: unsupported dialect %q", db.Dialect)
 }
 
+// Inserter is an insert-only job client: it stores jobs in a block's
+// transaction and never runs them. The wiring makes one before any block,
+// so every block receives it in its constructor and can enqueue from the
+// moment it exists; the working client, built from the Registry once every
+// block has registered its workers, runs what was stored. Both share the
+// river_job table, so which client inserted a job makes no difference.
+type Inserter struct{ c *Client }
+
+// NewInserter returns an insert-only client over db. Of cfg only the
+// settings River applies when a job is inserted matter (MaxAttempts: a
+// job keeps the limit it was inserted with), so give it the working
+// client's Config. It registers no workers, so River does not check job
+// kinds at insert time: a kind whose worker is never registered would sit
+// "available" until a process that registers one works the queue.
+func NewInserter(db *storage.DB, cfg Config) (*Inserter, error) {
+	if db == nil {
+		return nil, errors.New("jobs: an inserter needs a database")
+	}
+	cfg.Work = false
+	c, err := New(db, nil, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Inserter{c: c}, nil
+}
+
+// InsertManyTx inserts several jobs in tx, as River's client does.
+func (i *Inserter) InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+	return i.c.InsertManyTx(ctx, tx, params)
+}
+
 // Enqueue inserts a job in tx. The job runs only if tx commits.
-func Enqueue(ctx context.Context, c *Client, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) error {
-	if _, err := c.InsertTx(ctx, tx, args, opts); err != nil {
+func Enqueue(ctx context.Context, c *Inserter, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) error {
+	if _, err := c.c.InsertTx(ctx, tx, args, opts); err != nil {
 		return fmt.Errorf("jobs: enqueue %s: %w", args.Kind(), err)
 	}
 	return nil

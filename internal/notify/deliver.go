@@ -156,7 +156,7 @@ func (s *Service) finish(ctx context.Context, n Notification, st Status, cause e
 			WHERE id = $6`, st, msg, sentAt, completedAt, providerRef, id); err != nil {
 			return err
 		}
-		if st.Final() && s.jobs != nil {
+		if st.Final() {
 			return s.enqueueCallback(ctx, tx, id, n.AgencyID)
 		}
 		return nil

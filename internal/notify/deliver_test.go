@@ -153,7 +153,7 @@ func TestRerunOfDeliveredJobSendsNothing(t *testing.T) {
 		h.waitFinal(t, id)
 		h.waitJob(t, id, rivertype.JobStateCompleted)
 		if err := db.InTx(context.Background(), func(tx *sql.Tx) error {
-			return jobs.Enqueue(context.Background(), h.client, tx, notify.DeliverEmailArgs{NotificationID: id}, nil)
+			return jobs.Enqueue(context.Background(), h.ins, tx, notify.DeliverEmailArgs{NotificationID: id}, nil)
 		}); err != nil {
 			t.Fatal(err)
 		}

@@ -176,7 +176,7 @@ type Service struct {
 	db     *storage.DB
 	clock  platform.Clock
 	logger *slog.Logger
-	jobs   *jobs.Client
+	jobs   *jobs.Inserter
 	audit  *audit.Log // reads of inboxes (Config.Audit)
 
 	target     *SMTPTarget // nil: no SMTP server configured
@@ -193,13 +193,22 @@ type Service struct {
 	publicURL      func() string
 }
 
-// New checks cfg and returns the service, registering its delivery worker
-// in reg. Call SetJobs with the client built from reg before SendEmail.
-func New(db *storage.DB, reg *jobs.Registry, clock platform.Clock, cfg Config, logger *slog.Logger) (*Service, error) {
+// New checks cfg and returns the service, registering its delivery workers
+// in reg. It enqueues deliveries with ins (insert-only, made before the
+// blocks); the working client built from reg runs them. A nil db, ins,
+// reg or clock is refused with an error naming it.
+func New(db *storage.DB, ins *jobs.Inserter, reg *jobs.Registry, clock platform.Clock, cfg Config, logger *slog.Logger) (*Service, error) {
+	if err := platform.Required("notify",
+		platform.Dep{Name: "database", Missing: db == nil},
+		platform.Dep{Name: "job inserter", Missing: ins == nil},
+		platform.Dep{Name: "job registry", Missing: reg == nil},
+		platform.Dep{Name: "clock", Missing: clock == nil}); err != nil {
+		return nil, err
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: db, clock: clock, logger: logger.With("component", "notify"), timeout: cfg.Timeout,
+	s := &Service{db: db, jobs: ins, clock: clock, logger: logger.With("component", "notify"), timeout: cfg.Timeout,
 		sms: cfg.SMS, box: cfg.Secrets, teamMembers: cfg.TeamMembers, callbackClient: cfg.CallbackClient, allowHTTPCB: cfg.AllowHTTPCallbacks, publicURL: cfg.PublicURL}
 	if s.callbackClient == nil {
 		s.callbackClient = &http.Client{Timeout: 30 * time.Second,
@@ -230,10 +239,6 @@ func New(db *storage.DB, reg *jobs.Registry, clock platform.Clock, cfg Config, l
 	return s, nil
 }
 
-// SetJobs gives the service the client it enqueues deliveries with (built
-// after every worker is registered).
-func (s *Service) SetJobs(c *jobs.Client) { s.jobs = c }
-
 // From returns the sender's bare address.
 func (s *Service) From() string { return s.from.Address }
 
@@ -254,9 +259,6 @@ func (s *Service) SMTP() *SMTPTarget { return s.target }
 // Invalid input returns a *platform.Error with CodeInvalid naming the field
 // (to, subject, text, html, lang, agency_id, reference).
 func (s *Service) SendEmail(ctx context.Context, tx *sql.Tx, e Email) (id string, err error) {
-	if s.jobs == nil {
-		return "", errors.New("notify: SendEmail before SetJobs (a wiring bug)")
-	}
 	n, err := e.normalize()
 	if err != nil {
 		return "", err

@@ -38,7 +38,8 @@ func (fastRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(
 type harness struct {
 	db     *storage.DB
 	svc    *notify.Service
-	client *jobs.Client
+	client *jobs.Client   // the working client, started by start
+	ins    *jobs.Inserter // what the service enqueues with
 }
 
 func newHarness(t *testing.T, db *storage.DB, clock platform.Clock, smtpURL string, maxAttempts int) *harness {
@@ -67,7 +68,11 @@ func newHarnessConfig(t *testing.T, db *storage.DB, clock platform.Clock, ncfg n
 	if ncfg.Audit == nil {
 		ncfg.Audit = audit.New(db, clock, nil)
 	}
-	svc, err := notify.New(db, reg, clock, ncfg, slog.New(slog.DiscardHandler))
+	ins, err := jobs.NewInserter(db, cfg) // MaxAttempts is set when a job is inserted
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := notify.New(db, ins, reg, clock, ncfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +81,7 @@ func newHarnessConfig(t *testing.T, db *storage.DB, clock platform.Clock, ncfg n
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.SetJobs(client)
-	return &harness{db: db, svc: svc, client: client}
+	return &harness{db: db, svc: svc, client: client, ins: ins}
 }
 
 func (h *harness) start(t *testing.T) {

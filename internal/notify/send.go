@@ -69,9 +69,6 @@ func (e *TemplateMismatchError) Error() string {
 // job in tx, like SendEmail: nothing is sent unless tx commits. It returns
 // the notification as stored.
 func (s *Service) Send(ctx context.Context, tx *sql.Tx, m Message) (Notification, error) {
-	if s.jobs == nil {
-		return Notification{}, errors.New("notify: Send before SetJobs (a wiring bug)")
-	}
 	t, err := s.Template(ctx, m.TemplateID, m.TemplateVersion)
 	if err != nil || (m.AgencyID != "" && t.AgencyID != m.AgencyID) {
 		return Notification{}, ErrTemplateNotFound

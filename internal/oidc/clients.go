@@ -323,10 +323,10 @@ func (cc *clientCache) put(c *Client, now time.Time) {
 	cc.m[c.ID] = cachedClient{c: c, at: now}
 }
 
-// client loads a live client (from the cache when recently loaded). The
+// ClientByID loads a live client (from the cache when recently loaded). The
 // result is shared and must not be changed. An unknown or disabled client
 // is errUnknownClient; a database fault is a server_error.
-func (s *Service) client(ctx context.Context, id string) (*Client, error) {
+func (s *Service) ClientByID(ctx context.Context, id string) (*Client, error) {
 	if id == "" || len(id) > 100 {
 		return nil, errUnknownClient()
 	}
@@ -376,7 +376,7 @@ func (s *Service) Clients(ctx context.Context) ([]*Client, error) {
 
 // Client returns the client with id, for pages (consent) and tools.
 func (s *Service) Client(ctx context.Context, id string) (*Client, error) {
-	c, err := s.client(ctx, id)
+	c, err := s.ClientByID(ctx, id)
 	if err != nil {
 		var oe *oidc.Error
 		if errors.As(err, &oe) && oe.ErrorType == oidc.InvalidClient {
@@ -398,7 +398,7 @@ var _ op.Client = opClient{}
 func (c opClient) GetID() string                       { return c.ID }
 func (c opClient) RedirectURIs() []string              { return c.Client.RedirectURIs }
 func (c opClient) PostLogoutRedirectURIs() []string    { return c.PostLogoutURIs }
-func (c opClient) LoginURL(id string) string           { return loginPath + "?id=" + url.QueryEscape(id) }
+func (c opClient) LoginURL(id string) string           { return LoginPath + "?id=" + url.QueryEscape(id) }
 func (c opClient) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeJWT }
 func (c opClient) IDTokenLifetime() time.Duration      { return c.s.cfg.IDTokenTTL }
 func (c opClient) DevMode() bool                       { return false }

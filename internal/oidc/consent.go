@@ -11,9 +11,9 @@ import (
 	"github.com/portico-gov/portico/internal/identity"
 )
 
-// bind records who signed in for an authorization request: the account,
+// Bind records who signed in for an authorization request: the account,
 // the Portico session, when they authenticated and how.
-func (s *Service) bind(ctx context.Context, a *authRequest, sess *identity.Session, acct *identity.Account) error {
+func (s *Service) Bind(ctx context.Context, a *AuthRequest, sess *identity.Session, acct *identity.Account) error {
 	a.AccountID, a.SessionID, a.AuthTime, a.AMR = acct.ID, sess.ID, sess.AuthenticatedAt.UTC(), amrOf(sess.Method)
 	res, err := s.db.Write().ExecContext(ctx, `UPDATE oidc_auth_requests SET account_id = $1, session_id = $2, auth_time = $3, amr = $4
 		WHERE id = $5 AND consumed_at IS NULL`, a.AccountID, a.SessionID, a.AuthTime, mustJSON(a.AMR), a.ID)
@@ -26,9 +26,9 @@ func (s *Service) bind(ctx context.Context, a *authRequest, sess *identity.Sessi
 	return nil
 }
 
-// markDone completes an authorization request: the callback may now issue
+// MarkDone completes an authorization request: the callback may now issue
 // its code.
-func (s *Service) markDone(ctx context.Context, id string) error {
+func (s *Service) MarkDone(ctx context.Context, id string) error {
 	res, err := s.db.Write().ExecContext(ctx, `UPDATE oidc_auth_requests SET done = TRUE WHERE id = $1 AND account_id <> ''
 		AND consumed_at IS NULL`, id)
 	if err != nil {
@@ -40,8 +40,8 @@ func (s *Service) markDone(ctx context.Context, id string) error {
 	return nil
 }
 
-// consented returns the scopes the person has agreed to give the client.
-func (s *Service) consented(ctx context.Context, accountID, clientID string) ([]string, error) {
+// Consented returns the scopes the person has agreed to give the client.
+func (s *Service) Consented(ctx context.Context, accountID, clientID string) ([]string, error) {
 	var scopes string
 	err := s.db.Read().QueryRowContext(ctx, `SELECT scopes FROM oidc_consents WHERE account_id = $1 AND client_id = $2`,
 		accountID, clientID).Scan(&scopes)
@@ -54,9 +54,9 @@ func (s *Service) consented(ctx context.Context, accountID, clientID string) ([]
 	return fromJSON(scopes), nil
 }
 
-// grantConsent adds scopes to what the person has agreed to give the
+// GrantConsent adds scopes to what the person has agreed to give the
 // client, and audits it, in one transaction.
-func (s *Service) grantConsent(ctx context.Context, accountID, clientID string, scopes []string) error {
+func (s *Service) GrantConsent(ctx context.Context, accountID, clientID string, scopes []string) error {
 	ctx = actorFor(ctx, accountID)
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var prior string
@@ -83,8 +83,8 @@ func (s *Service) grantConsent(ctx context.Context, accountID, clientID string, 
 	})
 }
 
-// denyConsent records a refusal and ends the authorization request.
-func (s *Service) denyConsent(ctx context.Context, accountID, clientID, requestID string) error {
+// DenyConsent records a refusal and ends the authorization request.
+func (s *Service) DenyConsent(ctx context.Context, accountID, clientID, requestID string) error {
 	ctx = actorFor(ctx, accountID)
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE oidc_auth_requests SET consumed_at = $1 WHERE id = $2`, s.clock.Now().UTC(), requestID); err != nil {

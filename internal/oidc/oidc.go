@@ -104,9 +104,20 @@ type Service struct {
 
 // New returns the provider's storage and services. It does not touch the
 // database; the first signing key is made on first use.
-func New(cfg Config, db *storage.DB, log *audit.Log, clock platform.Clock, box *secrets.Box, accounts Accounts) *Service {
+//
+// Every argument but cfg is required: a nil one is refused with an error
+// naming it.
+func New(cfg Config, db *storage.DB, log *audit.Log, clock platform.Clock, box *secrets.Box, accounts Accounts) (*Service, error) {
+	if err := platform.Required("oidc",
+		platform.Dep{Name: "database", Missing: db == nil},
+		platform.Dep{Name: "audit log", Missing: log == nil},
+		platform.Dep{Name: "clock", Missing: clock == nil},
+		platform.Dep{Name: "secrets box", Missing: box == nil},
+		platform.Dep{Name: "accounts", Missing: accounts == nil}); err != nil {
+		return nil, err
+	}
 	cfg.defaults()
-	return &Service{cfg: cfg, db: db, audit: log, clock: clock, box: box, accounts: accounts}
+	return &Service{cfg: cfg, db: db, audit: log, clock: clock, box: box, accounts: accounts}, nil
 }
 
 // Config returns the effective configuration.

@@ -27,6 +27,7 @@ import (
 	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/identity/password"
 	"github.com/portico-gov/portico/internal/oidc"
+	"github.com/portico-gov/portico/internal/oidc/oidcweb"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
@@ -62,7 +63,10 @@ func newSiteAt(t testing.TB, db *storage.DB, clock platform.Clock) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ten := tenancy.New(db, log, clock)
+	ten, err := tenancy.New(db, log, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.Seed(ctx, ten); err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +75,11 @@ func newSiteAt(t testing.TB, db *storage.DB, clock platform.Clock) *site {
 		t.Fatal(err)
 	}
 	issuer := "http://" + ln.Addr().String()
-	ids := identity.New(identity.Config{PublicURL: issuer, PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
+	ids, err := identity.New(identity.Config{PublicURL: issuer, PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
 		db, log, clock, box, nopMailer{}, ten)
+	if err != nil {
+		t.Fatal(err)
+	}
 	catalog, err := i18n.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -85,8 +92,11 @@ func newSiteAt(t testing.TB, db *storage.DB, clock platform.Clock) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := oidc.New(oidc.Config{Issuer: issuer}, db, log, clock, box, ids)
-	if err := oidc.Register(s, svc, idw); err != nil {
+	svc, err := oidc.New(oidc.Config{Issuer: issuer}, db, log, clock, box, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := oidcweb.Register(s, svc, idw); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(s)

@@ -47,8 +47,8 @@ func serverError(what string, err error) *oidc.Error {
 	return oidc.ErrServerError().WithParent(fmt.Errorf("oidc: %s: %w", what, err))
 }
 
-// authRequest is a row of oidc_auth_requests; it implements op.AuthRequest.
-type authRequest struct {
+// AuthRequest is a row of oidc_auth_requests; it implements op.AuthRequest.
+type AuthRequest struct {
 	ID                  string
 	ClientID            string
 	RedirectURI         string
@@ -72,24 +72,24 @@ type authRequest struct {
 	ExpiresAt           time.Time
 }
 
-var _ op.AuthRequest = (*authRequest)(nil)
+var _ op.AuthRequest = (*AuthRequest)(nil)
 
-func (a *authRequest) GetID() string                      { return a.ID }
-func (a *authRequest) GetACR() string                     { return "" }
-func (a *authRequest) GetAMR() []string                   { return a.AMR }
-func (a *authRequest) GetAudience() []string              { return []string{a.ClientID} }
-func (a *authRequest) GetAuthTime() time.Time             { return a.AuthTime }
-func (a *authRequest) GetClientID() string                { return a.ClientID }
-func (a *authRequest) GetNonce() string                   { return a.Nonce }
-func (a *authRequest) GetRedirectURI() string             { return a.RedirectURI }
-func (a *authRequest) GetResponseType() oidc.ResponseType { return a.ResponseType }
-func (a *authRequest) GetResponseMode() oidc.ResponseMode { return a.ResponseMode }
-func (a *authRequest) GetScopes() []string                { return a.Scopes }
-func (a *authRequest) GetState() string                   { return a.State }
-func (a *authRequest) GetSubject() string                 { return a.AccountID }
-func (a *authRequest) Done() bool                         { return a.IsDone }
+func (a *AuthRequest) GetID() string                      { return a.ID }
+func (a *AuthRequest) GetACR() string                     { return "" }
+func (a *AuthRequest) GetAMR() []string                   { return a.AMR }
+func (a *AuthRequest) GetAudience() []string              { return []string{a.ClientID} }
+func (a *AuthRequest) GetAuthTime() time.Time             { return a.AuthTime }
+func (a *AuthRequest) GetClientID() string                { return a.ClientID }
+func (a *AuthRequest) GetNonce() string                   { return a.Nonce }
+func (a *AuthRequest) GetRedirectURI() string             { return a.RedirectURI }
+func (a *AuthRequest) GetResponseType() oidc.ResponseType { return a.ResponseType }
+func (a *AuthRequest) GetResponseMode() oidc.ResponseMode { return a.ResponseMode }
+func (a *AuthRequest) GetScopes() []string                { return a.Scopes }
+func (a *AuthRequest) GetState() string                   { return a.State }
+func (a *AuthRequest) GetSubject() string                 { return a.AccountID }
+func (a *AuthRequest) Done() bool                         { return a.IsDone }
 
-func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge {
+func (a *AuthRequest) GetCodeChallenge() *oidc.CodeChallenge {
 	if a.CodeChallenge == "" {
 		return nil
 	}
@@ -97,7 +97,7 @@ func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge {
 }
 
 // hasPrompt reports whether the request asked for prompt p.
-func (a *authRequest) hasPrompt(p string) bool { return slices.Contains(a.Prompt, p) }
+func (a *AuthRequest) HasPrompt(p string) bool { return slices.Contains(a.Prompt, p) }
 
 // errBadAuthRequest is the answer for an unknown, expired or used
 // authorization request id.
@@ -121,7 +121,7 @@ const (
 // used), and query response mode: form_post needs an inline script that
 // Portico's Content-Security-Policy forbids.
 func (s *Service) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, userID string) (op.AuthRequest, error) {
-	c, err := s.client(ctx, req.ClientID)
+	c, err := s.ClientByID(ctx, req.ClientID)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (s *Service) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		}
 	}
 	now := s.clock.Now().UTC()
-	a := &authRequest{
+	a := &AuthRequest{
 		ID: uuid.Must(uuid.NewV7()).String(), ClientID: c.ID, RedirectURI: req.RedirectURI, Scopes: dedupe(req.Scopes),
 		State: req.State, Nonce: req.Nonce, ResponseType: req.ResponseType, ResponseMode: req.ResponseMode,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod), Prompt: req.Prompt,
@@ -189,7 +189,7 @@ type querier interface {
 
 // loadAuthRequest returns a live request: known, unexpired and not yet
 // turned into tokens. Anything else is errBadAuthRequest.
-func (s *Service) loadAuthRequest(ctx context.Context, q querier, id string) (*authRequest, error) {
+func (s *Service) loadAuthRequest(ctx context.Context, q querier, id string) (*AuthRequest, error) {
 	a, consumed, err := s.loadAuthRequestAny(ctx, q, id)
 	if err == nil && consumed {
 		return nil, errBadAuthRequest()
@@ -199,11 +199,11 @@ func (s *Service) loadAuthRequest(ctx context.Context, q querier, id string) (*a
 
 // loadAuthRequestAny returns a known, unexpired request and whether tokens
 // were already issued for it.
-func (s *Service) loadAuthRequestAny(ctx context.Context, q querier, id string) (*authRequest, bool, error) {
+func (s *Service) loadAuthRequestAny(ctx context.Context, q querier, id string) (*AuthRequest, bool, error) {
 	if !platform.IsUUID(id) { // names no request: no query
 		return nil, false, errBadAuthRequest()
 	}
-	var a authRequest
+	var a AuthRequest
 	var scopes, prompt, amr, rt, rm string
 	var maxAge sql.NullInt64
 	var authTime, consumed sql.NullTime
@@ -359,7 +359,7 @@ type grant struct {
 
 func grantOf(req op.TokenRequest) (grant, error) {
 	switch r := req.(type) {
-	case *authRequest:
+	case *AuthRequest:
 		return grant{kind: GrantAuthorizationCode, clientID: r.ClientID, accountID: r.AccountID, grantID: r.ID, scopes: r.Scopes}, nil
 	case *ccRequest:
 		return grant{kind: GrantClientCredentials, clientID: r.clientID, scopes: r.scopes}, nil
@@ -451,7 +451,7 @@ func (s *Service) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	var authTime time.Time
 	scopes := g.scopes
 	switch r := req.(type) {
-	case *authRequest:
+	case *AuthRequest:
 		amr, authTime = r.AMR, r.AuthTime
 	case *refreshRequest:
 		amr, authTime, scopes = r.amr, r.authTime, r.scopes
@@ -664,7 +664,7 @@ func (s *Service) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 
 // GetClientByClientID implements op.Storage.
 func (s *Service) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
-	c, err := s.client(ctx, id)
+	c, err := s.ClientByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -673,7 +673,7 @@ func (s *Service) GetClientByClientID(ctx context.Context, id string) (op.Client
 
 // AuthorizeClientIDSecret implements op.Storage.
 func (s *Service) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
-	c, err := s.client(ctx, id)
+	c, err := s.ClientByID(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -685,7 +685,7 @@ func (s *Service) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 
 // ClientCredentials implements op.ClientCredentialsStorage.
 func (s *Service) ClientCredentials(ctx context.Context, id, secret string) (op.Client, error) {
-	c, err := s.client(ctx, id)
+	c, err := s.ClientByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -698,7 +698,7 @@ func (s *Service) ClientCredentials(ctx context.Context, id, secret string) (op.
 // ClientCredentialsTokenRequest implements op.ClientCredentialsStorage:
 // the scopes must be among those registered for the client.
 func (s *Service) ClientCredentialsTokenRequest(ctx context.Context, id string, scopes []string) (op.TokenRequest, error) {
-	c, err := s.client(ctx, id)
+	c, err := s.ClientByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}

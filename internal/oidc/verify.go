@@ -35,7 +35,7 @@ func (s *Service) VerifyAccessToken(ctx context.Context, raw string) (AccessToke
 	if raw == "" || len(raw) > 8192 {
 		return AccessToken{}, platform.Errorf(platform.CodeUnauthorized, "a valid bearer access token is required")
 	}
-	v := op.NewAccessTokenVerifier(s.cfg.Issuer, verifyKeySet{s})
+	v := op.NewAccessTokenVerifier(s.cfg.Issuer, s.TokenKeySet())
 	claims, err := op.VerifyAccessToken[*oidc.AccessTokenClaims](ctx, raw, v)
 	if err != nil {
 		return AccessToken{}, platform.Errorf(platform.CodeUnauthorized, "the bearer access token is not valid")

@@ -31,7 +31,10 @@ var update = flag.Bool("update", false, "rewrite golden files")
 func newPortal(t *testing.T, db *storage.DB) http.Handler {
 	t.Helper()
 	clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
-	ten := tenancy.New(db, audit.New(db, clock, nil), clock)
+	ten, err := tenancy.New(db, audit.New(db, clock, nil), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.Seed(context.Background(), ten); err != nil {
 		t.Fatal(err)
 	}

@@ -110,9 +110,6 @@ func (s *Service) RevokeFeed(ctx context.Context, by platform.Actor) error {
 }
 
 func (s *Service) auditFeed(ctx context.Context, tx *sql.Tx, action, accountID string) error {
-	if s.audit == nil {
-		return nil
-	}
 	_, err := s.audit.Append(ctx, tx, audit.Record{Action: action, Subject: "account:" + accountID})
 	return err
 }

@@ -252,15 +252,27 @@ type Service struct {
 	db     *storage.DB
 	audit  *audit.Log
 	clock  platform.Clock
-	jobs   *jobs.Client
+	jobs   *jobs.Inserter
 	dir    Directory
 	mailer Mailer
 	cfg    Config
 }
 
 // New returns the block and registers its sweep and send workers in reg.
-// Call SetJobs with the client built from reg before Set or Sweep.
-func New(db *storage.DB, log *audit.Log, clock platform.Clock, reg *jobs.Registry, dir Directory, mailer Mailer, cfg Config) *Service {
+// It enqueues sends with ins (insert-only, made before the blocks); the
+// working client built from reg runs them. Every argument but cfg is
+// required: a nil one is refused with an error naming it.
+func New(db *storage.DB, log *audit.Log, clock platform.Clock, ins *jobs.Inserter, reg *jobs.Registry, dir Directory, mailer Mailer, cfg Config) (*Service, error) {
+	if err := platform.Required("reminder",
+		platform.Dep{Name: "database", Missing: db == nil},
+		platform.Dep{Name: "audit log", Missing: log == nil},
+		platform.Dep{Name: "clock", Missing: clock == nil},
+		platform.Dep{Name: "job inserter", Missing: ins == nil},
+		platform.Dep{Name: "job registry", Missing: reg == nil},
+		platform.Dep{Name: "directory", Missing: dir == nil},
+		platform.Dep{Name: "mailer", Missing: mailer == nil}); err != nil {
+		return nil, err
+	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
 	}
@@ -279,16 +291,11 @@ func New(db *storage.DB, log *audit.Log, clock platform.Clock, reg *jobs.Registr
 	if cfg.PublicURL == nil {
 		cfg.PublicURL = func() string { return "" }
 	}
-	s := &Service{db: db, audit: log, clock: clock, dir: dir, mailer: mailer, cfg: cfg}
-	if reg != nil {
-		jobs.Register(reg, &sweepWorker{svc: s})
-		jobs.Register(reg, &sendWorker{svc: s})
-	}
-	return s
+	s := &Service{db: db, audit: log, clock: clock, jobs: ins, dir: dir, mailer: mailer, cfg: cfg}
+	jobs.Register(reg, &sweepWorker{svc: s})
+	jobs.Register(reg, &sendWorker{svc: s})
+	return s, nil
 }
-
-// SetJobs gives the service the client it enqueues sends with.
-func (s *Service) SetJobs(c *jobs.Client) { s.jobs = c }
 
 // Location is the zone due dates are in.
 func (s *Service) Location() *time.Location {
@@ -477,9 +484,6 @@ func (s *Service) plan(ctx context.Context, tx *sql.Tx, o Obligation, now time.T
 }
 
 func (s *Service) record(ctx context.Context, tx *sql.Tx, action string, o Obligation) error {
-	if s.audit == nil {
-		return nil
-	}
 	_, err := s.audit.Append(ctx, tx, audit.Record{
 		Action: action, Subject: "obligation:" + o.ID, AgencyID: o.AgencyID,
 		Detail: map[string]any{"account": o.AccountID, "source": o.Source, "kind": o.Kind, "due": o.Due.String(), "status": o.Status},

@@ -57,12 +57,13 @@ func newFixture(t *testing.T, db *storage.DB, cfg reminder.Config) *fixture {
 	cfg.PublicURL = func() string { return "https://portico.example.gov" }
 	dir := directory{"ana": {Email: "ana@example.com", Lang: "en"}, "beto": {Email: "beto@example.com", Lang: "es"}}
 	reg := jobs.NewRegistry()
-	f.svc = reminder.New(db, audit.New(db, f.clock, nil), f.clock, reg, dir, f.mail, cfg)
-	client, err := jobs.New(db, reg, jobs.Config{})
+	ins, err := jobs.NewInserter(db, jobs.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.svc.SetJobs(client)
+	if f.svc, err = reminder.New(db, testAudit(t, db, f.clock), f.clock, ins, reg, dir, f.mail, cfg); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -425,7 +426,14 @@ func TestAuditedFeedTokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc := reminder.New(db, audit.New(db, clock, signer), clock, nil, directory{}, &mailer{}, reminder.Config{})
+		ins, err := jobs.NewInserter(db, jobs.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := reminder.New(db, audit.New(db, clock, signer), clock, ins, jobs.NewRegistry(), directory{}, &mailer{}, reminder.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		tok, err := svc.CreateFeed(ctx, citizen("ana"))
 		if err != nil {
 			t.Fatal(err)
@@ -462,4 +470,14 @@ func TestAuditedFeedTokens(t *testing.T) {
 // citizen is the signed-in citizen with account id.
 func citizen(id string) platform.Actor {
 	return platform.Actor{Kind: platform.ActorCitizen, ID: id}
+}
+
+// testAudit is a real audit log with a throwaway signing key.
+func testAudit(t testing.TB, db *storage.DB, clock platform.Clock) *audit.Log {
+	t.Helper()
+	signer, err := audit.LoadOrCreateSigner(t.TempDir() + "/audit.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return audit.New(db, clock, signer)
 }

@@ -96,9 +96,16 @@ type Service struct {
 	zones zoneCache
 }
 
-// New returns the tenancy service.
-func New(db *storage.DB, log *audit.Log, clock platform.Clock) *Service {
-	return &Service{db: db, audit: log, clock: clock}
+// New returns the tenancy service. Every argument is required: a nil one
+// is refused with an error naming it.
+func New(db *storage.DB, log *audit.Log, clock platform.Clock) (*Service, error) {
+	if err := platform.Required("tenancy",
+		platform.Dep{Name: "database", Missing: db == nil},
+		platform.Dep{Name: "audit log", Missing: log == nil},
+		platform.Dep{Name: "clock", Missing: clock == nil}); err != nil {
+		return nil, err
+	}
+	return &Service{db: db, audit: log, clock: clock}, nil
 }
 
 // CreateJurisdiction adds j to the tree.

@@ -18,7 +18,11 @@ import (
 func newService(t *testing.T, db *storage.DB) (*tenancy.Service, *audit.Log) {
 	clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	log := audit.New(db, clock, nil)
-	return tenancy.New(db, log, clock), log
+	svc, err := tenancy.New(db, log, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, log
 }
 
 func TestCreateJurisdictionRules(t *testing.T) {

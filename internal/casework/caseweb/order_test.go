@@ -68,12 +68,18 @@ func TestAnswersInFormOrder(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 		log := audit.New(db, clock, nil)
-		ten := tenancy.New(db, log, clock)
+		ten, err := tenancy.New(db, log, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
 		ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorOperator, ID: "test"})
 		if _, err := demo.Seed(ctx, ten); err != nil {
 			t.Fatal(err)
 		}
-		cat := catalog.New(db, log, clock, ten)
+		cat, err := catalog.New(db, log, clock, ten)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i, src := range []string{orderedService, orderedServiceV2} {
 			if _, err := cat.Publish(ctx, "springfield-public-works", "ordered.yaml", []byte(src)); err != nil {
 				t.Fatalf("publish %d: %v", i+1, err)
@@ -81,7 +87,11 @@ func TestAnswersInFormOrder(t *testing.T) {
 		}
 		answers := map[string]map[string]any{"first": {"alpha": "a", "mid": "m", "zeta": "z"}}
 		for _, version := range []int{1, 2} {
-			rt, err := catalog.New(db, log, clock, ten).Runtime(ctx, "ordered-questions", version) // a fresh catalog: read from the database
+			fresh, err := catalog.New(db, log, clock, ten) // a fresh catalog: read from the database
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt, err := fresh.Runtime(ctx, "ordered-questions", version)
 			if err != nil {
 				t.Fatal(err)
 			}

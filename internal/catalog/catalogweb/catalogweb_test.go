@@ -56,16 +56,25 @@ func newSite(t *testing.T, db *storage.DB) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ten := tenancy.New(db, log, clock)
+	ten, err := tenancy.New(db, log, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.Seed(ctx, ten); err != nil {
 		t.Fatal(err)
 	}
-	ids := identity.New(identity.Config{PublicURL: "http://portal.test", PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
+	ids, err := identity.New(identity.Config{PublicURL: "http://portal.test", PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
 		db, log, clock, box, &identitytest.Outbox{}, ten)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.SeedPeople(ctx, ids); err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.New(db, log, clock, ten)
+	cat, err := catalog.New(db, log, clock, ten)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.SeedServices(ctx, cat); err != nil {
 		t.Fatal(err)
 	}

@@ -50,13 +50,19 @@ func newSite(t *testing.T, db *storage.DB) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ten := tenancy.New(db, log, clock)
+	ten, err := tenancy.New(db, log, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.Seed(context.Background(), ten); err != nil {
 		t.Fatal(err)
 	}
 	mail := &identitytest.Outbox{}
-	svc := identity.New(identity.Config{PublicURL: "http://portal.test", PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
+	svc, err := identity.New(identity.Config{PublicURL: "http://portal.test", PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
 		db, log, clock, box, mail, ten)
+	if err != nil {
+		t.Fatal(err)
+	}
 	catalog, _ := i18n.Load()
 	s, err := web.New(web.Config{}, slog.New(slog.DiscardHandler), catalog, prometheus.NewRegistry())
 	if err != nil {

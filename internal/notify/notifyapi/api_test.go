@@ -43,15 +43,14 @@ func newEnv(t *testing.T, db *storage.DB, cfg notifyapi.Config) *env {
 	box, _ := secrets.New(make([]byte, 32))
 	reg := jobs.NewRegistry()
 	team := func(context.Context, string) ([]string, error) { return []string{"dana@example.gov"}, nil }
-	svc, err := notify.New(db, reg, clock, notify.Config{From: "no-reply@example.gov", Secrets: box, TeamMembers: team}, slog.New(slog.DiscardHandler))
+	ins, err := jobs.NewInserter(db, jobs.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := jobs.New(db, reg, jobs.Config{})
+	svc, err := notify.New(db, ins, reg, clock, notify.Config{From: "no-reply@example.gov", Secrets: box, TeamMembers: team}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.SetJobs(client)
 	cfg.Clock = clock
 	api := notifyapi.New(db, svc, cfg)
 	mux := http.NewServeMux()

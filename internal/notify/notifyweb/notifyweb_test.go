@@ -55,7 +55,11 @@ func newRig(t *testing.T, db *storage.DB) *rig {
 	}
 	t.Cleanup(func() { box.Close() })
 	reg := jobs.NewRegistry()
-	svc, err := notify.New(db, reg, clock, notify.Config{SMTPURL: box.SMTPURL(), From: "State of Example <no-reply@portico.test>", Audit: audit.New(db, clock, nil)}, nil)
+	ins, err := jobs.NewInserter(db, jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := notify.New(db, ins, reg, clock, notify.Config{SMTPURL: box.SMTPURL(), From: "State of Example <no-reply@portico.test>", Audit: audit.New(db, clock, nil)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +67,6 @@ func newRig(t *testing.T, db *storage.DB) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.SetJobs(client)
 	if err := client.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,12 @@
-package oidc
+// Package oidcweb is the HTTP side of the OpenID Provider block
+// (internal/oidc): it mounts zitadel/oidc's provider over the block's
+// op.Storage, and serves Portico's pages around it (the hand-off to
+// sign-in, consent, logout confirmation, connected services). The block
+// holds no HTTP types; this package turns requests into its calls.
+package oidcweb
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -13,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"github.com/rs/cors"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -21,7 +24,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
-	"github.com/portico-gov/portico/internal/platform"
+	oidcsvc "github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/web"
 )
 
@@ -31,71 +34,35 @@ var templates embed.FS
 // Paths. The protocol endpoints are served by zitadel/oidc's provider;
 // the others are Portico's pages around it.
 const (
-	discoveryPath   = "/.well-known/openid-configuration"
-	authorizePath   = "/oauth/authorize"
-	callbackPath    = "/oauth/authorize/callback"
-	tokenPath       = "/oauth/token"
-	introspectPath  = "/oauth/introspect"
-	revokePath      = "/oauth/revoke"
-	userinfoPath    = "/oauth/userinfo"
-	endSessionPath  = "/oauth/end_session"
-	keysPath        = "/oauth/keys"
-	loginPath       = "/oauth/login"
-	consentPath     = "/oauth/consent"
-	logoutPath      = "/oauth/logout"
-	viaFormParam    = "via"
-	viaFormValue    = "form"
-	logoutSealLabel = "oidc-logout"
+	discoveryPath  = "/.well-known/openid-configuration"
+	authorizePath  = "/oauth/authorize"
+	callbackPath   = "/oauth/authorize/callback"
+	tokenPath      = "/oauth/token"
+	introspectPath = "/oauth/introspect"
+	revokePath     = "/oauth/revoke"
+	userinfoPath   = "/oauth/userinfo"
+	endSessionPath = "/oauth/end_session"
+	keysPath       = "/oauth/keys"
+	loginPath      = oidcsvc.LoginPath
+	consentPath    = "/oauth/consent"
+	logoutPath     = oidcsvc.LogoutPath
+	viaFormParam   = "via"
+	viaFormValue   = "form"
 )
 
 // handlers serves the provider and its pages.
 type handlers struct {
-	svc      *Service
+	svc      *oidcsvc.Service
 	web      *web.Server
 	idw      *identityweb.Handlers
 	provider *op.Provider
-}
-
-// boxCrypto is the provider's Crypto (authorization codes are
-// Encrypt(auth request id)): internal/secrets' AES-GCM box, so every
-// replica that shares DATA/keys/secrets.key shares it.
-type boxCrypto struct{ s *Service }
-
-func (c boxCrypto) Encrypt(s string) (string, error) { return c.s.box.Seal(s, "oidc-code") }
-func (c boxCrypto) Decrypt(s string) (string, error) { return c.s.box.Open(s, "oidc-code") }
-
-// verifyKeySet checks signatures of tokens Portico issued (access tokens
-// at userinfo, ID token hints at logout) against the published keys,
-// reloading them once when a key id is unknown: another replica may have
-// rotated within the cache period.
-type verifyKeySet struct{ s *Service }
-
-func (v verifyKeySet) VerifySignature(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
-	kid, alg := oidc.GetKeyIDAndAlg(jws)
-	for attempt := 0; ; attempt++ {
-		ring, err := v.s.loadKeys(ctx, attempt == 1)
-		if err != nil {
-			return nil, err
-		}
-		keys := make([]jose.JSONWebKey, 0, len(ring.all))
-		for _, k := range ring.all {
-			keys = append(keys, jose.JSONWebKey{KeyID: k.id, Algorithm: string(k.alg), Use: "sig", Key: k.private.Public()})
-		}
-		key, err := oidc.FindMatchingKey(kid, oidc.KeyUseSignature, alg, keys...)
-		if err == nil {
-			return jws.Verify(&key)
-		}
-		if attempt == 1 || time.Since(ring.loadedAt) < time.Second {
-			return nil, err
-		}
-	}
 }
 
 // Register mounts the provider and its pages on s. Every path is
 // registered explicitly, so it is listed in s.Routes() and in the
 // authorization table. idw gives the signed-in session (identityweb
 // must be registered first).
-func Register(s *web.Server, svc *Service, idw *identityweb.Handlers) error {
+func Register(s *web.Server, svc *oidcsvc.Service, idw *identityweb.Handlers) error {
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
@@ -103,9 +70,9 @@ func Register(s *web.Server, svc *Service, idw *identityweb.Handlers) error {
 		op.WithCustomEndpoints(op.NewEndpoint(authorizePath), op.NewEndpoint(tokenPath), op.NewEndpoint(userinfoPath),
 			op.NewEndpoint(revokePath), op.NewEndpoint(endSessionPath), op.NewEndpoint(keysPath)),
 		op.WithCustomIntrospectionEndpoint(op.NewEndpoint(introspectPath)),
-		op.WithCrypto(boxCrypto{svc}),
-		op.WithAccessTokenKeySet(verifyKeySet{svc}),
-		op.WithIDTokenHintKeySet(verifyKeySet{svc}),
+		op.WithCrypto(svc.CodeCrypto()),
+		op.WithAccessTokenKeySet(svc.TokenKeySet()),
+		op.WithIDTokenHintKeySet(svc.TokenKeySet()),
 		// Cross-origin reads of discovery, keys and userinfo, without
 		// credentials: nothing here authenticates by cookie.
 		op.WithCORSOptions(&cors.Options{
@@ -113,20 +80,20 @@ func Register(s *web.Server, svc *Service, idw *identityweb.Handlers) error {
 			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept"}, AllowCredentials: false,
 		}),
 	}
-	if strings.HasPrefix(svc.cfg.Issuer, "http://") {
+	if strings.HasPrefix(svc.Config().Issuer, "http://") {
 		opts = append(opts, op.WithAllowInsecure()) // development and the demo only; https in production
 	}
 	provider, err := op.NewProvider(&op.Config{
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
 		GrantTypeRefreshToken:    true,
-		DefaultLogoutRedirectURI: svc.cfg.Issuer + "/",
+		DefaultLogoutRedirectURI: svc.Config().Issuer + "/",
 		SupportedUILocales:       []language.Tag{language.English, language.Spanish},
 		SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeAddress,
-			ScopeBirthdate, ScopeApplications, oidc.ScopeOfflineAccess},
+			oidcsvc.ScopeBirthdate, oidcsvc.ScopeApplications, oidc.ScopeOfflineAccess},
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr", "azp", "at_hash", "c_hash",
 			"name", "locale", "email", "email_verified", "phone_number", "address", "birthdate"},
-	}, svc, op.StaticIssuer(svc.cfg.Issuer), opts...)
+	}, svc, op.StaticIssuer(svc.Config().Issuer), opts...)
 	if err != nil {
 		return fmt.Errorf("oidc: provider: %w", err)
 	}
@@ -157,17 +124,6 @@ func Register(s *web.Server, svc *Service, idw *identityweb.Handlers) error {
 	return nil
 }
 
-// sessionInfo is the browser's Portico session, carried to the storage
-// methods the provider calls (logout) through the request context.
-type sessionInfo struct {
-	token   string
-	session *identity.Session
-	account *identity.Account
-	ended   bool // the session was signed out; the cookie must go
-}
-
-type sessionKey struct{}
-
 // protocol hands a request to the provider after the checks the library
 // leaves to its host: a body or query that does not parse is an OAuth
 // invalid_request (the library would answer some of those with a 500),
@@ -191,14 +147,14 @@ func (h *handlers) protocol(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Pragma", "no-cache")
 	}
-	info := &sessionInfo{}
+	info := &oidcsvc.BrowserSession{}
 	if sess, a := identityweb.Current(r); sess != nil && sess.Stage == identity.StageFull {
-		info.session, info.account = sess, a
+		info.Session, info.Account = sess, a
 		if ck, err := r.Cookie(h.idw.CookieName()); err == nil {
-			info.token = ck.Value
+			info.Token = ck.Value
 		}
 	}
-	r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, info))
+	r = r.WithContext(oidcsvc.WithBrowserSession(r.Context(), info))
 	if r.URL.Path == authorizePath || r.URL.Path == callbackPath {
 		cw := &captureWriter{ResponseWriter: w}
 		h.provider.ServeHTTP(cw, r)
@@ -286,13 +242,13 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 // ended the session.
 type cookieClearer struct {
 	http.ResponseWriter
-	info *sessionInfo
+	info *oidcsvc.BrowserSession
 	h    *handlers
 	done bool
 }
 
 func (c *cookieClearer) WriteHeader(code int) {
-	if !c.done && c.info.ended {
+	if !c.done && c.info.Ended {
 		c.h.clearCookie(c.ResponseWriter)
 	}
 	c.done = true
@@ -357,19 +313,6 @@ func fullSession(r *http.Request) (*identity.Session, *identity.Account) {
 	return sess, a
 }
 
-// amrOf maps a Portico sign-in method to RFC 8176 values.
-func amrOf(method string) []string {
-	switch {
-	case strings.Contains(method, "passkey"):
-		return []string{"hwk", "user"}
-	case strings.Contains(method, "totp"):
-		return []string{"pwd", "otp", "mfa"}
-	case strings.Contains(method, "recovery"):
-		return []string{"pwd", "mfa"}
-	}
-	return []string{"pwd"}
-}
-
 // prefersSpanish reports whether the request's ui_locales put Spanish
 // before English.
 func prefersSpanish(uiLocales string) bool {
@@ -392,23 +335,23 @@ func prefersSpanish(uiLocales string) bool {
 func (h *handlers) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	a, err := h.svc.loadAuthRequest(ctx, h.svc.db.Read(), q.Get("id"))
+	a, err := h.svc.LoadAuthRequest(ctx, q.Get("id"))
 	if err != nil {
 		h.authError(w, r, err)
 		return
 	}
-	c, err := h.svc.client(ctx, a.ClientID)
+	c, err := h.svc.ClientByID(ctx, a.ClientID)
 	if err != nil {
 		h.authError(w, r, err)
 		return
 	}
 	afterForm := q.Get(viaFormParam) == viaFormValue
 	sess, acct := fullSession(r)
-	now := h.svc.clock.Now()
-	fresh := sess != nil && (!sess.AuthenticatedAt.Before(a.CreatedAt) || a.MaxAge == nil && !a.hasPrompt(oidc.PromptLogin) ||
+	now := h.svc.Now()
+	fresh := sess != nil && (!sess.AuthenticatedAt.Before(a.CreatedAt) || a.MaxAge == nil && !a.HasPrompt(oidc.PromptLogin) ||
 		a.MaxAge != nil && now.Sub(sess.AuthenticatedAt) <= time.Duration(*a.MaxAge)*time.Second)
 	if !fresh {
-		if a.hasPrompt(oidc.PromptNone) {
+		if a.HasPrompt(oidc.PromptNone) {
 			op.AuthRequestError(w, r, a, oidc.ErrLoginRequired(), h.provider)
 			return
 		}
@@ -423,24 +366,24 @@ func (h *handlers) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
-	if err := h.svc.bind(ctx, a, sess, acct); err != nil {
+	if err := h.svc.Bind(ctx, a, sess, acct); err != nil {
 		h.authError(w, r, err)
 		return
 	}
-	granted, err := h.svc.consented(ctx, acct.ID, c.ID)
+	granted, err := h.svc.Consented(ctx, acct.ID, c.ID)
 	if err != nil {
 		h.authError(w, r, err)
 		return
 	}
-	if !covers(granted, a.Scopes) || a.hasPrompt(oidc.PromptConsent) {
-		if a.hasPrompt(oidc.PromptNone) {
+	if !covers(granted, a.Scopes) || a.HasPrompt(oidc.PromptConsent) {
+		if a.HasPrompt(oidc.PromptNone) {
 			op.AuthRequestError(w, r, a, &oidc.Error{ErrorType: "consent_required", Description: "the person has not consented to these scopes"}, h.provider)
 			return
 		}
 		http.Redirect(w, r, consentPath+"?"+url.Values{"id": {a.ID}}.Encode(), http.StatusSeeOther)
 		return
 	}
-	if err := h.svc.markDone(ctx, a.ID); err != nil {
+	if err := h.svc.MarkDone(ctx, a.ID); err != nil {
 		h.authError(w, r, err)
 		return
 	}
@@ -485,8 +428,8 @@ func consentItems(scopes []string) []string {
 		{oidc.ScopeEmail, "oidc.consent.item.email"},
 		{oidc.ScopePhone, "oidc.consent.item.phone"},
 		{oidc.ScopeAddress, "oidc.consent.item.address"},
-		{ScopeBirthdate, "oidc.consent.item.birthdate"},
-		{ScopeApplications, "oidc.consent.item.applications"},
+		{oidcsvc.ScopeBirthdate, "oidc.consent.item.birthdate"},
+		{oidcsvc.ScopeApplications, "oidc.consent.item.applications"},
 		{oidc.ScopeOfflineAccess, "oidc.consent.item.offline"},
 	}
 	var out []string
@@ -500,9 +443,9 @@ func consentItems(scopes []string) []string {
 
 // consentRequest loads the request a consent page is about and checks it
 // belongs to the signed-in person. ok=false means the answer was written.
-func (h *handlers) consentRequest(w http.ResponseWriter, r *http.Request, id string) (*authRequest, *Client, *identity.Account, bool) {
+func (h *handlers) consentRequest(w http.ResponseWriter, r *http.Request, id string) (*oidcsvc.AuthRequest, *oidcsvc.Client, *identity.Account, bool) {
 	ctx := r.Context()
-	a, err := h.svc.loadAuthRequest(ctx, h.svc.db.Read(), id)
+	a, err := h.svc.LoadAuthRequest(ctx, id)
 	if err != nil {
 		h.authError(w, r, err)
 		return nil, nil, nil, false
@@ -514,7 +457,7 @@ func (h *handlers) consentRequest(w http.ResponseWriter, r *http.Request, id str
 		http.Redirect(w, r, loginPath+"?"+url.Values{"id": {a.ID}}.Encode(), http.StatusSeeOther)
 		return nil, nil, nil, false
 	}
-	c, err := h.svc.client(ctx, a.ClientID)
+	c, err := h.svc.ClientByID(ctx, a.ClientID)
 	if err != nil {
 		h.authError(w, r, err)
 		return nil, nil, nil, false
@@ -543,17 +486,17 @@ func (h *handlers) consent(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	switch r.PostFormValue("decision") {
 	case "allow":
-		if err := h.svc.grantConsent(ctx, acct.ID, c.ID, a.Scopes); err != nil {
+		if err := h.svc.GrantConsent(ctx, acct.ID, c.ID, a.Scopes); err != nil {
 			h.web.Error(w, r, err)
 			return
 		}
-		if err := h.svc.markDone(ctx, a.ID); err != nil {
+		if err := h.svc.MarkDone(ctx, a.ID); err != nil {
 			h.authError(w, r, err)
 			return
 		}
 		h.continueTo(w, r, callbackPath+"?"+url.Values{"id": {a.ID}}.Encode(), c.Name, true)
 	case "deny":
-		if err := h.svc.denyConsent(ctx, acct.ID, c.ID, a.ID); err != nil {
+		if err := h.svc.DenyConsent(ctx, acct.ID, c.ID, a.ID); err != nil {
 			h.web.Error(w, r, err)
 			return
 		}
@@ -570,86 +513,13 @@ func (h *handlers) consent(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// logoutTicket is what the logout confirmation page carries, sealed, from
-// the end_session request to the person's answer.
-type logoutTicket struct {
-	Redirect  string    `json:"r"`
-	ClientID  string    `json:"c"`
-	AccountID string    `json:"a"`
-	Expires   time.Time `json:"e"`
-}
-
-func (s *Service) sealTicket(t logoutTicket) (string, error) {
-	b, err := json.Marshal(t)
-	if err != nil {
-		return "", err
-	}
-	return s.box.Seal(string(b), logoutSealLabel)
-}
-
-func (s *Service) openTicket(sealed string) (*logoutTicket, bool) {
-	if sealed == "" || len(sealed) > 4000 {
-		return nil, false
-	}
-	raw, err := s.box.Open(sealed, logoutSealLabel)
-	if err != nil {
-		return nil, false
-	}
-	var t logoutTicket
-	if json.Unmarshal([]byte(raw), &t) != nil || !s.clock.Now().Before(t.Expires) {
-		return nil, false
-	}
-	return &t, true
-}
-
-// TerminateSessionFromRequest implements op.CanTerminateSessionFromRequest
-// (RP-initiated logout; the library has already checked
-// post_logout_redirect_uri against the client's registered list). When
-// the browser's Portico session belongs to the person named by a valid
-// id_token_hint, the session ends here and the client's tokens for that
-// person are revoked. A session without such a hint is not ended behind
-// the person's back: they are asked first (logout.go's page), since any
-// site can link to this endpoint. Without a session there is nothing to
-// end, and the client's tokens for the hinted person are revoked.
-func (s *Service) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
-	info, _ := ctx.Value(sessionKey{}).(*sessionInfo)
-	if info != nil && info.session != nil {
-		if req.UserID != "" && req.UserID == info.account.ID {
-			if err := s.endSession(ctx, info, req.ClientID); err != nil {
-				return "", err
-			}
-			return req.RedirectURI, nil
-		}
-		t, err := s.sealTicket(logoutTicket{Redirect: req.RedirectURI, ClientID: req.ClientID, Expires: s.clock.Now().Add(30 * time.Minute)})
-		if err != nil {
-			return "", err
-		}
-		return logoutPath + "?" + url.Values{"t": {t}}.Encode(), nil
-	}
-	if err := s.logoutAudit(ctx, req.UserID, req.ClientID, false); err != nil {
-		return "", err
-	}
-	return req.RedirectURI, nil
-}
-
-// endSession signs the browser's session out and records the logout.
-func (s *Service) endSession(ctx context.Context, info *sessionInfo, clientID string) error {
-	if info.token != "" {
-		if err := s.accounts.SignOut(ctx, info.token); err != nil {
-			return err
-		}
-	}
-	info.ended = true
-	return s.logoutAudit(ctx, info.account.ID, clientID, true)
-}
-
 type logoutView struct {
 	Ticket     string
 	ClientName string
 }
 
 func (h *handlers) logoutForm(w http.ResponseWriter, r *http.Request) {
-	t, ok := h.svc.openTicket(r.URL.Query().Get("t"))
+	t, ok := h.svc.OpenLogoutTicket(r.URL.Query().Get("t"))
 	if !ok {
 		h.errorPage(w, r, http.StatusBadRequest, "oidc.error.expired", "")
 		return
@@ -660,7 +530,7 @@ func (h *handlers) logoutForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := ""
-	if c, err := h.svc.client(r.Context(), t.ClientID); err == nil {
+	if c, err := h.svc.ClientByID(r.Context(), t.ClientID); err == nil {
 		name = c.Name
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -669,18 +539,18 @@ func (h *handlers) logoutForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) logout(w http.ResponseWriter, r *http.Request) {
-	t, ok := h.svc.openTicket(r.PostFormValue("t"))
+	t, ok := h.svc.OpenLogoutTicket(r.PostFormValue("t"))
 	if !ok {
 		h.errorPage(w, r, http.StatusBadRequest, "oidc.error.expired", "")
 		return
 	}
 	if r.PostFormValue("decision") == "signout" {
 		if sess, acct := fullSession(r); sess != nil {
-			info := &sessionInfo{session: sess, account: acct}
+			info := &oidcsvc.BrowserSession{Session: sess, Account: acct}
 			if ck, err := r.Cookie(h.idw.CookieName()); err == nil {
-				info.token = ck.Value
+				info.Token = ck.Value
 			}
-			if err := h.svc.endSession(r.Context(), info, t.ClientID); err != nil {
+			if err := h.svc.EndSession(r.Context(), info, t.ClientID); err != nil {
 				h.web.Error(w, r, err)
 				return
 			}
@@ -688,13 +558,4 @@ func (h *handlers) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.continueTo(w, r, t.Redirect, "", true)
-}
-
-// actorFor returns ctx acting as the account (for audit) unless an actor
-// is already set.
-func actorFor(ctx context.Context, accountID string) context.Context {
-	if platform.ActorFrom(ctx).Kind != platform.ActorAnonymous || accountID == "" {
-		return ctx
-	}
-	return platform.WithActor(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: accountID})
 }

@@ -1,4 +1,4 @@
-package oidc
+package oidcweb
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/portico-gov/portico/internal/identity/identityweb"
+	oidcsvc "github.com/portico-gov/portico/internal/oidc"
 )
 
 // The person's page of connected services: the relying parties they agreed
@@ -16,7 +17,7 @@ import (
 const connectionsPath = "/account/connected-services"
 
 type connectionView struct {
-	Consent
+	oidcsvc.Consent
 	Items []string // message keys of what the client receives
 }
 
@@ -44,15 +45,15 @@ func (h *handlers) withdraw(w http.ResponseWriter, r *http.Request) {
 	_, acct := identityweb.Current(r)
 	client := r.PostFormValue("client")
 	if client == "" || len(client) > 100 {
-		h.web.Error(w, r, ErrNoConsent)
+		h.web.Error(w, r, oidcsvc.ErrNoConsent)
 		return
 	}
 	if err := h.svc.WithdrawConsent(r.Context(), acct.ID, client); err != nil {
-		if !errors.Is(err, ErrNoConsent) {
+		if !errors.Is(err, oidcsvc.ErrNoConsent) {
 			h.web.Error(w, r, err)
 			return
 		}
-		h.web.Error(w, r, ErrNoConsent)
+		h.web.Error(w, r, oidcsvc.ErrNoConsent)
 		return
 	}
 	http.Redirect(w, r, connectionsPath+"?"+url.Values{"withdrawn": {"1"}}.Encode(), http.StatusSeeOther)
