@@ -23,7 +23,6 @@ import (
 	"embed"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
@@ -92,21 +91,10 @@ func Register(s *web.Server, idw *identityweb.Handlers, cases *casework.Service,
 	return nil
 }
 
-// citizen requires a full session; others are sent to sign in (GET) or
-// refused (POST), as identityweb does for its own signed-in pages.
+// citizen requires a full session, with the one signed-in wrapper every
+// page package uses; the block decides who may see the case.
 func (h *Handlers) citizen(fn http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, _ := identityweb.Current(r)
-		if sess != nil && sess.Stage == identity.StageFull {
-			fn(w, r)
-			return
-		}
-		if r.Method == http.MethodGet {
-			http.Redirect(w, r, "/sign-in?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-			return
-		}
-		h.web.Error(w, r, platform.Errorf(platform.CodeUnauthorized, "identity.signin.required"))
-	})
+	return identityweb.SignedIn(h.web, func(w http.ResponseWriter, r *http.Request, _ *identity.Account) { fn(w, r) })
 }
 
 // lang is the page language as a manifest text key.
