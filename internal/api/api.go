@@ -165,7 +165,9 @@ func (a *API) authenticate(r *http.Request, auth Auth) (Principal, context.Conte
 	if err != nil || p.Account == nil {
 		return p, r.Context(), err
 	}
-	return p, platform.WithActor(r.Context(), p.Account.Actor()), nil
+	actor := p.Account.Actor()
+	actor.Client = p.Token.ClientID
+	return p, platform.WithActor(r.Context(), actor), nil
 }
 
 func (a *API) principal(r *http.Request, auth Auth) (Principal, error) {

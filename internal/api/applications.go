@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/portico-gov/portico/internal/application"
-	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
@@ -58,9 +57,11 @@ type Drafts interface {
 
 // Cases is what the application endpoints need of the casework block.
 type Cases interface {
-	// ApplicantCase decides whether the caller may see the case (its applicant).
-	ApplicantCase(ctx context.Context, actor platform.Actor, id string) (casework.Case, error)
-	ForAccount(ctx context.Context, account string) ([]casework.Case, error)
+	// ViewApplicantCase decides whether the caller may see the case (its
+	// applicant) and audits the read; ApplicantCases lists the caller's
+	// cases and audits the listing.
+	ViewApplicantCase(ctx context.Context, actor platform.Actor, id string) (casework.Case, error)
+	ApplicantCases(ctx context.Context, actor platform.Actor) ([]casework.Case, error)
 }
 
 // Services is what they need of the catalog block.
@@ -70,7 +71,6 @@ type Services interface {
 
 // Applications serves a citizen's applications.
 type Applications struct {
-	Audit    *audit.Log
 	Cases    Cases
 	Services Services
 	Drafts   Drafts // nil: no drafts listed
@@ -94,7 +94,7 @@ func (h *Applications) Register(a *API) {
 
 func (h *Applications) list(r *http.Request, p Principal) (any, error) {
 	ctx := r.Context()
-	cases, err := h.Cases.ForAccount(ctx, p.Account.ID)
+	cases, err := h.Cases.ApplicantCases(ctx, platform.ActorFrom(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -117,27 +117,19 @@ func (h *Applications) list(r *http.Request, p Principal) (any, error) {
 		}
 		out.Applications = append(out.Applications, app)
 	}
-	_, err = h.Audit.Write(ctx, audit.Record{Action: "api.applications.list", Subject: "account:" + p.Account.ID,
-		Detail: map[string]any{"client": p.Token.ClientID, "count": len(cases), "drafts": len(out.Drafts)}})
-	return out, err
+	return out, nil
 }
 
 func (h *Applications) get(r *http.Request, p Principal) (any, error) {
 	ctx := r.Context()
-	c, err := h.Cases.ApplicantCase(ctx, platform.ActorFrom(ctx), r.PathValue("id"))
+	c, err := h.Cases.ViewApplicantCase(ctx, platform.ActorFrom(ctx), r.PathValue("id"))
 	if platform.ErrorCode(err) == platform.CodeNotFound {
 		err = platform.Errorf(platform.CodeNotFound, "no such application")
 	}
 	if err != nil {
 		return nil, err
 	}
-	app, err := h.describe(ctx, c, map[string]*manifest.Manifest{})
-	if err != nil {
-		return nil, err
-	}
-	_, err = h.Audit.Write(ctx, audit.Record{Action: "api.application.view", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
-		Detail: map[string]any{"client": p.Token.ClientID}})
-	return app, err
+	return h.describe(ctx, c, map[string]*manifest.Manifest{})
 }
 
 // describe adds the titles of the service version the case was opened on.

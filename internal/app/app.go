@@ -309,7 +309,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			return nil, err
 		}
 		a.API = api.New(a.Web, a.OIDC, a.Identity)
-		(&api.Applications{Audit: a.Audit, Cases: a.Casework, Services: a.Catalog, Drafts: a.Applications}).Register(a.API)
+		(&api.Applications{Cases: a.Casework, Services: a.Catalog, Drafts: a.Applications}).Register(a.API)
 		(&api.StaffCases{Cases: a.Casework, Services: a.Catalog}).Register(a.API)
 		catw.RegisterAPI(a.API)
 	}

@@ -165,9 +165,27 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, r Record) (Entry, error) {
 		}
 		detail = b
 	}
+	actor := platform.ActorFrom(ctx)
+	if actor.Client != "" {
+		// A person acting through an app: the entry names the app too.
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(detail, &fields); err != nil {
+			return Entry{}, fmt.Errorf("audit: append %s: detail is not an object: %w", r.Action, err)
+		}
+		if fields == nil {
+			fields = map[string]json.RawMessage{}
+		}
+		client, _ := json.Marshal(actor.Client)
+		fields["via_client"] = client
+		b, err := json.Marshal(fields)
+		if err != nil {
+			return Entry{}, fmt.Errorf("audit: append %s: detail: %w", r.Action, err)
+		}
+		detail = b
+	}
 	e := Entry{
 		At:        l.clock.Now().UTC().Truncate(time.Microsecond),
-		Actor:     platform.ActorFrom(ctx).String(),
+		Actor:     actor.String(),
 		Action:    r.Action,
 		Subject:   r.Subject,
 		AgencyID:  r.AgencyID,

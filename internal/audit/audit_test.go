@@ -285,3 +285,35 @@ func TestChains(t *testing.T) {
 		}
 	})
 }
+
+// TestEntryNamesTheClient: a person acting through an app (an OAuth
+// client with their token) is recorded as the person, and the entry names
+// the app; the log still verifies.
+func TestEntryNamesTheClient(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		l := newLog(t, db)
+		ctx := context.Background()
+		tests := []struct {
+			name   string
+			actor  platform.Actor
+			detail any
+			want   string
+		}{
+			{"in the browser", platform.Actor{Kind: platform.ActorCitizen, ID: "ana"}, map[string]any{"count": 2}, `{"count":2}`},
+			{"through an app", platform.Actor{Kind: platform.ActorCitizen, ID: "ana", Client: "tax-app"}, map[string]any{"count": 2}, `{"count":2,"via_client":"tax-app"}`},
+			{"through an app, no detail", platform.Actor{Kind: platform.ActorCitizen, ID: "ana", Client: "tax-app"}, nil, `{"via_client":"tax-app"}`},
+		}
+		for _, tt := range tests {
+			e, err := l.Write(platform.WithActor(ctx, tt.actor), audit.Record{Action: "case.list", Subject: "account:ana", Detail: tt.detail})
+			if err != nil {
+				t.Fatalf("%s: %v", tt.name, err)
+			}
+			if e.Actor != "citizen:ana" || string(e.Detail) != tt.want {
+				t.Errorf("%s: actor %q detail %s, want citizen:ana %s", tt.name, e.Actor, e.Detail, tt.want)
+			}
+		}
+		if _, err := l.Write(platform.WithActor(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: "ana", Client: "x"}), audit.Record{Action: "bad", Detail: []int{1}}); err == nil {
+			t.Error("a detail that is not an object was accepted for an app's entry")
+		}
+	})
+}

@@ -80,6 +80,24 @@ func (s *Service) view(ctx context.Context, actor platform.Actor, id string, may
 	return c, nil
 }
 
+// ApplicantCases lists the cases actor applied for, newest first, and
+// audits the listing (case.list, with how many were shown). Only a
+// signed-in person has cases of their own.
+func (s *Service) ApplicantCases(ctx context.Context, actor platform.Actor) ([]Case, error) {
+	if !actor.SignedIn() {
+		return nil, platform.Errorf(platform.CodeUnauthorized, "identity.signin.required")
+	}
+	cases, err := s.ForAccount(ctx, actor.ID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.audit.Write(platform.WithActor(ctx, actor), audit.Record{Action: "case.list", Subject: "account:" + actor.ID,
+		Detail: map[string]any{"count": len(cases)}}); err != nil {
+		return nil, err
+	}
+	return cases, nil
+}
+
 // QueueFor lists the queue for staff actor and audits the listing
 // (case.queue.read, with the filter and how many cases were shown).
 // f.Agencies empty means every agency actor holds a role in; naming an

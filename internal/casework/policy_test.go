@@ -242,3 +242,39 @@ func TestChangePolicy(t *testing.T) {
 		}
 	})
 }
+
+// TestApplicantCasesPolicy: a signed-in person lists only the cases they
+// applied for, each listing audited once; nobody signed in lists nothing.
+func TestApplicantCasesPolicy(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := newEnv(t, db)
+		c := e.open("p1", "springfield-pothole", potholeAnswers)
+		tests := []struct {
+			name  string
+			want  int
+			code  platform.Code
+			audit int
+		}{
+			{"owner citizen", 1, "", 1},
+			{"other citizen", 0, "", 1},
+			{"caseworker", 0, "", 1},
+			{"anonymous", 0, platform.CodeUnauthorized, 0},
+			{"citizen without id", 0, platform.CodeUnauthorized, 0},
+		}
+		for _, tt := range tests {
+			actor := principals(c.AgencyID)[tt.name]
+			before := e.count(`SELECT COUNT(*) FROM audit_entries WHERE action = 'case.list'`)
+			got, err := e.cw.ApplicantCases(e.ctx, actor)
+			after := e.count(`SELECT COUNT(*) FROM audit_entries WHERE action = 'case.list'`)
+			if platform.ErrorCode(err) != tt.code || (tt.code == "" && err != nil) {
+				t.Errorf("%s: err %v, want code %q", tt.name, err, tt.code)
+			}
+			if len(got) != tt.want || (tt.want == 1 && got[0].ID != c.ID) {
+				t.Errorf("%s: %d cases, want %d", tt.name, len(got), tt.want)
+			}
+			if after-before != tt.audit {
+				t.Errorf("%s: %d case.list entries, want %d", tt.name, after-before, tt.audit)
+			}
+		}
+	})
+}

@@ -28,6 +28,10 @@ type Actor struct {
 	Grants []Grant
 	// PlatformAdmin is set for staff who administer the whole platform.
 	PlatformAdmin bool
+	// Client is the OAuth client (an agency system or an app) acting for
+	// the person with their token; "" in the person's own browser. Audit
+	// entries record it beside the person.
+	Client string
 }
 
 // Grant is one role held in one agency.
