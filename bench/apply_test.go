@@ -191,7 +191,7 @@ func BenchmarkDashboard(b *testing.B) {
 		b.Run("engine="+string(d)+"/op=dashboard", func(b *testing.B) {
 			start := time.Now()
 			for i := range b.N {
-				drafts, submitted, err := e.svc.Dashboard(e.ctx, fmt.Sprintf("acct-%06d", (i*7919)%benchCitizens))
+				drafts, submitted, err := e.svc.Dashboard(e.ctx, platform.Actor{Kind: platform.ActorCitizen, ID: fmt.Sprintf("acct-%06d", (i*7919)%benchCitizens)})
 				if err != nil || len(drafts) != 1 || len(submitted) != benchPerCitizen-1 {
 					b.Fatalf("dashboard: %d %d %v", len(drafts), len(submitted), err)
 				}

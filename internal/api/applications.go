@@ -52,7 +52,7 @@ type ApplicationList struct {
 
 // Drafts is what the application endpoints need of the applying block.
 type Drafts interface {
-	Dashboard(ctx context.Context, accountID string) (drafts, submitted []application.Summary, err error)
+	Dashboard(ctx context.Context, by platform.Actor) (drafts, submitted []application.Summary, err error)
 }
 
 // Cases is what the application endpoints need of the casework block.
@@ -100,7 +100,7 @@ func (h *Applications) list(r *http.Request, p Principal) (any, error) {
 	}
 	out := ApplicationList{Applications: []Application{}, Drafts: []Draft{}}
 	if h.Drafts != nil {
-		drafts, _, err := h.Drafts.Dashboard(ctx, p.Account.ID)
+		drafts, _, err := h.Drafts.Dashboard(ctx, platform.ActorFrom(ctx))
 		if err != nil {
 			return nil, err
 		}

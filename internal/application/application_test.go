@@ -328,7 +328,7 @@ func TestDashboard(t *testing.T) {
 		if _, err := db.Write().ExecContext(e.ctx, `UPDATE cases SET waiting_on = 'citizen' WHERE id = $1`, draft.ID); err != nil {
 			t.Fatal(err)
 		}
-		drafts, submitted, err := e.svc.Dashboard(e.ctx, ana.AccountID)
+		drafts, submitted, err := e.svc.Dashboard(e.ctx, platform.Actor{Kind: platform.ActorCitizen, ID: ana.AccountID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -338,7 +338,7 @@ func TestDashboard(t *testing.T) {
 		if len(submitted) != 1 || submitted[0].StateTitle.EN != "Submitted" || !submitted[0].ActionNeeded || submitted[0].App.Reference == "" {
 			t.Fatalf("submitted = %+v", submitted)
 		}
-		if d, s, err := e.svc.Dashboard(e.ctx, "acct-beto"); err != nil || len(d)+len(s) != 0 {
+		if d, s, err := e.svc.Dashboard(e.ctx, platform.Actor{Kind: platform.ActorCitizen, ID: "acct-beto"}); err != nil || len(d)+len(s) != 0 {
 			t.Fatalf("Beto's dashboard: %v %v %v", d, s, err)
 		}
 	})
@@ -404,7 +404,7 @@ func TestWithdraw(t *testing.T) {
 		if _, _, err := e.svc.Attachment(e.ctx, app.ID, at.ID); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Fatalf("file kept after withdraw: %v", err)
 		}
-		if d, _, err := e.svc.Dashboard(e.ctx, ana.AccountID); err != nil || len(d) != 0 {
+		if d, _, err := e.svc.Dashboard(e.ctx, platform.Actor{Kind: platform.ActorCitizen, ID: ana.AccountID}); err != nil || len(d) != 0 {
 			t.Fatalf("withdrawn draft listed: %v %v", d, err)
 		}
 		draft := fillMarriage(t, e)

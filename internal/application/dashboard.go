@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/platform"
 )
 
 // DashboardLimit is how many applications the dashboard lists: the most
@@ -23,10 +25,24 @@ type Summary struct {
 	ActionNeeded bool
 }
 
-// Dashboard lists the person's drafts and submitted applications, most
-// recently changed first, with each case's state. Expired and withdrawn
-// applications are left out.
-func (s *Service) Dashboard(ctx context.Context, accountID string) (drafts, submitted []Summary, err error) {
+// Dashboard lists by's own drafts and submitted applications, most
+// recently changed first, with each case's state, and audits the listing
+// ("application.list"). Expired and withdrawn applications are left out.
+// Only a signed-in person has applications of their own.
+func (s *Service) Dashboard(ctx context.Context, by platform.Actor) (drafts, submitted []Summary, err error) {
+	if !by.SignedIn() {
+		return nil, nil, platform.Errorf(platform.CodeUnauthorized, "identity.signin.required")
+	}
+	accountID := by.ID
+	defer func() {
+		if err != nil {
+			return
+		}
+		if _, aerr := s.cfg.Audit.Write(platform.WithActor(ctx, by), audit.Record{Action: "application.list", Subject: "account:" + accountID,
+			Detail: map[string]any{"drafts": len(drafts), "submitted": len(submitted)}}); aerr != nil {
+			drafts, submitted, err = nil, nil, aerr
+		}
+	}()
 	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+columns+` FROM applications
 		WHERE account_id = $1 AND status IN ('draft', 'submitted') ORDER BY updated_at DESC, id DESC LIMIT $2`, accountID, DashboardLimit)
 	if err != nil {

@@ -204,3 +204,45 @@ func auditCount(t *testing.T, e *env, log *audit.Log, appID, action string) []au
 	}
 	return out
 }
+
+// TestDashboardPolicy: the dashboard lists only the signed-in person's own
+// applications and each listing is audited; nobody signed in gets none.
+func TestDashboardPolicy(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := newEnv(t, db)
+		if _, err := e.svc.Start(e.ctx, ana, "adams-marriage-licence"); err != nil {
+			t.Fatal(err)
+		}
+		count := func() (n int) {
+			if err := db.Read().QueryRow(`SELECT COUNT(*) FROM audit_entries WHERE action = 'application.list'`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		tests := []struct {
+			name   string
+			by     platform.Actor
+			drafts int
+			code   platform.Code
+			audit  int
+		}{
+			{"owner", platform.Actor{Kind: platform.ActorCitizen, ID: ana.AccountID}, 1, "", 1},
+			{"other citizen", platform.Actor{Kind: platform.ActorCitizen, ID: "acct-beto"}, 0, "", 1},
+			{"anonymous", platform.Actor{}, 0, platform.CodeUnauthorized, 0},
+			{"client without a person", platform.Actor{Kind: platform.ActorClient, ID: "app"}, 0, platform.CodeUnauthorized, 0},
+		}
+		for _, tt := range tests {
+			before := count()
+			drafts, _, err := e.svc.Dashboard(e.ctx, tt.by)
+			if platform.ErrorCode(err) != tt.code {
+				t.Errorf("%s: err %v, want code %q", tt.name, err, tt.code)
+			}
+			if len(drafts) != tt.drafts {
+				t.Errorf("%s: %d drafts, want %d", tt.name, len(drafts), tt.drafts)
+			}
+			if got := count() - before; got != tt.audit {
+				t.Errorf("%s: %d application.list entries, want %d", tt.name, got, tt.audit)
+			}
+		}
+	})
+}

@@ -475,7 +475,7 @@ func (h *Handlers) withdraw(w http.ResponseWriter, r *http.Request, a applicatio
 }
 
 func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request, a application.Applicant) {
-	drafts, submitted, err := h.svc.Dashboard(r.Context(), a.AccountID)
+	drafts, submitted, err := h.svc.Dashboard(r.Context(), platform.ActorFrom(r.Context()))
 	if err != nil {
 		h.fail(w, r, err)
 		return
