@@ -72,27 +72,7 @@ func TestAPIWithRealTokens(t *testing.T) {
 	// follow walks redirects and "continue" pages until the browser would
 	// leave for the relying party, and returns that address.
 	follow := func(resp *http.Response) (*http.Response, *url.URL) {
-		for {
-			var next *url.URL
-			switch {
-			case resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusFound:
-				next, _ = resp.Location()
-			case strings.HasPrefix(resp.Header.Get("Refresh"), "0; url="):
-				next, _ = resp.Request.URL.Parse(strings.TrimPrefix(resp.Header.Get("Refresh"), "0; url="))
-			default:
-				return resp, nil
-			}
-			resp.Body.Close()
-			if strings.HasPrefix(next.String(), redirect) {
-				return nil, next
-			}
-			req, _ := http.NewRequest("GET", next.String(), nil)
-			req.Header.Set("Sec-Fetch-Site", "same-origin")
-			var err error
-			if resp, err = browser.Do(req); err != nil {
-				t.Fatal(err)
-			}
-		}
+		return followToClient(t, browser, resp, redirect)
 	}
 	req, _ := http.NewRequest("GET", conf.AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier)), nil)
 	start, err := browser.Do(req)
@@ -148,5 +128,33 @@ func TestAPIWithRealTokens(t *testing.T) {
 	}
 	if code, got := call(tok.AccessToken); code != http.StatusUnauthorized {
 		t.Fatalf("after revocation: %d %s", code, got)
+	}
+}
+
+// followToClient walks redirects and "continue" pages with browser until
+// it would leave for the relying party at redirect, and returns that
+// address; a page that is neither is returned as the response.
+func followToClient(t *testing.T, browser *http.Client, resp *http.Response, redirect string) (*http.Response, *url.URL) {
+	t.Helper()
+	for {
+		var next *url.URL
+		switch {
+		case resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusFound:
+			next, _ = resp.Location()
+		case strings.HasPrefix(resp.Header.Get("Refresh"), "0; url="):
+			next, _ = resp.Request.URL.Parse(strings.TrimPrefix(resp.Header.Get("Refresh"), "0; url="))
+		default:
+			return resp, nil
+		}
+		resp.Body.Close()
+		if strings.HasPrefix(next.String(), redirect) {
+			return nil, next
+		}
+		req, _ := http.NewRequest("GET", next.String(), nil)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		var err error
+		if resp, err = browser.Do(req); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -714,27 +714,7 @@ func codeFlow(t *testing.T, browser *http.Client, base string, rp *oidc.Register
 		Scopes:   []string{"openid", oidc.ScopeApplications, "offline_access"}}
 	verifier := oauth2.GenerateVerifier()
 	follow := func(resp *http.Response) (*http.Response, *url.URL) {
-		for {
-			var next *url.URL
-			switch {
-			case resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusFound:
-				next, _ = resp.Location()
-			case strings.HasPrefix(resp.Header.Get("Refresh"), "0; url="):
-				next, _ = resp.Request.URL.Parse(strings.TrimPrefix(resp.Header.Get("Refresh"), "0; url="))
-			default:
-				return resp, nil
-			}
-			resp.Body.Close()
-			if strings.HasPrefix(next.String(), redirect) {
-				return nil, next
-			}
-			req, _ := http.NewRequest("GET", next.String(), nil)
-			req.Header.Set("Sec-Fetch-Site", "same-origin")
-			var err error
-			if resp, err = browser.Do(req); err != nil {
-				t.Fatal(err)
-			}
-		}
+		return followToClient(t, browser, resp, redirect)
 	}
 	req, _ := http.NewRequest("GET", conf.AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "consent")), nil)
 	start, err := browser.Do(req)

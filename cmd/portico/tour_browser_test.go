@@ -20,7 +20,8 @@ import (
 // it — a visitor, a citizen in English, a citizen in Spanish, a clerk's
 // caseworker, a finance officer, an agency administrator and a platform
 // administrator — and opens the pages each of them lands on, on a desktop
-// (1280 px) and a phone (390 px), checking each with axe and that it
+// (1280 px) and a phone (390 px), checking each with axe at both widths,
+// that it never scrolls sideways, and that it
 // neither errors nor shows raw machine text (ISO dates, "UTC", Go's
 // "%!" formatting mistakes). With PORTICO_SCREENSHOTS=DIR every page is
 // kept as a PNG for a person to look at. (The demo opens no cases, so a
@@ -66,8 +67,14 @@ func TestTourEveryRole(t *testing.T) {
 						t.Errorf("%s %s: status %d", r.name, path, status)
 						continue
 					}
-					if width == 1280 {
-						p.CheckA11y(t)
+					p.CheckA11y(t)
+					// A phone must never scroll sideways.
+					wide, err := chromedp.Run(p.Context(), chromedp.Evaluate[bool](`document.documentElement.scrollWidth > document.documentElement.clientWidth`))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if wide {
+						t.Errorf("%s %s (%d px): the page scrolls sideways", r.name, path, width)
 					}
 					text := p.Text(t, "main")
 					if m := machine.FindString(text); m != "" {
