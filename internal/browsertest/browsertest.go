@@ -44,6 +44,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -568,4 +569,56 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Widths are the viewport widths every page is checked at: a desktop, a
+// phone, and 320 px, the narrowest WCAG 1.4.10 (reflow) asks for.
+var Widths = []int64{1280, 390, 320}
+
+// machineText is text a person should never read on a page: ISO
+// timestamps, "UTC", Go's formatting mistakes, unrendered template
+// actions and currency codes before amounts.
+var machineText = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\bUTC\b|%!|\{\{|\bUSD \d`)
+
+// CheckEverywhere loads url at each width in widths (Widths when none is
+// given) and, at each, fails the test (without stopping it) when the status
+// is not 200, axe-core reports a violation, the page scrolls sideways, or
+// main shows machine text. With PORTICO_SCREENSHOTS=DIR it keeps a PNG of
+// each width as DIR/NAME-WIDTH.png, for a person to look at. It leaves the
+// viewport at the last width.
+func (p *Page) CheckEverywhere(t testing.TB, name, url string, widths ...int64) {
+	t.Helper()
+	if len(widths) == 0 {
+		widths = Widths
+	}
+	dir := os.Getenv("PORTICO_SCREENSHOTS")
+	for _, width := range widths {
+		p.Run(t, chromedp.EmulateViewport(width, 900))
+		if status := p.Navigate(t, url); status != 200 {
+			t.Errorf("%s (%d px): status %d", url, width, status)
+			continue
+		}
+		p.CheckA11y(t)
+		p.CheckReflow(t, width)
+		if m := machineText.FindString(p.Text(t, "main")); m != "" {
+			t.Errorf("%s (%d px): machine text %q on the page", url, width, m)
+		}
+		if dir != "" {
+			file := fmt.Sprintf("%s-%d.png", strings.NewReplacer("/", "_", "?", "_", "=", "_", "&", "_").Replace(name), width)
+			p.Screenshot(t, filepath.Join(dir, file))
+		}
+	}
+}
+
+// CheckReflow fails the test when the current page scrolls sideways
+// (WCAG 1.4.10). width only labels the message.
+func (p *Page) CheckReflow(t testing.TB, width int64) {
+	t.Helper()
+	wide, err := chromedp.Run(p.Context(), chromedp.Evaluate[bool](`document.documentElement.scrollWidth > document.documentElement.clientWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wide {
+		t.Errorf("%s (%d px): the page scrolls sideways", p.Location(t), width)
+	}
 }
