@@ -81,6 +81,7 @@ func commands() []*command {
 		}},
 		eventsCommands(),
 		notifyCommands(),
+		feedbackCommands(),
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }
