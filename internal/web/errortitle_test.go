@@ -25,11 +25,11 @@ func TestErrorPageTitles(t *testing.T) {
 		en, es                   string
 	}{
 		{"notfound", "GET", "/no/such/page", "", nil, 404, "Error: Page not found | Portico", "Error: No encontramos la página | Portico"},
-		{"methodnotallowed", "DELETE", "/healthz", "", nil, 405, "Error: That action is not possible here | Portico", ""},
-		{"badrequest", "GET", "/nope?q=%ff", "", nil, 400, "Error: We could not read that | Portico", ""},
-		{"forbidden", "POST", "/echo", "a=b", []string{"Sec-Fetch-Site", "cross-site"}, 403, "Error: Request refused | Portico", ""},
-		{"toolarge", "POST", "/echo", big, []string{"Content-Type", "application/x-www-form-urlencoded"}, 413, "Error: That was too large | Portico", ""},
-		{"error", "GET", "/boom", "", nil, 500, "Error: Sorry, something went wrong | Portico", ""},
+		{"methodnotallowed", "DELETE", "/healthz", "", nil, 405, "Error: That action is not possible here | Portico", "Error: Esa acción no es posible aquí | Portico"},
+		{"badrequest", "GET", "/nope?q=%ff", "", nil, 400, "Error: We could not read that | Portico", "Error: No pudimos leer eso | Portico"},
+		{"forbidden", "POST", "/echo", "a=b", []string{"Sec-Fetch-Site", "cross-site"}, 403, "Error: Request refused | Portico", "Error: Solicitud rechazada | Portico"},
+		{"toolarge", "POST", "/echo", big, []string{"Content-Type", "application/x-www-form-urlencoded"}, 413, "Error: That was too large | Portico", "Error: Eso es demasiado grande | Portico"},
+		{"error", "GET", "/boom", "", nil, 500, "Error: Sorry, something went wrong | Portico", "Error: Lo sentimos, algo salió mal | Portico"},
 	} {
 		for _, lang := range []string{"en", "es"} {
 			t.Run(tt.name+"."+lang, func(t *testing.T) {
