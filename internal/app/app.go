@@ -30,6 +30,8 @@ import (
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/console"
 	"github.com/portico-gov/portico/internal/events"
+	"github.com/portico-gov/portico/internal/feedback"
+	"github.com/portico-gov/portico/internal/feedback/feedbackweb"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
@@ -75,6 +77,8 @@ type App struct {
 
 	// Applications is the applying block (drafts, attachments, submission).
 	Applications *application.Service
+	// Feedback: what people tell us about the site (/feedback).
+	Feedback *feedback.Service
 
 	files       *application.Files
 	work        bool
@@ -173,6 +177,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if a.Catalog, err = catalog.New(db, a.Audit, a.Clock, a.Tenancy); err != nil {
+		return nil, err
+	}
+	if a.Feedback, err = feedback.New(db, a.Audit, a.Clock); err != nil {
 		return nil, err
 	}
 	if opts.Migrate {
@@ -292,6 +299,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications); err != nil {
+		return nil, err
+	}
+	if err := feedbackweb.Register(a.Web, a.Feedback, idw); err != nil {
 		return nil, err
 	}
 	catw, err := catalogweb.Register(a.Web, a.Catalog, a.Tenancy, a.Clock)

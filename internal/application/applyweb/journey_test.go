@@ -25,6 +25,7 @@ import (
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/web"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -294,6 +295,7 @@ var uuidPattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 func golden(t *testing.T, name, body, appID string) {
 	t.Helper()
 	body = strings.ReplaceAll(body, appID, "APPLICATION-ID")
+	body = web.UnhashAssets(body)
 	body = uuidPattern.ReplaceAllString(body, "GENERATED-ID")
 	path := filepath.Join("testdata", name+".html")
 	if *update {

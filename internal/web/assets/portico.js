@@ -108,3 +108,12 @@
     });
   });
 })();
+
+// Error summary: a page sent back with mistakes moves focus to its summary
+// (id="error-summary", tabindex="-1", from the layout), so keyboard and
+// screen reader users start at the list of what to fix (USWDS, GOV.UK
+// error summary pattern). Its links then move to each field.
+(function () {
+  var summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
+})();
