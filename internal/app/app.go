@@ -241,7 +241,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	if a.Casework, err = casework.New(db, a.Audit, a.Bus, a.Clock, casework.Deps{Runtimes: a.Catalog,
 		Citizens: caseCitizens{a.Identity, a.Clock}, Mailer: caseMailer{a.Identity, a.Notify, cfg.PublicURL},
-		Obligations: caseObligations{a.Reminders}}); err != nil {
+		Obligations: caseObligations{a.Reminders}, People: casePeople{a.Identity}}); err != nil {
 		return nil, err
 	}
 	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
@@ -291,7 +291,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Audit); err != nil {
 		return nil, err
 	}
-	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications); err != nil {
+	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications, a.Tenancy); err != nil {
 		return nil, err
 	}
 	catw, err := catalogweb.Register(a.Web, a.Catalog, a.Tenancy, a.Clock)
