@@ -77,6 +77,7 @@ type App struct {
 	Applications *application.Service
 
 	files       *application.Files
+	inserter    *jobs.Inserter // blocks' insert-only job client (DemoBlocks builds with it too)
 	work        bool
 	jobsStarted bool
 	listener    net.Listener
@@ -225,6 +226,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, fmt.Errorf("app: jobs: %w", err)
 	}
+	a.inserter = inserter
 	reg := jobs.NewRegistry()
 	a.Bus = events.NewBus(a.Clock)
 	jobs.Register(reg, &audit.CheckpointWorker{Log: a.Audit})
@@ -288,7 +290,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Audit); err != nil {
+	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Casework, a.Catalog, a.Audit); err != nil {
 		return nil, err
 	}
 	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications, a.Tenancy); err != nil {
