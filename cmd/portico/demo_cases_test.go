@@ -20,7 +20,7 @@ func TestDemoSeedsCases(t *testing.T) {
 	ctx := context.Background()
 	type seen struct {
 		email, service, state string
-		overdue, assigned    bool
+		overdue, assigned     bool
 	}
 	want := []seen{
 		{"ana.citizen@example.com", "adams-dog-licence", "submitted", false, true},
