@@ -137,7 +137,7 @@ func compact(ids []string) []string {
 // actors named.
 func (s *Service) recent(ctx context.Context, agency string) ([]Activity, error) {
 	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, case_id, kind, actor, internal, body, detail, at FROM case_entries
-		WHERE agency_id = $1 ORDER BY id DESC LIMIT $2`, agency, RecentActivity)
+		WHERE agency_id = $1 ORDER BY at DESC, id DESC LIMIT $2`, agency, RecentActivity)
 	if err != nil {
 		return nil, fmt.Errorf("casework: recent activity: %w", err)
 	}
