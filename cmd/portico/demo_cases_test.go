@@ -101,3 +101,14 @@ func TestDemoSeedsCases(t *testing.T) {
 		}
 	}
 }
+
+// demoCasesOf is how many cases the demo seeds for email's citizen.
+func demoCasesOf(email string) int {
+	n := 0
+	for _, c := range demo.Cases {
+		if c.Email == email {
+			n++
+		}
+	}
+	return n
+}
