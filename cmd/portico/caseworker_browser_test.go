@@ -104,6 +104,9 @@ func TestBrowserCaseworker(t *testing.T) {
 		p.CheckEverywhere(t, "platform-admin-console", base+"/console?lang=en")
 		has(p, "main", "Every agency", "Adams County Clerk", "Department of Motor Vehicles", "Springfield Public Works", "1 open case", "1 case past its time limit")
 		has(p, `main a[href="/admin/users"]`, "Staff accounts")
+		// The administrator's other staff pages reflow on a phone too.
+		p.CheckEverywhere(t, "platform-admin-users", base+"/admin/users?lang=en")
+		p.CheckEverywhere(t, "platform-admin-agency", base+"/console/agencies/adams-clerk?lang=en")
 		if strings.Contains(p.Text(t, "main"), "Ask an administrator") {
 			t.Error("the platform administrator is told to ask for a role")
 		}
