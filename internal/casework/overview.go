@@ -114,8 +114,12 @@ func (s *Service) Overview(ctx context.Context, actor platform.Actor, all []stri
 		}
 		out = append(out, o)
 	}
+	subject := "agencies:" + strings.Join(mine, ",")
+	if len(mine) == 0 {
+		subject = "platform" // an administrator's counts of every agency
+	}
 	if _, err := s.audit.Write(platform.WithActor(ctx, actor), audit.Record{Action: "case.overview.read",
-		Subject: "agencies:" + strings.Join(mine, ","),
+		Subject: subject,
 		Detail:  map[string]any{"agencies": len(agencies), "cases": compact(shown), "applicants": applicants}}); err != nil {
 		return nil, err
 	}
