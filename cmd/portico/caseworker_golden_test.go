@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -54,6 +55,24 @@ func TestCaseworkerPagesGolden(t *testing.T) {
 	}
 	dog := demoCase(t, a, "ana.citizen@example.com", "adams-dog-licence")
 	eli := signInAt(t, a.URL(), "eli.clerk@example.gov", true, clock.Now())
+
+	// The receipt number Dana recorded at the counter for Ana's renewal
+	// (paid March 18 at 8:00 AM in Chicago), on the staff case page and
+	// on Ana's, in both languages.
+	renewed := demoCase(t, a, "ana.citizen@example.com", "vehicle-registration-renewal")
+	dana := signInAt(t, a.URL(), "dana.dmv-admin@example.gov", true, clock.Now())
+	ana := signInAt(t, a.URL(), "ana.citizen@example.com", false, clock.Now())
+	for _, r := range []struct {
+		who  string
+		c    *http.Client
+		path string
+	}{{"staff", dana, "/console/cases/" + renewed.ID}, {"citizen", ana, "/applications/" + renewed.ID}} {
+		for lang, want := range map[string]string{"en": "Paid $45.00 on March 18, 2026 — receipt 20431", "es": "Pagó $45.00 el 18 de marzo de 2026 — recibo 20431"} {
+			if st, body := page(t, r.c, a.URL()+r.path+"?lang="+lang); st != 200 || !strings.Contains(body, want) {
+				t.Errorf("%s's case page (%s): %d, no %q", r.who, lang, st, want)
+			}
+		}
+	}
 	for _, lang := range []string{"en", "es"} {
 		for name, path := range map[string]string{"console_home": "/console", "case_staff": "/console/cases/" + dog.ID} {
 			t.Run(name+"."+lang, func(t *testing.T) {
