@@ -92,8 +92,21 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	if err != nil {
 		return err
 	}
-	if res.Jurisdictions+res.Agencies+people+services+obligations > 0 {
-		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people, "services", services, "obligations", obligations)
+	// Cases with a history: the applying and casework blocks on a clock
+	// the seeding sets to each moment of it.
+	now := a.Clock.Now()
+	clock := platform.NewFakeClock(now)
+	apply, cases, err := a.DemoBlocks(ctx, clock)
+	if err != nil {
+		return err
+	}
+	opened, err := demo.SeedCases(ctx, demo.CaseBlocks{Identity: a.Identity, Places: a.Tenancy, Apply: apply, Cases: cases, Clock: clock, Now: now})
+	if err != nil {
+		return err
+	}
+	if res.Jurisdictions+res.Agencies+people+services+obligations+opened > 0 {
+		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people, "services", services,
+			"obligations", obligations, "cases", opened)
 	}
 	return nil
 }

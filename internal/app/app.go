@@ -81,6 +81,7 @@ type App struct {
 	Feedback *feedback.Service
 
 	files       *application.Files
+	inserter    *jobs.Inserter // blocks' insert-only job client (DemoBlocks builds with it too)
 	work        bool
 	jobsStarted bool
 	listener    net.Listener
@@ -232,6 +233,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, fmt.Errorf("app: jobs: %w", err)
 	}
+	a.inserter = inserter
 	reg := jobs.NewRegistry()
 	a.Bus = events.NewBus(a.Clock)
 	jobs.Register(reg, &audit.CheckpointWorker{Log: a.Audit})
@@ -248,7 +250,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	if a.Casework, err = casework.New(db, a.Audit, a.Bus, a.Clock, casework.Deps{Runtimes: a.Catalog,
 		Citizens: caseCitizens{a.Identity, a.Clock}, Mailer: caseMailer{a.Identity, a.Notify, cfg.PublicURL},
-		Obligations: caseObligations{a.Reminders}}); err != nil {
+		Obligations: caseObligations{a.Reminders}, People: casePeople{a.Identity}}); err != nil {
 		return nil, err
 	}
 	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
@@ -295,10 +297,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Audit); err != nil {
+	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Casework, a.Catalog, a.Audit); err != nil {
 		return nil, err
 	}
-	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications); err != nil {
+	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications, a.Tenancy); err != nil {
 		return nil, err
 	}
 	if err := feedbackweb.Register(a.Web, a.Feedback, idw); err != nil {
