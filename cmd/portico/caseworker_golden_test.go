@@ -16,6 +16,7 @@ import (
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/web"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite golden files (testdata/golden)")
@@ -83,7 +84,7 @@ func TestCaseworkerPagesGolden(t *testing.T) {
 				for _, v := range volatile {
 					body = v.re.ReplaceAllString(body, v.with)
 				}
-				body = strings.ReplaceAll(body, a.URL(), "http://portico.test")
+				body = web.UnhashAssets(strings.ReplaceAll(body, a.URL(), "http://portico.test"))
 				golden := filepath.Join("testdata", "golden", name+"."+lang+".html")
 				if *updateGolden {
 					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
