@@ -96,7 +96,7 @@ func (h *Handlers) summaryOf(p catalog.Published, n names) ServiceSummary {
 		ID: p.ID, Version: p.Version, Title: m.Title, Summary: m.Summary,
 		Category: Named{ID: m.Category, Name: catalog.CategoryName(m.Category)},
 		Agency:   Named{ID: p.AgencyID, Name: n.agency(p.AgencyID)},
-		Kind:     m.Kind, Maturity: m.Maturity, URL: "/services/" + p.ID,
+		Kind:     string(m.Kind), Maturity: m.Maturity, URL: "/services/" + p.ID,
 	}
 }
 
