@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Kind is what kind of transaction a service is. It decides the words its
@@ -176,4 +177,12 @@ func (e Eligibility) Expression() string {
 		b.WriteString("(" + r.Rule + ")")
 	}
 	return b.String()
+}
+
+// SaysOptional reports whether a label already says it is optional
+// ("Photo (optional)", "Foto (opcional)"), so a page that marks optional
+// questions does not say it twice.
+func SaysOptional(label string) bool {
+	l := strings.ToLower(strings.TrimSpace(label))
+	return strings.HasSuffix(l, "(optional)") || strings.HasSuffix(l, "(opcional)")
 }
