@@ -200,7 +200,7 @@ func (h *Handlers) start(w http.ResponseWriter, r *http.Request) {
 	lang := page.Lang
 	m := p.Manifest
 	f := deriveFacts(m)
-	v := startView{item: h.itemOf(p, n, lang), Facts: f, ApplyURL: "/services/" + p.ID + "/apply", StartLabel: page.T(KindKey(m.Kind, "start"))}
+	v := startView{item: h.itemOf(p, n, lang), Facts: f, ApplyURL: "/services/" + p.ID + "/apply", StartLabel: page.T(m.Kind.Key("start"))}
 	if err := h.eligibility(r, page, n, p, &v); err != nil {
 		h.web.Error(w, r, err)
 		return
@@ -237,15 +237,6 @@ func (h *Handlers) start(w http.ResponseWriter, r *http.Request) {
 	}
 	page.Data = v
 	h.web.Page(w, r, http.StatusOK, "service", page)
-}
-
-// KindKey is the message key of a kind of transaction's words for part:
-// "kind.report.start" is "Report a problem".
-func KindKey(k manifest.Kind, part string) string {
-	if _, _, ok := manifest.ParseKind(string(k)); !ok {
-		k = manifest.KindApply
-	}
-	return "kind." + string(k) + "." + part
 }
 
 // eligibility fills in, for a signed-in citizen, whether they may use the

@@ -55,6 +55,17 @@ func ParseKind(s string) (k Kind, legacy, ok bool) {
 	return "", false, false
 }
 
+// Key is the message key of the kind's words for part: the pages of a
+// service use "kind.report.start" ("Report a problem") where an
+// application uses "kind.apply.start" ("Start now"). An unknown kind uses
+// apply's words.
+func (k Kind) Key(part string) string {
+	if _, _, ok := ParseKind(string(k)); !ok {
+		k = KindApply
+	}
+	return "kind." + string(k) + "." + part
+}
+
 // UnmarshalJSON reads a kind, mapping a legacy value, so a version
 // published before kinds were fixed loads as the kind it meant. An
 // unknown value (stored data the format never allowed) reads as apply.
