@@ -296,6 +296,11 @@ func (v *validator) schemaProblems(e *jsonschema.ValidationError) {
 	case *kind.Pattern:
 		v.add(ptr, "%s: %s", where, patternMessage(e.SchemaURL, k))
 		return
+	case *kind.Type:
+		if ptr == "/declaration" {
+			v.add(ptr, "declaration: give true, false, or the words the person confirms as {en: ..., es: ...}")
+			return
+		}
 	case *kind.Enum:
 		if ptr == "/kind" {
 			names := make([]string, len(Kinds))
