@@ -37,12 +37,12 @@ func TestBrowserApplyFlow(t *testing.T) {
 			otherReason: "This license is for people who live in Baker County.",
 			words: map[string]string{"start": "Start now", "report": "Report a problem", "check": "Check your report before sending it",
 				"send": "Send report", "sent": "Report sent", "why": "You cannot use this service", "change": "Change", "photo": "Photo (optional)",
-				"location": "Street and nearest house number or crossing", "reports": "Reports you sent"}},
+				"location": "Street and nearest house number or crossing", "reports": "Reports you sent", "folder": "from folder"}},
 		"es": {email: "beto.ciudadano@example.com", own: "baker-dog-licence", other: "adams-dog-licence",
 			otherReason: "Esta licencia es para personas que viven en el Condado de Adams.",
 			words: map[string]string{"start": "Comenzar ahora", "report": "Reportar un problema", "check": "Revise su reporte antes de enviarlo",
 				"send": "Enviar reporte", "sent": "Reporte enviado", "why": "No puede usar este servicio", "change": "Cambiar", "photo": "Foto (opcional)",
-				"location": "Calle y número o cruce más cercano", "reports": "Reportes que envió"}},
+				"location": "Calle y número o cruce más cercano", "reports": "Reportes que envió", "folder": "de una carpeta"}},
 	}
 	for _, lang := range []string{"en", "es"} {
 		t.Run(lang, func(t *testing.T) {
@@ -110,6 +110,10 @@ func TestBrowserApplyFlow(t *testing.T) {
 			}
 			if name := axName(t, p, "#f-photo"); !strings.HasPrefix(name, w["photo"]) {
 				t.Errorf("file input's accessible name %q, want it to start with %q", name, w["photo"])
+			}
+			// ... and its visible words are in the page's language.
+			if got := p.Text(t, ".usa-file-input__instructions"); !strings.Contains(got, w["folder"]) {
+				t.Errorf("file input instructions %q, want %q", got, w["folder"])
 			}
 			p.Run(t,
 				chromedp.SendKeys(chromedp.CSS("#f-location"), "Elm Street & 3rd Avenue"),
