@@ -64,8 +64,9 @@ type ServiceDetail struct {
 	Keywords      manifest.Keywords `json:"keywords"`
 	Jurisdictions []Named           `json:"jurisdictions"`
 	// Requirements are the eligibility rules in plain terms: kind is
-	// "lives_in" (arg: jurisdiction id), "age" (arg: years), "verified"
-	// or "rules" (other rules, checked when applying).
+	// "stated" (text: the manifest's reason in en and es), "lives_in"
+	// (arg: jurisdiction id), "age" (arg: years), "verified" or "rules"
+	// (other rules, checked when applying).
 	Requirements []catalog.Reason `json:"requirements"`
 	Documents    []DocumentNeed   `json:"documents"` // files the form asks for
 	Pages        int              `json:"pages"`
