@@ -59,7 +59,7 @@ func (c contacts) Contact(ctx context.Context, accountID string) (string, string
 	if err != nil {
 		return "", "", err
 	}
-	lang, err := c.notify.Language(ctx, acct.ID, acct.Lang)
+	lang, err := c.notify.Language(ctx, nil, acct.ID, acct.Lang)
 	if err != nil {
 		return "", "", err
 	}

@@ -56,7 +56,7 @@ func (m caseMailer) MailCitizen(ctx context.Context, tx *sql.Tx, mail casework.M
 	if err != nil {
 		return fmt.Errorf("case mail: %w", err)
 	}
-	code, err := m.notify.Language(ctx, acct.ID, acct.Lang)
+	code, err := m.notify.Language(ctx, tx, acct.ID, acct.Lang)
 	if err != nil {
 		return fmt.Errorf("case mail: %w", err)
 	}

@@ -43,7 +43,7 @@ func (d reminderDirectory) Contact(ctx context.Context, accountID string) (remin
 	if acc.Disabled || acc.Email == "" {
 		return reminder.Contact{}, reminder.ErrNoContact
 	}
-	lang, err := d.notify.Language(ctx, acc.ID, acc.Lang)
+	lang, err := d.notify.Language(ctx, nil, acc.ID, acc.Lang)
 	if err != nil {
 		return reminder.Contact{}, err
 	}

@@ -25,7 +25,7 @@ const maxSMSText = 918
 // always, and on each other channel they chose: email (as SendEmail) and
 // SMS to their number. It returns the first notification's id.
 func (s *Service) SendTextToAccount(ctx context.Context, tx *sql.Tx, m AccountText) (string, error) {
-	p, err := s.Preferences(ctx, m.AccountID)
+	p, err := s.preferences(ctx, tx, m.AccountID)
 	if err != nil {
 		return "", err
 	}

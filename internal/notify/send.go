@@ -236,7 +236,7 @@ type AccountMessage struct {
 // inside tx. A template's own type limits the channels: an sms template
 // does not go by email.
 func (s *Service) SendToAccount(ctx context.Context, tx *sql.Tx, m AccountMessage) ([]Notification, error) {
-	p, err := s.Preferences(ctx, m.AccountID)
+	p, err := s.preferences(ctx, tx, m.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -290,9 +290,21 @@ type Preferences struct {
 
 // Preferences returns accountID's choices; by default email and the inbox.
 func (s *Service) Preferences(ctx context.Context, accountID string) (Preferences, error) {
+	return s.preferences(ctx, s.db.Read(), accountID)
+}
+
+// queryer is a pool or a transaction. A send inside a caller's
+// transaction reads through that transaction: asking the pool for a
+// second connection while holding one can wait forever on PostgreSQL
+// when every connection is held by such a transaction.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Service) preferences(ctx context.Context, q queryer, accountID string) (Preferences, error) {
 	p := Preferences{AccountID: accountID}
 	var updated sql.NullTime
-	err := s.db.Read().QueryRowContext(ctx, `SELECT email, sms, inapp, phone, lang, updated_at FROM notify_preferences WHERE account_id = $1`, accountID).
+	err := q.QueryRowContext(ctx, `SELECT email, sms, inapp, phone, lang, updated_at FROM notify_preferences WHERE account_id = $1`, accountID).
 		Scan(&p.Email, &p.SMS, &p.InApp, &p.Phone, &p.Lang, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		p.Email, p.InApp = true, true
@@ -428,9 +440,13 @@ func (s *Service) UnreadCount(ctx context.Context, by platform.Actor) (int, erro
 
 // Language is the language to write to accountID in: the one they chose
 // on their notification preferences, else fallback (the account's
-// language), else English.
-func (s *Service) Language(ctx context.Context, accountID, fallback string) (string, error) {
-	p, err := s.Preferences(ctx, accountID)
+// language), else English. Inside a transaction pass it as tx (else nil).
+func (s *Service) Language(ctx context.Context, tx *sql.Tx, accountID, fallback string) (string, error) {
+	var q queryer = s.db.Read()
+	if tx != nil {
+		q = tx
+	}
+	p, err := s.preferences(ctx, q, accountID)
 	if err != nil {
 		return "", err
 	}
