@@ -25,7 +25,11 @@ func TestConfirmationText(t *testing.T) {
 			ap   application.Applicant
 		}{
 			{"en", ana},
-			{"es", func() application.Applicant { b := ana; b.AccountID, b.Email, b.Lang = "acct-beto", "beto@example.com", "es"; return b }()},
+			{"es", func() application.Applicant {
+				b := ana
+				b.AccountID, b.Email, b.Lang = "acct-beto", "beto@example.com", "es"
+				return b
+			}()},
 		} {
 			t.Run(c.lang, func(t *testing.T) {
 				draft := fillMarriageAs(t, e, c.ap)
