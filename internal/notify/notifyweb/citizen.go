@@ -48,11 +48,35 @@ func Register(s *web.Server, svc Citizen, agencies Agencies) error {
 		}
 	}
 	p := &citizenPages{web: s, svc: svc, agencies: agencies}
+	s.Use(p.unreadInHeader)
 	s.Handle("GET /inbox", identityweb.SignedIn(s, p.inbox))
 	s.Handle("POST /inbox/{id}/read", identityweb.SignedIn(s, p.markRead))
 	s.Handle("GET /account/notifications", identityweb.SignedIn(s, p.prefsForm))
 	s.Handle("POST /account/notifications", identityweb.SignedIn(s, p.savePrefs))
 	return nil
+}
+
+// unreadInHeader lets the layout show a signed-in citizen's unread
+// messages beside "Messages": one indexed COUNT over the person's own
+// inbox, run only when a page is rendered (web.WithUnread).
+func (p *citizenPages) unreadInHeader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		by := platform.ActorFrom(r.Context())
+		if by.Kind != platform.ActorCitizen || !by.SignedIn() || by.Client != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := r.Context()
+		count := func() int {
+			n, err := p.svc.UnreadCount(ctx, by)
+			if err != nil { // the header is no reason to fail a page
+				p.web.Logger().WarnContext(ctx, "unread count", "err", err)
+				return 0
+			}
+			return n
+		}
+		next.ServeHTTP(w, r.WithContext(web.WithUnread(ctx, count)))
+	})
 }
 
 type inboxItem struct {

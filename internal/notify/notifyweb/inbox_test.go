@@ -159,7 +159,8 @@ func TestInboxPage(t *testing.T) {
 					if status != 200 {
 						t.Fatalf("inbox: %d", status)
 					}
-					for _, want := range []string{c.two, c.sender, `<span class="usa-tag bg-primary margin-right-1">`} {
+					header := map[string]string{"en": `<span class="usa-sr-only"> (2 unread messages)</span>`, "es": `<span class="usa-sr-only"> (2 mensajes sin leer)</span>`}[c.lang]
+					for _, want := range []string{c.two, c.sender, `<span class="usa-tag bg-primary margin-right-1">`, header} {
 						if !strings.Contains(body, want) {
 							t.Errorf("inbox lacks %q", want)
 						}
