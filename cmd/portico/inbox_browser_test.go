@@ -134,6 +134,11 @@ func TestBrowserInbox(t *testing.T) {
 				time.Sleep(200 * time.Millisecond)
 			}
 			p.CheckEverywhere(t, "inbox-mailbox-"+c.lang, mailbox)
+			// The preferences page says the inbox always keeps a copy.
+			p.CheckEverywhere(t, "inbox-prefs-"+c.lang, base+"/account/notifications?lang="+c.lang)
+			if got := p.Text(t, "#channels-hint"); got == "" {
+				t.Error("the preferences page does not say every message is kept in the inbox")
+			}
 		})
 	}
 }
