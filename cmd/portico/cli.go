@@ -82,6 +82,7 @@ func commands() []*command {
 		}},
 		eventsCommands(),
 		notifyCommands(),
+		pluginCommands(),
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }

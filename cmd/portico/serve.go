@@ -73,8 +73,12 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	if err != nil {
 		return err
 	}
-	if res.Jurisdictions+res.Agencies+people+services+obligations > 0 {
-		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people, "services", services, "obligations", obligations)
+	plugins, err := demo.SeedPlugins(ctx, a.Plugins)
+	if err != nil {
+		return err
+	}
+	if res.Jurisdictions+res.Agencies+people+services+obligations+plugins > 0 {
+		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people, "services", services, "obligations", obligations, "plugins", plugins)
 	}
 	return nil
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/oidc/oidcweb"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/portal"
 	"github.com/portico-gov/portico/internal/reminder"
 	"github.com/portico-gov/portico/internal/reminder/reminderweb"
@@ -75,6 +76,9 @@ type App struct {
 
 	// Applications is the applying block (drafts, attachments, submission).
 	Applications *application.Service
+	// Plugins is the plug-in registry: manifests, enablement per agency,
+	// access rights (ADR 31).
+	Plugins *plugin.Service
 
 	files       *application.Files
 	work        bool
@@ -185,6 +189,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 
 	box, err := secrets.LoadOrCreate(cfg.SecretsKeyFile())
 	if err != nil {
+		return nil, err
+	}
+	if a.Plugins, err = plugin.New(db, a.Audit, a.Clock, box, plugin.Config{EventTypes: EventTypes()}); err != nil {
 		return nil, err
 	}
 	// Construction order (docs/architecture.md, "Wiring"): the

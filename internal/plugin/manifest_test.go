@@ -75,7 +75,9 @@ func TestValidateManifest(t *testing.T) {
 		{"empty", func(s, o string) (string, string) { return "", o }, "1: the file is empty", false},
 		{"unknown key", func(s, o string) (string, string) { return s + "colour: blue\n", o }, `manifest: unknown key "colour"`, false},
 		{"missing operations", func(s, o string) (string, string) { return cut(s, "operations:", "data:"), o }, `manifest: "operations" is required`, false},
-		{"bad id", func(s, o string) (string, string) { return strings.Replace(s, "id: vehicle-registry", "id: Vehicle_Registry", 1), o }, `4: id: "Vehicle_Registry" must be 1 to 64 lowercase letters`, false},
+		{"bad id", func(s, o string) (string, string) {
+			return strings.Replace(s, "id: vehicle-registry", "id: Vehicle_Registry", 1), o
+		}, `4: id: "Vehicle_Registry" must be 1 to 64 lowercase letters`, false},
 		{"name without spanish", func(s, o string) (string, string) {
 			return strings.Replace(s, "  es: Registros de vehículos del DMV\n", "", 1), o
 		}, `name: "es" is required`, false},
@@ -99,8 +101,12 @@ func TestValidateManifest(t *testing.T) {
 		}, "must not carry a user name, query or fragment", false},
 		{"bad method", func(s, o string) (string, string) { return strings.Replace(s, "method: GET", "method: FETCH", 1), o }, `operations[0].method: value must be one of`, false},
 		{"timeout too long", func(s, o string) (string, string) { return strings.Replace(s, "timeout: 3s", "timeout: 45s", 1), o }, "operations[0].timeout: 45s is longer than the 30s", false},
-		{"timeout not a duration", func(s, o string) (string, string) { return strings.Replace(s, "timeout: 3s", "timeout: 3 minutes", 1), o }, `operations[0].timeout: "3 minutes" must be a duration`, false},
-		{"duplicate operation id", func(s, o string) (string, string) { return strings.Replace(s, "id: record-renewal", "id: find-vehicle", 1), o }, `operations[1].id: operation id "find-vehicle" is also used by operations[0]`, false},
+		{"timeout not a duration", func(s, o string) (string, string) {
+			return strings.Replace(s, "timeout: 3s", "timeout: 3 minutes", 1), o
+		}, `operations[0].timeout: "3 minutes" must be a duration`, false},
+		{"duplicate operation id", func(s, o string) (string, string) {
+			return strings.Replace(s, "id: record-renewal", "id: find-vehicle", 1), o
+		}, `operations[1].id: operation id "find-vehicle" is also used by operations[0]`, false},
 		{"path not in openapi", func(s, o string) (string, string) {
 			return strings.Replace(s, "path: /vehicles/{plate}/renewals", "path: /vehicles/{plate}/renewal", 1), o
 		}, "operations[1].path: /vehicles/{plate}/renewal is not in the OpenAPI document", false},
@@ -119,9 +125,13 @@ func TestValidateManifest(t *testing.T) {
 		{"no success response", func(s, o string) (string, string) {
 			return s, strings.Replace(o, `"201":`, `"301":`, 1)
 		}, "operations[1]: POST /vehicles/{plate}/renewals documents no successful (2xx) response", false},
-		{"openapi missing", func(s, o string) (string, string) { return strings.Replace(s, "openapi: openapi.yaml", "openapi: nope.yaml", 1), o }, "openapi: cannot read nope.yaml: no such file or directory", false},
+		{"openapi missing", func(s, o string) (string, string) {
+			return strings.Replace(s, "openapi: openapi.yaml", "openapi: nope.yaml", 1), o
+		}, "openapi: cannot read nope.yaml: no such file or directory", false},
 		{"openapi not openapi", func(s, o string) (string, string) { return s, "hello: world\n" }, "openapi: openapi.yaml:", false},
-		{"openapi swagger 2", func(s, o string) (string, string) { return s, "swagger: \"2.0\"\ninfo: {title: x, version: \"1\"}\npaths: {}\n" }, `Portico reads OpenAPI 3.0 and 3.1`, false},
+		{"openapi swagger 2", func(s, o string) (string, string) {
+			return s, "swagger: \"2.0\"\ninfo: {title: x, version: \"1\"}\npaths: {}\n"
+		}, `Portico reads OpenAPI 3.0 and 3.1`, false},
 		{"openapi invalid", func(s, o string) (string, string) { return s, strings.Replace(o, "info:\n", "inf:\n", 1) }, "not a valid OpenAPI document", false},
 		{"unknown datum", func(s, o string) (string, string) { return strings.Replace(s, "  - address\n", "  - ssn\n", 1), o }, `data[1]: "ssn" is not personal data Portico can share`, false},
 		{"answers datum bad service", func(s, o string) (string, string) {
@@ -130,7 +140,9 @@ func TestValidateManifest(t *testing.T) {
 		{"unknown event", func(s, o string) (string, string) {
 			return strings.Replace(s, "gov.portico.case.document_issued", "gov.portico.case.exploded", 1), o
 		}, `events[1]: "gov.portico.case.exploded" is not an event type of the event log`, false},
-		{"event wildcard", func(s, o string) (string, string) { return strings.Replace(s, "gov.portico.case.document_issued", "gov.portico.case.*", 1), o }, "", true},
+		{"event wildcard", func(s, o string) (string, string) {
+			return strings.Replace(s, "gov.portico.case.document_issued", "gov.portico.case.*", 1), o
+		}, "", true},
 		{"events without webhook", func(s, o string) (string, string) { return cut(s, "webhook:", ""), o }, "events: a plug-in that asks for events needs a webhook URL", false},
 		{"alias", func(s, o string) (string, string) { return s + "x: &a 1\ny: *a\n", o }, "YAML aliases", false},
 	}
