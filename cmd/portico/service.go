@@ -89,6 +89,7 @@ func runServiceValidate(ctx context.Context, e env, args []string) error {
 	}
 	// Manifests that use plug-in operations are checked against the
 	// plug-in registry in the database, when there is one.
+	checkedPlugins := false
 	if usesPlugins(ctx, files) {
 		err := noDatabase(cfg)
 		if err == nil {
@@ -103,8 +104,8 @@ func runServiceValidate(ctx context.Context, e env, args []string) error {
 			if platform.ErrorCode(err) == platform.CodeInternal {
 				fmt.Fprintf(e.stderr, "(%v)\n", err)
 			}
-		} else if !*asJSON {
-			defer fmt.Fprintln(e.stdout, "Plug-in operations were checked against the plug-in registry; publishing a service that calls them waits for the plug-in gateway.")
+		} else {
+			checkedPlugins = true
 		}
 	}
 	for _, r := range results {
@@ -121,6 +122,9 @@ func runServiceValidate(ctx context.Context, e env, args []string) error {
 	}
 	if !*asJSON {
 		fmt.Fprintf(e.stdout, "%d manifest(s) valid.\n", len(files))
+		if checkedPlugins {
+			fmt.Fprintln(e.stdout, "Plug-in operations were checked against the plug-in registry; publishing a service that calls them waits for the plug-in gateway.")
+		}
 	}
 	return nil
 }
