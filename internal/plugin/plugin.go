@@ -52,7 +52,7 @@ type Service struct {
 
 // New returns the registry.
 func New(db *storage.DB, log *audit.Log, clock platform.Clock, box *secrets.Box, cfg Config) (*Service, error) {
-	if err := platform.Required("plugin", platform.Dep{Name: "db", Missing: db == nil}, platform.Dep{Name: "audit log", Missing: log == nil},
+	if err := platform.Required("plugin", platform.Dep{Name: "database", Missing: db == nil}, platform.Dep{Name: "audit log", Missing: log == nil},
 		platform.Dep{Name: "clock", Missing: clock == nil}, platform.Dep{Name: "secrets box", Missing: box == nil}); err != nil {
 		return nil, err
 	}
