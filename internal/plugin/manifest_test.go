@@ -3,6 +3,9 @@ package plugin_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,4 +206,34 @@ func FuzzParsePluginManifest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestOpenAPIByURL reads the OpenAPI document from a URL (http on
+// loopback, as in tests and the demo) and refuses http elsewhere.
+func TestOpenAPIByURL(t *testing.T) {
+	oas := openapiOf(t, "vehicle-registry")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/openapi.yaml" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write([]byte(oas))
+	}))
+	defer srv.Close()
+	base := readExample(t, "vehicle-registry")
+	for _, tt := range []struct {
+		ref, want string
+	}{
+		{srv.URL + "/openapi.yaml", ""},
+		{srv.URL + "/missing.yaml", "the server answered 404 Not Found"},
+		{"http://example.gov/openapi.yaml", "must use https"},
+	} {
+		src := strings.Replace(base, "openapi: openapi.yaml", "openapi: "+tt.ref, 1)
+		_, probs := plugin.Validate(context.Background(), "plugin.yaml", []byte(src), plugin.Options{Load: plugin.FileLoader(t.TempDir()), EventTypes: eventTypes})
+		got := fmt.Sprint(probs)
+		if tt.want == "" && len(probs) > 0 || tt.want != "" && !strings.Contains(got, tt.want) {
+			t.Errorf("openapi: %s: got %s, want %q", tt.ref, got, tt.want)
+		}
+	}
 }
