@@ -42,6 +42,7 @@ import (
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/oidc/oidcweb"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/portal"
 	"github.com/portico-gov/portico/internal/reminder"
 	"github.com/portico-gov/portico/internal/reminder/reminderweb"
@@ -79,6 +80,9 @@ type App struct {
 	Applications *application.Service
 	// Feedback: what people tell us about the site (/feedback).
 	Feedback *feedback.Service
+	// Plugins is the plug-in registry: manifests, enablement per agency,
+	// access rights (ADR 31).
+	Plugins *plugin.Service
 
 	files       *application.Files
 	inserter    *jobs.Inserter // blocks' insert-only job client (DemoBlocks builds with it too)
@@ -193,6 +197,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 
 	box, err := secrets.LoadOrCreate(cfg.SecretsKeyFile())
 	if err != nil {
+		return nil, err
+	}
+	if a.Plugins, err = plugin.New(db, a.Audit, a.Clock, box, plugin.Config{EventTypes: EventTypes()}); err != nil {
 		return nil, err
 	}
 	// Construction order (docs/architecture.md, "Wiring"): the

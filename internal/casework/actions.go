@@ -184,8 +184,9 @@ func (s *Service) execSetReminder(ctx context.Context, tx *sql.Tx, run actionRun
 }
 
 // execCallPlugin stands in for the plug-in gateway (issue 11), which does
-// not exist yet. Validation refuses call_plugin, but versions published
-// before it did are still stored and their cases still enter states, so
+// not exist yet. Publishing refuses call_plugin (`portico service
+// validate` checks it against the plug-in registry, internal/plugin), but
+// versions published before it did are still stored and their cases still enter states, so
 // the action is reached: it records for staff that the plug-in was not
 // called ("available": false) and emits nothing, since no call was made.
 // The gateway replaces this entry in actionExecutors.
