@@ -116,7 +116,7 @@ func (p *Page) Format() i18n.Formatter { return p.format }
 // Date writes t's date in the jurisdiction's zone ("March 27, 2021").
 func (p *Page) Date(t time.Time) string { return p.format.Date(t) }
 
-// DateTime writes t's date and local time ("March 27, 2021, 3:04 PM CDT").
+// DateTime writes t's date and local time ("March 27, 2021, 3:04 PM").
 func (p *Page) DateTime(t time.Time) string { return p.format.DateTime(t) }
 
 // ISO writes t for a <time datetime> attribute.
