@@ -183,7 +183,7 @@ func TestApplyJourney(t *testing.T) {
 		"address-line1": {"12 Elm Street"}, "address-city": {"Springfield"}, "address-zip": {"7010"}, "action": {"continue"}}
 	p = ana.post(appURL+"/pages/you", bad)
 	expect(t, "bad answers", p, http.StatusBadRequest, "")
-	contains(t, "error page", p, `id="error-summary"`, `<a href="#f-born-day">`, `value="Ana Q. Citizen"`, `value="31"`, `value="7010"`, `id="f-address-zip-error"`)
+	contains(t, "error page", p, `id="error-summary"`, `<a href="#f-born-month">`, `value="Ana Q. Citizen"`, `value="31"`, `value="7010"`, `id="f-address-zip-error"`)
 	golden(t, "you-errors.en", p.body, id)
 	ana.lang = "es"
 	p = ana.post(appURL+"/pages/you", bad)
