@@ -235,8 +235,8 @@ type DateField struct {
 // DatePart is one box of a DateField.
 type DatePart struct {
 	ID, Name, Label, Value, Autocomplete, Class string
-	MaxLength                                 int
-	Invalid                                   bool
+	MaxLength                                   int
+	Invalid                                     bool
 }
 
 // DateField describes a date question for the "date_input" template.
