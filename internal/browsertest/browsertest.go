@@ -576,9 +576,11 @@ func (s *syncBuffer) String() string {
 var Widths = []int64{1280, 390, 320}
 
 // machineText is text a person should never read on a page: ISO
-// timestamps, "UTC", Go's formatting mistakes, unrendered template
-// actions and currency codes before amounts.
-var machineText = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\bUTC\b|%!|\{\{|\bUSD \d`)
+// timestamps and dates ("2021-03-27": a date answer or a due date not
+// written by the formatter), times with seconds (Go's default format),
+// "UTC", Go's formatting mistakes, unrendered template actions and
+// currency codes before amounts.
+var machineText = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}|\b)|\b\d{2}:\d{2}:\d{2}\b|\bUTC\b|%!|\{\{|\bUSD \d`)
 
 // CheckEverywhere loads url at each width in widths (Widths when none is
 // given) and, at each, fails the test (without stopping it) when the status
