@@ -77,7 +77,7 @@ func TestBrowserDates(t *testing.T) {
 			if first, err := firstDateBox(p); err != nil || "#"+first != j.first {
 				t.Errorf("first date box = %q (%v); want %s", first, err, j.first)
 			}
-			hint := map[string]string{"en": "For example: January 19 2000", "es": "Por ejemplo: 19 1 2000"}[j.lang]
+			hint := map[string]string{"en": "For example: January 19 2000", "es": "Por ejemplo: 19 de enero de 2000"}[j.lang]
 			if got := p.Text(t, "#f-born-hint"); !strings.Contains(got, hint) {
 				t.Errorf("date hint = %q; want it to contain %q", got, hint)
 			}
