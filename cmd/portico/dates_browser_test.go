@@ -39,6 +39,7 @@ func TestBrowserDates(t *testing.T) {
 		born, expires, yes   string
 		fee                  string
 		order                []string // the dog page's questions, as asked
+		dob, dobYear         string   // the demo person's date of birth, as shown
 	}
 	journeys := []journey{
 		{lang: "en", email: "ana.citizen@example.com", service: "adams-dog-licence", first: "#f-born-month",
@@ -49,7 +50,7 @@ func TestBrowserDates(t *testing.T) {
 				{month: "2", day: "30", year: "2021", link: "#f-born-month", message: "“Date of birth” must be a real date."},
 			},
 			born: "March 27, 2021", expires: "March 1, 2029", yes: "Yes", fee: "$10.00",
-			order: []string{"Dog's name", "Sex", "Spayed or neutered?", "Date of birth"}},
+			order: []string{"Dog's name", "Sex", "Spayed or neutered?", "Date of birth"}, dob: "April 12, 1988", dobYear: "1988"},
 		{lang: "es", email: "beto.ciudadano@example.com", service: "baker-dog-licence", first: "#f-born-day",
 			typeBorn: [3][2]string{{"#f-born-day", "27"}, {"#f-born-month", "03"}, {"#f-born-year", "2021"}},
 			bad: []badDate{
@@ -57,7 +58,7 @@ func TestBrowserDates(t *testing.T) {
 				{month: "2", day: "30", year: "2021", link: "#f-born-day", message: "«Fecha de nacimiento» debe ser una fecha real."},
 			},
 			born: "27 de marzo de 2021", expires: "1 de marzo de 2029", yes: "Sí", fee: "$15.00", // Baker's flat fee
-			order: []string{"Nombre del perro", "Sexo", "¿Esterilizado?", "Fecha de nacimiento"}},
+			order: []string{"Nombre del perro", "Sexo", "¿Esterilizado?", "Fecha de nacimiento"}, dob: "30 de septiembre de 1975", dobYear: "1975"},
 	}
 	usedTOTP := map[string]bool{}
 	var adamsCase string
@@ -164,6 +165,19 @@ func TestBrowserDates(t *testing.T) {
 				}
 			}
 			inOrder(t, "the case page", main, j.order)
+			// The profile asks the date of birth the same way, prefilled,
+			// and the account page writes it as a date.
+			p.CheckEverywhere(t, "dates-profile-"+j.lang, base+"/account/profile?lang="+j.lang)
+			if first, err := firstDateBox(p); err != nil || "#"+strings.Replace(first, "date_of_birth", "f-born", 1) != j.first {
+				t.Errorf("profile: first date box = %q (%v)", first, err)
+			}
+			if got := p.Value(t, "#date_of_birth-year"); got != j.dobYear {
+				t.Errorf("profile: year of birth = %q; want %s", got, j.dobYear)
+			}
+			p.CheckEverywhere(t, "dates-account-"+j.lang, base+"/account?lang="+j.lang)
+			if main := p.Text(t, "main"); !strings.Contains(main, j.dob) {
+				t.Errorf("the account page lacks the date of birth %q:\n%s", j.dob, main)
+			}
 		})
 	}
 	// The staff case page, in both languages, for Ana's Adams County case.
