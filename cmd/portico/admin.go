@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -185,12 +186,13 @@ func runJurisdictionList(ctx context.Context, e env, args []string) error {
 func runAgencyCreate(ctx context.Context, e env, args []string) error {
 	var cfg config.Config
 	var ag tenancy.Agency
-	fs := newFlags(e, "portico agency create", "--id ID --jurisdiction ID --name NAME [--name-es NAME] [--json]")
+	fs := newFlags(e, "portico agency create", "--id ID --jurisdiction ID --name NAME [--name-es NAME] [contact flags] [--json]")
 	cfg.RegisterStorage(fs, e.getenv, true)
 	fs.StringVar(&ag.ID, "id", "", "identifier: lowercase letters, digits and hyphens (required)")
 	fs.StringVar(&ag.JurisdictionID, "jurisdiction", "", "the jurisdiction it belongs to (required)")
 	fs.StringVar(&ag.Name, "name", "", "name in English (required)")
 	fs.StringVar(&ag.NameES, "name-es", "", "name in Spanish")
+	contactFlags(fs, &ag.Contact)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -198,6 +200,7 @@ func runAgencyCreate(ctx context.Context, e env, args []string) error {
 	if ag.ID == "" || ag.JurisdictionID == "" || ag.Name == "" {
 		return usagef("--id, --jurisdiction and --name are required")
 	}
+	ag.Contact.Address = strings.ReplaceAll(ag.Contact.Address, `\n`, "\n")
 	return withApp(ctx, e, cfg, func(ctx context.Context, a *app.App) error {
 		created, err := a.Tenancy.CreateAgency(ctx, ag)
 		if err != nil {
@@ -205,6 +208,42 @@ func runAgencyCreate(ctx context.Context, e env, args []string) error {
 		}
 		return output(e, *asJSON, created, func(w io.Writer) {
 			fmt.Fprintf(w, "Created agency %s (%s) in %s.\n", created.ID, created.Name, created.JurisdictionID)
+		})
+	})
+}
+
+// contactFlags registers the flags of an agency's contact details.
+func contactFlags(fs *flag.FlagSet, c *tenancy.Contact) {
+	fs.StringVar(&c.Address, "address", "", `office address; separate lines with "\n" or a newline`)
+	fs.StringVar(&c.Phone, "phone", "", "public phone number, as people dial it")
+	fs.StringVar(&c.Email, "email", "", "public email address")
+	fs.StringVar(&c.Website, "website", "", "website (https:// URL)")
+	fs.StringVar(&c.Hours, "hours", "", `opening hours in English ("Monday to Friday, 8 a.m. to 4:30 p.m.")`)
+	fs.StringVar(&c.HoursES, "hours-es", "", "opening hours in Spanish")
+}
+
+func runAgencyContact(ctx context.Context, e env, args []string) error {
+	var cfg config.Config
+	var c tenancy.Contact
+	fs := newFlags(e, "portico agency contact", "--id ID [--address A] [--phone P] [--email E] [--website URL] [--hours H] [--hours-es H] [--json]\nEvery contact detail is replaced: one left out is cleared.")
+	cfg.RegisterStorage(fs, e.getenv, true)
+	id := fs.String("id", "", "the agency (required)")
+	contactFlags(fs, &c)
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return usagef("--id is required")
+	}
+	c.Address = strings.ReplaceAll(c.Address, `\n`, "\n")
+	return withApp(ctx, e, cfg, func(ctx context.Context, a *app.App) error {
+		ag, err := a.Tenancy.SetContact(ctx, *id, c)
+		if err != nil {
+			return err
+		}
+		return output(e, *asJSON, ag, func(w io.Writer) {
+			fmt.Fprintf(w, "Set the contact details of %s (%s).\n", ag.ID, ag.Name)
 		})
 	})
 }

@@ -48,9 +48,10 @@ func commands() []*command {
 			{name: "list", summary: "list jurisdictions", run: runJurisdictionList},
 			{name: "time-zone", summary: "set the time zone of a jurisdiction's dates", run: runJurisdictionTimeZone},
 		}},
-		{name: "agency", summary: "create and list agencies", subs: []*command{
+		{name: "agency", summary: "create and list agencies, set how people reach them", subs: []*command{
 			{name: "create", summary: "create an agency in a jurisdiction", run: runAgencyCreate},
 			{name: "list", summary: "list agencies", run: runAgencyList},
+			{name: "contact", summary: "set an agency's address, phone, email, website and opening hours", run: runAgencyContact},
 		}},
 		{name: "service", summary: "validate, publish and list service manifests", subs: []*command{
 			{name: "validate", summary: "check manifest files; prints file:line: message for every problem", run: runServiceValidate},
@@ -81,6 +82,7 @@ func commands() []*command {
 		}},
 		eventsCommands(),
 		notifyCommands(),
+		feedbackCommands(),
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }

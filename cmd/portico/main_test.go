@@ -305,9 +305,13 @@ func TestCLI(t *testing.T) {
 		{"agency missing jurisdiction", []string{"agency", "create", "--id", "z", "--jurisdiction", "nope", "--name", "Z"}, exitError, "", `jurisdiction "nope" does not exist`},
 		{"agency list", []string{"agency", "list", "--jurisdiction", "ex", "--json"}, exitOK, `"id": "ex-dmv"`, ""},
 		{"agency list unknown", []string{"agency", "list", "--jurisdiction", "nope"}, exitError, "", `jurisdiction "nope" does not exist`},
+		{"agency contact", []string{"agency", "contact", "--id", "ex-dmv", "--address", `1 Main St\nEx City, EX 70101`, "--hours", "Mon-Fri 8-5", "--json"}, exitOK, `"address": "1 Main St\nEx City, EX 70101"`, ""},
+		{"agency contact bad website", []string{"agency", "contact", "--id", "ex-dmv", "--website", "ex.example.gov"}, exitError, "", `website "ex.example.gov" must be an https:// URL`},
+		{"agency contact unknown", []string{"agency", "contact", "--id", "nope"}, exitError, "", `agency "nope" does not exist`},
+		{"agency contact missing id", []string{"agency", "contact"}, exitUsage, "", "--id is required"},
 		{"audit list", []string{"audit", "list", "--subject", "agency:ex-dmv", "--json"}, exitOK, `"actor": "operator:cli"`, ""},
 		{"audit list bad limit", []string{"audit", "list", "--limit", "0"}, exitUsage, "", "--limit"},
-		{"audit verify", []string{"audit", "verify"}, exitOK, "Audit log OK: 5 entries", ""}, // 3 jurisdictions, 1 time zone, 1 agency
+		{"audit verify", []string{"audit", "verify"}, exitOK, "Audit log OK: 6 entries", ""}, // 3 jurisdictions, 1 time zone, 1 agency, 1 contact
 		{"jobs stats", []string{"jobs", "stats", "--json"}, exitOK, "[", ""},
 		{"user add", []string{"user", "add", "--email", "sam@ex-dmv.example.gov", "--name", "Sam Staff", "--agency", "ex-dmv", "--role", "caseworker", "--json"}, exitOK, `"role": "caseworker"`, ""},
 		{"user add second role", []string{"user", "add", "--email", "SAM@ex-dmv.example.gov", "--agency", "ex-dmv", "--role", "auditor"}, exitOK, "auditor in ex-dmv, caseworker in ex-dmv", ""},

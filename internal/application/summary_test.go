@@ -28,10 +28,10 @@ func TestSummarize(t *testing.T) {
 		lang i18n.Lang
 		want string
 	}{
-		{i18n.English, `About you: Your full name=Ana Citizen | Your date of birth=April 12, 1988 | Your home address=12 Elm Street/Springfield/70101/B | Phone number (optional)=Not answered | aa_removed=Yes | zz_removed=kept
+		{i18n.English, `About you: Your full name=Ana Citizen | Your date of birth=April 12, 1988 | Your home address=12 Elm Street/Springfield/70101/B | Phone number=Not answered | aa_removed=Yes | zz_removed=kept
 Your partner: Full name=Bo Partner | Date of birth=February 1, 1990 | Email address=bo@example.com
 Previous marriages: Has either of you been married before?=Yes`},
-		{i18n.Spanish, `Sobre usted: Su nombre completo=Ana Citizen | Su fecha de nacimiento=12 de abril de 1988 | Su domicilio=12 Elm Street/Springfield/70101/B | Teléfono (opcional)=Sin respuesta | aa_removed=Sí | zz_removed=kept
+		{i18n.Spanish, `Sobre usted: Su nombre completo=Ana Citizen | Su fecha de nacimiento=12 de abril de 1988 | Su domicilio=12 Elm Street/Springfield/70101/B | Teléfono=Sin respuesta | aa_removed=Sí | zz_removed=kept
 Su pareja: Nombre completo=Bo Partner | Fecha de nacimiento=1 de febrero de 1990 | Correo electrónico=bo@example.com
 Matrimonios anteriores: ¿Alguno de ustedes estuvo casado antes?=Sí`},
 	}

@@ -37,25 +37,40 @@ var RuralZIPs = map[string][]string{
 
 // Agencies at every level.
 var Agencies = []tenancy.Agency{
-	{ID: "dmv", JurisdictionID: "example", Name: "Department of Motor Vehicles", NameES: "Departamento de Vehículos Motorizados"},
-	{ID: "revenue", JurisdictionID: "example", Name: "Department of Revenue", NameES: "Departamento de Ingresos"},
-	{ID: "fish-wildlife", JurisdictionID: "example", Name: "Department of Fish & Wildlife", NameES: "Departamento de Pesca y Vida Silvestre"},
-	{ID: "adams-treasurer", JurisdictionID: "adams-county", Name: "Adams County Treasurer", NameES: "Tesorería del Condado de Adams"},
-	{ID: "adams-clerk", JurisdictionID: "adams-county", Name: "Adams County Clerk", NameES: "Secretaría del Condado de Adams"},
-	{ID: "baker-treasurer", JurisdictionID: "baker-county", Name: "Baker County Treasurer", NameES: "Tesorería del Condado de Baker"},
-	{ID: "baker-clerk", JurisdictionID: "baker-county", Name: "Baker County Clerk", NameES: "Secretaría del Condado de Baker"},
-	{ID: "clark-treasurer", JurisdictionID: "clark-county", Name: "Clark County Treasurer", NameES: "Tesorería del Condado de Clark"},
-	{ID: "clark-clerk", JurisdictionID: "clark-county", Name: "Clark County Clerk", NameES: "Secretaría del Condado de Clark"},
-	{ID: "springfield-public-works", JurisdictionID: "springfield", Name: "Springfield Public Works", NameES: "Obras Públicas de Springfield"},
-	{ID: "springfield-licensing", JurisdictionID: "springfield", Name: "Springfield Licensing", NameES: "Licencias de Springfield"},
-	{ID: "lakeside-public-works", JurisdictionID: "lakeside", Name: "Lakeside Public Works", NameES: "Obras Públicas de Lakeside"},
-	{ID: "lakeside-licensing", JurisdictionID: "lakeside", Name: "Lakeside Licensing", NameES: "Licencias de Lakeside"},
+	{ID: "dmv", JurisdictionID: "example", Name: "Department of Motor Vehicles", NameES: "Departamento de Vehículos Motorizados",
+		Contact: tenancy.Contact{Address: "1200 Capitol Avenue\nSpringfield, EX 70103", Phone: "(555) 010-2000", Email: "dmv@example.gov", Website: "https://dmv.example.gov", Hours: "Monday to Friday, 8 a.m. to 5 p.m.", HoursES: "De lunes a viernes, de 8:00 a 17:00"}},
+	{ID: "revenue", JurisdictionID: "example", Name: "Department of Revenue", NameES: "Departamento de Ingresos",
+		Contact: tenancy.Contact{Address: "1300 Capitol Avenue\nSpringfield, EX 70103", Phone: "(555) 010-3000", Email: "revenue@example.gov", Website: "https://revenue.example.gov", Hours: "Monday to Friday, 8 a.m. to 4:30 p.m.", HoursES: "De lunes a viernes, de 8:00 a 16:30"}},
+	{ID: "fish-wildlife", JurisdictionID: "example", Name: "Department of Fish & Wildlife", NameES: "Departamento de Pesca y Vida Silvestre",
+		Contact: tenancy.Contact{Address: "45 Lakeshore Drive\nSpringfield, EX 70103", Phone: "(555) 010-4000", Email: "licenses@fishwildlife.example.gov", Website: "https://fishwildlife.example.gov", Hours: "Monday to Saturday, 7 a.m. to 3 p.m.", HoursES: "De lunes a sábado, de 7:00 a 15:00"}},
+	{ID: "adams-treasurer", JurisdictionID: "adams-county", Name: "Adams County Treasurer", NameES: "Tesorería del Condado de Adams",
+		Contact: tenancy.Contact{Address: "100 Main Street, Room 102\nSpringfield, EX 70101", Phone: "(555) 010-5100", Email: "treasurer@adams.example.gov", Website: "https://adams.example.gov/treasurer", Hours: "Monday to Friday, 8 a.m. to 4:30 p.m.", HoursES: "De lunes a viernes, de 8:00 a 16:30"}},
+	{ID: "adams-clerk", JurisdictionID: "adams-county", Name: "Adams County Clerk", NameES: "Secretaría del Condado de Adams",
+		Contact: tenancy.Contact{Address: "100 Main Street, Room 110\nSpringfield, EX 70101", Phone: "(555) 010-5200", Email: "clerk@adams.example.gov", Website: "https://adams.example.gov/clerk", Hours: "Monday to Friday, 8 a.m. to 4:30 p.m.", HoursES: "De lunes a viernes, de 8:00 a 16:30"}},
+	{ID: "baker-treasurer", JurisdictionID: "baker-county", Name: "Baker County Treasurer", NameES: "Tesorería del Condado de Baker",
+		Contact: tenancy.Contact{Address: "20 Courthouse Square\nMillbrook, EX 70210", Phone: "(555) 010-6100", Email: "treasurer@baker.example.gov", Website: "https://baker.example.gov/treasurer", Hours: "Monday to Thursday, 7:30 a.m. to 5:30 p.m.", HoursES: "De lunes a jueves, de 7:30 a 17:30"}},
+	{ID: "baker-clerk", JurisdictionID: "baker-county", Name: "Baker County Clerk", NameES: "Secretaría del Condado de Baker",
+		Contact: tenancy.Contact{Address: "20 Courthouse Square\nMillbrook, EX 70210", Phone: "(555) 010-6200", Email: "clerk@baker.example.gov", Website: "https://baker.example.gov/clerk", Hours: "Monday to Thursday, 7:30 a.m. to 5:30 p.m.", HoursES: "De lunes a jueves, de 7:30 a 17:30"}},
+	{ID: "clark-treasurer", JurisdictionID: "clark-county", Name: "Clark County Treasurer", NameES: "Tesorería del Condado de Clark",
+		Contact: tenancy.Contact{Address: "5 Government Plaza\nCedar Falls, EX 70301", Phone: "(555) 010-7100", Email: "treasurer@clark.example.gov", Website: "https://clark.example.gov/treasurer", Hours: "Monday to Friday, 9 a.m. to 5 p.m.", HoursES: "De lunes a viernes, de 9:00 a 17:00"}},
+	{ID: "clark-clerk", JurisdictionID: "clark-county", Name: "Clark County Clerk", NameES: "Secretaría del Condado de Clark",
+		Contact: tenancy.Contact{Address: "5 Government Plaza\nCedar Falls, EX 70301", Phone: "(555) 010-7200", Email: "clerk@clark.example.gov", Website: "https://clark.example.gov/clerk", Hours: "Monday to Friday, 9 a.m. to 5 p.m.", HoursES: "De lunes a viernes, de 9:00 a 17:00"}},
+	{ID: "springfield-public-works", JurisdictionID: "springfield", Name: "Springfield Public Works", NameES: "Obras Públicas de Springfield",
+		Contact: tenancy.Contact{Address: "300 Elm Street\nSpringfield, EX 70102", Phone: "(555) 010-8100", Email: "publicworks@springfield.example.gov", Website: "https://springfield.example.gov/public-works", Hours: "Monday to Friday, 7 a.m. to 3:30 p.m.", HoursES: "De lunes a viernes, de 7:00 a 15:30"}},
+	{ID: "springfield-licensing", JurisdictionID: "springfield", Name: "Springfield Licensing", NameES: "Licencias de Springfield",
+		Contact: tenancy.Contact{Address: "250 Elm Street\nSpringfield, EX 70102", Phone: "(555) 010-8200", Email: "licensing@springfield.example.gov", Website: "https://springfield.example.gov/licensing", Hours: "Monday to Friday, 8 a.m. to 4 p.m.", HoursES: "De lunes a viernes, de 8:00 a 16:00"}},
+	{ID: "lakeside-public-works", JurisdictionID: "lakeside", Name: "Lakeside Public Works", NameES: "Obras Públicas de Lakeside",
+		Contact: tenancy.Contact{Address: "12 Harbor Road\nLakeside, EX 70201", Phone: "(555) 010-9100", Email: "publicworks@lakeside.example.gov", Website: "https://lakeside.example.gov/public-works", Hours: "Monday to Friday, 7 a.m. to 3:30 p.m.", HoursES: "De lunes a viernes, de 7:00 a 15:30"}},
+	{ID: "lakeside-licensing", JurisdictionID: "lakeside", Name: "Lakeside Licensing", NameES: "Licencias de Lakeside",
+		Contact: tenancy.Contact{Address: "10 Harbor Road\nLakeside, EX 70201", Phone: "(555) 010-9200", Email: "licensing@lakeside.example.gov", Website: "https://lakeside.example.gov/licensing", Hours: "Tuesday to Friday, 9 a.m. to 4 p.m.", HoursES: "De martes a viernes, de 9:00 a 16:00"}},
 }
 
 // Seeder is what seeding needs of the tenancy block.
 type Seeder interface {
 	CreateJurisdiction(ctx context.Context, j tenancy.Jurisdiction) (tenancy.Jurisdiction, error)
 	CreateAgency(ctx context.Context, a tenancy.Agency) (tenancy.Agency, error)
+	Agency(ctx context.Context, id string) (tenancy.Agency, error)
+	SetContact(ctx context.Context, agencyID string, c tenancy.Contact) (tenancy.Agency, error)
 }
 
 // Result counts what Seed created.
@@ -85,9 +100,23 @@ func Seed(ctx context.Context, s Seeder) (Result, error) {
 		case "":
 			res.Agencies++
 		case platform.CodeConflict:
+			// A data directory seeded before agencies had contact
+			// details gets them once; an operator's own edits stay.
+			if err := fillContact(ctx, s, a); err != nil {
+				return res, fmt.Errorf("demo: seed %s: %w", a.ID, err)
+			}
 		default:
 			return res, fmt.Errorf("demo: seed %s: %w", a.ID, err)
 		}
 	}
 	return res, nil
+}
+
+func fillContact(ctx context.Context, s Seeder, a tenancy.Agency) error {
+	have, err := s.Agency(ctx, a.ID)
+	if err != nil || !have.Contact.Empty() {
+		return err
+	}
+	_, err = s.SetContact(ctx, a.ID, a.Contact)
+	return err
 }

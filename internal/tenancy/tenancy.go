@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -46,10 +47,93 @@ type Jurisdiction struct {
 
 // Agency is a department of a jurisdiction that delivers services.
 type Agency struct {
-	ID             string `json:"id"`
-	JurisdictionID string `json:"jurisdiction_id"`
-	Name           string `json:"name"`
-	NameES         string `json:"name_es,omitempty"`
+	ID             string  `json:"id"`
+	JurisdictionID string  `json:"jurisdiction_id"`
+	Name           string  `json:"name"`
+	NameES         string  `json:"name_es,omitempty"`
+	Contact        Contact `json:"contact"`
+}
+
+// Contact is how a person reaches an agency: shown on the agency's page
+// and wherever a person must go to its counter. Every field may be empty
+// (not given); pages leave out what is missing.
+type Contact struct {
+	// Address is the office's street address, one line per line of the
+	// envelope ("100 Main Street\nAdamsville, EX 70100").
+	Address string `json:"address,omitempty"`
+	Phone   string `json:"phone,omitempty"`   // as people dial it: "(555) 010-0100"
+	Email   string `json:"email,omitempty"`   // a public mailbox, not a person's
+	Website string `json:"website,omitempty"` // an https:// URL
+	// Hours are the opening hours in English and in Spanish, as a person
+	// reads them ("Monday to Friday, 8 a.m. to 4:30 p.m.").
+	Hours   string `json:"hours,omitempty"`
+	HoursES string `json:"hours_es,omitempty"`
+}
+
+// AddressLines splits Address into its lines, without empty ones.
+func (c Contact) AddressLines() []string {
+	var out []string
+	for _, l := range strings.Split(c.Address, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// HoursIn returns the opening hours in lang, falling back to English.
+func (c Contact) HoursIn(lang string) string {
+	if lang == "es" && c.HoursES != "" {
+		return c.HoursES
+	}
+	return c.Hours
+}
+
+// Empty reports whether nothing is known about how to reach the agency.
+func (c Contact) Empty() bool { return c == Contact{} }
+
+// normalize trims every field and checks each one: lengths, an email
+// address with one @, a website that is an https (or, for local test
+// sites, http) URL, no control characters but the address's newlines.
+func (c *Contact) normalize() error {
+	c.Address = strings.TrimSpace(strings.ReplaceAll(c.Address, "\r\n", "\n"))
+	for _, f := range []*string{&c.Phone, &c.Email, &c.Website, &c.Hours, &c.HoursES} {
+		*f = strings.TrimSpace(*f)
+	}
+	fields := []struct {
+		name, v  string
+		max      int
+		newlines bool
+	}{
+		{"address", c.Address, 400, true}, {"phone", c.Phone, 40, false}, {"email", c.Email, 254, false},
+		{"website", c.Website, 400, false}, {"hours", c.Hours, 400, false}, {"hours_es", c.HoursES, 400, false},
+	}
+	for _, f := range fields {
+		if !utf8.ValidString(f.v) {
+			return platform.Invalid(f.name, f.name+" must be UTF-8 text")
+		}
+		if utf8.RuneCountInString(f.v) > f.max {
+			return platform.Invalid(f.name, fmt.Sprintf("%s must be at most %d characters", f.name, f.max))
+		}
+		for _, r := range f.v {
+			if r < 0x20 && !(f.newlines && r == '\n') || r == 0x7f {
+				return platform.Invalid(f.name, f.name+" must not contain control characters")
+			}
+		}
+	}
+	if c.Email != "" {
+		at := strings.LastIndexByte(c.Email, '@')
+		if at < 1 || at == len(c.Email)-1 || strings.ContainsAny(c.Email, " <>,;") {
+			return platform.Invalid("email", fmt.Sprintf("email %q is not an email address", c.Email))
+		}
+	}
+	if c.Website != "" {
+		u, err := url.Parse(c.Website)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return platform.Invalid("website", fmt.Sprintf("website %q must be an https:// URL", c.Website))
+		}
+	}
+	return nil
 }
 
 var (
@@ -359,6 +443,9 @@ func (s *Service) CreateAgency(ctx context.Context, a Agency) (Agency, error) {
 	if a.JurisdictionID == "" {
 		return a, platform.Invalid("jurisdiction", "jurisdiction is required")
 	}
+	if err := a.Contact.normalize(); err != nil {
+		return a, err
+	}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM jurisdictions WHERE id = $1`, a.JurisdictionID).Scan(&one)
@@ -368,8 +455,10 @@ func (s *Service) CreateAgency(ctx context.Context, a Agency) (Agency, error) {
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO agencies (id, jurisdiction_id, name, name_es, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			a.ID, a.JurisdictionID, a.Name, a.NameES, s.clock.Now())
+		c := a.Contact
+		_, err = tx.ExecContext(ctx, `INSERT INTO agencies (id, jurisdiction_id, name, name_es, address, phone, email, website, hours, hours_es, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			a.ID, a.JurisdictionID, a.Name, a.NameES, c.Address, c.Phone, c.Email, c.Website, c.Hours, c.HoursES, s.clock.Now())
 		if storage.IsUniqueViolation(err) {
 			return platform.Errorf(platform.CodeConflict, "agency %q already exists", a.ID)
 		}
@@ -387,7 +476,7 @@ func (s *Service) CreateAgency(ctx context.Context, a Agency) (Agency, error) {
 
 // Agencies lists agencies, all or those of one jurisdiction.
 func (s *Service) Agencies(ctx context.Context, jurisdictionID string) ([]Agency, error) {
-	q := `SELECT id, jurisdiction_id, name, name_es FROM agencies`
+	q := `SELECT ` + agencyColumns + ` FROM agencies`
 	var args []any
 	if jurisdictionID != "" {
 		q += ` WHERE jurisdiction_id = $1`
@@ -401,8 +490,8 @@ func (s *Service) Agencies(ctx context.Context, jurisdictionID string) ([]Agency
 	defer rows.Close()
 	out := []Agency{}
 	for rows.Next() {
-		var a Agency
-		if err := rows.Scan(&a.ID, &a.JurisdictionID, &a.Name, &a.NameES); err != nil {
+		a, err := scanAgency(rows)
+		if err != nil {
 			return nil, fmt.Errorf("tenancy: list agencies: %w", err)
 		}
 		out = append(out, a)
@@ -412,9 +501,7 @@ func (s *Service) Agencies(ctx context.Context, jurisdictionID string) ([]Agency
 
 // Agency returns one agency.
 func (s *Service) Agency(ctx context.Context, id string) (Agency, error) {
-	var a Agency
-	err := s.db.Read().QueryRowContext(ctx, `SELECT id, jurisdiction_id, name, name_es FROM agencies WHERE id = $1`, id).
-		Scan(&a.ID, &a.JurisdictionID, &a.Name, &a.NameES)
+	a, err := scanAgency(s.db.Read().QueryRowContext(ctx, `SELECT `+agencyColumns+` FROM agencies WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, platform.Errorf(platform.CodeNotFound, "agency %q does not exist", id)
 	}
@@ -422,4 +509,39 @@ func (s *Service) Agency(ctx context.Context, id string) (Agency, error) {
 		return a, fmt.Errorf("tenancy: agency %s: %w", id, err)
 	}
 	return a, nil
+}
+
+const agencyColumns = `id, jurisdiction_id, name, name_es, address, phone, email, website, hours, hours_es`
+
+func scanAgency(row interface{ Scan(...any) error }) (Agency, error) {
+	var a Agency
+	c := &a.Contact
+	err := row.Scan(&a.ID, &a.JurisdictionID, &a.Name, &a.NameES, &c.Address, &c.Phone, &c.Email, &c.Website, &c.Hours, &c.HoursES)
+	return a, err
+}
+
+// SetContact replaces an agency's contact details (all of them: a field
+// left empty is cleared). Audited as agency.contact.
+func (s *Service) SetContact(ctx context.Context, agencyID string, c Contact) (Agency, error) {
+	if err := c.normalize(); err != nil {
+		return Agency{}, err
+	}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE agencies SET address = $1, phone = $2, email = $3, website = $4, hours = $5, hours_es = $6 WHERE id = $7`,
+			c.Address, c.Phone, c.Email, c.Website, c.Hours, c.HoursES, agencyID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return platform.Errorf(platform.CodeNotFound, "agency %q does not exist", agencyID)
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Record{Action: "agency.contact", Subject: "agency:" + agencyID, AgencyID: agencyID, Detail: c})
+		return err
+	})
+	if err != nil {
+		return Agency{}, fmt.Errorf("tenancy: set contact of %s: %w", agencyID, err)
+	}
+	return s.Agency(ctx, agencyID)
 }

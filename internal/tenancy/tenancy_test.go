@@ -2,6 +2,7 @@ package tenancy_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -158,6 +159,98 @@ func TestAgencies(t *testing.T) {
 		}
 		if _, err := s.Agency(ctx, "nope"); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Errorf("missing agency: %v", err)
+		}
+	})
+}
+
+func TestAgencyContact(t *testing.T) {
+	good := tenancy.Contact{Address: "100 Main Street\r\nSpringfield, EX 70101", Phone: "(555) 010-5200", Email: "clerk@adams.example.gov",
+		Website: "https://adams.example.gov/clerk", Hours: "Monday to Friday, 8 a.m. to 4:30 p.m.", HoursES: "De lunes a viernes, de 8:00 a 16:30"}
+	tests := []struct {
+		name    string
+		edit    func(c *tenancy.Contact)
+		field   string // the field named in the error; "" means accepted
+		wantErr string
+	}{
+		{name: "all given", edit: func(*tenancy.Contact) {}},
+		{name: "none given", edit: func(c *tenancy.Contact) { *c = tenancy.Contact{} }},
+		{name: "email without @", edit: func(c *tenancy.Contact) { c.Email = "clerk.adams.example.gov" }, field: "email", wantErr: "not an email address"},
+		{name: "email with a name", edit: func(c *tenancy.Contact) { c.Email = "Clerk <clerk@adams.example.gov>" }, field: "email", wantErr: "not an email address"},
+		{name: "website without scheme", edit: func(c *tenancy.Contact) { c.Website = "adams.example.gov" }, field: "website", wantErr: "https://"},
+		{name: "javascript website", edit: func(c *tenancy.Contact) { c.Website = "javascript:alert(1)" }, field: "website", wantErr: "https://"},
+		{name: "phone with a newline", edit: func(c *tenancy.Contact) { c.Phone = "555\n0100" }, field: "phone", wantErr: "control characters"},
+		{name: "hours too long", edit: func(c *tenancy.Contact) { c.Hours = strings.Repeat("Monday ", 60) }, field: "hours", wantErr: "at most 400"},
+		{name: "invalid UTF-8", edit: func(c *tenancy.Contact) { c.HoursES = "lunes \xff" }, field: "hours_es", wantErr: "UTF-8"},
+	}
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		s, log := newService(t, db)
+		ctx := context.Background()
+		if _, err := demo.Seed(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		clerk, err := s.Agency(ctx, "adams-clerk")
+		if err != nil || clerk.Contact.Empty() || clerk.Contact.HoursIn("es") == clerk.Contact.HoursIn("en") {
+			t.Fatalf("demo agency contact = %+v, %v", clerk.Contact, err)
+		}
+		for _, tt := range tests {
+			c := good
+			tt.edit(&c)
+			got, err := s.SetContact(ctx, "adams-clerk", c)
+			if tt.field != "" {
+				var pe *platform.Error
+				if !errors.As(err, &pe) || pe.Field != tt.field || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("%s: err = %v; want invalid %s (%q)", tt.name, err, tt.field, tt.wantErr)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s: %v", tt.name, err)
+				continue
+			}
+			if c.Address != "" && !slices.Equal(got.Contact.AddressLines(), []string{"100 Main Street", "Springfield, EX 70101"}) {
+				t.Errorf("%s: address lines = %q", tt.name, got.Contact.AddressLines())
+			}
+			if c.Address == "" && !got.Contact.Empty() {
+				t.Errorf("%s: contact not cleared: %+v", tt.name, got.Contact)
+			}
+			list, _ := s.Agencies(ctx, "adams-county")
+			if i := slices.IndexFunc(list, func(a tenancy.Agency) bool { return a.ID == "adams-clerk" }); i < 0 || list[i].Contact != got.Contact {
+				t.Errorf("%s: the listing disagrees with Agency", tt.name)
+			}
+		}
+		if _, err := s.SetContact(ctx, "nope", good); platform.ErrorCode(err) != platform.CodeNotFound {
+			t.Errorf("missing agency: %v", err)
+		}
+		// Seeding again fills an emptied contact but keeps an operator's.
+		if _, err := demo.Seed(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := s.Agency(ctx, "adams-clerk"); a.Contact != clerk.Contact {
+			t.Errorf("reseeding did not restore the demo contact: %+v", a.Contact)
+		}
+		custom := good
+		custom.Phone = "(555) 010-9999"
+		if _, err := s.SetContact(ctx, "adams-clerk", custom); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := demo.Seed(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := s.Agency(ctx, "adams-clerk"); a.Contact.Phone != custom.Phone {
+			t.Errorf("reseeding overwrote the operator's phone: %+v", a.Contact)
+		}
+		entries, err := log.List(ctx, audit.Filter{Subject: "agency:adams-clerk"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range entries {
+			if e.Action == "agency.contact" {
+				n++
+			}
+		}
+		if n < 3 {
+			t.Errorf("agency.contact audited %d times; want every change", n)
 		}
 	})
 }
