@@ -56,6 +56,9 @@ var smallTables = map[string]string{
 	"goose_db_version":         "migration bookkeeping",
 	"event_sequence":           "the event log's one sequencer row",
 	"event_consumers":          "one cursor per named event consumer (webhooks, NATS, outcomes): tens of rows",
+	"plugins":                  "registered plug-ins: one per agency system or provider product",
+	"plugin_enablements":       "plug-ins × the agencies that enabled them",
+	"plugin_access":            "access rights: agencies' services × plug-in operations",
 }
 
 // isSmall reports whether table is in smallTables or is one of SQLite's
