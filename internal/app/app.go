@@ -41,6 +41,7 @@ import (
 	"github.com/portico-gov/portico/internal/oidc/oidcweb"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/portal"
+	"github.com/portico-gov/portico/internal/portal/todo"
 	"github.com/portico-gov/portico/internal/reminder"
 	"github.com/portico-gov/portico/internal/reminder/reminderweb"
 	"github.com/portico-gov/portico/internal/secrets"
@@ -236,7 +237,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if a.Reminders, err = reminder.New(db, a.Audit, a.Clock, inserter, reg, reminderDirectory{a.Identity}, reminderMailer{a.Notify},
-		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone}); err != nil {
+		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone, Counters: counters{a.Tenancy}}); err != nil {
 		return nil, err
 	}
 	if a.Casework, err = casework.New(db, a.Audit, a.Bus, a.Clock, casework.Deps{Runtimes: a.Catalog,
@@ -301,7 +302,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := reminderweb.Register(a.Web, a.Reminders, idw); err != nil {
 		return nil, err
 	}
-	if err := applyweb.Register(a.Web, a.Applications, a.Tenancy, a.Notify); err != nil {
+	if err := applyweb.Register(a.Web, a.Applications, a.Tenancy); err != nil {
+		return nil, err
+	}
+	if err := todo.Register(a.Web, idw, todo.Blocks{Applications: a.Applications, Cases: a.Casework, Obligations: a.Reminders,
+		Agencies: a.Tenancy, Services: a.Catalog, Inbox: a.Notify, Clock: a.Clock}); err != nil {
 		return nil, err
 	}
 	if cfg.PublicURL != "" { // operator commands have no public URL and serve nothing

@@ -1,7 +1,8 @@
 // Package applyweb is the HTTP side of the application block: starting an
 // application from a service's start page, the form pages (one page of
 // the manifest at a time), check your answers, submission and its
-// confirmation, uploaded files, and the citizen's dashboard.
+// confirmation and uploaded files. (The citizen's home, /dashboard, is
+// internal/portal/todo.)
 //
 // Every route needs a full session; every application route also needs
 // the application to be the signed-in person's, and answers not-found
@@ -17,8 +18,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/portico-gov/portico/internal/notify"
 
 	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/identity"
@@ -42,7 +41,6 @@ type Handlers struct {
 	web    *web.Server
 	svc    *application.Service
 	places Places
-	inbox  Inbox
 }
 
 // maxPageBody bounds a page post: every file field's limit twice over
@@ -51,21 +49,11 @@ type Handlers struct {
 const maxPageBody = 128 << 20
 
 // Register adds the pages to s.
-// Inbox is what the dashboard shows of the citizen's in-app messages (the
-// notification block); nil shows none.
-type Inbox interface {
-	Inbox(ctx context.Context, by platform.Actor, limit int) ([]notify.Notification, error)
-}
-
-// dashboardMessages is how many of the latest inbox messages the
-// dashboard shows; the inbox page has the rest.
-const dashboardMessages = 3
-
-func Register(s *web.Server, svc *application.Service, places Places, inbox Inbox) error {
+func Register(s *web.Server, svc *application.Service, places Places) error {
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
-	h := &Handlers{web: s, svc: svc, places: places, inbox: inbox}
+	h := &Handlers{web: s, svc: svc, places: places}
 	s.AllowBody("/apply/", maxPageBody)
 	for _, rt := range []struct {
 		pattern string
@@ -82,7 +70,6 @@ func Register(s *web.Server, svc *application.Service, places Places, inbox Inbo
 		{"GET /apply/{app}/files/{file}", h.file},
 		{"GET /apply/{app}/withdraw", h.withdrawForm},
 		{"POST /apply/{app}/withdraw", h.withdraw},
-		{"GET /dashboard", h.dashboard},
 	} {
 		s.Handle(rt.pattern, h.signedIn(rt.fn))
 	}
@@ -472,58 +459,4 @@ func (h *Handlers) withdraw(w http.ResponseWriter, r *http.Request, a applicatio
 		return
 	}
 	http.Redirect(w, r, "/dashboard?withdrawn=1", http.StatusSeeOther)
-}
-
-func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request, a application.Applicant) {
-	drafts, submitted, err := h.svc.Dashboard(r.Context(), platform.ActorFrom(r.Context()))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	p := h.web.Renderer().NewPage(r, nil)
-	v := dashboardView{Saved: r.URL.Query().Get("saved") != "", Withdrawn: r.URL.Query().Get("withdrawn") != ""}
-	for _, d := range drafts {
-		dl := dashboardLine{Title: text(p, d.ServiceTitle), URL: appURL(d.App.ID), Updated: p.Date(d.App.UpdatedAt)}
-		if d.App.ExpiresAt != nil {
-			dl.Expires = p.Date(*d.App.ExpiresAt)
-		}
-		v.Drafts = append(v.Drafts, dl)
-	}
-	for _, s := range submitted {
-		dl := dashboardLine{Title: text(p, s.ServiceTitle), URL: "/applications/" + url.PathEscape(s.App.ID), Reference: s.App.Reference,
-			State: text(p, s.StateTitle), ActionNeeded: s.ActionNeeded}
-		if s.App.SubmittedAt != nil {
-			dl.Sent = p.Date(*s.App.SubmittedAt)
-		}
-		v.Submitted = append(v.Submitted, dl)
-	}
-	if h.inbox != nil {
-		msgs, err := h.inbox.Inbox(r.Context(), platform.ActorFrom(r.Context()), dashboardMessages)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		for _, m := range msgs {
-			v.Messages = append(v.Messages, messageLine{Subject: m.Subject, Sent: p.Date(m.CreatedAt), Unread: m.ReadAt.IsZero()})
-		}
-	}
-	p.Data = v
-	h.web.Page(w, r, http.StatusOK, "dashboard", p)
-}
-
-type messageLine struct {
-	Subject, Sent string
-	Unread        bool
-}
-
-type dashboardView struct {
-	Messages          []messageLine
-	Drafts, Submitted []dashboardLine
-	Saved, Withdrawn  bool
-}
-
-// dashboardLine is one application on the dashboard, ready to show.
-type dashboardLine struct {
-	Title, URL, Updated, Expires, Reference, Sent, State string
-	ActionNeeded                                         bool
 }
