@@ -125,6 +125,7 @@ type view struct {
 
 type itemView struct {
 	Kind, Title, Agency, AgencyURL, Due, DueISO, Amount, Reference, URL, Action string
+	Delete                                                                      string // a draft: its delete page
 	Overdue, Today                                                              bool
 	Counter                                                                     *counterView
 	ID                                                                          string // for the accordion
@@ -227,6 +228,9 @@ func (p *page) home(w http.ResponseWriter, r *http.Request) {
 			iv.Action = pg.T("todo.action.renew")
 		case Finish:
 			iv.Action = pg.T("todo.action.finish")
+			if strings.HasPrefix(it.URL, "/apply/") {
+				iv.Delete = it.URL + "/withdraw"
+			}
 		default:
 			iv.Action = pg.T("todo.action.see")
 			if iv.URL == "" { // nothing to do online: how to reach the agency
