@@ -179,7 +179,7 @@ func (s *Service) obligePayment(ctx context.Context, tx *sql.Tx, run actionRun, 
 		AccountID: c.AccountID, AgencyID: c.AgencyID, Kind: "payment", Source: PaymentSource(c.ID, paymentID),
 		Title: manifest.Text{EN: m.T(i18n.English, "casework.obligation.pay", title.EN, c.Reference),
 			ES: m.T(i18n.Spanish, "casework.obligation.pay", title.ES, c.Reference)},
-		URL:   "/applications/" + c.ID, Due: due, RemindBefore: []time.Duration{7 * 24 * time.Hour, 0},
+		URL: "/applications/" + c.ID, Due: due, RemindBefore: []time.Duration{7 * 24 * time.Hour, 0},
 		Amount: &amount, Reference: c.Reference,
 	})
 }
