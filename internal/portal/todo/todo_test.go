@@ -219,6 +219,14 @@ func TestHome(t *testing.T) {
 		golden(t, "home."+lang, home)
 		golden(t, "comingup."+lang, b.get("/coming-up"))
 	}
+	// Each block audited its own read of Ana's data, in her name.
+	for _, action := range []string{"application.list", "case.payment.list", "case.request.list", "obligation.list"} {
+		var n int
+		if err := a.DB.Read().QueryRow(`SELECT COUNT(*) FROM audit_entries WHERE action = $1 AND subject = $2 AND actor = $3`,
+			action, "account:"+ana.AccountID, platform.Actor{Kind: platform.ActorCitizen, ID: ana.AccountID}.String()).Scan(&n); err != nil || n == 0 {
+			t.Errorf("the home's read %s is not audited in Ana's name (%d, %v)", action, n, err)
+		}
+	}
 	// Overdue first, then soonest due.
 	en := b.get("/dashboard")
 	b.lang = "en"
