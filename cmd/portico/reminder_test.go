@@ -108,7 +108,7 @@ func TestCalendarFeedOverHTTP(t *testing.T) {
 			t.Errorf("event %s has no alarms", e.Id())
 		}
 	}
-	if !titles["Pague su impuesto predial, segunda cuota"] { // Beto reads Spanish
+	if !titles["Pague su impuesto predial, segunda cuota: $842.75"] { // Beto reads Spanish; the installment says its amount
 		t.Errorf("feed titles = %v", titles)
 	}
 	for _, bad := range []string{"/calendar/" + token, "/calendar/" + token + ".ics.ics", "/calendar/" + strings.ToUpper(token[:10]) + token[10:] + ".ics"} {
