@@ -24,6 +24,8 @@ import (
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/reminder"
+	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/storage/storagetest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -31,10 +33,10 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // startApp runs the whole program on SQLite with a fake clock, seeded
 // with the demo's agencies, people and services (no obligations: each
 // test sets its own).
-func startApp(t *testing.T) (*app.App, *platform.FakeClock, string) {
+func startApp(t *testing.T, d storage.Dialect) (*app.App, *platform.FakeClock, string) {
 	t.Helper()
 	ctx := context.Background()
-	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8}
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DB: storagetest.NewURL(t, d), LogFormat: "text", LogLevel: 8}
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)
 	}
@@ -174,9 +176,15 @@ func (b *browser) get(path string) string {
 // finish and an overdue request with nothing to do online), the total she
 // owes, what she applied for and the services she uses; Coming up with
 // the amounts; Beto, who has nothing to do, gets the empty state. In
-// English and Spanish, pinned by golden files.
+// English and Spanish, pinned by golden files, on each engine.
 func TestHome(t *testing.T) {
-	a, clock, base := startApp(t)
+	for _, d := range storagetest.Dialects(t) {
+		t.Run(string(d), func(t *testing.T) { checkHome(t, d) })
+	}
+}
+
+func checkHome(t *testing.T, d storage.Dialect) {
+	a, clock, base := startApp(t, d)
 	ana := applicant(t, a, "ana.citizen@example.com")
 	dog := apply(t, a, ana, "adams-dog-licence", map[string]url.Values{
 		"dog": {"name": {"Rex"}, "sex": {"male"}, "neutered": {"yes"}}, "rabies": {},
