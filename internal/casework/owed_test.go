@@ -77,7 +77,7 @@ func staffOf(c casework.Case, role string) platform.Actor {
 	return platform.Actor{Kind: platform.ActorStaff, ID: "staff-1", Grants: []platform.Grant{{Agency: c.AgencyID, Role: role}}}
 }
 
-var dogAnswers = map[string]map[string]any{"dog": {"name": "Rex", "sex": "male", "neutered": "yes"}, "rabies": {"certificate": "file-1"}}
+var owedDogAnswers = map[string]map[string]any{"dog": {"name": "Rex", "sex": "male", "neutered": "yes"}, "rabies": {"certificate": "file-1"}}
 
 // TestOwing: a person's unpaid fees across their open cases, with amount,
 // agency, reference and due date; a fee with a due date is handed to the
@@ -97,11 +97,11 @@ func TestOwing(t *testing.T) {
 		ana := platform.Actor{Kind: platform.ActorCitizen, ID: "acct-ana"}
 		beto := platform.Actor{Kind: platform.ActorCitizen, ID: "acct-beto"}
 		start := e.clock.Now()
-		dog := openFor(t, e, cw, "d1", ana.ID, "adams-dog-licence", dogAnswers)
+		dog := openFor(t, e, cw, "d1", ana.ID, "adams-dog-licence", owedDogAnswers)
 		e.clock.Advance(time.Hour)
 		fish := openFor(t, e, cw, "f1", ana.ID, "fishing-licence", map[string]map[string]any{"licence": {"residency": "resident"}})
 		openFor(t, e, cw, "p1", ana.ID, "springfield-pothole", potholeAnswers) // no fee
-		betoDog := openFor(t, e, cw, "d2", beto.ID, "adams-dog-licence", dogAnswers)
+		betoDog := openFor(t, e, cw, "d2", beto.ID, "adams-dog-licence", owedDogAnswers)
 
 		owed, err := cw.Owing(e.ctx, ana)
 		if err != nil {

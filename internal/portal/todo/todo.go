@@ -21,6 +21,7 @@ import (
 	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/platform"
@@ -115,8 +116,8 @@ func Register(s *web.Server, auth Auth, b Blocks) error {
 // view is the page.
 type view struct {
 	Items     []itemView
-	Totals    []string // "You owe $1,245.50 to 2 agencies", one per currency, when more than one amount is owed
-	Applied   []appliedView
+	Totals    []string       // "You owe $1,245.50 to 2 agencies", one per currency, when more than one amount is owed
+	Applied   []appliedGroup // by kind of service: applications, reports, ... in order of the latest
 	Services  []serviceView
 	Messages  []messageView
 	Saved     bool // back from "save and come back later"
@@ -142,6 +143,13 @@ type counterView struct {
 type appliedView struct {
 	Title, URL, Reference, Sent, State string
 	ActionNeeded                       bool
+}
+
+// appliedGroup is what the person sent of one kind of service, under its
+// own heading ("Applications you sent", "Reports you sent").
+type appliedGroup struct {
+	Heading, ID string
+	Lines       []appliedView
 }
 
 type serviceView struct{ Title, URL string }
@@ -257,13 +265,20 @@ func (p *page) home(w http.ResponseWriter, r *http.Request) {
 		seen[id] = true
 		v.Services = append(v.Services, serviceView{Title: title.In(lang), URL: "/services/" + url.PathEscape(id)})
 	}
+	groups := map[manifest.Kind]int{}
 	for _, s := range submitted {
+		gi, ok := groups[s.Kind]
+		if !ok {
+			gi = len(v.Applied)
+			groups[s.Kind] = gi
+			v.Applied = append(v.Applied, appliedGroup{Heading: pg.T(s.Kind.Key("dashboard.sent")), ID: "sent-" + string(s.Kind)})
+		}
 		av := appliedView{Title: reminder.Text(s.ServiceTitle).In(lang), URL: "/applications/" + url.PathEscape(s.App.ID), Reference: s.App.Reference,
 			State: reminder.Text(s.StateTitle).In(lang), ActionNeeded: s.ActionNeeded}
 		if s.App.SubmittedAt != nil {
 			av.Sent = f.Date(*s.App.SubmittedAt)
 		}
-		v.Applied = append(v.Applied, av)
+		v.Applied[gi].Lines = append(v.Applied[gi].Lines, av)
 		addService(s.App.ServiceID, reminder.Text(s.ServiceTitle))
 	}
 	for _, d := range g.Drafts {
