@@ -22,6 +22,7 @@ import (
 	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
+	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/tenancy"
 	"github.com/portico-gov/portico/internal/web"
@@ -41,6 +42,7 @@ type Handlers struct {
 	web    *web.Server
 	svc    *application.Service
 	places Places
+	inbox  Inbox
 }
 
 // maxPageBody bounds a page post: every file field's limit twice over
@@ -49,11 +51,18 @@ type Handlers struct {
 const maxPageBody = 128 << 20
 
 // Register adds the pages to s.
-func Register(s *web.Server, svc *application.Service, places Places) error {
+// Inbox is what the pages need of the notification block: its
+// Preferences say which channels the confirmation of a submission went
+// by, for the page after submitting; nil says nothing of them.
+type Inbox interface {
+	Preferences(ctx context.Context, accountID string) (notify.Preferences, error)
+}
+
+func Register(s *web.Server, svc *application.Service, places Places, inbox Inbox) error {
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
-	h := &Handlers{web: s, svc: svc, places: places}
+	h := &Handlers{web: s, svc: svc, places: places, inbox: inbox}
 	s.AllowBody("/apply/", maxPageBody)
 	for _, rt := range []struct {
 		pattern string
@@ -430,6 +439,27 @@ func (h *Handlers) done(w http.ResponseWriter, r *http.Request, a application.Ap
 	if app.FeeAmount != nil {
 		v.Fee = p.Money(*app.FeeAmount, app.FeeCurrency)
 	}
+	if h.inbox != nil {
+		// The confirmation went to the inbox and the channels chosen
+		// (application.Service.Submit): say where to find it.
+		prefs, err := h.inbox.Preferences(r.Context(), a.AccountID)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		email := prefs.Email && a.Email != ""
+		sms := prefs.SMS && prefs.Phone != ""
+		switch {
+		case email && sms:
+			v.Sent = p.T("apply.done.sent.email_sms", a.Email)
+		case email:
+			v.Sent = p.T("apply.done.sent.email", a.Email)
+		case sms:
+			v.Sent = p.T("apply.done.sent.sms")
+		default:
+			v.Sent = p.T("apply.done.sent.inbox")
+		}
+	}
 	p.Data = v
 	h.web.Page(w, r, http.StatusOK, "apply_done", p)
 }
@@ -439,6 +469,7 @@ type doneView struct {
 	Service, Fee string
 	// The words of the service's kind ("Report sent", "Follow this report").
 	Title, Received, Next, Follow string
+	Sent                          string // where the confirmation went; "" when unknown
 	// Kept: the person asked to delete the draft after it had been sent
 	// (from another tab), so nothing was deleted.
 	Kept bool
