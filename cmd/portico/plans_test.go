@@ -286,6 +286,12 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 			t.Fatal(err)
 		}
 	}
+	// A question from the agency waits for Beto's answer (his home's
+	// "answer" item reads the case's latest request).
+	if _, err := a.Casework.RequestInfo(ctx, platform.Actor{Kind: platform.ActorStaff, ID: "plans-staff", Grants: []platform.Grant{{Agency: kase.AgencyID, Role: "caseworker"}}},
+		kase.ID, "Which plate is it?"); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("set up in %s", time.Since(began).Round(time.Millisecond))
 	seeded := seedPopulation(t, a.DB)
 

@@ -44,6 +44,7 @@ import (
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/portal"
+	"github.com/portico-gov/portico/internal/portal/todo"
 	"github.com/portico-gov/portico/internal/reminder"
 	"github.com/portico-gov/portico/internal/reminder/reminderweb"
 	"github.com/portico-gov/portico/internal/secrets"
@@ -252,7 +253,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if a.Reminders, err = reminder.New(db, a.Audit, a.Clock, inserter, reg, reminderDirectory{a.Identity, a.Notify}, reminderMailer{a.Notify},
-		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone}); err != nil {
+		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone, Counters: counters{a.Tenancy}}); err != nil {
 		return nil, err
 	}
 	if a.Casework, err = casework.New(db, a.Audit, a.Bus, a.Clock, a.caseworkDeps(a.Clock)); err != nil {
@@ -319,6 +320,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := applyweb.Register(a.Web, a.Applications, a.Tenancy, a.Notify); err != nil {
+		return nil, err
+	}
+	if err := todo.Register(a.Web, idw, todo.Blocks{Applications: a.Applications, Cases: a.Casework, Obligations: a.Reminders,
+		Agencies: a.Tenancy, Services: a.Catalog, Inbox: a.Notify, Clock: a.Clock}); err != nil {
 		return nil, err
 	}
 	if cfg.PublicURL != "" { // operator commands have no public URL and serve nothing
