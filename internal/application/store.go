@@ -430,6 +430,13 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 		if err := s.draftClosed(ctx, tx, app.AccountID, app.ID, true); err != nil {
 			return err
 		}
+		var zone *time.Location
+		if s.cfg.Zone != nil {
+			zone = s.cfg.Zone(ctx)
+		}
+		if err := s.cfg.Services.CountSubmission(ctx, tx, app.ServiceID, now, zone); err != nil {
+			return err
+		}
 		_, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.submit", Subject: "application:" + app.ID, AgencyID: app.AgencyID,
 			Detail: map[string]any{"reference": c.Reference, "service": app.ServiceID, "version": app.ServiceVersion, "fee": fee}})
 		return err

@@ -20,21 +20,21 @@ type DemoObligation struct {
 }
 
 // Obligations are what the demo's citizens have coming up: Ana (English)
-// has a vehicle registration and a property tax instalment ahead; Beto
+// has a vehicle registration and a property tax installment ahead; Beto
 // (Spanish) has a registration due within the week (so its 7-day reminder
-// goes at once and shows in the development mailbox), a tax instalment,
+// goes at once and shows in the development mailbox), a tax installment,
 // and a document a caseworker asked for that is overdue.
 var Obligations = []DemoObligation{
 	{Email: "ana.citizen@example.com", DueIn: 21, Obligation: reminder.Obligation{AgencyID: "dmv", Kind: reminder.KindRenewal, Source: "demo:vehicle-registration",
 		Title: reminder.Text{EN: "Renew your vehicle registration (EX 4KQ-218)", ES: "Renueve el registro de su vehículo (EX 4KQ-218)"}}},
 	{Email: "ana.citizen@example.com", DueIn: 45, Obligation: reminder.Obligation{AgencyID: "adams-treasurer", Kind: reminder.KindPayment, Source: "demo:property-tax-2",
-		Title: reminder.Text{EN: "Pay your property tax, second instalment", ES: "Pague su impuesto predial, segunda cuota"}}},
+		Title: reminder.Text{EN: "Pay your property tax, second installment", ES: "Pague su impuesto predial, segunda cuota"}}},
 	{Email: "beto.ciudadano@example.com", DueIn: 5, Obligation: reminder.Obligation{AgencyID: "dmv", Kind: reminder.KindRenewal, Source: "demo:vehicle-registration",
 		Title: reminder.Text{EN: "Renew your vehicle registration (EX 7MB-904)", ES: "Renueve el registro de su vehículo (EX 7MB-904)"}}},
 	{Email: "beto.ciudadano@example.com", DueIn: 30, Obligation: reminder.Obligation{AgencyID: "baker-treasurer", Kind: reminder.KindPayment, Source: "demo:property-tax-2",
-		Title: reminder.Text{EN: "Pay your property tax, second instalment", ES: "Pague su impuesto predial, segunda cuota"}}},
+		Title: reminder.Text{EN: "Pay your property tax, second installment", ES: "Pague su impuesto predial, segunda cuota"}}},
 	{Email: "beto.ciudadano@example.com", DueIn: -2, Obligation: reminder.Obligation{AgencyID: "lakeside-licensing", Kind: reminder.KindAction, Source: "demo:proof-of-address",
-		Title: reminder.Text{EN: "Send proof of address for your business licence", ES: "Envíe un comprobante de domicilio para su licencia comercial"}}},
+		Title: reminder.Text{EN: "Send proof of address for your business license", ES: "Envíe un comprobante de domicilio para su licencia comercial"}}},
 }
 
 // Reminders is what seeding obligations needs of the reminder block.
