@@ -42,6 +42,9 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	cfg.Role = "all"
 	// Demo email really travels over SMTP, to a mailbox shown in the browser.
 	cfg.DevMailbox = true
+	if len(cfg.Featured) == 0 {
+		cfg.Featured = demo.Featured
+	}
 	return serve(ctx, e, cfg, app.Options{Migrate: true, Work: true, Listen: true}, seedDemo)
 }
 
