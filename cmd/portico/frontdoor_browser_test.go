@@ -18,6 +18,10 @@ type headerLayout struct {
 	ItemTops []float64 `json:"itemTops"`
 	Height   float64   `json:"height"`
 	Labels   []string  `json:"labels"`
+	// Broken are the labels whose text takes more than one line.
+	Broken []string `json:"broken"`
+	// TextTops are the tops of the labels' text, which share a baseline.
+	TextTops []float64 `json:"textTops"`
 }
 
 const measureHeader = `(() => {
@@ -28,6 +32,8 @@ const measureHeader = `(() => {
     itemTops: items.map(i => Math.round(r(i).top)),
     height: Math.round(r(document.querySelector('header.usa-header')).height),
     labels: items.map(i => i.innerText.trim()),
+    textTops: items.map(i => Math.round(r(i.querySelector('.usa-nav-link span') || i)).top)),
+    broken: items.filter(i => { const s = i.querySelector('.usa-nav-link span') || i.querySelector('.usa-nav-link'); return s && s.getClientRects().length > 1; }).map(i => i.innerText.trim()),
   };
 })()`
 
@@ -43,6 +49,12 @@ func checkHeaderOneLine(t *testing.T, p *browsertest.Page, url, who string) {
 	}
 	if len(h.ItemTops) == 0 {
 		t.Fatalf("%s: no navigation items", who)
+	}
+	if len(h.Broken) > 0 {
+		t.Errorf("%s: navigation labels break onto two lines at 1280 px: %q", who, h.Broken)
+	}
+	if lo, hi := slices.Min(h.TextTops), slices.Max(h.TextTops); hi-lo > 3 {
+		t.Errorf("%s: navigation labels are not on one baseline: text tops %v (%q)", who, h.TextTops, h.Labels)
 	}
 	lo, hi := slices.Min(h.ItemTops), slices.Max(h.ItemTops)
 	if hi-lo > 4 {

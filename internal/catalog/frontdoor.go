@@ -117,3 +117,7 @@ func (s *Service) MostUsed(ctx context.Context, now time.Time, zone *time.Locati
 	}
 	return out, nil
 }
+
+// LifeEvents returns the life events a manifest may name, in the order the
+// front door shows them.
+func LifeEvents() []string { return slices.Clone(manifest.LifeEvents) }

@@ -251,7 +251,10 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 		return SearchResult{}, err
 	}
 	res := SearchResult{Query: q, Other: oq, Page: max(req.Page, 1)}
-	if len(q.Terms) == 0 && len(oq.Terms) == 0 {
+	// Text that is only stop words in the interface's language browses,
+	// even if the other language would keep a word of it ("the of").
+	if len(q.Terms) == 0 {
+		res.Other = Query{}
 		if err := s.browse(ctx, lang, req, &res); err != nil {
 			return SearchResult{}, fmt.Errorf("catalog: browse: %w", err)
 		}

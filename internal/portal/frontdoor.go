@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"slices"
 	"strings"
@@ -327,7 +328,7 @@ type agencyData struct {
 	Jurisdiction string
 	Level        string
 	Address      []string
-	PhoneHref    string
+	PhoneHref    template.URL // tel: and digits only (html/template refuses tel: in a plain string)
 	Hours        string
 	Services     []serviceLink
 }
@@ -372,7 +373,7 @@ func (p *Portal) agency(w http.ResponseWriter, r *http.Request) {
 
 // telHref is a tel: URI for a phone number as people write it: its
 // digits, with the US country code when it has ten. "" when it has none.
-func telHref(phone string) string {
+func telHref(phone string) template.URL {
 	var b strings.Builder
 	for _, r := range phone {
 		if r >= '0' && r <= '9' {
@@ -384,9 +385,9 @@ func telHref(phone string) string {
 	case digits == "":
 		return ""
 	case strings.HasPrefix(strings.TrimSpace(phone), "+"):
-		return "tel:+" + digits
+		return template.URL("tel:+" + digits)
 	case len(digits) == 10:
-		return "tel:+1" + digits
+		return template.URL("tel:+1" + digits)
 	}
-	return "tel:" + digits
+	return template.URL("tel:" + digits)
 }

@@ -108,7 +108,7 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lang := page.Lang
-	view.Searched = len(res.Query.Terms) > 0 || len(res.Other.Terms) > 0
+	view.Searched = len(res.Query.Terms) > 0
 	view.Total = res.Total
 	view.PageNumber, view.PageCount = res.Page, res.Pages
 	for _, p := range res.Services {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portico-gov/portico/internal/audit"
+	catalogpkg "github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
@@ -27,7 +28,6 @@ import (
 	"github.com/portico-gov/portico/internal/identity/password"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/portal"
-	catalogpkg "github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
