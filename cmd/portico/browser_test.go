@@ -118,7 +118,7 @@ func TestBrowserJourneys(t *testing.T) {
 				chromedp.WaitVisible(chromedp.CSS(`form[action="/services/adams-dog-licence/apply"] button`)),
 			)
 			p.CheckA11y(t)
-			want := map[string]string{"en": "Get a dog licence", "es": "Obtener una licencia para perro"}[lang]
+			want := map[string]string{"en": "Get a dog license", "es": "Obtener una licencia para perro"}[lang]
 			if got := p.Text(t, "h1"); got != want {
 				t.Errorf("start page h1 = %q, want %q", got, want)
 			}

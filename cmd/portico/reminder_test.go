@@ -167,7 +167,7 @@ func TestReminderJourneys(t *testing.T) {
 				chromedp.WaitVisible(chromedp.CSS("main table.usa-table")),
 			)
 			p.CheckA11y(t)
-			want := map[string]string{"en": "Pay your property tax, second instalment", "es": "Pague su impuesto predial, segunda cuota"}[lang]
+			want := map[string]string{"en": "Pay your property tax, second installment", "es": "Pague su impuesto predial, segunda cuota"}[lang]
 			if got := p.Text(t, "main"); !strings.Contains(got, want) {
 				t.Errorf("Coming up lacks %q:\n%s", want, got)
 			}
