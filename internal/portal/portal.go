@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
 
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/tenancy"
@@ -119,8 +120,9 @@ func (p *Portal) government(w http.ResponseWriter, r *http.Request) {
 }
 
 type lookupData struct {
-	ZIP     string
-	Results []JurisdictionView
+	ZIP        string
+	Results    []JurisdictionView
+	LifeEvents []string
 }
 
 // lookup resolves a ZIP code. A bad ZIP re-renders the home page with
@@ -156,6 +158,6 @@ func (p *Portal) lookup(w http.ResponseWriter, r *http.Request) {
 		p.web.Error(w, r, err)
 		return
 	}
-	page.Data = lookupData{ZIP: zip, Results: views}
+	page.Data = lookupData{ZIP: zip, Results: views, LifeEvents: manifest.LifeEvents}
 	p.web.Page(w, r, http.StatusOK, "lookup", page)
 }
