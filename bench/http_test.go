@@ -85,7 +85,7 @@ func startPortico(b *testing.B) string {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{Migrate: true, Work: true})
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{Migrate: true, Work: true, Listen: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -164,7 +164,11 @@ func fetch(b *testing.B, url string) []byte {
 // loopback connections, checking every status and reading every body to
 // the end. Besides ns/op it reports req/s and the p50 and p99 latency
 // in milliseconds, from every request's own duration.
-func drive(b *testing.B, url string) {
+func drive(b *testing.B, url string) { driveWith(b, url, nil) }
+
+// driveWith is drive with request headers (Accept-Encoding, say). It also
+// reports the body bytes each response carried on the wire (body-B/op).
+func driveWith(b *testing.B, url string, header http.Header) {
 	b.SetParallelism(parallelism)
 	c := newClient(parallelism * 64)
 	defer c.CloseIdleConnections()
@@ -173,7 +177,7 @@ func drive(b *testing.B, url string) {
 	fetch(b, url)
 
 	lat := make([]time.Duration, b.N) // each iteration writes its own slot
-	var next atomic.Int64
+	var next, bytes atomic.Int64
 	var failure atomic.Pointer[string]
 	fail := func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
@@ -186,12 +190,21 @@ func drive(b *testing.B, url string) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			t0 := time.Now()
-			resp, err := c.Get(url)
+			req, err := http.NewRequest("GET", url, nil)
 			if err != nil {
 				fail("GET %s: %v", url, err)
 				return
 			}
-			_, err = io.Copy(io.Discard, resp.Body)
+			for k, v := range header {
+				req.Header[k] = v
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				fail("GET %s: %v", url, err)
+				return
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			bytes.Add(n)
 			resp.Body.Close()
 			d := time.Since(t0)
 			if err != nil {
@@ -215,6 +228,9 @@ func drive(b *testing.B, url string) {
 	done := lat[:n]
 	slices.Sort(done)
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "req/s")
+	if header != nil && n > 0 {
+		b.ReportMetric(float64(bytes.Load())/float64(n), "body-B/op")
+	}
 	b.ReportMetric(ms(percentile(done, 0.50)), "p50-ms")
 	b.ReportMetric(ms(percentile(done, 0.99)), "p99-ms")
 }

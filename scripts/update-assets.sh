@@ -90,3 +90,6 @@ cp "$pkg/LICENSE.md" "$dest/LICENSE.md"
 
 version="$(node -p 'require("./node_modules/@uswds/uswds/package.json").version')"
 echo "update-assets: USWDS $version: copied $n stylesheet references; $(find "$dest" -type f | wc -l) files, $(du -sh "$dest" | cut -f1) in ${dest#"$root"/}"
+
+# The precompressed copies (.br, .gz) the server sends (ADR 0024).
+(cd "$root" && go generate ./internal/web/assets)

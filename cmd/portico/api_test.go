@@ -114,7 +114,10 @@ func TestAPIWithRealTokens(t *testing.T) {
 	}
 	code, got := call(tok.AccessToken)
 	var list api.ApplicationList
-	if code != http.StatusOK || json.Unmarshal(got, &list) != nil || len(list.Applications) != 1 || list.Applications[0].Reference != opened.Reference {
+	// Ana's applications: the one opened here, newest first, before the
+	// demo's seeded cases.
+	if code != http.StatusOK || json.Unmarshal(got, &list) != nil || len(list.Applications) != 1+demoCasesOf("ana.citizen@example.com") ||
+		list.Applications[0].Reference != opened.Reference {
 		t.Fatalf("applications with a real token: %d %s", code, got)
 	}
 	// The app revokes the token (RFC 7009); it stops working at once,

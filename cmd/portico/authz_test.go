@@ -314,6 +314,12 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /console/agencies/{agency}", "GET", "/console/agencies/dmv", nil, dmvMember},
 		{"POST /console/agencies/{agency}/staff", "POST", "/console/agencies/dmv/staff", url.Values{"email": {"not an email"}, "role": {"caseworker"}}, dmvAdmin},
 		{"GET /admin/users", "GET", "/admin/users", nil, platformAdmin},
+		// Feedback (internal/feedback/feedbackweb): anyone gives it; only
+		// platform administrators read it.
+		{"GET /feedback", "GET", "/feedback", nil, public},
+		{"POST /feedback", "POST", "/feedback", url.Values{"comment": {""}}, public},
+		{"GET /feedback/thanks", "GET", "/feedback/thanks", nil, public},
+		{"GET /admin/feedback", "GET", "/admin/feedback", nil, platformAdmin},
 		// Case work (internal/casework/caseweb): staff see only their
 		// agencies' cases; the applicant sees only their own.
 		{"GET /console/cases", "GET", "/console/cases", nil, staffOnly},

@@ -82,6 +82,7 @@ func commands() []*command {
 		}},
 		eventsCommands(),
 		notifyCommands(),
+		feedbackCommands(),
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }

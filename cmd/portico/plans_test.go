@@ -92,9 +92,11 @@ var notPersonalPages = map[string]string{
 	"GET /recover/confirm":                      "reached with a one-time token",
 	"GET /recover/reset":                        "reached with a one-time token",
 	"GET /account/email/code":                   "reached with a one-time challenge",
-	"GET /console":                              "staff: lists the staff member's agencies (small tables)",
 	"GET /console/agencies/{agency}":            "agency administration: staff of one agency",
 	"GET /admin/users":                          "platform administration: searches every account by design",
+	"GET /feedback":                             "a form, no database read",
+	"GET /feedback/thanks":                      "no database read",
+	"GET /admin/feedback":                       "platform administration: the newest feedback, a page at a time by the (created_at, id) index",
 	"GET /console/cases/{id}/files/{file}":      "a staff download: by primary key, like the case page",
 	"GET /v2/notifications/{id}":                "Notify API reads by primary key; the hot send is checked",
 	"GET /v2/notifications":                     "an agency's own notification history (paged by agency)",
@@ -112,13 +114,13 @@ var notPersonalPages = map[string]string{
 	"GET /oauth/logout":                         "reads by primary key",
 	"GET /api/openapi.json":                     "generated once, no database",
 	"GET /calendar/{file}":                      "the feed is read by its unique token hash, then the person's obligations as on Coming up",
-	"GET /services/{id}/apply":                  "a start page; the draft is read as on /apply/{app}",
+	"GET /services/{id}/apply":                  "goes to the person's draft (read by account and service) or starts one; no listing",
 	"GET /console/cases":                        "the staff queue lists an agency's open cases by design (paged; index cases_queue); it grows with the agency's open work, not with citizens' history",
 	"GET /api/v1/cases":                         "agency systems' case list, scoped to the agency (staff tokens)",
 	"GET /apply/{app}/done":                     "after submission; reads the application by primary key",
 	"GET /government/lookup":                    "public ZIP lookup: small tables",
 	"GET /services":                             "public search over the catalog: small tables",
-	"GET /services/{id}":                        "public: small tables",
+	"GET /services/{id}":                        "public: small tables (signed in and not eligible: the services offered where the person lives, as on services for you)",
 	"GET /api/v1/services":                      "public search over the catalog: small tables",
 	"GET /api/v1/services/{id}":                 "public: small tables",
 	"GET /agencies/{id}":                        "public: an agency and its services, small tables",
@@ -205,6 +207,19 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		t.Fatal(err)
 	}
 	kase := openCase(t, a, "app-plans", betoEmail, "vehicle-registration-renewal", vehicleAnswers)
+	// A state's cases are mostly closed history spread over many
+	// agencies, not the open work of the one agency the staff member
+	// pages read: give the copies that shape (Ana's closed pothole
+	// reports), so the planner meets an agency's open cases and latest
+	// entries as the small part of the tables they are.
+	works := platform.Actor{Kind: platform.ActorStaff, ID: "plans-works", Grants: []platform.Grant{{Agency: "springfield-public-works", Role: "caseworker"}}}
+	for i := range 40 {
+		c := openCase(t, a, fmt.Sprintf("app-plans-closed-%d", i), "ana.citizen@example.com", "springfield-pothole",
+			map[string]map[string]any{"where": {"location": "Elm St", "size": "small"}})
+		if _, err := a.Casework.Take(ctx, works, c.ID, "duplicate"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tpl, err := a.Notify.CreateTemplate(ctx, notify.TemplateInput{AgencyID: "dmv", Type: notify.TemplateEmail, Name: "Renewal",
 		Subject: "Renew ((plate))", Body: "Dear ((name)), renew ((plate))."})
 	if err != nil {
@@ -238,6 +253,7 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	}
 	browser := signInClient(t, base, betoEmail, false)
 	staff := signInClient(t, base, "dana.dmv-admin@example.gov", true)
+	admin := signInClient(t, base, "pat.admin@example.gov", true)
 	tok := codeFlow(t, browser, base, rp, redirect)
 
 	// Rows in the tables the pages read that the steps above leave empty:
@@ -325,6 +341,12 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		{"GET /apply/{app}/withdraw", page("/apply/" + draft.ID + "/withdraw")},
 		{"GET /api/v1/applications", bearer("GET", "/api/v1/applications", tok.AccessToken)},
 		{"GET /console/cases/{id}", pageAs(staff, "/console/cases/"+kase.ID)},
+		// The console's home counts the agency's open cases by service and
+		// state through cases_queue (agency, open, state) and reads its
+		// latest entries through case_entries_agency; the platform
+		// administrator's counts every agency the same way.
+		{"GET /console", pageAs(staff, "/console")},
+		{"GET /console (platform administrator)", pageAs(admin, "/console")},
 		{"GET /oauth/userinfo", bearer("GET", "/oauth/userinfo", tok.AccessToken)},
 		{"POST /inbox/{id}/read", func() *http.Response {
 			msgs, err := a.Notify.Inbox(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: beto.ID}, 1)

@@ -45,20 +45,38 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	if len(cfg.Featured) == 0 {
 		cfg.Featured = demo.Featured
 	}
+	// Say something at once: `go run` has just spent minutes compiling in
+	// silence, and a first start creates the database.
+	fmt.Fprintf(e.stdout, "Starting Portico…\nOpening the database in %s and applying any migrations…\n", cfg.DataDir)
+	ctx = context.WithValue(ctx, progressKey{}, e.stdout)
 	return serve(ctx, e, cfg, app.Options{Migrate: true, Work: true, Listen: true}, seedDemo)
+}
+
+// progressKey carries the writer seedDemo reports its steps to (the demo's
+// stdout); without it they go nowhere.
+type progressKey struct{}
+
+// progress writes one line about a slow step, if ctx asks for it.
+func progress(ctx context.Context, line string) {
+	if w, ok := ctx.Value(progressKey{}).(io.Writer); ok {
+		fmt.Fprintln(w, line)
+	}
 }
 
 // seedDemo creates whatever part of the demo data is missing: the State of
 // Example and its agencies, then the demo people.
 func seedDemo(ctx context.Context, a *app.App) error {
+	progress(ctx, "Seeding the demo: the State of Example and its agencies…")
 	res, err := demo.Seed(ctx, a.Tenancy)
 	if err != nil {
 		return err
 	}
+	progress(ctx, "Seeding the demo: people…")
 	people, err := demo.SeedPeople(ctx, a.Identity)
 	if err != nil {
 		return err
 	}
+	progress(ctx, "Seeding the demo: services and their message templates…")
 	services, err := demo.SeedServices(ctx, a.Catalog)
 	if err != nil {
 		return err
@@ -72,12 +90,26 @@ func seedDemo(ctx context.Context, a *app.App) error {
 			return err
 		}
 	}
+	progress(ctx, "Seeding the demo: reminders…")
 	obligations, err := demo.SeedObligations(ctx, a.DB, a.Identity, a.Reminders)
 	if err != nil {
 		return err
 	}
-	if res.Jurisdictions+res.Agencies+people+services+obligations > 0 {
-		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people, "services", services, "obligations", obligations)
+	// Cases with a history: the applying and casework blocks on a clock
+	// the seeding sets to each moment of it.
+	now := a.Clock.Now()
+	clock := platform.NewFakeClock(now)
+	apply, cases, err := a.DemoBlocks(ctx, clock)
+	if err != nil {
+		return err
+	}
+	opened, err := demo.SeedCases(ctx, demo.CaseBlocks{Identity: a.Identity, Places: a.Tenancy, Apply: apply, Cases: cases, Clock: clock, Now: now})
+	if err != nil {
+		return err
+	}
+	if res.Jurisdictions+res.Agencies+people+services+obligations+opened > 0 {
+		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people, "services", services,
+			"obligations", obligations, "cases", opened)
 	}
 	return nil
 }

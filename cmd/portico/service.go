@@ -170,7 +170,7 @@ func runServiceList(ctx context.Context, e env, args []string) error {
 		}
 		rows := []row{}
 		for _, p := range ps {
-			rows = append(rows, row{p.ID, p.Version, p.AgencyID, p.Manifest.Kind, p.Manifest.Maturity, p.Manifest.Title.EN, p.PublishedAt.Format("2006-01-02T15:04:05Z")})
+			rows = append(rows, row{p.ID, p.Version, p.AgencyID, string(p.Manifest.Kind), p.Manifest.Maturity, p.Manifest.Title.EN, p.PublishedAt.Format("2006-01-02T15:04:05Z")})
 		}
 		return output(e, *asJSON, rows, func(w io.Writer) {
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

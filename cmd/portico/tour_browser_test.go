@@ -20,11 +20,14 @@ import (
 // that it never scrolls sideways, and that it
 // neither errors nor shows raw machine text (ISO dates, "UTC", Go's
 // "%!" formatting mistakes). With PORTICO_SCREENSHOTS=DIR every page is
-// kept as a PNG for a person to look at. (The demo opens no cases, so a
-// case page is visited by TestApplyBrowserJourney, which makes one.)
+// kept as a PNG for a person to look at. The demo seeds cases, so the
+// caseworkers open one of their agency's and the citizens their own
+// (TestBrowserCaseworker works them).
 func TestTourEveryRole(t *testing.T) {
 	b := browsertest.New(t)
-	base, _ := startDemoApp(t, t.TempDir())
+	base, a := startDemoApp(t, t.TempDir())
+	dog := demoCase(t, a, "ana.citizen@example.com", "adams-dog-licence")
+	renewal := demoCase(t, a, "beto.ciudadano@example.com", "vehicle-registration-renewal")
 
 	type role struct {
 		name, email, lang string
@@ -34,10 +37,10 @@ func TestTourEveryRole(t *testing.T) {
 	roles := []role{
 		{name: "visitor", lang: "en", pages: []string{"/", "/services", "/services/adams-marriage-licence", "/government", "/sign-in"}},
 		{name: "visitor-es", lang: "es", pages: []string{"/", "/services/vehicle-registration-renewal"}},
-		{name: "citizen-en", email: "ana.citizen@example.com", lang: "en", pages: []string{"/dashboard", "/inbox", "/coming-up", "/services/for-you", "/account", "/account/notifications", "/account/security"}},
-		{name: "citizen-es", email: "beto.ciudadano@example.com", lang: "es", pages: []string{"/dashboard", "/inbox", "/coming-up", "/account"}},
-		{name: "caseworker", email: "eli.clerk@example.gov", lang: "en", staff: true, pages: []string{"/console", "/console/cases"}},
-		{name: "caseworker-es", email: "casey.dmv@example.gov", lang: "es", staff: true, pages: []string{"/console/cases"}},
+		{name: "citizen-en", email: "ana.citizen@example.com", lang: "en", pages: []string{"/dashboard", "/inbox", "/coming-up", "/services/for-you", "/account", "/account/notifications", "/account/security", "/applications/" + dog.ID}},
+		{name: "citizen-es", email: "beto.ciudadano@example.com", lang: "es", pages: []string{"/dashboard", "/inbox", "/coming-up", "/account", "/applications/" + renewal.ID}},
+		{name: "caseworker", email: "eli.clerk@example.gov", lang: "en", staff: true, pages: []string{"/console", "/console/cases", "/console/cases/" + dog.ID}},
+		{name: "caseworker-es", email: "casey.dmv@example.gov", lang: "es", staff: true, pages: []string{"/console", "/console/cases", "/console/cases/" + renewal.ID}},
 		{name: "finance", email: "fay.clerk-finance@example.gov", lang: "en", staff: true, pages: []string{"/console/cases"}},
 		{name: "agency-admin", email: "dana.dmv-admin@example.gov", lang: "en", staff: true, pages: []string{"/console", "/console/agencies/dmv"}},
 		{name: "platform-admin", email: "pat.admin@example.gov", lang: "en", staff: true, pages: []string{"/console", "/admin/users"}},

@@ -30,6 +30,8 @@ import (
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/console"
 	"github.com/portico-gov/portico/internal/events"
+	"github.com/portico-gov/portico/internal/feedback"
+	"github.com/portico-gov/portico/internal/feedback/feedbackweb"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
@@ -75,8 +77,11 @@ type App struct {
 
 	// Applications is the applying block (drafts, attachments, submission).
 	Applications *application.Service
+	// Feedback: what people tell us about the site (/feedback).
+	Feedback *feedback.Service
 
 	files       *application.Files
+	inserter    *jobs.Inserter // blocks' insert-only job client (DemoBlocks builds with it too)
 	work        bool
 	jobsStarted bool
 	listener    net.Listener
@@ -175,6 +180,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if a.Catalog, err = catalog.New(db, a.Audit, a.Clock, a.Tenancy); err != nil {
 		return nil, err
 	}
+	if a.Feedback, err = feedback.New(db, a.Audit, a.Clock); err != nil {
+		return nil, err
+	}
 	if opts.Migrate {
 		// Services published before the search index existed (migration
 		// 00009) are indexed once; afterwards Publish keeps it in step.
@@ -225,6 +233,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, fmt.Errorf("app: jobs: %w", err)
 	}
+	a.inserter = inserter
 	reg := jobs.NewRegistry()
 	a.Bus = events.NewBus(a.Clock)
 	jobs.Register(reg, &audit.CheckpointWorker{Log: a.Audit})
@@ -241,7 +250,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	if a.Casework, err = casework.New(db, a.Audit, a.Bus, a.Clock, casework.Deps{Runtimes: a.Catalog,
 		Citizens: caseCitizens{a.Identity, a.Clock}, Mailer: caseMailer{a.Identity, a.Notify, cfg.PublicURL},
-		Obligations: caseObligations{a.Reminders}}); err != nil {
+		Obligations: caseObligations{a.Reminders}, People: casePeople{a.Identity}}); err != nil {
 		return nil, err
 	}
 	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
@@ -288,10 +297,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Audit); err != nil {
+	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Casework, a.Catalog, a.Audit); err != nil {
 		return nil, err
 	}
-	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications); err != nil {
+	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications, a.Tenancy); err != nil {
+		return nil, err
+	}
+	if err := feedbackweb.Register(a.Web, a.Feedback, idw); err != nil {
 		return nil, err
 	}
 	catw, err := catalogweb.Register(a.Web, a.Catalog, a.Tenancy, a.Clock)

@@ -96,3 +96,37 @@ func (o caseObligations) Complete(ctx context.Context, tx *sql.Tx, accountID, so
 	}
 	return err
 }
+
+// casePeople names the people on a case for casework's pages: the
+// applicant's identity and contact details from their account's profile,
+// and an agency's staff with their roles. casework decides who may see
+// them and audits it.
+type casePeople struct{ id *identity.Service }
+
+func (p casePeople) Applicant(ctx context.Context, accountID string) (casework.Applicant, error) {
+	a, err := p.id.Account(ctx, accountID)
+	if err != nil {
+		return casework.Applicant{}, err
+	}
+	addr := func(x identity.Address) casework.Address {
+		return casework.Address{Line1: x.Line1, Line2: x.Line2, City: x.City, State: x.State, ZIP: x.ZIP}
+	}
+	return casework.Applicant{AccountID: a.ID, Name: a.LegalName, Email: a.Email, Phone: a.Phone, DateOfBirth: a.DateOfBirth,
+		Lang: a.Lang, Residential: addr(a.Residential), Mailing: addr(a.Mailing)}, nil
+}
+
+func (p casePeople) AgencyStaff(ctx context.Context, agencyID string) ([]casework.StaffMember, error) {
+	ms, err := p.id.AgencyMembers(ctx, agencyID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]casework.StaffMember, 0, len(ms))
+	for _, m := range ms {
+		sm := casework.StaffMember{AccountID: m.AccountID, Name: m.LegalName}
+		for _, r := range m.Roles {
+			sm.Roles = append(sm.Roles, string(r))
+		}
+		out = append(out, sm)
+	}
+	return out, nil
+}

@@ -18,6 +18,9 @@ const DashboardLimit = 100
 type Summary struct {
 	App          *Application
 	ServiceTitle manifest.Text
+	// Kind is the service's kind of transaction (application, report...),
+	// which the dashboard groups by.
+	Kind manifest.Kind
 	// For submitted applications: the case's workflow state, its title
 	// in the manifest, and whether the case waits on the citizen.
 	State        string
@@ -67,7 +70,7 @@ func (s *Service) Dashboard(ctx context.Context, by platform.Actor) (drafts, sub
 		if err != nil {
 			return nil, nil, err
 		}
-		sum := Summary{App: a, ServiceTitle: f.Manifest.Title}
+		sum := Summary{App: a, ServiceTitle: f.Manifest.Title, Kind: f.Manifest.Kind}
 		if a.Status == StatusDraft {
 			drafts = append(drafts, sum)
 			continue

@@ -134,8 +134,8 @@ func (s *Service) Open(ctx context.Context, tx *sql.Tx, o Opening) (Case, error)
 		return Case{}, fmt.Errorf("casework: open: %w", err)
 	}
 	actor := platform.ActorFrom(ctx).String()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO case_entries (case_id, kind, actor, detail, at) VALUES ($1, 'opened', $2, $3, $4)`,
-		c.ID, actor, fmt.Sprintf(`{"state":%q}`, c.State), now); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO case_entries (case_id, agency_id, kind, actor, detail, at) VALUES ($1, $2, 'opened', $3, $4, $5)`,
+		c.ID, c.AgencyID, actor, fmt.Sprintf(`{"state":%q}`, c.State), now); err != nil {
 		return Case{}, fmt.Errorf("casework: open: %w", err)
 	}
 	if _, err := s.audit.Append(ctx, tx, audit.Record{

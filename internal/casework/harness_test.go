@@ -55,6 +55,26 @@ type citizens struct{ p manifest.Person }
 
 func (c citizens) Person(context.Context, string) (manifest.Person, error) { return c.p, nil }
 
+// people names the applicant acct-1 and the staff of every agency as the
+// principals of the policy tests are (staff-AGENCY-ROLE) and staff-1.
+type people struct{}
+
+func (people) Applicant(_ context.Context, id string) (casework.Applicant, error) {
+	if id != "acct-1" {
+		return casework.Applicant{}, platform.Errorf(platform.CodeNotFound, "no such account")
+	}
+	return casework.Applicant{AccountID: id, Name: "Ana Citizen", Email: "ana@example.com", Phone: "+1 555 0100", DateOfBirth: "1988-04-12",
+		Lang: "en", Residential: casework.Address{Line1: "12 Elm Street", City: "Springfield", State: "EX", ZIP: "70101"}}, nil
+}
+
+func (people) AgencyStaff(_ context.Context, agency string) ([]casework.StaffMember, error) {
+	out := []casework.StaffMember{{AccountID: "staff-1", Name: "Sam Staff", Roles: []string{"caseworker", "finance"}}}
+	for _, r := range []string{"agency_admin", "caseworker", "finance", "auditor"} {
+		out = append(out, casework.StaffMember{AccountID: "staff-" + agency + "-" + r, Name: "Staff " + r, Roles: []string{r}})
+	}
+	return out, nil
+}
+
 // mailer records the emails casework asks for, in their transaction: a
 // mail asked for in a transaction that rolls back is not recorded.
 type mailer struct {
@@ -100,7 +120,8 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 	}
 	bus := events.NewBus(clock)
 	m := &mailer{}
-	cw, err := casework.New(db, log, bus, clock, casework.Deps{Runtimes: cat, Citizens: citizens{manifest.Person{Age: 40, Language: "en"}}, Mailer: m})
+	cw, err := casework.New(db, log, bus, clock, casework.Deps{Runtimes: cat, Citizens: citizens{manifest.Person{Age: 40, Language: "en"}}, Mailer: m,
+		People: people{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,9 @@ type Entry struct {
 	Body     string         `json:"body,omitempty"`
 	Detail   map[string]any `json:"detail"`
 	At       time.Time      `json:"at"`
+	// By is who made the entry, as NameActors worked it out (zero until
+	// then).
+	By Who `json:"by"`
 }
 
 // Action names an automatic timeline entry's origin (Detail["action"]).
@@ -51,7 +54,8 @@ func (s *Service) entry(ctx context.Context, tx *sql.Tx, caseID, kind string, in
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO case_entries (case_id, kind, actor, internal, body, detail, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO case_entries (case_id, agency_id, kind, actor, internal, body, detail, at)
+		VALUES ($1, (SELECT agency_id FROM cases WHERE id = $1), $2, $3, $4, $5, $6, $7)`,
 		caseID, kind, platform.ActorFrom(ctx).String(), internal, body, string(b), s.clock.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("casework: timeline: %w", err)

@@ -54,6 +54,10 @@ type Deps struct {
 	Citizens    Citizens
 	Mailer      Mailer
 	Obligations Obligations
+	// People names the applicant and the staff on case pages (nil: no
+	// names are given, and ViewApplicant is unavailable): operator
+	// tools and tests that show no one.
+	People People
 }
 
 // Obligation is something the applicant must do by a date: renew what the

@@ -57,7 +57,7 @@ func TestDocumentRoundTrip(t *testing.T) {
 // use and reused after.
 func TestRuntimeCompiledOnce(t *testing.T) {
 	var c runtimes
-	p := Published{ID: "x", Version: 1, Manifest: &manifest.Manifest{Eligibility: "person.age >= 18"}}
+	p := Published{ID: "x", Version: 1, Manifest: &manifest.Manifest{Eligibility: manifest.Eligibility{{Rule: "person.age >= 18"}}}}
 	a, err := c.get(p)
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,8 @@ const (
 type Reason struct {
 	Kind string `json:"kind"`
 	Arg  string `json:"arg,omitempty"`
+	// Text is the manifest's own words for a rule (ReasonStated).
+	Text *manifest.Text `json:"text,omitempty"`
 }
 
 // Kinds of reason.
@@ -46,6 +48,7 @@ const (
 	ReasonVerified = "verified" // identity is verified
 	ReasonRules    = "rules"    // other eligibility rules (not explained) hold
 	ReasonNoRules  = "no_rules" // the service has no eligibility rules
+	ReasonStated   = "stated"   // a rule the manifest explains in Text
 )
 
 // Match is a service that applies, or may apply, to a person.
@@ -164,7 +167,9 @@ func explain(x celast.Expr) Reason {
 func dedupe(rs []Reason) []Reason {
 	var out []Reason
 	for _, r := range rs {
-		if !slices.Contains(out, r) {
+		if !slices.ContainsFunc(out, func(o Reason) bool {
+			return o.Kind == r.Kind && o.Arg == r.Arg && (o.Text == nil) == (r.Text == nil) && (o.Text == nil || *o.Text == *r.Text)
+		}) {
 			out = append(out, r)
 		}
 	}
@@ -179,7 +184,15 @@ func (s *Service) Requirements(p Published) ([]Reason, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rules(rt), nil
+	var out []Reason
+	for _, q := range rt.Requirements() {
+		if q.Reason != nil {
+			out = append(out, Reason{Kind: ReasonStated, Text: q.Reason})
+			continue
+		}
+		out = append(out, explain(q.Expr))
+	}
+	return dedupe(out), nil
 }
 
 // ForYou returns the published services that apply to the person, and

@@ -17,6 +17,8 @@ import (
 	"net/url"
 
 	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/platform"
@@ -37,6 +39,22 @@ type Identity interface {
 // Agencies is what the console needs of the tenancy block.
 type Agencies interface {
 	Agency(ctx context.Context, id string) (tenancy.Agency, error)
+	Agencies(ctx context.Context, jurisdictionID string) ([]tenancy.Agency, error)
+}
+
+// Cases is what the console's home needs of the casework block: the
+// state of each agency's work (the block decides what the staff member
+// sees and audits it) and the workflow of a case, to describe its
+// timeline.
+type Cases interface {
+	Overview(ctx context.Context, actor platform.Actor, all []string) ([]casework.AgencyOverview, error)
+	Workflow(ctx context.Context, c casework.Case) (*casework.Workflow, error)
+}
+
+// Catalog is what the console's home needs of the catalog block: an
+// agency's services, for their titles and their states' titles.
+type Catalog interface {
+	List(ctx context.Context, agency string) ([]catalog.Published, error)
 }
 
 // Console serves the staff pages.
@@ -45,15 +63,17 @@ type Console struct {
 	idw      *identityweb.Handlers
 	identity Identity
 	agencies Agencies
+	cases    Cases
+	catalog  Catalog
 	audit    *audit.Log
 }
 
 // Register adds the console's pages.
-func Register(s *web.Server, idw *identityweb.Handlers, id Identity, ag Agencies, log *audit.Log) error {
+func Register(s *web.Server, idw *identityweb.Handlers, id Identity, ag Agencies, cases Cases, cat Catalog, log *audit.Log) error {
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
-	c := &Console{web: s, idw: idw, identity: id, agencies: ag, audit: log}
+	c := &Console{web: s, idw: idw, identity: id, agencies: ag, cases: cases, catalog: cat, audit: log}
 	anyStaff := func(*http.Request, *identity.Account) bool { return true }
 	memberOf := func(r *http.Request, a *identity.Account) bool {
 		return a.PlatformAdmin || a.HasRole(r.PathValue("agency"), identity.Roles...)
@@ -68,15 +88,6 @@ func Register(s *web.Server, idw *identityweb.Handlers, id Identity, ag Agencies
 	s.Handle("POST /console/agencies/{agency}/staff", idw.RequireStaff(adminOf, c.addStaff))
 	s.Handle("GET /admin/users", idw.RequireStaff(platformAdmin, c.users))
 	return nil
-}
-
-type homeView struct {
-	Account *identity.Account
-}
-
-func (c *Console) home(w http.ResponseWriter, r *http.Request) {
-	_, a := identityweb.Current(r)
-	c.web.Page(w, r, http.StatusOK, "console_home", c.web.Renderer().NewPage(r, homeView{Account: a}))
 }
 
 type agencyView struct {

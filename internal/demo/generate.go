@@ -44,7 +44,7 @@ func GeneratedService(n int) (src []byte, agency string) {
 		fmt.Sprintf("Apply for a %s %s from the %s office.", b[0], c[0], a[0]),
 		fmt.Sprintf("Solicite un %s de %s en la oficina de %s.", b[1], c[1], a[1]))
 	fmt.Fprintf(&y, "category: %s\nkeywords: {en: [%s, %s], es: [%q, %q]}\n", cat, c[0], a[0], c[1], a[1])
-	y.WriteString(`kind: application
+	y.WriteString(`kind: apply
 maturity: live
 pages: []
 workflow:

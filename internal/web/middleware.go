@@ -99,7 +99,10 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					"request_id", id, "method", r.Method, "path", r.URL.Path,
 					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if rec.status == 0 {
-					s.ErrorPage(rec, r, http.StatusInternalServerError)
+					// The panic unwound past the language middleware:
+					// choose the page's language again.
+					lang, _ := s.catalog.Negotiate(r)
+					s.ErrorPage(rec, r.WithContext(context.WithValue(r.Context(), langKey{}, lang)), http.StatusInternalServerError)
 				}
 			}
 			route := slot.pattern

@@ -31,7 +31,7 @@ type Renderer struct {
 
 // NewRenderer parses the layout and the shell's own pages (errors).
 func NewRenderer(catalog *i18n.Catalog) (*Renderer, error) {
-	layout, err := template.New("layout.html").ParseFS(shellTemplates, "templates/layout.html")
+	layout, err := template.New("layout.html").Funcs(template.FuncMap{"asset": Asset}).ParseFS(shellTemplates, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: layout: %w", err)
 	}
@@ -98,6 +98,7 @@ type Page struct {
 	Switch    i18n.Lang // the other language
 	Errors    []FieldError
 	Data      any
+	status    int // the HTTP status the page is sent with (Render sets it)
 	catalog   *i18n.Catalog
 	format    i18n.Formatter
 }
@@ -124,6 +125,13 @@ func (p *Page) ISO(t time.Time) string { return p.format.ISO(t) }
 
 // Money writes minor units of a currency for the page's language.
 func (p *Page) Money(minor int64, currency string) string { return p.format.MoneyOf(minor, currency) }
+
+// Failed reports whether the page reports an error: it is sent with an
+// error status (an error page, a form sent back with mistakes) or lists
+// field errors. The layout then starts the title with "Error:", so a
+// screen reader user hears at once that something went wrong (WCAG 3.3.1;
+// the pattern of the GOV.UK and USWDS error summaries).
+func (p *Page) Failed() bool { return p.status >= 400 || len(p.Errors) > 0 }
 
 // ErrorFor returns the message for field, or "".
 func (p *Page) ErrorFor(field string) string {
@@ -195,6 +203,7 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p *Pag
 	if !ok {
 		return fmt.Errorf("web: no page %q", name)
 	}
+	p.status = status
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer func() {
 		if buf.Cap() <= 1<<20 { // do not keep the odd huge page alive

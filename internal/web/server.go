@@ -7,11 +7,11 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,14 +75,10 @@ func New(cfg Config, logger *slog.Logger, catalog *i18n.Catalog, registry *prome
 		cfg: cfg, mux: http.NewServeMux(), logger: logger, catalog: catalog, renderer: r,
 		metrics: newHTTPMetrics(registry), registry: registry,
 	}
-	fileServer := http.StripPrefix("/static/", http.FileServerFS(assets.FS))
-	s.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
-			s.fail(w, r, http.StatusNotFound)
-			return
-		}
-		cacheForever(fileServer).ServeHTTP(w, r)
-	}))
+	if _, err := staticIndex(); err != nil {
+		return nil, fmt.Errorf("web: static assets: %w", err)
+	}
+	s.HandleFunc("GET /static/", s.serveStatic)
 	s.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		http.ServeFileFS(w, r, assets.FS, "uswds/img/favicons/favicon.ico")
@@ -157,14 +153,6 @@ func (s *Server) Logger() *slog.Logger { return s.logger }
 
 // ServeHTTP serves a request through the whole middleware chain.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
-
-func cacheForever(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Assets change only with the binary; an hour keeps deploys visible.
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(w, r)
-	})
-}
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -187,7 +187,7 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 		{"api 404", "GET", "/api/v1/nothing", "en", 404, "application/problem+json", `"code":"not_found"`, ""},
 		{"api 405", "POST", "/api/v1/thing/1", "en", 405, "application/problem+json", `"status":405`, "GET, HEAD"},
 		{"static dir listing", "GET", "/static/uswds/", "en", 404, "text/html", "Page not found", ""},
-		{"static missing", "GET", "/static/nope.css", "en", 404, "text/plain", "404", ""},
+		{"static missing", "GET", "/static/nope.css", "en", 404, "text/html", "Page not found", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"github.com/portico-gov/portico/internal/notify"
 
 	"github.com/portico-gov/portico/internal/application"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/platform"
@@ -144,46 +145,70 @@ func pageURL(id, page string) string {
 	return appURL(id, "pages", page)
 }
 
+// startForm is where "Start now" leads a person who was not signed in
+// (they sign in and come back here) and where a bookmarked apply link
+// lands. It takes them straight into the form: to their draft if they
+// have one, otherwise it starts one and opens its first page. A person
+// who may not use the service goes to its start page, which says why
+// and where to go instead.
+//
+// Starting on a GET is safe to repeat (there is at most one draft per
+// person and service, Start returns it), but a page on another site must
+// not be able to start drafts in someone's name: only a navigation from
+// this site (Sec-Fetch-Site same-origin, as after signing in) or one the
+// person typed (none) starts; any other shows the page with its button.
 func (h *Handlers) startForm(w http.ResponseWriter, r *http.Request, a application.Applicant) {
-	h.startPage(w, r, a, http.StatusOK)
-}
-
-// startPage asks the person to start (or continue) an application, or
-// says why they cannot.
-func (h *Handlers) startPage(w http.ResponseWriter, r *http.Request, a application.Applicant, status int) {
 	ctx := r.Context()
 	f, err := h.svc.LatestForm(ctx, r.PathValue("id"))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	p := h.web.Renderer().NewPage(r, nil)
-	now := h.svc.Now()
-	v := startView{Title: text(p, f.Manifest.Title), Summary: text(p, f.Manifest.Summary), Action: "/services/" + url.PathEscape(f.ServiceID) + "/apply",
-		Ineligible: !f.Eligible(a.Person(now), now)}
 	if draft, err := h.svc.DraftOf(ctx, a.AccountID, f.ServiceID); err == nil {
-		v.DraftURL = appURL(draft.ID)
-		if draft.ExpiresAt != nil {
-			v.Expires = p.Date(*draft.ExpiresAt)
-		}
+		http.Redirect(w, r, appURL(draft.ID), http.StatusSeeOther)
+		return
+	} else if platform.ErrorCode(err) != platform.CodeNotFound {
+		h.fail(w, r, err)
+		return
 	}
-	p.Data = v
-	h.web.Page(w, r, status, "apply_start", p)
+	now := h.svc.Now()
+	if !f.Eligible(a.Person(now), now) {
+		http.Redirect(w, r, servicePage(f.ServiceID)+"#not-eligible", http.StatusSeeOther)
+		return
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		h.start(w, r, a)
+		return
+	}
+	p := h.web.Renderer().NewPage(r, nil)
+	p.Data = startView{Title: text(p, f.Manifest.Title), Summary: text(p, f.Manifest.Summary), Action: "/services/" + url.PathEscape(f.ServiceID) + "/apply",
+		Button: p.T(f.Manifest.Kind.Key("start"))}
+	h.web.Page(w, r, http.StatusOK, "apply_start", p)
 }
+
+// servicePage is a service's start page in the catalog.
+func servicePage(id string) string { return "/services/" + url.PathEscape(id) }
 
 type startView struct {
-	Title, Summary, Action, DraftURL, Expires string
-	Ineligible                                bool
+	Title, Summary, Action, Button string
 }
 
+// start starts (or finds) the person's draft and opens it where they left
+// off: the first page of a new one. Someone who may not use the service
+// is sent to its start page, which says why.
 func (h *Handlers) start(w http.ResponseWriter, r *http.Request, a application.Applicant) {
 	app, err := h.svc.Start(r.Context(), a, r.PathValue("id"))
 	if errors.Is(err, application.ErrNotEligible) {
-		h.startPage(w, r, a, http.StatusForbidden)
+		http.Redirect(w, r, servicePage(r.PathValue("id"))+"#not-eligible", http.StatusSeeOther)
 		return
 	}
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if app.Status == application.StatusDraft && app.Page != "" {
+		http.Redirect(w, r, pageURL(app.ID, app.Page), http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, appURL(app.ID), http.StatusSeeOther)
@@ -412,7 +437,10 @@ func (h *Handlers) done(w http.ResponseWriter, r *http.Request, a application.Ap
 		return
 	}
 	p := h.web.Renderer().NewPage(r, nil)
-	v := doneView{App: app, Service: text(p, f.Manifest.Title), Kept: r.URL.Query().Get("kept") != ""}
+	k := f.Manifest.Kind
+	v := doneView{App: app, Service: text(p, f.Manifest.Title), Kept: r.URL.Query().Get("kept") != "",
+		Title: p.T(k.Key("done.title")), Next: p.T(k.Key("done.next")), Follow: p.T(k.Key("done.case"))}
+	v.Received = p.T(k.Key("done.service"), v.Service)
 	if app.FeeAmount != nil {
 		v.Fee = p.Money(*app.FeeAmount, app.FeeCurrency)
 	}
@@ -423,6 +451,8 @@ func (h *Handlers) done(w http.ResponseWriter, r *http.Request, a application.Ap
 type doneView struct {
 	App          *application.Application
 	Service, Fee string
+	// The words of the service's kind ("Report sent", "Follow this report").
+	Title, Received, Next, Follow string
 	// Kept: the person asked to delete the draft after it had been sent
 	// (from another tab), so nothing was deleted.
 	Kept bool
@@ -448,11 +478,11 @@ func (h *Handlers) withdrawForm(w http.ResponseWriter, r *http.Request, a applic
 		return
 	}
 	p := h.web.Renderer().NewPage(r, nil)
-	p.Data = withdrawView{Service: text(p, f.Manifest.Title), Action: appURL(app.ID, "withdraw")}
+	p.Data = withdrawView{Service: text(p, f.Manifest.Title), Action: appURL(app.ID, "withdraw"), Title: p.T(f.Manifest.Kind.Key("withdraw.title"))}
 	h.web.Page(w, r, http.StatusOK, "apply_withdraw", p)
 }
 
-type withdrawView struct{ Service, Action string }
+type withdrawView struct{ Service, Action, Title string }
 
 func (h *Handlers) withdraw(w http.ResponseWriter, r *http.Request, a application.Applicant) {
 	err := h.svc.Withdraw(r.Context(), platform.ActorFrom(r.Context()), r.PathValue("app"))
@@ -489,13 +519,20 @@ func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request, a applicati
 		}
 		v.Drafts = append(v.Drafts, dl)
 	}
+	groups := map[manifest.Kind]int{}
 	for _, s := range submitted {
+		gi, ok := groups[s.Kind]
+		if !ok {
+			gi = len(v.Sent)
+			groups[s.Kind] = gi
+			v.Sent = append(v.Sent, sentGroup{Heading: p.T(s.Kind.Key("dashboard.sent")), ID: "sent-" + string(s.Kind)})
+		}
 		dl := dashboardLine{Title: text(p, s.ServiceTitle), URL: "/applications/" + url.PathEscape(s.App.ID), Reference: s.App.Reference,
 			State: text(p, s.StateTitle), ActionNeeded: s.ActionNeeded}
 		if s.App.SubmittedAt != nil {
 			dl.Sent = p.Date(*s.App.SubmittedAt)
 		}
-		v.Submitted = append(v.Submitted, dl)
+		v.Sent[gi].Lines = append(v.Sent[gi].Lines, dl)
 	}
 	if h.inbox != nil {
 		msgs, err := h.inbox.Inbox(r.Context(), platform.ActorFrom(r.Context()), dashboardMessages)
@@ -517,9 +554,17 @@ type messageLine struct {
 }
 
 type dashboardView struct {
-	Messages          []messageLine
-	Drafts, Submitted []dashboardLine
-	Saved, Withdrawn  bool
+	Messages         []messageLine
+	Drafts           []dashboardLine
+	Sent             []sentGroup // by kind: applications, reports, ... in order of the latest
+	Saved, Withdrawn bool
+}
+
+// sentGroup is the sent applications of one kind of service, under their
+// own heading ("Applications you sent", "Reports you sent").
+type sentGroup struct {
+	Heading, ID string
+	Lines       []dashboardLine
 }
 
 // dashboardLine is one application on the dashboard, ready to show.

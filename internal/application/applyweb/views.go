@@ -170,6 +170,7 @@ func (h *Handlers) renderPage(w http.ResponseWriter, r *http.Request, status int
 			fv.Limit = p.T("apply.file.limits", acceptNames(fd.Accept), sizeName(fd.MaxBytes))
 		}
 		fv.Autocomplete = autocomplete[fd.Prefill]
+		fv.Label = label(p, fd)
 		v.Fields = append(v.Fields, fv)
 	}
 	p.Data = v
@@ -208,6 +209,35 @@ type checkView struct {
 	Missing  string // URL of the first page still to answer; "" when complete
 	Fee      string
 	Changed  bool
+	// The words of the service's kind: the heading, the sending section's
+	// heading, the declaration ("" when none is asked) and the button.
+	Title, SendTitle, Declaration, Button string
+}
+
+// kindWords fills in the check page's words for the service's kind and
+// its declaration: "Accept and send" under a declaration, otherwise the
+// kind's own ("Send report").
+func kindWords(p *web.Page, m *manifest.Manifest, v *checkView) {
+	v.Title, v.SendTitle = p.T(m.Kind.Key("check.title")), p.T(m.Kind.Key("check.send.title"))
+	v.Button = p.T(m.Kind.Key("check.send"))
+	if m.AsksDeclaration() {
+		v.Declaration = p.T(m.Kind.Key("check.declaration"))
+		if m.Declaration != nil && m.Declaration.Text != nil {
+			v.Declaration = text(p, *m.Declaration.Text)
+		}
+		v.Button = p.T("apply.check.submit")
+	}
+}
+
+// label is a field's label as the form page shows it: the manifest's,
+// with "(optional)" added to a question that need not be answered
+// (unless the label says so already).
+func label(p *web.Page, fd *application.Field) string {
+	l := text(p, fd.Label)
+	if fd.Required || manifest.SaysOptional(l) {
+		return l
+	}
+	return p.T("apply.optional", l)
 }
 
 type section struct {
@@ -232,6 +262,7 @@ func (h *Handlers) renderCheck(w http.ResponseWriter, r *http.Request, status in
 	now := h.svc.Now()
 	person := a.Person(now)
 	v := checkView{App: app, Changed: changed}
+	kindWords(p, f.Manifest, &v)
 	shown := map[string]map[string]any{}
 	for _, pg := range f.Visible(app.Answers, person, now) {
 		ans, ok := app.Answers[pg.ID]

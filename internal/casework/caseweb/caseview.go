@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
@@ -37,6 +38,15 @@ type entryView struct {
 
 type paymentView struct {
 	Amount, Requested, Due, Paid, Ref string
+	// Receipt says when it was paid and the receipt number recorded at
+	// the counter ("Paid $10.00 on March 27, 2021 — receipt 12345").
+	Receipt string
+}
+
+// applicantView is who applied, for staff of the case's agency.
+type applicantView struct {
+	Name, Email, Phone, DateOfBirth, Lang string
+	Address, Mailing                      []string
 }
 
 type documentView struct {
@@ -45,6 +55,8 @@ type documentView struct {
 
 type caseView struct {
 	Case        casework.Case
+	Agency      string // the agency's name
+	Applicant   *applicantView
 	Service     string
 	State       string
 	SLA, SLAKey string
@@ -55,6 +67,7 @@ type caseView struct {
 	Answers     []answerPage
 	Timeline    []entryView
 	Payments    []paymentView
+	Receipts    []string // a sentence for each payment received
 	Documents   []documentView
 	Outstanding string // the amount due, "" when nothing is due
 	Transitions []transitionView
@@ -74,11 +87,13 @@ func (v caseView) V(name string) string { return v.Values[name] }
 var doneKeys = []string{"assign", "transition", "request", "note", "message", "payment", "respond"}
 
 // buildView assembles what both case pages show; staff also see internal
-// timeline entries.
-func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, staff bool) (caseView, error) {
+// timeline entries and who applied (applicant, which the caller read with
+// the block's audited ViewApplicant; the zero Applicant for the citizen).
+func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, staff bool, applicant casework.Applicant) (caseView, error) {
 	lg := string(p.Lang)
 	v := caseView{Case: c, Service: c.ServiceID, State: c.State, Due: when(p, c.SLADueAt), Opened: when(p, &c.OpenedAt),
 		Waiting: p.T("case.waiting." + c.WaitingOn), Closed: c.ClosedAt != nil}
+	v.Agency = AgencyName(ctx, h.agencies, p, c.AgencyID)
 	v.SLAKey = casework.SLAStatus(c, h.cases.Now())
 	v.SLA = p.T("case.sla." + v.SLAKey)
 	wf, err := h.cases.Workflow(ctx, c)
@@ -90,13 +105,13 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 	if st, ok := m.Workflow.States[c.State]; ok {
 		v.State = tr(st.Title, lg)
 	}
-	var names map[string]string
 	if staff {
-		names = h.memberNames(ctx, []string{c.AgencyID})
+		names := h.memberNames(ctx, []string{c.AgencyID})
 		v.Assignee = names[c.Assignee]
 		if v.Assignee == "" && c.Assignee != "" {
 			v.Assignee = c.Assignee
 		}
+		v.Applicant = newApplicantView(p, applicant)
 	}
 	answers, err := h.cases.Answers(ctx, c.ID)
 	if err != nil {
@@ -110,9 +125,12 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 	if err != nil {
 		return v, err
 	}
+	if err := h.cases.NameActors(ctx, c, entries, applicant); err != nil {
+		return v, err
+	}
 	for _, e := range entries {
-		v.Timeline = append(v.Timeline, entryView{When: when(p, &e.At), Who: who(p, e.Actor, names, staff), Kind: e.Kind,
-			Text: entryText(p, m, e), Body: e.Body, Internal: e.Internal})
+		v.Timeline = append(v.Timeline, entryView{When: when(p, &e.At), Who: WhoLabel(p, e.By, staff, v.Agency), Kind: e.Kind,
+			Text: EntryText(p, m, e), Body: e.Body, Internal: e.Internal})
 	}
 	pays, err := h.cases.Payments(ctx, c.ID)
 	if err != nil {
@@ -121,7 +139,18 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 	var due int64
 	for _, x := range pays {
 		pv := paymentView{Amount: p.Money(x.Amount, x.Currency), Requested: when(p, &x.RequestedAt), Due: when(p, x.DueAt), Paid: when(p, x.PaidAt), Ref: x.PaidRef}
+		if x.PaidAt != nil {
+			paid := p.Money(x.PaidAmount, x.Currency)
+			if x.PaidRef != "" {
+				pv.Receipt = p.T("case.payments.receipt", paid, p.Date(*x.PaidAt), x.PaidRef)
+			} else {
+				pv.Receipt = p.T("case.payments.noreceipt", paid, p.Date(*x.PaidAt))
+			}
+		}
 		v.Payments = append(v.Payments, pv)
+		if pv.Receipt != "" {
+			v.Receipts = append(v.Receipts, pv.Receipt)
+		}
 		if x.PaidAt == nil {
 			due += x.Amount
 			v.Outstanding = p.Money(due, x.Currency)
@@ -135,6 +164,22 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 		v.Documents = append(v.Documents, documentView{Title: tr(m.Documents[d.Document].Title, lg), Issued: when(p, &d.IssuedAt), ValidUntil: when(p, d.ValidUntil)})
 	}
 	return v, nil
+}
+
+// newApplicantView lays out an applicant's details for the page.
+func newApplicantView(p *web.Page, a casework.Applicant) *applicantView {
+	v := &applicantView{Name: a.Name, Email: a.Email, Phone: a.Phone, Address: a.Residential.Lines()}
+	if !a.Mailing.IsZero() && a.Mailing != a.Residential {
+		v.Mailing = a.Mailing.Lines()
+	}
+	if t, err := time.Parse(time.DateOnly, a.DateOfBirth); err == nil {
+		v.DateOfBirth = p.Format().Day(t.Year(), t.Month(), t.Day())
+	}
+	switch a.Lang {
+	case "en", "es":
+		v.Lang = p.T("case.applicant.lang." + a.Lang)
+	}
+	return v
 }
 
 // answerPages lays the answers out by form page with the manifest's

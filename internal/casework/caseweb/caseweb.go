@@ -34,6 +34,7 @@ import (
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/tenancy"
 	"github.com/portico-gov/portico/internal/web"
 )
 
@@ -58,21 +59,28 @@ type Files interface {
 	Attachment(ctx context.Context, appID, attachmentID string) (application.Attachment, io.ReadCloser, error)
 }
 
+// Agencies is what the pages need of the tenancy block: an agency's
+// name, which the citizen sees for its staff and its automatic steps.
+type Agencies interface {
+	Agency(ctx context.Context, id string) (tenancy.Agency, error)
+}
+
 // Handlers serves the case pages.
 type Handlers struct {
-	web   *web.Server
-	cases *casework.Service
-	staff Staff
-	cat   Catalog
-	files Files
+	web      *web.Server
+	cases    *casework.Service
+	staff    Staff
+	cat      Catalog
+	files    Files
+	agencies Agencies
 }
 
 // Register adds the case pages to s.
-func Register(s *web.Server, idw *identityweb.Handlers, cases *casework.Service, staff Staff, cat Catalog, files Files) error {
+func Register(s *web.Server, idw *identityweb.Handlers, cases *casework.Service, staff Staff, cat Catalog, files Files, agencies Agencies) error {
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
-	h := &Handlers{web: s, cases: cases, staff: staff, cat: cat, files: files}
+	h := &Handlers{web: s, cases: cases, staff: staff, cat: cat, files: files, agencies: agencies}
 	// Any staff member may open the queue; it lists only their agencies'
 	// cases. Per-case access is checked against the case's agency.
 	anyStaff := func(*http.Request, *identity.Account) bool { return true }
@@ -132,4 +140,17 @@ func staffRoles(actor platform.Actor, agency string) []string {
 // canWork: any role but auditor (read only) may change a case.
 func canWork(roles []string) bool {
 	return slices.ContainsFunc(roles, func(r string) bool { return r != string(identity.Auditor) })
+}
+
+// AgencyName is agency's name in the page's language (its id when the
+// agency cannot be read: a name is a courtesy).
+func AgencyName(ctx context.Context, ag Agencies, p *web.Page, id string) string {
+	a, err := ag.Agency(ctx, id)
+	if err != nil {
+		return id
+	}
+	if p.Lang == "es" && a.NameES != "" {
+		return a.NameES
+	}
+	return a.Name
 }

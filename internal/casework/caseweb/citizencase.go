@@ -42,7 +42,7 @@ func (h *Handlers) citizenCase(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) renderCitizen(w http.ResponseWriter, r *http.Request, c casework.Case, status int, values map[string]string, errs []web.FieldError) {
 	ctx := r.Context()
 	p := h.web.Renderer().NewPage(r, nil)
-	v, err := h.buildView(ctx, p, c, false)
+	v, err := h.buildView(ctx, p, c, false, casework.Applicant{})
 	if err != nil {
 		h.web.Error(w, r, err)
 		return

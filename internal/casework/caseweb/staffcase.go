@@ -48,7 +48,14 @@ func (h *Handlers) staffCase(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) renderStaff(w http.ResponseWriter, r *http.Request, a *identity.Account, c casework.Case, roles []string, status int, values map[string]string, errs []web.FieldError) {
 	ctx := r.Context()
 	p := h.web.Renderer().NewPage(r, nil)
-	v, err := h.buildView(ctx, p, c, true)
+	// Who applied: the block decides (staff of the case's agency) and
+	// audits the read (case.applicant.read), once per view of the page.
+	applicant, err := h.cases.ViewApplicant(ctx, platform.ActorFrom(ctx), c.ID)
+	if err != nil {
+		h.web.Error(w, r, err)
+		return
+	}
+	v, err := h.buildView(ctx, p, c, true, applicant)
 	if err != nil {
 		h.web.Error(w, r, err)
 		return

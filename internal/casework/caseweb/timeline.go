@@ -5,30 +5,52 @@ import (
 
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
-	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/web"
 )
 
-// who names the actor of a timeline entry: staff by name for staff (the
-// citizen sees "the agency"), the applicant, or the platform.
-func who(p *web.Page, actor string, names map[string]string, staff bool) string {
-	kind, id, _ := strings.Cut(actor, ":")
-	switch platform.ActorKind(kind) {
-	case platform.ActorCitizen:
-		return p.T("case.who.applicant")
-	case platform.ActorStaff:
-		if staff {
-			if n := names[id]; n != "" {
-				return n
-			}
+// WhoLabel names the actor of a timeline entry (e.By, from the block's
+// NameActors) for the page's reader. Staff read the applicant by name,
+// each staff member by name and role, "System" for the workflow's
+// automatic steps and the platform for its notices; the citizen reads
+// "You", the agency's name (agency) for its staff and its automatic steps,
+// and the platform for notices.
+func WhoLabel(p *web.Page, by casework.Who, staff bool, agency string) string {
+	switch by.Kind {
+	case casework.ByApplicant:
+		switch {
+		case !staff:
+			return p.T("case.who.you")
+		case by.Name != "":
+			return p.T("case.who.applicant.named", by.Name)
 		}
-		return p.T("case.who.agency")
+		return p.T("case.who.applicant")
+	case casework.ByStaff:
+		if !staff {
+			return agency
+		}
+		if by.Name == "" {
+			return p.T("case.who.staff")
+		}
+		if len(by.Roles) == 0 {
+			return by.Name
+		}
+		roles := make([]string, len(by.Roles))
+		for i, r := range by.Roles {
+			roles[i] = p.T("role." + r)
+		}
+		return p.T("case.who.staff.named", by.Name, strings.Join(roles, ", "))
+	case casework.ByPlatform:
+		return p.T("case.who.system")
 	}
-	return p.T("case.who.system")
+	if !staff {
+		return agency
+	}
+	return p.T("case.who.automatic")
 }
 
-// entryText describes a timeline entry in the page's language.
-func entryText(p *web.Page, m *manifest.Manifest, e casework.Entry) string {
+// EntryText describes a timeline entry in the page's language (m: the
+// manifest of the case's service version, for its states' titles).
+func EntryText(p *web.Page, m *manifest.Manifest, e casework.Entry) string {
 	lg := string(p.Lang)
 	state := func(id string) string {
 		if st, ok := m.Workflow.States[id]; ok {
@@ -59,6 +81,9 @@ func entryText(p *web.Page, m *manifest.Manifest, e casework.Entry) string {
 	case "request_payment":
 		return p.T("case.entry.payment_requested", p.Money(e.Amount("amount"), e.Str("currency")))
 	case "payment_recorded":
+		if ref := e.Str("ref"); ref != "" {
+			return p.T("case.entry.payment_recorded.receipt", p.Money(e.Amount("amount"), e.Str("currency")), ref)
+		}
 		return p.T("case.entry.payment_recorded", p.Money(e.Amount("amount"), e.Str("currency")))
 	case "issue_document":
 		return p.T("case.entry.document", e.Text("title", lg))

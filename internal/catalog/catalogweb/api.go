@@ -64,8 +64,9 @@ type ServiceDetail struct {
 	Keywords      manifest.Keywords `json:"keywords"`
 	Jurisdictions []Named           `json:"jurisdictions"`
 	// Requirements are the eligibility rules in plain terms: kind is
-	// "lives_in" (arg: jurisdiction id), "age" (arg: years), "verified"
-	// or "rules" (other rules, checked when applying).
+	// "stated" (text: the manifest's reason in en and es), "lives_in"
+	// (arg: jurisdiction id), "age" (arg: years), "verified" or "rules"
+	// (other rules, checked when applying).
 	Requirements []catalog.Reason `json:"requirements"`
 	Documents    []DocumentNeed   `json:"documents"` // files the form asks for
 	Pages        int              `json:"pages"`
@@ -96,7 +97,7 @@ func (h *Handlers) summaryOf(p catalog.Published, n names) ServiceSummary {
 		ID: p.ID, Version: p.Version, Title: m.Title, Summary: m.Summary,
 		Category: Named{ID: m.Category, Name: catalog.CategoryName(m.Category)},
 		Agency:   Named{ID: p.AgencyID, Name: n.agency(p.AgencyID)},
-		Kind:     m.Kind, Maturity: m.Maturity, URL: "/services/" + p.ID,
+		Kind:     string(m.Kind), Maturity: m.Maturity, URL: "/services/" + p.ID,
 	}
 }
 

@@ -35,6 +35,8 @@ type Catalog interface {
 	Latest(ctx context.Context, id string) (catalog.Published, error)
 	Requirements(p catalog.Published) ([]catalog.Reason, error)
 	ForYou(ctx context.Context, prof catalog.Profile, lang string, now time.Time) ([]catalog.Match, error)
+	Unmet(p catalog.Published, prof catalog.Profile, now time.Time) ([]manifest.Unmet, error)
+	Alternatives(ctx context.Context, p catalog.Published, prof catalog.Profile, lang string, now time.Time) ([]catalog.Published, error)
 }
 
 // Tenancy is what the pages need of the tenancy block: names of agencies

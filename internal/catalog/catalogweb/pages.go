@@ -3,10 +3,16 @@ package catalogweb
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
+
+	celast "github.com/google/cel-go/common/ast"
 
 	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
+	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/web"
 )
@@ -159,6 +165,16 @@ type startView struct {
 	Minutes      string
 	Length       string
 	ApplyURL     string
+	// StartLabel is the button's words for the service's kind ("Start
+	// now", "Report a problem", "Renew now", "Pay now", "Book").
+	StartLabel string
+	// Ineligible: the signed-in person does not meet the service's
+	// eligibility; Unmet says why, Needs what to add to the profile, and
+	// Alternatives are services of the same purpose that do apply.
+	Ineligible   bool
+	Unmet        []string
+	Needs        []string
+	Alternatives []item
 }
 
 // start is a service's start page: what it is, who can use it, what you
@@ -185,7 +201,11 @@ func (h *Handlers) start(w http.ResponseWriter, r *http.Request) {
 	lang := page.Lang
 	m := p.Manifest
 	f := deriveFacts(m)
-	v := startView{item: h.itemOf(p, n, lang), Facts: f, ApplyURL: "/services/" + p.ID + "/apply"}
+	v := startView{item: h.itemOf(p, n, lang), Facts: f, ApplyURL: "/services/" + p.ID + "/apply", StartLabel: page.T(m.Kind.Key("start"))}
+	if err := h.eligibility(r, page, n, p, &v); err != nil {
+		h.web.Error(w, r, err)
+		return
+	}
 	for _, j := range m.Jurisdictions {
 		v.Where = append(v.Where, pick(n.jurisdiction(j), lang))
 	}
@@ -197,7 +217,7 @@ func (h *Handlers) start(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case d.Conditional:
 			s = page.T("catalog.start.doc.conditional", s)
-		case d.Optional:
+		case d.Optional && !manifest.SaysOptional(s):
 			s = page.T("catalog.start.doc.optional", s)
 		}
 		v.Documents = append(v.Documents, s)
@@ -220,6 +240,80 @@ func (h *Handlers) start(w http.ResponseWriter, r *http.Request) {
 	h.web.Page(w, r, http.StatusOK, "service", page)
 }
 
+// eligibility fills in, for a signed-in citizen, whether they may use the
+// service, why not in plain words, and the services of the same purpose
+// that do apply to them.
+func (h *Handlers) eligibility(r *http.Request, page *web.Page, n names, p catalog.Published, v *startView) error {
+	sess, a := identityweb.Current(r)
+	if sess == nil || sess.Stage != identity.StageFull || a == nil || a.Kind == identity.Staff {
+		return nil
+	}
+	ctx := r.Context()
+	prof, err := h.profile(ctx, a)
+	if err != nil {
+		return err
+	}
+	now := h.clock.Now()
+	unmet, err := h.catalog.Unmet(p, prof, now)
+	if err != nil || len(unmet) == 0 {
+		return err
+	}
+	v.Ineligible = true
+	for _, u := range unmet {
+		v.Unmet = append(v.Unmet, unmetText(page, n, u))
+		if u.Undecided {
+			for _, need := range needsOf(u, prof) {
+				if s := page.T("catalog.need." + need); !slices.Contains(v.Needs, s) {
+					v.Needs = append(v.Needs, s)
+				}
+			}
+		}
+	}
+	alts, err := h.catalog.Alternatives(ctx, p, prof, string(page.Lang), now)
+	if err != nil {
+		return err
+	}
+	for _, q := range alts {
+		v.Alternatives = append(v.Alternatives, h.itemOf(q, n, page.Lang))
+	}
+	return nil
+}
+
+// unmetText says in plain words why a person does not meet a requirement:
+// the manifest's reason, or a sentence for a rule given as a plain
+// expression (a generic one when its shape has no plain form).
+func unmetText(page *web.Page, n names, u manifest.Unmet) string {
+	if u.Reason != nil {
+		return pick(*u.Reason, page.Lang)
+	}
+	rs := catalog.Explain(u.Requirement)
+	if rs.Kind == catalog.ReasonRules {
+		return page.T("catalog.unmet.rules")
+	}
+	return requirement(page, n, rs)
+}
+
+// needsOf names the profile facts an undecided requirement waits for.
+func needsOf(u manifest.Unmet, prof catalog.Profile) []string {
+	var out []string
+	uses := func(path string) bool {
+		found := false
+		celast.PreOrderVisit(u.Expr, celast.NewExprVisitor(func(x celast.Expr) {
+			if p := manifest.PersonPath(x); p == path || strings.HasPrefix(p, path+".") {
+				found = true
+			}
+		}))
+		return found
+	}
+	if !prof.AgeKnown && uses("age") {
+		out = append(out, catalog.NeedDateOfBirth)
+	}
+	if !prof.ResidenceKnown && uses("residence") {
+		out = append(out, catalog.NeedAddress)
+	}
+	return out
+}
+
 // requirement says one eligibility rule as a start page states it.
 func requirement(page *web.Page, n names, r catalog.Reason) string {
 	switch r.Kind {
@@ -229,6 +323,10 @@ func requirement(page *web.Page, n names, r catalog.Reason) string {
 		return page.T("catalog.req.age", r.Arg)
 	case catalog.ReasonVerified:
 		return page.T("catalog.req.verified")
+	case catalog.ReasonStated:
+		if r.Text != nil {
+			return pick(*r.Text, page.Lang)
+		}
 	}
 	return page.T("catalog.req.rules")
 }

@@ -27,11 +27,15 @@ type Runtime struct {
 
 	eligibility cel.Program // nil: anyone may use the service; evaluated partially
 	rule        []Condition // the eligibility rule's top-level && parts
-	uses        map[string]bool
-	when        map[string]cel.Program // page id → its condition; absent: always shown
-	fields      map[string][]string    // page id → property names in the manifest's order
-	fee         cel.Program            // nil: a fixed amount or no fee
-	guards      map[string][]Condition // transition id → its guard's top-level && parts
+	// requirements are what a person must meet, each decided on its own:
+	// the manifest's rules with their reasons, or, for a rule given as
+	// one expression, its top-level && parts without reasons.
+	requirements []Requirement
+	uses         map[string]bool
+	when         map[string]cel.Program // page id → its condition; absent: always shown
+	fields       map[string][]string    // page id → property names in the manifest's order
+	fee          cel.Program            // nil: a fixed amount or no fee
+	guards       map[string][]Condition // transition id → its guard's top-level && parts
 }
 
 // Condition is one top-level part of a rule (a && b && c has three),
@@ -74,8 +78,8 @@ func Compile(id string, version int, m *Manifest) (*Runtime, error) {
 	fail := func(what string, err error) (*Runtime, error) {
 		return nil, fmt.Errorf("manifest: compile %s@%d: %s: %w", id, version, what, err)
 	}
-	if m.Eligibility != "" {
-		a, err := compileAST(ctxEligibility, m.Eligibility)
+	if expr := m.Eligibility.Expression(); expr != "" {
+		a, err := compileAST(ctxEligibility, expr)
 		if err != nil {
 			return fail("eligibility", err)
 		}
@@ -88,6 +92,9 @@ func Compile(id string, version int, m *Manifest) (*Runtime, error) {
 			}
 		}))
 		if r.rule, err = conditions(ctxEligibility, a); err != nil {
+			return fail("eligibility", err)
+		}
+		if r.requirements, err = requirements(m.Eligibility, r.rule); err != nil {
 			return fail("eligibility", err)
 		}
 	}
@@ -259,6 +266,96 @@ func (r *Runtime) Eligibility(person Person, now time.Time, unknown ...string) (
 		return Eligible, nil
 	}
 	return Ineligible, nil
+}
+
+// Requirement is one thing a person must meet to use a service: a rule of
+// the manifest with its Reason, or one top-level part of a rule given as
+// one expression (Reason nil).
+type Requirement struct {
+	Condition
+	Reason  *Text
+	partial cel.Program // evaluated with unknown facts
+}
+
+// requirements lists what a person must meet: the manifest's rules, or
+// the parts of its one expression.
+func requirements(e Eligibility, parts []Condition) ([]Requirement, error) {
+	if len(e) == 1 && e[0].Reason == nil {
+		out := make([]Requirement, 0, len(parts))
+		for _, c := range parts {
+			prg, err := partialProgram(c.Text)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Requirement{Condition: c, partial: prg})
+		}
+		return out, nil
+	}
+	out := make([]Requirement, 0, len(e))
+	for _, r := range e {
+		a, err := compileAST(ctxEligibility, r.Rule)
+		if err != nil {
+			return nil, err
+		}
+		prg, err := celEnvs[ctxEligibility].Program(a, cel.CostLimit(CostLimit))
+		if err != nil {
+			return nil, err
+		}
+		partial, err := partialProgram(r.Rule)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Requirement{Condition: Condition{Text: r.Rule, Expr: a.NativeRep().Expr(), prg: prg}, Reason: r.Reason, partial: partial})
+	}
+	return out, nil
+}
+
+func partialProgram(expr string) (cel.Program, error) {
+	a, err := compileAST(ctxEligibility, expr)
+	if err != nil {
+		return nil, err
+	}
+	return celEnvs[ctxEligibility].Program(a, cel.EvalOptions(cel.OptPartialEval), cel.CostLimit(CostLimit))
+}
+
+// Requirements returns what a person must meet (none: anyone may use the
+// service), in the manifest's order.
+func (r *Runtime) Requirements() []Requirement { return r.requirements }
+
+// Unmet is a requirement a person does not meet, or (Undecided) one
+// that depends on a fact given as unknown.
+type Unmet struct {
+	Requirement
+	Undecided bool
+}
+
+// Unmet returns the requirements person does not meet at now, in order.
+// unknown names facts the caller does not have (as for Eligibility); a
+// requirement that needs one is returned Undecided. A requirement that
+// fails at run time counts as not met.
+func (r *Runtime) Unmet(person Person, now time.Time, unknown ...string) []Unmet {
+	var pats []*cel.AttributePatternType
+	for _, u := range unknown {
+		pats = append(pats, cel.AttributePattern("person").QualString(u))
+	}
+	vars, err := cel.PartialVars(map[string]any{"person": person, "now": now}, pats...)
+	var out []Unmet
+	for _, q := range r.requirements {
+		if err != nil {
+			out = append(out, Unmet{Requirement: q})
+			continue
+		}
+		v, everr := eval(q.partial, vars)
+		switch {
+		case everr != nil:
+			out = append(out, Unmet{Requirement: q})
+		case types.IsUnknown(v):
+			out = append(out, Unmet{Requirement: q, Undecided: true})
+		case v != types.True:
+			out = append(out, Unmet{Requirement: q})
+		}
+	}
+	return out
 }
 
 // Rule returns the eligibility rule's top-level && parts (none: anyone).

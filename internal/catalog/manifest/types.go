@@ -30,24 +30,27 @@ type Text struct {
 // Manifest is a service manifest after validation (and after extend has
 // been resolved). Field names follow the YAML keys.
 type Manifest struct {
-	ID            string              `json:"id"`
-	Version       int                 `json:"version"`
-	Agency        string              `json:"agency"`
-	Extend        *Extend             `json:"extend,omitempty"`
-	Jurisdictions []string            `json:"jurisdictions"`
-	Title         Text                `json:"title"`
-	Summary       Text                `json:"summary"`
-	Category      string              `json:"category"`
-	Keywords      Keywords            `json:"keywords"`
-	LifeEvents    []string            `json:"life_events,omitempty"`
-	Kind          string              `json:"kind"`
-	Maturity      string              `json:"maturity"`
-	Eligibility   string              `json:"eligibility,omitempty"`
-	Pages         []Page              `json:"pages"`
-	Fee           *Fee                `json:"fee,omitempty"`
-	Workflow      Workflow            `json:"workflow"`
-	Documents     map[string]Document `json:"documents,omitempty"`
-	Reminders     map[string]Reminder `json:"reminders,omitempty"`
+	ID            string      `json:"id"`
+	Version       int         `json:"version"`
+	Agency        string      `json:"agency"`
+	Extend        *Extend     `json:"extend,omitempty"`
+	Jurisdictions []string    `json:"jurisdictions"`
+	Title         Text        `json:"title"`
+	Summary       Text        `json:"summary"`
+	Category      string      `json:"category"`
+	Keywords      Keywords    `json:"keywords"`
+	LifeEvents    []string    `json:"life_events,omitempty"`
+	Kind          Kind        `json:"kind"`
+	Maturity      string      `json:"maturity"`
+	Eligibility   Eligibility `json:"eligibility,omitempty"`
+	// Declaration is what the person confirms before sending (nil: the
+	// kind's default, see AsksDeclaration).
+	Declaration *Declaration        `json:"declaration,omitempty"`
+	Pages       []Page              `json:"pages"`
+	Fee         *Fee                `json:"fee,omitempty"`
+	Workflow    Workflow            `json:"workflow"`
+	Documents   map[string]Document `json:"documents,omitempty"`
+	Reminders   map[string]Reminder `json:"reminders,omitempty"`
 }
 
 // LifeEvents are the moments in a person's life a service may belong to
@@ -204,7 +207,6 @@ type Reminder struct {
 
 // Kinds of service, staff roles and widgets, as the format allows them.
 var (
-	Kinds      = []string{"application", "licence", "permit", "registration", "renewal", "payment", "report-a-problem", "information"}
 	Maturities = []string{"alpha", "beta", "live"}
 	StaffRoles = []string{"agency_admin", "caseworker", "finance", "auditor"}
 	Actors     = append([]string{"citizen", "system", "plugin"}, StaffRoles...)

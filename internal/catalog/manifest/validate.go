@@ -132,6 +132,22 @@ func Validate(ctx context.Context, file string, src []byte, opts Options) (res *
 		}
 		return nil, v.sorted(), nil
 	}
+	if top, ok := value.(map[string]any); ok {
+		// A kind from before kinds were fixed is stored as the kind it
+		// maps to, so what is published says apply, report, pay, renew
+		// or book.
+		if s, _ := top["kind"].(string); s != "" {
+			if k, legacy, ok := ParseKind(s); ok && legacy {
+				top["kind"] = string(k)
+				if js, jerr = json.Marshal(value); jerr != nil {
+					return nil, nil, fmt.Errorf("manifest: %w", jerr)
+				}
+			}
+		}
+	}
+	if top, ok := value.(map[string]any); ok {
+		_, v.eligibilityIsText = top["eligibility"].(string)
+	}
 	var m Manifest
 	if jerr := json.Unmarshal(js, &m); jerr != nil {
 		v.add("", "manifest: %v", jerr)
@@ -221,6 +237,9 @@ type validator struct {
 	// baseOrder then holds their recorded field orders, by page id.
 	pagesInherited bool
 	baseOrder      map[string][]string
+	// eligibilityIsText: the eligibility is one CEL expression (not a
+	// list of rules with reasons).
+	eligibilityIsText bool
 }
 
 // add records a problem at JSON Pointer ptr.
@@ -267,12 +286,30 @@ func (v *validator) schemaProblems(e *jsonschema.ValidationError) {
 		return
 	case *kind.Required:
 		for _, p := range k.Missing {
+			if p == "reason" && strings.HasPrefix(ptr, "/eligibility/") {
+				v.add(ptr, "%s: \"reason\" is required: say in both languages why someone who does not meet this rule cannot use the service (or give the whole eligibility as one expression)", where)
+				continue
+			}
 			v.add(ptr, "%s: %q is required", where, p)
 		}
 		return
 	case *kind.Pattern:
 		v.add(ptr, "%s: %s", where, patternMessage(e.SchemaURL, k))
 		return
+	case *kind.Type:
+		if ptr == "/declaration" {
+			v.add(ptr, "declaration: give true, false, or the words the person confirms as {en: ..., es: ...}")
+			return
+		}
+	case *kind.Enum:
+		if ptr == "/kind" {
+			names := make([]string, len(Kinds))
+			for i, k := range Kinds {
+				names[i] = string(k)
+			}
+			v.add(ptr, "kind: %q is not a kind of service; give one of %s", fmt.Sprint(k.Got), strings.Join(names, ", "))
+			return
+		}
 	}
 	v.add(ptr, "%s: %s", where, e.ErrorKind.LocalizedString(english))
 }
@@ -380,11 +417,7 @@ func Merge(base, over map[string]any) map[string]any {
 // schema.
 func (v *validator) check(m *Manifest) {
 	v.checkPages(m)
-	if m.Eligibility != "" {
-		for _, msg := range checkCEL(ctxEligibility, m.Eligibility, cel.BoolType, nil) {
-			v.add("/eligibility", "eligibility: %s", msg)
-		}
-	}
+	v.checkEligibility(m)
 	all := v.allPageProps(m)
 	if m.Fee != nil {
 		switch {
@@ -400,6 +433,25 @@ func (v *validator) check(m *Manifest) {
 	}
 	v.checkWorkflow(m, all)
 	v.checkDocuments(m)
+}
+
+// checkEligibility compiles the eligibility rule, or each rule of the
+// list, as a bool over person and now.
+func (v *validator) checkEligibility(m *Manifest) {
+	if v.eligibilityIsText {
+		if len(m.Eligibility) == 1 {
+			for _, msg := range checkCEL(ctxEligibility, m.Eligibility[0].Rule, cel.BoolType, nil) {
+				v.add("/eligibility", "eligibility: %s", msg)
+			}
+		}
+		return
+	}
+	for i, r := range m.Eligibility {
+		ptr := "/eligibility/" + strconv.Itoa(i)
+		for _, msg := range checkCEL(ctxEligibility, r.Rule, cel.BoolType, nil) {
+			v.add(ptr+"/rule", "%s.rule: %s", pathOf(ptr), msg)
+		}
+	}
 }
 
 func (v *validator) allPageProps(m *Manifest) pageProps {

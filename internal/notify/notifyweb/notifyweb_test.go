@@ -175,6 +175,7 @@ func TestMessagePage(t *testing.T) {
 
 func golden(t *testing.T, db *storage.DB, name, got string) {
 	t.Helper()
+	got = web.UnhashAssets(got)
 	path := filepath.Join("testdata", name+".html")
 	if *update && db.Dialect == storage.SQLite {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {

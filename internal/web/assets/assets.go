@@ -17,11 +17,23 @@
 //
 // Paths in FS are relative to this directory, for example
 // "uswds/css/uswds.min.css", "uswds/js/uswds.min.js", "portico.css".
+//
+// Beside each compressible file (CSS, JavaScript, SVG, icons) are its
+// precompressed copies NAME.br and NAME.gz, made by ./gen and committed, so
+// the server sends them without compressing anything at run time (ADR
+// 0024). After changing any asset, run
+//
+//	go generate ./internal/web/assets
+//
+// (a test in ./gen fails while a committed copy is stale).
 package assets
 
 import "embed"
 
-// FS contains uswds/, portico.css and portico.js.
+//go:generate go run ./gen
+
+// FS contains uswds/, portico.css and portico.js, and their .br and .gz
+// copies.
 //
-//go:embed uswds portico.css portico.js
+//go:embed uswds portico.*
 var FS embed.FS

@@ -108,3 +108,46 @@
     });
   });
 })();
+
+// Error summary: a page sent back with mistakes moves focus to its summary
+// (id="error-summary", tabindex="-1", from the layout), so keyboard and
+// screen reader users start at the list of what to fix (USWDS, GOV.UK
+// error summary pattern). Its links then move to each field.
+(function () {
+  var summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
+})();
+
+// File inputs: USWDS's script writes the drop zone's words in English
+// ("Drag file here or choose from folder", "Selected file", "Change
+// file"). An input that carries the page's own words (data-drag-text,
+// data-choose-text, data-choose-alone-text, data-selected-text,
+// data-change-text) gets them back, whenever USWDS redraws. Its accessible
+// name comes from its label (aria-labelledby), not from these words.
+(function () {
+  function localize(input) {
+    var d = input.dataset;
+    var target = input.closest(".usa-file-input__target");
+    if (!target || !d.chooseText) return;
+    function set(el, text) {
+      if (el && text && el.textContent !== text) el.textContent = text;
+    }
+    function apply() {
+      var drag = target.querySelector(".usa-file-input__instructions .usa-file-input__drag-text");
+      set(drag, d.dragText);
+      set(target.querySelector(".usa-file-input__instructions .usa-file-input__choose"), drag ? d.chooseText : d.chooseAloneText);
+      var heading = target.querySelector(".usa-file-input__preview-heading");
+      if (heading && heading.firstChild && heading.firstChild.nodeType === 3 && d.selectedText) {
+        if (heading.firstChild.nodeValue !== d.selectedText + " ") heading.firstChild.nodeValue = d.selectedText + " ";
+      }
+      set(heading && heading.querySelector(".usa-file-input__choose"), d.changeText);
+    }
+    apply();
+    new MutationObserver(apply).observe(target, { childList: true, subtree: true, characterData: true });
+  }
+  function init() {
+    document.querySelectorAll("input.usa-file-input__input[data-choose-text]").forEach(localize);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
