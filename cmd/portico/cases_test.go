@@ -291,11 +291,14 @@ func TestCaseJourney(t *testing.T) {
 	if st := obligation("case:" + kase.ID + "/reminder:renew_next_year"); st != "open" {
 		t.Errorf("renewal obligation is %q, want open", st)
 	}
-	// The applicant was emailed the request and the decision.
-	var mails int
-	a.DB.Read().QueryRow(`SELECT COUNT(*) FROM notifications WHERE reference = $1`, "case:"+kase.ID).Scan(&mails)
-	if mails != 3 { // request, payment received, renewed
-		t.Errorf("%d emails about the case", mails)
+	// The applicant was emailed the request, the receipt and the decision,
+	// and each is in their inbox too.
+	for _, ch := range []string{"email", "inapp"} {
+		var n int
+		a.DB.Read().QueryRow(`SELECT COUNT(*) FROM notifications WHERE reference = $1 AND channel = $2`, "case:"+kase.ID, ch).Scan(&n)
+		if n != 3 { // request, payment received, renewed
+			t.Errorf("%d %s messages about the case", n, ch)
+		}
 	}
 }
 

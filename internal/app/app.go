@@ -244,13 +244,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		db, a.Audit, a.Clock, box, identityMailer{a.Notify}, a.Tenancy); err != nil {
 		return nil, err
 	}
-	if a.Reminders, err = reminder.New(db, a.Audit, a.Clock, inserter, reg, reminderDirectory{a.Identity}, reminderMailer{a.Notify},
+	if a.Reminders, err = reminder.New(db, a.Audit, a.Clock, inserter, reg, reminderDirectory{a.Identity, a.Notify}, reminderMailer{a.Notify},
 		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone}); err != nil {
 		return nil, err
 	}
-	if a.Casework, err = casework.New(db, a.Audit, a.Bus, a.Clock, casework.Deps{Runtimes: a.Catalog,
-		Citizens: caseCitizens{a.Identity, a.Clock}, Mailer: caseMailer{a.Identity, a.Notify, cfg.PublicURL},
-		Obligations: caseObligations{a.Reminders}, People: casePeople{a.Identity}}); err != nil {
+	if a.Casework, err = casework.New(db, a.Audit, a.Bus, a.Clock, a.caseworkDeps(a.Clock)); err != nil {
 		return nil, err
 	}
 	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
@@ -334,7 +332,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			return nil, err
 		}
 	}
-	if err := notifyweb.Register(a.Web, a.Notify); err != nil {
+	if err := notifyweb.Register(a.Web, a.Notify, a.Tenancy); err != nil {
 		return nil, err
 	}
 	notifyapi.Register(a.Web, notifyapi.New(db, a.Notify, notifyapi.Config{

@@ -3,16 +3,17 @@ package app
 import (
 	"context"
 	"database/sql"
-	"github.com/portico-gov/portico/internal/platform"
-	"github.com/portico-gov/portico/internal/reminder"
 
 	_ "gocloud.dev/blob/s3blob" // s3:// attachment buckets (ADR: attachments in blob storage)
 
 	"github.com/portico-gov/portico/internal/application"
+	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/notify"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/reminder"
 )
 
 // newApplications opens the attachments bucket and builds the applying
@@ -24,32 +25,52 @@ func (a *App) newApplications(ctx context.Context, ins *jobs.Inserter, reg *jobs
 		return err
 	}
 	a.files = files
-	a.Applications, err = application.New(application.Config{
-		DB: a.DB, Audit: a.Audit, Clock: a.Clock, Services: a.Catalog, Cases: a.Casework, Files: files, Jobs: ins, Registry: reg,
-		Mailer: applicationMailer{a.Notify}, Contacts: contacts{a.Identity}, PublicURL: a.Config.PublicURL,
-		Obligations: draftObligations{a.Reminders}, Zone: a.Tenancy.Zone,
-	})
+	a.Applications, err = application.New(a.applicationConfig(a.Clock, a.Casework, ins, reg))
 	return err
 }
 
-// applicationMailer lets the applying block queue email in the
-// notification block's outbox without importing it.
+// applicationConfig is the applying block's wiring on clock, for the app
+// and for DemoBlocks. a.files must be open.
+func (a *App) applicationConfig(clock platform.Clock, cases *casework.Service, ins *jobs.Inserter, reg *jobs.Registry) application.Config {
+	return application.Config{
+		DB: a.DB, Audit: a.Audit, Clock: clock, Services: a.Catalog, Cases: cases, Files: a.files, Jobs: ins, Registry: reg,
+		Mailer: applicationMailer{a.Notify}, Contacts: contacts{a.Identity, a.Notify}, Agencies: a.Tenancy, PublicURL: a.Config.PublicURL,
+		Obligations: draftObligations{a.Reminders}, Zone: a.Tenancy.Zone,
+	}
+}
+
+// applicationMailer lets the applying block queue its messages in the
+// notification block's outbox without importing it. A message to an
+// account goes to the person's inbox and the channels they chose.
 type applicationMailer struct{ n *notify.Service }
 
 func (m applicationMailer) SendEmail(ctx context.Context, tx *sql.Tx, e application.Email) error {
+	if e.AccountID != "" {
+		_, err := m.n.SendTextToAccount(ctx, tx, notify.AccountText{AccountID: e.AccountID, Email: e.To, Subject: e.Subject, Text: e.Text,
+			Lang: e.Lang, AgencyID: e.AgencyID, Reference: e.Reference})
+		return err
+	}
 	_, err := m.n.SendEmail(ctx, tx, notify.Email{To: e.To, Subject: e.Subject, Text: e.Text, Lang: e.Lang, AgencyID: e.AgencyID, Reference: e.Reference})
 	return err
 }
 
-// contacts looks up where to email an applicant in the identity block.
-type contacts struct{ id *identity.Service }
+// contacts looks up where to email an applicant in the identity block,
+// and the language to write in (chosen for messages, else the account's).
+type contacts struct {
+	id     *identity.Service
+	notify *notify.Service
+}
 
 func (c contacts) Contact(ctx context.Context, accountID string) (string, string, error) {
 	acct, err := c.id.Account(ctx, accountID)
 	if err != nil {
 		return "", "", err
 	}
-	return acct.Email, acct.Lang, nil
+	lang, err := c.notify.Language(ctx, nil, acct.ID, acct.Lang)
+	if err != nil {
+		return "", "", err
+	}
+	return acct.Email, lang, nil
 }
 
 // draftObligations lists drafts in the person's "Coming up" and calendar

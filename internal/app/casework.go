@@ -41,9 +41,10 @@ func (c caseCitizens) Person(ctx context.Context, accountID string) (manifest.Pe
 	return p, nil
 }
 
-// caseMailer emails applicants about their cases through the notification
-// outbox, in their language, with a link to their case page (publicURL is
-// final: the listener is open before the blocks are built).
+// caseMailer tells applicants about their cases through the notification
+// outbox: in their inbox on this site always, and by the channels they
+// chose (email, SMS), in their language, with a link to their case page
+// (publicURL is final: the listener is open before the blocks are built).
 type caseMailer struct {
 	id        *identity.Service
 	notify    *notify.Service
@@ -55,15 +56,22 @@ func (m caseMailer) MailCitizen(ctx context.Context, tx *sql.Tx, mail casework.M
 	if err != nil {
 		return fmt.Errorf("case mail: %w", err)
 	}
+	code, err := m.notify.Language(ctx, tx, acct.ID, acct.Lang)
+	if err != nil {
+		return fmt.Errorf("case mail: %w", err)
+	}
 	subject, body := mail.Subject.EN, mail.Body.EN
 	lang := i18n.English
-	if acct.Lang == "es" {
+	if code == "es" {
 		subject, body, lang = mail.Subject.ES, mail.Body.ES, i18n.Spanish
+	}
+	if !strings.Contains(subject, mail.Reference) {
+		subject += " (" + mail.Reference + ")"
 	}
 	link := i18n.Messages().T(lang, "casework.mail.see")
 	text := body + "\n\n" + link + ":\n" + strings.TrimRight(m.publicURL, "/") + "/applications/" + mail.CaseID + "\n"
-	_, err = m.notify.SendEmail(ctx, tx, notify.Email{To: acct.Email, Subject: subject + " (" + mail.Reference + ")", Text: text,
-		Lang: acct.Lang, AgencyID: mail.AgencyID, Reference: "case:" + mail.CaseID})
+	_, err = m.notify.SendTextToAccount(ctx, tx, notify.AccountText{AccountID: acct.ID, Email: acct.Email, Subject: subject, Text: text,
+		Lang: string(lang), AgencyID: mail.AgencyID, Reference: "case:" + mail.CaseID})
 	return err
 }
 
@@ -129,4 +137,12 @@ func (p casePeople) AgencyStaff(ctx context.Context, agencyID string) ([]casewor
 		out = append(out, sm)
 	}
 	return out, nil
+}
+
+// caseworkDeps is the casework block's wiring on clock, for the app and
+// for DemoBlocks.
+func (a *App) caseworkDeps(clock platform.Clock) casework.Deps {
+	return casework.Deps{Runtimes: a.Catalog,
+		Citizens: caseCitizens{a.Identity, clock}, Mailer: caseMailer{a.Identity, a.Notify, a.Config.PublicURL},
+		Obligations: caseObligations{a.Reminders}, People: casePeople{a.Identity}}
 }

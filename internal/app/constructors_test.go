@@ -64,7 +64,7 @@ func TestConstructorsRefuseNilDependencies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rem, err := reminder.New(db, log, clock, ins, jobs.NewRegistry(), reminderDirectory{ids}, reminderMailer{note}, reminder.Config{})
+		rem, err := reminder.New(db, log, clock, ins, jobs.NewRegistry(), reminderDirectory{ids, note}, reminderMailer{note}, reminder.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func TestConstructorsRefuseNilDependencies(t *testing.T) {
 			{"reminder", []string{"database", "audit log", "clock", "job inserter", "job registry", "directory", "mailer"}, func(o string) error {
 				_, err := reminder.New(keep(o, "database", db), keep(o, "audit log", log), keep[platform.Clock](o, "clock", clock),
 					keep(o, "job inserter", ins), keep(o, "job registry", jobs.NewRegistry()),
-					keep[reminder.Directory](o, "directory", reminderDirectory{ids}), keep[reminder.Mailer](o, "mailer", reminderMailer{note}), reminder.Config{})
+					keep[reminder.Directory](o, "directory", reminderDirectory{ids, note}), keep[reminder.Mailer](o, "mailer", reminderMailer{note}), reminder.Config{})
 				return err
 			}},
 			{"casework", []string{"database", "audit log", "event bus", "clock", "service runtimes", "citizens"}, func(o string) error {
@@ -116,12 +116,13 @@ func TestConstructorsRefuseNilDependencies(t *testing.T) {
 						Mailer: caseMailer{ids, note, "https://portico.example.gov"}, Obligations: caseObligations{rem}})
 				return err
 			}},
-			{"application", []string{"database", "audit log", "clock", "services", "cases", "files", "job inserter", "job registry", "mailer", "contacts"}, func(o string) error {
+			{"application", []string{"database", "audit log", "clock", "services", "cases", "files", "job inserter", "job registry", "mailer", "contacts", "agencies"}, func(o string) error {
 				_, err := application.New(application.Config{
 					DB: keep(o, "database", db), Audit: keep(o, "audit log", log), Clock: keep[platform.Clock](o, "clock", clock),
 					Services: keep[application.Services](o, "services", cat), Cases: keep[application.Cases](o, "cases", cases),
 					Files: keep(o, "files", files), Jobs: keep(o, "job inserter", ins), Registry: keep(o, "job registry", jobs.NewRegistry()),
-					Mailer: keep[application.Mailer](o, "mailer", applicationMailer{note}), Contacts: keep[application.Contacts](o, "contacts", contacts{ids}),
+					Mailer: keep[application.Mailer](o, "mailer", applicationMailer{note}), Contacts: keep[application.Contacts](o, "contacts", contacts{ids, note}),
+					Agencies:    keep[application.Agencies](o, "agencies", ten),
 					Obligations: draftObligations{rem},
 				})
 				return err

@@ -17,17 +17,11 @@ import (
 // workers are registered in a registry of their own that never runs (the
 // app's workers do the work the jobs they enqueue ask for).
 func (a *App) DemoBlocks(ctx context.Context, clock platform.Clock) (*application.Service, *casework.Service, error) {
-	cases, err := casework.New(a.DB, a.Audit, a.Bus, clock, casework.Deps{Runtimes: a.Catalog,
-		Citizens: caseCitizens{a.Identity, clock}, Mailer: caseMailer{a.Identity, a.Notify, a.Config.PublicURL},
-		Obligations: caseObligations{a.Reminders}, People: casePeople{a.Identity}})
+	cases, err := casework.New(a.DB, a.Audit, a.Bus, clock, a.caseworkDeps(clock))
 	if err != nil {
 		return nil, nil, err
 	}
-	apps, err := application.New(application.Config{
-		DB: a.DB, Audit: a.Audit, Clock: clock, Services: a.Catalog, Cases: cases, Files: a.files, Jobs: a.inserter, Registry: jobs.NewRegistry(),
-		Mailer: applicationMailer{a.Notify}, Contacts: contacts{a.Identity}, PublicURL: a.Config.PublicURL,
-		Obligations: draftObligations{a.Reminders}, Zone: a.Tenancy.Zone,
-	})
+	apps, err := application.New(a.applicationConfig(clock, cases, a.inserter, jobs.NewRegistry()))
 	if err != nil {
 		return nil, nil, err
 	}

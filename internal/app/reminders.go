@@ -25,8 +25,12 @@ func (m reminderMailer) SendEmail(ctx context.Context, tx *sql.Tx, msg reminder.
 }
 
 // reminderDirectory gives the reminder block an account's email address
-// and language from the identity block.
-type reminderDirectory struct{ id *identity.Service }
+// from the identity block and the language to write in (the one chosen
+// for messages, else the account's).
+type reminderDirectory struct {
+	id     *identity.Service
+	notify *notify.Service
+}
 
 func (d reminderDirectory) Contact(ctx context.Context, accountID string) (reminder.Contact, error) {
 	acc, err := d.id.Account(ctx, accountID)
@@ -39,5 +43,9 @@ func (d reminderDirectory) Contact(ctx context.Context, accountID string) (remin
 	if acc.Disabled || acc.Email == "" {
 		return reminder.Contact{}, reminder.ErrNoContact
 	}
-	return reminder.Contact{Email: acc.Email, Lang: acc.Lang}, nil
+	lang, err := d.notify.Language(ctx, nil, acc.ID, acc.Lang)
+	if err != nil {
+		return reminder.Contact{}, err
+	}
+	return reminder.Contact{Email: acc.Email, Lang: lang}, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/tenancy"
 )
 
 // Statuses of an application.
@@ -107,8 +108,10 @@ type Services interface {
 	CountSubmission(ctx context.Context, tx *sql.Tx, serviceID string, at time.Time, zone *time.Location) error
 }
 
-// Mailer sends an email in tx (the notification block's outbox); app
-// adapts the notify block to it.
+// Mailer sends a message in tx (the notification block's outbox); app
+// adapts the notify block to it. A message with an AccountID goes to that
+// person's inbox on this site and the channels they chose; one without
+// is an email to To.
 type Mailer interface {
 	SendEmail(ctx context.Context, tx *sql.Tx, m Email) error
 }
@@ -116,6 +119,13 @@ type Mailer interface {
 // Email is a message to a citizen.
 type Email struct {
 	To, Subject, Text, Lang, AgencyID, Reference string
+	AccountID                                    string
+}
+
+// Agencies names the agency an application goes to, for the confirmation
+// (the tenancy block).
+type Agencies interface {
+	Agency(ctx context.Context, id string) (tenancy.Agency, error)
 }
 
 // Contacts gives the address and language to email an account at.
@@ -139,6 +149,7 @@ type Config struct {
 	Registry *jobs.Registry
 	Mailer   Mailer
 	Contacts Contacts
+	Agencies Agencies
 	// Obligations, when set, lists drafts in the person's "Coming up" and
 	// calendar until they are submitted, withdrawn or expire.
 	Obligations Obligations
@@ -204,7 +215,8 @@ func New(cfg Config) (*Service, error) {
 		platform.Dep{Name: "job inserter", Missing: cfg.Jobs == nil},
 		platform.Dep{Name: "job registry", Missing: cfg.Registry == nil},
 		platform.Dep{Name: "mailer", Missing: cfg.Mailer == nil},
-		platform.Dep{Name: "contacts", Missing: cfg.Contacts == nil}); err != nil {
+		platform.Dep{Name: "contacts", Missing: cfg.Contacts == nil},
+		platform.Dep{Name: "agencies", Missing: cfg.Agencies == nil}); err != nil {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, db: cfg.DB, clock: cfg.Clock, forms: newFormCache()}

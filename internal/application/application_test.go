@@ -26,7 +26,12 @@ var pdf = []byte("%PDF-1.7\n1 0 obj << >> endobj\n")
 
 func save(t *testing.T, e *env, appID, page string, post url.Values) application.SaveResult {
 	t.Helper()
-	res, err := e.svc.SavePage(e.ctx, ana, appID, page, post)
+	return saveAs(t, e, ana, appID, page, post)
+}
+
+func saveAs(t *testing.T, e *env, ap application.Applicant, appID, page string, post url.Values) application.SaveResult {
+	t.Helper()
+	res, err := e.svc.SavePage(e.ctx, ap, appID, page, post)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,18 +45,25 @@ func save(t *testing.T, e *env, appID, page string, post url.Values) application
 // uploaded, and returns the draft.
 func fillMarriage(t *testing.T, e *env) *application.Application {
 	t.Helper()
-	app, err := e.svc.Start(e.ctx, ana, "adams-marriage-licence")
+	return fillMarriageAs(t, e, ana)
+}
+
+// fillMarriageAs is fillMarriage for applicant ap (who lives where Ana
+// does).
+func fillMarriageAs(t *testing.T, e *env, ap application.Applicant) *application.Application {
+	t.Helper()
+	app, err := e.svc.Start(e.ctx, ap, "adams-marriage-licence")
 	if err != nil {
 		t.Fatal(err)
 	}
-	save(t, e, app.ID, "you", youPage)
-	save(t, e, app.ID, "partner", url.Values{"name": {"Bo Partner"}, "born-day": {"1"}, "born-month": {"2"}, "born-year": {"1990"}, "email": {"bo@example.com"}})
-	save(t, e, app.ID, "previous", url.Values{"married_before": {"yes"}})
-	at, prob, err := e.svc.Attach(e.ctx, ana.AccountID, app.ID, "divorce", "decree", application.Upload{Filename: "decree.pdf", Size: int64(len(pdf)), Content: bytes.NewReader(pdf)})
+	saveAs(t, e, ap, app.ID, "you", youPage)
+	saveAs(t, e, ap, app.ID, "partner", url.Values{"name": {"Bo Partner"}, "born-day": {"1"}, "born-month": {"2"}, "born-year": {"1990"}, "email": {"bo@example.com"}})
+	saveAs(t, e, ap, app.ID, "previous", url.Values{"married_before": {"yes"}})
+	at, prob, err := e.svc.Attach(e.ctx, ap.AccountID, app.ID, "divorce", "decree", application.Upload{Filename: "decree.pdf", Size: int64(len(pdf)), Content: bytes.NewReader(pdf)})
 	if err != nil || prob != nil {
 		t.Fatalf("attach: %v %v", prob, err)
 	}
-	res := save(t, e, app.ID, "divorce", url.Values{"decree": {at.ID}})
+	res := saveAs(t, e, ap, app.ID, "divorce", url.Values{"decree": {at.ID}})
 	if res.Next != application.CheckPage || res.App.Page != application.CheckPage {
 		t.Fatalf("after the last page: next %q, resume %q", res.Next, res.App.Page)
 	}

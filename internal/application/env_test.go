@@ -94,6 +94,11 @@ func (c contactBook) Contact(_ context.Context, id string) (string, string, erro
 type notifyMailer struct{ n *notify.Service }
 
 func (m notifyMailer) SendEmail(ctx context.Context, tx *sql.Tx, e application.Email) error {
+	if e.AccountID != "" {
+		_, err := m.n.SendTextToAccount(ctx, tx, notify.AccountText{AccountID: e.AccountID, Email: e.To, Subject: e.Subject, Text: e.Text,
+			Lang: e.Lang, AgencyID: e.AgencyID, Reference: e.Reference})
+		return err
+	}
 	_, err := m.n.SendEmail(ctx, tx, notify.Email{To: e.To, Subject: e.Subject, Text: e.Text, Lang: e.Lang, AgencyID: e.AgencyID, Reference: e.Reference})
 	return err
 }
@@ -140,7 +145,8 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 	}
 	svc, err := application.New(application.Config{
 		DB: db, Audit: log, Clock: clock, Services: cat, Cases: cases, Files: files,
-		Mailer: notifyMailer{n}, Contacts: contactBook{"acct-ana": {"ana@example.com", "en"}, "acct-beto": {"beto@example.com", "es"}},
+		Mailer: notifyMailer{n}, Contacts: contactBook{"acct-ana": {"ana@example.com", "en"}, "acct-beto": {"beto@example.com", "es"}, gil.AccountID: {"gil@example.com", "en"}},
+		Agencies:  ten,
 		PublicURL: "https://services.example.gov", Jobs: ins, Registry: reg,
 	})
 	if err != nil {

@@ -91,7 +91,7 @@ func (s *Service) Sweep(ctx context.Context) (reminded, expired int, err error) 
 				return err // changed or already reminded
 			}
 			reminded++
-			return s.cfg.Mailer.SendEmail(ctx, tx, reminderEmail(email, lang, f, d.id, d.agency, d.expires, s.cfg.PublicURL, s.zone(ctx)))
+			return s.cfg.Mailer.SendEmail(ctx, tx, reminderEmail(email, lang, f, d.id, d.account, d.agency, d.expires, s.cfg.PublicURL, s.zone(ctx)))
 		})
 		if err != nil {
 			return reminded, expired, fmt.Errorf("application: sweep: remind %s: %w", d.id, err)
@@ -142,7 +142,7 @@ func (s *Service) Sweep(ctx context.Context) (reminded, expired int, err error) 
 
 // reminderEmail is the expiry reminder, in the person's language, with
 // the date in the jurisdiction's zone (loc).
-func reminderEmail(to, lang string, f *Form, appID, agency string, expires time.Time, publicURL string, loc *time.Location) Email {
+func reminderEmail(to, lang string, f *Form, appID, account, agency string, expires time.Time, publicURL string, loc *time.Location) Email {
 	link := strings.TrimRight(publicURL, "/") + "/apply/" + appID
 	l := i18n.English
 	title := f.Manifest.Title.EN
@@ -150,7 +150,7 @@ func reminderEmail(to, lang string, f *Form, appID, agency string, expires time.
 		l, title = i18n.Spanish, f.Manifest.Title.ES
 	}
 	m := i18n.Messages().For(l, loc)
-	return Email{To: to, Lang: string(l), AgencyID: agency, Reference: "application:" + appID,
+	return Email{To: to, AccountID: account, Lang: string(l), AgencyID: agency, Reference: "application:" + appID,
 		Subject: m.T("apply.mail.expiry.subject"),
 		Text:    m.T("apply.mail.expiry.text", title, m.Date(expires), link)}
 }

@@ -401,6 +401,10 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 	if hasFee {
 		fee, cur, opening = charge.Amount, charge.Currency, &charge
 	}
+	to, err := s.confirmationRecipient(ctx, app)
+	if err != nil {
+		return nil, err
+	}
 	won := false
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		// The status check is the lock: of two submissions of one draft,
@@ -430,16 +434,17 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 		if err := s.draftClosed(ctx, tx, app.AccountID, app.ID, true); err != nil {
 			return err
 		}
-		var zone *time.Location
-		if s.cfg.Zone != nil {
-			zone = s.cfg.Zone(ctx)
-		}
-		if err := s.cfg.Services.CountSubmission(ctx, tx, app.ServiceID, now, zone); err != nil {
+		if err := s.cfg.Services.CountSubmission(ctx, tx, app.ServiceID, now, s.zone(ctx)); err != nil {
 			return err
 		}
-		_, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.submit", Subject: "application:" + app.ID, AgencyID: app.AgencyID,
-			Detail: map[string]any{"reference": c.Reference, "service": app.ServiceID, "version": app.ServiceVersion, "fee": fee}})
-		return err
+		if _, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.submit", Subject: "application:" + app.ID, AgencyID: app.AgencyID,
+			Detail: map[string]any{"reference": c.Reference, "service": app.ServiceID, "version": app.ServiceVersion, "fee": fee}}); err != nil {
+			return err
+		}
+		// The confirmation is queued with the submission it confirms, once:
+		// only the transaction that turned the draft into a submission
+		// gets here.
+		return s.cfg.Mailer.SendEmail(ctx, tx, confirmation(to, f, app, c, opening, now, s.cfg.PublicURL, s.zone(ctx)))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("application: submit: %w", err)

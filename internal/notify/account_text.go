@@ -21,13 +21,11 @@ type AccountText struct {
 // maxSMSText bounds an SMS made from a text: six concatenated GSM parts.
 const maxSMSText = 918
 
-// SendTextToAccount sends m in tx on each channel the citizen chose: email
-// (as SendEmail), SMS to their number, and their inbox. When no chosen
-// channel can carry it (SMS only, without a number) it goes by email, so a
-// reminder is never silently dropped. It returns the first notification's
-// id.
+// SendTextToAccount sends m in tx to the citizen's inbox on this site,
+// always, and on each other channel they chose: email (as SendEmail) and
+// SMS to their number. It returns the first notification's id.
 func (s *Service) SendTextToAccount(ctx context.Context, tx *sql.Tx, m AccountText) (string, error) {
-	p, err := s.Preferences(ctx, m.AccountID)
+	p, err := s.preferences(ctx, tx, m.AccountID)
 	if err != nil {
 		return "", err
 	}
@@ -37,8 +35,7 @@ func (s *Service) SendTextToAccount(ctx context.Context, tx *sql.Tx, m AccountTe
 			first = id
 		}
 	}
-	byEmail := p.Email || !(p.SMS && p.Phone != "") && !p.InApp
-	if byEmail && m.Email != "" {
+	if p.Email && m.Email != "" {
 		id, err := s.SendEmail(ctx, tx, Email{To: m.Email, Subject: m.Subject, Text: m.Text, Lang: m.Lang, AgencyID: m.AgencyID, Reference: m.Reference})
 		if err != nil {
 			return "", err
@@ -60,13 +57,12 @@ func (s *Service) SendTextToAccount(ctx context.Context, tx *sql.Tx, m AccountTe
 		}
 		note(n.ID)
 	}
-	if p.InApp {
-		n := Notification{AgencyID: m.AgencyID, Channel: ChannelInApp, Recipient: m.AccountID, Subject: m.Subject, BodyText: m.Text,
-			Lang: m.Lang, Reference: m.Reference, Status: StatusCreated, AccountID: m.AccountID}
-		if err := s.store(ctx, tx, &n); err != nil {
-			return "", err
-		}
-		note(n.ID)
+	// Every message to a citizen is kept in their inbox.
+	n := Notification{AgencyID: m.AgencyID, Channel: ChannelInApp, Recipient: m.AccountID, Subject: m.Subject, BodyText: m.Text,
+		Lang: m.Lang, Reference: m.Reference, Status: StatusCreated, AccountID: m.AccountID}
+	if err := s.store(ctx, tx, &n); err != nil {
+		return "", err
 	}
+	note(n.ID)
 	return first, nil
 }

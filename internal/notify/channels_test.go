@@ -361,13 +361,14 @@ func TestInboxPreferencesAndTeamKeys(t *testing.T) {
 			got[0].UnsubscribeURL != "https://portico.example.gov/account/notifications" {
 			t.Fatalf("default channels %+v", got)
 		}
-		if _, err := h.svc.SetPreferences(ctx, notify.Preferences{AccountID: "acct-1"}); platform.ErrorCode(err) != platform.CodeInvalid {
-			t.Fatalf("no channel: %v", err)
+		// Email and SMS off: the inbox still keeps every message.
+		if p, err := h.svc.SetPreferences(ctx, notify.Preferences{AccountID: "acct-1"}); err != nil || !p.InApp {
+			t.Fatalf("inbox only: %+v %v", p, err)
 		}
 		if _, err := h.svc.SetPreferences(ctx, notify.Preferences{AccountID: "acct-1", SMS: true, Phone: "12"}); platform.ErrorCode(err) != platform.CodeInvalid {
 			t.Fatalf("bad phone: %v", err)
 		}
-		if _, err := h.svc.SetPreferences(ctx, notify.Preferences{AccountID: "acct-1", InApp: true, Lang: "es"}); err != nil {
+		if _, err := h.svc.SetPreferences(ctx, notify.Preferences{AccountID: "acct-1", Lang: "es"}); err != nil {
 			t.Fatal(err)
 		}
 		got := send(false)
@@ -448,8 +449,8 @@ func TestSendTextToAccount(t *testing.T) {
 			want  []notify.Channel
 		}{
 			{"defaults: email and inbox", nil, []notify.Channel{notify.ChannelEmail, notify.ChannelInApp}},
-			{"sms only", &notify.Preferences{SMS: true, Phone: "555 555 0123"}, []notify.Channel{notify.ChannelSMS}},
-			{"inbox only", &notify.Preferences{InApp: true}, []notify.Channel{notify.ChannelInApp}},
+			{"sms and the inbox", &notify.Preferences{SMS: true, Phone: "555 555 0123"}, []notify.Channel{notify.ChannelSMS, notify.ChannelInApp}},
+			{"email turned off: the inbox still", &notify.Preferences{}, []notify.Channel{notify.ChannelInApp}},
 			{"everything", &notify.Preferences{Email: true, SMS: true, InApp: true, Phone: "+15555550123"},
 				[]notify.Channel{notify.ChannelEmail, notify.ChannelSMS, notify.ChannelInApp}},
 		} {

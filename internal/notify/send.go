@@ -226,16 +226,17 @@ type AccountMessage struct {
 	TemplateID      string
 	Personalisation Personalisation
 	Reference       string
-	// Critical messages (account security) go by email whatever the
-	// citizen chose, as well as to their inbox if they read it.
+	// Critical messages go by email whatever the citizen chose, as well
+	// as to their inbox.
 	Critical bool
 }
 
-// SendToAccount sends m on each channel the citizen chose (by default
-// email and the inbox), in their language, inside tx. A template's own
-// type limits the channels: an sms template does not go by email.
+// SendToAccount sends m to the citizen's inbox on this site, always, and
+// on each other channel they chose (by default email), in their language,
+// inside tx. A template's own type limits the channels: an sms template
+// does not go by email.
 func (s *Service) SendToAccount(ctx context.Context, tx *sql.Tx, m AccountMessage) ([]Notification, error) {
-	p, err := s.Preferences(ctx, m.AccountID)
+	p, err := s.preferences(ctx, tx, m.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -267,15 +268,16 @@ func (s *Service) SendToAccount(ctx context.Context, tx *sql.Tx, m AccountMessag
 			return nil, err
 		}
 	}
-	if p.InApp {
-		if err := send(ChannelInApp, ""); err != nil {
-			return nil, err
-		}
+	// Every message to a citizen is kept in their inbox.
+	if err := send(ChannelInApp, ""); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-// Preferences is how a citizen wants to hear from government.
+// Preferences is how a citizen wants to hear from government. Every
+// message to a citizen is kept in their inbox whatever they choose: InApp
+// is always true (the column stays for the record of older choices).
 type Preferences struct {
 	AccountID string    `json:"account_id"`
 	Email     bool      `json:"email"`
@@ -288,14 +290,27 @@ type Preferences struct {
 
 // Preferences returns accountID's choices; by default email and the inbox.
 func (s *Service) Preferences(ctx context.Context, accountID string) (Preferences, error) {
+	return s.preferences(ctx, s.db.Read(), accountID)
+}
+
+// queryer is a pool or a transaction. A send inside a caller's
+// transaction reads through that transaction: asking the pool for a
+// second connection while holding one can wait forever on PostgreSQL
+// when every connection is held by such a transaction.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Service) preferences(ctx context.Context, q queryer, accountID string) (Preferences, error) {
 	p := Preferences{AccountID: accountID}
 	var updated sql.NullTime
-	err := s.db.Read().QueryRowContext(ctx, `SELECT email, sms, inapp, phone, lang, updated_at FROM notify_preferences WHERE account_id = $1`, accountID).
+	err := q.QueryRowContext(ctx, `SELECT email, sms, inapp, phone, lang, updated_at FROM notify_preferences WHERE account_id = $1`, accountID).
 		Scan(&p.Email, &p.SMS, &p.InApp, &p.Phone, &p.Lang, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		p.Email, p.InApp = true, true
 		return p, nil
 	}
+	p.InApp = true
 	if updated.Valid {
 		p.UpdatedAt = updated.Time.UTC()
 	}
@@ -305,12 +320,11 @@ func (s *Service) Preferences(ctx context.Context, accountID string) (Preference
 	return p, nil
 }
 
-// SetPreferences stores p. At least one channel must be on; SMS needs a
-// phone number; the language is en or es.
+// SetPreferences stores p. The inbox is always on (InApp is set), so
+// turning email and SMS off leaves the inbox alone; SMS needs a phone
+// number; the language is en or es.
 func (s *Service) SetPreferences(ctx context.Context, p Preferences) (Preferences, error) {
-	if !p.Email && !p.SMS && !p.InApp {
-		return p, platform.Invalid("channels", "notify.prefs.error.none")
-	}
+	p.InApp = true
 	if p.SMS || strings.TrimSpace(p.Phone) != "" {
 		phone, err := NormalizePhone(p.Phone)
 		if err != nil {
@@ -406,4 +420,41 @@ func (s *Service) auditWrite(ctx context.Context, by platform.Actor, tx *sql.Tx,
 		return fmt.Errorf("notify: audit %s: %w", r.Action, err)
 	}
 	return nil
+}
+
+// UnreadCount is how many of by's inbox messages are unread: one COUNT
+// over the inbox index (account_id, channel, id), bounded by the person's
+// own messages. It reveals no message, so unlike Inbox it is not audited
+// (the header shows it on every page).
+func (s *Service) UnreadCount(ctx context.Context, by platform.Actor) (int, error) {
+	if !by.SignedIn() {
+		return 0, platform.Errorf(platform.CodeUnauthorized, "identity.signin.required")
+	}
+	var n int
+	if err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE account_id = $1 AND channel = $2 AND read_at IS NULL`,
+		by.ID, ChannelInApp).Scan(&n); err != nil {
+		return 0, fmt.Errorf("notify: unread: %w", err)
+	}
+	return n, nil
+}
+
+// Language is the language to write to accountID in: the one they chose
+// on their notification preferences, else fallback (the account's
+// language), else English. Inside a transaction pass it as tx (else nil).
+func (s *Service) Language(ctx context.Context, tx *sql.Tx, accountID, fallback string) (string, error) {
+	var q queryer = s.db.Read()
+	if tx != nil {
+		q = tx
+	}
+	p, err := s.preferences(ctx, q, accountID)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case p.Lang == "en" || p.Lang == "es":
+		return p.Lang, nil
+	case fallback == "es":
+		return "es", nil
+	}
+	return "en", nil
 }

@@ -79,6 +79,26 @@ type Viewer struct {
 	SignedIn bool
 	Name     string
 	Staff    bool
+	unread   func() int // set by WithUnread; counted only when a page shows it
+}
+
+// Unread is how many unread messages the viewer has, for the header's
+// messages link: counted when the layout asks, so only rendered pages pay
+// for it; 0 when no block set a counter.
+func (v Viewer) Unread() int {
+	if v.unread == nil {
+		return 0
+	}
+	return v.unread()
+}
+
+type unreadKey struct{}
+
+// WithUnread returns ctx carrying count, which the layout calls (at most
+// once per page) to show the viewer's unread messages. The notification
+// block's pages set it for signed-in citizens.
+func WithUnread(ctx context.Context, count func() int) context.Context {
+	return context.WithValue(ctx, unreadKey{}, count)
 }
 
 type viewerKey struct{}
@@ -180,6 +200,11 @@ func (r *Renderer) NewPage(req *http.Request, data any) *Page {
 	q := req.URL.Query()
 	q.Set("lang", string(other))
 	v, _ := req.Context().Value(viewerKey{}).(Viewer)
+	if count, ok := req.Context().Value(unreadKey{}).(func() int); ok && v.SignedIn {
+		var once sync.Once
+		n := 0
+		v.unread = func() int { once.Do(func() { n = count() }); return n }
+	}
 	var loc *time.Location
 	if r.zone != nil {
 		loc = r.zone(req.Context())

@@ -54,8 +54,11 @@ const maxPageBody = 128 << 20
 // Register adds the pages to s.
 // Inbox is what the dashboard shows of the citizen's in-app messages (the
 // notification block); nil shows none.
+// Its Preferences say which channels the confirmation of a submission
+// went by, for the page after submitting.
 type Inbox interface {
 	Inbox(ctx context.Context, by platform.Actor, limit int) ([]notify.Notification, error)
+	Preferences(ctx context.Context, accountID string) (notify.Preferences, error)
 }
 
 // dashboardMessages is how many of the latest inbox messages the
@@ -444,6 +447,27 @@ func (h *Handlers) done(w http.ResponseWriter, r *http.Request, a application.Ap
 	if app.FeeAmount != nil {
 		v.Fee = p.Money(*app.FeeAmount, app.FeeCurrency)
 	}
+	if h.inbox != nil {
+		// The confirmation went to the inbox and the channels chosen
+		// (application.Service.Submit): say where to find it.
+		prefs, err := h.inbox.Preferences(r.Context(), a.AccountID)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		email := prefs.Email && a.Email != ""
+		sms := prefs.SMS && prefs.Phone != ""
+		switch {
+		case email && sms:
+			v.Sent = p.T("apply.done.sent.email_sms", a.Email)
+		case email:
+			v.Sent = p.T("apply.done.sent.email", a.Email)
+		case sms:
+			v.Sent = p.T("apply.done.sent.sms")
+		default:
+			v.Sent = p.T("apply.done.sent.inbox")
+		}
+	}
 	p.Data = v
 	h.web.Page(w, r, http.StatusOK, "apply_done", p)
 }
@@ -453,6 +477,7 @@ type doneView struct {
 	Service, Fee string
 	// The words of the service's kind ("Report sent", "Follow this report").
 	Title, Received, Next, Follow string
+	Sent                          string // where the confirmation went; "" when unknown
 	// Kept: the person asked to delete the draft after it had been sent
 	// (from another tab), so nothing was deleted.
 	Kept bool
