@@ -32,7 +32,16 @@ const measureHeader = `(() => {
     itemTops: items.map(i => Math.round(r(i).top)),
     height: Math.round(r(document.querySelector('header.usa-header')).height),
     labels: items.map(i => i.innerText.trim()),
-    textTops: items.map(i => Math.round(r(i.querySelector('.usa-nav-link span') || i).top)),
+    textTops: items.map(i => {
+      // The top of the label's first words (a count tag beside them may
+      // make the label's box taller).
+      const span = i.querySelector('.usa-nav-link span') || i;
+      const text = [...span.childNodes].find(n => n.nodeType === 3 && n.textContent.trim());
+      if (!text) return Math.round(r(span).top);
+      const range = document.createRange();
+      range.selectNodeContents(text);
+      return Math.round(range.getBoundingClientRect().top);
+    }),
     broken: items.filter(i => { const s = i.querySelector('.usa-nav-link span') || i.querySelector('.usa-nav-link'); return s && s.getClientRects().length > 1; }).map(i => i.innerText.trim()),
   };
 })()`
