@@ -83,6 +83,7 @@ func commands() []*command {
 		eventsCommands(),
 		notifyCommands(),
 		feedbackCommands(),
+		pluginCommands(),
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }

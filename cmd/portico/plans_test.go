@@ -58,6 +58,9 @@ var smallTables = map[string]string{
 	"goose_db_version":         "migration bookkeeping",
 	"event_sequence":           "the event log's one sequencer row",
 	"event_consumers":          "one cursor per named event consumer (webhooks, NATS, outcomes): tens of rows",
+	"plugins":                  "registered plug-ins: one per agency system or provider product",
+	"plugin_enablements":       "plug-ins × the agencies that enabled them",
+	"plugin_access":            "access rights: agencies' services × plug-in operations",
 }
 
 // isSmall reports whether table is in smallTables or is one of SQLite's
@@ -284,6 +287,12 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		if _, err := a.DB.Write().ExecContext(ctx, q.sql, q.args...); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A question from the agency waits for Beto's answer (his home's
+	// "answer" item reads the case's latest request).
+	if _, err := a.Casework.RequestInfo(ctx, platform.Actor{Kind: platform.ActorStaff, ID: "plans-staff", Grants: []platform.Grant{{Agency: kase.AgencyID, Role: "caseworker"}}},
+		kase.ID, "Which plate is it?"); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("set up in %s", time.Since(began).Round(time.Millisecond))
 	seeded := seedPopulation(t, a.DB)

@@ -107,9 +107,13 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	if err != nil {
 		return err
 	}
-	if res.Jurisdictions+res.Agencies+people+services+obligations+opened > 0 {
+	plugins, err := demo.SeedPlugins(ctx, a.Plugins)
+	if err != nil {
+		return err
+	}
+	if res.Jurisdictions+res.Agencies+people+services+obligations+opened+plugins > 0 {
 		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people, "services", services,
-			"obligations", obligations, "cases", opened)
+			"obligations", obligations, "cases", opened, "plugins", plugins)
 	}
 	return nil
 }

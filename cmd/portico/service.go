@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/portico-gov/portico/internal/app"
@@ -70,7 +71,9 @@ func printProblems(e env, asJSON bool, probs []manifest.Problem) error {
 // runServiceValidate checks manifests without a database: a manifest that
 // extends another is resolved against the other files named.
 func runServiceValidate(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "portico service validate", "FILE... [--json]")
+	var cfg config.Config
+	fs := newFlags(e, "portico service validate", "FILE... [--json] [--data DIR | --db URL]")
+	cfg.RegisterStorage(fs, e.getenv, true)
 	asJSON := fs.Bool("json", false, "print the problems as a JSON list of {file, line, message}")
 	names, err := parseWithArgs(fs, args)
 	if err != nil {
@@ -83,6 +86,27 @@ func runServiceValidate(ctx context.Context, e env, args []string) error {
 	results, err := manifest.ValidateFiles(ctx, files, nil, nil)
 	if err != nil {
 		return err
+	}
+	// Manifests that use plug-in operations are checked against the
+	// plug-in registry in the database, when there is one.
+	checkedPlugins := false
+	if usesPlugins(ctx, files) {
+		err := noDatabase(cfg)
+		if err == nil {
+			err = withApp(ctx, e, cfg, func(ctx context.Context, a *app.App) error {
+				var err error
+				results, err = manifest.ValidateFilesWithPlugins(ctx, files, nil, nil, a.PluginRefs())
+				return err
+			})
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "The plug-in operations these manifests use were not checked against the plug-in registry: %s\n", platform.ErrorMessage(err))
+			if platform.ErrorCode(err) == platform.CodeInternal {
+				fmt.Fprintf(e.stderr, "(%v)\n", err)
+			}
+		} else {
+			checkedPlugins = true
+		}
 	}
 	for _, r := range results {
 		probs = append(probs, r.Problems...)
@@ -98,6 +122,9 @@ func runServiceValidate(ctx context.Context, e env, args []string) error {
 	}
 	if !*asJSON {
 		fmt.Fprintf(e.stdout, "%d manifest(s) valid.\n", len(files))
+		if checkedPlugins {
+			fmt.Fprintln(e.stdout, "Plug-in operations were checked against the plug-in registry; publishing a service that calls them waits for the plug-in gateway.")
+		}
 	}
 	return nil
 }
@@ -181,4 +208,34 @@ func runServiceList(ctx context.Context, e env, args []string) error {
 			tw.Flush()
 		})
 	})
+}
+
+// usesPlugins reports whether any of files names a plug-in operation
+// (validated with a registry that allows everything, to learn just that).
+func usesPlugins(ctx context.Context, files []manifest.File) bool {
+	var rec recordUses
+	if _, err := manifest.ValidateFilesWithPlugins(ctx, files, nil, nil, &rec); err != nil {
+		return false
+	}
+	return rec.used
+}
+
+type recordUses struct{ used bool }
+
+func (r *recordUses) CheckPluginUse(context.Context, string, string, string, string, []string) (string, error) {
+	r.used = true
+	return "", nil
+}
+
+// noDatabase says why there is no database to check against when the
+// default SQLite file in --data does not exist (opening it would create it).
+func noDatabase(cfg config.Config) error {
+	if cfg.DB != "" {
+		return nil
+	}
+	p := filepath.Join(cfg.DataDir, "portico.db")
+	if _, err := os.Stat(p); err != nil {
+		return platform.Errorf(platform.CodeInvalid, "there is no database at %s; give --data DIR or --db URL", p)
+	}
+	return nil
 }

@@ -42,7 +42,9 @@ import (
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/oidc/oidcweb"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/portal"
+	"github.com/portico-gov/portico/internal/portal/todo"
 	"github.com/portico-gov/portico/internal/reminder"
 	"github.com/portico-gov/portico/internal/reminder/reminderweb"
 	"github.com/portico-gov/portico/internal/secrets"
@@ -79,6 +81,9 @@ type App struct {
 	Applications *application.Service
 	// Feedback: what people tell us about the site (/feedback).
 	Feedback *feedback.Service
+	// Plugins is the plug-in registry: manifests, enablement per agency,
+	// access rights (ADR 31).
+	Plugins *plugin.Service
 
 	files       *application.Files
 	inserter    *jobs.Inserter // blocks' insert-only job client (DemoBlocks builds with it too)
@@ -195,6 +200,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
+	if a.Plugins, err = plugin.New(db, a.Audit, a.Clock, box, plugin.Config{EventTypes: EventTypes()}); err != nil {
+		return nil, err
+	}
 	// Construction order (docs/architecture.md, "Wiring"): the
 	// insert-only job client and the registry come first, so every block
 	// gets the client it enqueues with in its constructor and registers
@@ -245,7 +253,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if a.Reminders, err = reminder.New(db, a.Audit, a.Clock, inserter, reg, reminderDirectory{a.Identity, a.Notify}, reminderMailer{a.Notify},
-		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone}); err != nil {
+		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone, Counters: counters{a.Tenancy}}); err != nil {
 		return nil, err
 	}
 	if a.Casework, err = casework.New(db, a.Audit, a.Bus, a.Clock, a.caseworkDeps(a.Clock)); err != nil {
@@ -312,6 +320,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := applyweb.Register(a.Web, a.Applications, a.Tenancy, a.Notify); err != nil {
+		return nil, err
+	}
+	if err := todo.Register(a.Web, idw, todo.Blocks{Applications: a.Applications, Cases: a.Casework, Obligations: a.Reminders,
+		Agencies: a.Tenancy, Services: a.Catalog, Inbox: a.Notify, Clock: a.Clock}); err != nil {
 		return nil, err
 	}
 	if cfg.PublicURL != "" { // operator commands have no public URL and serve nothing

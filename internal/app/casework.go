@@ -87,7 +87,7 @@ func (o caseObligations) Set(ctx context.Context, tx *sql.Tx, ob casework.Obliga
 	}
 	_, err := o.r.Set(ctx, tx, reminder.Obligation{
 		AccountID: ob.AccountID, AgencyID: ob.AgencyID, Kind: ob.Kind, Source: ob.Source,
-		Title: reminder.Text{EN: ob.Title.EN, ES: ob.Title.ES}, URL: ob.URL,
+		Title: reminder.Text{EN: ob.Title.EN, ES: ob.Title.ES}, URL: ob.URL, Amount: ob.Amount, Reference: ob.Reference,
 		// A due instant becomes the calendar day it falls on in the
 		// jurisdiction's zone, due until that day ends there.
 		Due: reminder.DateOf(ob.Due.In(o.r.Location())), Schedule: sched,
@@ -99,6 +99,16 @@ func (o caseObligations) Set(ctx context.Context, tx *sql.Tx, ob casework.Obliga
 // request made before reminders existed) is not an error.
 func (o caseObligations) Complete(ctx context.Context, tx *sql.Tx, accountID, source string) error {
 	err := o.r.Complete(ctx, tx, accountID, source)
+	if platform.ErrorCode(err) == platform.CodeNotFound {
+		return nil
+	}
+	return err
+}
+
+// Cancel ends an obligation that no longer applies; one that was never
+// recorded is not an error.
+func (o caseObligations) Cancel(ctx context.Context, tx *sql.Tx, accountID, source string) error {
+	err := o.r.Cancel(ctx, tx, accountID, source)
 	if platform.ErrorCode(err) == platform.CodeNotFound {
 		return nil
 	}

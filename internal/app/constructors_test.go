@@ -15,6 +15,7 @@ import (
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/reminder"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
@@ -130,6 +131,11 @@ func TestConstructorsRefuseNilDependencies(t *testing.T) {
 			{"oidc", []string{"database", "audit log", "clock", "secrets box", "accounts"}, func(o string) error {
 				_, err := oidc.New(oidc.Config{Issuer: "https://portico.example.gov"}, keep(o, "database", db), keep(o, "audit log", log),
 					keep[platform.Clock](o, "clock", clock), keep(o, "secrets box", box), keep[oidc.Accounts](o, "accounts", ids))
+				return err
+			}},
+			{"plugin", []string{"database", "audit log", "clock", "secrets box"}, func(o string) error {
+				_, err := plugin.New(keep(o, "database", db), keep(o, "audit log", log), keep[platform.Clock](o, "clock", clock),
+					keep(o, "secrets box", box), plugin.Config{EventTypes: EventTypes()})
 				return err
 			}},
 		}

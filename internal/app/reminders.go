@@ -8,6 +8,7 @@ import (
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/reminder"
+	"github.com/portico-gov/portico/internal/tenancy"
 )
 
 // reminderMailer lets the reminder block send through the notification
@@ -48,4 +49,17 @@ func (d reminderDirectory) Contact(ctx context.Context, accountID string) (remin
 		return reminder.Contact{}, err
 	}
 	return reminder.Contact{Email: acc.Email, Lang: lang}, nil
+}
+
+// counters tells the reminder block's calendar where an agency is paid
+// in person, from the tenancy block's contact details.
+type counters struct{ t *tenancy.Service }
+
+func (c counters) Counter(ctx context.Context, agencyID string) (reminder.Counter, error) {
+	a, err := c.t.Agency(ctx, agencyID)
+	if err != nil {
+		return reminder.Counter{}, err
+	}
+	return reminder.Counter{Name: reminder.Text{EN: a.Name, ES: a.NameES}, Address: a.Contact.AddressLines(), Phone: a.Contact.Phone,
+		Hours: reminder.Text{EN: a.Contact.Hours, ES: a.Contact.HoursES}}, nil
 }

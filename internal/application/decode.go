@@ -7,9 +7,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/portico-gov/portico/internal/i18n"
 )
 
 // MaxAnswerLength caps one typed value. Schemas usually set a smaller
@@ -30,14 +31,14 @@ func (p *Page) Decode(form url.Values) (map[string]any, []Problem) {
 	for _, f := range p.Fields {
 		switch f.Widget {
 		case "date":
-			d, y, m := clean(form.Get(f.Name+"-day"), false), clean(form.Get(f.Name+"-year"), false), clean(form.Get(f.Name+"-month"), false)
-			if d == "" && m == "" && y == "" {
+			in := i18n.DateInput{Month: clean(form.Get(f.Name+"-month"), false), Day: clean(form.Get(f.Name+"-day"), false), Year: clean(form.Get(f.Name+"-year"), false)}
+			if in.Empty() {
 				continue
 			}
-			if v, ok := parseDate(d, m, y); ok {
+			if v, prob := i18n.ParseDate(in); prob == nil {
 				answers[f.Name] = v
 			} else {
-				probs = append(probs, p.problem(f.Name, "", "apply.error.date", ""))
+				probs = append(probs, p.problem(f.Name, prob.Part, prob.Key, ""))
 			}
 		case "number":
 			v := strings.NewReplacer(",", "", " ", "").Replace(clean(form.Get(f.Name), false))
@@ -162,22 +163,6 @@ func parseNumber(v string, integer bool) (any, bool) {
 	return x, true
 }
 
-// parseDate reads the USWDS memorable date: day, month and year typed in
-// separate boxes. The year must have four digits and the date must exist.
-func parseDate(d, m, y string) (string, bool) {
-	day, err1 := strconv.Atoi(d)
-	month, err2 := strconv.Atoi(m)
-	year, err3 := strconv.Atoi(y)
-	if err1 != nil || err2 != nil || err3 != nil || len(y) != 4 || year < 1000 || month < 1 || month > 12 || day < 1 || day > 31 {
-		return "", false
-	}
-	t := time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC)
-	if t.Day() != day || int(t.Month()) != month {
-		return "", false // 31 April
-	}
-	return t.Format(time.DateOnly), true
-}
-
 // Typed renders answers back into form values, the inverse of Decode: the
 // page shows stored (or prefilled) answers through it. For every answer
 // Decode produced, Decode(Typed(a)) gives a again.
@@ -191,10 +176,10 @@ func (p *Page) Typed(answers map[string]any) url.Values {
 		switch f.Widget {
 		case "date":
 			s, _ := v.(string)
-			if t, err := time.Parse(time.DateOnly, s); err == nil {
-				form.Set(f.Name+"-day", strconv.Itoa(t.Day()))
-				form.Set(f.Name+"-month", strconv.Itoa(int(t.Month())))
-				form.Set(f.Name+"-year", strconv.Itoa(t.Year()))
+			if in := i18n.DateInputOf(s); !in.Empty() {
+				form.Set(f.Name+"-month", in.Month)
+				form.Set(f.Name+"-day", in.Day)
+				form.Set(f.Name+"-year", in.Year)
 			}
 		case "checkboxes":
 			switch x := v.(type) {

@@ -66,8 +66,8 @@ func (f *Field) ID() string { return InputID(f.Name) }
 // field land (error summary, "Change" on check your answers).
 func (f *Field) FirstInputID() string {
 	switch {
-	case f.Widget == "date":
-		return InputID(f.Name + "-day")
+	case f.Widget == "date": // the first box in English; the page adjusts it for its language
+		return InputID(f.Name + "-month")
 	case f.Widget == "address" && len(f.Parts) > 0:
 		return InputID(f.Name + "-" + f.Parts[0])
 	case (f.Widget == "radios" || f.Widget == "checkboxes") && len(f.Options) > 0,
@@ -90,6 +90,9 @@ func InputID(name string) string {
 	}
 	return string(b)
 }
+
+// Runtime is the published version's runtime the form runs on.
+func (f *Form) Runtime() *manifest.Runtime { return f.rt }
 
 // Page returns the page with id, or nil.
 func (f *Form) Page(id string) *Page {
@@ -196,16 +199,27 @@ func compilePage(mp manifest.Page, order []string) (*Page, error) {
 	if p.schema, err = c.Compile(url); err != nil {
 		return nil, err
 	}
+	if p.Fields, err = describeFields(mp, order); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// describeFields lays out a page's properties in order with how each is
+// asked (its widget, options, address parts), from the page's schema and
+// the manifest's hints.
+func describeFields(mp manifest.Page, order []string) ([]*Field, error) {
 	var top propSchema
 	if err := json.Unmarshal(mp.Schema, &top); err != nil {
 		return nil, err
 	}
+	var out []*Field
 	for _, name := range order {
 		var ps propSchema
 		_ = json.Unmarshal(top.Properties[name], &ps)
-		p.Fields = append(p.Fields, newField(name, ps, mp.Fields[name], slices.Contains(top.Required, name)))
+		out = append(out, newField(name, ps, mp.Fields[name], slices.Contains(top.Required, name)))
 	}
-	return p, nil
+	return out, nil
 }
 
 // refuseLoader keeps page schemas from loading anything (the manifest

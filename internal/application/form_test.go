@@ -33,13 +33,19 @@ func TestDecodeAndValidate(t *testing.T) {
 		answers string // JSON of the typed answers
 		probs   string // "input:key" sorted as shown, comma separated
 	}{
-		{"empty page", marriage, "you", "", `{}`, "f-name:apply.error.required,f-born-day:apply.error.date.required,f-address-line1:apply.error.required"},
+		{"empty page", marriage, "you", "", `{}`, "f-name:apply.error.required,f-born-month:date.error.required,f-address-line1:apply.error.required"},
 		{"all good", marriage, "you", "name=+Ana+Citizen+&born-day=12&born-month=4&born-year=1988&address-line1=12+Elm+Street&address-city=Springfield&address-state=EX&address-zip=70101",
 			`{"address":{"city":"Springfield","line1":"12 Elm Street","state":"EX","zip":"70101"},"born":"1988-04-12","name":"Ana Citizen"}`, ""},
 		{"date that does not exist", marriage, "you", "name=A&born-day=31&born-month=4&born-year=1988&address-line1=x&address-city=y&address-zip=70101",
-			`{"address":{"city":"y","line1":"x","zip":"70101"},"name":"A"}`, "f-born-day:apply.error.date"},
+			`{"address":{"city":"y","line1":"x","zip":"70101"},"name":"A"}`, "f-born-month:date.error.real"},
 		{"two-digit year", marriage, "you", "name=A&born-day=1&born-month=4&born-year=88&address-line1=x&address-city=y&address-zip=70101",
-			`{"address":{"city":"y","line1":"x","zip":"70101"},"name":"A"}`, "f-born-day:apply.error.date"},
+			`{"address":{"city":"y","line1":"x","zip":"70101"},"name":"A"}`, "f-born-year:date.error.year_digits"},
+		{"US order with leading zeros", marriage, "you", "name=A&born-month=03&born-day=27&born-year=2021&address-line1=x&address-city=y&address-zip=70101",
+			`{"address":{"city":"y","line1":"x","zip":"70101"},"born":"2021-03-27","name":"A"}`, ""},
+		{"day typed in the month box", marriage, "you", "name=A&born-month=27&born-day=03&born-year=2021&address-line1=x&address-city=y&address-zip=70101",
+			`{"address":{"city":"y","line1":"x","zip":"70101"},"name":"A"}`, "f-born-month:date.error.month_range"},
+		{"year left out", marriage, "you", "name=A&born-month=3&born-day=27&address-line1=x&address-city=y&address-zip=70101",
+			`{"address":{"city":"y","line1":"x","zip":"70101"},"name":"A"}`, "f-born-year:date.error.year_missing"},
 		{"address part pattern and missing", marriage, "you", "name=A&born-day=1&born-month=4&born-year=1988&address-line1=x&address-zip=7010",
 			`{"address":{"line1":"x","zip":"7010"},"born":"1988-04-01","name":"A"}`, "f-address-city:apply.error.required,f-address-zip:apply.error.pattern"},
 		{"control characters dropped", marriage, "you", "name=%00Ana%0A%09Cit&born-day=1&born-month=1&born-year=2000&address-line1=x&address-city=y&address-zip=70101",

@@ -123,7 +123,7 @@ func (p *Page) problemsFor(e *jsonschema.ValidationError) []Problem {
 	case *kind.Format:
 		switch k.Want {
 		case "date":
-			key = "apply.error.date"
+			key = "date.error.real"
 		case "email":
 			key = "apply.error.email"
 		default:
@@ -143,7 +143,7 @@ func requiredKey(f *Field) string {
 	case "file":
 		return "apply.error.file"
 	case "date":
-		return "apply.error.date.required"
+		return "date.error.required"
 	}
 	return "apply.error.required"
 }
@@ -160,7 +160,8 @@ func (p *Page) problem(name, part, key, arg string) Problem {
 	return pr
 }
 
-// tidy keeps the first problem of each input and orders them as the
+// tidy keeps the first problem of each input (of each date: its three
+// boxes share one message) and orders them as the
 // fields appear on the page, so the error summary reads top to bottom.
 func (p *Page) tidy(probs []Problem) []Problem {
 	rank := func(pr Problem) int {
@@ -176,8 +177,12 @@ func (p *Page) tidy(probs []Problem) []Problem {
 	var out []Problem
 	seen := map[string]bool{}
 	for _, pr := range probs {
-		if !seen[pr.Field] {
-			seen[pr.Field] = true
+		key := pr.Field
+		if f := p.field(pr.Name); f != nil && f.Widget == "date" {
+			key = "date " + pr.Name // one message for the date's group of boxes
+		}
+		if !seen[key] {
+			seen[key] = true
 			out = append(out, pr)
 		}
 	}

@@ -576,9 +576,11 @@ func (s *syncBuffer) String() string {
 var Widths = []int64{1280, 390, 320}
 
 // machineText is text a person should never read on a page: ISO
-// timestamps, "UTC", Go's formatting mistakes, unrendered template
-// actions and currency codes before amounts.
-var machineText = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\bUTC\b|%!|\{\{|\bUSD \d`)
+// timestamps and dates ("2021-03-27": a date answer or a due date not
+// written by the formatter), times with seconds (Go's default format),
+// "UTC", Go's formatting mistakes, unrendered template actions and
+// currency codes before amounts.
+var machineText = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}|\b)|\b\d{2}:\d{2}:\d{2}\b|\bUTC\b|%!|\{\{|\bUSD \d`)
 
 // CheckEverywhere loads url at each width in widths (Widths when none is
 // given) and, at each, fails the test (without stopping it) when the status
@@ -591,22 +593,42 @@ func (p *Page) CheckEverywhere(t testing.TB, name, url string, widths ...int64) 
 	if len(widths) == 0 {
 		widths = Widths
 	}
-	dir := os.Getenv("PORTICO_SCREENSHOTS")
 	for _, width := range widths {
 		p.Run(t, chromedp.EmulateViewport(width, 900))
 		if status := p.Navigate(t, url); status != 200 {
 			t.Errorf("%s (%d px): status %d", url, width, status)
 			continue
 		}
-		p.CheckA11y(t)
-		p.CheckReflow(t, width)
-		if m := machineText.FindString(p.Text(t, "main")); m != "" {
-			t.Errorf("%s (%d px): machine text %q on the page", url, width, m)
-		}
-		if dir != "" {
-			file := fmt.Sprintf("%s-%d.png", strings.NewReplacer("/", "_", "?", "_", "=", "_", "&", "_").Replace(name), width)
-			p.Screenshot(t, filepath.Join(dir, file))
-		}
+		p.checkAt(t, name, width)
+	}
+}
+
+// CheckHere checks the page the tab shows now, without loading it again,
+// as CheckEverywhere does at each width: for a page that is the answer to
+// a form post (an error summary with what was typed). Its status is the
+// caller's to check (an error page answers 400).
+func (p *Page) CheckHere(t testing.TB, name string, widths ...int64) {
+	t.Helper()
+	if len(widths) == 0 {
+		widths = Widths
+	}
+	for _, width := range widths {
+		p.Run(t, chromedp.EmulateViewport(width, 900))
+		p.checkAt(t, name, width)
+	}
+}
+
+// checkAt runs CheckEverywhere's checks on the current page at width.
+func (p *Page) checkAt(t testing.TB, name string, width int64) {
+	t.Helper()
+	p.CheckA11y(t)
+	p.CheckReflow(t, width)
+	if m := machineText.FindString(p.Text(t, "main")); m != "" {
+		t.Errorf("%s (%d px): machine text %q on the page", p.Location(t), width, m)
+	}
+	if dir := os.Getenv("PORTICO_SCREENSHOTS"); dir != "" {
+		file := fmt.Sprintf("%s-%d.png", strings.NewReplacer("/", "_", "?", "_", "=", "_", "&", "_").Replace(name), width)
+		p.Screenshot(t, filepath.Join(dir, file))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/platform"
 )
 
 // Document is a document a case issued; producing it is a later issue.
@@ -119,9 +120,19 @@ func (s *Service) execRequestPayment(ctx context.Context, tx *sql.Tx, run action
 		t := run.Now.Add(d)
 		due = &t
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO case_payments (case_id, state, amount, currency, requested_at, due_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		c.ID, c.State, amount, currency, run.Now, due); err != nil {
+	var paymentID int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO case_payments (case_id, state, amount, currency, requested_at, due_at) VALUES ($1, $2, $3, $4, $5, $6)
+		RETURNING id`, c.ID, c.State, amount, currency, run.Now, due).Scan(&paymentID); err != nil {
 		return fmt.Errorf("casework: request payment: %w", err)
+	}
+	if due != nil {
+		money, err := platform.NewMoney(amount, currency)
+		if err != nil {
+			return fmt.Errorf("casework: request payment: %w", err)
+		}
+		if err := s.obligePayment(ctx, tx, run, paymentID, money, *due); err != nil {
+			return fmt.Errorf("casework: request payment: %w", err)
+		}
 	}
 	detail := map[string]any{"action": "request_payment", "amount": amount, "currency": currency}
 	if due != nil {
@@ -184,8 +195,9 @@ func (s *Service) execSetReminder(ctx context.Context, tx *sql.Tx, run actionRun
 }
 
 // execCallPlugin stands in for the plug-in gateway (issue 11), which does
-// not exist yet. Validation refuses call_plugin, but versions published
-// before it did are still stored and their cases still enter states, so
+// not exist yet. Publishing refuses call_plugin (`portico service
+// validate` checks it against the plug-in registry, internal/plugin), but
+// versions published before it did are still stored and their cases still enter states, so
 // the action is reached: it records for staff that the plug-in was not
 // called ("available": false) and emits nothing, since no call was made.
 // The gateway replaces this entry in actionExecutors.

@@ -63,11 +63,18 @@ func (s *Service) RecordPayment(ctx context.Context, actor platform.Actor, caseI
 		if amount != due.Int64 {
 			return platform.Invalid("amount", fmt.Sprintf("the amount due is %s", i18n.Messages().For(i18n.English, nil).MoneyOf(due.Int64, "")))
 		}
+		paid, err := unpaidIDs(ctx, tx, c.ID)
+		if err != nil {
+			return err
+		}
 		now := s.clock.Now().UTC()
 		actor := platform.ActorFrom(ctx).String()
 		if _, err := tx.ExecContext(ctx, `UPDATE case_payments SET paid_at = $2, paid_amount = amount, paid_by = $3, paid_ref = $4
 			WHERE case_id = $1 AND paid_at IS NULL`, c.ID, now, actor, ref); err != nil {
 			return fmt.Errorf("casework: record payment: %w", err)
+		}
+		if err := s.paidObligations(ctx, tx, c, paid); err != nil {
+			return err
 		}
 		detail := map[string]any{"action": "payment_recorded", "amount": amount, "ref": ref}
 		if err := s.entry(ctx, tx, c.ID, "message", false, "", detail); err != nil {
@@ -122,4 +129,22 @@ func (s *Service) Payments(ctx context.Context, caseID string) ([]Payment, error
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// unpaidIDs lists the case's fee requests not yet paid.
+func unpaidIDs(ctx context.Context, tx *sql.Tx, caseID string) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM case_payments WHERE case_id = $1 AND paid_at IS NULL ORDER BY id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("casework: unpaid: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }

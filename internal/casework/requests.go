@@ -39,7 +39,7 @@ func (s *Service) RequestInfo(ctx context.Context, actor platform.Actor, caseID,
 			}
 			m := w.Manifest
 			if err := s.deps.Obligations.Set(ctx, tx, Obligation{
-				AccountID: c.AccountID, AgencyID: c.AgencyID, Kind: "action", Source: "case:" + c.ID + "/request",
+				AccountID: c.AccountID, AgencyID: c.AgencyID, Kind: "action", Source: RequestSource(c.ID),
 				Title: manifest.Text{EN: "Answer the agency's question about " + c.Reference + ": " + m.Title.EN,
 					ES: "Responda a la pregunta de la agencia sobre " + c.Reference + ": " + m.Title.ES},
 				URL: "/applications/" + c.ID, Due: now.Add(RequestDue), RemindBefore: []time.Duration{7 * 24 * time.Hour, 0},
@@ -72,7 +72,7 @@ func (s *Service) Respond(ctx context.Context, actor platform.Actor, caseID, bod
 			return nil, err
 		}
 		if s.deps.Obligations != nil {
-			if err := s.deps.Obligations.Complete(ctx, tx, c.AccountID, "case:"+c.ID+"/request"); err != nil {
+			if err := s.deps.Obligations.Complete(ctx, tx, c.AccountID, RequestSource(c.ID)); err != nil {
 				return nil, err
 			}
 		}

@@ -66,12 +66,14 @@ type Deps struct {
 // their calendar.
 type Obligation struct {
 	AccountID, AgencyID string
-	Kind                string // "renewal" or "action"
-	Source              string // unique per account: "case:ID/reminder:R", "case:ID/request"
+	Kind                string // "renewal", "action" or "payment"
+	Source              string // unique per account: "case:ID/reminder:R", "case:ID/request", "case:ID/payment:N"
 	Title               manifest.Text
 	URL                 string // where to act, a path on this site
 	Due                 time.Time
 	RemindBefore        []time.Duration // nil: the reminder block's default schedule
+	Amount              *platform.Money // a fee to pay; nil otherwise
+	Reference           string          // what to quote (the case's reference)
 }
 
 // Obligations is what casework needs of the reminder block; both run in
@@ -79,6 +81,8 @@ type Obligation struct {
 type Obligations interface {
 	Set(ctx context.Context, tx *sql.Tx, o Obligation) error
 	Complete(ctx context.Context, tx *sql.Tx, accountID, source string) error
+	// Cancel ends an obligation that no longer applies (the case closed).
+	Cancel(ctx context.Context, tx *sql.Tx, accountID, source string) error
 }
 
 // RequestDue is how long an applicant is given to answer a request for
@@ -317,6 +321,9 @@ func (s *Service) transition(ctx context.Context, tx *sql.Tx, w *Workflow, c Cas
 		return Case{}, err
 	}
 	if c.ClosedAt != nil {
+		if err := s.endObligations(ctx, tx, c); err != nil {
+			return Case{}, err
+		}
 		if err := s.emit(ctx, tx, c, EventClosed, map[string]any{"state": c.State}); err != nil {
 			return Case{}, err
 		}

@@ -20,19 +20,24 @@ type DemoObligation struct {
 }
 
 // Obligations are what the demo's citizens have coming up: Ana (English)
-// has a vehicle registration and a property tax installment ahead; Beto
-// (Spanish) has a registration due within the week (so its 7-day reminder
-// goes at once and shows in the development mailbox), a tax installment,
-// and a document a caseworker asked for that is overdue.
+// has a vehicle registration and a property tax installment ($1,235.50)
+// ahead; Beto (Spanish) has a registration due within the week (so its
+// 7-day reminder goes at once and shows in the development mailbox), a tax
+// installment ($842.75), and a document a caseworker asked for that is
+// overdue. Renewals lead to the service's start page.
 var Obligations = []DemoObligation{
 	{Email: "ana.citizen@example.com", DueIn: 21, Obligation: reminder.Obligation{AgencyID: "dmv", Kind: reminder.KindRenewal, Source: "demo:vehicle-registration",
-		Title: reminder.Text{EN: "Renew your vehicle registration (EX 4KQ-218)", ES: "Renueve el registro de su vehículo (EX 4KQ-218)"}}},
+		Title: reminder.Text{EN: "Renew your vehicle registration (EX 4KQ-218)", ES: "Renueve el registro de su vehículo (EX 4KQ-218)"},
+		URL:   "/services/vehicle-registration-renewal"}},
 	{Email: "ana.citizen@example.com", DueIn: 45, Obligation: reminder.Obligation{AgencyID: "adams-treasurer", Kind: reminder.KindPayment, Source: "demo:property-tax-2",
-		Title: reminder.Text{EN: "Pay your property tax, second installment", ES: "Pague su impuesto predial, segunda cuota"}}},
+		Title:  reminder.Text{EN: "Pay your property tax, second installment", ES: "Pague su impuesto predial, segunda cuota"},
+		Amount: &platform.Money{Minor: 123550, Currency: "USD"}, Reference: "Parcel 01-234-567"}},
 	{Email: "beto.ciudadano@example.com", DueIn: 5, Obligation: reminder.Obligation{AgencyID: "dmv", Kind: reminder.KindRenewal, Source: "demo:vehicle-registration",
-		Title: reminder.Text{EN: "Renew your vehicle registration (EX 7MB-904)", ES: "Renueve el registro de su vehículo (EX 7MB-904)"}}},
+		Title: reminder.Text{EN: "Renew your vehicle registration (EX 7MB-904)", ES: "Renueve el registro de su vehículo (EX 7MB-904)"},
+		URL:   "/services/vehicle-registration-renewal"}},
 	{Email: "beto.ciudadano@example.com", DueIn: 30, Obligation: reminder.Obligation{AgencyID: "baker-treasurer", Kind: reminder.KindPayment, Source: "demo:property-tax-2",
-		Title: reminder.Text{EN: "Pay your property tax, second installment", ES: "Pague su impuesto predial, segunda cuota"}}},
+		Title:  reminder.Text{EN: "Pay your property tax, second installment", ES: "Pague su impuesto predial, segunda cuota"},
+		Amount: &platform.Money{Minor: 84275, Currency: "USD"}, Reference: "Parcel 02-468-135"}},
 	{Email: "beto.ciudadano@example.com", DueIn: -2, Obligation: reminder.Obligation{AgencyID: "lakeside-licensing", Kind: reminder.KindAction, Source: "demo:proof-of-address",
 		Title: reminder.Text{EN: "Send proof of address for your business license", ES: "Envíe un comprobante de domicilio para su licencia comercial"}}},
 }

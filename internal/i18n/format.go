@@ -17,8 +17,8 @@ import (
 // only place Portico turns a time.Time or a platform.Money into text for a
 // person, so every page and email agrees:
 //
-//	en: March 27, 2021 · March 27, 2021, 3:04 PM CDT · $1,234.50
-//	es: 27 de marzo de 2021 · 27 de marzo de 2021, 15:04 CDT · $1,234.50
+//	en: March 27, 2021 · March 27, 2021, 3:04 PM · $1,234.50
+//	es: 27 de marzo de 2021 · 27 de marzo de 2021, 15:04 · $1,234.50
 //
 // Month names and the order of day, month and year are catalogue messages
 // (kernel.LANG.json), checked like every other text; the CLDR number
@@ -65,8 +65,9 @@ func (f Formatter) Day(year int, month time.Month, day int) string {
 	return f.c.T(f.lang, "date.long", day, f.c.T(f.lang, "date.month."+strconv.Itoa(int(month))), year)
 }
 
-// Time writes the local time of day of t with its zone: "3:04 PM CDT" in
-// English, "15:04 CDT" in Spanish.
+// Time writes the local time of day of t in the jurisdiction's zone, which
+// every reader shares, so no zone name is shown: "3:04 PM" in
+// English, "15:04" in Spanish.
 func (f Formatter) Time(t time.Time) string {
 	if t.IsZero() {
 		return ""
@@ -74,7 +75,7 @@ func (f Formatter) Time(t time.Time) string {
 	return t.In(f.loc).Format(f.c.T(f.lang, "date.time_layout"))
 }
 
-// DateTime writes date and time of t: "March 27, 2021, 3:04 PM CDT".
+// DateTime writes date and time of t: "March 27, 2021, 3:04 PM".
 func (f Formatter) DateTime(t time.Time) string {
 	if t.IsZero() {
 		return ""

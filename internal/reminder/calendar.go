@@ -156,6 +156,48 @@ type CalendarOptions struct {
 	Lang     string // "en" or "es"
 	BaseURL  string // the site, for links and the UIDs' domain
 	SendHour int    // the hour reminders are sent, for the alarms
+	// Counters are where amounts are paid in person, by agency id: an
+	// event of an amount owed says where to pay it.
+	Counters map[string]Counter
+}
+
+// Counter is where a person pays an agency in person: its name and how
+// to reach its office.
+type Counter struct {
+	Name    Text
+	Address []string // the lines of the office's street address
+	Phone   string
+	Hours   Text // opening hours
+}
+
+// Counters finds an agency's counter (internal/app adapts the tenancy
+// block). An agency it does not know is an error; the calendar then says
+// only the agency's id.
+type Counters interface {
+	Counter(ctx context.Context, agencyID string) (Counter, error)
+}
+
+// CalendarFor renders obs in lang with the counters of the agencies
+// their amounts are owed to.
+func (s *Service) CalendarFor(ctx context.Context, lang string, obs []Obligation) []byte {
+	opts := s.CalendarOptions(lang)
+	if s.cfg.Counters != nil {
+		for _, o := range obs {
+			if o.Amount == nil || o.AgencyID == "" {
+				continue
+			}
+			if _, ok := opts.Counters[o.AgencyID]; ok {
+				continue
+			}
+			if c, err := s.cfg.Counters.Counter(ctx, o.AgencyID); err == nil {
+				if opts.Counters == nil {
+					opts.Counters = map[string]Counter{}
+				}
+				opts.Counters[o.AgencyID] = c
+			}
+		}
+	}
+	return RenderCalendar(obs, opts)
 }
 
 // CalendarOptions returns the options for lang on this site.
@@ -191,7 +233,27 @@ func RenderCalendar(obs []Obligation, opts CalendarOptions) []byte {
 		ev.SetAllDayStartAt(o.Due.Time(time.UTC))
 		ev.SetAllDayEndAt(o.Due.AddDays(1).Time(time.UTC))
 		title := o.Title.In(lang)
-		ev.SetSummary(title)
+		desc := []string{m.T("reminder.calendar.due", FormatDate(lang, o.Due))}
+		if o.Amount != nil {
+			amount := m.Money(*o.Amount)
+			ev.SetSummary(m.T("reminder.calendar.summary.amount", title, amount))
+			desc = append(desc, m.T("reminder.calendar.amount", amount))
+			if c, ok := opts.Counters[o.AgencyID]; ok {
+				desc = append(desc, m.T("reminder.calendar.counter", c.Name.In(lang)))
+				desc = append(desc, c.Address...)
+				if c.Phone != "" {
+					desc = append(desc, m.T("reminder.calendar.phone", c.Phone))
+				}
+				if h := c.Hours.In(lang); h != "" {
+					desc = append(desc, m.T("reminder.calendar.hours", h))
+				}
+			}
+		} else {
+			ev.SetSummary(title)
+		}
+		if o.Reference != "" {
+			desc = append(desc, m.T("reminder.calendar.reference", o.Reference))
+		}
 		link := o.URL
 		if strings.HasPrefix(link, "/") && !strings.HasPrefix(link, "//") {
 			link = opts.BaseURL + link
@@ -199,7 +261,8 @@ func RenderCalendar(obs []Obligation, opts CalendarOptions) []byte {
 		if link == "" {
 			link = opts.BaseURL + "/coming-up"
 		}
-		ev.SetDescription(m.T("reminder.calendar.due", FormatDate(lang, o.Due)) + "\n" + m.T("reminder.calendar.link") + " " + link)
+		desc = append(desc, m.T("reminder.calendar.link")+" "+link)
+		ev.SetDescription(strings.Join(desc, "\n"))
 		ev.SetURL(link)
 		ev.SetTimeTransparency(ics.TransparencyTransparent)
 		for _, off := range o.Schedule {
@@ -259,5 +322,5 @@ func (s *Service) Calendar(ctx context.Context, accountID string) ([]byte, error
 	if c, err := s.dir.Contact(ctx, accountID); err == nil {
 		lang = c.Lang
 	}
-	return RenderCalendar(obs, s.CalendarOptions(lang)), nil
+	return s.CalendarFor(ctx, lang, obs), nil
 }

@@ -11,6 +11,7 @@ import (
 
 	ics "github.com/arran4/golang-ical"
 
+	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/reminder"
 )
 
@@ -138,4 +139,62 @@ func FuzzParseFeedFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCalendarAmountGolden: an obligation that carries an amount says it
+// in the event's summary and description, with where to pay in person
+// (the agency's counter) and the reference to quote, in both languages;
+// the event is the due date, all day.
+func TestCalendarAmountGolden(t *testing.T) {
+	at := time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)
+	amount := platform.MustMoney(123550, "USD")
+	obs := []reminder.Obligation{{
+		ID: "0193a1b2-0000-7000-8000-000000000003", AccountID: "ana", AgencyID: "adams-clerk", Kind: reminder.KindPayment,
+		Source: "case:c1/payment:1", Title: reminder.Text{EN: "Pay the fee: Get a dog license", ES: "Pague la tarifa: Obtener una licencia para perro"},
+		URL: "/applications/c1", Due: reminder.Date{Year: 2026, Month: 12, Day: 8}, Amount: &amount, Reference: "ADAMS-CLERK-2026-000001",
+		Schedule: reminder.Schedule{-7 * reminder.Day, 0}, Status: reminder.StatusOpen, CreatedAt: at, UpdatedAt: at,
+	}}
+	counters := map[string]reminder.Counter{"adams-clerk": {
+		Name:    reminder.Text{EN: "Adams County Clerk", ES: "Secretaría del Condado de Adams"},
+		Address: []string{"100 Main Street, Room 110", "Springfield, EX 70101"}, Phone: "(555) 010-5200",
+		Hours: reminder.Text{EN: "Monday to Friday, 8 a.m. to 4:30 p.m.", ES: "De lunes a viernes, de 8:00 a 16:30"},
+	}}
+	for _, tc := range []struct{ lang, summary, amount, hours string }{
+		{"en", "Pay the fee: Get a dog license: $1,235.50", "Amount owed: $1,235.50.", "Open: Monday to Friday, 8 a.m. to 4:30 p.m."},
+		{"es", "Pague la tarifa: Obtener una licencia para perro: $1,235.50", "Monto adeudado: $1,235.50.", "Horario: De lunes a viernes, de 8:00 a 16:30"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			got := reminder.RenderCalendar(obs, reminder.CalendarOptions{Lang: tc.lang, BaseURL: "https://portico.example.gov", SendHour: 9, Counters: counters})
+			path := filepath.Join("testdata", "feed-amount."+tc.lang+".ics")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/reminder -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("calendar differs from %s (go test ./internal/reminder -update, then review the diff):\n%s", path, got)
+			}
+			cal, err := ics.ParseCalendar(bytes.NewReader(got))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := cal.Events()[0]
+			if d, err := e.GetAllDayStartAt(); err != nil || d.Format(time.DateOnly) != "2026-12-08" {
+				t.Errorf("DTSTART = %v, %v", d, err)
+			}
+			if s := ics.FromText(e.GetProperty(ics.ComponentPropertySummary).Value); s != tc.summary {
+				t.Errorf("SUMMARY = %q, want %q", s, tc.summary)
+			}
+			desc := ics.FromText(e.GetProperty(ics.ComponentPropertyDescription).Value)
+			for _, w := range []string{tc.amount, "100 Main Street, Room 110", "(555) 010-5200", tc.hours, "ADAMS-CLERK-2026-000001", "https://portico.example.gov/applications/c1"} {
+				if !strings.Contains(desc, w) {
+					t.Errorf("DESCRIPTION lacks %q:\n%s", w, desc)
+				}
+			}
+		})
+	}
 }

@@ -179,9 +179,15 @@ type Obligation struct {
 	// Source is the caller's key for what this obligation is about, for
 	// example "case:ID/reminder:renew", "document:ID" or "draft:ID". Set is
 	// idempotent per account and source.
-	Source    string     `json:"source"`
-	Title     Text       `json:"title"`
-	URL       string     `json:"url,omitempty"` // where to act: an absolute URL or a path on this site
+	Source string `json:"source"`
+	Title  Text   `json:"title"`
+	URL    string `json:"url,omitempty"` // where to act: an absolute URL or a path on this site
+	// Amount is what the person owes, when the obligation is a payment
+	// (a tax instalment, a fee a case asked for); nil when nothing is owed.
+	Amount *platform.Money `json:"amount,omitempty"`
+	// Reference is what to quote when paying or answering at the counter
+	// (a case reference, a parcel number); "" when there is none.
+	Reference string     `json:"reference,omitempty"`
 	Due       Date       `json:"-"`
 	Schedule  Schedule   `json:"-"`
 	Status    Status     `json:"status"`
@@ -241,6 +247,9 @@ type Config struct {
 	BatchSize int
 	// SendBatch is how many reminders one send job carries. Default 100.
 	SendBatch int
+	// Counters, when set, tells the calendar where amounts owed are paid
+	// in person (the agency's office, phone and hours).
+	Counters Counters
 	// MaxPerSweep caps the reminders one sweep enqueues, so catching up
 	// after downtime does not flood the mail queue; the rest wait for the
 	// next sweep. Default 20,000.
@@ -341,7 +350,7 @@ func (o *Obligation) validate() error {
 	}{
 		{"account_id", o.AccountID, 64, true}, {"agency_id", o.AgencyID, 64, false}, {"kind", o.Kind, 32, true},
 		{"source", o.Source, 255, true}, {"title_en", o.Title.EN, 200, true}, {"title_es", o.Title.ES, 200, false},
-		{"url", o.URL, 1000, false},
+		{"url", o.URL, 1000, false}, {"reference", o.Reference, 100, false},
 	} {
 		if err := checkLine(c.field, c.v, c.max, c.required); err != nil {
 			return err
@@ -349,6 +358,16 @@ func (o *Obligation) validate() error {
 	}
 	if o.Title.ES == "" {
 		o.Title.ES = o.Title.EN
+	}
+	if o.Amount != nil {
+		m, err := platform.NewMoney(o.Amount.Minor, o.Amount.Currency)
+		if err != nil {
+			return err
+		}
+		if m.Negative() {
+			return platform.Invalid("amount", "An amount owed is not negative")
+		}
+		o.Amount = &m
 	}
 	if o.Due.IsZero() || o.Due.Year < 2000 || o.Due.Year > 2200 {
 		return platform.Invalid("due", "Enter a due date")
@@ -360,7 +379,8 @@ func (o *Obligation) validate() error {
 	return nil
 }
 
-const obligationColumns = `id, account_id, agency_id, kind, source, title_en, title_es, url, due_on, schedule, status, created_at, updated_at, closed_at`
+const obligationColumns = `id, account_id, agency_id, kind, source, title_en, title_es, url, due_on, schedule, status, created_at, updated_at, closed_at,
+	amount_minor, amount_currency, reference`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -368,9 +388,14 @@ func scanObligation(r scanner) (Obligation, error) {
 	var o Obligation
 	var due, sched string
 	var closed sql.NullTime
+	var minor sql.NullInt64
+	var currency sql.NullString
 	if err := r.Scan(&o.ID, &o.AccountID, &o.AgencyID, &o.Kind, &o.Source, &o.Title.EN, &o.Title.ES, &o.URL,
-		&due, &sched, &o.Status, &o.CreatedAt, &o.UpdatedAt, &closed); err != nil {
+		&due, &sched, &o.Status, &o.CreatedAt, &o.UpdatedAt, &closed, &minor, &currency, &o.Reference); err != nil {
 		return o, err
+	}
+	if minor.Valid {
+		o.Amount = &platform.Money{Minor: minor.Int64, Currency: currency.String}
 	}
 	var err error
 	if o.Due, err = ParseDate(due); err != nil {
@@ -410,9 +435,9 @@ func (s *Service) Set(ctx context.Context, tx *sql.Tx, o Obligation) (Obligation
 		o.ID = uuid.Must(uuid.NewV7()).String()
 		o.Status, o.CreatedAt, o.UpdatedAt = StatusOpen, now, now
 		if _, err := tx.ExecContext(ctx, `INSERT INTO obligations (`+obligationColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16)`,
 			o.ID, o.AccountID, o.AgencyID, o.Kind, o.Source, o.Title.EN, o.Title.ES, o.URL, o.Due.String(), o.Schedule.encode(),
-			o.Status, now, now); err != nil {
+			o.Status, now, now, amountMinor(o.Amount), amountCurrency(o.Amount), o.Reference); err != nil {
 			return o, fmt.Errorf("reminder: set: %w", err)
 		}
 		if err := s.plan(ctx, tx, o, now); err != nil {
@@ -424,14 +449,17 @@ func (s *Service) Set(ctx context.Context, tx *sql.Tx, o Obligation) (Obligation
 	}
 	o.ID, o.CreatedAt = prev.ID, prev.CreatedAt
 	replan := prev.Due != o.Due || !slices.Equal(prev.Schedule, o.Schedule) || prev.Status != StatusOpen
-	same := !replan && prev.AgencyID == o.AgencyID && prev.Kind == o.Kind && prev.Title == o.Title && prev.URL == o.URL
+	same := !replan && prev.AgencyID == o.AgencyID && prev.Kind == o.Kind && prev.Title == o.Title && prev.URL == o.URL &&
+		sameAmount(prev.Amount, o.Amount) && prev.Reference == o.Reference
 	if same {
 		return prev, nil
 	}
 	o.Status, o.UpdatedAt = StatusOpen, now
 	if _, err := tx.ExecContext(ctx, `UPDATE obligations SET agency_id = $1, kind = $2, title_en = $3, title_es = $4, url = $5,
-		due_on = $6, schedule = $7, status = 'open', updated_at = $8, closed_at = NULL WHERE id = $9`,
-		o.AgencyID, o.Kind, o.Title.EN, o.Title.ES, o.URL, o.Due.String(), o.Schedule.encode(), now, o.ID); err != nil {
+		due_on = $6, schedule = $7, status = 'open', updated_at = $8, closed_at = NULL, amount_minor = $10, amount_currency = $11,
+		reference = $12 WHERE id = $9`,
+		o.AgencyID, o.Kind, o.Title.EN, o.Title.ES, o.URL, o.Due.String(), o.Schedule.encode(), now, o.ID,
+		amountMinor(o.Amount), amountCurrency(o.Amount), o.Reference); err != nil {
 		return o, fmt.Errorf("reminder: set: %w", err)
 	}
 	if replan {
@@ -443,6 +471,28 @@ func (s *Service) Set(ctx context.Context, tx *sql.Tx, o Obligation) (Obligation
 		}
 	}
 	return o, s.record(ctx, tx, "obligation.set", o)
+}
+
+// amountMinor and amountCurrency are the columns of an amount (NULL: none).
+func amountMinor(m *platform.Money) any {
+	if m == nil {
+		return nil
+	}
+	return m.Minor
+}
+
+func amountCurrency(m *platform.Money) any {
+	if m == nil {
+		return nil
+	}
+	return m.Currency
+}
+
+func sameAmount(a, b *platform.Money) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // NoReminders is a schedule with no reminders (the obligation is listed and
@@ -486,9 +536,17 @@ func (s *Service) plan(ctx context.Context, tx *sql.Tx, o Obligation, now time.T
 func (s *Service) record(ctx context.Context, tx *sql.Tx, action string, o Obligation) error {
 	_, err := s.audit.Append(ctx, tx, audit.Record{
 		Action: action, Subject: "obligation:" + o.ID, AgencyID: o.AgencyID,
-		Detail: map[string]any{"account": o.AccountID, "source": o.Source, "kind": o.Kind, "due": o.Due.String(), "status": o.Status},
+		Detail: recordDetail(o),
 	})
 	return err
+}
+
+func recordDetail(o Obligation) map[string]any {
+	d := map[string]any{"account": o.AccountID, "source": o.Source, "kind": o.Kind, "due": o.Due.String(), "status": o.Status}
+	if o.Amount != nil {
+		d["amount"], d["currency"] = o.Amount.Minor, o.Amount.Currency
+	}
+	return d
 }
 
 // Complete marks the obligation of (account, source) done in tx and drops

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -218,4 +219,70 @@ func (s *Server) refuseInput(w http.ResponseWriter, r *http.Request, err error) 
 		s.logger.ErrorContext(r.Context(), "error page failed", "err", rerr)
 		http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
 	}
+}
+
+// DateField is a date asked with the USWDS memorable date pattern, for
+// the "date_input" template in the layout: a fieldset whose legend is the
+// question, one hint, one error for the group, and three numeric text
+// boxes in the order of the page's language (month, day, year in English;
+// día, mes, año in Spanish). The box a problem is about is highlighted;
+// a problem with the whole date highlights all three.
+type DateField struct {
+	ID, Legend, Hint, Error string
+	Parts                   []DatePart
+}
+
+// DatePart is one box of a DateField.
+type DatePart struct {
+	ID, Name, Label, Value, Autocomplete, Class string
+	MaxLength                                   int
+	Invalid                                     bool
+}
+
+// DateField describes a date question for the "date_input" template.
+// id is the HTML id prefix (boxes are id-month, id-day, id-year), name the
+// form name prefix (name-month, …); legend and hint are already
+// translated (hint may be ""; the example of the pattern follows it).
+// errMsg is the translated problem and errPart the box it is about ("" for
+// the whole date). bday asks browsers to fill a date of birth.
+func (p *Page) DateField(id, name, legend, hint string, typed i18n.DateInput, errMsg, errPart string, bday bool) DateField {
+	example := p.T("date.input.hint")
+	if hint != "" {
+		hint += " " + example
+	} else {
+		hint = example
+	}
+	d := DateField{ID: id, Legend: legend, Hint: hint, Error: errMsg}
+	for _, part := range p.format.DateParts() {
+		dp := DatePart{ID: id + "-" + part, Name: name + "-" + part, Label: p.T("date.input." + part), MaxLength: 2,
+			Class: "usa-form-group--" + part, Invalid: errMsg != "" && (errPart == "" || errPart == part)}
+		switch part {
+		case i18n.PartMonth:
+			dp.Value = typed.Month
+		case i18n.PartDay:
+			dp.Value = typed.Day
+		case i18n.PartYear:
+			dp.Value, dp.MaxLength = typed.Year, 4
+		}
+		if bday {
+			dp.Autocomplete = "bday-" + part
+		}
+		d.Parts = append(d.Parts, dp)
+	}
+	return d
+}
+
+// FirstDateInput is the id of the first box of a date asked on this page
+// (where the error summary and "Change" links land), or of the box
+// part when a problem is about one box.
+func (p *Page) FirstDateInput(id, part string) string {
+	if part != "" {
+		return id + "-" + part
+	}
+	return id + "-" + p.format.DateParts()[0]
+}
+
+// DateInputFrom reads the three boxes of a date named name from a form.
+func DateInputFrom(form url.Values, name string) i18n.DateInput {
+	return i18n.DateInput{Month: form.Get(name + "-month"), Day: form.Get(name + "-day"), Year: form.Get(name + "-year")}
 }

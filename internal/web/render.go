@@ -137,8 +137,12 @@ func (p *Page) Format() i18n.Formatter { return p.format }
 // Date writes t's date in the jurisdiction's zone ("March 27, 2021").
 func (p *Page) Date(t time.Time) string { return p.format.Date(t) }
 
-// DateTime writes t's date and local time ("March 27, 2021, 3:04 PM CDT").
+// DateTime writes t's date and local time ("March 27, 2021, 3:04 PM").
 func (p *Page) DateTime(t time.Time) string { return p.format.DateTime(t) }
+
+// DateAnswer writes a stored calendar date (ISO YYYY-MM-DD, a date of
+// birth) as "March 27, 2021"; other text is returned as it is.
+func (p *Page) DateAnswer(iso string) string { return p.format.DateAnswer(iso) }
 
 // ISO writes t for a <time datetime> attribute.
 func (p *Page) ISO(t time.Time) string { return p.format.ISO(t) }

@@ -37,8 +37,8 @@ func TestPageDatesInJurisdictionZone(t *testing.T) {
 		lang                       string
 		date, dateTime, iso, money string
 	}{
-		{"en", "December 31, 2026", "December 31, 2026, 9:30 PM CST", "2026-12-31T21:30:00-06:00", "$1,234.50"},
-		{"es", "31 de diciembre de 2026", "31 de diciembre de 2026, 21:30 CST", "2026-12-31T21:30:00-06:00", "$1,234.50"},
+		{"en", "December 31, 2026", "December 31, 2026, 9:30 PM", "2026-12-31T21:30:00-06:00", "$1,234.50"},
+		{"es", "31 de diciembre de 2026", "31 de diciembre de 2026, 21:30", "2026-12-31T21:30:00-06:00", "$1,234.50"},
 	}
 	var p *web.Page
 	s.HandleFunc("GET /zone", func(w http.ResponseWriter, r *http.Request) { p = s.Renderer().NewPage(r, nil) })

@@ -1,7 +1,8 @@
 // Package applyweb is the HTTP side of the application block: starting an
 // application from a service's start page, the form pages (one page of
 // the manifest at a time), check your answers, submission and its
-// confirmation, uploaded files, and the citizen's dashboard.
+// confirmation and uploaded files. (The citizen's home, /dashboard, is
+// internal/portal/todo.)
 //
 // Every route needs a full session; every application route also needs
 // the application to be the signed-in person's, and answers not-found
@@ -18,12 +19,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/portico-gov/portico/internal/notify"
-
 	"github.com/portico-gov/portico/internal/application"
-	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
+	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/tenancy"
 	"github.com/portico-gov/portico/internal/web"
@@ -52,18 +51,12 @@ type Handlers struct {
 const maxPageBody = 128 << 20
 
 // Register adds the pages to s.
-// Inbox is what the dashboard shows of the citizen's in-app messages (the
-// notification block); nil shows none.
-// Its Preferences say which channels the confirmation of a submission
-// went by, for the page after submitting.
+// Inbox is what the pages need of the notification block: its
+// Preferences say which channels the confirmation of a submission went
+// by, for the page after submitting; nil says nothing of them.
 type Inbox interface {
-	Inbox(ctx context.Context, by platform.Actor, limit int) ([]notify.Notification, error)
 	Preferences(ctx context.Context, accountID string) (notify.Preferences, error)
 }
-
-// dashboardMessages is how many of the latest inbox messages the
-// dashboard shows; the inbox page has the rest.
-const dashboardMessages = 3
 
 func Register(s *web.Server, svc *application.Service, places Places, inbox Inbox) error {
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
@@ -86,7 +79,6 @@ func Register(s *web.Server, svc *application.Service, places Places, inbox Inbo
 		{"GET /apply/{app}/files/{file}", h.file},
 		{"GET /apply/{app}/withdraw", h.withdrawForm},
 		{"POST /apply/{app}/withdraw", h.withdraw},
-		{"GET /dashboard", h.dashboard},
 	} {
 		s.Handle(rt.pattern, h.signedIn(rt.fn))
 	}
@@ -527,73 +519,4 @@ func (h *Handlers) withdraw(w http.ResponseWriter, r *http.Request, a applicatio
 		return
 	}
 	http.Redirect(w, r, "/dashboard?withdrawn=1", http.StatusSeeOther)
-}
-
-func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request, a application.Applicant) {
-	drafts, submitted, err := h.svc.Dashboard(r.Context(), platform.ActorFrom(r.Context()))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	p := h.web.Renderer().NewPage(r, nil)
-	v := dashboardView{Saved: r.URL.Query().Get("saved") != "", Withdrawn: r.URL.Query().Get("withdrawn") != ""}
-	for _, d := range drafts {
-		dl := dashboardLine{Title: text(p, d.ServiceTitle), URL: appURL(d.App.ID), Updated: p.Date(d.App.UpdatedAt)}
-		if d.App.ExpiresAt != nil {
-			dl.Expires = p.Date(*d.App.ExpiresAt)
-		}
-		v.Drafts = append(v.Drafts, dl)
-	}
-	groups := map[manifest.Kind]int{}
-	for _, s := range submitted {
-		gi, ok := groups[s.Kind]
-		if !ok {
-			gi = len(v.Sent)
-			groups[s.Kind] = gi
-			v.Sent = append(v.Sent, sentGroup{Heading: p.T(s.Kind.Key("dashboard.sent")), ID: "sent-" + string(s.Kind)})
-		}
-		dl := dashboardLine{Title: text(p, s.ServiceTitle), URL: "/applications/" + url.PathEscape(s.App.ID), Reference: s.App.Reference,
-			State: text(p, s.StateTitle), ActionNeeded: s.ActionNeeded}
-		if s.App.SubmittedAt != nil {
-			dl.Sent = p.Date(*s.App.SubmittedAt)
-		}
-		v.Sent[gi].Lines = append(v.Sent[gi].Lines, dl)
-	}
-	if h.inbox != nil {
-		msgs, err := h.inbox.Inbox(r.Context(), platform.ActorFrom(r.Context()), dashboardMessages)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		for _, m := range msgs {
-			v.Messages = append(v.Messages, messageLine{Subject: m.Subject, Sent: p.Date(m.CreatedAt), Unread: m.ReadAt.IsZero()})
-		}
-	}
-	p.Data = v
-	h.web.Page(w, r, http.StatusOK, "dashboard", p)
-}
-
-type messageLine struct {
-	Subject, Sent string
-	Unread        bool
-}
-
-type dashboardView struct {
-	Messages         []messageLine
-	Drafts           []dashboardLine
-	Sent             []sentGroup // by kind: applications, reports, ... in order of the latest
-	Saved, Withdrawn bool
-}
-
-// sentGroup is the sent applications of one kind of service, under their
-// own heading ("Applications you sent", "Reports you sent").
-type sentGroup struct {
-	Heading, ID string
-	Lines       []dashboardLine
-}
-
-// dashboardLine is one application on the dashboard, ready to show.
-type dashboardLine struct {
-	Title, URL, Updated, Expires, Reference, Sent, State string
-	ActionNeeded                                         bool
 }

@@ -190,17 +190,28 @@ func TestApplyJourney(t *testing.T) {
 	expect(t, "first page", p, http.StatusOK, "")
 	contains(t, "prefilled page", p, `value="Ana Citizen"`, `value="12 Elm Street"`, `value="1988"`, "We filled in some answers from your profile")
 	golden(t, "you-prefilled.en", p.body, id)
+	ana.lang = "es" // the date's boxes in Spanish order: día, mes, año
+	golden(t, "you-prefilled.es", ana.get(appURL+"/pages/you").body, id)
+	ana.lang = "en"
 
 	bad := url.Values{"name": {"Ana Q. Citizen"}, "born-day": {"31"}, "born-month": {"2"}, "born-year": {"1988"},
 		"address-line1": {"12 Elm Street"}, "address-city": {"Springfield"}, "address-zip": {"7010"}, "action": {"continue"}}
 	p = ana.post(appURL+"/pages/you", bad)
 	expect(t, "bad answers", p, http.StatusBadRequest, "")
-	contains(t, "error page", p, `id="error-summary"`, `<a href="#f-born-day">`, `value="Ana Q. Citizen"`, `value="31"`, `value="7010"`, `id="f-address-zip-error"`)
+	contains(t, "error page", p, `id="error-summary"`, `<a href="#f-born-month">`, `value="Ana Q. Citizen"`, `value="31"`, `value="7010"`, `id="f-address-zip-error"`)
 	golden(t, "you-errors.en", p.body, id)
 	ana.lang = "es"
 	p = ana.post(appURL+"/pages/you", bad)
 	golden(t, "you-errors.es", p.body, id)
 	ana.lang = "en"
+	// A problem with one box highlights that box only, and the summary
+	// links to it; what was typed stays.
+	shortYear := url.Values{"name": {"Ana Q. Citizen"}, "born-month": {"03"}, "born-day": {"27"}, "born-year": {"88"},
+		"address-line1": {"12 Elm Street"}, "address-city": {"Springfield"}, "address-zip": {"70101"}, "action": {"continue"}}
+	p = ana.post(appURL+"/pages/you", shortYear)
+	expect(t, "short year", p, http.StatusBadRequest, "")
+	contains(t, "short year", p, `<a href="#f-born-year">Year must include 4 numbers in “Your date of birth”.</a>`, `value="03"`, `value="88"`)
+	golden(t, "you-error-year.en", p.body, id)
 
 	good := url.Values{"name": {"Ana Q. Citizen"}, "born-day": {"12"}, "born-month": {"4"}, "born-year": {"1988"},
 		"address-line1": {"12 Elm Street"}, "address-city": {"Springfield"}, "address-zip": {"70101"}}
@@ -226,6 +237,11 @@ func TestApplyJourney(t *testing.T) {
 	expect(t, "check", p, http.StatusOK, "")
 	contains(t, "check", p, "Ana Q. Citizen", "April 12, 1988", "decree.pdf", "$60.00", appURL+"/pages/you?return=check#f-name")
 	golden(t, "check.en", p.body, id)
+	phone.lang = "es"
+	p = phone.get(appURL + "/check")
+	contains(t, "check in Spanish", p, "12 de abril de 1988", "Sí", "$60.00", appURL+"/pages/you?return=check#f-born-day")
+	golden(t, "check.es", p.body, id)
+	phone.lang = "en"
 	rev := regexp.MustCompile(`name="revision" value="(\d+)"`).FindStringSubmatch(p.body)
 	if rev == nil {
 		t.Fatal("no revision on the check page")

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
@@ -23,32 +22,16 @@ func text(p *web.Page, t manifest.Text) string {
 }
 
 // optionLabel is the manifest's label of a choice in the page's language,
-// or the value tidied by humanize.
+// or the value tidied ("home_based" reads "Home based"; yes and no are
+// translated), as every summary of answers shows it.
 func optionLabel(p *web.Page, fd *application.Field, v string) string {
-	if l, ok := fd.OptionLabels[v]; ok {
-		return text(p, l)
-	}
-	return humanize(p, v)
-}
-
-// humanize shows an enum value the manifest gave no label for:
-// "home_based" reads "Home based"; yes and no are translated.
-func humanize(p *web.Page, v string) string {
-	switch v {
-	case "yes", "no", "true", "false":
-		return p.T("apply.option." + v)
-	}
-	s := strings.ReplaceAll(v, "_", " ")
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return application.OptionLabel(fd, v, p.Format())
 }
 
 // problemText translates a problem into the page's language.
 func problemText(p *web.Page, pr application.Problem) string {
 	label := text(p, pr.Label)
-	if pr.Part != "" {
+	if pr.Part != "" && !strings.HasPrefix(pr.Key, "date.") { // a date's message names its box
 		label += " – " + partLabel(p, pr.Part)
 	}
 	if pr.Arg != "" {
@@ -62,7 +45,7 @@ func partLabel(p *web.Page, part string) string {
 	case "line1", "line2", "street", "city", "state", "zip":
 		return p.T("apply.address." + part)
 	}
-	return humanize(p, part)
+	return application.OptionLabel(&application.Field{}, part, p.Format())
 }
 
 // pageView is a form page.
@@ -83,7 +66,7 @@ type fieldView struct {
 	Value                                string
 	InputType, InputMode, Autocomplete   string
 	Options                              []optionView
-	Day, Month, Year                     string
+	Date                                 web.DateField
 	Parts                                []partView
 	File                                 *application.Attachment
 	FileURL                              string
@@ -102,8 +85,15 @@ type partView struct {
 func (h *Handlers) renderPage(w http.ResponseWriter, r *http.Request, status int, a application.Applicant, app *application.Application, f *application.Form, page *application.Page, typed url.Values, probs []application.Problem, prefilled bool) {
 	p := h.web.Renderer().NewPage(r, nil)
 	errs := map[string]string{}
+	dateErrs := map[string]application.Problem{} // by property: a date's boxes share one message
 	for _, pr := range probs {
 		msg := problemText(p, pr)
+		if fd := fieldNamed(page, pr.Name); fd != nil && fd.Widget == "date" {
+			// The summary links to the box the problem is about, or to
+			// the first box in the page's language.
+			pr.Field = p.FirstDateInput(fd.ID(), pr.Part)
+			dateErrs[pr.Name] = pr
+		}
 		errs[pr.Field] = msg
 		p.Errors = append(p.Errors, web.FieldError{Field: pr.Field, Message: msg})
 	}
@@ -150,7 +140,16 @@ func (h *Handlers) renderPage(w http.ResponseWriter, r *http.Request, status int
 				fv.Options = append(fv.Options, optionView{ID: fv.ID + "-" + strconv.Itoa(i), Value: o, Label: optionLabel(p, fd, o), Checked: checked})
 			}
 		case "date":
-			fv.Day, fv.Month, fv.Year = typed.Get(fd.Name+"-day"), typed.Get(fd.Name+"-month"), typed.Get(fd.Name+"-year")
+			hint := ""
+			if fd.Hint != nil {
+				hint = text(p, *fd.Hint)
+			}
+			pr, bad := dateErrs[fd.Name]
+			msg := ""
+			if bad {
+				msg = errs[pr.Field]
+			}
+			fv.Date = p.DateField(fd.ID(), fd.Name, label(p, fd), hint, web.DateInputFrom(typed, fd.Name), msg, pr.Part, fd.Prefill == "profile.date_of_birth")
 		case "address":
 			for _, part := range fd.Parts {
 				id := application.InputID(fd.Name + "-" + part)
@@ -175,6 +174,16 @@ func (h *Handlers) renderPage(w http.ResponseWriter, r *http.Request, status int
 	}
 	p.Data = v
 	h.web.Page(w, r, status, "apply_page", p)
+}
+
+// fieldNamed is the field of page for property name, or nil.
+func fieldNamed(page *application.Page, name string) *application.Field {
+	for _, fd := range page.Fields {
+		if fd.Name == name {
+			return fd
+		}
+	}
+	return nil
 }
 
 // autocomplete tokens for prefilled fields, so browsers can help too.
@@ -264,6 +273,7 @@ func (h *Handlers) renderCheck(w http.ResponseWriter, r *http.Request, status in
 	v := checkView{App: app, Changed: changed}
 	kindWords(p, f.Manifest, &v)
 	shown := map[string]map[string]any{}
+	pages := []string{}
 	for _, pg := range f.Visible(app.Answers, person, now) {
 		ans, ok := app.Answers[pg.ID]
 		if !ok {
@@ -273,20 +283,26 @@ func (h *Handlers) renderCheck(w http.ResponseWriter, r *http.Request, status in
 			continue
 		}
 		shown[pg.ID] = ans
-		sec := section{Title: text(p, pg.Title)}
-		for _, fd := range pg.Fields {
-			rw := row{Label: text(p, fd.Label), ChangeURL: pageURL(app.ID, pg.ID) + "?return=check#" + fd.FirstInputID()}
-			rw.Lines = answerLines(p, fd, ans[fd.Name], files)
-			if fd.Widget == "file" {
-				if id, ok := ans[fd.Name].(string); ok {
-					if _, ok := files[id]; ok {
+		pages = append(pages, pg.ID)
+	}
+	change := func(pageID string, rw application.AnswerRow) string {
+		return pageURL(app.ID, pageID) + "?return=check#" + firstInput(p, f.Page(pageID), rw.Name)
+	}
+	for _, sec := range application.Summarize(f.Runtime(), shown, p.Format(), application.SummaryOptions{Pages: pages, ChangeURL: change}) {
+		out := section{Title: sec.Title}
+		for _, ar := range sec.Rows {
+			rw := row{Label: ar.Label, Lines: ar.Lines, ChangeURL: ar.ChangeURL}
+			if ar.Widget == "file" {
+				if id, ok := ar.Value.(string); ok {
+					if at, ok := files[id]; ok {
+						rw.Lines = []string{at.Filename}
 						rw.FileURL = appURL(app.ID, "files", id)
 					}
 				}
 			}
-			sec.Rows = append(sec.Rows, rw)
+			out.Rows = append(out.Rows, rw)
 		}
-		v.Sections = append(v.Sections, sec)
+		v.Sections = append(v.Sections, out)
 	}
 	if v.Missing == "" {
 		if fee, ok, err := f.Fee(shown, person, now); err == nil && ok {
@@ -297,51 +313,19 @@ func (h *Handlers) renderCheck(w http.ResponseWriter, r *http.Request, status in
 	h.web.Page(w, r, status, "apply_check", p)
 }
 
-// answerLines shows an answer the way the person gave it.
-func answerLines(p *web.Page, fd *application.Field, v any, files map[string]application.Attachment) []string {
-	if v == nil {
-		return []string{p.T("apply.check.none")}
-	}
-	switch fd.Widget {
-	case "date":
-		if s, ok := v.(string); ok {
-			if t, err := time.Parse(time.DateOnly, s); err == nil {
-				// A date answer (a date of birth) is a calendar day, not an
-				// instant: no zone conversion.
-				return []string{p.Format().Day(t.Date())}
-			}
-		}
-	case "radios", "select":
-		return []string{optionLabel(p, fd, fmt.Sprint(v))}
-	case "checkboxes":
-		switch x := v.(type) {
-		case bool:
-			return []string{humanize(p, strconv.FormatBool(x))}
-		case []any:
-			var out []string
-			for _, e := range x {
-				out = append(out, optionLabel(p, fd, fmt.Sprint(e)))
-			}
-			return []string{strings.Join(out, ", ")}
-		}
-	case "address":
-		if m, ok := v.(map[string]any); ok {
-			var out []string
-			for _, part := range fd.Parts {
-				if s, ok := m[part]; ok {
-					out = append(out, fmt.Sprint(s))
+// firstInput is the id of the first input of field name on page, where
+// "Change" and the error summary land: for a date, the first of its boxes
+// in the page's language (month in English, day in Spanish).
+func firstInput(p *web.Page, page *application.Page, name string) string {
+	if page != nil {
+		for _, fd := range page.Fields {
+			if fd.Name == name {
+				if fd.Widget == "date" {
+					return p.FirstDateInput(fd.ID(), "")
 				}
-			}
-			return out
-		}
-	case "file":
-		if id, ok := v.(string); ok {
-			if at, ok := files[id]; ok {
-				return []string{at.Filename}
+				return fd.FirstInputID()
 			}
 		}
-	case "textarea":
-		return strings.Split(fmt.Sprint(v), "\n")
 	}
-	return []string{fmt.Sprint(v)}
+	return application.InputID(name)
 }

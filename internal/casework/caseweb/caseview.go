@@ -3,14 +3,14 @@ package caseweb
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/web"
 )
 
@@ -117,7 +117,7 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 	if err != nil {
 		return v, err
 	}
-	v.Answers = answerPages(p, wf.Runtime(), answers)
+	v.Answers = answerPages(p.Format(), wf.Runtime(), answers)
 	if err := h.linkFiles(ctx, p, c, staff, v.Answers); err != nil {
 		return v, err
 	}
@@ -172,8 +172,8 @@ func newApplicantView(p *web.Page, a casework.Applicant) *applicantView {
 	if !a.Mailing.IsZero() && a.Mailing != a.Residential {
 		v.Mailing = a.Mailing.Lines()
 	}
-	if t, err := time.Parse(time.DateOnly, a.DateOfBirth); err == nil {
-		v.DateOfBirth = p.Format().Day(t.Year(), t.Month(), t.Day())
+	if a.DateOfBirth != "" {
+		v.DateOfBirth = p.DateAnswer(a.DateOfBirth)
 	}
 	switch a.Lang {
 	case "en", "es":
@@ -182,47 +182,21 @@ func newApplicantView(p *web.Page, a casework.Applicant) *applicantView {
 	return v
 }
 
-// answerPages lays the answers out by form page with the manifest's
-// labels, in page order; answers to pages the manifest no longer has
-// are left out (they cannot be labelled).
-func answerPages(p *web.Page, rt *manifest.Runtime, answers map[string]map[string]any) []answerPage {
-	lg := string(p.Lang)
-	m := rt.Manifest
+// answerPages lays the answers out as every summary of answers does
+// (application.Summarize): pages and questions in the order the form asked
+// them, dates, choices, yes/no and addresses written for the reader.
+// Answers to pages the manifest no longer has are left out (they cannot
+// be labelled).
+func answerPages(f i18n.Formatter, rt *manifest.Runtime, answers map[string]map[string]any) []answerPage {
 	var out []answerPage
-	for _, pg := range m.Pages {
-		got, ok := answers[pg.ID]
-		if !ok {
-			continue
-		}
-		ap := answerPage{Title: tr(pg.Title, lg)}
-		// Fields in the order the form asked them, then anything else
-		// answered, by name.
-		var keys []string
-		for _, k := range rt.Fields(pg.ID) {
-			if _, ok := got[k]; ok {
-				keys = append(keys, k)
-			}
-		}
-		var rest []string
-		for k := range got {
-			if !slices.Contains(keys, k) {
-				rest = append(rest, k)
-			}
-		}
-		sort.Strings(rest)
-		for _, k := range append(keys, rest...) {
-			f, hinted := pg.Fields[k]
-			label := k
-			if hinted {
-				label = tr(f.Label, lg)
-			}
-			af := answerField{Label: label, Value: formatValue(p, got[k]), Attachment: hinted && f.Widget == "file"}
-			if hinted && len(f.Options) > 0 {
-				af.Value = optionValues(f.Options, lg, got[k])
-			}
-			if af.Attachment {
-				af.Value = p.T("case.answers.attachment", attachmentName(got[k]))
-				af.RawID, _ = got[k].(string)
+	for _, sec := range application.Summarize(rt, answers, f, application.SummaryOptions{}) {
+		ap := answerPage{Title: sec.Title}
+		for _, row := range sec.Rows {
+			af := answerField{Label: row.Label, Value: strings.Join(row.Lines, "\n")}
+			if row.Widget == "file" && row.Answered {
+				af.Attachment = true
+				af.Value = f.T("case.answers.attachment", attachmentName(row.Value))
+				af.RawID, _ = row.Value.(string)
 			}
 			ap.Fields = append(ap.Fields, af)
 		}
@@ -240,23 +214,6 @@ func attachmentName(v any) string {
 				return s
 			}
 		}
-	}
-	return formatValueRaw(v)
-}
-
-func formatValue(p *web.Page, v any) string {
-	switch x := v.(type) {
-	case bool:
-		if x {
-			return p.T("console.yes")
-		}
-		return p.T("console.no")
-	case []any:
-		parts := make([]string, 0, len(x))
-		for _, e := range x {
-			parts = append(parts, formatValue(p, e))
-		}
-		return strings.Join(parts, ", ")
 	}
 	return formatValueRaw(v)
 }
@@ -295,23 +252,4 @@ func formatValueRaw(v any) string {
 		return strings.Join(parts, ", ")
 	}
 	return fmt.Sprint(v)
-}
-
-// optionValues shows a choice (or a list of them) by the manifest's
-// labels in lang; a value without a label is shown as it is.
-func optionValues(labels map[string]manifest.Text, lang string, v any) string {
-	one := func(x any) string {
-		if l, ok := labels[fmt.Sprint(x)]; ok {
-			return tr(l, lang)
-		}
-		return fmt.Sprint(x)
-	}
-	if list, ok := v.([]any); ok {
-		parts := make([]string, 0, len(list))
-		for _, x := range list {
-			parts = append(parts, one(x))
-		}
-		return strings.Join(parts, ", ")
-	}
-	return one(v)
 }

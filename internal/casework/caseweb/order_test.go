@@ -9,11 +9,11 @@ import (
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/demo"
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
 	"github.com/portico-gov/portico/internal/tenancy"
-	"github.com/portico-gov/portico/internal/web"
 )
 
 // orderedService asks its questions neither alphabetically nor required
@@ -95,7 +95,7 @@ func TestAnswersInFormOrder(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pages := answerPages(&web.Page{Lang: "en"}, rt, answers)
+			pages := answerPages(i18n.Messages().For(i18n.English, nil), rt, answers)
 			if len(pages) != 1 {
 				t.Fatalf("version %d: %d pages", version, len(pages))
 			}

@@ -2,6 +2,7 @@ package caseweb
 
 import (
 	"strings"
+	"time"
 
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
@@ -88,7 +89,15 @@ func EntryText(p *web.Page, m *manifest.Manifest, e casework.Entry) string {
 	case "issue_document":
 		return p.T("case.entry.document", e.Text("title", lg))
 	case "set_reminder":
-		return p.T("case.entry.reminder", e.Str("reminder"), e.Str("due"))
+		name := e.Str("reminder")
+		if r, ok := m.Reminders[name]; ok && r.Message.EN != "" {
+			name = tr(r.Message, lg)
+		}
+		due := e.Str("due")
+		if t, err := time.Parse(time.RFC3339, due); err == nil {
+			due = p.Date(t) // a stored instant, shown as a date in the jurisdiction's zone
+		}
+		return p.T("case.entry.reminder", name, due)
 	case "call_plugin":
 		return p.T("case.entry.plugin", e.Str("plugin"), e.Str("operation"))
 	}

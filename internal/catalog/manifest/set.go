@@ -42,6 +42,12 @@ type FileResult struct {
 // that id and version, and otherwise against base (which may be nil).
 // Results are in the order of files.
 func ValidateFiles(ctx context.Context, files []File, base Base, refs References) ([]FileResult, error) {
+	return ValidateFilesWithPlugins(ctx, files, base, refs, nil)
+}
+
+// ValidateFilesWithPlugins is ValidateFiles that also checks the plug-in
+// operations the manifests use against plugins (Options.Plugins).
+func ValidateFilesWithPlugins(ctx context.Context, files []File, base Base, refs References, plugins PluginRefs) ([]FileResult, error) {
 	out := make([]FileResult, len(files))
 	done := make([]bool, len(files))
 	valid := map[string][]byte{} // "id@version" → resolved JSON
@@ -66,7 +72,7 @@ func ValidateFiles(ctx context.Context, files []File, base Base, refs References
 			if id, ver, ok := extendsOf(f.Src); ok && waitsOn(files, done, i, id, ver) {
 				continue
 			}
-			res, probs, err := Validate(ctx, f.Name, f.Src, Options{Base: setBase, Refs: refs})
+			res, probs, err := Validate(ctx, f.Name, f.Src, Options{Base: setBase, Refs: refs, Plugins: plugins})
 			if err != nil {
 				return nil, err
 			}
@@ -83,7 +89,7 @@ func ValidateFiles(ctx context.Context, files []File, base Base, refs References
 	}
 	for i, f := range files { // cycles: validate what is left as it is
 		if !done[i] {
-			res, probs, err := Validate(ctx, f.Name, f.Src, Options{Base: setBase, Refs: refs})
+			res, probs, err := Validate(ctx, f.Name, f.Src, Options{Base: setBase, Refs: refs, Plugins: plugins})
 			if err != nil {
 				return nil, err
 			}

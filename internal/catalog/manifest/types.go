@@ -19,7 +19,10 @@
 //  5. Optionally, references to the database (agency, jurisdictions).
 package manifest
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // Text is a piece of text shown to people, in English and Spanish.
 type Text struct {
@@ -83,6 +86,27 @@ type Page struct {
 	// the stored schema is JSON whose keys are sorted, so this is the
 	// only record of the order in which the form asks its questions.
 	Order []string `json:"order,omitempty"`
+	// PrefillFrom names a plug-in operation whose answer prefills the
+	// page's fields; Check one that checks the page's answers.
+	PrefillFrom *PluginCall `json:"prefill_from,omitempty"`
+	Check       *PluginCall `json:"check,omitempty"`
+}
+
+// PluginCall names an operation of a registered plug-in
+// ("vehicle-registry/find-vehicle") and the personal data the call
+// carries (the plug-in vocabulary: name, date_of_birth, address, email,
+// phone, answers:SERVICE). For a prefill, Fields maps page properties to
+// properties of the operation's response.
+type PluginCall struct {
+	Plugin string            `json:"plugin"`
+	Data   []string          `json:"data,omitempty"`
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+// Split returns the plug-in id and the operation id of c.Plugin.
+func (c PluginCall) Split() (plugin, operation string) {
+	plugin, operation, _ = strings.Cut(c.Plugin, "/")
+	return plugin, operation
 }
 
 // Field is how one property of a page is presented.
@@ -125,6 +149,8 @@ type Fee struct {
 	Currency   string `json:"currency"`
 	Amount     *int64 `json:"amount,omitempty"`
 	Expression string `json:"expression,omitempty"`
+	// Call computes the fee with a plug-in operation.
+	Call *PluginCall `json:"call,omitempty"`
 }
 
 // Workflow is the state machine a case follows after submission.
@@ -185,8 +211,9 @@ type ReminderAction struct {
 
 // PluginAction calls Operation on an installed plug-in.
 type PluginAction struct {
-	Plugin    string `json:"plugin"`
-	Operation string `json:"operation"`
+	Plugin    string   `json:"plugin"`
+	Operation string   `json:"operation"`
+	Data      []string `json:"data,omitempty"` // personal data the call carries
 }
 
 // Document is something the service issues (a licence, a certificate).

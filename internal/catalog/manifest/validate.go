@@ -72,10 +72,22 @@ type References interface {
 	CheckJurisdiction(ctx context.Context, agency, jurisdiction string) (string, error)
 }
 
+// PluginRefs checks a use of a plug-in operation against the plug-in
+// registry: "" when agency's service may call it carrying data (the
+// operation exists, the agency has enabled the plug-in, approved the
+// data, and an access right lets the service call it), otherwise why not.
+type PluginRefs interface {
+	CheckPluginUse(ctx context.Context, agency, service, plugin, operation string, data []string) (string, error)
+}
+
 // Options say what a validation may consult beyond the file itself.
 type Options struct {
 	Base Base       // resolves extend; nil: extending is a problem
 	Refs References // nil: references to the database are not checked
+	// Plugins checks the plug-in operations the manifest uses. nil: a
+	// manifest that uses one is refused, since nothing can call it yet
+	// (the plug-in gateway is the next part of issue 11).
+	Plugins PluginRefs
 }
 
 // Result is a valid manifest.
@@ -154,6 +166,9 @@ func Validate(ctx context.Context, file string, src []byte, opts Options) (res *
 		return nil, v.sorted(), nil
 	}
 	v.check(&m)
+	if err := v.checkPluginUses(ctx, &m, opts.Plugins); err != nil {
+		return nil, nil, err
+	}
 	if opts.Refs != nil {
 		if err := v.checkRefs(ctx, &m, opts.Refs); err != nil {
 			return nil, nil, err
@@ -421,6 +436,9 @@ func (v *validator) check(m *Manifest) {
 	all := v.allPageProps(m)
 	if m.Fee != nil {
 		switch {
+		case m.Fee.Call != nil && (m.Fee.Amount != nil || m.Fee.Expression != ""):
+			v.add("/fee", "fee: give one of amount, expression or call, not more")
+		case m.Fee.Call != nil:
 		case m.Fee.Amount == nil && m.Fee.Expression == "":
 			v.add("/fee", "fee: give either amount (minor units, such as cents) or expression")
 		case m.Fee.Amount != nil && m.Fee.Expression != "":
@@ -754,11 +772,6 @@ func (v *validator) checkWorkflow(m *Manifest, all pageProps) {
 				if _, ok := m.Reminders[a.SetReminder.Reminder]; !ok {
 					v.add(aptr+"/set_reminder/reminder", "%s.set_reminder: there is no reminder %q under reminders", awhere, a.SetReminder.Reminder)
 				}
-			case a.CallPlugin != nil:
-				// Refused until the plug-in gateway exists: a published
-				// service must not promise a call nothing makes.
-				v.add(aptr+"/call_plugin", "%s.call_plugin: state %q calls plug-in %q (%s), but call_plugin needs the plug-in gateway, which is not available yet; remove this action",
-					awhere, name, a.CallPlugin.Plugin, a.CallPlugin.Operation)
 			}
 		}
 	}

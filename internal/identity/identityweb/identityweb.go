@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/web"
@@ -344,6 +345,7 @@ func safeNext(next string) string {
 type form struct {
 	Values map[string]string
 	Extra  any
+	DOB    web.DateField // the profile's date of birth (render fills it)
 }
 
 func (f form) V(name string) string { return f.Values[name] }
@@ -359,24 +361,56 @@ func newForm(r *http.Request, fields ...string) form {
 // render shows page with the given form data and field errors (i18n keys
 // by field id).
 func (h *Handlers) render(w http.ResponseWriter, r *http.Request, status int, page string, f form, errs map[string]string) {
-	p := h.web.Renderer().NewPage(r, f)
+	p := h.web.Renderer().NewPage(r, nil)
 	for _, field := range fieldOrder {
+		if field == "date_of_birth" { // the date's boxes share one message
+			f.DOB = dateOfBirth(p, f, errs)
+			continue
+		}
 		if key, ok := errs[field]; ok {
 			p.Errors = append(p.Errors, web.FieldError{Field: field, Message: translate(p, key)})
 		}
 	}
 	for field, key := range errs { // fields not in fieldOrder, in any order
-		if !contains(fieldOrder, field) {
+		if !contains(fieldOrder, field) && !dateField(field) {
 			p.Errors = append(p.Errors, web.FieldError{Field: field, Message: translate(p, key)})
 		}
 	}
+	p.Data = f
 	h.web.Page(w, r, status, page, p)
+}
+
+// dateField reports whether field is the date of birth or one of its boxes.
+func dateField(field string) bool {
+	return field == "date_of_birth" || strings.HasPrefix(field, "date_of_birth-")
+}
+
+// dateOfBirth is the profile's date of birth as the memorable date
+// pattern, with what was typed and its one problem (errs keys it by the
+// box it is about, or "date_of_birth" for the whole date). The problem
+// joins the error summary, linked to its box.
+func dateOfBirth(p *web.Page, f form, errs map[string]string) web.DateField {
+	msg, part := "", ""
+	for _, k := range []string{"date_of_birth", "date_of_birth-" + i18n.PartMonth, "date_of_birth-" + i18n.PartDay, "date_of_birth-" + i18n.PartYear} {
+		if key, ok := errs[k]; ok && msg == "" {
+			msg = translate(p, key)
+			_, part, _ = strings.Cut(k, "-")
+		}
+	}
+	if msg != "" {
+		p.Errors = append(p.Errors, web.FieldError{Field: p.FirstDateInput("date_of_birth", part), Message: msg})
+	}
+	typed := i18n.DateInput{Month: f.V("date_of_birth-month"), Day: f.V("date_of_birth-day"), Year: f.V("date_of_birth-year")}
+	return p.DateField("date_of_birth", "date_of_birth", p.T("identity.dob.label"), p.T("identity.dob.hint"), typed, msg, part, true)
 }
 
 // translate renders a message key, which may carry one argument after a
 // "|" ("identity.throttled|10").
 func translate(p *web.Page, key string) string {
 	if k, arg, ok := strings.Cut(key, "|"); ok {
+		if label, ok := strings.CutPrefix(arg, "@"); ok { // a message key: the field's label
+			arg = p.T(label)
+		}
 		return p.T(k, arg)
 	}
 	return p.T(key)

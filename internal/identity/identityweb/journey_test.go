@@ -354,3 +354,54 @@ func TestSignUpExplainsWeakPasswords(t *testing.T) {
 		}
 	})
 }
+
+// TestProfileDateOfBirth: the profile asks the date of birth as the
+// memorable date pattern (month, day, year in English; día, mes, año in
+// Spanish), takes what people type, says exactly what is wrong on the
+// right box while keeping what was typed and saving nothing, and shows
+// the saved date as a person writes it.
+func TestProfileDateOfBirth(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		s := newSite(t, db)
+		b := s.signUp(t, "dana@example.com")
+		profile := func(m, d, y string) url.Values {
+			return url.Values{"legal_name": {"Dana Citizen"}, "lang": {"en"}, "date_of_birth-month": {m}, "date_of_birth-day": {d}, "date_of_birth-year": {y}}
+		}
+		// The boxes in each language's order.
+		r := b.get("/account/profile")
+		expect(t, r, http.StatusOK, "For example: January 19 2000")
+		if m, d := strings.Index(r.body, `id="date_of_birth-month"`), strings.Index(r.body, `id="date_of_birth-day"`); m < 0 || d < 0 || m > d {
+			t.Errorf("English asks the month first (month at %d, day at %d)", m, d)
+		}
+		r = b.get("/account/profile?lang=es")
+		if m, d := strings.Index(r.body, `id="date_of_birth-month"`), strings.Index(r.body, `id="date_of_birth-day"`); m < 0 || d < 0 || d > m {
+			t.Errorf("Spanish asks the day first (month at %d, day at %d)", m, d)
+		}
+		tests := []struct {
+			name             string
+			month, day, year string
+			lang             string
+			status           int
+			want             []string
+		}{
+			{"day in the month box", "27", "03", "2021", "en", http.StatusBadRequest,
+				[]string{`href="#date_of_birth-month"`, "Month must be between 1 and 12 in “Date of birth”.", `value="27"`, `value="03"`, `value="2021"`}},
+			{"two-digit year", "3", "27", "21", "en", http.StatusBadRequest,
+				[]string{`href="#date_of_birth-year"`, "Year must include 4 numbers in “Date of birth”."}},
+			{"not a real date, Spanish", "2", "30", "2001", "es", http.StatusBadRequest,
+				[]string{`href="#date_of_birth-day"`, "«Fecha de nacimiento» debe ser una fecha real."}},
+			{"in the future", "3", "27", "2099", "en", http.StatusBadRequest,
+				[]string{`href="#date_of_birth-month"`, "Enter a real date of birth in the past", `value="2099"`}},
+			{"US order with zeros", "03", "27", "2001", "en", http.StatusSeeOther, []string{"/account"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				expect(t, b.post("/account/profile?lang="+tt.lang, profile(tt.month, tt.day, tt.year)), tt.status, tt.want...)
+			})
+		}
+		expect(t, b.get("/account"), http.StatusOK, "March 27, 2001")
+		expect(t, b.get("/account?lang=es"), http.StatusOK, "27 de marzo de 2001")
+		r = b.get("/account/profile")
+		expect(t, r, http.StatusOK, `id="date_of_birth-month" name="date_of_birth-month" type="text" inputmode="numeric" maxlength="2" autocomplete="bday-month" value="3"`)
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/tenancy"
 	"github.com/portico-gov/portico/internal/web"
@@ -267,14 +268,15 @@ func (h *Handlers) account(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "account", form{Values: map[string]string{}, Extra: accountView{Account: a, Jurisdictions: js, Welcome: r.URL.Query().Get("welcome") == "1"}}, nil)
 }
 
-var profileFields = []string{"legal_name", "date_of_birth", "phone", "lang",
+var profileFields = []string{"legal_name", "date_of_birth-month", "date_of_birth-day", "date_of_birth-year", "phone", "lang",
 	"residential_line1", "residential_line2", "residential_city", "residential_state", "residential_zip",
 	"mailing_line1", "mailing_line2", "mailing_city", "mailing_state", "mailing_zip"}
 
 func (h *Handlers) profileForm(w http.ResponseWriter, r *http.Request) {
 	_, a := Current(r)
+	dob := i18n.DateInputOf(a.DateOfBirth)
 	v := map[string]string{
-		"legal_name": a.LegalName, "date_of_birth": a.DateOfBirth, "phone": a.Phone, "lang": a.Lang,
+		"legal_name": a.LegalName, "date_of_birth-month": dob.Month, "date_of_birth-day": dob.Day, "date_of_birth-year": dob.Year, "phone": a.Phone, "lang": a.Lang,
 		"residential_line1": a.Residential.Line1, "residential_line2": a.Residential.Line2, "residential_city": a.Residential.City,
 		"residential_state": a.Residential.State, "residential_zip": a.Residential.ZIP,
 		"mailing_line1": a.Mailing.Line1, "mailing_line2": a.Mailing.Line2, "mailing_city": a.Mailing.City,
@@ -286,10 +288,30 @@ func (h *Handlers) profileForm(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) profile(w http.ResponseWriter, r *http.Request) {
 	_, a := Current(r)
 	f := newForm(r, profileFields...)
+	// The date of birth is asked as the memorable date pattern: read the
+	// three boxes; a date that cannot be read is shown with every other
+	// problem of the form, and nothing is saved.
+	dob, dobProblem := "", (*i18n.DateProblem)(nil)
+	if in := web.DateInputFrom(url.Values(r.PostForm), "date_of_birth"); !in.Empty() {
+		dob, dobProblem = i18n.ParseDate(in)
+	}
 	p := identity.Profile{
-		LegalName: f.V("legal_name"), DateOfBirth: f.V("date_of_birth"), Phone: f.V("phone"), Lang: f.V("lang"),
+		LegalName: f.V("legal_name"), DateOfBirth: dob, Phone: f.V("phone"), Lang: f.V("lang"),
 		Residential: identity.Address{Line1: f.V("residential_line1"), Line2: f.V("residential_line2"), City: f.V("residential_city"), State: f.V("residential_state"), ZIP: f.V("residential_zip")},
 		Mailing:     identity.Address{Line1: f.V("mailing_line1"), Line2: f.V("mailing_line2"), City: f.V("mailing_city"), State: f.V("mailing_state"), ZIP: f.V("mailing_zip")},
+	}
+	if dobProblem != nil {
+		errs := map[string]string{}
+		for k, v := range p.Validate(h.svc.Now()) { // the other problems, shown with it
+			errs[k] = v
+		}
+		field := "date_of_birth"
+		if dobProblem.Part != "" {
+			field += "-" + dobProblem.Part
+		}
+		errs[field] = dobProblem.Key + "|@identity.dob.label"
+		h.render(w, r, http.StatusBadRequest, "profile", f, errs)
+		return
 	}
 	sess, _ := Current(r)
 	if err := h.svc.UpdateProfileAs(r.Context(), sess, a, p); err != nil {

@@ -57,10 +57,16 @@ func Register(s *web.Server, svc *reminder.Service, auth Auth) error {
 
 type item struct {
 	ID, Title, Due, DueISO, URL string
-	Days                        int // from today to the due date; negative when overdue
+	Amount                      string // what is owed, "" when nothing
+	Days                        int    // from today to the due date; negative when overdue
 }
 
-type listData struct{ Items []item }
+// listData is the page; Amounts says whether any item owes money (the
+// table then has an amount column).
+type listData struct {
+	Items   []item
+	Amounts bool
+}
 
 func (p *pages) comingUp(w http.ResponseWriter, r *http.Request) {
 	obs, err := p.svc.List(r.Context(), platform.ActorFrom(r.Context()), false)
@@ -71,11 +77,17 @@ func (p *pages) comingUp(w http.ResponseWriter, r *http.Request) {
 	lang := string(web.Lang(r))
 	today := p.svc.Today().Time(p.svc.Location())
 	var d listData
+	page := p.web.Renderer().NewPage(r, nil)
 	for _, o := range obs {
 		days := int(o.Due.Time(p.svc.Location()).Sub(today).Hours() / 24)
-		d.Items = append(d.Items, item{ID: o.ID, Title: o.Title.In(lang), Due: reminder.FormatDate(lang, o.Due), DueISO: o.Due.String(), URL: o.URL, Days: days})
+		it := item{ID: o.ID, Title: o.Title.In(lang), Due: reminder.FormatDate(lang, o.Due), DueISO: o.Due.String(), URL: o.URL, Days: days}
+		if o.Amount != nil {
+			it.Amount, d.Amounts = page.Format().Money(*o.Amount), true
+		}
+		d.Items = append(d.Items, it)
 	}
-	p.web.Page(w, r, http.StatusOK, "comingup", p.web.Renderer().NewPage(r, d))
+	page.Data = d
+	p.web.Page(w, r, http.StatusOK, "comingup", page)
 }
 
 func (p *pages) eventFile(w http.ResponseWriter, r *http.Request) {
@@ -84,7 +96,7 @@ func (p *pages) eventFile(w http.ResponseWriter, r *http.Request) {
 		p.web.Error(w, r, err)
 		return
 	}
-	body := reminder.RenderCalendar([]reminder.Obligation{o}, p.svc.CalendarOptions(string(web.Lang(r))))
+	body := p.svc.CalendarFor(r.Context(), string(web.Lang(r)), []reminder.Obligation{o})
 	h := w.Header()
 	h.Set("Content-Type", "text/calendar; charset=utf-8")
 	h.Set("Content-Disposition", `attachment; filename="`+safeName(o.Kind)+"-"+o.Due.String()+`.ics"`)

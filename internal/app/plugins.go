@@ -1,0 +1,29 @@
+package app
+
+import (
+	"context"
+
+	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
+)
+
+// EventTypes lists the types of the event log that plug-ins may ask for
+// in their manifests, from the blocks that emit them.
+func EventTypes() []string {
+	return []string{
+		casework.EventOpened, casework.EventTransitioned, casework.EventClosed, casework.EventAssigned,
+		casework.EventInfoRequested, casework.EventInfoReceived, casework.EventMessaged, casework.EventOverdue,
+		casework.EventStaffNotified, casework.EventPaymentRequired, casework.EventPaymentRecorded,
+		casework.EventDocumentIssued, casework.EventReminderSet,
+	}
+}
+
+// PluginRefs adapts the plug-in registry to what service manifest
+// validation asks of it (manifest.PluginRefs).
+func (a *App) PluginRefs() manifest.PluginRefs { return pluginRefs{a} }
+
+type pluginRefs struct{ a *App }
+
+func (r pluginRefs) CheckPluginUse(ctx context.Context, agency, service, pluginID, operation string, data []string) (string, error) {
+	return r.a.Plugins.CheckUse(ctx, agency, service, pluginID, operation, data)
+}
