@@ -110,7 +110,9 @@ func TestBrowserFrontDoor(t *testing.T) {
 
 			// A life event, then an agency named on it.
 			p.Visit(t, base+"/?lang="+lang)
-			p.Run(t, chromedp.Click(chromedp.CSS(`main a[href="/life-events/moving"]`)), chromedp.WaitVisible(chromedp.CSS("main h2")))
+			p.Run(t, chromedp.Click(chromedp.CSS(`main a[href="/life-events/moving"]`)))
+			waitLocation(t, p, "/life-events/moving", true)
+			p.Run(t, chromedp.WaitVisible(chromedp.CSS("main h2")))
 			if loc := p.Location(t); !strings.Contains(loc, "/life-events/moving") {
 				t.Fatalf("the life event link went to %s", loc)
 			}
@@ -124,7 +126,9 @@ func TestBrowserFrontDoor(t *testing.T) {
 			p.CheckEverywhere(t, "frontdoor-moving-zip-"+lang, base+"/life-events/moving?zip=70201&lang="+lang, 1280, 390)
 			p.Run(t, chromedp.EmulateViewport(1280, 900))
 			p.Visit(t, base+"/life-events/moving?lang="+lang)
-			p.Run(t, chromedp.Click(chromedp.CSS(`main a[href="/agencies/dmv"]`)), chromedp.WaitVisible(chromedp.CSS("#contact-heading")))
+			p.Run(t, chromedp.Click(chromedp.CSS(`main a[href="/agencies/dmv"]`)))
+			waitLocation(t, p, "/agencies/dmv", true)
+			p.Run(t, chromedp.WaitVisible(chromedp.CSS("#contact-heading")))
 			agency := p.Text(t, "main")
 			for _, want := range []string{"1200 Capitol Avenue", "(555) 010-2000", map[string]string{"en": "Monday to Friday, 8 a.m. to 5 p.m.", "es": "De lunes a viernes, de 8:00 a 17:00"}[lang]} {
 				if !strings.Contains(agency, want) {
