@@ -217,7 +217,7 @@ func workCase(t *testing.T, base, lang string, p *browsertest.Page, applicant, e
 	}
 	useSession(t, p, applicant, base)
 	p.Visit(t, base+"/applications/"+id+"?lang="+lang)
-	want := map[string]string{"en": "Licence issued", "es": "Licencia emitida"}[lang]
+	want := map[string]string{"en": "License issued", "es": "Licencia emitida"}[lang]
 	if got := p.Text(t, "#case-state"); !strings.Contains(got, want) {
 		t.Errorf("the applicant sees state %q, want %q", got, want)
 	}

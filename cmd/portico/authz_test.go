@@ -249,6 +249,8 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /{$}", "GET", "/", nil, public},
 		{"GET /government", "GET", "/government", nil, public},
 		{"GET /government/lookup", "GET", "/government/lookup?zip=70101", nil, public},
+		{"GET /life-events/{id}", "GET", "/life-events/moving", nil, public},
+		{"GET /agencies/{id}", "GET", "/agencies/adams-clerk", nil, public},
 		{"GET /static/", "GET", "/static/portico.css", nil, public},
 		{"GET /favicon.ico", "GET", "/favicon.ico", nil, public},
 		{"GET /healthz", "GET", "/healthz", nil, public},

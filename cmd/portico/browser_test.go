@@ -65,7 +65,7 @@ func TestBrowserJourneys(t *testing.T) {
 			p.Visit(t, base+"/?lang="+lang)
 			p.Run(t,
 				chromedp.SendKeys(chromedp.CSS("#zip"), "7O1O1"),
-				chromedp.Click(chromedp.CSS("form.usa-form button[type=submit]")),
+				chromedp.Click(chromedp.CSS(`form[action="/government/lookup"] button[type=submit]`)),
 				chromedp.WaitVisible(chromedp.CSS("#error-summary")),
 			)
 			p.CheckA11y(t)
@@ -78,7 +78,7 @@ func TestBrowserJourneys(t *testing.T) {
 			p.Run(t,
 				chromedp.Clear(chromedp.CSS("#zip")),
 				chromedp.SendKeys(chromedp.CSS("#zip"), "70101"),
-				chromedp.Click(chromedp.CSS("form.usa-form button[type=submit]")),
+				chromedp.Click(chromedp.CSS(`form[action="/government/lookup"] button[type=submit]`)),
 				chromedp.WaitVisible(chromedp.CSS(".usa-card-group")),
 			)
 			p.CheckA11y(t)
@@ -118,7 +118,7 @@ func TestBrowserJourneys(t *testing.T) {
 				chromedp.WaitVisible(chromedp.CSS(`form[action="/services/adams-dog-licence/apply"] button`)),
 			)
 			p.CheckA11y(t)
-			want := map[string]string{"en": "Get a dog licence", "es": "Obtener una licencia para perro"}[lang]
+			want := map[string]string{"en": "Get a dog license", "es": "Obtener una licencia para perro"}[lang]
 			if got := p.Text(t, "h1"); got != want {
 				t.Errorf("start page h1 = %q, want %q", got, want)
 			}

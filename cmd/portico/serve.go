@@ -42,6 +42,9 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	cfg.Role = "all"
 	// Demo email really travels over SMTP, to a mailbox shown in the browser.
 	cfg.DevMailbox = true
+	if len(cfg.Featured) == 0 {
+		cfg.Featured = demo.Featured
+	}
 	// Say something at once: `go run` has just spent minutes compiling in
 	// silence, and a first start creates the database.
 	fmt.Fprintf(e.stdout, "Starting Portico…\nOpening the database in %s and applying any migrations…\n", cfg.DataDir)

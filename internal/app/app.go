@@ -292,7 +292,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	if err := portal.Register(a.Web, a.Tenancy); err != nil {
+	if err := portal.Register(a.Web, portal.Options{Tenancy: a.Tenancy, Catalog: a.Catalog, Clock: a.Clock, Featured: cfg.Featured}); err != nil {
 		return nil, err
 	}
 	idwCfg := identityweb.Config{SecureCookie: cfg.SecureContext()}

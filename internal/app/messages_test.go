@@ -135,7 +135,7 @@ func TestSubmissionConfirmation(t *testing.T) {
 				want                 []string // in the text
 			}{
 				{"ana.citizen@example.com", "adams-dog-licence", "en", []string{
-					"We received your application “Get a dog licence” on November 24, 2026. It went to Adams County Clerk.",
+					"We received your application “Get a dog license” on November 24, 2026. It went to Adams County Clerk.",
 					"Your reference number is ADAMS-CLERK-2026-000001.",
 					"Adams County Clerk will review your application. They aim to finish by November 29, 2026.",
 					"The fee is $10.00. Pay it at the Adams County Clerk counter by December 8, 2026.",

@@ -103,6 +103,9 @@ type Services interface {
 	Service(ctx context.Context, id string, version int) (catalog.Published, error)
 	Latest(ctx context.Context, id string) (catalog.Published, error)
 	RuntimeOf(p catalog.Published) (*manifest.Runtime, error)
+	// CountSubmission counts one submission of a service, in the
+	// submission's transaction (the front door's "most used").
+	CountSubmission(ctx context.Context, tx *sql.Tx, serviceID string, at time.Time, zone *time.Location) error
 }
 
 // Mailer sends a message in tx (the notification block's outbox); app

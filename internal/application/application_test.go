@@ -248,6 +248,12 @@ func TestConcurrentSubmit(t *testing.T) {
 		if cases != 1 || counters != 1 {
 			t.Fatalf("cases %d, references taken %d; want 1 and 1", cases, counters)
 		}
+		// The front door's "most used" counted the submission once, in
+		// its transaction.
+		used, err := e.cat.MostUsed(e.ctx, e.clock.Now(), nil, 5)
+		if err != nil || len(used) != 1 || used[0].Service.ID != "adams-marriage-licence" || used[0].Submissions != 1 {
+			t.Fatalf("most used after one submission = %+v, %v", used, err)
+		}
 	})
 }
 

@@ -434,6 +434,9 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 		if err := s.draftClosed(ctx, tx, app.AccountID, app.ID, true); err != nil {
 			return err
 		}
+		if err := s.cfg.Services.CountSubmission(ctx, tx, app.ServiceID, now, s.zone(ctx)); err != nil {
+			return err
+		}
 		if _, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.submit", Subject: "application:" + app.ID, AgencyID: app.AgencyID,
 			Detail: map[string]any{"reference": c.Reference, "service": app.ServiceID, "version": app.ServiceVersion, "fee": fee}}); err != nil {
 			return err

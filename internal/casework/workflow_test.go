@@ -91,6 +91,7 @@ func TestOptionsGolden(t *testing.T) {
 		"bill":     {"parcel": "123-456-789", "amount": float64(123456)},
 		"business": {"employees": float64(3)},
 		"dog":      {"neutered": "yes"},
+		"child":    {"copies": float64(2)},
 	}
 	var b strings.Builder
 	for _, w := range exampleWorkflows(t) {

@@ -57,6 +57,11 @@ func term(lang, w string) string {
 	if stopWord(lang, f) {
 		return ""
 	}
+	if lang != Spanish {
+		if us, ok := usSpelling[f]; ok {
+			f = us
+		}
+	}
 	if !isASCIIWord(f) {
 		// Letters with no ASCII form (Greek, Cyrillic, CJK…) stay
 		// searchable as a hex spelling, not stemmed; documents and
@@ -81,6 +86,32 @@ func term(lang, w string) string {
 		f = f[:maxTermBytes]
 	}
 	return f
+}
+
+// usSpelling folds British and other non-US spellings of English words
+// into the US spelling before stemming, in documents and queries alike, so
+// "licence" and "license" (and their plurals) are one term. Whole words
+// only: a rule such as -ise → -ize would also change "exercise" and
+// "advise". Add a pair when people search with a spelling this misses.
+var usSpelling = map[string]string{
+	"licence": "license", "licences": "licenses", "licenced": "licensed", "licencing": "licensing",
+	"centre": "center", "centres": "centers",
+	"programme": "program", "programmes": "programs",
+	"colour": "color", "colours": "colors",
+	"cheque": "check", "cheques": "checks",
+	"catalogue": "catalog", "catalogues": "catalogs",
+	"organisation": "organization", "organisations": "organizations", "organise": "organize",
+	"neighbour": "neighbor", "neighbours": "neighbors", "neighbourhood": "neighborhood", "neighbourhoods": "neighborhoods",
+	"labour": "labor", "defence": "defense", "offence": "offense", "offences": "offenses",
+	"practise": "practice", "enrol": "enroll", "enrolment": "enrollment", "enrolments": "enrollments",
+	"instalment": "installment", "instalments": "installments", "fulfil": "fulfill",
+	"travelling": "traveling", "travelled": "traveled", "cancelled": "canceled", "cancelling": "canceling",
+	"kerb": "curb", "kerbs": "curbs", "tyre": "tire", "tyres": "tires",
+	"metre": "meter", "metres": "meters", "litre": "liter", "litres": "liters",
+	"theatre": "theater", "theatres": "theaters", "harbour": "harbor", "harbours": "harbors",
+	"favour": "favor", "honour": "honor", "behaviour": "behavior", "grey": "gray",
+	"paediatric": "pediatric", "aluminium": "aluminum", "jewellery": "jewelry",
+	"analyse": "analyze", "recognise": "recognize", "authorise": "authorize", "authorisation": "authorization",
 }
 
 func stopWord(lang, w string) bool {
@@ -215,6 +246,12 @@ func (d document) score(q Query) int {
 // scoreEncoded is document.score on the stored form, without decoding it:
 // ranking reads every matching row, so it must not allocate per row.
 func scoreEncoded(doc string, q Query) int {
+	n, _ := scoreMatch(doc, q)
+	return n
+}
+
+// scoreMatch is scoreEncoded and whether every term of q is in doc.
+func scoreMatch(doc string, q Query) (int, bool) {
 	var seen [numFields][MaxQueryTerms]bool
 	field := 0
 	for i := 0; i < len(doc); {
@@ -241,14 +278,22 @@ func scoreEncoded(doc string, q Query) int {
 		i = j
 	}
 	total := 0
+	var found [MaxQueryTerms]bool
 	for f := range seen {
 		for k := range seen[f] {
 			if seen[f][k] {
 				total += fieldWeights[f]
+				found[k] = true
 			}
 		}
 	}
-	return total
+	all := len(q.Terms) > 0
+	for k := range q.Terms {
+		if k < MaxQueryTerms && !found[k] {
+			all = false
+		}
+	}
+	return total, all
 }
 
 // sortKey is a title folded to lowercase ASCII, for the browse order.

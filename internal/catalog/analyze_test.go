@@ -15,11 +15,18 @@ func TestTerms(t *testing.T) {
 		want       []string
 	}{
 		{"en", "Renew your vehicle registrations", []string{"renew", "vehicl", "registr"}},
-		{"en", "The dog's licence", []string{"dog", "licenc"}},
+		{"en", "The dog's licence", []string{"dog", "licens"}},
+		{"en", "The dog's license", []string{"dog", "licens"}},
+		{"en", "Licences, licenses, licenced", []string{"licens", "licens", "licens"}},
+		{"en", "colour centre programme cheque", []string{"color", "center", "program", "check"}},
+		{"en", "color center program check", []string{"color", "center", "program", "check"}},
+		{"en", "Instalments on the kerb", []string{"instal", "curb"}},
+		{"en", "installments on the curb", []string{"instal", "curb"}},
+		{"es", "licence centre", []string{"licenc", "centr"}}, // Spanish text is not respelled
 		{"es", "Reparación de baches", []string{"reparacion", "bach"}},
 		{"es", "reparacion de BACHES", []string{"reparacion", "bach"}},
 		{"es", "Año niño", []string{"ano", "nin"}},
-		{"en", `"dog" OR licence* NEAR(a b) col:x -y ^z`, []string{"dog", "licenc", "near", "b", "col", "x", "y", "z"}},
+		{"en", `"dog" OR licence* NEAR(a b) col:x -y ^z`, []string{"dog", "licens", "near", "b", "col", "x", "y", "z"}},
 		{"en", "Δήμος", []string{"xceb4ceb7cebccebfcf82"}},
 		{"en", "", nil},
 	}

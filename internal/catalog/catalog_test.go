@@ -82,7 +82,7 @@ func TestPublish(t *testing.T) {
 		}
 		m := got.Manifest
 		if m.Agency != "baker-clerk" || *m.Fee.Amount != 1500 || m.Fee.Expression != "" || m.Fee.Currency != "USD" ||
-			m.Documents["dog_licence"].ValidFor != "104w" || m.Documents["dog_licence"].Title.EN != "Dog licence" || len(m.Pages) != 2 {
+			m.Documents["dog_licence"].ValidFor != "104w" || m.Documents["dog_licence"].Title.EN != "Dog license" || len(m.Pages) != 2 {
 			t.Fatalf("resolved baker manifest wrong: %+v", m)
 		}
 		if got.Source != string(baker) || got.PublishedBy != "operator:cli" {

@@ -38,7 +38,7 @@ func TestUnmetAndAlternatives(t *testing.T) {
 			{"adams resident, baker dog", "baker-dog-licence", adams, "This license is for people who live in Baker County.", "adams-dog-licence"},
 			{"minor, adams dog", "adams-dog-licence", minor, "You must be 18 or older.", ""},
 			{"no date of birth", "adams-dog-licence", noDOB, "?You must be 18 or older.", ""},
-			{"plain expression", "adams-marriage-licence", minor, "person.age >= 18", ""},
+			{"plain expression", "adams-marriage-licence", minor, "person.age >= 18", "adams-birth-certificate"}, // the other family service at the same clerk
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

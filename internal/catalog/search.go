@@ -87,6 +87,14 @@ func (s *Service) index(ctx context.Context, tx *sql.Tx, p Published, a tenancy.
 	if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_jurisdictions WHERE service_id = $1`, p.ID); err != nil {
 		return fmt.Errorf("index %s@%d: %w", p.ID, p.Version, err)
 	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_life_events WHERE service_id = $1`, p.ID); err != nil {
+		return fmt.Errorf("index %s@%d: %w", p.ID, p.Version, err)
+	}
+	for _, e := range p.Manifest.LifeEvents {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_life_events (life_event, service_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, e, p.ID); err != nil {
+			return fmt.Errorf("index %s@%d: %w", p.ID, p.Version, err)
+		}
+	}
 	for _, j := range p.Manifest.Jurisdictions {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_jurisdictions (service_id, jurisdiction_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, p.ID, j); err != nil {
 			return fmt.Errorf("index %s@%d: %w", p.ID, p.Version, err)
@@ -182,7 +190,10 @@ type SearchRequest struct {
 // SearchResult is one page of results with the facets of the whole
 // result.
 type SearchResult struct {
+	// Query is the text analysed in the request's language, Other in the
+	// other language: both are searched, the request's language first.
 	Query    Query
+	Other    Query
 	Total    int
 	Page     int
 	Pages    int
@@ -203,7 +214,10 @@ type Facet struct {
 type candidate struct {
 	id, agency, category, sort string
 	version                    int
-	score                      int
+	// tier is 1 when the query matched in the request's language, 0
+	// when only in the other: the request's language ranks first.
+	tier  int
+	score int
 }
 
 // Search finds published services (latest versions): every query term
@@ -228,14 +242,25 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 			return SearchResult{}, platform.Invalid(f.name, "catalog.search.filter")
 		}
 	}
-	res := SearchResult{Query: q, Page: max(req.Page, 1)}
+	other := Spanish
+	if lang == Spanish {
+		other = English
+	}
+	oq, err := ParseQuery(other, req.Q)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	res := SearchResult{Query: q, Other: oq, Page: max(req.Page, 1)}
+	// Text that is only stop words in the interface's language browses,
+	// even if the other language would keep a word of it ("the of").
 	if len(q.Terms) == 0 {
+		res.Other = Query{}
 		if err := s.browse(ctx, lang, req, &res); err != nil {
 			return SearchResult{}, fmt.Errorf("catalog: browse: %w", err)
 		}
 		return res, nil
 	}
-	cands, err := s.candidates(ctx, lang, q)
+	cands, err := s.candidates(ctx, lang, q, other, oq)
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("catalog: search: %w", err)
 	}
@@ -256,7 +281,7 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 	}
 	res.Categories, res.Agencies = facets(cats), facets(ags)
 	slices.SortFunc(hits, func(a, b candidate) int {
-		return cmp.Or(b.score-a.score, strings.Compare(a.sort, b.sort), strings.Compare(a.id, b.id))
+		return cmp.Or(b.tier-a.tier, b.score-a.score, strings.Compare(a.sort, b.sort), strings.Compare(a.id, b.id))
 	})
 	res.Total = len(hits)
 	res.Pages = (len(hits) + PageSize - 1) / PageSize
@@ -361,10 +386,10 @@ func (s *Service) facetCounts(ctx context.Context, query string, args ...any) ([
 	return out, rows.Err()
 }
 
-// candidates returns every indexed service matching all of q's terms,
-// scored.
-func (s *Service) candidates(ctx context.Context, lang string, q Query) ([]candidate, error) {
-	col := "terms_" + lang // lang is English or Spanish, never input
+// candidates returns every indexed service matching all of q's terms in
+// lang's text, or all of oq's terms in other's text, scored.
+func (s *Service) candidates(ctx context.Context, lang string, q Query, other string, oq Query) ([]candidate, error) {
+	// lang and other are English or Spanish, never input.
 	sortCol := "sort_" + lang
 	var rows *sql.Rows
 	var err error
@@ -372,18 +397,39 @@ func (s *Service) candidates(ctx context.Context, lang string, q Query) ([]candi
 	case s.db.Dialect == storage.Postgres:
 		// Terms are [a-z0-9]+ and joined by spaces; plainto_tsquery
 		// reads no operators, and 'simple' neither stems nor drops words.
-		rows, err = s.db.Read().QueryContext(ctx, `SELECT service_id, version, agency_id, category, `+sortCol+`, `+col+`
-			FROM catalog_search WHERE tsv_`+lang+` @@ plainto_tsquery('simple', $1)`, strings.Join(q.Terms, " "))
+		var conds []string
+		var args []any
+		for _, side := range []struct {
+			lang string
+			q    Query
+		}{{lang, q}, {other, oq}} {
+			if len(side.q.Terms) > 0 {
+				args = append(args, strings.Join(side.q.Terms, " "))
+				conds = append(conds, `tsv_`+side.lang+` @@ plainto_tsquery('simple', $`+strconv.Itoa(len(args))+`)`)
+			}
+		}
+		rows, err = s.db.Read().QueryContext(ctx, `SELECT service_id, version, agency_id, category, `+sortCol+`, terms_`+lang+`, terms_`+other+`
+			FROM catalog_search WHERE `+strings.Join(conds, " OR "), args...)
 	default:
-		// Each term is quoted as an FTS5 string and limited to the
+		// Each term is quoted as an FTS5 string and limited to its
 		// language's column; terms are [a-z0-9]+, so quoting is belt and
 		// braces against FTS5 query syntax.
-		match := make([]string, len(q.Terms))
-		for i, t := range q.Terms {
-			match[i] = col + ` : "` + t + `"`
+		var sides []string
+		for _, side := range []struct {
+			lang string
+			q    Query
+		}{{lang, q}, {other, oq}} {
+			if len(side.q.Terms) == 0 {
+				continue
+			}
+			match := make([]string, len(side.q.Terms))
+			for i, t := range side.q.Terms {
+				match[i] = `terms_` + side.lang + ` : "` + t + `"`
+			}
+			sides = append(sides, "("+strings.Join(match, " AND ")+")")
 		}
-		rows, err = s.db.Read().QueryContext(ctx, `SELECT c.service_id, c.version, c.agency_id, c.category, c.`+sortCol+`, c.`+col+`
-			FROM catalog_fts JOIN catalog_search c ON c.rid = catalog_fts.rowid WHERE catalog_fts MATCH $1`, strings.Join(match, " AND "))
+		rows, err = s.db.Read().QueryContext(ctx, `SELECT c.service_id, c.version, c.agency_id, c.category, c.`+sortCol+`, c.terms_`+lang+`, c.terms_`+other+`
+			FROM catalog_fts JOIN catalog_search c ON c.rid = catalog_fts.rowid WHERE catalog_fts MATCH $1`, strings.Join(sides, " OR "))
 	}
 	if err != nil {
 		return nil, err
@@ -392,11 +438,17 @@ func (s *Service) candidates(ctx context.Context, lang string, q Query) ([]candi
 	var out []candidate
 	for rows.Next() {
 		var c candidate
-		var terms string
-		if err := rows.Scan(&c.id, &c.version, &c.agency, &c.category, &c.sort, &terms); err != nil {
+		var terms, otherTerms string
+		if err := rows.Scan(&c.id, &c.version, &c.agency, &c.category, &c.sort, &terms, &otherTerms); err != nil {
 			return nil, err
 		}
-		c.score = scoreEncoded(terms, q)
+		if score, all := scoreMatch(terms, q); all {
+			c.tier, c.score = 1, score
+		} else if score, all := scoreMatch(otherTerms, oq); all {
+			c.score = score
+		} else {
+			continue
+		}
 		out = append(out, c)
 	}
 	return out, rows.Err()

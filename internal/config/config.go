@@ -52,6 +52,10 @@ type Config struct {
 	NotifyRateLimit  int
 	NotifyDailyLimit int
 
+	// Featured are the service ids the home page lists, in order, until
+	// there are submissions to rank services by (--featured-services).
+	Featured []string
+
 	// Attachments is the gocloud.dev/blob bucket URL for files people
 	// upload with applications: file:///dir (default: DataDir/attachments)
 	// or s3://bucket?region=… at scale.
@@ -112,6 +116,13 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.IntVar(&c.NotifyDailyLimit, "notify-daily-limit", intOr(env("PORTICO_NOTIFY_DAILY_LIMIT"), 0), "Notify API: messages per service per day (env PORTICO_NOTIFY_DAILY_LIMIT; 0 = 250000, -1 = no limit)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("PORTICO_TRUSTED_PROXIES"), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed, e.g. 10.0.0.0/8 (env PORTICO_TRUSTED_PROXIES; default none)")
 	fs.IntVar(&c.AuditCheckpointEvery, "audit-checkpoint-every", intOr(env("PORTICO_AUDIT_CHECKPOINT_EVERY"), 0), "sign and anchor an audit checkpoint whenever a chain grows by this many entries, as well as every minute (env PORTICO_AUDIT_CHECKPOINT_EVERY; default 1000)")
+	fs.Func("featured-services", "comma-separated service `ids` the home page lists until there are submissions to rank services by (env PORTICO_FEATURED_SERVICES; the demo's own list in portico demo)", func(v string) error {
+		c.Featured = splitList(v)
+		return nil
+	})
+	if v := env("PORTICO_FEATURED_SERVICES"); v != "" {
+		c.Featured = splitList(v)
+	}
 	fs.StringVar(&c.MailFrom, "mail-from", env("PORTICO_MAIL_FROM"), "sender of email, e.g. \"State of Example <no-reply@services.example.gov>\" (env PORTICO_MAIL_FROM; default no-reply@ the public URL's host)")
 }
 
@@ -324,4 +335,15 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

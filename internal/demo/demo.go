@@ -43,6 +43,8 @@ var Agencies = []tenancy.Agency{
 		Contact: tenancy.Contact{Address: "1300 Capitol Avenue\nSpringfield, EX 70103", Phone: "(555) 010-3000", Email: "revenue@example.gov", Website: "https://revenue.example.gov", Hours: "Monday to Friday, 8 a.m. to 4:30 p.m.", HoursES: "De lunes a viernes, de 8:00 a 16:30"}},
 	{ID: "fish-wildlife", JurisdictionID: "example", Name: "Department of Fish & Wildlife", NameES: "Departamento de Pesca y Vida Silvestre",
 		Contact: tenancy.Contact{Address: "45 Lakeshore Drive\nSpringfield, EX 70103", Phone: "(555) 010-4000", Email: "licenses@fishwildlife.example.gov", Website: "https://fishwildlife.example.gov", Hours: "Monday to Saturday, 7 a.m. to 3 p.m.", HoursES: "De lunes a sábado, de 7:00 a 15:00"}},
+	{ID: "health", JurisdictionID: "example", Name: "Department of Health", NameES: "Departamento de Salud",
+		Contact: tenancy.Contact{Address: "1400 Capitol Avenue\nSpringfield, EX 70103", Phone: "(555) 010-3500", Email: "health@example.gov", Website: "https://health.example.gov", Hours: "Monday to Friday, 8 a.m. to 5 p.m.", HoursES: "De lunes a viernes, de 8:00 a 17:00"}},
 	{ID: "adams-treasurer", JurisdictionID: "adams-county", Name: "Adams County Treasurer", NameES: "Tesorería del Condado de Adams",
 		Contact: tenancy.Contact{Address: "100 Main Street, Room 102\nSpringfield, EX 70101", Phone: "(555) 010-5100", Email: "treasurer@adams.example.gov", Website: "https://adams.example.gov/treasurer", Hours: "Monday to Friday, 8 a.m. to 4:30 p.m.", HoursES: "De lunes a viernes, de 8:00 a 16:30"}},
 	{ID: "adams-clerk", JurisdictionID: "adams-county", Name: "Adams County Clerk", NameES: "Secretaría del Condado de Adams",

@@ -9,7 +9,7 @@ import (
 // generated catalog has realistic overlaps (many services share a word,
 // few share three).
 var genWords = [][2]string{
-	{"dog", "perro"}, {"licence", "licencia"}, {"permit", "permiso"}, {"renewal", "renovación"},
+	{"dog", "perro"}, {"license", "licencia"}, {"permit", "permiso"}, {"renewal", "renovación"},
 	{"boat", "barco"}, {"parking", "estacionamiento"}, {"water", "agua"}, {"tree", "árbol"},
 	{"business", "negocio"}, {"food", "comida"}, {"housing", "vivienda"}, {"vehicle", "vehículo"},
 	{"tax", "impuesto"}, {"birth", "nacimiento"}, {"certificate", "certificado"}, {"garden", "jardín"},

@@ -39,7 +39,7 @@ var Obligations = []DemoObligation{
 		Title:  reminder.Text{EN: "Pay your property tax, second installment", ES: "Pague su impuesto predial, segunda cuota"},
 		Amount: &platform.Money{Minor: 84275, Currency: "USD"}, Reference: "Parcel 02-468-135"}},
 	{Email: "beto.ciudadano@example.com", DueIn: -2, Obligation: reminder.Obligation{AgencyID: "lakeside-licensing", Kind: reminder.KindAction, Source: "demo:proof-of-address",
-		Title: reminder.Text{EN: "Send proof of address for your business licence", ES: "Envíe un comprobante de domicilio para su licencia comercial"}}},
+		Title: reminder.Text{EN: "Send proof of address for your business license", ES: "Envíe un comprobante de domicilio para su licencia comercial"}}},
 }
 
 // Reminders is what seeding obligations needs of the reminder block.

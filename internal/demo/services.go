@@ -10,6 +10,11 @@ import (
 	"github.com/portico-gov/portico/internal/platform"
 )
 
+// Featured are the services the demo's home page lists until people have
+// submitted applications to rank services by: common errands at every
+// level of government.
+var Featured = []string{"vehicle-registration-renewal", "adams-property-tax", "dmv-change-of-address", "adams-dog-licence", "springfield-pothole", "fishing-licence"}
+
 // SeedServices publishes the example services (examples/services) that are
 // not in the catalog yet, each for the agency its manifest names. It
 // returns how many it published.

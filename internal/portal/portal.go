@@ -8,6 +8,10 @@ import (
 	"embed"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
 
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/tenancy"
@@ -22,34 +26,53 @@ type Tenancy interface {
 	Jurisdictions(ctx context.Context) ([]tenancy.Jurisdiction, error)
 	Agencies(ctx context.Context, jurisdictionID string) ([]tenancy.Agency, error)
 	ResolveZIP(ctx context.Context, zip string) ([]tenancy.Jurisdiction, error)
+	Zone(ctx context.Context) *time.Location
 }
 
 var _ Tenancy = (*tenancy.Service)(nil)
 
 // Portal serves the citizen pages.
 type Portal struct {
-	web     *web.Server
-	tenancy Tenancy
+	web      *web.Server
+	tenancy  Tenancy
+	catalog  Catalog
+	clock    platform.Clock
+	featured []string
+	latest   func(ctx context.Context, id string) (catalog.Published, error)
+}
+
+// Options are what the portal is given besides the web server.
+type Options struct {
+	Tenancy Tenancy
+	Catalog interface {
+		Catalog
+		Latest(ctx context.Context, id string) (catalog.Published, error)
+	}
+	Clock platform.Clock
+	// Featured are the services the home page lists, in order, until
+	// there are submissions to rank services by (ids not published are
+	// skipped; the rest of the list is the catalog in title order).
+	Featured []string
 }
 
 // Register adds the portal's pages to s.
-func Register(s *web.Server, t Tenancy) error {
+func Register(s *web.Server, o Options) error {
+	if err := platform.Required("portal",
+		platform.Dep{Name: "tenancy", Missing: o.Tenancy == nil},
+		platform.Dep{Name: "catalog", Missing: o.Catalog == nil},
+		platform.Dep{Name: "clock", Missing: o.Clock == nil}); err != nil {
+		return err
+	}
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
-	p := &Portal{web: s, tenancy: t}
+	p := &Portal{web: s, tenancy: o.Tenancy, catalog: o.Catalog, clock: o.Clock, featured: o.Featured, latest: o.Catalog.Latest}
 	s.HandleFunc("GET /{$}", p.home)
 	s.HandleFunc("GET /government", p.government)
 	s.HandleFunc("GET /government/lookup", p.lookup)
+	s.HandleFunc("GET /life-events/{id}", p.lifeEvent)
+	s.HandleFunc("GET /agencies/{id}", p.agency)
 	return nil
-}
-
-type homeData struct {
-	ZIP string
-}
-
-func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
-	p.web.Page(w, r, http.StatusOK, "home", p.web.Renderer().NewPage(r, homeData{}))
 }
 
 // JurisdictionView is a jurisdiction with its agencies, for pages.
@@ -97,24 +120,33 @@ func (p *Portal) government(w http.ResponseWriter, r *http.Request) {
 }
 
 type lookupData struct {
-	ZIP     string
-	Results []JurisdictionView
+	ZIP        string
+	Results    []JurisdictionView
+	LifeEvents []string
 }
 
-// lookup resolves a ZIP code. A bad ZIP re-renders the home page's form
-// with an error summary and the typed value kept, with status 400.
+// lookup resolves a ZIP code. A bad ZIP re-renders the home page with
+// the lookup form's error summary and the typed value kept, status 400.
 func (p *Portal) lookup(w http.ResponseWriter, r *http.Request) {
 	zip := strings.TrimSpace(r.URL.Query().Get("zip"))
-	page := p.web.Renderer().NewPage(r, homeData{ZIP: zip})
-	if zip == "" {
-		page.Errors = []web.FieldError{{Field: "zip", Message: page.T("error.zip.required")}}
+	page := p.web.Renderer().NewPage(r, nil)
+	bad := func(msg string) {
+		d, err := p.homeData(r.Context(), page.Lang, zip)
+		if err != nil {
+			p.web.Error(w, r, err)
+			return
+		}
+		page.Data = d
+		page.Errors = []web.FieldError{{Field: "zip", Message: page.T(msg)}}
 		p.web.Page(w, r, http.StatusBadRequest, "home", page)
+	}
+	if zip == "" {
+		bad("error.zip.required")
 		return
 	}
 	js, err := p.tenancy.ResolveZIP(r.Context(), zip)
 	if platform.ErrorCode(err) == platform.CodeInvalid {
-		page.Errors = []web.FieldError{{Field: "zip", Message: page.T("error.zip.format")}}
-		p.web.Page(w, r, http.StatusBadRequest, "home", page)
+		bad("error.zip.format")
 		return
 	}
 	if err != nil {
@@ -126,6 +158,6 @@ func (p *Portal) lookup(w http.ResponseWriter, r *http.Request) {
 		p.web.Error(w, r, err)
 		return
 	}
-	page.Data = lookupData{ZIP: zip, Results: views}
+	page.Data = lookupData{ZIP: zip, Results: views, LifeEvents: manifest.LifeEvents}
 	p.web.Page(w, r, http.StatusOK, "lookup", page)
 }

@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/platform"
@@ -28,28 +30,36 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func newPortal(t *testing.T, db *storage.DB) http.Handler {
+func newPortal(t *testing.T, db *storage.DB) (http.Handler, *catalog.Service) {
 	t.Helper()
 	clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
-	ten, err := tenancy.New(db, audit.New(db, clock, nil), clock)
+	log := audit.New(db, clock, nil)
+	ten, err := tenancy.New(db, log, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := demo.Seed(context.Background(), ten); err != nil {
 		t.Fatal(err)
 	}
-	catalog, err := i18n.Load()
+	messages, err := i18n.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := web.New(web.Config{}, slog.New(slog.DiscardHandler), catalog, prometheus.NewRegistry())
+	s, err := web.New(web.Config{}, slog.New(slog.DiscardHandler), messages, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := portal.Register(s, ten); err != nil {
+	cat, err := catalog.New(db, log, clock, ten)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	if _, err := demo.SeedServices(context.Background(), cat); err != nil {
+		t.Fatal(err)
+	}
+	if err := portal.Register(s, portal.Options{Tenancy: ten, Catalog: cat, Clock: clock, Featured: demo.Featured}); err != nil {
+		t.Fatal(err)
+	}
+	return s, cat
 }
 
 // TestPages renders each page in both languages and compares it with its
@@ -73,9 +83,21 @@ func TestPages(t *testing.T) {
 		{"lookup-invalid.en", "/government/lookup?zip=70A01", "en", 400},
 		{"lookup-invalid.es", "/government/lookup?zip=70A01", "es", 400},
 		{"lookup-empty.en", "/government/lookup?zip=", "en", 400},
+		{"life-moving.en", "/life-events/moving", "en", 200},
+		{"life-moving.es", "/life-events/moving", "es", 200},
+		{"life-moving-lakeside.en", "/life-events/moving?zip=70201", "en", 200},
+		{"life-moving-springfield.es", "/life-events/moving?zip=70101", "es", 200},
+		{"life-baby-unknown-zip.en", "/life-events/having-a-baby?zip=12345", "en", 200},
+		{"life-baby-bad-zip.es", "/life-events/having-a-baby?zip=7010x", "es", 400},
+		{"life-unknown.en", "/life-events/winning-the-lottery", "en", 404},
+		{"agency-dmv.en", "/agencies/dmv", "en", 200},
+		{"agency-dmv.es", "/agencies/dmv", "es", 200},
+		{"agency-clerk.en", "/agencies/adams-clerk", "en", 200},
+		{"agency-unknown.en", "/agencies/no-such-agency", "en", 404},
+		{"agency-bad-id.en", "/agencies/Not%20An..Id", "en", 404},
 	}
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
-		h := newPortal(t, db)
+		h, _ := newPortal(t, db)
 		for _, tt := range tests {
 			t.Run(tt.golden, func(t *testing.T) {
 				r := httptest.NewRequest("GET", tt.path, nil)
@@ -121,7 +143,7 @@ func firstDiff(got, want string) string {
 // kept.
 func TestInvalidZIPKeepsWhatWasTyped(t *testing.T) {
 	db := storagetest.Open(t, storage.SQLite)
-	h := newPortal(t, db)
+	h, _ := newPortal(t, db)
 	r := httptest.NewRequest("GET", "/government/lookup?zip=7010x", nil)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -137,4 +159,62 @@ func TestInvalidZIPKeepsWhatWasTyped(t *testing.T) {
 			t.Errorf("page lacks %s", want)
 		}
 	}
+}
+
+// TestHomeMostUsed: the home page lists the curated services, under a
+// heading that claims nothing about use, until there are submissions;
+// then the services by submissions in the last 90 days, most first, and
+// says so. Submissions older than 90 days do not count.
+func TestHomeMostUsed(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h, cat := newPortal(t, db)
+		get := func() string {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Accept-Language", "en")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != 200 {
+				t.Fatalf("home = %d", w.Code)
+			}
+			return w.Body.String()
+		}
+		order := func(body string) []string {
+			var ids []string
+			i := strings.Index(body, `id="services-heading"`)
+			j := strings.Index(body, `id="life-heading"`)
+			for _, part := range strings.Split(body[i:j], `href="/services/`)[1:] {
+				ids = append(ids, part[:strings.IndexByte(part, '"')])
+			}
+			return ids
+		}
+		body := get()
+		if strings.Contains(body, "Most used") || !strings.Contains(body, "Services to start with") {
+			t.Fatal("with no submissions the home page must not claim any service is most used")
+		}
+		if got := order(body); len(got) != 6 || got[0] != demo.Featured[0] {
+			t.Errorf("curated services = %v, want the demo's Featured first", got)
+		}
+		ctx := context.Background()
+		now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+		count := func(id string, at time.Time, n int) {
+			for range n {
+				err := db.InTx(ctx, func(tx *sql.Tx) error { return cat.CountSubmission(ctx, tx, id, at, time.UTC) })
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		count("adams-dog-licence", now.AddDate(0, 0, -1), 3)
+		count("springfield-pothole", now, 5)
+		count("fishing-licence", now.AddDate(0, 0, -100), 9) // outside the window
+		count("adams-marriage-licence", now.AddDate(0, 0, -30), 1)
+		body = get()
+		if !strings.Contains(body, "Most used services") || !strings.Contains(body, "last 90 days") {
+			t.Error("with submissions the home page says its list is the most used")
+		}
+		want := []string{"springfield-pothole", "adams-dog-licence", "adams-marriage-licence"}
+		if got := order(body); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("most used = %v, want %v", got, want)
+		}
+	})
 }

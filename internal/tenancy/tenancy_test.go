@@ -141,7 +141,7 @@ func TestAgencies(t *testing.T) {
 			t.Fatalf("Agencies = %d, %v; want %d", len(all), err, len(demo.Agencies))
 		}
 		state, err := s.Agencies(ctx, "example")
-		if err != nil || len(state) != 3 {
+		if err != nil || len(state) != 4 {
 			t.Fatalf("state agencies = %v, %v", state, err)
 		}
 		for _, a := range state {

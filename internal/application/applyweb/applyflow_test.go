@@ -49,7 +49,7 @@ func TestApplyFlow(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("cross-site start: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 			}
-			contains(t, "dashboard", ana.get("/dashboard"), "Get a dog licence")
+			contains(t, "dashboard", ana.get("/dashboard"), "Get a dog license")
 			if strings.Contains(ana.get("/dashboard").body, "marriage") {
 				t.Fatal("a cross-site link started a draft")
 			}

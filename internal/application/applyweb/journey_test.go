@@ -231,7 +231,7 @@ func TestApplyJourney(t *testing.T) {
 	phone := newBrowser(t, base)
 	phone.signIn("ana.citizen@example.com")
 	p = phone.get("/dashboard")
-	contains(t, "dashboard with a draft", p, `href="`+appURL+`"`, "Apply for a marriage licence", "December 24, 2026")
+	contains(t, "dashboard with a draft", p, `href="`+appURL+`"`, "Apply for a marriage license", "December 24, 2026")
 	expect(t, "resume", phone.get(appURL), http.StatusSeeOther, appURL+"/check")
 	p = phone.get(appURL + "/check")
 	expect(t, "check", p, http.StatusOK, "")

@@ -241,7 +241,7 @@ func TestAPI(t *testing.T) {
 		{"browse with facets", "/api/v1/services?category=animals", 200, func(t *testing.T, b []byte) {
 			var l catalogweb.ServiceList
 			must(t, json.Unmarshal(b, &l))
-			if l.Total != 2 || len(l.Categories) != 7 || len(l.Agencies) != 2 || l.Categories[0].Name.ES != "Animales y mascotas" {
+			if l.Total != 2 || len(l.Categories) != 9 || len(l.Agencies) != 2 || l.Categories[0].Name.ES != "Animales y mascotas" {
 				t.Errorf("%+v", l)
 			}
 		}},

@@ -20,6 +20,7 @@ import (
 // item is one service in a list of services.
 type item struct {
 	ID, Title, Summary, Agency, Category, Maturity string
+	AgencyID                                       string
 	Reasons                                        []string // services for you: why it applies
 	Needs                                          []string // services for you: what to add to the profile
 }
@@ -65,7 +66,7 @@ func (v searchView) V(name string) string {
 func (h *Handlers) itemOf(p catalog.Published, n names, lang i18n.Lang) item {
 	m := p.Manifest
 	return item{
-		ID: p.ID, Title: pick(m.Title, lang), Summary: pick(m.Summary, lang), Agency: pick(n.agency(p.AgencyID), lang),
+		ID: p.ID, Title: pick(m.Title, lang), Summary: pick(m.Summary, lang), Agency: pick(n.agency(p.AgencyID), lang), AgencyID: p.AgencyID,
 		Category: pick(catalog.CategoryName(m.Category), lang), Maturity: m.Maturity,
 	}
 }

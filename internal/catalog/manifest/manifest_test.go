@@ -181,3 +181,27 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// TestLifeEventsMatchSchema: the life events schema.json accepts are
+// exactly manifest.LifeEvents, in order.
+func TestLifeEventsMatchSchema(t *testing.T) {
+	src, err := os.ReadFile("schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Properties struct {
+			LifeEvents struct {
+				Items struct {
+					Enum []string `json:"enum"`
+				} `json:"items"`
+			} `json:"life_events"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(src, &schema); err != nil {
+		t.Fatal(err)
+	}
+	if got := schema.Properties.LifeEvents.Items.Enum; strings.Join(got, " ") != strings.Join(manifest.LifeEvents, " ") {
+		t.Errorf("schema.json life events %v, manifest.LifeEvents %v", got, manifest.LifeEvents)
+	}
+}

@@ -42,6 +42,7 @@ type Manifest struct {
 	Summary       Text        `json:"summary"`
 	Category      string      `json:"category"`
 	Keywords      Keywords    `json:"keywords"`
+	LifeEvents    []string    `json:"life_events,omitempty"`
 	Kind          Kind        `json:"kind"`
 	Maturity      string      `json:"maturity"`
 	Eligibility   Eligibility `json:"eligibility,omitempty"`
@@ -54,6 +55,11 @@ type Manifest struct {
 	Documents   map[string]Document `json:"documents,omitempty"`
 	Reminders   map[string]Reminder `json:"reminders,omitempty"`
 }
+
+// LifeEvents are the moments in a person's life a service may belong to
+// (a manifest's life_events), in the order the front door shows them.
+// schema.json lists the same ids; a test keeps them in step.
+var LifeEvents = []string{"moving", "having-a-baby", "starting-a-business", "turning-16", "retiring"}
 
 // Extend names the published service version a manifest builds on.
 type Extend struct {

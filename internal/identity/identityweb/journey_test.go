@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portico-gov/portico/internal/audit"
+	catalogpkg "github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
@@ -68,7 +69,11 @@ func newSite(t *testing.T, db *storage.DB) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := portal.Register(s, ten); err != nil {
+	cat, err := catalogpkg.New(db, log, clock, ten)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := portal.Register(s, portal.Options{Tenancy: ten, Catalog: cat, Clock: clock}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := identityweb.Register(s, svc, identityweb.Config{}); err != nil {
