@@ -142,7 +142,7 @@ func TestCall(t *testing.T) {
 				return g.Call(context.Background(), eli, r)
 			}, outcome: "refused", code: platform.CodeForbidden, hits: 0},
 			{name: "down then back: the circuit opens, then half-opens",
-				cfg:     gateway.Config{Retries: gateway.NoRetries, BreakerFailures: 2, BreakerOpen: 300 * time.Millisecond},
+				cfg: gateway.Config{Retries: gateway.NoRetries, BreakerFailures: 2, BreakerOpen: 300 * time.Millisecond},
 				handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					if back.Load() {
 						real.ServeHTTP(w, r)
