@@ -107,7 +107,13 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	if err != nil {
 		return err
 	}
-	plugins, err := demo.SeedPlugins(ctx, a.Plugins)
+	// The example vehicle-registry plug-in runs in-process on loopback
+	// for as long as the demo does, verifying Portico's call tokens.
+	vehicles, err := demo.StartVehicleRegistry(ctx, a.OIDC.Issuer())
+	if err != nil {
+		return err
+	}
+	plugins, err := demo.SeedPlugins(ctx, a.Plugins, map[string]string{"vehicle-registry": vehicles})
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/feedback"
 	"github.com/portico-gov/portico/internal/feedback/feedbackweb"
+	"github.com/portico-gov/portico/internal/gateway"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
@@ -84,6 +85,9 @@ type App struct {
 	// Plugins is the plug-in registry: manifests, enablement per agency,
 	// access rights (ADR 31).
 	Plugins *plugin.Service
+	// Gateway calls plug-ins: access check, signed token, resilience,
+	// response validation and audit (ADR 32).
+	Gateway *gateway.Gateway
 
 	files       *application.Files
 	inserter    *jobs.Inserter // blocks' insert-only job client (DemoBlocks builds with it too)
@@ -267,6 +271,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	jobs.Register(reg, &oidc.PurgeWorker{Service: a.OIDC})
+	gatewayMetrics := gateway.NewMetrics()
+	if a.Gateway, err = gateway.New(a.Plugins, a.OIDC, a.Audit, box, a.Clock, gatewayMetrics, gateway.Config{}); err != nil {
+		return nil, err
+	}
 	a.Jobs, err = jobs.New(db, reg, jobsCfg)
 	if err != nil {
 		return nil, fmt.Errorf("app: jobs: %w", err)
@@ -278,6 +286,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), jobs.NewCollector(db), events.NewCollector(db))
+	a.Metrics.MustRegister(gatewayMetrics.Collectors()...)
 	catalog, err := i18n.Load()
 	if err != nil {
 		return nil, err

@@ -3,8 +3,13 @@ package demo
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
 
 	"github.com/portico-gov/portico/examples/plugins"
+	vehicleregistry "github.com/portico-gov/portico/examples/plugins/vehicle-registry"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 )
@@ -19,10 +24,30 @@ var PluginEnablements = []plugin.EnableRequest{
 	{Plugin: "counter-booking", Agency: "dmv", Data: []string{"name", "email", "phone"}, Operations: []string{"list-slots", "book-slot", "cancel-booking"}},
 }
 
+// StartVehicleRegistry serves the example vehicle-registry plug-in
+// (examples/plugins/vehicle-registry) on a loopback port until ctx ends,
+// trusting the tokens of issuer (Portico's public URL). It returns the
+// base URL to register.
+func StartVehicleRegistry(ctx context.Context, issuer string) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("demo: vehicle-registry: %w", err)
+	}
+	srv := &http.Server{Handler: vehicleregistry.NewServer(vehicleregistry.Config{Issuer: issuer}).Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	return "http://" + l.Addr().String(), nil
+}
+
 // SeedPlugins registers the example plug-ins (examples/plugins) that are
 // not registered yet and enables them as PluginEnablements says. It
-// returns how many it registered.
-func SeedPlugins(ctx context.Context, reg *plugin.Service) (int, error) {
+// returns how many it registered. baseURLs replaces a plug-in's base_url
+// (the demo's in-process servers listen on a port chosen at start); a
+// registered plug-in whose base URL differs is registered again.
+func SeedPlugins(ctx context.Context, reg *plugin.Service, baseURLs map[string]string) (int, error) {
 	actor := platform.Actor{Kind: platform.ActorSystem, ID: "demo-seed"}
 	ctx = platform.WithActor(ctx, actor)
 	examples, err := plugins.All()
@@ -35,12 +60,22 @@ func SeedPlugins(ctx context.Context, reg *plugin.Service) (int, error) {
 		if len(probs) > 0 {
 			return n, fmt.Errorf("demo: %s is not a valid plug-in manifest: %v", ex.Name, probs)
 		}
-		if _, err := reg.Get(ctx, actor, chk.Manifest.ID); err == nil {
+		src := ex.Src
+		base, moved := baseURLs[chk.Manifest.ID]
+		if moved {
+			src = []byte(strings.Replace(string(src), "base_url: "+chk.Manifest.BaseURL, "base_url: "+base, 1))
+		}
+		if p, err := reg.Get(ctx, actor, chk.Manifest.ID); err == nil {
+			if moved && p.BaseURL != base {
+				if _, err := reg.Register(ctx, actor, ex.Name, src, plugin.FSLoader(plugins.FS(), ex.Dir)); err != nil {
+					return n, fmt.Errorf("demo: register %s at %s: %w", ex.Name, base, err)
+				}
+			}
 			continue
 		} else if platform.ErrorCode(err) != platform.CodeNotFound {
 			return n, err
 		}
-		if _, err := reg.Register(ctx, actor, ex.Name, ex.Src, plugin.FSLoader(plugins.FS(), ex.Dir)); err != nil {
+		if _, err := reg.Register(ctx, actor, ex.Name, src, plugin.FSLoader(plugins.FS(), ex.Dir)); err != nil {
 			return n, fmt.Errorf("demo: register %s: %w", ex.Name, err)
 		}
 		n++

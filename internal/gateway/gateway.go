@@ -1,0 +1,578 @@
+// Package gateway is how Portico calls a plug-in (ADR 32): it checks the
+// caller's access with the plug-in registry, mints a short-lived token
+// signed with Portico's OpenID Provider keys, calls the plug-in's
+// operation with a timeout, retries (idempotent operations only), a
+// circuit breaker and a concurrency limit per plug-in, validates the
+// response against the plug-in's OpenAPI document, and audits every
+// exchange in the hash-chained audit log with hashes of the bodies, never
+// the bodies themselves.
+//
+// An answer that is not usable (timeout, error, invalid response, open
+// circuit) is a platform.CodeUnavailable *Error; pages turn it into the
+// translated message gateway.unavailable with the providing agency's name.
+// The gateway owns no table.
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/plugin"
+	"github.com/portico-gov/portico/internal/secrets"
+)
+
+// Registry is what the gateway needs of the plug-in registry.
+type Registry interface {
+	Allowed(ctx context.Context, agency, service, pluginID, operation string, data []string) error
+	Get(ctx context.Context, actor platform.Actor, id string) (*plugin.Plugin, error)
+}
+
+// Signer signs tokens with the OpenID Provider's keys (*oidc.Service).
+type Signer interface {
+	Issuer() string
+	SignJWT(ctx context.Context, claims any) (string, error)
+}
+
+// Config tunes the gateway; zero values take the defaults.
+type Config struct {
+	// MaxConcurrent is how many calls to one plug-in may be in flight
+	// from this process (default 16). A call waits for a slot at most
+	// the operation's timeout.
+	MaxConcurrent int64
+	// Retries is how many times an idempotent operation is tried again
+	// after a timeout, a transport error or a 5xx (default 2).
+	Retries int
+	// Backoff is the wait before the first retry; it doubles (default 100ms).
+	Backoff time.Duration
+	// BreakerFailures consecutive failures open a plug-in's circuit
+	// (default 5); it stays open BreakerOpen (default 30s), then lets one
+	// call through (half-open).
+	BreakerFailures uint32
+	BreakerOpen     time.Duration
+	// TokenTTL is the lifetime of a call token (default 2 min, at most 5).
+	TokenTTL time.Duration
+	// CacheTTL is how long a plug-in's registration and parsed OpenAPI
+	// document are kept between calls (default 30s).
+	CacheTTL time.Duration
+	// MaxResponse bounds a response body (default 1 MiB).
+	MaxResponse int64
+	// Client is the HTTP client (default: a new client without timeout;
+	// the operation's timeout applies per attempt).
+	Client *http.Client
+}
+
+func (c *Config) defaults() {
+	if c.MaxConcurrent <= 0 {
+		c.MaxConcurrent = 16
+	}
+	if c.Retries < 0 {
+		c.Retries = 0
+	} else if c.Retries == 0 {
+		c.Retries = 2
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = 100 * time.Millisecond
+	}
+	if c.BreakerFailures == 0 {
+		c.BreakerFailures = 5
+	}
+	if c.BreakerOpen <= 0 {
+		c.BreakerOpen = 30 * time.Second
+	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = 2 * time.Minute
+	}
+	c.TokenTTL = min(c.TokenTTL, MaxTokenTTL)
+	if c.CacheTTL <= 0 {
+		c.CacheTTL = 30 * time.Second
+	}
+	if c.MaxResponse <= 0 {
+		c.MaxResponse = 1 << 20
+	}
+	if c.Client == nil {
+		c.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+}
+
+// MaxTokenTTL is the longest a call token lives.
+const MaxTokenTTL = 5 * time.Minute
+
+// NoRetries in Config.Retries turns retries off.
+const NoRetries = -1
+
+// Request is one call: who it is for and what it carries.
+type Request struct {
+	Agency    string // the calling agency
+	Service   string // the calling service
+	Case      string // the case, if any
+	Person    string // the person's account id, if any (a pairwise sub is sent, never this)
+	Plugin    string
+	Operation string // the manifest's operation id
+	// Path fills the operation path's {parameters}; Query is appended.
+	Path  map[string]string
+	Query url.Values
+	// Body is the JSON request body, if any.
+	Body []byte
+	// Data are the personal data to carry, by their names in the plug-in
+	// data vocabulary (name, date_of_birth, address, email, phone,
+	// answers:SERVICE) with their values. Only these are in the token.
+	Data map[string]any
+}
+
+// Response is a plug-in's answer, validated against its OpenAPI document.
+type Response struct {
+	Status      int
+	ContentType string
+	Body        []byte
+	Attempts    int
+	Duration    time.Duration
+}
+
+// Outcomes of an exchange, as audited and counted.
+const (
+	OutcomeOK          = "ok"
+	OutcomeRefused     = "refused"
+	OutcomeTimeout     = "timeout"
+	OutcomeError       = "error"
+	OutcomeInvalid     = "invalid_response"
+	OutcomeCircuitOpen = "circuit_open"
+)
+
+// Error is a call that did not give a usable answer. It carries
+// platform.CodeUnavailable; Agency is the plug-in's providing agency (or
+// "" for a private provider), for the citizen's message.
+type Error struct {
+	Outcome string
+	Plugin  string
+	Agency  string
+	err     error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("plug-in %s: %s: %v", e.Plugin, e.Outcome, e.err)
+}
+
+// Unwrap gives the platform error (CodeUnavailable).
+func (e *Error) Unwrap() error { return e.err }
+
+// MessageKey is the i18n key pages show for err (with the agency's name
+// as its argument), or "" when err is not an unavailable plug-in.
+func MessageKey(err error) string {
+	var ge *Error
+	if errors.As(err, &ge) {
+		return "gateway.unavailable"
+	}
+	return ""
+}
+
+// Gateway calls plug-ins.
+type Gateway struct {
+	reg     Registry
+	signer  Signer
+	log     *audit.Log
+	box     *secrets.Box
+	clock   platform.Clock
+	cfg     Config
+	metrics *Metrics
+
+	mu      sync.Mutex
+	plugins map[string]*target
+}
+
+// target is the per-plug-in state: the cached registration, its
+// validator, its breaker and its concurrency limit.
+type target struct {
+	mu       sync.Mutex
+	p        *plugin.Plugin
+	val      *validator
+	loadedAt time.Time
+
+	breaker *gobreaker.CircuitBreaker[*attempt]
+	slots   *semaphore.Weighted
+}
+
+// New returns the gateway.
+func New(reg Registry, signer Signer, log *audit.Log, box *secrets.Box, clock platform.Clock, metrics *Metrics, cfg Config) (*Gateway, error) {
+	if err := platform.Required("gateway", platform.Dep{Name: "plug-in registry", Missing: reg == nil},
+		platform.Dep{Name: "token signer", Missing: signer == nil}, platform.Dep{Name: "audit log", Missing: log == nil},
+		platform.Dep{Name: "secrets box", Missing: box == nil}, platform.Dep{Name: "clock", Missing: clock == nil}); err != nil {
+		return nil, err
+	}
+	cfg.defaults()
+	if metrics == nil {
+		metrics = NewMetrics()
+	}
+	return &Gateway{reg: reg, signer: signer, log: log, box: box, clock: clock, cfg: cfg, metrics: metrics, plugins: map[string]*target{}}, nil
+}
+
+var system = platform.Actor{Kind: platform.ActorSystem, ID: "gateway"}
+
+func (g *Gateway) target(id string) *target {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t := g.plugins[id]
+	if t == nil {
+		t = &target{slots: semaphore.NewWeighted(g.cfg.MaxConcurrent)}
+		failures := g.cfg.BreakerFailures
+		t.breaker = gobreaker.NewCircuitBreaker[*attempt](gobreaker.Settings{
+			Name:        id,
+			MaxRequests: 1,
+			Timeout:     g.cfg.BreakerOpen,
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+			IsSuccessful: func(err error) bool {
+				return err == nil
+			},
+			OnStateChange: func(name string, from, to gobreaker.State) {
+				slog.Warn("gateway: circuit changed", "plugin", name, "from", from.String(), "to", to.String())
+				g.metrics.breaker.WithLabelValues(name).Set(float64(to))
+			},
+		})
+		g.plugins[id] = t
+	}
+	return t
+}
+
+// load returns the plug-in's registration and validator, cached CacheTTL.
+func (g *Gateway) load(ctx context.Context, t *target, id string) (*plugin.Plugin, *validator, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := g.clock.Now()
+	if t.p != nil && now.Sub(t.loadedAt) < g.cfg.CacheTTL && !now.Before(t.loadedAt) {
+		return t.p, t.val, nil
+	}
+	p, err := g.reg.Get(platform.WithActor(ctx, system), system, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t.val == nil || t.p == nil || t.p.OpenAPISHA256 != p.OpenAPISHA256 {
+		v, err := newValidator(p.OpenAPI)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gateway: the OpenAPI document of %s: %w", id, err)
+		}
+		t.val = v
+	}
+	t.p, t.loadedAt = p, now
+	return t.p, t.val, nil
+}
+
+// claimNames maps the plug-in data vocabulary to OpenID Connect claims.
+var claimNames = map[string]string{
+	plugin.DataName: "name", plugin.DataDateOfBirth: "birthdate", plugin.DataAddress: "address",
+	plugin.DataEmail: "email", plugin.DataPhone: "phone_number",
+}
+
+// Call calls req.Operation of req.Plugin for actor. See the package comment.
+func (g *Gateway) Call(ctx context.Context, actor platform.Actor, req Request) (Response, error) {
+	ctx = platform.WithActor(ctx, actor)
+	start := time.Now()
+	if req.Plugin == "" || req.Operation == "" || req.Agency == "" || req.Service == "" {
+		return Response{}, platform.Errorf(platform.CodeInvalid, "a plug-in call names the agency, the service, the plug-in and the operation")
+	}
+	for d := range req.Data {
+		if !plugin.ValidDatum(d) {
+			return Response{}, platform.Invalid("data", fmt.Sprintf("%q is not in the plug-in data vocabulary", d))
+		}
+	}
+	data := slices.Sorted(maps.Keys(req.Data))
+	if err := g.reg.Allowed(ctx, req.Agency, req.Service, req.Plugin, req.Operation, data); err != nil {
+		if platform.ErrorCode(err) == platform.CodeForbidden {
+			g.metrics.observe(req.Plugin, req.Operation, OutcomeRefused, time.Since(start))
+		}
+		return Response{}, err // the registry audited the refusal
+	}
+	t := g.target(req.Plugin)
+	p, val, err := g.load(ctx, t, req.Plugin)
+	if err != nil {
+		return Response{}, err
+	}
+	op, ok := p.Manifest.Operation(req.Operation)
+	if !ok { // Allowed checked it; a re-registration may race
+		return Response{}, platform.Errorf(platform.CodeForbidden, "plug-in %s has no operation %q", p.ID, req.Operation)
+	}
+	path, err := fillPath(op.Path, req.Path)
+	if err != nil {
+		return Response{}, err
+	}
+	target := strings.TrimRight(p.BaseURL, "/") + path
+	if len(req.Query) > 0 {
+		target += "?" + req.Query.Encode()
+	}
+	token, err := g.token(ctx, p, req, data)
+	if err != nil {
+		return Response{}, err
+	}
+
+	ex := &exchange{g: g, t: t, p: p, op: op, val: val, url: target, path: path, token: token, req: req}
+	resp, outcome, callErr := ex.run(ctx)
+	dur := time.Since(start)
+	resp.Duration = dur
+	g.metrics.observe(p.ID, op.ID, outcome, dur)
+
+	detail := map[string]any{
+		"service": req.Service, "operation": op.ID, "outcome": outcome, "duration_ms": dur.Milliseconds(),
+		"attempts": ex.attempts, "request_sha256": sum(req.Body), "data": data,
+	}
+	if req.Case != "" {
+		detail["case"] = req.Case
+	}
+	if req.Person != "" {
+		detail["person"] = req.Person
+	}
+	if ex.status != 0 {
+		detail["status"] = ex.status
+	}
+	if ex.body != nil {
+		detail["response_sha256"] = sum(ex.body)
+	}
+	if _, err := g.log.Write(ctx, audit.Record{Action: "plugin.call", Subject: "plugin:" + p.ID, AgencyID: req.Agency, Detail: detail}); err != nil {
+		return Response{}, fmt.Errorf("gateway: audit: %w", err)
+	}
+	if callErr != nil {
+		return Response{}, callErr
+	}
+	return resp, nil
+}
+
+func sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// fillPath puts the escaped path parameters into the operation's path.
+func fillPath(tmpl string, params map[string]string) (string, error) {
+	var b strings.Builder
+	rest := tmpl
+	for {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			b.WriteString(rest)
+			return b.String(), nil
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return "", fmt.Errorf("gateway: path %q has an unclosed {", tmpl)
+		}
+		name := rest[i+1 : i+j]
+		v, ok := params[name]
+		if !ok || v == "" {
+			return "", platform.Invalid(name, fmt.Sprintf("the call needs the path parameter %q", name))
+		}
+		b.WriteString(rest[:i])
+		b.WriteString(url.PathEscape(v))
+		rest = rest[i+j+1:]
+	}
+}
+
+// Subject is the pairwise subject of a person for a plug-in: an HMAC of
+// the account id under a key derived, per plug-in, from the secrets box's
+// MAC key. Stable for the plug-in, different across plug-ins, and it does
+// not reveal the account id.
+func (g *Gateway) Subject(pluginID, accountID string) string {
+	key := g.box.MAC("gateway-pairwise:" + pluginID)
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(accountID))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// token mints the call's token.
+func (g *Gateway) token(ctx context.Context, p *plugin.Plugin, req Request, data []string) (string, error) {
+	now := g.clock.Now()
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", err
+	}
+	claims := map[string]any{
+		"iss": g.signer.Issuer(), "aud": p.ID, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(g.cfg.TokenTTL).Unix(),
+		"jti": hex.EncodeToString(jti), "agency": req.Agency, "service": req.Service,
+	}
+	if req.Case != "" {
+		claims["case"] = req.Case
+	}
+	if req.Person != "" {
+		claims["sub"] = g.Subject(p.ID, req.Person)
+	} else {
+		claims["sub"] = "agency:" + req.Agency
+	}
+	for _, d := range data {
+		if c, ok := claimNames[d]; ok {
+			claims[c] = req.Data[d]
+			continue
+		}
+		svc, _ := strings.CutPrefix(d, plugin.DataAnswers)
+		answers, _ := claims["answers"].(map[string]any)
+		if answers == nil {
+			answers = map[string]any{}
+			claims["answers"] = answers
+		}
+		answers[svc] = req.Data[d]
+	}
+	return g.signer.SignJWT(ctx, claims)
+}
+
+// attempt is one HTTP exchange's result.
+type attempt struct {
+	status      int
+	contentType string
+	body        []byte
+}
+
+// exchange is one call with its attempts.
+type exchange struct {
+	g     *Gateway
+	t     *target
+	p     *plugin.Plugin
+	op    plugin.Operation
+	val   *validator
+	url   string
+	path  string
+	token string
+	req   Request
+
+	attempts int
+	status   int
+	body     []byte
+}
+
+// errors an attempt can end with, for the breaker and the outcome.
+var (
+	errTimeout   = errors.New("timed out")
+	errServer    = errors.New("server error")
+	errTransport = errors.New("transport error")
+	errInvalid   = errors.New("invalid response")
+)
+
+func (ex *exchange) fail(outcome string, cause error) (Response, string, error) {
+	slog.Error("gateway: plug-in call failed", "plugin", ex.p.ID, "operation", ex.op.ID, "outcome", outcome, "attempts", ex.attempts, "err", cause)
+	return Response{Attempts: ex.attempts}, outcome, &Error{Outcome: outcome, Plugin: ex.p.ID, Agency: ex.p.Provider.Agency,
+		err: platform.Errorf(platform.CodeUnavailable, "plug-in %s is not answering (%s)", ex.p.ID, outcome)}
+}
+
+func (ex *exchange) run(ctx context.Context) (Response, string, error) {
+	g := ex.g
+	timeout := ex.op.TimeoutDuration()
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	tries := 1
+	if ex.op.Idempotent {
+		tries += g.cfg.Retries
+	}
+	var last error
+	for i := 0; i < tries; i++ {
+		if i > 0 {
+			wait := g.cfg.Backoff << (i - 1)
+			wait += time.Duration(mrand.Int64N(int64(wait)/2 + 1))
+			select {
+			case <-ctx.Done():
+				return ex.fail(OutcomeTimeout, ctx.Err())
+			case <-time.After(wait):
+			}
+		}
+		a, err := ex.once(ctx, timeout)
+		switch {
+		case err == nil:
+			ex.status, ex.body = a.status, a.body
+			return Response{Status: a.status, ContentType: a.contentType, Body: a.body, Attempts: ex.attempts}, OutcomeOK, nil
+		case errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests):
+			return ex.fail(OutcomeCircuitOpen, err)
+		case errors.Is(err, errInvalid):
+			if a != nil {
+				ex.status, ex.body = a.status, a.body
+			}
+			return ex.fail(OutcomeInvalid, err)
+		}
+		if a != nil {
+			ex.status, ex.body = a.status, a.body
+		}
+		last = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if errors.Is(last, errTimeout) {
+		return ex.fail(OutcomeTimeout, last)
+	}
+	return ex.fail(OutcomeError, last)
+}
+
+// once is one attempt through the breaker and the concurrency limit.
+func (ex *exchange) once(ctx context.Context, timeout time.Duration) (*attempt, error) {
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := ex.t.slots.Acquire(actx, 1); err != nil {
+		return nil, fmt.Errorf("%w: waiting for a free slot: %v", errTimeout, err)
+	}
+	defer ex.t.slots.Release(1)
+	return ex.t.breaker.Execute(func() (*attempt, error) {
+		ex.attempts++
+		return ex.do(actx)
+	})
+}
+
+func (ex *exchange) do(ctx context.Context) (*attempt, error) {
+	var body io.Reader
+	if ex.req.Body != nil {
+		body = bytes.NewReader(ex.req.Body)
+	}
+	hr, err := http.NewRequestWithContext(ctx, ex.op.Method, ex.url, body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errTransport, err)
+	}
+	hr.Header.Set("Authorization", "Bearer "+ex.token)
+	hr.Header.Set("Accept", "application/json, application/problem+json")
+	if ex.req.Body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	res, err := ex.g.cfg.Client.Do(hr)
+	if err != nil {
+		if ctx.Err() != nil || isTimeout(err) {
+			return nil, fmt.Errorf("%w: %v", errTimeout, err)
+		}
+		return nil, fmt.Errorf("%w: %v", errTransport, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, ex.g.cfg.MaxResponse+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: reading the body: %v", errTimeout, err)
+		}
+		return nil, fmt.Errorf("%w: reading the body: %v", errTransport, err)
+	}
+	a := &attempt{status: res.StatusCode, contentType: res.Header.Get("Content-Type"), body: b}
+	if int64(len(b)) > ex.g.cfg.MaxResponse {
+		return a, fmt.Errorf("%w: the body is larger than %d bytes", errInvalid, ex.g.cfg.MaxResponse)
+	}
+	if res.StatusCode >= 500 {
+		return a, fmt.Errorf("%w: status %d", errServer, res.StatusCode)
+	}
+	if err := ex.val.check(ex.op.Method, ex.path, res, b); err != nil {
+		return a, fmt.Errorf("%w: %v", errInvalid, err)
+	}
+	return a, nil
+}
+
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,143 @@
+// Package gatewaytest sets up the plug-in gateway for tests and
+// benchmarks: a database with the demo agencies, the plug-in registry
+// with the example vehicle-registry registered against a loopback HTTP
+// server whose handler a test swaps, and Portico's OpenID Provider keys
+// published at an issuer (discovery document and JWKS) on loopback.
+package gatewaytest
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/portico-gov/portico/examples/plugins"
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/demo"
+	"github.com/portico-gov/portico/internal/gateway"
+	"github.com/portico-gov/portico/internal/identity"
+	"github.com/portico-gov/portico/internal/oidc"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/plugin"
+	"github.com/portico-gov/portico/internal/secrets"
+	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/tenancy"
+)
+
+// Env is a gateway test environment.
+type Env struct {
+	DB       *storage.DB
+	Log      *audit.Log
+	Box      *secrets.Box
+	Registry *plugin.Service
+	OIDC     *oidc.Service
+	Issuer   *httptest.Server // discovery document and JWKS
+	Plugin   *httptest.Server // the vehicle-registry's base URL
+	handler  atomic.Pointer[http.Handler]
+}
+
+// noAccounts satisfies oidc.Accounts; the gateway signs no user tokens.
+type noAccounts struct{}
+
+func (noAccounts) Account(context.Context, string) (*identity.Account, error) {
+	return nil, platform.Errorf(platform.CodeNotFound, "no accounts in gateway tests")
+}
+func (noAccounts) AccountActive(context.Context, string) (bool, error) { return false, nil }
+func (noAccounts) SignOut(context.Context, string) error               { return nil }
+
+// Timeouts replaces the example manifest's operation timeouts.
+type Timeouts struct{ Find, Renew string }
+
+// New builds the environment on db. The plug-in's handler answers 503
+// until SetHandler.
+func New(tb testing.TB, db *storage.DB, to Timeouts) *Env {
+	tb.Helper()
+	ctx := context.Background()
+	clock := platform.SystemClock{}
+	e := &Env{DB: db, Log: audit.New(db, clock, nil)}
+	ten, err := tenancy.New(db, e.Log, clock)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := demo.Seed(ctx, ten); err != nil {
+		tb.Fatal(err)
+	}
+	if e.Box, err = secrets.New([]byte(strings.Repeat("k", 32))); err != nil {
+		tb.Fatal(err)
+	}
+	if e.Registry, err = plugin.New(db, e.Log, clock, e.Box, plugin.Config{EventTypes: []string{"gov.portico.case.transitioned", "gov.portico.case.document_issued"}}); err != nil {
+		tb.Fatal(err)
+	}
+	e.Issuer = httptest.NewServer(http.HandlerFunc(e.serveIssuer))
+	tb.Cleanup(e.Issuer.Close)
+	if e.OIDC, err = oidc.New(oidc.Config{Issuer: e.Issuer.URL}, db, e.Log, clock, e.Box, noAccounts{}); err != nil {
+		tb.Fatal(err)
+	}
+	e.Plugin = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := e.handler.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "no handler", http.StatusServiceUnavailable)
+	}))
+	tb.Cleanup(e.Plugin.Close)
+
+	src, err := fs.ReadFile(plugins.FS(), "vehicle-registry/plugin.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m := strings.Replace(string(src), "base_url: http://127.0.0.1:8091", "base_url: "+e.Plugin.URL, 1)
+	if to.Find != "" {
+		m = strings.Replace(m, "timeout: 3s", "timeout: "+to.Find, 1)
+	}
+	if to.Renew != "" {
+		m = strings.Replace(m, "timeout: 10s", "timeout: "+to.Renew, 1)
+	}
+	sys := platform.Actor{Kind: platform.ActorSystem, ID: "test"}
+	sctx := platform.WithActor(ctx, sys)
+	if _, err := e.Registry.Register(sctx, sys, "vehicle-registry/plugin.yaml", []byte(m), plugin.FSLoader(plugins.FS(), "vehicle-registry")); err != nil {
+		tb.Fatal(err)
+	}
+	for _, en := range demo.PluginEnablements {
+		if en.Plugin == "vehicle-registry" {
+			if _, err := e.Registry.Enable(sctx, sys, en); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	return e
+}
+
+func (e *Env) serveIssuer(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	switch r.URL.Path {
+	case "/.well-known/openid-configuration":
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": e.Issuer.URL, "jwks_uri": e.Issuer.URL + "/.well-known/jwks.json"})
+	case "/.well-known/jwks.json":
+		set, err := e.OIDC.PublicKeys(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(set)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// SetHandler makes h answer the plug-in's calls.
+func (e *Env) SetHandler(h http.Handler) { e.handler.Store(&h) }
+
+// Gateway returns a new gateway (fresh breakers and limits) over the env.
+func (e *Env) Gateway(tb testing.TB, cfg gateway.Config) *gateway.Gateway {
+	tb.Helper()
+	g, err := gateway.New(e.Registry, e.OIDC, e.Log, e.Box, platform.SystemClock{}, nil, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
