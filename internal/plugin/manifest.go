@@ -27,6 +27,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/portico-gov/portico/internal/yamldoc"
 )
 
 //go:embed schema.json
@@ -210,13 +212,13 @@ func Validate(ctx context.Context, file string, src []byte, opts Options) (*Chec
 	v := &checker{file: file}
 	d, lms := parseYAML(src)
 	for _, lm := range lms {
-		v.probs = append(v.probs, Problem{File: file, Line: lm.line, Message: lm.msg})
+		v.probs = append(v.probs, Problem{File: file, Line: lm.Line, Message: lm.Msg})
 	}
 	if len(v.probs) > 0 {
 		return nil, v.sorted()
 	}
 	v.d = d
-	js, err := json.Marshal(d.value)
+	js, err := json.Marshal(d.Value)
 	if err != nil {
 		v.add("", "manifest: cannot be represented as JSON: %v", err)
 		return nil, v.sorted()
@@ -270,7 +272,7 @@ type checker struct {
 }
 
 func (v *checker) add(ptr, format string, args ...any) {
-	v.probs = append(v.probs, Problem{File: v.file, Line: v.d.lineOf(ptr), Path: pathOf(ptr), Message: fmt.Sprintf(format, args...)})
+	v.probs = append(v.probs, Problem{File: v.file, Line: lineOf(v.d, ptr), Path: pathOf(ptr), Message: fmt.Sprintf(format, args...)})
 }
 
 func (v *checker) sorted() []Problem {
@@ -284,16 +286,10 @@ func (v *checker) sorted() []Problem {
 }
 
 func (v *checker) schemaProblems(e *jsonschema.ValidationError) {
-	if len(e.Causes) > 0 {
-		for _, c := range e.Causes {
-			v.schemaProblems(c)
-		}
-		return
-	}
-	ptr := ""
-	for _, tok := range e.InstanceLocation {
-		ptr += "/" + escapePtr(tok)
-	}
+	yamldoc.SchemaLeaves(e, v.schemaProblem)
+}
+
+func (v *checker) schemaProblem(ptr string, e *jsonschema.ValidationError) {
 	where := pathOf(ptr)
 	switch k := e.ErrorKind.(type) {
 	case *kind.AdditionalProperties:

@@ -105,7 +105,7 @@ func extendsOf(src []byte) (string, int64, bool) {
 	if len(probs) > 0 {
 		return "", 0, false
 	}
-	m, _ := d.value.(map[string]any)
+	m, _ := d.Value.(map[string]any)
 	ext, _ := m["extend"].(map[string]any)
 	id, _ := ext["service"].(string)
 	ver, ok := ext["version"].(int64)
@@ -123,7 +123,7 @@ func waitsOn(files []File, done []bool, self int, id string, ver int64) bool {
 		if len(probs) > 0 {
 			continue
 		}
-		m, _ := d.value.(map[string]any)
+		m, _ := d.Value.(map[string]any)
 		if fid, _ := m["id"].(string); fid == id {
 			if fv, _ := m["version"].(int64); fv == ver {
 				return true

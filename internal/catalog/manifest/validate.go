@@ -16,6 +16,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/portico-gov/portico/internal/yamldoc"
 )
 
 //go:embed schema.json
@@ -107,13 +109,13 @@ func Validate(ctx context.Context, file string, src []byte, opts Options) (res *
 	v := &validator{file: file}
 	d, lms := parseYAML(src)
 	for _, lm := range lms {
-		v.probs = append(v.probs, Problem{file, lm.line, lm.msg})
+		v.probs = append(v.probs, Problem{file, lm.Line, lm.Msg})
 	}
 	if len(v.probs) > 0 {
 		return nil, v.sorted(), nil
 	}
 	v.d = d
-	value := d.value
+	value := d.Value
 	if raw, ok := value.(map[string]any); ok {
 		if ext, ok := raw["extend"].(map[string]any); ok {
 			value, err = v.extend(ctx, raw, ext, opts.Base)
@@ -216,7 +218,7 @@ func (v *validator) recordOrder(m *Manifest, value any) bool {
 	changed := false
 	for i := range m.Pages {
 		p := &m.Pages[i]
-		src := v.d.keys["/pages/"+strconv.Itoa(i)+"/schema/properties"]
+		src := v.d.Keys["/pages/"+strconv.Itoa(i)+"/schema/properties"]
 		if v.pagesInherited {
 			src = v.baseOrder[p.ID]
 		}
@@ -259,7 +261,7 @@ type validator struct {
 
 // add records a problem at JSON Pointer ptr.
 func (v *validator) add(ptr, format string, args ...any) {
-	line, exact := v.d.lineOf(ptr)
+	line, exact := v.d.LineOf(ptr)
 	msg := fmt.Sprintf(format, args...)
 	if !exact && v.inherited != "" {
 		msg += " (" + v.inherited + ")"
@@ -282,16 +284,10 @@ func (v *validator) sorted() []Problem {
 // schemaProblems turns the leaves of a JSON Schema validation error into
 // problems at the instance locations.
 func (v *validator) schemaProblems(e *jsonschema.ValidationError) {
-	if len(e.Causes) > 0 {
-		for _, c := range e.Causes {
-			v.schemaProblems(c)
-		}
-		return
-	}
-	ptr := ""
-	for _, tok := range e.InstanceLocation {
-		ptr += "/" + escapePtr(tok)
-	}
+	yamldoc.SchemaLeaves(e, v.schemaProblem)
+}
+
+func (v *validator) schemaProblem(ptr string, e *jsonschema.ValidationError) {
 	where := pathOf(ptr)
 	switch k := e.ErrorKind.(type) {
 	case *kind.AdditionalProperties:
