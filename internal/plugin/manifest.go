@@ -39,24 +39,9 @@ var schemaJSON []byte
 func SchemaJSON() []byte { return bytes.Clone(schemaJSON) }
 
 var (
-	formatSchema *jsonschema.Schema
+	formatSchema = yamldoc.MustCompileSchema("mem:///plugin.json", schemaJSON)
 	english      = message.NewPrinter(language.English)
 )
-
-func init() {
-	d, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
-	if err != nil {
-		panic("plugin: schema.json: " + err.Error())
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	if err := c.AddResource("mem:///plugin.json", d); err != nil {
-		panic("plugin: schema.json: " + err.Error())
-	}
-	if formatSchema, err = c.Compile("mem:///plugin.json"); err != nil {
-		panic("plugin: schema.json: " + err.Error())
-	}
-}
 
 // Text is text people read, in English and Spanish.
 type Text struct {

@@ -9,6 +9,7 @@
 package yamldoc
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"regexp"
@@ -240,4 +241,31 @@ func SchemaLeaves(e *jsonschema.ValidationError, fn func(ptr string, leaf *jsons
 		ptr += "/" + EscapePtr(tok)
 	}
 	fn(ptr, e)
+}
+
+// MustCompileSchema compiles an embedded JSON Schema 2020-12 document of a
+// format (a manifest's), at url, with a loader that refuses every other
+// URL. It panics on error: the schema ships in the binary, and a broken
+// one must stop the program's tests, not one request.
+func MustCompileSchema(url string, src []byte) *jsonschema.Schema {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(src))
+	if err == nil {
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft2020)
+		c.UseLoader(refuseLoader{})
+		if err = c.AddResource(url, doc); err == nil {
+			var s *jsonschema.Schema
+			if s, err = c.Compile(url); err == nil {
+				return s
+			}
+		}
+	}
+	panic(fmt.Sprintf("yamldoc: schema %s: %v", url, err))
+}
+
+// refuseLoader refuses every URL: a format's schema is one embedded file.
+type refuseLoader struct{}
+
+func (refuseLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("%s: schemas may not load other documents", url)
 }

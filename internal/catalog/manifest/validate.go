@@ -27,24 +27,9 @@ var schemaJSON []byte
 func SchemaJSON() []byte { return bytes.Clone(schemaJSON) }
 
 var (
-	formatSchema *jsonschema.Schema
+	formatSchema = yamldoc.MustCompileSchema("mem:///manifest.json", schemaJSON)
 	english      = message.NewPrinter(language.English)
 )
-
-func init() {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
-	if err != nil {
-		panic("manifest: schema.json: " + err.Error())
-	}
-	c := newCompiler()
-	if err := c.AddResource("mem:///manifest.json", doc); err != nil {
-		panic("manifest: schema.json: " + err.Error())
-	}
-	formatSchema, err = c.Compile("mem:///manifest.json")
-	if err != nil {
-		panic("manifest: schema.json: " + err.Error())
-	}
-}
 
 // noLoader refuses every URL: page schemas may not pull in files or
 // network resources.
