@@ -186,7 +186,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if a.Tenancy, err = tenancy.New(db, a.Audit, a.Clock); err != nil {
 		return nil, err
 	}
-	if a.Catalog, err = catalog.New(db, a.Audit, a.Clock, a.Tenancy); err != nil {
+	box, err := secrets.LoadOrCreate(cfg.SecretsKeyFile())
+	if err != nil {
+		return nil, err
+	}
+	// The plug-in registry comes before the catalog: publishing checks
+	// the plug-in operations a service uses against it.
+	if a.Plugins, err = plugin.New(db, a.Audit, a.Clock, box, plugin.Config{EventTypes: EventTypes()}); err != nil {
+		return nil, err
+	}
+	if a.Catalog, err = catalog.New(db, a.Audit, a.Clock, a.Tenancy, catalog.WithPlugins(a.PluginRefs())); err != nil {
 		return nil, err
 	}
 	if a.Feedback, err = feedback.New(db, a.Audit, a.Clock); err != nil {
@@ -200,13 +209,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		}
 	}
 
-	box, err := secrets.LoadOrCreate(cfg.SecretsKeyFile())
-	if err != nil {
-		return nil, err
-	}
-	if a.Plugins, err = plugin.New(db, a.Audit, a.Clock, box, plugin.Config{EventTypes: EventTypes()}); err != nil {
-		return nil, err
-	}
 	// Construction order (docs/architecture.md, "Wiring"): the
 	// insert-only job client and the registry come first, so every block
 	// gets the client it enqueues with in its constructor and registers
@@ -256,6 +258,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		db, a.Audit, a.Clock, box, identityMailer{a.Notify}, a.Tenancy); err != nil {
 		return nil, err
 	}
+	// The OpenID Provider signs the gateway's tokens; the gateway comes
+	// before the blocks that call plug-ins (casework, applying).
+	if a.OIDC, err = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity); err != nil {
+		return nil, err
+	}
+	jobs.Register(reg, &oidc.PurgeWorker{Service: a.OIDC})
+	gatewayMetrics := gateway.NewMetrics()
+	if a.Gateway, err = gateway.New(a.Plugins, a.OIDC, a.Audit, box, a.Clock, gatewayMetrics, gateway.Config{}); err != nil {
+		return nil, err
+	}
 	if a.Reminders, err = reminder.New(db, a.Audit, a.Clock, inserter, reg, reminderDirectory{a.Identity, a.Notify}, reminderMailer{a.Notify},
 		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone, Counters: counters{a.Tenancy}}); err != nil {
 		return nil, err
@@ -265,14 +277,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
 	if err := a.newApplications(ctx, inserter, reg); err != nil {
-		return nil, err
-	}
-	if a.OIDC, err = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity); err != nil {
-		return nil, err
-	}
-	jobs.Register(reg, &oidc.PurgeWorker{Service: a.OIDC})
-	gatewayMetrics := gateway.NewMetrics()
-	if a.Gateway, err = gateway.New(a.Plugins, a.OIDC, a.Audit, box, a.Clock, gatewayMetrics, gateway.Config{}); err != nil {
 		return nil, err
 	}
 	a.Jobs, err = jobs.New(db, reg, jobsCfg)
