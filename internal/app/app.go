@@ -42,6 +42,7 @@ import (
 	"github.com/portico-gov/portico/internal/notify/notifyweb"
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/oidc/oidcweb"
+	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/portal"
@@ -82,6 +83,9 @@ type App struct {
 	Applications *application.Service
 	// Feedback: what people tell us about the site (/feedback).
 	Feedback *feedback.Service
+	// Payments takes money online: payments in GOV.UK Pay's states and
+	// each agency's ledger (issue 12).
+	Payments *payment.Service
 	// Plugins is the plug-in registry: manifests, enablement per agency,
 	// access rights (ADR 31).
 	Plugins *plugin.Service
@@ -241,6 +245,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return oidc.PurgeArgs{}, nil }, nil),
+			// Payments left unfinished for 90 minutes fail with P0020.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return payment.ExpireArgs{}, nil }, nil),
 		},
 	}
 	inserter, err := jobs.NewInserter(db, jobsCfg)
@@ -276,6 +283,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
+	if a.Payments, err = payment.NewService(db, a.Audit, a.Bus, a.Clock); err != nil {
+		return nil, err
+	}
+	jobs.Register(reg, &payment.ExpireWorker{Payments: a.Payments})
 	if err := a.newApplications(ctx, inserter, reg); err != nil {
 		return nil, err
 	}
