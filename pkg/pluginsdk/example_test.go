@@ -51,12 +51,7 @@ func ExampleWebhookHandler() {
 			if e.Type != pluginsdk.EventCaseClosed {
 				return nil
 			}
-			var data struct {
-				Case struct {
-					ID        string `json:"id"`
-					Reference string `json:"reference"`
-				} `json:"case"`
-			}
+			var data pluginsdk.CaseData
 			if err := e.Decode(&data); err != nil {
 				return err // 500: Portico delivers it again later
 			}

@@ -147,9 +147,32 @@ func ParseEvent(body []byte) (Event, error) {
 	return e, nil
 }
 
-// Event types Portico emits about cases (the data of each is the case and,
-// for changes, a "detail" object; decode what you need with Event.Decode).
-// A manifest may also ask for a prefix such as "gov.portico.case.*".
+// CaseData is the data of every gov.portico.case.* event: the case
+// without who works on it or who applied, the applicant as your plug-in's
+// pairwise subject (the sub of your call tokens), and a few facts of the
+// event by type in Detail (transitioned: transition, from, to; overdue:
+// due; payment_requested: amount, currency, due; payment_recorded: amount;
+// document_issued: document, valid_until; reminder_set: reminder, due;
+// assigned: assigned). Decode it with Event.Decode.
+type CaseData struct {
+	Case struct {
+		ID             string     `json:"id"`
+		Reference      string     `json:"reference"`
+		Service        string     `json:"service"`
+		ServiceVersion int        `json:"service_version"`
+		State          string     `json:"state"`
+		Overdue        bool       `json:"overdue"`
+		WaitingOn      string     `json:"waiting_on,omitempty"`
+		OpenedAt       time.Time  `json:"opened_at"`
+		ClosedAt       *time.Time `json:"closed_at,omitempty"`
+	} `json:"case"`
+	// Person is the applicant's pairwise subject for this plug-in.
+	Person string         `json:"person,omitempty"`
+	Detail map[string]any `json:"detail"`
+}
+
+// Event types Portico emits about cases; their data is CaseData. A
+// manifest may also ask for a prefix such as "gov.portico.case.*".
 const (
 	EventCaseOpened           = "gov.portico.case.opened"
 	EventCaseTransitioned     = "gov.portico.case.transitioned"

@@ -113,10 +113,8 @@ func TestWebhookHandler(t *testing.T) {
 	if len(got) != 1 || got[0].ID != "ev-1" || got[0].Agency != "adams-clerk" || got[0].Type != pluginsdk.EventCaseTransitioned || got[0].Time.IsZero() || got[0].SpecVersion != "1.0" {
 		t.Fatalf("event: %+v", got)
 	}
-	var payload struct {
-		Case struct{ Reference, State string }
-	}
-	if err := got[0].Decode(&payload); err != nil || payload.Case.State != "approved" {
+	var payload pluginsdk.CaseData
+	if err := got[0].Decode(&payload); err != nil || payload.Case.State != "approved" || payload.Case.Reference != "ADAMS-CLERK-2026-000001" || payload.Detail["from"] != "submitted" {
 		t.Fatalf("decode: %v %+v", err, payload)
 	}
 
