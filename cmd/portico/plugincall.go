@@ -32,6 +32,10 @@ func runPluginCall(ctx context.Context, e env, args []string) error {
 	service := fs.String("service", "", "the calling service (an access right must let it call the operation)")
 	bodyFile := fs.String("json-body", "", "a file with the JSON request body")
 	asJSON := fs.Bool("json", false, "print the status and body as JSON")
+	// The token's iss: plug-ins refuse a token whose issuer is not the
+	// Portico whose keys they fetch, so the operator names it as the
+	// running servers know it.
+	fs.StringVar(&cfg.PublicURL, "public-url", e.getenv("PORTICO_PUBLIC_URL"), "Portico's public `URL`, the issuer plug-ins expect in the call token (env PORTICO_PUBLIC_URL)")
 	var paths, queries multiFlag
 	fs.Var(&paths, "path", "a path parameter NAME=VALUE (repeat for each)")
 	fs.Var(&queries, "query", "a query parameter NAME=VALUE (repeat for each)")

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -14,8 +17,10 @@ import (
 func TestPluginCallCLI(t *testing.T) {
 	_, env := seededData(t)
 	var auth string
+	var issuers []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth = r.Header.Get("Authorization")
+		issuers = append(issuers, tokenIssuer(auth))
 		w.Header().Set("Content-Type", "application/json")
 		if strings.HasSuffix(r.URL.Path, "/BAD1") {
 			_, _ = w.Write([]byte(`{"plate":"BAD1"}`))
@@ -56,6 +61,7 @@ func TestPluginCallCLI(t *testing.T) {
 		{"other service", []string{"plugin", "call", "vehicle-registry", "find-vehicle", "--agency", "dmv", "--service", "x", "--path", "plate=EX4KQ218"}, exitError, "", "no access right"},
 		{"ok", append(call, "--path", "plate=EX4KQ218"), exitOK, "status 200", ""},
 		{"ok json", append(call, "--path", "plate=EX4KQ218", "--json"), exitOK, `"make": "Honda"`, ""},
+		{"public url is the issuer", append(call, "--path", "plate=EX4KQ218", "--public-url", "https://portico.example.gov"), exitOK, "status 200", ""},
 		{"invalid response", append(call, "--path", "plate=BAD1"), exitError, "", "not answering (invalid_response)"},
 		{"audit", []string{"audit", "list", "--subject", "plugin:vehicle-registry", "--json"}, exitOK, `"outcome": "invalid_response"`, ""},
 	}
@@ -71,4 +77,24 @@ func TestPluginCallCLI(t *testing.T) {
 	if !strings.HasPrefix(auth, "Bearer ey") {
 		t.Fatalf("the plug-in got no token: %q", auth)
 	}
+	if !slices.Contains(issuers, "https://portico.example.gov") {
+		t.Fatalf("--public-url is not the token's iss: %q", issuers)
+	}
+}
+
+// tokenIssuer is the iss of a bearer JWT's payload ("" if unreadable).
+func tokenIssuer(auth string) string {
+	parts := strings.Split(strings.TrimPrefix(auth, "Bearer "), ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Iss string `json:"iss"`
+	}
+	_ = json.Unmarshal(b, &c)
+	return c.Iss
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -113,7 +114,17 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	if err != nil {
 		return err
 	}
-	plugins, err := demo.SeedPlugins(ctx, a.Plugins, map[string]string{"vehicle-registry": vehicles})
+	// The private provider's counter booking likewise, its bookings in
+	// the data directory so they outlive a restart.
+	var bookings string
+	if a.Config.DataDir != "" {
+		bookings = filepath.Join(a.Config.DataDir, "counter-booking.json")
+	}
+	counters, err := demo.StartCounterBooking(ctx, a.OIDC.Issuer(), bookings)
+	if err != nil {
+		return err
+	}
+	plugins, err := demo.SeedPlugins(ctx, a.Plugins, map[string]string{"vehicle-registry": vehicles, "counter-booking": counters})
 	if err != nil {
 		return err
 	}

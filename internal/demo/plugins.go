@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portico-gov/portico/examples/plugins"
+	counterbooking "github.com/portico-gov/portico/examples/plugins/counter-booking"
 	vehicleregistry "github.com/portico-gov/portico/examples/plugins/vehicle-registry"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
@@ -34,6 +35,33 @@ func StartVehicleRegistry(ctx context.Context, issuer string) (string, error) {
 		return "", fmt.Errorf("demo: vehicle-registry: %w", err)
 	}
 	srv := &http.Server{Handler: vehicleregistry.NewServer(vehicleregistry.Config{Issuer: issuer}).Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	return "http://" + l.Addr().String(), nil
+}
+
+// StartCounterBooking serves the example counter-booking plug-in (a
+// private provider's, examples/plugins/counter-booking) on a loopback
+// port until ctx ends, trusting the tokens of issuer, with its bookings in
+// file ("" keeps them in memory). It returns the base URL to register.
+func StartCounterBooking(ctx context.Context, issuer, file string) (string, error) {
+	s, err := counterbooking.NewServer(counterbooking.Config{Issuer: issuer, File: file})
+	if err != nil {
+		return "", fmt.Errorf("demo: counter-booking: %w", err)
+	}
+	return serveLoopback(ctx, "counter-booking", s.Handler())
+}
+
+// serveLoopback serves h on a free loopback port until ctx ends.
+func serveLoopback(ctx context.Context, name string, h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("demo: %s: %w", name, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	go func() {
 		<-ctx.Done()

@@ -15,6 +15,7 @@ import (
 	"github.com/portico-gov/portico/internal/gateway/gatewaytest"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
+	"github.com/portico-gov/portico/pkg/pluginsdk"
 )
 
 func payload(t *testing.T, tok string) map[string]any {
@@ -84,15 +85,15 @@ func TestToken(t *testing.T) {
 
 		// The verifier refuses a token for another plug-in, an expired
 		// one and a tampered one.
-		mine := vehicleregistry.NewVerifier(env.Issuer.URL, "vehicle-registry", nil, nil)
+		mine := pluginsdk.NewVerifier(env.Issuer.URL, "vehicle-registry")
 		if _, err := mine.Verify(ctx, tok); err != nil {
 			t.Fatalf("the plug-in refused Portico's token: %v", err)
 		}
-		other := vehicleregistry.NewVerifier(env.Issuer.URL, "counter-booking", nil, nil)
+		other := pluginsdk.NewVerifier(env.Issuer.URL, "counter-booking")
 		if _, err := other.Verify(ctx, tok); err == nil {
 			t.Fatal("another plug-in accepted the token")
 		}
-		later := vehicleregistry.NewVerifier(env.Issuer.URL, "vehicle-registry", nil, func() time.Time { return time.Now().Add(10 * time.Minute) })
+		later := pluginsdk.NewVerifier(env.Issuer.URL, "vehicle-registry", pluginsdk.WithClock(func() time.Time { return time.Now().Add(10 * time.Minute) }))
 		if _, err := later.Verify(ctx, tok); err == nil {
 			t.Fatal("an expired token was accepted")
 		}
@@ -103,7 +104,7 @@ func TestToken(t *testing.T) {
 		if _, err := mine.Verify(ctx, tampered); err == nil {
 			t.Fatal("a tampered token was accepted")
 		}
-		wrongIss := vehicleregistry.NewVerifier("http://127.0.0.1:1", "vehicle-registry", nil, nil)
+		wrongIss := pluginsdk.NewVerifier("http://127.0.0.1:1", "vehicle-registry")
 		if _, err := wrongIss.Verify(ctx, tok); err == nil {
 			t.Fatal("a token was accepted without the issuer's keys")
 		}

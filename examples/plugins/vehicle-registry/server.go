@@ -2,7 +2,8 @@
 // Department of Motor Vehicles' vehicle records as Portico calls them
 // through its plug-in gateway (plugin.yaml, openapi.yaml). It checks every
 // call's token against Portico's published keys (discovery document →
-// jwks_uri), serves a few demo vehicles and records renewals.
+// jwks_uri) with pkg/pluginsdk, serves a few demo vehicles and records
+// renewals.
 //
 // `portico demo` starts it in-process on a loopback port; `go run
 // ./examples/plugins/vehicle-registry/cmd/vehicle-registry` runs it alone.
@@ -11,15 +12,19 @@ package vehicleregistry
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/portico-gov/portico/pkg/pluginsdk"
 )
 
 // PluginID is the plug-in's id, the audience of Portico's tokens.
 const PluginID = "vehicle-registry"
+
+// Claims are a verified call token's claims (pkg/pluginsdk).
+type Claims = pluginsdk.Claims
 
 // Vehicle is a registered vehicle (the OpenAPI document's Vehicle).
 type Vehicle struct {
@@ -68,7 +73,7 @@ type Config struct {
 
 // Server is the vehicle records service.
 type Server struct {
-	verifier *Verifier
+	verifier *pluginsdk.Verifier
 	now      func() time.Time
 
 	mu       sync.Mutex
@@ -96,7 +101,11 @@ func NewServer(cfg Config) *Server {
 	if cfg.Vehicles == nil {
 		cfg.Vehicles = DemoVehicles(cfg.Now())
 	}
-	s := &Server{verifier: NewVerifier(cfg.Issuer, PluginID, cfg.Client, cfg.Now), now: cfg.Now, vehicles: map[string]*Vehicle{}}
+	opts := []pluginsdk.Option{pluginsdk.WithClock(cfg.Now)}
+	if cfg.Client != nil {
+		opts = append(opts, pluginsdk.WithHTTPClient(cfg.Client))
+	}
+	s := &Server{verifier: pluginsdk.NewVerifier(cfg.Issuer, PluginID, opts...), now: cfg.Now, vehicles: map[string]*Vehicle{}}
 	for _, v := range cfg.Vehicles {
 		v := v
 		s.vehicles[Normalize(v.Plate)] = &v
@@ -131,23 +140,13 @@ func reply(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// authed checks the call's token with pkg/pluginsdk (401 problem+json
+// when it is missing or wrong) and hands h the verified claims.
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *Claims)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="vehicle-registry"`)
-			problem(w, http.StatusUnauthorized, "Unauthorized", "a Portico token is required")
-			return
-		}
-		c, err := s.verifier.Verify(r.Context(), tok)
-		if err != nil {
-			slog.Warn("vehicle-registry: token refused", "err", err)
-			w.Header().Set("WWW-Authenticate", `Bearer realm="vehicle-registry", error="invalid_token"`)
-			problem(w, http.StatusUnauthorized, "Unauthorized", "the token is not valid")
-			return
-		}
+	return s.verifier.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := pluginsdk.ClaimsFrom(r.Context())
 		h(w, r, c)
-	}
+	})).ServeHTTP
 }
 
 func (s *Server) findVehicle(w http.ResponseWriter, r *http.Request, _ *Claims) {
