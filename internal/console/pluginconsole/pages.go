@@ -86,7 +86,7 @@ func (h *Handlers) using(ctx context.Context, p *web.Page, a *identity.Account, 
 	var out []usingView
 	for _, e := range pl.Enablements {
 		u := usingView{Agency: e.Agency, Name: h.agencyName(ctx, p, e.Agency), Status: e.Status, StatusText: p.T("pluginconsole.status." + e.Status),
-			Data: h.dataList(ctx, p, e.Data)}
+			Data: h.dataList(ctx, p, inOrder(e.Data, pl.Data))}
 		if a.PlatformAdmin || a.HasRole(e.Agency, identity.AgencyAdmin) {
 			u.ManageURL = useURL(pl.ID, e.Agency)
 		}
@@ -95,6 +95,23 @@ func (h *Handlers) using(ctx context.Context, p *web.Page, a *identity.Account, 
 		}
 		out = append(out, u)
 	}
+	return out
+}
+
+// inOrder puts data in the order the plug-in asks for them (the registry
+// keeps an approval sorted).
+func inOrder(data, asked []string) []string {
+	out := slices.Clone(data)
+	slices.SortStableFunc(out, func(a, b string) int {
+		i, j := slices.Index(asked, a), slices.Index(asked, b)
+		if i < 0 {
+			i = len(asked)
+		}
+		if j < 0 {
+			j = len(asked)
+		}
+		return i - j
+	})
 	return out
 }
 

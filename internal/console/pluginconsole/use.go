@@ -76,7 +76,7 @@ func (h *Handlers) usePage(w http.ResponseWriter, r *http.Request, status int, c
 		for _, e := range pl.Enablements {
 			if e.Agency == agency {
 				c.data = e.Data
-				v.Status, v.StatusText, v.Approved = e.Status, p.T("pluginconsole.status."+e.Status), h.dataList(ctx, p, e.Data)
+				v.Status, v.StatusText, v.Approved = e.Status, p.T("pluginconsole.status."+e.Status), h.dataList(ctx, p, inOrder(e.Data, pl.Data))
 				v.CanDisable = e.Status != plugin.StatusDisabled
 			}
 		}
@@ -88,7 +88,7 @@ func (h *Handlers) usePage(w http.ResponseWriter, r *http.Request, status int, c
 	} else {
 		for _, e := range pl.Enablements {
 			if e.Agency == agency {
-				v.Status, v.StatusText, v.Approved = e.Status, p.T("pluginconsole.status."+e.Status), h.dataList(ctx, p, e.Data)
+				v.Status, v.StatusText, v.Approved = e.Status, p.T("pluginconsole.status."+e.Status), h.dataList(ctx, p, inOrder(e.Data, pl.Data))
 				v.CanDisable = e.Status != plugin.StatusDisabled
 			}
 		}
