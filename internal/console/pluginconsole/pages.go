@@ -185,8 +185,9 @@ type exchangeView struct {
 	When, Agency, Service, Operation, Outcome, Status, Duration string
 }
 
-// agencyOption is an agency a platform administrator may pick.
-type agencyOption struct{ ID, Name string }
+// agencyOption is an agency the viewer may enable the plug-in for: in the
+// platform administrator's list (ID), or as a link (URL).
+type agencyOption struct{ ID, Name, URL string }
 
 type detailView struct {
 	ID, Name, Description, Version string
@@ -278,7 +279,7 @@ func (h *Handlers) detailPage(w http.ResponseWriter, r *http.Request, status int
 	} else {
 		for _, m := range a.Memberships {
 			if m.Role == identity.AgencyAdmin {
-				v.Mine = append(v.Mine, agencyOption{ID: useURL(pl.ID, m.AgencyID), Name: h.agencyName(ctx, p, m.AgencyID)})
+				v.Mine = append(v.Mine, agencyOption{ID: m.AgencyID, Name: h.agencyName(ctx, p, m.AgencyID), URL: useURL(pl.ID, m.AgencyID)})
 			}
 		}
 	}
@@ -308,7 +309,11 @@ func duration(p *web.Page, d time.Duration) string {
 // the page of the agency they picked.
 func (h *Handlers) chooseAgency(w http.ResponseWriter, r *http.Request) {
 	ag := r.URL.Query().Get("agency")
-	if _, err := h.agencies.Agency(r.Context(), ag); err != nil || ag == "" {
+	if ag == "" {
+		h.web.ErrorPage(w, r, http.StatusNotFound)
+		return
+	}
+	if _, err := h.agencies.Agency(r.Context(), ag); err != nil {
 		h.web.ErrorPage(w, r, http.StatusNotFound)
 		return
 	}

@@ -69,27 +69,25 @@ func (h *Handlers) usePage(w http.ResponseWriter, r *http.Request, status int, c
 	if p.Lang == "es" && ag.NameES != "" {
 		v.AgencyName = ag.NameES
 	}
+	var current *plugin.Enablement
+	for i, e := range pl.Enablements {
+		if e.Agency == agency {
+			current = &pl.Enablements[i]
+			v.Status, v.StatusText, v.Approved = e.Status, p.T("pluginconsole.status."+e.Status), h.dataList(ctx, p, inOrder(e.Data, pl.Data))
+			v.CanDisable = e.Status != plugin.StatusDisabled
+		}
+	}
 	// What the form starts from: what was sent, else the approval and
-	// rights in force, else everything the plug-in asks for.
+	// the every-service rights in force, else everything the plug-in
+	// asks for.
 	if c == nil {
 		c = &chosen{data: pl.Data, service: plugin.AllServices}
-		for _, e := range pl.Enablements {
-			if e.Agency == agency {
-				c.data = e.Data
-				v.Status, v.StatusText, v.Approved = e.Status, p.T("pluginconsole.status."+e.Status), h.dataList(ctx, p, inOrder(e.Data, pl.Data))
-				v.CanDisable = e.Status != plugin.StatusDisabled
-			}
+		if current != nil {
+			c.data = current.Data
 		}
 		for _, s := range rightsByService(pl.Access, agency) {
 			if s.service == plugin.AllServices {
 				c.ops = s.ops
-			}
-		}
-	} else {
-		for _, e := range pl.Enablements {
-			if e.Agency == agency {
-				v.Status, v.StatusText, v.Approved = e.Status, p.T("pluginconsole.status."+e.Status), h.dataList(ctx, p, inOrder(e.Data, pl.Data))
-				v.CanDisable = e.Status != plugin.StatusDisabled
 			}
 		}
 	}
