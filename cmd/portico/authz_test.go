@@ -49,6 +49,7 @@ const (
 	bearerOnly                  // the API: a session cookie never suffices (see internal/api's own table)
 	dmvStaff                    // staff holding a role in the DMV (not a platform admin without one)
 	adamsClerkStaff             // staff holding a role in the Adams County Clerk's office
+	anyAdmin                    // an administrator of any agency, or a platform admin
 )
 
 // TestAuthorizationTable walks every registered route as anonymous,
@@ -224,7 +225,7 @@ func TestAuthorizationTable(t *testing.T) {
 			return ac.name == "citizen C (code pending)"
 		case staffOnly:
 			return ac.staff
-		case dmvMember, dmvAdmin:
+		case dmvMember, dmvAdmin, anyAdmin:
 			return ac.name == "staff X (DMV admin)" || ac.name == "platform admin"
 		case platformAdmin:
 			return ac.name == "platform admin"
@@ -314,6 +315,18 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /console/agencies/{agency}", "GET", "/console/agencies/dmv", nil, dmvMember},
 		{"POST /console/agencies/{agency}/staff", "POST", "/console/agencies/dmv/staff", url.Values{"email": {"not an email"}, "role": {"caseworker"}}, dmvAdmin},
 		{"GET /admin/users", "GET", "/admin/users", nil, platformAdmin},
+		// The plug-in catalogue (internal/console/pluginconsole): agency and
+		// platform administrators see it; an agency administrator acts for
+		// their own agency; platform administrators remove. Removing a
+		// plug-in agencies use needs "force" (409 here, nothing removed);
+		// the disable row comes after it.
+		{"GET /console/plugins", "GET", "/console/plugins", nil, anyAdmin},
+		{"GET /console/plugins/{id}", "GET", "/console/plugins/vehicle-registry", nil, anyAdmin},
+		{"GET /console/plugins/{id}/agency", "GET", "/console/plugins/vehicle-registry/agency?agency=dmv", nil, platformAdmin},
+		{"GET /console/plugins/{id}/agencies/{agency}", "GET", "/console/plugins/vehicle-registry/agencies/dmv", nil, dmvAdmin},
+		{"POST /console/plugins/{id}/agencies/{agency}/enable", "POST", "/console/plugins/vehicle-registry/agencies/dmv/enable", url.Values{"data": {"name"}, "service": {"no-such-service"}}, dmvAdmin},
+		{"POST /console/plugins/{id}/remove", "POST", "/console/plugins/vehicle-registry/remove", nil, platformAdmin},
+		{"POST /console/plugins/{id}/agencies/{agency}/disable", "POST", "/console/plugins/vehicle-registry/agencies/dmv/disable", nil, dmvAdmin},
 		// Feedback (internal/feedback/feedbackweb): anyone gives it; only
 		// platform administrators read it.
 		{"GET /feedback", "GET", "/feedback", nil, public},

@@ -96,6 +96,7 @@ var notPersonalPages = map[string]string{
 	"GET /recover/reset":                        "reached with a one-time token",
 	"GET /account/email/code":                   "reached with a one-time challenge",
 	"GET /console/agencies/{agency}":            "agency administration: staff of one agency",
+	"GET /console/plugins/{id}/agency":          "a redirect to the agency's plug-in page after checking the agency exists",
 	"GET /admin/users":                          "platform administration: searches every account by design",
 	"GET /feedback":                             "a form, no database read",
 	"GET /feedback/thanks":                      "no database read",
@@ -356,6 +357,12 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		// administrator's counts every agency the same way.
 		{"GET /console", pageAs(staff, "/console")},
 		{"GET /console (platform administrator)", pageAs(admin, "/console")},
+		// The plug-in catalogue reads the small plug-in tables and, per
+		// plug-in, its latest calls from the audit log through
+		// audit_entries_subject_action (subject, action, at), bounded.
+		{"GET /console/plugins", pageAs(admin, "/console/plugins")},
+		{"GET /console/plugins/{id}", pageAs(admin, "/console/plugins/vehicle-registry")},
+		{"GET /console/plugins/{id}/agencies/{agency}", pageAs(staff, "/console/plugins/vehicle-registry/agencies/dmv")},
 		{"GET /oauth/userinfo", bearer("GET", "/oauth/userinfo", tok.AccessToken)},
 		{"POST /inbox/{id}/read", func() *http.Response {
 			msgs, err := a.Notify.Inbox(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: beto.ID}, 1)

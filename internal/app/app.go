@@ -29,6 +29,7 @@ import (
 	"github.com/portico-gov/portico/internal/catalog/catalogweb"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/console"
+	"github.com/portico-gov/portico/internal/console/pluginconsole"
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/feedback"
 	"github.com/portico-gov/portico/internal/feedback/feedbackweb"
@@ -328,6 +329,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := console.Register(a.Web, idw, a.Identity, a.Tenancy, a.Casework, a.Catalog, a.Audit); err != nil {
+		return nil, err
+	}
+	if err := pluginconsole.Register(a.Web, idw, a.Plugins, a.Gateway, a.Tenancy, a.Catalog); err != nil {
 		return nil, err
 	}
 	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications, a.Tenancy); err != nil {

@@ -111,6 +111,24 @@ type Member struct {
 	Role     Role   `json:"role"`
 }
 
+// Administrator reports whether the account is staff administering the
+// platform or at least one agency (the console's plug-in catalogue and its
+// navigation link follow this rule).
+func (a *Account) Administrator() bool {
+	if a.Kind != Staff {
+		return false
+	}
+	if a.PlatformAdmin {
+		return true
+	}
+	for _, m := range a.Memberships {
+		if m.Role == AgencyAdmin {
+			return true
+		}
+	}
+	return false
+}
+
 // HasRole reports whether the account holds one of roles in agency.
 func (a *Account) HasRole(agency string, roles ...Role) bool {
 	for _, m := range a.Memberships {

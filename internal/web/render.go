@@ -79,7 +79,10 @@ type Viewer struct {
 	SignedIn bool
 	Name     string
 	Staff    bool
-	unread   func() int // set by WithUnread; counted only when a page shows it
+	// Administrator: staff administering the platform or an agency (the
+	// navigation shows the console's plug-in catalogue).
+	Administrator bool
+	unread        func() int // set by WithUnread; counted only when a page shows it
 }
 
 // Unread is how many unread messages the viewer has, for the header's

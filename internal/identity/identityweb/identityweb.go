@@ -185,7 +185,7 @@ func (h *Handlers) authenticate(next http.Handler) http.Handler {
 			if name == "" {
 				name = a.Email
 			}
-			ctx = web.WithViewer(ctx, web.Viewer{SignedIn: true, Name: name, Staff: a.Kind == identity.Staff})
+			ctx = web.WithViewer(ctx, web.Viewer{SignedIn: true, Name: name, Staff: a.Kind == identity.Staff, Administrator: a.Administrator()})
 		}
 		// Pages behind a session are personal: never cache them.
 		w.Header().Set("Cache-Control", "no-store")
