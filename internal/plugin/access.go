@@ -74,7 +74,8 @@ func (s *Service) decide(ctx context.Context, q querier, agency, service, plugin
 // refusal is audited. (An allowed call is audited by the gateway with
 // the exchange itself.)
 func (s *Service) Allowed(ctx context.Context, agency, service, pluginID, operation string, data []string) error {
-	why, err := s.decide(ctx, s.db.Read(), agency, service, pluginID, operation, data)
+	// Every plug-in call asks: its three queries use prepared statements.
+	why, err := s.decide(ctx, s.db.HotRead(), agency, service, pluginID, operation, data)
 	if err != nil {
 		return err
 	}
