@@ -67,7 +67,9 @@ func (l *Log) Write(ctx context.Context, r Record) (Entry, error) {
 	}
 	g.mu.Unlock()
 	if start {
-		go l.commitQueued(context.WithoutCancel(ctx))
+		// This writer commits (its own entry first among the queued),
+		// so a lone writer waits for no other goroutine.
+		l.commitQueued(context.WithoutCancel(ctx), p)
 	}
 	select {
 	case err := <-p.done:
@@ -81,8 +83,10 @@ func (l *Log) Write(ctx context.Context, r Record) (Entry, error) {
 }
 
 // commitQueued commits queued entries, a batch per transaction, until the
-// queue is empty.
-func (l *Log) commitQueued(ctx context.Context) {
+// queue is empty. A writer that commits (own) does so until its own entry
+// is answered, then leaves what is still queued to a goroutine, so its
+// caller is not kept serving others.
+func (l *Log) commitQueued(ctx context.Context, own *pending) {
 	g := &l.group
 	for {
 		g.mu.Lock()
@@ -91,6 +95,11 @@ func (l *Log) commitQueued(ctx context.Context) {
 			g.active--
 			g.queue = nil
 			g.mu.Unlock()
+			return
+		}
+		if own != nil && len(own.done) > 0 {
+			g.mu.Unlock()
+			go l.commitQueued(ctx, nil)
 			return
 		}
 		batch := make([]*pending, n)
