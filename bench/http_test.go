@@ -141,11 +141,21 @@ func newClient(conns int) *http.Client {
 }
 
 // fetch GETs url once and returns the body, failing b unless it is a 200.
-func fetch(b *testing.B, url string) []byte {
+func fetch(b *testing.B, url string) []byte { return fetchWith(b, url, nil) }
+
+// fetchWith is fetch with request headers.
+func fetchWith(b *testing.B, url string, header http.Header) []byte {
 	b.Helper()
 	c := newClient(1)
 	defer c.CloseIdleConnections()
-	resp, err := c.Get(url)
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -174,7 +184,7 @@ func driveWith(b *testing.B, url string, header http.Header) {
 	defer c.CloseIdleConnections()
 
 	// One warm request opens a connection and fails fast on a bad URL.
-	fetch(b, url)
+	fetchWith(b, url, header)
 
 	lat := make([]time.Duration, b.N) // each iteration writes its own slot
 	var next, bytes atomic.Int64

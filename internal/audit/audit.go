@@ -95,6 +95,8 @@ type Log struct {
 
 	mu       sync.Mutex
 	anchored map[int]int64 // chain → newest checkpoint this process anchored
+
+	group group // Write's group commit (group.go)
 }
 
 // Defaults of the checkpoint policy.
@@ -137,6 +139,10 @@ func WithMaxCheckpointAge(d time.Duration) Option {
 func New(db *storage.DB, clock platform.Clock, signer *Signer, opts ...Option) *Log {
 	l := &Log{db: db, clock: clock, signer: signer, every: DefaultCheckpointEvery, maxAge: DefaultMaxCheckpointAge,
 		due: make(chan struct{}, 1), anchored: map[int]int64{}}
+	l.group.committers = 1 // SQLite has one writer
+	if db.Dialect == storage.Postgres {
+		l.group.committers = Chains / 2
+	}
 	for _, o := range opts {
 		o(l)
 	}
@@ -154,6 +160,19 @@ type Record struct {
 
 // Append writes r in tx and returns the stored entry.
 func (l *Log) Append(ctx context.Context, tx *sql.Tx, r Record) (Entry, error) {
+	e, err := l.entry(ctx, r)
+	if err != nil {
+		return Entry{}, err
+	}
+	if err := l.appendEntries(ctx, tx, []*Entry{&e}); err != nil {
+		return Entry{}, err
+	}
+	return e, nil
+}
+
+// entry is the entry r describes, before it has a place in a chain (seq,
+// prev_hash and hash are set by appendEntries).
+func (l *Log) entry(ctx context.Context, r Record) (Entry, error) {
 	if r.Action == "" {
 		return Entry{}, fmt.Errorf("audit: append: empty action")
 	}
@@ -183,7 +202,7 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, r Record) (Entry, error) {
 		}
 		detail = b
 	}
-	e := Entry{
+	return Entry{
 		At:        l.clock.Now().UTC().Truncate(time.Microsecond),
 		Actor:     actor.String(),
 		Action:    r.Action,
@@ -191,34 +210,45 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, r Record) (Entry, error) {
 		AgencyID:  r.AgencyID,
 		RequestID: platform.RequestIDFrom(ctx),
 		Detail:    detail,
-	}
-	chain, err := l.reserve(ctx, tx, &e)
+	}, nil
+}
+
+// appendEntries chains es onto one chain in tx, in order: one head
+// reservation and one head update for all of them, so a batch of entries
+// (Write's group commit) costs the chain head once.
+func (l *Log) appendEntries(ctx context.Context, tx *sql.Tx, es []*Entry) error {
+	chain, last, prev, err := l.reserve(ctx, tx, len(es))
 	if err != nil {
-		return Entry{}, fmt.Errorf("audit: append %s: head: %w", r.Action, err)
+		return fmt.Errorf("audit: append %s: head: %w", es[0].Action, err)
 	}
-	h, err := e.computeHash()
-	if err != nil {
-		return Entry{}, fmt.Errorf("audit: append %s: %w", r.Action, err)
+	first := last - int64(len(es)) + 1
+	for i, e := range es {
+		e.Seq, e.PrevHash = first+int64(i), prev
+		h, err := e.computeHash()
+		if err != nil {
+			return fmt.Errorf("audit: append %s: %w", e.Action, err)
+		}
+		e.Hash, prev = h, h
+		if _, err := l.db.ExecHot(ctx, tx,
+			`INSERT INTO audit_entries (seq, at, actor, action, subject, agency_id, request_id, detail, prev_hash, hash)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			e.Seq, e.At, e.Actor, e.Action, e.Subject, e.AgencyID, e.RequestID, string(e.Detail), e.PrevHash, e.Hash); err != nil {
+			return fmt.Errorf("audit: append %s: %w", e.Action, err)
+		}
 	}
-	e.Hash = h
-	if _, err := l.db.ExecHot(ctx, tx,
-		`INSERT INTO audit_entries (seq, at, actor, action, subject, agency_id, request_id, detail, prev_hash, hash)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		e.Seq, e.At, e.Actor, e.Action, e.Subject, e.AgencyID, e.RequestID, string(e.Detail), e.PrevHash, e.Hash); err != nil {
-		return Entry{}, fmt.Errorf("audit: append %s: %w", r.Action, err)
+	if _, err := l.db.ExecHot(ctx, tx, `UPDATE audit_head SET hash = $1 WHERE id = $2`, prev, chain); err != nil {
+		return fmt.Errorf("audit: append %s: head: %w", es[len(es)-1].Action, err)
 	}
-	if _, err := l.db.ExecHot(ctx, tx, `UPDATE audit_head SET hash = $1 WHERE id = $2`, e.Hash, chain); err != nil {
-		return Entry{}, fmt.Errorf("audit: append %s: head: %w", r.Action, err)
-	}
-	if (e.Seq-ChainBase(chain))%l.every == 0 {
-		// Before commit is early enough: the checkpoint locks the head,
-		// so it waits for this transaction and signs what it committed.
+	if base := ChainBase(chain); (last-base)/l.every != (first-1-base)/l.every {
+		// The chain reached a multiple of every. Before commit is early
+		// enough: the checkpoint locks the head, so it waits for this
+		// transaction and signs what it committed.
 		select {
 		case l.due <- struct{}{}:
 		default: // a checkpoint is already due
 		}
 	}
-	return e, nil
+	return nil
 }
 
 // Chains is the number of hash chains (rows of audit_head).
@@ -233,43 +263,31 @@ func ChainBase(c int) int64 { return int64(c-1) << chainBits }
 // ChainOf returns the chain an entry's seq belongs to.
 func ChainOf(seq int64) int { return int(seq>>chainBits) + 1 }
 
-// reserve takes a chain's head for tx: it sets e.Seq to the chain's next
-// number and e.PrevHash to its head hash, and returns the chain. The UPDATE
-// locks the head row until tx ends, so appends to one chain queue instead
-// of forking it.
-func (l *Log) reserve(ctx context.Context, tx *sql.Tx, e *Entry) (int, error) {
-	var chain int
+// reserve takes a chain's head for tx and n entries: it advances the
+// chain's seq by n and returns the chain, its new seq (the last of the n
+// numbers) and the hash the first entry links to. The UPDATE locks the
+// head row until tx ends, so appends to one chain queue instead of
+// forking it.
+func (l *Log) reserve(ctx context.Context, tx *sql.Tx, n int) (chain int, last int64, prev string, err error) {
 	if l.db.Dialect == storage.Postgres {
 		// The first head no other transaction holds. A head this
 		// transaction already holds is never skipped, so a second append
 		// in one transaction never waits here.
-		err := l.db.QueryRowHot(ctx, tx, `UPDATE audit_head SET seq = seq + 1 WHERE id =
-			(SELECT id FROM audit_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, seq, hash`).Scan(&chain, &e.Seq, &e.PrevHash)
+		err := l.db.QueryRowHot(ctx, tx, `UPDATE audit_head SET seq = seq + $1 WHERE id =
+			(SELECT id FROM audit_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, seq, hash`, n).Scan(&chain, &last, &prev)
 		if err == nil {
-			return chain, nil
+			return chain, last, prev, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return 0, err
+			return 0, 0, "", err
 		}
 		// Every head is taken: queue on one, spreading the waiters.
 		chain = 1 + rand.IntN(Chains)
 	} else {
 		chain = 1
 	}
-	err := l.db.QueryRowHot(ctx, tx, `UPDATE audit_head SET seq = seq + 1 WHERE id = $1 RETURNING seq, hash`, chain).Scan(&e.Seq, &e.PrevHash)
-	return chain, err
-}
-
-// Write appends r in a transaction of its own, for events that change no
-// other state (a read of a citizen's record, a failed sign-in).
-func (l *Log) Write(ctx context.Context, r Record) (Entry, error) {
-	var e Entry
-	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		e, err = l.Append(ctx, tx, r)
-		return err
-	})
-	return e, err
+	err = l.db.QueryRowHot(ctx, tx, `UPDATE audit_head SET seq = seq + $1 WHERE id = $2 RETURNING seq, hash`, n, chain).Scan(&last, &prev)
+	return chain, last, prev, err
 }
 
 // Filter narrows List.

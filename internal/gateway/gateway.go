@@ -77,8 +77,9 @@ type Config struct {
 	CacheTTL time.Duration
 	// MaxResponse bounds a response body (default 1 MiB).
 	MaxResponse int64
-	// Client is the HTTP client (default: a new client without timeout;
-	// the operation's timeout applies per attempt).
+	// Client is the HTTP client (default: a new client without timeout,
+	// keeping MaxConcurrent idle connections per plug-in; the operation's
+	// timeout applies per attempt).
 	Client *http.Client
 }
 
@@ -111,7 +112,14 @@ func (c *Config) defaults() {
 		c.MaxResponse = 1 << 20
 	}
 	if c.Client == nil {
-		c.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		// Keep as many idle connections to a plug-in as calls may be in
+		// flight to it: http.DefaultTransport keeps 2 per host, so under
+		// concurrency most calls would dial a new TCP connection and
+		// close it afterwards.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = int(c.MaxConcurrent)
+		tr.MaxIdleConns = max(tr.MaxIdleConns, 4*int(c.MaxConcurrent))
+		c.Client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 }
 

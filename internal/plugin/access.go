@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -18,15 +19,15 @@ import (
 // operation, and every datum is both approved for the agency and carried
 // by that right.
 func (s *Service) decide(ctx context.Context, q querier, agency, service, pluginID, operation string, data []string) (string, error) {
-	p, err := s.load(ctx, q, pluginID)
+	p, err := s.manifest(ctx, q, pluginID)
 	if platform.ErrorCode(err) == platform.CodeNotFound {
 		return fmt.Sprintf("there is no plug-in %q", pluginID), nil
 	}
 	if err != nil {
 		return "", err
 	}
-	if _, ok := p.Manifest.Operation(operation); !ok {
-		return fmt.Sprintf("plug-in %s has no operation %q (it has %s)", p.ID, operation, strings.Join(opIDs(p.Manifest), ", ")), nil
+	if _, ok := p.Operation(operation); !ok {
+		return fmt.Sprintf("plug-in %s has no operation %q (it has %s)", p.ID, operation, strings.Join(opIDs(p), ", ")), nil
 	}
 	for _, d := range data {
 		if !slices.Contains(p.Data, d) {
@@ -73,7 +74,8 @@ func (s *Service) decide(ctx context.Context, q querier, agency, service, plugin
 // refusal is audited. (An allowed call is audited by the gateway with
 // the exchange itself.)
 func (s *Service) Allowed(ctx context.Context, agency, service, pluginID, operation string, data []string) error {
-	why, err := s.decide(ctx, s.db.Read(), agency, service, pluginID, operation, data)
+	// Every plug-in call asks: its three queries use prepared statements.
+	why, err := s.decide(ctx, s.db.HotRead(), agency, service, pluginID, operation, data)
 	if err != nil {
 		return err
 	}
@@ -100,4 +102,35 @@ func (s *Service) Allowed(ctx context.Context, agency, service, pluginID, operat
 // otherwise why not. `portico service validate` reports it.
 func (s *Service) CheckUse(ctx context.Context, agency, service, pluginID, operation string, data []string) (string, error) {
 	return s.decide(ctx, s.db.Read(), agency, service, pluginID, operation, data)
+}
+
+// parsed is a stored manifest's text and what it parses to.
+type parsed struct {
+	text string
+	m    *Manifest
+}
+
+// manifest reads plug-in id's stored manifest (not its OpenAPI document)
+// in q. Every call reads the text, so a re-registration counts at once on
+// every replica; parsing it is done once per text (Service.manifests),
+// which is safe because the result depends on the text alone. The
+// returned manifest is shared: callers only read it.
+func (s *Service) manifest(ctx context.Context, q querier, id string) (*Manifest, error) {
+	var text string
+	err := q.QueryRowContext(ctx, `SELECT manifest FROM plugins WHERE id = $1`, id).Scan(&text)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, platform.Errorf(platform.CodeNotFound, "there is no plug-in %q", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("plugin: read %s: %w", id, err)
+	}
+	if c, ok := s.manifests.Load(id); ok && c.(*parsed).text == text {
+		return c.(*parsed).m, nil
+	}
+	var m Manifest
+	if err := json.Unmarshal([]byte(text), &m); err != nil {
+		return nil, fmt.Errorf("plugin: stored manifest of %s: %w", id, err)
+	}
+	s.manifests.Store(id, &parsed{text: text, m: &m})
+	return &m, nil
 }

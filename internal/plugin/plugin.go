@@ -28,6 +28,8 @@
 package plugin
 
 import (
+	"sync"
+
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/secrets"
@@ -48,6 +50,8 @@ type Service struct {
 	clock platform.Clock
 	box   *secrets.Box
 	cfg   Config
+
+	manifests sync.Map // plug-in id → *parsed, the access check's manifests (access.go)
 }
 
 // New returns the registry.

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Plug-in calls per second and latency (p50, p99) under concurrency,
+# direct to the example vehicle-registry plug-in, through nginx
+# proxy_pass, and through Portico's gateway behind a bare HTTP front
+# (BenchmarkGatewayHTTP in bench/gateway_http_test.go), on SQLite and, with
+# PORTICO_TEST_POSTGRES_URL, PostgreSQL. Each round runs the three in an
+# order rotated per round; the script prints every round, then per engine
+# and server the medians and the median of the per-round ratios to nginx.
+#
+#   bash bench/gateway.sh
+#   ROUNDS=5 BENCHTIME=5s bash bench/gateway.sh
+#   OUT=/tmp/gw.txt bash bench/gateway.sh      # keep the raw output
+#
+# nginx (apt-get install nginx) is started by the benchmark on loopback
+# with a generated configuration in a temporary directory; without it the
+# nginx rows are skipped and no ratio is printed.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+BENCHTIME=${BENCHTIME:-3s}
+OUT=${OUT:-$(mktemp)}
+
+cd "$(dirname "$0")/.."
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || echo "nginx is not installed: the nginx rows are skipped" >&2
+
+PORTICO_BENCH_ROUNDS=$ROUNDS go test -run '^$' -bench '^BenchmarkGatewayHTTP$' -benchtime "$BENCHTIME" -count 1 -timeout 60m ./bench/ | tee "$OUT"
+
+echo
+echo "medians of $ROUNDS rounds (raw output: $OUT)"
+awk '
+/^BenchmarkGatewayHTTP\// {
+	split($1, part, "/")
+	engine = part[2]; round = part[3]; server = part[4]
+	sub(/^round=/, "", round); sub(/^server=/, "", server); sub(/-[0-9]+$/, "", server)
+	for (i = 3; i < NF; i++) {
+		if ($(i+1) == "req/s") rps = $i
+		if ($(i+1) == "p50-ms") p50 = $i
+		if ($(i+1) == "p99-ms") p99 = $i
+	}
+	key = engine SUBSEP server
+	if (!(key in n)) { order[++keys] = key }
+	n[key]++
+	R[key, n[key]] = rps; P50[key, n[key]] = p50; P99[key, n[key]] = p99
+	byRound[engine, round, server] = rps
+	rounds[engine, round] = 1
+}
+function median(arr, key, cnt,    v, i, j, t) {
+	for (i = 1; i <= cnt; i++) v[i] = arr[key, i]
+	for (i = 1; i <= cnt; i++) for (j = i + 1; j <= cnt; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+	return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
+}
+END {
+	printf "%-9s %-8s %10s %9s %9s %12s\n", "engine", "server", "calls/s", "p50-ms", "p99-ms", "vs nginx"
+	for (k = 1; k <= keys; k++) {
+		key = order[k]; split(key, ks, SUBSEP); engine = ks[1]; server = ks[2]
+		# the median of the per-round ratios calls/s(server) / calls/s(nginx)
+		cnt = 0
+		for (rk in rounds) {
+			split(rk, rs, SUBSEP)
+			if (rs[1] != engine) continue
+			if ((engine, rs[2], "nginx") in byRound && (engine, rs[2], server) in byRound && byRound[engine, rs[2], "nginx"] > 0)
+				ratio[key, ++cnt] = byRound[engine, rs[2], server] / byRound[engine, rs[2], "nginx"]
+		}
+		rtxt = cnt ? sprintf("%.2fx", median(ratio, key, cnt)) : "-"
+		printf "%-9s %-8s %10.0f %9.3f %9.2f %12s\n", engine, server, median(R, key, n[key]), median(P50, key, n[key]), median(P99, key, n[key]), rtxt
+	}
+}' "$OUT"
