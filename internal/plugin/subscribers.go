@@ -32,7 +32,7 @@ func Subscribed(events []string, eventType string) bool {
 
 // Subscribers returns the plug-ins that receive agency's events of
 // eventType, by plug-in id; pluginID, when not empty, limits it to that
-// plug-in. It is the platform's own read for the webhook deliverer (no
+// plug-in; an empty eventType matches every type. It is the platform's own read for the webhook deliverer (no
 // actor: it reveals no person's data), and an event of no agency goes to
 // no plug-in.
 func (s *Service) Subscribers(ctx context.Context, agency, eventType, pluginID string) ([]Subscriber, error) {
@@ -54,7 +54,7 @@ func (s *Service) Subscribers(ctx context.Context, agency, eventType, pluginID s
 		if err != nil {
 			return nil, fmt.Errorf("plugin: subscribers: %w", err)
 		}
-		if p.Webhook == "" || !Subscribed(p.Events, eventType) {
+		if p.Webhook == "" || (eventType != "" && !Subscribed(p.Events, eventType)) {
 			continue
 		}
 		out = append(out, Subscriber{Plugin: p.ID, Webhook: p.Webhook, Agency: en.Agency, ApprovedAt: en.ApprovedAt})
