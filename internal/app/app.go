@@ -51,6 +51,7 @@ import (
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/tenancy"
+	"github.com/portico-gov/portico/internal/webhook"
 	"github.com/portico-gov/portico/internal/web"
 )
 
@@ -88,6 +89,9 @@ type App struct {
 	// Gateway calls plug-ins: access check, signed token, resilience,
 	// response validation and audit (ADR 32).
 	Gateway *gateway.Gateway
+	// Webhooks delivers events to plug-ins by webhook, with dead letters
+	// and replay.
+	Webhooks *webhook.Service
 
 	files       *application.Files
 	inserter    *jobs.Inserter // blocks' insert-only job client (DemoBlocks builds with it too)
@@ -275,6 +279,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if a.Gateway, err = gateway.New(a.Plugins, a.OIDC, a.Audit, box, a.Clock, gatewayMetrics, gateway.Config{}); err != nil {
 		return nil, err
 	}
+	webhookMetrics := webhook.NewMetrics(db)
+	if a.Webhooks, err = webhook.New(db, a.Audit, a.Clock, box, a.Plugins, a.Bus, inserter, reg, webhookMetrics,
+		webhook.Config{EventTypes: EventTypes(), Logger: logger}); err != nil {
+		return nil, err
+	}
 	a.Jobs, err = jobs.New(db, reg, jobsCfg)
 	if err != nil {
 		return nil, fmt.Errorf("app: jobs: %w", err)
@@ -287,6 +296,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), jobs.NewCollector(db), events.NewCollector(db))
 	a.Metrics.MustRegister(gatewayMetrics.Collectors()...)
+	a.Metrics.MustRegister(webhookMetrics.Collectors()...)
 	catalog, err := i18n.Load()
 	if err != nil {
 		return nil, err

@@ -277,4 +277,3 @@ func DeadLetters(ctx context.Context, db *storage.DB) (int, error) {
 	err := db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_deliveries WHERE status = '`+StatusDead+`'`).Scan(&n)
 	return n, err
 }
-

@@ -34,7 +34,9 @@ type worker struct {
 }
 
 // Timeout leaves the attempt's own timeout room to record its outcome.
-func (w *worker) Timeout(*river.Job[DeliverArgs]) time.Duration { return w.s.cfg.Timeout + 30*time.Second }
+func (w *worker) Timeout(*river.Job[DeliverArgs]) time.Duration {
+	return w.s.cfg.Timeout + 30*time.Second
+}
 
 // NextRetry is River's backoff unless Config.Backoff replaces it.
 func (w *worker) NextRetry(job *river.Job[DeliverArgs]) time.Time {

@@ -335,7 +335,6 @@ func verify(secret string, h http.Header, body []byte, now time.Time, tolerance 
 	return errors.New("no matching signature")
 }
 
-
 func strconvI(n int64) string { return strconv.FormatInt(n, 10) }
 
 // sign signs the spec's way with the Standard Webhooks library, as

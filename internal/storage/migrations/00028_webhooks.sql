@@ -42,6 +42,3 @@ CREATE TABLE webhook_stops (
     PRIMARY KEY (plugin_id, agency_id)
 );
 
--- +goose Down
-DROP TABLE webhook_stops;
-DROP TABLE webhook_deliveries;
