@@ -51,8 +51,8 @@ import (
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/tenancy"
-	"github.com/portico-gov/portico/internal/webhook"
 	"github.com/portico-gov/portico/internal/web"
+	"github.com/portico-gov/portico/internal/webhook"
 )
 
 // App is a running (or ready to run) Portico process.
