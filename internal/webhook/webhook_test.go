@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	vehicleregistry "github.com/portico-gov/portico/examples/plugins/vehicle-registry"
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/gateway"
@@ -210,6 +212,19 @@ func TestDelivery(t *testing.T) {
 			}
 			if n := recv.count() - before; n != 1 {
 				t.Errorf("the plug-in got %d requests, want 1 (the marker)", n)
+			}
+		})
+
+		t.Run("the example plug-in receives and verifies", func(t *testing.T) {
+			ex := vehicleregistry.NewServer(vehicleregistry.Config{Issuer: "http://127.0.0.1:1", WebhookSecret: func() (string, error) { return r.secret, nil }})
+			srv := httptest.NewServer(ex.Handler())
+			defer srv.Close()
+			r.register(t, srv.URL+"/portico/events") // a new version: same secret, same enablements
+			defer r.register(t, recv.srv.URL+"/portico/events")
+			id := r.emit(t, typeTransitioned, "dmv", "0190a1b2-0000-7000-8000-0000000ca5ed")
+			r.waitStatus(t, id, webhook.StatusDelivered)
+			if evs := ex.Events(); len(evs) != 1 || evs[0].ID != id {
+				t.Errorf("the example got %+v, want event %s", evs, id)
 			}
 		})
 
