@@ -53,6 +53,7 @@ import (
 	"github.com/portico-gov/portico/internal/tenancy"
 	"github.com/portico-gov/portico/internal/web"
 	"github.com/portico-gov/portico/internal/webhook"
+	"github.com/portico-gov/portico/internal/webhook/webhookweb"
 )
 
 // App is a running (or ready to run) Portico process.
@@ -329,6 +330,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := feedbackweb.Register(a.Web, a.Feedback, idw); err != nil {
+		return nil, err
+	}
+	if err := webhookweb.Register(a.Web, idw, a.Webhooks); err != nil {
 		return nil, err
 	}
 	catw, err := catalogweb.Register(a.Web, a.Catalog, a.Tenancy, a.Clock)

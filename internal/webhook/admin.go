@@ -48,7 +48,7 @@ type Overview struct {
 	Plugin     string     `json:"plugin"`
 	Deliveries []Delivery `json:"deliveries"`
 	Stops      []Stop     `json:"stops"`
-	DeadCount  int        `json:"dead"`
+	DeadCount  int64      `json:"dead"`
 }
 
 // ListLimit is how many deliveries List returns at most.
