@@ -55,7 +55,7 @@ func Register(s *web.Server, idw *identityweb.Handlers, svc Deliveries) error {
 type view struct {
 	Plugin   string
 	Overview *webhook.Overview
-	Dead     bool // only dead letters
+	Dead     bool  // only dead letters
 	Replayed int64 // after a replay: how many were queued (-1: none)
 }
 
