@@ -230,7 +230,8 @@ func (s *Service) stop(ctx context.Context, d pending, sub plugin.Subscriber) er
 
 // RetryAfter parses a Retry-After header (RFC 9110 §10.2.3): a number of
 // seconds or an HTTP date, relative to now. A date in the past is a wait
-// of zero. It reports false for anything else (empty, negative, garbage).
+// of zero; a wait is at most a year. It reports false for anything else
+// (empty, negative, garbage).
 func RetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -241,14 +242,15 @@ func RetryAfter(v string, now time.Time) (time.Duration, bool) {
 		if err != nil || n < 0 {
 			return 0, false
 		}
-		if n > int64(365*24*time.Hour/time.Second) {
-			n = int64(365 * 24 * time.Hour / time.Second)
-		}
-		return time.Duration(n) * time.Second, true
+		return min(time.Duration(min(n, int64(maxRetryAfter/time.Second)))*time.Second, maxRetryAfter), true
 	}
 	t, err := http.ParseTime(v)
 	if err != nil {
 		return 0, false
 	}
-	return max(t.Sub(now), 0), true
+	return min(max(t.Sub(now), 0), maxRetryAfter), true
 }
+
+// maxRetryAfter caps what RetryAfter returns (a year), so no header
+// overflows a duration; Config.MaxSnooze caps the wait itself.
+const maxRetryAfter = 365 * 24 * time.Hour
