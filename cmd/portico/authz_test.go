@@ -333,6 +333,11 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /feedback", "POST", "/feedback", url.Values{"comment": {""}}, public},
 		{"GET /feedback/thanks", "GET", "/feedback/thanks", nil, public},
 		{"GET /admin/feedback", "GET", "/admin/feedback", nil, platformAdmin},
+		// Webhook deliveries (internal/webhook/webhookweb): platform
+		// administrators, and administrators of agencies that enabled the
+		// plug-in (the DMV enabled vehicle-registry).
+		{"GET /console/plugins/{id}/deliveries", "GET", "/console/plugins/vehicle-registry/deliveries", nil, dmvAdmin},
+		{"POST /console/plugins/{id}/deliveries/replay", "POST", "/console/plugins/vehicle-registry/deliveries/replay", url.Values{"all": {"dead"}}, dmvAdmin},
 		// Case work (internal/casework/caseweb): staff see only their
 		// agencies' cases; the applicant sees only their own.
 		{"GET /console/cases", "GET", "/console/cases", nil, staffOnly},

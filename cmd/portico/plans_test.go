@@ -61,6 +61,7 @@ var smallTables = map[string]string{
 	"plugins":                  "registered plug-ins: one per agency system or provider product",
 	"plugin_enablements":       "plug-ins × the agencies that enabled them",
 	"plugin_access":            "access rights: agencies' services × plug-in operations",
+	"webhook_stops":            "plug-ins × agencies whose webhook answered 410 Gone",
 }
 
 // isSmall reports whether table is in smallTables or is one of SQLite's
@@ -101,6 +102,7 @@ var notPersonalPages = map[string]string{
 	"GET /feedback":                             "a form, no database read",
 	"GET /feedback/thanks":                      "no database read",
 	"GET /admin/feedback":                       "platform administration: the newest feedback, a page at a time by the (created_at, id) index",
+	"GET /console/plugins/{id}/deliveries":      "plug-in administration: a plug-in's newest deliveries by the (plugin_id, created_at) index; no person's data",
 	"GET /console/cases/{id}/files/{file}":      "a staff download: by primary key, like the case page",
 	"GET /v2/notifications/{id}":                "Notify API reads by primary key; the hot send is checked",
 	"GET /v2/notifications":                     "an agency's own notification history (paged by agency)",

@@ -25,6 +25,8 @@ func pluginCommands() *command {
 		{name: "enable", summary: "enable a plug-in for an agency, approving the data it may receive and granting operations", run: runPluginEnable},
 		{name: "disable", summary: "disable a plug-in for an agency (kept as history)", run: runPluginDisable},
 		{name: "remove", summary: "remove a plug-in no agency uses (--force: even so)", run: runPluginRemove},
+		{name: "deliveries", summary: "list a plug-in's recent event deliveries by webhook (--dead: dead letters only)", run: runPluginDeliveries},
+		{name: "replay", summary: "send a plug-in's delivery (--delivery DID) or every dead letter (--all-dead) again", run: runPluginReplay},
 		{name: "call", summary: "call a plug-in operation through the gateway as an agency's service (audited as the operator)", run: runPluginCall},
 	}}
 }

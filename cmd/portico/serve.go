@@ -110,7 +110,11 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	}
 	// The example vehicle-registry plug-in runs in-process on loopback
 	// for as long as the demo does, verifying Portico's call tokens.
-	vehicles, err := demo.StartVehicleRegistry(ctx, a.OIDC.Issuer())
+	// It receives the events it subscribes to at its webhook, verified
+	// with the secret its registration made (read back as the platform).
+	vehicles, err := demo.StartVehicleRegistry(ctx, a.OIDC.Issuer(), func() (string, error) {
+		return a.Plugins.WebhookSecret(ctx, platform.Actor{Kind: platform.ActorSystem, ID: "demo"}, "vehicle-registry")
+	})
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,8 @@ import (
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/tenancy"
 	"github.com/portico-gov/portico/internal/web"
+	"github.com/portico-gov/portico/internal/webhook"
+	"github.com/portico-gov/portico/internal/webhook/webhookweb"
 )
 
 // App is a running (or ready to run) Portico process.
@@ -93,6 +95,9 @@ type App struct {
 	// Gateway calls plug-ins: access check, signed token, resilience,
 	// response validation and audit (ADR 32).
 	Gateway *gateway.Gateway
+	// Webhooks delivers events to plug-ins by webhook, with dead letters
+	// and replay.
+	Webhooks *webhook.Service
 
 	files       *application.Files
 	inserter    *jobs.Inserter // blocks' insert-only job client (DemoBlocks builds with it too)
@@ -291,6 +296,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := a.newApplications(ctx, inserter, reg); err != nil {
 		return nil, err
 	}
+	webhookMetrics := webhook.NewMetrics(db)
+	if a.Webhooks, err = webhook.New(db, a.Audit, a.Clock, box, a.Plugins, a.Bus, inserter, reg, webhookMetrics,
+		webhook.Config{EventTypes: EventTypes(), Logger: logger}); err != nil {
+		return nil, err
+	}
 	a.Jobs, err = jobs.New(db, reg, jobsCfg)
 	if err != nil {
 		return nil, fmt.Errorf("app: jobs: %w", err)
@@ -303,6 +313,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), jobs.NewCollector(db), events.NewCollector(db))
 	a.Metrics.MustRegister(gatewayMetrics.Collectors()...)
+	a.Metrics.MustRegister(webhookMetrics.Collectors()...)
 	catalog, err := i18n.Load()
 	if err != nil {
 		return nil, err
@@ -338,6 +349,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := feedbackweb.Register(a.Web, a.Feedback, idw); err != nil {
+		return nil, err
+	}
+	if err := webhookweb.Register(a.Web, idw, a.Webhooks); err != nil {
 		return nil, err
 	}
 	catw, err := catalogweb.Register(a.Web, a.Catalog, a.Tenancy, a.Clock)

@@ -22,6 +22,7 @@ import (
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
 	"github.com/portico-gov/portico/internal/tenancy"
+	"github.com/portico-gov/portico/internal/webhook"
 )
 
 // keep returns v, or T's zero value when omit names it. T must be the
@@ -141,6 +142,16 @@ func TestConstructorsRefuseNilDependencies(t *testing.T) {
 			{"plugin", []string{"database", "audit log", "clock", "secrets box"}, func(o string) error {
 				_, err := plugin.New(keep(o, "database", db), keep(o, "audit log", log), keep[platform.Clock](o, "clock", clock),
 					keep(o, "secrets box", box), plugin.Config{EventTypes: EventTypes()})
+				return err
+			}},
+			{"webhook", []string{"database", "audit log", "clock", "secrets box", "plug-in registry", "event bus", "job inserter", "job registry"}, func(o string) error {
+				plugins, err := plugin.New(db, log, clock, box, plugin.Config{EventTypes: EventTypes()})
+				if err != nil {
+					return err
+				}
+				_, err = webhook.New(keep(o, "database", db), keep(o, "audit log", log), keep[platform.Clock](o, "clock", clock),
+					keep(o, "secrets box", box), keep[webhook.Registry](o, "plug-in registry", plugins), keep(o, "event bus", events.NewBus(clock)),
+					keep(o, "job inserter", ins), keep(o, "job registry", jobs.NewRegistry()), nil, webhook.Config{EventTypes: EventTypes()})
 				return err
 			}},
 		}

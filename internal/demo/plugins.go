@@ -27,14 +27,15 @@ var PluginEnablements = []plugin.EnableRequest{
 
 // StartVehicleRegistry serves the example vehicle-registry plug-in
 // (examples/plugins/vehicle-registry) on a loopback port until ctx ends,
-// trusting the tokens of issuer (Portico's public URL). It returns the
+// trusting the tokens of issuer (Portico's public URL) and verifying the
+// events Portico sends its webhook with webhookSecret. It returns the
 // base URL to register.
-func StartVehicleRegistry(ctx context.Context, issuer string) (string, error) {
+func StartVehicleRegistry(ctx context.Context, issuer string, webhookSecret func() (string, error)) (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("demo: vehicle-registry: %w", err)
 	}
-	srv := &http.Server{Handler: vehicleregistry.NewServer(vehicleregistry.Config{Issuer: issuer}).Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: vehicleregistry.NewServer(vehicleregistry.Config{Issuer: issuer, WebhookSecret: webhookSecret}).Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	go func() {
 		<-ctx.Done()
@@ -92,6 +93,10 @@ func SeedPlugins(ctx context.Context, reg *plugin.Service, baseURLs map[string]s
 		base, moved := baseURLs[chk.Manifest.ID]
 		if moved {
 			src = []byte(strings.Replace(string(src), "base_url: "+chk.Manifest.BaseURL, "base_url: "+base, 1))
+			// The webhook moves with the server when it is on it.
+			if path, ok := strings.CutPrefix(chk.Manifest.Webhook, chk.Manifest.BaseURL); ok {
+				src = []byte(strings.Replace(string(src), "webhook: "+chk.Manifest.Webhook, "webhook: "+base+path, 1))
+			}
 		}
 		if p, err := reg.Get(ctx, actor, chk.Manifest.ID); err == nil {
 			if moved && p.BaseURL != base {

@@ -397,7 +397,14 @@ func fillPath(tmpl string, params map[string]string) (string, error) {
 // MAC key. Stable for the plug-in, different across plug-ins, and it does
 // not reveal the account id.
 func (g *Gateway) Subject(pluginID, accountID string) string {
-	key := g.box.MAC("gateway-pairwise:" + pluginID)
+	return PairwiseSubject(g.box, pluginID, accountID)
+}
+
+// PairwiseSubject is Subject for code that has the secrets box but no
+// gateway (the webhook deliverer names the person of an event with it, so
+// a plug-in sees one subject for a person in calls and in events).
+func PairwiseSubject(box *secrets.Box, pluginID, accountID string) string {
+	key := box.MAC("gateway-pairwise:" + pluginID)
 	m := hmac.New(sha256.New, []byte(key))
 	m.Write([]byte(accountID))
 	return hex.EncodeToString(m.Sum(nil))

@@ -69,6 +69,10 @@ type Config struct {
 	// Client fetches the discovery document and keys (default a client
 	// with a 5s timeout).
 	Client *http.Client
+	// WebhookSecret returns the whsec_ secret Portico printed when the
+	// plug-in was registered; events are refused (503, so Portico
+	// retries) until it gives one.
+	WebhookSecret func() (string, error)
 }
 
 // Server is the vehicle records service.
@@ -76,9 +80,13 @@ type Server struct {
 	verifier *pluginsdk.Verifier
 	now      func() time.Time
 
+	webhookSecret func() (string, error)
+
 	mu       sync.Mutex
 	vehicles map[string]*Vehicle // by normalized plate
 	renewals []Renewal
+	events   []Event
+	seen     map[string]bool // event ids received
 }
 
 // Normalize is a plate as the path carries it: letters and digits only,
@@ -105,7 +113,8 @@ func NewServer(cfg Config) *Server {
 	if cfg.Client != nil {
 		opts = append(opts, pluginsdk.WithHTTPClient(cfg.Client))
 	}
-	s := &Server{verifier: pluginsdk.NewVerifier(cfg.Issuer, PluginID, opts...), now: cfg.Now, vehicles: map[string]*Vehicle{}}
+	s := &Server{verifier: pluginsdk.NewVerifier(cfg.Issuer, PluginID, opts...), now: cfg.Now, vehicles: map[string]*Vehicle{},
+		webhookSecret: cfg.WebhookSecret, seen: map[string]bool{}}
 	for _, v := range cfg.Vehicles {
 		v := v
 		s.vehicles[Normalize(v.Plate)] = &v
@@ -118,6 +127,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /vehicles/{plate}", s.authed(s.findVehicle))
 	mux.HandleFunc("POST /vehicles/{plate}/renewals", s.authed(s.recordRenewal))
+	mux.HandleFunc("POST /portico/events", s.receiveEvent)
 	return mux
 }
 
