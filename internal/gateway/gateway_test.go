@@ -261,9 +261,9 @@ func TestIdempotencyKey(t *testing.T) {
 		ctx := context.Background()
 		type step struct {
 			name, plate, key, body string
-			status          int
-			code            platform.Code
-			renewals        int
+			status                 int
+			code                   platform.Code
+			renewals               int
 		}
 		var first []byte
 		for _, s := range []step{
