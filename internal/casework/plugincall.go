@@ -200,12 +200,18 @@ func (s *Service) RunPluginCall(ctx context.Context, args PluginCallArgs, attemp
 	if row.status != "pending" {
 		return nil
 	}
+	// The case and its workflow are read again on each attempt; if that
+	// keeps failing, the last attempt still records the failure for
+	// staff rather than leave the call pending for ever.
 	c, err := s.Case(ctx, row.caseID)
-	if err != nil {
-		return err
+	var w *Workflow
+	if err == nil {
+		w, err = s.workflow(ctx, c)
 	}
-	w, err := s.workflow(ctx, c)
 	if err != nil {
+		if attempt >= max {
+			return errors.Join(err, s.finishCall(ctx, row, nil, nil, "error", PluginReply{}, attempt))
+		}
 		return err
 	}
 	pa, err := pluginActionAt(w.Manifest, row.state, row.pointer)
