@@ -293,6 +293,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	jobs.Register(reg, &payment.ExpireWorker{Payments: a.Payments})
+	jobs.Register(reg, &casework.PluginCallWorker{Cases: a.Casework})
 	if err := a.newApplications(ctx, inserter, reg); err != nil {
 		return nil, err
 	}

@@ -3,11 +3,14 @@ package app
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"github.com/portico-gov/portico/internal/platform"
-	"github.com/portico-gov/portico/internal/reminder"
 	"strings"
 	"time"
+
+	"github.com/portico-gov/portico/internal/gateway"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/reminder"
 
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
@@ -154,5 +157,31 @@ func (p casePeople) AgencyStaff(ctx context.Context, agencyID string) ([]casewor
 func (a *App) caseworkDeps(clock platform.Clock) casework.Deps {
 	return casework.Deps{Runtimes: a.Catalog,
 		Citizens: caseCitizens{a.Identity, clock}, Mailer: caseMailer{a.Identity, a.Notify, a.Config.PublicURL},
-		Obligations: caseObligations{a.Reminders}, People: casePeople{a.Identity}}
+		Obligations: caseObligations{a.Reminders}, People: casePeople{a.Identity},
+		Plugins: CasePlugins{a.Gateway}, Jobs: a.inserter}
+}
+
+// CasePlugins adapts the plug-in gateway to casework's call_plugin
+// actions (casework.PluginCaller): the gateway's failures become
+// casework.PluginFailure, retryable unless the gateway refused the call
+// or the request was wrong (trying again cannot change either).
+type CasePlugins struct{ G *gateway.Gateway }
+
+// CallPlugin implements casework.PluginCaller.
+func (p CasePlugins) CallPlugin(ctx context.Context, actor platform.Actor, c casework.PluginCall) (casework.PluginReply, error) {
+	res, err := p.G.Call(ctx, actor, gateway.Request{Agency: c.Agency, Service: c.Service, Case: c.Case, Person: c.Person,
+		Plugin: c.Plugin, Operation: c.Operation, Path: c.Path, Query: c.Query, Body: c.Body, Data: c.Data, IdempotencyKey: c.IdempotencyKey})
+	if err == nil {
+		return casework.PluginReply{Status: res.Status, Body: res.Body}, nil
+	}
+	var ge *gateway.Error
+	switch {
+	case errors.As(err, &ge):
+		return casework.PluginReply{}, &casework.PluginFailure{Outcome: ge.Outcome, Retry: true, Err: err}
+	case platform.ErrorCode(err) == platform.CodeForbidden:
+		return casework.PluginReply{}, &casework.PluginFailure{Outcome: gateway.OutcomeRefused, Err: err}
+	case platform.ErrorCode(err) == platform.CodeInvalid || platform.ErrorCode(err) == platform.CodeNotFound:
+		return casework.PluginReply{}, &casework.PluginFailure{Outcome: casework.OutcomeBadRequest, Err: err}
+	}
+	return casework.PluginReply{}, &casework.PluginFailure{Outcome: gateway.OutcomeError, Retry: true, Err: err}
 }

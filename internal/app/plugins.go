@@ -15,7 +15,7 @@ func EventTypes() []string {
 		casework.EventOpened, casework.EventTransitioned, casework.EventClosed, casework.EventAssigned,
 		casework.EventInfoRequested, casework.EventInfoReceived, casework.EventMessaged, casework.EventOverdue,
 		casework.EventStaffNotified, casework.EventPaymentRequired, casework.EventPaymentRecorded,
-		casework.EventDocumentIssued, casework.EventReminderSet,
+		casework.EventDocumentIssued, casework.EventReminderSet, casework.EventPluginCalled,
 		payment.EventCreated, payment.EventSucceeded, payment.EventFailed,
 	}
 }

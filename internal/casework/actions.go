@@ -194,18 +194,6 @@ func (s *Service) execSetReminder(ctx context.Context, tx *sql.Tx, run actionRun
 	return s.emit(ctx, tx, c, EventReminderSet, detail)
 }
 
-// execCallPlugin stands in for the plug-in gateway (issue 11), which does
-// not exist yet. Publishing refuses call_plugin (`portico service
-// validate` checks it against the plug-in registry, internal/plugin), but
-// versions published before it did are still stored and their cases still enter states, so
-// the action is reached: it records for staff that the plug-in was not
-// called ("available": false) and emits nothing, since no call was made.
-// The gateway replaces this entry in actionExecutors.
-func (s *Service) execCallPlugin(ctx context.Context, tx *sql.Tx, run actionRun, a manifest.Action) error {
-	detail := map[string]any{"action": "call_plugin", "plugin": a.CallPlugin.Plugin, "operation": a.CallPlugin.Operation, "available": false}
-	return s.entry(ctx, tx, run.Case.ID, "note", true, "", detail)
-}
-
 // reminderDue is when a reminder is to be sent: after its delay, or before
 // the expiry of the document it names (as issued to this case; if it has
 // not been, as if issued now).

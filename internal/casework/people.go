@@ -129,7 +129,7 @@ type Who struct {
 // whoever's step entered the state; notices are those that tell someone.
 var (
 	noticeActions    = []string{"notify", "notify_staff"}
-	automaticActions = []string{"request_payment", "issue_document", "set_reminder", "call_plugin"}
+	automaticActions = []string{"request_payment", "issue_document", "set_reminder", "call_plugin", "plugin_decision"}
 )
 
 // WhoOf works out who made entry e of case c, without names: the

@@ -14,6 +14,7 @@ import (
 	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 )
@@ -58,6 +59,15 @@ type Deps struct {
 	// names are given, and ViewApplicant is unavailable): operator
 	// tools and tests that show no one.
 	People People
+	// Plugins calls plug-ins for call_plugin actions, from jobs that Jobs
+	// stores in the transition's transaction and PluginCallWorker runs
+	// (register it). With either nil the action only notes that the
+	// plug-in was not called (operator tools, tests without plug-ins).
+	Plugins PluginCaller
+	Jobs    *jobs.Inserter
+	// PluginBackoff is the wait before a failed call's second attempt,
+	// doubled for each next one (default PluginCallBackoff).
+	PluginBackoff time.Duration
 }
 
 // Obligation is something the applicant must do by a date: renew what the

@@ -146,6 +146,12 @@ type Request struct {
 	// data vocabulary (name, date_of_birth, address, email, phone,
 	// answers:SERVICE) with their values. Only these are in the token.
 	Data map[string]any
+	// IdempotencyKey, when set, is sent as the Idempotency-Key header on
+	// every attempt. A caller that may repeat a call (a workflow's job
+	// retried after a failure it cannot see the end of) gives the same
+	// key each time, so a plug-in that honours it (docs/plugins.md)
+	// applies a non-idempotent operation once.
+	IdempotencyKey string
 }
 
 // Response is a plug-in's answer, validated against its OpenAPI document.
@@ -297,6 +303,9 @@ func (g *Gateway) Call(ctx context.Context, actor platform.Actor, req Request) (
 	if req.Plugin == "" || req.Operation == "" || req.Agency == "" || req.Service == "" {
 		return Response{}, platform.Errorf(platform.CodeInvalid, "a plug-in call names the agency, the service, the plug-in and the operation")
 	}
+	if !validIdempotencyKey(req.IdempotencyKey) {
+		return Response{}, platform.Invalid("idempotency_key", "an idempotency key is 1 to 255 printable ASCII characters")
+	}
 	for d := range req.Data {
 		if !plugin.ValidDatum(d) {
 			return Response{}, platform.Invalid("data", fmt.Sprintf("%q is not in the plug-in data vocabulary", d))
@@ -360,6 +369,20 @@ func (g *Gateway) Call(ctx context.Context, actor platform.Actor, req Request) (
 		return Response{}, callErr
 	}
 	return resp, nil
+}
+
+// validIdempotencyKey reports whether k ("" for none) can travel as the
+// Idempotency-Key header: at most 255 printable ASCII characters.
+func validIdempotencyKey(k string) bool {
+	if len(k) > 255 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func sum(b []byte) string {
@@ -558,6 +581,9 @@ func (ex *exchange) do(ctx context.Context) (*attempt, error) {
 	hr.Header.Set("Accept", "application/json, application/problem+json")
 	if ex.req.Body != nil {
 		hr.Header.Set("Content-Type", "application/json")
+	}
+	if ex.req.IdempotencyKey != "" {
+		hr.Header.Set("Idempotency-Key", ex.req.IdempotencyKey)
 	}
 	res, err := ex.g.cfg.Client.Do(hr)
 	if err != nil {

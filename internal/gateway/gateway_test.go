@@ -240,3 +240,72 @@ func TestCall(t *testing.T) {
 		}
 	})
 }
+
+// TestIdempotencyKey: the key travels as the Idempotency-Key header, and
+// the example plug-in applies a repeated non-idempotent call once,
+// answers it the same, and refuses the key's reuse for another request.
+// A key that cannot be a header value is refused before any call.
+func TestIdempotencyKey(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		env := gatewaytest.New(t, db, gatewaytest.Timeouts{})
+		srv := vehicleregistry.NewServer(vehicleregistry.Config{Issuer: env.Issuer.URL})
+		var keys []string
+		var mu sync.Mutex
+		env.SetHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			keys = append(keys, r.Header.Get("Idempotency-Key"))
+			mu.Unlock()
+			srv.Handler().ServeHTTP(w, r)
+		}))
+		g := env.Gateway(t, gateway.Config{})
+		ctx := context.Background()
+		type step struct {
+			name, plate, key, body string
+			status                 int
+			code                   platform.Code
+			renewals               int
+		}
+		var first []byte
+		for _, s := range []step{
+			{"first", "EX4KQ218", "case-1:call:1", `{"case_reference":"DMV-2026-000001","months":12}`, 201, "", 1},
+			{"retry", "EX4KQ218", "case-1:call:1", `{"case_reference":"DMV-2026-000001","months":12}`, 201, "", 1},
+			{"another request, same key", "EX4KQ218", "case-1:call:1", `{"case_reference":"DMV-2026-000001","months":24}`, 422, "", 1},
+			{"another vehicle without a key", "EX7MB904", "", `{"case_reference":"DMV-2026-000001","months":12}`, 201, "", 2},
+			{"key with a space", "EX7MB904", "case 1", `{"case_reference":"DMV-2026-000001","months":12}`, 0, platform.CodeInvalid, 2},
+			{"key too long", "EX7MB904", strings.Repeat("k", 256), `{"case_reference":"DMV-2026-000001","months":12}`, 0, platform.CodeInvalid, 2},
+		} {
+			r := renew(s.plate)
+			r.IdempotencyKey, r.Body = s.key, []byte(s.body)
+			mu.Lock()
+			keys = nil
+			mu.Unlock()
+			res, err := g.Call(ctx, eli, r)
+			if platform.ErrorCode(err) != s.code || res.Status != s.status {
+				t.Fatalf("%s: %v (code %q) status %d %s, want %q %d", s.name, err, platform.ErrorCode(err), res.Status, res.Body, s.code, s.status)
+			}
+			if n := len(srv.Renewals()); n != s.renewals {
+				t.Fatalf("%s: %d renewals recorded, want %d", s.name, n, s.renewals)
+			}
+			mu.Lock()
+			got := keys
+			mu.Unlock()
+			if s.code != "" {
+				if len(got) != 0 {
+					t.Fatalf("%s: the plug-in was called: %q", s.name, got)
+				}
+				continue
+			}
+			if len(got) != 1 || got[0] != s.key {
+				t.Fatalf("%s: the plug-in saw keys %q, want [%q]", s.name, got, s.key)
+			}
+			switch s.name {
+			case "first":
+				first = res.Body
+			case "retry":
+				if string(res.Body) != string(first) {
+					t.Fatalf("the retry was answered %s, the first call %s", res.Body, first)
+				}
+			}
+		}
+	})
+}

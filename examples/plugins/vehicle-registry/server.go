@@ -10,6 +10,7 @@
 package vehicleregistry
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -87,6 +88,18 @@ type Server struct {
 	renewals []Renewal
 	events   []Event
 	seen     map[string]bool // event ids received
+	// replies are the answers given to record-renewal requests that
+	// carried an Idempotency-Key, by key (kept in memory: a real
+	// service keeps them durably for as long as callers may retry).
+	replies map[string]idemReply
+}
+
+// idemReply is the answer to a request with an Idempotency-Key and a
+// hash of what was asked, to tell a retry from a reuse of the key.
+type idemReply struct {
+	request [32]byte
+	status  int
+	body    any
 }
 
 // Normalize is a plate as the path carries it: letters and digits only,
@@ -114,7 +127,7 @@ func NewServer(cfg Config) *Server {
 		opts = append(opts, pluginsdk.WithHTTPClient(cfg.Client))
 	}
 	s := &Server{verifier: pluginsdk.NewVerifier(cfg.Issuer, PluginID, opts...), now: cfg.Now, vehicles: map[string]*Vehicle{},
-		webhookSecret: cfg.WebhookSecret, seen: map[string]bool{}}
+		webhookSecret: cfg.WebhookSecret, seen: map[string]bool{}, replies: map[string]idemReply{}}
 	for _, v := range cfg.Vehicles {
 		v := v
 		s.vehicles[Normalize(v.Plate)] = &v
@@ -138,13 +151,35 @@ func (s *Server) Renewals() []Renewal {
 	return append([]Renewal(nil), s.renewals...)
 }
 
+// recorder remembers the status and the value a handler replied with, for
+// Idempotency-Key replays.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   any
+}
+
 func problem(w http.ResponseWriter, status int, title, detail string) {
+	if rec, ok := w.(*recorder); ok {
+		rec.status, rec.body = status, problemBody{Type: "about:blank", Title: title, Status: status, Detail: detail}
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail})
+	_ = json.NewEncoder(w).Encode(problemBody{Type: "about:blank", Title: title, Status: status, Detail: detail})
+}
+
+// problemBody is an RFC 9457 problem, as problem writes it.
+type problemBody struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
 }
 
 func reply(w http.ResponseWriter, status int, v any) {
+	if rec, ok := w.(*recorder); ok {
+		rec.status, rec.body = status, v
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
@@ -177,6 +212,9 @@ func (s *Server) findVehicle(w http.ResponseWriter, r *http.Request, _ *Claims) 
 // RenewalWindow is how long before expiry a registration may be renewed.
 const RenewalWindow = 90 * 24 * time.Hour
 
+// recordRenewal records a renewal. It honours the Idempotency-Key header
+// (docs/plugins.md): the same key and request again get the first answer
+// and record nothing; the same key with another request is refused (422).
 func (s *Server) recordRenewal(w http.ResponseWriter, r *http.Request, c *Claims) {
 	var in struct {
 		CaseReference string `json:"case_reference"`
@@ -188,6 +226,32 @@ func (s *Server) recordRenewal(w http.ResponseWriter, r *http.Request, c *Claims
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	key := r.Header.Get("Idempotency-Key")
+	if key != "" {
+		// The key is the caller's (aud is this plug-in, so every caller
+		// is Portico); the request it named is the plate, the body and
+		// the person.
+		asked := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%s", Normalize(r.PathValue("plate")), in.CaseReference, in.Months, c.Subject)))
+		if prev, ok := s.replies[key]; ok {
+			if prev.request != asked {
+				problem(w, http.StatusUnprocessableEntity, "Idempotency-Key reused", "this Idempotency-Key was used with another request")
+				return
+			}
+			if pb, ok := prev.body.(problemBody); ok {
+				problem(w, pb.Status, pb.Title, pb.Detail)
+				return
+			}
+			reply(w, prev.status, prev.body)
+			return
+		}
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			if rec.status > 0 && rec.status < 500 {
+				s.replies[key] = idemReply{request: asked, status: rec.status, body: rec.body}
+			}
+		}()
+		w = rec
+	}
 	v, ok := s.vehicles[Normalize(r.PathValue("plate"))]
 	if !ok {
 		problem(w, http.StatusNotFound, "Not found", "no vehicle has this plate")

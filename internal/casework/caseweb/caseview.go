@@ -54,30 +54,33 @@ type documentView struct {
 }
 
 type caseView struct {
-	Case        casework.Case
-	Agency      string // the agency's name
-	Applicant   *applicantView
-	Service     string
-	State       string
-	SLA, SLAKey string
-	Due         string
-	Opened      string
-	Assignee    string
-	Waiting     string
-	Answers     []answerPage
-	Timeline    []entryView
-	Payments    []paymentView
-	Receipts    []string // a sentence for each payment received
-	Documents   []documentView
-	Outstanding string // the amount due, "" when nothing is due
-	Transitions []transitionView
-	Members     []option
-	CanWork     bool
-	CanPay      bool
-	Closed      bool
-	Done        string // the flash message of the last change
-	Values      map[string]string
-	Next        string // citizen page: what happens next
+	Case casework.Case
+	// PluginFailures (staff, open cases) say which plug-in calls of the
+	// workflow gave no usable answer: what they were to do is undone.
+	PluginFailures []string
+	Agency         string // the agency's name
+	Applicant      *applicantView
+	Service        string
+	State          string
+	SLA, SLAKey    string
+	Due            string
+	Opened         string
+	Assignee       string
+	Waiting        string
+	Answers        []answerPage
+	Timeline       []entryView
+	Payments       []paymentView
+	Receipts       []string // a sentence for each payment received
+	Documents      []documentView
+	Outstanding    string // the amount due, "" when nothing is due
+	Transitions    []transitionView
+	Members        []option
+	CanWork        bool
+	CanPay         bool
+	Closed         bool
+	Done           string // the flash message of the last change
+	Values         map[string]string
+	Next           string // citizen page: what happens next
 }
 
 // V returns a typed value, for forms kept after an error.
@@ -131,6 +134,9 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 	for _, e := range entries {
 		v.Timeline = append(v.Timeline, entryView{When: when(p, &e.At), Who: WhoLabel(p, e.By, staff, v.Agency), Kind: e.Kind,
 			Text: EntryText(p, m, e), Body: e.Body, Internal: e.Internal})
+		if staff && c.ClosedAt == nil && e.Action() == "call_plugin" && e.Str("outcome") == "failed" {
+			v.PluginFailures = append(v.PluginFailures, p.T("case.plugin.failed.body", e.Str("plugin"), e.Str("operation")))
+		}
 	}
 	pays, err := h.cases.Payments(ctx, c.ID)
 	if err != nil {

@@ -99,10 +99,51 @@ func EntryText(p *web.Page, m *manifest.Manifest, e casework.Entry) string {
 		}
 		return p.T("case.entry.reminder", name, due)
 	case "call_plugin":
+		switch e.Str("outcome") {
+		case "ok":
+			return p.T("case.entry.plugin.ok", e.Str("plugin"), e.Str("operation"))
+		case "failed":
+			return p.T("case.entry.plugin.failed", e.Str("plugin"), e.Str("operation"), p.T(pluginReason(e.Str("reason"))))
+		}
 		return p.T("case.entry.plugin", e.Str("plugin"), e.Str("operation"))
+	case "plugin_decision":
+		switch e.Str("reason") {
+		case "moved_on", "no_value":
+			return p.T("case.entry.plugin.staff."+e.Str("reason"), e.Str("plugin"))
+		case "unmapped":
+			return p.T("case.entry.plugin.staff.unmapped", e.Str("plugin"), e.Str("value"))
+		case "refused":
+			return p.T("case.entry.plugin.staff.refused", e.Str("plugin"), transitionLabel(m, e.Str("transition"), lg), e.Str("why"))
+		}
+		return p.T("case.entry.plugin.decided", e.Str("plugin"), e.Str("value"), transitionLabel(m, e.Str("transition"), lg))
 	}
 	if e.Kind == "note" {
 		return p.T("case.entry.note")
 	}
 	return p.T("case.entry.message")
+}
+
+// pluginReasons are the outcomes of a failed plug-in call the pages
+// explain; any other reads as an error.
+var pluginReasons = []string{"timeout", "error", "invalid_response", "circuit_open", "refused", "bad_request", "unavailable"}
+
+// pluginReason is the message key of a failed call's reason.
+func pluginReason(outcome string) string {
+	for _, r := range pluginReasons {
+		if r == outcome {
+			return "case.entry.plugin.reason." + r
+		}
+	}
+	return "case.entry.plugin.reason.error"
+}
+
+// transitionLabel is the label of transition id in lg (the id when the
+// manifest has no such transition).
+func transitionLabel(m *manifest.Manifest, id, lg string) string {
+	for _, t := range m.Workflow.Transitions {
+		if t.ID == id {
+			return tr(t.Label, lg)
+		}
+	}
+	return id
 }

@@ -232,6 +232,20 @@ type PluginAction struct {
 	Operation string   `json:"operation"`
 	Data      []string `json:"data,omitempty"` // personal data the call carries
 	Bindings
+	// Decide, when set, lets the plug-in's answer move the case on: the
+	// value of the response's property From picks a transition, which
+	// the workflow takes as the plugin actor (its by must allow plugin;
+	// its guard still applies).
+	Decide *Decision `json:"decide,omitempty"`
+}
+
+// Decision maps the value of one property of a plug-in's JSON response
+// (From, a top-level property; a string, or a number or boolean as
+// written in JSON) to the id of a transition out of the action's state.
+// A value not in Transitions leaves the case for staff.
+type Decision struct {
+	From        string            `json:"from"`
+	Transitions map[string]string `json:"transitions"`
 }
 
 // Document is something the service issues (a licence, a certificate).

@@ -753,11 +753,38 @@ func (v *validator) checkWorkflow(m *Manifest, all pageProps) {
 				if _, ok := m.Reminders[a.SetReminder.Reminder]; !ok {
 					v.add(aptr+"/set_reminder/reminder", "%s.set_reminder: there is no reminder %q under reminders", awhere, a.SetReminder.Reminder)
 				}
+			case a.CallPlugin != nil && a.CallPlugin.Decide != nil:
+				v.checkDecision(w, name, a.CallPlugin.Decide, aptr+"/call_plugin/decide", awhere+".call_plugin.decide")
 			}
 		}
 	}
 	if terminals == 0 {
 		v.add("/workflow/states", "workflow.states: at least one state must be terminal: true (where a case ends)")
+	}
+}
+
+// checkDecision checks a call_plugin's decide: every transition it names
+// exists, leaves the state whose on_enter makes the call, and may be
+// taken by the plugin actor.
+func (v *validator) checkDecision(w Workflow, state string, d *Decision, ptr, where string) {
+	for _, value := range sortedKeys(d.Transitions) {
+		id := d.Transitions[value]
+		vptr, vwhere := ptr+"/transitions/"+escapePtr(value), where+".transitions."+value
+		var t *Transition
+		for i := range w.Transitions {
+			if w.Transitions[i].ID == id {
+				t = &w.Transitions[i]
+				break
+			}
+		}
+		switch {
+		case t == nil:
+			v.add(vptr, "%s: there is no transition %q", vwhere, id)
+		case t.From != state:
+			v.add(vptr, "%s: transition %q leaves %q, not %q where the call is made", vwhere, id, t.From, state)
+		case !slices.Contains(t.By, "plugin"):
+			v.add(vptr, "%s: transition %q does not allow by: plugin", vwhere, id)
+		}
 	}
 }
 
