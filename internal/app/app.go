@@ -70,7 +70,7 @@ type App struct {
 	Events   *events.Dispatcher // drives event consumers in worker processes
 	// NATS publishes every event to NATS JetStream (--bus); nil without
 	// --bus and in processes that do not work jobs.
-	NATS *natsbus.Publisher
+	NATS     *natsbus.Publisher
 	Jobs     *jobs.Client
 	Notify   *notify.Service
 	Identity *identity.Service
