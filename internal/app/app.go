@@ -29,6 +29,7 @@ import (
 	"github.com/portico-gov/portico/internal/catalog/catalogweb"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/console"
+	"github.com/portico-gov/portico/internal/eventfeed"
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/events/natsbus"
 	"github.com/portico-gov/portico/internal/feedback"
@@ -359,6 +360,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		a.API = api.New(a.Web, a.OIDC, a.Identity)
 		(&api.Applications{Cases: a.Casework, Services: a.Catalog, Drafts: a.Applications}).Register(a.API)
 		(&api.StaffCases{Cases: a.Casework, Services: a.Catalog}).Register(a.API)
+		feed, err := eventfeed.New(db, a.Audit, feedClients{a.OIDC})
+		if err != nil {
+			return nil, err
+		}
+		(&api.Events{Feed: feed}).Register(a.API)
 		catw.RegisterAPI(a.API)
 	}
 	if a.Mailbox != nil {
