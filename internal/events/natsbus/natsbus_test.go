@@ -445,3 +445,23 @@ func TestRedact(t *testing.T) {
 		t.Errorf("Redact = %q", got)
 	}
 }
+
+// BenchmarkPublish: one event published and acknowledged by an embedded
+// JetStream server on loopback (file storage), as the consumer does per
+// event.
+func BenchmarkPublish(b *testing.B) {
+	srv := natstest.Start(b)
+	pub, err := natsbus.Open(context.Background(), natsbus.Config{URL: srv.URL()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pub.Close()
+	e := events.Event{Source: "/portico/casework", Type: "gov.portico.case.opened", Subject: "case:1", AgencyID: "dmv",
+		Time: time.Now(), SpecVersion: "1.0", DataContentType: "application/json", Data: json.RawMessage(`{"id":"1","state":"submitted"}`)}
+	for i := 0; b.Loop(); i++ {
+		e.ID, e.Position = strconv.Itoa(i), int64(i+1)
+		if err := pub.Publish(context.Background(), e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
