@@ -83,6 +83,7 @@ func commands() []*command {
 		eventsCommands(),
 		notifyCommands(),
 		feedbackCommands(),
+		ledgerCommands(),
 		pluginCommands(),
 		{name: "version", summary: "print the version", run: runVersion},
 	}

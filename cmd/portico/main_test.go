@@ -465,7 +465,7 @@ func TestServiceCLI(t *testing.T) {
 		{"validate bad", []string{"service", "validate", bad("workflow-errors.yaml")}, exitError, "workflow-errors.yaml:12: workflow.initial: there is no state \"start\"", "12 problem(s)"},
 		{"validate bad json", []string{"service", "validate", "--json", bad("yaml-syntax.yaml")}, exitError, `"line": 2`, ""},
 		{"validate call_plugin", []string{"service", "validate", bad("call-plugin.yaml")}, exitError, `call-plugin.yaml:48: workflow.states.submitted.on_enter[1].call_plugin: insurance-check/verify_policy: there is no plug-in "insurance-check"`, "1 problem(s)"},
-		{"publish call_plugin", []string{"service", "publish", bad("call-plugin.yaml"), "--agency", "dmv"}, exitError, "call_plugin needs the plug-in gateway", "nothing was published"},
+		{"publish call_plugin", []string{"service", "publish", bad("call-plugin.yaml"), "--agency", "dmv"}, exitError, `there is no plug-in "insurance-check"`, "nothing was published"},
 		{"validate flags after files", []string{"service", "validate", ex("report-a-pothole.yaml"), "--json"}, exitOK, "[]", ""},
 		{"validate missing file", []string{"service", "validate", "nope.yaml"}, exitError, "nope.yaml:0: cannot read the file", ""},
 		{"extend alone", []string{"service", "validate", ex("baker-dog-licence.yaml")}, exitError, "is not among the files given", ""},

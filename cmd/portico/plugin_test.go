@@ -179,8 +179,10 @@ func TestServiceValidatePluginOperations(t *testing.T) {
 		{"prefill field missing", []string{"service", "validate", variant("field", "fields: {make: make, model: model}", "fields: {make: make, colour: color}")}, env, exitError,
 			`pages[1].prefill_from.fields.colour: the page's schema has no property "colour"`, ""},
 		{"without a database", []string{"service", "validate", ok}, map[string]string{"PORTICO_DATA": t.TempDir()}, exitError,
-			"needs the plug-in gateway to be called, which is not available yet", "there is no database at"},
-		{"publish waits for the gateway", []string{"service", "publish", ok, "--agency", "dmv"}, env, exitError, "needs the plug-in gateway", "nothing was published"},
+			"can be checked only against the plug-in registry", "there is no database at"},
+		{"publish checks the registry", []string{"service", "publish", variant("publish-unknown-op", "check: {plugin: vehicle-registry/find-vehicle}", "check: {plugin: vehicle-registry/find-car}"), "--agency", "dmv"}, env, exitError,
+			`plug-in vehicle-registry has no operation "find-car"`, "nothing was published"},
+		{"publish", []string{"service", "publish", ok, "--agency", "dmv"}, env, exitOK, "Published vehicle-registration-renewal", ""},
 	}
 	_ = data
 	for _, tt := range tests {

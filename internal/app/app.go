@@ -44,6 +44,7 @@ import (
 	"github.com/portico-gov/portico/internal/notify/notifyweb"
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/oidc/oidcweb"
+	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/portal"
@@ -87,6 +88,9 @@ type App struct {
 	Applications *application.Service
 	// Feedback: what people tell us about the site (/feedback).
 	Feedback *feedback.Service
+	// Payments takes money online: payments in GOV.UK Pay's states and
+	// each agency's ledger (issue 12).
+	Payments *payment.Service
 	// Plugins is the plug-in registry: manifests, enablement per agency,
 	// access rights (ADR 31).
 	Plugins *plugin.Service
@@ -194,7 +198,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if a.Tenancy, err = tenancy.New(db, a.Audit, a.Clock); err != nil {
 		return nil, err
 	}
-	if a.Catalog, err = catalog.New(db, a.Audit, a.Clock, a.Tenancy); err != nil {
+	box, err := secrets.LoadOrCreate(cfg.SecretsKeyFile())
+	if err != nil {
+		return nil, err
+	}
+	// The plug-in registry comes before the catalog: publishing checks
+	// the plug-in operations a service uses against it.
+	if a.Plugins, err = plugin.New(db, a.Audit, a.Clock, box, plugin.Config{EventTypes: EventTypes()}); err != nil {
+		return nil, err
+	}
+	if a.Catalog, err = catalog.New(db, a.Audit, a.Clock, a.Tenancy, catalog.WithPlugins(a.PluginRefs())); err != nil {
 		return nil, err
 	}
 	if a.Feedback, err = feedback.New(db, a.Audit, a.Clock); err != nil {
@@ -208,13 +221,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		}
 	}
 
-	box, err := secrets.LoadOrCreate(cfg.SecretsKeyFile())
-	if err != nil {
-		return nil, err
-	}
-	if a.Plugins, err = plugin.New(db, a.Audit, a.Clock, box, plugin.Config{EventTypes: EventTypes()}); err != nil {
-		return nil, err
-	}
 	// Construction order (docs/architecture.md, "Wiring"): the
 	// insert-only job client and the registry come first, so every block
 	// gets the client it enqueues with in its constructor and registers
@@ -247,6 +253,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return oidc.PurgeArgs{}, nil }, nil),
+			// Payments left unfinished for 90 minutes fail with P0020.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return payment.ExpireArgs{}, nil }, nil),
 		},
 	}
 	inserter, err := jobs.NewInserter(db, jobsCfg)
@@ -264,6 +273,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		db, a.Audit, a.Clock, box, identityMailer{a.Notify}, a.Tenancy); err != nil {
 		return nil, err
 	}
+	// The OpenID Provider signs the gateway's tokens; the gateway comes
+	// before the blocks that call plug-ins (casework, applying).
+	if a.OIDC, err = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity); err != nil {
+		return nil, err
+	}
+	jobs.Register(reg, &oidc.PurgeWorker{Service: a.OIDC})
+	gatewayMetrics := gateway.NewMetrics()
+	if a.Gateway, err = gateway.New(a.Plugins, a.OIDC, a.Audit, box, a.Clock, gatewayMetrics, gateway.Config{}); err != nil {
+		return nil, err
+	}
 	if a.Reminders, err = reminder.New(db, a.Audit, a.Clock, inserter, reg, reminderDirectory{a.Identity, a.Notify}, reminderMailer{a.Notify},
 		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone, Counters: counters{a.Tenancy}}); err != nil {
 		return nil, err
@@ -272,15 +291,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
+	if a.Payments, err = payment.NewService(db, a.Audit, a.Bus, a.Clock); err != nil {
+		return nil, err
+	}
+	jobs.Register(reg, &payment.ExpireWorker{Payments: a.Payments})
 	if err := a.newApplications(ctx, inserter, reg); err != nil {
-		return nil, err
-	}
-	if a.OIDC, err = oidc.New(oidc.Config{Issuer: cfg.PublicURL}, db, a.Audit, a.Clock, box, a.Identity); err != nil {
-		return nil, err
-	}
-	jobs.Register(reg, &oidc.PurgeWorker{Service: a.OIDC})
-	gatewayMetrics := gateway.NewMetrics()
-	if a.Gateway, err = gateway.New(a.Plugins, a.OIDC, a.Audit, box, a.Clock, gatewayMetrics, gateway.Config{}); err != nil {
 		return nil, err
 	}
 	a.Jobs, err = jobs.New(db, reg, jobsCfg)

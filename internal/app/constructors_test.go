@@ -15,6 +15,7 @@ import (
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/oidc"
+	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/reminder"
@@ -93,6 +94,10 @@ func TestConstructorsRefuseNilDependencies(t *testing.T) {
 			{"catalog", []string{"database", "audit log", "clock", "tenancy"}, func(o string) error {
 				_, err := catalog.New(keep(o, "database", db), keep(o, "audit log", log), keep[platform.Clock](o, "clock", clock),
 					keep[catalog.Tenancy](o, "tenancy", ten))
+				return err
+			}},
+			{"payment", []string{"database", "audit log", "event bus", "clock"}, func(o string) error {
+				_, err := payment.NewService(keep(o, "database", db), keep(o, "audit log", log), keep(o, "event bus", events.NewBus(clock)), keep[platform.Clock](o, "clock", clock))
 				return err
 			}},
 			{"notify", []string{"database", "job inserter", "job registry", "clock"}, func(o string) error {

@@ -60,14 +60,26 @@ type Service struct {
 	audit   *audit.Log
 	clock   platform.Clock
 	tenancy Tenancy
+	// plugins checks the plug-in operations a manifest uses against the
+	// registry (nil: a manifest that uses one is refused).
+	plugins manifest.PluginRefs
 	// runtimes are the compiled service versions, shared with the form
 	// engine and the workflow.
 	runtimes *runtimes
 }
 
+// Option configures the catalog beyond its required dependencies.
+type Option func(*Service)
+
+// WithPlugins has publishing and validation check every plug-in operation
+// a manifest uses against the plug-in registry (the operation exists, the
+// agency enabled the plug-in, approved the data and granted the service
+// access). Without it such a manifest is refused.
+func WithPlugins(refs manifest.PluginRefs) Option { return func(s *Service) { s.plugins = refs } }
+
 // New returns the catalog service. Every argument is required: a nil one
 // is refused with an error naming it.
-func New(db *storage.DB, log *audit.Log, clock platform.Clock, t Tenancy) (*Service, error) {
+func New(db *storage.DB, log *audit.Log, clock platform.Clock, t Tenancy, opts ...Option) (*Service, error) {
 	if err := platform.Required("catalog",
 		platform.Dep{Name: "database", Missing: db == nil},
 		platform.Dep{Name: "audit log", Missing: log == nil},
@@ -75,7 +87,11 @@ func New(db *storage.DB, log *audit.Log, clock platform.Clock, t Tenancy) (*Serv
 		platform.Dep{Name: "tenancy", Missing: t == nil}); err != nil {
 		return nil, err
 	}
-	return &Service{db: db, audit: log, clock: clock, tenancy: t, runtimes: &runtimes{}}, nil
+	s := &Service{db: db, audit: log, clock: clock, tenancy: t, runtimes: &runtimes{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Validate validates manifests as Publish would for agency (which may be
@@ -83,7 +99,7 @@ func New(db *storage.DB, log *audit.Log, clock platform.Clock, t Tenancy) (*Serv
 // the other files and then the published catalog, and agencies and
 // jurisdictions are checked against the database. Nothing is stored.
 func (s *Service) Validate(ctx context.Context, agency string, files []manifest.File) ([]manifest.FileResult, error) {
-	return manifest.ValidateFiles(ctx, files, s.base, s.refs(agency))
+	return manifest.ValidateFilesWithPlugins(ctx, files, s.base, s.refs(agency), s.plugins)
 }
 
 // Publish validates src (read from file) and stores it as a new version of
@@ -92,7 +108,7 @@ func (s *Service) Validate(ctx context.Context, agency string, files []manifest.
 // service id belongs to another agency, or when the version is not greater
 // than the latest published one (including the same version again).
 func (s *Service) Publish(ctx context.Context, agency, file string, src []byte) (Published, error) {
-	res, probs, err := manifest.Validate(ctx, file, src, manifest.Options{Base: s.base, Refs: s.refs(agency)})
+	res, probs, err := manifest.Validate(ctx, file, src, manifest.Options{Base: s.base, Refs: s.refs(agency), Plugins: s.plugins})
 	if err != nil {
 		return Published{}, fmt.Errorf("catalog: publish: %w", err)
 	}

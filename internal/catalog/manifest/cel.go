@@ -42,6 +42,8 @@ type Payment struct {
 //	page when:        person, now, answers (earlier pages only)
 //	fee expression:   person, now, answers
 //	transition guard: person, now, answers, payment
+//	plug-in request:  person, now, answers (a page's prefill and check, the fee's call)
+//	plug-in action:   person, now, answers, case (a workflow's call_plugin)
 //
 // answers is a map from page id to that page's answers (a map from
 // property name to value, as JSON decodes it).
@@ -52,9 +54,11 @@ const (
 	ctxWhen
 	ctxFee
 	ctxGuard
+	ctxPlugin
+	ctxAction
 )
 
-var celEnvs [4]*cel.Env
+var celEnvs [6]*cel.Env
 
 func init() {
 	base := []cel.EnvOption{
@@ -66,11 +70,13 @@ func init() {
 		cel.ParserRecursionLimit(50),
 	}
 	answers := cel.Variable("answers", cel.MapType(cel.StringType, cel.MapType(cel.StringType, cel.DynType)))
-	opts := [4][]cel.EnvOption{
+	opts := [6][]cel.EnvOption{
 		ctxEligibility: base,
 		ctxWhen:        append(append([]cel.EnvOption{}, base...), answers),
 		ctxFee:         append(append([]cel.EnvOption{}, base...), answers),
 		ctxGuard:       append(append([]cel.EnvOption{}, base...), answers, cel.Variable("payment", cel.ObjectType("manifest.Payment"))),
+		ctxPlugin:      append(append([]cel.EnvOption{}, base...), answers),
+		ctxAction:      append(append([]cel.EnvOption{}, base...), answers, cel.Variable("case", cel.MapType(cel.StringType, cel.DynType))),
 	}
 	for i, o := range opts {
 		env, err := cel.NewEnv(o...)

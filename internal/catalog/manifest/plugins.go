@@ -3,35 +3,64 @@ package manifest
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
+
+	"github.com/google/cel-go/cel"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// pluginUse is one place a manifest names a plug-in operation.
-type pluginUse struct {
-	ptr, where string
-	plugin, op string
-	data       []string
-	state      string // for call_plugin: the state whose on_enter calls it
+// PluginUse is one place a manifest names a plug-in operation.
+type PluginUse struct {
+	// Pointer is the JSON pointer of the use in the manifest
+	// ("/pages/1/prefill_from", "/fee/call",
+	// "/workflow/states/renewed/on_enter/0/call_plugin"): the key
+	// Runtime.PluginRequest takes.
+	Pointer string
+	// Where names it for people ("pages[1].prefill_from").
+	Where string
+	// Kind is what the call is for: "prefill", "check", "fee" or "action".
+	Kind              string
+	Plugin, Operation string
+	Data              []string
+	// Page is the page of a prefill or check; State the state whose
+	// on_enter makes a call_plugin action.
+	Page, State string
+	Bindings    Bindings
+	// Fields maps a prefill's page properties to response properties.
+	Fields map[string]string
 }
 
-func pluginUses(m *Manifest) []pluginUse {
-	var out []pluginUse
+// Use kinds.
+const (
+	UsePrefill = "prefill"
+	UseCheck   = "check"
+	UseFee     = "fee"
+	UseAction  = "action"
+)
+
+// PluginUses lists every plug-in operation m names, in manifest order:
+// pages (prefill then check), the fee, then workflow states by name.
+func PluginUses(m *Manifest) []PluginUse {
+	var out []PluginUse
 	for i, p := range m.Pages {
 		ptr := "/pages/" + strconv.Itoa(i)
 		for _, c := range []struct {
-			key  string
-			call *PluginCall
-		}{{"prefill_from", p.PrefillFrom}, {"check", p.Check}} {
+			key, kind string
+			call      *PluginCall
+		}{{"prefill_from", UsePrefill, p.PrefillFrom}, {"check", UseCheck, p.Check}} {
 			if c.call != nil {
 				pl, op := c.call.Split()
-				out = append(out, pluginUse{ptr: ptr + "/" + c.key, where: pathOf(ptr + "/" + c.key), plugin: pl, op: op, data: c.call.Data})
+				out = append(out, PluginUse{Pointer: ptr + "/" + c.key, Where: pathOf(ptr + "/" + c.key), Kind: c.kind,
+					Plugin: pl, Operation: op, Data: c.call.Data, Page: p.ID, Bindings: c.call.Bindings, Fields: c.call.Fields})
 			}
 		}
 	}
 	if m.Fee != nil && m.Fee.Call != nil {
 		pl, op := m.Fee.Call.Split()
-		out = append(out, pluginUse{ptr: "/fee/call", where: "fee.call", plugin: pl, op: op, data: m.Fee.Call.Data})
+		out = append(out, PluginUse{Pointer: "/fee/call", Where: "fee.call", Kind: UseFee, Plugin: pl, Operation: op, Data: m.Fee.Call.Data, Bindings: m.Fee.Call.Bindings})
 	}
 	for _, name := range sortedKeys(m.Workflow.States) {
 		for j, a := range m.Workflow.States[name].OnEnter {
@@ -39,11 +68,63 @@ func pluginUses(m *Manifest) []pluginUse {
 				continue
 			}
 			ptr := "/workflow/states/" + escapePtr(name) + "/on_enter/" + strconv.Itoa(j) + "/call_plugin"
-			out = append(out, pluginUse{ptr: ptr, where: fmt.Sprintf("workflow.states.%s.on_enter[%d].call_plugin", name, j),
-				plugin: a.CallPlugin.Plugin, op: a.CallPlugin.Operation, data: a.CallPlugin.Data, state: name})
+			out = append(out, PluginUse{Pointer: ptr, Where: fmt.Sprintf("workflow.states.%s.on_enter[%d].call_plugin", name, j), Kind: UseAction,
+				Plugin: a.CallPlugin.Plugin, Operation: a.CallPlugin.Operation, Data: a.CallPlugin.Data, State: name, Bindings: a.CallPlugin.Bindings})
 		}
 	}
 	return out
+}
+
+// checkBindings compiles a use's request bindings: path and query values
+// must give a string or an int, body values anything; answers read must
+// be of pages the call may see (earlier pages for a prefill, earlier
+// pages and its own for a check, every page for the fee and actions).
+func (v *validator) checkBindings(m *Manifest, u PluginUse) {
+	c := ctxPlugin
+	if u.Kind == UseAction {
+		c = ctxAction
+	}
+	pages := pageProps{}
+	for _, p := range m.Pages {
+		if p.ID == u.Page && u.Kind == UsePrefill {
+			break
+		}
+		pages[p.ID] = propsOf(p.Schema)
+		if p.ID == u.Page {
+			break
+		}
+	}
+	for _, part := range []struct {
+		key    string
+		m      map[string]string
+		scalar bool
+	}{{"path", u.Bindings.Path, true}, {"query", u.Bindings.Query, true}, {"body", u.Bindings.Body, false}} {
+		for _, k := range sortedKeys(part.m) {
+			for _, msg := range checkBinding(c, part.m[k], part.scalar, pages) {
+				v.add(u.Pointer+"/"+part.key+"/"+escapePtr(k), "%s.%s.%s: %s", u.Where, part.key, k, msg)
+			}
+		}
+	}
+}
+
+// checkBinding compiles one binding expression.
+func checkBinding(c celContext, expr string, scalar bool, pages pageProps) (msgs []string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msgs = []string{fmt.Sprintf("the expression could not be compiled (%v)", r)}
+		}
+	}()
+	a, iss := celEnvs[c].Compile(expr)
+	if iss != nil && iss.Err() != nil {
+		for _, e := range iss.Errors() {
+			msgs = append(msgs, "CEL: "+e.Message)
+		}
+		return msgs
+	}
+	if got := a.OutputType(); scalar && !got.IsExactType(cel.StringType) && !got.IsExactType(cel.IntType) && !got.IsExactType(cel.DynType) {
+		msgs = append(msgs, fmt.Sprintf("the expression gives %s; it must give a string or an int", typeName(got)))
+	}
+	return append(msgs, checkAnswerRefs(a, pages)...)
 }
 
 // checkPluginUses checks every plug-in operation the manifest names: that
@@ -63,30 +144,128 @@ func (v *validator) checkPluginUses(ctx context.Context, m *Manifest, refs Plugi
 			}
 		}
 	}
-	for _, u := range pluginUses(m) {
+	for _, u := range PluginUses(m) {
+		v.checkBindings(m, u)
+		if u.Operation == "" {
+			v.add(u.Pointer, "%s: name the operation as plugin/operation, such as vehicle-registry/find-vehicle", u.Where)
+			continue
+		}
 		if refs == nil {
-			if u.state != "" {
-				v.add(u.ptr, "%s: state %q calls plug-in %q (%s), but call_plugin needs the plug-in gateway, which is not available yet; `portico service validate` with the database (--data or --db) checks the plug-in operation against the registry", u.where, u.state, u.plugin, u.op)
-			} else {
-				v.add(u.ptr, "%s: plug-in operation %s/%s needs the plug-in gateway to be called, which is not available yet; `portico service validate` with the database (--data or --db) checks it against the registry", u.where, u.plugin, u.op)
-			}
+			v.add(u.Pointer, "%s: plug-in operation %s/%s can be checked only against the plug-in registry; `portico service validate` with the database (--data or --db) checks it", u.Where, u.Plugin, u.Operation)
 			continue
 		}
-		if u.op == "" {
-			v.add(u.ptr, "%s: name the operation as plugin/operation, such as vehicle-registry/find-vehicle", u.where)
-			continue
-		}
-		data := slices.Clone(u.data)
-		msg, err := refs.CheckPluginUse(ctx, m.Agency, m.ID, u.plugin, u.op, data)
+		data := slices.Clone(u.Data)
+		msg, err := refs.CheckPluginUse(ctx, m.Agency, m.ID, u.Plugin, u.Operation, data)
 		if err != nil {
 			return err
 		}
 		if msg != "" {
-			v.add(u.ptr, "%s: %s/%s: %s", u.where, u.plugin, u.op, msg)
+			v.add(u.Pointer, "%s: %s/%s: %s", u.Where, u.Plugin, u.Operation, msg)
 		}
 	}
 	return nil
 }
 
 // UsesPlugins reports whether m names any plug-in operation.
-func UsesPlugins(m *Manifest) bool { return len(pluginUses(m)) > 0 }
+func UsesPlugins(m *Manifest) bool { return len(PluginUses(m)) > 0 }
+
+// compiledCall is a plug-in use's bindings, compiled.
+type compiledCall struct {
+	use               PluginUse
+	path, query, body map[string]cel.Program
+}
+
+func compileCalls(m *Manifest) (map[string]compiledCall, error) {
+	out := map[string]compiledCall{}
+	for _, u := range PluginUses(m) {
+		c := ctxPlugin
+		if u.Kind == UseAction {
+			c = ctxAction
+		}
+		cc := compiledCall{use: u, path: map[string]cel.Program{}, query: map[string]cel.Program{}, body: map[string]cel.Program{}}
+		for _, part := range []struct {
+			exprs map[string]string
+			into  map[string]cel.Program
+		}{{u.Bindings.Path, cc.path}, {u.Bindings.Query, cc.query}, {u.Bindings.Body, cc.body}} {
+			for k, expr := range part.exprs {
+				prg, err := program(c, expr)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %s: %w", u.Where, k, err)
+				}
+				part.into[k] = prg
+			}
+		}
+		out[u.Pointer] = cc
+	}
+	return out, nil
+}
+
+// PluginRequest is what a plug-in use's bindings give for one set of
+// inputs: the operation path's parameters, query parameters, and the
+// JSON body (nil when the use binds no body property).
+type PluginRequest struct {
+	Use   PluginUse
+	Path  map[string]string
+	Query url.Values
+	Body  map[string]any
+}
+
+// PluginUses lists the version's plug-in uses (see PluginUses).
+func (r *Runtime) PluginUses() []PluginUse { return PluginUses(r.Manifest) }
+
+// PluginRequest evaluates the bindings of the use at pointer (a
+// PluginUse's Pointer) over in. An answer a binding reads that is
+// missing, or a path or query value that is not a string or an int, is
+// an error: the call cannot be made.
+func (r *Runtime) PluginRequest(pointer string, in Inputs) (PluginRequest, error) {
+	cc, ok := r.calls[pointer]
+	if !ok {
+		return PluginRequest{}, fmt.Errorf("manifest: %s@%d has no plug-in use at %s", r.ServiceID, r.Version, pointer)
+	}
+	act := in.activation()
+	req := PluginRequest{Use: cc.use, Path: map[string]string{}, Query: url.Values{}}
+	scalar := func(where, k string, prg cel.Program) (string, error) {
+		v, err := eval(prg, act)
+		if err != nil {
+			return "", fmt.Errorf("manifest: %s.%s.%s: %w", cc.use.Where, where, k, err)
+		}
+		switch x := v.Value().(type) {
+		case string:
+			return x, nil
+		case int64:
+			return strconv.FormatInt(x, 10), nil
+		case uint64:
+			return strconv.FormatUint(x, 10), nil
+		}
+		return "", fmt.Errorf("manifest: %s.%s.%s: got %v, want a string or an int", cc.use.Where, where, k, v.Value())
+	}
+	for k, prg := range cc.path {
+		s, err := scalar("path", k, prg)
+		if err != nil {
+			return PluginRequest{}, err
+		}
+		req.Path[k] = s
+	}
+	for k, prg := range cc.query {
+		s, err := scalar("query", k, prg)
+		if err != nil {
+			return PluginRequest{}, err
+		}
+		req.Query.Set(k, s)
+	}
+	if len(cc.body) > 0 {
+		req.Body = map[string]any{}
+		for k, prg := range cc.body {
+			v, err := eval(prg, act)
+			if err != nil {
+				return PluginRequest{}, fmt.Errorf("manifest: %s.body.%s: %w", cc.use.Where, k, err)
+			}
+			pv, err := v.ConvertToNative(reflect.TypeFor[*structpb.Value]())
+			if err != nil {
+				return PluginRequest{}, fmt.Errorf("manifest: %s.body.%s: %w", cc.use.Where, k, err)
+			}
+			req.Body[k] = pv.(*structpb.Value).AsInterface()
+		}
+	}
+	return req, nil
+}

@@ -32,10 +32,11 @@ type Runtime struct {
 	// one expression, its top-level && parts without reasons.
 	requirements []Requirement
 	uses         map[string]bool
-	when         map[string]cel.Program // page id → its condition; absent: always shown
-	fields       map[string][]string    // page id → property names in the manifest's order
-	fee          cel.Program            // nil: a fixed amount or no fee
-	guards       map[string][]Condition // transition id → its guard's top-level && parts
+	when         map[string]cel.Program  // page id → its condition; absent: always shown
+	fields       map[string][]string     // page id → property names in the manifest's order
+	fee          cel.Program             // nil: a fixed amount or no fee
+	guards       map[string][]Condition  // transition id → its guard's top-level && parts
+	calls        map[string]compiledCall // plug-in use pointer → its compiled bindings
 }
 
 // Condition is one top-level part of a rule (a && b && c has three),
@@ -53,6 +54,9 @@ type Inputs struct {
 	Answers map[string]map[string]any // page id → property → value
 	Payment Payment
 	Now     time.Time
+	// Case is the case a workflow's call_plugin is made for: id,
+	// reference, service, state (plug-in action bindings only).
+	Case map[string]any
 }
 
 // Charge is a fee worked out for one application: minor units (cents)
@@ -115,6 +119,11 @@ func Compile(id string, version int, m *Manifest) (*Runtime, error) {
 		}
 		r.fee = prg
 	}
+	calls, err := compileCalls(m)
+	if err != nil {
+		return fail("plug-in call", err)
+	}
+	r.calls = calls
 	for _, t := range m.Workflow.Transitions {
 		if t.Guard == "" {
 			continue
@@ -200,7 +209,11 @@ func (in Inputs) activation() map[string]any {
 	if answers == nil {
 		answers = map[string]map[string]any{}
 	}
-	return map[string]any{"person": in.Person, "now": in.Now, "answers": answers, "payment": in.Payment}
+	kase := in.Case
+	if kase == nil {
+		kase = map[string]any{}
+	}
+	return map[string]any{"person": in.Person, "now": in.Now, "answers": answers, "payment": in.Payment, "case": kase}
 }
 
 // eval runs a compiled expression; CEL must not take the process down.

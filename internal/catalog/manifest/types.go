@@ -97,10 +97,25 @@ type Page struct {
 // carries (the plug-in vocabulary: name, date_of_birth, address, email,
 // phone, answers:SERVICE). For a prefill, Fields maps page properties to
 // properties of the operation's response.
+//
+// Path, Query and Body build the request: each value is a CEL expression
+// over person, now and answers (the answers given so far) whose result
+// fills the operation path's {parameter}, a query parameter or a
+// property of the JSON body (Runtime.PluginRequest).
 type PluginCall struct {
 	Plugin string            `json:"plugin"`
 	Data   []string          `json:"data,omitempty"`
 	Fields map[string]string `json:"fields,omitempty"`
+	Bindings
+}
+
+// Bindings are the CEL expressions that build a plug-in request: path
+// parameters and query parameters (each must give a string or an int)
+// and properties of the JSON body (any value).
+type Bindings struct {
+	Path  map[string]string `json:"path,omitempty"`
+	Query map[string]string `json:"query,omitempty"`
+	Body  map[string]string `json:"body,omitempty"`
 }
 
 // Split returns the plug-in id and the operation id of c.Plugin.
@@ -209,11 +224,14 @@ type ReminderAction struct {
 	Reminder string `json:"reminder"`
 }
 
-// PluginAction calls Operation on an installed plug-in.
+// PluginAction calls Operation on an installed plug-in. Its Bindings may
+// also read `case` (id, reference, service, state) besides person, now
+// and the case's answers.
 type PluginAction struct {
 	Plugin    string   `json:"plugin"`
 	Operation string   `json:"operation"`
 	Data      []string `json:"data,omitempty"` // personal data the call carries
+	Bindings
 }
 
 // Document is something the service issues (a licence, a certificate).
