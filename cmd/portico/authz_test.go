@@ -405,6 +405,9 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /api/v1/applications/{id}", "GET", "/api/v1/applications/x", nil, bearerOnly},
 		{"GET /api/v1/cases", "GET", "/api/v1/cases", nil, bearerOnly},
 		{"GET /api/v1/cases/{id}", "GET", "/api/v1/cases/x", nil, bearerOnly},
+		// Agency systems' own tokens only; who sees which agency's events
+		// is internal/api's TestEventsAPI and TestEventsAPIWithRealTokens.
+		{"GET /api/v1/events", "GET", "/api/v1/events?after=0", nil, bearerOnly},
 		// Applying (internal/application/applyweb): a draft is its owner's
 		// alone; anyone else gets not-found.
 		{"GET /services/{id}/apply", "GET", "/services/springfield-pothole/apply", nil, signedIn},

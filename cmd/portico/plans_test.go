@@ -22,10 +22,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 
+	"github.com/portico-gov/portico/internal/api"
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
+	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/platform"
@@ -261,6 +263,13 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	staff := signInClient(t, base, "dana.dmv-admin@example.gov", true)
 	admin := signInClient(t, base, "pat.admin@example.gov", true)
 	tok := codeFlow(t, browser, base, rp, redirect)
+	// The DMV's system reading its agency's events (GET /api/v1/events):
+	// positions are given before the copies are made, so the copies have
+	// theirs too.
+	eventsTok := systemToken(t, a, base, "dmv", api.ScopeEvents)
+	if _, err := events.Sequence(ctx, a.DB, 0); err != nil {
+		t.Fatal(err)
+	}
 
 	// Rows in the tables the pages read that the steps above leave empty:
 	// a calendar feed, notification preferences, a passkey, a document
@@ -352,6 +361,8 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		{"GET /apply/{app}/check", page("/apply/" + draft.ID + "/check")},
 		{"GET /apply/{app}/withdraw", page("/apply/" + draft.ID + "/withdraw")},
 		{"GET /api/v1/applications", bearer("GET", "/api/v1/applications", tok.AccessToken)},
+		// The agency's events in log order: one range of event_log_agency.
+		{"GET /api/v1/events", bearer("GET", "/api/v1/events?after=0&limit=100", eventsTok)},
 		{"GET /console/cases/{id}", pageAs(staff, "/console/cases/"+kase.ID)},
 		// The console's home counts the agency's open cases by service and
 		// state through cases_queue (agency, open, state) and reads its

@@ -37,7 +37,16 @@ const (
 	Public  Auth = iota // anyone; no token needed
 	Citizen             // a person's token with ScopeApplications
 	Staff               // a token of a staff account with at least one agency role
+	// AgencySystem is an OAuth client's own token (the client_credentials
+	// grant, no person) carrying the operation's Scope. Which agency the
+	// client belongs to, and what that lets it see, the block decides.
+	AgencySystem
 )
+
+// ScopeEvents is the scope an agency system's client is registered with
+// (`portico oidc client add --grant client_credentials --scope
+// events.read`) and asks for, to read its agency's events.
+const ScopeEvents = "events.read"
 
 // Param documents one path or query parameter.
 type Param struct {
@@ -58,6 +67,7 @@ type Op struct {
 	Description string
 	Tag         string
 	Auth        Auth
+	Scope       string // the scope an AgencySystem token must carry
 	Params      []Param
 	Response    any
 }
@@ -119,7 +129,7 @@ func (a *API) Ops() []Op { return slices.Clone(a.ops) }
 // Handle registers op with h. It panics on a programming error (a
 // malformed Op), at start-up, never per request.
 func (a *API) Handle(op Op, h Handler) {
-	if op.Method == "" || !strings.HasPrefix(op.Path, "/api/v1/") || op.ID == "" || op.Response == nil {
+	if op.Method == "" || !strings.HasPrefix(op.Path, "/api/v1/") || op.ID == "" || op.Response == nil || (op.Auth == AgencySystem) != (op.Scope != "") {
 		panic(fmt.Sprintf("api: incomplete operation %+v", op))
 	}
 	for _, o := range a.ops {
@@ -132,7 +142,7 @@ func (a *API) Handle(op Op, h Handler) {
 	}
 	a.ops = append(a.ops, op)
 	a.web.Handle(op.Method+" "+op.Path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ctx, err := a.authenticate(r, op.Auth)
+		p, ctx, err := a.authenticate(r, op)
 		if err != nil {
 			a.problem(w, r, err)
 			return
@@ -158,19 +168,27 @@ func (a *API) problem(w http.ResponseWriter, r *http.Request, err error) {
 	web.WriteProblem(w, r, a.web.Logger(), err)
 }
 
-// authenticate resolves the caller for an operation of kind auth and
-// returns the request context carrying the caller as the audit actor.
-func (a *API) authenticate(r *http.Request, auth Auth) (Principal, context.Context, error) {
-	p, err := a.principal(r, auth)
-	if err != nil || p.Account == nil {
+// authenticate resolves the caller for op and returns the request context
+// carrying the caller as the audit actor: the person (with the app that
+// acts for them), or the client acting as itself.
+func (a *API) authenticate(r *http.Request, op Op) (Principal, context.Context, error) {
+	p, err := a.principal(r, op)
+	if err != nil {
 		return p, r.Context(), err
+	}
+	if op.Auth == AgencySystem {
+		return p, platform.WithActor(r.Context(), platform.Actor{Kind: platform.ActorClient, ID: p.Token.ClientID}), nil
+	}
+	if p.Account == nil {
+		return p, r.Context(), nil
 	}
 	actor := p.Account.Actor()
 	actor.Client = p.Token.ClientID
 	return p, platform.WithActor(r.Context(), actor), nil
 }
 
-func (a *API) principal(r *http.Request, auth Auth) (Principal, error) {
+func (a *API) principal(r *http.Request, op Op) (Principal, error) {
+	auth := op.Auth
 	if auth == Public {
 		return Principal{}, nil
 	}
@@ -181,6 +199,15 @@ func (a *API) principal(r *http.Request, auth Auth) (Principal, error) {
 	tok, err := a.tokens.VerifyAccessToken(r.Context(), strings.TrimSpace(raw))
 	if err != nil {
 		return Principal{}, err
+	}
+	if auth == AgencySystem {
+		if tok.AccountID != "" || tok.ClientID == "" {
+			return Principal{}, platform.Errorf(platform.CodeForbidden, "this operation needs an agency system's own token (the client_credentials grant), not a person's")
+		}
+		if !tok.HasScope(op.Scope) {
+			return Principal{}, platform.Errorf(platform.CodeForbidden, "the token lacks the %q scope", op.Scope)
+		}
+		return Principal{Token: tok}, nil
 	}
 	if tok.AccountID == "" {
 		return Principal{}, platform.Errorf(platform.CodeForbidden, "this operation needs a person's token, not a client's own")

@@ -100,6 +100,7 @@ func newRig(t *testing.T) (*rig, map[string]string) {
 	r := &rig{app: a, api: api.New(s, v, a.Identity)}
 	(&api.Applications{Cases: a.Casework, Services: a.Catalog, Drafts: a.Applications}).Register(r.api)
 	(&api.StaffCases{Cases: a.Casework, Services: a.Catalog}).Register(r.api)
+	registerEvents(t, r, v)
 	r.srv = httptest.NewServer(s)
 	t.Cleanup(r.srv.Close)
 	r.doc = r.get(t, "", "/api/openapi.json", http.StatusOK)

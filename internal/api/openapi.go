@@ -80,6 +80,8 @@ func (a *API) Document() ([]byte, error) {
 			o["security"] = []any{map[string]any{"portico": []string{"openid", ScopeApplications}}}
 		case Staff:
 			o["security"] = []any{map[string]any{"portico": []string{"openid"}}}
+		case AgencySystem:
+			o["security"] = []any{map[string]any{"portico": []string{op.Scope}}}
 		default:
 			o["security"] = []any{}
 		}
@@ -112,7 +114,8 @@ func (a *API) Document() ([]byte, error) {
 			"title":   "Portico API",
 			"version": "1",
 			"description": "Public catalog reads, a signed-in person's applications (a bearer token with the " +
-				"\"applications\" scope from Portico's OpenID Provider) and cases for agency staff.",
+				"\"applications\" scope from Portico's OpenID Provider), cases for agency staff, and an agency's events for its " +
+				"systems (a client_credentials token with the \"events.read\" scope).",
 		},
 		"paths":             paths,
 		"jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",

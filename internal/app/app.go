@@ -30,7 +30,9 @@ import (
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/console"
 	"github.com/portico-gov/portico/internal/console/pluginconsole"
+	"github.com/portico-gov/portico/internal/eventfeed"
 	"github.com/portico-gov/portico/internal/events"
+	"github.com/portico-gov/portico/internal/events/natsbus"
 	"github.com/portico-gov/portico/internal/feedback"
 	"github.com/portico-gov/portico/internal/feedback/feedbackweb"
 	"github.com/portico-gov/portico/internal/gateway"
@@ -71,6 +73,9 @@ type App struct {
 	API      *api.API          // /api/v1 and its OpenAPI document (nil without a public URL)
 	Bus      *events.Bus
 	Events   *events.Dispatcher // drives event consumers in worker processes
+	// NATS publishes every event to NATS JetStream (--bus); nil without
+	// --bus and in processes that do not work jobs.
+	NATS     *natsbus.Publisher
 	Jobs     *jobs.Client
 	Notify   *notify.Service
 	Identity *identity.Service
@@ -162,6 +167,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			}
 			if a.anchors != nil {
 				a.anchors.Close()
+			}
+			if a.NATS != nil {
+				a.NATS.Close()
 			}
 			db.Close()
 		}
@@ -306,7 +314,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, fmt.Errorf("app: jobs: %w", err)
 	}
-	// Workers drive the event consumers from the log (ADR 19).
+	// Workers drive the event consumers from the log (ADR 19); with --bus
+	// one of them publishes every event to NATS JetStream (ADR 34).
+	if cfg.Bus != "" && opts.Work {
+		if a.NATS, err = natsbus.Open(ctx, natsbus.Config{URL: cfg.Bus, Stream: cfg.BusStream, Subjects: cfg.BusSubjects, Logger: logger}); err != nil {
+			return nil, fmt.Errorf("--bus: %w", err)
+		}
+		a.Bus.Subscribe(a.NATS.Consumer())
+	}
 	if a.Events, err = events.NewDispatcher(db, a.Bus, events.DispatchConfig{Logger: logger}); err != nil {
 		return nil, fmt.Errorf("app: events: %w", err)
 	}
@@ -315,6 +330,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), jobs.NewCollector(db), events.NewCollector(db))
 	a.Metrics.MustRegister(gatewayMetrics.Collectors()...)
 	a.Metrics.MustRegister(webhookMetrics.Collectors()...)
+	if a.NATS != nil {
+		a.Metrics.MustRegister(a.NATS.Collectors()...)
+	}
 	catalog, err := i18n.Load()
 	if err != nil {
 		return nil, err
@@ -376,6 +394,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		a.API = api.New(a.Web, a.OIDC, a.Identity)
 		(&api.Applications{Cases: a.Casework, Services: a.Catalog, Drafts: a.Applications}).Register(a.API)
 		(&api.StaffCases{Cases: a.Casework, Services: a.Catalog}).Register(a.API)
+		feed, err := eventfeed.New(db, a.Audit, feedClients{a.OIDC})
+		if err != nil {
+			return nil, err
+		}
+		(&api.Events{Feed: feed}).Register(a.API)
 		catw.RegisterAPI(a.API)
 	}
 	if a.Mailbox != nil {
@@ -573,6 +596,9 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	if a.jobsStarted {
 		errs = append(errs, a.Events.Stop(ctx), a.Jobs.Stop(ctx))
+	}
+	if a.NATS != nil { // after the consumers: no publish is in flight
+		a.NATS.Close()
 	}
 	if a.Mailbox != nil { // after the jobs, so deliveries in flight land
 		errs = append(errs, a.Mailbox.Close())

@@ -9,6 +9,7 @@ import (
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/eventfeed"
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/jobs"
@@ -137,6 +138,10 @@ func TestConstructorsRefuseNilDependencies(t *testing.T) {
 			{"oidc", []string{"database", "audit log", "clock", "secrets box", "accounts"}, func(o string) error {
 				_, err := oidc.New(oidc.Config{Issuer: "https://portico.example.gov"}, keep(o, "database", db), keep(o, "audit log", log),
 					keep[platform.Clock](o, "clock", clock), keep(o, "secrets box", box), keep[oidc.Accounts](o, "accounts", ids))
+				return err
+			}},
+			{"eventfeed", []string{"database", "audit log", "clients"}, func(o string) error {
+				_, err := eventfeed.New(keep(o, "database", db), keep(o, "audit log", log), keep[eventfeed.Clients](o, "clients", feedClients{}))
 				return err
 			}},
 			{"plugin", []string{"database", "audit log", "clock", "secrets box"}, func(o string) error {

@@ -79,6 +79,14 @@ type Config struct {
 	// log). Empty: the connection's peer is the client.
 	TrustedProxies string
 	Proxies        []netip.Prefix // TrustedProxies parsed by Finish
+
+	// Bus is the NATS server (nats://host:port, tls://…, or a
+	// comma-separated list) worker processes publish every event to, in
+	// JetStream (internal/events/natsbus); empty: no bus. BusStream and
+	// BusSubjects name the stream and the subject prefix.
+	Bus         string
+	BusStream   string
+	BusSubjects string
 }
 
 // Defaults.
@@ -123,6 +131,9 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	if v := env("PORTICO_FEATURED_SERVICES"); v != "" {
 		c.Featured = splitList(v)
 	}
+	fs.StringVar(&c.Bus, "bus", env("PORTICO_BUS"), "NATS `URL` to publish every event to with JetStream, e.g. nats://127.0.0.1:4222 (env PORTICO_BUS; default none)")
+	fs.StringVar(&c.BusStream, "bus-stream", envOr(env, "PORTICO_BUS_STREAM", "PORTICO_EVENTS"), "JetStream stream `name` for --bus (env PORTICO_BUS_STREAM)")
+	fs.StringVar(&c.BusSubjects, "bus-subjects", envOr(env, "PORTICO_BUS_SUBJECTS", "portico.events"), "subject `prefix` for --bus: each event goes to PREFIX.TYPE (env PORTICO_BUS_SUBJECTS)")
 	fs.StringVar(&c.MailFrom, "mail-from", env("PORTICO_MAIL_FROM"), "sender of email, e.g. \"State of Example <no-reply@services.example.gov>\" (env PORTICO_MAIL_FROM; default no-reply@ the public URL's host)")
 }
 
@@ -266,6 +277,11 @@ func (c *Config) Finish() error {
 	if c.Proxies, err = ParseTrustedProxies(c.TrustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
+	if c.Bus != "" {
+		if err := ValidateBus(c.Bus); err != nil {
+			return fmt.Errorf("--bus: %w", err)
+		}
+	}
 	if c.MailFrom == "" {
 		c.MailFrom = "no-reply@localhost"
 		// An IP address is not a mail domain (it would need [brackets]).
@@ -279,6 +295,46 @@ func (c *Config) Finish() error {
 		return fmt.Errorf("--mail-from %q is not an email address (want name@example.gov or \"Name <name@example.gov>\")", c.MailFrom)
 	}
 	return nil
+}
+
+// ValidateBus checks a --bus value: one or more comma-separated nats:// or
+// tls:// URLs, each with a host and nothing after the port. Its error
+// names the URL without its password.
+func ValidateBus(raw string) error {
+	if strings.TrimSpace(raw) == "" {
+		return fmt.Errorf("no NATS URL given")
+	}
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(part)
+		u, err := url.Parse(part)
+		if err != nil {
+			return fmt.Errorf("%q is not a URL", RedactURLs(part))
+		}
+		if u.Scheme != "nats" && u.Scheme != "tls" {
+			return fmt.Errorf("%q must start with nats:// (or tls://), e.g. nats://127.0.0.1:4222", RedactURLs(part))
+		}
+		if u.Hostname() == "" {
+			return fmt.Errorf("%q has no host", RedactURLs(part))
+		}
+		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("%q must be only a scheme, host and port", RedactURLs(part))
+		}
+	}
+	return nil
+}
+
+// RedactURLs hides the passwords of a URL or a comma-separated list of
+// them, for logs and messages.
+func RedactURLs(raw string) string {
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		} else if err != nil && strings.Contains(p, "@") {
+			parts[i] = "(a URL with credentials)"
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // HTTPS reports whether the public URL is https.

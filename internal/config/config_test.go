@@ -3,6 +3,7 @@ package config_test
 import (
 	"flag"
 	"io"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,19 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{name: "audit anchor from env", env: map[string]string{"PORTICO_AUDIT_ANCHOR": "s3://audit?region=us-east-1", "PORTICO_AUDIT_CHECKPOINT_EVERY": "50"}, check: func(c config.Config) bool {
 			return c.AuditAnchor == "s3://audit?region=us-east-1" && c.AuditCheckpointEvery == 50
 		}},
+		{name: "no bus by default", check: func(c config.Config) bool {
+			return c.Bus == "" && c.BusStream == "PORTICO_EVENTS" && c.BusSubjects == "portico.events"
+		}},
+		{name: "bus from env", env: map[string]string{"PORTICO_BUS": "nats://127.0.0.1:4222", "PORTICO_BUS_STREAM": "EVENTS"}, check: func(c config.Config) bool {
+			return c.Bus == "nats://127.0.0.1:4222" && c.BusStream == "EVENTS"
+		}},
+		{name: "bus cluster", args: []string{"--bus", "nats://a:4222, tls://u:p@b:4222"}, check: func(c config.Config) bool {
+			return c.Bus == "nats://a:4222, tls://u:p@b:4222"
+		}},
+		{name: "bus not nats", args: []string{"--bus", "http://127.0.0.1:4222"}, wantErr: "--bus: \"http://127.0.0.1:4222\" must start with nats://"},
+		{name: "bus without host", args: []string{"--bus", "nats://:4222"}, wantErr: "has no host"},
+		{name: "bus with a path", args: []string{"--bus", "nats://h:4222/x"}, wantErr: "only a scheme, host and port"},
+		{name: "bus password not echoed", args: []string{"--bus", "http://user:secret@h:4222"}, wantErr: "user:xxxxx@h"},
 		{name: "bad checkpoint interval", args: []string{"--audit-checkpoint-every", "-1"}, wantErr: "--audit-checkpoint-every"},
 	}
 	for _, tt := range tests {
@@ -184,4 +198,35 @@ func TestTrustedProxies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzValidateBus: whatever an operator types as --bus, the check never
+// panics, an accepted value names only nats:// or tls:// servers with a
+// host, and an error never repeats a password given in it.
+func FuzzValidateBus(f *testing.F) {
+	f.Add("nats://127.0.0.1:4222")
+	f.Add("nats://a:4222,tls://user:pw@b:4222")
+	f.Add("http://user:pw@h:1")
+	f.Add("nats://:4222")
+	f.Add("%zz")
+	f.Fuzz(func(t *testing.T, raw string) {
+		err := config.ValidateBus(raw)
+		if err != nil {
+			for _, part := range strings.Split(raw, ",") {
+				if u, perr := url.Parse(strings.TrimSpace(part)); perr == nil && u.User != nil {
+					if pw, ok := u.User.Password(); ok && len(pw) >= 4 && pw != "xxxxx" && strings.Contains(err.Error(), pw) &&
+						!strings.Contains(strings.Replace(raw, pw, "", 1), pw) {
+						t.Fatalf("error %q repeats the password", err)
+					}
+				}
+			}
+			return
+		}
+		for _, part := range strings.Split(raw, ",") {
+			u, perr := url.Parse(strings.TrimSpace(part))
+			if perr != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Hostname() == "" {
+				t.Fatalf("accepted %q", raw)
+			}
+		}
+	})
 }

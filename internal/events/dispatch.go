@@ -254,7 +254,11 @@ func (d *Dispatcher) Drive(ctx context.Context, name string) (int, error) {
 		}
 		if err := d.handle(ctx, c, e); err != nil {
 			attempts++
-			if ferr := d.fail(ctx, name, cursor, e.Position-1, attempts, err); ferr != nil {
+			backoff := d.cfg.Backoff
+			if c.Backoff != nil {
+				backoff = c.Backoff
+			}
+			if ferr := d.fail(ctx, name, cursor, e.Position-1, attempts, backoff(attempts), err); ferr != nil {
 				return 0, ferr
 			}
 			d.cfg.Logger.Warn("event handler failed; will retry", "consumer", name, "position", e.Position, "type", e.Type, "event", e.ID, "attempt", attempts, "error", err)
@@ -320,7 +324,7 @@ func (d *Dispatcher) advance(ctx context.Context, name string, old, to int64) er
 // fail records a handler failure: the cursor moves to just before the
 // failed event (past any it passed over), and the consumer waits out its
 // backoff, lease released, so any process may retry it then.
-func (d *Dispatcher) fail(ctx context.Context, name string, old, to int64, attempts int, cause error) error {
+func (d *Dispatcher) fail(ctx context.Context, name string, old, to int64, attempts int, wait time.Duration, cause error) error {
 	msg := cause.Error()
 	if len(msg) > 1000 {
 		msg = msg[:1000]
@@ -328,7 +332,7 @@ func (d *Dispatcher) fail(ctx context.Context, name string, old, to int64, attem
 	now := time.Now()
 	_, err := d.db.Write().ExecContext(ctx, `UPDATE event_consumers SET position = $4, attempts = $5, last_error = $6, retry_at = $7, lease_owner = '', lease_until = 0, updated_at = $8
 		WHERE name = $1 AND lease_owner = $2 AND position = $3`,
-		name, d.cfg.Owner, old, to, attempts, msg, now.Add(d.cfg.Backoff(attempts)).UnixMilli(), now.UTC())
+		name, d.cfg.Owner, old, to, attempts, msg, now.Add(wait).UnixMilli(), now.UTC())
 	if err != nil {
 		return fmt.Errorf("events: %s: record failure: %w", name, err)
 	}

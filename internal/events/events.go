@@ -74,6 +74,11 @@ type Consumer struct {
 	Name   string
 	Types  []string
 	Handle Handler
+	// Backoff, when set, replaces DispatchConfig.Backoff for this
+	// consumer: the wait before the next attempt after its nth consecutive
+	// failure. A consumer whose failures are outages of something outside
+	// (a message broker) retries sooner than the default's n⁴ seconds.
+	Backoff func(n int) time.Duration
 }
 
 func (c Consumer) matches(eventType string) bool {

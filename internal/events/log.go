@@ -96,6 +96,10 @@ func Read(ctx context.Context, db *storage.DB, after int64, limit int) ([]Event,
 	if err != nil {
 		return nil, fmt.Errorf("events: read: %w", err)
 	}
+	return scanEvents(rows)
+}
+
+func scanEvents(rows *sql.Rows) ([]Event, error) {
 	defer rows.Close()
 	var out []Event
 	for rows.Next() {
@@ -114,6 +118,21 @@ func Read(ctx context.Context, db *storage.DB, after int64, limit int) ([]Event,
 		return nil, fmt.Errorf("events: read: %w", err)
 	}
 	return out, nil
+}
+
+// ReadAgency returns up to limit sequenced events of agency (AgencyID)
+// after position, in log order. Events of no agency are never returned.
+// It is one range scan of the index event_log_agency (migration 00031).
+func ReadAgency(ctx context.Context, db *storage.DB, agency string, after int64, limit int) ([]Event, error) {
+	if agency == "" {
+		return nil, nil
+	}
+	rows, err := db.Read().QueryContext(ctx, `SELECT position, event_id, source, type, subject, occurred_at, specversion, datacontenttype, agency_id, data
+		FROM event_log WHERE agency_id = $1 AND position > $2 ORDER BY position LIMIT $3`, agency, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("events: read %s: %w", agency, err)
+	}
+	return scanEvents(rows)
 }
 
 // ConsumerState is a consumer's cursor and health, for operators.
