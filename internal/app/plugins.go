@@ -5,6 +5,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/consent"
 )
 
 // EventTypes lists the types of the event log that plug-ins may ask for
@@ -15,6 +16,7 @@ func EventTypes() []string {
 		casework.EventInfoRequested, casework.EventInfoReceived, casework.EventMessaged, casework.EventOverdue,
 		casework.EventStaffNotified, casework.EventPaymentRequired, casework.EventPaymentRecorded,
 		casework.EventDocumentIssued, casework.EventReminderSet,
+		consent.EventGiven, consent.EventWithdrawn,
 	}
 }
 

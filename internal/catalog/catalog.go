@@ -92,7 +92,14 @@ func (s *Service) Validate(ctx context.Context, agency string, files []manifest.
 // service id belongs to another agency, or when the version is not greater
 // than the latest published one (including the same version again).
 func (s *Service) Publish(ctx context.Context, agency, file string, src []byte) (Published, error) {
-	res, probs, err := manifest.Validate(ctx, file, src, manifest.Options{Base: s.base, Refs: s.refs(agency)})
+	return s.PublishWith(ctx, agency, file, src, nil)
+}
+
+// PublishWith is Publish that checks the plug-in operations the manifest
+// uses against plugins (manifest.Options.Plugins); with nil plugins a
+// manifest that uses one is refused, as by Publish.
+func (s *Service) PublishWith(ctx context.Context, agency, file string, src []byte, plugins manifest.PluginRefs) (Published, error) {
+	res, probs, err := manifest.Validate(ctx, file, src, manifest.Options{Base: s.base, Refs: s.refs(agency), Plugins: plugins})
 	if err != nil {
 		return Published{}, fmt.Errorf("catalog: publish: %w", err)
 	}

@@ -90,3 +90,29 @@ func (v *validator) checkPluginUses(ctx context.Context, m *Manifest, refs Plugi
 
 // UsesPlugins reports whether m names any plug-in operation.
 func UsesPlugins(m *Manifest) bool { return len(pluginUses(m)) > 0 }
+
+// PluginUses returns, for each plug-in that m's pages, fee and workflow
+// use, the union of the personal data those uses carry (sorted, in the
+// plug-in data vocabulary). A plug-in used without data maps to an empty
+// list. The consent screen asks a person to share exactly this.
+func PluginUses(m *Manifest) map[string][]string {
+	out := map[string][]string{}
+	for _, u := range pluginUses(m) {
+		pl := u.plugin
+		if pl == "" {
+			continue
+		}
+		d := out[pl]
+		if d == nil {
+			d = []string{}
+		}
+		for _, x := range u.data {
+			if !slices.Contains(d, x) {
+				d = append(d, x)
+			}
+		}
+		slices.Sort(d)
+		out[pl] = d
+	}
+	return out
+}
