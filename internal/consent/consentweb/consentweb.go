@@ -180,6 +180,12 @@ func (p *pages) decide(w http.ResponseWriter, r *http.Request) {
 		}
 		http.Redirect(w, r, ret, http.StatusSeeOther)
 	case "decline":
+		// Nothing is recorded, but the question must have been one the
+		// person could be asked (their own, a service that uses the plug-in).
+		if _, err := p.Consents.Offer(r.Context(), platform.ActorFrom(r.Context()), service, pluginID); err != nil {
+			p.web.Error(w, r, err)
+			return
+		}
 		http.Redirect(w, r, Declined(ret), http.StatusSeeOther)
 	default: // a form of ours always names one: show the question again
 		w.Header().Set("Cache-Control", "no-store")
