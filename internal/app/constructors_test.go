@@ -9,6 +9,7 @@ import (
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/consent"
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/jobs"
@@ -136,6 +137,15 @@ func TestConstructorsRefuseNilDependencies(t *testing.T) {
 			{"plugin", []string{"database", "audit log", "clock", "secrets box"}, func(o string) error {
 				_, err := plugin.New(keep(o, "database", db), keep(o, "audit log", log), keep[platform.Clock](o, "clock", clock),
 					keep(o, "secrets box", box), plugin.Config{EventTypes: EventTypes()})
+				return err
+			}},
+			{"consent", []string{"database", "audit log", "event bus", "clock", "services", "plug-ins"}, func(o string) error {
+				reg, err := plugin.New(db, log, clock, box, plugin.Config{EventTypes: EventTypes()})
+				if err != nil {
+					return err
+				}
+				_, err = consent.New(keep(o, "database", db), keep(o, "audit log", log), keep(o, "event bus", bus), keep[platform.Clock](o, "clock", clock),
+					keep[consent.Services](o, "services", cat), keep[consent.Plugins](o, "plug-ins", reg), consent.Config{})
 				return err
 			}},
 		}
