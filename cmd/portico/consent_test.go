@@ -99,3 +99,61 @@ func TestConsentScreenGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestDataPageStaffReads: when DMV staff open Beto's case and look at his
+// contact details, "Who has used my data" says so in plain words (en and
+// es); his own look at his case is not listed; Ana's page shows nothing
+// of Beto's.
+func TestDataPageStaffReads(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8, DevMailbox: true}
+	if err := cfg.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(ctx, cfg, app.NewLogger(cfg, io.Discard), app.Options{Migrate: true, Listen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(context.Background()) })
+	if err := seedDemo(platform.WithActor(ctx, platform.Actor{Kind: platform.ActorSystem}), a); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kase := openCase(t, a, "app-data-page", "beto.ciudadano@example.com", "vehicle-registration-renewal", vehicleAnswers)
+	staff := platform.Actor{Kind: platform.ActorStaff, ID: "dmv-casey", Grants: []platform.Grant{{Agency: "dmv", Role: "caseworker"}}}
+	if _, err := a.Casework.ViewCase(ctx, staff, kase.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Casework.ViewApplicant(ctx, staff, kase.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Casework.ViewApplicantCase(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: kase.AccountID}, kase.ID); err != nil {
+		t.Fatal(err)
+	}
+	beto := signInAt(t, a.URL(), "beto.ciudadano@example.com", false, time.Now())
+	for lang, want := range map[string][]string{
+		"en": {"Staff at the Department of Motor Vehicles opened your case " + kase.Reference + ".",
+			"Staff at the Department of Motor Vehicles looked at your contact details for case " + kase.Reference + "."},
+		"es": {"Personal del Departamento de Vehículos Motorizados abrió su caso " + kase.Reference + ".",
+			"Personal del Departamento de Vehículos Motorizados consultó sus datos de contacto para el caso " + kase.Reference + "."},
+	} {
+		st, body := page(t, beto, a.URL()+"/account/data?lang="+lang)
+		if st != 200 {
+			t.Fatalf("/account/data (%s): %d", lang, st)
+		}
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("/account/data (%s) lacks %q", lang, w)
+			}
+		}
+		if n := strings.Count(body, kase.Reference); n != 2 {
+			t.Errorf("/account/data (%s) names the case %d times, want 2 (staff's reads, not Beto's own)", lang, n)
+		}
+	}
+	ana := signInAt(t, a.URL(), "ana.citizen@example.com", false, time.Now())
+	if st, body := page(t, ana, a.URL()+"/account/data"); st != 200 || strings.Contains(body, kase.Reference) {
+		t.Errorf("Ana's data page: %d, names Beto's case: %v", st, strings.Contains(body, kase.Reference))
+	}
+}
