@@ -115,16 +115,21 @@ func LocalPath(ret string) string {
 	return ret
 }
 
-// Declined is return with consent=declined added to its query.
+// Declined is return with consent=declined added to its query. It is
+// added as text, not by parsing and printing the URL again: printing can
+// turn an escaped path ("/%2F ") into one that starts with "//", which a
+// browser reads as another site (found by FuzzLocalPath).
 func Declined(ret string) string {
-	u, err := url.Parse(ret)
-	if err != nil {
-		return ret
+	base, frag, hasFrag := strings.Cut(ret, "#")
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
 	}
-	q := u.Query()
-	q.Set("consent", "declined")
-	u.RawQuery = q.Encode()
-	return u.String()
+	out := base + sep + "consent=declined"
+	if hasFrag {
+		out += "#" + frag
+	}
+	return out
 }
 
 // screenView is the consent screen.

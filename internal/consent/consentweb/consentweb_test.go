@@ -33,7 +33,8 @@ func TestDeclined(t *testing.T) {
 	for in, want := range map[string]string{
 		"/apply/1/pages/v":       "/apply/1/pages/v?consent=declined",
 		"/apply/1/pages/v?a=b":   "/apply/1/pages/v?a=b&consent=declined",
-		"/apply/1?consent=given": "/apply/1?consent=declined",
+		"/apply/1?consent=given": "/apply/1?consent=given&consent=declined",
+		"/apply/1#top":           "/apply/1?consent=declined#top",
 	} {
 		if got := Declined(in); got != want {
 			t.Errorf("Declined(%q) = %q, want %q", in, got, want)
