@@ -33,6 +33,7 @@ func BenchmarkGateway(b *testing.B) {
 
 func benchGateway(b *testing.B, db *storage.DB) {
 	env := gatewaytest.New(b, db, gatewaytest.Timeouts{})
+	env.GiveConsent(b, "acct-ana") // the person agreed to share their data with the plug-in
 	env.SetHandler(vehicleregistry.NewServer(vehicleregistry.Config{Issuer: env.Issuer.URL}).Handler())
 	g := env.Gateway(b, gateway.Config{})
 	actor := platform.Actor{Kind: platform.ActorStaff, ID: "casey", Grants: []platform.Grant{{Agency: "dmv", Role: "caseworker"}}}

@@ -50,6 +50,7 @@ const (
 	dmvStaff                    // staff holding a role in the DMV (not a platform admin without one)
 	adamsClerkStaff             // staff holding a role in the Adams County Clerk's office
 	anyAdmin                    // an administrator of any agency, or a platform admin
+	citizensOnly                // a signed-in citizen (A or B), never staff
 )
 
 // TestAuthorizationTable walks every registered route as anonymous,
@@ -214,6 +215,9 @@ func TestAuthorizationTable(t *testing.T) {
 		beto.ID, svcClient.ID, time.Now().UTC()); err != nil {
 		t.Fatal(err)
 	}
+	// Beto's consent for the renewal's use of the vehicle records, the
+	// object of the consent withdrawal route.
+	betoConsent := giveConsent(t, a, beto.ID)
 
 	allowedFor := func(r rule, ac *actor) bool {
 		switch r {
@@ -235,6 +239,8 @@ func TestAuthorizationTable(t *testing.T) {
 			return ac.name == "staff X (DMV admin)"
 		case adamsClerkStaff:
 			return ac.name == "staff Y (Adams clerk)"
+		case citizensOnly:
+			return ac.name == "citizen A" || ac.name == "citizen B"
 		}
 		return false
 	}
@@ -422,6 +428,11 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /apply/{app}/files/{file}", "GET", "/apply/" + draft.ID + "/files/" + upload.ID, nil, ownerOnly},
 		{"GET /apply/{app}/withdraw", "GET", "/apply/" + draft.ID + "/withdraw", nil, ownerOnly},
 		{"POST /apply/{app}/withdraw", "POST", "/apply/" + other.ID + "/withdraw", nil, ownerOnly},
+		// Consent (internal/consent/consentweb): a citizen's own, never staff's.
+		{"GET /consent", "GET", "/consent?service=vehicle-registration-renewal&plugin=vehicle-registry&return=%2Fdashboard", nil, citizensOnly},
+		{"POST /consent", "POST", "/consent", url.Values{"service": {"vehicle-registration-renewal"}, "plugin": {"vehicle-registry"}, "return": {"/dashboard"}, "decision": {"decline"}}, citizensOnly},
+		{"GET /account/data", "GET", "/account/data", nil, citizensOnly},
+		{"POST /account/data/withdraw", "POST", "/account/data/withdraw", url.Values{"id": {betoConsent}}, ownerOnly},
 		// Signing out last: it ends the actors' sessions.
 		{"POST /sign-out", "POST", "/sign-out", nil, public},
 	}

@@ -17,6 +17,7 @@ func TestDemoGateway(t *testing.T) {
 	_, a := startDemoApp(t, t.TempDir())
 	ctx := context.Background()
 	staff := platform.Actor{Kind: platform.ActorStaff, ID: "casey", Grants: []platform.Grant{{Agency: "dmv", Role: "caseworker"}}}
+	giveConsent(t, a, "ana") // the person agreed to share their name with the vehicle records
 	req := gateway.Request{Agency: "dmv", Service: "vehicle-registration-renewal", Person: "ana", Plugin: "vehicle-registry",
 		Operation: "find-vehicle", Path: map[string]string{"plate": "EX7MB904"}, Data: map[string]any{"name": "Beto Ciudadano"}}
 	res, err := a.Gateway.Call(ctx, staff, req)

@@ -28,6 +28,7 @@ import (
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/events"
+	"github.com/portico-gov/portico/internal/gateway"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/platform"
@@ -306,6 +307,14 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		kase.ID, "Which plate is it?"); err != nil {
 		t.Fatal(err)
 	}
+	// Beto agreed to share his data with the DMV's vehicle records, which
+	// looked his vehicle up: a consent and a use on "Who has used my data".
+	giveConsent(t, a, beto.ID)
+	if _, err := a.Gateway.Call(ctx, platform.Actor{Kind: platform.ActorStaff, ID: "plans-staff", Grants: []platform.Grant{{Agency: "dmv", Role: "caseworker"}}},
+		gateway.Request{Agency: "dmv", Service: "vehicle-registration-renewal", Person: beto.ID, Plugin: "vehicle-registry", Operation: "find-vehicle",
+			Path: map[string]string{"plate": "EX7MB904"}, Data: map[string]any{"name": "Beto Ciudadano"}}); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("set up in %s", time.Since(began).Round(time.Millisecond))
 	seeded := seedPopulation(t, a.DB)
 
@@ -352,6 +361,10 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		{"GET /account/mfa/setup", page("/account/mfa/setup")},
 		{"GET /account/calendar", page("/account/calendar")},
 		{"GET /account/notifications", page("/account/notifications")},
+		// Who has used my data: the person's consents (consents_account)
+		// and their audit entries (audit_entries_person), newest first.
+		{"GET /account/data", page("/account/data")},
+		{"GET /consent", page("/consent?service=vehicle-registration-renewal&plugin=vehicle-registry&return=%2Fdashboard")},
 		{"GET /services/for-you", page("/services/for-you")},
 		{"GET /{$}", page("/")},
 		{"GET /life-events/{id}", page("/life-events/moving")},
@@ -619,7 +632,7 @@ var personalColumns = map[string]bool{
 	"id": true, "seq": true, "account_id": true, "case_id": true, "application_id": true, "obligation_id": true,
 	"grant_id": true, "auth_request_id": true, "token_hash": true, "code_hash": true, "email": true, "email_key": true,
 	"recipient": true, "reference": true, "subject": true, "key": true, "feed_id": true, "phone": true, "blob_key": true,
-	"event_id": true, "position": true,
+	"event_id": true, "position": true, "person_id": true,
 }
 
 // seedPopulation copies every row of every population table (everything

@@ -28,6 +28,8 @@ import (
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/catalog/catalogweb"
 	"github.com/portico-gov/portico/internal/config"
+	"github.com/portico-gov/portico/internal/consent"
+	"github.com/portico-gov/portico/internal/consent/consentweb"
 	"github.com/portico-gov/portico/internal/console"
 	"github.com/portico-gov/portico/internal/console/pluginconsole"
 	"github.com/portico-gov/portico/internal/eventfeed"
@@ -103,6 +105,9 @@ type App struct {
 	// Webhooks delivers events to plug-ins by webhook, with dead letters
 	// and replay.
 	Webhooks *webhook.Service
+	// Consents: a person's consent to share data with a plug-in, and
+	// "Who has used my data" (ADR 35).
+	Consents *consent.Service
 
 	files       *application.Files
 	inserter    *jobs.Inserter // blocks' insert-only job client (DemoBlocks builds with it too)
@@ -285,8 +290,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	jobs.Register(reg, &oidc.PurgeWorker{Service: a.OIDC})
+	if a.Consents, err = consent.New(db, a.Audit, a.Bus, a.Clock, a.Catalog, a.Plugins, consent.Config{
+		Subject: func(pluginID, account string) string { return gateway.PairwiseSubject(box, pluginID, account) }}); err != nil {
+		return nil, err
+	}
 	gatewayMetrics := gateway.NewMetrics()
-	if a.Gateway, err = gateway.New(a.Plugins, a.OIDC, a.Audit, box, a.Clock, gatewayMetrics, gateway.Config{}); err != nil {
+	if a.Gateway, err = gateway.New(a.Plugins, a.OIDC, a.Audit, box, a.Clock, gatewayMetrics, gateway.Config{Consents: a.Consents}); err != nil {
 		return nil, err
 	}
 	if a.Reminders, err = reminder.New(db, a.Audit, a.Clock, inserter, reg, reminderDirectory{a.Identity, a.Notify}, reminderMailer{a.Notify},
@@ -371,6 +380,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := webhookweb.Register(a.Web, idw, a.Webhooks); err != nil {
+		return nil, err
+	}
+	if err := consentweb.Register(a.Web, consentweb.Deps{Consents: a.Consents, Agencies: a.Tenancy, Services: a.Catalog, Plugins: a.Plugins, Auth: idw}); err != nil {
 		return nil, err
 	}
 	catw, err := catalogweb.Register(a.Web, a.Catalog, a.Tenancy, a.Clock)

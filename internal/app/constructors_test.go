@@ -9,6 +9,7 @@ import (
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/consent"
 	"github.com/portico-gov/portico/internal/eventfeed"
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/identity"
@@ -157,6 +158,15 @@ func TestConstructorsRefuseNilDependencies(t *testing.T) {
 				_, err = webhook.New(keep(o, "database", db), keep(o, "audit log", log), keep[platform.Clock](o, "clock", clock),
 					keep(o, "secrets box", box), keep[webhook.Registry](o, "plug-in registry", plugins), keep(o, "event bus", events.NewBus(clock)),
 					keep(o, "job inserter", ins), keep(o, "job registry", jobs.NewRegistry()), nil, webhook.Config{EventTypes: EventTypes()})
+				return err
+			}},
+			{"consent", []string{"database", "audit log", "event bus", "clock", "services", "plug-ins"}, func(o string) error {
+				reg, err := plugin.New(db, log, clock, box, plugin.Config{EventTypes: EventTypes()})
+				if err != nil {
+					return err
+				}
+				_, err = consent.New(keep(o, "database", db), keep(o, "audit log", log), keep(o, "event bus", bus), keep[platform.Clock](o, "clock", clock),
+					keep[consent.Services](o, "services", cat), keep[consent.Plugins](o, "plug-ins", reg), consent.Config{})
 				return err
 			}},
 		}

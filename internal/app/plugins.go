@@ -5,6 +5,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/consent"
 	"github.com/portico-gov/portico/internal/payment"
 )
 
@@ -17,6 +18,7 @@ func EventTypes() []string {
 		casework.EventStaffNotified, casework.EventPaymentRequired, casework.EventPaymentRecorded,
 		casework.EventDocumentIssued, casework.EventReminderSet, casework.EventPluginCalled,
 		payment.EventCreated, payment.EventSucceeded, payment.EventFailed,
+		consent.EventGiven, consent.EventWithdrawn,
 	}
 }
 

@@ -116,7 +116,8 @@ func (s *Service) Download(ctx context.Context, by platform.Actor, appID, attach
 // auditRead records that by read app (in by's name, whatever actor the
 // context carries).
 func (s *Service) auditRead(ctx context.Context, by platform.Actor, action string, app *Application, detail any) error {
-	_, err := s.cfg.Audit.Write(platform.WithActor(ctx, by), audit.Record{Action: action, Subject: "application:" + app.ID, AgencyID: app.AgencyID, Detail: detail})
+	_, err := s.cfg.Audit.Write(platform.WithActor(ctx, by), audit.Record{Action: action, Subject: "application:" + app.ID, AgencyID: app.AgencyID, Detail: detail,
+		Person: othersRead(by, app.AccountID)})
 	if err != nil {
 		return fmt.Errorf("application: audit %s: %w", action, err)
 	}
@@ -136,4 +137,14 @@ func (s *Service) mayChange(ctx context.Context, by platform.Actor, appID string
 		return nil, platform.Errorf(platform.CodeForbidden, "only the applicant may change an application")
 	}
 	return app, nil
+}
+
+// othersRead is the audit entry's Person for a read of account's
+// application by by: the account when someone else reads it (it is then
+// listed on the person's "Who has used my data"), "" for their own.
+func othersRead(by platform.Actor, account string) string {
+	if by.ID == account && by.Kind == platform.ActorCitizen {
+		return ""
+	}
+	return account
 }

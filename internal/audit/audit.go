@@ -53,6 +53,10 @@ type Entry struct {
 	Detail    json.RawMessage `json:"detail"`
 	PrevHash  string          `json:"prev_hash"`
 	Hash      string          `json:"hash"`
+
+	// person is Record.Person, stored in person_id to find the entry by
+	// (ForPerson); it is not part of the hashed entry (ADR 35).
+	person string
 }
 
 // hashInput is the canonical form that is hashed. Field order is fixed by
@@ -156,6 +160,12 @@ type Record struct {
 	Subject  string
 	AgencyID string
 	Detail   any // marshalled to JSON; nil means {}
+	// Person is the account id of the citizen whose data the entry
+	// records a use or read of by someone else (a plug-in call for them,
+	// staff opening their case), or "". ForPerson finds entries by it
+	// ("Who has used my data"). It is stored beside the entry, outside
+	// the hashed fields: an index, not a fact of the chain.
+	Person string
 }
 
 // Append writes r in tx and returns the stored entry.
@@ -210,6 +220,7 @@ func (l *Log) entry(ctx context.Context, r Record) (Entry, error) {
 		AgencyID:  r.AgencyID,
 		RequestID: platform.RequestIDFrom(ctx),
 		Detail:    detail,
+		person:    r.Person,
 	}, nil
 }
 
@@ -230,9 +241,9 @@ func (l *Log) appendEntries(ctx context.Context, tx *sql.Tx, es []*Entry) error 
 		}
 		e.Hash, prev = h, h
 		if _, err := l.db.ExecHot(ctx, tx,
-			`INSERT INTO audit_entries (seq, at, actor, action, subject, agency_id, request_id, detail, prev_hash, hash)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			e.Seq, e.At, e.Actor, e.Action, e.Subject, e.AgencyID, e.RequestID, string(e.Detail), e.PrevHash, e.Hash); err != nil {
+			`INSERT INTO audit_entries (seq, at, actor, action, subject, agency_id, request_id, detail, prev_hash, hash, person_id)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			e.Seq, e.At, e.Actor, e.Action, e.Subject, e.AgencyID, e.RequestID, string(e.Detail), e.PrevHash, e.Hash, personID(e.person)); err != nil {
 			return fmt.Errorf("audit: append %s: %w", e.Action, err)
 		}
 	}
@@ -326,6 +337,52 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 		e, err := scanEntry(rows)
 		if err != nil {
 			return nil, fmt.Errorf("audit: list: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// personID is the person_id column's value: NULL for no person.
+func personID(p string) any {
+	if p == "" {
+		return nil
+	}
+	return p
+}
+
+// ForPerson returns the entries that name person (Record.Person), newest
+// first (by seq), at most limit (default 50, max 500) of those with seq
+// below before (before <= 0: from the newest). The caller authorises the
+// read and audits it. It is an index search bounded by the person's own
+// entries (audit_entries_person).
+func (l *Log) ForPerson(ctx context.Context, person string, before int64, limit int) ([]Entry, error) {
+	if person == "" {
+		return nil, nil
+	}
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 500)
+	q := `SELECT seq, at, actor, action, subject, agency_id, request_id, detail, prev_hash, hash FROM audit_entries WHERE person_id = $1`
+	args := []any{person}
+	if before > 0 {
+		q += ` AND seq < $2 ORDER BY seq DESC LIMIT $3`
+		args = append(args, before, limit)
+	} else {
+		q += ` ORDER BY seq DESC LIMIT $2`
+		args = append(args, limit)
+	}
+	rows, err := l.db.Read().QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit: for person: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("audit: for person: %w", err)
 		}
 		out = append(out, e)
 	}

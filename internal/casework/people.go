@@ -90,7 +90,7 @@ func (s *Service) ViewApplicant(ctx context.Context, actor platform.Actor, caseI
 		return Applicant{}, err
 	}
 	if _, err := s.audit.Write(platform.WithActor(ctx, actor), audit.Record{Action: "case.applicant.read", Subject: "account:" + c.AccountID,
-		AgencyID: c.AgencyID, Detail: map[string]any{"case": c.ID, "reference": c.Reference}}); err != nil {
+		AgencyID: c.AgencyID, Person: c.AccountID, Detail: map[string]any{"case": c.ID, "reference": c.Reference}}); err != nil {
 		return Applicant{}, err
 	}
 	return a, nil

@@ -73,7 +73,7 @@ func (s *Service) view(ctx context.Context, actor platform.Actor, id string, may
 	if err != nil {
 		return Case{}, err
 	}
-	if _, err := s.audit.Write(platform.WithActor(ctx, actor), audit.Record{Action: "case.read", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
+	if _, err := s.audit.Write(platform.WithActor(ctx, actor), audit.Record{Action: "case.read", Subject: "case:" + c.ID, AgencyID: c.AgencyID, Person: othersRead(actor, c.AccountID),
 		Detail: map[string]any{"reference": c.Reference}}); err != nil {
 		return Case{}, err
 	}
@@ -203,4 +203,14 @@ func isTheApplicant(actor platform.Actor, c Case) error {
 		return nil
 	}
 	return notFound()
+}
+
+// othersRead is the audit entry's Person for a read of account's case by
+// actor: the account when someone else reads it (it is then listed on
+// the person's "Who has used my data"), "" when they read their own.
+func othersRead(actor platform.Actor, account string) string {
+	if actor.ID == account && actor.Kind == platform.ActorCitizen {
+		return ""
+	}
+	return account
 }

@@ -454,6 +454,7 @@ func (s *Service) queueViewed(ctx context.Context, agencies []string, f QueueFil
 // fileViewed audits that the current actor downloaded a file of the case.
 func (s *Service) fileViewed(ctx context.Context, c Case, fileID, name string) error {
 	_, err := s.audit.Write(ctx, audit.Record{Action: "case.file.read", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
+		Person: othersRead(platform.ActorFrom(ctx), c.AccountID),
 		Detail: map[string]any{"reference": c.Reference, "file": fileID, "name": name}})
 	return err
 }

@@ -108,7 +108,15 @@ func (s *Service) Validate(ctx context.Context, agency string, files []manifest.
 // service id belongs to another agency, or when the version is not greater
 // than the latest published one (including the same version again).
 func (s *Service) Publish(ctx context.Context, agency, file string, src []byte) (Published, error) {
-	res, probs, err := manifest.Validate(ctx, file, src, manifest.Options{Base: s.base, Refs: s.refs(agency), Plugins: s.plugins})
+	return s.PublishWith(ctx, agency, file, src, s.plugins)
+}
+
+// PublishWith is Publish that checks the plug-in operations the manifest
+// uses against plugins (manifest.Options.Plugins) instead of the
+// catalog's own registry (WithPlugins); with nil plugins a manifest that
+// uses one is refused.
+func (s *Service) PublishWith(ctx context.Context, agency, file string, src []byte, plugins manifest.PluginRefs) (Published, error) {
+	res, probs, err := manifest.Validate(ctx, file, src, manifest.Options{Base: s.base, Refs: s.refs(agency), Plugins: plugins})
 	if err != nil {
 		return Published{}, fmt.Errorf("catalog: publish: %w", err)
 	}

@@ -48,6 +48,13 @@ type Registry interface {
 	Get(ctx context.Context, actor platform.Actor, id string) (*plugin.Plugin, error)
 }
 
+// Consents is what the gateway needs of the consent block
+// (*consent.Service): whether an active consent of the person covers the
+// data a call carries to a plug-in for an agency's service.
+type Consents interface {
+	Covers(ctx context.Context, accountID, agency, service, plugin string, data []string) (bool, error)
+}
+
 // Signer signs tokens with the OpenID Provider's keys (*oidc.Service).
 type Signer interface {
 	Issuer() string
@@ -81,6 +88,12 @@ type Config struct {
 	// keeping MaxConcurrent idle connections per plug-in; the operation's
 	// timeout applies per attempt).
 	Client *http.Client
+	// Consents decides whether a call for a person (Request.Person) that
+	// carries personal data (Request.Data) is covered by the person's
+	// consent; one that is not is refused (reason no_consent) before any
+	// HTTP call. nil refuses every such call (fail closed); calls for no
+	// person, or carrying no data, are not asked about.
+	Consents Consents
 }
 
 func (c *Config) defaults() {
@@ -318,6 +331,14 @@ func (g *Gateway) Call(ctx context.Context, actor platform.Actor, req Request) (
 		}
 		return Response{}, err // the registry audited the refusal
 	}
+	if req.Person != "" && len(data) > 0 {
+		if err := g.consented(ctx, req, data); err != nil {
+			if platform.ErrorCode(err) == platform.CodeForbidden {
+				g.metrics.observe(req.Plugin, req.Operation, OutcomeRefused, time.Since(start))
+			}
+			return Response{}, err
+		}
+	}
 	t := g.target(req.Plugin)
 	p, val, err := g.load(ctx, t, req.Plugin)
 	if err != nil {
@@ -362,7 +383,7 @@ func (g *Gateway) Call(ctx context.Context, actor platform.Actor, req Request) (
 	if ex.body != nil {
 		detail["response_sha256"] = sum(ex.body)
 	}
-	if _, err := g.log.Write(ctx, audit.Record{Action: "plugin.call", Subject: "plugin:" + p.ID, AgencyID: req.Agency, Detail: detail}); err != nil {
+	if _, err := g.log.Write(ctx, audit.Record{Action: "plugin.call", Subject: "plugin:" + p.ID, AgencyID: req.Agency, Person: req.Person, Detail: detail}); err != nil {
 		return Response{}, fmt.Errorf("gateway: audit: %w", err)
 	}
 	if callErr != nil {
@@ -384,6 +405,49 @@ func validIdempotencyKey(k string) bool {
 	}
 	return true
 }
+
+// ReasonNoConsent is the reason audited when a call for a person carries
+// data their consent does not cover.
+const ReasonNoConsent = "no_consent"
+
+// consented refuses (CodeForbidden, audited as plugin.refuse with reason
+// no_consent and the person) a call for req.Person carrying data that no
+// active consent of theirs covers.
+func (g *Gateway) consented(ctx context.Context, req Request, data []string) error {
+	ok := false
+	if g.cfg.Consents != nil {
+		var err error
+		if ok, err = g.cfg.Consents.Covers(ctx, req.Person, req.Agency, req.Service, req.Plugin, data); err != nil {
+			return fmt.Errorf("gateway: consent: %w", err)
+		}
+	}
+	if ok {
+		return nil
+	}
+	detail := map[string]any{"service": req.Service, "operation": req.Operation, "data": data, "reason": ReasonNoConsent,
+		"outcome": OutcomeRefused, "person": req.Person}
+	if req.Case != "" {
+		detail["case"] = req.Case
+	}
+	if _, err := g.log.Write(ctx, audit.Record{Action: "plugin.refuse", Subject: "plugin:" + req.Plugin, AgencyID: req.Agency, Person: req.Person, Detail: detail}); err != nil {
+		return fmt.Errorf("gateway: audit: %w", err)
+	}
+	return &ConsentError{Plugin: req.Plugin, err: platform.Errorf(platform.CodeForbidden, "%s has not consented to share %s with plug-in %s for %s",
+		req.Person, strings.Join(data, ", "), req.Plugin, req.Service)}
+}
+
+// ConsentError is a call refused because the person's consent does not
+// cover the data (platform.CodeForbidden). A page asks the person for
+// their consent (/consent) or has them type the data themselves.
+type ConsentError struct {
+	Plugin string
+	err    error
+}
+
+func (e *ConsentError) Error() string { return e.err.Error() }
+
+// Unwrap gives the platform error (CodeForbidden).
+func (e *ConsentError) Unwrap() error { return e.err }
 
 func sum(b []byte) string {
 	h := sha256.Sum256(b)
@@ -424,8 +488,8 @@ func (g *Gateway) Subject(pluginID, accountID string) string {
 }
 
 // PairwiseSubject is Subject for code that has the secrets box but no
-// gateway (the webhook deliverer names the person of an event with it, so
-// a plug-in sees one subject for a person in calls and in events).
+// gateway (the webhook deliverer and the consent events name the person with
+// it, so a plug-in sees one subject for a person in calls and in events).
 func PairwiseSubject(box *secrets.Box, pluginID, accountID string) string {
 	key := box.MAC("gateway-pairwise:" + pluginID)
 	m := hmac.New(sha256.New, []byte(key))

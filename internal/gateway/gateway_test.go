@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -87,6 +88,7 @@ func lastCall(t *testing.T, log *audit.Log) (audit.Entry, map[string]any) {
 func TestCall(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		env := gatewaytest.New(t, db, gatewaytest.Timeouts{Find: "300ms", Renew: "300ms"})
+		env.GiveConsent(t, ana) // the person agreed to share their data with the plug-in
 		real := vehicleregistry.NewServer(vehicleregistry.Config{Issuer: env.Issuer.URL}).Handler()
 		fast := gateway.Config{Backoff: 5 * time.Millisecond}
 
@@ -307,5 +309,96 @@ func TestIdempotencyKey(t *testing.T) {
 				}
 			}
 		}
+	})
+}
+
+// TestConsent: a call for a person that carries personal data needs their
+// consent, checked before any HTTP call; a refusal is audited with the
+// person (reason no_consent); a withdrawal takes effect at once; data the
+// consent does not cover is refused; calls for no person are unaffected.
+func TestConsent(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		env := gatewaytest.New(t, db, gatewaytest.Timeouts{})
+		ch := &counting{h: vehicleregistry.NewServer(vehicleregistry.Config{Issuer: env.Issuer.URL}).Handler()}
+		env.SetHandler(ch)
+		g := env.Gateway(t, gateway.Config{})
+		ctx := context.Background()
+		bea := "acct-bea-0002"
+		noConsent := func(t *testing.T, r gateway.Request) {
+			t.Helper()
+			before := ch.hits.Load()
+			_, err := g.Call(ctx, eli, r)
+			var ce *gateway.ConsentError
+			if platform.ErrorCode(err) != platform.CodeForbidden || !errors.As(err, &ce) {
+				t.Fatalf("err %v, want a consent refusal", err)
+			}
+			if ch.hits.Load() != before {
+				t.Fatal("the plug-in was called without consent")
+			}
+			e, d := lastCall(t, env.Log)
+			if e.Action != "plugin.refuse" || d["reason"] != gateway.ReasonNoConsent || d["outcome"] != "refused" || d["person"] != r.Person {
+				t.Fatalf("refusal audit: %s %v", e.Action, d)
+			}
+			es, err := env.Log.ForPerson(ctx, r.Person, 0, 1)
+			if err != nil || len(es) != 1 || es[0].Seq != e.Seq {
+				t.Fatalf("the refusal is not among the person's entries: %v %v", es, err)
+			}
+		}
+		ok := func(t *testing.T, r gateway.Request) {
+			t.Helper()
+			if res, err := g.Call(ctx, eli, r); err != nil || res.Status != 200 {
+				t.Fatalf("call: %v %d", err, res.Status)
+			}
+		}
+		forBea := find("EX4KQ218")
+		forBea.Person = bea
+		t.Run("no consent", func(t *testing.T) { noConsent(t, forBea) })
+		t.Run("no person: agency-level call", func(t *testing.T) {
+			r := find("EX4KQ218")
+			r.Person = ""
+			ok(t, r)
+		})
+		t.Run("person without data", func(t *testing.T) {
+			r := forBea
+			r.Data = nil
+			ok(t, r)
+		})
+		c := env.GiveConsent(t, bea)
+		t.Run("with consent", func(t *testing.T) {
+			ok(t, forBea)
+			e, d := lastCall(t, env.Log)
+			es, err := env.Log.ForPerson(ctx, bea, 0, 1)
+			if err != nil || len(es) != 1 || es[0].Seq != e.Seq || d["person"] != bea {
+				t.Fatalf("the call is not among the person's entries: %v %v", es, err)
+			}
+		})
+		t.Run("data beyond the consent", func(t *testing.T) {
+			r := forBea
+			r.Data = map[string]any{"name": "Bea", "phone": "+15555550100"}
+			_, err := g.Call(ctx, eli, r)
+			if platform.ErrorCode(err) != platform.CodeForbidden {
+				t.Fatalf("err %v, want forbidden", err) // the registry refuses phone first (not asked for)
+			}
+		})
+		t.Run("another service", func(t *testing.T) {
+			r := forBea
+			r.Service = "another-service"
+			if _, err := g.Call(ctx, eli, r); platform.ErrorCode(err) != platform.CodeForbidden {
+				t.Fatalf("err %v, want forbidden", err)
+			}
+		})
+		if _, err := env.Consents.Withdraw(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: bea}, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		t.Run("withdrawn: refused at once", func(t *testing.T) { noConsent(t, forBea) })
+		t.Run("nil Consents refuses", func(t *testing.T) {
+			g2, err := gateway.New(env.Registry, env.OIDC, env.Log, env.Box, platform.SystemClock{}, nil, gateway.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := g2.Call(ctx, eli, find("EX4KQ218")); platform.ErrorCode(err) != platform.CodeForbidden {
+				t.Fatalf("err %v, want forbidden", err)
+			}
+		})
 	})
 }

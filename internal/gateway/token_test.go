@@ -38,6 +38,7 @@ func payload(t *testing.T, tok string) map[string]any {
 func TestToken(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		env := gatewaytest.New(t, db, gatewaytest.Timeouts{})
+		env.GiveConsent(t, ana) // the person agreed to share their data with the plug-in
 		real := vehicleregistry.NewServer(vehicleregistry.Config{Issuer: env.Issuer.URL}).Handler()
 		var mu sync.Mutex
 		var tokens []string

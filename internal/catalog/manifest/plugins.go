@@ -269,3 +269,29 @@ func (r *Runtime) PluginRequest(pointer string, in Inputs) (PluginRequest, error
 	}
 	return req, nil
 }
+
+// PluginData returns, for each plug-in that m's pages, fee and workflow
+// use, the union of the personal data those uses carry (sorted, in the
+// plug-in data vocabulary). A plug-in used without data maps to an empty
+// list. The consent screen asks a person to share exactly this.
+func PluginData(m *Manifest) map[string][]string {
+	out := map[string][]string{}
+	for _, u := range PluginUses(m) {
+		pl := u.Plugin
+		if pl == "" {
+			continue
+		}
+		d := out[pl]
+		if d == nil {
+			d = []string{}
+		}
+		for _, x := range u.Data {
+			if !slices.Contains(d, x) {
+				d = append(d, x)
+			}
+		}
+		slices.Sort(d)
+		out[pl] = d
+	}
+	return out
+}

@@ -7,6 +7,7 @@ package gatewaytest
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"io/fs"
 	"net/http"
@@ -17,7 +18,10 @@ import (
 
 	"github.com/portico-gov/portico/examples/plugins"
 	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/consent"
 	"github.com/portico-gov/portico/internal/demo"
+	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/gateway"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/oidc"
@@ -37,8 +41,17 @@ type Env struct {
 	OIDC     *oidc.Service
 	Issuer   *httptest.Server // discovery document and JWKS
 	Plugin   *httptest.Server // the vehicle-registry's base URL
+	// Catalog has renewal.yaml published: the vehicle registration
+	// renewal using the plug-in, carrying name, address and its answers.
+	Catalog *catalog.Service
+	// Consents is the consent block the gateways are given; GiveConsent
+	// records a person's consent for the renewal's uses of the plug-in.
+	Consents *consent.Service
 	handler  atomic.Pointer[http.Handler]
 }
+
+//go:embed renewal.yaml
+var renewal []byte
 
 // noAccounts satisfies oidc.Accounts; the gateway signs no user tokens.
 type noAccounts struct{}
@@ -109,7 +122,35 @@ func New(tb testing.TB, db *storage.DB, to Timeouts) *Env {
 			}
 		}
 	}
+	if e.Catalog, err = catalog.New(db, e.Log, clock, ten); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := e.Catalog.PublishWith(sctx, "dmv", "renewal.yaml", renewal, pluginRefs{e.Registry}); err != nil {
+		tb.Fatal(err)
+	}
+	if e.Consents, err = consent.New(db, e.Log, events.NewBus(clock), clock, e.Catalog, e.Registry, consent.Config{
+		Subject: func(p, a string) string { return gateway.PairwiseSubject(e.Box, p, a) }}); err != nil {
+		tb.Fatal(err)
+	}
 	return e
+}
+
+// pluginRefs checks the renewal's plug-in uses against the registry.
+type pluginRefs struct{ r *plugin.Service }
+
+func (p pluginRefs) CheckPluginUse(ctx context.Context, agency, service, pluginID, operation string, data []string) (string, error) {
+	return p.r.CheckUse(ctx, agency, service, pluginID, operation, data)
+}
+
+// GiveConsent records account's consent that the DMV's vehicle
+// registration renewal shares its data with vehicle-registry.
+func (e *Env) GiveConsent(tb testing.TB, account string) consent.Consent {
+	tb.Helper()
+	c, err := e.Consents.Give(context.Background(), platform.Actor{Kind: platform.ActorCitizen, ID: account}, "vehicle-registration-renewal", "vehicle-registry")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }
 
 func (e *Env) serveIssuer(w http.ResponseWriter, r *http.Request) {
@@ -132,9 +173,13 @@ func (e *Env) serveIssuer(w http.ResponseWriter, r *http.Request) {
 // SetHandler makes h answer the plug-in's calls.
 func (e *Env) SetHandler(h http.Handler) { e.handler.Store(&h) }
 
-// Gateway returns a new gateway (fresh breakers and limits) over the env.
+// Gateway returns a new gateway (fresh breakers and limits) over the env,
+// asking e.Consents unless cfg names other Consents.
 func (e *Env) Gateway(tb testing.TB, cfg gateway.Config) *gateway.Gateway {
 	tb.Helper()
+	if cfg.Consents == nil {
+		cfg.Consents = e.Consents
+	}
 	g, err := gateway.New(e.Registry, e.OIDC, e.Log, e.Box, platform.SystemClock{}, nil, cfg)
 	if err != nil {
 		tb.Fatal(err)
