@@ -76,6 +76,19 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	if err != nil {
 		return err
 	}
+	// The example vehicle-registry plug-in runs in-process on loopback
+	// for as long as the demo does, verifying Portico's call tokens. It
+	// is registered and enabled (agency, data, access rights) before the
+	// services are published: publishing checks their plug-in uses
+	// against the registry.
+	vehicles, err := demo.StartVehicleRegistry(ctx, a.OIDC.Issuer())
+	if err != nil {
+		return err
+	}
+	plugins, err := demo.SeedPlugins(ctx, a.Plugins, map[string]string{"vehicle-registry": vehicles})
+	if err != nil {
+		return err
+	}
 	progress(ctx, "Seeding the demo: services and their message templates…")
 	services, err := demo.SeedServices(ctx, a.Catalog)
 	if err != nil {
@@ -104,16 +117,6 @@ func seedDemo(ctx context.Context, a *app.App) error {
 		return err
 	}
 	opened, err := demo.SeedCases(ctx, demo.CaseBlocks{Identity: a.Identity, Places: a.Tenancy, Apply: apply, Cases: cases, Clock: clock, Now: now})
-	if err != nil {
-		return err
-	}
-	// The example vehicle-registry plug-in runs in-process on loopback
-	// for as long as the demo does, verifying Portico's call tokens.
-	vehicles, err := demo.StartVehicleRegistry(ctx, a.OIDC.Issuer())
-	if err != nil {
-		return err
-	}
-	plugins, err := demo.SeedPlugins(ctx, a.Plugins, map[string]string{"vehicle-registry": vehicles})
 	if err != nil {
 		return err
 	}
