@@ -64,6 +64,8 @@ type env struct {
 	cases  *casework.Service
 	notify *notify.Service
 	ctx    context.Context
+	cfg    application.Config // the block's wiring, for variants
+	ten    *tenancy.Service
 }
 
 // birthdays tells workflow guards an applicant's age today from a date of
@@ -143,16 +145,17 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := application.New(application.Config{
+	cfg := application.Config{
 		DB: db, Audit: log, Clock: clock, Services: cat, Cases: cases, Files: files,
 		Mailer: notifyMailer{n}, Contacts: contactBook{"acct-ana": {"ana@example.com", "en"}, "acct-beto": {"beto@example.com", "es"}, gil.AccountID: {"gil@example.com", "en"}},
 		Agencies:  ten,
 		PublicURL: "https://services.example.gov", Jobs: ins, Registry: reg,
-	})
+	}
+	svc, err := application.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{db: db, reg: reg, clock: clock, svc: svc, cat: cat, cases: cases, notify: n, ctx: ctx}
+	return &env{db: db, reg: reg, clock: clock, svc: svc, cat: cat, cases: cases, notify: n, ctx: ctx, cfg: cfg, ten: ten}
 }
 
 // runFileDeletions works the queued file deletions with a real River
