@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portico-gov/portico/examples/services"
 	vehicleregistry "github.com/portico-gov/portico/examples/plugins/vehicle-registry"
+	"github.com/portico-gov/portico/examples/services"
 	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/gateway"
