@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	vehicleregistry "github.com/portico-gov/portico/examples/plugins/vehicle-registry"
@@ -80,7 +84,11 @@ func renewalSource(t *testing.T) string {
 
 func newPluginEnv(t *testing.T, db *storage.DB, src string, withConsent bool) *pluginEnv {
 	t.Helper()
-	gw := gatewaytest.New(t, db, gatewaytest.Timeouts{Find: "500ms"})
+	return newPluginEnvOn(t, db, gatewaytest.New(t, db, gatewaytest.Timeouts{Find: "500ms"}), src, withConsent)
+}
+
+func newPluginEnvOn(t *testing.T, db *storage.DB, gw *gatewaytest.Env, src string, withConsent bool) *pluginEnv {
+	t.Helper()
 	e := newEnv(t, db) // publishes the examples without plug-in uses
 	cat, err := catalog.New(db, gw.Log, e.clock, e.ten, catalog.WithPlugins(registryRefs{gw.Registry}))
 	if err != nil {
@@ -343,6 +351,100 @@ func TestPluginCheck(t *testing.T) {
 		done, err := pe.svc.Submit(pe.ctx, a, app.ID, cur.Revision)
 		if err != nil || done.Status != application.StatusSubmitted || done.FeeAmount == nil || *done.FeeAmount != 4500 {
 			t.Fatalf("submit when back: %+v %v", done, err)
+		}
+	})
+}
+
+// feeManifest is a small DMV plug-in that prices a renewal by vehicle type.
+const feeManifest = `id: dmv-fees
+version: 1.0.0
+name: {en: DMV fees, es: Tarifas del DMV}
+description: {en: Prices renewals., es: Calcula las renovaciones.}
+provider: {agency: dmv}
+base_url: BASE
+openapi: openapi.yaml
+operations:
+  - {id: renewal-fee, method: GET, path: /fees/renewal, operation_id: renewalFee, idempotent: true, timeout: 500ms}
+`
+
+const feeOpenAPI = `openapi: 3.1.0
+info: {title: DMV fees, version: 1.0.0}
+paths:
+  /fees/renewal:
+    get:
+      operationId: renewalFee
+      parameters:
+        - {name: type, in: query, required: true, schema: {type: string}}
+      responses:
+        "200":
+          description: The fee
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [amount]
+                properties:
+                  amount: {type: integer, minimum: 0}
+                  currency: {type: string}
+`
+
+func TestPluginFee(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		var down atomic.Bool
+		fees := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			amount := map[string]int{"car": 4700, "truck": 7900}[r.URL.Query().Get("type")]
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"amount": %d, "currency": "USD"}`, amount)
+		}))
+		t.Cleanup(fees.Close)
+		src := strings.Replace(renewalSource(t), `  expression: 'answers.vehicle.type == "motorcycle" ? 3000 : (answers.vehicle.type == "truck" ? 7500 : 4500)'`,
+			`  call: {plugin: dmv-fees/renewal-fee, query: {type: answers.vehicle.type}}`, 1)
+		gwEnv := gatewaytest.New(t, db, gatewaytest.Timeouts{})
+		sys := platform.Actor{Kind: platform.ActorSystem, ID: "test"}
+		sctx := platform.WithActor(context.Background(), sys)
+		files := fstest.MapFS{"fees/openapi.yaml": {Data: []byte(feeOpenAPI)}}
+		if _, err := gwEnv.Registry.Register(sctx, sys, "fees/plugin.yaml", []byte(strings.Replace(feeManifest, "BASE", fees.URL, 1)), plugin.FSLoader(files, "fees")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := gwEnv.Registry.Enable(sctx, sys, plugin.EnableRequest{Plugin: "dmv-fees", Agency: "dmv", Service: "vehicle-registration-renewal", Operations: []string{"renewal-fee"}}); err != nil {
+			t.Fatal(err)
+		}
+		pe := newPluginEnvOn(t, db, gwEnv, src, false)
+		a := driver()
+		app, _, _ := pe.startDetails(t, "EX 7MB-904")
+		for page, form := range map[string]url.Values{
+			"vehicle":   {"plate": {"EX 7MB-904"}, "type": {"truck"}},
+			"details":   {"make": {"Ford"}, "model": {"Fusion"}, "year": {"2016"}},
+			"insurance": {"insurer": {"Seguros del Lago"}, "policy": {"SL-1"}},
+		} {
+			if r, err := pe.svc.SavePage(pe.ctx, a, app.ID, page, form); err != nil || len(r.Problems) > 0 {
+				t.Fatalf("%s: %v %+v", page, err, r.Problems)
+			}
+		}
+		cur, f, err := pe.svc.Open(pe.ctx, citizen(a.AccountID), app.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fee, ok, err := pe.svc.Fee(pe.ctx, a, cur, f, cur.Answers)
+		if err != nil || !ok || fee.Amount != 7900 || fee.Currency != "USD" {
+			t.Fatalf("fee at check your answers: %+v %v %v", fee, ok, err)
+		}
+		down.Store(true)
+		var un *application.Unavailable
+		if _, _, err := pe.svc.Fee(pe.ctx, a, cur, f, cur.Answers); !errors.As(err, &un) {
+			t.Fatalf("fee while down: %v", err)
+		}
+		if _, err := pe.svc.Submit(pe.ctx, a, app.ID, cur.Revision); !errors.As(err, &un) {
+			t.Fatalf("submit while the fee is down: %v", err)
+		}
+		down.Store(false)
+		done, err := pe.svc.Submit(pe.ctx, a, app.ID, cur.Revision)
+		if err != nil || done.FeeAmount == nil || *done.FeeAmount != 7900 || done.FeeCurrency != "USD" {
+			t.Fatalf("submitted: %+v %v", done, err)
 		}
 	})
 }
