@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func exampleForm(t testing.TB, file string) *application.Form {
 		if f.Name != file {
 			continue
 		}
-		res, probs, err := manifest.Validate(context.Background(), f.Name, f.Src, manifest.Options{})
+		res, probs, err := manifest.Validate(context.Background(), f.Name, f.Src, manifest.Options{Plugins: demoEnabled{}})
 		if err != nil || len(probs) > 0 {
 			t.Fatalf("%s: %v %v", file, probs, err)
 		}
@@ -196,4 +197,19 @@ func (e *env) runFileDeletions(t testing.TB) {
 // it in the request context.
 func citizen(id string) platform.Actor {
 	return platform.Actor{Kind: platform.ActorCitizen, ID: id}
+}
+
+// demoEnabled allows the plug-in uses the demo enables
+// (demo.PluginEnablements) and no other, as the registry would once
+// `portico demo` has seeded it.
+type demoEnabled struct{}
+
+func (demoEnabled) CheckPluginUse(_ context.Context, agency, service, plugin, operation string, data []string) (string, error) {
+	for _, en := range demo.PluginEnablements {
+		if en.Plugin == plugin && en.Agency == agency && (en.Service == "" || en.Service == service) &&
+			slices.Contains(en.Operations, operation) && !slices.ContainsFunc(data, func(d string) bool { return !slices.Contains(en.Data, d) }) {
+			return "", nil
+		}
+	}
+	return "the demo does not enable this use", nil
 }
