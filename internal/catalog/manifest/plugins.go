@@ -139,9 +139,6 @@ func (v *validator) checkPluginUses(ctx context.Context, m *Manifest, refs Plugi
 			if c.Field != "" && !propsOf(p.Schema)[c.Field] {
 				v.add(ptr+"/field", "pages[%d].check.field: the page's schema has no property %q", i, c.Field)
 			}
-			if c.Message == nil {
-				v.add(ptr, "pages[%d].check: give the message the page shows when the answer does not hold (message: {en: ..., es: ...})", i)
-			}
 			if len(c.Fields) > 0 {
 				v.add(ptr+"/fields", "pages[%d].check: fields maps a prefill's response; a check names the page's property it is about in field", i)
 			}
