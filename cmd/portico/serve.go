@@ -77,6 +77,33 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	if err != nil {
 		return err
 	}
+	// The example vehicle-registry plug-in runs in-process on loopback
+	// for as long as the demo does, verifying Portico's call tokens.
+	// It is registered and enabled (agency, data, access rights) before
+	// the services are published: publishing checks their plug-in uses
+	// against the registry. It receives the events it subscribes to at
+	// its webhook, verified with the secret its registration made (read
+	// back as the platform).
+	vehicles, err := demo.StartVehicleRegistry(ctx, a.OIDC.Issuer(), func() (string, error) {
+		return a.Plugins.WebhookSecret(ctx, platform.Actor{Kind: platform.ActorSystem, ID: "demo"}, "vehicle-registry")
+	})
+	if err != nil {
+		return err
+	}
+	// The private provider's counter booking likewise, its bookings in
+	// the data directory so they outlive a restart.
+	var bookings string
+	if a.Config.DataDir != "" {
+		bookings = filepath.Join(a.Config.DataDir, "counter-booking.json")
+	}
+	counters, err := demo.StartCounterBooking(ctx, a.OIDC.Issuer(), bookings)
+	if err != nil {
+		return err
+	}
+	plugins, err := demo.SeedPlugins(ctx, a.Plugins, map[string]string{"vehicle-registry": vehicles, "counter-booking": counters})
+	if err != nil {
+		return err
+	}
 	progress(ctx, "Seeding the demo: services and their message templates…")
 	services, err := demo.SeedServices(ctx, a.Catalog)
 	if err != nil {
@@ -105,30 +132,6 @@ func seedDemo(ctx context.Context, a *app.App) error {
 		return err
 	}
 	opened, err := demo.SeedCases(ctx, demo.CaseBlocks{Identity: a.Identity, Places: a.Tenancy, Apply: apply, Cases: cases, Clock: clock, Now: now})
-	if err != nil {
-		return err
-	}
-	// The example vehicle-registry plug-in runs in-process on loopback
-	// for as long as the demo does, verifying Portico's call tokens.
-	// It receives the events it subscribes to at its webhook, verified
-	// with the secret its registration made (read back as the platform).
-	vehicles, err := demo.StartVehicleRegistry(ctx, a.OIDC.Issuer(), func() (string, error) {
-		return a.Plugins.WebhookSecret(ctx, platform.Actor{Kind: platform.ActorSystem, ID: "demo"}, "vehicle-registry")
-	})
-	if err != nil {
-		return err
-	}
-	// The private provider's counter booking likewise, its bookings in
-	// the data directory so they outlive a restart.
-	var bookings string
-	if a.Config.DataDir != "" {
-		bookings = filepath.Join(a.Config.DataDir, "counter-booking.json")
-	}
-	counters, err := demo.StartCounterBooking(ctx, a.OIDC.Issuer(), bookings)
-	if err != nil {
-		return err
-	}
-	plugins, err := demo.SeedPlugins(ctx, a.Plugins, map[string]string{"vehicle-registry": vehicles, "counter-booking": counters})
 	if err != nil {
 		return err
 	}

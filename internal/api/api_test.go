@@ -68,6 +68,11 @@ func newRig(t *testing.T) (*rig, map[string]string) {
 	if _, err := demo.SeedPeople(ctx, a.Identity); err != nil {
 		t.Fatal(err)
 	}
+	// The renewal uses the vehicle-registry plug-in: registered and
+	// enabled before publishing, as `portico demo` does.
+	if _, err := demo.SeedPlugins(ctx, a.Plugins, nil); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.SeedServices(ctx, a.Catalog); err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,14 @@ package app
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 
 	_ "gocloud.dev/blob/s3blob" // s3:// attachment buckets (ADR: attachments in blob storage)
 
 	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/gateway"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/jobs"
@@ -36,7 +39,40 @@ func (a *App) applicationConfig(clock platform.Clock, cases *casework.Service, i
 		DB: a.DB, Audit: a.Audit, Clock: clock, Services: a.Catalog, Cases: cases, Files: a.files, Jobs: ins, Registry: reg,
 		Mailer: applicationMailer{a.Notify}, Contacts: contacts{a.Identity, a.Notify}, Agencies: a.Tenancy, PublicURL: a.Config.PublicURL,
 		Obligations: draftObligations{a.Reminders}, Zone: a.Tenancy.Zone,
+		Plugins: formPlugins{a.Gateway},
+		// Consent: the consent block's Covers, wired when it lands.
 	}
+}
+
+// formPlugins lets the applying block call plug-ins through the gateway
+// without importing it: a call the gateway could not complete becomes
+// *application.Unavailable with the gateway's message key and the
+// plug-in's providing agency.
+type formPlugins struct{ g *gateway.Gateway }
+
+func (p formPlugins) Call(ctx context.Context, actor platform.Actor, c application.PluginCall) (application.PluginReply, error) {
+	if p.g == nil {
+		return application.PluginReply{}, &application.Unavailable{Plugin: c.Plugin, Key: application.UnavailableKey, Err: errors.New("no gateway")}
+	}
+	var body []byte
+	if c.Request.Body != nil {
+		b, err := json.Marshal(c.Request.Body)
+		if err != nil {
+			return application.PluginReply{}, err
+		}
+		body = b
+	}
+	res, err := p.g.Call(ctx, actor, gateway.Request{Agency: c.Agency, Service: c.Service, Person: c.Person, Plugin: c.Plugin, Operation: c.Operation,
+		Path: c.Request.Path, Query: c.Request.Query, Body: body, Data: c.Data})
+	if err != nil {
+		un := &application.Unavailable{Plugin: c.Plugin, Key: gateway.MessageKey(err), Err: err}
+		var ge *gateway.Error
+		if errors.As(err, &ge) {
+			un.Agency = ge.Agency
+		}
+		return application.PluginReply{}, un
+	}
+	return application.PluginReply{Status: res.Status, Body: res.Body}, nil
 }
 
 // applicationMailer lets the applying block queue its messages in the

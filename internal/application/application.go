@@ -158,6 +158,13 @@ type Config struct {
 	// Zone is the time zone of the dates in its emails (the home
 	// jurisdiction's, tenancy.Service.Zone). Nil means UTC.
 	Zone func(context.Context) *time.Location
+	// Plugins calls the plug-in operations forms use (prefill_from,
+	// check, fee.call); nil: every such call is unavailable.
+	Plugins Plugins
+	// Consent says whether a person's consents cover a call carrying
+	// personal data; nil: such calls are never made (the page starts
+	// empty, as if declined).
+	Consent Consents
 }
 
 // Obligations is what the applying block needs of the reminder block.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func exampleForm(t testing.TB, file string) *application.Form {
 		if f.Name != file {
 			continue
 		}
-		res, probs, err := manifest.Validate(context.Background(), f.Name, f.Src, manifest.Options{})
+		res, probs, err := manifest.Validate(context.Background(), f.Name, f.Src, manifest.Options{Plugins: demoEnabled{}})
 		if err != nil || len(probs) > 0 {
 			t.Fatalf("%s: %v %v", file, probs, err)
 		}
@@ -64,6 +65,8 @@ type env struct {
 	cases  *casework.Service
 	notify *notify.Service
 	ctx    context.Context
+	cfg    application.Config // the block's wiring, for variants
+	ten    *tenancy.Service
 }
 
 // birthdays tells workflow guards an applicant's age today from a date of
@@ -143,16 +146,17 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := application.New(application.Config{
+	cfg := application.Config{
 		DB: db, Audit: log, Clock: clock, Services: cat, Cases: cases, Files: files,
 		Mailer: notifyMailer{n}, Contacts: contactBook{"acct-ana": {"ana@example.com", "en"}, "acct-beto": {"beto@example.com", "es"}, gil.AccountID: {"gil@example.com", "en"}},
 		Agencies:  ten,
 		PublicURL: "https://services.example.gov", Jobs: ins, Registry: reg,
-	})
+	}
+	svc, err := application.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{db: db, reg: reg, clock: clock, svc: svc, cat: cat, cases: cases, notify: n, ctx: ctx}
+	return &env{db: db, reg: reg, clock: clock, svc: svc, cat: cat, cases: cases, notify: n, ctx: ctx, cfg: cfg, ten: ten}
 }
 
 // runFileDeletions works the queued file deletions with a real River
@@ -193,4 +197,19 @@ func (e *env) runFileDeletions(t testing.TB) {
 // it in the request context.
 func citizen(id string) platform.Actor {
 	return platform.Actor{Kind: platform.ActorCitizen, ID: id}
+}
+
+// demoEnabled allows the plug-in uses the demo enables
+// (demo.PluginEnablements) and no other, as the registry would once
+// `portico demo` has seeded it.
+type demoEnabled struct{}
+
+func (demoEnabled) CheckPluginUse(_ context.Context, agency, service, plugin, operation string, data []string) (string, error) {
+	for _, en := range demo.PluginEnablements {
+		if en.Plugin == plugin && en.Agency == agency && (en.Service == "" || en.Service == service) &&
+			slices.Contains(en.Operations, operation) && !slices.ContainsFunc(data, func(d string) bool { return !slices.Contains(en.Data, d) }) {
+			return "", nil
+		}
+	}
+	return "the demo does not enable this use", nil
 }

@@ -239,6 +239,11 @@ type SaveResult struct {
 	Typed url.Values
 	// Next is the page to show next (or CheckPage).
 	Next string
+	// Unavailable: the page's check could not be made (the plug-in is
+	// down). The answers were saved, the page is shown again with the
+	// message; the person can try again or come back later. Submit
+	// checks again.
+	Unavailable *Unavailable
 }
 
 // SavePage decodes and validates one page's post and, when it is valid,
@@ -263,6 +268,15 @@ func (s *Service) SavePage(ctx context.Context, a Applicant, appID, pageID strin
 	probs = append(probs, s.checkFiles(ctx, app.ID, page, answers)...)
 	probs = page.tidy(append(probs, page.Validate(answers)...))
 	res := SaveResult{App: app, Typed: form}
+	if len(probs) > 0 {
+		res.Problems = probs
+		return res, nil
+	}
+	// The page's plug-in check runs once its answers hold by the schema.
+	probs, err = s.checkPage(ctx, a, app, f, page, answers)
+	if !errors.As(err, &res.Unavailable) && err != nil {
+		return SaveResult{}, err
+	}
 	if len(probs) > 0 {
 		res.Problems = probs
 		return res, nil
@@ -304,6 +318,9 @@ func (s *Service) SavePage(ctx context.Context, a Applicant, appID, pageID strin
 		return SaveResult{}, fmt.Errorf("application: save page: %w", err)
 	}
 	res.Next = f.Next(pageID, res.App.Answers, person, now)
+	if res.Unavailable != nil {
+		res.Next = pageID
+	}
 	return res, nil
 }
 
@@ -388,7 +405,19 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 		}
 		frozen[p.ID] = ans
 	}
-	charge, hasFee, err := f.Fee(frozen, person, now)
+	// Plug-in checks again: a page saved while its check's plug-in was
+	// down was saved unchecked, and what the other system holds may have
+	// changed. An unavailable plug-in makes the submission wait.
+	for _, p := range f.Visible(app.Answers, person, now) {
+		probs, err := s.checkPage(ctx, a, &Application{AgencyID: app.AgencyID, ServiceID: app.ServiceID, Answers: frozen}, f, p, frozen[p.ID])
+		if err != nil {
+			return nil, err
+		}
+		if len(probs) > 0 {
+			return nil, &IncompleteError{Page: p.ID, Problems: probs}
+		}
+	}
+	charge, hasFee, err := s.Fee(ctx, a, app, f, frozen)
 	if err != nil {
 		return nil, err
 	}

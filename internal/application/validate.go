@@ -23,6 +23,9 @@ type Problem struct {
 	Key   string        // message key
 	Label manifest.Text // the field's label
 	Arg   string        // a number the message needs (a length, a limit)
+	// Message, when set, is the manifest's own words (a plug-in check's
+	// message) and is shown instead of Key.
+	Message *manifest.Text
 }
 
 // Validate checks a page's answers against its JSON Schema and returns one

@@ -77,6 +77,11 @@ type Option func(*Service)
 // access). Without it such a manifest is refused.
 func WithPlugins(refs manifest.PluginRefs) Option { return func(s *Service) { s.plugins = refs } }
 
+// ChecksPlugins reports whether the catalog was given the plug-in
+// registry (WithPlugins), without which it refuses manifests that use
+// plug-in operations.
+func (s *Service) ChecksPlugins() bool { return s.plugins != nil }
+
 // New returns the catalog service. Every argument is required: a nil one
 // is refused with an error naming it.
 func New(db *storage.DB, log *audit.Log, clock platform.Clock, t Tenancy, opts ...Option) (*Service, error) {

@@ -12,6 +12,8 @@ import (
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/plugin"
+	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
 	"github.com/portico-gov/portico/internal/tenancy"
@@ -135,7 +137,20 @@ func TestPublishExamples(t *testing.T) {
 		if _, err := demo.Seed(ctx, ten); err != nil {
 			t.Fatal(err)
 		}
-		cat, err := catalog.New(db, log, clock, ten)
+		// The real plug-in registry with the demo's plug-ins registered
+		// and enabled: the renewal uses vehicle-registry's operations.
+		box, err := secrets.New([]byte(strings.Repeat("k", 32)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg, err := plugin.New(db, log, clock, box, plugin.Config{EventTypes: []string{"gov.portico.case.transitioned", "gov.portico.case.document_issued"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := demo.SeedPlugins(ctx, reg, nil); err != nil {
+			t.Fatal(err)
+		}
+		cat, err := catalog.New(db, log, clock, ten, catalog.WithPlugins(registryRefs{reg}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,4 +174,11 @@ func TestPublishExamples(t *testing.T) {
 			}
 		}
 	})
+}
+
+// registryRefs checks plug-in uses against the registry, as app does.
+type registryRefs struct{ reg *plugin.Service }
+
+func (r registryRefs) CheckPluginUse(ctx context.Context, agency, service, pluginID, operation string, data []string) (string, error) {
+	return r.reg.CheckUse(ctx, agency, service, pluginID, operation, data)
 }

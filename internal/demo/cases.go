@@ -73,7 +73,8 @@ var Cases = []DemoCase{
 		}},
 	{Email: "beto.ciudadano@example.com", Service: "vehicle-registration-renewal", Ago: 4*24*time.Hour + 2*time.Hour,
 		Pages: []DemoPage{
-			{ID: "vehicle", Form: url.Values{"plate": {"7MB904"}, "type": {"truck"}}},
+			{ID: "vehicle", Form: url.Values{"plate": {"EX 7MB-904"}, "type": {"truck"}}},
+			{ID: "details", Form: url.Values{"make": {"Ford"}, "model": {"Fusion"}, "year": {"2016"}}},
 			{ID: "insurance", Form: url.Values{"insurer": {"Seguros del Lago"}, "policy": {"SL-558120"}}},
 		},
 		Steps: []DemoStep{
@@ -88,7 +89,8 @@ var Cases = []DemoCase{
 		}},
 	{Email: "ana.citizen@example.com", Service: "vehicle-registration-renewal", Ago: 10 * 24 * time.Hour,
 		Pages: []DemoPage{
-			{ID: "vehicle", Form: url.Values{"plate": {"4KQ218"}, "type": {"car"}}},
+			{ID: "vehicle", Form: url.Values{"plate": {"EX 4KQ-218"}, "type": {"car"}}},
+			{ID: "details", Form: url.Values{"make": {"Honda"}, "model": {"Civic"}, "year": {"2018"}}},
 			{ID: "insurance", Form: url.Values{"insurer": {"Acme Mutual"}, "policy": {"AM-2210947"}}},
 		},
 		Steps: []DemoStep{

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/portico-gov/portico/examples/services"
 	"github.com/portico-gov/portico/internal/catalog"
@@ -26,9 +27,18 @@ func SeedServices(ctx context.Context, cat *catalog.Service) (int, error) {
 	}
 	published := 0
 	for _, f := range files {
+		src := f.Src
+		if !cat.ChecksPlugins() {
+			// A catalog without the plug-in registry (a single block's
+			// test harness) refuses plug-in uses: publish the services
+			// without them. `portico demo` registers the plug-ins first.
+			if src, err = withoutPlugins(f.Src); err != nil {
+				return published, fmt.Errorf("demo: %s: %w", f.Name, err)
+			}
+		}
 		// Validate alone to learn the id and agency; Publish validates
 		// again against the catalog (a base published just before).
-		res, err := cat.Validate(ctx, "", []manifest.File{{Name: f.Name, Src: f.Src}})
+		res, err := cat.Validate(ctx, "", []manifest.File{{Name: f.Name, Src: src}})
 		if err != nil {
 			return published, fmt.Errorf("demo: %s: %w", f.Name, err)
 		}
@@ -41,10 +51,51 @@ func SeedServices(ctx context.Context, cat *catalog.Service) (int, error) {
 		} else if platform.ErrorCode(err) != platform.CodeNotFound {
 			return published, fmt.Errorf("demo: %s: %w", f.Name, err)
 		}
-		if _, err := cat.Publish(ctx, m.Agency, f.Name, f.Src); err != nil {
+		if _, err := cat.Publish(ctx, m.Agency, f.Name, src); err != nil {
 			return published, fmt.Errorf("demo: publish %s: %w", f.Name, err)
 		}
 		published++
 	}
 	return published, nil
+}
+
+// withoutPlugins removes a service manifest's plug-in uses: pages'
+// prefill_from and check, fee.call, and call_plugin actions.
+func withoutPlugins(src []byte) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, err
+	}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c)
+			}
+		case yaml.SequenceNode:
+			kept := n.Content[:0]
+			for _, c := range n.Content {
+				if c.Kind == yaml.MappingNode && len(c.Content) == 2 && c.Content[0].Value == "call_plugin" {
+					continue
+				}
+				walk(c)
+				kept = append(kept, c)
+			}
+			n.Content = kept
+		case yaml.MappingNode:
+			kept := n.Content[:0]
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				switch n.Content[i].Value {
+				case "prefill_from", "check", "call":
+					continue
+				}
+				walk(n.Content[i+1])
+				kept = append(kept, n.Content[i], n.Content[i+1])
+			}
+			n.Content = kept
+		}
+	}
+	walk(&doc)
+	return yaml.Marshal(&doc)
 }

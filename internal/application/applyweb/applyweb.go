@@ -259,11 +259,47 @@ func (h *Handlers) pageForm(w http.ResponseWriter, r *http.Request, a applicatio
 	}
 	answers, saved := app.Answers[page.ID]
 	prefilled := false
+	var notes pageNotes
 	if !saved {
 		answers = page.Prefilled(a)
 		prefilled = len(answers) > 0
+		// A plug-in prefill (prefill_from) over the answers so far: its
+		// values are offered like the profile's, never saved unseen.
+		declined := r.URL.Query().Get("consent") == "declined"
+		res, err := h.svc.PluginPrefill(r.Context(), a, app, f, page, declined)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		switch res.Outcome {
+		case application.PrefillConsent:
+			back := pageURL(app.ID, page.ID)
+			if r.URL.Query().Get("return") == "check" {
+				back += "?return=check"
+			}
+			http.Redirect(w, r, "/consent?"+url.Values{"service": {f.ServiceID}, "plugin": {res.Plugin}, "return": {back}}.Encode(), http.StatusSeeOther)
+			return
+		case application.PrefillDeclined:
+			notes.Declined = declined
+		case application.PrefillNotFound:
+			notes.NotFound = true
+		case application.PrefillUnavailable:
+			notes.Unavailable = res.Unavailable
+		case application.PrefillFilled:
+			for k, v := range res.Answers {
+				answers[k] = v
+			}
+			notes.Plugin = len(res.Answers) > 0
+			prefilled = prefilled || notes.Plugin
+		}
 	}
-	h.renderPage(w, r, http.StatusOK, a, app, f, page, page.Typed(answers), nil, prefilled)
+	h.renderPageNotes(w, r, http.StatusOK, a, app, f, page, page.Typed(answers), nil, prefilled, notes)
+}
+
+// pageNotes are what a page says about its plug-in prefill or check.
+type pageNotes struct {
+	Plugin, NotFound, Declined bool
+	Unavailable                *application.Unavailable
 }
 
 func (h *Handlers) savePage(w http.ResponseWriter, r *http.Request, a application.Applicant) {
@@ -297,6 +333,12 @@ func (h *Handlers) savePage(w http.ResponseWriter, r *http.Request, a applicatio
 	}
 	if probs := mergeProblems(uploadProbs, res.Problems); len(probs) > 0 {
 		h.renderPage(w, r, http.StatusBadRequest, a, app, f, page, form, probs, false)
+		return
+	}
+	if res.Unavailable != nil && form.Get("action") != "later" {
+		// Saved, but not checked: the page again, with what was typed
+		// and the message; "Continue" tries again.
+		h.renderPageNotes(w, r, http.StatusServiceUnavailable, a, res.App, f, page, form, nil, false, pageNotes{Unavailable: res.Unavailable})
 		return
 	}
 	next := pageURL(app.ID, res.Next)
@@ -413,6 +455,16 @@ func (h *Handlers) submit(w http.ResponseWriter, r *http.Request, a application.
 		return
 	case errors.Is(err, application.ErrStale):
 		http.Redirect(w, r, appURL(r.PathValue("app"), "check")+"?changed=1", http.StatusSeeOther)
+		return
+	case errors.As(err, new(*application.Unavailable)):
+		// A plug-in the submission needs (a check, the fee) is down:
+		// nothing is sent, the draft is kept; say so on the check page.
+		cur, f, err2 := h.svc.Open(r.Context(), platform.ActorFrom(r.Context()), r.PathValue("app"))
+		if err2 != nil {
+			h.fail(w, r, err2)
+			return
+		}
+		h.renderCheck(w, r, http.StatusServiceUnavailable, cur, f, a, false)
 		return
 	case err != nil:
 		h.fail(w, r, err)

@@ -1,6 +1,7 @@
 package applyweb
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -30,6 +31,9 @@ func optionLabel(p *web.Page, fd *application.Field, v string) string {
 
 // problemText translates a problem into the page's language.
 func problemText(p *web.Page, pr application.Problem) string {
+	if pr.Message != nil {
+		return text(p, *pr.Message)
+	}
 	label := text(p, pr.Label)
 	if pr.Part != "" && !strings.HasPrefix(pr.Key, "date.") { // a date's message names its box
 		label += " – " + partLabel(p, pr.Part)
@@ -58,6 +62,10 @@ type pageView struct {
 	Return    string
 	Prefilled bool
 	Back      string
+	// Alert is a warning about the page's plug-in (down, or nothing
+	// found); Note an information (filled from another system, or
+	// consent declined).
+	Alert, Note string
 }
 
 // fieldView is everything the template needs to draw one field.
@@ -83,6 +91,20 @@ type partView struct {
 }
 
 func (h *Handlers) renderPage(w http.ResponseWriter, r *http.Request, status int, a application.Applicant, app *application.Application, f *application.Form, page *application.Page, typed url.Values, probs []application.Problem, prefilled bool) {
+	h.renderPageNotes(w, r, status, a, app, f, page, typed, probs, prefilled, pageNotes{})
+}
+
+// unavailableText is the message of a plug-in that is down, naming its
+// providing agency (the service's when it has none).
+func (h *Handlers) unavailableText(r *http.Request, p *web.Page, f *application.Form, un *application.Unavailable) string {
+	agency := un.Agency
+	if agency == "" {
+		agency = f.AgencyID
+	}
+	return p.T(un.Key, text(p, h.svc.AgencyName(r.Context(), agency)))
+}
+
+func (h *Handlers) renderPageNotes(w http.ResponseWriter, r *http.Request, status int, a application.Applicant, app *application.Application, f *application.Form, page *application.Page, typed url.Values, probs []application.Problem, prefilled bool, notes pageNotes) {
 	p := h.web.Renderer().NewPage(r, nil)
 	errs := map[string]string{}
 	dateErrs := map[string]application.Problem{} // by property: a date's boxes share one message
@@ -102,7 +124,20 @@ func (h *Handlers) renderPage(w http.ResponseWriter, r *http.Request, status int
 		h.fail(w, r, err)
 		return
 	}
-	v := pageView{App: app, Title: text(p, page.Title), Action: pageURL(app.ID, page.ID), Prefilled: prefilled}
+	v := pageView{App: app, Title: text(p, page.Title), Action: pageURL(app.ID, page.ID), Prefilled: prefilled && !notes.Plugin}
+	switch {
+	case notes.Unavailable != nil:
+		v.Alert = h.unavailableText(r, p, f, notes.Unavailable)
+	case notes.NotFound:
+		v.Alert = p.T("apply.plugin.notfound", text(p, h.svc.AgencyName(r.Context(), f.AgencyID)))
+		if m := f.PrefillMessage(page.ID); m != nil {
+			v.Alert = text(p, *m)
+		}
+	case notes.Declined:
+		v.Note = p.T("apply.plugin.declined")
+	case notes.Plugin:
+		v.Note = p.T("apply.plugin.prefilled", text(p, h.svc.AgencyName(r.Context(), f.AgencyID)))
+	}
 	if r.URL.Query().Get("return") == "check" || typed.Get("return") == "check" {
 		v.Return = "check"
 	}
@@ -218,6 +253,8 @@ type checkView struct {
 	Missing  string // URL of the first page still to answer; "" when complete
 	Fee      string
 	Changed  bool
+	// Alert: a plug-in the submission needs (a check, the fee) is down.
+	Alert string
 	// The words of the service's kind: the heading, the sending section's
 	// heading, the declaration ("" when none is asked) and the button.
 	Title, SendTitle, Declaration, Button string
@@ -305,9 +342,19 @@ func (h *Handlers) renderCheck(w http.ResponseWriter, r *http.Request, status in
 		v.Sections = append(v.Sections, out)
 	}
 	if v.Missing == "" {
-		if fee, ok, err := f.Fee(shown, person, now); err == nil && ok {
+		fee, ok, err := h.svc.Fee(r.Context(), a, app, f, shown)
+		var un *application.Unavailable
+		switch {
+		case errors.As(err, &un):
+			// The fee comes from a plug-in that is down: the page says so,
+			// and sending waits (Submit works the fee out again).
+			v.Alert = h.unavailableText(r, p, f, un)
+		case err == nil && ok:
 			v.Fee = p.Money(fee.Amount, fee.Currency)
 		}
+	}
+	if status == http.StatusServiceUnavailable && v.Alert == "" {
+		v.Alert = h.unavailableText(r, p, f, &application.Unavailable{Key: application.UnavailableKey})
 	}
 	p.Data = v
 	h.web.Page(w, r, status, "apply_check", p)

@@ -7,10 +7,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/demo"
 )
 
 var update = flag.Bool("update", false, "rewrite the .golden files")
@@ -108,7 +110,7 @@ func TestExamples(t *testing.T) {
 	if len(files) < 8 {
 		t.Errorf("examples/services has %d manifests, want at least 8", len(files))
 	}
-	results, err := manifest.ValidateFiles(context.Background(), files, nil, nil)
+	results, err := manifest.ValidateFilesWithPlugins(context.Background(), files, nil, nil, demoEnabled{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +119,21 @@ func TestExamples(t *testing.T) {
 			t.Error(p)
 		}
 	}
+}
+
+// demoEnabled allows the plug-in uses the demo enables
+// (demo.PluginEnablements) and no other, as the registry would once
+// `portico demo` has seeded it.
+type demoEnabled struct{}
+
+func (demoEnabled) CheckPluginUse(_ context.Context, agency, service, plugin, operation string, data []string) (string, error) {
+	for _, en := range demo.PluginEnablements {
+		if en.Plugin == plugin && en.Agency == agency && (en.Service == "" || en.Service == service) &&
+			slices.Contains(en.Operations, operation) && !slices.ContainsFunc(data, func(d string) bool { return !slices.Contains(en.Data, d) }) {
+			return "", nil
+		}
+	}
+	return "the demo does not enable this use", nil
 }
 
 func TestExtendAloneNeedsBase(t *testing.T) {

@@ -134,10 +134,22 @@ func checkBinding(c celContext, expr string, scalar bool, pages pageProps) (msgs
 // Without a registry a use is a problem: nothing could call it.
 func (v *validator) checkPluginUses(ctx context.Context, m *Manifest, refs PluginRefs) error {
 	for i, p := range m.Pages {
+		if c := p.Check; c != nil {
+			ptr := "/pages/" + strconv.Itoa(i) + "/check"
+			if c.Field != "" && !propsOf(p.Schema)[c.Field] {
+				v.add(ptr+"/field", "pages[%d].check.field: the page's schema has no property %q", i, c.Field)
+			}
+			if len(c.Fields) > 0 {
+				v.add(ptr+"/fields", "pages[%d].check: fields maps a prefill's response; a check names the page's property it is about in field", i)
+			}
+		}
 		if p.PrefillFrom == nil {
 			continue
 		}
 		props := propsOf(p.Schema)
+		if p.PrefillFrom.Field != "" {
+			v.add("/pages/"+strconv.Itoa(i)+"/prefill_from/field", "pages[%d].prefill_from: field belongs to a check (a prefill maps its response in fields)", i)
+		}
 		for _, f := range sortedKeys(p.PrefillFrom.Fields) {
 			if !props[f] {
 				v.add("/pages/"+strconv.Itoa(i)+"/prefill_from/fields/"+escapePtr(f), "pages[%d].prefill_from.fields.%s: the page's schema has no property %q", i, f, f)

@@ -102,10 +102,17 @@ type Page struct {
 // over person, now and answers (the answers given so far) whose result
 // fills the operation path's {parameter}, a query parameter or a
 // property of the JSON body (Runtime.PluginRequest).
+//
+// For a check, Message is what the page says when the operation answers
+// that the answer does not hold (a declared 4xx), beside Field, the
+// page's property it is about; for a prefill, what the page says when
+// the operation finds nothing (docs/services.md, "Plug-in calls").
 type PluginCall struct {
-	Plugin string            `json:"plugin"`
-	Data   []string          `json:"data,omitempty"`
-	Fields map[string]string `json:"fields,omitempty"`
+	Plugin  string            `json:"plugin"`
+	Data    []string          `json:"data,omitempty"`
+	Fields  map[string]string `json:"fields,omitempty"`
+	Message *Text             `json:"message,omitempty"`
+	Field   string            `json:"field,omitempty"`
 	Bindings
 }
 

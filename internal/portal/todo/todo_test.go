@@ -54,6 +54,11 @@ func startApp(t *testing.T, d storage.Dialect) (*app.App, *platform.FakeClock, s
 	if _, err := demo.SeedPeople(seed, a.Identity); err != nil {
 		t.Fatal(err)
 	}
+	// The renewal uses the vehicle-registry plug-in: registered and
+	// enabled before publishing, as `portico demo` does.
+	if _, err := demo.SeedPlugins(seed, a.Plugins, nil); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.SeedServices(seed, a.Catalog); err != nil {
 		t.Fatal(err)
 	}

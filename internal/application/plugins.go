@@ -1,0 +1,328 @@
+package application
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/platform"
+)
+
+// Plugins is what applying needs of the plug-in gateway: one call of an
+// operation for a person. internal/app adapts the gateway to it (this
+// block does not import it). A 2xx or a declared 4xx answer comes back
+// as a PluginReply; an answer that cannot be used (timeout, transport
+// error, 5xx, open breaker, a response the plug-in's OpenAPI document
+// does not allow, a refusal by the access rights) is an error, which the
+// adapter makes an *Unavailable when it is the plug-in's.
+type Plugins interface {
+	Call(ctx context.Context, actor platform.Actor, c PluginCall) (PluginReply, error)
+}
+
+// PluginCall is one call of a plug-in operation from a form.
+type PluginCall struct {
+	Agency, Service, Person string
+	Plugin, Operation       string
+	Request                 manifest.PluginRequest
+	// Data are the personal data the call carries (the manifest's
+	// `data`), by their plug-in vocabulary names, with their values.
+	Data map[string]any
+}
+
+// PluginReply is a plug-in's usable answer.
+type PluginReply struct {
+	Status int
+	Body   []byte
+}
+
+// Unavailable is a plug-in call that gave no usable answer. Key is the
+// translated message the page shows (gateway.unavailable), taking the
+// name of Agency, the plug-in's providing agency ("" for a private
+// provider: pages then name the service's agency). The person's draft
+// and answers are kept; they can continue later.
+type Unavailable struct {
+	Plugin, Agency, Key string
+	Err                 error
+}
+
+func (e *Unavailable) Error() string {
+	return "application: plug-in " + e.Plugin + " unavailable: " + e.Err.Error()
+}
+
+// Unwrap gives the cause.
+func (e *Unavailable) Unwrap() error { return e.Err }
+
+// UnavailableKey is the message key of an unavailable plug-in when the
+// adapter gives none.
+const UnavailableKey = "gateway.unavailable"
+
+// Consents is what applying needs of the consent block: whether the
+// person's consents cover a plug-in receiving data for a service. The
+// consent screen is GET /consent?service=&plugin=&return= (the consent
+// block's); giving consent returns to `return`, declining returns to it
+// with consent=declined added.
+type Consents interface {
+	Covers(ctx context.Context, accountID, agency, service, plugin string, data []string) (bool, error)
+}
+
+// Prefill outcomes (PluginPrefill).
+const (
+	PrefillNone        = ""            // the page has no plug-in prefill, or its bindings cannot be evaluated yet
+	PrefillFilled      = "filled"      // Answers holds the mapped values
+	PrefillNotFound    = "not_found"   // the plug-in answered with a declared 4xx: nothing matched
+	PrefillUnavailable = "unavailable" // Unavailable says why
+	PrefillConsent     = "consent"     // the call carries personal data and no consent covers it: ask first
+	PrefillDeclined    = "declined"    // the person declined (or no consent block is wired): the page starts empty
+)
+
+// PrefillResult is what a page's plug-in prefill gave.
+type PrefillResult struct {
+	Outcome     string
+	Answers     map[string]any
+	Plugin      string // the plug-in id, for the consent screen
+	Unavailable *Unavailable
+}
+
+// pluginUse returns the page's use of kind (manifest.UsePrefill,
+// UseCheck) or the fee's (UseFee, page "").
+func (f *Form) pluginUse(kind, page string) (manifest.PluginUse, bool) {
+	for _, u := range f.rt.PluginUses() {
+		if u.Kind == kind && u.Page == page {
+			return u, true
+		}
+	}
+	return manifest.PluginUse{}, false
+}
+
+// PluginPrefill works out the starting answers a page's prefill_from
+// offers, from the answers so far. declined says the person came back
+// from the consent screen having declined. Like a profile prefill, the
+// answers are only shown: nothing is saved until the person posts the page.
+func (s *Service) PluginPrefill(ctx context.Context, a Applicant, app *Application, f *Form, page *Page, declined bool) (PrefillResult, error) {
+	u, ok := f.pluginUse(manifest.UsePrefill, page.ID)
+	if !ok {
+		return PrefillResult{}, nil
+	}
+	res := PrefillResult{Plugin: u.Plugin}
+	if len(u.Data) > 0 {
+		if declined || s.cfg.Consent == nil {
+			res.Outcome = PrefillDeclined
+			return res, nil
+		}
+		ok, err := s.cfg.Consent.Covers(ctx, a.AccountID, app.AgencyID, app.ServiceID, u.Plugin, u.Data)
+		if err != nil {
+			return res, err
+		}
+		if !ok {
+			res.Outcome = PrefillConsent
+			return res, nil
+		}
+	}
+	reply, err := s.callPlugin(ctx, a, app, f, u, app.Answers)
+	var un *Unavailable
+	switch {
+	case errors.As(err, &un):
+		res.Outcome, res.Unavailable = PrefillUnavailable, un
+		return res, nil
+	case errors.Is(err, errNoRequest):
+		return res, nil
+	case err != nil:
+		return res, err
+	case reply.Status >= 400:
+		res.Outcome = PrefillNotFound
+		return res, nil
+	}
+	var body map[string]any
+	if err := json.Unmarshal(reply.Body, &body); err != nil {
+		// The gateway validated the body against the plug-in's OpenAPI
+		// document; one that is not an object maps nothing.
+		res.Outcome = PrefillNotFound
+		return res, nil
+	}
+	res.Answers = map[string]any{}
+	for prop, from := range u.Fields {
+		if v, ok := lookup(body, from); ok && v != nil {
+			res.Answers[prop] = v
+		}
+	}
+	res.Outcome = PrefillFilled
+	return res, nil
+}
+
+// lookup reads a response property; a dotted name reads into objects
+// ("registration.expires").
+func lookup(body map[string]any, name string) (any, bool) {
+	var cur any = body
+	for part := range strings.SplitSeq(name, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// errNoRequest: the use's bindings cannot be evaluated over the answers
+// (an answer they read is missing), so no call is made.
+var errNoRequest = errors.New("application: the plug-in call's bindings cannot be evaluated")
+
+// callPlugin makes one call of use u over answers.
+func (s *Service) callPlugin(ctx context.Context, a Applicant, app *Application, f *Form, u manifest.PluginUse, answers map[string]map[string]any) (PluginReply, error) {
+	if s.cfg.Plugins == nil {
+		return PluginReply{}, &Unavailable{Plugin: u.Plugin, Key: UnavailableKey, Err: errors.New("no plug-in gateway is wired")}
+	}
+	now := s.clock.Now().UTC()
+	req, err := f.rt.PluginRequest(u.Pointer, manifest.Inputs{Person: a.Person(now), Answers: answers, Now: now})
+	if err != nil {
+		slog.Warn("application: plug-in request not built", "service", app.ServiceID, "use", u.Where, "err", err)
+		return PluginReply{}, errNoRequest
+	}
+	call := PluginCall{Agency: app.AgencyID, Service: app.ServiceID, Person: a.AccountID, Plugin: u.Plugin, Operation: u.Operation,
+		Request: req, Data: personalData(a, app, answers, u.Data)}
+	start := time.Now()
+	reply, err := s.cfg.Plugins.Call(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: a.AccountID}, call)
+	if err != nil {
+		var un *Unavailable
+		if !errors.As(err, &un) {
+			// A refusal by the access rights or a broken registration is,
+			// for the person, the same: the other system cannot be used.
+			un = &Unavailable{Plugin: u.Plugin, Key: UnavailableKey, Err: err}
+		}
+		if un.Key == "" {
+			un.Key = UnavailableKey
+		}
+		slog.Warn("application: plug-in unavailable", "service", app.ServiceID, "use", u.Where, "took", time.Since(start), "err", err)
+		return PluginReply{}, un
+	}
+	return reply, nil
+}
+
+// personalData gives the values of the data a call carries.
+func personalData(a Applicant, app *Application, answers map[string]map[string]any, names []string) map[string]any {
+	out := map[string]any{}
+	for _, n := range names {
+		switch n {
+		case "name":
+			out[n] = a.LegalName
+		case "date_of_birth":
+			out[n] = a.DateOfBirth
+		case "email":
+			out[n] = a.Email
+		case "phone":
+			out[n] = a.Phone
+		case "address":
+			out[n] = map[string]any{"street_address": strings.TrimSpace(a.Residential.Line1 + "\n" + a.Residential.Line2),
+				"locality": a.Residential.City, "region": a.Residential.State, "postal_code": a.Residential.ZIP}
+		default:
+			if n == "answers:"+app.ServiceID {
+				out[n] = maps.Clone(answers)
+			}
+		}
+	}
+	return out
+}
+
+// checkPage runs a page's check over the answers so far with the page's
+// new answers. A declared 4xx is the manifest's message on the check's
+// field; an unusable answer is an *Unavailable.
+func (s *Service) checkPage(ctx context.Context, a Applicant, app *Application, f *Form, page *Page, answers map[string]any) ([]Problem, error) {
+	u, ok := f.pluginUse(manifest.UseCheck, page.ID)
+	if !ok {
+		return nil, nil
+	}
+	all := maps.Clone(app.Answers)
+	if all == nil {
+		all = map[string]map[string]any{}
+	}
+	all[page.ID] = answers
+	reply, err := s.callPlugin(ctx, a, app, f, u, all)
+	if errors.Is(err, errNoRequest) {
+		return nil, nil // nothing to check against: the schema already holds
+	}
+	if err != nil {
+		return nil, err
+	}
+	if reply.Status < 400 {
+		return nil, nil
+	}
+	var call *manifest.PluginCall
+	for _, mp := range f.Manifest.Pages {
+		if mp.ID == page.ID {
+			call = mp.Check
+		}
+	}
+	pr := Problem{Field: "main-content", Key: "apply.error.check"}
+	if call != nil && call.Field != "" {
+		pr = page.problem(call.Field, "", "apply.error.check", "")
+	}
+	if call != nil && call.Message != nil {
+		msg := *call.Message
+		pr.Message = &msg
+	}
+	return []Problem{pr}, nil
+}
+
+// Fee works out the fee for the answers of app: the manifest's amount or
+// expression, or its fee.call's answer. ok is false when the service has
+// no fee; an *Unavailable error when the plug-in that gives it cannot.
+func (s *Service) Fee(ctx context.Context, a Applicant, app *Application, f *Form, answers map[string]map[string]any) (manifest.Charge, bool, error) {
+	now := s.clock.Now().UTC()
+	if f.Manifest.Fee == nil || f.Manifest.Fee.Call == nil {
+		return f.Fee(answers, a.Person(now), now)
+	}
+	u, _ := f.pluginUse(manifest.UseFee, "")
+	reply, err := s.callPlugin(ctx, a, app, f, u, answers)
+	if errors.Is(err, errNoRequest) {
+		return manifest.Charge{}, false, &Unavailable{Plugin: u.Plugin, Key: UnavailableKey, Err: err}
+	}
+	if err != nil {
+		return manifest.Charge{}, false, err
+	}
+	var fee struct {
+		Amount   *int64 `json:"amount"`
+		Currency string `json:"currency"`
+	}
+	if err := json.Unmarshal(reply.Body, &fee); err != nil || reply.Status >= 300 || fee.Amount == nil || *fee.Amount < 0 {
+		return manifest.Charge{}, false, &Unavailable{Plugin: u.Plugin, Key: UnavailableKey,
+			Err: fmt.Errorf("fee.call answered %d %s, not {\"amount\": minor units, \"currency\": code}", reply.Status, reply.Body)}
+	}
+	cur := f.Manifest.Fee.Currency
+	if fee.Currency != "" {
+		cur = strings.ToUpper(fee.Currency)
+	}
+	return manifest.Charge{Amount: *fee.Amount, Currency: cur}, true, nil
+}
+
+// AgencyName is an agency's name in English and Spanish, for the
+// unavailable message (the service's agency when id is "").
+func (s *Service) AgencyName(ctx context.Context, id string) manifest.Text {
+	ag, err := s.cfg.Agencies.Agency(ctx, id)
+	if err != nil {
+		return manifest.Text{EN: id, ES: id}
+	}
+	t := manifest.Text{EN: ag.Name, ES: ag.NameES}
+	if t.ES == "" {
+		t.ES = t.EN
+	}
+	return t
+}
+
+// PrefillMessage is the manifest's words for a prefill that found
+// nothing, if it gives them.
+func (f *Form) PrefillMessage(page string) *manifest.Text {
+	for _, mp := range f.Manifest.Pages {
+		if mp.ID == page && mp.PrefillFrom != nil {
+			return mp.PrefillFrom.Message
+		}
+	}
+	return nil
+}
