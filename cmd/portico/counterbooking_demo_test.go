@@ -32,7 +32,7 @@ func TestDemoCounterBooking(t *testing.T) {
 	} {
 		t.Run(tt.agency, func(t *testing.T) {
 			staff := platform.Actor{Kind: platform.ActorStaff, ID: "clerk-" + tt.agency, Grants: []platform.Grant{{Agency: tt.agency, Role: "caseworker"}}}
-			list := gateway.Request{Agency: tt.agency, Service: "marriage-licence", Person: "ana", Plugin: "counter-booking", Operation: "list-slots",
+			list := gateway.Request{Agency: tt.agency, Service: "marriage-licence", Plugin: "counter-booking", Operation: "list-slots",
 				Path: map[string]string{"office": tt.office}, Query: map[string][]string{"day": {nextWeekday(t)}}}
 			res, err := a.Gateway.Call(ctx, staff, list)
 			if err != nil || res.Status != 200 {
@@ -46,7 +46,7 @@ func TestDemoCounterBooking(t *testing.T) {
 			if err := json.Unmarshal(res.Body, &slots); err != nil || len(slots.Slots) == 0 {
 				t.Fatalf("no free times: %v %s", err, res.Body)
 			}
-			book := gateway.Request{Agency: tt.agency, Service: "marriage-licence", Person: "ana", Plugin: "counter-booking", Operation: "book-slot",
+			book := gateway.Request{Agency: tt.agency, Service: "marriage-licence", Plugin: "counter-booking", Operation: "book-slot",
 				Path: map[string]string{"office": tt.office}, Body: []byte(`{"slot_id":"` + slots.Slots[0].ID + `"}`),
 				Data: map[string]any{"name": "Ana Ciudadana", "email": "ana@example.com"}}
 			res, err = a.Gateway.Call(ctx, staff, book)
@@ -57,7 +57,7 @@ func TestDemoCounterBooking(t *testing.T) {
 				ID string `json:"id"`
 			}
 			_ = json.Unmarshal(res.Body, &booking)
-			cancel := gateway.Request{Agency: tt.agency, Service: "marriage-licence", Person: "ana", Plugin: "counter-booking", Operation: "cancel-booking",
+			cancel := gateway.Request{Agency: tt.agency, Service: "marriage-licence", Plugin: "counter-booking", Operation: "cancel-booking",
 				Path: map[string]string{"booking": booking.ID}}
 			if res, err := a.Gateway.Call(ctx, staff, cancel); err != nil || res.Status != 204 {
 				t.Fatalf("cancel-booking: %v %d %s", err, res.Status, res.Body)

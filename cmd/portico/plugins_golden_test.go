@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,10 @@ import (
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/web"
 )
+
+// loopbackPort matches the addresses of the example plug-ins, on ports
+// of the demo's choosing.
+var loopbackPort = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`)
 
 // TestPluginCataloguePagesGolden renders the console's plug-in catalogue
 // and the vehicle records' page as the platform administrator sees them
@@ -50,6 +55,8 @@ func TestPluginCataloguePagesGolden(t *testing.T) {
 					body = v.re.ReplaceAllString(body, v.with)
 				}
 				body = web.UnhashAssets(strings.ReplaceAll(body, a.URL(), "http://portico.test"))
+				// The example plug-ins listen on ports of the demo's choosing.
+				body = loopbackPort.ReplaceAllString(body, "http://127.0.0.1:PORT")
 				golden := filepath.Join("testdata", "golden", name+"."+lang+".html")
 				if *updateGolden {
 					if err := os.WriteFile(golden, []byte(body), 0o644); err != nil {

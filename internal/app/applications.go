@@ -40,7 +40,7 @@ func (a *App) applicationConfig(clock platform.Clock, cases *casework.Service, i
 		Mailer: applicationMailer{a.Notify}, Contacts: contacts{a.Identity, a.Notify}, Agencies: a.Tenancy, PublicURL: a.Config.PublicURL,
 		Obligations: draftObligations{a.Reminders}, Zone: a.Tenancy.Zone,
 		Plugins: formPlugins{a.Gateway},
-		// Consent: the consent block's Covers, wired when it lands.
+		Consent: a.Consents,
 	}
 }
 

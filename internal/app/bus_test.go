@@ -49,6 +49,11 @@ func TestBusPublishesCaseEvents(t *testing.T) {
 	if _, err := demo.SeedPeople(seed, a.Identity); err != nil {
 		t.Fatal(err)
 	}
+	// The renewal uses the vehicle records: registered (at an address
+	// nothing answers; this test makes no call) before publishing.
+	if _, err := demo.SeedPlugins(seed, a.Plugins, map[string]string{"vehicle-registry": "http://127.0.0.1:9", "counter-booking": "http://127.0.0.1:9"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.SeedServices(seed, a.Catalog); err != nil {
 		t.Fatal(err)
 	}

@@ -250,6 +250,7 @@ func TestCall(t *testing.T) {
 func TestIdempotencyKey(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		env := gatewaytest.New(t, db, gatewaytest.Timeouts{})
+		env.GiveConsent(t, "acct-ana-0001") // the calls below are for Ana, carrying her data
 		srv := vehicleregistry.NewServer(vehicleregistry.Config{Issuer: env.Issuer.URL})
 		var keys []string
 		var mu sync.Mutex

@@ -23,6 +23,7 @@ func TestHealth(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		env := gatewaytest.New(t, db, gatewaytest.Timeouts{Find: "300ms", Renew: "300ms"})
+		env.GiveConsent(t, "acct-ana-0001") // the calls below are for Ana, carrying her data
 		real := vehicleregistry.NewServer(vehicleregistry.Config{Issuer: env.Issuer.URL}).Handler()
 		g := env.Gateway(t, gateway.Config{Retries: gateway.NoRetries, BreakerFailures: 2, BreakerOpen: time.Hour})
 		admin := platform.Actor{Kind: platform.ActorStaff, ID: "pat", PlatformAdmin: true}

@@ -21,6 +21,7 @@ import (
 func TestSDKThroughGateway(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		env := gatewaytest.New(t, db, gatewaytest.Timeouts{})
+		env.GiveConsent(t, "acct-ana-0001") // the calls below are for Ana, carrying her data
 		v := pluginsdk.NewVerifier(env.Issuer.URL, "vehicle-registry")
 		var mu sync.Mutex
 		var got []*pluginsdk.Claims
