@@ -12,9 +12,16 @@ import (
 	"time"
 
 	"github.com/portico-gov/portico/examples/services"
+	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/plugin"
+	"github.com/portico-gov/portico/internal/secrets"
+	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/storage/storagetest"
+	"github.com/portico-gov/portico/internal/tenancy"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -38,6 +45,37 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
+// demoRegistry is the real plug-in registry on a fresh SQLite database
+// with the demo's agencies and plug-ins registered and enabled, as
+// `portico demo` seeds it: the examples' plug-in uses are checked
+// against it.
+func demoRegistry(t *testing.T) *plugin.Service {
+	t.Helper()
+	db := storagetest.Open(t, storage.SQLite)
+	ctx := context.Background()
+	clock := platform.NewFakeClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	log := audit.New(db, clock, nil)
+	ten, err := tenancy.New(db, log, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.Seed(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	box, err := secrets.New([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := plugin.New(db, log, clock, box, plugin.Config{EventTypes: []string{"gov.portico.case.transitioned", "gov.portico.case.document_issued"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.SeedPlugins(ctx, reg, nil); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
 // exampleWorkflows compiles every example manifest (resolving extend).
 func exampleWorkflows(t *testing.T) []*casework.Workflow {
 	t.Helper()
@@ -49,7 +87,7 @@ func exampleWorkflows(t *testing.T) []*casework.Workflow {
 	for _, f := range files {
 		mf = append(mf, manifest.File{Name: f.Name, Src: f.Src})
 	}
-	res, err := manifest.ValidateFiles(context.Background(), mf, nil, nil)
+	res, err := manifest.ValidateFilesWithPlugins(context.Background(), mf, nil, nil, refs{demoRegistry(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
