@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -65,6 +66,7 @@ type pluginEnv struct {
 	gw      *gatewaytest.Env
 	vehicle http.Handler
 	consent *consents
+	version int // the renewal's version the env published
 }
 
 func renewalSource(t *testing.T) string {
@@ -95,12 +97,22 @@ func newPluginEnvOn(t *testing.T, db *storage.DB, gw *gatewaytest.Env, src strin
 		t.Fatal(err)
 	}
 	sys := platform.WithActor(e.ctx, platform.Actor{Kind: platform.ActorSystem, ID: "test"})
-	// newEnv published version 1 without plug-in uses; this is version 2.
-	src = strings.Replace(src, "\nversion: 1\n", "\nversion: 2\n", 1)
-	if _, err := cat.Publish(sys, "dmv", "vehicle-registration-renewal.yaml", []byte(src)); err != nil {
+	// The renewal is already published (gatewaytest publishes its own
+	// copy; newEnv the example without plug-in uses): src is the next
+	// version, so it is the latest, the one applications start on.
+	latest, err := cat.Latest(sys, "vehicle-registration-renewal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := latest.Version + 1
+	out := strings.Replace(src, "\nversion: 1\n", fmt.Sprintf("\nversion: %d\n", version), 1)
+	if out == src {
+		t.Fatal("the renewal source has no version: 1")
+	}
+	if _, err := cat.Publish(sys, "dmv", "vehicle-registration-renewal.yaml", []byte(out)); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
-	pe := &pluginEnv{env: e, gw: gw, consent: &consents{given: map[string]bool{}}}
+	pe := &pluginEnv{env: e, gw: gw, consent: &consents{given: map[string]bool{}}, version: version}
 	pe.vehicle = vehicleregistry.NewServer(vehicleregistry.Config{Issuer: gw.Issuer.URL}).Handler()
 	gw.SetHandler(pe.vehicle)
 	cfg := e.cfg
@@ -159,6 +171,9 @@ func (pe *pluginEnv) startDetails(t *testing.T, plate string) (*application.Appl
 	if err != nil {
 		t.Fatal(err)
 	}
+	if app.ServiceVersion != pe.version {
+		t.Fatalf("application on version %d, want the published %d", app.ServiceVersion, pe.version)
+	}
 	res, err := pe.svc.SavePage(pe.ctx, a, app.ID, "vehicle", url.Values{"plate": {plate}, "type": {"car"}})
 	if err != nil || len(res.Problems) > 0 || res.Unavailable != nil {
 		t.Fatalf("vehicle page: %v %+v %v", err, res.Problems, res.Unavailable)
@@ -170,9 +185,23 @@ func (pe *pluginEnv) startDetails(t *testing.T, plate string) (*application.Appl
 	return cur, f, f.Page("details")
 }
 
+// giveConsent records Ana's consent to the renewal sharing her name with
+// vehicle-registry twice over: in the in-test set the applying block asks
+// before a prefill, and in the consent block the gateway asks before any
+// call carrying personal data.
+func (pe *pluginEnv) giveConsent(t *testing.T) {
+	t.Helper()
+	pe.consent.given[ana.AccountID+" dmv vehicle-registration-renewal vehicle-registry name"] = true
+	if c := pe.gw.GiveConsent(t, ana.AccountID); !slices.Equal(c.Data, []string{"name"}) {
+		t.Fatalf("consent given for %v, want [name] (the published version's use)", c.Data)
+	}
+}
+
 func TestPluginPrefill(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
-		pe := newPluginEnv(t, db, renewalSource(t), false)
+		// The example's prefill carries the person's name: Ana consented.
+		pe := newPluginEnv(t, db, renewalSource(t), true)
+		pe.giveConsent(t)
 		app, f, page := pe.startDetails(t, "ex 4kq-218")
 		vehicles := vehicleregistry.DemoVehicles(time.Now())
 		for _, c := range []struct {
@@ -235,10 +264,15 @@ func (pe *pluginEnv) startDetailsAgain(t *testing.T, plate string) (*application
 	return pe.startDetails(t, plate)
 }
 
-// consentVariant makes the prefill carry the person's name.
+// consentVariant is the renewal whose prefill carries the person's name
+// (the example's does; one without gets it added).
 func consentVariant(t *testing.T) string {
 	src := renewalSource(t)
-	out := strings.Replace(src, "      plugin: vehicle-registry/find-vehicle\n", "      plugin: vehicle-registry/find-vehicle\n      data: [name]\n", 1)
+	const use = "      plugin: vehicle-registry/find-vehicle\n"
+	if strings.Contains(src, use+"      data: [name]\n") {
+		return src
+	}
+	out := strings.Replace(src, use, use+"      data: [name]\n", 1)
 	if out == src {
 		t.Fatal("variant not made")
 	}
@@ -257,10 +291,30 @@ func TestPluginPrefillConsent(t *testing.T) {
 		if err != nil || res.Outcome != application.PrefillDeclined || len(res.Answers) != 0 {
 			t.Fatalf("declined: %+v %v, want an empty page", res, err)
 		}
+		// The applying block's consents cover the call but the consent
+		// block the gateway asks has none: the gateway refuses it before
+		// any request reaches the plug-in.
+		var calls atomic.Int32
+		pe.gw.SetHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			pe.vehicle.ServeHTTP(w, r)
+		}))
 		pe.consent.given["acct-ana dmv vehicle-registration-renewal vehicle-registry name"] = true
+		res, err = pe.svc.PluginPrefill(pe.ctx, driver(), app, f, page, false)
+		var refused *gateway.ConsentError
+		if err != nil || res.Outcome != application.PrefillUnavailable || res.Unavailable == nil || !errors.As(res.Unavailable, &refused) {
+			t.Fatalf("without the gateway's consent: %+v %v, want refused", res, err)
+		}
+		if n := calls.Load(); n != 0 {
+			t.Fatalf("%d request(s) reached the plug-in without consent", n)
+		}
+		pe.giveConsent(t)
 		res, err = pe.svc.PluginPrefill(pe.ctx, driver(), app, f, page, false)
 		if err != nil || res.Outcome != application.PrefillFilled || res.Answers["make"] != "Honda" {
 			t.Fatalf("with consent: %+v %v", res, err)
+		}
+		if n := calls.Load(); n != 1 {
+			t.Fatalf("%d request(s) reached the plug-in, want 1", n)
 		}
 	})
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {

@@ -17,9 +17,10 @@ import (
 )
 
 // TestRenewalPrefillJourney renews a vehicle by plate through the real
-// HTTP server and gateway: the vehicle records are down (the page says
-// so in English and Spanish, the answers are kept), then up (the details
-// page is filled in from them), and a plate they do not know says so.
+// HTTP server and gateway: the person consents to the records receiving
+// their name, then the records are down (the page says so in English and
+// Spanish, the answers are kept), then up (the details page is filled in
+// from them), and a plate they do not know says so.
 func TestRenewalPrefillJourney(t *testing.T) {
 	a, base := startApp(t)
 	seed := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorSystem})
@@ -39,6 +40,15 @@ func TestRenewalPrefillJourney(t *testing.T) {
 	appURL := strings.TrimSuffix(p.location, "/pages/vehicle")
 	expect(t, "start", p, http.StatusSeeOther, appURL+"/pages/vehicle")
 	expect(t, "plate", ana.post(appURL+"/pages/vehicle", url.Values{"plate": {"EX 4KQ-218"}, "type": {"car"}}), http.StatusSeeOther, appURL+"/pages/details")
+
+	// The prefill carries Ana's name: the details page asks for her
+	// consent first, and she gives it on the consent screen.
+	p = ana.get(appURL + "/pages/details")
+	consentURL := "/consent?" + url.Values{"service": {"vehicle-registration-renewal"}, "plugin": {"vehicle-registry"}, "return": {appURL + "/pages/details"}}.Encode()
+	expect(t, "details before consent", p, http.StatusSeeOther, consentURL)
+	expect(t, "consent screen", ana.get(consentURL), http.StatusOK, "")
+	expect(t, "give consent", ana.post("/consent", url.Values{"decision": {"give"}, "service": {"vehicle-registration-renewal"},
+		"plugin": {"vehicle-registry"}, "return": {appURL + "/pages/details"}}), http.StatusSeeOther, appURL+"/pages/details")
 
 	p = ana.get(appURL + "/pages/details")
 	expect(t, "details while down", p, http.StatusOK, "")
