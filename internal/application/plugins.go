@@ -186,8 +186,14 @@ func (s *Service) callPlugin(ctx context.Context, a Applicant, app *Application,
 		slog.Warn("application: plug-in request not built", "service", app.ServiceID, "use", u.Where, "err", err)
 		return PluginReply{}, errNoRequest
 	}
+	data, err := manifest.CallData(manifest.Contact{Name: a.LegalName, DateOfBirth: a.DateOfBirth, Email: a.Email, Phone: a.Phone,
+		Address: manifest.PostalAddress(a.Residential)}, app.ServiceID, answers, u.Data)
+	if err != nil {
+		slog.Warn("application: plug-in request not built", "service", app.ServiceID, "use", u.Where, "err", err)
+		return PluginReply{}, errNoRequest
+	}
 	call := PluginCall{Agency: app.AgencyID, Service: app.ServiceID, Person: a.AccountID, Plugin: u.Plugin, Operation: u.Operation,
-		Request: req, Data: personalData(a, app, answers, u.Data)}
+		Request: req, Data: data}
 	start := time.Now()
 	reply, err := s.cfg.Plugins.Call(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: a.AccountID}, call)
 	if err != nil {
@@ -204,31 +210,6 @@ func (s *Service) callPlugin(ctx context.Context, a Applicant, app *Application,
 		return PluginReply{}, un
 	}
 	return reply, nil
-}
-
-// personalData gives the values of the data a call carries.
-func personalData(a Applicant, app *Application, answers map[string]map[string]any, names []string) map[string]any {
-	out := map[string]any{}
-	for _, n := range names {
-		switch n {
-		case "name":
-			out[n] = a.LegalName
-		case "date_of_birth":
-			out[n] = a.DateOfBirth
-		case "email":
-			out[n] = a.Email
-		case "phone":
-			out[n] = a.Phone
-		case "address":
-			out[n] = map[string]any{"street_address": strings.TrimSpace(a.Residential.Line1 + "\n" + a.Residential.Line2),
-				"locality": a.Residential.City, "region": a.Residential.State, "postal_code": a.Residential.ZIP}
-		default:
-			if n == "answers:"+app.ServiceID {
-				out[n] = maps.Clone(answers)
-			}
-		}
-	}
-	return out
 }
 
 // checkPage runs a page's check over the answers so far with the page's

@@ -287,18 +287,12 @@ func (s *Service) buildCall(ctx context.Context, c Case, row pluginCallRow, w *W
 	return call, nil
 }
 
-// pluginData is the applicant's values of the data a call declares, with
-// claims shaped as OpenID Connect's (address as its address claim).
+// pluginData is the applicant's values of the data a call declares
+// (manifest.CallData); the profile is read only when a call carries a
+// fact of it.
 func (s *Service) pluginData(ctx context.Context, c Case, names []string, answers map[string]map[string]any) (map[string]any, error) {
-	out := map[string]any{}
 	var a Applicant
-	needsProfile := false
-	for _, n := range names {
-		if !strings.HasPrefix(n, "answers:") {
-			needsProfile = true
-		}
-	}
-	if needsProfile {
+	if manifest.NeedsContact(names) {
 		if s.deps.People == nil {
 			return nil, errors.New("casework: the applicant's profile is not available")
 		}
@@ -307,39 +301,8 @@ func (s *Service) pluginData(ctx context.Context, c Case, names []string, answer
 			return nil, fmt.Errorf("casework: applicant: %w", err)
 		}
 	}
-	for _, n := range names {
-		switch n {
-		case "name":
-			out[n] = a.Name
-		case "date_of_birth":
-			out[n] = a.DateOfBirth
-		case "email":
-			out[n] = a.Email
-		case "phone":
-			out[n] = a.Phone
-		case "address":
-			r := a.Residential
-			out[n] = map[string]any{"street_address": strings.Join(nonEmpty(r.Line1, r.Line2), "\n"), "locality": r.City, "region": r.State,
-				"postal_code": r.ZIP, "country": "US"}
-		default:
-			svc, ok := strings.CutPrefix(n, "answers:")
-			if !ok || svc != c.ServiceID {
-				return nil, fmt.Errorf("casework: a case of %s cannot send %q", c.ServiceID, n)
-			}
-			out[n] = answers
-		}
-	}
-	return out, nil
-}
-
-func nonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
+	return manifest.CallData(manifest.Contact{Name: a.Name, DateOfBirth: a.DateOfBirth, Email: a.Email, Phone: a.Phone,
+		Address: manifest.PostalAddress(a.Residential)}, c.ServiceID, answers, names)
 }
 
 // finishCall records a call's end in one transaction, once: the row, the

@@ -3,10 +3,12 @@ package manifest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/google/cel-go/cel"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -306,4 +308,71 @@ func PluginData(m *Manifest) map[string][]string {
 		out[pl] = d
 	}
 	return out
+}
+
+// Contact is what a person's profile gives a plug-in call: the facts of
+// the plug-in data vocabulary (name, date_of_birth, email, phone,
+// address). The applying and casework blocks each fill it from the
+// applicant they know.
+type Contact struct {
+	Name        string
+	DateOfBirth string // YYYY-MM-DD or ""
+	Email       string
+	Phone       string
+	Address     PostalAddress // where they live
+}
+
+// PostalAddress is a postal address, with the fields both blocks keep.
+type PostalAddress struct {
+	Line1, Line2, City, State, ZIP string
+}
+
+// NeedsContact reports whether any of names is a profile fact (anything
+// but answers:SERVICE), so a caller reads the profile only when a call
+// carries one.
+func NeedsContact(names []string) bool {
+	for _, n := range names {
+		if !strings.HasPrefix(n, "answers:") {
+			return true
+		}
+	}
+	return false
+}
+
+// CallData gives the values of the data names a call to a plug-in
+// carries for service, with claims shaped as OpenID Connect's (address as
+// its address claim). answers:SERVICE is answers, and only for the
+// service making the call: a name outside the vocabulary, or the answers
+// of another service, is an error.
+func CallData(c Contact, service string, answers map[string]map[string]any, names []string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, n := range names {
+		switch n {
+		case "name":
+			out[n] = c.Name
+		case "date_of_birth":
+			out[n] = c.DateOfBirth
+		case "email":
+			out[n] = c.Email
+		case "phone":
+			out[n] = c.Phone
+		case "address":
+			a := c.Address
+			var street []string
+			for _, l := range []string{a.Line1, a.Line2} {
+				if l = strings.TrimSpace(l); l != "" {
+					street = append(street, l)
+				}
+			}
+			out[n] = map[string]any{"street_address": strings.Join(street, "\n"), "locality": a.City, "region": a.State,
+				"postal_code": a.ZIP, "country": "US"}
+		default:
+			svc, ok := strings.CutPrefix(n, "answers:")
+			if !ok || svc != service {
+				return nil, fmt.Errorf("manifest: a call for %s cannot carry %q", service, n)
+			}
+			out[n] = maps.Clone(answers)
+		}
+	}
+	return out, nil
 }

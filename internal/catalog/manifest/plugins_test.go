@@ -134,3 +134,26 @@ func TestPluginBindingProblems(t *testing.T) {
 		})
 	}
 }
+
+func TestCallData(t *testing.T) {
+	c := manifest.Contact{Name: "Ana Example", DateOfBirth: "1990-04-12", Email: "ana@example.com", Phone: "+15550100",
+		Address: manifest.PostalAddress{Line1: "12 Oak St", Line2: " ", City: "Springfield", State: "EX", ZIP: "70101"}}
+	answers := map[string]map[string]any{"vehicle": {"plate": "EX 4KQ-218"}}
+	got, err := manifest.CallData(c, "renew", answers, []string{"name", "address", "answers:renew"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"name": "Ana Example", "answers:renew": answers,
+		"address": map[string]any{"street_address": "12 Oak St", "locality": "Springfield", "region": "EX", "postal_code": "70101", "country": "US"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("CallData = %v, want %v", got, want)
+	}
+	for _, names := range [][]string{{"answers:other-service"}, {"ssn"}} {
+		if _, err := manifest.CallData(c, "renew", answers, names); err == nil {
+			t.Errorf("CallData(%v): no error", names)
+		}
+	}
+	if manifest.NeedsContact([]string{"answers:renew"}) || !manifest.NeedsContact([]string{"answers:renew", "email"}) {
+		t.Error("NeedsContact")
+	}
+}
