@@ -8,9 +8,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/portico-gov/portico/internal/oidc"
@@ -369,6 +371,39 @@ func TestKeyRotation(t *testing.T) {
 		}
 		if !slices.Contains(s.auditActions(t), "oidc.keys.rotate") {
 			t.Error("rotation not audited")
+		}
+	})
+}
+
+// TestFirstKeyOnce: many requests at once on a new installation make one
+// signing key, so the JWKS fetched at any moment holds the key every
+// token is then signed with.
+func TestFirstKeyOnce(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		s := newSite(t, db)
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		sets := make([]jose.JSONWebKeySet, 16)
+		errs := make([]error, len(sets))
+		for i := range sets {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sets[i], errs[i] = s.svc.PublicKeys(ctx)
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sets[i].Keys) != 1 {
+				t.Fatalf("request %d saw %d keys", i, len(sets[i].Keys))
+			}
+		}
+		keys, err := s.svc.Keys(ctx)
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("%d keys made on a new installation (%v)", len(keys), err)
 		}
 	})
 }

@@ -62,7 +62,13 @@ var (
 // reloads on the same schedule, so a rotation reaches them all within
 // keyCacheTTL; the retirement rule below allows for that.
 type keyRing struct {
-	mu       sync.Mutex
+	mu sync.Mutex
+	// first serializes making the first key in this process: two
+	// requests that both found no key must not both make one, or the
+	// JWKS a plug-in fetched between the two commits lacks the key
+	// tokens are then signed with (seen in CI as unknown_key refusals
+	// right after a fresh demo started).
+	first    sync.Mutex
 	loadedAt time.Time
 	active   *signingKey
 	all      []*signingKey
@@ -227,6 +233,8 @@ func (s *Service) loadKeys(ctx context.Context, force bool) (*keyRing, error) {
 
 // firstKey creates the first signing key unless another process just did.
 func (s *Service) firstKey(ctx context.Context) (bool, error) {
+	s.keys.first.Lock()
+	defer s.keys.first.Unlock()
 	var n int
 	if err := s.db.Write().QueryRowContext(ctx, `SELECT COUNT(*) FROM oidc_keys WHERE retire_after IS NULL`).Scan(&n); err != nil {
 		return false, fmt.Errorf("oidc: count keys: %w", err)

@@ -69,6 +69,7 @@ type Payment struct {
 	Metadata       map[string]any `json:"metadata,omitempty"`
 	DelayedCapture bool           `json:"delayed_capture"`
 	Provider       string         `json:"payment_provider"`
+	Checkout       string         `json:"-"`
 	State          State          `json:"state"`
 	CreatedAt      time.Time      `json:"created_date"`
 	ExpiresAt      time.Time      `json:"-"`
@@ -88,6 +89,7 @@ type New struct {
 	Metadata       map[string]any
 	DelayedCapture bool
 	Provider       string // "sandbox" for test mode
+	Checkout       string // the checkout it belongs to (set by OpenCheckout)
 }
 
 // FieldError is a payment request's mistake, named the way GOV.UK Pay
@@ -207,10 +209,11 @@ func newID() string {
 
 // Service is the payment block.
 type Service struct {
-	db    *storage.DB
-	audit *audit.Log
-	bus   *events.Bus
-	clock platform.Clock
+	db        *storage.DB
+	audit     *audit.Log
+	bus       *events.Bus
+	clock     platform.Clock
+	providers map[string]Provider
 }
 
 // NewService returns the block. Every argument is required.
@@ -235,7 +238,7 @@ func (s *Service) Create(ctx context.Context, tx *sql.Tx, actor platform.Actor, 
 	now := s.clock.Now().UTC()
 	p := Payment{ID: newID(), Agency: n.Agency, Live: n.Live, Amount: n.Amount, Currency: n.Currency, Reference: n.Reference,
 		Description: n.Description, ReturnURL: n.ReturnURL, Language: n.Language, Email: n.Email, Metadata: n.Metadata,
-		DelayedCapture: n.DelayedCapture, Provider: n.Provider, State: StateOf(Created, ""), CreatedAt: now, ExpiresAt: now.Add(Expiry)}
+		DelayedCapture: n.DelayedCapture, Provider: n.Provider, Checkout: n.Checkout, State: StateOf(Created, ""), CreatedAt: now, ExpiresAt: now.Add(Expiry)}
 	var meta any
 	if len(p.Metadata) > 0 {
 		b, err := json.Marshal(p.Metadata)
@@ -244,9 +247,9 @@ func (s *Service) Create(ctx context.Context, tx *sql.Tx, actor platform.Actor, 
 		}
 		meta = string(b)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO payments (id, agency_id, live, amount, currency, reference, description, return_url, language, email, metadata, delayed_capture, provider, status, created_at, updated_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)`,
-		p.ID, p.Agency, p.Live, p.Amount, p.Currency, p.Reference, p.Description, p.ReturnURL, p.Language, p.Email, meta, p.DelayedCapture, p.Provider, string(Created), now, p.ExpiresAt); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO payments (id, agency_id, live, amount, currency, reference, description, return_url, language, email, metadata, delayed_capture, provider, status, created_at, updated_at, expires_at, checkout_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17)`,
+		p.ID, p.Agency, p.Live, p.Amount, p.Currency, p.Reference, p.Description, p.ReturnURL, p.Language, p.Email, meta, p.DelayedCapture, p.Provider, string(Created), now, p.ExpiresAt, n.Checkout); err != nil {
 		return Payment{}, fmt.Errorf("payment: create: %w", err)
 	}
 	if err := s.history(ctx, tx, p.ID, Created, "", now); err != nil {
@@ -360,8 +363,8 @@ func get(ctx context.Context, tx *sql.Tx, id string) (Payment, error) {
 	var p Payment
 	var status, code string
 	var meta sql.NullString
-	err := tx.QueryRowContext(ctx, `SELECT id, agency_id, live, amount, currency, reference, description, return_url, language, email, metadata, delayed_capture, provider, status, code, created_at, expires_at FROM payments WHERE id = $1`, id).
-		Scan(&p.ID, &p.Agency, &p.Live, &p.Amount, &p.Currency, &p.Reference, &p.Description, &p.ReturnURL, &p.Language, &p.Email, &meta, &p.DelayedCapture, &p.Provider, &status, &code, &p.CreatedAt, &p.ExpiresAt)
+	err := tx.QueryRowContext(ctx, `SELECT id, agency_id, live, amount, currency, reference, description, return_url, language, email, metadata, delayed_capture, provider, status, code, created_at, expires_at, checkout_id FROM payments WHERE id = $1`, id).
+		Scan(&p.ID, &p.Agency, &p.Live, &p.Amount, &p.Currency, &p.Reference, &p.Description, &p.ReturnURL, &p.Language, &p.Email, &meta, &p.DelayedCapture, &p.Provider, &status, &code, &p.CreatedAt, &p.ExpiresAt, &p.Checkout)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Payment{}, platform.Errorf(platform.CodeNotFound, "No payment matched the ID you provided")
 	}
