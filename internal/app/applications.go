@@ -41,6 +41,7 @@ func (a *App) applicationConfig(clock platform.Clock, cases *casework.Service, i
 		Obligations: draftObligations{a.Reminders}, Zone: a.Tenancy.Zone,
 		Plugins: formPlugins{a.Gateway},
 		Consent: a.Consents,
+		Bus:     a.Bus,
 	}
 }
 

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 
+	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/consent"
@@ -12,14 +13,14 @@ import (
 // EventTypes lists the types of the event log that plug-ins may ask for
 // in their manifests, from the blocks that emit them.
 func EventTypes() []string {
-	return []string{
+	return append(application.EventTypes(),
 		casework.EventOpened, casework.EventTransitioned, casework.EventClosed, casework.EventAssigned,
 		casework.EventInfoRequested, casework.EventInfoReceived, casework.EventMessaged, casework.EventOverdue,
 		casework.EventStaffNotified, casework.EventPaymentRequired, casework.EventPaymentRecorded,
 		casework.EventDocumentIssued, casework.EventReminderSet, casework.EventPluginCalled,
 		payment.EventCreated, payment.EventSucceeded, payment.EventFailed,
 		consent.EventGiven, consent.EventWithdrawn,
-	}
+	)
 }
 
 // PluginRefs adapts the plug-in registry to what service manifest

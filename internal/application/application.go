@@ -21,6 +21,7 @@ import (
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
@@ -165,6 +166,9 @@ type Config struct {
 	// personal data; nil: such calls are never made (the page starts
 	// empty, as if declined).
 	Consent Consents
+	// Bus, when set, receives the block's events (EventStarted, …) in the
+	// transaction of the change they record; nil emits none.
+	Bus *events.Bus
 }
 
 // Obligations is what the applying block needs of the reminder block.

@@ -150,7 +150,7 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 		DB: db, Audit: log, Clock: clock, Services: cat, Cases: cases, Files: files,
 		Mailer: notifyMailer{n}, Contacts: contactBook{"acct-ana": {"ana@example.com", "en"}, "acct-beto": {"beto@example.com", "es"}, gil.AccountID: {"gil@example.com", "en"}},
 		Agencies:  ten,
-		PublicURL: "https://services.example.gov", Jobs: ins, Registry: reg,
+		PublicURL: "https://services.example.gov", Jobs: ins, Registry: reg, Bus: bus,
 	}
 	svc, err := application.New(cfg)
 	if err != nil {

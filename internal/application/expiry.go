@@ -97,21 +97,24 @@ func (s *Service) Sweep(ctx context.Context) (reminded, expired int, err error) 
 			return reminded, expired, fmt.Errorf("application: sweep: remind %s: %w", d.id, err)
 		}
 	}
-	rows, err = s.db.Read().QueryContext(ctx, `SELECT id, agency_id, account_id FROM applications WHERE status = 'draft' AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, now, sweepBatch)
+	rows, err = s.db.Read().QueryContext(ctx, `SELECT id, agency_id, account_id, service_id, service_version FROM applications WHERE status = 'draft' AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, now, sweepBatch)
 	if err != nil {
 		return reminded, expired, fmt.Errorf("application: sweep: %w", err)
 	}
 	var gone [][3]string
+	var lapsed []eventData
 	for rows.Next() {
-		var id, agency, account string
-		if err := rows.Scan(&id, &agency, &account); err != nil {
+		var id, agency, account, service string
+		var version int
+		if err := rows.Scan(&id, &agency, &account, &service, &version); err != nil {
 			rows.Close()
 			return reminded, expired, fmt.Errorf("application: sweep: %w", err)
 		}
 		gone = append(gone, [3]string{id, agency, account})
+		lapsed = append(lapsed, eventData{ApplicationID: id, Service: service, Version: version})
 	}
 	rows.Close()
-	for _, g := range gone {
+	for i, g := range gone {
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 			// A draft submitted or withdrawn since it was listed is left
 			// alone: the conditional update changes nothing and no file
@@ -130,8 +133,10 @@ func (s *Service) Sweep(ctx context.Context) (reminded, expired int, err error) 
 			if err := s.enqueueDeleteFiles(ctx, tx, g[0], StatusExpired); err != nil {
 				return err
 			}
-			_, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.expire", Subject: "application:" + g[0], AgencyID: g[1]})
-			return err
+			if _, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.expire", Subject: "application:" + g[0], AgencyID: g[1]}); err != nil {
+				return err
+			}
+			return s.emit(ctx, tx, EventExpired, g[1], lapsed[i])
 		})
 		if err != nil {
 			return reminded, expired, fmt.Errorf("application: sweep: expire %s: %w", g[0], err)

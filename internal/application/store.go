@@ -111,6 +111,13 @@ func (s *Service) Start(ctx context.Context, a Applicant, serviceID string) (*Ap
 	}
 	now := s.clock.Now().UTC()
 	if !form.Eligible(a.Person(now), now) {
+		if s.cfg.Bus != nil {
+			if err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+				return s.emit(ctx, tx, EventIneligible, pub.AgencyID, eventData{Service: pub.ID, Version: pub.Version})
+			}); err != nil {
+				return nil, fmt.Errorf("application: start: %w", err)
+			}
+		}
 		return nil, ErrNotEligible
 	}
 	expires := now.Add(DraftLifetime)
@@ -128,9 +135,11 @@ func (s *Service) Start(ctx context.Context, a Applicant, serviceID string) (*Ap
 		if err := s.draftDue(ctx, tx, app, form, expires); err != nil {
 			return err
 		}
-		_, err := s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.start", Subject: "application:" + app.ID, AgencyID: app.AgencyID,
-			Detail: map[string]any{"service": app.ServiceID, "version": app.ServiceVersion}})
-		return err
+		if _, err := s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.start", Subject: "application:" + app.ID, AgencyID: app.AgencyID,
+			Detail: map[string]any{"service": app.ServiceID, "version": app.ServiceVersion}}); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, EventStarted, app.AgencyID, eventData{ApplicationID: app.ID, Service: app.ServiceID, Version: app.ServiceVersion})
 	})
 	if storage.IsUniqueViolation(err) { // a concurrent start won: use its draft
 		return s.DraftOf(ctx, a.AccountID, serviceID)
@@ -470,6 +479,13 @@ func (s *Service) Submit(ctx context.Context, a Applicant, appID string, revisio
 			Detail: map[string]any{"reference": c.Reference, "service": app.ServiceID, "version": app.ServiceVersion, "fee": fee}}); err != nil {
 			return err
 		}
+		sub := eventData{ApplicationID: app.ID, Service: app.ServiceID, Version: app.ServiceVersion, Reference: c.Reference}
+		if hasFee {
+			sub.FeeAmount, sub.FeeCurrency = &charge.Amount, charge.Currency
+		}
+		if err := s.emit(ctx, tx, EventSubmitted, app.AgencyID, sub); err != nil {
+			return err
+		}
 		// The confirmation is queued with the submission it confirms, once:
 		// only the transaction that turned the draft into a submission
 		// gets here.
@@ -556,8 +572,10 @@ func (s *Service) Withdraw(ctx context.Context, by platform.Actor, appID string)
 		if err := s.enqueueDeleteFiles(ctx, tx, app.ID, StatusWithdrawn); err != nil {
 			return err
 		}
-		_, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.withdraw", Subject: "application:" + app.ID, AgencyID: app.AgencyID})
-		return err
+		if _, err = s.cfg.Audit.Append(ctx, tx, audit.Record{Action: "application.withdraw", Subject: "application:" + app.ID, AgencyID: app.AgencyID}); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, EventWithdrawn, app.AgencyID, eventData{ApplicationID: app.ID, Service: app.ServiceID, Version: app.ServiceVersion})
 	})
 	if platform.ErrorCode(err) == platform.CodeConflict {
 		return err

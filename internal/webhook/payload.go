@@ -89,6 +89,12 @@ func (s *Service) body(pluginID string, e events.Event) ([]byte, error) {
 		}
 		ce.Data, ce.DataContentType = data, "application/json"
 	}
+	// The applying block's events carry no personal data (the application,
+	// its service and version, a submission's reference and fee): as
+	// they are.
+	if strings.HasPrefix(e.Type, "gov.portico.application.") && len(e.Data) > 0 {
+		ce.Data, ce.DataContentType = json.RawMessage(e.Data), "application/json"
+	}
 	// Events of other types carry their attributes only, until their
 	// payload is designed and documented.
 	b, err := json.Marshal(ce)
