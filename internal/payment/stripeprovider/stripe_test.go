@@ -91,7 +91,11 @@ func newOverlay(t *testing.T, target string) *overlay {
 			form = r.URL.Query()
 		}
 		o.mu.Lock()
-		o.requests = append(o.requests, seen{r.Method, r.URL.Path, form, r.Header.Get("Idempotency-Key")})
+		path := r.URL.Path
+		if r.URL.RawQuery != "" {
+			path += "?" + r.URL.RawQuery
+		}
+		o.requests = append(o.requests, seen{r.Method, path, form, r.Header.Get("Idempotency-Key")})
 		fail, delay := o.fail, o.delay
 		o.mu.Unlock()
 		if delay > 0 {
@@ -124,7 +128,8 @@ func (o *overlay) set(f func(o *overlay)) {
 	f(o)
 }
 
-// last returns the last request to path (method and path prefix).
+// last returns the last request by method whose path (with its query)
+// starts with prefix.
 func (o *overlay) last(t *testing.T, method, prefix string) seen {
 	t.Helper()
 	o.mu.Lock()
@@ -246,7 +251,7 @@ func TestStatusCaptureCancelRefund(t *testing.T) {
 	if out.Status != payment.Started || out.CardBrand != "visa" || out.LastDigits != "4242" {
 		t.Fatalf("status %+v", out)
 	}
-	r := o.last(t, http.MethodGet, "/v1/checkout/sessions/cs_test_portico")
+	r := o.last(t, http.MethodGet, "/v1/checkout/sessions/cs_test_portico?")
 	if got := r.form.Get("expand[0]"); got != "payment_intent.latest_charge" {
 		t.Errorf("expand %v", r.form)
 	}
@@ -313,7 +318,7 @@ func TestStatusCaptureCancelRefund(t *testing.T) {
 	if id, err := p.SessionOf(ctx, "pi_123"); err != nil || !strings.HasPrefix(id, "cs_") {
 		t.Errorf("SessionOf = %q %v", id, err)
 	}
-	if r := o.last(t, http.MethodGet, "/v1/checkout/sessions"); r.form.Get("payment_intent") != "pi_123" {
+	if r := o.last(t, http.MethodGet, "/v1/checkout/sessions?"); r.form.Get("payment_intent") != "pi_123" {
 		t.Errorf("session lookup sent %+v", r)
 	}
 }

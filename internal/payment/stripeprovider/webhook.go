@@ -203,7 +203,8 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, r, h.Logger, err)
 		return
 	}
-	ctx := r.Context()
+	// The audit log names who moved the payments: Stripe's webhook.
+	ctx := platform.WithActor(r.Context(), actor)
 	if seen, err := h.seen(ctx, ev.ID); err != nil {
 		web.WriteProblem(w, r, h.Logger, err)
 		return
