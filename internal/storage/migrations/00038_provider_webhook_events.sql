@@ -17,5 +17,3 @@ CREATE TABLE provider_webhook_events (
     PRIMARY KEY (provider, event_id)
 );
 
--- +goose Down
-DROP TABLE provider_webhook_events;
