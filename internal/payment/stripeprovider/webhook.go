@@ -260,6 +260,12 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, errDuplicate):
 		web.WriteJSON(w, http.StatusOK, map[string]any{"received": true, "duplicate": true})
 	case err != nil:
+		if platform.ErrorCode(err) == platform.CodeConflict {
+			// Stripe's state contradicts Portico's (say, a payment
+			// Portico has as submitted that Stripe reports as started):
+			// nothing was recorded, Stripe retries, an operator looks.
+			h.Logger.WarnContext(ctx, "stripe webhook: Stripe's state contradicts the checkout's", "event", ev.ID, "type", ev.Type, "ref", ref, "err", err)
+		}
 		web.WriteProblem(w, r, h.Logger, err)
 	default:
 		web.WriteJSON(w, http.StatusOK, map[string]any{"received": true})
