@@ -405,3 +405,35 @@ func TestWebhookIntentEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookContradiction: when Stripe reports a state the checkout
+// cannot move to (back to started from submitted), the event is 409,
+// nothing moves and nothing is recorded, so Stripe's retry is processed
+// once the states agree.
+func TestWebhookContradiction(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		r := newRig(t, db)
+		if _, err := r.svc.Settle(context.Background(), payer, r.checkout.ID, payment.Outcome{Status: payment.Submitted}); err != nil {
+			t.Fatal(err)
+		}
+		_, _, before := r.state(t)
+		r.o.set(func(o *overlay) { o.patch = sessionState("open", "unpaid", "requires_payment_method") })
+		ev := event("evt_back", "checkout.session.completed", map[string]any{"id": r.checkout.ProviderRef, "object": "checkout.session"})
+		if status, ct, body := r.post(t, ev, sign(ev, secret, time.Now())); status != http.StatusConflict || ct != "application/problem+json" {
+			t.Fatalf("%d %s %s", status, ct, body)
+		}
+		if st, _, steps := r.state(t); st != payment.Submitted || steps != before {
+			t.Fatalf("moved to %s (%d steps, was %d)", st, steps, before)
+		}
+		if got := r.recorded(t, "evt_back"); got != "" {
+			t.Fatalf("recorded as %q", got)
+		}
+		r.o.set(func(o *overlay) { o.patch = sessionState("complete", "paid", "succeeded") })
+		if status, _, body := r.post(t, ev, sign(ev, secret, time.Now())); status != http.StatusOK {
+			t.Fatalf("retry: %d %s", status, body)
+		}
+		if st, _, _ := r.state(t); st != payment.Success {
+			t.Fatalf("after the retry: %s", st)
+		}
+	})
+}
