@@ -60,7 +60,10 @@ const (
 // with their rule.
 func TestAuthorizationTable(t *testing.T) {
 	ctx := context.Background()
-	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8, DevMailbox: true}
+	// Stripe configured so its webhook route is served and walked (no
+	// request here reaches Stripe: unsigned events are refused first).
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8, DevMailbox: true,
+		StripeSecretKey: "sk_test_authz", StripeWebhookSecret: "whsec_authz", StripeAPIURL: "http://127.0.0.1:9"}
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)
 	}
@@ -393,6 +396,9 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /oauth/authorize", "POST", "/oauth/authorize", url.Values{"client_id": {"pc_nobody"}}, public},
 		{"GET /oauth/authorize/callback", "GET", "/oauth/authorize/callback?id=none", nil, public},
 		{"POST /oauth/token", "POST", "/oauth/token", url.Values{"grant_type": {"client_credentials"}}, public},
+		// Stripe's events: authenticated by their signature, never by a
+		// session (an unsigned one is 400 for everyone).
+		{"POST /webhooks/stripe", "POST", "/webhooks/stripe", nil, public},
 		{"POST /oauth/introspect", "POST", "/oauth/introspect", url.Values{"token": {"x"}}, public},
 		{"POST /oauth/revoke", "POST", "/oauth/revoke", url.Values{"token": {"x"}}, public},
 		{"GET /oauth/userinfo", "GET", "/oauth/userinfo", nil, public},

@@ -48,6 +48,7 @@ import (
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/oidc/oidcweb"
 	"github.com/portico-gov/portico/internal/payment"
+	"github.com/portico-gov/portico/internal/payment/stripeprovider"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/portal"
@@ -96,6 +97,10 @@ type App struct {
 	// Payments takes money online: payments in GOV.UK Pay's states and
 	// each agency's ledger (issue 12).
 	Payments *payment.Service
+	// LiveProvider names the provider that takes live payments: "stripe"
+	// when a Stripe secret key is configured (it is then registered on
+	// Payments), "" when none is (only the sandbox's test payments).
+	LiveProvider string
 	// Plugins is the plug-in registry: manifests, enablement per agency,
 	// access rights (ADR 31).
 	Plugins *plugin.Service
@@ -110,7 +115,8 @@ type App struct {
 	Consents *consent.Service
 
 	files       *application.Files
-	inserter    *jobs.Inserter // blocks' insert-only job client (DemoBlocks builds with it too)
+	stripe      *stripeprovider.Provider // nil without --stripe-secret-key
+	inserter    *jobs.Inserter           // blocks' insert-only job client (DemoBlocks builds with it too)
 	work        bool
 	jobsStarted bool
 	listener    net.Listener
@@ -310,6 +316,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	jobs.Register(reg, &payment.ExpireWorker{Payments: a.Payments})
+	if cfg.StripeSecretKey != "" {
+		sp, err := stripeprovider.New(stripeprovider.Config{SecretKey: cfg.StripeSecretKey, APIURL: cfg.StripeAPIURL, Retries: 2})
+		if err != nil {
+			return nil, err
+		}
+		a.Payments.Register(sp)
+		a.stripe, a.LiveProvider = sp, stripeprovider.Name
+	}
 	jobs.Register(reg, &casework.PluginCallWorker{Cases: a.Casework})
 	if err := a.newApplications(ctx, inserter, reg); err != nil {
 		return nil, err
@@ -412,6 +426,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		}
 		(&api.Events{Feed: feed}).Register(a.API)
 		catw.RegisterAPI(a.API)
+		// Stripe's events settle checkouts; without a signing secret the
+		// route is not served (the return page and the sweep settle).
+		if a.stripe != nil && cfg.StripeWebhookSecret != "" {
+			if err := stripeprovider.Register(a.Web, &stripeprovider.Webhook{Secret: cfg.StripeWebhookSecret, Charges: a.stripe,
+				Payments: a.Payments, DB: db, Clock: a.Clock, Logger: logger}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if a.Mailbox != nil {
 		var texts notifyweb.Texts

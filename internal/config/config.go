@@ -87,6 +87,17 @@ type Config struct {
 	Bus         string
 	BusStream   string
 	BusSubjects string
+
+	// Stripe takes live payments when StripeSecretKey is set
+	// (internal/payment/stripeprovider): sk_live_…, sk_test_… or a
+	// restricted rk_… key. StripeWebhookSecret (whsec_…) verifies the
+	// events Stripe sends to /webhooks/stripe; without it that route is
+	// not served and payments settle from the return page and the settle
+	// sweep only. StripeAPIURL replaces https://api.stripe.com (stripe-mock
+	// in tests; http only on a loopback address).
+	StripeSecretKey     string
+	StripeWebhookSecret string
+	StripeAPIURL        string
 }
 
 // Defaults.
@@ -134,6 +145,9 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.StringVar(&c.Bus, "bus", env("PORTICO_BUS"), "NATS `URL` to publish every event to with JetStream, e.g. nats://127.0.0.1:4222 (env PORTICO_BUS; default none)")
 	fs.StringVar(&c.BusStream, "bus-stream", envOr(env, "PORTICO_BUS_STREAM", "PORTICO_EVENTS"), "JetStream stream `name` for --bus (env PORTICO_BUS_STREAM)")
 	fs.StringVar(&c.BusSubjects, "bus-subjects", envOr(env, "PORTICO_BUS_SUBJECTS", "portico.events"), "subject `prefix` for --bus: each event goes to PREFIX.TYPE (env PORTICO_BUS_SUBJECTS)")
+	fs.StringVar(&c.StripeSecretKey, "stripe-secret-key", env("PORTICO_STRIPE_SECRET_KEY"), "Stripe secret `key` (sk_live_…, sk_test_… or rk_…): Stripe becomes the live payment provider (env PORTICO_STRIPE_SECRET_KEY, preferred: it keeps the key out of the process list)")
+	fs.StringVar(&c.StripeWebhookSecret, "stripe-webhook-secret", env("PORTICO_STRIPE_WEBHOOK_SECRET"), "signing `secret` (whsec_…) of the Stripe webhook endpoint https://PUBLIC-URL/webhooks/stripe (env PORTICO_STRIPE_WEBHOOK_SECRET, preferred)")
+	fs.StringVar(&c.StripeAPIURL, "stripe-api-url", env("PORTICO_STRIPE_API_URL"), "Stripe API base `URL` instead of https://api.stripe.com, e.g. stripe-mock's http://127.0.0.1:12111 (env PORTICO_STRIPE_API_URL)")
 	fs.StringVar(&c.MailFrom, "mail-from", env("PORTICO_MAIL_FROM"), "sender of email, e.g. \"State of Example <no-reply@services.example.gov>\" (env PORTICO_MAIL_FROM; default no-reply@ the public URL's host)")
 }
 
@@ -282,6 +296,9 @@ func (c *Config) Finish() error {
 			return fmt.Errorf("--bus: %w", err)
 		}
 	}
+	if err := c.finishStripe(); err != nil {
+		return err
+	}
 	if c.MailFrom == "" {
 		c.MailFrom = "no-reply@localhost"
 		// An IP address is not a mail domain (it would need [brackets]).
@@ -293,6 +310,35 @@ func (c *Config) Finish() error {
 	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		return fmt.Errorf("--mail-from %q is not an email address (want name@example.gov or \"Name <name@example.gov>\")", c.MailFrom)
+	}
+	return nil
+}
+
+// finishStripe checks the Stripe settings. Its errors never quote a key
+// or a secret, only what kind of value was expected.
+func (c *Config) finishStripe() error {
+	c.StripeSecretKey = strings.TrimSpace(c.StripeSecretKey)
+	c.StripeWebhookSecret = strings.TrimSpace(c.StripeWebhookSecret)
+	if k := c.StripeSecretKey; k != "" && !strings.HasPrefix(k, "sk_live_") && !strings.HasPrefix(k, "sk_test_") && !strings.HasPrefix(k, "rk_live_") && !strings.HasPrefix(k, "rk_test_") {
+		return fmt.Errorf("--stripe-secret-key must be a Stripe secret key (sk_live_…, sk_test_…) or restricted key (rk_…); a publishable key (pk_…) cannot take payments")
+	}
+	if c.StripeWebhookSecret != "" {
+		if c.StripeSecretKey == "" {
+			return fmt.Errorf("--stripe-webhook-secret needs --stripe-secret-key: the webhook reads each payment's state from Stripe")
+		}
+		if !strings.HasPrefix(c.StripeWebhookSecret, "whsec_") {
+			return fmt.Errorf("--stripe-webhook-secret must be the endpoint's signing secret (whsec_…), shown with the endpoint in Stripe's dashboard")
+		}
+	}
+	if c.StripeAPIURL != "" {
+		u, err := url.Parse(c.StripeAPIURL)
+		loopback := err == nil && (u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback())
+		if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.User != nil || !(u.Scheme == "https" || u.Scheme == "http" && loopback) {
+			return fmt.Errorf("--stripe-api-url %q must be an https URL with only a host (http only on a loopback address, for stripe-mock)", RedactURLs(c.StripeAPIURL))
+		}
+		if c.StripeSecretKey == "" {
+			return fmt.Errorf("--stripe-api-url needs --stripe-secret-key")
+		}
 	}
 	return nil
 }

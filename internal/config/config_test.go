@@ -69,6 +69,21 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{name: "bus with a path", args: []string{"--bus", "nats://h:4222/x"}, wantErr: "only a scheme, host and port"},
 		{name: "bus password not echoed", args: []string{"--bus", "http://user:secret@h:4222"}, wantErr: "user:xxxxx@h"},
 		{name: "bad checkpoint interval", args: []string{"--audit-checkpoint-every", "-1"}, wantErr: "--audit-checkpoint-every"},
+		{name: "no Stripe by default", check: func(c config.Config) bool {
+			return c.StripeSecretKey == "" && c.StripeWebhookSecret == "" && c.StripeAPIURL == ""
+		}},
+		{name: "Stripe from env", env: map[string]string{"PORTICO_STRIPE_SECRET_KEY": "sk_test_abc", "PORTICO_STRIPE_WEBHOOK_SECRET": "whsec_abc", "PORTICO_STRIPE_API_URL": "http://127.0.0.1:12111"}, check: func(c config.Config) bool {
+			return c.StripeSecretKey == "sk_test_abc" && c.StripeWebhookSecret == "whsec_abc" && c.StripeAPIURL == "http://127.0.0.1:12111"
+		}},
+		{name: "Stripe flags", args: []string{"--stripe-secret-key", "rk_live_abc", "--stripe-webhook-secret", "whsec_x", "--stripe-api-url", "https://stripe-proxy.example.gov"}, check: func(c config.Config) bool {
+			return c.StripeSecretKey == "rk_live_abc" && c.StripeWebhookSecret == "whsec_x"
+		}},
+		{name: "Stripe publishable key", args: []string{"--stripe-secret-key", "pk_live_SECRETISH"}, wantErr: "--stripe-secret-key must be a Stripe secret key"},
+		{name: "Stripe webhook secret without a key", args: []string{"--stripe-webhook-secret", "whsec_x"}, wantErr: "--stripe-webhook-secret needs --stripe-secret-key"},
+		{name: "Stripe webhook secret of another kind", args: []string{"--stripe-secret-key", "sk_test_a", "--stripe-webhook-secret", "sk_test_a"}, wantErr: "whsec_"},
+		{name: "Stripe API over http off loopback", args: []string{"--stripe-secret-key", "sk_test_a", "--stripe-api-url", "http://stripe.example.com"}, wantErr: "--stripe-api-url"},
+		{name: "Stripe API URL with a path", args: []string{"--stripe-secret-key", "sk_test_a", "--stripe-api-url", "https://h.example/v1"}, wantErr: "--stripe-api-url"},
+		{name: "Stripe API URL without a key", args: []string{"--stripe-api-url", "http://127.0.0.1:12111"}, wantErr: "--stripe-api-url needs --stripe-secret-key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -229,4 +244,20 @@ func FuzzValidateBus(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStripeSecretsNotEchoed: a mistaken Stripe setting is named in the
+// error, never quoted (it may be a real key pasted into the wrong flag).
+func TestStripeSecretsNotEchoed(t *testing.T) {
+	for _, args := range [][]string{
+		{"--stripe-secret-key", "pk_live_SECRETVALUE"},
+		{"--stripe-secret-key", "sk_live_SECRETVALUE", "--stripe-webhook-secret", "SECRETVALUE"},
+		{"--stripe-webhook-secret", "whsec_SECRETVALUE"},
+		{"--stripe-secret-key", "sk_live_SECRETVALUE", "--stripe-api-url", "http://user:SECRETVALUE@stripe.example.com"},
+	} {
+		_, err := parse(t, nil, args...)
+		if err == nil || strings.Contains(err.Error(), "SECRETVALUE") {
+			t.Errorf("%v: error %v", args, err)
+		}
+	}
 }

@@ -243,6 +243,22 @@ func (s *Service) SettleRef(ctx context.Context, actor platform.Actor, provider,
 	return s.Settle(ctx, actor, id, o)
 }
 
+// SettleRefTx is SettleRef inside the caller's transaction, for a caller
+// that records something with the settling (a provider webhook records
+// the event's id, so a replayed event is never acted on twice). It
+// returns the checkout's id; a ref no checkout has is CodeNotFound.
+func (s *Service) SettleRefTx(ctx context.Context, tx *sql.Tx, actor platform.Actor, provider, ref string, o Outcome) (string, error) {
+	var id string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM checkouts WHERE provider = $1 AND provider_ref = $2`, provider, ref).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", platform.Errorf(platform.CodeNotFound, "no checkout has the %s reference %q", provider, ref)
+	}
+	if err != nil {
+		return "", fmt.Errorf("payment: settle: %w", err)
+	}
+	return id, s.moveCheckout(ctx, tx, actor, id, o)
+}
+
 func (s *Service) moveCheckout(ctx context.Context, tx *sql.Tx, actor platform.Actor, id string, o Outcome) error {
 	if !o.Status.Valid() {
 		return fmt.Errorf("payment: settle: unknown status %q", o.Status)
