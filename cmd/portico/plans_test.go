@@ -310,6 +310,9 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	// Beto agreed to share his data with the DMV's vehicle records, which
 	// looked his vehicle up: a consent and a use on "Who has used my data".
 	giveConsent(t, a, beto.ID)
+	// Beto paid his renewal fee online: his receipt, and the payment in
+	// his application's and the DMV's case timelines.
+	receiptOf := paidCheckout(t, a, kase)
 	if _, err := a.Gateway.Call(ctx, platform.Actor{Kind: platform.ActorStaff, ID: "plans-staff", Grants: []platform.Grant{{Agency: "dmv", Role: "caseworker"}}},
 		gateway.Request{Agency: "dmv", Service: "vehicle-registration-renewal", Person: beto.ID, Plugin: "vehicle-registry", Operation: "find-vehicle",
 			Path: map[string]string{"plate": "EX7MB904"}, Data: map[string]any{"name": "Beto Ciudadano"}}); err != nil {
@@ -369,6 +372,8 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		{"GET /{$}", page("/")},
 		{"GET /life-events/{id}", page("/life-events/moving")},
 		{"GET /applications/{id}", page("/applications/" + kase.ID)},
+		{"GET /pay/receipts/{file}", page("/pay/receipts/" + receiptOf.ID)},
+		{"GET /pay/receipts/{file} (PDF)", page("/pay/receipts/" + receiptOf.ID + ".pdf")},
 		{"GET /apply/{app}", page("/apply/" + draft.ID)},
 		{"GET /apply/{app}/pages/{page}", page("/apply/" + draft.ID + "/pages/you")},
 		{"GET /apply/{app}/check", page("/apply/" + draft.ID + "/check")},
