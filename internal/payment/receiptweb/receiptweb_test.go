@@ -83,7 +83,7 @@ type rig struct {
 
 // newRig serves the receipt pages over real payment and receipt blocks on
 // db, with a checkout of Ana's paying the DMV and the county treasurer.
-func newRig(t *testing.T, db *storage.DB, signedIn string) rig {
+func newRig(t testing.TB, db *storage.DB, signedIn string) rig {
 	t.Helper()
 	ctx := context.Background()
 	clock := platform.NewFakeClock(paidAt)
@@ -256,4 +256,29 @@ func TestBrowserReceipt(t *testing.T) {
 		}
 		p.CheckEverywhere(t, "receipt-unpaid-"+lang, srv.URL+"/pay/receipts/"+r.unpaid.ID+"?lang="+lang, 1280, 390)
 	}
+}
+
+// FuzzReceiptPath: whatever follows /pay/receipts/, the answer is the
+// payer's receipt (its id, with or without .pdf) or 404, never a server
+// error and never someone's receipt by another name.
+func FuzzReceiptPath(f *testing.F) {
+	r := newRig(f, storagetest.Open(f, storage.SQLite), "acct-ana")
+	for _, s := range []string{r.checkout.ID, r.checkout.ID + ".pdf", r.unpaid.ID, "x.pdf", ".pdf", strings.ToUpper(r.checkout.ID), r.checkout.ID + ".pdf.pdf", "%2e%2e", "ä"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, file string) {
+		req := httptest.NewRequest("GET", "/pay/receipts/x", nil)
+		req.URL.Path = "/pay/receipts/" + file
+		req.URL.RawPath = ""
+		w := httptest.NewRecorder()
+		r.server.ServeHTTP(w, req)
+		switch code := w.Code; {
+		case code >= 500:
+			t.Fatalf("%q: %d", file, code)
+		case code == http.StatusOK:
+			if file != r.checkout.ID && file != r.checkout.ID+".pdf" && file != r.unpaid.ID {
+				t.Fatalf("%q answered 200", file)
+			}
+		}
+	})
 }
