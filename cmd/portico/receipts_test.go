@@ -118,9 +118,13 @@ func TestReceiptJourney(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, m := range msgs {
+		for _, m := range msgs {
 			if strings.Contains(m.Subject, c.ID) {
-				mail = &msgs[i]
+				full, err := a.Mailbox.Message(ctx, m.ID) // the list has no bodies
+				if err != nil {
+					t.Fatal(err)
+				}
+				mail = &full
 			}
 		}
 		if time.Now().After(deadline) {
