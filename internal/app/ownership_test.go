@@ -175,6 +175,11 @@ func migrationTables(t *testing.T, dir string) map[string]string {
 	// not tables any more.
 	for _, e := range entries {
 		b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		// What a migration's Down section drops is there only when it is
+		// rolled back (00034 has one).
+		if up, _, ok := strings.Cut(string(b), "-- +goose Down"); ok {
+			b = []byte(up)
+		}
 		for _, m := range regexp.MustCompile(`(?i)drop\s+table\s+(?:if\s+exists\s+)?([a-z_][a-z0-9_]*)`).FindAllStringSubmatch(string(b), -1) {
 			delete(out, strings.ToLower(m[1]))
 		}

@@ -16,5 +16,3 @@ CREATE TABLE payment_receipts (
     sent_at          {{.Time}} NOT NULL
 );
 
--- +goose Down
-DROP TABLE payment_receipts;
