@@ -51,7 +51,9 @@ func (agencies) AgencyName(_ context.Context, id string) (receipt.Text, error) {
 
 type nobody struct{}
 
-func (nobody) Contact(context.Context, string) (receipt.Contact, error) { return receipt.Contact{Lang: "en"}, nil }
+func (nobody) Contact(context.Context, string) (receipt.Contact, error) {
+	return receipt.Contact{Lang: "en"}, nil
+}
 func (nobody) MailReceipt(context.Context, *sql.Tx, receipt.Message) (string, error) {
 	return "", nil
 }
