@@ -638,6 +638,11 @@ var personalColumns = map[string]bool{
 	"grant_id": true, "auth_request_id": true, "token_hash": true, "code_hash": true, "email": true, "email_key": true,
 	"recipient": true, "reference": true, "subject": true, "key": true, "feed_id": true, "phone": true, "blob_key": true,
 	"event_id": true, "position": true, "person_id": true,
+	// A payment's rows point at their payment and checkout, and a checkout
+	// item at what it pays (a case fee's id): copies kept pointing at the
+	// seeded person's would make every copy of a case's payment join every
+	// copy of its history.
+	"payment_id": true, "checkout_id": true, "source": true,
 }
 
 // seedPopulation copies every row of every population table (everything
