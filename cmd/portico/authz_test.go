@@ -221,6 +221,9 @@ func TestAuthorizationTable(t *testing.T) {
 	// Beto's consent for the renewal's use of the vehicle records, the
 	// object of the consent withdrawal route.
 	betoConsent := giveConsent(t, a, beto.ID)
+	// Beto paid his renewal fee online: the receipt is the object of the
+	// receipt routes.
+	betoReceipt := paidCheckout(t, a, kase)
 
 	allowedFor := func(r rule, ac *actor) bool {
 		switch r {
@@ -434,6 +437,10 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /apply/{app}/files/{file}", "GET", "/apply/" + draft.ID + "/files/" + upload.ID, nil, ownerOnly},
 		{"GET /apply/{app}/withdraw", "GET", "/apply/" + draft.ID + "/withdraw", nil, ownerOnly},
 		{"POST /apply/{app}/withdraw", "POST", "/apply/" + other.ID + "/withdraw", nil, ownerOnly},
+		// Receipts (internal/payment/receiptweb): the person who paid only;
+		// anyone else gets 404. One route serves the page and its PDF.
+		{"GET /pay/receipts/{file}", "GET", "/pay/receipts/" + betoReceipt.ID, nil, ownerOnly},
+		{"GET /pay/receipts/{file}", "GET", "/pay/receipts/" + betoReceipt.ID + ".pdf", nil, ownerOnly},
 		// Consent (internal/consent/consentweb): a citizen's own, never staff's.
 		{"GET /consent", "GET", "/consent?service=vehicle-registration-renewal&plugin=vehicle-registry&return=%2Fdashboard", nil, citizensOnly},
 		{"POST /consent", "POST", "/consent", url.Values{"service": {"vehicle-registration-renewal"}, "plugin": {"vehicle-registry"}, "return": {"/dashboard"}, "decision": {"decline"}}, citizensOnly},

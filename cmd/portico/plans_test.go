@@ -310,6 +310,9 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	// Beto agreed to share his data with the DMV's vehicle records, which
 	// looked his vehicle up: a consent and a use on "Who has used my data".
 	giveConsent(t, a, beto.ID)
+	// Beto paid his renewal fee online: his receipt, and the payment in
+	// his application's and the DMV's case timelines.
+	receiptOf := paidCheckout(t, a, kase)
 	if _, err := a.Gateway.Call(ctx, platform.Actor{Kind: platform.ActorStaff, ID: "plans-staff", Grants: []platform.Grant{{Agency: "dmv", Role: "caseworker"}}},
 		gateway.Request{Agency: "dmv", Service: "vehicle-registration-renewal", Person: beto.ID, Plugin: "vehicle-registry", Operation: "find-vehicle",
 			Path: map[string]string{"plate": "EX7MB904"}, Data: map[string]any{"name": "Beto Ciudadano"}}); err != nil {
@@ -369,6 +372,8 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		{"GET /{$}", page("/")},
 		{"GET /life-events/{id}", page("/life-events/moving")},
 		{"GET /applications/{id}", page("/applications/" + kase.ID)},
+		{"GET /pay/receipts/{file}", page("/pay/receipts/" + receiptOf.ID)},
+		{"GET /pay/receipts/{file} (PDF)", page("/pay/receipts/" + receiptOf.ID + ".pdf")},
 		{"GET /apply/{app}", page("/apply/" + draft.ID)},
 		{"GET /apply/{app}/pages/{page}", page("/apply/" + draft.ID + "/pages/you")},
 		{"GET /apply/{app}/check", page("/apply/" + draft.ID + "/check")},
@@ -633,6 +638,11 @@ var personalColumns = map[string]bool{
 	"grant_id": true, "auth_request_id": true, "token_hash": true, "code_hash": true, "email": true, "email_key": true,
 	"recipient": true, "reference": true, "subject": true, "key": true, "feed_id": true, "phone": true, "blob_key": true,
 	"event_id": true, "position": true, "person_id": true,
+	// A payment's rows point at their payment and checkout, and a checkout
+	// item at what it pays (a case fee's id): copies kept pointing at the
+	// seeded person's would make every copy of a case's payment join every
+	// copy of its history.
+	"payment_id": true, "checkout_id": true, "source": true,
 }
 
 // seedPopulation copies every row of every population table (everything

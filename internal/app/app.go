@@ -49,6 +49,8 @@ import (
 	"github.com/portico-gov/portico/internal/oidc/oidcweb"
 	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/payment/stripeprovider"
+	"github.com/portico-gov/portico/internal/payment/receipt"
+	"github.com/portico-gov/portico/internal/payment/receiptweb"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/portal"
@@ -101,6 +103,9 @@ type App struct {
 	// when a Stripe secret key is configured (it is then registered on
 	// Payments), "" when none is (only the sandbox's test payments).
 	LiveProvider string
+	// Receipts: a paid checkout's receipt page, PDF and message, and the
+	// online payments a case's history shows.
+	Receipts *receipt.Service
 	// Plugins is the plug-in registry: manifests, enablement per agency,
 	// access rights (ADR 31).
 	Plugins *plugin.Service
@@ -324,6 +329,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		a.Payments.Register(sp)
 		a.stripe, a.LiveProvider = sp, stripeprovider.Name
 	}
+	if err := a.newReceipts(); err != nil {
+		return nil, err
+	}
 	jobs.Register(reg, &casework.PluginCallWorker{Cases: a.Casework})
 	if err := a.newApplications(ctx, inserter, reg); err != nil {
 		return nil, err
@@ -387,7 +395,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := pluginconsole.Register(a.Web, idw, a.Plugins, a.Gateway, a.Tenancy, a.Catalog); err != nil {
 		return nil, err
 	}
-	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications, a.Tenancy); err != nil {
+	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications, a.Tenancy, a.Receipts); err != nil {
+		return nil, err
+	}
+	if err := receiptweb.Register(a.Web, a.Receipts, idw); err != nil {
 		return nil, err
 	}
 	if err := feedbackweb.Register(a.Web, a.Feedback, idw); err != nil {

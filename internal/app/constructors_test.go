@@ -17,6 +17,7 @@ import (
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/payment"
+	"github.com/portico-gov/portico/internal/payment/receipt"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/reminder"
@@ -100,6 +101,18 @@ func TestConstructorsRefuseNilDependencies(t *testing.T) {
 			}},
 			{"payment", []string{"database", "audit log", "event bus", "clock"}, func(o string) error {
 				_, err := payment.NewService(keep(o, "database", db), keep(o, "audit log", log), keep(o, "event bus", events.NewBus(clock)), keep[platform.Clock](o, "clock", clock))
+				return err
+			}},
+			{"receipt", []string{"database", "audit log", "event bus", "payments", "agencies", "contacts", "mailer", "clock", "public URL", "time zone"}, func(o string) error {
+				pay, err := payment.NewService(db, log, events.NewBus(clock), clock)
+				if err != nil {
+					return err
+				}
+				_, err = receipt.New(receipt.Config{DB: keep(o, "database", db), Audit: keep(o, "audit log", log), Bus: keep(o, "event bus", events.NewBus(clock)),
+					Payments: keep[receipt.Checkouts](o, "payments", pay), Agencies: keep[receipt.Agencies](o, "agencies", receiptAgencies{ten}),
+					Contacts: keep[receipt.Contacts](o, "contacts", receiptContacts{}), Mailer: keep[receipt.Mailer](o, "mailer", receiptMailer{note}),
+					Clock: keep[platform.Clock](o, "clock", clock), PublicURL: keep(o, "public URL", func() string { return "https://portico.example.gov" }),
+					Zone: keep(o, "time zone", ten.Zone)})
 				return err
 			}},
 			{"notify", []string{"database", "job inserter", "job registry", "clock"}, func(o string) error {

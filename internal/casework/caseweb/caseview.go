@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/casework"
@@ -34,6 +35,10 @@ type transitionView struct {
 type entryView struct {
 	When, Who, Kind, Text, Body string
 	Internal                    bool
+	// Link and LinkText: a link under the entry (an online payment's
+	// receipt, for the person who paid).
+	Link, LinkText string
+	at             time.Time // orders entries from different sources
 }
 
 type paymentView struct {
@@ -133,7 +138,7 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 	}
 	for _, e := range entries {
 		v.Timeline = append(v.Timeline, entryView{When: when(p, &e.At), Who: WhoLabel(p, e.By, staff, v.Agency), Kind: e.Kind,
-			Text: EntryText(p, m, e), Body: e.Body, Internal: e.Internal})
+			Text: EntryText(p, m, e), Body: e.Body, Internal: e.Internal, at: e.At})
 		if staff && c.ClosedAt == nil && e.Action() == "call_plugin" && e.Str("outcome") == "failed" {
 			v.PluginFailures = append(v.PluginFailures, p.T("case.plugin.failed.body", e.Str("plugin"), e.Str("operation")))
 		}
@@ -162,6 +167,9 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 			v.Outstanding = p.Money(due, x.Currency)
 		}
 	}
+	if err := h.onlinePayments(ctx, p, c, staff, applicant, pays, &v); err != nil {
+		return v, err
+	}
 	docs, err := h.cases.Documents(ctx, c.ID)
 	if err != nil {
 		return v, err
@@ -170,6 +178,47 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 		v.Documents = append(v.Documents, documentView{Title: tr(m.Documents[d.Document].Title, lg), Issued: when(p, &d.IssuedAt), ValidUntil: when(p, d.ValidUntil)})
 	}
 	return v, nil
+}
+
+// onlinePayments adds to v's timeline each of the agency's payments that
+// paid the case's fees (pays) online: for the applicant, its amount and
+// reference with a link to the receipt (when they paid it themselves); for
+// staff, its amount and payment id, and of the card only its last four
+// digits. Entries from both sources are ordered by time.
+func (h *Handlers) onlinePayments(ctx context.Context, p *web.Page, c casework.Case, staff bool, applicant casework.Applicant, pays []casework.Payment, v *caseView) error {
+	if h.paid == nil || len(pays) == 0 {
+		return nil
+	}
+	ids := make([]string, len(pays))
+	for i, x := range pays {
+		ids[i] = strconv.FormatInt(x.ID, 10)
+	}
+	online, err := h.paid.CasePayments(ctx, ids)
+	if err != nil || len(online) == 0 {
+		return err
+	}
+	for _, o := range online {
+		if o.Agency != c.AgencyID {
+			continue // only the case's agency's own payment belongs on its case
+		}
+		amount := p.Money(o.Amount, o.Currency)
+		ev := entryView{When: when(p, &o.PaidAt), Kind: "payment", at: o.PaidAt,
+			Who: WhoLabel(p, casework.Who{Kind: casework.ByApplicant, Name: applicant.Name}, staff, v.Agency)}
+		switch {
+		case staff && o.LastDigits != "":
+			ev.Text = p.T("case.entry.paid_online.staff.card", amount, o.PaymentID, o.LastDigits)
+		case staff:
+			ev.Text = p.T("case.entry.paid_online.staff", amount, o.PaymentID)
+		default:
+			ev.Text = p.T("case.entry.paid_online", amount, o.Reference)
+			if o.Account == c.AccountID {
+				ev.Link, ev.LinkText = "/pay/receipts/"+o.CheckoutID, p.T("case.entry.paid_online.receipt")
+			}
+		}
+		v.Timeline = append(v.Timeline, ev)
+	}
+	sort.SliceStable(v.Timeline, func(i, j int) bool { return v.Timeline[i].at.Before(v.Timeline[j].at) })
+	return nil
 }
 
 // newApplicantView lays out an applicant's details for the page.

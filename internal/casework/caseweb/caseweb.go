@@ -33,6 +33,7 @@ import (
 	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
+	"github.com/portico-gov/portico/internal/payment/receipt"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/tenancy"
 	"github.com/portico-gov/portico/internal/web"
@@ -65,6 +66,13 @@ type Agencies interface {
 	Agency(ctx context.Context, id string) (tenancy.Agency, error)
 }
 
+// OnlinePayments is what the pages need of the payment block's receipts:
+// the case's fees paid online (by the ids of its case_payments), for the
+// timelines. The pages have authorised the case first.
+type OnlinePayments interface {
+	CasePayments(ctx context.Context, casePaymentIDs []string) ([]receipt.Paid, error)
+}
+
 // Handlers serves the case pages.
 type Handlers struct {
 	web      *web.Server
@@ -73,14 +81,16 @@ type Handlers struct {
 	cat      Catalog
 	files    Files
 	agencies Agencies
+	paid     OnlinePayments
 }
 
-// Register adds the case pages to s.
-func Register(s *web.Server, idw *identityweb.Handlers, cases *casework.Service, staff Staff, cat Catalog, files Files, agencies Agencies) error {
+// Register adds the case pages to s. paid may be nil: the timelines then
+// show no online payments.
+func Register(s *web.Server, idw *identityweb.Handlers, cases *casework.Service, staff Staff, cat Catalog, files Files, agencies Agencies, paid OnlinePayments) error {
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
-	h := &Handlers{web: s, cases: cases, staff: staff, cat: cat, files: files, agencies: agencies}
+	h := &Handlers{web: s, cases: cases, staff: staff, cat: cat, files: files, agencies: agencies, paid: paid}
 	// Any staff member may open the queue; it lists only their agencies'
 	// cases. Per-case access is checked against the case's agency.
 	anyStaff := func(*http.Request, *identity.Account) bool { return true }
