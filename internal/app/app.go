@@ -48,6 +48,7 @@ import (
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/oidc/oidcweb"
 	"github.com/portico-gov/portico/internal/payment"
+	"github.com/portico-gov/portico/internal/payment/payapi"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/portal"
@@ -96,6 +97,8 @@ type App struct {
 	// Payments takes money online: payments in GOV.UK Pay's states and
 	// each agency's ledger (issue 12).
 	Payments *payment.Service
+	// PaymentKeys are agencies' API keys for /v1/payments (payapi).
+	PaymentKeys *payapi.Keys
 	// Plugins is the plug-in registry: manifests, enablement per agency,
 	// access rights (ADR 31).
 	Plugins *plugin.Service
@@ -310,6 +313,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	jobs.Register(reg, &payment.ExpireWorker{Payments: a.Payments})
+	if a.PaymentKeys, err = payapi.NewKeys(db, a.Audit, a.Clock); err != nil {
+		return nil, err
+	}
 	jobs.Register(reg, &casework.PluginCallWorker{Cases: a.Casework})
 	if err := a.newApplications(ctx, inserter, reg); err != nil {
 		return nil, err
@@ -432,6 +438,19 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		Clock:      a.Clock,
 		Logger:     logger,
 	}))
+	// The GOV.UK Pay-compatible API (docs/payments.md). Live keys'
+	// payments go to Stripe when a Stripe provider is registered; until
+	// then live creates are refused with 422.
+	payAPI, err := payapi.New(db, a.Payments, a.PaymentKeys, a.Audit, payapi.Config{
+		PublicURL:    func() string { return a.Config.PublicURL },
+		LiveProvider: "stripe",
+		Clock:        a.Clock,
+		Logger:       logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	payapi.Register(a.Web, payAPI)
 	ok = true
 	return a, nil
 }

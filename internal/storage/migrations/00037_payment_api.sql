@@ -48,11 +48,3 @@ CREATE INDEX ledger_entries_refund ON ledger_entries (refund_id) WHERE refund_id
 -- (GET /v1/payments?state=…&email=…), newest first.
 CREATE INDEX payments_agency_status ON payments (agency_id, status, created_at);
 CREATE INDEX payments_agency_email ON payments (agency_id, email, created_at);
-
--- +goose Down
-DROP INDEX payments_agency_email;
-DROP INDEX payments_agency_status;
-DROP INDEX ledger_entries_refund;
-ALTER TABLE ledger_entries DROP COLUMN refund_id;
-DROP TABLE payment_idempotency;
-DROP TABLE payment_api_keys;
