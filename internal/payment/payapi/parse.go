@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/portico-gov/portico/internal/payment"
 )
@@ -120,6 +121,10 @@ func parseCreate(body []byte) (createRequest, *payError) {
 		if err := json.Unmarshal(v, strs[f]); err != nil {
 			return createRequest{}, fieldError(400, "P0102", f, "Invalid attribute value: "+f+". Must be a valid string format")
 		}
+		if strings.ContainsRune(*strs[f], 0) {
+			// PostgreSQL cannot store a NUL in text; no real value has one.
+			return createRequest{}, fieldError(422, "P0102", f, "Invalid attribute value: "+f+". Must be valid text")
+		}
 		canon[f] = *strs[f]
 	}
 	bools := map[string]*bool{"delayed_capture": &c.DelayedCapture, "moto": &c.Moto}
@@ -206,6 +211,9 @@ func parseMetadata(v json.RawMessage) (map[string]any, *payError) {
 	}
 	out := make(map[string]any, len(raw))
 	for k, rv := range raw {
+		if strings.ContainsRune(k, 0) || bytes.Contains(rv, []byte(`\u0000`)) {
+			return nil, fieldError(422, "P0102", "metadata", "Invalid attribute value: metadata. Keys and values must be valid text")
+		}
 		var x any
 		dec := json.NewDecoder(bytes.NewReader(rv))
 		dec.UseNumber()
