@@ -270,6 +270,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			// Payments left unfinished for 90 minutes fail with P0020.
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return payment.ExpireArgs{}, nil }, nil),
+			// Idempotency-Key records of /v1/payments are kept 24 hours.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return payapi.PurgeArgs{}, nil }, nil),
 		},
 	}
 	inserter, err := jobs.NewInserter(db, jobsCfg)
@@ -316,6 +319,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if a.PaymentKeys, err = payapi.NewKeys(db, a.Audit, a.Clock); err != nil {
 		return nil, err
 	}
+	jobs.Register(reg, &payapi.PurgeWorker{Keys: a.PaymentKeys})
 	jobs.Register(reg, &casework.PluginCallWorker{Cases: a.Casework})
 	if err := a.newApplications(ctx, inserter, reg); err != nil {
 		return nil, err

@@ -685,3 +685,28 @@ func TestKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestPurgeIdempotency: records older than 24 hours are deleted; newer
+// ones still answer.
+func TestPurgeIdempotency(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := newEnv(t, db, envOpts{rateLimit: -1})
+		if r := e.do("POST", "/v1/payments", "dmv", good(), "Idempotency-Key", "old"); r.status != 201 {
+			t.Fatal(r.raw)
+		}
+		e.clock.Advance(23 * time.Hour)
+		fresh := e.do("POST", "/v1/payments", "dmv", good(), "Idempotency-Key", "fresh")
+		e.clock.Advance(time.Hour)
+		n, err := e.keys.PurgeIdempotency(context.Background())
+		if err != nil || n != 1 {
+			t.Fatalf("purged %d, %v", n, err)
+		}
+		if r := e.do("POST", "/v1/payments", "dmv", good(), "Idempotency-Key", "fresh"); r.status != 200 || r.body["payment_id"] != fresh.body["payment_id"] {
+			t.Fatalf("fresh key after purge: %d %s", r.status, r.raw)
+		}
+		var left int
+		if err := db.Read().QueryRow(`SELECT COUNT(*) FROM payment_idempotency`).Scan(&left); err != nil || left != 1 {
+			t.Fatalf("%d left, %v", left, err)
+		}
+	})
+}

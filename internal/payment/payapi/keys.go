@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/riverqueue/river"
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/platform"
@@ -188,4 +189,46 @@ func (s *Keys) Authenticate(ctx context.Context, token string) (Key, error) {
 		return Key{}, errNoKey
 	}
 	return k, nil
+}
+
+// PurgeBatch is how many Idempotency-Key records one purge deletes at
+// most per statement.
+const PurgeBatch = 1000
+
+// PurgeIdempotency deletes Idempotency-Key records older than
+// IdempotencyWindow (they are no longer consulted), a batch at a time so
+// no statement holds the table long, and returns how many it deleted.
+func (s *Keys) PurgeIdempotency(ctx context.Context) (int64, error) {
+	cutoff := s.clock.Now().UTC().Add(-IdempotencyWindow)
+	var total int64
+	for {
+		res, err := s.db.Write().ExecContext(ctx, `DELETE FROM payment_idempotency WHERE (key_id, idem_key) IN
+			(SELECT key_id, idem_key FROM payment_idempotency WHERE created_at <= $1 ORDER BY created_at LIMIT $2)`, cutoff, PurgeBatch)
+		if err != nil {
+			return total, fmt.Errorf("payapi: purge idempotency keys: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		if n < PurgeBatch {
+			return total, nil
+		}
+	}
+}
+
+// PurgeArgs is the hourly job that forgets old Idempotency-Key records.
+type PurgeArgs struct{}
+
+// Kind implements river.JobArgs.
+func (PurgeArgs) Kind() string { return "payapi.purge_idempotency" }
+
+// PurgeWorker runs PurgeIdempotency.
+type PurgeWorker struct {
+	river.WorkerDefaults[PurgeArgs]
+	Keys *Keys
+}
+
+// Work implements river.Worker.
+func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
+	_, err := w.Keys.PurgeIdempotency(ctx)
+	return err
 }
