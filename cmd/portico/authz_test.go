@@ -382,6 +382,18 @@ func TestAuthorizationTable(t *testing.T) {
 		{"GET /v2/templates", "GET", "/v2/templates", nil, public},
 		{"POST /v2/template/{id}/preview", "POST", "/v2/template/x/preview", nil, public},
 		{"GET /v2/received-text-messages", "GET", "/v2/received-text-messages", nil, public},
+		// The GOV.UK Pay-compatible API (internal/payment/payapi): an
+		// agency's API key on every request, never a session; which agency
+		// and mode sees what is payapi's TestNotFound and TestLiveKeys.
+		{"POST /v1/payments", "POST", "/v1/payments", nil, bearerOnly},
+		{"GET /v1/payments", "GET", "/v1/payments", nil, bearerOnly},
+		{"GET /v1/payments/{id}", "GET", "/v1/payments/x", nil, bearerOnly},
+		{"GET /v1/payments/{id}/events", "GET", "/v1/payments/x/events", nil, bearerOnly},
+		{"POST /v1/payments/{id}/cancel", "POST", "/v1/payments/x/cancel", nil, bearerOnly},
+		{"POST /v1/payments/{id}/capture", "POST", "/v1/payments/x/capture", nil, bearerOnly},
+		{"POST /v1/payments/{id}/refunds", "POST", "/v1/payments/x/refunds", nil, bearerOnly},
+		{"GET /v1/payments/{id}/refunds", "GET", "/v1/payments/x/refunds", nil, bearerOnly},
+		{"GET /v1/payments/{id}/refunds/{refundId}", "GET", "/v1/payments/x/refunds/y", nil, bearerOnly},
 		// The catalog (internal/catalog/catalogweb): public pages and API;
 		// only "services for you" needs a signed-in person.
 		{"GET /services", "GET", "/services?q=dog", nil, public},

@@ -31,6 +31,7 @@ import (
 	"github.com/portico-gov/portico/internal/gateway"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/oidc"
+	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
@@ -53,6 +54,7 @@ var smallTables = map[string]string{
 	"notify_template_versions": "versions of those templates",
 	"notify_services":          "one Notify API service per agency",
 	"notify_api_keys":          "a few API keys per agency",
+	"payment_api_keys":         "a few payments API keys per agency",
 	"oidc_clients":             "registered relying parties: one per agency application",
 	"oidc_keys":                "the provider's signing keys: a handful",
 	"audit_head":               "at most eight chain heads",
@@ -113,6 +115,7 @@ var notPersonalPages = map[string]string{
 	"GET /v2/template/{id}/version/{version}":   "templates are a small table",
 	"GET /v2/templates":                         "templates are a small table",
 	"GET /v2/received-text-messages":            "an agency's inbound texts",
+	"GET /v1/payments":                          "an agency system's search of its own payments (paged by agency and mode, like GET /v2/notifications)",
 	"GET /.well-known/openid-configuration":     "no database read",
 	"GET /oauth/keys":                           "the signing keys: a small table",
 	"GET /oauth/authorize":                      "checked through the code flow the test runs first",
@@ -318,6 +321,29 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 			Path: map[string]string{"plate": "EX7MB904"}, Data: map[string]any{"name": "Beto Ciudadano"}}); err != nil {
 		t.Fatal(err)
 	}
+	// The DMV's system took a payment through /v1/payments and refunded
+	// part of it: its reads are by primary key and the payment's own rows.
+	_, payKey, err := a.PaymentKeys.Create(ctx, platform.Actor{Kind: platform.ActorOperator, ID: "plans"}, "dmv", "plans", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payNew := payment.New{Agency: "dmv", Amount: 4500, Reference: "DMV-PLANS", Description: "Renewal", ReturnURL: "https://dmv.example.gov/done", Email: betoEmail}
+	var payCheckout payment.Checkout
+	if err := a.DB.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		payCheckout, err = a.Payments.OpenCheckout(ctx, tx, platform.Actor{Kind: platform.ActorSystem, ID: "plans"}, payment.OpenCheckout{Payment: &payNew})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Payments.Settle(ctx, platform.Actor{Kind: platform.ActorSystem, ID: "plans"}, payCheckout.ID, payment.Outcome{Status: payment.Success}); err != nil {
+		t.Fatal(err)
+	}
+	payID := payCheckout.Payments[0]
+	payRefund, err := a.Payments.Refund(ctx, platform.Actor{Kind: platform.ActorSystem, ID: "plans"}, "dmv", payID, 500, -1, "plans")
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("set up in %s", time.Since(began).Round(time.Millisecond))
 	seeded := seedPopulation(t, a.DB)
 
@@ -395,6 +421,12 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		{"GET /console/plugins/{id}", pageAs(admin, "/console/plugins/vehicle-registry")},
 		{"GET /console/plugins/{id}/agencies/{agency}", pageAs(staff, "/console/plugins/vehicle-registry/agencies/dmv")},
 		{"GET /oauth/userinfo", bearer("GET", "/oauth/userinfo", tok.AccessToken)},
+		// The payments API: the key by its unique hash, the payment by
+		// primary key, its history, refunds and refund sums by payment_id.
+		{"GET /v1/payments/{id}", bearer("GET", "/v1/payments/"+payID, payKey)},
+		{"GET /v1/payments/{id}/events", bearer("GET", "/v1/payments/"+payID+"/events", payKey)},
+		{"GET /v1/payments/{id}/refunds", bearer("GET", "/v1/payments/"+payID+"/refunds", payKey)},
+		{"GET /v1/payments/{id}/refunds/{refundId}", bearer("GET", "/v1/payments/"+payID+"/refunds/"+payRefund.ID, payKey)},
 		{"POST /inbox/{id}/read", func() *http.Response {
 			msgs, err := a.Notify.Inbox(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: beto.ID}, 1)
 			if err != nil || len(msgs) == 0 {
@@ -637,7 +669,7 @@ var personalColumns = map[string]bool{
 	"id": true, "seq": true, "account_id": true, "case_id": true, "application_id": true, "obligation_id": true,
 	"grant_id": true, "auth_request_id": true, "token_hash": true, "code_hash": true, "email": true, "email_key": true,
 	"recipient": true, "reference": true, "subject": true, "key": true, "feed_id": true, "phone": true, "blob_key": true,
-	"event_id": true, "position": true, "person_id": true,
+	"event_id": true, "position": true, "person_id": true, "refund_id": true,
 	// A payment's rows point at their payment and checkout, and a checkout
 	// item at what it pays (a case fee's id): copies kept pointing at the
 	// seeded person's would make every copy of a case's payment join every

@@ -51,6 +51,7 @@ import (
 	"github.com/portico-gov/portico/internal/payment/stripeprovider"
 	"github.com/portico-gov/portico/internal/payment/receipt"
 	"github.com/portico-gov/portico/internal/payment/receiptweb"
+	"github.com/portico-gov/portico/internal/payment/payapi"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/portal"
@@ -106,6 +107,8 @@ type App struct {
 	// Receipts: a paid checkout's receipt page, PDF and message, and the
 	// online payments a case's history shows.
 	Receipts *receipt.Service
+	// PaymentKeys are agencies' API keys for /v1/payments (payapi).
+	PaymentKeys *payapi.Keys
 	// Plugins is the plug-in registry: manifests, enablement per agency,
 	// access rights (ADR 31).
 	Plugins *plugin.Service
@@ -278,6 +281,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			// Payments left unfinished for 90 minutes fail with P0020.
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return payment.ExpireArgs{}, nil }, nil),
+			// Idempotency-Key records of /v1/payments are kept 24 hours.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return payapi.PurgeArgs{}, nil }, nil),
 		},
 	}
 	inserter, err := jobs.NewInserter(db, jobsCfg)
@@ -317,7 +323,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
-	if a.Payments, err = payment.NewService(db, a.Audit, a.Bus, a.Clock); err != nil {
+	if a.Payments, err = payment.NewService(db, a.Audit, a.Bus, a.Clock, payment.WithJobs(inserter, reg)); err != nil {
 		return nil, err
 	}
 	jobs.Register(reg, &payment.ExpireWorker{Payments: a.Payments})
@@ -332,6 +338,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := a.newReceipts(); err != nil {
 		return nil, err
 	}
+	if a.PaymentKeys, err = payapi.NewKeys(db, a.Audit, a.Clock); err != nil {
+		return nil, err
+	}
+	jobs.Register(reg, &payapi.PurgeWorker{Keys: a.PaymentKeys})
 	jobs.Register(reg, &casework.PluginCallWorker{Cases: a.Casework})
 	if err := a.newApplications(ctx, inserter, reg); err != nil {
 		return nil, err
@@ -465,6 +475,19 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		Clock:      a.Clock,
 		Logger:     logger,
 	}))
+	// The GOV.UK Pay-compatible API (docs/payments.md). Live keys'
+	// payments go to Stripe when a Stripe provider is registered; until
+	// then live creates are refused with 422.
+	payAPI, err := payapi.New(db, a.Payments, a.PaymentKeys, a.Audit, payapi.Config{
+		PublicURL:    func() string { return a.Config.PublicURL },
+		LiveProvider: stripeprovider.Name,
+		Clock:        a.Clock,
+		Logger:       logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	payapi.Register(a.Web, payAPI)
 	ok = true
 	return a, nil
 }

@@ -18,7 +18,7 @@ func EventTypes() []string {
 		casework.EventInfoRequested, casework.EventInfoReceived, casework.EventMessaged, casework.EventOverdue,
 		casework.EventStaffNotified, casework.EventPaymentRequired, casework.EventPaymentRecorded,
 		casework.EventDocumentIssued, casework.EventReminderSet, casework.EventPluginCalled,
-		payment.EventCreated, payment.EventSucceeded, payment.EventFailed,
+		payment.EventCreated, payment.EventSucceeded, payment.EventFailed, payment.EventRefunded,
 		consent.EventGiven, consent.EventWithdrawn,
 	)
 }

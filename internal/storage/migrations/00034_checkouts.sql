@@ -77,4 +77,3 @@ CREATE TABLE payment_refunds (
 CREATE INDEX payment_refunds_payment ON payment_refunds (payment_id, created_at);
 CREATE INDEX payment_refunds_agency ON payment_refunds (agency_id, created_at);
 CREATE INDEX payment_refunds_submitted ON payment_refunds (updated_at) WHERE status = 'submitted';
-
