@@ -315,6 +315,9 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 			Path: map[string]string{"plate": "EX7MB904"}, Data: map[string]any{"name": "Beto Ciudadano"}}); err != nil {
 		t.Fatal(err)
 	}
+	// Beto began paying his property-tax instalment online: a checkout,
+	// its item and claim, and the sandbox's charge.
+	betoCheckout := beginObligationCheckout(t, a, base, beto.ID)
 	t.Logf("set up in %s", time.Since(began).Round(time.Millisecond))
 	seeded := seedPopulation(t, a.DB)
 
@@ -351,6 +354,13 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		{"GET /dashboard", page("/dashboard")},
 		{"GET /inbox", page("/inbox")},
 		{"GET /coming-up", page("/coming-up")},
+		// Paying: what Beto owes (his fees through cases_account, his
+		// obligations, his checkouts' claims through checkouts_account),
+		// and his checkout's pages by primary key.
+		{"GET /pay", page("/pay")},
+		{"GET /pay/checkouts/{id}", page("/pay/checkouts/" + betoCheckout.ID)},
+		{"GET /pay/checkouts/{id}/return", page("/pay/checkouts/" + betoCheckout.ID + "/return")},
+		{"GET /pay/sandbox/{ref}", page("/pay/sandbox/" + betoCheckout.ProviderRef)},
 		{"GET /account", page("/account")},
 		{"GET /account/profile", page("/account/profile")},
 		{"GET /account/security", page("/account/security")},
@@ -633,6 +643,9 @@ var personalColumns = map[string]bool{
 	"grant_id": true, "auth_request_id": true, "token_hash": true, "code_hash": true, "email": true, "email_key": true,
 	"recipient": true, "reference": true, "subject": true, "key": true, "feed_id": true, "phone": true, "blob_key": true,
 	"event_id": true, "position": true, "person_id": true,
+	// Payments: a checkout's id wherever it is named, and the keys unique
+	// per charge or claim (provider references, claimed sources).
+	"checkout_id": true, "payment_id": true, "provider_ref": true, "ref": true, "source": true, "refund_key": true,
 }
 
 // seedPopulation copies every row of every population table (everything
