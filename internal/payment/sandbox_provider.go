@@ -64,7 +64,9 @@ type SandboxCharge struct {
 }
 
 // Finished reports whether the payer can do nothing more on the page.
-func (c SandboxCharge) Finished() bool { return c.Status != Created && c.Status != Started && !c.Challenge }
+func (c SandboxCharge) Finished() bool {
+	return c.Status != Created && c.Status != Started && !c.Challenge
+}
 
 const sandboxColumns = `ref, checkout_id, amount, currency, description, language, return_url, delayed_capture, status, code, challenge, card_brand, last_digits, refunded, created_at`
 
