@@ -12,6 +12,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/casework"
+	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/platform"
 )
@@ -272,6 +273,25 @@ func TestPayJourney(t *testing.T) {
 	if rep, err := payment.Check(ctx, a.DB); err != nil || !rep.OK() {
 		t.Fatalf("ledger: %+v %v", rep, err)
 	}
+	// A repeated delivery of the succeeded event (a crash before the
+	// cursor moved), and a second event for the same payment, record
+	// nothing twice.
+	entriesBefore := paidEntries(t, a, fishing.ID)
+	for _, cons := range a.Bus.Consumers() {
+		if cons.Name != casework.PaymentsConsumer && cons.Name != "reminder.payments" {
+			continue
+		}
+		for _, pid := range c.Payments {
+			for _, evID := range []string{"replay-" + pid, "replay-" + pid} {
+				if err := cons.Handle(ctx, events.Event{ID: evID, Type: payment.EventSucceeded, Data: []byte(`{"payment_id":"` + pid + `"}`)}); err != nil {
+					t.Fatalf("%s: %v", cons.Name, err)
+				}
+			}
+		}
+	}
+	if got := paidEntries(t, a, fishing.ID); got != entriesBefore || got != 1 {
+		t.Errorf("the fee's payment is in the timeline %d times (before the replay %d)", got, entriesBefore)
+	}
 	// The return page again (a reload) changes nothing.
 	if status, body = page(t, ana, ret); status != http.StatusOK || !strings.Contains(body, "Payment received") {
 		t.Fatalf("reload: %d", status)
@@ -315,4 +335,20 @@ func beginObligationCheckout(t *testing.T, a *app.App, base, account string) pay
 	}
 	t.Fatal("the account owes no obligation with an amount")
 	return payment.Checkout{}
+}
+
+// paidEntries counts the case's timeline entries of a recorded payment.
+func paidEntries(t *testing.T, a *app.App, caseID string) int {
+	t.Helper()
+	entries, err := a.Casework.Timeline(context.Background(), caseID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Action() == "payment_recorded" {
+			n++
+		}
+	}
+	return n
 }

@@ -3,6 +3,8 @@ package payment_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -329,6 +331,30 @@ func TestSettleDue(t *testing.T) {
 		}
 		if rep, err := payment.Check(ctx, db); err != nil || !rep.OK() {
 			t.Fatalf("ledger: %+v %v", rep, err)
+		}
+	})
+}
+
+// FuzzCheckCard: whatever a payer types on the test page, CheckCard
+// answers without panicking, names only the page's fields with catalogue
+// keys, and a card it accepts is one SandboxCard decides.
+func FuzzCheckCard(f *testing.F) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	f.Add("4242 4242 4242 4242", "12", "30", "123", "Ana Citizen")
+	f.Add("4000-0025-0000-3155", "1", "2027", "1234", "Beto")
+	f.Add("", "", "", "", "")
+	f.Add("٤٢٤٢", "１２", "-1", "12a", "\x00")
+	f.Fuzz(func(t *testing.T, number, month, year, cvc, name string) {
+		errs := payment.CheckCard(payment.Card{Number: number, ExpiryMonth: month, ExpiryYear: year, CVC: cvc, Name: name}, now)
+		for field, key := range errs {
+			if !slices.Contains(payment.CardFields, field) || !strings.HasPrefix(key, "payment.sandbox.error.") {
+				t.Fatalf("error %s: %s", field, key)
+			}
+		}
+		if len(errs) == 0 {
+			if _, ok := payment.SandboxCard(number); !ok {
+				t.Fatalf("accepted a number the sandbox cannot decide: %q", number)
+			}
 		}
 	})
 }
