@@ -484,10 +484,16 @@ func (p *pages) returned(w http.ResponseWriter, r *http.Request) {
 			if !settler.SignedIn() {
 				settler = platform.Actor{Kind: platform.ActorSystem, ID: "payment.return"}
 			}
-			if c, err = p.Payments.Settle(ctx, settler, c.ID, o); err != nil {
+			settled, err := p.Payments.Settle(ctx, settler, c.ID, o)
+			if errors.Is(err, payment.ErrStale) {
+				// The sweep or a second tab settled it first: read again.
+				settled, err = p.Payments.ViewCheckout(ctx, actor, c.ID)
+			}
+			if err != nil {
 				p.web.Error(w, r, err)
 				return
 			}
+			c = settled
 		}
 	}
 	if len(c.Items) > 0 && c.Items[0].Kind == payment.ItemAPI && (c.State.Finished || c.ProviderRef == "") {
