@@ -225,6 +225,10 @@ func TestAuthorizationTable(t *testing.T) {
 	// receipt routes.
 	betoReceipt := paidCheckout(t, a, kase)
 
+	// Beto's checkout of his property-tax instalment, begun at the
+	// sandbox: the object of the payment routes.
+	betoCheckout := beginObligationCheckout(t, a, srv.URL, beto.ID)
+
 	allowedFor := func(r rule, ac *actor) bool {
 		switch r {
 		case public:
@@ -323,6 +327,18 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /account/calendar", "POST", "/account/calendar", nil, signedIn},
 		{"POST /account/calendar/revoke", "POST", "/account/calendar/revoke", nil, signedIn},
 		{"GET /calendar/{file}", "GET", "/calendar/" + strings.Repeat("A", 43) + ".ics", nil, public},
+		// Paying (internal/payment/payweb). A person's checkout and its
+		// test payment page are theirs alone; the card form with mistakes
+		// and an unknown authentication answer change nothing; the cancel
+		// row comes last (it ends Beto's checkout).
+		{"GET /pay", "GET", "/pay", nil, signedIn},
+		{"POST /pay", "POST", "/pay", url.Values{}, signedIn},
+		{"GET /pay/checkouts/{id}", "GET", "/pay/checkouts/" + betoCheckout.ID, nil, ownerOnly},
+		{"GET /pay/checkouts/{id}/return", "GET", "/pay/checkouts/" + betoCheckout.ID + "/return", nil, ownerOnly},
+		{"GET /pay/sandbox/{ref}", "GET", "/pay/sandbox/" + betoCheckout.ProviderRef, nil, ownerOnly},
+		{"POST /pay/sandbox/{ref}", "POST", "/pay/sandbox/" + betoCheckout.ProviderRef, url.Values{"card-number": {"1"}}, ownerOnly},
+		{"POST /pay/sandbox/{ref}/authenticate", "POST", "/pay/sandbox/" + betoCheckout.ProviderRef + "/authenticate", url.Values{"decision": {"maybe"}}, ownerOnly},
+		{"POST /pay/sandbox/{ref}/cancel", "POST", "/pay/sandbox/" + betoCheckout.ProviderRef + "/cancel", nil, ownerOnly},
 		{"GET /console", "GET", "/console", nil, staffOnly},
 		{"GET /console/agencies/{agency}", "GET", "/console/agencies/dmv", nil, dmvMember},
 		{"POST /console/agencies/{agency}/staff", "POST", "/console/agencies/dmv/staff", url.Values{"email": {"not an email"}, "role": {"caseworker"}}, dmvAdmin},

@@ -344,6 +344,9 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Beto began paying his property-tax instalment online: a checkout,
+	// its item and claim, and the sandbox's charge.
+	betoCheckout := beginObligationCheckout(t, a, base, beto.ID)
 	t.Logf("set up in %s", time.Since(began).Round(time.Millisecond))
 	seeded := seedPopulation(t, a.DB)
 
@@ -380,6 +383,13 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		{"GET /dashboard", page("/dashboard")},
 		{"GET /inbox", page("/inbox")},
 		{"GET /coming-up", page("/coming-up")},
+		// Paying: what Beto owes (his fees through cases_account, his
+		// obligations, his checkouts' claims through checkouts_account),
+		// and his checkout's pages by primary key.
+		{"GET /pay", page("/pay")},
+		{"GET /pay/checkouts/{id}", page("/pay/checkouts/" + betoCheckout.ID)},
+		{"GET /pay/checkouts/{id}/return", page("/pay/checkouts/" + betoCheckout.ID + "/return")},
+		{"GET /pay/sandbox/{ref}", page("/pay/sandbox/" + betoCheckout.ProviderRef)},
 		{"GET /account", page("/account")},
 		{"GET /account/profile", page("/account/profile")},
 		{"GET /account/security", page("/account/security")},
@@ -673,8 +683,9 @@ var personalColumns = map[string]bool{
 	// A payment's rows point at their payment and checkout, and a checkout
 	// item at what it pays (a case fee's id): copies kept pointing at the
 	// seeded person's would make every copy of a case's payment join every
-	// copy of its history.
-	"payment_id": true, "checkout_id": true, "source": true,
+	// copy of its history. Likewise the keys unique per charge or claim
+	// (provider references, claimed sources, sandbox refund keys).
+	"payment_id": true, "checkout_id": true, "source": true, "provider_ref": true, "ref": true, "refund_key": true,
 }
 
 // seedPopulation copies every row of every population table (everything

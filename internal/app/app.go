@@ -52,6 +52,7 @@ import (
 	"github.com/portico-gov/portico/internal/payment/receipt"
 	"github.com/portico-gov/portico/internal/payment/receiptweb"
 	"github.com/portico-gov/portico/internal/payment/payapi"
+	"github.com/portico-gov/portico/internal/payment/payweb"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/portal"
@@ -109,6 +110,9 @@ type App struct {
 	Receipts *receipt.Service
 	// PaymentKeys are agencies' API keys for /v1/payments (payapi).
 	PaymentKeys *payapi.Keys
+	// Sandbox is the built-in test payment provider (its test page is
+	// /pay/sandbox/{ref}).
+	Sandbox *payment.Sandbox
 	// Plugins is the plug-in registry: manifests, enablement per agency,
 	// access rights (ADR 31).
 	Plugins *plugin.Service
@@ -278,12 +282,17 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return oidc.PurgeArgs{}, nil }, nil),
-			// Payments left unfinished for 90 minutes fail with P0020.
+			// Payments of no checkout left unfinished for 90 minutes fail
+			// with P0020.
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return payment.ExpireArgs{}, nil }, nil),
 			// Idempotency-Key records of /v1/payments are kept 24 hours.
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return payapi.PurgeArgs{}, nil }, nil),
+			// Checkouts whose return page was never visited are settled
+			// from their provider; expired ones fail as a whole.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return payment.SettleArgs{}, nil }, nil),
 		},
 	}
 	inserter, err := jobs.NewInserter(db, jobsCfg)
@@ -342,6 +351,15 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	jobs.Register(reg, &payapi.PurgeWorker{Keys: a.PaymentKeys})
+	jobs.Register(reg, &payment.SettleWorker{Payments: a.Payments})
+	if a.Sandbox, err = payment.NewSandbox(db, a.Clock); err != nil {
+		return nil, err
+	}
+	a.Payments.Register(a.Sandbox)
+	// Fees and obligations paid online are marked paid by the blocks that
+	// own them, from the payment's succeeded event.
+	a.Bus.Subscribe(a.Casework.PaymentConsumer(paidFees{a.Payments}))
+	a.Bus.Subscribe(a.Reminders.PaymentConsumer(paidObligations{a.Payments}))
 	jobs.Register(reg, &casework.PluginCallWorker{Cases: a.Casework})
 	if err := a.newApplications(ctx, inserter, reg); err != nil {
 		return nil, err
@@ -428,6 +446,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := applyweb.Register(a.Web, a.Applications, a.Tenancy, a.Notify); err != nil {
+		return nil, err
+	}
+	if err := payweb.Register(a.Web, payweb.Deps{Payments: a.Payments, Sandbox: a.Sandbox, Cases: a.Casework, Obligations: a.Reminders,
+		Agencies: a.Tenancy, Auth: idw, PublicURL: func() string { return a.Config.PublicURL }}); err != nil {
 		return nil, err
 	}
 	if err := todo.Register(a.Web, idw, todo.Blocks{Applications: a.Applications, Cases: a.Casework, Obligations: a.Reminders,

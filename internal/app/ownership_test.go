@@ -253,3 +253,4 @@ func sqlTables(t *testing.T, dir string, known map[string]string) map[string]str
 	}
 	return out
 }
+

@@ -69,7 +69,9 @@ type OpenCheckout struct {
 // OpenCheckout records a checkout and its payments (one per agency, each
 // the sum of that agency's items) in tx, in state created. All items
 // share one currency. The provider is asked nothing yet: Begin does that
-// after the transaction commits.
+// after the transaction commits. Each case_payment or obligation item is
+// claimed in tx (claims.go): an item already in an unfinished or
+// successful checkout is refused with ErrAlreadyPaying.
 func (s *Service) OpenCheckout(ctx context.Context, tx *sql.Tx, actor platform.Actor, o OpenCheckout) (Checkout, error) {
 	if o.Provider == "" {
 		o.Provider = "sandbox"
@@ -129,6 +131,9 @@ func (s *Service) OpenCheckout(ctx context.Context, tx *sql.Tx, actor platform.A
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)`,
 		c.ID, c.Account, c.Live, c.Amount, c.Currency, c.Language, c.Provider, string(Created), now, c.ExpiresAt); err != nil {
 		return Checkout{}, fmt.Errorf("payment: open checkout: %w", err)
+	}
+	if err := claim(ctx, tx, c.ID, items); err != nil {
+		return Checkout{}, err
 	}
 	sort.Strings(agencies)
 	for _, agency := range agencies {
@@ -320,6 +325,10 @@ func (s *Service) moveCheckout(ctx context.Context, tx *sql.Tx, actor platform.A
 		updated_at = $5 WHERE id = $6`, string(o.Status), o.Code, o.CardBrand, o.LastDigits, now, id)
 	if err != nil {
 		return fmt.Errorf("payment: settle: %w", err)
+	}
+	if o.Status.Finished() && o.Status != Success {
+		// Nothing was paid: the items may be chosen again.
+		return release(ctx, tx, id)
 	}
 	return nil
 }

@@ -391,7 +391,9 @@ func get(ctx context.Context, tx *sql.Tx, id string) (Payment, error) {
 // ExpireBatch is how many payments one Expire call settles at most.
 const ExpireBatch = 200
 
-// Expire fails (P0020) every unfinished payment whose Expiry has passed,
+// Expire fails (P0020) every unfinished payment that belongs to no
+// checkout and whose Expiry has passed (a checkout's payments expire with
+// their checkout, in SettleDue, so they never disagree),
 // at most ExpireBatch of them, each in its own transaction, and returns
 // how many it moved. A payment that another process moved meanwhile is
 // skipped (it is no longer unfinished, or it will be read again next
@@ -403,7 +405,7 @@ func (s *Service) Expire(ctx context.Context, actor platform.Actor) (int, error)
 		status Status
 	}
 	var list []due
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, status FROM payments WHERE status IN ('created', 'started', 'submitted') AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, now, ExpireBatch)
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, status FROM payments WHERE status IN ('created', 'started', 'submitted') AND expires_at <= $1 AND checkout_id = '' ORDER BY expires_at LIMIT $2`, now, ExpireBatch)
 	if err != nil {
 		return 0, fmt.Errorf("payment: expire: %w", err)
 	}

@@ -78,6 +78,7 @@ type caseView struct {
 	Receipts       []string // a sentence for each payment received
 	Documents      []documentView
 	Outstanding    string // the amount due, "" when nothing is due
+	PayOnline      bool   // the citizen may pay what is due online, at /pay
 	Transitions    []transitionView
 	Members        []option
 	CanWork        bool

@@ -58,6 +58,7 @@ func (h *Handlers) renderCitizen(w http.ResponseWriter, r *http.Request, c casew
 		v.Next = p.T("case.next.answer")
 	case v.Outstanding != "":
 		v.Next = p.T("case.next.pay", v.Outstanding)
+		v.PayOnline = true
 	case c.SLADueAt != nil:
 		v.Next = p.T("case.next.agency.by", when(p, c.SLADueAt))
 	default:

@@ -82,6 +82,9 @@ func EntryText(p *web.Page, m *manifest.Manifest, e casework.Entry) string {
 	case "request_payment":
 		return p.T("case.entry.payment_requested", p.Money(e.Amount("amount"), e.Str("currency")))
 	case "payment_recorded":
+		if online, _ := e.Detail["online"].(bool); online {
+			return p.T("case.entry.payment_online", p.Money(e.Amount("amount"), e.Str("currency")), e.Str("ref"))
+		}
 		if ref := e.Str("ref"); ref != "" {
 			return p.T("case.entry.payment_recorded.receipt", p.Money(e.Amount("amount"), e.Str("currency")), ref)
 		}
