@@ -19,16 +19,16 @@ import (
 
 // Config is everything a Portico process is told.
 type Config struct {
-	Addr      string // listen address, host:port
-	DataDir   string // local state: SQLite file, keys, blobs
-	DB        string // database URL; default sqlite under DataDir
+	Addr    string // listen address, host:port
+	DataDir string // local state: SQLite file, keys, blobs
+	DB      string // database URL; default sqlite under DataDir
 	// KeyURL names where the process keys (the secrets key and the audit
 	// signing key) come from when several processes share a database: a
 	// gocloud.dev/secrets keeper URL (awskms://…, base64key://KEY) or
 	// file:///path to a key-encryption key; the keys themselves are then
 	// kept in the database, wrapped by it (ADR 47). Empty: the files in
 	// DataDir/keys (one machine). Environment only or a flag; never logged.
-	KeyURL string
+	KeyURL    string
 	PublicURL string // the URL people reach this site at
 	LogLevel  slog.Level
 	LogFormat string // "text" or "json"
