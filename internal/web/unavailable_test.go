@@ -126,3 +126,39 @@ func TestUnavailableIs503(t *testing.T) {
 		t.Errorf("want 6 errors for the 500s:\n%s", out)
 	}
 }
+
+// failingWriter is a connection whose client has gone: every write fails.
+type failingWriter struct{ h http.Header }
+
+func (f *failingWriter) Header() http.Header       { return f.h }
+func (f *failingWriter) WriteHeader(int)           {}
+func (f *failingWriter) Write([]byte) (int, error) { return 0, errors.New("write: broken pipe") }
+
+// TestClientGoneWhileRendering: a page that cannot be written because its
+// client left is logged at INFO, not as a server error; the same failure
+// with the client still there is an error.
+func TestClientGoneWhileRendering(t *testing.T) {
+	for _, gone := range []bool{true, false} {
+		s, logs := newServer(t, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		if gone {
+			cancel()
+		} else {
+			defer cancel()
+		}
+		r := httptestRequest(ctx)
+		s.ErrorPage(&failingWriter{h: http.Header{}}, r, http.StatusNotFound)
+		out := logs.String()
+		if gone && (strings.Contains(out, "level=ERROR") || !strings.Contains(out, "client went away")) {
+			t.Fatalf("client gone: %s", out)
+		}
+		if !gone && !strings.Contains(out, "level=ERROR") {
+			t.Fatalf("client there: %s", out)
+		}
+	}
+}
+
+func httptestRequest(ctx context.Context) *http.Request {
+	r, _ := http.NewRequestWithContext(ctx, "GET", "http://example.gov/x", nil)
+	return r
+}
