@@ -34,13 +34,7 @@ func withApp(ctx context.Context, e env, cfg config.Config, fn func(ctx context.
 		return err
 	}
 	defer a.DB.Close()
-	pending, err := a.DB.Pending(ctx)
-	if err != nil {
-		return err
-	}
-	if pending {
-		return fmt.Errorf("the database at %s needs migrating: run 'portico migrate' first", a.DB)
-	}
+	// app.New refused an unmigrated database.
 	ctx = platform.WithActor(ctx, platform.Actor{Kind: platform.ActorOperator, ID: "cli"})
 	return fn(ctx, a)
 }

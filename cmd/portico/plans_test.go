@@ -67,6 +67,7 @@ var smallTables = map[string]string{
 	"plugin_enablements":       "plug-ins × the agencies that enabled them",
 	"plugin_access":            "access rights: agencies' services × plug-in operations",
 	"webhook_stops":            "plug-ins × agencies whose webhook answered 410 Gone",
+	"sealing_keys":             "one row per process key: two",
 }
 
 // isSmall reports whether table is in smallTables or is one of SQLite's

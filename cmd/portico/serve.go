@@ -33,7 +33,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 func runDemo(ctx context.Context, e env, args []string) error {
 	var cfg config.Config
 	fs := newFlags(e, "portico demo", "[flags]")
-	cfg.RegisterServe(fs, e.getenv, false)
+	// --db too: the demo seeds PostgreSQL as well as SQLite (adding only
+	// what is missing), so the scale-out path can be tried with demo data.
+	cfg.RegisterServe(fs, e.getenv, true)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -48,7 +50,11 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	}
 	// Say something at once: `go run` has just spent minutes compiling in
 	// silence, and a first start creates the database.
-	fmt.Fprintf(e.stdout, "Starting Portico…\nOpening the database in %s and applying any migrations…\n", cfg.DataDir)
+	where := "in " + cfg.DataDir
+	if !strings.HasPrefix(cfg.DB, "sqlite:") {
+		where = "at " + config.RedactURLs(cfg.DB)
+	}
+	fmt.Fprintf(e.stdout, "Starting Portico…\nOpening the database %s and applying any migrations…\n", where)
 	ctx = context.WithValue(ctx, progressKey{}, e.stdout)
 	return serve(ctx, e, cfg, app.Options{Migrate: true, Work: true, Listen: true}, seedDemo)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/pquerna/otp/totp"
+
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/identity"
@@ -17,7 +19,7 @@ import (
 func runUserAdd(ctx context.Context, e env, args []string) error {
 	var cfg config.Config
 	var n identity.NewStaff
-	fs := newFlags(e, "portico user add", "--email E --name N [--agency A --role R] [--platform-admin] [--password-stdin] [--json]")
+	fs := newFlags(e, "portico user add", "--email E --name N [--agency A --role R] [--platform-admin] [--password-stdin] [--totp] [--json]")
 	cfg.RegisterStorage(fs, e.getenv, true)
 	fs.StringVar(&n.Email, "email", "", "email address (required)")
 	fs.StringVar(&n.LegalName, "name", "", "full name (required for a new account)")
@@ -25,6 +27,7 @@ func runUserAdd(ctx context.Context, e env, args []string) error {
 	role := fs.String("role", "", "agency_admin, caseworker, finance or auditor (with --agency)")
 	fs.BoolVar(&n.PlatformAdmin, "platform-admin", false, "make the account a platform administrator")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (otherwise the person sets it with account recovery)")
+	enrolTOTP := fs.Bool("totp", false, "enrol an authenticator app for the account (new or existing), replacing any it has; prints its key and recovery codes once")
 	asJSON := fs.Bool("json", false, "print the account as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -55,13 +58,48 @@ func runUserAdd(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return output(e, *asJSON, acct, func(w io.Writer) {
+		var factor *totpEnrolment
+		if *enrolTOTP {
+			// The server chooses the key (as the account security page
+			// does); the operator hands it and the codes to the person.
+			key, err := totp.Generate(totp.GenerateOpts{Issuer: "Portico", AccountName: acct.Email, SecretSize: 20})
+			if err != nil {
+				return fmt.Errorf("generate an authenticator key: %w", err)
+			}
+			codes, err := a.Identity.SetTOTPSecret(ctx, acct.ID, key.Secret())
+			if err != nil {
+				return err
+			}
+			factor = &totpEnrolment{Secret: key.Secret(), URL: key.URL(), RecoveryCodes: codes}
+			if acct, err = a.Identity.Account(ctx, acct.ID); err != nil {
+				return err
+			}
+		}
+		out := struct {
+			*identity.Account
+			TOTP *totpEnrolment `json:"totp,omitempty"`
+		}{acct, factor}
+		return output(e, *asJSON, out, func(w io.Writer) {
 			fmt.Fprintf(w, "Staff account %s (%s) has %s.\n", acct.Email, acct.ID, describeRoles(acct))
+			if factor != nil {
+				fmt.Fprintf(w, "Authenticator app enrolled. Give the person, privately (shown only now):\n  key:  %s\n  link: %s\n  recovery codes: %s\n",
+					factor.Secret, factor.URL, strings.Join(factor.RecoveryCodes, " "))
+			}
 			if !*pwStdin {
-				fmt.Fprintln(w, "They set a password with \"Forgot your password?\" on the sign-in page, and add an authentication app at first sign-in.")
+				fmt.Fprintln(w, "They set a password with \"Forgot your password?\" on the sign-in page.")
+			}
+			if factor == nil && !acct.HasSecondFactor() {
+				fmt.Fprintln(w, "They add an authentication app at first sign-in (or enrol one now with --totp).")
 			}
 		})
 	})
+}
+
+// totpEnrolment is what `user add --totp` prints once.
+type totpEnrolment struct {
+	Secret        string   `json:"secret"`
+	URL           string   `json:"otpauth_url"`
+	RecoveryCodes []string `json:"recovery_codes"`
 }
 
 func describeRoles(a *identity.Account) string {

@@ -215,10 +215,25 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		cfg.PublicURL = boundPublicURL(cfg.PublicURL, ln.Addr())
 		a.Config = cfg
 	}
-	signer, err := audit.LoadOrCreateSigner(cfg.AuditKeyFile())
+	if !opts.Migrate {
+		// Without this, a command on an unmigrated database would fail
+		// below on a missing table instead of saying what to do.
+		pending, err := db.Pending(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if pending {
+			return nil, fmt.Errorf("the database at %s needs migrating: run 'portico migrate' first", db)
+		}
+	}
+	// The keys every replica shares (ADR 47): refused, not made anew, when
+	// they are not the ones the database was sealed and signed with.
+	keys, err := secrets.OpenKeys(ctx, db, secrets.KeySource{URL: cfg.KeyURL, Dir: cfg.KeysDir(), DB: db.String(),
+		AuditKeyIDs: func(ctx context.Context) ([]string, error) { return audit.SignedBy(ctx, db) }})
 	if err != nil {
 		return nil, err
 	}
+	signer := audit.NewSigner(keys.Audit)
 	if a.anchors, err = audit.OpenAnchors(ctx, cfg.AuditAnchor); err != nil {
 		return nil, err
 	}
@@ -227,7 +242,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if a.Tenancy, err = tenancy.New(db, a.Audit, a.Clock); err != nil {
 		return nil, err
 	}
-	box, err := secrets.LoadOrCreate(cfg.SecretsKeyFile())
+	box, err := secrets.New(keys.Secrets)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/portico-gov/portico/internal/storage"
 )
 
 // Signer signs checkpoints with an Ed25519 key kept outside the database.
@@ -32,6 +34,31 @@ func (s *Signer) KeyID() string { return s.keyID }
 
 // PublicKey returns the verification key.
 func (s *Signer) PublicKey() ed25519.PublicKey { return s.key.Public().(ed25519.PublicKey) }
+
+// NewSigner returns a Signer for key (the process's audit key,
+// secrets.OpenKeys).
+func NewSigner(key ed25519.PrivateKey) *Signer { return newSigner(key) }
+
+// SignedBy returns the key ids of the newest checkpoints in db, newest
+// first (at most one per chain): the key that signs the log now. It lets
+// a process about to record its keys for the first time (an upgraded
+// installation) refuse an audit key that did not sign the log.
+func SignedBy(ctx context.Context, db *storage.DB) ([]string, error) {
+	rows, err := db.Read().QueryContext(ctx, `SELECT key_id FROM audit_checkpoints ORDER BY at DESC, seq DESC LIMIT $1`, Chains)
+	if err != nil {
+		return nil, fmt.Errorf("audit: read checkpoint keys: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
 
 func newSigner(key ed25519.PrivateKey) *Signer {
 	sum := sha256.Sum256(key.Public().(ed25519.PublicKey))

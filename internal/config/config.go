@@ -19,9 +19,16 @@ import (
 
 // Config is everything a Portico process is told.
 type Config struct {
-	Addr      string // listen address, host:port
-	DataDir   string // local state: SQLite file, keys, blobs
-	DB        string // database URL; default sqlite under DataDir
+	Addr    string // listen address, host:port
+	DataDir string // local state: SQLite file, keys, blobs
+	DB      string // database URL; default sqlite under DataDir
+	// KeyURL names where the process keys (the secrets key and the audit
+	// signing key) come from when several processes share a database: a
+	// gocloud.dev/secrets keeper URL (awskms://…, base64key://KEY) or
+	// file:///path to a key-encryption key; the keys themselves are then
+	// kept in the database, wrapped by it (ADR 47). Empty: the files in
+	// DataDir/keys (one machine). Environment only or a flag; never logged.
+	KeyURL    string
 	PublicURL string // the URL people reach this site at
 	LogLevel  slog.Level
 	LogFormat string // "text" or "json"
@@ -157,6 +164,7 @@ func (c *Config) RegisterStorage(fs *flag.FlagSet, env Getenv, withDB bool) {
 	if withDB {
 		fs.StringVar(&c.DB, "db", env("PORTICO_DB"), "database `URL`: sqlite:///path/portico.db or postgres://… (env PORTICO_DB; default sqlite in --data)")
 		fs.StringVar(&c.Attachments, "attachments", env("PORTICO_ATTACHMENTS"), "bucket `URL` for uploaded files: file:///dir or s3://bucket?region=… (env PORTICO_ATTACHMENTS; default a directory in --data)")
+		fs.StringVar(&c.KeyURL, "key-url", env("PORTICO_KEY_URL"), "`URL` of the key that wraps the secrets and audit keys every replica shares: awskms://KEY_ID?region=…, file:///path/to/kek or base64key://KEY (env PORTICO_KEY_URL, preferred: base64key:// URLs are keys; default the files in --data/keys)")
 		fs.StringVar(&c.AuditAnchor, "audit-anchor", env("PORTICO_AUDIT_ANCHOR"), "bucket `URL` every signed audit checkpoint is appended to, outside the database: file:///dir or s3://bucket?region=…; the same for every replica (env PORTICO_AUDIT_ANCHOR; default a directory in --data)")
 	}
 }
@@ -386,12 +394,9 @@ func RedactURLs(raw string) string {
 // HTTPS reports whether the public URL is https.
 func (c *Config) HTTPS() bool { return strings.HasPrefix(c.PublicURL, "https://") }
 
-// AuditKeyFile is where the audit checkpoint signing key lives.
-func (c *Config) AuditKeyFile() string { return filepath.Join(c.DataDir, "keys", "audit-ed25519.pem") }
-
-// SecretsKeyFile is where the key that seals stored secrets (TOTP seeds)
-// lives.
-func (c *Config) SecretsKeyFile() string { return filepath.Join(c.DataDir, "keys", "secrets.key") }
+// KeysDir is the key directory: the keys themselves without a key URL,
+// and where an upgrade to a key URL moves them from.
+func (c *Config) KeysDir() string { return filepath.Join(c.DataDir, "keys") }
 
 // SecureContext reports whether browsers treat the site as a secure
 // context, so cookies may be Secure and use the __Host- prefix: served over

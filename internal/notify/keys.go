@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -129,6 +130,14 @@ func (s *Service) APIKeys(ctx context.Context, agencyID string) ([]APIKey, error
 
 // ServiceKeys returns the keys (with secrets) of serviceID, for
 // authenticating a token. An unknown service returns CodeNotFound.
+//
+// A key whose secret cannot be opened (corrupt, or sealed under another
+// secrets key) is left out, so the agency's other keys keep working: an
+// active one is reported once per process (an error log and an audit
+// entry naming it, so the agency can revoke it and issue another); a
+// revoked one is skipped silently, since nothing may use it anyway.
+// Revoked keys that open are returned, so a token signed with one is
+// told "API key revoked" as Notify says.
 func (s *Service) ServiceKeys(ctx context.Context, serviceID string) ([]KeySecret, error) {
 	if _, err := s.AgencyForService(ctx, serviceID); err != nil {
 		return nil, err
@@ -140,12 +149,39 @@ func (s *Service) ServiceKeys(ctx context.Context, serviceID string) ([]KeySecre
 	if err := s.needBox(); err != nil {
 		return nil, err
 	}
-	for i := range ks {
-		if ks[i].Secret, err = s.box.Open(ks[i].Secret, "notify-key:"+ks[i].ID); err != nil {
-			return nil, fmt.Errorf("notify: key %s: %w", ks[i].ID, err)
+	usable := ks[:0]
+	for _, k := range ks {
+		secret, err := s.box.Open(k.Secret, "notify-key:"+k.ID)
+		if err != nil {
+			if k.RevokedAt.IsZero() {
+				s.reportUnreadableKey(ctx, k, err)
+			}
+			continue
 		}
+		k.Secret = secret
+		usable = append(usable, k)
 	}
-	return ks, nil
+	return usable, nil
+}
+
+// reportUnreadableKey tells the operator, once per key and process, that
+// an active API key cannot be opened.
+func (s *Service) reportUnreadableKey(ctx context.Context, k KeySecret, cause error) {
+	if _, done := s.unreadableKeys.LoadOrStore(k.ID, true); done {
+		return
+	}
+	s.logger.ErrorContext(ctx, "notify API key cannot be opened (corrupt, or sealed under another secrets key); its tokens are refused until the agency revokes it and issues another",
+		"key_id", k.ID, "agency", k.AgencyID, "name", k.Name, "err", cause)
+	if s.audit == nil {
+		return
+	}
+	// Detached from the request: the report must not be lost to a client
+	// that goes away.
+	if _, err := s.audit.Write(context.WithoutCancel(ctx), audit.Record{Action: "notify.key.unreadable", Subject: "notify-key:" + k.ID, AgencyID: k.AgencyID,
+		Detail: map[string]string{"name": k.Name, "key_type": string(k.Type)}}); err != nil {
+		s.logger.ErrorContext(ctx, "cannot audit an unreadable notify API key", "key_id", k.ID, "err", err)
+		s.unreadableKeys.Delete(k.ID) // report again next time
+	}
 }
 
 func (s *Service) keys(ctx context.Context, where string, arg any) ([]KeySecret, error) {

@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -178,6 +179,9 @@ type Service struct {
 	logger *slog.Logger
 	jobs   *jobs.Inserter
 	audit  *audit.Log // reads of inboxes (Config.Audit)
+	// unreadableKeys holds the ids of API keys reported as unreadable by
+	// this process (reportUnreadableKey), so each is reported once.
+	unreadableKeys sync.Map
 
 	target     *SMTPTarget // nil: no SMTP server configured
 	from       *mail.Address

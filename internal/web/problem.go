@@ -6,8 +6,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
 )
 
 // statusByCode is the one place error codes become HTTP statuses.
@@ -23,16 +26,62 @@ var statusByCode = map[platform.Code]int{
 	platform.CodeInternal:     http.StatusInternalServerError,
 }
 
-// Status returns the HTTP status for err's code.
+// Status returns the HTTP status for err's code. An unclassified error
+// that says the database is out of reach for a while (storage.Unavailable:
+// PostgreSQL restarting, SQLite locked by another process) is 503, not
+// 500: nothing is wrong with the request or the code, and the client may
+// try again (RetryAfter says when).
 func Status(err error) int {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge
 	}
-	if s, ok := statusByCode[platform.ErrorCode(err)]; ok {
+	code := platform.ErrorCode(err)
+	if code == platform.CodeInternal {
+		if _, ok := storage.Unavailable(err); ok {
+			return http.StatusServiceUnavailable
+		}
+	}
+	if s, ok := statusByCode[code]; ok {
 		return s
 	}
 	return http.StatusInternalServerError
+}
+
+// RetryAfter returns the Retry-After seconds for an error answered 503:
+// the database's own estimate, or DefaultRetryAfter.
+func RetryAfter(err error) int {
+	if d, ok := storage.Unavailable(err); ok {
+		return int((d + time.Second - 1) / time.Second)
+	}
+	return DefaultRetryAfter
+}
+
+// DefaultRetryAfter is the Retry-After, in seconds, of a 503 whose cause
+// gives no estimate.
+const DefaultRetryAfter = 5
+
+// SetRetryAfter sets the Retry-After header of a 503 answer for err.
+func SetRetryAfter(w http.ResponseWriter, err error) {
+	w.Header().Set("Retry-After", strconv.Itoa(RetryAfter(err)))
+}
+
+// logFailure logs a request that failed on the server's side: a database
+// that is briefly out of reach at WARN (it is an outage the operator
+// watches, counted by the 503s in the metrics, not a bug), anything else
+// at ERROR.
+func logFailure(r *http.Request, logger *slog.Logger, status int, err error) {
+	if logger == nil {
+		return
+	}
+	id := platform.RequestIDFrom(r.Context())
+	if status == http.StatusServiceUnavailable {
+		if _, ok := storage.Unavailable(err); ok {
+			logger.WarnContext(r.Context(), "database unavailable: answered 503", "err", err, "request_id", id, "path", r.URL.Path)
+			return
+		}
+	}
+	logger.ErrorContext(r.Context(), "request failed", "err", err, "request_id", id, "path", r.URL.Path)
 }
 
 // Problem is an RFC 9457 problem details object.
@@ -67,6 +116,10 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, logger *slog.Logger, e
 	if status == http.StatusRequestEntityTooLarge {
 		code = platform.CodeTooLarge
 	}
+	if status == http.StatusServiceUnavailable {
+		code = platform.CodeUnavailable
+		SetRetryAfter(w, err)
+	}
 	p := Problem{
 		Type:      "https://portico.dev/problems/" + string(code),
 		Title:     http.StatusText(status),
@@ -79,12 +132,15 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, logger *slog.Logger, e
 	if status == http.StatusRequestEntityTooLarge {
 		p.Detail = "The request body is larger than this endpoint accepts."
 	}
+	if _, ok := storage.Unavailable(err); ok && status == http.StatusServiceUnavailable {
+		p.Detail = "The service is briefly unavailable. Nothing was changed; try again after the Retry-After interval."
+	}
 	var pe *platform.Error
 	if errors.As(err, &pe) && pe.Field != "" {
 		p.Errors = []ProblemField{{Field: pe.Field, Detail: pe.Message}}
 	}
-	if status >= 500 && logger != nil {
-		logger.ErrorContext(r.Context(), "request failed", "err", err, "request_id", p.RequestID, "path", r.URL.Path)
+	if status >= 500 {
+		logFailure(r, logger, status, err)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -260,6 +261,12 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p *Pag
 // error page.
 func (s *Server) Page(w http.ResponseWriter, req *http.Request, status int, name string, p *Page) {
 	if err := s.renderer.Render(w, status, name, p); err != nil {
+		if ClientGone(req) {
+			// Writing to a client that has left fails: not a server error
+			// (and the header is already sent).
+			logClientGone(req, s.logger, err)
+			return
+		}
 		s.logger.ErrorContext(req.Context(), "render failed", "err", err, "request_id", p.RequestID)
 		s.ErrorPage(w, req, http.StatusInternalServerError)
 	}
@@ -277,9 +284,18 @@ func (s *Server) ErrorPage(w http.ResponseWriter, req *http.Request, status int)
 		name = "toolarge"
 	case http.StatusForbidden:
 		name = "forbidden"
+	case http.StatusServiceUnavailable:
+		name = "unavailable"
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", strconv.Itoa(DefaultRetryAfter))
+		}
 	}
 	p := s.renderer.NewPage(req, nil)
 	if err := s.renderer.Render(w, status, name, p); err != nil {
+		if ClientGone(req) {
+			logClientGone(req, s.logger, err)
+			return
+		}
 		// The error page itself failed: fall back to plain text.
 		s.logger.ErrorContext(req.Context(), "error page failed", "err", err)
 		http.Error(w, http.StatusText(status), status)
@@ -294,8 +310,11 @@ func (s *Server) Error(w http.ResponseWriter, req *http.Request, err error) {
 		s.clientWentAway(w, req, err)
 		return
 	}
-	if status >= 500 {
-		s.logger.ErrorContext(req.Context(), "request failed", "err", err, "request_id", platform.RequestIDFrom(req.Context()))
+	if status == http.StatusServiceUnavailable {
+		SetRetryAfter(w, err)
+	}
+	if status >= 500 && !IsAPI(req) {
+		logFailure(req, s.logger, status, err)
 	}
 	if IsAPI(req) {
 		WriteProblem(w, req, s.logger, err)

@@ -145,7 +145,17 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, e *apiError) {
 		w.WriteHeader(web.StatusClientClosedRequest)
 		return
 	}
-	if e.status >= 500 {
+	if e.status == http.StatusInternalServerError {
+		if _, ok := storage.Unavailable(e.cause); ok {
+			// The database is briefly out of reach (restarting, failing
+			// over): the client may try again, and Notify's clients retry
+			// a 503.
+			a.logger.WarnContext(r.Context(), "notify api: database unavailable: answered 503", "path", r.URL.Path, "err", e.cause)
+			web.SetRetryAfter(w, e.cause)
+			e = &apiError{status: http.StatusServiceUnavailable, class: "Exception", message: "Service temporarily unavailable, try again later"}
+		}
+	}
+	if e.status >= 500 && e.cause != nil {
 		a.logger.Error("notify api", "path", r.URL.Path, "err", e.cause)
 	}
 	b := errorBody{StatusCode: e.status, Errors: []errorItem{{e.class, e.message}}}

@@ -12,11 +12,13 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/notify/notifyapi"
@@ -38,6 +40,13 @@ type env struct {
 
 func newEnv(t *testing.T, db *storage.DB, cfg notifyapi.Config) *env {
 	t.Helper()
+	return newEnvWith(t, db, cfg, nil, slog.New(slog.DiscardHandler))
+}
+
+// newEnvWith is newEnv with the notification block auditing to log (may be
+// nil) and logging to logger.
+func newEnvWith(t *testing.T, db *storage.DB, cfg notifyapi.Config, log *audit.Log, logger *slog.Logger) *env {
+	t.Helper()
 	ctx := context.Background()
 	clock := platform.NewFakeClock(time.Now())
 	box, _ := secrets.New(make([]byte, 32))
@@ -47,7 +56,7 @@ func newEnv(t *testing.T, db *storage.DB, cfg notifyapi.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := notify.New(db, ins, reg, clock, notify.Config{From: "no-reply@example.gov", Secrets: box, TeamMembers: team}, slog.New(slog.DiscardHandler))
+	svc, err := notify.New(db, ins, reg, clock, notify.Config{From: "no-reply@example.gov", Secrets: box, TeamMembers: team, Audit: log}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,4 +470,83 @@ func TestRateLimits(t *testing.T) {
 		s, b = send("team") // a team key to a phone: refused, but counted by the limit first
 		wantError(t, s, b, 429, "TooManyRequestsError", "Exceeded send limits (3) for today")
 	})
+}
+
+// TestUnreadableKey: one API key whose secret cannot be opened (here a
+// corrupted row) does not take the agency's other keys down. It is
+// refused like an unknown key, reported once (an error log and an audit
+// entry naming it), and a revoked key that cannot be opened is skipped
+// without a report.
+func TestUnreadableKey(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		var logs syncBuffer
+		log := audit.New(db, platform.SystemClock{}, nil)
+		e := newEnvWith(t, db, notifyapi.Config{}, log, slog.New(slog.NewJSONHandler(&logs, nil)))
+		keys, err := e.svc.APIKeys(ctx, "dmv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]string{}
+		for _, k := range keys {
+			ids[k.Name] = k.ID
+		}
+		for _, name := range []string{"team", "revoked"} {
+			if _, err := db.Write().ExecContext(ctx, `UPDATE notify_api_keys SET secret = 'v1.bm90IGEgc2VhbGVkIGtleQ' WHERE id = $1`, ids[name]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 3 {
+			for _, tt := range []struct {
+				key     string
+				status  int
+				message string
+			}{
+				{"live", 200, ""},
+				{"test", 200, ""},
+				{"team", 403, "Invalid token: API key not found"},
+				{"revoked", 403, "Invalid token: API key not found"},
+			} {
+				status, body := e.do("GET", "/v2/notifications", tt.key, nil)
+				if tt.message == "" {
+					if status != tt.status {
+						t.Fatalf("%s key: %d %v", tt.key, status, body)
+					}
+					continue
+				}
+				wantError(t, status, body, tt.status, "AuthError", tt.message)
+			}
+		}
+		reported := strings.Count(logs.String(), "notify API key cannot be opened")
+		if reported != 1 || !strings.Contains(logs.String(), ids["team"]) || strings.Contains(logs.String(), ids["revoked"]) {
+			t.Fatalf("reported %d times:\n%s", reported, logs.String())
+		}
+		for name, want := range map[string]int{"team": 1, "revoked": 0} {
+			entries, err := log.List(ctx, audit.Filter{Subject: "notify-key:" + ids[name]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != want || want == 1 && (entries[0].Action != "notify.key.unreadable" || entries[0].AgencyID != "dmv") {
+				t.Fatalf("%s key audited %+v, want %d entries", name, entries, want)
+			}
+		}
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger written from handlers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
