@@ -48,6 +48,7 @@ import (
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/oidc/oidcweb"
 	"github.com/portico-gov/portico/internal/payment"
+	"github.com/portico-gov/portico/internal/payment/financeweb"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/portal"
@@ -380,6 +381,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := webhookweb.Register(a.Web, idw, a.Webhooks); err != nil {
+		return nil, err
+	}
+	// The finance console (/console/payments). Refund stays nil until the
+	// refund core (payment.Service.Refund) is in: the page then says
+	// refunds are not available.
+	if err := financeweb.Register(a.Web, financeweb.Deps{Payments: a.Payments, Agencies: a.Tenancy, Cases: a.Casework,
+		Zone: a.Tenancy.Zone, Clock: a.Clock, Auth: idw}); err != nil {
 		return nil, err
 	}
 	if err := consentweb.Register(a.Web, consentweb.Deps{Consents: a.Consents, Agencies: a.Tenancy, Services: a.Catalog, Plugins: a.Plugins, Auth: idw}); err != nil {
