@@ -43,7 +43,7 @@ func runLedgerCheck(ctx context.Context, e env, args []string) error {
 			rep.Findings = []payment.Finding{}
 		}
 		if err := output(e, *asJSON, rep, func(w io.Writer) {
-			fmt.Fprintf(w, "%d posting(s), %d successful payment(s) checked.\n", rep.Postings, rep.Payments)
+			fmt.Fprintf(w, "%d posting(s), %d successful payment(s), %d refund(s) checked.\n", rep.Postings, rep.Payments, rep.Refunds)
 			if len(rep.Balances) > 0 {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "AGENCY\tACCOUNT\tCURRENCY\tBALANCE (MINOR UNITS)")
@@ -58,7 +58,7 @@ func runLedgerCheck(ctx context.Context, e env, args []string) error {
 			}
 			fmt.Fprintln(w, "Problems:")
 			for _, f := range rep.Findings {
-				fmt.Fprintf(w, "  %s: agency %s, payment %s, posting %s: %s\n", f.Kind, dash(f.Agency), dash(f.Payment), dash(f.Txn), f.Detail)
+				fmt.Fprintf(w, "  %s: agency %s, payment %s, refund %s, posting %s: %s\n", f.Kind, dash(f.Agency), dash(f.Payment), dash(f.Refund), dash(f.Txn), f.Detail)
 			}
 		}); err != nil {
 			return err

@@ -307,7 +307,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	jobs.Register(reg, &casework.SLAWorker{Cases: a.Casework})
-	if a.Payments, err = payment.NewService(db, a.Audit, a.Bus, a.Clock); err != nil {
+	if a.Payments, err = payment.NewService(db, a.Audit, a.Bus, a.Clock, payment.WithJobs(inserter, reg)); err != nil {
 		return nil, err
 	}
 	jobs.Register(reg, &payment.ExpireWorker{Payments: a.Payments})

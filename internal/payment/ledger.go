@@ -43,6 +43,7 @@ type Posting struct {
 	Agency    string
 	Kind      string
 	PaymentID string // the payment it is for ("" for a payout)
+	RefundID  string // the refund it is for (kind refund only)
 	Currency  string
 	Lines     []Line
 }
@@ -59,6 +60,9 @@ func post(ctx context.Context, tx *sql.Tx, p Posting, at time.Time) (string, err
 	case KindCharge, KindRefund, KindPayout:
 	default:
 		return "", fmt.Errorf("payment: ledger: unknown kind %q", p.Kind)
+	}
+	if (p.Kind == KindRefund) != (p.RefundID != "") {
+		return "", fmt.Errorf("payment: ledger: a refund posting, and only one, names its refund")
 	}
 	if len(p.Lines) < 2 {
 		return "", fmt.Errorf("payment: ledger: a posting needs two lines or more")
@@ -84,8 +88,8 @@ func post(ctx context.Context, tx *sql.Tx, p Posting, at time.Time) (string, err
 	}
 	txn := uuid.NewString()
 	for _, l := range p.Lines {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_entries (txn, agency_id, kind, payment_id, account, amount, currency, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			txn, p.Agency, p.Kind, p.PaymentID, l.Account, l.Amount, p.Currency, at.UTC()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_entries (txn, agency_id, kind, payment_id, refund_id, account, amount, currency, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			txn, p.Agency, p.Kind, p.PaymentID, p.RefundID, l.Account, l.Amount, p.Currency, at.UTC()); err != nil {
 			return "", fmt.Errorf("payment: ledger: %w", err)
 		}
 	}
@@ -94,7 +98,14 @@ func post(ctx context.Context, tx *sql.Tx, p Posting, at time.Time) (string, err
 
 // Finding is one thing wrong with the books.
 type Finding struct {
-	Kind    string `json:"kind"` // unbalanced, missing_charge, charge_mismatch, charge_without_payment, duplicate_charge
+	// Kind is one of unbalanced, missing_charge, charge_mismatch,
+	// charge_without_payment, duplicate_charge (charges against payments);
+	// missing_refund, duplicate_refund, refund_mismatch,
+	// refund_posting_without_success, refund_without_record (refund
+	// postings against refunds); over_refunded (a payment's refunds not in
+	// error exceed it, or it did not succeed).
+	Kind    string `json:"kind"`
+	Refund  string `json:"refund,omitempty"`
 	Agency  string `json:"agency,omitempty"`
 	Payment string `json:"payment,omitempty"`
 	Txn     string `json:"txn,omitempty"`
@@ -113,6 +124,7 @@ type Balance struct {
 type Report struct {
 	Postings int64     `json:"postings"`
 	Payments int64     `json:"payments"` // successful payments checked
+	Refunds  int64     `json:"refunds"`  // refunds checked
 	Balances []Balance `json:"balances"`
 	Findings []Finding `json:"findings"`
 }
@@ -122,8 +134,11 @@ func (r Report) OK() bool { return len(r.Findings) == 0 }
 
 // Check proves the books: every posting balances within its agency and
 // currency; every successful payment has exactly one charge posting of
-// its amount, agency and currency; and no charge posting is for a
-// payment that did not succeed. It reads every entry (an operator's
+// its amount, agency and currency; no charge posting is for a payment
+// that did not succeed; every successful refund has exactly one refund
+// posting of its amount (debit revenue, credit provider_clearing) for its
+// payment, agency and currency, and no other refund has any; and a
+// payment's refunds not in error never exceed it. It reads every entry (an operator's
 // command, not a page), in one read transaction so the picture is
 // consistent.
 func Check(ctx context.Context, db *storage.DB) (Report, error) {
@@ -217,6 +232,9 @@ func Check(ctx context.Context, db *storage.DB) (Report, error) {
 		for _, id := range ids {
 			rep.Findings = append(rep.Findings, Finding{Kind: "charge_without_payment", Agency: charges[id].agency, Payment: id, Detail: "the ledger has a charge for a payment that did not succeed"})
 		}
+		if err := checkRefunds(ctx, tx, &rep); err != nil {
+			return err
+		}
 		rows, err = tx.QueryContext(ctx, `SELECT agency_id, account, currency, SUM(amount) FROM ledger_entries GROUP BY agency_id, account, currency ORDER BY agency_id, account, currency`)
 		if err != nil {
 			return err
@@ -235,6 +253,104 @@ func Check(ctx context.Context, db *storage.DB) (Report, error) {
 		return Report{}, fmt.Errorf("payment: ledger check: %w", err)
 	}
 	return rep, nil
+}
+
+// checkRefunds proves refund postings against the refunds (Check).
+func checkRefunds(ctx context.Context, tx *sql.Tx, rep *Report) error {
+	type posted struct {
+		agency, currency, payment string
+		amount                    int64
+		txns                      map[string]bool
+	}
+	postings := map[string]*posted{}
+	rows, err := tx.QueryContext(ctx, `SELECT refund_id, txn, agency_id, currency, payment_id, amount FROM ledger_entries WHERE kind = 'refund' AND account = $1`, AccountRevenue)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var rid, txn, agency, cur, pid string
+		var amt int64
+		if err := rows.Scan(&rid, &txn, &agency, &cur, &pid, &amt); err != nil {
+			rows.Close()
+			return err
+		}
+		p := postings[rid]
+		if p == nil {
+			p = &posted{agency: agency, currency: cur, payment: pid, txns: map[string]bool{}}
+			postings[rid] = p
+		}
+		p.amount += amt // revenue is debited
+		p.txns[txn] = true
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	type paid struct {
+		agency, status string
+		amount, asked  int64
+	}
+	payments := map[string]*paid{}
+	var order []string
+	rows, err = tx.QueryContext(ctx, `SELECT r.id, r.payment_id, r.agency_id, r.amount, r.currency, r.status, p.amount, p.status
+		FROM payment_refunds r JOIN payments p ON p.id = r.payment_id ORDER BY r.payment_id, r.id`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id, pid, agency, cur, status, pstatus string
+		var amt, pamt int64
+		if err := rows.Scan(&id, &pid, &agency, &amt, &cur, &status, &pamt, &pstatus); err != nil {
+			rows.Close()
+			return err
+		}
+		rep.Refunds++
+		pp := payments[pid]
+		if pp == nil {
+			pp = &paid{agency: agency, status: pstatus, amount: pamt}
+			payments[pid] = pp
+			order = append(order, pid)
+		}
+		if status != RefundError {
+			pp.asked += amt
+		}
+		p := postings[id]
+		delete(postings, id)
+		switch {
+		case status != RefundSuccess && p != nil:
+			rep.Findings = append(rep.Findings, Finding{Kind: "refund_posting_without_success", Agency: agency, Payment: pid, Refund: id,
+				Detail: fmt.Sprintf("refund is %s but the ledger has %d %s for it", status, p.amount, p.currency)})
+		case status != RefundSuccess:
+		case p == nil:
+			rep.Findings = append(rep.Findings, Finding{Kind: "missing_refund", Agency: agency, Payment: pid, Refund: id, Detail: fmt.Sprintf("refund of %d %s succeeded but is not in the ledger", amt, cur)})
+		case len(p.txns) > 1:
+			rep.Findings = append(rep.Findings, Finding{Kind: "duplicate_refund", Agency: agency, Payment: pid, Refund: id, Detail: fmt.Sprintf("%d refund postings", len(p.txns))})
+		case p.agency != agency || p.currency != cur || p.amount != amt || p.payment != pid:
+			rep.Findings = append(rep.Findings, Finding{Kind: "refund_mismatch", Agency: agency, Payment: pid, Refund: id,
+				Detail: fmt.Sprintf("refund is %d %s of payment %s for %s; the ledger has %d %s of payment %s for %s", amt, cur, pid, agency, p.amount, p.currency, p.payment, p.agency)})
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, pid := range order {
+		pp := payments[pid]
+		switch {
+		case pp.asked > 0 && pp.status != string(Success):
+			rep.Findings = append(rep.Findings, Finding{Kind: "over_refunded", Agency: pp.agency, Payment: pid, Detail: fmt.Sprintf("payment is %s but has %d in refunds", pp.status, pp.asked)})
+		case pp.asked > pp.amount:
+			rep.Findings = append(rep.Findings, Finding{Kind: "over_refunded", Agency: pp.agency, Payment: pid, Detail: fmt.Sprintf("refunds of %d exceed the payment of %d", pp.asked, pp.amount)})
+		}
+	}
+	ids := make([]string, 0, len(postings))
+	for id := range postings {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		p := postings[id]
+		rep.Findings = append(rep.Findings, Finding{Kind: "refund_without_record", Agency: p.agency, Payment: p.payment, Refund: id, Detail: "the ledger has a refund posting for no refund"})
+	}
+	return nil
 }
 
 // snapshot runs fn in a read-only transaction that sees one state of the

@@ -27,6 +27,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/events"
+	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 )
@@ -214,10 +215,12 @@ type Service struct {
 	bus       *events.Bus
 	clock     platform.Clock
 	providers map[string]Provider
+	jobs      *jobs.Inserter // refunds' provider calls (WithJobs)
 }
 
-// NewService returns the block. Every argument is required.
-func NewService(db *storage.DB, log *audit.Log, bus *events.Bus, clock platform.Clock) (*Service, error) {
+// NewService returns the block. Every argument is required; opts add
+// what only some uses need (WithJobs, for refunds).
+func NewService(db *storage.DB, log *audit.Log, bus *events.Bus, clock platform.Clock, opts ...Option) (*Service, error) {
 	if err := platform.Required("payment",
 		platform.Dep{Name: "database", Missing: db == nil},
 		platform.Dep{Name: "audit log", Missing: log == nil},
@@ -225,7 +228,11 @@ func NewService(db *storage.DB, log *audit.Log, bus *events.Bus, clock platform.
 		platform.Dep{Name: "clock", Missing: clock == nil}); err != nil {
 		return nil, err
 	}
-	return &Service{db: db, audit: log, bus: bus, clock: clock}, nil
+	s := &Service{db: db, audit: log, bus: bus, clock: clock}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Create records a new payment in state created, in tx (the caller's
