@@ -383,10 +383,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := webhookweb.Register(a.Web, idw, a.Webhooks); err != nil {
 		return nil, err
 	}
-	// The finance console (/console/payments). Refund stays nil until the
-	// refund core (payment.Service.Refund) is in: the page then says
-	// refunds are not available.
-	if err := financeweb.Register(a.Web, financeweb.Deps{Payments: a.Payments, Agencies: a.Tenancy, Cases: a.Casework,
+	// The finance console (/console/payments): refunds go through the
+	// refund core (payment.Service.Refund), which answers with the refund.
+	refund := func(ctx context.Context, actor platform.Actor, agency, id string, amount, expected int64, reason string) error {
+		_, err := a.Payments.Refund(ctx, actor, agency, id, amount, expected, reason)
+		return err
+	}
+	if err := financeweb.Register(a.Web, financeweb.Deps{Payments: a.Payments, Agencies: a.Tenancy, Cases: a.Casework, Refund: refund,
 		Zone: a.Tenancy.Zone, Clock: a.Clock, Auth: idw}); err != nil {
 		return nil, err
 	}

@@ -249,19 +249,6 @@ type HistoryEntry struct {
 	At    time.Time
 }
 
-// Refund is a refund of (part of) a payment.
-type Refund struct {
-	ID          string
-	PaymentID   string
-	Amount      int64
-	Currency    string
-	Status      string // submitted, success, error
-	Reason      string
-	Actor       string
-	ProviderRef string
-	CreatedAt   time.Time
-}
-
 // PostingLine is one line of the ledger.
 type PostingLine struct {
 	Txn      string
@@ -379,18 +366,18 @@ func (s *Service) detail(ctx context.Context, id string) (Detail, error) {
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		rows, err = tx.QueryContext(ctx, `SELECT id, amount, currency, status, reason, actor, provider_ref, created_at FROM payment_refunds WHERE payment_id = $1 ORDER BY created_at, id`, id)
+		rows, err = tx.QueryContext(ctx, `SELECT id, agency_id, amount, currency, status, reason, actor, created_at FROM payment_refunds WHERE payment_id = $1 ORDER BY created_at, id`, id)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
 			r := Refund{PaymentID: id}
-			if err := rows.Scan(&r.ID, &r.Amount, &r.Currency, &r.Status, &r.Reason, &r.Actor, &r.ProviderRef, &r.CreatedAt); err != nil {
+			if err := rows.Scan(&r.ID, &r.Agency, &r.Amount, &r.Currency, &r.Status, &r.Reason, &r.Actor, &r.CreatedAt); err != nil {
 				rows.Close()
 				return err
 			}
 			r.CreatedAt = r.CreatedAt.UTC()
-			if r.Status != "error" {
+			if r.Status != RefundError {
 				d.Refunded += r.Amount
 			}
 			d.Refunds = append(d.Refunds, r)
@@ -419,9 +406,7 @@ func (s *Service) detail(ctx context.Context, id string) (Detail, error) {
 		}
 		return Detail{}, fmt.Errorf("payment: detail: %w", err)
 	}
-	if d.State.Status == Success {
-		d.Available = max(0, d.Amount-d.Refunded)
-	}
+	d.Available = SummarizeRefunds(d.Payment, d.Refunded).Available
 	return d, nil
 }
 

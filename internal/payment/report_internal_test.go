@@ -3,11 +3,13 @@ package payment
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/events"
+	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
@@ -30,20 +32,28 @@ func TestReportsMatchTheLedger(t *testing.T) {
 		}
 		// 11:30 PM on December 1 in Chicago (05:30 UTC on December 2).
 		clock := platform.NewFakeClock(time.Date(2026, 12, 1, 23, 30, 0, 0, chicago).UTC())
-		svc, err := NewService(db, audit.New(db, clock, nil), events.NewBus(clock), clock)
+		ins, err := jobs.NewInserter(db, jobs.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		svc, err := NewService(db, audit.New(db, clock, nil), events.NewBus(clock), clock, WithJobs(ins, jobs.NewRegistry()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Register(reportPSP{})
 		sys := platform.Actor{Kind: platform.ActorSystem, ID: "test"}
 		pay := func(agency string, amount int64, status Status, code string) string {
 			t.Helper()
 			var c Checkout
 			if err := db.InTx(ctx, func(tx *sql.Tx) error {
 				var err error
-				c, err = svc.OpenCheckout(ctx, tx, sys, OpenCheckout{ReturnURL: "https://portico.example.gov/r",
+				c, err = svc.OpenCheckout(ctx, tx, sys, OpenCheckout{ReturnURL: "https://portico.example.gov/r", Provider: "reportpsp",
 					Items: []Item{{Kind: ItemAPI, Agency: agency, Amount: amount, Currency: "USD", Reference: "R", DescriptionEN: "x", DescriptionES: "x"}}})
 				return err
 			}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Begin(ctx, sys, c.ID, "https://portico.example.gov/r", "x"); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := svc.Settle(ctx, sys, c.ID, Outcome{Status: status, Code: code}); err != nil {
@@ -51,14 +61,16 @@ func TestReportsMatchTheLedger(t *testing.T) {
 			}
 			return c.Payments[0]
 		}
+		// A refund as finance staff make it: recorded, then completed by
+		// the provider as the refund job does.
 		refund := func(agency, id string, amount int64) {
 			t.Helper()
-			if err := db.InTx(ctx, func(tx *sql.Tx) error {
-				_, err := post(ctx, tx, Posting{Agency: agency, Kind: KindRefund, PaymentID: id, Currency: "USD",
-					Lines: []Line{{AccountRevenue, amount}, {AccountClearing, -amount}}}, clock.Now())
-				return err
-			}); err != nil {
+			r, err := svc.Refund(ctx, platform.Actor{Kind: platform.ActorStaff, ID: "fay"}, agency, id, amount, -1, "test")
+			if err != nil {
 				t.Fatal(err)
+			}
+			if st, err := svc.CompleteRefund(ctx, r.ID); err != nil || st != RefundSuccess {
+				t.Fatalf("refund %s: %s %v", r.ID, st, err)
 			}
 		}
 		// December 1 (local): one DMV charge at 11:30 PM.
@@ -91,6 +103,9 @@ func TestReportsMatchTheLedger(t *testing.T) {
 			for _, m := range rec.Movements {
 				if got := m.At.In(chicago).Day(); got != d {
 					t.Errorf("December %d lists a movement of December %d", d, got)
+				}
+				if !strings.HasPrefix(m.ProviderRef, "ch_") || m.Reference != "R" {
+					t.Errorf("December %d: movement without its provider's reference: %+v", d, m)
 				}
 				if m.Kind == KindCharge {
 					charges += m.Amount
@@ -140,4 +155,20 @@ func TestReportsMatchTheLedger(t *testing.T) {
 			t.Errorf("a range ending before it starts: %v", err)
 		}
 	})
+}
+
+// reportPSP is a provider that takes every charge and refund at once.
+type reportPSP struct{}
+
+func (reportPSP) Name() string { return "reportpsp" }
+func (reportPSP) Start(_ context.Context, c Charge) (Begun, error) {
+	return Begun{Ref: "ch_" + c.Checkout, NextURL: "https://psp.example/" + c.Checkout}, nil
+}
+func (reportPSP) Status(context.Context, string) (Outcome, error) {
+	return Outcome{Status: Success}, nil
+}
+func (reportPSP) Capture(context.Context, string) error { return nil }
+func (reportPSP) Cancel(context.Context, string) error  { return nil }
+func (reportPSP) Refund(_ context.Context, _ string, _ int64, _, key string) (RefundOutcome, error) {
+	return RefundOutcome{Ref: "re_" + key, Status: RefundSuccess}, nil
 }

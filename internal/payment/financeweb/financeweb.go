@@ -478,8 +478,15 @@ func (h *handlers) refund(w http.ResponseWriter, r *http.Request) {
 	case platform.CodeForbidden, platform.CodeNotFound, platform.CodeUnauthorized:
 		h.fail(w, r, err)
 	case platform.CodeInvalid, platform.CodeConflict:
+		// Someone refunded meanwhile (GOV.UK Pay's P0604, or P0603 when
+		// nothing is left): show the payment as it is now, with why.
 		form.Expected = 0 // read again below
-		h.showDetail(w, r, http.StatusConflict, form, []web.FieldError{{Field: "kind-full", Message: p.T("finance.refund.refused", platform.ErrorMessage(err))}})
+		key := "finance.refund.refused"
+		var rp *payment.RefundProblem
+		if errors.As(err, &rp) && rp.Code != "P0602" {
+			key = "finance.refund.changed.now"
+		}
+		h.showDetail(w, r, http.StatusConflict, form, []web.FieldError{{Field: "kind-full", Message: p.T(key)}})
 	default:
 		if errors.Is(err, payment.ErrProviderUnavailable) {
 			h.showDetail(w, r, http.StatusServiceUnavailable, form, []web.FieldError{{Field: "kind-full", Message: p.T("finance.refund.unavailable")}})
