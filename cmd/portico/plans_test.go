@@ -31,6 +31,7 @@ import (
 	"github.com/portico-gov/portico/internal/gateway"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/oidc"
+	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
@@ -315,6 +316,15 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 			Path: map[string]string{"plate": "EX7MB904"}, Data: map[string]any{"name": "Beto Ciudadano"}}); err != nil {
 		t.Fatal(err)
 	}
+	// The demo's DMV payment (paid, so it has a charge in the ledger),
+	// the object of the finance console's pages.
+	dmvPays, err := a.Payments.List(ctx, platform.Actor{Kind: platform.ActorStaff, ID: "plans", PlatformAdmin: true}, payment.Filter{Agency: "dmv"})
+	if err != nil || len(dmvPays.Payments) == 0 {
+		t.Fatalf("the demo's DMV payments: %+v %v", dmvPays, err)
+	}
+	dmvPayment := dmvPays.Payments[0].ID
+	local := a.Clock.Now().In(a.Tenancy.Zone(ctx))
+	today := fmt.Sprintf("%02d/%02d/%04d", int(local.Month()), local.Day(), local.Year())
 	t.Logf("set up in %s", time.Since(began).Round(time.Millisecond))
 	seeded := seedPopulation(t, a.DB)
 
@@ -389,6 +399,15 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		{"GET /console/plugins", pageAs(admin, "/console/plugins")},
 		{"GET /console/plugins/{id}", pageAs(admin, "/console/plugins/vehicle-registry")},
 		{"GET /console/plugins/{id}/agencies/{agency}", pageAs(staff, "/console/plugins/vehicle-registry/agencies/dmv")},
+		// The finance console: an agency's newest payments through
+		// payments_agency (agency_id, created_at), one payment by primary
+		// key with its history, items (by checkout), refunds and postings
+		// (by payment), and the day's ledger through ledger_entries_agency_at.
+		{"GET /console/payments", pageAs(staff, "/console/payments?agency=dmv")},
+		{"GET /console/payments/{id}", pageAs(staff, "/console/payments/"+dmvPayment)},
+		{"GET /console/payments/reports", pageAs(staff, "/console/payments/reports?agency=dmv")},
+		{"GET /console/payments/reports/reconciliation.csv", pageAs(staff, "/console/payments/reports/reconciliation.csv?agency=dmv&day="+url.QueryEscape(today))},
+		{"GET /console/payments/reports/remittance.csv", pageAs(staff, "/console/payments/reports/remittance.csv?agency=dmv&from="+url.QueryEscape(today)+"&to="+url.QueryEscape(today))},
 		{"GET /oauth/userinfo", bearer("GET", "/oauth/userinfo", tok.AccessToken)},
 		{"POST /inbox/{id}/read", func() *http.Response {
 			msgs, err := a.Notify.Inbox(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: beto.ID}, 1)
@@ -633,6 +652,9 @@ var personalColumns = map[string]bool{
 	"grant_id": true, "auth_request_id": true, "token_hash": true, "code_hash": true, "email": true, "email_key": true,
 	"recipient": true, "reference": true, "subject": true, "key": true, "feed_id": true, "phone": true, "blob_key": true,
 	"event_id": true, "position": true, "person_id": true,
+	// A payment, its checkout, its refunds and its ledger postings are one
+	// payer's rows: copies are other people's payments.
+	"payment_id": true, "checkout_id": true, "refund_id": true, "txn": true,
 }
 
 // seedPopulation copies every row of every population table (everything

@@ -351,7 +351,8 @@ func (s *Service) detail(ctx context.Context, id string) (Detail, error) {
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		rows, err = tx.QueryContext(ctx, `SELECT kind, source, agency_id, amount, currency, description_en, description_es FROM checkout_items WHERE payment_id = $1 ORDER BY id`, id)
+		// Through the checkout's index: items are found by their checkout.
+		rows, err = tx.QueryContext(ctx, `SELECT kind, source, agency_id, amount, currency, description_en, description_es FROM checkout_items WHERE checkout_id = $1 AND payment_id = $2 ORDER BY id`, p.Checkout, id)
 		if err != nil {
 			return err
 		}
