@@ -29,7 +29,7 @@ func (f fixture) pay(t *testing.T, agency, ref, email string, amount int64, stat
 		var err error
 		c, err = f.svc.OpenCheckout(ctx, tx, agencySystem, payment.OpenCheckout{Account: "acct-" + email, Email: email,
 			ReturnURL: "https://portico.example.gov/pay/return",
-			Items: []payment.Item{{Kind: payment.ItemAPI, Agency: agency, Amount: amount, Currency: "USD", Reference: ref, DescriptionEN: "Fee", DescriptionES: "Tarifa"}}})
+			Items:     []payment.Item{{Kind: payment.ItemAPI, Agency: agency, Amount: amount, Currency: "USD", Reference: ref, DescriptionEN: "Fee", DescriptionES: "Tarifa"}}})
 		return err
 	}); err != nil {
 		t.Fatal(err)
