@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/portico-gov/portico/internal/audit"
@@ -85,7 +86,7 @@ func (s *Service) Reconcile(ctx context.Context, actor platform.Actor, agency st
 	}
 	from := dayStart(date, loc)
 	to := from.AddDate(0, 0, 1)
-	ms, err := s.movements(ctx, agency, from, to)
+	ms, err := s.movements(ctx, agency, from, to, true)
 	if err != nil {
 		return Reconciliation{}, err
 	}
@@ -117,7 +118,7 @@ func (s *Service) Remit(ctx context.Context, actor platform.Actor, agency string
 	if to.After(from.AddDate(0, 0, MaxRemittanceDays)) {
 		return Remittance{}, platform.Invalid("to", fmt.Sprintf("a remittance report covers at most %d days", MaxRemittanceDays))
 	}
-	ms, err := s.movements(ctx, agency, from, to)
+	ms, err := s.movements(ctx, agency, from, to, false)
 	if err != nil {
 		return Remittance{}, err
 	}
@@ -138,30 +139,29 @@ func (s *Service) reportRead(ctx context.Context, actor platform.Actor, agency, 
 }
 
 // movements reads agency's charge and refund postings in [from, to) from
-// the ledger: each posting's revenue lines (credited by a charge, debited
-// by a refund), with its payment's reference and provider reference.
-func (s *Service) movements(ctx context.Context, agency string, from, to time.Time) ([]Movement, error) {
+// the ledger (each posting's revenue lines: credited by a charge, debited
+// by a refund) and, when described, each one's payment reference and
+// provider reference. The ledger is read alone through its (agency_id,
+// at) index and the payments by primary key in batches: a join would let
+// the planner scan every payment for a busy week.
+func (s *Service) movements(ctx context.Context, agency string, from, to time.Time, described bool) ([]Movement, error) {
 	var out []Movement
 	err := snapshot(ctx, s.db, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT l.txn, l.kind, l.payment_id, l.amount, l.currency, l.at, p.reference, p.provider, p.status, COALESCE(c.provider_ref, '')
-			FROM ledger_entries l
-			JOIN payments p ON p.id = l.payment_id
-			LEFT JOIN checkouts c ON c.id = p.checkout_id
-			WHERE l.agency_id = $1 AND l.at >= $2 AND l.at < $3 AND l.account = $4 AND l.kind IN ('charge', 'refund')
-			ORDER BY l.at, l.id`, agency, from.UTC(), to.UTC(), AccountRevenue)
+		rows, err := tx.QueryContext(ctx, `SELECT txn, kind, payment_id, amount, currency, at FROM ledger_entries
+			WHERE agency_id = $1 AND at >= $2 AND at < $3 AND account = $4 AND kind IN ('charge', 'refund')
+			ORDER BY at, id`, agency, from.UTC(), to.UTC(), AccountRevenue)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
 		byTxn := map[string]int{}
 		for rows.Next() {
 			var m Movement
 			var amount int64
-			var status string
-			if err := rows.Scan(&m.Txn, &m.Kind, &m.PaymentID, &amount, &m.Currency, &m.At, &m.Reference, &m.Provider, &status, &m.ProviderRef); err != nil {
+			if err := rows.Scan(&m.Txn, &m.Kind, &m.PaymentID, &amount, &m.Currency, &m.At); err != nil {
+				rows.Close()
 				return err
 			}
-			m.At, m.Status = m.At.UTC(), Status(status)
+			m.At = m.At.UTC()
 			// Revenue is credited (negative) by a charge and debited
 			// (positive) by a refund: a movement's amount is positive.
 			if m.Kind == KindCharge {
@@ -175,7 +175,60 @@ func (s *Service) movements(ctx context.Context, agency string, from, to time.Ti
 			byTxn[m.Txn] = len(out)
 			out = append(out, m)
 		}
-		return rows.Err()
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if !described {
+			return nil
+		}
+		type about struct {
+			reference, provider, ref string
+			status                   Status
+		}
+		seen := map[string]*about{}
+		var ids []string
+		for _, m := range out {
+			if _, ok := seen[m.PaymentID]; !ok {
+				seen[m.PaymentID] = nil
+				ids = append(ids, m.PaymentID)
+			}
+		}
+		const batch = 100
+		for len(ids) > 0 {
+			n := min(batch, len(ids))
+			chunk := ids[:n]
+			ids = ids[n:]
+			args := make([]any, len(chunk))
+			marks := make([]string, len(chunk))
+			for i, id := range chunk {
+				args[i] = id
+				marks[i] = fmt.Sprintf("$%d", i+1)
+			}
+			rows, err := tx.QueryContext(ctx, `SELECT p.id, p.reference, p.provider, p.status, COALESCE(c.provider_ref, '')
+				FROM payments p LEFT JOIN checkouts c ON c.id = p.checkout_id WHERE p.id IN (`+strings.Join(marks, ", ")+`)`, args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id, status string
+				a := &about{}
+				if err := rows.Scan(&id, &a.reference, &a.provider, &status, &a.ref); err != nil {
+					rows.Close()
+					return err
+				}
+				a.status = Status(status)
+				seen[id] = a
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+		}
+		for i := range out {
+			if a := seen[out[i].PaymentID]; a != nil {
+				out[i].Reference, out[i].Provider, out[i].ProviderRef, out[i].Status = a.reference, a.provider, a.ref, a.status
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("payment: report: %w", err)
