@@ -23,6 +23,7 @@ import (
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/oidc"
+	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -139,6 +140,13 @@ func TestAuthorizationTable(t *testing.T) {
 		beto.ID, time.Now().UTC()); err != nil {
 		t.Fatal(err)
 	}
+
+	// The demo's DMV payment, the object of the finance console's routes.
+	dmvPays, err := a.Payments.List(ctx, platform.Actor{Kind: platform.ActorStaff, ID: "authz", PlatformAdmin: true}, payment.Filter{Agency: "dmv"})
+	if err != nil || len(dmvPays.Payments) == 0 {
+		t.Fatalf("the demo's DMV payments: %+v %v", dmvPays, err)
+	}
+	dmvPayment := dmvPays.Payments[0].ID
 
 	// Beto's vehicle registration renewal: a DMV case, the object of the
 	// case routes.
@@ -366,6 +374,17 @@ func TestAuthorizationTable(t *testing.T) {
 		// plug-in (the DMV enabled vehicle-registry).
 		{"GET /console/plugins/{id}/deliveries", "GET", "/console/plugins/vehicle-registry/deliveries", nil, dmvAdmin},
 		{"POST /console/plugins/{id}/deliveries/replay", "POST", "/console/plugins/vehicle-registry/deliveries/replay", url.Values{"all": {"dead"}}, dmvAdmin},
+		// The finance console (internal/payment/financeweb): finance staff,
+		// agency administrators and auditors of the agency, and platform
+		// administrators read; caseworkers (staff Y) do not; only the
+		// agency's finance staff and administrators refund (here a form
+		// with a mistake: 422 for them, refused for everyone else).
+		{"GET /console/payments", "GET", "/console/payments", nil, dmvMember},
+		{"GET /console/payments/{id}", "GET", "/console/payments/" + dmvPayment, nil, dmvMember},
+		{"POST /console/payments/{id}/refund", "POST", "/console/payments/" + dmvPayment + "/refund", url.Values{"kind": {"partial"}, "amount": {"not money"}}, dmvStaff},
+		{"GET /console/payments/reports", "GET", "/console/payments/reports?agency=dmv", nil, dmvMember},
+		{"GET /console/payments/reports/reconciliation.csv", "GET", "/console/payments/reports/reconciliation.csv?agency=dmv&day=12%2F05%2F2026", nil, dmvMember},
+		{"GET /console/payments/reports/remittance.csv", "GET", "/console/payments/reports/remittance.csv?agency=dmv&from=12%2F01%2F2026&to=12%2F05%2F2026", nil, dmvMember},
 		// Case work (internal/casework/caseweb): staff see only their
 		// agencies' cases; the applicant sees only their own.
 		{"GET /console/cases", "GET", "/console/cases", nil, staffOnly},

@@ -348,6 +348,15 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	// Beto began paying his property-tax instalment online: a checkout,
 	// its item and claim, and the sandbox's charge.
 	betoCheckout := beginObligationCheckout(t, a, base, beto.ID)
+	// The demo's DMV payment (paid, so it has a charge in the ledger),
+	// the object of the finance console's pages.
+	dmvPays, err := a.Payments.List(ctx, platform.Actor{Kind: platform.ActorStaff, ID: "plans", PlatformAdmin: true}, payment.Filter{Agency: "dmv"})
+	if err != nil || len(dmvPays.Payments) == 0 {
+		t.Fatalf("the demo's DMV payments: %+v %v", dmvPays, err)
+	}
+	dmvPayment := dmvPays.Payments[0].ID
+	local := a.Clock.Now().In(a.Tenancy.Zone(ctx))
+	today := fmt.Sprintf("%02d/%02d/%04d", int(local.Month()), local.Day(), local.Year())
 	t.Logf("set up in %s", time.Since(began).Round(time.Millisecond))
 	seeded := seedPopulation(t, a.DB)
 
@@ -431,6 +440,15 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		{"GET /console/plugins", pageAs(admin, "/console/plugins")},
 		{"GET /console/plugins/{id}", pageAs(admin, "/console/plugins/vehicle-registry")},
 		{"GET /console/plugins/{id}/agencies/{agency}", pageAs(staff, "/console/plugins/vehicle-registry/agencies/dmv")},
+		// The finance console: an agency's newest payments through
+		// payments_agency (agency_id, created_at), one payment by primary
+		// key with its history, items (by checkout), refunds and postings
+		// (by payment), and the day's ledger through ledger_entries_agency_at.
+		{"GET /console/payments", pageAs(staff, "/console/payments?agency=dmv")},
+		{"GET /console/payments/{id}", pageAs(staff, "/console/payments/"+dmvPayment)},
+		{"GET /console/payments/reports", pageAs(staff, "/console/payments/reports?agency=dmv")},
+		{"GET /console/payments/reports/reconciliation.csv", pageAs(staff, "/console/payments/reports/reconciliation.csv?agency=dmv&day="+url.QueryEscape(today))},
+		{"GET /console/payments/reports/remittance.csv", pageAs(staff, "/console/payments/reports/remittance.csv?agency=dmv&from="+url.QueryEscape(today)+"&to="+url.QueryEscape(today))},
 		{"GET /oauth/userinfo", bearer("GET", "/oauth/userinfo", tok.AccessToken)},
 		// The payments API: the key by its unique hash, the payment by
 		// primary key, its history, refunds and refund sums by payment_id.
@@ -687,6 +705,8 @@ var personalColumns = map[string]bool{
 	// copy of its history. Likewise the keys unique per charge or claim
 	// (provider references, claimed sources, sandbox refund keys).
 	"payment_id": true, "checkout_id": true, "source": true, "provider_ref": true, "ref": true, "refund_key": true,
+	// A payment's ledger postings are one payer's rows too.
+	"txn": true,
 }
 
 // seedPopulation copies every row of every population table (everything

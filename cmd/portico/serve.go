@@ -141,9 +141,16 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	if err != nil {
 		return err
 	}
-	if res.Jurisdictions+res.Agencies+people+services+obligations+opened+plugins > 0 {
+	// Payments for the finance console (/console/payments), made through
+	// the payment block as a checkout would make them.
+	progress(ctx, "Seeding the demo: payments…")
+	paid, err := demo.SeedPayments(ctx, a.DB, a.Identity, a.Payments)
+	if err != nil {
+		return err
+	}
+	if res.Jurisdictions+res.Agencies+people+services+obligations+opened+plugins+paid > 0 {
 		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people, "services", services,
-			"obligations", obligations, "cases", opened, "plugins", plugins)
+			"obligations", obligations, "cases", opened, "plugins", plugins, "payments", paid)
 	}
 	return nil
 }

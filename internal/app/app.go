@@ -53,6 +53,7 @@ import (
 	"github.com/portico-gov/portico/internal/payment/receiptweb"
 	"github.com/portico-gov/portico/internal/payment/payapi"
 	"github.com/portico-gov/portico/internal/payment/payweb"
+	"github.com/portico-gov/portico/internal/payment/financeweb"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/portal"
@@ -448,6 +449,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := webhookweb.Register(a.Web, idw, a.Webhooks); err != nil {
+		return nil, err
+	}
+	// The finance console (/console/payments): refunds go through the
+	// refund core (payment.Service.Refund), which answers with the refund.
+	refund := func(ctx context.Context, actor platform.Actor, agency, id string, amount, expected int64, reason string) error {
+		_, err := a.Payments.Refund(ctx, actor, agency, id, amount, expected, reason)
+		return err
+	}
+	if err := financeweb.Register(a.Web, financeweb.Deps{Payments: a.Payments, Agencies: a.Tenancy, Cases: a.Casework, Refund: refund,
+		Zone: a.Tenancy.Zone, Clock: a.Clock, Auth: idw}); err != nil {
 		return nil, err
 	}
 	if err := consentweb.Register(a.Web, consentweb.Deps{Consents: a.Consents, Agencies: a.Tenancy, Services: a.Catalog, Plugins: a.Plugins, Auth: idw}); err != nil {

@@ -83,7 +83,11 @@ type Viewer struct {
 	// Administrator: staff administering the platform or an agency (the
 	// navigation shows the console's plug-in catalogue).
 	Administrator bool
-	unread        func() int // set by WithUnread; counted only when a page shows it
+	// Finance: staff who see payments (finance staff, agency
+	// administrators and auditors of an agency; platform administrators):
+	// the navigation shows Payments.
+	Finance bool
+	unread  func() int // set by WithUnread; counted only when a page shows it
 }
 
 // Unread is how many unread messages the viewer has, for the header's

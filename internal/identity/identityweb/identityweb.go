@@ -185,7 +185,8 @@ func (h *Handlers) authenticate(next http.Handler) http.Handler {
 			if name == "" {
 				name = a.Email
 			}
-			ctx = web.WithViewer(ctx, web.Viewer{SignedIn: true, Name: name, Staff: a.Kind == identity.Staff, Administrator: a.Administrator()})
+			ctx = web.WithViewer(ctx, web.Viewer{SignedIn: true, Name: name, Staff: a.Kind == identity.Staff, Administrator: a.Administrator(),
+				Finance: seesPayments(a)})
 		}
 		// Pages behind a session are personal: never cache them.
 		w.Header().Set("Cache-Control", "no-store")
@@ -265,6 +266,27 @@ func (h *Handlers) clearCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
 		Name: h.CookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.cfg.SecureCookie, SameSite: http.SameSiteLaxMode,
 	})
+}
+
+// seesPayments says whether the header shows a staff member the
+// Payments link: platform administrators, and finance staff, agency
+// administrators and auditors of an agency. The payment block decides
+// again on every page (payment.MayReadFinance); this only hides a link
+// that would lead nowhere.
+func seesPayments(a *identity.Account) bool {
+	if a.Kind != identity.Staff {
+		return false
+	}
+	if a.PlatformAdmin {
+		return true
+	}
+	for _, m := range a.Memberships {
+		switch m.Role {
+		case identity.Finance, identity.AgencyAdmin, identity.Auditor:
+			return true
+		}
+	}
+	return false
 }
 
 // Completion tickets.
