@@ -84,6 +84,9 @@ type App struct {
 	OIDC     *oidc.Service // Portico as an OpenID Provider
 	// Reminders: citizens' obligations, reminder emails, calendar feeds.
 	Reminders *reminder.Service
+	// ObligationImport loads amounts agencies say people owe (portico
+	// obligations import, POST /api/v1/obligations).
+	ObligationImport *reminder.Importer
 	Mailbox   *notify.DevMailbox // nil unless Config.DevMailbox
 	DevSMS    *notify.DevSMS     // the development SMS provider; nil unless Config.DevMailbox without --sms-url
 	Web       *web.Server
@@ -302,6 +305,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone, Counters: counters{a.Tenancy}}); err != nil {
 		return nil, err
 	}
+	if a.ObligationImport, err = reminder.NewImporter(a.Reminders, a.ObligationImportDirectory(), 0); err != nil {
+		return nil, err
+	}
 	if a.Casework, err = casework.New(db, a.Audit, a.Bus, a.Clock, a.caseworkDeps(a.Clock)); err != nil {
 		return nil, err
 	}
@@ -411,6 +417,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			return nil, err
 		}
 		(&api.Events{Feed: feed}).Register(a.API)
+		(&api.Obligations{Importer: a.ObligationImport}).Register(a.API)
 		catw.RegisterAPI(a.API)
 	}
 	if a.Mailbox != nil {

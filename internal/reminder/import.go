@@ -272,7 +272,7 @@ func (r *importRun) check(ctx context.Context, l ImportLine) (goodRow, *RowError
 	if rerr != nil {
 		return goodRow{}, rerr, nil
 	}
-	if first, dup := r.seen[p.Source()]; dup {
+	if first, dup := r.seen[p.Source(r.agency)]; dup {
 		return goodRow{}, rowErr("reference", "duplicate: line %d has the same reference and due date", first), nil
 	}
 	account, ok := r.people[p.Person]
@@ -294,7 +294,7 @@ func (r *importRun) check(ctx context.Context, l ImportLine) (goodRow, *RowError
 		return goodRow{}, rowErr("person", "no Portico account has the email or id %q", clip(p.Person)), nil
 	}
 	m := p.Amount
-	o := Obligation{AccountID: account, AgencyID: r.agency, Kind: p.Kind, Source: p.Source(), Title: p.Title, Amount: &m,
+	o := Obligation{AccountID: account, AgencyID: r.agency, Kind: p.Kind, Source: p.Source(r.agency), Title: p.Title, Amount: &m,
 		Reference: p.Reference, Due: p.Due, Schedule: DefaultSchedule}
 	if err := o.validate(); err != nil {
 		var pe *platform.Error
@@ -303,7 +303,7 @@ func (r *importRun) check(ctx context.Context, l ImportLine) (goodRow, *RowError
 		}
 		return goodRow{}, &RowError{Field: pe.Field, Reason: pe.Message}, nil
 	}
-	r.seen[p.Source()] = l.Line
+	r.seen[p.Source(r.agency)] = l.Line
 	return goodRow{line: l, account: account, ob: o}, nil, nil
 }
 

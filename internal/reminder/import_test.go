@@ -137,7 +137,7 @@ func TestParseRow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Title != tc.titles || p.Amount.Minor != 61250 || p.Due.String() != "2027-03-31" || p.Source() != "import:01-234-567/2027-03-31" {
+			if p.Title != tc.titles || p.Amount.Minor != 61250 || p.Due.String() != "2027-03-31" || p.Source("adams-treasurer") != "import:adams-treasurer/01-234-567/2027-03-31" {
 				t.Fatalf("ParseRow = %+v", p)
 			}
 		})
@@ -338,9 +338,13 @@ func TestImport(t *testing.T) {
 		if sum.Updated != 1 || sum.Rejected != 1 || res[1].Error.Field != "reference" || !strings.Contains(res[1].Error.Reason, "another person") {
 			t.Fatalf("correction: %+v %+v", sum, res)
 		}
-		// Another agency's parcel of the same number is its own.
-		if sum, _, err = runImport(t, im, operator, "dmv", "person,kind,amount,due,reference\nbeto@example.com,fee,5,03/31/2027,01-234-567\n", false); err != nil || sum.Created != 1 {
+		// Another agency's bill of the same number and date to the same
+		// person is its own obligation, and leaves the first alone.
+		if sum, _, err = runImport(t, im, operator, "dmv", "person,kind,amount,due,reference\nana@example.com,fee,5,03/31/2027,01-234-567\n", false); err != nil || sum.Created != 1 {
 			t.Fatalf("another agency: %+v, %v", sum, err)
+		}
+		if n := countRows(t, db, `SELECT COUNT(*) FROM obligations WHERE account_id = 'ana' AND reference = '01-234-567' AND due_on = '2027-03-31'`); n != 2 {
+			t.Fatalf("%d obligations for two agencies' bills", n)
 		}
 	})
 }

@@ -87,9 +87,13 @@ type Parsed struct {
 	Reference string
 }
 
-// Source is the obligation's key among an agency's imported obligations:
-// one per reference and due date.
-func (p Parsed) Source() string { return importPrefix + p.Reference + "/" + p.Due.String() }
+// Source is the obligation's key among imported obligations: one per
+// agency, reference and due date. It names the agency because Set is
+// idempotent per account and source: two agencies' bills of the same
+// number to one person are two obligations.
+func (p Parsed) Source(agency string) string {
+	return importPrefix + agency + "/" + p.Reference + "/" + p.Due.String()
+}
 
 const importPrefix = "import:"
 
@@ -323,7 +327,9 @@ var ErrBadHeader = errors.New("reminder: bad import header")
 
 // NewCSVRows reads the header row of r. A header that lacks a required
 // column, repeats one or names one Portico does not know is refused with
-// an error wrapping ErrBadHeader that says which.
+// an error wrapping ErrBadHeader that says which. The columns "line" and
+// "error" that a rejects file adds are ignored, so a corrected rejects
+// file is loaded as it is.
 func NewCSVRows(r io.Reader) (*CSVRows, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
@@ -341,6 +347,9 @@ func NewCSVRows(r io.Reader) (*CSVRows, error) {
 			h = strings.TrimPrefix(h, "\ufeff") // a byte-order mark from spreadsheet exports
 		}
 		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "line" || h == "error" {
+			continue // a rejects file's own columns: fixed rows load again as they are
+		}
 		known := false
 		for _, k := range ImportColumns {
 			known = known || k == h
@@ -370,7 +379,6 @@ func (c *CSVRows) Header() []string { return c.header }
 // does not stop the reading; or io.EOF after the last row.
 func (c *CSVRows) Next() (ImportLine, error) {
 	rec, err := c.r.Read()
-	line, _ := c.r.FieldPos(0)
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		if errors.Is(pe.Err, csv.ErrFieldCount) {
@@ -381,6 +389,7 @@ func (c *CSVRows) Next() (ImportLine, error) {
 	if err != nil {
 		return ImportLine{}, err
 	}
+	line, _ := c.r.FieldPos(0) // a record read without error has a field 0
 	if len(rec) != c.width {
 		return ImportLine{Line: line, Record: rec, Err: rowErr("", "has %d fields; the header has %d", len(rec), c.width)}, nil
 	}
