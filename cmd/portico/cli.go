@@ -85,6 +85,7 @@ func commands() []*command {
 		feedbackCommands(),
 		ledgerCommands(),
 		obligationsCommands(),
+		paymentsCommands(),
 		pluginCommands(),
 		{name: "version", summary: "print the version", run: runVersion},
 	}

@@ -84,13 +84,17 @@ type App struct {
 	OIDC     *oidc.Service // Portico as an OpenID Provider
 	// Reminders: citizens' obligations, reminder emails, calendar feeds.
 	Reminders *reminder.Service
-	// ObligationImport loads amounts agencies say people owe (portico
-	// obligations import, POST /api/v1/obligations).
-	ObligationImport *reminder.Importer
 	Mailbox   *notify.DevMailbox // nil unless Config.DevMailbox
 	DevSMS    *notify.DevSMS     // the development SMS provider; nil unless Config.DevMailbox without --sms-url
 	Web       *web.Server
 	Metrics   *prometheus.Registry
+
+	// ObligationImport loads amounts agencies say people owe (portico
+	// obligations import, POST /api/v1/obligations).
+	ObligationImport *reminder.Importer
+	// PayHooks sends payment webhooks to agency systems (GOV.UK Pay
+	// style, signed, retried on Pay's schedule).
+	PayHooks *webhook.PayHooks
 
 	// Applications is the applying block (drafts, attachments, submission).
 	Applications *application.Service
@@ -323,6 +327,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	webhookMetrics := webhook.NewMetrics(db)
 	if a.Webhooks, err = webhook.New(db, a.Audit, a.Clock, box, a.Plugins, a.Bus, inserter, reg, webhookMetrics,
 		webhook.Config{EventTypes: EventTypes(), Logger: logger}); err != nil {
+		return nil, err
+	}
+	if a.PayHooks, err = webhook.NewPayHooks(db, a.Audit, a.Clock, box, a.Payments, a.Bus, inserter, reg, webhook.PayConfig{Config: webhook.Config{Logger: logger}}); err != nil {
 		return nil, err
 	}
 	a.Jobs, err = jobs.New(db, reg, jobsCfg)
