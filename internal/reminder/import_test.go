@@ -255,7 +255,9 @@ func TestImport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		audits := func() int { return countRows(t, db, `SELECT COUNT(*) FROM audit_entries WHERE action = 'obligation.import'`) }
+		audits := func() int {
+			return countRows(t, db, `SELECT COUNT(*) FROM audit_entries WHERE action = 'obligation.import'`)
+		}
 		obligations := func() int { return countRows(t, db, `SELECT COUNT(*) FROM obligations`) }
 
 		// A dry run: every verdict, nothing stored.
@@ -471,4 +473,3 @@ func FuzzCSVRows(f *testing.F) {
 		}
 	})
 }
-

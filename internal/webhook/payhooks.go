@@ -434,10 +434,14 @@ type payWorker struct {
 	h *PayHooks
 }
 
-func (w *payWorker) Timeout(*river.Job[PayDeliverArgs]) time.Duration { return w.h.cfg.Timeout + 30*time.Second }
+func (w *payWorker) Timeout(*river.Job[PayDeliverArgs]) time.Duration {
+	return w.h.cfg.Timeout + 30*time.Second
+}
 
 // NextRetry follows the schedule, not River's backoff.
-func (w *payWorker) NextRetry(job *river.Job[PayDeliverArgs]) time.Time { return w.h.RetryAt(job.Attempt) }
+func (w *payWorker) NextRetry(job *river.Job[PayDeliverArgs]) time.Time {
+	return w.h.RetryAt(job.Attempt)
+}
 
 func (w *payWorker) Work(ctx context.Context, job *river.Job[PayDeliverArgs]) error {
 	return w.h.deliver(ctx, job.Args.DeliveryID, job.Attempt >= job.MaxAttempts)
