@@ -26,9 +26,15 @@ import (
 // demo's jurisdictions, agencies and people (ana.citizen@example.com,
 // beto.ciudadano@example.com), for commands to run against.
 func seedPeopleData(t testing.TB) (env map[string]string, cfg config.Config) {
+	return seedPeopleDataIn(t, "")
+}
+
+// seedPeopleDataIn is seedPeopleData in the database at dbURL ("" for
+// SQLite in the data directory).
+func seedPeopleDataIn(t testing.TB, dbURL string) (env map[string]string, cfg config.Config) {
 	t.Helper()
 	data := t.TempDir()
-	cfg = config.Config{DataDir: data, LogLevel: 8}
+	cfg = config.Config{DataDir: data, DB: dbURL, LogLevel: 8}
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +50,7 @@ func seedPeopleData(t testing.TB) (env map[string]string, cfg config.Config) {
 	if _, err := demo.SeedPeople(ctx, a.Identity); err != nil {
 		t.Fatal(err)
 	}
-	return map[string]string{"PORTICO_DATA": data}, cfg
+	return map[string]string{"PORTICO_DATA": data, "PORTICO_DB": dbURL}, cfg
 }
 
 // count runs a COUNT query on the data directory's database.
@@ -256,13 +262,9 @@ func TestObligationsImportThroughput(t *testing.T) {
 	if n <= 0 {
 		t.Skip("set PORTICO_BENCH_IMPORT_ROWS=100000 to measure an import")
 	}
-	env, _ := seedPeopleData(t)
-	if u := os.Getenv("PORTICO_BENCH_IMPORT_DB"); u != "" {
-		env = map[string]string{"PORTICO_DB": u}
-		if code, _, errOut := cli(t, env, "migrate"); code != exitOK {
-			t.Fatal(errOut)
-		}
-	}
+	// PORTICO_BENCH_IMPORT_DB names an empty PostgreSQL database to
+	// measure on instead of SQLite.
+	env, _ := seedPeopleDataIn(t, os.Getenv("PORTICO_BENCH_IMPORT_DB"))
 	file := filepath.Join(t.TempDir(), "big.csv")
 	var b bytes.Buffer
 	b.WriteString("person,kind,amount,due,reference\n")
