@@ -470,6 +470,9 @@ func TestAuthorizationTable(t *testing.T) {
 		// Agency systems' own tokens only; who sees which agency's events
 		// is internal/api's TestEventsAPI and TestEventsAPIWithRealTokens.
 		{"GET /api/v1/events", "GET", "/api/v1/events?after=0", nil, bearerOnly},
+		// Agency systems' own tokens with obligations.write; which agency
+		// they load for is TestObligationsAPI's and TestImportPolicy's.
+		{"POST /api/v1/obligations", "POST", "/api/v1/obligations", nil, bearerOnly},
 		// Applying (internal/application/applyweb): a draft is its owner's
 		// alone; anyone else gets not-found.
 		{"GET /services/{id}/apply", "GET", "/services/springfield-pothole/apply", nil, signedIn},

@@ -84,6 +84,7 @@ func commands() []*command {
 		notifyCommands(),
 		feedbackCommands(),
 		ledgerCommands(),
+		obligationsCommands(),
 		paymentsCommands(),
 		pluginCommands(),
 		{name: "version", summary: "print the version", run: runVersion},

@@ -14,14 +14,15 @@ import (
 )
 
 // paymentsCommands is `portico payments …`: agencies' keys for the
-// GOV.UK Pay-compatible API (docs/payments.md).
+// GOV.UK Pay-compatible API and their payment webhooks (docs/payments.md).
 func paymentsCommands() *command {
-	return &command{name: "payments", summary: "manage agencies' keys for the GOV.UK Pay-compatible payments API", subs: []*command{
+	return &command{name: "payments", summary: "agencies' payments API keys and payment webhooks", subs: []*command{
 		{name: "key", summary: "create, list and revoke payments API keys (test and live)", subs: []*command{
 			{name: "create", summary: "create a test (or --live) API key for an agency; prints it once", run: runPaymentsKeyCreate},
 			{name: "list", summary: "list an agency's payments API keys (never the keys themselves)", run: runPaymentsKeyList},
 			{name: "revoke", summary: "revoke a payments API key at once", run: runPaymentsKeyRevoke},
 		}},
+		payWebhookCommands(),
 	}}
 }
 

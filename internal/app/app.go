@@ -95,6 +95,13 @@ type App struct {
 	Web       *web.Server
 	Metrics   *prometheus.Registry
 
+	// ObligationImport loads amounts agencies say people owe (portico
+	// obligations import, POST /api/v1/obligations).
+	ObligationImport *reminder.Importer
+	// PayHooks sends payment webhooks to agency systems (GOV.UK Pay
+	// style, signed, retried on Pay's schedule).
+	PayHooks *webhook.PayHooks
+
 	// Applications is the applying block (drafts, attachments, submission).
 	Applications *application.Service
 	// Feedback: what people tell us about the site (/feedback).
@@ -344,6 +351,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone, Counters: counters{a.Tenancy}}); err != nil {
 		return nil, err
 	}
+	if a.ObligationImport, err = reminder.NewImporter(a.Reminders, a.ObligationImportDirectory(), 0); err != nil {
+		return nil, err
+	}
 	if a.Casework, err = casework.New(db, a.Audit, a.Bus, a.Clock, a.caseworkDeps(a.Clock)); err != nil {
 		return nil, err
 	}
@@ -383,6 +393,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	webhookMetrics := webhook.NewMetrics(db)
 	if a.Webhooks, err = webhook.New(db, a.Audit, a.Clock, box, a.Plugins, a.Bus, inserter, reg, webhookMetrics,
 		webhook.Config{EventTypes: EventTypes(), Logger: logger}); err != nil {
+		return nil, err
+	}
+	if a.PayHooks, err = webhook.NewPayHooks(db, a.Audit, a.Clock, box, a.Payments, a.Bus, inserter, reg, webhook.PayConfig{Config: webhook.Config{Logger: logger}}); err != nil {
 		return nil, err
 	}
 	a.Jobs, err = jobs.New(db, reg, jobsCfg)
@@ -494,6 +507,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			return nil, err
 		}
 		(&api.Events{Feed: feed}).Register(a.API)
+		(&api.Obligations{Importer: a.ObligationImport}).Register(a.API)
 		catw.RegisterAPI(a.API)
 		// Stripe's events settle checkouts; without a signing secret the
 		// route is not served (the return page and the sweep settle).

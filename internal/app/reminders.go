@@ -63,3 +63,53 @@ func (c counters) Counter(ctx context.Context, agencyID string) (reminder.Counte
 	return reminder.Counter{Name: reminder.Text{EN: a.Name, ES: a.NameES}, Address: a.Contact.AddressLines(), Phone: a.Contact.Phone,
 		Hours: reminder.Text{EN: a.Contact.Hours, ES: a.Contact.HoursES}}, nil
 }
+
+// importDirectory gives an obligations import the people, agencies and
+// agency-system clients it names, from the identity, tenancy and OpenID
+// Provider blocks. A person is a citizen's account, by the email they
+// sign in with or by account id; a disabled account or a staff account
+// owes nothing through an import.
+type importDirectory struct {
+	id      *identity.Service
+	tenancy *tenancy.Service
+	clients feedClients
+}
+
+func (d importDirectory) Person(ctx context.Context, person string) (string, error) {
+	var acc *identity.Account
+	var err error
+	if platform.IsUUID(person) {
+		acc, err = d.id.Account(ctx, person)
+	} else {
+		acc, err = d.id.AccountByEmail(ctx, person)
+		if platform.ErrorCode(err) == platform.CodeInvalid { // not an email address: nobody
+			err = platform.Errorf(platform.CodeNotFound, "no such person")
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	if acc.Disabled || acc.Kind != identity.Citizen {
+		return "", platform.Errorf(platform.CodeNotFound, "no such person")
+	}
+	return acc.ID, nil
+}
+
+func (d importDirectory) AgencyExists(ctx context.Context, agency string) (bool, error) {
+	_, err := d.tenancy.Agency(ctx, agency)
+	if platform.ErrorCode(err) == platform.CodeNotFound {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (d importDirectory) ClientAgency(ctx context.Context, clientID string) (string, error) {
+	return d.clients.ClientAgency(ctx, clientID)
+}
+
+// ObligationImportDirectory is what an obligations import looks people,
+// agencies and clients up in, for a command that builds its own importer
+// (another batch size).
+func (a *App) ObligationImportDirectory() reminder.ImportDirectory {
+	return importDirectory{a.Identity, a.Tenancy, feedClients{a.OIDC}}
+}

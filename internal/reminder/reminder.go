@@ -422,11 +422,27 @@ func scanObligation(r scanner) (Obligation, error) {
 // into one (the latest) that is sent at the next sweep, unless it was
 // already sent for this due date.
 func (s *Service) Set(ctx context.Context, tx *sql.Tx, o Obligation) (Obligation, error) {
+	o, _, err := s.set(ctx, tx, o, true)
+	return o, err
+}
+
+// setOutcome is what set did.
+type setOutcome int
+
+const (
+	setCreated setOutcome = iota + 1
+	setUpdated
+	setUnchanged
+)
+
+// set is Set; audited says whether each change gets its own audit entry
+// (an import audits once for the whole file instead).
+func (s *Service) set(ctx context.Context, tx *sql.Tx, o Obligation, audited bool) (Obligation, setOutcome, error) {
 	if o.Schedule == nil {
 		o.Schedule = DefaultSchedule
 	}
 	if err := o.validate(); err != nil {
-		return o, err
+		return o, 0, err
 	}
 	now := s.clock.Now().UTC()
 	prev, err := scanObligation(tx.QueryRowContext(ctx, `SELECT `+obligationColumns+` FROM obligations WHERE account_id = $1 AND source = $2`, o.AccountID, o.Source))
@@ -438,21 +454,21 @@ func (s *Service) Set(ctx context.Context, tx *sql.Tx, o Obligation) (Obligation
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16)`,
 			o.ID, o.AccountID, o.AgencyID, o.Kind, o.Source, o.Title.EN, o.Title.ES, o.URL, o.Due.String(), o.Schedule.encode(),
 			o.Status, now, now, amountMinor(o.Amount), amountCurrency(o.Amount), o.Reference); err != nil {
-			return o, fmt.Errorf("reminder: set: %w", err)
+			return o, 0, fmt.Errorf("reminder: set: %w", err)
 		}
 		if err := s.plan(ctx, tx, o, now); err != nil {
-			return o, err
+			return o, 0, err
 		}
-		return o, s.record(ctx, tx, "obligation.set", o)
+		return o, setCreated, s.maybeRecord(ctx, tx, audited, o)
 	case err != nil:
-		return o, fmt.Errorf("reminder: set: %w", err)
+		return o, 0, fmt.Errorf("reminder: set: %w", err)
 	}
 	o.ID, o.CreatedAt = prev.ID, prev.CreatedAt
 	replan := prev.Due != o.Due || !slices.Equal(prev.Schedule, o.Schedule) || prev.Status != StatusOpen
 	same := !replan && prev.AgencyID == o.AgencyID && prev.Kind == o.Kind && prev.Title == o.Title && prev.URL == o.URL &&
 		sameAmount(prev.Amount, o.Amount) && prev.Reference == o.Reference
 	if same {
-		return prev, nil
+		return prev, setUnchanged, nil
 	}
 	o.Status, o.UpdatedAt = StatusOpen, now
 	if _, err := tx.ExecContext(ctx, `UPDATE obligations SET agency_id = $1, kind = $2, title_en = $3, title_es = $4, url = $5,
@@ -460,17 +476,24 @@ func (s *Service) Set(ctx context.Context, tx *sql.Tx, o Obligation) (Obligation
 		reference = $12 WHERE id = $9`,
 		o.AgencyID, o.Kind, o.Title.EN, o.Title.ES, o.URL, o.Due.String(), o.Schedule.encode(), now, o.ID,
 		amountMinor(o.Amount), amountCurrency(o.Amount), o.Reference); err != nil {
-		return o, fmt.Errorf("reminder: set: %w", err)
+		return o, 0, fmt.Errorf("reminder: set: %w", err)
 	}
 	if replan {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM reminder_occurrences WHERE obligation_id = $1`, o.ID); err != nil {
-			return o, fmt.Errorf("reminder: set: %w", err)
+			return o, 0, fmt.Errorf("reminder: set: %w", err)
 		}
 		if err := s.plan(ctx, tx, o, now); err != nil {
-			return o, err
+			return o, 0, err
 		}
 	}
-	return o, s.record(ctx, tx, "obligation.set", o)
+	return o, setUpdated, s.maybeRecord(ctx, tx, audited, o)
+}
+
+func (s *Service) maybeRecord(ctx context.Context, tx *sql.Tx, audited bool, o Obligation) error {
+	if !audited {
+		return nil
+	}
+	return s.record(ctx, tx, "obligation.set", o)
 }
 
 // amountMinor and amountCurrency are the columns of an amount (NULL: none).

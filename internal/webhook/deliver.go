@@ -115,26 +115,15 @@ func (s *Service) send(ctx context.Context, d pending, sub plugin.Subscriber, la
 	if err != nil {
 		return fmt.Errorf("webhook: sign: %w", err)
 	}
-	actx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, d.url, bytes.NewReader([]byte(d.body)))
+	resp, err := post(ctx, s.cfg, d.url, []byte(d.body), http.Header{
+		"Content-Type":                          {"application/cloudevents+json"},
+		standardwebhooks.HeaderWebhookID:        {d.eventID},
+		standardwebhooks.HeaderWebhookTimestamp: {strconv.FormatInt(now.Unix(), 10)},
+		standardwebhooks.HeaderWebhookSignature: {sig},
+	})
 	if err != nil {
-		return s.failed(ctx, d, 0, fmt.Errorf("the webhook URL is not usable: %w", err), last)
-	}
-	req.Header.Set("Content-Type", "application/cloudevents+json")
-	req.Header.Set("User-Agent", "Portico-Webhooks/1")
-	req.Header.Set(standardwebhooks.HeaderWebhookID, d.eventID)
-	req.Header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
-	resp, err := s.cfg.Client.Do(req)
-	if err != nil {
-		if actx.Err() != nil && ctx.Err() == nil {
-			err = fmt.Errorf("no answer within %s", s.cfg.Timeout)
-		}
 		return s.failed(ctx, d, 0, err, last)
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
 	code := resp.StatusCode
 	switch {
 	case code >= 200 && code < 300:
@@ -156,6 +145,32 @@ func (s *Service) send(ctx context.Context, d pending, sub plugin.Subscriber, la
 		return s.failed(ctx, d, code, errors.New("429 Too Many Requests without a usable Retry-After"), last)
 	}
 	return s.failed(ctx, d, code, fmt.Errorf("answered %d %s", code, http.StatusText(code)), last)
+}
+
+// post makes one delivery attempt: body POSTed to url with headers, within
+// cfg.Timeout, redirects not followed (cfg.Client), the answer's body
+// read (at most 64 KiB) and dropped. It returns the response (body
+// closed) or why there was none. Plug-in webhooks and payment webhooks
+// to agency systems (payhooks.go) both send through it.
+func post(ctx context.Context, cfg Config, url string, body []byte, headers http.Header) (*http.Response, error) {
+	actx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("the webhook URL is not usable: %w", err)
+	}
+	req.Header = headers.Clone()
+	req.Header.Set("User-Agent", "Portico-Webhooks/1")
+	resp, err := cfg.Client.Do(req)
+	if err != nil {
+		if actx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("no answer within %s", cfg.Timeout)
+		}
+		return nil, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return resp, nil
 }
 
 // failed records a failed attempt; River retries unless it was the last,
