@@ -293,7 +293,7 @@ func (g *Gateway) load(ctx context.Context, t *target, id string) (*plugin.Plugi
 		return nil, nil, err
 	}
 	if t.val == nil || t.p == nil || t.p.OpenAPISHA256 != p.OpenAPISHA256 {
-		v, err := newValidator(p.OpenAPI)
+		v, err := newValidator(p.OpenAPI, int(g.cfg.MaxConcurrent))
 		if err != nil {
 			return nil, nil, fmt.Errorf("gateway: the OpenAPI document of %s: %w", id, err)
 		}
