@@ -65,6 +65,8 @@ func BenchmarkGatewayHTTP(b *testing.B) {
 
 			ctx := context.Background()
 			tok, err := env.OIDC.SignJWT(ctx, map[string]any{"iss": env.Issuer.URL, "aud": "vehicle-registry", "sub": "x",
+				"jti": "bench-direct", "agency": "dmv", "service": "vehicle-registration-renewal", // the claims a plug-in requires (pluginsdk)
+
 				"iat": time.Now().Unix(), "exp": time.Now().Add(gateway.MaxTokenTTL).Unix()})
 			if err != nil {
 				b.Fatal(err)
