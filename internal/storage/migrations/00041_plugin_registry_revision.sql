@@ -10,6 +10,3 @@ CREATE TABLE plugin_registry_revision (
     revision  BIGINT NOT NULL
 );
 INSERT INTO plugin_registry_revision (id, revision) VALUES (1, 0);
-
--- +goose Down
-DROP TABLE plugin_registry_revision;
