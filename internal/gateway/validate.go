@@ -77,19 +77,26 @@ func (v *validator) give(val oav.Validator) {
 }
 
 // check validates a response to method path (the operation's path,
-// filled, without the base URL's prefix).
+// filled, without the base URL's prefix) with a validator of the free
+// list.
 func (v *validator) check(method, path string, res *http.Response, body []byte) error {
+	val, err := v.take()
+	if err != nil {
+		return fmt.Errorf("the OpenAPI document: %w", err)
+	}
+	defer v.give(val)
+	return checkWith(val, method, path, res, body)
+}
+
+// checkWith is check with val, which the caller took (take) and no other
+// call is using.
+func checkWith(val oav.Validator, method, path string, res *http.Response, body []byte) error {
 	req, err := http.NewRequest(method, "http://plugin"+path, nil)
 	if err != nil {
 		return err
 	}
 	copyRes := &http.Response{StatusCode: res.StatusCode, Header: res.Header, Body: io.NopCloser(bytes.NewReader(body)), Request: req}
-	val, err := v.take()
-	if err != nil {
-		return fmt.Errorf("the OpenAPI document: %w", err)
-	}
 	ok, errs := val.ValidateHttpResponse(req, copyRes)
-	v.give(val)
 	if ok {
 		return nil
 	}
