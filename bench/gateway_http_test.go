@@ -60,6 +60,7 @@ func BenchmarkGatewayHTTP(b *testing.B) {
 		b.Run(string(d), func(b *testing.B) {
 			db := storagetest.Open(b, d)
 			env := gatewaytest.New(b, db, gatewaytest.Timeouts{})
+			env.GiveConsent(b, gatewayCall.Person) // the call carries the person's name: without their consent it is refused (502)
 			env.SetHandler(vehicleregistry.NewServer(vehicleregistry.Config{Issuer: env.Issuer.URL}).Handler())
 			g := env.Gateway(b, gateway.Config{})
 
