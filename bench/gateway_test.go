@@ -48,6 +48,8 @@ func benchGateway(b *testing.B, db *storage.DB) {
 		}
 	})
 	tok, err := env.OIDC.SignJWT(ctx, map[string]any{"iss": env.Issuer.URL, "aud": "vehicle-registry", "sub": "x",
+		"jti": "bench-direct", "agency": "dmv", "service": "vehicle-registration-renewal", // the claims a plug-in requires (pluginsdk)
+
 		"iat": time.Now().Unix(), "exp": time.Now().Add(gateway.MaxTokenTTL).Unix()})
 	if err != nil {
 		b.Fatal(err)

@@ -253,4 +253,3 @@ func sqlTables(t *testing.T, dir string, known map[string]string) map[string]str
 	}
 	return out
 }
-

@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	oav "github.com/pb33f/libopenapi-validator"
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/sync/semaphore"
 
@@ -293,7 +294,7 @@ func (g *Gateway) load(ctx context.Context, t *target, id string) (*plugin.Plugi
 		return nil, nil, err
 	}
 	if t.val == nil || t.p == nil || t.p.OpenAPISHA256 != p.OpenAPISHA256 {
-		v, err := newValidator(p.OpenAPI)
+		v, err := newValidator(p.OpenAPI, int(g.cfg.MaxConcurrent))
 		if err != nil {
 			return nil, nil, fmt.Errorf("gateway: the OpenAPI document of %s: %w", id, err)
 		}
@@ -361,8 +362,17 @@ func (g *Gateway) Call(ctx context.Context, actor platform.Actor, req Request) (
 		return Response{}, err
 	}
 
-	ex := &exchange{g: g, t: t, p: p, op: op, val: val, url: target, path: path, token: token, req: req}
+	// The call takes its response validator before its first attempt, so
+	// building one (when every idle one is in use) is never done while
+	// holding one of the plug-in's concurrency slots or inside an
+	// attempt's timeout.
+	v, err := val.take()
+	if err != nil {
+		return Response{}, fmt.Errorf("gateway: the OpenAPI document of %s: %w", p.ID, err)
+	}
+	ex := &exchange{g: g, t: t, p: p, op: op, val: v, url: target, path: path, token: token, req: req}
 	resp, outcome, callErr := ex.run(ctx)
+	val.give(v)
 	dur := time.Since(start)
 	resp.Duration = dur
 	g.metrics.observe(p.ID, op.ID, outcome, dur)
@@ -545,7 +555,7 @@ type exchange struct {
 	t     *target
 	p     *plugin.Plugin
 	op    plugin.Operation
-	val   *validator
+	val   oav.Validator // this call's alone (validator.take)
 	url   string
 	path  string
 	token string
@@ -671,7 +681,7 @@ func (ex *exchange) do(ctx context.Context) (*attempt, error) {
 	if res.StatusCode >= 500 {
 		return a, fmt.Errorf("%w: status %d", errServer, res.StatusCode)
 	}
-	if err := ex.val.check(ex.op.Method, ex.path, res, b); err != nil {
+	if err := checkWith(ex.val, ex.op.Method, ex.path, res, b); err != nil {
 		return a, fmt.Errorf("%w: %v", errInvalid, err)
 	}
 	return a, nil

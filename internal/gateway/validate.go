@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/pb33f/libopenapi"
 	oav "github.com/pb33f/libopenapi-validator"
@@ -16,15 +15,36 @@ import (
 // validator checks plug-in responses against the plug-in's OpenAPI
 // document (libopenapi-validator): the status code must be declared for
 // the operation and the body must match its schema.
+//
+// The library does not document its validator as safe for concurrent
+// use, so no oav.Validator is ever used by two calls at once; instead of
+// one validator behind a mutex (which made every call to a plug-in wait
+// for the one before it to be validated), the validator keeps a free
+// list of them built from the same document: a call takes one (building
+// it when the list is empty) and gives it back. At most as many are
+// built as calls are validated at once (the gateway's MaxConcurrent per
+// plug-in bounds that); the list keeps up to its capacity.
 type validator struct {
-	mu sync.Mutex // the library's validator is not documented as safe for concurrent use
-	v  oav.Validator
+	doc  []byte
+	free chan oav.Validator
 }
 
-func newValidator(doc []byte) (v *validator, err error) {
+// newValidator parses doc once to fail early and keeps the validator
+// built for that first check. spare is how many idle validators it keeps.
+func newValidator(doc []byte, spare int) (*validator, error) {
+	first, err := buildValidator(doc)
+	if err != nil {
+		return nil, err
+	}
+	v := &validator{doc: doc, free: make(chan oav.Validator, max(spare, 1))}
+	v.free <- first
+	return v, nil
+}
+
+func buildValidator(doc []byte) (val oav.Validator, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			v, err = nil, fmt.Errorf("the document cannot be read (%v)", r)
+			val, err = nil, fmt.Errorf("the document cannot be read (%v)", r)
 		}
 	}()
 	d, err := libopenapi.NewDocumentWithConfiguration(doc, &datamodel.DocumentConfiguration{})
@@ -35,20 +55,48 @@ func newValidator(doc []byte) (v *validator, err error) {
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
-	return &validator{v: val}, nil
+	return val, nil
+}
+
+// take returns a validator no other call is using.
+func (v *validator) take() (oav.Validator, error) {
+	select {
+	case val := <-v.free:
+		return val, nil
+	default:
+		return buildValidator(v.doc)
+	}
+}
+
+// give returns val to the free list, or drops it when the list is full.
+func (v *validator) give(val oav.Validator) {
+	select {
+	case v.free <- val:
+	default:
+	}
 }
 
 // check validates a response to method path (the operation's path,
-// filled, without the base URL's prefix).
+// filled, without the base URL's prefix) with a validator of the free
+// list.
 func (v *validator) check(method, path string, res *http.Response, body []byte) error {
+	val, err := v.take()
+	if err != nil {
+		return fmt.Errorf("the OpenAPI document: %w", err)
+	}
+	defer v.give(val)
+	return checkWith(val, method, path, res, body)
+}
+
+// checkWith is check with val, which the caller took (take) and no other
+// call is using.
+func checkWith(val oav.Validator, method, path string, res *http.Response, body []byte) error {
 	req, err := http.NewRequest(method, "http://plugin"+path, nil)
 	if err != nil {
 		return err
 	}
 	copyRes := &http.Response{StatusCode: res.StatusCode, Header: res.Header, Body: io.NopCloser(bytes.NewReader(body)), Request: req}
-	v.mu.Lock()
-	ok, errs := v.v.ValidateHttpResponse(req, copyRes)
-	v.mu.Unlock()
+	ok, errs := val.ValidateHttpResponse(req, copyRes)
 	if ok {
 		return nil
 	}

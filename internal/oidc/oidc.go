@@ -25,6 +25,7 @@ package oidc
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/portico-gov/portico/internal/audit"
@@ -100,6 +101,8 @@ type Service struct {
 	accounts Accounts
 	keys     keyRing
 	clients  clientCache
+	// jwtSigner is SignJWT's signer for the active key (*cachedSigner).
+	jwtSigner atomic.Pointer[cachedSigner]
 }
 
 // New returns the provider's storage and services. It does not touch the

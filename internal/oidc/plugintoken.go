@@ -17,16 +17,20 @@ func (s *Service) Issuer() string { return s.cfg.Issuer }
 // gateway (internal/gateway) mints its call tokens with it, so a plug-in
 // verifies Portico with the same discovery document and keys a relying
 // party uses. The caller sets every claim, iss, aud and exp included.
+//
+// The signer is built once per active key and reused (the gateway signs
+// one token per plug-in call): it is rebuilt when the key ring's active
+// key changes (a rotation here, or one another replica made, seen when
+// the ring reloads). go-jose's signer only reads its fields when it
+// signs, so one is shared by concurrent calls.
 func (s *Service) SignJWT(ctx context.Context, claims any) (string, error) {
 	ring, err := s.loadKeys(ctx, false)
 	if err != nil {
 		return "", err
 	}
-	k := ring.active
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: jose.JSONWebKey{Key: k.private, KeyID: k.id}},
-		(&jose.SignerOptions{}).WithType("JWT"))
+	signer, err := s.signerFor(ring.active)
 	if err != nil {
-		return "", fmt.Errorf("oidc: signer: %w", err)
+		return "", err
 	}
 	tok, err := jwt.Signed(signer).Claims(claims).Serialize()
 	if err != nil {
@@ -46,4 +50,30 @@ func (s *Service) PublicKeys(ctx context.Context) (jose.JSONWebKeySet, error) {
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.private.Public(), KeyID: k.id, Algorithm: string(k.alg), Use: "sig"})
 	}
 	return set, nil
+}
+
+// cachedSigner is a JWT signer and the key it signs with. A key id names
+// one key for good (ids are random and a key's material never changes),
+// so the id and algorithm say whether the signer is still the active
+// key's.
+type cachedSigner struct {
+	kid    string
+	alg    jose.SignatureAlgorithm
+	signer jose.Signer
+}
+
+// signerFor returns the JWT signer of k, building it when the cached one
+// is another key's. Two callers may both build one after a rotation; the
+// last stored wins, and both sign with k.
+func (s *Service) signerFor(k *signingKey) (jose.Signer, error) {
+	if c := s.jwtSigner.Load(); c != nil && c.kid == k.id && c.alg == k.alg {
+		return c.signer, nil
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: jose.JSONWebKey{Key: k.private, KeyID: k.id}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, fmt.Errorf("oidc: signer: %w", err)
+	}
+	s.jwtSigner.Store(&cachedSigner{kid: k.id, alg: k.alg, signer: signer})
+	return signer, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/platform"
@@ -73,9 +74,15 @@ func (s *Service) decide(ctx context.Context, q querier, agency, service, plugin
 // not explicitly allowed is refused with platform.CodeForbidden, and the
 // refusal is audited. (An allowed call is audited by the gateway with
 // the exchange itself.)
+//
+// Every plug-in call asks, so decisions are cached per registry revision
+// (migration 00043, ADR 46): one read of the revision, then the cached
+// answer for (agency, service, plug-in, operation, data) when the
+// revision is the one it was decided at. Every registry change moves the
+// revision in its own transaction, so a change counts at the next check
+// on every replica. A refusal is audited each time, cached or not.
 func (s *Service) Allowed(ctx context.Context, agency, service, pluginID, operation string, data []string) error {
-	// Every plug-in call asks: its three queries use prepared statements.
-	why, err := s.decide(ctx, s.db.HotRead(), agency, service, pluginID, operation, data)
+	why, err := s.decideCached(ctx, agency, service, pluginID, operation, data)
 	if err != nil {
 		return err
 	}
@@ -133,4 +140,81 @@ func (s *Service) manifest(ctx context.Context, q querier, id string) (*Manifest
 	}
 	s.manifests.Store(id, &parsed{text: text, m: &m})
 	return &m, nil
+}
+
+// decisionSet is the access check's answers at one registry revision:
+// key (decisionKey) → why ("" for allowed).
+type decisionSet struct {
+	revision int64
+	mu       sync.RWMutex
+	why      map[string]string
+}
+
+// maxDecisions bounds a decision set. The keys come from published
+// service manifests and the registry, not from requests, so a set this
+// large means something unexpected: decisions past it are made but not
+// kept.
+const maxDecisions = 10_000
+
+func decisionKey(agency, service, pluginID, operation string, data []string) string {
+	// NUL cannot appear in ids or data names; data is sorted by callers
+	// (the gateway sorts it) and the order is part of the key otherwise.
+	return agency + "\x00" + service + "\x00" + pluginID + "\x00" + operation + "\x00" + strings.Join(data, "\x00")
+}
+
+// revision is the registry's current revision (migration 00043).
+func (s *Service) revision(ctx context.Context) (int64, error) {
+	var rev int64
+	if err := s.db.HotRead().QueryRowContext(ctx, `SELECT revision FROM plugin_registry_revision WHERE id = 1`).Scan(&rev); err != nil {
+		return 0, fmt.Errorf("plugin: registry revision: %w", err)
+	}
+	return rev, nil
+}
+
+// bumpRevision moves the registry's revision in tx; every change to
+// plugins, plugin_enablements or plugin_access calls it before it
+// commits, so no process keeps answering from decisions made before it.
+func bumpRevision(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE plugin_registry_revision SET revision = revision + 1 WHERE id = 1`); err != nil {
+		return fmt.Errorf("plugin: registry revision: %w", err)
+	}
+	return nil
+}
+
+// decideCached is decide, cached per registry revision. The revision is
+// read before deciding, so a decision is never filed under a revision
+// newer than the state it read: a change committed meanwhile moves the
+// revision, and the next check decides again.
+func (s *Service) decideCached(ctx context.Context, agency, service, pluginID, operation string, data []string) (string, error) {
+	rev, err := s.revision(ctx)
+	if err != nil {
+		return "", err
+	}
+	set := s.decisions.Load()
+	if set == nil || set.revision != rev {
+		fresh := &decisionSet{revision: rev, why: map[string]string{}}
+		if set == nil || set.revision < rev {
+			// Another check may have installed the same or a newer
+			// revision meanwhile; either is fine to replace or keep.
+			s.decisions.CompareAndSwap(set, fresh)
+		}
+		set = fresh
+	}
+	key := decisionKey(agency, service, pluginID, operation, data)
+	set.mu.RLock()
+	why, ok := set.why[key]
+	set.mu.RUnlock()
+	if ok {
+		return why, nil
+	}
+	why, err = s.decide(ctx, s.db.HotRead(), agency, service, pluginID, operation, data)
+	if err != nil {
+		return "", err
+	}
+	set.mu.Lock()
+	if len(set.why) < maxDecisions {
+		set.why[key] = why
+	}
+	set.mu.Unlock()
+	return why, nil
 }

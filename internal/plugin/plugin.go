@@ -29,6 +29,7 @@ package plugin
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/platform"
@@ -52,6 +53,9 @@ type Service struct {
 	cfg   Config
 
 	manifests sync.Map // plug-in id → *parsed, the access check's manifests (access.go)
+	// decisions are the access check's answers for one registry revision
+	// (access.go); replaced as a whole when the revision moves.
+	decisions atomic.Pointer[decisionSet]
 }
 
 // New returns the registry.

@@ -241,6 +241,9 @@ func (s *Service) Register(ctx context.Context, actor platform.Actor, file strin
 			}
 			reg.WebhookSecret = secret
 		}
+		if err := bumpRevision(ctx, tx); err != nil {
+			return err
+		}
 		_, err = s.log.Append(ctx, tx, audit.Record{Action: "plugin.register", Subject: "plugin:" + m.ID, AgencyID: m.Provider.Agency, Detail: map[string]any{
 			"revision": revision, "version": m.Version, "provider": m.Provider, "replaced": reg.Replaced, "manifest_sha256": sha(chk.JSON),
 			"openapi_sha256": chk.OpenAPISHA256, "data": m.Data, "data_added": reg.DataAdded, "need_approval": reg.NeedApproval,
@@ -554,6 +557,9 @@ func (s *Service) Enable(ctx context.Context, actor platform.Actor, req EnableRe
 				return fmt.Errorf("plugin: grant: %w", err)
 			}
 		}
+		if err := bumpRevision(ctx, tx); err != nil {
+			return err
+		}
 		if _, err := s.log.Append(ctx, tx, audit.Record{Action: "plugin.enable", Subject: "plugin:" + p.ID, AgencyID: req.Agency, Detail: map[string]any{
 			"data": data, "service": req.Service, "operations": ops, "previous_status": prev, "revision": p.Revision,
 		}}); err != nil {
@@ -597,6 +603,9 @@ func (s *Service) Disable(ctx context.Context, actor platform.Actor, pluginID, a
 		if _, err := tx.ExecContext(ctx, `UPDATE plugin_enablements SET status = $1, disabled_at = $2, updated_at = $2 WHERE plugin_id = $3 AND agency_id = $4`,
 			StatusDisabled, now, pluginID, agency); err != nil {
 			return fmt.Errorf("plugin: disable: %w", err)
+		}
+		if err := bumpRevision(ctx, tx); err != nil {
+			return err
 		}
 		if _, err := s.log.Append(ctx, tx, audit.Record{Action: "plugin.disable", Subject: "plugin:" + pluginID, AgencyID: agency, Detail: map[string]any{
 			"previous_status": ens[0].Status,
@@ -645,6 +654,9 @@ func (s *Service) Remove(ctx context.Context, actor platform.Actor, pluginID str
 			if _, err := tx.ExecContext(ctx, q, p.ID); err != nil {
 				return fmt.Errorf("plugin: remove: %w", err)
 			}
+		}
+		if err := bumpRevision(ctx, tx); err != nil {
+			return err
 		}
 		if using == nil {
 			using = []string{}
