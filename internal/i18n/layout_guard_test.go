@@ -20,6 +20,8 @@ var machineLayouts = map[string]string{
 	"app/casework.go":         "parses a stored date of birth",
 	"notify/callback.go":      "GOV.UK Notify's callback timestamp format",
 	"notify/notifyapi/api.go": "the Notify API's daily limit day key",
+	"payment/payapi/json.go":  "GOV.UK Pay's created_date (UTC, milliseconds)",
+	"webhook/payhooks.go":     "GOV.UK Pay's webhook created_date (UTC, milliseconds)",
 }
 
 // TestNoStrayDateLayouts keeps every date a person reads going through

@@ -120,6 +120,18 @@ var items = []payment.Item{
 		DescriptionEN: "Late filing fee", DescriptionES: "Recargo por presentación tardía (año 2025)"},
 }
 
+// others are its as other fees and obligations (other sources): an item
+// is paid by one checkout at a time, so a second checkout of the same
+// items is refused.
+func others(its []payment.Item) []payment.Item {
+	out := make([]payment.Item, len(its))
+	for i, it := range its {
+		it.Source = "other-" + it.Source
+		out[i] = it
+	}
+	return out
+}
+
 // open opens a checkout of its for account.
 func (f fixture) open(t *testing.T, account string, its []payment.Item) payment.Checkout {
 	t.Helper()
@@ -164,7 +176,7 @@ func TestViewPolicy(t *testing.T) {
 		f := newFixture(t, db)
 		ctx := context.Background()
 		c := f.pay(t, f.open(t, "acct-ana", items))
-		agencyOwn := f.open(t, "", items[:1]) // an agency's payment without a person
+		agencyOwn := f.open(t, "", others(items[:1])) // an agency's payment without a person
 		tests := []struct {
 			name   string
 			actor  platform.Actor
@@ -423,7 +435,7 @@ func TestOneReceiptPerCheckout(t *testing.T) {
 		f := newFixture(t, db)
 		ctx := context.Background()
 		c := f.pay(t, f.open(t, "acct-beto", items))
-		failed := f.open(t, "acct-ana", items[:1])
+		failed := f.open(t, "acct-ana", others(items[:1]))
 		if _, err := f.payments.Settle(ctx, system, failed.ID, payment.Outcome{Status: payment.Failed, Code: payment.CodeRejected}); err != nil {
 			t.Fatal(err)
 		}

@@ -137,7 +137,9 @@ func newRig(t testing.TB, db *storage.DB, signedIn string) rig {
 	if c, err = pay.Settle(ctx, system, c.ID, payment.Outcome{Status: payment.Success, CardBrand: "visa", LastDigits: "4242"}); err != nil {
 		t.Fatal(err)
 	}
-	u := open(items[:1])
+	other := items[0]
+	other.Source = "12" // another fee: an item is paid by one checkout at a time
+	u := open([]payment.Item{other})
 	if u, err = pay.Settle(ctx, system, u.ID, payment.Outcome{Status: payment.Failed, Code: payment.CodeRejected}); err != nil {
 		t.Fatal(err)
 	}
