@@ -447,6 +447,12 @@ func TestRateLimits(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, notifyapi.Config{RateLimit: 2, DailyLimit: 3})
+		// The daily limit is per UTC day and the test advances the clock
+		// by two minutes: started in the last minutes before midnight, it
+		// would count across two days (seen in CI at 23:59 UTC).
+		if now := e.clock.Now().UTC(); now.Add(10*time.Minute).Day() != now.Day() {
+			e.clock.Advance(now.Truncate(24 * time.Hour).Add(24*time.Hour + time.Minute).Sub(now))
+		}
 		sms, _ := e.svc.CreateTemplate(ctx, notify.TemplateInput{AgencyID: "dmv", Type: notify.TemplateSMS, Name: "Hi", Body: "Hi"})
 		send := func(key string) (int, map[string]any) {
 			return e.do("POST", "/v2/notifications/sms", key, map[string]any{"phone_number": "+15555550100", "template_id": sms.ID})
