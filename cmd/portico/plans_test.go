@@ -68,6 +68,7 @@ var smallTables = map[string]string{
 	"plugin_access":            "access rights: agencies' services × plug-in operations",
 	"webhook_stops":            "plug-ins × agencies whose webhook answered 410 Gone",
 	"sealing_keys":             "one row per process key: two",
+	"plugin_registry_revision": "one row: the plug-in registry's revision",
 }
 
 // isSmall reports whether table is in smallTables or is one of SQLite's
@@ -789,6 +790,10 @@ func seedPopulation(t *testing.T, db *storage.DB) (seeded map[string]bool) {
 				exprs = append(exprs, "t."+q+" + s.n * CAST(100000000 AS BIGINT)")
 			case c.bytes && db.Dialect == storage.Postgres:
 				exprs = append(exprs, "t."+q+" || int4send(s.n)")
+			case c.name == "provider_ref":
+				// Empty until the provider answers, and unique once set:
+				// copies of an empty one stay empty.
+				exprs = append(exprs, "CASE WHEN t."+q+" = '' THEN '' ELSE t."+q+" || '~' || s.n END")
 			default:
 				exprs = append(exprs, "t."+q+" || '~' || s.n")
 			}
