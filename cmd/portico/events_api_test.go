@@ -96,7 +96,13 @@ func TestEventsAPIWithRealTokens(t *testing.T) {
 		// agency's, and the case opened above is among them.
 		ours := false
 		for _, e := range page.Events {
-			if e.Agency != c.agency || !strings.HasPrefix(e.Subject, "case:") {
+			// Case events name their case; application events their
+			// application (or service); other types no subject.
+			wantSubject := map[bool]string{true: "case:"}[strings.HasPrefix(e.Type, "gov.portico.case.")]
+			if strings.HasPrefix(e.Type, "gov.portico.application.") {
+				wantSubject = map[bool]string{true: "application:", false: "service:"}[e.Type != "gov.portico.application.ineligible"]
+			}
+			if e.Agency != c.agency || !strings.HasPrefix(e.Subject, wantSubject) || (wantSubject == "" && e.Subject != "") {
 				t.Errorf("%s's system read %s about %s of %s", c.agency, e.Type, e.Subject, e.Agency)
 			}
 			ours = ours || e.Subject == "case:"+c.caseID

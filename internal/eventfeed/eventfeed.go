@@ -128,6 +128,10 @@ func (f *Feed) Read(ctx context.Context, actor platform.Actor, after int64, limi
 // the feed describes.
 const CaseTypes = "gov.portico.case."
 
+// ApplicationTypes is the prefix of the applying block's event types,
+// shown as they are.
+const ApplicationTypes = "gov.portico.application."
+
 // caseFields are the fields of a case an agency's system sees in an event:
 // those of its own case API (GET /api/v1/cases/{id}) and the fee. Not the
 // applicant's account id, nor anything added to the case later until it is
@@ -141,11 +145,22 @@ var caseFields = []string{"id", "reference", "agency_id", "service_id", "service
 // every other case event's is {"case": …, "detail": …}, the detail being
 // what the case's timeline shows the agency (a transition's from/to, an
 // assignment's staff ids, a payment's amount, a document's title; text
-// people wrote is never in it, only its length). Any other type keeps only
-// its attributes: no subject, no data.
+// people wrote is never in it, only its length). Application events
+// (gov.portico.application.*) keep their subject and data, which name no
+// person. Any other type keeps only its attributes: no subject, no data.
 func Project(e events.Event) Entry {
 	out := Entry{Position: e.Position, ID: e.ID, Source: e.Source, Type: e.Type, Time: e.Time.UTC(), SpecVersion: e.SpecVersion,
 		AgencyID: e.AgencyID}
+	if strings.HasPrefix(e.Type, ApplicationTypes) {
+		// The applying block's events carry no personal data (the
+		// application, its service and version, a submission's reference
+		// and fee): as they are.
+		out.Subject = e.Subject
+		if len(e.Data) > 0 && json.Valid(e.Data) {
+			out.Data, out.DataContentType = json.RawMessage(e.Data), "application/json"
+		}
+		return out
+	}
 	if !strings.HasPrefix(e.Type, CaseTypes) {
 		return out
 	}
