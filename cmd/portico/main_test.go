@@ -127,8 +127,6 @@ func waitNotification(t *testing.T, a *app.App, id string) notify.Notification {
 	}
 }
 
-var mailboxLink = regexp.MustCompile(`href="(/dev/mailbox/[0-9a-f-]{36})"`)
-
 func get(t *testing.T, url string, headers ...string) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest("GET", url, nil)
