@@ -488,7 +488,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := payweb.Register(a.Web, payweb.Deps{Payments: a.Payments, Sandbox: a.Sandbox, Cases: a.Casework, Obligations: a.Reminders,
-		Agencies: a.Tenancy, Auth: idw, PublicURL: func() string { return a.Config.PublicURL }}); err != nil {
+		Agencies: a.Tenancy, Auth: idw, PublicURL: func() string { return a.Config.PublicURL }, Provider: a.LiveProvider}); err != nil {
 		return nil, err
 	}
 	if err := todo.Register(a.Web, idw, todo.Blocks{Applications: a.Applications, Cases: a.Casework, Obligations: a.Reminders,

@@ -60,30 +60,9 @@ func (s *Service) Search(ctx context.Context, q Query) ([]Payment, int, error) {
 			return err
 		}
 		page := append(append([]any(nil), args...), q.Limit, q.Offset)
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM payments WHERE `+cond+fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d OFFSET $%d`, len(args)+1, len(args)+2), page...)
-		if err != nil {
-			return err
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		for _, id := range ids {
-			p, err := get(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			out = append(out, p)
-		}
-		return nil
+		var err error
+		out, err = queryPayments(ctx, tx, `SELECT `+paymentColumns+` FROM payments WHERE `+cond+fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d OFFSET $%d`, len(args)+1, len(args)+2), page...)
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("payment: search: %w", err)

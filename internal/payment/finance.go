@@ -169,7 +169,7 @@ func (s *Service) List(ctx context.Context, actor platform.Actor, f Filter) (Lis
 }
 
 func (s *Service) list(ctx context.Context, f Filter) (Listed, error) {
-	q := `SELECT id FROM payments WHERE agency_id = $1`
+	q := `SELECT ` + paymentColumns + ` FROM payments WHERE agency_id = $1`
 	args := []any{f.Agency}
 	arg := func(v any) string {
 		args = append(args, v)
@@ -208,33 +208,15 @@ func (s *Service) list(ctx context.Context, f Filter) (Listed, error) {
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(f.Limit+1)
 	var out Listed
 	err := snapshot(ctx, s.db, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, q, args...)
+		pays, err := queryPayments(ctx, tx, q, args...)
 		if err != nil {
 			return err
 		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
+		if len(pays) > f.Limit {
+			pays = pays[:f.Limit]
+			out.Next = pays[len(pays)-1].ID
 		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if len(ids) > f.Limit {
-			ids = ids[:f.Limit]
-			out.Next = ids[len(ids)-1]
-		}
-		for _, id := range ids {
-			p, err := get(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			out.Payments = append(out.Payments, p)
-		}
+		out.Payments = pays
 		return nil
 	})
 	if err != nil {

@@ -367,25 +367,55 @@ func (s *Service) Get(ctx context.Context, agency, id string) (Payment, error) {
 }
 
 func get(ctx context.Context, tx *sql.Tx, id string) (Payment, error) {
-	var p Payment
-	var status, code string
-	var meta sql.NullString
-	err := tx.QueryRowContext(ctx, `SELECT id, agency_id, live, amount, currency, reference, description, return_url, language, email, metadata, delayed_capture, provider, status, code, created_at, expires_at, checkout_id FROM payments WHERE id = $1`, id).
-		Scan(&p.ID, &p.Agency, &p.Live, &p.Amount, &p.Currency, &p.Reference, &p.Description, &p.ReturnURL, &p.Language, &p.Email, &meta, &p.DelayedCapture, &p.Provider, &status, &code, &p.CreatedAt, &p.ExpiresAt, &p.Checkout)
+	p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Payment{}, platform.Errorf(platform.CodeNotFound, "No payment matched the ID you provided")
 	}
 	if err != nil {
 		return Payment{}, fmt.Errorf("payment: get: %w", err)
 	}
+	return p, nil
+}
+
+// paymentColumns are the columns scanPayment reads, in its order.
+const paymentColumns = `id, agency_id, live, amount, currency, reference, description, return_url, language, email, metadata, delayed_capture, provider, status, code, created_at, expires_at, checkout_id`
+
+// scanPayment reads one row of paymentColumns.
+func scanPayment(r interface{ Scan(...any) error }) (Payment, error) {
+	var p Payment
+	var status, code string
+	var meta sql.NullString
+	if err := r.Scan(&p.ID, &p.Agency, &p.Live, &p.Amount, &p.Currency, &p.Reference, &p.Description, &p.ReturnURL, &p.Language, &p.Email, &meta,
+		&p.DelayedCapture, &p.Provider, &status, &code, &p.CreatedAt, &p.ExpiresAt, &p.Checkout); err != nil {
+		return Payment{}, err
+	}
 	if meta.Valid && meta.String != "" {
 		if err := json.Unmarshal([]byte(meta.String), &p.Metadata); err != nil {
-			return Payment{}, fmt.Errorf("payment: get: metadata: %w", err)
+			return Payment{}, fmt.Errorf("metadata: %w", err)
 		}
 	}
 	p.State = StateOf(Status(status), code)
 	p.CreatedAt, p.ExpiresAt = p.CreatedAt.UTC(), p.ExpiresAt.UTC()
 	return p, nil
+}
+
+// queryPayments runs query (which selects paymentColumns) in tx and
+// reads every row: one round trip for a page, not one per payment.
+func queryPayments(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]Payment, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 // ExpireBatch is how many payments one Expire call settles at most.

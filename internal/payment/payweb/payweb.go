@@ -11,6 +11,7 @@
 package payweb
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -84,6 +85,11 @@ type Deps struct {
 	// PublicURL is the site's public base URL ("" in tests that serve
 	// no public URL: return pages are then given as paths).
 	PublicURL func() string
+	// Provider is the provider people pay with: the live one when the
+	// operator configured it (stripe), else the sandbox ("" = sandbox).
+	// Payments through the sandbox are test payments; through any other
+	// provider, live ones.
+	Provider string
 }
 
 type pages struct {
@@ -356,8 +362,9 @@ func (p *pages) open(w http.ResponseWriter, r *http.Request) {
 		p.renderPay(w, r, http.StatusConflict, nil, "pay.error.gone")
 		return
 	}
-	c, err := p.Payments.Open(ctx, actor, payment.OpenCheckout{Account: actor.ID, Language: string(page.Lang), Provider: payment.SandboxName,
-		ReturnURL: p.absolute("/pay"), Items: pay})
+	provider := cmp.Or(p.Provider, payment.SandboxName)
+	c, err := p.Payments.Open(ctx, actor, payment.OpenCheckout{Account: actor.ID, Language: string(page.Lang), Provider: provider,
+		Live: provider != payment.SandboxName, ReturnURL: p.absolute("/pay"), Items: pay})
 	switch {
 	case errors.Is(err, payment.ErrAlreadyPaying):
 		p.renderPay(w, r, http.StatusConflict, nil, "pay.error.already")
