@@ -23,14 +23,6 @@ func payWebhookCommands() *command {
 	}}
 }
 
-// checkAgency refuses an agency that does not exist, by name.
-func checkAgency(ctx context.Context, a *app.App, agency string) error {
-	if _, err := a.Tenancy.Agency(ctx, agency); err != nil {
-		return err
-	}
-	return nil
-}
-
 func runPayWebhookCreate(ctx context.Context, e env, args []string) error {
 	var cfg config.Config
 	fs := newFlags(e, "portico payments webhook create", "--agency A --url URL [--events card_payment_succeeded,...] [--json]")
@@ -46,10 +38,7 @@ func runPayWebhookCreate(ctx context.Context, e env, args []string) error {
 	if *agency == "" || *url == "" {
 		return usagef("give --agency and --url")
 	}
-	return withApp(ctx, e, cfg, func(ctx context.Context, a *app.App) error {
-		if err := checkAgency(ctx, a, *agency); err != nil {
-			return err
-		}
+	return withAgency(ctx, e, cfg, *agency, func(ctx context.Context, a *app.App) error {
 		w, err := a.PayHooks.Create(ctx, platform.ActorFrom(ctx), *agency, *url, evs)
 		if err != nil {
 			return err
@@ -74,10 +63,7 @@ func runPayWebhookList(ctx context.Context, e env, args []string) error {
 	if *agency == "" {
 		return usagef("give --agency")
 	}
-	return withApp(ctx, e, cfg, func(ctx context.Context, a *app.App) error {
-		if err := checkAgency(ctx, a, *agency); err != nil {
-			return err
-		}
+	return withAgency(ctx, e, cfg, *agency, func(ctx context.Context, a *app.App) error {
 		list, err := a.PayHooks.List(ctx, platform.ActorFrom(ctx), *agency)
 		if err != nil {
 			return err
