@@ -144,7 +144,7 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	// Payments for the finance console (/console/payments), made through
 	// the payment block as a checkout would make them.
 	progress(ctx, "Seeding the demo: payments…")
-	paid, err := demo.SeedPayments(ctx, a.DB, a.Identity, a.Payments)
+	paid, err := demo.SeedPayments(ctx, a.DB, a.Identity, a.Payments, a.Sandbox)
 	if err != nil {
 		return err
 	}

@@ -471,7 +471,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return err
 	}
 	if err := financeweb.Register(a.Web, financeweb.Deps{Payments: a.Payments, Agencies: a.Tenancy, Cases: a.Casework, Refund: refund,
-		Zone: a.Tenancy.Zone, Clock: a.Clock, Auth: idw}); err != nil {
+		Zone: a.Tenancy.Zone, Clock: a.Clock, Auth: idw, Staff: a.Identity}); err != nil {
 		return nil, err
 	}
 	if err := consentweb.Register(a.Web, consentweb.Deps{Consents: a.Consents, Agencies: a.Tenancy, Services: a.Catalog, Plugins: a.Plugins, Auth: idw}); err != nil {

@@ -19,7 +19,9 @@ type DemoPayment struct {
 	Reference string // unique per agency: the demo adds it once
 	Amount    int64
 	EN, ES    string
-	Outcome   payment.Outcome
+	// Card is the sandbox test card the person pays with (its outcome
+	// is the sandbox's: 4242… succeeds, 4000 0000 0000 0002 is declined).
+	Card string
 	// Refund is given back (in part) by the clerk's finance staff, with
 	// RefundReason, once the payment succeeded.
 	Refund       int64
@@ -35,14 +37,14 @@ type DemoPayment struct {
 var Payments = []DemoPayment{
 	{Email: "ana.citizen@example.com", Agency: "adams-clerk", Reference: "DEMO-PAY-0001", Amount: 4500,
 		EN: "Certified copy of a birth certificate (2 copies)", ES: "Copia certificada de acta de nacimiento (2 copias)",
-		Outcome: payment.Outcome{Status: payment.Success, CardBrand: "visa", LastDigits: "4242"},
-		Refund:  2250, RefundReason: "Only one copy could be issued: the second was refunded."},
+		Card:   "4242424242424242",
+		Refund: 2250, RefundReason: "Only one copy could be issued: the second was refunded."},
 	{Email: "beto.ciudadano@example.com", Agency: "adams-clerk", Reference: "DEMO-PAY-0002", Amount: 6000,
 		EN: "Marriage licence", ES: "Licencia de matrimonio",
-		Outcome: payment.Outcome{Status: payment.Failed, Code: payment.CodeRejected, CardBrand: "visa", LastDigits: "0002"}},
+		Card: "4000000000000002"},
 	{Email: "ana.citizen@example.com", Agency: "dmv", Reference: "DEMO-PAY-0003", Amount: 8575,
 		EN: "Vehicle registration renewal (EX 4KQ-218)", ES: "Renovación del registro del vehículo (EX 4KQ-218)",
-		Outcome: payment.Outcome{Status: payment.Success, CardBrand: "mastercard", LastDigits: "4444"}},
+		Card: "5555555555554444"},
 }
 
 // PaymentBlock is what seeding payments needs of the payment block.
@@ -55,17 +57,26 @@ type PaymentBlock interface {
 	Refund(ctx context.Context, actor platform.Actor, agency, paymentID string, amount, expectedAvailable int64, reason string) (payment.Refund, error)
 }
 
-// SeedPayments makes each demo payment the agency does not have yet
-// through the payment block (a checkout, settled as the sandbox would),
-// so the ledger holds their charges, and returns how many it made. When
-// the sandbox provider is configured, each checkout is begun with it
-// first (so it has the provider's reference) and the demo's refund is
-// asked for as finance staff ask for it (the refund job then completes
-// it with the provider); without one, payments are settled directly and
-// no refund is made, since nothing could carry it out.
-func SeedPayments(ctx context.Context, db *storage.DB, ids Accounts, pays PaymentBlock) (int, error) {
+// SandboxPage is the sandbox's test payment page, where the demo's
+// people type their test cards (*payment.Sandbox).
+type SandboxPage interface {
+	Pay(ctx context.Context, ref string, card payment.Card) (payment.SandboxCharge, map[string]string, error)
+}
+
+// SeedPayments makes each demo payment the agency does not have yet the
+// way a person makes one, and returns how many it made: a checkout begun
+// with the sandbox, the person's test card typed on the sandbox's page,
+// and the checkout settled from what the sandbox then reports (as the
+// return page does), so the ledger holds the charges and the sandbox its
+// own record of them. The demo's refund is asked for as finance staff ask
+// for it; the refund job completes it with the sandbox.
+func SeedPayments(ctx context.Context, db *storage.DB, ids Accounts, pays PaymentBlock, sandbox SandboxPage) (int, error) {
 	actor := platform.Actor{Kind: platform.ActorSystem, ID: "demo-seed"}
 	ctx = platform.WithActor(ctx, actor)
+	prov, err := pays.Provider(payment.SandboxName)
+	if err != nil {
+		return 0, err
+	}
 	made := 0
 	for _, d := range Payments {
 		if ok, err := pays.HasReference(ctx, d.Agency, d.Reference); err != nil {
@@ -81,23 +92,28 @@ func SeedPayments(ctx context.Context, db *storage.DB, ids Accounts, pays Paymen
 		if err := db.InTx(ctx, func(tx *sql.Tx) error {
 			var err error
 			c, err = pays.OpenCheckout(ctx, tx, actor, payment.OpenCheckout{Account: acct.ID, Email: d.Email, Language: acct.Lang,
-				ReturnURL: "http://localhost:8080/pay/return",
+				ReturnURL: "http://localhost:8080/pay/return", Provider: payment.SandboxName,
 				Items: []payment.Item{{Kind: payment.ItemAPI, Agency: d.Agency, Amount: d.Amount, Currency: "USD", Reference: d.Reference,
 					DescriptionEN: d.EN, DescriptionES: d.ES}}})
 			return err
 		}); err != nil {
 			return made, fmt.Errorf("demo: payment %s: %w", d.Reference, err)
 		}
-		_, perr := pays.Provider(c.Provider)
-		if perr == nil {
-			if _, err := pays.Begin(ctx, actor, c.ID, "http://localhost:8080/pay/return", d.EN); err != nil {
-				return made, fmt.Errorf("demo: payment %s: %w", d.Reference, err)
-			}
-		}
-		if _, err := pays.Settle(ctx, actor, c.ID, d.Outcome); err != nil {
+		if c, err = pays.Begin(ctx, actor, c.ID, "http://localhost:8080/pay/return", d.EN); err != nil {
 			return made, fmt.Errorf("demo: payment %s: %w", d.Reference, err)
 		}
-		if d.Refund > 0 && perr == nil {
+		card := payment.Card{Number: d.Card, ExpiryMonth: "04", ExpiryYear: "30", CVC: "123", Name: d.Email}
+		if _, problems, err := sandbox.Pay(ctx, c.ProviderRef, card); err != nil || len(problems) > 0 {
+			return made, fmt.Errorf("demo: payment %s: the sandbox refused the test card: %v %v", d.Reference, problems, err)
+		}
+		truth, err := prov.Status(ctx, c.ProviderRef)
+		if err != nil {
+			return made, fmt.Errorf("demo: payment %s: %w", d.Reference, err)
+		}
+		if _, err := pays.Settle(ctx, actor, c.ID, truth); err != nil {
+			return made, fmt.Errorf("demo: payment %s: %w", d.Reference, err)
+		}
+		if d.Refund > 0 && truth.Status == payment.Success {
 			// Fay, the clerk's finance staff, gives it back.
 			fay, err := ids.AccountByEmail(ctx, "fay.clerk-finance@example.gov")
 			if err != nil {

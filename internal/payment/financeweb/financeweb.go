@@ -74,6 +74,13 @@ type Deps struct {
 	Zone  func(ctx context.Context) *time.Location
 	Clock platform.Clock // "today" on the reports page
 	Auth  *identityweb.Handlers
+	// Staff names the agency's staff who refunded (nil: their ids show).
+	Staff Staff
+}
+
+// Staff is the identity block: an agency's staff, to name who refunded.
+type Staff interface {
+	AgencyMembers(ctx context.Context, agencyID string) ([]identity.AgencyMember, error)
 }
 
 type handlers struct {
@@ -327,6 +334,20 @@ type detailView struct {
 	// JustRefunded: the page follows a refund; it says so.
 	JustRefunded bool
 	Form         refundForm
+	// names are the agency's staff by account id.
+	names map[string]string
+}
+
+// By is who asked for a refund, as a person reads it: the staff
+// member's name for "staff:ID" when known, else the actor as recorded
+// (an agency system's key, the platform).
+func (v detailView) By(actor string) string {
+	if id, ok := strings.CutPrefix(actor, string(platform.ActorStaff)+":"); ok {
+		if n := v.names[id]; n != "" {
+			return n
+		}
+	}
+	return actor
 }
 
 // lineView is a ledger line with its debit or credit, for the table.
@@ -366,7 +387,15 @@ func (h *handlers) showDetail(w http.ResponseWriter, r *http.Request, status int
 		h.fail(w, r, err)
 		return
 	}
-	v := detailView{Detail: d, Form: form, RefundsOn: h.Refund != nil, JustRefunded: r.URL.Query().Get("refunded") == "1" && status == http.StatusOK}
+	v := detailView{Detail: d, Form: form, RefundsOn: h.Refund != nil, JustRefunded: r.URL.Query().Get("refunded") == "1" && status == http.StatusOK,
+		names: map[string]string{}}
+	if h.Staff != nil && len(d.Refunds) > 0 {
+		if ms, err := h.Staff.AgencyMembers(ctx, d.Payment.Agency); err == nil { // names are a courtesy: ids still show
+			for _, m := range ms {
+				v.names[m.AccountID] = m.LegalName
+			}
+		}
+	}
 	for _, l := range d.Postings {
 		lv := lineView{PostingLine: l}
 		if l.Amount > 0 {
