@@ -227,18 +227,35 @@ func (s *Sandbox) Refund(ctx context.Context, ref string, amount int64, currency
 	}
 	out := RefundOutcome{Ref: "sbr_" + key, Status: "success"}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		var prev int64
-		err := tx.QueryRowContext(ctx, `SELECT amount FROM sandbox_refunds WHERE refund_key = $1 AND ref = $2`, key, ref).Scan(&prev)
-		if err == nil {
-			return nil // the same refund, asked again
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		now := s.clock.Now().UTC()
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM sandbox_charges WHERE ref = $1`, ref).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return errNoCharge
+		} else if err != nil {
 			return fmt.Errorf("payment: sandbox refund: %w", err)
+		}
+		// The refund's record first: a second call with the same key,
+		// even at the same moment (its insert waits for the first's),
+		// finds it and refunds nothing more.
+		res, err := tx.ExecContext(ctx, `INSERT INTO sandbox_refunds (refund_key, ref, amount, created_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (refund_key) DO NOTHING`, key, ref, amount, now)
+		if err != nil {
+			return fmt.Errorf("payment: sandbox refund: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var prevRef string
+			if err := tx.QueryRowContext(ctx, `SELECT ref FROM sandbox_refunds WHERE refund_key = $1`, key).Scan(&prevRef); err != nil {
+				return fmt.Errorf("payment: sandbox refund: %w", err)
+			}
+			if prevRef != ref {
+				return fmt.Errorf("payment: sandbox refund: key %q was used for another charge", key)
+			}
+			return nil // the same refund, asked again
 		}
 		// The conditional update is the check: it refunds only what is
 		// left, even with two refunds racing.
-		res, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET refunded = refunded + $1, updated_at = $2
-			WHERE ref = $3 AND status = 'success' AND currency = $4 AND refunded + $1 <= amount`, amount, s.clock.Now().UTC(), ref, currency)
+		res, err = tx.ExecContext(ctx, `UPDATE sandbox_charges SET refunded = refunded + $1, updated_at = $2
+			WHERE ref = $3 AND status = 'success' AND currency = $4 AND refunded + $1 <= amount`, amount, now, ref, currency)
 		if err != nil {
 			return fmt.Errorf("payment: sandbox refund: %w", err)
 		}
@@ -255,10 +272,6 @@ func (s *Sandbox) Refund(ctx context.Context, ref string, amount int64, currency
 				return platform.Invalid("currency", "the refund's currency is not the charge's")
 			}
 			return ErrRefundTooLarge
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO sandbox_refunds (refund_key, ref, amount, created_at) VALUES ($1, $2, $3, $4)`, key, ref, amount, s.clock.Now().UTC())
-		if err != nil {
-			return fmt.Errorf("payment: sandbox refund: %w", err)
 		}
 		return nil
 	})
