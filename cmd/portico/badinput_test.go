@@ -82,7 +82,7 @@ func TestBadInputNeverFails(t *testing.T) {
 func walkBadInput(t *testing.T, d storage.Dialect) {
 	ctx := context.Background()
 	logs := &syncBuffer{}
-	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DB: storagetest.NewURL(t, d), LogFormat: "json",
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DB: storagetest.MigratedURL(t, d), LogFormat: "json",
 		LogLevel: slog.LevelInfo, DevMailbox: true,
 		StripeSecretKey: "sk_test_badinput", StripeWebhookSecret: "whsec_badinput", StripeAPIURL: "http://127.0.0.1:9"}
 	if err := cfg.Finish(); err != nil {

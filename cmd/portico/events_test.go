@@ -17,7 +17,7 @@ import (
 func TestEventsCLI(t *testing.T) {
 	for _, d := range storagetest.Dialects(t) {
 		t.Run(string(d), func(t *testing.T) {
-			u := storagetest.NewURL(t, d)
+			u := storagetest.MigratedURL(t, d)
 			env := map[string]string{"PORTICO_DB": u, "PORTICO_DATA": t.TempDir()}
 			if code, _, errOut := cli(t, env, "migrate"); code != 0 {
 				t.Fatalf("migrate: %s", errOut)

@@ -192,7 +192,7 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	began := time.Now()
 	port := freePort(t)
 	base := "http://localhost:" + strconv.Itoa(port)
-	cfg := config.Config{Addr: "127.0.0.1:" + strconv.Itoa(port), DataDir: t.TempDir(), DB: storagetest.NewURL(t, d),
+	cfg := config.Config{Addr: "127.0.0.1:" + strconv.Itoa(port), DataDir: t.TempDir(), DB: storagetest.MigratedURL(t, d),
 		LogFormat: "text", LogLevel: 8, DevMailbox: true}
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)

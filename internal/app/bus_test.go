@@ -26,7 +26,7 @@ import (
 func TestBusPublishesCaseEvents(t *testing.T) {
 	srv := natstest.Start(t)
 	ctx := context.Background()
-	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DB: storagetest.NewURL(t, storage.SQLite),
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DB: storagetest.MigratedURL(t, storage.SQLite),
 		LogFormat: "text", LogLevel: 8, Bus: srv.URL(), BusStream: "PORTICO_EVENTS", BusSubjects: "portico.events"}
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ import (
 func messagesApp(t *testing.T, d storage.Dialect) *app.App {
 	t.Helper()
 	ctx := context.Background()
-	cfg := config.Config{Addr: "127.0.0.1:8080", PublicURL: "https://services.example.gov", DataDir: t.TempDir(), DB: storagetest.NewURL(t, d),
+	cfg := config.Config{Addr: "127.0.0.1:8080", PublicURL: "https://services.example.gov", DataDir: t.TempDir(), DB: storagetest.MigratedURL(t, d),
 		LogFormat: "text", LogLevel: 8}
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)

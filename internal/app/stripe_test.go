@@ -36,7 +36,7 @@ func TestStripeWiring(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			cfg := config.Config{Addr: "127.0.0.1:8080", PublicURL: "https://services.example.gov", DataDir: t.TempDir(), DB: storagetest.NewURL(t, storage.SQLite),
+			cfg := config.Config{Addr: "127.0.0.1:8080", PublicURL: "https://services.example.gov", DataDir: t.TempDir(), DB: storagetest.MigratedURL(t, storage.SQLite),
 				LogFormat: "text", LogLevel: 8, StripeSecretKey: tc.key, StripeWebhookSecret: tc.secret}
 			if tc.key != "" {
 				cfg.StripeAPIURL = "http://127.0.0.1:9"

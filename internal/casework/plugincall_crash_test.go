@@ -88,7 +88,7 @@ func TestPluginCallSurvivesCrash(t *testing.T) {
 	}
 	for _, d := range storagetest.Dialects(t) {
 		t.Run(string(d), func(t *testing.T) {
-			u := storagetest.NewURL(t, d)
+			u := storagetest.MigratedURL(t, d)
 			db, err := storage.Open(context.Background(), u)
 			if err != nil {
 				t.Fatal(err)

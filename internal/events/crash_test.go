@@ -145,7 +145,7 @@ func TestDeliverySurvivesCrash(t *testing.T) {
 		} {
 			t.Run(fmt.Sprintf("%s/%s", d, tc.mode), func(t *testing.T) {
 				t.Parallel()
-				u := storagetest.NewURL(t, d)
+				u := storagetest.MigratedURL(t, d)
 				db, err := storage.Open(context.Background(), u)
 				if err != nil {
 					t.Fatal(err)

@@ -304,7 +304,7 @@ func TestCatchUpAfterDowntimeCollapsesAndCaps(t *testing.T) {
 // database full of due reminders, and checks every reminder was enqueued
 // exactly once.
 func TestConcurrentSweepsNeverSendTwice(t *testing.T) {
-	url := storagetest.NewURL(t, storage.Postgres) // skips without PostgreSQL
+	url := storagetest.MigratedURL(t, storage.Postgres) // skips without PostgreSQL
 	ctx := context.Background()
 	open := func() *storage.DB {
 		db, err := storage.Open(ctx, url)

@@ -3,6 +3,8 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -170,4 +172,45 @@ func (db *DB) Pending(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return p.HasPending(ctx)
+}
+
+// SchemaDigest identifies the schema Migrate builds on dialect d: a
+// SHA-256 over River's migrations and Portico's rendered migration files.
+// Two databases migrated by binaries with the same digest have the same
+// schema, so tests can copy one migrated database instead of migrating
+// each (storagetest).
+func SchemaDigest(d Dialect) (string, error) {
+	h := sha256.New()
+	var rm *rivermigrate.Migrator[*sql.Tx]
+	var err error
+	if d == SQLite {
+		rm, err = rivermigrate.New(riversqlite.New(nil), &rivermigrate.Config{Logger: quietLogger()})
+	} else {
+		rm, err = rivermigrate.New(riverdatabasesql.New(nil), &rivermigrate.Config{Logger: quietLogger()})
+	}
+	if err != nil {
+		return "", fmt.Errorf("storage: river migrator: %w", err)
+	}
+	for _, m := range rm.AllVersions() {
+		fmt.Fprintf(h, "river %d %d\n%s\n", m.Version, len(m.SQLUp), m.SQLUp)
+	}
+	fsys, err := renderMigrations(d)
+	if err != nil {
+		return "", err
+	}
+	err = fs.WalkDir(fsys, ".", func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "goose %s %d\n%s\n", path, len(b), b)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -102,7 +102,7 @@ func TestWebhookSurvivesKill(t *testing.T) {
 			{"after-fanout", true},
 		} {
 			t.Run(fmt.Sprintf("%s/%s", d, tc.mode), func(t *testing.T) {
-				u := storagetest.NewURL(t, d)
+				u := storagetest.MigratedURL(t, d)
 				db, err := storage.Open(context.Background(), u)
 				if err != nil {
 					t.Fatal(err)

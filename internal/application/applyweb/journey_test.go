@@ -46,7 +46,7 @@ func startAppOn(t *testing.T, d storage.Dialect) (*app.App, string) {
 	ctx := context.Background()
 	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8}
 	if d != storage.SQLite {
-		cfg.DB = storagetest.NewURL(t, d)
+		cfg.DB = storagetest.MigratedURL(t, d)
 	}
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)

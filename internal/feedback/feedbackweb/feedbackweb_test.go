@@ -23,7 +23,7 @@ import (
 // startApp runs the whole program on a fresh database of dialect d.
 func startApp(t *testing.T, d storage.Dialect) (*app.App, string) {
 	t.Helper()
-	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DB: storagetest.NewURL(t, d), LogFormat: "text", LogLevel: 8}
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DB: storagetest.MigratedURL(t, d), LogFormat: "text", LogLevel: 8}
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)
 	}

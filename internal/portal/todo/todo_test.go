@@ -36,7 +36,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 func startApp(t *testing.T, d storage.Dialect) (*app.App, *platform.FakeClock, string) {
 	t.Helper()
 	ctx := context.Background()
-	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DB: storagetest.NewURL(t, d), LogFormat: "text", LogLevel: 8}
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DB: storagetest.MigratedURL(t, d), LogFormat: "text", LogLevel: 8}
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)
 	}

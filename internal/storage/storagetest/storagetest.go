@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -51,10 +52,12 @@ func Each(t *testing.T, fn func(t *testing.T, db *storage.DB)) {
 }
 
 // Open returns a fresh, migrated database of dialect d, closed (and on
-// PostgreSQL dropped) when the test ends.
+// PostgreSQL dropped) when the test ends. The database is a copy of one
+// migrated once per schema (see MigratedURL); Migrate still runs on it, and
+// finds nothing to do.
 func Open(t testing.TB, d storage.Dialect) *storage.DB {
 	t.Helper()
-	u := NewURL(t, d)
+	u := MigratedURL(t, d)
 	ctx := context.Background()
 	db, err := storage.Open(ctx, u)
 	if err != nil {
@@ -65,6 +68,188 @@ func Open(t testing.TB, d storage.Dialect) *storage.DB {
 		t.Fatalf("storagetest: migrate %s: %v", d, err)
 	}
 	return db
+}
+
+// MigratedURL returns the URL of a new database of dialect d whose schema is
+// already up to date: a copy of a template database migrated once per schema
+// digest (storage.SchemaDigest). Migrating from nothing costs seconds per
+// database on PostgreSQL and tests make hundreds; copying a template costs
+// a fraction. The template is shared by test binaries running at once
+// (built under an advisory lock on PostgreSQL, renamed into place on
+// SQLite) and by later runs with the same migrations. Tests of migration
+// itself use NewURL.
+func MigratedURL(t testing.TB, d storage.Dialect) string {
+	t.Helper()
+	switch d {
+	case storage.SQLite:
+		src, err := sqliteTemplate()
+		if err != nil {
+			t.Fatalf("storagetest: SQLite template: %v", err)
+		}
+		dir, err := os.MkdirTemp("", "portico-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		dst := filepath.Join(dir, "portico.db")
+		if err := copyFile(src, dst); err != nil {
+			t.Fatalf("storagetest: copy SQLite template: %v", err)
+		}
+		return storage.SQLiteURL(dst)
+	case storage.Postgres:
+		admin := os.Getenv(PostgresEnv)
+		if admin == "" {
+			t.Skipf("PostgreSQL test skipped: %s is not set", PostgresEnv)
+		}
+		tmpl, err := postgresTemplate(admin)
+		if err != nil {
+			t.Fatalf("storagetest: PostgreSQL template: %v", err)
+		}
+		return createPostgresDB(t, admin, tmpl)
+	}
+	t.Fatalf("storagetest: unknown dialect %q", d)
+	return ""
+}
+
+type template struct {
+	once sync.Once
+	name string
+	err  error
+}
+
+var sqliteTmpl, postgresTmpl template
+
+// sqliteTemplate returns the path of a migrated SQLite database file for
+// this schema, making it on first use.
+func sqliteTemplate() (string, error) {
+	sqliteTmpl.once.Do(func() {
+		digest, err := storage.SchemaDigest(storage.SQLite)
+		if err != nil {
+			sqliteTmpl.err = err
+			return
+		}
+		path := filepath.Join(os.TempDir(), "portico-test-template-"+digest[:20]+".db")
+		if _, err := os.Stat(path); err == nil {
+			sqliteTmpl.name = path
+			return
+		}
+		dir, err := os.MkdirTemp("", "portico-template-")
+		if err != nil {
+			sqliteTmpl.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		built := filepath.Join(dir, "portico.db")
+		if err := migrateAt(storage.SQLiteURL(built)); err != nil {
+			sqliteTmpl.err = err
+			return
+		}
+		// Closing the last connection checkpointed the write-ahead log
+		// into the file; a leftover log means it did not.
+		if _, err := os.Stat(built + "-wal"); err == nil {
+			sqliteTmpl.err = fmt.Errorf("%s-wal is left after close", built)
+			return
+		}
+		// Another test binary may have renamed its own copy into place
+		// meanwhile; either is the same schema, so the rename wins either way.
+		if err := os.Rename(built, path); err != nil {
+			sqliteTmpl.err = err
+			return
+		}
+		sqliteTmpl.name = path
+	})
+	return sqliteTmpl.name, sqliteTmpl.err
+}
+
+// postgresTemplate returns the name of a migrated database on the server
+// at adminURL to copy for this schema, making it on first use.
+func postgresTemplate(adminURL string) (string, error) {
+	postgresTmpl.once.Do(func() {
+		postgresTmpl.name, postgresTmpl.err = buildPostgresTemplate(adminURL)
+	})
+	return postgresTmpl.name, postgresTmpl.err
+}
+
+func buildPostgresTemplate(adminURL string) (string, error) {
+	digest, err := storage.SchemaDigest(storage.Postgres)
+	if err != nil {
+		return "", err
+	}
+	name := "portico_template_" + digest[:20]
+	ctx := context.Background()
+	admin, err := sql.Open("pgx", adminURL)
+	if err != nil {
+		return "", err
+	}
+	defer admin.Close()
+	conn, err := admin.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	// One builder at a time across every test binary on this server; the
+	// others wait, then find it built.
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(hashtext('portico_test_template'))"); err != nil {
+		return "", err
+	}
+	defer conn.ExecContext(ctx, "SELECT pg_advisory_unlock(hashtext('portico_test_template'))") //nolint:errcheck
+	var exists bool
+	if err := conn.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return "", err
+	}
+	if exists {
+		return name, nil
+	}
+	building := name + "_building"
+	if _, err := conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+building+" WITH (FORCE)"); err != nil {
+		return "", err
+	}
+	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+building); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + building
+	if err := migrateAt(u.String()); err != nil {
+		return "", err
+	}
+	// Renamed only once complete: a template that exists is whole.
+	if _, err := conn.ExecContext(ctx, "ALTER DATABASE "+building+" RENAME TO "+name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func migrateAt(u string) error {
+	ctx := context.Background()
+	db, err := storage.Open(ctx, u)
+	if err != nil {
+		return err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return err
+	}
+	return db.Close()
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // NewURL returns the URL of a new, empty database of dialect d. It skips
@@ -87,13 +272,15 @@ func NewURL(t testing.TB, d storage.Dialect) string {
 		if admin == "" {
 			t.Skipf("PostgreSQL test skipped: %s is not set", PostgresEnv)
 		}
-		return createPostgresDB(t, admin)
+		return createPostgresDB(t, admin, "")
 	}
 	t.Fatalf("storagetest: unknown dialect %q", d)
 	return ""
 }
 
-func createPostgresDB(t testing.TB, adminURL string) string {
+// createPostgresDB creates a new database, a copy of template unless it is
+// "", dropped when the test ends.
+func createPostgresDB(t testing.TB, adminURL, template string) string {
 	t.Helper()
 	admin, err := sql.Open("pgx", adminURL)
 	if err != nil {
@@ -104,7 +291,11 @@ func createPostgresDB(t testing.TB, adminURL string) string {
 	_, _ = rand.Read(b[:])
 	name := "portico_test_" + hex.EncodeToString(b[:])
 	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+	create := "CREATE DATABASE " + name
+	if template != "" {
+		create += " TEMPLATE " + template
+	}
+	if _, err := admin.ExecContext(ctx, create); err != nil {
 		t.Fatalf("storagetest: create database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -120,5 +311,15 @@ func createPostgresDB(t testing.TB, adminURL string) string {
 		t.Fatalf("storagetest: %s: %v", PostgresEnv, err)
 	}
 	u.Path = "/" + name
+	// A test database does not outlive the server's own crash, so its
+	// commits need not wait for the disk: synchronous_commit=off (a
+	// runtime parameter pgx sends on connecting) keeps every guarantee a
+	// test can observe (a commit is visible and ordered as before; the
+	// kill tests kill Portico, not PostgreSQL) and spares each commit a
+	// flush of the write-ahead log on a machine where hundreds of tests
+	// commit at once.
+	q := u.Query()
+	q.Set("synchronous_commit", "off")
+	u.RawQuery = q.Encode()
 	return u.String()
 }
