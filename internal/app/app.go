@@ -288,34 +288,22 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		Workers: cfg.Workers,
 		Logger:  logger,
 		PeriodicJobs: []*river.PeriodicJob{
-			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-				func() (river.JobArgs, *river.InsertOpts) { return audit.CheckpointArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
+			jobs.Every(time.Minute, func() river.JobArgs { return audit.CheckpointArgs{} }, true),
 			// Cases past their SLA: marked overdue (or moved on by the
 			// workflow's system step) within a minute of falling due.
-			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-				func() (river.JobArgs, *river.InsertOpts) { return casework.SLAArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
+			jobs.Every(time.Minute, func() river.JobArgs { return casework.SLAArgs{} }, true),
 			// Claims the reminders that are due and enqueues their emails.
-			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-				func() (river.JobArgs, *river.InsertOpts) { return reminder.SweepArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-			river.NewPeriodicJob(river.PeriodicInterval(application.SweepInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return application.SweepArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-				func() (river.JobArgs, *river.InsertOpts) { return oidc.PurgeArgs{}, nil }, nil),
+			jobs.Every(time.Minute, func() river.JobArgs { return reminder.SweepArgs{} }, true),
+			jobs.Every(application.SweepInterval, func() river.JobArgs { return application.SweepArgs{} }, true),
+			jobs.Every(time.Hour, func() river.JobArgs { return oidc.PurgeArgs{} }, false),
 			// Payments of no checkout left unfinished for 90 minutes fail
 			// with P0020.
-			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-				func() (river.JobArgs, *river.InsertOpts) { return payment.ExpireArgs{}, nil }, nil),
+			jobs.Every(time.Minute, func() river.JobArgs { return payment.ExpireArgs{} }, false),
 			// Idempotency-Key records of /v1/payments are kept 24 hours.
-			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-				func() (river.JobArgs, *river.InsertOpts) { return payapi.PurgeArgs{}, nil }, nil),
+			jobs.Every(time.Hour, func() river.JobArgs { return payapi.PurgeArgs{} }, false),
 			// Checkouts whose return page was never visited are settled
 			// from their provider; expired ones fail as a whole.
-			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-				func() (river.JobArgs, *river.InsertOpts) { return payment.SettleArgs{}, nil }, nil),
+			jobs.Every(time.Minute, func() river.JobArgs { return payment.SettleArgs{} }, false),
 		},
 	}
 	inserter, err := jobs.NewInserter(db, jobsCfg)
