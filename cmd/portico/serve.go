@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -182,6 +183,11 @@ type startedHookKey struct{}
 // serve runs a Portico process until ctx ends (SIGINT/SIGTERM), then drains.
 func serve(ctx context.Context, e env, cfg config.Config, opts app.Options, prepare func(context.Context, *app.App) error) error {
 	logger := app.NewLogger(cfg, e.stderr)
+	// Libraries that log through the process default (the OpenID
+	// Provider's request errors; net/http's own through log) must write
+	// the operator's format: with --log-format json, a plain-text line
+	// breaks every log pipeline that parses the stream.
+	slog.SetDefault(logger)
 	a, err := app.New(ctx, cfg, logger, opts)
 	if err != nil {
 		return err
