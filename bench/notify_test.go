@@ -55,7 +55,7 @@ const (
 func startNotifyApp(b *testing.B, smtpURL string, work bool, workers int) (*app.App, string) {
 	b.Helper()
 	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), LogLevel: slog.LevelInfo, Role: "all",
-		SMTPURL: smtpURL, NotifyRateLimit: -1, NotifyDailyLimit: -1, Workers: workers}
+		SMTPURL: smtpURL, MailFrom: "State of Example <no-reply@example.gov>", NotifyRateLimit: -1, NotifyDailyLimit: -1, Workers: workers}
 	if err := cfg.Finish(); err != nil {
 		b.Fatal(err)
 	}

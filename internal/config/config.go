@@ -309,11 +309,22 @@ func (c *Config) Finish() error {
 	}
 	if c.MailFrom == "" {
 		c.MailFrom = "no-reply@localhost"
-		// An IP address is not a mail domain (it would need [brackets]).
-		if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil {
-			if _, err := mail.ParseAddress("no-reply@" + u.Hostname()); err == nil {
-				c.MailFrom = "no-reply@" + u.Hostname()
+		// An IP address is not a mail domain (it would need [brackets]),
+		// and neither is localhost.
+		host := ""
+		if u, err := url.Parse(c.PublicURL); err == nil {
+			host = u.Hostname()
+		}
+		if host != "" && net.ParseIP(host) == nil && !strings.EqualFold(host, "localhost") {
+			if _, err := mail.ParseAddress("no-reply@" + host); err == nil {
+				c.MailFrom = "no-reply@" + host
 			}
+		}
+		// Mail handed to a real server from no-reply@localhost is refused
+		// or filtered as spam by the people's mail providers, silently:
+		// say so at start instead. The development mailbox keeps it.
+		if c.MailFrom == "no-reply@localhost" && c.SMTPURL != "" {
+			return fmt.Errorf("--mail-from is needed with --smtp-url: the public URL %q has no mail domain (it is an address or localhost), so email would come from no-reply@localhost, which mail providers refuse; set --mail-from \"Name <no-reply@your-domain.gov>\" or --public-url https://your-domain.gov", c.PublicURL)
 		}
 	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {

@@ -261,3 +261,35 @@ func TestStripeSecretsNotEchoed(t *testing.T) {
 		}
 	}
 }
+
+// TestMailFrom: the sender defaults to no-reply@ the public URL's host; a
+// public URL with no mail domain (an address, localhost) gives
+// no-reply@localhost, which only the development mailbox may use: with a
+// real SMTP server the process refuses to start and says what to set.
+func TestMailFrom(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string // MailFrom, or "" for an error naming --mail-from
+	}{
+		{"domain", []string{"--public-url", "https://services.example.gov"}, "no-reply@services.example.gov"},
+		{"domain with smtp", []string{"--public-url", "https://services.example.gov", "--smtp-url", "smtp://mail.example.gov:25"}, "no-reply@services.example.gov"},
+		{"loopback without smtp", []string{"--public-url", "http://127.0.0.1:8080"}, "no-reply@localhost"},
+		{"loopback with smtp", []string{"--public-url", "http://127.0.0.1:8080", "--smtp-url", "smtp://127.0.0.1:2525"}, ""},
+		{"localhost with smtp", []string{"--public-url", "http://localhost:8080", "--smtp-url", "smtp://127.0.0.1:2525"}, ""},
+		{"loopback with smtp and sender", []string{"--public-url", "http://127.0.0.1:8080", "--smtp-url", "smtp://127.0.0.1:2525", "--mail-from", "State <no-reply@example.gov>"}, "State <no-reply@example.gov>"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(t, nil, tt.args...)
+			if tt.want == "" {
+				if err == nil || !strings.Contains(err.Error(), "--mail-from") {
+					t.Fatalf("error %v, want one naming --mail-from", err)
+				}
+				return
+			}
+			if err != nil || c.MailFrom != tt.want {
+				t.Fatalf("MailFrom %q, error %v; want %q", c.MailFrom, err, tt.want)
+			}
+		})
+	}
+}
