@@ -175,8 +175,7 @@ func newFlags(e env, path, usage string) *flag.FlagSet {
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return flag.ErrHelp
+			return flag.ErrHelp // the flag package has printed fs.Usage
 		}
 		return usageError{err.Error()}
 	}

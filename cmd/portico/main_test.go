@@ -357,6 +357,9 @@ func TestCLI(t *testing.T) {
 				t.Fatalf("portico %s\n exit %d (want %d)\n stdout: %s\n stderr: %s\n want stdout containing %q, stderr containing %q",
 					strings.Join(tt.args, " "), code, tt.code, out, errOut, tt.stdout, tt.stderr)
 			}
+			if n := strings.Count(out, "Usage:"); n > 1 {
+				t.Errorf("portico %s printed its usage %d times", strings.Join(tt.args, " "), n)
+			}
 		})
 	}
 }
