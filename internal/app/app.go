@@ -305,10 +305,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return oidc.PurgeArgs{}, nil }, nil),
-			// Payments of no checkout left unfinished for 90 minutes fail
-			// with P0020.
-			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-				func() (river.JobArgs, *river.InsertOpts) { return payment.ExpireArgs{}, nil }, nil),
 			// Idempotency-Key records of /v1/payments are kept 24 hours.
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return payapi.PurgeArgs{}, nil }, nil),
@@ -361,7 +357,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if a.Payments, err = payment.NewService(db, a.Audit, a.Bus, a.Clock, payment.WithJobs(inserter, reg)); err != nil {
 		return nil, err
 	}
-	jobs.Register(reg, &payment.ExpireWorker{Payments: a.Payments})
 	if cfg.StripeSecretKey != "" {
 		sp, err := stripeprovider.New(stripeprovider.Config{SecretKey: cfg.StripeSecretKey, APIURL: cfg.StripeAPIURL, Retries: 2})
 		if err != nil {

@@ -77,16 +77,21 @@ func (s *Service) settleOne(ctx context.Context, actor platform.Actor, id string
 		return false, nil
 	}
 	expired := !now.Before(c.ExpiresAt)
-	if c.ProviderRef == "" { // never begun: the provider knows nothing of it
-		if !expired {
-			return false, nil
-		}
-		_, err := s.Settle(ctx, actor, id, Outcome{Status: Failed, Code: CodeExpired})
-		return err == nil, err
-	}
 	p, err := s.Provider(c.Provider)
 	if err != nil {
 		return false, err
+	}
+	if c.ProviderRef == "" { // never begun, or begun by a process that died before recording it
+		if !expired {
+			return false, nil
+		}
+		if c.ProviderRef, err = s.found(ctx, p, id); err != nil {
+			return false, err
+		}
+		if c.ProviderRef == "" { // the provider knows nothing of it
+			_, err := s.Settle(ctx, actor, id, Outcome{Status: Failed, Code: CodeExpired})
+			return err == nil, err
+		}
 	}
 	o, err := p.Status(ctx, c.ProviderRef)
 	if err != nil {
@@ -110,6 +115,29 @@ func (s *Service) settleOne(ctx context.Context, actor platform.Actor, id string
 	}
 	_, err = s.Settle(ctx, actor, id, o)
 	return err == nil, err
+}
+
+// found asks a Finder provider for the charge of checkout id, which
+// Portico has no reference of, and records the reference it finds (the
+// checkout's state is left to the caller, which reads the charge's).
+// A provider that cannot find charges answers "".
+func (s *Service) found(ctx context.Context, p Provider, id string) (string, error) {
+	f, ok := p.(Finder)
+	if !ok {
+		return "", nil
+	}
+	ref, err := f.Find(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, p.Name(), err)
+	}
+	if ref == "" {
+		return "", nil
+	}
+	if _, err := s.db.Write().ExecContext(ctx, `UPDATE checkouts SET provider_ref = $1, updated_at = $2 WHERE id = $3 AND provider_ref = ''`,
+		ref, s.clock.Now().UTC(), id); err != nil {
+		return "", fmt.Errorf("payment: settle: %w", err)
+	}
+	return ref, nil
 }
 
 // SettleArgs is the periodic job that settles unfinished checkouts.
