@@ -97,14 +97,19 @@ func (s *Service) settleOne(ctx context.Context, actor platform.Actor, id string
 	if err != nil {
 		return false, fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, c.Provider, err)
 	}
-	if expired && !o.Status.Finished() && o.Status != Capturable {
-		// Stop the payer paying an expired checkout, then read again: a
-		// card taken in the meantime wins over the expiry.
-		if err := p.Cancel(ctx, c.ProviderRef); err != nil && platform.ErrorCode(err) != platform.CodeConflict {
-			return false, fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, c.Provider, err)
-		}
-		if o, err = p.Status(ctx, c.ProviderRef); err != nil {
-			return false, fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, c.Provider, err)
+	// A charge cancelled at the provider of an expired checkout is the
+	// sweep's own cancellation (a run that died before recording the
+	// expiry): it expires, P0020, as if that run had finished.
+	if expired && (o.Status == Cancelled || !o.Status.Finished() && o.Status != Capturable) {
+		if o.Status != Cancelled {
+			// Stop the payer paying an expired checkout, then read again:
+			// a card taken in the meantime wins over the expiry.
+			if err := p.Cancel(ctx, c.ProviderRef); err != nil && platform.ErrorCode(err) != platform.CodeConflict {
+				return false, fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, c.Provider, err)
+			}
+			if o, err = p.Status(ctx, c.ProviderRef); err != nil {
+				return false, fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, c.Provider, err)
+			}
 		}
 		if o.Status != Success && o.Status != Capturable {
 			o = Outcome{Status: Failed, Code: CodeExpired, CardBrand: o.CardBrand, LastDigits: o.LastDigits}
