@@ -72,3 +72,15 @@ func (c counterClaims) ClaimFees(ctx context.Context, tx *sql.Tx, fees []int64, 
 	}
 	return err
 }
+
+// duplicateRefunds adapts the payment block to casework.DuplicateRefunds.
+type duplicateRefunds struct{ a *App }
+
+func (d duplicateRefunds) RefundDuplicate(ctx context.Context, tx *sql.Tx, paymentID string, feeID, amount int64, reason string) error {
+	_, err := d.a.Payments.RefundDuplicate(ctx, tx, paymentID, "case_payment:"+strconv.FormatInt(feeID, 10), amount, reason)
+	var rp *payment.RefundProblem
+	if errors.As(err, &rp) {
+		return casework.ErrNothingToRefund
+	}
+	return err
+}

@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/events"
+	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
@@ -132,6 +134,115 @@ func TestCounterAndOnlineNeverBothTakeTheFee(t *testing.T) {
 		_, err = cw.RecordPayment(e.ctx, fin, b.ID, 1000, "CASH-3")
 		if !errors.As(err, &ref) || ref.Reason.Key != "case.reason.paid_online" {
 			t.Fatalf("counter after paying online: %v", err)
+		}
+		if rep, err := payment.Check(ctx, db); err != nil || !rep.OK() {
+			t.Fatalf("ledger: %+v %v", rep, err)
+		}
+	})
+}
+
+// duplicateRefunds is internal/app's adapter of the payment block.
+type duplicateRefunds struct{ p *payment.Service }
+
+func (d duplicateRefunds) RefundDuplicate(ctx context.Context, tx *sql.Tx, paymentID string, feeID, amount int64, reason string) error {
+	_, err := d.p.RefundDuplicate(ctx, tx, paymentID, "case_payment:"+strconv.FormatInt(feeID, 10), amount, reason)
+	var rp *payment.RefundProblem
+	if errors.As(err, &rp) {
+		return casework.ErrNothingToRefund
+	}
+	return err
+}
+
+type paidFees struct{ p *payment.Service }
+
+func (f paidFees) PaidFees(ctx context.Context, id string) ([]casework.PaidFee, error) {
+	items, err := f.p.PaidItems(ctx, id)
+	var out []casework.PaidFee
+	for _, it := range items {
+		n, _ := strconv.ParseInt(it.Source, 10, 64)
+		out = append(out, casework.PaidFee{FeeID: n, Amount: it.Amount, Currency: it.Currency, PaymentID: it.PaymentID})
+	}
+	return out, err
+}
+
+// TestPaidTwiceIsRefunded: where the race is inherent (the card taken
+// online while the counter records the fee without seeing the claim), the
+// consumer that records the online payment finds the fee already paid,
+// refunds the online payment's share automatically (once, however often
+// the event is delivered or emitted), with a reason finance reads on the
+// payment, and says so on the staff timeline; the books balance.
+func TestPaidTwiceIsRefunded(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := newEnv(t, db)
+		log, bus := audit.New(db, e.clock, nil), events.NewBus(e.clock)
+		ins, err := jobs.NewInserter(db, jobs.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pays, err := payment.NewService(db, log, bus, e.clock, payment.WithJobs(ins, jobs.NewRegistry()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb, err := payment.NewSandbox(db, e.clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pays.Register(sb)
+		// The counter without claims: the race this test is about.
+		cw, err := casework.New(db, log, bus, e.clock, casework.Deps{Runtimes: e.cat, Citizens: citizens{manifest.Person{Age: 40, Language: "en"}},
+			Mailer: e.mailer, People: people{}, Duplicates: duplicateRefunds{pays}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		person := platform.Actor{Kind: platform.ActorCitizen, ID: "acct-1"}
+		e.ctx = platform.WithActor(e.ctx, person)
+		c := e.open("d1", "adams-dog-licence", dogAnswers)
+		fees, err := cw.Payments(ctx, c.ID)
+		if err != nil || len(fees) != 1 {
+			t.Fatalf("fees %+v %v", fees, err)
+		}
+		k, err := pays.Open(ctx, person, payment.OpenCheckout{Account: person.ID, ReturnURL: "https://portico.example.gov/pay", Items: []payment.Item{
+			{Kind: payment.ItemCasePayment, Source: strconv.FormatInt(fees[0].ID, 10), Agency: c.AgencyID, Amount: 1000, Currency: "USD",
+				Reference: c.Reference, DescriptionEN: "Dog license", DescriptionES: "Licencia de perro"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k, err = pays.Begin(ctx, person, k.ID, "https://portico.example.gov/r", "Adams"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := sb.Pay(ctx, k.ProviderRef, payment.Card{Number: "4242424242424242", ExpiryMonth: "12", ExpiryYear: "40", CVC: "123", Name: "Ana"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cw.RecordPayment(e.ctx, principals(c.AgencyID)["finance"], c.ID, 1000, "CASH-9"); err != nil {
+			t.Fatal(err)
+		}
+		o, _ := sb.Status(ctx, k.ProviderRef)
+		if _, err := pays.Settle(ctx, person, k.ID, o); err != nil {
+			t.Fatal(err)
+		}
+		consumer := cw.PaymentConsumer(paidFees{pays})
+		data := []byte(`{"payment_id":"` + k.Payments[0] + `"}`)
+		for _, id := range []string{"evt-1", "evt-1", "evt-2"} {
+			if err := consumer.Handle(ctx, events.Event{ID: id, Type: casework.EventPaymentSucceeded, Data: data}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		refunds, err := pays.Refunds(ctx, c.AgencyID, k.Payments[0])
+		if err != nil || len(refunds) != 1 {
+			t.Fatalf("refunds %+v %v, want one", refunds, err)
+		}
+		if r := refunds[0]; r.Amount != 1000 || r.Status != payment.RefundSubmitted || !strings.Contains(r.Reason, "Paid twice") || !strings.Contains(r.Reason, "CASH-9") {
+			t.Fatalf("refund %+v", r)
+		}
+		if st, err := pays.CompleteRefund(ctx, refunds[0].ID); err != nil || st != payment.RefundSuccess {
+			t.Fatalf("the refund job: %s %v", st, err)
+		}
+		if n := e.count(`SELECT COUNT(*) FROM audit_entries WHERE action = 'case.payment.duplicate'`); n != 2 {
+			t.Errorf("%d duplicate audit entries, want one per event handled (2)", n)
+		}
+		if fees, _ := cw.Payments(ctx, c.ID); fees[0].PaidRef != "CASH-9" {
+			t.Errorf("the counter's record was changed: %+v", fees[0])
 		}
 		if rep, err := payment.Check(ctx, db); err != nil || !rep.OK() {
 			t.Fatalf("ledger: %+v %v", rep, err)

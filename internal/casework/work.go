@@ -72,6 +72,10 @@ type Deps struct {
 	// checkouts (the payment block's claims). Nil: no online payments
 	// are wired (operator tools, tests), and the counter records alone.
 	Counter CounterClaims
+	// Duplicates refunds an online payment of a fee that was already
+	// paid (PaymentConsumer). Nil: the duplicate is only recorded (audit,
+	// staff timeline) for finance to refund by hand.
+	Duplicates DuplicateRefunds
 }
 
 // Obligation is something the applicant must do by a date: renew what the
