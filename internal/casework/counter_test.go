@@ -38,6 +38,36 @@ func (c counterClaims) ClaimFees(ctx context.Context, tx *sql.Tx, fees []int64, 
 	return err
 }
 
+// onlineEnv is newEnv with the payment block and its sandbox on the same
+// database and a casework block wired to it by deps (the counter's claims,
+// the refund of a fee paid twice), as internal/app wires them.
+func onlineEnv(t *testing.T, db *storage.DB, deps func(*payment.Service) casework.Deps) (*env, *casework.Service, *payment.Service, *payment.Sandbox) {
+	t.Helper()
+	e := newEnv(t, db)
+	log, bus := audit.New(db, e.clock, nil), events.NewBus(e.clock)
+	ins, err := jobs.NewInserter(db, jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pays, err := payment.NewService(db, log, bus, e.clock, payment.WithJobs(ins, jobs.NewRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := payment.NewSandbox(db, e.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pays.Register(sb)
+	d := deps(pays)
+	d.Runtimes, d.Citizens, d.Mailer, d.People = e.cat, citizens{manifest.Person{Age: 40, Language: "en"}}, e.mailer, people{}
+	cw, err := casework.New(db, log, bus, e.clock, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ctx = platform.WithActor(e.ctx, platform.Actor{Kind: platform.ActorCitizen, ID: "acct-1"})
+	return e, cw, pays, sb
+}
+
 // TestCounterAndOnlineNeverBothTakeTheFee: a counter payment and an
 // online checkout for the same fee cannot both take it. A checkout the
 // person opened but has not begun is cancelled by the counter payment
@@ -47,24 +77,8 @@ func (c counterClaims) ClaimFees(ctx context.Context, tx *sql.Tx, fees []int64, 
 // counter is refused again. On SQLite and PostgreSQL.
 func TestCounterAndOnlineNeverBothTakeTheFee(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
-		e := newEnv(t, db)
-		log, bus := audit.New(db, e.clock, nil), events.NewBus(e.clock)
-		pays, err := payment.NewService(db, log, bus, e.clock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sb, err := payment.NewSandbox(db, e.clock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pays.Register(sb)
-		cw, err := casework.New(db, log, bus, e.clock, casework.Deps{Runtimes: e.cat, Citizens: citizens{manifest.Person{Age: 40, Language: "en"}},
-			Mailer: e.mailer, People: people{}, Counter: counterClaims{pays}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		person := platform.Actor{Kind: platform.ActorCitizen, ID: "acct-1"}
-		e.ctx = platform.WithActor(e.ctx, person)
+		e, cw, pays, sb := onlineEnv(t, db, func(p *payment.Service) casework.Deps { return casework.Deps{Counter: counterClaims{p}} })
+		person := platform.ActorFrom(e.ctx)
 		ctx := context.Background()
 		checkoutFor := func(c casework.Case) (payment.Checkout, error) {
 			fees, err := cw.Payments(ctx, c.ID)
@@ -173,30 +187,10 @@ func (f paidFees) PaidFees(ctx context.Context, id string) ([]casework.PaidFee, 
 // payment, and says so on the staff timeline; the books balance.
 func TestPaidTwiceIsRefunded(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
-		e := newEnv(t, db)
-		log, bus := audit.New(db, e.clock, nil), events.NewBus(e.clock)
-		ins, err := jobs.NewInserter(db, jobs.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pays, err := payment.NewService(db, log, bus, e.clock, payment.WithJobs(ins, jobs.NewRegistry()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sb, err := payment.NewSandbox(db, e.clock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pays.Register(sb)
 		// The counter without claims: the race this test is about.
-		cw, err := casework.New(db, log, bus, e.clock, casework.Deps{Runtimes: e.cat, Citizens: citizens{manifest.Person{Age: 40, Language: "en"}},
-			Mailer: e.mailer, People: people{}, Duplicates: duplicateRefunds{pays}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, cw, pays, sb := onlineEnv(t, db, func(p *payment.Service) casework.Deps { return casework.Deps{Duplicates: duplicateRefunds{p}} })
 		ctx := context.Background()
-		person := platform.Actor{Kind: platform.ActorCitizen, ID: "acct-1"}
-		e.ctx = platform.WithActor(e.ctx, person)
+		person := platform.ActorFrom(e.ctx)
 		c := e.open("d1", "adams-dog-licence", dogAnswers)
 		fees, err := cw.Payments(ctx, c.ID)
 		if err != nil || len(fees) != 1 {

@@ -2,7 +2,6 @@ package payment_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -197,19 +196,7 @@ var sandboxCrashSteps = []crashStep{
 // does one step of a payment on the parent's database and dies at the
 // step's point. It does nothing in a normal run.
 func TestPaymentCrashChild(t *testing.T) {
-	u := os.Getenv(paycrash.EnvDB)
-	if u == "" {
-		t.Skip("crash helper: runs only as a child of TestPaymentSurvivesCrash")
-	}
-	db, err := storage.Open(context.Background(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now, err := time.Parse(time.RFC3339Nano, os.Getenv(paycrash.EnvNow))
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := os.Getenv(paycrash.EnvArg)
+	name, db, now := paycrash.Step(t)
 	for _, st := range sandboxCrashSteps {
 		if st.name != name {
 			continue
@@ -241,19 +228,10 @@ func TestPaymentSurvivesCrash(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			for _, st := range sandboxCrashSteps {
 				t.Run(st.name, func(t *testing.T) {
-					u := storagetest.NewURL(t, d)
-					db, err := storage.Open(context.Background(), u)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer db.Close()
-					if _, err := db.Migrate(context.Background()); err != nil {
-						t.Fatal(err)
-					}
+					u, db := paycrash.Database(t, d)
 					r := newCrashRig(t, db, start, "")
 					st.prepare(r)
-					paycrash.Child(t, "TestPaymentCrashChild", paycrash.EnvDB+"="+u, paycrash.EnvArg+"="+st.name,
-						paycrash.EnvNow+"="+r.clock.Now().Format(time.RFC3339Nano))
+					paycrash.Child(t, "TestPaymentCrashChild", st.name, u, r.clock.Now())
 					// The restarted process: a new block on the same database.
 					again := newCrashRig(t, db, r.clock.Now(), "")
 					again.checkout, again.refund = r.checkout, r.refund

@@ -22,9 +22,11 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/storage/storagetest"
 )
 
 // Points where a Killer dies.
@@ -110,13 +112,50 @@ func (k Killer) at(p string) {
 	}
 }
 
+// Database returns a new, migrated database of dialect d and its URL,
+// for a parent and its child to share.
+func Database(t *testing.T, d storage.Dialect) (string, *storage.DB) {
+	t.Helper()
+	u := storagetest.NewURL(t, d)
+	db, err := storage.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return u, db
+}
+
+// Step is what a child is asked to do: its step's name, on the parent's
+// database, at the parent's time. In a normal run (not a child) it skips
+// t.
+func Step(t *testing.T) (name string, db *storage.DB, now time.Time) {
+	t.Helper()
+	u := os.Getenv(EnvDB)
+	if u == "" {
+		t.Skip("crash helper: runs only as the child of a …SurvivesCrash test")
+	}
+	db, err := storage.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now, err = time.Parse(time.RFC3339Nano, os.Getenv(EnvNow)); err != nil {
+		t.Fatal(err)
+	}
+	return os.Getenv(EnvArg), db, now
+}
+
 // Child runs the test named run (an exact name) in a child copy of this
-// test binary with env added, and fails t unless the child died by
-// SIGKILL: a child that finished its step without dying proves nothing.
-func Child(t *testing.T, run string, env ...string) {
+// test binary to do step on database u at now (Step), with env added,
+// and fails t unless the child died by SIGKILL: a child that finished
+// its step without dying proves nothing.
+func Child(t *testing.T, run, step, u string, now time.Time, env ...string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+run+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(os.Environ(), EnvDB+"="+u, EnvArg+"="+step, EnvNow+"="+now.Format(time.RFC3339Nano))
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {

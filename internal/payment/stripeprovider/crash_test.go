@@ -370,19 +370,7 @@ var stripeCrashSteps = []stripeStep{
 // TestStripeCrashChild is the child of TestStripePaymentSurvivesCrash. It
 // does nothing in a normal run.
 func TestStripeCrashChild(t *testing.T) {
-	u := os.Getenv(paycrash.EnvDB)
-	if u == "" {
-		t.Skip("crash helper: runs only as a child of TestStripePaymentSurvivesCrash")
-	}
-	db, err := storage.Open(context.Background(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now, err := time.Parse(time.RFC3339Nano, os.Getenv(paycrash.EnvNow))
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := os.Getenv(paycrash.EnvArg)
+	name, db, now := paycrash.Step(t)
 	for _, st := range stripeCrashSteps {
 		if st.name != name {
 			continue
@@ -418,21 +406,12 @@ func TestStripePaymentSurvivesCrash(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			for _, st := range stripeCrashSteps {
 				t.Run(st.name, func(t *testing.T) {
-					u := storagetest.NewURL(t, d)
-					db, err := storage.Open(context.Background(), u)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer db.Close()
-					if _, err := db.Migrate(context.Background()); err != nil {
-						t.Fatal(err)
-					}
+					u, db := paycrash.Database(t, d)
 					fake := newFakeStripe(t)
 					r := newStripeRig(t, db, fake.URL, fixedNow, "")
 					r.fake = fake
 					st.prepare(r)
-					paycrash.Child(t, "TestStripeCrashChild", paycrash.EnvDB+"="+u, paycrash.EnvArg+"="+st.name,
-						paycrash.EnvURL+"="+fake.URL, paycrash.EnvNow+"="+r.clock.Now().Format(time.RFC3339Nano))
+					paycrash.Child(t, "TestStripeCrashChild", st.name, u, r.clock.Now(), paycrash.EnvURL+"="+fake.URL)
 					again := newStripeRig(t, db, fake.URL, r.clock.Now(), "")
 					again.fake, again.checkout, again.refund = fake, r.checkout, r.refund
 					st.recover(again)
