@@ -296,9 +296,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			jobs.Every(time.Minute, func() river.JobArgs { return reminder.SweepArgs{} }, true),
 			jobs.Every(application.SweepInterval, func() river.JobArgs { return application.SweepArgs{} }, true),
 			jobs.Every(time.Hour, func() river.JobArgs { return oidc.PurgeArgs{} }, false),
-			// Payments of no checkout left unfinished for 90 minutes fail
-			// with P0020.
-			jobs.Every(time.Minute, func() river.JobArgs { return payment.ExpireArgs{} }, false),
 			// Idempotency-Key records of /v1/payments are kept 24 hours.
 			jobs.Every(time.Hour, func() river.JobArgs { return payapi.PurgeArgs{} }, false),
 			// Checkouts whose return page was never visited are settled
@@ -349,7 +346,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if a.Payments, err = payment.NewService(db, a.Audit, a.Bus, a.Clock, payment.WithJobs(inserter, reg)); err != nil {
 		return nil, err
 	}
-	jobs.Register(reg, &payment.ExpireWorker{Payments: a.Payments})
 	if cfg.StripeSecretKey != "" {
 		sp, err := stripeprovider.New(stripeprovider.Config{SecretKey: cfg.StripeSecretKey, APIURL: cfg.StripeAPIURL, Retries: 2})
 		if err != nil {

@@ -158,7 +158,7 @@ func (a *App) caseworkDeps(clock platform.Clock) casework.Deps {
 	return casework.Deps{Runtimes: a.Catalog,
 		Citizens: caseCitizens{a.Identity, clock}, Mailer: caseMailer{a.Identity, a.Notify, a.Config.PublicURL},
 		Obligations: caseObligations{a.Reminders}, People: casePeople{a.Identity},
-		Plugins: CasePlugins{a.Gateway}, Jobs: a.inserter}
+		Plugins: CasePlugins{a.Gateway}, Jobs: a.inserter, Counter: counterClaims{a}, Duplicates: duplicateRefunds{a}}
 }
 
 // CasePlugins adapts the plug-in gateway to casework's call_plugin

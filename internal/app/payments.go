@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strconv"
 
 	"github.com/portico-gov/portico/internal/casework"
@@ -46,4 +48,39 @@ func (o paidObligations) PaidObligations(ctx context.Context, paymentID string) 
 		}
 	}
 	return out, nil
+}
+
+// counterClaims adapts the payment block to casework.CounterClaims: a
+// counter payment takes its fees from online checkouts. It reads
+// a.Payments when called, because casework is built before payments.
+type counterClaims struct{ a *App }
+
+func (c counterClaims) ClaimFees(ctx context.Context, tx *sql.Tx, fees []int64, by string) error {
+	if c.a.Payments == nil {
+		return nil
+	}
+	sources := make([]string, len(fees))
+	for i, id := range fees {
+		sources[i] = strconv.FormatInt(id, 10)
+	}
+	err := c.a.Payments.ClaimForCounter(ctx, tx, payment.ItemCasePayment, sources, by)
+	switch {
+	case errors.Is(err, payment.ErrPayingOnline):
+		return casework.ErrFeePayingOnline
+	case errors.Is(err, payment.ErrPaidOnline):
+		return casework.ErrFeePaidOnline
+	}
+	return err
+}
+
+// duplicateRefunds adapts the payment block to casework.DuplicateRefunds.
+type duplicateRefunds struct{ a *App }
+
+func (d duplicateRefunds) RefundDuplicate(ctx context.Context, tx *sql.Tx, paymentID string, feeID, amount int64, reason string) error {
+	_, err := d.a.Payments.RefundDuplicate(ctx, tx, paymentID, "case_payment:"+strconv.FormatInt(feeID, 10), amount, reason)
+	var rp *payment.RefundProblem
+	if errors.As(err, &rp) {
+		return casework.ErrNothingToRefund
+	}
+	return err
 }

@@ -78,6 +78,53 @@ func (s *Service) PaymentConsumer(paid PaidFees) events.Consumer {
 	}}
 }
 
+// DuplicateRefunds is what casework needs of the payment block when a
+// fee is paid twice: the online payment's share for the fee refunded in
+// tx (the consumer's transaction, so once), with reason shown to finance.
+type DuplicateRefunds interface {
+	RefundDuplicate(ctx context.Context, tx *sql.Tx, paymentID string, feeID, amount int64, reason string) error
+}
+
+// ErrNothingToRefund is what DuplicateRefunds answers when the payment
+// has nothing left to give back (finance refunded it already).
+var ErrNothingToRefund = errors.New("casework: the payment has nothing left to refund")
+
+// paidTwice handles an online payment of fee f, which was already paid:
+// the same payment again (a replayed event) changes nothing; another
+// payment (the counter recorded it while the person paid online, a race
+// claims cannot close once the card is taken) is a double payment. The
+// online payment's share is refunded automatically (Deps.Duplicates)
+// with a reason finance sees on the payment, and the case's staff
+// timeline and the audit log say so.
+func (s *Service) paidTwice(ctx context.Context, tx *sql.Tx, c Case, f PaidFee) error {
+	var paidBy, paidRef string
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(paid_by, ''), COALESCE(paid_ref, '') FROM case_payments WHERE id = $1`, f.FeeID).Scan(&paidBy, &paidRef); err != nil {
+		return fmt.Errorf("casework: paid twice: %w", err)
+	}
+	if paidBy == PaidBy && paidRef == f.PaymentID {
+		return nil // this payment, recorded already
+	}
+	m := i18n.Messages().For(i18n.English, nil)
+	reason := fmt.Sprintf("Paid twice: the fee of case %s was already paid (%s, receipt %q); this online payment's %s for it is refunded automatically.",
+		c.Reference, paidBy, paidRef, m.MoneyOf(f.Amount, f.Currency))
+	refunded := "requested"
+	if s.deps.Duplicates == nil {
+		refunded = "not requested: refund it from the finance console"
+	} else if err := s.deps.Duplicates.RefundDuplicate(ctx, tx, f.PaymentID, f.FeeID, f.Amount, reason); errors.Is(err, ErrNothingToRefund) {
+		refunded = "not possible: nothing is left to refund"
+	} else if err != nil {
+		return err
+	}
+	detail := map[string]any{"action": "payment_duplicate", "amount": f.Amount, "currency": f.Currency, "ref": f.PaymentID, "paid_by": paidBy, "paid_ref": paidRef, "refund": refunded}
+	if err := s.entry(ctx, tx, c.ID, "message", true, "", detail); err != nil {
+		return err
+	}
+	_, err := s.audit.Append(ctx, tx, audit.Record{Action: "case.payment.duplicate", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
+		Detail: map[string]any{"reference": c.Reference, "amount": f.Amount, "payment": f.PaymentID, "fee": strconv.FormatInt(f.FeeID, 10),
+			"paid_by": paidBy, "paid_ref": paidRef, "refund": refunded}})
+	return err
+}
+
 // paidOnline marks fee f paid in tx and does what a counter payment does.
 func (s *Service) paidOnline(ctx context.Context, tx *sql.Tx, f PaidFee) error {
 	var caseID string
@@ -101,7 +148,7 @@ func (s *Service) paidOnline(ctx context.Context, tx *sql.Tx, f PaidFee) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("casework: paid online: %w", err)
 	} else if n == 0 {
-		return nil // already paid: nothing to record twice
+		return s.paidTwice(ctx, tx, c, f)
 	}
 	if err := s.paidObligations(ctx, tx, c, []int64{f.FeeID}); err != nil {
 		return err

@@ -3,6 +3,7 @@ package casework
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -67,6 +68,9 @@ func (s *Service) RecordPayment(ctx context.Context, actor platform.Actor, caseI
 		if err != nil {
 			return err
 		}
+		if err := s.claimForCounter(ctx, tx, paid, actor); err != nil {
+			return err
+		}
 		now := s.clock.Now().UTC()
 		actor := platform.ActorFrom(ctx).String()
 		if _, err := tx.ExecContext(ctx, `UPDATE case_payments SET paid_at = $2, paid_amount = amount, paid_by = $3, paid_ref = $4
@@ -100,6 +104,39 @@ func (s *Service) RecordPayment(ctx context.Context, actor platform.Actor, caseI
 		return err
 	})
 	return out, err
+}
+
+// CounterClaims is what the counter needs of the payment block (issue
+// 12): in the transaction that records a counter payment, each fee it
+// records is taken from online checkouts, so the person cannot pay it
+// twice. A checkout not yet begun that holds a fee is cancelled; a fee
+// being paid online is refused with ErrFeePayingOnline, one paid online
+// with ErrFeePaidOnline.
+type CounterClaims interface {
+	ClaimFees(ctx context.Context, tx *sql.Tx, fees []int64, by string) error
+}
+
+// Refusals of CounterClaims.ClaimFees.
+var (
+	ErrFeePayingOnline = errors.New("casework: the fee is being paid online")
+	ErrFeePaidOnline   = errors.New("casework: the fee was paid online")
+)
+
+// claimForCounter takes fees for the counter (Deps.Counter) and says why
+// not in the staff's words: the person is paying online right now (the
+// counter waits for that checkout to end), or has paid online.
+func (s *Service) claimForCounter(ctx context.Context, tx *sql.Tx, fees []int64, actor platform.Actor) error {
+	if s.deps.Counter == nil || len(fees) == 0 {
+		return nil
+	}
+	err := s.deps.Counter.ClaimFees(ctx, tx, fees, actor.String())
+	switch {
+	case errors.Is(err, ErrFeePayingOnline):
+		return refuse("case.reason.paying_online")
+	case errors.Is(err, ErrFeePaidOnline):
+		return refuse("case.reason.paid_online")
+	}
+	return err
 }
 
 // Payments returns the fees the case asked for, oldest first.

@@ -68,6 +68,14 @@ type Deps struct {
 	// PluginBackoff is the wait before a failed call's second attempt,
 	// doubled for each next one (default PluginCallBackoff).
 	PluginBackoff time.Duration
+	// Counter takes the fees a counter payment records from online
+	// checkouts (the payment block's claims). Nil: no online payments
+	// are wired (operator tools, tests), and the counter records alone.
+	Counter CounterClaims
+	// Duplicates refunds an online payment of a fee that was already
+	// paid (PaymentConsumer). Nil: the duplicate is only recorded (audit,
+	// staff timeline) for finance to refund by hand.
+	Duplicates DuplicateRefunds
 }
 
 // Obligation is something the applicant must do by a date: renew what the

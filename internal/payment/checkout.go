@@ -197,12 +197,12 @@ func (s *Service) Begin(ctx context.Context, actor platform.Actor, id, returnURL
 		}
 	}
 	b, err := p.Start(ctx, Charge{Checkout: c.ID, Amount: c.Amount, Currency: c.Currency, Description: description, Email: email,
-		Language: c.Language, ReturnURL: returnURL, Live: c.Live})
+		Language: c.Language, ReturnURL: returnURL, Live: c.Live, Expires: c.ExpiresAt})
 	if err != nil {
 		return Checkout{}, err
 	}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE checkouts SET provider_ref = $1, next_url = $2, updated_at = $3 WHERE id = $4 AND provider_ref = ''`,
+		res, err := tx.ExecContext(ctx, `UPDATE checkouts SET provider_ref = $1, next_url = $2, updated_at = $3 WHERE id = $4 AND provider_ref = '' AND status = 'created'`,
 			b.Ref, b.NextURL, s.clock.Now().UTC(), c.ID)
 		if err != nil {
 			return fmt.Errorf("payment: begin: %w", err)
@@ -213,7 +213,19 @@ func (s *Service) Begin(ctx context.Context, actor platform.Actor, id, returnURL
 		return s.moveCheckout(ctx, tx, actor, c.ID, Outcome{Status: Started})
 	})
 	if errors.Is(err, ErrStale) {
-		return s.Checkout(ctx, id)
+		now, err := s.Checkout(ctx, id)
+		if err != nil {
+			return Checkout{}, err
+		}
+		if now.ProviderRef == "" && now.State.Finished {
+			// The checkout ended while the provider was asked (a counter
+			// payment took its items, or it expired): its payer never saw
+			// the charge's page, and must never pay it.
+			if err := p.Cancel(ctx, b.Ref); err != nil && platform.ErrorCode(err) != platform.CodeConflict {
+				return Checkout{}, fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, c.Provider, err)
+			}
+		}
+		return now, nil
 	}
 	if err != nil {
 		return Checkout{}, err

@@ -3,7 +3,9 @@ package payment_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/storage"
@@ -98,4 +100,81 @@ func TestCheckoutForAnAgencyPayment(t *testing.T) {
 	if p, _ = f.svc.Get(ctx, "dmv", p.ID); p.State.Status != payment.Failed || p.State.Code != payment.CodeRejected {
 		t.Fatalf("%+v", p.State)
 	}
+}
+
+// TestCheckoutExpiry (what the per-payment expiry's test asked, now of
+// checkouts, the only expiry): an unfinished checkout (created and never
+// begun, started, submitted while the test authentication waits) fails
+// with P0020 "Payment expired", finished, with every payment, at Expiry
+// and not a second before; a paid one is left as it is.
+func TestCheckoutExpiry(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		sb, err := payment.NewSandbox(db, f.clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.svc.Register(sb)
+		open := func(n int, begin bool, card string) payment.Checkout {
+			c, err := f.svc.Open(ctx, citizen, payment.OpenCheckout{Account: citizen.ID, ReturnURL: "https://portico.example.gov/pay", Items: []payment.Item{
+				{Kind: payment.ItemCasePayment, Source: fmt.Sprint(100 + n), Agency: "adams-clerk", Amount: 500, Currency: "USD", Reference: "R", DescriptionEN: "Fee", DescriptionES: "Tarifa"},
+				{Kind: payment.ItemObligation, Source: fmt.Sprint("ob-", n), Agency: "adams-treasurer", Amount: 700, Currency: "USD", Reference: "P", DescriptionEN: "Tax", DescriptionES: "Impuesto"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if begin {
+				if c, err = f.svc.Begin(ctx, citizen, c.ID, "https://portico.example.gov/r", "Adams"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if card != "" {
+				if _, _, err := sb.Pay(ctx, c.ProviderRef, goodCard(card)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return c
+		}
+		created, started, submitted, paid := open(1, false, ""), open(2, true, ""), open(3, true, "4000002500003155"), open(4, true, "4242424242424242")
+		state := func(c payment.Checkout) payment.State {
+			got, err := f.svc.Checkout(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range got.Payments {
+				var st, code string
+				if err := db.Read().QueryRowContext(ctx, `SELECT status, code FROM payments WHERE id = $1`, id).Scan(&st, &code); err != nil {
+					t.Fatal(err)
+				}
+				if payment.Status(st) != got.State.Status || code != got.State.Code {
+					t.Errorf("payment %s is %s %s, its checkout %s %s", id, st, code, got.State.Status, got.State.Code)
+				}
+			}
+			return got.State
+		}
+		f.clock.Advance(payment.Expiry - time.Second)
+		if _, err := f.svc.SettleDue(ctx, citizen); err != nil {
+			t.Fatal(err)
+		}
+		for c, want := range map[*payment.Checkout]payment.Status{&created: payment.Created, &started: payment.Started, &submitted: payment.Submitted, &paid: payment.Success} {
+			if got := state(*c); got.Status != want || got.Finished != (want == payment.Success) {
+				t.Errorf("a second before expiry: %+v, want %s", got, want)
+			}
+		}
+		f.clock.Advance(time.Second)
+		if n, err := f.svc.SettleDue(ctx, citizen); err != nil || n != 3 {
+			t.Fatalf("at expiry: %d %v", n, err)
+		}
+		for _, c := range []payment.Checkout{created, started, submitted} {
+			if got := state(c); got.Status != payment.Failed || got.Code != payment.CodeExpired || got.Message != "Payment expired" || !got.Finished {
+				t.Errorf("expired: %+v", got)
+			}
+		}
+		if got := state(paid); got.Status != payment.Success {
+			t.Errorf("a paid checkout expired: %+v", got)
+		}
+		if rep, err := payment.Check(ctx, db); err != nil || !rep.OK() {
+			t.Fatalf("ledger: %+v %v", rep, err)
+		}
+	})
 }

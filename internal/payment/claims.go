@@ -52,6 +52,75 @@ func release(ctx context.Context, tx *sql.Tx, id string) error {
 	return nil
 }
 
+// Refusals of ClaimForCounter: the item is being paid online (a checkout
+// the payer has begun holds it), was paid online (a successful checkout
+// holds it), or was recorded at the counter already.
+var (
+	ErrPayingOnline  = platform.Errorf(platform.CodeConflict, "payment.error.paying_online")
+	ErrPaidOnline    = platform.Errorf(platform.CodeConflict, "payment.error.paid_online")
+	ErrPaidAtCounter = platform.Errorf(platform.CodeConflict, "payment.error.paid_counter")
+)
+
+// counterActor cancels a checkout whose items a counter payment took.
+var counterActor = platform.Actor{Kind: platform.ActorSystem, ID: "payment.counter"}
+
+// ClaimForCounter takes items of one kind for a payment recorded at the
+// counter, in tx (the transaction that records it), so that no checkout
+// can pay them afterwards and the counter cannot record what is paid or
+// being paid online. For each source:
+//   - unclaimed: claimed for the counter (by names who recorded it);
+//   - held by a checkout not begun (created, no charge at the provider
+//     recorded): that checkout is cancelled with P0040, all its payments
+//     with it, its claims released, and the item claimed for the
+//     counter. Its payer never reached the provider's page; a Begin
+//     racing with this finds the checkout cancelled and cancels the
+//     charge it just asked for (Begin);
+//   - held by a begun, unfinished checkout: ErrPayingOnline (the payer
+//     may be typing their card: the counter waits for the checkout to
+//     end, or the payer cancels it);
+//   - held by a successful checkout: ErrPaidOnline;
+//   - held by the counter: ErrPaidAtCounter.
+//
+// On any refusal nothing is claimed (the caller's tx rolls back).
+func (s *Service) ClaimForCounter(ctx context.Context, tx *sql.Tx, kind string, sources []string, by string) error {
+	if kind != ItemCasePayment && kind != ItemObligation {
+		return fmt.Errorf("payment: counter claim of kind %q", kind)
+	}
+	for _, src := range sources {
+		for attempt := 0; ; attempt++ {
+			res, err := tx.ExecContext(ctx, `INSERT INTO checkout_claims (kind, source, checkout_id, counter) VALUES ($1, $2, '', $3) ON CONFLICT (kind, source) DO NOTHING`,
+				kind, src, by)
+			if err != nil {
+				return fmt.Errorf("payment: counter claim: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("payment: counter claim: %w", err)
+			} else if n == 1 {
+				break
+			}
+			var holder, status, ref string
+			err = tx.QueryRowContext(ctx, `SELECT c.checkout_id, COALESCE(k.status, ''), COALESCE(k.provider_ref, '')
+				FROM checkout_claims c LEFT JOIN checkouts k ON k.id = c.checkout_id WHERE c.kind = $1 AND c.source = $2`, kind, src).Scan(&holder, &status, &ref)
+			if err != nil {
+				return fmt.Errorf("payment: counter claim: %w", err)
+			}
+			switch {
+			case holder == "":
+				return ErrPaidAtCounter
+			case Status(status) == Success:
+				return ErrPaidOnline
+			case Status(status) != Created || ref != "" || attempt > 0:
+				return ErrPayingOnline
+			}
+			// Not begun: the counter wins; the checkout ends whole.
+			if err := s.moveCheckout(ctx, tx, counterActor, holder, Outcome{Status: Cancelled, Code: CodeCancelledBySystem}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Claim is an item a person's checkout is paying or has paid.
 type Claim struct {
 	Kind, Source string

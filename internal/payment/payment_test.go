@@ -206,38 +206,3 @@ func TestCheckFindsTampering(t *testing.T) {
 		})
 	}
 }
-
-func TestExpire(t *testing.T) {
-	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
-		ctx := context.Background()
-		f := newFixture(t, db)
-		a := f.create(t, ok("dmv", 100))
-		b := f.create(t, ok("dmv", 200))
-		if _, err := f.move(b, payment.Created, payment.Started, ""); err != nil {
-			t.Fatal(err)
-		}
-		done := f.create(t, ok("dmv", 300))
-		for _, step := range [][2]payment.Status{{payment.Created, payment.Started}, {payment.Started, payment.Submitted}, {payment.Submitted, payment.Success}} {
-			if _, err := f.move(done, step[0], step[1], ""); err != nil {
-				t.Fatal(err)
-			}
-		}
-		f.clock.Advance(payment.Expiry - time.Second)
-		if n, err := f.svc.Expire(ctx, agencySystem); err != nil || n != 0 {
-			t.Fatalf("before expiry: %d, %v", n, err)
-		}
-		f.clock.Advance(time.Second)
-		if n, err := f.svc.Expire(ctx, agencySystem); err != nil || n != 2 {
-			t.Fatalf("at expiry: %d, %v", n, err)
-		}
-		for _, p := range []payment.Payment{a, b} {
-			got, err := f.svc.Get(ctx, "dmv", p.ID)
-			if err != nil || got.State.Status != payment.Failed || got.State.Code != payment.CodeExpired || got.State.Message != "Payment expired" || !got.State.Finished {
-				t.Errorf("%s: %+v, %v", p.ID, got.State, err)
-			}
-		}
-		if got, _ := f.svc.Get(ctx, "dmv", done.ID); got.State.Status != payment.Success {
-			t.Errorf("a finished payment expired: %+v", got.State)
-		}
-	})
-}

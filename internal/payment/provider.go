@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 )
 
 // Provider takes the money for a checkout: one charge of the checkout's
@@ -33,6 +34,19 @@ type Provider interface {
 	Refund(ctx context.Context, ref string, amount int64, currency, key string) (RefundOutcome, error)
 }
 
+// Finder is a Provider that can find the charge it made for a checkout
+// by the checkout's id. The settle sweep asks it about an expired
+// checkout that has no provider reference: a process that died after
+// the provider made the charge and before Portico recorded it leaves
+// such a checkout, and its charge must be cancelled at the provider, not
+// left open. A provider without it (Stripe) closes such a charge itself
+// (the session's own expiry); its payer never had the page's address.
+type Finder interface {
+	// Find returns the reference of checkout's charge, or "" when the
+	// provider made none.
+	Find(ctx context.Context, checkout string) (string, error)
+}
+
 // Charge is what a provider is asked to take.
 type Charge struct {
 	Checkout       string // the checkout's id: the idempotency key of Start
@@ -44,6 +58,12 @@ type Charge struct {
 	ReturnURL      string // Portico's absolute return page for this checkout
 	DelayedCapture bool
 	Live           bool
+	// Expires is when Portico fails the checkout (its expires_at; zero
+	// when unknown). A provider that must send an expiry derives it from
+	// this, never from the time of the call, so a Start repeated after a
+	// crash sends the same request as the first (a provider's
+	// idempotency refuses a key reused with other parameters).
+	Expires time.Time
 }
 
 // Begun is a charge the provider accepted: its reference and the page

@@ -2,7 +2,9 @@ package payment
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -153,47 +155,54 @@ func (s *Service) Refund(ctx context.Context, actor platform.Actor, agency, paym
 	}
 	var r Refund
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		p, err := s.lockPayment(ctx, tx, paymentID)
-		if err != nil {
-			return err
-		}
-		if p.Agency != agency {
-			return platform.Errorf(platform.CodeNotFound, "No payment matched the ID you provided")
-		}
-		submitted, err := refunded(ctx, tx, paymentID)
-		if err != nil {
-			return err
-		}
-		sum := SummarizeRefunds(p, submitted)
-		if sum.Status != "available" {
-			return notRefundable(sum.Status)
-		}
-		if expectedAvailable >= 0 && expectedAvailable != sum.Available {
-			return &RefundProblem{Code: "P0604", Status: 412, Field: "refund_amount_available", Description: "Refund amount available mismatch."}
-		}
-		if amount > sum.Available {
-			return notRefundable("amount_not_available")
-		}
-		now := s.clock.Now().UTC()
-		r = Refund{ID: newID(), PaymentID: p.ID, Agency: p.Agency, Amount: amount, Currency: p.Currency, Status: RefundSubmitted,
-			Reason: reason, Actor: actor.String(), CreatedAt: now}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO payment_refunds (id, payment_id, agency_id, amount, currency, status, reason, actor, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`, r.ID, r.PaymentID, r.Agency, r.Amount, r.Currency, r.Status, r.Reason, r.Actor, now); err != nil {
-			return fmt.Errorf("payment: refund: %w", err)
-		}
-		if _, err := s.audit.Append(ctx, tx, audit.Record{Action: "payment.refund", Subject: "payment:" + p.ID, AgencyID: p.Agency,
-			Detail: map[string]any{"actor": r.Actor, "refund": r.ID, "amount": r.Amount, "currency": r.Currency, "reason": r.Reason, "available_before": sum.Available}}); err != nil {
-			return err
-		}
-		if err := s.emitRefund(ctx, tx, r, p.Live); err != nil {
-			return err
-		}
-		return jobs.Enqueue(ctx, s.jobs, tx, RefundArgs{RefundID: r.ID}, nil)
+		var err error
+		r, err = s.refundTx(ctx, tx, actor, agency, paymentID, amount, expectedAvailable, reason, newID())
+		return err
 	})
 	if err != nil {
 		return Refund{}, err
 	}
 	return r, nil
+}
+
+// refundTx is Refund's work in tx, with the refund's id given.
+func (s *Service) refundTx(ctx context.Context, tx *sql.Tx, actor platform.Actor, agency, paymentID string, amount, expectedAvailable int64, reason, id string) (Refund, error) {
+	p, err := s.lockPayment(ctx, tx, paymentID)
+	if err != nil {
+		return Refund{}, err
+	}
+	if p.Agency != agency {
+		return Refund{}, platform.Errorf(platform.CodeNotFound, "No payment matched the ID you provided")
+	}
+	submitted, err := refunded(ctx, tx, paymentID)
+	if err != nil {
+		return Refund{}, err
+	}
+	sum := SummarizeRefunds(p, submitted)
+	if sum.Status != "available" {
+		return Refund{}, notRefundable(sum.Status)
+	}
+	if expectedAvailable >= 0 && expectedAvailable != sum.Available {
+		return Refund{}, &RefundProblem{Code: "P0604", Status: 412, Field: "refund_amount_available", Description: "Refund amount available mismatch."}
+	}
+	if amount > sum.Available {
+		return Refund{}, notRefundable("amount_not_available")
+	}
+	now := s.clock.Now().UTC()
+	r := Refund{ID: id, PaymentID: p.ID, Agency: p.Agency, Amount: amount, Currency: p.Currency, Status: RefundSubmitted,
+		Reason: reason, Actor: actor.String(), CreatedAt: now}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO payment_refunds (id, payment_id, agency_id, amount, currency, status, reason, actor, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`, r.ID, r.PaymentID, r.Agency, r.Amount, r.Currency, r.Status, r.Reason, r.Actor, now); err != nil {
+		return Refund{}, fmt.Errorf("payment: refund: %w", err)
+	}
+	if _, err := s.audit.Append(ctx, tx, audit.Record{Action: "payment.refund", Subject: "payment:" + p.ID, AgencyID: p.Agency,
+		Detail: map[string]any{"actor": r.Actor, "refund": r.ID, "amount": r.Amount, "currency": r.Currency, "reason": r.Reason, "available_before": sum.Available}}); err != nil {
+		return Refund{}, err
+	}
+	if err := s.emitRefund(ctx, tx, r, p.Live); err != nil {
+		return Refund{}, err
+	}
+	return r, jobs.Enqueue(ctx, s.jobs, tx, RefundArgs{RefundID: r.ID}, nil)
 }
 
 // lockPayment reads payment id for update: on PostgreSQL the row is
@@ -459,4 +468,39 @@ func (s *Service) SettleRefund(ctx context.Context, actor platform.Actor, id, st
 		_, err = s.audit.Append(ctx, tx, audit.Record{Action: "payment.refund." + status, Subject: "payment:" + r.PaymentID, AgencyID: r.Agency, Detail: detail})
 		return err
 	})
+}
+
+// duplicateActor is who refunds a payment that paid for something
+// already paid, in the audit log and on the finance console.
+var duplicateActor = platform.Actor{Kind: platform.ActorSystem, ID: "payment.duplicate"}
+
+// RefundDuplicate gives back amount of successful payment paymentID
+// because what it paid for was paid another way first (a fee recorded
+// at the counter while the person paid online), in tx: the caller's,
+// which records the duplicate (an events consumer with events.Once), so
+// the refund and its job commit with it or not at all. key names what
+// was paid twice; the refund's id is made from the payment and key, so
+// asking again returns the first refund and refunds nothing more. reason
+// is shown on the finance console. A payment with nothing left to refund
+// (finance refunded it already) is a *RefundProblem.
+func (s *Service) RefundDuplicate(ctx context.Context, tx *sql.Tx, paymentID, key string, amount int64, reason string) (Refund, error) {
+	if s.jobs == nil {
+		return Refund{}, errors.New("payment: refunds need the job queue (payment.WithJobs; a wiring bug)")
+	}
+	sum := sha256.Sum256([]byte(paymentID + "\x00" + key))
+	id := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:]))[:26]
+	var prev Refund
+	err := tx.QueryRowContext(ctx, `SELECT id, payment_id, agency_id, amount, currency, status, reason, actor, created_at FROM payment_refunds WHERE id = $1`, id).
+		Scan(&prev.ID, &prev.PaymentID, &prev.Agency, &prev.Amount, &prev.Currency, &prev.Status, &prev.Reason, &prev.Actor, &prev.CreatedAt)
+	if err == nil {
+		return prev, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Refund{}, fmt.Errorf("payment: duplicate refund: %w", err)
+	}
+	p, err := get(ctx, tx, paymentID)
+	if err != nil {
+		return Refund{}, err
+	}
+	return s.refundTx(ctx, tx, duplicateActor, p.Agency, paymentID, amount, -1, reason, id)
 }

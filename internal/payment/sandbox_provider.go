@@ -104,6 +104,19 @@ func (s *Sandbox) Start(ctx context.Context, c Charge) (Begun, error) {
 	return Begun{Ref: ref, NextURL: SandboxPage(ref)}, nil
 }
 
+// Find implements Finder: the reference of checkout's charge, or "".
+func (s *Sandbox) Find(ctx context.Context, checkout string) (string, error) {
+	var ref string
+	err := s.db.Read().QueryRowContext(ctx, `SELECT ref FROM sandbox_charges WHERE checkout_id = $1`, checkout).Scan(&ref)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("payment: sandbox find: %w", err)
+	}
+	return ref, nil
+}
+
 // Charge returns charge ref as recorded.
 func (s *Sandbox) Charge(ctx context.Context, ref string) (SandboxCharge, error) {
 	if !validRef(ref) {

@@ -325,10 +325,6 @@ func TestSettleDue(t *testing.T) {
 		if ch, _, err := sb.Pay(ctx, idle.ProviderRef, goodCard("4242424242424242")); err != nil || ch.Status != payment.Cancelled {
 			t.Fatalf("the expired charge took a card: %+v %v", ch, err)
 		}
-		// The per-payment expiry leaves checkout payments to the sweep.
-		if n, err := f.svc.Expire(ctx, citizen); err != nil || n != 0 {
-			t.Fatalf("expire: %d %v", n, err)
-		}
 		if rep, err := payment.Check(ctx, db); err != nil || !rep.OK() {
 			t.Fatalf("ledger: %+v %v", rep, err)
 		}

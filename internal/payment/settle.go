@@ -77,29 +77,39 @@ func (s *Service) settleOne(ctx context.Context, actor platform.Actor, id string
 		return false, nil
 	}
 	expired := !now.Before(c.ExpiresAt)
-	if c.ProviderRef == "" { // never begun: the provider knows nothing of it
-		if !expired {
-			return false, nil
-		}
-		_, err := s.Settle(ctx, actor, id, Outcome{Status: Failed, Code: CodeExpired})
-		return err == nil, err
-	}
 	p, err := s.Provider(c.Provider)
 	if err != nil {
 		return false, err
+	}
+	if c.ProviderRef == "" { // never begun, or begun by a process that died before recording it
+		if !expired {
+			return false, nil
+		}
+		if c.ProviderRef, err = s.found(ctx, p, id); err != nil {
+			return false, err
+		}
+		if c.ProviderRef == "" { // the provider knows nothing of it
+			_, err := s.Settle(ctx, actor, id, Outcome{Status: Failed, Code: CodeExpired})
+			return err == nil, err
+		}
 	}
 	o, err := p.Status(ctx, c.ProviderRef)
 	if err != nil {
 		return false, fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, c.Provider, err)
 	}
-	if expired && !o.Status.Finished() && o.Status != Capturable {
-		// Stop the payer paying an expired checkout, then read again: a
-		// card taken in the meantime wins over the expiry.
-		if err := p.Cancel(ctx, c.ProviderRef); err != nil && platform.ErrorCode(err) != platform.CodeConflict {
-			return false, fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, c.Provider, err)
-		}
-		if o, err = p.Status(ctx, c.ProviderRef); err != nil {
-			return false, fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, c.Provider, err)
+	// A charge cancelled at the provider of an expired checkout is the
+	// sweep's own cancellation (a run that died before recording the
+	// expiry): it expires, P0020, as if that run had finished.
+	if expired && (o.Status == Cancelled || !o.Status.Finished() && o.Status != Capturable) {
+		if o.Status != Cancelled {
+			// Stop the payer paying an expired checkout, then read again:
+			// a card taken in the meantime wins over the expiry.
+			if err := p.Cancel(ctx, c.ProviderRef); err != nil && platform.ErrorCode(err) != platform.CodeConflict {
+				return false, fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, c.Provider, err)
+			}
+			if o, err = p.Status(ctx, c.ProviderRef); err != nil {
+				return false, fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, c.Provider, err)
+			}
 		}
 		if o.Status != Success && o.Status != Capturable {
 			o = Outcome{Status: Failed, Code: CodeExpired, CardBrand: o.CardBrand, LastDigits: o.LastDigits}
@@ -110,6 +120,29 @@ func (s *Service) settleOne(ctx context.Context, actor platform.Actor, id string
 	}
 	_, err = s.Settle(ctx, actor, id, o)
 	return err == nil, err
+}
+
+// found asks a Finder provider for the charge of checkout id, which
+// Portico has no reference of, and records the reference it finds (the
+// checkout's state is left to the caller, which reads the charge's).
+// A provider that cannot find charges answers "".
+func (s *Service) found(ctx context.Context, p Provider, id string) (string, error) {
+	f, ok := p.(Finder)
+	if !ok {
+		return "", nil
+	}
+	ref, err := f.Find(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, p.Name(), err)
+	}
+	if ref == "" {
+		return "", nil
+	}
+	if _, err := s.db.Write().ExecContext(ctx, `UPDATE checkouts SET provider_ref = $1, updated_at = $2 WHERE id = $3 AND provider_ref = ''`,
+		ref, s.clock.Now().UTC(), id); err != nil {
+		return "", fmt.Errorf("payment: settle: %w", err)
+	}
+	return ref, nil
 }
 
 // SettleArgs is the periodic job that settles unfinished checkouts.

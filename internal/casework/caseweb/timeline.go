@@ -89,6 +89,12 @@ func EntryText(p *web.Page, m *manifest.Manifest, e casework.Entry) string {
 			return p.T("case.entry.payment_recorded.receipt", p.Money(e.Amount("amount"), e.Str("currency")), ref)
 		}
 		return p.T("case.entry.payment_recorded", p.Money(e.Amount("amount"), e.Str("currency")))
+	case "payment_duplicate":
+		key := "case.entry.payment_duplicate"
+		if e.Str("refund") != "requested" {
+			key = "case.entry.payment_duplicate.manual"
+		}
+		return p.T(key, p.Money(e.Amount("amount"), e.Str("currency")), e.Str("ref"))
 	case "issue_document":
 		return p.T("case.entry.document", e.Text("title", lg))
 	case "set_reminder":

@@ -47,6 +47,32 @@ const MetadataCheckout = "portico_checkout"
 // Stripe's minimum is 30 minutes.
 const SessionLifetime = 60 * time.Minute
 
+// minSessionLifetime is the shortest expiry Stripe accepts (30 minutes
+// from the request), with a minute's margin for clocks.
+const minSessionLifetime = 31 * time.Minute
+
+// sessionExpiry is when the Checkout Session of c closes: SessionLifetime
+// after the checkout was opened (c.Expires less Portico's longer expiry),
+// a time fixed by the checkout and not by the call, so a Start repeated
+// after a crash sends the same body with the same Idempotency-Key (Stripe
+// answers a key reused with other parameters with an idempotency_error,
+// and the payer could never pay). A checkout first begun so late that
+// fewer than Stripe's 30 minutes would remain gets the shortest expiry
+// Stripe takes instead (then a repeat after a crash can be refused, and
+// the checkout expires with P0020 untouched). Without c.Expires (a caller
+// outside a checkout), SessionLifetime from now.
+func (p *Provider) sessionExpiry(c payment.Charge) time.Time {
+	now := p.now()
+	if c.Expires.IsZero() {
+		return now.Add(SessionLifetime)
+	}
+	at := c.Expires.Add(SessionLifetime - payment.Expiry)
+	if at.Before(now.Add(minSessionLifetime)) {
+		at = now.Add(minSessionLifetime)
+	}
+	return at
+}
+
 // Config is how the provider reaches Stripe.
 type Config struct {
 	// SecretKey is the account's secret (sk_live_…, sk_test_…) or
@@ -126,7 +152,7 @@ func (p *Provider) Start(ctx context.Context, c payment.Charge) (payment.Begun, 
 		SuccessURL:        stripe.String(c.ReturnURL),
 		CancelURL:         stripe.String(c.ReturnURL),
 		Locale:            stripe.String(locale(c.Language)),
-		ExpiresAt:         stripe.Int64(p.now().Add(SessionLifetime).Unix()),
+		ExpiresAt:         stripe.Int64(p.sessionExpiry(c).Unix()),
 		Metadata:          meta,
 		LineItems: []*stripe.CheckoutSessionCreateLineItemParams{{
 			Quantity: stripe.Int64(1),
