@@ -179,11 +179,11 @@ type Offer struct {
 	// Existing is the person's active consent for the same service and
 	// plug-in, if any (giving again renews it).
 	Existing *Consent
-	// Fills: some use of the plug-in fills in or checks the form (a
-	// prefill, a check, choices, the fee); otherwise the plug-in only
-	// acts for the person after they send the application (a workflow
-	// call_plugin, such as booking an appointment in their name). The
-	// consent screen says which.
+	// Fills: some use of the plug-in that carries data fills in or checks
+	// the form (a prefill, a check, choices, the fee); otherwise the
+	// data is only for what the plug-in does for the person after they
+	// send the application (a workflow call_plugin, such as booking an
+	// appointment in their name). The consent screen says which.
 	Fills bool
 }
 
@@ -244,7 +244,7 @@ func (s *Service) Offer(ctx context.Context, actor platform.Actor, serviceID, pl
 		}
 	}
 	for _, u := range manifest.PluginUses(svc.Manifest) {
-		o.Fills = o.Fills || (u.Plugin == pluginID && u.Kind != manifest.UseAction)
+		o.Fills = o.Fills || (u.Plugin == pluginID && u.Kind != manifest.UseAction && len(u.Data) > 0)
 	}
 	return o, nil
 }
