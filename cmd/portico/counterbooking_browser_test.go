@@ -78,10 +78,16 @@ func TestBrowserCounterBooking(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`main form[action$="/submit"] button`)),
 			chromedp.Click(chromedp.CSS(`main form[action$="/submit"] button`)),
 			chromedp.WaitVisible(chromedp.CSS(`main a[href^="/applications/"]`)),
+			chromedp.Click(chromedp.CSS(`main a[href^="/applications/"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#timeline`)),
 		)
-		var href string
-		p.Run(t, chromedp.AttributeValue(chromedp.CSS(`main a[href^="/applications/"]`), "href", &href, nil))
-		return strings.TrimPrefix(href, "/applications/")
+		loc := p.Location(t)
+		_, id, ok := strings.Cut(loc, "/applications/")
+		if !ok {
+			t.Fatalf("the confirmation's link went to %s", loc)
+		}
+		id, _, _ = strings.Cut(id, "?")
+		return id
 	}
 
 	var booked, refused string

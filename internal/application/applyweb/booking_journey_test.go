@@ -100,7 +100,10 @@ func TestPassportBookingJourney(t *testing.T) {
 			expect(t, "check before consent", ana.get(appURL+"/check"), http.StatusSeeOther, consentURL)
 			p = ana.get(consentURL)
 			expect(t, "consent screen", p, http.StatusOK, "")
-			contains(t, "consent screen", p, "does part of this service for you after you send your application", "Your phone number", "QueueWise Scheduling")
+			contains(t, "consent screen", p, "does part of this service for you after you send your application", "Your phone number", "QueueWise Scheduling",
+				"No, do not share it",
+				// ADR 48: the person's own profile shown in their form is not sharing.
+				"Answers a form fills in from your own profile are shown only to you")
 			expect(t, "give consent", ana.post("/consent", url.Values{"decision": {"give"}, "service": {"adams-passport-appointment"},
 				"plugin": {"counter-booking"}, "return": {appURL + "/check"}}), http.StatusSeeOther, appURL+"/check")
 			p = ana.get(appURL + "/check")
@@ -131,6 +134,17 @@ func TestPassportBookingJourney(t *testing.T) {
 			p = ana.get("/applications/" + c.ID)
 			expect(t, "case page", p, http.StatusOK, "")
 			contains(t, "case page", p, "Time of your appointment", "November 25, 2026, 10:00 AM")
+
+			// "Who has used my data" lists the booking's consent and the
+			// booking made under it, and says why the profile prefill of
+			// her forms (the "You" page of other services) is not there.
+			p = ana.get("/account/data")
+			expect(t, "data page", p, http.StatusOK, "")
+			contains(t, "data page", p, "Some forms start with details from your profile", "Counter appointments",
+				"At the request of the Adams County Clerk, Counter appointments received ")
+			ana.lang = "es"
+			contains(t, "data page (es)", ana.get("/account/data"), "Algunos formularios empiezan con datos de su perfil")
+			ana.lang = "en"
 		})
 	}
 }
