@@ -27,7 +27,7 @@ func TestBrowserCounterBooking(t *testing.T) {
 	base, a := startDemoApp(t, t.TempDir())
 	used := map[string]bool{}
 	day := nextWeekday(t) // YYYY-MM-DD
-	has := func(p *browsertest.Page, selector string, want ...string) {
+	has := func(t *testing.T, p *browsertest.Page, selector string, want ...string) {
 		t.Helper()
 		got := p.Text(t, selector)
 		for _, w := range want {
@@ -37,7 +37,7 @@ func TestBrowserCounterBooking(t *testing.T) {
 		}
 	}
 	// book fills the form up to the time page and returns its URL.
-	book := func(p *browsertest.Page) string {
+	book := func(t *testing.T, p *browsertest.Page) string {
 		t.Helper()
 		p.Run(t, chromedp.EmulateViewport(1280, 900))
 		p.Visit(t, base+"/services/adams-passport-appointment?lang=en")
@@ -62,7 +62,7 @@ func TestBrowserCounterBooking(t *testing.T) {
 		return loc
 	}
 	// choose picks the first free time and goes on to the consent screen.
-	choose := func(p *browsertest.Page, slot string) {
+	choose := func(t *testing.T, p *browsertest.Page, slot string, consent string) {
 		t.Helper()
 		p.Run(t, chromedp.EmulateViewport(1280, 900))
 		p.Visit(t, slot+"?lang=en")
@@ -71,8 +71,11 @@ func TestBrowserCounterBooking(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`button[value="continue"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`button[value="give"]`)),
 		)
+		if consent != "" {
+			has(t, p, "main", consent)
+		}
 	}
-	send := func(p *browsertest.Page) string {
+	send := func(t *testing.T, p *browsertest.Page) string {
 		t.Helper()
 		p.Run(t,
 			chromedp.WaitVisible(chromedp.CSS(`main form[action$="/submit"] button`)),
@@ -94,27 +97,35 @@ func TestBrowserCounterBooking(t *testing.T) {
 	t.Run("citizen", func(t *testing.T) {
 		p := b.Page(t)
 		signInBrowser(t, p, base, "ana.citizen@example.com", "en", false, used)
-		slot := book(p)
+		slot := book(t, p)
 		p.CheckEverywhere(t, "booking-slot", slot+"?lang=en")
-		has(p, "main", "Time of your appointment")
+		has(t, p, "main", "Time of your appointment")
 		p.CheckEverywhere(t, "booking-slot-es", slot+"?lang=es")
-		has(p, "main", "Hora de su cita")
+		has(t, p, "main", "Hora de su cita")
 
-		choose(p, slot)
-		has(p, "main", "does part of this service for you after you send your application", "QueueWise Scheduling", "Your email address")
+		choose(t, p, slot, "does part of this service for you after you send your application")
+		has(t, p, "main", "QueueWise Scheduling", "Your email address", "shown only to you")
 		p.CheckHere(t, "booking-consent")
 		p.Run(t, chromedp.Click(chromedp.CSS(`button[value="give"]`)))
 		p.Run(t, chromedp.WaitVisible(chromedp.CSS(`main form[action$="/submit"] button`)))
-		has(p, "main", "Time of your appointment", day[:4])
+		has(t, p, "main", "Time of your appointment", day[:4])
 		p.CheckHere(t, "booking-check")
-		booked = send(p)
+		booked = send(t, p)
 
-		// A second booking, whose consent Ana declines: it can still be
-		// sent, and the booking call is refused.
-		slot = book(p)
-		choose(p, slot)
+		// Ana withdraws her agreement on "Who has used my data", then
+		// books again and declines: it can still be sent, and the booking
+		// call is refused.
+		p.Run(t, chromedp.EmulateViewport(1280, 900))
+		p.Visit(t, base+"/account/data?lang=en")
+		has(t, p, "main", "Some forms start with details from your profile")
+		p.Run(t,
+			chromedp.Click(chromedp.CSS(`form[action="/account/data/withdraw"] button`)),
+			chromedp.WaitVisible(chromedp.CSS(`main .usa-alert--success`)),
+		)
+		slot = book(t, p)
+		choose(t, p, slot, "")
 		p.Run(t, chromedp.Click(chromedp.CSS(`button[value="decline"]`)))
-		refused = send(p)
+		refused = send(t, p)
 	})
 	waitCall(t, a, booked, "ok")
 	waitCall(t, a, refused, "failed")
@@ -123,15 +134,15 @@ func TestBrowserCounterBooking(t *testing.T) {
 		p := b.Page(t)
 		signInBrowser(t, p, base, "eli.clerk@example.gov", "en", true, used)
 		p.CheckEverywhere(t, "booking-case-staff", base+"/console/cases/"+booked+"?lang=en")
-		has(p, "main", "Time of your appointment")
-		has(p, "#timeline", "The counter-booking plug-in answered (book-slot)")
+		has(t, p, "main", "Time of your appointment")
+		has(t, p, "#timeline", "The counter-booking plug-in answered (book-slot)")
 		if strings.Contains(p.Text(t, "main"), "A plug-in call failed") {
 			t.Error("a booked case warns of a failed plug-in call")
 		}
 		p.CheckEverywhere(t, "plugin-failed-staff", base+"/console/cases/"+refused+"?lang=en")
-		has(p, "#plugin-failed", "A plug-in call failed", "The counter-booking plug-in (book-slot) gave no usable answer")
+		has(t, p, "#plugin-failed", "A plug-in call failed", "The counter-booking plug-in (book-slot) gave no usable answer")
 		p.CheckEverywhere(t, "plugin-failed-staff-es", base+"/console/cases/"+refused+"?lang=es")
-		has(p, "#plugin-failed", "counter-booking", "book-slot")
+		has(t, p, "#plugin-failed", "counter-booking", "book-slot")
 	})
 }
 
