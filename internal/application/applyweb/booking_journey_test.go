@@ -145,6 +145,24 @@ func TestPassportBookingJourney(t *testing.T) {
 			ana.lang = "es"
 			contains(t, "data page (es)", ana.get("/account/data"), "Algunos formularios empiezan con datos de su perfil")
 			ana.lang = "en"
+
+			// Reuse: the DMV's learner's permit offers the free times of
+			// the same plug-in at its own offices (DMV Lakeside opens
+			// 9:00 to 13:00), never the Clerk's.
+			p = ana.post("/services/learners-permit/apply", nil)
+			permit := strings.TrimSuffix(p.location, "/pages/you")
+			expect(t, "start permit", p, http.StatusSeeOther, permit+"/pages/you")
+			expect(t, "permit you", ana.post(permit+"/pages/you", url.Values{"school": {"Springfield High"}, "parent_name": {"Pat Citizen"}, "parent_phone": {"555-0101"}}),
+				http.StatusSeeOther, permit+"/pages/documents")
+			expect(t, "permit documents", ana.upload(permit+"/pages/documents", nil, "birth_certificate", "birth.pdf", pdf), http.StatusSeeOther, permit+"/pages/visit")
+			expect(t, "permit visit", ana.post(permit+"/pages/visit", url.Values{"office": {"dmv-lakeside"}, "day-month": {"11"}, "day-day": {"25"}, "day-year": {"2026"}}),
+				http.StatusSeeOther, permit+"/pages/slot")
+			p = ana.get(permit + "/pages/slot")
+			expect(t, "permit slot", p, http.StatusOK, "")
+			contains(t, "permit slot", p, "Time of your test", `value="dmv-lakeside@2026-11-25T09:00"`, "November 25, 2026, 12:30 PM")
+			if strings.Contains(p.body, "adams-courthouse@") || strings.Contains(p.body, "1:00 PM") {
+				t.Error("the DMV's page offers times that are not DMV Lakeside's")
+			}
 		})
 	}
 }
