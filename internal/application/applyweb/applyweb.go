@@ -273,11 +273,7 @@ func (h *Handlers) pageForm(w http.ResponseWriter, r *http.Request, a applicatio
 		}
 		switch res.Outcome {
 		case application.PrefillConsent:
-			back := pageURL(app.ID, page.ID)
-			if r.URL.Query().Get("return") == "check" {
-				back += "?return=check"
-			}
-			http.Redirect(w, r, "/consent?"+url.Values{"service": {f.ServiceID}, "plugin": {res.Plugin}, "return": {back}}.Encode(), http.StatusSeeOther)
+			h.askConsent(w, r, app, f, page, res.Plugin)
 			return
 		case application.PrefillDeclined:
 			notes.Declined = declined
@@ -301,15 +297,22 @@ func (h *Handlers) pageForm(w http.ResponseWriter, r *http.Request, a applicatio
 		return
 	}
 	if ch.Outcome == application.PrefillConsent {
-		back := pageURL(app.ID, page.ID)
-		if r.URL.Query().Get("return") == "check" {
-			back += "?return=check"
-		}
-		http.Redirect(w, r, "/consent?"+url.Values{"service": {f.ServiceID}, "plugin": {ch.Plugin}, "return": {back}}.Encode(), http.StatusSeeOther)
+		h.askConsent(w, r, app, f, page, ch.Plugin)
 		return
 	}
 	notes.Choices = &ch
 	h.renderPageNotes(w, r, http.StatusOK, a, app, f, page, page.Typed(answers), nil, prefilled, notes)
+}
+
+// askConsent sends the person to the consent screen for plugin, which
+// brings them back to page (and from there to check your answers if
+// they came from it).
+func (h *Handlers) askConsent(w http.ResponseWriter, r *http.Request, app *application.Application, f *application.Form, page *application.Page, plugin string) {
+	back := pageURL(app.ID, page.ID)
+	if r.URL.Query().Get("return") == "check" {
+		back += "?return=check"
+	}
+	http.Redirect(w, r, "/consent?"+url.Values{"service": {f.ServiceID}, "plugin": {plugin}, "return": {back}}.Encode(), http.StatusSeeOther)
 }
 
 // pageNotes are what a page says about its plug-in prefill or check.
