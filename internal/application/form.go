@@ -56,6 +56,11 @@ type Field struct {
 	Parts        []string // address parts, in display order
 	Accept       []string // file: content types taken
 	MaxBytes     int64    // file: largest size taken
+	// Dynamic: a plug-in gives the choices (the page's choices_from),
+	// not the enum; LabelField is the page property the chosen label is
+	// saved in ("" for none).
+	Dynamic    bool
+	LabelField string
 }
 
 // ID is the HTML id of the field's (first) input: property names may hold
@@ -70,7 +75,7 @@ func (f *Field) FirstInputID() string {
 		return InputID(f.Name + "-month")
 	case f.Widget == "address" && len(f.Parts) > 0:
 		return InputID(f.Name + "-" + f.Parts[0])
-	case (f.Widget == "radios" || f.Widget == "checkboxes") && len(f.Options) > 0,
+	case (f.Widget == "radios" || f.Widget == "checkboxes") && (len(f.Options) > 0 || f.Dynamic),
 		f.Widget == "checkboxes" && f.Type == "boolean":
 		return f.ID() + "-0"
 	}
@@ -215,9 +220,16 @@ func describeFields(mp manifest.Page, order []string) ([]*Field, error) {
 	}
 	var out []*Field
 	for _, name := range order {
+		if c := mp.ChoicesFrom; c != nil && c.LabelField == name {
+			continue // saved from the choice, never asked (SavePage)
+		}
 		var ps propSchema
 		_ = json.Unmarshal(top.Properties[name], &ps)
-		out = append(out, newField(name, ps, mp.Fields[name], slices.Contains(top.Required, name)))
+		fd := newField(name, ps, mp.Fields[name], slices.Contains(top.Required, name))
+		if c := mp.ChoicesFrom; c != nil && c.Field == name {
+			fd.Dynamic, fd.LabelField = true, c.LabelField
+		}
+		out = append(out, fd)
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portico-gov/portico/internal/catalog/manifest"
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/platform"
 )
 
@@ -110,19 +111,9 @@ func (s *Service) PluginPrefill(ctx context.Context, a Applicant, app *Applicati
 		return PrefillResult{}, nil
 	}
 	res := PrefillResult{Plugin: u.Plugin}
-	if len(u.Data) > 0 {
-		if declined || s.cfg.Consent == nil {
-			res.Outcome = PrefillDeclined
-			return res, nil
-		}
-		ok, err := s.cfg.Consent.Covers(ctx, a.AccountID, app.AgencyID, app.ServiceID, u.Plugin, u.Data)
-		if err != nil {
-			return res, err
-		}
-		if !ok {
-			res.Outcome = PrefillConsent
-			return res, nil
-		}
+	if outcome, err := s.consentFirst(ctx, a, app, u, declined); outcome != "" || err != nil {
+		res.Outcome = outcome
+		return res, err
 	}
 	reply, err := s.callPlugin(ctx, a, app, f, u, app.Answers)
 	var un *Unavailable
@@ -153,6 +144,202 @@ func (s *Service) PluginPrefill(ctx context.Context, a Applicant, app *Applicati
 	}
 	res.Outcome = PrefillFilled
 	return res, nil
+}
+
+// consentFirst says whether a call of u may be made for the person: ""
+// when it carries no personal data or a consent covers it,
+// PrefillConsent when they must be asked first, PrefillDeclined when they
+// declined (or no consent block is wired).
+func (s *Service) consentFirst(ctx context.Context, a Applicant, app *Application, u manifest.PluginUse, declined bool) (string, error) {
+	if len(u.Data) == 0 {
+		return "", nil
+	}
+	if declined || s.cfg.Consent == nil {
+		return PrefillDeclined, nil
+	}
+	ok, err := s.cfg.Consent.Covers(ctx, a.AccountID, app.AgencyID, app.ServiceID, u.Plugin, u.Data)
+	if err != nil || ok {
+		return "", err
+	}
+	return PrefillConsent, nil
+}
+
+// Choice is one choice a page's choices_from offers: the value saved as
+// the answer, and the label source (ChoiceLabel writes it for a reader).
+type Choice struct {
+	Value, Label string
+}
+
+// ChoicesResult is what a page's choices_from gave. Outcome is one of the
+// Prefill outcomes: PrefillFilled with Choices (PrefillNotFound when the
+// list is empty or the plug-in answered a declared 4xx), PrefillConsent,
+// PrefillDeclined (no choices: the person can only save for later or go
+// back), PrefillUnavailable, or PrefillNone when the page has no
+// choices_from or its bindings cannot be evaluated yet.
+type ChoicesResult struct {
+	Outcome     string
+	Field       string // the page's property the choices are for
+	Choices     []Choice
+	Plugin      string
+	Unavailable *Unavailable
+}
+
+// Has reports whether value is one of the choices.
+func (r ChoicesResult) Has(value string) (Choice, bool) {
+	for _, c := range r.Choices {
+		if c.Value == value {
+			return c, true
+		}
+	}
+	return Choice{}, false
+}
+
+// PluginChoices asks the page's choices_from operation for the choices
+// of its question, over the answers so far (the page's own are not
+// read: its bindings see earlier pages only). It is called to show the
+// page and again when the page is posted, so a choice gone meanwhile (a
+// time taken by someone else) is refused then.
+func (s *Service) PluginChoices(ctx context.Context, a Applicant, app *Application, f *Form, page *Page, declined bool) (ChoicesResult, error) {
+	u, ok := f.pluginUse(manifest.UseChoices, page.ID)
+	if !ok {
+		return ChoicesResult{}, nil
+	}
+	call := f.choicesCall(page.ID)
+	res := ChoicesResult{Plugin: u.Plugin, Field: call.Field}
+	if outcome, err := s.consentFirst(ctx, a, app, u, declined); outcome != "" || err != nil {
+		res.Outcome = outcome
+		return res, err
+	}
+	reply, err := s.callPlugin(ctx, a, app, f, u, app.Answers)
+	var un *Unavailable
+	switch {
+	case errors.As(err, &un):
+		res.Outcome, res.Unavailable = PrefillUnavailable, un
+		return res, nil
+	case errors.Is(err, errNoRequest):
+		return res, nil
+	case err != nil:
+		return res, err
+	case reply.Status >= 400:
+		res.Outcome = PrefillNotFound
+		return res, nil
+	}
+	res.Choices = choicesOf(reply.Body, call)
+	res.Outcome = PrefillFilled
+	if len(res.Choices) == 0 {
+		res.Outcome = PrefillNotFound
+	}
+	return res, nil
+}
+
+// choicesOf reads the choices of a choices_from response: the list at
+// call.Items, each item's call.Value and call.Label as text. An item
+// without a value is skipped (its label alone could not be answered);
+// one without a label reads as its value. The gateway validated the body
+// against the plug-in's OpenAPI document, so anything else found here is
+// a manifest naming the wrong properties: no choices.
+func choicesOf(body []byte, call *manifest.PluginCall) []Choice {
+	var doc map[string]any
+	if json.Unmarshal(body, &doc) != nil {
+		return nil
+	}
+	list, _ := lookupAny(doc, call.Items).([]any)
+	var out []Choice
+	seen := map[string]bool{}
+	for _, it := range list {
+		m, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		v, _ := lookup(m, call.Value)
+		value := scalarText(v)
+		if value == "" || seen[value] {
+			continue
+		}
+		seen[value] = true
+		l, _ := lookup(m, call.Label)
+		label := scalarText(l)
+		if label == "" {
+			label = value
+		}
+		out = append(out, Choice{Value: value, Label: label})
+	}
+	return out
+}
+
+func lookupAny(body map[string]any, name string) any {
+	v, _ := lookup(body, name)
+	return v
+}
+
+// checkChoice confirms the answer of a choices_from question is one of
+// the choices the plug-in offers now, and saves the chosen label into
+// the page's label_field. An unanswered question needs no call.
+func (s *Service) checkChoice(ctx context.Context, a Applicant, app *Application, f *Form, page *Page, answers map[string]any) ([]Problem, *Unavailable, error) {
+	call := f.choicesCall(page.ID)
+	if call == nil {
+		return nil, nil, nil
+	}
+	v := scalarText(answers[call.Field])
+	if v == "" {
+		return nil, nil, nil
+	}
+	ch, err := s.PluginChoices(ctx, a, app, f, page, false)
+	if err != nil || ch.Unavailable != nil {
+		return nil, ch.Unavailable, err
+	}
+	c, ok := ch.Has(v)
+	if !ok {
+		return []Problem{page.problem(call.Field, "", "apply.error.choice", "")}, nil, nil
+	}
+	if call.LabelField != "" {
+		answers[call.LabelField] = c.Label
+	}
+	return nil, nil, nil
+}
+
+// choicesCall is page's choices_from (nil when it has none).
+func (f *Form) choicesCall(page string) *manifest.PluginCall {
+	for _, mp := range f.Manifest.Pages {
+		if mp.ID == page {
+			return mp.ChoicesFrom
+		}
+	}
+	return nil
+}
+
+// ChoiceLabel writes a choice's label for a reader: a date-time (RFC
+// 3339, as plug-ins send times) as the date and time in the reader's
+// language and the jurisdiction's zone ("December 8, 2026, 9:00 AM"),
+// anything else as it is.
+func ChoiceLabel(label string, f i18n.Formatter) string {
+	if t, err := time.Parse(time.RFC3339, label); err == nil {
+		return f.DateTime(t)
+	}
+	return label
+}
+
+// ActionConsent returns the plug-in whose workflow actions carry the
+// person's data for this service without a consent that covers it: the
+// check-your-answers page asks for it before the application is sent,
+// as a page asks before its own call (ADR 39). "" when none is needed.
+func (s *Service) ActionConsent(ctx context.Context, a Applicant, app *Application, f *Form) (string, error) {
+	if s.cfg.Consent == nil {
+		return "", nil
+	}
+	for _, u := range f.rt.PluginUses() {
+		if u.Kind != manifest.UseAction || len(u.Data) == 0 {
+			continue
+		}
+		ok, err := s.cfg.Consent.Covers(ctx, a.AccountID, app.AgencyID, app.ServiceID, u.Plugin, u.Data)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return u.Plugin, nil
+		}
+	}
+	return "", nil
 }
 
 // lookup reads a response property; a dotted name reads into objects
@@ -295,6 +482,15 @@ func (s *Service) AgencyName(ctx context.Context, id string) manifest.Text {
 		t.ES = t.EN
 	}
 	return t
+}
+
+// ChoicesMessage is the manifest's words for a choices_from that offers
+// nothing, if it gives them.
+func (f *Form) ChoicesMessage(page string) *manifest.Text {
+	if c := f.choicesCall(page); c != nil {
+		return c.Message
+	}
+	return nil
 }
 
 // PrefillMessage is the manifest's words for a prefill that found

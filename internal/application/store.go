@@ -251,7 +251,9 @@ type SaveResult struct {
 	// Unavailable: the page's check could not be made (the plug-in is
 	// down). The answers were saved, the page is shown again with the
 	// message; the person can try again or come back later. Submit
-	// checks again.
+	// checks again. For a page whose choices come from a plug-in
+	// (choices_from) the page is not saved: a choice cannot be kept
+	// unconfirmed. The rest of the draft is kept either way.
 	Unavailable *Unavailable
 }
 
@@ -280,6 +282,12 @@ func (s *Service) SavePage(ctx context.Context, a Applicant, appID, pageID strin
 	if len(probs) > 0 {
 		res.Problems = probs
 		return res, nil
+	}
+	// A choice from a plug-in's list must still be on it (a time taken
+	// meanwhile is not); while the plug-in is down the page is not saved.
+	if probs, un, err := s.checkChoice(ctx, a, app, f, page, answers); err != nil || un != nil || len(probs) > 0 {
+		res.Problems, res.Unavailable = probs, un
+		return res, err
 	}
 	// The page's plug-in check runs once its answers hold by the schema.
 	probs, err = s.checkPage(ctx, a, app, f, page, answers)

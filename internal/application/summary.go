@@ -83,9 +83,15 @@ func Summarize(rt *manifest.Runtime, stored map[string]map[string]any, f i18n.Fo
 		for _, fd := range fields {
 			v, answered := got[fd.Name]
 			row := AnswerRow{Name: fd.Name, Label: textIn(fd.Label, f.Lang()), Widget: fd.Widget, Value: v, Answered: answered && v != nil}
-			if row.Answered {
+			label, labelled := got[fd.LabelField].(string)
+			switch {
+			case row.Answered && fd.Dynamic && labelled:
+				// A plug-in's choice reads as the person chose it, not
+				// by the plug-in's id for it.
+				row.Lines = []string{ChoiceLabel(label, f)}
+			case row.Answered:
 				row.Lines = AnswerLines(fd, v, f)
-			} else {
+			default:
 				row.Lines = []string{f.T("answer.none")}
 			}
 			if opt.ChangeURL != nil {

@@ -179,6 +179,12 @@ type Offer struct {
 	// Existing is the person's active consent for the same service and
 	// plug-in, if any (giving again renews it).
 	Existing *Consent
+	// Fills: some use of the plug-in that carries data fills in or checks
+	// the form (a prefill, a check, choices, the fee); otherwise the
+	// data is only for what the plug-in does for the person after they
+	// send the application (a workflow call_plugin, such as booking an
+	// appointment in their name). The consent screen says which.
+	Fills bool
 }
 
 // mayAct: only a signed-in citizen acts on consents, their own.
@@ -236,6 +242,9 @@ func (s *Service) Offer(ctx context.Context, actor platform.Actor, serviceID, pl
 		if cs[i].Status(now) == StatusActive {
 			o.Existing = &cs[i]
 		}
+	}
+	for _, u := range manifest.PluginUses(svc.Manifest) {
+		o.Fills = o.Fills || (u.Plugin == pluginID && u.Kind != manifest.UseAction && len(u.Data) > 0)
 	}
 	return o, nil
 }

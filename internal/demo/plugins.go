@@ -21,7 +21,7 @@ import (
 var PluginEnablements = []plugin.EnableRequest{
 	{Plugin: "vehicle-registry", Agency: "dmv", Data: []string{"name", "address", "answers:vehicle-registration-renewal"},
 		Service: "vehicle-registration-renewal", Operations: []string{"find-vehicle", "record-renewal"}},
-	{Plugin: "counter-booking", Agency: "adams-clerk", Data: []string{"name", "email"}, Operations: []string{"list-slots", "book-slot", "cancel-booking"}},
+	{Plugin: "counter-booking", Agency: "adams-clerk", Data: []string{"name", "email", "phone"}, Operations: []string{"list-slots", "book-slot", "cancel-booking"}},
 	{Plugin: "counter-booking", Agency: "dmv", Data: []string{"name", "email", "phone"}, Operations: []string{"list-slots", "book-slot", "cancel-booking"}},
 }
 

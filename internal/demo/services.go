@@ -60,7 +60,8 @@ func SeedServices(ctx context.Context, cat *catalog.Service) (int, error) {
 }
 
 // withoutPlugins removes a service manifest's plug-in uses: pages'
-// prefill_from and check, fee.call, and call_plugin actions.
+// prefill_from and check, fee.call, call_plugin actions, and the pages
+// with choices_from (without the plug-in the question has no choices).
 func withoutPlugins(src []byte) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
@@ -78,6 +79,9 @@ func withoutPlugins(src []byte) ([]byte, error) {
 			for _, c := range n.Content {
 				if c.Kind == yaml.MappingNode && len(c.Content) == 2 && c.Content[0].Value == "call_plugin" {
 					continue
+				}
+				if hasKey(c, "choices_from") {
+					continue // a page whose question only a plug-in can offer choices for
 				}
 				walk(c)
 				kept = append(kept, c)
@@ -98,4 +102,17 @@ func withoutPlugins(src []byte) ([]byte, error) {
 	}
 	walk(&doc)
 	return yaml.Marshal(&doc)
+}
+
+// hasKey reports whether n is a mapping with key.
+func hasKey(n *yaml.Node, key string) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
 }

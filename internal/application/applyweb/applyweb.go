@@ -273,11 +273,7 @@ func (h *Handlers) pageForm(w http.ResponseWriter, r *http.Request, a applicatio
 		}
 		switch res.Outcome {
 		case application.PrefillConsent:
-			back := pageURL(app.ID, page.ID)
-			if r.URL.Query().Get("return") == "check" {
-				back += "?return=check"
-			}
-			http.Redirect(w, r, "/consent?"+url.Values{"service": {f.ServiceID}, "plugin": {res.Plugin}, "return": {back}}.Encode(), http.StatusSeeOther)
+			h.askConsent(w, r, app, f, page, res.Plugin)
 			return
 		case application.PrefillDeclined:
 			notes.Declined = declined
@@ -293,13 +289,39 @@ func (h *Handlers) pageForm(w http.ResponseWriter, r *http.Request, a applicatio
 			prefilled = prefilled || notes.Plugin
 		}
 	}
+	// A question whose choices a plug-in gives (choices_from): asked for
+	// each showing, so the choices are those free now.
+	ch, err := h.svc.PluginChoices(r.Context(), a, app, f, page, r.URL.Query().Get("consent") == "declined")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if ch.Outcome == application.PrefillConsent {
+		h.askConsent(w, r, app, f, page, ch.Plugin)
+		return
+	}
+	notes.Choices = &ch
 	h.renderPageNotes(w, r, http.StatusOK, a, app, f, page, page.Typed(answers), nil, prefilled, notes)
+}
+
+// askConsent sends the person to the consent screen for plugin, which
+// brings them back to page (and from there to check your answers if
+// they came from it).
+func (h *Handlers) askConsent(w http.ResponseWriter, r *http.Request, app *application.Application, f *application.Form, page *application.Page, plugin string) {
+	back := pageURL(app.ID, page.ID)
+	if r.URL.Query().Get("return") == "check" {
+		back += "?return=check"
+	}
+	http.Redirect(w, r, "/consent?"+url.Values{"service": {f.ServiceID}, "plugin": {plugin}, "return": {back}}.Encode(), http.StatusSeeOther)
 }
 
 // pageNotes are what a page says about its plug-in prefill or check.
 type pageNotes struct {
 	Plugin, NotFound, Declined bool
 	Unavailable                *application.Unavailable
+	// Choices are the page's choices from a plug-in, once asked (nil:
+	// renderPageNotes asks).
+	Choices *application.ChoicesResult
 }
 
 func (h *Handlers) savePage(w http.ResponseWriter, r *http.Request, a application.Applicant) {
@@ -435,6 +457,22 @@ func (h *Handlers) check(w http.ResponseWriter, r *http.Request, a application.A
 	app, f, ok := h.loadDraft(w, r, a)
 	if !ok {
 		return
+	}
+	// The workflow's plug-in calls that carry the person's data (booking
+	// a counter appointment in their name) are made after submission:
+	// ask consent before they send, as a page asks before its own call.
+	// Declining still lets them send; those calls are then refused and
+	// staff see it on the case.
+	if r.URL.Query().Get("consent") != "declined" {
+		plugin, err := h.svc.ActionConsent(r.Context(), a, app, f)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if plugin != "" {
+			http.Redirect(w, r, "/consent?"+url.Values{"service": {f.ServiceID}, "plugin": {plugin}, "return": {appURL(app.ID, "check")}}.Encode(), http.StatusSeeOther)
+			return
+		}
 	}
 	h.renderCheck(w, r, http.StatusOK, app, f, a, r.URL.Query().Get("changed") == "1")
 }

@@ -124,8 +124,30 @@ func (h *Handlers) renderPageNotes(w http.ResponseWriter, r *http.Request, statu
 		h.fail(w, r, err)
 		return
 	}
+	if notes.Choices == nil {
+		ch, err := h.svc.PluginChoices(r.Context(), a, app, f, page, r.URL.Query().Get("consent") == "declined")
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		notes.Choices = &ch
+	}
+	noChoices := false
+	switch notes.Choices.Outcome {
+	case application.PrefillUnavailable:
+		if notes.Unavailable == nil {
+			notes.Unavailable = notes.Choices.Unavailable
+		}
+	case application.PrefillNotFound, application.PrefillDeclined, application.PrefillConsent:
+		noChoices = true
+	}
 	v := pageView{App: app, Title: text(p, page.Title), Action: pageURL(app.ID, page.ID), Prefilled: prefilled && !notes.Plugin}
 	switch {
+	case noChoices && notes.Unavailable == nil:
+		v.Alert = p.T("apply.choices.none")
+		if m := f.ChoicesMessage(page.ID); m != nil {
+			v.Alert = text(p, *m)
+		}
 	case notes.Unavailable != nil:
 		v.Alert = h.unavailableText(r, p, f, notes.Unavailable)
 	case notes.NotFound:
@@ -163,6 +185,16 @@ func (h *Handlers) renderPageNotes(w http.ResponseWriter, r *http.Request, statu
 				fv.InputMode = "numeric"
 			}
 		case "radios", "checkboxes", "select":
+			if fd.Dynamic {
+				if len(notes.Choices.Choices) == 0 {
+					continue // nothing to choose from: the alert says why
+				}
+				for i, c := range notes.Choices.Choices {
+					fv.Options = append(fv.Options, optionView{ID: fv.ID + "-" + strconv.Itoa(i), Value: c.Value,
+						Label: application.ChoiceLabel(c.Label, p.Format()), Checked: typed.Get(fd.Name) == c.Value})
+				}
+				break
+			}
 			if fd.Widget == "checkboxes" && fd.Type == "boolean" {
 				fv.Options = []optionView{{ID: fv.ID + "-0", Value: "true", Label: fv.Label, Checked: typed.Get(fd.Name) == "true"}}
 				break

@@ -140,7 +140,7 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 	for _, e := range entries {
 		v.Timeline = append(v.Timeline, entryView{When: when(p, &e.At), Who: WhoLabel(p, e.By, staff, v.Agency), Kind: e.Kind,
 			Text: EntryText(p, m, e), Body: e.Body, Internal: e.Internal, at: e.At})
-		if staff && c.ClosedAt == nil && e.Action() == "call_plugin" && e.Str("outcome") == "failed" {
+		if staff && c.ClosedAt == nil && e.Action() == "call_plugin" && (e.Str("outcome") == "failed" || NoStatus(e) > 0) {
 			v.PluginFailures = append(v.PluginFailures, p.T("case.plugin.failed.body", e.Str("plugin"), e.Str("operation")))
 		}
 	}

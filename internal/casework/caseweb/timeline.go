@@ -110,6 +110,9 @@ func EntryText(p *web.Page, m *manifest.Manifest, e casework.Entry) string {
 	case "call_plugin":
 		switch e.Str("outcome") {
 		case "ok":
+			if st := NoStatus(e); st > 0 {
+				return p.T("case.entry.plugin.no", e.Str("plugin"), e.Str("operation"), st)
+			}
 			return p.T("case.entry.plugin.ok", e.Str("plugin"), e.Str("operation"))
 		case "failed":
 			return p.T("case.entry.plugin.failed", e.Str("plugin"), e.Str("operation"), p.T(pluginReason(e.Str("reason"))))
@@ -130,6 +133,18 @@ func EntryText(p *web.Page, m *manifest.Manifest, e casework.Entry) string {
 		return p.T("case.entry.note")
 	}
 	return p.T("case.entry.message")
+}
+
+// NoStatus is the status of a call_plugin answer that said no (a 4xx
+// the plug-in declares, such as 409 for a time taken meanwhile), or 0:
+// the call was made, but what it was to do was not done, so staff must
+// act as for a failure.
+func NoStatus(e casework.Entry) int {
+	st, _ := e.Detail["status"].(float64)
+	if e.Str("outcome") == "ok" && st >= 400 {
+		return int(st)
+	}
+	return 0
 }
 
 // pluginReasons are the outcomes of a failed plug-in call the pages

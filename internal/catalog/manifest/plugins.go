@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/url"
@@ -23,7 +24,8 @@ type PluginUse struct {
 	Pointer string
 	// Where names it for people ("pages[1].prefill_from").
 	Where string
-	// Kind is what the call is for: "prefill", "check", "fee" or "action".
+	// Kind is what the call is for: "prefill", "check", "choices", "fee"
+	// or "action".
 	Kind              string
 	Plugin, Operation string
 	Data              []string
@@ -39,12 +41,14 @@ type PluginUse struct {
 const (
 	UsePrefill = "prefill"
 	UseCheck   = "check"
+	UseChoices = "choices"
 	UseFee     = "fee"
 	UseAction  = "action"
 )
 
 // PluginUses lists every plug-in operation m names, in manifest order:
-// pages (prefill then check), the fee, then workflow states by name.
+// pages (prefill, check, then choices), the fee, then workflow states by
+// name.
 func PluginUses(m *Manifest) []PluginUse {
 	var out []PluginUse
 	for i, p := range m.Pages {
@@ -52,7 +56,7 @@ func PluginUses(m *Manifest) []PluginUse {
 		for _, c := range []struct {
 			key, kind string
 			call      *PluginCall
-		}{{"prefill_from", UsePrefill, p.PrefillFrom}, {"check", UseCheck, p.Check}} {
+		}{{"prefill_from", UsePrefill, p.PrefillFrom}, {"check", UseCheck, p.Check}, {"choices_from", UseChoices, p.ChoicesFrom}} {
 			if c.call != nil {
 				pl, op := c.call.Split()
 				out = append(out, PluginUse{Pointer: ptr + "/" + c.key, Where: pathOf(ptr + "/" + c.key), Kind: c.kind,
@@ -79,8 +83,9 @@ func PluginUses(m *Manifest) []PluginUse {
 
 // checkBindings compiles a use's request bindings: path and query values
 // must give a string or an int, body values anything; answers read must
-// be of pages the call may see (earlier pages for a prefill, earlier
-// pages and its own for a check, every page for the fee and actions).
+// be of pages the call may see (earlier pages for a prefill or choices,
+// earlier pages and its own for a check, every page for the fee and
+// actions).
 func (v *validator) checkBindings(m *Manifest, u PluginUse) {
 	c := ctxPlugin
 	if u.Kind == UseAction {
@@ -88,7 +93,7 @@ func (v *validator) checkBindings(m *Manifest, u PluginUse) {
 	}
 	pages := pageProps{}
 	for _, p := range m.Pages {
-		if p.ID == u.Page && u.Kind == UsePrefill {
+		if p.ID == u.Page && (u.Kind == UsePrefill || u.Kind == UseChoices) {
 			break
 		}
 		pages[p.ID] = propsOf(p.Schema)
@@ -145,6 +150,7 @@ func (v *validator) checkPluginUses(ctx context.Context, m *Manifest, refs Plugi
 				v.add(ptr+"/fields", "pages[%d].check: fields maps a prefill's response; a check names the page's property it is about in field", i)
 			}
 		}
+		v.checkChoices(i, p)
 		if p.PrefillFrom == nil {
 			continue
 		}
@@ -178,6 +184,74 @@ func (v *validator) checkPluginUses(ctx context.Context, m *Manifest, refs Plugi
 		}
 	}
 	return nil
+}
+
+// checkChoices checks page i's choices_from: it names the page's string
+// property it fills (asked with radios or select, whose enum it replaces),
+// where the list is in the response and what in each item gives a
+// choice's value and label; label_field, if any, is another string
+// property of the page, which the form does not ask.
+func (v *validator) checkChoices(i int, p Page) {
+	c := p.ChoicesFrom
+	if c == nil {
+		return
+	}
+	ptr, where := "/pages/"+strconv.Itoa(i)+"/choices_from", fmt.Sprintf("pages[%d].choices_from", i)
+	props := propsOf(p.Schema)
+	types := propTypes(p.Schema)
+	switch {
+	case c.Field == "":
+		v.add(ptr, "%s: name the page's property whose choices it gives in field", where)
+	case !props[c.Field]:
+		v.add(ptr+"/field", "%s.field: the page's schema has no property %q", where, c.Field)
+	case types[c.Field] != "string":
+		v.add(ptr+"/field", "%s.field: %s must be a string property (the chosen item's value)", where, c.Field)
+	case p.Fields[c.Field].Widget != "radios" && p.Fields[c.Field].Widget != "select":
+		v.add(ptr+"/field", "%s.field: %s must be asked with radios or select", where, c.Field)
+	}
+	for _, k := range []struct{ key, val string }{{"items", c.Items}, {"value", c.Value}, {"label", c.Label}} {
+		if k.val == "" {
+			v.add(ptr, "%s: name the response's %s (see docs/services.md, \"Choices from a plug-in\")", where, k.key)
+		}
+	}
+	if c.LabelField != "" {
+		switch {
+		case !props[c.LabelField]:
+			v.add(ptr+"/label_field", "%s.label_field: the page's schema has no property %q", where, c.LabelField)
+		case types[c.LabelField] != "string" || c.LabelField == c.Field:
+			v.add(ptr+"/label_field", "%s.label_field: %s must be another string property of the page", where, c.LabelField)
+		}
+		if _, asked := p.Fields[c.LabelField]; asked {
+			v.add(ptr+"/label_field", "%s.label_field: %s is saved from the choice, not asked: give it no fields entry", where, c.LabelField)
+		}
+	}
+	if len(c.Fields) > 0 {
+		v.add(ptr+"/fields", "%s: fields maps a prefill's response; choices name one field", where)
+	}
+	for _, other := range []*PluginCall{p.PrefillFrom, p.Check} {
+		if other != nil && (other.Items != "" || other.Value != "" || other.Label != "" || other.LabelField != "") {
+			v.add("/pages/"+strconv.Itoa(i), "pages[%d]: items, value, label and label_field belong to choices_from", i)
+		}
+	}
+}
+
+// propTypes maps a page schema's properties to their JSON Schema type
+// ("" when it names none or several).
+func propTypes(schema []byte) map[string]string {
+	var s struct {
+		Properties map[string]struct {
+			Type any `json:"type"`
+		} `json:"properties"`
+	}
+	out := map[string]string{}
+	if json.Unmarshal(schema, &s) != nil {
+		return out
+	}
+	for k, p := range s.Properties {
+		t, _ := p.Type.(string)
+		out[k] = t
+	}
+	return out
 }
 
 // UsesPlugins reports whether m names any plug-in operation.

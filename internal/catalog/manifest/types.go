@@ -90,6 +90,10 @@ type Page struct {
 	// page's fields; Check one that checks the page's answers.
 	PrefillFrom *PluginCall `json:"prefill_from,omitempty"`
 	Check       *PluginCall `json:"check,omitempty"`
+	// ChoicesFrom names a plug-in operation whose answer lists the
+	// choices of one of the page's questions (Field): free times at a
+	// counter, the offices near the person. See PluginCall.Items.
+	ChoicesFrom *PluginCall `json:"choices_from,omitempty"`
 }
 
 // PluginCall names an operation of a registered plug-in
@@ -113,6 +117,18 @@ type PluginCall struct {
 	Fields  map[string]string `json:"fields,omitempty"`
 	Message *Text             `json:"message,omitempty"`
 	Field   string            `json:"field,omitempty"`
+	// Items, Value and Label are a choices_from's: the response property
+	// holding the list (dotted for one inside an object), and each
+	// item's properties that give the choice's value (what is saved as
+	// the answer of Field) and its label (what the person reads; a
+	// date-time reads as the date and time in their language).
+	// LabelField, when set, is a string property of the page where the
+	// chosen item's label is saved beside the value, so summaries show
+	// the choice as the person saw it; the form does not ask it.
+	Items      string `json:"items,omitempty"`
+	Value      string `json:"value,omitempty"`
+	Label      string `json:"label,omitempty"`
+	LabelField string `json:"label_field,omitempty"`
 	Bindings
 }
 

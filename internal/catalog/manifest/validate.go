@@ -520,6 +520,9 @@ func (v *validator) checkPages(m *Manifest) {
 				v.add(fptr, "%s.fields.%s: the page's schema has no property %q", where, name, name)
 				continue
 			}
+			if p.ChoicesFrom != nil && p.ChoicesFrom.Field == name && len(ps.Enum) == 0 {
+				ps.Enum = []any{"choices_from"} // the plug-in gives the choices (checkChoices)
+			}
 			v.checkWidget(fptr, where+".fields."+name, f.Widget, ps)
 			v.checkFieldExtras(fptr, where+".fields."+name, f)
 			v.checkOptions(fptr, where+".fields."+name, f, ps)
