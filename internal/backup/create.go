@@ -181,7 +181,7 @@ func snapshotSQLite(ctx context.Context, dbURL, dst string) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	defer db.Close()
-	if _, err := db.Read().ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
+	if _, err := db.Write().ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
 		return fmt.Errorf("backup: copy the database: %w", err)
 	}
 	return nil
