@@ -65,7 +65,7 @@ func TestBrowserPay(t *testing.T) {
 			if got := p.Text(t, "#owed-heading"); got == "" {
 				t.Error("the to-do list does not sum up what is owed")
 			}
-			p.Run(t, chromedp.EmulateViewport(1280, 900), chromedp.Click(`#todo a[href^="/pay?item="]`, chromedp.ByQuery),
+			p.Run(t, chromedp.EmulateViewport(1280, 900), chromedp.Click(chromedp.CSS(`#todo a[href^="/pay?item="]`)),
 				chromedp.WaitVisible(chromedp.CSS("#pay-selected")))
 			ticked, err := chromedp.Run(p.Context(), chromedp.Evaluate[string](`[...document.querySelectorAll('input[name=item]')].map(b => b.checked ? 1 : 0).join("")`))
 			if err != nil || strings.Count(ticked, "1") != 1 || len(ticked) != 2 {
