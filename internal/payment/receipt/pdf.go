@@ -12,7 +12,7 @@ import (
 // The receipt's typeface, DejaVu Sans (ADR 52): names are printed as
 // people write them ("Nguyễn", "Łódź", "O’Brien"), which the PDF core
 // fonts' Windows-1252 cannot. fpdf embeds only the glyphs a receipt
-// uses, so a receipt stays small (about 30 KB).
+// uses, so a receipt stays small (about 40 KB).
 var (
 	//go:embed fonts/DejaVuSans.ttf
 	fontRegular []byte
