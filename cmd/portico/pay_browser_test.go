@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/portico-gov/portico/internal/app"
@@ -176,6 +178,17 @@ func TestBrowserPay(t *testing.T) {
 			if shown, err := chromedp.Run(p.Context(), chromedp.Evaluate[string](`document.getElementById("receipt-print").hidden ? "hidden" : getComputedStyle(document.getElementById("receipt-print")).display`)); err != nil || shown == "hidden" || shown == "none" {
 				t.Errorf("the print button is not shown: %q %v", shown, err)
 			}
+			// Printed, the receipt is the receipt alone: no header,
+			// navigation, footer or buttons.
+			p.Run(t, emulateMedia("print"))
+			chrome, err := chromedp.Run(p.Context(), chromedp.Evaluate[string](`["header.usa-header", "footer", "#receipt-actions", ".usa-banner"].filter(s => { const e = document.querySelector(s); return e && getComputedStyle(e).display !== "none"; }).join(" ")`))
+			if err != nil || chrome != "" {
+				t.Errorf("printed, the receipt shows %q (%v)", chrome, err)
+			}
+			if shots != "" {
+				p.Screenshot(t, filepath.Join(shots, "pay-receipt-print-"+lang+".png"))
+			}
+			p.Run(t, emulateMedia(""))
 			mail := receiptMail(t, a, paid)
 			if !strings.HasPrefix(mail.Subject, want.receipt[3]) || !strings.Contains(mail.To, "ana.citizen@example.com") || !strings.Contains(mail.Text, "/pay/receipts/"+paid) {
 				t.Errorf("receipt email: %q to %q\n%s", mail.Subject, mail.To, mail.Text)
@@ -197,6 +210,15 @@ func TestBrowserPay(t *testing.T) {
 			}
 		})
 	}
+}
+
+// emulateMedia makes the page's CSS media type media ("print"; "" for
+// the screen again).
+func emulateMedia(media string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: media})
+		return err
+	})
 }
 
 // checkoutOf is the checkout id in a /pay/checkouts/ID/return address.
