@@ -53,6 +53,11 @@ func Restore(ctx context.Context, o RestoreOptions) (Restored, error) {
 	if o.From == "" {
 		return res, errors.New("restore: give the backup directory to restore from")
 	}
+	from, err := filepath.Abs(o.From)
+	if err != nil {
+		return res, fmt.Errorf("restore: %s: %w", o.From, err)
+	}
+	o.From = from
 	m, err := ReadManifest(o.From)
 	if err != nil {
 		return res, err
