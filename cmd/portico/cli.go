@@ -87,6 +87,8 @@ func commands() []*command {
 		obligationsCommands(),
 		paymentsCommands(),
 		pluginCommands(),
+		backupCommand(),
+		restoreCommand(),
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }

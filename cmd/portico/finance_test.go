@@ -92,7 +92,7 @@ func TestFinanceJourney(t *testing.T) {
 		t.Errorf("Eli's view of a payment: %d", status)
 	}
 	status, body, _ = get(fay, "/console/payments/"+paid.ID)
-	for _, want := range []string{"Certified copy of a birth certificate", "Revenue", `name="reason"`, "Paid"} {
+	for _, want := range []string{"Certified copy of a birth certificate", "Revenue", `name="reason"`, "Paid", "Visa ending in 4242"} {
 		if status != 200 || !strings.Contains(body, want) {
 			t.Fatalf("the payment page: %d, no %q\n%s", status, want, body[strings.Index(body, "<main"):])
 		}

@@ -9,10 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/browsertest"
+	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/payment"
 )
 
@@ -24,8 +27,12 @@ import (
 // authentication step. First a declined card: an accessible error,
 // nothing charged (the books balance, no fee is marked paid), and the
 // items can be chosen again; then a card form with a mistake keeps what
-// was typed; then the payment succeeds and the fees are recorded paid.
-// Every page is checked with axe-core at 1280, 390 and 320 px.
+// was typed; then the payment succeeds and the fees are recorded paid;
+// she opens the receipt (a print button) and its email arrives through
+// SMTP, and the declined checkout sent none. She gets there from the
+// header's Pay link and the to-do list, whose "Pay online" of one item
+// ticks that item alone. Every page is checked with axe-core at 1280,
+// 390 (and, on the pay pages, 320) px.
 func TestBrowserPay(t *testing.T) {
 	b := browsertest.New(t)
 	base, a := startDemoApp(t, t.TempDir())
@@ -34,11 +41,17 @@ func TestBrowserPay(t *testing.T) {
 	signInBrowser(t, p, base, "ana.citizen@example.com", "en", false, map[string]bool{})
 	shots := os.Getenv("PORTICO_SCREENSHOTS")
 
-	texts := map[string]struct{ agencies, declined, success, mistake, auth []string }{
+	// The receipt email is in the language Ana reads messages in
+	// (English), whichever language she paid in.
+	texts := map[string]struct{ agencies, declined, success, mistake, auth, receipt, mailAgencies []string }{
 		"en": {agencies: []string{"Adams County Clerk", "Adams County Treasurer"}, declined: []string{"Your card was declined", "Nothing was charged"},
-			success: []string{"Payment received", "$1,245.50"}, mistake: []string{"Enter the name on the card."}},
+			success: []string{"Payment received", "$1,245.50"}, mistake: []string{"Enter the name on the card."},
+			receipt:      []string{"Payment receipt", "Visa ending in 4242", "Total paid: $1,245.50", "Receipt for your payment of $1,245.50"},
+			mailAgencies: []string{"Adams County Clerk", "Adams County Treasurer"}},
 		"es": {agencies: []string{"Departamento de Pesca y Vida Silvestre", "Departamento de Vehículos Motorizados"}, declined: []string{"Su tarjeta fue rechazada", "No se cobró nada"},
-			success: []string{"Pago recibido", "$70.00"}, mistake: []string{"Escriba el nombre que figura en la tarjeta."}, auth: []string{"Su banco quiere comprobar que es usted"}},
+			success: []string{"Pago recibido", "$70.00"}, mistake: []string{"Escriba el nombre que figura en la tarjeta."}, auth: []string{"Su banco quiere comprobar que es usted"},
+			receipt:      []string{"Recibo de pago", "Visa terminada en 3155", "Total pagado: $70.00", "Receipt for your payment of $70.00"},
+			mailAgencies: []string{"Department of Fish & Wildlife", "Department of Motor Vehicles"}},
 	}
 	for _, lang := range []string{"en", "es"} {
 		t.Run(lang, func(t *testing.T) {
@@ -49,6 +62,22 @@ func TestBrowserPay(t *testing.T) {
 					openCase(t, a, "app-pay-fishing", "ana.citizen@example.com", "fishing-licence", map[string]map[string]any{"licence": {"residency": "resident"}}).ID,
 					openCase(t, a, "app-pay-vehicle", "ana.citizen@example.com", "vehicle-registration-renewal", vehicleAnswers).ID)
 			}
+			// The ways in: the header's Pay link, and the to-do list's
+			// "Pay online" of one item, which ticks that item alone.
+			p.CheckEverywhere(t, "pay-dashboard-"+lang, base+"/dashboard?lang="+lang, 1280, 390)
+			if href, ok := attr(t, p, "#nav-pay", "href"); !ok || href != "/pay" {
+				t.Errorf("the header's Pay link: %q", href)
+			}
+			if got := p.Text(t, "#owed-heading"); got == "" {
+				t.Error("the to-do list does not sum up what is owed")
+			}
+			p.Run(t, chromedp.EmulateViewport(1280, 900), chromedp.Click(chromedp.CSS(`#todo a[href^="/pay?item="]`)),
+				chromedp.WaitVisible(chromedp.CSS("#pay-selected")))
+			ticked, err := chromedp.Run(p.Context(), chromedp.Evaluate[string](`[...document.querySelectorAll('input[name=item]')].map(b => b.checked ? 1 : 0).join("")`))
+			if err != nil || strings.Count(ticked, "1") != 1 || len(ticked) != 2 {
+				t.Errorf("the to-do item's Pay online ticks %q, want one item of two", ticked)
+			}
+
 			pay := base + "/pay?lang=" + lang
 			p.CheckEverywhere(t, "pay-"+lang, pay)
 			p.Run(t, chromedp.EmulateViewport(1280, 900))
@@ -71,6 +100,7 @@ func TestBrowserPay(t *testing.T) {
 			fillCard(t, p, "4000 0000 0000 0002", "Ana Citizen")
 			p.Run(t, chromedp.Click(chromedp.CSS("#card-submit")), chromedp.WaitVisible(chromedp.CSS("#result")))
 			p.CheckHere(t, "pay-declined-"+lang)
+			declined := checkoutOf(t, p.Location(t))
 			result := p.Text(t, "#result")
 			for _, w := range want.declined {
 				if !strings.Contains(result, w) {
@@ -133,7 +163,99 @@ func TestBrowserPay(t *testing.T) {
 			if rep, err := payment.Check(ctx, a.DB); err != nil || !rep.OK() {
 				t.Fatalf("ledger: %+v %v", rep, err)
 			}
+
+			// The receipt: its page (with a print button, shown by the
+			// script), then its email through SMTP to the mailbox.
+			paid := checkoutOf(t, p.Location(t))
+			p.Run(t, chromedp.EmulateViewport(1280, 900), chromedp.Click(chromedp.CSS("#receipt-link")), chromedp.WaitVisible(chromedp.CSS("#receipt-facts")))
+			p.CheckHere(t, "pay-receipt-"+lang, 1280, 390)
+			main = p.Text(t, "main")
+			for _, w := range append(want.receipt[:3], want.agencies...) {
+				if !strings.Contains(main, w) {
+					t.Errorf("the receipt lacks %q:\n%s", w, main)
+				}
+			}
+			if shown, err := chromedp.Run(p.Context(), chromedp.Evaluate[string](`document.getElementById("receipt-print").hidden ? "hidden" : getComputedStyle(document.getElementById("receipt-print")).display`)); err != nil || shown == "hidden" || shown == "none" {
+				t.Errorf("the print button is not shown: %q %v", shown, err)
+			}
+			// Printed, the receipt is the receipt alone: no header,
+			// navigation, footer or buttons.
+			p.Run(t, emulateMedia("print"))
+			chrome, err := chromedp.Run(p.Context(), chromedp.Evaluate[string](`["header.usa-header", "footer", "#receipt-actions", ".usa-banner"].filter(s => { const e = document.querySelector(s); return e && getComputedStyle(e).display !== "none"; }).join(" ")`))
+			if err != nil || chrome != "" {
+				t.Errorf("printed, the receipt shows %q (%v)", chrome, err)
+			}
+			if shots != "" {
+				p.Screenshot(t, filepath.Join(shots, "pay-receipt-print-"+lang+".png"))
+			}
+			p.Run(t, emulateMedia(""))
+			mail := receiptMail(t, a, paid)
+			if !strings.HasPrefix(mail.Subject, want.receipt[3]) || !strings.Contains(mail.To, "ana.citizen@example.com") || !strings.Contains(mail.Text, "/pay/receipts/"+paid) {
+				t.Errorf("receipt email: %q to %q\n%s", mail.Subject, mail.To, mail.Text)
+			}
+			for _, w := range want.mailAgencies {
+				if !strings.Contains(mail.Text, w) {
+					t.Errorf("the receipt email lacks %q", w)
+				}
+			}
+			// Nothing was charged for the declined card, so it has no receipt.
+			if msgs, err := a.Mailbox.Messages(ctx, 500); err != nil {
+				t.Fatal(err)
+			} else {
+				for _, m := range msgs {
+					if strings.Contains(m.Subject, declined) {
+						t.Errorf("the declined checkout sent a receipt: %q", m.Subject)
+					}
+				}
+			}
 		})
+	}
+}
+
+// emulateMedia makes the page's CSS media type media ("print"; "" for
+// the screen again).
+func emulateMedia(media string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: media})
+		return err
+	})
+}
+
+// checkoutOf is the checkout id in a /pay/checkouts/ID/return address.
+func checkoutOf(t *testing.T, location string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(location, "/pay/checkouts/")
+	id, _, _ := strings.Cut(rest, "/")
+	if !ok || id == "" {
+		t.Fatalf("not a checkout's return page: %s", location)
+	}
+	return id
+}
+
+// receiptMail waits for checkout's receipt to reach the demo's mailbox
+// (through notify, River and SMTP) and returns it with its body.
+func receiptMail(t *testing.T, a *app.App, checkout string) notify.MailboxMessage {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		msgs, err := a.Mailbox.Messages(ctx, 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if strings.Contains(m.Subject, checkout) {
+				full, err := a.Mailbox.Message(ctx, m.ID) // the list has no bodies
+				if err != nil {
+					t.Fatal(err)
+				}
+				return full
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no receipt email for %s reached the mailbox", checkout)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

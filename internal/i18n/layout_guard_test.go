@@ -22,6 +22,7 @@ var machineLayouts = map[string]string{
 	"notify/notifyapi/api.go": "the Notify API's daily limit day key",
 	"payment/payapi/json.go":  "GOV.UK Pay's created_date (UTC, milliseconds)",
 	"webhook/payhooks.go":     "GOV.UK Pay's webhook created_date (UTC, milliseconds)",
+	"backup/restore.go":       "the name a replaced data directory is kept under (DIR.replaced-20261206T021500Z)",
 }
 
 // TestNoStrayDateLayouts keeps every date a person reads going through

@@ -24,6 +24,7 @@ import (
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/payment"
+	"github.com/portico-gov/portico/internal/payment/receipt"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/tenancy"
 	"github.com/portico-gov/portico/internal/web"
@@ -322,6 +323,10 @@ type itemView struct {
 	payment.Item
 	CaseID, CaseRef string
 }
+
+// CardName is the card's brand as people write it ("Visa", "American
+// Express"); "" when the provider did not say.
+func (v detailView) CardName() string { return receipt.Brand(v.CardBrand) }
 
 // detailView is the payment page's data.
 type detailView struct {

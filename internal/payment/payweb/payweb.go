@@ -24,6 +24,7 @@ import (
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/payment"
+	"github.com/portico-gov/portico/internal/payment/receipt"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/reminder"
 	"github.com/portico-gov/portico/internal/tenancy"
@@ -283,8 +284,18 @@ func (p *pages) view(ctx context.Context, page *web.Page, items []owedItem) (pay
 	return v, nil
 }
 
+// payPage shows the Pay page with every payable item ticked, or only
+// those named by ?item=KEY (the to-do list's "Pay online" of one item).
+// A key that names nothing owed ticks nothing more.
 func (p *pages) payPage(w http.ResponseWriter, r *http.Request) {
-	p.renderPay(w, r, http.StatusOK, nil, "")
+	var chosen map[string]bool
+	if keys := r.URL.Query()["item"]; len(keys) > 0 {
+		chosen = map[string]bool{}
+		for _, k := range keys {
+			chosen[k] = true
+		}
+	}
+	p.renderPay(w, r, http.StatusOK, chosen, "")
 }
 
 // renderPay shows the Pay page; chosen (nil: all payable) are the boxes
@@ -297,8 +308,17 @@ func (p *pages) renderPay(w http.ResponseWriter, r *http.Request, status int, ch
 		p.web.Error(w, r, err)
 		return
 	}
+	ticked := 0
 	for i := range items {
 		items[i].Checked = items[i].Busy == "" && !items[i].Paid && (chosen == nil || chosen[items[i].Key])
+		if items[i].Checked {
+			ticked++
+		}
+	}
+	if ticked == 0 && errKey == "" && chosen != nil { // a link to something paid since: offer the rest
+		for i := range items {
+			items[i].Checked = items[i].Busy == "" && !items[i].Paid
+		}
 	}
 	v, err := p.view(ctx, page, items)
 	if err != nil {
@@ -522,7 +542,11 @@ func (p *pages) returned(w http.ResponseWriter, r *http.Request) {
 		v.Lines = append(v.Lines, resultLine{Agency: name, Description: pick(string(page.Lang), it.DescriptionEN, it.DescriptionES), Amount: page.Money(it.Amount, it.Currency)})
 	}
 	if c.LastDigits != "" {
-		v.Card = page.T("pay.card", page.T("pay.brand."+brandKey(c.CardBrand)), c.LastDigits)
+		brand := receipt.Brand(c.CardBrand)
+		if brand == "" {
+			brand = page.T("pay.brand.card")
+		}
+		v.Card = page.T("pay.card", brand, c.LastDigits)
 	}
 	switch {
 	case c.State.Status == payment.Success:
@@ -543,14 +567,6 @@ func (p *pages) returned(w http.ResponseWriter, r *http.Request) {
 	page.Data = v
 	status := http.StatusOK
 	p.web.Page(w, r, status, "pay_result", page)
-}
-
-func brandKey(b string) string {
-	switch b {
-	case "visa", "mastercard", "american-express":
-		return b
-	}
-	return "card"
 }
 
 // sandboxView is the test payment page.

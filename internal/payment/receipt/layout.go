@@ -29,21 +29,32 @@ type Document struct {
 	Notes    []string // keep this receipt; a test payment took no money
 }
 
-// brands are card brands as printed; providers report them in lowercase.
+// brands are card brands as printed. Providers report them in lower
+// case: Stripe as "visa", "amex", "diners", "eftpos_au"…; the sandbox as
+// "visa", "mastercard", "american-express".
 var brands = map[string]string{
 	"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "american-express": "American Express",
-	"discover": "Discover", "diners": "Diners Club", "diners-club": "Diners Club", "jcb": "JCB", "unionpay": "UnionPay", "maestro": "Maestro",
+	"american_express": "American Express", "discover": "Discover", "diners": "Diners Club", "diners-club": "Diners Club",
+	"diners_club": "Diners Club", "jcb": "JCB", "unionpay": "UnionPay", "maestro": "Maestro", "eftpos_au": "eftpos Australia",
+	"cartes_bancaires": "Cartes Bancaires", "interac": "Interac", "link": "Link",
+	// A card of no known network is just "a card".
+	"card": "", "unknown": "",
 }
 
-// Brand is a provider's card brand as people write it.
+// Brand is a provider's card brand as people write it ("visa" →
+// "Visa", "amex" → "American Express"); "" when the brand is unknown,
+// for the caller to say "card". A brand not listed is written with its
+// words capitalised ("new_network" → "New Network").
 func Brand(b string) string {
+	b = strings.TrimSpace(b)
 	if s, ok := brands[strings.ToLower(b)]; ok {
 		return s
 	}
-	if b == "" {
-		return ""
+	words := strings.FieldsFunc(b, func(r rune) bool { return r == '_' || r == '-' || r == ' ' })
+	for i, w := range words {
+		words[i] = strings.ToUpper(w[:1]) + w[1:]
 	}
-	return strings.ToUpper(b[:1]) + b[1:]
+	return strings.Join(words, " ")
 }
 
 // Layout writes r in lang with times in loc. Only a paid receipt has

@@ -2,18 +2,32 @@ package receipt
 
 import (
 	"bytes"
+	_ "embed"
 	"fmt"
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
 )
 
-// PDF writes d as a one-page (or longer) US Letter PDF (ADR 42). It uses
-// the PDF core font Helvetica in Windows-1252, which has every letter of
-// English and Spanish (á é í ó ú ü ñ ¿ ¡) and needs no embedded font; a
-// character outside it prints as "?". created is the document's creation
-// and modification date (the payment's time), so the same receipt always
-// gives the same bytes.
+// The receipt's typeface, DejaVu Sans (ADR 52): names are printed as
+// people write them ("Nguyễn", "Łódź", "O’Brien"), which the PDF core
+// fonts' Windows-1252 cannot. fpdf embeds only the glyphs a receipt
+// uses, so a receipt stays small (about 40 KB).
+var (
+	//go:embed fonts/DejaVuSans.ttf
+	fontRegular []byte
+	//go:embed fonts/DejaVuSans-Bold.ttf
+	fontBold []byte
+)
+
+// family is the font family name the PDF is written in.
+const family = "DejaVuSans"
+
+// PDF writes d as a one-page (or longer) US Letter PDF (ADR 42) in
+// DejaVu Sans (ADR 52), whose text is Unicode: every character a name or
+// an address may have prints as itself. created is the document's
+// creation and modification date (the payment's time), so the same
+// receipt always gives the same bytes.
 func PDF(d Document, created time.Time) ([]byte, error) {
 	if created.IsZero() {
 		return nil, fmt.Errorf("receipt: pdf: a receipt needs the time it was paid")
@@ -25,7 +39,8 @@ func PDF(d Document, created time.Time) ([]byte, error) {
 	f.SetCreator("Portico", false)
 	f.SetTitle(d.Title, true)
 	f.SetLang(d.Lang)
-	tr := f.UnicodeTranslatorFromDescriptor("") // Windows-1252
+	f.AddUTF8FontFromBytes(family, "", fontRegular)
+	f.AddUTF8FontFromBytes(family, "B", fontBold)
 	const margin = 20.0
 	f.SetMargins(margin, margin, margin)
 	f.SetAutoPageBreak(true, margin)
@@ -35,19 +50,19 @@ func PDF(d Document, created time.Time) ([]byte, error) {
 	const labelW = 55.0
 
 	f.SetTextColor(27, 27, 27)
-	f.SetFont("Helvetica", "B", 20)
-	f.MultiCell(w, 9, tr(d.Title), "", "L", false)
+	f.SetFont(family, "B", 20)
+	f.MultiCell(w, 9, d.Title, "", "L", false)
 	if d.Lead != "" {
 		f.Ln(2)
-		f.SetFont("Helvetica", "", 12)
-		f.MultiCell(w, 6, tr(d.Lead), "", "L", false)
+		f.SetFont(family, "", 12)
+		f.MultiCell(w, 6, d.Lead, "", "L", false)
 	}
 	facts := func(fs []Fact) {
 		for _, x := range fs {
-			f.SetFont("Helvetica", "B", 11)
-			f.CellFormat(labelW, 6.5, tr(x.Label), "", 0, "L", false, 0, "")
-			f.SetFont("Helvetica", "", 11)
-			f.MultiCell(w-labelW, 6.5, tr(x.Value), "", "L", false)
+			f.SetFont(family, "B", 11)
+			f.CellFormat(labelW, 6.5, x.Label, "", 0, "L", false, 0, "")
+			f.SetFont(family, "", 11)
+			f.MultiCell(w-labelW, 6.5, x.Value, "", "L", false)
 		}
 	}
 	rule := func() {
@@ -62,25 +77,25 @@ func PDF(d Document, created time.Time) ([]byte, error) {
 	}
 	for _, s := range d.Sections {
 		rule()
-		f.SetFont("Helvetica", "B", 14)
-		f.MultiCell(w, 7.5, tr(s.Agency), "", "L", false)
+		f.SetFont(family, "B", 14)
+		f.MultiCell(w, 7.5, s.Agency, "", "L", false)
 		facts(s.Facts)
 		for _, l := range s.Lines {
-			f.SetFont("Helvetica", "", 11)
-			f.CellFormat(w-35, 6.5, tr(l.Label), "", 0, "L", false, 0, "")
-			f.CellFormat(35, 6.5, tr(l.Value), "", 1, "R", false, 0, "")
+			f.SetFont(family, "", 11)
+			f.CellFormat(w-35, 6.5, l.Label, "", 0, "L", false, 0, "")
+			f.CellFormat(35, 6.5, l.Value, "", 1, "R", false, 0, "")
 		}
 	}
 	if d.Total.Label != "" {
 		rule()
-		f.SetFont("Helvetica", "B", 14)
-		f.CellFormat(w-50, 8, tr(d.Total.Label), "", 0, "L", false, 0, "")
-		f.CellFormat(50, 8, tr(d.Total.Value), "", 1, "R", false, 0, "")
+		f.SetFont(family, "B", 14)
+		f.CellFormat(w-50, 8, d.Total.Label, "", 0, "L", false, 0, "")
+		f.CellFormat(50, 8, d.Total.Value, "", 1, "R", false, 0, "")
 	}
-	f.SetFont("Helvetica", "", 10)
+	f.SetFont(family, "", 10)
 	for _, n := range d.Notes {
 		f.Ln(3)
-		f.MultiCell(w, 5, tr(n), "", "L", false)
+		f.MultiCell(w, 5, n, "", "L", false)
 	}
 	var b bytes.Buffer
 	if err := f.Output(&b); err != nil {

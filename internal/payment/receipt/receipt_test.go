@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/events"
@@ -315,8 +315,8 @@ var (
 )
 
 // pdfText extracts the strings the PDF's pages show (fpdf writes each
-// cell's text as a literal string shown with Tj), decoded from
-// Windows-1252, joined by spaces.
+// cell's text as a literal string shown with Tj), decoded from UTF-16BE
+// (the embedded Unicode font's encoding), joined by spaces.
 func pdfText(t *testing.T, b []byte) string {
 	t.Helper()
 	var parts []string
@@ -331,7 +331,7 @@ func pdfText(t *testing.T, b []byte) string {
 		}
 		for _, s := range tjRE.FindAllSubmatch(content, -1) {
 			raw := regexp.MustCompile(`\\(.)`).ReplaceAll(s[1], []byte("$1"))
-			utf, err := charmap.Windows1252.NewDecoder().Bytes(raw)
+			utf, err := unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM).NewDecoder().Bytes(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -361,9 +361,9 @@ func shown(d receipt.Document) string {
 	return strings.Join(strings.Fields(strings.Join(parts, " ")), " ")
 }
 
-// TestPDF: the PDF shows every word of the receipt, Spanish accents
-// included (read back from its content stream), and the same receipt
-// gives the same bytes.
+// TestPDF: the PDF shows every word of the receipt, Spanish accents,
+// Vietnamese and Polish names and curly quotes included (read back from
+// its content stream), and the same receipt gives the same bytes.
 func TestPDF(t *testing.T) {
 	r := fixedReceipt()
 	for _, lang := range []string{"en", "es"} {
@@ -393,6 +393,17 @@ func TestPDF(t *testing.T) {
 		if !strings.Contains(es, w) {
 			t.Errorf("the Spanish PDF lacks %q: %s", w, es)
 		}
+	}
+	// Names and places outside Windows-1252 print as written, not "?".
+	r.Parts[1].AgencyName.EN = "Łódź County Clerk"
+	r.Parts[1].Lines[0].Description.EN = "Dog licence for Nguyễn Văn An and O’Brien’s “Rex” — €0"
+	d := receipt.Layout(r, "en", chicago)
+	b := must(receipt.PDF(d, r.PaidAt))
+	if got := pdfText(t, b); got != shown(d) || !strings.Contains(got, "Nguyễn Văn An and O’Brien’s “Rex” — €0") || !strings.Contains(got, "Łódź") {
+		t.Errorf("the PDF shows\n%s\nwant\n%s", got, shown(d))
+	}
+	if bytes.Contains(b, []byte("Helvetica")) || !bytes.Contains(bytes.ToLower(b), []byte("/basefont /utf8dejavusans")) {
+		t.Error("the PDF is not set in the embedded DejaVu Sans")
 	}
 	if _, err := receipt.PDF(receipt.Layout(receipt.Receipt{Status: payment.Failed}, "en", chicago), time.Time{}); err == nil {
 		t.Error("a PDF without a payment time was made")
@@ -522,4 +533,19 @@ func TestCasePayments(t *testing.T) {
 			t.Errorf("no ids: %+v %v", got, err)
 		}
 	})
+}
+
+// TestBrand: card brands as providers report them (Stripe's and the
+// sandbox's) are written as people write them; an unknown brand is "".
+func TestBrand(t *testing.T) {
+	for in, want := range map[string]string{
+		"visa": "Visa", "VISA": "Visa", "mastercard": "Mastercard", "amex": "American Express", "american-express": "American Express",
+		"discover": "Discover", "diners": "Diners Club", "jcb": "JCB", "unionpay": "UnionPay", "eftpos_au": "eftpos Australia",
+		"cartes_bancaires": "Cartes Bancaires", "card": "", "unknown": "", "": "", " visa ": "Visa", "new_network": "New Network",
+		"some-brand": "Some Brand",
+	} {
+		if got := receipt.Brand(in); got != want {
+			t.Errorf("Brand(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -2,12 +2,14 @@ package todo
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/reminder"
 )
@@ -42,6 +44,9 @@ type Item struct {
 	Amount    *platform.Money // Pay items; nil otherwise
 	Reference string          // what to quote at the counter
 	URL       string          // where the action leads ("" for the counter)
+	// PayKey is the item as the Pay page (/pay?item=KEY) knows it, when it
+	// can be paid online: "case_payment:ID" or "obligation:ID"; "" else.
+	PayKey string
 }
 
 // Gathered is what the blocks returned for one person.
@@ -67,6 +72,9 @@ func (g Gathered) Items(loc *time.Location) []Item {
 		amount := o.Amount
 		it := Item{Kind: Pay, Key: casework.PaymentSource(o.CaseID, o.PaymentID), Title: both("todo.title.fee", reminder.Text(o.Service)),
 			AgencyID: o.AgencyID, Amount: &amount, Reference: o.Reference, URL: "/applications/" + o.CaseID}
+		if amount.Minor > 0 {
+			it.PayKey = payment.ItemCasePayment + ":" + strconv.FormatInt(o.PaymentID, 10)
+		}
 		if o.DueAt != nil {
 			it.Due = reminder.DateOf(o.DueAt.In(loc))
 		}
@@ -95,6 +103,10 @@ func (g Gathered) Items(loc *time.Location) []Item {
 		switch {
 		case o.Amount != nil:
 			it.Kind = Pay
+			// What the Pay page offers: an amount owed to an agency.
+			if o.Amount.Minor > 0 && o.AgencyID != "" && !strings.HasPrefix(o.Source, "case:") {
+				it.PayKey = payment.ItemObligation + ":" + o.ID
+			}
 		case o.Kind == reminder.KindRenewal:
 			it.Kind = Renew
 		case o.Kind == reminder.KindDraft && strings.HasPrefix(o.URL, "/apply/"):

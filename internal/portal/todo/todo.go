@@ -117,6 +117,7 @@ func Register(s *web.Server, auth Auth, b Blocks) error {
 type view struct {
 	Items     []itemView
 	Totals    []string       // "You owe $1,245.50 to 2 agencies", one per currency, when more than one amount is owed
+	Payable   int64          // items payable online, all at once on /pay
 	Applied   []appliedGroup // by kind of service: applications, reports, ... in order of the latest
 	Services  []serviceView
 	Messages  []messageView
@@ -127,6 +128,7 @@ type view struct {
 type itemView struct {
 	Kind, Title, Agency, AgencyURL, Due, DueISO, Amount, Reference, URL, Action string
 	Delete                                                                      string // a draft: its delete page
+	PayURL                                                                      string // a Pay item payable online: the Pay page with it ticked
 	Overdue, Today                                                              bool
 	Counter                                                                     *counterView
 	ID                                                                          string // for the accordion
@@ -227,9 +229,14 @@ func (p *page) home(w http.ResponseWriter, r *http.Request) {
 		}
 		switch it.Kind {
 		case Pay:
-			// Online payment is a later issue: until then, the counter.
+			// Online on the Pay page when it takes the item; the counter
+			// stays as the other way (and the only one when it does not).
 			iv.Action = pg.T("todo.action.counter")
 			iv.Counter = counterOf(ag, lang)
+			if it.PayKey != "" {
+				iv.PayURL = "/pay?item=" + url.QueryEscape(it.PayKey)
+				v.Payable++
+			}
 		case Answer:
 			iv.Action = pg.T("todo.action.answer")
 		case Renew:
