@@ -86,6 +86,7 @@ func commands() []*command {
 		ledgerCommands(),
 		obligationsCommands(),
 		paymentsCommands(),
+		open311Commands(),
 		pluginCommands(),
 		{name: "version", summary: "print the version", run: runVersion},
 	}
