@@ -147,13 +147,13 @@ func TestReportJourney(t *testing.T) {
 			if res, _ = send(staff, "POST", "/console/reports/"+number[1]+"/status", "application/x-www-form-urlencoded", strings.NewReader(closeForm.Encode())); res.StatusCode != http.StatusSeeOther {
 				t.Fatalf("closing: %d", res.StatusCode)
 			}
-			res, page = send(anon, "GET", "/open311/v2/requests/"+number[1]+".xml", "", nil)
+			_, page = send(anon, "GET", "/open311/v2/requests/"+number[1]+".xml", "", nil)
 			if !strings.Contains(page, "<status>closed</status>") || !strings.Contains(page, "<status_notes>We could not find it at this address.</status_notes>") {
 				t.Fatalf("closed in open311:\n%s", page)
 			}
 
 			// The reporter sees it and reopens it.
-			res, page = send(anon, "GET", "/report/follow/"+token, "", nil)
+			_, page = send(anon, "GET", "/report/follow/"+token, "", nil)
 			if !strings.Contains(page, "Closed without being fixed") || !strings.Contains(page, "We could not find it at this address.") || !strings.Contains(page, "Reopen report") {
 				t.Fatalf("follow after closing:\n%s", page)
 			}
@@ -163,7 +163,7 @@ func TestReportJourney(t *testing.T) {
 			if res, _ = send(anon, "POST", "/report/follow/"+token+"/reopen", "application/x-www-form-urlencoded", strings.NewReader("reason=It+is+in+front+of+number+100.")); res.StatusCode != http.StatusSeeOther {
 				t.Fatalf("reopen: %d", res.StatusCode)
 			}
-			res, page = send(anon, "GET", "/report/follow/"+token, "", nil)
+			_, page = send(anon, "GET", "/report/follow/"+token, "", nil)
 			if strings.Contains(page, "Reopen report") || !strings.Contains(page, "It is in front of number 100.") {
 				t.Fatalf("after reopening:\n%s", page)
 			}

@@ -182,6 +182,20 @@ func (a *API) datetime(ctx context.Context, t time.Time) string {
 	return t.In(a.svc.Zone(ctx)).Format(time.RFC3339)
 }
 
+// begin reads a sub-resource's "{id}.{fmt}" and checks the format and
+// jurisdiction_id; when ok is false the error has been sent.
+func (a *API) begin(w http.ResponseWriter, r *http.Request) (name, f string, ok bool) {
+	name, f, ok = format(r.PathValue("file"))
+	if !ok {
+		a.failOne(w, "xml", http.StatusNotFound, "Not found: the path ends in .xml or .json.")
+		return "", "", false
+	}
+	if !a.jurisdiction(r.Context(), w, f, strings.TrimSpace(r.URL.Query().Get("jurisdiction_id"))) {
+		return "", "", false
+	}
+	return name, f, true
+}
+
 // root serves discovery.{fmt}, services.{fmt} and GET requests.{fmt}.
 func (a *API) root(w http.ResponseWriter, r *http.Request) {
 	name, f, ok := format(r.PathValue("file"))
@@ -298,12 +312,8 @@ var datatypeDescription = map[string]string{
 }
 
 func (a *API) definition(w http.ResponseWriter, r *http.Request) {
-	code, f, ok := format(r.PathValue("file"))
+	code, f, ok := a.begin(w, r)
 	if !ok {
-		a.failOne(w, "xml", http.StatusNotFound, "Not found: the path ends in .xml or .json.")
-		return
-	}
-	if !a.jurisdiction(r.Context(), w, f, strings.TrimSpace(r.URL.Query().Get("jurisdiction_id"))) {
 		return
 	}
 	s, err := a.svc.ServiceByCode(r.Context(), code)
@@ -478,12 +488,8 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, f string, rs []repo
 }
 
 func (a *API) request(w http.ResponseWriter, r *http.Request) {
-	id, f, ok := format(r.PathValue("file"))
+	id, f, ok := a.begin(w, r)
 	if !ok {
-		a.failOne(w, "xml", http.StatusNotFound, "Not found: the path ends in .xml or .json.")
-		return
-	}
-	if !a.jurisdiction(r.Context(), w, f, strings.TrimSpace(r.URL.Query().Get("jurisdiction_id"))) {
 		return
 	}
 	n, err := strconv.ParseInt(id, 10, 64)
@@ -514,12 +520,8 @@ type xmlTokens struct {
 }
 
 func (a *API) token(w http.ResponseWriter, r *http.Request) {
-	tok, f, ok := format(r.PathValue("file"))
+	tok, f, ok := a.begin(w, r)
 	if !ok {
-		a.failOne(w, "xml", http.StatusNotFound, "Not found: the path ends in .xml or .json.")
-		return
-	}
-	if !a.jurisdiction(r.Context(), w, f, strings.TrimSpace(r.URL.Query().Get("jurisdiction_id"))) {
 		return
 	}
 	if !platform.IsUUID(tok) {
