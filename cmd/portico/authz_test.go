@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/report"
 )
 
 // actor is one kind of visitor in the authorization table.
@@ -263,6 +265,25 @@ func TestAuthorizationTable(t *testing.T) {
 		return false
 	}
 
+	// A reported pothole with a photo, and an Open311 API key of
+	// Springfield Public Works (no demo staff: only platform
+	// administrators work its reports).
+	lat, long := 39.7817, -89.6501
+	pothole, err := a.Reports.Submit(ctx, report.NewReport{ServiceCode: "pothole", Lat: &lat, Long: &long, Email: "rosa@example.com",
+		Attributes: map[string][]string{"SIZE": {"large"}}}, []report.Photo{{Content: strings.NewReader("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), Size: 16}}, report.Via{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	potholeView, err := a.Reports.Follow(ctx, pothole.FollowToken)
+	if err != nil || len(potholeView.Photos) != 1 {
+		t.Fatalf("the pothole's photo: %v %v", potholeView.Photos, err)
+	}
+	potholeNumber := strconv.FormatInt(pothole.Number, 10)
+	open311Key, _, err := a.Reports.CreateKey(ctx, platform.Actor{Kind: platform.ActorOperator, ID: "test"}, "springfield-public-works", "authz")
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	type row struct {
 		pattern string
 		method  string
@@ -496,6 +517,32 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /consent", "POST", "/consent", url.Values{"service": {"vehicle-registration-renewal"}, "plugin": {"vehicle-registry"}, "return": {"/dashboard"}, "decision": {"decline"}}, citizensOnly},
 		{"GET /account/data", "GET", "/account/data", nil, citizensOnly},
 		{"POST /account/data/withdraw", "POST", "/account/data/withdraw", url.Values{"id": {betoConsent}}, ownerOnly},
+		// Report a problem (internal/report/reportweb): anyone reports and
+		// reads reports nearby; the private follow link is the reporter's
+		// credential (an unknown one is 404 for everyone); an agency's
+		// reports and Open311 keys are its staff's and platform
+		// administrators'. Open311 (internal/report/open311api) is public:
+		// POST authenticates each request by its api_key.
+		{"GET /report", "GET", "/report", nil, public},
+		{"GET /report/nearby", "GET", "/report/nearby?lat=39.78&long=-89.65", nil, public},
+		{"GET /report/{slug}", "GET", "/report/pothole", nil, public},
+		{"POST /report/{slug}", "POST", "/report/pothole", url.Values{"description": {"no location"}}, public},
+		{"GET /report/follow/{token}", "GET", "/report/follow/" + pothole.FollowToken, nil, public},
+		{"POST /report/follow/{token}/reopen", "POST", "/report/follow/" + pothole.FollowToken + "/reopen", url.Values{"reason": {""}}, public},
+		{"GET /report/follow/{token}/photos/{photo}", "GET", "/report/follow/" + pothole.FollowToken + "/photos/" + potholeView.Photos[0].ID, nil, public},
+		{"GET /console/reports", "GET", "/console/reports?agency=springfield-public-works", nil, platformAdmin},
+		{"GET /console/reports/{number}", "GET", "/console/reports/" + potholeNumber, nil, platformAdmin},
+		{"POST /console/reports/{number}/status", "POST", "/console/reports/" + potholeNumber + "/status", url.Values{"state": {"fixed"}, "note": {""}}, platformAdmin},
+		{"GET /console/reports/{number}/photos/{photo}", "GET", "/console/reports/" + potholeNumber + "/photos/" + potholeView.Photos[0].ID, nil, platformAdmin},
+		{"GET /console/open311/keys", "GET", "/console/open311/keys?agency=springfield-public-works", nil, platformAdmin},
+		{"POST /console/open311/keys", "POST", "/console/open311/keys?agency=springfield-public-works", url.Values{"name": {strings.Repeat("n", 101)}}, platformAdmin},
+		{"POST /console/open311/keys/{id}/revoke", "POST", "/console/open311/keys/" + open311Key.ID + "/revoke?agency=springfield-public-works", nil, platformAdmin},
+		{"GET /open311/v2/{file}", "GET", "/open311/v2/services.xml", nil, public},
+		{"GET /open311/v2/{file}", "GET", "/open311/v2/requests.json", nil, public},
+		{"POST /open311/v2/{file}", "POST", "/open311/v2/requests.json", url.Values{"service_code": {"pothole"}}, public},
+		{"GET /open311/v2/services/{file}", "GET", "/open311/v2/services/pothole.json", nil, public},
+		{"GET /open311/v2/requests/{file}", "GET", "/open311/v2/requests/" + potholeNumber + ".xml", nil, public},
+		{"GET /open311/v2/tokens/{file}", "GET", "/open311/v2/tokens/" + pothole.Token + ".json", nil, public},
 		// Signing out last: it ends the actors' sessions.
 		{"POST /sign-out", "POST", "/sign-out", nil, public},
 	}

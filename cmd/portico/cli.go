@@ -86,6 +86,7 @@ func commands() []*command {
 		ledgerCommands(),
 		obligationsCommands(),
 		paymentsCommands(),
+		open311Commands(),
 		pluginCommands(),
 		backupCommand(),
 		restoreCommand(),

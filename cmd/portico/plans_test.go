@@ -69,6 +69,8 @@ var smallTables = map[string]string{
 	"webhook_stops":            "plug-ins × agencies whose webhook answered 410 Gone",
 	"sealing_keys":             "one row per process key: two",
 	"plugin_registry_revision": "one row: the plug-in registry's revision",
+	"report_services":          "report-a-problem services: a few per city or county agency",
+	"open311_keys":             "a few Open311 API keys per agency",
 }
 
 // isSmall reports whether table is in smallTables or is one of SQLite's
@@ -143,6 +145,20 @@ var notPersonalPages = map[string]string{
 	"GET /coming-up/{id}/calendar":              "one obligation by primary key and owner",
 	"GET /apply/{app}/files/{file}":             "one file by primary key and application",
 	"GET /console/cases/{id}/files/{file}/view": "staff view of one file by primary key",
+	// Report a problem (internal/report): no signed-in person's rows.
+	"GET /report":                                  "public: the report-a-problem services, a small table",
+	"GET /report/{slug}":                           "public form: one service from a small table",
+	"GET /report/nearby":                           "public: reports of the last 90 days in a latitude band around a point (index report_requests_lat, at most 2000 rows) or in one ZIP code (index report_requests_zip, 50 rows); bounded by place, not by person",
+	"GET /report/follow/{token}":                   "the reporter's private link: one report by its unique hash, its history and photos by request id",
+	"GET /report/follow/{token}/photos/{photo}":    "one photo by primary key and report",
+	"GET /console/reports":                         "an agency's reports, newest first, 50 at a time by the (agency_id, status, requested_at) index",
+	"GET /console/reports/{number}":                "one report by primary key",
+	"GET /console/reports/{number}/photos/{photo}": "one photo by primary key and report",
+	"GET /console/open311/keys":                    "an agency's Open311 API keys: a small table",
+	"GET /open311/v2/{file}":                       "public Open311: services (small table), or requests by id, or the last 90 days by the requested_at index, at most 1000",
+	"GET /open311/v2/services/{file}":              "public Open311: one service from a small table",
+	"GET /open311/v2/requests/{file}":              "public Open311: one request by its number (primary key)",
+	"GET /open311/v2/tokens/{file}":                "public Open311: one request by its unique token",
 }
 
 // recorder keeps the statements run while a page is being served.
@@ -700,6 +716,8 @@ var personalColumns = map[string]bool{
 	"grant_id": true, "auth_request_id": true, "token_hash": true, "code_hash": true, "email": true, "email_key": true,
 	"recipient": true, "reference": true, "subject": true, "key": true, "feed_id": true, "phone": true, "blob_key": true,
 	"event_id": true, "position": true, "person_id": true, "refund_id": true,
+	// Reports: unique per report and its follow link and token.
+	"number": true, "token": true, "follow_hash": true, "request_id": true, "secret_hash": true,
 	// A payment's rows point at their payment and checkout, and a checkout
 	// item at what it pays (a case fee's id): copies kept pointing at the
 	// seeded person's would make every copy of a case's payment join every

@@ -125,6 +125,11 @@ func seedDemo(ctx context.Context, a *app.App) error {
 			return err
 		}
 	}
+	reportServices, err := demo.SeedReportServices(ctx, a.Reports)
+	if err != nil {
+		return err
+	}
+	services += reportServices
 	progress(ctx, "Seeding the demo: reminders…")
 	obligations, err := demo.SeedObligations(ctx, a.DB, a.Identity, a.Reminders)
 	if err != nil {

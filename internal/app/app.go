@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/riverqueue/river"
+	"gocloud.dev/blob"
 
 	"github.com/portico-gov/portico/internal/api"
 	"github.com/portico-gov/portico/internal/application"
@@ -60,6 +61,7 @@ import (
 	"github.com/portico-gov/portico/internal/portal/todo"
 	"github.com/portico-gov/portico/internal/reminder"
 	"github.com/portico-gov/portico/internal/reminder/reminderweb"
+	"github.com/portico-gov/portico/internal/report"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/tenancy"
@@ -133,15 +135,19 @@ type App struct {
 	// Consents: a person's consent to share data with a plug-in, and
 	// "Who has used my data" (ADR 35).
 	Consents *consent.Service
+	// Reports: report-a-problem services and Open311 GeoReport v2
+	// (issue 13, docs/open311.md).
+	Reports *report.Service
 
-	files       *application.Files
-	stripe      *stripeprovider.Provider // nil without --stripe-secret-key
-	inserter    *jobs.Inserter           // blocks' insert-only job client (DemoBlocks builds with it too)
-	work        bool
-	jobsStarted bool
-	listener    net.Listener
-	http        *http.Server
-	serveErr    chan error
+	files        *application.Files
+	reportPhotos *blob.Bucket             // the attachments bucket for report photos
+	stripe       *stripeprovider.Provider // nil without --stripe-secret-key
+	inserter     *jobs.Inserter           // blocks' insert-only job client (DemoBlocks builds with it too)
+	work         bool
+	jobsStarted  bool
+	listener     net.Listener
+	http         *http.Server
+	serveErr     chan error
 
 	anchors *audit.Anchors // the audit checkpoints' anchor store
 	// stopCheckpoints ends the audit checkpointer; checkpointsDone closes
@@ -374,6 +380,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := a.newApplications(ctx, inserter, reg); err != nil {
 		return nil, err
 	}
+	if err := a.newReports(ctx); err != nil {
+		return nil, err
+	}
 	webhookMetrics := webhook.NewMetrics(db)
 	if a.Webhooks, err = webhook.New(db, a.Audit, a.Clock, box, a.Plugins, a.Bus, inserter, reg, webhookMetrics,
 		webhook.Config{EventTypes: EventTypes(), Logger: logger}); err != nil {
@@ -443,6 +452,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := feedbackweb.Register(a.Web, a.Feedback, idw); err != nil {
+		return nil, err
+	}
+	if err := a.registerReports(idw); err != nil {
 		return nil, err
 	}
 	if err := webhookweb.Register(a.Web, idw, a.Webhooks); err != nil {
@@ -723,6 +735,9 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	if a.files != nil {
 		errs = append(errs, a.files.Close())
+	}
+	if a.reportPhotos != nil {
+		errs = append(errs, a.reportPhotos.Close())
 	}
 	errs = append(errs, a.anchors.Close())
 	errs = append(errs, a.DB.Close())
