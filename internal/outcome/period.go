@@ -11,7 +11,8 @@ import (
 // "YYYY-MM-DD" (so days sort as text).
 type Day string
 
-const dayLayout = "2006-01-02"
+// dayLayout is how days are stored (machine text, never shown).
+const dayLayout = time.DateOnly
 
 // DayOf is the calendar day of t in t's location.
 func DayOf(t time.Time) Day { return Day(t.Format(dayLayout)) }
