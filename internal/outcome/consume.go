@@ -181,11 +181,13 @@ func (s *Service) decide(ctx context.Context, tx *sql.Tx, day Day, c caseData, a
 	if c.ClosedAt != nil {
 		closed = *c.ClosedAt
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO outcome_decision_times (day, agency_id, service_id, hours, decisions) VALUES ($1, $2, $3, $4, 1)
-		ON CONFLICT (day, agency_id, service_id, hours) DO UPDATE SET decisions = outcome_decision_times.decisions + 1`,
-		string(day), c.AgencyID, c.ServiceID, Bucket(closed.Sub(c.OpenedAt)))
-	if err != nil {
-		return fmt.Errorf("outcome: decision time: %w", err)
+	for _, key := range [][2]string{{c.AgencyID, c.ServiceID}, {c.AgencyID, All}, {All, All}} {
+		_, err = tx.ExecContext(ctx, `INSERT INTO outcome_decision_times (day, agency_id, service_id, hours, decisions) VALUES ($1, $2, $3, $4, 1)
+			ON CONFLICT (day, agency_id, service_id, hours) DO UPDATE SET decisions = outcome_decision_times.decisions + 1`,
+			string(day), key[0], key[1], Bucket(closed.Sub(c.OpenedAt)))
+		if err != nil {
+			return fmt.Errorf("outcome: decision time: %w", err)
+		}
 	}
 	return nil
 }
@@ -240,6 +242,11 @@ func (s *Service) obligation(ctx context.Context, tx *sql.Tx, e events.Event) er
 	return s.add(ctx, tx, due, agency, "", delta)
 }
 
+// All is the agency and service of roll-up rows: an agency's row for
+// all its services (agency, All), the jurisdiction's (All, All). No
+// agency or service id can be "*".
+const All = "*"
+
 // known are the counter columns add may touch (it builds SQL with them).
 var known = func() map[string]bool {
 	m := map[string]bool{}
@@ -261,14 +268,21 @@ func (s *Service) add(ctx context.Context, tx *sql.Tx, day Day, agency, service 
 	if len(cols) != len(delta) {
 		return fmt.Errorf("outcome: unknown counter in %v", delta)
 	}
-	for _, table := range []struct{ name, keys string }{
-		{"outcome_daily", "day, agency_id, service_id"},
-		{"outcome_totals", "agency_id, service_id"},
-	} {
-		args := []any{agency, service}
+	// The row of the service, and the agency's and the jurisdiction's
+	// roll-ups (All), so a report of an agency or of everything reads one
+	// row per day; the running totals only per service.
+	type target struct{ table, keys, day, agency, service string }
+	targets := []target{
+		{"outcome_daily", "day, agency_id, service_id", string(day), agency, service},
+		{"outcome_daily", "day, agency_id, service_id", string(day), agency, All},
+		{"outcome_daily", "day, agency_id, service_id", string(day), All, All},
+		{"outcome_totals", "agency_id, service_id", "", agency, service},
+	}
+	for _, tg := range targets {
+		args := []any{tg.agency, tg.service}
 		ph := []string{"$1", "$2"}
-		if table.name == "outcome_daily" {
-			args = []any{string(day), agency, service}
+		if tg.day != "" {
+			args = []any{tg.day, tg.agency, tg.service}
 			ph = append(ph, "$3")
 		}
 		sets := make([]string, len(cols))
@@ -278,10 +292,10 @@ func (s *Service) add(ctx context.Context, tx *sql.Tx, day Day, agency, service 
 			}
 			args = append(args, delta[c])
 			ph = append(ph, fmt.Sprintf("$%d", len(args)))
-			sets[i] = fmt.Sprintf("%s = %s.%s + excluded.%s", c, table.name, c, c)
+			sets[i] = fmt.Sprintf("%s = %s.%s + excluded.%s", c, tg.table, c, c)
 		}
 		q := fmt.Sprintf(`INSERT INTO %s (%s, %s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s`,
-			table.name, table.keys, strings.Join(cols, ", "), strings.Join(ph, ", "), table.keys, strings.Join(sets, ", "))
+			tg.table, tg.keys, strings.Join(cols, ", "), strings.Join(ph, ", "), tg.keys, strings.Join(sets, ", "))
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("outcome: count: %w", err)
 		}

@@ -148,18 +148,27 @@ func (s *Service) AgencyReport(ctx context.Context, by platform.Actor, q Query) 
 	return s.Report(ctx, q)
 }
 
-// where is the report's filter on day, agency and service ($1, $2, …).
+// where is the report's filter on day, agency and service ($1, $2, …):
+// the jurisdiction and an agency as a whole read their roll-up rows (one
+// per day), a service its own rows.
 func (q Query) where() (string, []any) {
 	conds := []string{"day >= $1", "day <= $2"}
 	args := []any{string(q.From), string(q.To)}
-	if q.Agency != "" {
-		args = append(args, q.Agency)
+	agency, service := q.Agency, q.Service
+	if agency == "" && service == "" {
+		agency = All
+	}
+	if service == "" {
+		service = All
+	}
+	if agency != "" {
+		args = append(args, agency)
 		conds = append(conds, fmt.Sprintf("agency_id = $%d", len(args)))
+	} else {
+		conds = append(conds, "agency_id <> '*'")
 	}
-	if q.Service != "" {
-		args = append(args, q.Service)
-		conds = append(conds, fmt.Sprintf("service_id = $%d", len(args)))
-	}
+	args = append(args, service)
+	conds = append(conds, fmt.Sprintf("service_id = $%d", len(args)))
 	return strings.Join(conds, " AND "), args
 }
 
@@ -190,40 +199,73 @@ type monthCost struct {
 }
 
 // costs reads the cost models of the months the query touches, each with
-// its service's transactions in that month.
+// its service's transactions in that month: the costs (a few rows per
+// service and month), then the transactions of those services and months
+// summed per month in one pass over the services' rows.
 func (s *Service) costs(ctx context.Context, q Query) ([]monthCost, error) {
 	args := []any{q.From.Month(), q.To.Month()}
-	conds := []string{"c.month >= $1", "c.month <= $2"}
+	conds := []string{"month >= $1", "month <= $2"}
 	if q.Agency != "" {
 		args = append(args, q.Agency)
-		conds = append(conds, fmt.Sprintf("c.agency_id = $%d", len(args)))
+		conds = append(conds, fmt.Sprintf("agency_id = $%d", len(args)))
 	}
 	if q.Service != "" {
 		args = append(args, q.Service)
-		conds = append(conds, fmt.Sprintf("c.service_id = $%d", len(args)))
+		conds = append(conds, fmt.Sprintf("service_id = $%d", len(args)))
 	}
-	// The days of a month are 'YYYY-MM-01' … 'YYYY-MM-31': a range on
-	// the primary key's leading column for each cost row (few: one per
-	// service and month).
-	qs := `SELECT c.month, c.amount,
-		(SELECT COALESCE(SUM(d.submitted + d.ineligible + d.offline_paper + d.offline_phone + d.offline_counter), 0)
-		   FROM outcome_daily d WHERE d.day >= c.month || '-01' AND d.day <= c.month || '-31' AND d.agency_id = c.agency_id AND d.service_id = c.service_id)
-		FROM outcome_costs c WHERE ` + strings.Join(conds, " AND ")
-	rows, err := s.db.Read().QueryContext(ctx, qs, args...)
+	type key struct{ agency, service, month string }
+	cents := map[key]int64{}
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT agency_id, service_id, month, amount FROM outcome_costs WHERE `+strings.Join(conds, " AND "), args...)
 	if err != nil {
 		return nil, fmt.Errorf("outcome: costs: %w", err)
 	}
-	var out []monthCost
 	err = scanRows(rows, func(r *sql.Rows) error {
-		var m monthCost
-		if err := r.Scan(&m.month, &m.cents, &m.transactions); err != nil {
+		var k key
+		var c int64
+		if err := r.Scan(&k.agency, &k.service, &k.month, &c); err != nil {
 			return err
 		}
-		out = append(out, m)
+		cents[k] = c
+		return nil
+	})
+	if err != nil || len(cents) == 0 {
+		return nil, err
+	}
+	// Only whole months inside the range count, so read their days.
+	first := Day(q.From.Month() + "-01")
+	last := PeriodMonth.Next(Day(q.To.Month() + "-01")).AddDays(-1)
+	dq := Query{Scope: q.Scope, Range: Range{From: first, To: last}}
+	where, dargs := dq.where()
+	if q.Service == "" { // per service: costs are per service
+		where = strings.Replace(where, "service_id = ", "service_id <> ", 1)
+		if q.Agency == "" {
+			where = strings.Replace(where, "agency_id = ", "agency_id <> ", 1)
+		}
+	}
+	rows, err = s.db.Read().QueryContext(ctx, `SELECT agency_id, service_id, SUBSTR(day, 1, 7),
+		SUM(submitted + ineligible + offline_paper + offline_phone + offline_counter)
+		FROM outcome_daily WHERE `+where+` GROUP BY agency_id, service_id, SUBSTR(day, 1, 7)`, dargs...)
+	if err != nil {
+		return nil, fmt.Errorf("outcome: costs: %w", err)
+	}
+	tx := map[key]int64{}
+	err = scanRows(rows, func(r *sql.Rows) error {
+		var k key
+		var n int64
+		if err := r.Scan(&k.agency, &k.service, &k.month, &n); err != nil {
+			return err
+		}
+		if _, ok := cents[k]; ok {
+			tx[k] = n
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("outcome: costs: %w", err)
+	}
+	out := make([]monthCost, 0, len(cents))
+	for k, c := range cents {
+		out = append(out, monthCost{month: k.month, cents: c, transactions: tx[k]})
 	}
 	return out, nil
 }
@@ -271,7 +313,7 @@ func (s *Service) ByAgency(ctx context.Context, by platform.Actor, r Range) ([]A
 	if err := r.Check(); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT agency_id, `+sums(columns)+` FROM outcome_daily WHERE day >= $1 AND day <= $2 GROUP BY agency_id ORDER BY agency_id`, string(r.From), string(r.To))
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT agency_id, `+sums(columns)+` FROM outcome_daily WHERE day >= $1 AND day <= $2 AND service_id = '*' AND agency_id <> '*' GROUP BY agency_id ORDER BY agency_id`, string(r.From), string(r.To))
 	if err != nil {
 		return nil, fmt.Errorf("outcome: by agency: %w", err)
 	}
@@ -296,7 +338,7 @@ func (s *Service) ByAgency(ctx context.Context, by platform.Actor, r Range) ([]A
 	for i, a := range out {
 		idx[a.Agency] = i
 	}
-	rows, err = s.db.Read().QueryContext(ctx, `SELECT agency_id, hours, SUM(decisions) FROM outcome_decision_times WHERE day >= $1 AND day <= $2 GROUP BY agency_id, hours`, string(r.From), string(r.To))
+	rows, err = s.db.Read().QueryContext(ctx, `SELECT agency_id, hours, SUM(decisions) FROM outcome_decision_times WHERE day >= $1 AND day <= $2 AND service_id = '*' AND agency_id <> '*' GROUP BY agency_id, hours`, string(r.From), string(r.To))
 	if err != nil {
 		return nil, fmt.Errorf("outcome: by agency: %w", err)
 	}

@@ -123,6 +123,36 @@ func (h *handlers) title(ctx context.Context, id string, lang i18n.Lang) string 
 	return p.Manifest.Title.EN
 }
 
+// titles maps the catalog's services (agency's, or every one for "") to
+// their titles in lang: one read of the catalog, not one per service.
+func (h *handlers) titles(ctx context.Context, agency string, lang i18n.Lang) (map[string]string, error) {
+	pubs, err := h.Services.List(ctx, agency)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(pubs))
+	for _, p := range pubs {
+		if p.Manifest == nil {
+			continue
+		}
+		t := p.Manifest.Title.EN
+		if lang == i18n.Spanish && p.Manifest.Title.ES != "" {
+			t = p.Manifest.Title.ES
+		}
+		out[p.ID] = t
+	}
+	return out, nil
+}
+
+// titleOr is the title of id in titles, or id itself (a service withdrawn
+// since, or another agency's).
+func titleOr(titles map[string]string, id string) string {
+	if t, ok := titles[id]; ok {
+		return t
+	}
+	return id
+}
+
 func agencyName(a tenancy.Agency, lang i18n.Lang) string {
 	if lang == i18n.Spanish && a.NameES != "" {
 		return a.NameES
@@ -191,20 +221,20 @@ func (h *handlers) serviceChoices(r *http.Request, agency, chosen string, allLab
 	if err != nil {
 		return nil, err
 	}
-	if agency != "" {
-		pubs, err := h.Services.List(ctx, agency)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range pubs {
-			if !slices.Contains(ids, p.ID) {
-				ids = append(ids, p.ID)
+	titles, err := h.titles(ctx, agency, lang)
+	if err != nil {
+		return nil, err
+	}
+	if agency != "" { // the agency's services without measures yet, too
+		for id := range titles {
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
 			}
 		}
 	}
 	var out []choice
 	for _, id := range ids {
-		out = append(out, choice{ID: id, Name: h.title(ctx, id, lang), Selected: id == chosen})
+		out = append(out, choice{ID: id, Name: titleOr(titles, id), Selected: id == chosen})
 	}
 	slices.SortFunc(out, func(a, b choice) int { return strings.Compare(a.Name, b.Name) })
 	if allLabel {

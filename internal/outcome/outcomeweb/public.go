@@ -100,8 +100,13 @@ func (h *handlers) public(w http.ResponseWriter, r *http.Request, service string
 			h.web.Error(w, r, err)
 			return
 		}
+		titles, err := h.titles(ctx, "", p.Lang)
+		if err != nil {
+			h.web.Error(w, r, err)
+			return
+		}
 		for _, id := range ids {
-			v.Services = append(v.Services, ServiceLink{ID: id, Title: h.title(ctx, id, p.Lang)})
+			v.Services = append(v.Services, ServiceLink{ID: id, Title: titleOr(titles, id)})
 		}
 	} else {
 		v.Title = h.title(ctx, service, p.Lang)

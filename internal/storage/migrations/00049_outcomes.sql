@@ -7,7 +7,10 @@
 -- Raw counters per calendar day (in the jurisdiction's zone), agency and
 -- service. Every KPI is a ratio of these sums over a period; weeks and
 -- months are sums of days. service_id is '' for what belongs to an
--- agency but no one service (payments, obligations).
+-- agency but no one service (payments, obligations). Each count is also
+-- added to the agency's roll-up row (agency_id, '*') and the
+-- jurisdiction's ('*', '*'), so a report of an agency or of everything
+-- reads one row per day, whatever the number of services.
 CREATE TABLE outcome_daily (
     day                     TEXT NOT NULL, -- YYYY-MM-DD
     agency_id               TEXT NOT NULL,
@@ -36,10 +39,10 @@ CREATE TABLE outcome_daily (
     obligations_on_time     BIGINT NOT NULL DEFAULT 0,
     obligations_due_reminded BIGINT NOT NULL DEFAULT 0,
     obligations_on_time_reminded BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (day, agency_id, service_id)
+    PRIMARY KEY (agency_id, service_id, day)
 );
+-- A service's days across agencies (a service shared by counties).
 CREATE INDEX outcome_daily_service ON outcome_daily (service_id, day);
-CREATE INDEX outcome_daily_agency ON outcome_daily (agency_id, day);
 
 -- The same counters since the beginning, per agency and service: what
 -- /metrics exports as Prometheus counters without summing every day.
@@ -83,10 +86,9 @@ CREATE TABLE outcome_decision_times (
     service_id TEXT NOT NULL,
     hours      INTEGER NOT NULL,
     decisions  BIGINT NOT NULL,
-    PRIMARY KEY (day, agency_id, service_id, hours)
+    PRIMARY KEY (agency_id, service_id, day, hours)
 );
 CREATE INDEX outcome_decision_times_service ON outcome_decision_times (service_id, day);
-CREATE INDEX outcome_decision_times_agency ON outcome_decision_times (agency_id, day);
 
 -- What the consumer remembers of an open case until it closes: whether
 -- it ever went overdue (the SLA clock resets on each transition).
