@@ -111,6 +111,9 @@ func seedOutcomes(b *testing.B, a *app.App) {
 			SELECT day, agency_id, '*', hours, SUM(decisions) FROM outcome_decision_times WHERE service_id <> '*' GROUP BY day, agency_id, hours`,
 		`INSERT INTO outcome_decision_times (day, agency_id, service_id, hours, decisions)
 			SELECT day, '*', '*', hours, SUM(decisions) FROM outcome_decision_times WHERE service_id = '*' GROUP BY day, hours`,
+		`INSERT INTO outcome_monthly (agency_id, service_id, month, transactions)
+			SELECT agency_id, service_id, SUBSTR(day, 1, 7), SUM(submitted + ineligible + offline_paper + offline_phone + offline_counter)
+			FROM outcome_daily WHERE service_id <> '*' AND agency_id <> '*' GROUP BY agency_id, service_id, SUBSTR(day, 1, 7)`,
 		`INSERT INTO outcome_totals (agency_id, service_id, submitted) SELECT agency_id, service_id, SUM(submitted) FROM outcome_daily WHERE service_id <> '*' AND agency_id <> '*' GROUP BY agency_id, service_id`,
 	} {
 		if _, err := a.DB.Write().ExecContext(ctx, q, benchDays-1, benchServices-1, today, benchAgencies); err != nil {

@@ -73,6 +73,7 @@ var smallTables = map[string]string{
 	"outcome_decision_times":   "decision-time histograms per day, agency, service and bucket: grows with services and days, not with citizens",
 	"outcome_totals":           "running outcome counters: one row per agency and service",
 	"outcome_costs":            "agencies' monthly costs: one row per agency, service and month",
+	"outcome_monthly":          "transactions per agency, service and month",
 }
 
 // isSmall reports whether table is in smallTables or is one of SQLite's

@@ -268,6 +268,13 @@ func (s *Service) add(ctx context.Context, tx *sql.Tx, day Day, agency, service 
 	if len(cols) != len(delta) {
 		return fmt.Errorf("outcome: unknown counter in %v", delta)
 	}
+	if n := delta["submitted"] + delta["ineligible"] + delta["offline_paper"] + delta["offline_phone"] + delta["offline_counter"]; n != 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outcome_monthly (agency_id, service_id, month, transactions) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (agency_id, service_id, month) DO UPDATE SET transactions = outcome_monthly.transactions + excluded.transactions`,
+			agency, service, day.Month(), n); err != nil {
+			return fmt.Errorf("outcome: count: %w", err)
+		}
+	}
 	// The row of the service, and the agency's and the jurisdiction's
 	// roll-ups (All), so a report of an agency or of everything reads one
 	// row per day; the running totals only per service.

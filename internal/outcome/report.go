@@ -199,73 +199,36 @@ type monthCost struct {
 }
 
 // costs reads the cost models of the months the query touches, each with
-// its service's transactions in that month: the costs (a few rows per
-// service and month), then the transactions of those services and months
-// summed per month in one pass over the services' rows.
+// its service's transactions in that month (outcome_monthly, by primary
+// key): a few rows per service and month, never the days.
 func (s *Service) costs(ctx context.Context, q Query) ([]monthCost, error) {
 	args := []any{q.From.Month(), q.To.Month()}
-	conds := []string{"month >= $1", "month <= $2"}
+	conds := []string{"c.month >= $1", "c.month <= $2"}
 	if q.Agency != "" {
 		args = append(args, q.Agency)
-		conds = append(conds, fmt.Sprintf("agency_id = $%d", len(args)))
+		conds = append(conds, fmt.Sprintf("c.agency_id = $%d", len(args)))
 	}
 	if q.Service != "" {
 		args = append(args, q.Service)
-		conds = append(conds, fmt.Sprintf("service_id = $%d", len(args)))
+		conds = append(conds, fmt.Sprintf("c.service_id = $%d", len(args)))
 	}
-	type key struct{ agency, service, month string }
-	cents := map[key]int64{}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT agency_id, service_id, month, amount FROM outcome_costs WHERE `+strings.Join(conds, " AND "), args...)
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT c.month, c.amount, COALESCE(m.transactions, 0) FROM outcome_costs c
+		LEFT JOIN outcome_monthly m ON m.agency_id = c.agency_id AND m.service_id = c.service_id AND m.month = c.month
+		WHERE `+strings.Join(conds, " AND "), args...)
 	if err != nil {
 		return nil, fmt.Errorf("outcome: costs: %w", err)
 	}
+	var out []monthCost
 	err = scanRows(rows, func(r *sql.Rows) error {
-		var k key
-		var c int64
-		if err := r.Scan(&k.agency, &k.service, &k.month, &c); err != nil {
+		var m monthCost
+		if err := r.Scan(&m.month, &m.cents, &m.transactions); err != nil {
 			return err
 		}
-		cents[k] = c
-		return nil
-	})
-	if err != nil || len(cents) == 0 {
-		return nil, err
-	}
-	// Only whole months inside the range count, so read their days.
-	first := Day(q.From.Month() + "-01")
-	last := PeriodMonth.Next(Day(q.To.Month() + "-01")).AddDays(-1)
-	dq := Query{Scope: q.Scope, Range: Range{From: first, To: last}}
-	where, dargs := dq.where()
-	if q.Service == "" { // per service: costs are per service
-		where = strings.Replace(where, "service_id = ", "service_id <> ", 1)
-		if q.Agency == "" {
-			where = strings.Replace(where, "agency_id = ", "agency_id <> ", 1)
-		}
-	}
-	rows, err = s.db.Read().QueryContext(ctx, `SELECT agency_id, service_id, SUBSTR(day, 1, 7),
-		SUM(submitted + ineligible + offline_paper + offline_phone + offline_counter)
-		FROM outcome_daily WHERE `+where+` GROUP BY agency_id, service_id, SUBSTR(day, 1, 7)`, dargs...)
-	if err != nil {
-		return nil, fmt.Errorf("outcome: costs: %w", err)
-	}
-	tx := map[key]int64{}
-	err = scanRows(rows, func(r *sql.Rows) error {
-		var k key
-		var n int64
-		if err := r.Scan(&k.agency, &k.service, &k.month, &n); err != nil {
-			return err
-		}
-		if _, ok := cents[k]; ok {
-			tx[k] = n
-		}
+		out = append(out, m)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("outcome: costs: %w", err)
-	}
-	out := make([]monthCost, 0, len(cents))
-	for k, c := range cents {
-		out = append(out, monthCost{month: k.month, cents: c, transactions: tx[k]})
 	}
 	return out, nil
 }

@@ -139,3 +139,14 @@ CREATE TABLE outcome_costs (
     PRIMARY KEY (agency_id, service_id, month)
 );
 CREATE INDEX outcome_costs_service ON outcome_costs (service_id, month);
+
+-- Completed transactions (every channel) per agency, service and month:
+-- the denominators of cost per transaction, read beside outcome_costs by
+-- primary key rather than summed from every service's days.
+CREATE TABLE outcome_monthly (
+    agency_id    TEXT NOT NULL,
+    service_id   TEXT NOT NULL,
+    month        TEXT NOT NULL, -- YYYY-MM
+    transactions BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (agency_id, service_id, month)
+);
