@@ -390,6 +390,21 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /feedback", "POST", "/feedback", url.Values{"comment": {""}}, public},
 		{"GET /feedback/thanks", "GET", "/feedback/thanks", nil, public},
 		{"GET /admin/feedback", "GET", "/admin/feedback", nil, platformAdmin},
+		// Outcomes (internal/outcome/outcomeweb): the performance pages and
+		// their JSON are public; an agency's dashboard, CSV and offline
+		// records are its staff's (and platform administrators'); costs its
+		// administrators' and finance staff's; every agency side by side
+		// platform administrators' only. Forms here carry a mistake.
+		{"GET /performance", "GET", "/performance", nil, public},
+		{"GET /performance.json", "GET", "/performance.json", nil, public},
+		{"GET /performance/{service}", "GET", "/performance/vehicle-registration-renewal", nil, public},
+		{"GET /console/outcomes", "GET", "/console/outcomes?agency=dmv", nil, dmvMember},
+		{"GET /console/outcomes.csv", "GET", "/console/outcomes.csv?agency=dmv", nil, dmvMember},
+		{"GET /console/outcomes/agencies", "GET", "/console/outcomes/agencies", nil, platformAdmin},
+		{"GET /console/outcomes/offline", "GET", "/console/outcomes/offline?agency=dmv", nil, dmvMember},
+		{"POST /console/outcomes/offline", "POST", "/console/outcomes/offline", url.Values{"agency": {"dmv"}, "transactions": {"x"}}, dmvMember},
+		{"GET /console/outcomes/costs", "GET", "/console/outcomes/costs?agency=dmv", nil, dmvAdmin},
+		{"POST /console/outcomes/costs", "POST", "/console/outcomes/costs", url.Values{"agency": {"dmv"}, "amount": {"x"}}, dmvAdmin},
 		// Webhook deliveries (internal/webhook/webhookweb): platform
 		// administrators, and administrators of agencies that enabled the
 		// plug-in (the DMV enabled vehicle-registry).

@@ -71,6 +71,11 @@ var smallTables = map[string]string{
 	"plugin_registry_revision": "one row: the plug-in registry's revision",
 	"report_services":          "report-a-problem services: a few per city or county agency",
 	"open311_keys":             "a few Open311 API keys per agency",
+	"outcome_daily":            "outcome counters per day, agency and service: grows with services and days (about 100,000 rows a year at state scale), not with citizens; reports read a range of days",
+	"outcome_decision_times":   "decision-time histograms per day, agency, service and bucket: grows with services and days, not with citizens",
+	"outcome_totals":           "running outcome counters: one row per agency and service",
+	"outcome_costs":            "agencies' monthly costs: one row per agency, service and month",
+	"outcome_monthly":          "transactions per agency, service and month",
 }
 
 // isSmall reports whether table is in smallTables or is one of SQLite's
@@ -466,6 +471,18 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		{"GET /console/payments/reports", pageAs(staff, "/console/payments/reports?agency=dmv")},
 		{"GET /console/payments/reports/reconciliation.csv", pageAs(staff, "/console/payments/reports/reconciliation.csv?agency=dmv&day="+url.QueryEscape(today))},
 		{"GET /console/payments/reports/remittance.csv", pageAs(staff, "/console/payments/reports/remittance.csv?agency=dmv&from="+url.QueryEscape(today)+"&to="+url.QueryEscape(today))},
+		// Outcomes: the public performance pages and the console's
+		// dashboards read only the pre-aggregated outcome tables (small:
+		// per day and service, never per person) and the catalog.
+		{"GET /performance", pageAs(stranger, "/performance")},
+		{"GET /performance.json", pageAs(stranger, "/performance.json")},
+		{"GET /performance/{service}", pageAs(stranger, "/performance/vehicle-registration-renewal")},
+		{"GET /console/outcomes", pageAs(staff, "/console/outcomes?agency=dmv")},
+		{"GET /console/outcomes (platform administrator)", pageAs(admin, "/console/outcomes")},
+		{"GET /console/outcomes.csv", pageAs(staff, "/console/outcomes.csv?agency=dmv")},
+		{"GET /console/outcomes/agencies", pageAs(admin, "/console/outcomes/agencies")},
+		{"GET /console/outcomes/offline", pageAs(staff, "/console/outcomes/offline?agency=dmv")},
+		{"GET /console/outcomes/costs", pageAs(staff, "/console/outcomes/costs?agency=dmv")},
 		{"GET /oauth/userinfo", bearer("GET", "/oauth/userinfo", tok.AccessToken)},
 		// The payments API: the key by its unique hash, the payment by
 		// primary key, its history, refunds and refund sums by payment_id.

@@ -48,6 +48,8 @@ import (
 	"github.com/portico-gov/portico/internal/notify/notifyweb"
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/oidc/oidcweb"
+	"github.com/portico-gov/portico/internal/outcome"
+	"github.com/portico-gov/portico/internal/outcome/outcomeweb"
 	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/payment/financeweb"
 	"github.com/portico-gov/portico/internal/payment/payapi"
@@ -108,6 +110,9 @@ type App struct {
 	Applications *application.Service
 	// Feedback: what people tell us about the site (/feedback).
 	Feedback *feedback.Service
+	// Outcomes measures services from the event log (issue 13): the
+	// KPIs of the console's dashboards and the public /performance.
+	Outcomes *outcome.Service
 	// Payments takes money online: payments in GOV.UK Pay's states and
 	// each agency's ledger (issue 12).
 	Payments *payment.Service
@@ -339,7 +344,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if a.Reminders, err = reminder.New(db, a.Audit, a.Clock, inserter, reg, reminderDirectory{a.Identity, a.Notify}, reminderMailer{a.Notify},
-		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone, Counters: counters{a.Tenancy}}); err != nil {
+		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone, Counters: counters{a.Tenancy}, Bus: a.Bus}); err != nil {
 		return nil, err
 	}
 	if a.ObligationImport, err = reminder.NewImporter(a.Reminders, a.ObligationImportDirectory(), 0); err != nil {
@@ -376,6 +381,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	// own them, from the payment's succeeded event.
 	a.Bus.Subscribe(a.Casework.PaymentConsumer(paidFees{a.Payments}))
 	a.Bus.Subscribe(a.Reminders.PaymentConsumer(paidObligations{a.Payments}))
+	if a.Outcomes, err = outcome.New(db, a.Audit, a.Bus, a.Clock, a.Tenancy.Zone); err != nil {
+		return nil, err
+	}
+	a.Bus.Subscribe(a.Outcomes.Consumer())
 	jobs.Register(reg, &casework.PluginCallWorker{Cases: a.Casework})
 	if err := a.newApplications(ctx, inserter, reg); err != nil {
 		return nil, err
@@ -410,6 +419,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), jobs.NewCollector(db), events.NewCollector(db))
 	a.Metrics.MustRegister(gatewayMetrics.Collectors()...)
+	a.Metrics.MustRegister(outcome.NewCollector(db))
 	a.Metrics.MustRegister(webhookMetrics.Collectors()...)
 	if a.NATS != nil {
 		a.Metrics.MustRegister(a.NATS.Collectors()...)
@@ -468,6 +478,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	if err := financeweb.Register(a.Web, financeweb.Deps{Payments: a.Payments, Agencies: a.Tenancy, Cases: a.Casework, Refund: refund,
 		Zone: a.Tenancy.Zone, Clock: a.Clock, Auth: idw, Staff: a.Identity}); err != nil {
+		return nil, err
+	}
+	if err := outcomeweb.Register(a.Web, outcomeweb.Deps{Outcomes: a.Outcomes, Agencies: a.Tenancy, Services: a.Catalog, Auth: idw}); err != nil {
 		return nil, err
 	}
 	if err := consentweb.Register(a.Web, consentweb.Deps{Consents: a.Consents, Agencies: a.Tenancy, Services: a.Catalog, Plugins: a.Plugins, Auth: idw}); err != nil {

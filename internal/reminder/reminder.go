@@ -39,6 +39,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
@@ -254,6 +255,10 @@ type Config struct {
 	// after downtime does not flood the mail queue; the rest wait for the
 	// next sweep. Default 20,000.
 	MaxPerSweep int
+	// Bus, when set, receives EventObligationSet and EventObligationClosed
+	// in the transaction of the change (events.go), which the outcome
+	// block counts for on-time compliance.
+	Bus *events.Bus
 }
 
 // Service is the reminder block.
@@ -459,6 +464,9 @@ func (s *Service) set(ctx context.Context, tx *sql.Tx, o Obligation, audited boo
 		if err := s.plan(ctx, tx, o, now); err != nil {
 			return o, 0, err
 		}
+		if err := s.emitSet(ctx, tx, o); err != nil {
+			return o, 0, err
+		}
 		return o, setCreated, s.maybeRecord(ctx, tx, audited, o)
 	case err != nil:
 		return o, 0, fmt.Errorf("reminder: set: %w", err)
@@ -477,6 +485,9 @@ func (s *Service) set(ctx context.Context, tx *sql.Tx, o Obligation, audited boo
 		o.AgencyID, o.Kind, o.Title.EN, o.Title.ES, o.URL, o.Due.String(), o.Schedule.encode(), now, o.ID,
 		amountMinor(o.Amount), amountCurrency(o.Amount), o.Reference); err != nil {
 		return o, 0, fmt.Errorf("reminder: set: %w", err)
+	}
+	if err := s.emitMoved(ctx, tx, prev, o); err != nil {
+		return o, 0, err
 	}
 	if replan {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM reminder_occurrences WHERE obligation_id = $1`, o.ID); err != nil {
@@ -603,6 +614,9 @@ func (s *Service) close(ctx context.Context, tx *sql.Tx, accountID, source strin
 		return fmt.Errorf("reminder: %s: %w", st, err)
 	}
 	o.Status = st
+	if err := s.emitClosed(ctx, tx, o); err != nil {
+		return err
+	}
 	return s.record(ctx, tx, "obligation."+string(st), o)
 }
 
