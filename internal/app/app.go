@@ -37,6 +37,8 @@ import (
 	"github.com/portico-gov/portico/internal/events/natsbus"
 	"github.com/portico-gov/portico/internal/feedback"
 	"github.com/portico-gov/portico/internal/feedback/feedbackweb"
+	"github.com/portico-gov/portico/internal/satisfaction"
+	"github.com/portico-gov/portico/internal/satisfaction/satisfactionweb"
 	"github.com/portico-gov/portico/internal/gateway"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
@@ -106,6 +108,9 @@ type App struct {
 	Applications *application.Service
 	// Feedback: what people tell us about the site (/feedback).
 	Feedback *feedback.Service
+	// Satisfaction: the survey at every end of a transaction
+	// (/satisfaction) and the comments agencies read.
+	Satisfaction *satisfaction.Survey
 	// Payments takes money online: payments in GOV.UK Pay's states and
 	// each agency's ledger (issue 12).
 	Payments *payment.Service
@@ -339,6 +344,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	jobs.Register(reg, &oidc.PurgeWorker{Service: a.OIDC})
+	if a.Satisfaction, err = satisfaction.New(db, a.Audit, a.Clock, a.Bus, surveyCatalog{a.Catalog, a.Tenancy}); err != nil {
+		return nil, err
+	}
 	if a.Consents, err = consent.New(db, a.Audit, a.Bus, a.Clock, a.Catalog, a.Plugins, consent.Config{
 		Subject: func(pluginID, account string) string { return gateway.PairwiseSubject(box, pluginID, account) }}); err != nil {
 		return nil, err
@@ -459,6 +467,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := feedbackweb.Register(a.Web, a.Feedback, idw); err != nil {
+		return nil, err
+	}
+	if err := satisfactionweb.Register(a.Web, a.Satisfaction, idw); err != nil {
 		return nil, err
 	}
 	if err := webhookweb.Register(a.Web, idw, a.Webhooks); err != nil {

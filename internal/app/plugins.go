@@ -8,6 +8,7 @@ import (
 	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/consent"
 	"github.com/portico-gov/portico/internal/payment"
+	"github.com/portico-gov/portico/internal/satisfaction"
 )
 
 // EventTypes lists the types of the event log that plug-ins may ask for
@@ -20,6 +21,7 @@ func EventTypes() []string {
 		casework.EventDocumentIssued, casework.EventReminderSet, casework.EventPluginCalled,
 		payment.EventCreated, payment.EventSucceeded, payment.EventFailed, payment.EventRefunded,
 		consent.EventGiven, consent.EventWithdrawn,
+		satisfaction.EventAnswered,
 	)
 }
 
