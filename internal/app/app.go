@@ -37,8 +37,6 @@ import (
 	"github.com/portico-gov/portico/internal/events/natsbus"
 	"github.com/portico-gov/portico/internal/feedback"
 	"github.com/portico-gov/portico/internal/feedback/feedbackweb"
-	"github.com/portico-gov/portico/internal/satisfaction"
-	"github.com/portico-gov/portico/internal/satisfaction/satisfactionweb"
 	"github.com/portico-gov/portico/internal/gateway"
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity"
@@ -62,6 +60,8 @@ import (
 	"github.com/portico-gov/portico/internal/portal/todo"
 	"github.com/portico-gov/portico/internal/reminder"
 	"github.com/portico-gov/portico/internal/reminder/reminderweb"
+	"github.com/portico-gov/portico/internal/satisfaction"
+	"github.com/portico-gov/portico/internal/satisfaction/satisfactionweb"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/tenancy"
@@ -499,7 +499,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := payweb.Register(a.Web, payweb.Deps{Payments: a.Payments, Sandbox: a.Sandbox, Cases: a.Casework, Obligations: a.Reminders,
-		Agencies: a.Tenancy, Auth: idw, PublicURL: func() string { return a.Config.PublicURL }, Provider: a.LiveProvider}); err != nil {
+		Agencies: a.Tenancy, Auth: idw, PublicURL: func() string { return a.Config.PublicURL }, Provider: a.LiveProvider,
+		SurveyService: a.paidService}); err != nil {
 		return nil, err
 	}
 	if err := todo.Register(a.Web, idw, todo.Blocks{Applications: a.Applications, Cases: a.Casework, Obligations: a.Reminders,

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/satisfaction"
 	"github.com/portico-gov/portico/internal/tenancy"
 )
@@ -49,4 +50,24 @@ func (c surveyCatalog) of(ctx context.Context, p catalog.Published) satisfaction
 		s.Agency = satisfaction.Text{EN: a.Name, ES: a.NameES}
 	}
 	return s
+}
+
+// paidService is the service a paid checkout paid a case's fee for (the
+// first such item), for the satisfaction survey the payment's result page
+// offers; "" when it paid no case fee (an obligation, an agency's own
+// payment) or the case cannot be found.
+func (a *App) paidService(ctx context.Context, c payment.Checkout) string {
+	for _, it := range c.Items {
+		if it.Kind != payment.ItemCasePayment {
+			continue
+		}
+		caseID, _, err := a.Casework.CaseOfPayment(ctx, it.Source)
+		if err != nil {
+			continue
+		}
+		if k, err := a.Casework.Case(ctx, caseID); err == nil {
+			return k.ServiceID
+		}
+	}
+	return ""
 }
