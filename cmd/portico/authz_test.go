@@ -369,6 +369,14 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /feedback", "POST", "/feedback", url.Values{"comment": {""}}, public},
 		{"GET /feedback/thanks", "GET", "/feedback/thanks", nil, public},
 		{"GET /admin/feedback", "GET", "/admin/feedback", nil, platformAdmin},
+		// The satisfaction survey (internal/satisfaction/satisfactionweb):
+		// public, signed in or not; a service's comments for its agency's
+		// staff and platform administrators.
+		{"GET /satisfaction", "GET", "/satisfaction?after=submitted&service=vehicle-registration-renewal", nil, public},
+		{"POST /satisfaction", "POST", "/satisfaction?after=submitted&service=vehicle-registration-renewal", url.Values{"score": {""}}, public},
+		{"GET /satisfaction/thanks", "GET", "/satisfaction/thanks?service=vehicle-registration-renewal", nil, public},
+		{"GET /console/satisfaction", "GET", "/console/satisfaction", nil, staffOnly},
+		{"GET /console/satisfaction/{service}", "GET", "/console/satisfaction/vehicle-registration-renewal", nil, dmvMember},
 		// Webhook deliveries (internal/webhook/webhookweb): platform
 		// administrators, and administrators of agencies that enabled the
 		// plug-in (the DMV enabled vehicle-registry).
