@@ -74,7 +74,7 @@ func TestSatisfactionJourney(t *testing.T) {
 			// The page: the service named, the scale, a token, skip.
 			st, body := page(t, anon, survey+"&lang=en")
 			for _, want := range []string{"Get a dog license", "Very satisfied", "Very dissatisfied", "Neither satisfied nor dissatisfied",
-				"I was treated fairly.", "Skip this survey", `href="/services/adams-dog-licence"`, `href="/feedback"`, "<legend class=\"usa-legend\">Overall"} {
+				"I was treated fairly.</legend>", "increased my confidence in Adams County Clerk.", "Skip this survey", `href="/services/adams-dog-licence"`, `href="/feedback"`, "<legend class=\"usa-legend\">Overall"} {
 				if st != 200 || !strings.Contains(body, want) {
 					t.Fatalf("survey page %d lacks %q\n%s", st, want, body)
 				}

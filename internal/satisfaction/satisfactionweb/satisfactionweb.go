@@ -176,7 +176,11 @@ func (h *handlers) render(w http.ResponseWriter, r *http.Request, status int, sv
 		agency = p.T("satisfaction.agency.fallback")
 	}
 	for _, q := range satisfaction.Questions {
-		v.Questions = append(v.Questions, scale(p, q, p.T("satisfaction.q."+q, agency), "", vals.Get(q), errs[q], agreeKeys, "satisfaction.agree.na"))
+		legend := p.T("satisfaction.q." + q)
+		if q == "trust" { // the one statement that names the agency
+			legend = p.T("satisfaction.q."+q, agency)
+		}
+		v.Questions = append(v.Questions, scale(p, q, legend, "", vals.Get(q), errs[q], agreeKeys, "satisfaction.agree.na"))
 	}
 	// The summary in page order: the score, the comment, the statements.
 	for _, f := range append([]string{"score", "comment"}, satisfaction.Questions...) {
