@@ -405,6 +405,14 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /console/outcomes/offline", "POST", "/console/outcomes/offline", url.Values{"agency": {"dmv"}, "transactions": {"x"}}, dmvMember},
 		{"GET /console/outcomes/costs", "GET", "/console/outcomes/costs?agency=dmv", nil, dmvAdmin},
 		{"POST /console/outcomes/costs", "POST", "/console/outcomes/costs", url.Values{"agency": {"dmv"}, "amount": {"x"}}, dmvAdmin},
+		// The satisfaction survey (internal/satisfaction/satisfactionweb):
+		// public, signed in or not; a service's comments for its agency's
+		// staff and platform administrators.
+		{"GET /satisfaction", "GET", "/satisfaction?after=submitted&service=vehicle-registration-renewal", nil, public},
+		{"POST /satisfaction", "POST", "/satisfaction?after=submitted&service=vehicle-registration-renewal", url.Values{"score": {""}}, public},
+		{"GET /satisfaction/thanks", "GET", "/satisfaction/thanks?service=vehicle-registration-renewal", nil, public},
+		{"GET /console/satisfaction", "GET", "/console/satisfaction", nil, staffOnly},
+		{"GET /console/satisfaction/{service}", "GET", "/console/satisfaction/vehicle-registration-renewal", nil, dmvMember},
 		// Webhook deliveries (internal/webhook/webhookweb): platform
 		// administrators, and administrators of agencies that enabled the
 		// plug-in (the DMV enabled vehicle-registry).

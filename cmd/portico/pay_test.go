@@ -228,6 +228,10 @@ func TestPayJourney(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(body, "Payment received") || !strings.Contains(body, "/pay/receipts/"+id) || !strings.Contains(body, "Visa ending in 4242") {
 		t.Fatalf("success page: %d\n%s", status, body)
 	}
+	// It paid a case's fee: the page offers the satisfaction survey.
+	if !strings.Contains(body, `id="satisfaction-panel"`) || !strings.Contains(body, `href="/satisfaction?after=paid&amp;service=`) {
+		t.Errorf("the paid result page does not offer the survey:\n%s", body)
+	}
 	c, err := a.Payments.Checkout(ctx, id)
 	if err != nil || c.State.Status != payment.Success || len(c.Payments) != 3 {
 		t.Fatalf("paid checkout %+v %v", c, err)

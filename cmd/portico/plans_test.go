@@ -33,6 +33,7 @@ import (
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/satisfaction"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
 )
@@ -116,6 +117,9 @@ var notPersonalPages = map[string]string{
 	"GET /feedback":                             "a form, no database read",
 	"GET /feedback/thanks":                      "no database read",
 	"GET /admin/feedback":                       "platform administration: the newest feedback, a page at a time by the (created_at, id) index",
+	"GET /satisfaction":                         "a form: the published service (small tables), no personal data",
+	"GET /satisfaction/thanks":                  "no database read",
+	"GET /console/satisfaction":                 "the staff member's agencies' published services: small tables",
 	"GET /console/plugins/{id}/deliveries":      "plug-in administration: a plug-in's newest deliveries by the (plugin_id, created_at) index; no person's data",
 	"GET /console/cases/{id}/files/{file}":      "a staff download: by primary key, like the case page",
 	"GET /v2/notifications/{id}":                "Notify API reads by primary key; the hot send is checked",
@@ -379,6 +383,17 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	dmvPayment := dmvPays.Payments[0].ID
 	local := a.Clock.Now().In(a.Tenancy.Zone(ctx))
 	today := fmt.Sprintf("%02d/%02d/%04d", int(local.Month()), local.Day(), local.Year())
+	// People answered the satisfaction survey about the renewal, some
+	// with a comment.
+	for i := range 4 {
+		comment := ""
+		if i%2 == 0 {
+			comment = "It was quick."
+		}
+		if _, err := a.Satisfaction.Give(ctx, satisfaction.Answer{Service: "vehicle-registration-renewal", After: satisfaction.AfterPaid, Score: 4, Comment: comment}, "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Logf("set up in %s", time.Since(began).Round(time.Millisecond))
 	seeded := seedPopulation(t, a.DB)
 
@@ -467,6 +482,9 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 		// key with its history, items (by checkout), refunds and postings
 		// (by payment), and the day's ledger through ledger_entries_agency_at.
 		{"GET /console/payments", pageAs(staff, "/console/payments?agency=dmv")},
+		// A service's newest comments through the partial index
+		// satisfaction_comments (service_id, created_at, id).
+		{"GET /console/satisfaction/{service}", pageAs(staff, "/console/satisfaction/vehicle-registration-renewal")},
 		{"GET /console/payments/{id}", pageAs(staff, "/console/payments/"+dmvPayment)},
 		{"GET /console/payments/reports", pageAs(staff, "/console/payments/reports?agency=dmv")},
 		{"GET /console/payments/reports/reconciliation.csv", pageAs(staff, "/console/payments/reports/reconciliation.csv?agency=dmv&day="+url.QueryEscape(today))},
@@ -743,6 +761,7 @@ var personalColumns = map[string]bool{
 	"payment_id": true, "checkout_id": true, "source": true, "provider_ref": true, "ref": true, "refund_key": true,
 	// A payment's ledger postings are one payer's rows too.
 	"txn": true,
+	// A satisfaction answer's form token is unique per answer.
 }
 
 // seedPopulation copies every row of every population table (everything

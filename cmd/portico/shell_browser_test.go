@@ -17,6 +17,7 @@ import (
 
 // TestBrowserShellAndFeedback walks the shell's own parts in a real
 // browser, in English and Spanish: a beta service's banner links to the
+// satisfaction survey about it, which links to the
 // feedback form, which says what is wrong (title "Error: …", focus on the
 // summary, the typed text kept) and then thanks the person; the platform
 // administrator reads the feedback at /admin/feedback; a 404 page is titled
@@ -96,11 +97,18 @@ func TestBrowserShellAndFeedback(t *testing.T) {
 				t.Errorf("the USWDS font did not load: %s", fonts)
 			}
 
-			// Follow the banner's link: the form knows where the person was.
-			p.Run(t, chromedp.Click(chromedp.CSS(`main .usa-alert a[href="/feedback"]`)))
-			waitFor(t, p, "/feedback")
+			// Follow the banner's link: the satisfaction survey about the
+			// service, which knows where the person was; general feedback
+			// is a link away.
+			p.Run(t, chromedp.Click(chromedp.CSS(`main .usa-alert a[href^="/satisfaction?service="]`)))
+			waitFor(t, p, "/satisfaction")
 			if from := eval(t, p, `document.querySelector('input[name=from]').value`); from != beta {
 				t.Errorf("the page you came from: %q, want %q", from, beta)
+			}
+			p.Run(t, chromedp.Click(chromedp.CSS(`main a[href="/feedback"]`)))
+			waitFor(t, p, "/feedback")
+			if from := eval(t, p, `document.querySelector('input[name=from]').value`); from != "/satisfaction" {
+				t.Errorf("the page you came from: %q, want /satisfaction", from)
 			}
 			if got := title(t, p); strings.HasPrefix(got, "Error") {
 				t.Errorf("the empty form's title says Error: %q", got)

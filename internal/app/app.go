@@ -64,6 +64,8 @@ import (
 	"github.com/portico-gov/portico/internal/reminder"
 	"github.com/portico-gov/portico/internal/reminder/reminderweb"
 	"github.com/portico-gov/portico/internal/report"
+	"github.com/portico-gov/portico/internal/satisfaction"
+	"github.com/portico-gov/portico/internal/satisfaction/satisfactionweb"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/tenancy"
@@ -113,6 +115,9 @@ type App struct {
 	// Outcomes measures services from the event log (issue 13): the
 	// KPIs of the console's dashboards and the public /performance.
 	Outcomes *outcome.Service
+	// Satisfaction: the survey at every end of a transaction
+	// (/satisfaction) and the comments agencies read.
+	Satisfaction *satisfaction.Survey
 	// Payments takes money online: payments in GOV.UK Pay's states and
 	// each agency's ledger (issue 12).
 	Payments *payment.Service
@@ -335,6 +340,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	jobs.Register(reg, &oidc.PurgeWorker{Service: a.OIDC})
+	if a.Satisfaction, err = satisfaction.New(db, a.Audit, a.Clock, a.Bus, surveyCatalog{a.Catalog, a.Tenancy}); err != nil {
+		return nil, err
+	}
 	if a.Consents, err = consent.New(db, a.Audit, a.Bus, a.Clock, a.Catalog, a.Plugins, consent.Config{
 		Subject: func(pluginID, account string) string { return gateway.PairwiseSubject(box, pluginID, account) }}); err != nil {
 		return nil, err
@@ -467,6 +475,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := a.registerReports(idw); err != nil {
 		return nil, err
 	}
+	if err := satisfactionweb.Register(a.Web, a.Satisfaction, idw); err != nil {
+		return nil, err
+	}
 	if err := webhookweb.Register(a.Web, idw, a.Webhooks); err != nil {
 		return nil, err
 	}
@@ -497,7 +508,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if err := payweb.Register(a.Web, payweb.Deps{Payments: a.Payments, Sandbox: a.Sandbox, Cases: a.Casework, Obligations: a.Reminders,
-		Agencies: a.Tenancy, Auth: idw, PublicURL: func() string { return a.Config.PublicURL }, Provider: a.LiveProvider}); err != nil {
+		Agencies: a.Tenancy, Auth: idw, PublicURL: func() string { return a.Config.PublicURL }, Provider: a.LiveProvider,
+		SurveyService: a.paidService}); err != nil {
 		return nil, err
 	}
 	if err := todo.Register(a.Web, idw, todo.Blocks{Applications: a.Applications, Cases: a.Casework, Obligations: a.Reminders,

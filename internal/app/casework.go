@@ -11,6 +11,7 @@ import (
 	"github.com/portico-gov/portico/internal/gateway"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/reminder"
+	"github.com/portico-gov/portico/internal/web"
 
 	"github.com/portico-gov/portico/internal/casework"
 	"github.com/portico-gov/portico/internal/catalog/manifest"
@@ -73,6 +74,10 @@ func (m caseMailer) MailCitizen(ctx context.Context, tx *sql.Tx, mail casework.M
 	}
 	link := i18n.Messages().T(lang, "casework.mail.see")
 	text := body + "\n\n" + link + ":\n" + strings.TrimRight(m.publicURL, "/") + "/applications/" + mail.CaseID + "\n"
+	if mail.Decided && mail.ServiceID != "" {
+		// The decision is an end point: ask how it went.
+		text += "\n" + i18n.Messages().T(lang, "satisfaction.mail.survey") + "\n" + strings.TrimRight(m.publicURL, "/") + web.SurveyURL("decided", mail.ServiceID) + "\n"
+	}
 	_, err = m.notify.SendTextToAccount(ctx, tx, notify.AccountText{AccountID: acct.ID, Email: acct.Email, Subject: subject, Text: text,
 		Lang: string(lang), AgencyID: mail.AgencyID, Reference: "case:" + mail.CaseID})
 	return err

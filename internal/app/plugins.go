@@ -9,6 +9,7 @@ import (
 	"github.com/portico-gov/portico/internal/consent"
 	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/report"
+	"github.com/portico-gov/portico/internal/satisfaction"
 )
 
 // EventTypes lists the types of the event log that plug-ins may ask for
@@ -22,6 +23,7 @@ func EventTypes() []string {
 		payment.EventCreated, payment.EventSucceeded, payment.EventFailed, payment.EventRefunded,
 		consent.EventGiven, consent.EventWithdrawn,
 		report.EventSubmitted, report.EventStatusChanged, report.EventReopened,
+		satisfaction.EventAnswered,
 	)
 }
 

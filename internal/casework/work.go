@@ -47,6 +47,11 @@ type Mail struct {
 	Reference string
 	Subject   manifest.Text
 	Body      manifest.Text
+	// ServiceID and Decided: the case's service, and whether the case is
+	// closed (the message tells a decision), so the mailer can ask how it
+	// went (the satisfaction survey).
+	ServiceID string
+	Decided   bool
 }
 
 // Deps are the other blocks casework uses, given to New.
@@ -354,7 +359,8 @@ func (s *Service) mail(ctx context.Context, tx *sql.Tx, c Case, subject, body ma
 	if s.deps.Mailer == nil {
 		return nil
 	}
-	return s.deps.Mailer.MailCitizen(ctx, tx, Mail{AccountID: c.AccountID, AgencyID: c.AgencyID, CaseID: c.ID, Reference: c.Reference, Subject: subject, Body: body})
+	return s.deps.Mailer.MailCitizen(ctx, tx, Mail{AccountID: c.AccountID, AgencyID: c.AgencyID, CaseID: c.ID, Reference: c.Reference, Subject: subject, Body: body,
+		ServiceID: c.ServiceID, Decided: c.ClosedAt != nil})
 }
 
 // MaxText is the longest note, message, request or answer, in characters.

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/portico-gov/portico/internal/application"
+	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/notify"
@@ -524,7 +525,10 @@ func (h *Handlers) done(w http.ResponseWriter, r *http.Request, a application.Ap
 	p := h.web.Renderer().NewPage(r, nil)
 	k := f.Manifest.Kind
 	v := doneView{App: app, Service: text(p, f.Manifest.Title), Kept: r.URL.Query().Get("kept") != "",
-		Title: p.T(k.Key("done.title")), Next: p.T(k.Key("done.next")), Follow: p.T(k.Key("done.case"))}
+		Title: p.T(k.Key("done.title")), Next: p.T(k.Key("done.next")), Follow: p.T(k.Key("done.case")), SurveyAfter: "submitted"}
+	if k == manifest.KindReport {
+		v.SurveyAfter = "reported"
+	}
 	v.Received = p.T(k.Key("done.service"), v.Service)
 	if app.FeeAmount != nil {
 		v.Fee = p.Money(*app.FeeAmount, app.FeeCurrency)
@@ -560,6 +564,9 @@ type doneView struct {
 	// The words of the service's kind ("Report sent", "Follow this report").
 	Title, Received, Next, Follow string
 	Sent                          string // where the confirmation went; "" when unknown
+	// SurveyAfter is the end point the satisfaction survey is offered
+	// after: submitted, or reported for a report-a-problem service.
+	SurveyAfter string
 	// Kept: the person asked to delete the draft after it had been sent
 	// (from another tab), so nothing was deleted.
 	Kept bool
@@ -585,11 +592,22 @@ func (h *Handlers) withdrawForm(w http.ResponseWriter, r *http.Request, a applic
 		return
 	}
 	p := h.web.Renderer().NewPage(r, nil)
-	p.Data = withdrawView{Service: text(p, f.Manifest.Title), Action: appURL(app.ID, "withdraw"), Title: p.T(f.Manifest.Kind.Key("withdraw.title"))}
+	p.Data = withdrawView{Service: text(p, f.Manifest.Title), ServiceID: app.ServiceID, Action: appURL(app.ID, "withdraw"), Title: p.T(f.Manifest.Kind.Key("withdraw.title"))}
 	h.web.Page(w, r, http.StatusOK, "apply_withdraw", p)
 }
 
-type withdrawView struct{ Service, Action, Title string }
+type withdrawView struct{ Service, ServiceID, Action, Title string }
+
+// withdrawnURL is the dashboard after a withdrawal, naming the service
+// (from the confirmation form) so the dashboard can offer the
+// satisfaction survey about it.
+func withdrawnURL(r *http.Request) string {
+	q := url.Values{"withdrawn": {"1"}}
+	if s := r.PostFormValue("service"); s != "" && len(s) <= 100 {
+		q.Set("service", s)
+	}
+	return "/dashboard?" + q.Encode()
+}
 
 func (h *Handlers) withdraw(w http.ResponseWriter, r *http.Request, a application.Applicant) {
 	err := h.svc.Withdraw(r.Context(), platform.ActorFrom(r.Context()), r.PathValue("app"))
@@ -598,7 +616,7 @@ func (h *Handlers) withdraw(w http.ResponseWriter, r *http.Request, a applicatio
 		http.Redirect(w, r, appURL(r.PathValue("app"), "done")+"?kept=1", http.StatusSeeOther)
 		return
 	case errors.Is(err, application.ErrClosed): // already deleted (another tab, or expired)
-		http.Redirect(w, r, "/dashboard?withdrawn=1", http.StatusSeeOther)
+		http.Redirect(w, r, withdrawnURL(r), http.StatusSeeOther)
 		return
 	case platform.ErrorCode(err) == platform.CodeConflict:
 		http.Redirect(w, r, appURL(r.PathValue("app")), http.StatusSeeOther)
@@ -608,5 +626,5 @@ func (h *Handlers) withdraw(w http.ResponseWriter, r *http.Request, a applicatio
 		h.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/dashboard?withdrawn=1", http.StatusSeeOther)
+	http.Redirect(w, r, withdrawnURL(r), http.StatusSeeOther)
 }

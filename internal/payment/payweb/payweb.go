@@ -91,6 +91,10 @@ type Deps struct {
 	// Payments through the sandbox are test payments; through any other
 	// provider, live ones.
 	Provider string
+	// SurveyService names the service a paid checkout was for, so the
+	// result page can offer the satisfaction survey about it ("" when
+	// there is none to ask about). Optional: nil offers no survey.
+	SurveyService func(ctx context.Context, c payment.Checkout) string
 }
 
 type pages struct {
@@ -481,6 +485,7 @@ type resultView struct {
 	Lines    []resultLine
 	Card     string // "Visa ending 4242"
 	NextURL  string // the provider's page, to finish an unfinished payment
+	Survey   string // the service the satisfaction survey asks about, or ""
 }
 
 type resultLine struct{ Agency, Description, Amount string }
@@ -551,6 +556,9 @@ func (p *pages) returned(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case c.State.Status == payment.Success:
 		v.Kind = "success"
+		if p.SurveyService != nil {
+			v.Survey = p.SurveyService(ctx, c)
+		}
 	case c.State.Status == payment.Failed && c.State.Code == payment.CodeRejected:
 		v.Kind = "declined"
 	case c.State.Status == payment.Failed && c.State.Code == payment.CodeCancelledByUser, c.State.Status == payment.Cancelled:

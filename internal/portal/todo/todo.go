@@ -14,6 +14,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,7 +124,14 @@ type view struct {
 	Messages  []messageView
 	Saved     bool // back from "save and come back later"
 	Withdrawn bool // a draft was deleted
+	// WithdrawnService is the service of the deleted draft, for the
+	// satisfaction survey's panel ("" when not known).
+	WithdrawnService string
 }
+
+// serviceSlug is the shape of a service's id, checked before a link to
+// the survey about it is shown.
+var serviceSlug = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,99}$`)
 
 type itemView struct {
 	Kind, Title, Agency, AgencyURL, Due, DueISO, Amount, Reference, URL, Action string
@@ -189,6 +197,10 @@ func (p *page) home(w http.ResponseWriter, r *http.Request) {
 	today := reminder.DateOf(p.b.Clock.Now().In(loc))
 	agencies := agencyCache{b: p.b.Agencies, got: map[string]*tenancy.Agency{}}
 	v := view{Saved: r.URL.Query().Get("saved") != "", Withdrawn: r.URL.Query().Get("withdrawn") != ""}
+	if v.Withdrawn && serviceSlug.MatchString(r.URL.Query().Get("service")) {
+		// The survey says "not found" itself for a slug that is not published.
+		v.WithdrawnService = r.URL.Query().Get("service")
+	}
 
 	items := g.Items(loc)
 	type owedTo struct {
