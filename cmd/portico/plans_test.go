@@ -761,7 +761,7 @@ var personalColumns = map[string]bool{
 	"payment_id": true, "checkout_id": true, "source": true, "provider_ref": true, "ref": true, "refund_key": true,
 	// A payment's ledger postings are one payer's rows too.
 	"txn": true,
-	// A satisfaction answer's form token is unique per answer.
+	// ("token", above, is also a satisfaction answer's form token: unique per answer.)
 }
 
 // seedPopulation copies every row of every population table (everything
