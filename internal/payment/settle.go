@@ -102,7 +102,8 @@ func (s *Service) settleOne(ctx context.Context, actor platform.Actor, id string
 			return false, fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, c.Provider, err)
 		}
 		if o.Status != Success && o.Status != Capturable {
-			o = Outcome{Status: Failed, Code: CodeExpired, CardBrand: o.CardBrand, LastDigits: o.LastDigits}
+			o = Outcome{Status: Failed, Code: CodeExpired, CardBrand: o.CardBrand, LastDigits: o.LastDigits,
+				FirstDigits: o.FirstDigits, CardholderName: o.CardholderName, ExpiryDate: o.ExpiryDate, CardType: o.CardType}
 		}
 	}
 	if o.Status == c.State.Status {

@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"errors"
 
 	"github.com/riverqueue/river"
 
@@ -24,12 +25,21 @@ type ExpireWorker struct {
 // sweeper is the actor the expiry sweep acts as in the audit log.
 var sweeper = platform.Actor{Kind: platform.ActorSystem, ID: "payment.expire"}
 
-// Work implements river.Worker.
+// Work implements river.Worker: it also expires delayed-capture
+// payments not captured within CaptureWithin.
 func (w *ExpireWorker) Work(ctx context.Context, _ *river.Job[ExpireArgs]) error {
 	for {
 		n, err := w.Payments.Expire(ctx, sweeper)
-		if err != nil || n < ExpireBatch {
+		if err != nil {
 			return err
 		}
+		if n < ExpireBatch {
+			break
+		}
 	}
+	_, err := w.Payments.ExpireCapturable(ctx, sweeper)
+	if errors.Is(err, ErrProviderUnavailable) {
+		return nil // the next run asks again
+	}
+	return err
 }
