@@ -50,9 +50,9 @@ func TestCreate(t *testing.T) {
 				"next_url": map[string]any{"href": publicURL + "/pay/checkouts/" + p.Checkout, "method": "GET"},
 				"next_url_post": map[string]any{"type": "application/x-www-form-urlencoded", "params": map[string]any{"chargeTokenId": p.Checkout},
 					"href": publicURL + "/pay/secure", "method": "POST"},
-				"events":   map[string]any{"href": publicURL + "/v1/payments/" + id + "/events", "method": "GET"},
-				"refunds":  map[string]any{"href": publicURL + "/v1/payments/" + id + "/refunds", "method": "GET"},
-				"cancel":   map[string]any{"href": publicURL + "/v1/payments/" + id + "/cancel", "method": "POST"},
+				"events":  map[string]any{"href": publicURL + "/v1/payments/" + id + "/events", "method": "GET"},
+				"refunds": map[string]any{"href": publicURL + "/v1/payments/" + id + "/refunds", "method": "GET"},
+				"cancel":  map[string]any{"href": publicURL + "/v1/payments/" + id + "/cancel", "method": "POST"},
 			},
 		}
 		got, _ := json.Marshal(r.body)
