@@ -159,7 +159,14 @@ func driveSignedIn(b *testing.B, page, cookie string) float64 {
 		}
 		return err
 	}
-	if err := get(); err != nil { // warm up, and fail fast
+	return driveCalls(b, get)
+}
+
+// driveCalls runs b.N calls of do from parallel goroutines (after one to
+// warm up and fail fast), failing b on the first error. It reports req/s
+// and the p50 and p99 latency, and returns req/s.
+func driveCalls(b *testing.B, do func() error) float64 {
+	if err := do(); err != nil { // warm up, and fail fast
 		b.Fatal(err)
 	}
 	lat := make([]time.Duration, b.N)
@@ -171,7 +178,7 @@ func driveSignedIn(b *testing.B, page, cookie string) float64 {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			t0 := time.Now()
-			if err := get(); err != nil {
+			if err := do(); err != nil {
 				msg := err.Error()
 				failure.CompareAndSwap(nil, &msg)
 				return
