@@ -708,6 +708,8 @@ var personalColumns = map[string]bool{
 	"payment_id": true, "checkout_id": true, "source": true, "provider_ref": true, "ref": true, "refund_key": true,
 	// A payment's ledger postings are one payer's rows too.
 	"txn": true,
+	// The name typed as the cardholder's (migration 00047).
+	"cardholder_name": true,
 }
 
 // seedPopulation copies every row of every population table (everything

@@ -18,11 +18,11 @@ import (
 
 // insertChunk bounds the rows of one multi-row INSERT of obligations (16
 // parameters each: far below SQLite's and PostgreSQL's limits).
-const insertChunk = 250
+const insertChunk = 50
 
 // occurrenceChunk bounds the rows of one multi-row INSERT of reminder
 // occurrences (3 parameters each).
-const occurrenceChunk = 1000
+const occurrenceChunk = 200
 
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
