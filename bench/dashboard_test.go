@@ -39,31 +39,7 @@ const othersMessages = 13_000
 // page costs the same however many messages other people have.
 func BenchmarkSignedInDashboard(b *testing.B) {
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorSystem})
-	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), LogLevel: slog.LevelInfo, Role: "all"}
-	if err := cfg.Finish(); err != nil {
-		b.Fatal(err)
-	}
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{Migrate: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := demo.Seed(ctx, a.Tenancy); err != nil {
-		a.Stop(ctx)
-		b.Fatal(err)
-	}
-	if _, err := demo.SeedPeople(ctx, a.Identity); err != nil {
-		a.Stop(ctx)
-		b.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		a.Stop(ctx)
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		a.Stop(sctx)
-	})
+	a := startDemoPeople(b, nil)
 	beto, err := a.Identity.AccountByEmail(ctx, "beto.ciudadano@example.com")
 	if err != nil {
 		b.Fatal(err)
@@ -113,6 +89,46 @@ func BenchmarkSignedInDashboard(b *testing.B) {
 		}
 	}
 	run(fmt.Sprintf("others=%d/inbox-index=00013", othersMessages), false)
+}
+
+// startDemoPeople runs the real program on SQLite as `portico demo`
+// does, with the demo's agencies and people (and whatever seed adds, when
+// not nil), listening on loopback; it stops when b ends.
+func startDemoPeople(b *testing.B, seed func(ctx context.Context, a *app.App) error) *app.App {
+	b.Helper()
+	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorSystem})
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), LogLevel: slog.LevelInfo, Role: "all"}
+	if err := cfg.Finish(); err != nil {
+		b.Fatal(err)
+	}
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{Migrate: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = func() error {
+		if _, err := demo.Seed(ctx, a.Tenancy); err != nil {
+			return err
+		}
+		if _, err := demo.SeedPeople(ctx, a.Identity); err != nil {
+			return err
+		}
+		if seed != nil {
+			if err := seed(ctx, a); err != nil {
+				return err
+			}
+		}
+		return a.Start(ctx)
+	}()
+	if err != nil {
+		a.Stop(ctx)
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		a.Stop(sctx)
+	})
+	return a
 }
 
 // benchSignIn signs a demo citizen in and returns the Cookie header value

@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/portico-gov/portico/internal/app"
-	"github.com/portico-gov/portico/internal/config"
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/platform"
 )
@@ -40,38 +37,14 @@ const apiKeys = 64
 //	go test -run '^$' -bench Checkout -benchtime 3s -count 3 ./bench/
 func BenchmarkCheckout(b *testing.B) {
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorSystem})
-	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), LogLevel: slog.LevelInfo, Role: "all"}
-	if err := cfg.Finish(); err != nil {
-		b.Fatal(err)
-	}
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{Migrate: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := demo.Seed(ctx, a.Tenancy); err != nil {
-		a.Stop(ctx)
-		b.Fatal(err)
-	}
-	if _, err := demo.SeedPeople(ctx, a.Identity); err != nil {
-		a.Stop(ctx)
-		b.Fatal(err)
-	}
-	if _, err := demo.SeedObligations(ctx, a.DB, a.Identity, a.Reminders); err != nil {
-		a.Stop(ctx)
-		b.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		a.Stop(ctx)
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		a.Stop(sctx)
+	a := startDemoPeople(b, func(ctx context.Context, a *app.App) error {
+		_, err := demo.SeedObligations(ctx, a.DB, a.Identity, a.Reminders)
+		return err
 	})
 	op := platform.Actor{Kind: platform.ActorOperator, ID: "bench"}
 	keys := make([]string, apiKeys)
 	for i := range keys {
+		var err error
 		if _, keys[i], err = a.PaymentKeys.Create(ctx, op, "dmv", fmt.Sprintf("bench %d", i), false); err != nil {
 			b.Fatal(err)
 		}
