@@ -101,7 +101,7 @@ func startDemoPeople(b *testing.B, seed func(ctx context.Context, a *app.App) er
 	if err := cfg.Finish(); err != nil {
 		b.Fatal(err)
 	}
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{Migrate: true})
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{Migrate: true, Listen: true})
 	if err != nil {
 		b.Fatal(err)
 	}
