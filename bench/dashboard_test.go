@@ -39,31 +39,7 @@ const othersMessages = 13_000
 // page costs the same however many messages other people have.
 func BenchmarkSignedInDashboard(b *testing.B) {
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorSystem})
-	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), LogLevel: slog.LevelInfo, Role: "all"}
-	if err := cfg.Finish(); err != nil {
-		b.Fatal(err)
-	}
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{Migrate: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := demo.Seed(ctx, a.Tenancy); err != nil {
-		a.Stop(ctx)
-		b.Fatal(err)
-	}
-	if _, err := demo.SeedPeople(ctx, a.Identity); err != nil {
-		a.Stop(ctx)
-		b.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		a.Stop(ctx)
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		a.Stop(sctx)
-	})
+	a := startDemoPeople(b, nil)
 	beto, err := a.Identity.AccountByEmail(ctx, "beto.ciudadano@example.com")
 	if err != nil {
 		b.Fatal(err)
@@ -115,6 +91,46 @@ func BenchmarkSignedInDashboard(b *testing.B) {
 	run(fmt.Sprintf("others=%d/inbox-index=00013", othersMessages), false)
 }
 
+// startDemoPeople runs the real program on SQLite as `portico demo`
+// does, with the demo's agencies and people (and whatever seed adds, when
+// not nil), listening on loopback; it stops when b ends.
+func startDemoPeople(b *testing.B, seed func(ctx context.Context, a *app.App) error) *app.App {
+	b.Helper()
+	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorSystem})
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), LogLevel: slog.LevelInfo, Role: "all"}
+	if err := cfg.Finish(); err != nil {
+		b.Fatal(err)
+	}
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{Migrate: true, Listen: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = func() error {
+		if _, err := demo.Seed(ctx, a.Tenancy); err != nil {
+			return err
+		}
+		if _, err := demo.SeedPeople(ctx, a.Identity); err != nil {
+			return err
+		}
+		if seed != nil {
+			if err := seed(ctx, a); err != nil {
+				return err
+			}
+		}
+		return a.Start(ctx)
+	}()
+	if err != nil {
+		a.Stop(ctx)
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		a.Stop(sctx)
+	})
+	return a
+}
+
 // benchSignIn signs a demo citizen in and returns the Cookie header value
 // of their session.
 func benchSignIn(b *testing.B, base, email string) string {
@@ -159,7 +175,14 @@ func driveSignedIn(b *testing.B, page, cookie string) float64 {
 		}
 		return err
 	}
-	if err := get(); err != nil { // warm up, and fail fast
+	return driveCalls(b, get)
+}
+
+// driveCalls runs b.N calls of do from parallel goroutines (after one to
+// warm up and fail fast), failing b on the first error. It reports req/s
+// and the p50 and p99 latency, and returns req/s.
+func driveCalls(b *testing.B, do func() error) float64 {
+	if err := do(); err != nil { // warm up, and fail fast
 		b.Fatal(err)
 	}
 	lat := make([]time.Duration, b.N)
@@ -171,7 +194,7 @@ func driveSignedIn(b *testing.B, page, cookie string) float64 {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			t0 := time.Now()
-			if err := get(); err != nil {
+			if err := do(); err != nil {
 				msg := err.Error()
 				failure.CompareAndSwap(nil, &msg)
 				return

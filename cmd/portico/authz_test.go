@@ -493,6 +493,10 @@ func TestAuthorizationTable(t *testing.T) {
 		// Stripe's events: authenticated by their signature, never by a
 		// session (an unsigned one is 400 for everyone).
 		{"POST /webhooks/stripe", "POST", "/webhooks/stripe", nil, public},
+		// next_url_post of an agency's payment: the payer's browser posts
+		// it from the agency's site; it only redirects to the checkout
+		// page, which decides who may see it.
+		{"POST /pay/secure", "POST", "/pay/secure", url.Values{"chargeTokenId": {betoCheckout.ID}}, public},
 		{"POST /oauth/introspect", "POST", "/oauth/introspect", url.Values{"token": {"x"}}, public},
 		{"POST /oauth/revoke", "POST", "/oauth/revoke", url.Values{"token": {"x"}}, public},
 		{"GET /oauth/userinfo", "GET", "/oauth/userinfo", nil, public},

@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/portico-gov/portico/internal/api"
 	"github.com/portico-gov/portico/internal/app"
@@ -251,38 +247,5 @@ func TestObligationsAPI(t *testing.T) {
 	status, _, out = post(systemToken(t, a, base, "dmv", api.ScopeObligationsWrite), body)
 	if status != http.StatusOK || !strings.Contains(out, `"agency":"dmv"`) || !strings.Contains(out, `"created":1`) {
 		t.Errorf("dmv: %d %s", status, out)
-	}
-}
-
-// TestObligationsImportThroughput measures `portico obligations import`
-// on a generated file of PORTICO_BENCH_IMPORT_ROWS rows (docs/performance.md);
-// it is skipped without the variable.
-func TestObligationsImportThroughput(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("PORTICO_BENCH_IMPORT_ROWS"))
-	if n <= 0 {
-		t.Skip("set PORTICO_BENCH_IMPORT_ROWS=100000 to measure an import")
-	}
-	// PORTICO_BENCH_IMPORT_DB names an empty PostgreSQL database to
-	// measure on instead of SQLite.
-	env, _ := seedPeopleDataIn(t, os.Getenv("PORTICO_BENCH_IMPORT_DB"))
-	file := filepath.Join(t.TempDir(), "big.csv")
-	var b bytes.Buffer
-	b.WriteString("person,kind,amount,due,reference\n")
-	people := []string{"ana.citizen@example.com", "beto.ciudadano@example.com"}
-	due := time.Date(2027, 3, 31, 0, 0, 0, 0, time.UTC)
-	for i := range n {
-		fmt.Fprintf(&b, "%s,property_tax,%d.%02d,%s,P-%07d\n", people[i%2], 100+i%900, i%100, due.AddDate(0, 0, i%180).Format("01/02/2006"), i)
-	}
-	if err := os.WriteFile(file, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, run := range []string{"first load", "same file again"} {
-		start := time.Now()
-		code, out, errOut := cli(t, env, "obligations", "import", "--agency", "adams-treasurer", file)
-		el := time.Since(start)
-		if code != exitOK {
-			t.Fatalf("%s: %d\n%s\n%s", run, code, out, errOut)
-		}
-		t.Logf("%s: %d rows in %s: %.0f rows/s\n%s", run, n, el.Round(time.Millisecond), float64(n)/el.Seconds(), out)
 	}
 }

@@ -762,6 +762,8 @@ var personalColumns = map[string]bool{
 	// A payment's ledger postings are one payer's rows too.
 	"txn": true,
 	// ("token", above, is also a satisfaction answer's form token: unique per answer.)
+	// The name typed as the cardholder's (migration 00047).
+	"cardholder_name": true,
 }
 
 // seedPopulation copies every row of every population table (everything

@@ -405,7 +405,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		webhook.Config{EventTypes: EventTypes(), Logger: logger}); err != nil {
 		return nil, err
 	}
-	if a.PayHooks, err = webhook.NewPayHooks(db, a.Audit, a.Clock, box, a.Payments, a.Bus, inserter, reg, webhook.PayConfig{Config: webhook.Config{Logger: logger}}); err != nil {
+	if a.PayHooks, err = webhook.NewPayHooks(db, a.Audit, a.Clock, box, a.Payments, a.Bus, inserter, reg, webhook.PayConfig{Config: webhook.Config{Logger: logger},
+		PublicURL: func() string { return a.Config.PublicURL }}); err != nil {
 		return nil, err
 	}
 	a.Jobs, err = jobs.New(db, reg, jobsCfg)

@@ -21,6 +21,7 @@ func EventTypes() []string {
 		casework.EventStaffNotified, casework.EventPaymentRequired, casework.EventPaymentRecorded,
 		casework.EventDocumentIssued, casework.EventReminderSet, casework.EventPluginCalled,
 		payment.EventCreated, payment.EventSucceeded, payment.EventFailed, payment.EventRefunded,
+		payment.EventStarted, payment.EventCaptured,
 		consent.EventGiven, consent.EventWithdrawn,
 		report.EventSubmitted, report.EventStatusChanged, report.EventReopened,
 		satisfaction.EventAnswered,

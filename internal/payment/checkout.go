@@ -190,14 +190,16 @@ func (s *Service) Begin(ctx context.Context, actor platform.Actor, id, returnURL
 	if err != nil {
 		return Checkout{}, err
 	}
-	email := ""
+	email, delayed := "", false
 	if len(c.Payments) > 0 {
 		if pay, err := s.payment(ctx, c.Payments[0]); err == nil {
-			email = pay.Email
+			// Only an agency's own payment (one per checkout) may ask
+			// for delayed capture.
+			email, delayed = pay.Email, pay.DelayedCapture && len(c.Payments) == 1
 		}
 	}
 	b, err := p.Start(ctx, Charge{Checkout: c.ID, Amount: c.Amount, Currency: c.Currency, Description: description, Email: email,
-		Language: c.Language, ReturnURL: returnURL, Live: c.Live, Expires: c.ExpiresAt})
+		Language: c.Language, ReturnURL: returnURL, Live: c.Live, Expires: c.ExpiresAt, DelayedCapture: delayed})
 	if err != nil {
 		return Checkout{}, err
 	}
@@ -334,7 +336,9 @@ func (s *Service) moveCheckout(ctx context.Context, tx *sql.Tx, actor platform.A
 	now := s.clock.Now().UTC()
 	_, err = tx.ExecContext(ctx, `UPDATE checkouts SET status = $1, code = $2,
 		card_brand = CASE WHEN CAST($3 AS TEXT) = '' THEN card_brand ELSE $3 END, last_digits = CASE WHEN CAST($4 AS TEXT) = '' THEN last_digits ELSE $4 END,
-		updated_at = $5 WHERE id = $6`, string(o.Status), o.Code, o.CardBrand, o.LastDigits, now, id)
+		first_digits = CASE WHEN CAST($7 AS TEXT) = '' THEN first_digits ELSE $7 END, cardholder_name = CASE WHEN CAST($8 AS TEXT) = '' THEN cardholder_name ELSE $8 END,
+		card_expiry = CASE WHEN CAST($9 AS TEXT) = '' THEN card_expiry ELSE $9 END, card_type = CASE WHEN CAST($10 AS TEXT) = '' THEN card_type ELSE $10 END,
+		updated_at = $5 WHERE id = $6`, string(o.Status), o.Code, o.CardBrand, o.LastDigits, now, id, o.FirstDigits, o.CardholderName, o.ExpiryDate, o.CardType)
 	if err != nil {
 		return fmt.Errorf("payment: settle: %w", err)
 	}

@@ -53,6 +53,13 @@ const (
 	EventCreated   = "gov.portico.payment.created"
 	EventSucceeded = "gov.portico.payment.succeeded"
 	EventFailed    = "gov.portico.payment.failed"
+	// EventStarted: the payer reached the provider's payment page.
+	EventStarted = "gov.portico.payment.started"
+	// EventCaptured: the provider was asked to take the money, which
+	// Portico's providers do as a payment succeeds (a delayed-capture
+	// payment: when the service captures it); emitted after
+	// EventSucceeded in the same transaction.
+	EventCaptured = "gov.portico.payment.captured"
 )
 
 // Payment is one payment an agency asked for.
@@ -340,8 +347,12 @@ func (s *Service) Move(ctx context.Context, tx *sql.Tx, actor platform.Actor, id
 		return Payment{}, err
 	}
 	switch to {
+	case Started:
+		err = s.emit(ctx, tx, EventStarted, p)
 	case Success:
-		err = s.emit(ctx, tx, EventSucceeded, p)
+		if err = s.emit(ctx, tx, EventSucceeded, p); err == nil {
+			err = s.emit(ctx, tx, EventCaptured, p)
+		}
 	case Failed, Cancelled, Error:
 		err = s.emit(ctx, tx, EventFailed, p)
 	}

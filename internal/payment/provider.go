@@ -82,6 +82,13 @@ type Outcome struct {
 	Code       string
 	CardBrand  string // "visa", "mastercard", … (empty if unknown)
 	LastDigits string // the card's last four digits (empty if unknown)
+	// The rest of GOV.UK Pay's card_details, each empty if unknown: the
+	// first six digits, the name typed as the cardholder's, the expiry
+	// date ("MM/YY") and the card type ("debit" or "credit").
+	FirstDigits    string
+	CardholderName string
+	ExpiryDate     string
+	CardType       string
 }
 
 // RefundOutcome is what a provider said about a refund: submitted (it

@@ -317,35 +317,6 @@ func (s *Service) RefundSummary(ctx context.Context, agency, paymentID string) (
 	return sum, err
 }
 
-// RefundedAmounts returns, for each of ids that has any, the sum of its
-// refunds not in error: one query for a page of payments.
-func (s *Service) RefundedAmounts(ctx context.Context, ids []string) (map[string]int64, error) {
-	out := map[string]int64{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	args := make([]any, len(ids))
-	marks := make([]string, len(ids))
-	for i, id := range ids {
-		args[i] = id
-		marks[i] = fmt.Sprintf("$%d", i+1)
-	}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT payment_id, SUM(amount) FROM payment_refunds WHERE payment_id IN (`+strings.Join(marks, ", ")+`) AND status <> 'error' GROUP BY payment_id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("payment: refunded amounts: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var n int64
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, fmt.Errorf("payment: refunded amounts: %w", err)
-		}
-		out[id] = n
-	}
-	return out, rows.Err()
-}
-
 // RefundArgs is the job that asks the provider for a refund.
 type RefundArgs struct {
 	RefundID string `json:"refund_id"`

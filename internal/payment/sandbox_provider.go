@@ -59,6 +59,10 @@ type SandboxCharge struct {
 	Challenge      bool // a test authentication step waits for the payer
 	CardBrand      string
 	LastDigits     string
+	FirstDigits    string
+	CardholderName string
+	ExpiryDate     string // MM/YY
+	CardType       string // debit or credit
 	Refunded       int64
 	CreatedAt      time.Time
 }
@@ -68,13 +72,14 @@ func (c SandboxCharge) Finished() bool {
 	return c.Status != Created && c.Status != Started && !c.Challenge
 }
 
-const sandboxColumns = `ref, checkout_id, amount, currency, description, language, return_url, delayed_capture, status, code, challenge, card_brand, last_digits, refunded, created_at`
+const sandboxColumns = `ref, checkout_id, amount, currency, description, language, return_url, delayed_capture, status, code, challenge, card_brand, last_digits, refunded, created_at, first_digits, cardholder_name, card_expiry, card_type`
 
 func scanSandbox(r interface{ Scan(...any) error }) (SandboxCharge, error) {
 	var c SandboxCharge
 	var st string
 	err := r.Scan(&c.Ref, &c.Checkout, &c.Amount, &c.Currency, &c.Description, &c.Language, &c.ReturnURL, &c.DelayedCapture,
-		&st, &c.Code, &c.Challenge, &c.CardBrand, &c.LastDigits, &c.Refunded, &c.CreatedAt)
+		&st, &c.Code, &c.Challenge, &c.CardBrand, &c.LastDigits, &c.Refunded, &c.CreatedAt,
+		&c.FirstDigits, &c.CardholderName, &c.ExpiryDate, &c.CardType)
 	c.Status, c.CreatedAt = Status(st), c.CreatedAt.UTC()
 	return c, err
 }
@@ -153,7 +158,8 @@ func (s *Sandbox) Status(ctx context.Context, ref string) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{Status: c.Status, Code: c.Code, CardBrand: c.CardBrand, LastDigits: c.LastDigits}, nil
+	return Outcome{Status: c.Status, Code: c.Code, CardBrand: c.CardBrand, LastDigits: c.LastDigits,
+		FirstDigits: c.FirstDigits, CardholderName: c.CardholderName, ExpiryDate: c.ExpiryDate, CardType: c.CardType}, nil
 }
 
 // move changes charge ref from one of the statuses from to to, and
@@ -295,8 +301,9 @@ func (s *Sandbox) Refund(ctx context.Context, ref string, amount int64, currency
 }
 
 // Card is what the payer typed on the test page. Number is used to
-// decide the outcome and then dropped: only its brand and last four
-// digits are kept.
+// decide the outcome and then dropped: only its brand, first six and
+// last four digits are kept (GOV.UK Pay's card_details), with the
+// expiry date and the name; never the security code.
 type Card struct {
 	Number, ExpiryMonth, ExpiryYear, CVC, Name string
 }
@@ -366,6 +373,18 @@ func CheckCard(c Card, now time.Time) map[string]string {
 	return errs
 }
 
+// sandboxCardType is the type the sandbox reports for every test card
+// (its cards are credit cards, as Stripe's test cards of the same numbers).
+const sandboxCardType = "credit"
+
+// expiryOf is a checked card's expiry date as GOV.UK Pay writes it,
+// "MM/YY".
+func expiryOf(c Card) string {
+	m, _ := strconv.Atoi(strings.TrimSpace(c.ExpiryMonth))
+	y, _ := strconv.Atoi(strings.TrimSpace(c.ExpiryYear))
+	return fmt.Sprintf("%02d/%02d", m, y%100)
+}
+
 // cardBrand names a test card's network by its first digits.
 func cardBrand(n string) string {
 	switch {
@@ -416,8 +435,9 @@ func (s *Sandbox) Pay(ctx context.Context, ref string, card Card) (SandboxCharge
 		to = Capturable
 	}
 	if _, err := s.move(ctx, ref, []Status{Started}, to, code, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET challenge = $1, card_brand = $2, last_digits = $3 WHERE ref = $4`,
-			out.Challenge, brand, last, ref)
+		_, err := tx.ExecContext(ctx, `UPDATE sandbox_charges SET challenge = $1, card_brand = $2, last_digits = $3,
+			first_digits = $5, cardholder_name = $6, card_expiry = $7, card_type = $8 WHERE ref = $4`,
+			out.Challenge, brand, last, ref, number[:6], strings.TrimSpace(card.Name), expiryOf(card), sandboxCardType)
 		return err
 	}); err != nil {
 		return c, nil, err

@@ -112,7 +112,8 @@ func (s *Service) settleOne(ctx context.Context, actor platform.Actor, id string
 			}
 		}
 		if o.Status != Success && o.Status != Capturable {
-			o = Outcome{Status: Failed, Code: CodeExpired, CardBrand: o.CardBrand, LastDigits: o.LastDigits}
+			o = Outcome{Status: Failed, Code: CodeExpired, CardBrand: o.CardBrand, LastDigits: o.LastDigits,
+				FirstDigits: o.FirstDigits, CardholderName: o.CardholderName, ExpiryDate: o.ExpiryDate, CardType: o.CardType}
 		}
 	}
 	if o.Status == c.State.Status {
@@ -163,8 +164,15 @@ var settler = platform.Actor{Kind: platform.ActorSystem, ID: "payment.settle"}
 // Work implements river.Worker. A provider that did not answer does not
 // fail the job (the next minute's run asks again); any other error does,
 // so it is seen in the job's attempts.
+//
+// The same sweep expires delayed-capture payments not captured within
+// CaptureWithin (ExpireCapturable), after settling: a capture that got
+// there first wins.
 func (w *SettleWorker) Work(ctx context.Context, _ *river.Job[SettleArgs]) error {
 	_, err := w.Payments.SettleDue(ctx, settler)
+	if err == nil {
+		_, err = w.Payments.ExpireCapturable(ctx, settler)
+	}
 	if errors.Is(err, ErrProviderUnavailable) {
 		return nil // the next minute's run asks again
 	}

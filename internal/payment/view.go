@@ -7,8 +7,10 @@ import (
 	"github.com/portico-gov/portico/internal/platform"
 )
 
-// validID reports whether id has the shape of a payment or checkout id
+// ValidID reports whether id has the shape of a payment or checkout id
 // (newID), so an id of another shape is not found without a query.
+func ValidID(id string) bool { return validID(id) }
+
 func validID(id string) bool {
 	if len(id) != 26 {
 		return false

@@ -2,9 +2,7 @@ package reminder
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/portico-gov/portico/internal/audit"
@@ -305,75 +303,4 @@ func (r *importRun) check(ctx context.Context, l ImportLine) (goodRow, *RowError
 	}
 	r.seen[p.Source(r.agency)] = l.Line
 	return goodRow{line: l, account: account, ob: o}, nil, nil
-}
-
-// flush commits a batch of good rows in one transaction (or, in a dry
-// run, only checks them), then reports each row.
-func (r *importRun) flush(ctx context.Context, batch []goodRow) error {
-	if len(batch) == 0 {
-		return nil
-	}
-	results := make([]RowResult, len(batch))
-	svc := r.im.svc
-	if r.opt.DryRun {
-		for i, g := range batch {
-			res, err := r.conflict(ctx, svc.db.Read(), g)
-			if err != nil {
-				return err
-			}
-			if res == nil {
-				res = &RowResult{Line: g.line.Line, Status: RowValid}
-			}
-			results[i] = *res
-		}
-	} else {
-		err := svc.db.InTx(ctx, func(tx *sql.Tx) error {
-			for i, g := range batch {
-				res, err := r.conflict(ctx, tx, g)
-				if err != nil {
-					return err
-				}
-				if res == nil {
-					o, outcome, err := svc.set(ctx, tx, g.ob, false)
-					if err != nil {
-						return err // validated already: a database failure
-					}
-					status := map[setOutcome]string{setCreated: RowCreated, setUpdated: RowUpdated, setUnchanged: RowUnchanged}[outcome]
-					res = &RowResult{Line: g.line.Line, Status: status, ObligationID: o.ID}
-				}
-				results[i] = *res
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("reminder: import: %w", err)
-		}
-	}
-	for i := range results {
-		results[i].Record = batch[i].line.Record
-		if err := r.emit(results[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-type rowQuerier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// conflict returns a rejection when the agency already has this
-// reference and due date for another person.
-func (r *importRun) conflict(ctx context.Context, q rowQuerier, g goodRow) (*RowResult, error) {
-	var owner string
-	err := q.QueryRowContext(ctx, `SELECT account_id FROM obligations WHERE agency_id = $1 AND source = $2 AND source LIKE 'import:%'`,
-		r.agency, g.ob.Source).Scan(&owner)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && owner == g.account) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reminder: import: %w", err)
-	}
-	return &RowResult{Line: g.line.Line, Status: RowRejected,
-		Error: rowErr("reference", "this reference and due date are already owed by another person")}, nil
 }

@@ -472,10 +472,8 @@ func (s *Service) set(ctx context.Context, tx *sql.Tx, o Obligation, audited boo
 		return o, 0, fmt.Errorf("reminder: set: %w", err)
 	}
 	o.ID, o.CreatedAt = prev.ID, prev.CreatedAt
-	replan := prev.Due != o.Due || !slices.Equal(prev.Schedule, o.Schedule) || prev.Status != StatusOpen
-	same := !replan && prev.AgencyID == o.AgencyID && prev.Kind == o.Kind && prev.Title == o.Title && prev.URL == o.URL &&
-		sameAmount(prev.Amount, o.Amount) && prev.Reference == o.Reference
-	if same {
+	replan := needsReplan(prev, o)
+	if unchanged(prev, o) {
 		return prev, setUnchanged, nil
 	}
 	o.Status, o.UpdatedAt = StatusOpen, now
@@ -498,6 +496,18 @@ func (s *Service) set(ctx context.Context, tx *sql.Tx, o Obligation, audited boo
 		}
 	}
 	return o, setUpdated, s.maybeRecord(ctx, tx, audited, o)
+}
+
+// needsReplan reports whether setting o over prev changes when its
+// reminders are sent.
+func needsReplan(prev, o Obligation) bool {
+	return prev.Due != o.Due || !slices.Equal(prev.Schedule, o.Schedule) || prev.Status != StatusOpen
+}
+
+// unchanged reports whether setting o over prev would change nothing.
+func unchanged(prev, o Obligation) bool {
+	return !needsReplan(prev, o) && prev.AgencyID == o.AgencyID && prev.Kind == o.Kind && prev.Title == o.Title && prev.URL == o.URL &&
+		sameAmount(prev.Amount, o.Amount) && prev.Reference == o.Reference
 }
 
 func (s *Service) maybeRecord(ctx context.Context, tx *sql.Tx, audited bool, o Obligation) error {
@@ -533,19 +543,34 @@ func sameAmount(a, b *platform.Money) bool {
 // in the calendar, but no email is sent).
 var NoReminders = Schedule{}
 
-// plan stores o's reminder occurrences: every future one, and of those
-// already past only the latest, unless it was sent for this due date.
-func (s *Service) plan(ctx context.Context, tx *sql.Tx, o Obligation, now time.Time) error {
-	var latestPast time.Duration
-	hasPast := false
+// occurrence is one planned reminder of an obligation.
+type occurrence struct {
+	offset time.Duration
+	at     time.Time
+}
+
+// occurrences are o's reminders still to come as of now, and the latest
+// of its offsets already past (hasPast), which plan sends now unless it
+// was sent for this due date.
+func (s *Service) occurrences(o Obligation, now time.Time) (future []occurrence, latestPast time.Duration, hasPast bool) {
 	for _, off := range o.Schedule {
 		at := s.SendTime(o.Due, off)
 		if !at.After(now) {
 			latestPast, hasPast = off, true
 			continue
 		}
+		future = append(future, occurrence{off, at})
+	}
+	return future, latestPast, hasPast
+}
+
+// plan stores o's reminder occurrences: every future one, and of those
+// already past only the latest, unless it was sent for this due date.
+func (s *Service) plan(ctx context.Context, tx *sql.Tx, o Obligation, now time.Time) error {
+	future, latestPast, hasPast := s.occurrences(o, now)
+	for _, oc := range future {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO reminder_occurrences (obligation_id, offset_minutes, send_at) VALUES ($1, $2, $3)`,
-			o.ID, int64(off/time.Minute), at); err != nil {
+			o.ID, int64(oc.offset/time.Minute), oc.at); err != nil {
 			return fmt.Errorf("reminder: plan: %w", err)
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/payment"
+	"github.com/portico-gov/portico/internal/payment/payapi"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
@@ -117,16 +118,18 @@ func PayEventType(e events.Event) string {
 	return ""
 }
 
-// Payments is what the webhooks need of the payment block.
-type Payments interface {
-	Get(ctx context.Context, agency, id string) (payment.Payment, error)
-}
+// Payments is what the webhooks need of the payment block: what
+// payapi.Describe reads a payment with.
+type Payments = payapi.Reader
 
 // PayConfig tunes payment webhooks; zero values take the defaults.
 type PayConfig struct {
 	Config
 	// Schedule replaces PayRetrySchedule (tests use a short one).
 	Schedule []time.Duration
+	// PublicURL returns Portico's public address, which the resource's
+	// links start with (as the API's do).
+	PublicURL func() string
 }
 
 // PayHooks is the payment webhooks part of the block.
@@ -153,6 +156,9 @@ func NewPayHooks(db *storage.DB, log *audit.Log, clock platform.Clock, box *secr
 	cfg.defaults()
 	if len(cfg.Schedule) == 0 {
 		cfg.Schedule = PayRetrySchedule
+	}
+	if cfg.PublicURL == nil {
+		cfg.PublicURL = func() string { return "" }
 	}
 	h := &PayHooks{db: db, log: log, clock: clock, box: box, payments: payments, ins: ins, cfg: cfg}
 	bus.Subscribe(events.Consumer{Name: PayConsumerName, Types: []string{"gov.portico.payment.*"}, Handle: h.FanOut})
@@ -318,35 +324,13 @@ type PayMessage struct {
 	Resource         PaymentResource `json:"resource"`
 }
 
-// PaymentResource is a payment as GET /v1/payments/{id} shows it, reduced
-// to the fields the payment block has. The full shape of the API is
-// internal/payment/payapi's; the lead unifies the two (this builder is
-// kept small on purpose).
-type PaymentResource struct {
-	PaymentID       string         `json:"payment_id"`
-	Amount          int64          `json:"amount"`
-	Description     string         `json:"description"`
-	Reference       string         `json:"reference"`
-	Language        string         `json:"language"`
-	Email           string         `json:"email,omitempty"`
-	State           payment.State  `json:"state"`
-	PaymentProvider string         `json:"payment_provider"`
-	CreatedDate     string         `json:"created_date"`
-	ReturnURL       string         `json:"return_url"`
-	DelayedCapture  bool           `json:"delayed_capture"`
-	Moto            bool           `json:"moto"`
-	Metadata        map[string]any `json:"metadata,omitempty"`
-}
+// PaymentResource is a payment exactly as GET /v1/payments/{id} answers
+// it: one builder (payapi.Resource) makes both, so a webhook's resource
+// and the API never disagree.
+type PaymentResource = payapi.Payment
 
 // payTime is how Pay writes times: UTC with milliseconds.
 func payTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-
-// ResourceOf is p as the webhook's resource.
-func ResourceOf(p payment.Payment) PaymentResource {
-	return PaymentResource{PaymentID: p.ID, Amount: p.Amount, Description: p.Description, Reference: p.Reference, Language: p.Language,
-		Email: p.Email, State: p.State, PaymentProvider: p.Provider, CreatedDate: payTime(p.CreatedAt), ReturnURL: p.ReturnURL,
-		DelayedCapture: p.DelayedCapture, Metadata: p.Metadata}
-}
 
 type paySub struct {
 	id     string
@@ -385,26 +369,25 @@ func (h *PayHooks) FanOut(ctx context.Context, e events.Event) error {
 		return nil
 	}
 	paymentID := strings.TrimPrefix(e.Subject, "payment:")
-	p, err := h.payments.Get(ctx, e.AgencyID, paymentID)
+	resource, err := payapi.Describe(ctx, h.payments, strings.TrimRight(h.cfg.PublicURL(), "/"), e.AgencyID, paymentID)
 	if platform.ErrorCode(err) == platform.CodeNotFound {
 		return nil // nothing to describe (cannot happen: payments are never deleted)
 	}
 	if err != nil {
 		return err
 	}
-	resource := ResourceOf(p)
 	now := h.clock.Now().UTC()
 	return events.Once(ctx, h.db, PayConsumerName, e.ID, now, func(tx *sql.Tx) error {
 		for _, s := range subs {
 			id := uuid.Must(uuid.NewV7()).String()
-			body, err := json.Marshal(PayMessage{WebhookMessageID: id, CreatedDate: payTime(e.Time), ResourceID: p.ID, APIVersion: 1,
+			body, err := json.Marshal(PayMessage{WebhookMessageID: id, CreatedDate: payTime(e.Time), ResourceID: resource.PaymentID, APIVersion: 1,
 				ResourceType: "payment", EventType: typ, Resource: resource})
 			if err != nil {
 				return err
 			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO pay_webhook_deliveries (id, webhook_id, event_id, event_type, payment_id, agency_id, body, status, created_at, updated_at)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (event_id, webhook_id) DO NOTHING`,
-				id, s.id, e.ID, typ, p.ID, e.AgencyID, string(body), StatusPending, now)
+				id, s.id, e.ID, typ, resource.PaymentID, e.AgencyID, string(body), StatusPending, now)
 			if err != nil {
 				return fmt.Errorf("webhook: record payment message: %w", err)
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/payment"
+	"github.com/portico-gov/portico/internal/payment/payapi"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
@@ -84,6 +85,10 @@ type payRig struct {
 
 var operatorActor = platform.Actor{Kind: platform.ActorOperator, ID: "cli"}
 
+// rigPublicURL is Portico's public address in the rig: the resource's
+// links start with it, as the API's do.
+const rigPublicURL = "https://portico.example.gov"
+
 // newPayRig builds payment webhooks over a real payment block, River and
 // the event dispatcher, with a retry schedule of the given waits.
 func newPayRig(t *testing.T, db *storage.DB, clock platform.Clock, schedule []time.Duration, start bool) *payRig {
@@ -104,7 +109,7 @@ func newPayRig(t *testing.T, db *storage.DB, clock platform.Clock, schedule []ti
 	}
 	jreg := jobs.NewRegistry()
 	if r.hooks, err = webhook.NewPayHooks(db, log, clock, box, r.payments, r.bus, ins, jreg, webhook.PayConfig{
-		Config: webhook.Config{Timeout: 2 * time.Second}, Schedule: schedule}); err != nil {
+		Config: webhook.Config{Timeout: 2 * time.Second}, Schedule: schedule, PublicURL: func() string { return rigPublicURL }}); err != nil {
 		t.Fatal(err)
 	}
 	if !start {
@@ -133,7 +138,7 @@ func newPayRig(t *testing.T, db *storage.DB, clock platform.Clock, schedule []ti
 }
 
 // pay creates a payment of agency and walks it to success (its events:
-// created, succeeded).
+// created, started, succeeded, captured).
 func (r *payRig) pay(t *testing.T, agency string) payment.Payment {
 	t.Helper()
 	ctx := context.Background()
@@ -201,8 +206,10 @@ func TestPayWebhookDelivery(t *testing.T) {
 		p := r.pay(t, "adams-treasurer")
 
 		wait(t, "the flaky receiver's third answer", func() bool { got, _ := flaky.messages(); return len(got) >= 3 })
-		wait(t, "the dead letter", func() bool {
-			return countWhere(t, db, `SELECT COUNT(*) FROM pay_webhook_deliveries WHERE status = 'dead'`) == 1
+		// The receiver that is down asked for everything: started,
+		// succeeded and captured each die after their attempts.
+		wait(t, "the dead letters", func() bool {
+			return countWhere(t, db, `SELECT COUNT(*) FROM pay_webhook_deliveries WHERE status = 'dead'`) == 3
 		})
 		got, bad := flaky.messages()
 		if bad != 0 || len(got) != 3 {
@@ -214,6 +221,17 @@ func TestPayWebhookDelivery(t *testing.T) {
 			first.Resource.Reference != "01-234-567" || first.WebhookMessageID == "" || !strings.HasSuffix(first.CreatedDate, "Z") {
 			t.Errorf("message: %+v", first)
 		}
+		// The resource is the payment exactly as GET /v1/payments/{id}
+		// answers it (one builder, payapi.Resource).
+		api, err := payapi.Describe(ctx, r.payments, rigPublicURL, "adams-treasurer", p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotJSON, _ := json.Marshal(first.Resource)
+		apiJSON, _ := json.Marshal(api)
+		if string(gotJSON) != string(apiJSON) || api.Links["self"].Href != rigPublicURL+"/v1/payments/"+p.ID {
+			t.Errorf("webhook resource\n%s\nis not the API's\n%s", gotJSON, apiJSON)
+		}
 		for _, m := range got[1:] {
 			if m.WebhookMessageID != first.WebhookMessageID || m.CreatedDate != first.CreatedDate {
 				t.Errorf("a retry changed the message: %+v vs %+v", m, first)
@@ -222,19 +240,23 @@ func TestPayWebhookDelivery(t *testing.T) {
 		if n := countWhere(t, db, `SELECT COUNT(*) FROM pay_webhook_deliveries WHERE status = 'delivered' AND attempts = 3 AND last_status = 204`); n != 1 {
 			t.Errorf("%d delivered after 3 attempts", n)
 		}
-		// Six attempts (the first and five retries), then dead and audited.
+		// Six attempts of each message (the first and five retries), then
+		// dead and audited.
 		downGot, _ := down.messages()
-		if len(downGot) != 6 || countWhere(t, db, `SELECT COUNT(*) FROM pay_webhook_deliveries WHERE status = 'dead' AND attempts = 6 AND last_status = 500`) != 1 {
+		if len(downGot) != 18 || countWhere(t, db, `SELECT COUNT(*) FROM pay_webhook_deliveries WHERE status = 'dead' AND attempts = 6 AND last_status = 500`) != 3 {
 			t.Errorf("the receiver that is down got %d attempts", len(downGot))
 		}
-		if n := countWhere(t, db, `SELECT COUNT(*) FROM audit_entries WHERE action = 'payment.webhook.dead'`); n != 1 {
+		if n := countWhere(t, db, `SELECT COUNT(*) FROM audit_entries WHERE action = 'payment.webhook.dead'`); n != 3 {
 			t.Errorf("%d dead-letter audit entries", n)
 		}
-		// The down receiver asked for everything but "created" sends nothing.
+		// The down receiver asked for everything, but "created" sends
+		// nothing.
+		sent := map[string]int{}
 		for _, m := range downGot {
-			if m.EventType != webhook.PaySucceeded {
-				t.Errorf("sent %s", m.EventType)
-			}
+			sent[m.EventType]++
+		}
+		if len(sent) != 3 || sent[webhook.PayStarted] != 6 || sent[webhook.PaySucceeded] != 6 || sent[webhook.PayCaptured] != 6 {
+			t.Errorf("sent %v", sent)
 		}
 		if got, _ := other.messages(); len(got) != 0 {
 			t.Errorf("another agency's webhook heard %d messages", len(got))
@@ -266,8 +288,13 @@ func TestPayRetrySchedule(t *testing.T) {
 		}
 		r.pay(t, "adams-treasurer")
 		fanOutAll(t, r)
-		if n := countWhere(t, db, `SELECT COUNT(*) FROM river_job WHERE kind = 'webhook.pay_deliver' AND max_attempts = 6`); n != 1 {
+		// One job per message (started, succeeded, captured), each with
+		// 6 attempts.
+		if n := countWhere(t, db, `SELECT COUNT(*) FROM river_job WHERE kind = 'webhook.pay_deliver' AND max_attempts = 6`); n != 3 {
 			t.Errorf("%d delivery jobs with 6 attempts", n)
+		}
+		if n := countWhere(t, db, `SELECT COUNT(*) FROM river_job WHERE kind = 'webhook.pay_deliver'`); n != 3 {
+			t.Errorf("%d delivery jobs", n)
 		}
 	})
 }
@@ -304,13 +331,14 @@ func TestPayFanOutIdempotent(t *testing.T) {
 		r.pay(t, "adams-treasurer")
 		evs := fanOutAll(t, r)
 		fanOutAll(t, r)
-		if len(evs) != 2 {
-			t.Fatalf("%d payment events; want created and succeeded", len(evs))
+		if len(evs) != 4 {
+			t.Fatalf("%d payment events; want created, started, succeeded and captured", len(evs))
 		}
-		if n := countWhere(t, db, `SELECT COUNT(DISTINCT id) FROM pay_webhook_deliveries`); n != 1 {
-			t.Errorf("%d messages for one succeeded event handled twice", n)
+		// created sends nothing; the three others one message each.
+		if n := countWhere(t, db, `SELECT COUNT(DISTINCT id) FROM pay_webhook_deliveries`); n != 3 {
+			t.Errorf("%d messages for three events handled twice", n)
 		}
-		if n := countWhere(t, db, `SELECT COUNT(*) FROM river_job WHERE kind = 'webhook.pay_deliver'`); n != 1 {
+		if n := countWhere(t, db, `SELECT COUNT(*) FROM river_job WHERE kind = 'webhook.pay_deliver'`); n != 3 {
 			t.Errorf("%d delivery jobs", n)
 		}
 	})

@@ -8,6 +8,7 @@
 package payapi
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -93,11 +94,36 @@ func New(db *storage.DB, payments *payment.Service, keys *Keys, log *audit.Log, 
 	return &API{db: db, payments: payments, keys: keys, audit: log, cfg: cfg, logger: cfg.Logger, limiters: map[string]*rate.Limiter{}}, nil
 }
 
-// Register adds the API's routes to s.
+// SecurePath is where a payment's _links.next_url_post sends the payer:
+// a form POST of chargeTokenId, as GOV.UK Pay's /secure.
+const SecurePath = "/pay/secure"
+
+// Register adds the API's routes to s, and POST SecurePath, which the
+// payer's browser sends from the agency's site: it is exempt from the
+// shell's cross-origin check because it acts on nobody's session (it
+// only redirects to the checkout page the token names, the page next_url
+// gives, which decides who may use it).
 func Register(s *web.Server, a *API) {
 	for pattern, h := range a.Routes() {
 		s.Handle(pattern, h)
 	}
+	s.Handle("POST "+SecurePath, http.HandlerFunc(Secure))
+	s.AllowCrossOrigin("POST " + SecurePath)
+}
+
+// Secure answers next_url_post: 303 to the checkout page of the form's
+// chargeTokenId (the checkout's id). A missing or malformed token is 400:
+// there is nothing to continue.
+func Secure(w http.ResponseWriter, r *http.Request) {
+	token := r.PostFormValue("chargeTokenId")
+	if !payment.ValidID(token) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, "This payment link is not complete. Go back to the service you were using and start the payment again.\n"+
+			"Este enlace de pago no está completo. Vuelva al servicio que estaba usando y empiece el pago de nuevo.\n")
+		return
+	}
+	http.Redirect(w, r, "/pay/checkouts/"+token, http.StatusSeeOther)
 }
 
 // Routes returns the API's handlers by pattern.
@@ -303,7 +329,7 @@ func (a *API) create(c *call) *payError {
 		return errDownstream("P0198", err)
 	}
 	c.w.Header().Set("Location", c.base+"/v1/payments/"+p.ID)
-	writeJSON(c.w, http.StatusCreated, a.paymentJSON(c, p, 0))
+	writeJSON(c.w, http.StatusCreated, Resource(c.base, p, payment.APIDetail{}))
 	return nil
 }
 
@@ -323,17 +349,34 @@ func (a *API) replay(c *call, idem, hash string, now time.Time) (done bool, perr
 	if prevHash != hash {
 		return true, newError(http.StatusConflict, "P0191", "The `Idempotency-Key` you sent in the request header has already been used to create a payment.")
 	}
-	p, err := a.payments.Get(c.r.Context(), c.key.Agency, pid)
+	p, err := Describe(c.r.Context(), a.payments, c.base, c.key.Agency, pid)
 	if err != nil {
 		return true, errDownstream("P0198", err)
 	}
-	sums, err := a.payments.RefundedAmounts(c.r.Context(), []string{p.ID})
-	if err != nil {
-		return true, errDownstream("P0198", err)
-	}
-	c.w.Header().Set("Location", c.base+"/v1/payments/"+p.ID)
-	writeJSON(c.w, http.StatusOK, a.paymentJSON(c, p, sums[p.ID]))
+	c.w.Header().Set("Location", c.base+"/v1/payments/"+p.PaymentID)
+	writeJSON(c.w, http.StatusOK, p)
 	return true, nil
+}
+
+// Reader is what Describe reads a payment with (payment.Service).
+type Reader interface {
+	Get(ctx context.Context, agency, id string) (payment.Payment, error)
+	APIDetails(ctx context.Context, ids []string) (map[string]payment.APIDetail, error)
+}
+
+// Describe reads agency's payment id and returns it exactly as
+// GET /v1/payments/{id} answers (base: Portico's public URL, no trailing
+// slash). Another agency's payment, or none, is CodeNotFound.
+func Describe(ctx context.Context, r Reader, base, agency, id string) (Payment, error) {
+	p, err := r.Get(ctx, agency, id)
+	if err != nil {
+		return Payment{}, err
+	}
+	ds, err := r.APIDetails(ctx, []string{p.ID})
+	if err != nil {
+		return Payment{}, err
+	}
+	return Resource(base, p, ds[p.ID]), nil
 }
 
 // fromValidate turns payment.Validate's mistake into Pay's error.
@@ -379,12 +422,12 @@ func (a *API) get(c *call) *payError {
 	if perr != nil {
 		return perr
 	}
-	sums, err := a.payments.RefundedAmounts(c.r.Context(), []string{p.ID})
+	ds, err := a.payments.APIDetails(c.r.Context(), []string{p.ID})
 	if err != nil {
 		return errDownstream("P0298", err)
 	}
 	a.auditRead(c, "payment.read", "payment:"+p.ID, nil)
-	writeJSON(c.w, http.StatusOK, a.paymentJSON(c, p, sums[p.ID]))
+	writeJSON(c.w, http.StatusOK, Resource(c.base, p, ds[p.ID]))
 	return nil
 }
 
@@ -572,13 +615,13 @@ func (a *API) search(c *call) *payError {
 	for i, p := range list {
 		ids[i] = p.ID
 	}
-	sums, err := a.payments.RefundedAmounts(c.r.Context(), ids)
+	ds, err := a.payments.APIDetails(c.r.Context(), ids)
 	if err != nil {
 		return errDownstream("P0498", err)
 	}
-	out := searchJSON{Total: total, Count: len(list), Page: page, Results: []paymentJSON{}, Links: map[string]*hrefOnly{}}
+	out := searchJSON{Total: total, Count: len(list), Page: page, Results: []Payment{}, Links: map[string]*hrefOnly{}}
 	for _, p := range list {
-		out.Results = append(out.Results, a.paymentJSON(c, p, sums[p.ID]))
+		out.Results = append(out.Results, Resource(c.base, p, ds[p.ID]))
 	}
 	last := max((total+size-1)/size, 1)
 	pageURL := func(n int) *hrefOnly {

@@ -43,14 +43,16 @@ func TestCreate(t *testing.T) {
 			"delayed_capture": false, "moto": false, "created_date": "2026-12-04T15:04:05.000Z",
 			"metadata":           map[string]any{"case": "c1", "instalment": 2.0, "urgent": true},
 			"state":              map[string]any{"status": "created", "finished": false},
-			"refund_summary":     map[string]any{"status": "pending", "amount_available": 0.0, "amount_submitted": 0.0},
+			"refund_summary":     map[string]any{"status": "pending", "amount_available": 4500.0, "amount_submitted": 0.0},
 			"settlement_summary": map[string]any{},
 			"_links": map[string]any{
 				"self":     map[string]any{"href": publicURL + "/v1/payments/" + id, "method": "GET"},
 				"next_url": map[string]any{"href": publicURL + "/pay/checkouts/" + p.Checkout, "method": "GET"},
-				"events":   map[string]any{"href": publicURL + "/v1/payments/" + id + "/events", "method": "GET"},
-				"refunds":  map[string]any{"href": publicURL + "/v1/payments/" + id + "/refunds", "method": "GET"},
-				"cancel":   map[string]any{"href": publicURL + "/v1/payments/" + id + "/cancel", "method": "POST"},
+				"next_url_post": map[string]any{"type": "application/x-www-form-urlencoded", "params": map[string]any{"chargeTokenId": p.Checkout},
+					"href": publicURL + "/pay/secure", "method": "POST"},
+				"events":  map[string]any{"href": publicURL + "/v1/payments/" + id + "/events", "method": "GET"},
+				"refunds": map[string]any{"href": publicURL + "/v1/payments/" + id + "/refunds", "method": "GET"},
+				"cancel":  map[string]any{"href": publicURL + "/v1/payments/" + id + "/cancel", "method": "POST"},
 			},
 		}
 		got, _ := json.Marshal(r.body)
@@ -304,7 +306,7 @@ func TestStates(t *testing.T) {
 		refunds  string
 		history  []string
 	}{
-		{"created", false, nil, false, `{"status":"created","finished":false}`, "cancel next_url", "pending", []string{"created"}},
+		{"created", false, nil, false, `{"status":"created","finished":false}`, "cancel next_url next_url_post", "pending", []string{"created"}},
 		{"started", false, []outcome{}, true, `{"status":"started","finished":false}`, "cancel", "pending", []string{"created", "started"}},
 		{"submitted", false, []outcome{{Status: payment.Submitted}}, true, `{"status":"submitted","finished":false}`, "", "pending", []string{"created", "started", "submitted"}},
 		{"capturable", true, []outcome{{Status: payment.Capturable}}, true, `{"status":"capturable","finished":false}`, "cancel capture", "pending", []string{"created", "started", "submitted", "capturable"}},

@@ -1,6 +1,8 @@
 package stripeprovider
 
 import (
+	"fmt"
+
 	"github.com/stripe/stripe-go/v82"
 
 	"github.com/portico-gov/portico/internal/payment"
@@ -22,14 +24,27 @@ import (
 //     decline, or error P0050 when Stripe failed to process it; an
 //     intent canceled by the service is cancelled (P0040).
 //
-// Card brand and last digits come from the latest charge, for the
-// receipt.
+// The card (brand, first and last digits, expiry, funding as the card
+// type, the billing name as the cardholder's) comes from the latest
+// charge, for the receipt and GOV.UK Pay's card_details.
 func Map(s *stripe.CheckoutSession) payment.Outcome {
 	pi := s.PaymentIntent
 	o := payment.Outcome{}
 	if pi != nil && pi.LatestCharge != nil && pi.LatestCharge.PaymentMethodDetails != nil && pi.LatestCharge.PaymentMethodDetails.Card != nil {
 		card := pi.LatestCharge.PaymentMethodDetails.Card
 		o.CardBrand, o.LastDigits = string(card.Brand), card.Last4
+		if len(card.IIN) >= 6 {
+			o.FirstDigits = card.IIN[:6]
+		}
+		if card.ExpMonth > 0 && card.ExpYear > 0 {
+			o.ExpiryDate = fmt.Sprintf("%02d/%02d", card.ExpMonth, card.ExpYear%100)
+		}
+		if card.Funding == stripe.CardFundingCredit || card.Funding == stripe.CardFundingDebit {
+			o.CardType = string(card.Funding)
+		}
+		if bd := pi.LatestCharge.BillingDetails; bd != nil {
+			o.CardholderName = bd.Name
+		}
 	}
 	switch s.Status {
 	case stripe.CheckoutSessionStatusComplete:

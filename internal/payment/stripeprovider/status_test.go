@@ -129,3 +129,33 @@ func TestRefundStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestMapCardDetails: the latest charge's card gives GOV.UK Pay's
+// card_details: the first six digits of the IIN, the expiry as MM/YY,
+// credit or debit (any other funding is unknown) and the billing name.
+func TestMapCardDetails(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		card    stripe.ChargePaymentMethodDetailsCard
+		billing *stripe.ChargeBillingDetails
+		want    payment.Outcome
+	}{
+		{"everything", stripe.ChargePaymentMethodDetailsCard{Brand: "visa", Last4: "4242", IIN: "42424242", ExpMonth: 4, ExpYear: 2029, Funding: stripe.CardFundingCredit},
+			&stripe.ChargeBillingDetails{Name: "Ana Citizen"},
+			payment.Outcome{Status: payment.Success, CardBrand: "visa", LastDigits: "4242", FirstDigits: "424242", ExpiryDate: "04/29", CardType: "credit", CardholderName: "Ana Citizen"}},
+		{"debit, no name", stripe.ChargePaymentMethodDetailsCard{Brand: "mastercard", Last4: "4444", ExpMonth: 12, ExpYear: 2030, Funding: stripe.CardFundingDebit},
+			nil, payment.Outcome{Status: payment.Success, CardBrand: "mastercard", LastDigits: "4444", ExpiryDate: "12/30", CardType: "debit"}},
+		{"prepaid is no card type", stripe.ChargePaymentMethodDetailsCard{Brand: "visa", Last4: "0000", IIN: "4000", Funding: stripe.CardFundingPrepaid},
+			nil, payment.Outcome{Status: payment.Success, CardBrand: "visa", LastDigits: "0000"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.card
+			s := &stripe.CheckoutSession{Status: stripe.CheckoutSessionStatusComplete, PaymentStatus: stripe.CheckoutSessionPaymentStatusPaid,
+				PaymentIntent: &stripe.PaymentIntent{Status: stripe.PaymentIntentStatusSucceeded,
+					LatestCharge: &stripe.Charge{BillingDetails: tc.billing, PaymentMethodDetails: &stripe.ChargePaymentMethodDetails{Card: &c}}}}
+			if got := stripeprovider.Map(s); got != tc.want {
+				t.Errorf("got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
