@@ -13,6 +13,9 @@
 #   bash bench/gateway.sh
 #   ROUNDS=5 BENCHTIME=5s bash bench/gateway.sh
 #   OUT=/tmp/gw.txt bash bench/gateway.sh      # keep the raw output
+#   BIN=/tmp/bench.test bash bench/gateway.sh  # a test binary built before
+#                                               # (go test -c -o /tmp/bench.test ./bench),
+#                                               # e.g. of another commit
 #
 # nginx (apt-get install nginx) is started by the benchmark on loopback
 # with a generated configuration in a temporary directory; without it the
@@ -26,7 +29,11 @@ OUT=${OUT:-$(mktemp)}
 cd "$(dirname "$0")/.."
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || echo "nginx is not installed: the nginx rows are skipped" >&2
 
-PORTICO_BENCH_ROUNDS=$ROUNDS go test -run '^$' -bench '^BenchmarkGatewayHTTP$' -benchtime "$BENCHTIME" -count 1 -timeout 60m ./bench/ | tee "$OUT"
+if [[ -n "${BIN:-}" ]]; then
+	(cd bench && PORTICO_BENCH_ROUNDS=$ROUNDS "$BIN" -test.run '^$' -test.bench '^BenchmarkGatewayHTTP$' -test.benchtime "$BENCHTIME" -test.count 1 -test.timeout 60m) | tee "$OUT"
+else
+	PORTICO_BENCH_ROUNDS=$ROUNDS go test -run '^$' -bench '^BenchmarkGatewayHTTP$' -benchtime "$BENCHTIME" -count 1 -timeout 60m ./bench/ | tee "$OUT"
+fi
 
 echo
 echo "medians of $ROUNDS rounds (raw output: $OUT)"
