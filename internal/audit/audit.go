@@ -34,7 +34,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -241,17 +240,12 @@ func (l *Log) appendEntries(ctx context.Context, tx *sql.Tx, es []*Entry) error 
 			return fmt.Errorf("audit: append %s: %w", e.Action, err)
 		}
 		e.Hash, prev = h, h
-	}
-	for rest := es; len(rest) > 0; {
-		n := min(len(rest), insertRows)
-		args := make([]any, 0, n*insertColumns)
-		for _, e := range rest[:n] {
-			args = append(args, e.Seq, e.At, e.Actor, e.Action, e.Subject, e.AgencyID, e.RequestID, string(e.Detail), e.PrevHash, e.Hash, personID(e.person))
+		if _, err := l.db.ExecHot(ctx, tx,
+			`INSERT INTO audit_entries (seq, at, actor, action, subject, agency_id, request_id, detail, prev_hash, hash, person_id)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			e.Seq, e.At, e.Actor, e.Action, e.Subject, e.AgencyID, e.RequestID, string(e.Detail), e.PrevHash, e.Hash, personID(e.person)); err != nil {
+			return fmt.Errorf("audit: append %s: %w", e.Action, err)
 		}
-		if _, err := l.db.ExecHot(ctx, tx, insertEntries(n), args...); err != nil {
-			return fmt.Errorf("audit: append %s: %w", rest[0].Action, err)
-		}
-		rest = rest[n:]
 	}
 	if _, err := l.db.ExecHot(ctx, tx, `UPDATE audit_head SET hash = $1 WHERE id = $2`, prev, chain); err != nil {
 		return fmt.Errorf("audit: append %s: head: %w", es[len(es)-1].Action, err)
@@ -267,43 +261,6 @@ func (l *Log) appendEntries(ctx context.Context, tx *sql.Tx, es []*Entry) error 
 	}
 	return nil
 }
-
-// A batch's entries are inserted insertRows at a time by one multi-row
-// INSERT: on PostgreSQL each statement is a round trip to the server, and
-// a group commit of n entries would otherwise make n of them. The
-// statement's text depends only on its row count (1 to insertRows), so at
-// most insertRows texts are prepared (storage's hot statements).
-const (
-	insertRows    = 32
-	insertColumns = 11
-)
-
-// insertEntries is the INSERT of n entries (1 <= n <= insertRows).
-func insertEntries(n int) string { return insertTexts[n] }
-
-// insertTexts are the INSERTs of 1 to insertRows entries, built once at
-// start and only read after.
-var insertTexts = func() (q [insertRows + 1]string) {
-	for k := 1; k <= insertRows; k++ {
-		var b strings.Builder
-		b.WriteString(`INSERT INTO audit_entries (seq, at, actor, action, subject, agency_id, request_id, detail, prev_hash, hash, person_id) VALUES `)
-		for r := range k {
-			if r > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('(')
-			for c := range insertColumns {
-				if c > 0 {
-					b.WriteString(", ")
-				}
-				fmt.Fprintf(&b, "$%d", r*insertColumns+c+1)
-			}
-			b.WriteByte(')')
-		}
-		q[k] = b.String()
-	}
-	return q
-}()
 
 // Chains is the number of hash chains (rows of audit_head).
 const Chains = 8

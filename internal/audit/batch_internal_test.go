@@ -12,15 +12,16 @@ import (
 	"github.com/portico-gov/portico/internal/storage/storagetest"
 )
 
-// TestAppendEntriesInChunks: a batch is inserted insertRows entries per
-// statement; batches below, at and across that size are stored whole, in
-// order, each entry linked to the one before and hashed as acknowledged.
-func TestAppendEntriesInChunks(t *testing.T) {
+// TestAppendEntriesBatches: a group commit's batch (appendEntries with
+// one head reservation for all) of any size is stored whole, in order,
+// each entry linked to the one before, hashed as acknowledged, and
+// naming its person.
+func TestAppendEntriesBatches(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorSystem, ID: "test"})
 		l := New(db, platform.NewFakeClock(time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)), nil)
 		total := 0
-		for _, n := range []int{1, insertRows - 1, insertRows, insertRows + 1, 2*insertRows + 7} {
+		for _, n := range []int{1, 2, 31, 32, 33, 71} {
 			es := make([]*Entry, n)
 			for i := range es {
 				e, err := l.entry(ctx, Record{Action: "test.chunk", Subject: fmt.Sprintf("batch%d-%d", n, i), Person: fmt.Sprintf("p%d", i%3)})
