@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Plug-in calls per second and latency (p50, p99) under concurrency,
 # direct to the example vehicle-registry plug-in, through nginx
-# proxy_pass, and through Portico's gateway behind a bare HTTP front
+# proxy_pass, and through Portico's gateway behind a bare HTTP front, in
+# the benchmark's process and in a process of its own
 # (BenchmarkGatewayHTTP in bench/gateway_http_test.go), on SQLite and, with
-# PORTICO_TEST_POSTGRES_URL, PostgreSQL. Each round runs the three in an
+# PORTICO_TEST_POSTGRES_URL, PostgreSQL. Each round runs the four in an
 # order rotated per round; the script prints every round, then per engine
-# and server the medians and the median of the per-round ratios to nginx.
+# and server the medians, the latency added to direct's (+p50, +p99: the
+# server's median less direct's) and the median of the per-round ratios
+# to nginx.
 #
 #   bash bench/gateway.sh
 #   ROUNDS=5 BENCHTIME=5s bash bench/gateway.sh
 #   OUT=/tmp/gw.txt bash bench/gateway.sh      # keep the raw output
+#   BIN=/tmp/bench.test bash bench/gateway.sh  # a test binary built before
+#                                               # (go test -c -o /tmp/bench.test ./bench),
+#                                               # e.g. of another commit
 #
 # nginx (apt-get install nginx) is started by the benchmark on loopback
 # with a generated configuration in a temporary directory; without it the
@@ -23,7 +29,11 @@ OUT=${OUT:-$(mktemp)}
 cd "$(dirname "$0")/.."
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || echo "nginx is not installed: the nginx rows are skipped" >&2
 
-PORTICO_BENCH_ROUNDS=$ROUNDS go test -run '^$' -bench '^BenchmarkGatewayHTTP$' -benchtime "$BENCHTIME" -count 1 -timeout 60m ./bench/ | tee "$OUT"
+if [[ -n "${BIN:-}" ]]; then
+	(cd bench && PORTICO_BENCH_ROUNDS=$ROUNDS "$BIN" -test.run '^$' -test.bench '^BenchmarkGatewayHTTP$' -test.benchtime "$BENCHTIME" -test.count 1 -test.timeout 60m) | tee "$OUT"
+else
+	PORTICO_BENCH_ROUNDS=$ROUNDS go test -run '^$' -bench '^BenchmarkGatewayHTTP$' -benchtime "$BENCHTIME" -count 1 -timeout 60m ./bench/ | tee "$OUT"
+fi
 
 echo
 echo "medians of $ROUNDS rounds (raw output: $OUT)"
@@ -50,7 +60,12 @@ function median(arr, key, cnt,    v, i, j, t) {
 	return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
 }
 END {
-	printf "%-9s %-8s %10s %9s %9s %12s\n", "engine", "server", "calls/s", "p50-ms", "p99-ms", "vs nginx"
+	printf "%-9s %-16s %10s %9s %9s %10s %10s %9s\n", "engine", "server", "calls/s", "p50-ms", "p99-ms", "+p50-ms", "+p99-ms", "vs nginx"
+	# added latency: the median p50 (p99) of a server less that of direct, same engine
+	for (k = 1; k <= keys; k++) {
+		key = order[k]; split(key, ks, SUBSEP)
+		if (ks[2] == "direct") { D50[ks[1]] = median(P50, key, n[key]); D99[ks[1]] = median(P99, key, n[key]) }
+	}
 	for (k = 1; k <= keys; k++) {
 		key = order[k]; split(key, ks, SUBSEP); engine = ks[1]; server = ks[2]
 		# the median of the per-round ratios calls/s(server) / calls/s(nginx)
@@ -62,6 +77,9 @@ END {
 				ratio[key, ++cnt] = byRound[engine, rs[2], server] / byRound[engine, rs[2], "nginx"]
 		}
 		rtxt = cnt ? sprintf("%.2fx", median(ratio, key, cnt)) : "-"
-		printf "%-9s %-8s %10.0f %9.3f %9.2f %12s\n", engine, server, median(R, key, n[key]), median(P50, key, n[key]), median(P99, key, n[key]), rtxt
+		m50 = median(P50, key, n[key]); m99 = median(P99, key, n[key])
+		a50 = (engine in D50) ? sprintf("%.3f", m50 - D50[engine]) : "-"
+		a99 = (engine in D99) ? sprintf("%.2f", m99 - D99[engine]) : "-"
+		printf "%-9s %-16s %10.0f %9.3f %9.2f %10s %10s %9s\n", engine, server, median(R, key, n[key]), m50, m99, a50, a99, rtxt
 	}
 }' "$OUT"

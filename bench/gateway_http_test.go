@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +21,7 @@ import (
 	"github.com/portico-gov/portico/internal/gateway"
 	"github.com/portico-gov/portico/internal/gateway/gatewaytest"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
 )
 
@@ -39,6 +42,14 @@ import (
 //     a freshly minted ES256 token, the call, response validation against
 //     the OpenAPI document, the audit entry committed in the hash-chained
 //     log before the answer is written) and writes the plug-in's answer.
+//     The front runs in the benchmark's process, beside the client and
+//     the plug-in.
+//   - server=gateway-process: the same front in a process of its own
+//     (this test binary again, running TestGatewayFrontProcess on the
+//     same database), as nginx runs in processes of its own and as
+//     Portico runs in production. On a machine shared with other work
+//     the kernel shares the CPU per thread, so a proxy in its own
+//     process gets a share of its own; this row compares like with like.
 //
 // So every path has exactly one HTTP hop more than direct, except direct.
 // Each (engine, round) runs the three servers one after the other in an
@@ -58,7 +69,15 @@ func BenchmarkGatewayHTTP(b *testing.B) {
 	}
 	for _, d := range storagetest.Dialects(b) {
 		b.Run(string(d), func(b *testing.B) {
-			db := storagetest.Open(b, d)
+			dbURL := storagetest.NewURL(b, d)
+			db, err := storage.Open(context.Background(), dbURL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			if _, err := db.Migrate(context.Background()); err != nil {
+				b.Fatal(err)
+			}
 			env := gatewaytest.New(b, db, gatewaytest.Timeouts{})
 			env.GiveConsent(b, gatewayCall.Person) // the call carries the person's name: without their consent it is refused (502)
 			env.SetHandler(vehicleregistry.NewServer(vehicleregistry.Config{Issuer: env.Issuer.URL}).Handler())
@@ -82,6 +101,12 @@ func BenchmarkGatewayHTTP(b *testing.B) {
 				{"direct", env.Plugin.URL + path, auth},
 				{"nginx", "", auth},
 				{"gateway", startGatewayFront(b, g) + path, nil},
+				{"gateway-process", "", nil},
+			}
+			if u, err := startGatewayProcess(b, dbURL, env.Issuer.URL); err != nil {
+				b.Fatalf("the gateway's own process: %v", err)
+			} else {
+				servers[3].url = u + path
 			}
 			if u, err := startNginx(b, env.Plugin.URL); err != nil {
 				b.Logf("nginx: %v; server=nginx is skipped", err)
@@ -113,7 +138,7 @@ var gatewayCall = gateway.Request{Agency: "dmv", Service: "vehicle-registration-
 // the plug-in through g, and returns its base URL. It is as bare as the
 // direct baseline's server: no middleware, so what it adds is the
 // gateway.
-func startGatewayFront(b *testing.B, g *gateway.Gateway) string {
+func startGatewayFront(b testing.TB, g *gateway.Gateway) string {
 	b.Helper()
 	actor := platform.Actor{Kind: platform.ActorStaff, ID: "casey", Grants: []platform.Grant{{Agency: "dmv", Role: "caseworker"}}}
 	mux := http.NewServeMux()
@@ -249,4 +274,89 @@ func waitListening(url string, exited <-chan error) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return errors.New("nginx did not listen within 10s")
+}
+
+// The environment that makes this test binary the gateway's own process
+// (startGatewayProcess, TestGatewayFrontProcess).
+const (
+	frontEnvDB     = "PORTICO_BENCH_GATEWAY_DB"
+	frontEnvIssuer = "PORTICO_BENCH_GATEWAY_ISSUER"
+	frontReady     = "gateway front listening at "
+)
+
+// startGatewayProcess starts this test binary again as the gateway front
+// (TestGatewayFrontProcess) over the database at dbURL, which
+// gatewaytest.New has set up, signing as issuer, and returns the front's
+// base URL. The process ends when b does (its standard input closes).
+func startGatewayProcess(b *testing.B, dbURL, issuer string) (string, error) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGatewayFrontProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), frontEnvDB+"="+dbURL, frontEnvIssuer+"="+issuer)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	exited := make(chan error, 1)
+	stop := func() {
+		stdin.Close()
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), frontReady); ok {
+				ready <- u
+				break
+			}
+		}
+		close(ready)
+		_, _ = io.Copy(io.Discard, stdout)
+		exited <- cmd.Wait()
+	}()
+	select {
+	case u, ok := <-ready:
+		if !ok {
+			stop()
+			return "", errors.New("the process ended before it listened")
+		}
+		b.Cleanup(stop)
+		return u, nil
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		<-exited
+		return "", errors.New("the process did not listen within 2 minutes")
+	}
+}
+
+// TestGatewayFrontProcess is not a test: it is the gateway front of
+// BenchmarkGatewayHTTP's server=gateway-process, in a process of its own
+// (startGatewayProcess). Run any other way it skips.
+func TestGatewayFrontProcess(t *testing.T) {
+	dbURL := os.Getenv(frontEnvDB)
+	if dbURL == "" {
+		t.Skip("the gateway front of BenchmarkGatewayHTTP; it runs only when the benchmark starts it")
+	}
+	db, err := storage.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	env := gatewaytest.Attach(t, db, os.Getenv(frontEnvIssuer))
+	url := startGatewayFront(t, env.Gateway(t, gateway.Config{}))
+	fmt.Printf("%s%s\n", frontReady, url)
+	_, _ = io.Copy(io.Discard, os.Stdin) // serve until the benchmark closes stdin
 }

@@ -423,7 +423,8 @@ func (s *Service) History(ctx context.Context, actor platform.Actor, before int6
 // Covers reports whether an active (not withdrawn, not expired) consent
 // of accountID for agency's service and plugin covers every datum in data
 // (empty data: true, nothing personal is carried). The gateway asks it
-// before every call for a person; it is not audited here (the gateway
+// before every call for a person, so its query is a hot statement
+// (prepared once, storage.DB.HotRead); it is not audited here (the gateway
 // audits the call or its refusal).
 func (s *Service) Covers(ctx context.Context, accountID, agency, service, plugin string, data []string) (bool, error) {
 	if len(data) == 0 {
@@ -433,7 +434,7 @@ func (s *Service) Covers(ctx context.Context, accountID, agency, service, plugin
 		return false, nil
 	}
 	now := s.clock.Now().UTC()
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT data FROM consents WHERE account_id = $1 AND plugin_id = $2 AND agency_id = $3 AND service_id = $4
+	rows, err := s.db.HotRead().QueryContext(ctx, `SELECT data FROM consents WHERE account_id = $1 AND plugin_id = $2 AND agency_id = $3 AND service_id = $4
 		AND withdrawn_at IS NULL AND expires_at > $5`, accountID, plugin, agency, service, now)
 	if err != nil {
 		return false, fmt.Errorf("consent: covers: %w", err)

@@ -82,12 +82,7 @@ func New(tb testing.TB, db *storage.DB, to Timeouts) *Env {
 	if _, err := demo.Seed(ctx, ten); err != nil {
 		tb.Fatal(err)
 	}
-	if e.Box, err = secrets.New([]byte(strings.Repeat("k", 32))); err != nil {
-		tb.Fatal(err)
-	}
-	if e.Registry, err = plugin.New(db, e.Log, clock, e.Box, plugin.Config{EventTypes: []string{"gov.portico.case.transitioned", "gov.portico.case.document_issued"}}); err != nil {
-		tb.Fatal(err)
-	}
+	e.registry(tb, clock)
 	e.Issuer = httptest.NewServer(http.HandlerFunc(e.serveIssuer))
 	tb.Cleanup(e.Issuer.Close)
 	if e.OIDC, err = oidc.New(oidc.Config{Issuer: e.Issuer.URL}, db, e.Log, clock, e.Box, noAccounts{}); err != nil {
@@ -138,10 +133,55 @@ func New(tb testing.TB, db *storage.DB, to Timeouts) *Env {
 	} else if _, err := e.Catalog.PublishWith(sctx, "dmv", "renewal.yaml", renewal, pluginRefs{e.Registry}); err != nil {
 		tb.Fatal(err)
 	}
-	if e.Consents, err = consent.New(db, e.Log, events.NewBus(clock), clock, e.Catalog, e.Registry, consent.Config{
+	e.consents(tb, clock)
+	return e
+}
+
+// registry builds e.Box (a fixed key, so every env on a database opens
+// what another sealed) and e.Registry.
+func (e *Env) registry(tb testing.TB, clock platform.Clock) {
+	tb.Helper()
+	var err error
+	if e.Box, err = secrets.New([]byte(strings.Repeat("k", 32))); err != nil {
+		tb.Fatal(err)
+	}
+	if e.Registry, err = plugin.New(e.DB, e.Log, clock, e.Box, plugin.Config{EventTypes: []string{"gov.portico.case.transitioned", "gov.portico.case.document_issued"}}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// consents builds e.Consents over e's catalog and registry.
+func (e *Env) consents(tb testing.TB, clock platform.Clock) {
+	tb.Helper()
+	var err error
+	if e.Consents, err = consent.New(e.DB, e.Log, events.NewBus(clock), clock, e.Catalog, e.Registry, consent.Config{
 		Subject: func(p, a string) string { return gateway.PairwiseSubject(e.Box, p, a) }}); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// Attach builds the services of an environment over db, which New (in
+// this process or another) has set up, signing tokens as issuer (that
+// env's Issuer.URL). It starts no server and registers nothing, so the
+// gateway it gives calls the plug-in server New registered. A benchmark
+// uses it to run the gateway in a process of its own, as a reverse proxy
+// it is compared with runs in its own. Issuer and Plugin are nil.
+func Attach(tb testing.TB, db *storage.DB, issuer string) *Env {
+	tb.Helper()
+	clock := platform.SystemClock{}
+	e := &Env{DB: db, Log: audit.New(db, clock, nil)}
+	ten, err := tenancy.New(db, e.Log, clock)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.registry(tb, clock)
+	if e.OIDC, err = oidc.New(oidc.Config{Issuer: issuer}, db, e.Log, clock, e.Box, noAccounts{}); err != nil {
+		tb.Fatal(err)
+	}
+	if e.Catalog, err = catalog.New(db, e.Log, clock, ten); err != nil {
+		tb.Fatal(err)
+	}
+	e.consents(tb, clock)
 	return e
 }
 
