@@ -340,12 +340,20 @@ func (s *Service) finishCall(ctx context.Context, row pluginCallRow, w *Workflow
 		if err := s.entry(ctx, tx, c.ID, "note", true, "", detail); err != nil {
 			return err
 		}
+		// A declared answer is an exchange that worked ("ok"), but a 4xx
+		// one is the plug-in saying no (a time already taken): the audit
+		// entry and the event carry its status so neither reads as done.
+		auditDetail := map[string]any{"reference": c.Reference, "plugin": row.plugin, "operation": row.operation, "call": row.id, "outcome": outcome, "attempts": attempts}
+		eventData := map[string]any{"plugin": row.plugin, "operation": row.operation, "call": row.id, "outcome": status, "reason": outcome}
+		if status == "ok" {
+			auditDetail["status"] = reply.Status
+			eventData["status"] = reply.Status
+		}
 		if _, err := s.audit.Append(ctx, tx, audit.Record{Action: "case.plugin_call", Subject: "case:" + c.ID, AgencyID: c.AgencyID,
-			Detail: map[string]any{"reference": c.Reference, "plugin": row.plugin, "operation": row.operation, "call": row.id, "outcome": outcome, "attempts": attempts}}); err != nil {
+			Detail: auditDetail}); err != nil {
 			return err
 		}
-		if err := s.emit(ctx, tx, c, EventPluginCalled, map[string]any{"plugin": row.plugin, "operation": row.operation, "call": row.id,
-			"outcome": status, "reason": outcome}); err != nil {
+		if err := s.emit(ctx, tx, c, EventPluginCalled, eventData); err != nil {
 			return err
 		}
 		if status != "ok" || pa == nil || pa.Decide == nil {

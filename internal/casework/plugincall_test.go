@@ -358,6 +358,19 @@ func TestPluginCalls(t *testing.T) {
 				outcomes: []string{"call_plugin:find-vehicle:queued", "call_plugin:find-vehicle:ok", "plugin_decision:find-vehicle:staff:refused"}},
 			{name: "an answer without the value leaves the case for staff", plate: "ZZ999", typ: "car", state: "submitted",
 				outcomes: []string{"call_plugin:find-vehicle:queued", "call_plugin:find-vehicle:ok", "plugin_decision:find-vehicle:staff:no_value"}},
+			{name: "a declared no is recorded with its status", plate: "ZZ000001", typ: "car", state: "submitted",
+				outcomes: []string{"call_plugin:find-vehicle:queued", "call_plugin:find-vehicle:ok", "plugin_decision:find-vehicle:staff:no_value"},
+				check: func(t *testing.T, f *flowEnv, c casework.Case) {
+					// The exchange worked, but the plug-in said no (404, as
+					// its OpenAPI document declares): the audit entry and
+					// the event say so, so neither reads as done.
+					if n := f.count(`SELECT COUNT(*) FROM audit_entries WHERE action = 'case.plugin_call' AND subject = $1 AND CAST(detail AS TEXT) LIKE '%"status":404%'`, "case:"+c.ID); n != 1 {
+						t.Fatalf("audit entries with the plug-in's 404: %d", n)
+					}
+					if n := f.count(`SELECT COUNT(*) FROM event_log WHERE type = 'gov.portico.case.plugin_called' AND subject = $1 AND CAST(data AS TEXT) LIKE '%"status":404%'`, "case:"+c.ID); n != 1 {
+						t.Fatalf("plugin_called events with the plug-in's 404: %d", n)
+					}
+				}},
 			{name: "a value not in the map leaves the case for staff", plate: "EX4KQ218", typ: "car", state: "submitted",
 				handler: func(real http.Handler) http.Handler {
 					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
