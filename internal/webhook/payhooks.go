@@ -24,7 +24,7 @@ import (
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/payment"
-	"github.com/portico-gov/portico/internal/payment/payapi"
+	"github.com/portico-gov/portico/internal/payment/payresource"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
@@ -119,8 +119,8 @@ func PayEventType(e events.Event) string {
 }
 
 // Payments is what the webhooks need of the payment block: what
-// payapi.Describe reads a payment with.
-type Payments = payapi.Reader
+// payresource.Describe reads a payment with.
+type Payments = payresource.Reader
 
 // PayConfig tunes payment webhooks; zero values take the defaults.
 type PayConfig struct {
@@ -325,9 +325,9 @@ type PayMessage struct {
 }
 
 // PaymentResource is a payment exactly as GET /v1/payments/{id} answers
-// it: one builder (payapi.Resource) makes both, so a webhook's resource
+// it: one builder (payresource.Resource) makes both, so a webhook's resource
 // and the API never disagree.
-type PaymentResource = payapi.Payment
+type PaymentResource = payresource.Payment
 
 // payTime is how Pay writes times: UTC with milliseconds.
 func payTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
@@ -369,7 +369,7 @@ func (h *PayHooks) FanOut(ctx context.Context, e events.Event) error {
 		return nil
 	}
 	paymentID := strings.TrimPrefix(e.Subject, "payment:")
-	resource, err := payapi.Describe(ctx, h.payments, strings.TrimRight(h.cfg.PublicURL(), "/"), e.AgencyID, paymentID)
+	resource, err := payresource.Describe(ctx, h.payments, strings.TrimRight(h.cfg.PublicURL(), "/"), e.AgencyID, paymentID)
 	if platform.ErrorCode(err) == platform.CodeNotFound {
 		return nil // nothing to describe (cannot happen: payments are never deleted)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/payment"
-	"github.com/portico-gov/portico/internal/payment/payapi"
+	"github.com/portico-gov/portico/internal/payment/payresource"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
@@ -222,8 +222,8 @@ func TestPayWebhookDelivery(t *testing.T) {
 			t.Errorf("message: %+v", first)
 		}
 		// The resource is the payment exactly as GET /v1/payments/{id}
-		// answers it (one builder, payapi.Resource).
-		api, err := payapi.Describe(ctx, r.payments, rigPublicURL, "adams-treasurer", p.ID)
+		// answers it (one builder, payresource.Resource).
+		api, err := payresource.Describe(ctx, r.payments, rigPublicURL, "adams-treasurer", p.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,6 @@
 package payapi
 
 import (
-	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/payment"
+	"github.com/portico-gov/portico/internal/payment/payresource"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/web"
@@ -94,9 +94,8 @@ func New(db *storage.DB, payments *payment.Service, keys *Keys, log *audit.Log, 
 	return &API{db: db, payments: payments, keys: keys, audit: log, cfg: cfg, logger: cfg.Logger, limiters: map[string]*rate.Limiter{}}, nil
 }
 
-// SecurePath is where a payment's _links.next_url_post sends the payer:
-// a form POST of chargeTokenId, as GOV.UK Pay's /secure.
-const SecurePath = "/pay/secure"
+// SecurePath is payresource.SecurePath: where next_url_post sends the payer.
+const SecurePath = payresource.SecurePath
 
 // Register adds the API's routes to s, and POST SecurePath, which the
 // payer's browser sends from the agency's site: it is exempt from the
@@ -356,27 +355,6 @@ func (a *API) replay(c *call, idem, hash string, now time.Time) (done bool, perr
 	c.w.Header().Set("Location", c.base+"/v1/payments/"+p.PaymentID)
 	writeJSON(c.w, http.StatusOK, p)
 	return true, nil
-}
-
-// Reader is what Describe reads a payment with (payment.Service).
-type Reader interface {
-	Get(ctx context.Context, agency, id string) (payment.Payment, error)
-	APIDetails(ctx context.Context, ids []string) (map[string]payment.APIDetail, error)
-}
-
-// Describe reads agency's payment id and returns it exactly as
-// GET /v1/payments/{id} answers (base: Portico's public URL, no trailing
-// slash). Another agency's payment, or none, is CodeNotFound.
-func Describe(ctx context.Context, r Reader, base, agency, id string) (Payment, error) {
-	p, err := r.Get(ctx, agency, id)
-	if err != nil {
-		return Payment{}, err
-	}
-	ds, err := r.APIDetails(ctx, []string{p.ID})
-	if err != nil {
-		return Payment{}, err
-	}
-	return Resource(base, p, ds[p.ID]), nil
 }
 
 // fromValidate turns payment.Validate's mistake into Pay's error.
