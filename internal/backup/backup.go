@@ -19,8 +19,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -123,4 +125,31 @@ func ReadManifest(dir string) (Manifest, error) {
 		}
 	}
 	return m, nil
+}
+
+// libpqURL is url for PostgreSQL's own tools: pgx, which Portico
+// connects with, accepts parameters libpq does not (its pool settings,
+// statement caches, query modes), and pg_dump and pg_restore refuse a URI
+// with a parameter they do not know. Those are dropped; everything libpq
+// knows (sslmode, options, application_name, …) is kept.
+func libpqURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.RawQuery == "" {
+		return raw
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") || pgxOnly[k] {
+			q.Del(k)
+		}
+	}
+	// Spaces as %20: libpq decodes %XX only, not "+".
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+	return u.String()
+}
+
+// pgxOnly are pgx's connection-string parameters that are not libpq's.
+var pgxOnly = map[string]bool{
+	"statement_cache_capacity": true, "description_cache_capacity": true, "default_query_exec_mode": true,
+	"prefer_simple_protocol": true, "min_read_buffer_size": true,
 }

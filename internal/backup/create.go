@@ -133,7 +133,7 @@ func Create(ctx context.Context, o Options) (Manifest, error) {
 		add(f)
 	case storage.Postgres:
 		out := filepath.Join(stage, DumpName)
-		args := []string{"--format=custom", "--no-owner", "--file=" + out, "--dbname=" + target}
+		args := []string{"--format=custom", "--no-owner", "--file=" + out, "--dbname=" + libpqURL(target)}
 		tool, err := o.LookPath("pg_dump")
 		if err != nil {
 			return m, &ToolMissingError{Tool: "pg_dump", Command: "pg_dump --format=custom --no-owner --file=" + filepath.Join(to, DumpName) + " --dbname='" + redact(target) + "'"}

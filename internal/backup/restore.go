@@ -170,7 +170,7 @@ func checkSQLite(ctx context.Context, path string) error {
 // pg_restore, in one transaction. Without force the database must hold
 // no tables of its own.
 func restorePostgres(ctx context.Context, o RestoreOptions, url, archive string) error {
-	args := []string{"--no-owner", "--exit-on-error", "--single-transaction", "--dbname=" + url}
+	args := []string{"--no-owner", "--exit-on-error", "--single-transaction", "--dbname=" + libpqURL(url)}
 	if o.Force {
 		args = append(args, "--clean", "--if-exists")
 	} else {

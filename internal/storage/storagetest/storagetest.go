@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -312,14 +313,16 @@ func createPostgresDB(t testing.TB, adminURL, template string) string {
 	}
 	u.Path = "/" + name
 	// A test database does not outlive the server's own crash, so its
-	// commits need not wait for the disk: synchronous_commit=off (a
-	// runtime parameter pgx sends on connecting) keeps every guarantee a
-	// test can observe (a commit is visible and ordered as before; the
-	// kill tests kill Portico, not PostgreSQL) and spares each commit a
-	// flush of the write-ahead log on a machine where hundreds of tests
-	// commit at once.
+	// commits need not wait for the disk: synchronous_commit=off keeps
+	// every guarantee a test can observe (a commit is visible and ordered
+	// as before; the kill tests kill Portico, not PostgreSQL) and spares
+	// each commit a flush of the write-ahead log on a machine where
+	// hundreds of tests commit at once. It is set through libpq's
+	// "options" parameter, which pgx sends too and pg_dump accepts
+	// (the backup tests hand this URL to it).
+	// Spaces as %20: neither pgx nor libpq reads "+" as a space.
 	q := u.Query()
-	q.Set("synchronous_commit", "off")
-	u.RawQuery = q.Encode()
+	q.Set("options", "-c synchronous_commit=off")
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
 	return u.String()
 }
