@@ -52,7 +52,7 @@ type ApplicationList struct {
 
 // Drafts is what the application endpoints need of the applying block.
 type Drafts interface {
-	Dashboard(ctx context.Context, by platform.Actor) (drafts, submitted []application.Summary, err error)
+	DashboardPage(ctx context.Context, by platform.Actor, older string) (application.DashboardPage, error)
 }
 
 // Cases is what the application endpoints need of the casework block.
@@ -100,9 +100,17 @@ func (h *Applications) list(r *http.Request, p Principal) (any, error) {
 	}
 	out := ApplicationList{Applications: []Application{}, Drafts: []Draft{}}
 	if h.Drafts != nil {
-		drafts, _, err := h.Drafts.Dashboard(ctx, platform.ActorFrom(ctx))
-		if err != nil {
-			return nil, err
+		// Every draft, page after page (the person's own rows).
+		var drafts []application.Summary
+		for older := ""; ; {
+			page, err := h.Drafts.DashboardPage(ctx, platform.ActorFrom(ctx), older)
+			if err != nil {
+				return nil, err
+			}
+			drafts = append(drafts, page.Drafts...)
+			if older = page.Older; older == "" {
+				break
+			}
 		}
 		for _, d := range drafts {
 			out.Drafts = append(out.Drafts, Draft{ID: d.App.ID, ServiceID: d.App.ServiceID, ServiceVersion: d.App.ServiceVersion,

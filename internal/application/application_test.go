@@ -3,6 +3,7 @@ package application_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"strings"
@@ -358,6 +359,65 @@ func TestDashboard(t *testing.T) {
 		}
 		if d, s, err := e.svc.Dashboard(e.ctx, platform.Actor{Kind: platform.ActorCitizen, ID: "acct-beto"}); err != nil || len(d)+len(s) != 0 {
 			t.Fatalf("Beto's dashboard: %v %v %v", d, s, err)
+		}
+	})
+}
+
+// TestDashboardPages: a person with more applications than a page holds
+// sees the most recent DashboardLimit, and Older leads through the rest,
+// each exactly once, in order, including applications changed in the
+// same instant; another person's application is not a page to continue
+// from.
+func TestDashboardPages(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := newEnv(t, db)
+		draft := fillMarriage(t, e)
+		if _, err := e.svc.Submit(e.ctx, ana, draft.ID, draft.Revision); err != nil {
+			t.Fatal(err)
+		}
+		// Copies of the submitted application, two at each instant.
+		const n = application.DashboardLimit + 31
+		base := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+		for i := range n {
+			if _, err := db.Write().ExecContext(e.ctx, `INSERT INTO applications (id, service_id, service_version, agency_id, account_id, status, answers, page, reference, created_at, updated_at, submitted_at)
+				SELECT $2, service_id, service_version, agency_id, account_id, status, answers, page, $3, created_at, $4, submitted_at FROM applications WHERE id = $1`,
+				draft.ID, fmt.Sprintf("copy-%03d", i), fmt.Sprintf("COPY-%03d", i), base.Add(time.Duration(i/2)*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		anaActor := platform.Actor{Kind: platform.ActorCitizen, ID: ana.AccountID}
+		seen := map[string]bool{}
+		var order []string
+		older, pages := "", 0
+		for {
+			page, err := e.svc.DashboardPage(e.ctx, anaActor, older)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			if len(page.Submitted) > application.DashboardLimit {
+				t.Fatalf("a page of %d", len(page.Submitted))
+			}
+			for _, s := range page.Submitted {
+				if seen[s.App.ID] {
+					t.Fatalf("%s listed twice", s.App.ID)
+				}
+				seen[s.App.ID] = true
+				order = append(order, s.App.ID)
+			}
+			if older = page.Older; older == "" {
+				break
+			}
+		}
+		if pages != 2 || len(seen) != n+1 || order[0] != draft.ID {
+			t.Fatalf("%d pages, %d applications (want 2 and %d), first %s", pages, len(seen), n+1, order[0])
+		}
+		// Most recent first: the copies from the last instant down.
+		if order[1] != fmt.Sprintf("copy-%03d", n-1) || order[len(order)-1] != "copy-000" {
+			t.Fatalf("order %v … %v", order[:3], order[len(order)-3:])
+		}
+		if _, err := e.svc.DashboardPage(e.ctx, platform.Actor{Kind: platform.ActorCitizen, ID: "acct-beto"}, "copy-005"); platform.ErrorCode(err) != platform.CodeInvalid {
+			t.Fatalf("Beto continuing from Ana's application: %v", err)
 		}
 	})
 }

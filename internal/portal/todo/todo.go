@@ -37,7 +37,7 @@ var templates embed.FS
 // Applications is the applying block: the person's drafts (to finish)
 // and sent applications (what they applied for). Audited there.
 type Applications interface {
-	Dashboard(ctx context.Context, by platform.Actor) (drafts, submitted []application.Summary, err error)
+	DashboardPage(ctx context.Context, by platform.Actor, older string) (application.DashboardPage, error)
 }
 
 // Cases is the casework block: unpaid fees and unanswered requests of
@@ -127,6 +127,10 @@ type view struct {
 	// WithdrawnService is the service of the deleted draft, for the
 	// satisfaction survey's panel ("" when not known).
 	WithdrawnService string
+	// Older links to the next page of applications ("" on the last);
+	// Paged says this page is not the first.
+	Older string
+	Paged bool
 }
 
 // serviceSlug is the shape of a service's id, checked before a link to
@@ -174,10 +178,13 @@ func (p *page) home(w http.ResponseWriter, r *http.Request) {
 	var g Gathered
 	var submitted []application.Summary
 	var err error
-	if g.Drafts, submitted, err = p.b.Applications.Dashboard(ctx, by); err != nil {
+	older := r.URL.Query().Get("older")
+	apps, err := p.b.Applications.DashboardPage(ctx, by, older)
+	if err != nil {
 		p.web.Error(w, r, err)
 		return
 	}
+	g.Drafts, submitted = apps.Drafts, apps.Submitted
 	if g.Owed, err = p.b.Cases.Owing(ctx, by); err != nil {
 		p.web.Error(w, r, err)
 		return
@@ -196,7 +203,10 @@ func (p *page) home(w http.ResponseWriter, r *http.Request) {
 	lang := string(pg.Lang)
 	today := reminder.DateOf(p.b.Clock.Now().In(loc))
 	agencies := agencyCache{b: p.b.Agencies, got: map[string]*tenancy.Agency{}}
-	v := view{Saved: r.URL.Query().Get("saved") != "", Withdrawn: r.URL.Query().Get("withdrawn") != ""}
+	v := view{Saved: r.URL.Query().Get("saved") != "", Withdrawn: r.URL.Query().Get("withdrawn") != "", Paged: older != ""}
+	if apps.Older != "" {
+		v.Older = "/dashboard?older=" + url.QueryEscape(apps.Older) + "#applied"
+	}
 	if v.Withdrawn && serviceSlug.MatchString(r.URL.Query().Get("service")) {
 		// The survey says "not found" itself for a slug that is not published.
 		v.WithdrawnService = r.URL.Query().Get("service")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -306,5 +307,43 @@ func golden(t *testing.T, name, body string) {
 			}
 		}
 		t.Fatalf("%s differs from its golden file in length", name)
+	}
+}
+
+// TestHomePagesApplications: with more applications than one page holds,
+// the home lists the most recent and links to the older ones, whose page
+// links back; a page to continue from that is not the person's own is a
+// 400, not a silent first page.
+func TestHomePagesApplications(t *testing.T) {
+	for _, d := range storagetest.Dialects(t) {
+		t.Run(string(d), func(t *testing.T) {
+			a, _, base := startApp(t, d)
+			ana := applicant(t, a, "ana.citizen@example.com")
+			sent := apply(t, a, ana, "adams-dog-licence", map[string]url.Values{
+				"dog": {"name": {"Rex"}, "sex": {"male"}, "neutered": {"yes"}}, "rabies": {},
+			}, map[string]string{"rabies": "certificate"}, false)
+			at := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+			for i := range application.DashboardLimit + 5 {
+				if _, err := a.DB.Write().Exec(`INSERT INTO applications (id, service_id, service_version, agency_id, account_id, status, answers, page, reference, created_at, updated_at, submitted_at)
+					SELECT $2, service_id, service_version, agency_id, account_id, status, answers, page, $3, created_at, $4, submitted_at FROM applications WHERE id = $1`,
+					sent.ID, fmt.Sprintf("old-%03d", i), fmt.Sprintf("OLD-%03d", i), at.Add(time.Duration(i)*time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b := signIn(t, base, "ana.citizen@example.com")
+			home := b.get("/dashboard")
+			link := regexp.MustCompile(`href="(/dashboard\?older=[^"#]+)#applied" id="older"`).FindStringSubmatch(home)
+			if link == nil || strings.Contains(home, "OLD-000") || strings.Contains(home, `id="newer"`) {
+				t.Fatalf("the first page: older link %v, lists the oldest: %v", link, strings.Contains(home, "OLD-000"))
+			}
+			older := b.get(strings.ReplaceAll(link[1], "&amp;", "&"))
+			if !strings.Contains(older, "OLD-000") || !strings.Contains(older, `id="newer"`) || strings.Contains(older, `id="older"`) {
+				t.Fatal("the second page lacks the oldest application or the link back, or links further")
+			}
+			req, _ := http.NewRequest("GET", base+"/dashboard?older=someone-elses", nil)
+			if status, _ := b.do(req); status != http.StatusBadRequest {
+				t.Fatalf("continuing from an unknown application: %d", status)
+			}
+		})
 	}
 }
