@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"mime"
+	mpart "mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -168,23 +169,38 @@ func coordinate(v string) *float64 {
 }
 
 func (h *handlers) submit(w http.ResponseWriter, r *http.Request) {
+	// The body is read and its text checked before anything else: bad
+	// bytes are the client's mistake (400) whatever the service.
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	multipart := ct == "multipart/form-data"
+	var tooLarge bool
+	if multipart {
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			var big *http.MaxBytesError
+			if !errors.As(err, &big) && !errors.Is(err, mpart.ErrMessageTooLarge) {
+				h.web.Error(w, r, platform.Invalid("photos", "the form could not be read"))
+				return
+			}
+			tooLarge = true
+		} else {
+			defer r.MultipartForm.RemoveAll()
+			if err := web.CheckMultipart(r.MultipartForm); err != nil {
+				h.web.Error(w, r, err)
+				return
+			}
+		}
+	}
 	svc, ok := h.service(w, r)
 	if !ok {
 		return
 	}
 	f := formView{Service: svc, Lang: lang(r), Values: url.Values{}}
 	var photos []report.Photo
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct == "multipart/form-data" {
-		if err := r.ParseMultipartForm(1 << 20); err != nil {
-			h.render(w, r, http.StatusRequestEntityTooLarge, f, map[string]string{"photos": "report.error.photo.size"})
-			return
-		}
-		defer r.MultipartForm.RemoveAll()
-		if err := web.CheckMultipart(r.MultipartForm); err != nil {
-			h.web.Error(w, r, err)
-			return
-		}
+	if tooLarge {
+		h.render(w, r, http.StatusRequestEntityTooLarge, f, map[string]string{"photos": "report.error.photo.size"})
+		return
+	}
+	if multipart {
 		f.Values = url.Values(r.MultipartForm.Value)
 		for _, fh := range r.MultipartForm.File["photos"] {
 			if fh.Filename == "" && fh.Size == 0 {
@@ -292,6 +308,19 @@ func (h *handlers) follow(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) reopen(w http.ResponseWriter, r *http.Request) {
+	// Under AllowBody the shell leaves a multipart body to the handler:
+	// parse it within a small limit and check its text (a reason is short).
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
+		if err := r.ParseMultipartForm(64 << 10); err != nil {
+			h.web.Error(w, r, platform.Invalid("reason", "the form could not be read"))
+			return
+		}
+		defer r.MultipartForm.RemoveAll()
+		if err := web.CheckMultipart(r.MultipartForm); err != nil {
+			h.web.Error(w, r, err)
+			return
+		}
+	}
 	reason := r.PostFormValue("reason")
 	fd, err := h.svc.Reopen(r.Context(), r.PathValue("token"), reason)
 	if fe, ok := report.IsFieldErrors(err); ok {
