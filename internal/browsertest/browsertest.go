@@ -498,15 +498,25 @@ func (p *Page) Value(t testing.TB, selector string) string {
 }
 
 // Location returns the URL of the current document.
+//
+// Asked while a navigation is under way (a form just submitted), Chromium
+// may answer that the inspected target navigated: the question is asked
+// again, for a few seconds, before the test fails.
 func (p *Page) Location(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := p.timeout()
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Location())
-	if err != nil {
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := p.timeout()
+		s, err := chromedp.Run(ctx, chromedp.Location())
+		cancel()
+		if err == nil {
+			return s
+		}
+		if attempt < 40 && strings.Contains(err.Error(), "navigated or closed") {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
 		t.Fatalf("browsertest: location: %v", err)
 	}
-	return s
 }
 
 // Status returns the HTTP status code of the current main document: the
