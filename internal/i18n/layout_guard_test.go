@@ -16,13 +16,13 @@ var layoutLiteral = regexp.MustCompile(`"[^"\n]*(2006|15:04|3:04|Jan 2|January 2
 // machineLayouts are the files allowed a layout literal, each for a
 // machine format no person reads on a page or in an email.
 var machineLayouts = map[string]string{
-	"identity/account.go":     "parses a date of birth typed as YYYY-MM-DD",
-	"app/casework.go":         "parses a stored date of birth",
-	"notify/callback.go":      "GOV.UK Notify's callback timestamp format",
-	"notify/notifyapi/api.go": "the Notify API's daily limit day key",
-	"payment/payapi/json.go":  "GOV.UK Pay's created_date (UTC, milliseconds)",
-	"webhook/payhooks.go":     "GOV.UK Pay's webhook created_date (UTC, milliseconds)",
-	"backup/restore.go":       "the name a replaced data directory is kept under (DIR.replaced-20261206T021500Z)",
+	"identity/account.go":             "parses a date of birth typed as YYYY-MM-DD",
+	"app/casework.go":                 "parses a stored date of birth",
+	"notify/callback.go":              "GOV.UK Notify's callback timestamp format",
+	"notify/notifyapi/api.go":         "the Notify API's daily limit day key",
+	"payment/payresource/resource.go": "GOV.UK Pay's created_date (UTC, milliseconds) and capture dates",
+	"webhook/payhooks.go":             "GOV.UK Pay's webhook created_date (UTC, milliseconds)",
+	"backup/restore.go":               "the name a replaced data directory is kept under (DIR.replaced-20261206T021500Z)",
 }
 
 // TestNoStrayDateLayouts keeps every date a person reads going through
