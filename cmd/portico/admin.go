@@ -418,3 +418,28 @@ func short(h string) string {
 	}
 	return h
 }
+
+// runKeyRevoke is `portico GROUP key revoke --agency A --id ID` for every
+// kind of agency API key (Notify, payments, Open311): the same flags,
+// checks and answer; revoke does the block's own revocation (audited
+// there).
+func runKeyRevoke(ctx context.Context, e env, args []string, group, label string, revoke func(ctx context.Context, a *app.App, agency, id string) error) error {
+	var cfg config.Config
+	fs := newFlags(e, "portico "+group+" key revoke", "--agency ID --id KEY_ID")
+	cfg.RegisterStorage(fs, e.getenv, true)
+	agency := fs.String("agency", "", "the agency (required)")
+	id := fs.String("id", "", "the key's id, from `portico "+group+" key list` (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *agency == "" || *id == "" {
+		return usagef("--agency and --id are required")
+	}
+	return withAgency(ctx, e, cfg, *agency, func(ctx context.Context, a *app.App) error {
+		if err := revoke(ctx, a, *agency, *id); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Revoked %s %s of agency %s. Requests with it are refused from now on.\n", label, *id, *agency)
+		return nil
+	})
+}

@@ -104,23 +104,8 @@ func runNotifyKeyList(ctx context.Context, e env, args []string) error {
 }
 
 func runNotifyKeyRevoke(ctx context.Context, e env, args []string) error {
-	var cfg config.Config
-	fs := newFlags(e, "portico notify key revoke", "--agency ID --id KEY_ID")
-	cfg.RegisterStorage(fs, e.getenv, true)
-	agency := fs.String("agency", "", "the agency (required)")
-	id := fs.String("id", "", "the key's id, from `portico notify key list` (required)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *agency == "" || *id == "" {
-		return usagef("--agency and --id are required")
-	}
-	return withAgency(ctx, e, cfg, *agency, func(ctx context.Context, a *app.App) error {
-		if err := a.Notify.RevokeAPIKey(ctx, *agency, *id); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "Revoked API key %s of agency %s.\n", *id, *agency)
-		return nil
+	return runKeyRevoke(ctx, e, args, "notify", "API key", func(ctx context.Context, a *app.App, agency, id string) error {
+		return a.Notify.RevokeAPIKey(ctx, agency, id)
 	})
 }
 

@@ -92,22 +92,7 @@ func runOpen311KeyList(ctx context.Context, e env, args []string) error {
 }
 
 func runOpen311KeyRevoke(ctx context.Context, e env, args []string) error {
-	var cfg config.Config
-	fs := newFlags(e, "portico open311 key revoke", "--agency ID --id KEY_ID")
-	cfg.RegisterStorage(fs, e.getenv, true)
-	agency := fs.String("agency", "", "the agency (required)")
-	id := fs.String("id", "", "the key's id, from `portico open311 key list` (required)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *agency == "" || *id == "" {
-		return usagef("--agency and --id are required")
-	}
-	return withAgency(ctx, e, cfg, *agency, func(ctx context.Context, a *app.App) error {
-		if err := a.Reports.RevokeKey(ctx, platform.ActorFrom(ctx), *agency, *id); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "Revoked Open311 API key %s of agency %s. Requests with it are refused from now on.\n", *id, *agency)
-		return nil
+	return runKeyRevoke(ctx, e, args, "open311", "Open311 API key", func(ctx context.Context, a *app.App, agency, id string) error {
+		return a.Reports.RevokeKey(ctx, platform.ActorFrom(ctx), agency, id)
 	})
 }

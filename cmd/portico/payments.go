@@ -95,22 +95,7 @@ func runPaymentsKeyList(ctx context.Context, e env, args []string) error {
 }
 
 func runPaymentsKeyRevoke(ctx context.Context, e env, args []string) error {
-	var cfg config.Config
-	fs := newFlags(e, "portico payments key revoke", "--agency ID --id KEY_ID")
-	cfg.RegisterStorage(fs, e.getenv, true)
-	agency := fs.String("agency", "", "the agency (required)")
-	id := fs.String("id", "", "the key's id, from `portico payments key list` (required)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *agency == "" || *id == "" {
-		return usagef("--agency and --id are required")
-	}
-	return withAgency(ctx, e, cfg, *agency, func(ctx context.Context, a *app.App) error {
-		if err := a.PaymentKeys.Revoke(ctx, platform.ActorFrom(ctx), *agency, *id); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "Revoked payments API key %s of agency %s. Requests with it are refused from now on.\n", *id, *agency)
-		return nil
+	return runKeyRevoke(ctx, e, args, "payments", "payments API key", func(ctx context.Context, a *app.App, agency, id string) error {
+		return a.PaymentKeys.Revoke(ctx, platform.ActorFrom(ctx), agency, id)
 	})
 }
