@@ -306,6 +306,21 @@ func (s *Server) ErrorPage(w http.ResponseWriter, req *http.Request, status int)
 	}
 }
 
+// StaffError answers a console page's refusal: 403 for staff of the
+// agency who lack the role (they know the page exists), 404 for everyone
+// else a block refused (unauthorized or not found: no hint that it
+// exists); any other error as Error does.
+func (s *Server) StaffError(w http.ResponseWriter, req *http.Request, err error) {
+	switch platform.ErrorCode(err) {
+	case platform.CodeForbidden:
+		s.ErrorPage(w, req, http.StatusForbidden)
+	case platform.CodeUnauthorized, platform.CodeNotFound:
+		s.ErrorPage(w, req, http.StatusNotFound)
+	default:
+		s.Error(w, req, err)
+	}
+}
+
 // Error answers a page request that failed with err: the error page for
 // its status, logging internal errors with the request id.
 func (s *Server) Error(w http.ResponseWriter, req *http.Request, err error) {

@@ -98,16 +98,9 @@ func Register(s *web.Server, d Deps) error {
 }
 
 // fail answers a refusal: forbidden for staff of the agency without the
-// role, not found for everyone else; other errors as usual.
+// role, not found for everyone else (web.Server.StaffError).
 func (h *handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
-	switch platform.ErrorCode(err) {
-	case platform.CodeForbidden:
-		h.web.ErrorPage(w, r, http.StatusForbidden)
-	case platform.CodeUnauthorized, platform.CodeNotFound:
-		h.web.ErrorPage(w, r, http.StatusNotFound)
-	default:
-		h.web.Error(w, r, err)
-	}
+	h.web.StaffError(w, r, err)
 }
 
 // title is a service's title in lang, or its id when the catalog does not
