@@ -428,6 +428,9 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	service, secret := apiKey[len(apiKey)-73:len(apiKey)-37], []byte(apiKey[len(apiKey)-36:])
 	visits := []visit{
 		{"GET /dashboard", page("/dashboard")},
+		// The next page of the dashboard: the cursor is one of Beto's own
+		// applications, read by primary key and owner.
+		{"GET /dashboard", page("/dashboard?older=" + draft.ID)},
 		{"GET /inbox", page("/inbox")},
 		{"GET /coming-up", page("/coming-up")},
 		// Paying: what Beto owes (his fees through cases_account, his

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,6 +15,7 @@ import (
 	ics "github.com/arran4/golang-ical"
 	"github.com/chromedp/chromedp"
 
+	"github.com/portico-gov/portico/internal/application"
 	"github.com/portico-gov/portico/internal/browsertest"
 	"github.com/portico-gov/portico/internal/i18n"
 )
@@ -207,4 +209,66 @@ func payItem(t *testing.T, p *browsertest.Page, ref string) string {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// TestBrowserDashboardPages: Ana has more applications than one page of
+// her home holds (the demo's, and copies of her oldest made long ago). In
+// Chromium, in English and Spanish at every width, the home ends with
+// "Older applications"; following it shows the oldest, with a link back
+// to the newest and none further. Both pages pass axe and reflow.
+func TestBrowserDashboardPages(t *testing.T) {
+	b := browsertest.New(t)
+	base, a := startDemoApp(t, t.TempDir())
+	const anaEmail = "ana.citizen@example.com"
+	ana, err := a.Identity.AccountByEmail(t.Context(), anaEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src string
+	if err := a.DB.Read().QueryRow(`SELECT id FROM applications WHERE account_id = $1 AND status = 'submitted' ORDER BY updated_at LIMIT 1`, ana.ID).Scan(&src); err != nil {
+		t.Fatalf("the demo gives Ana no submitted application: %v", err)
+	}
+	at := time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC)
+	for i := range application.DashboardLimit + 5 {
+		if _, err := a.DB.Write().Exec(`INSERT INTO applications (id, service_id, service_version, agency_id, account_id, status, answers, page, reference, created_at, updated_at, submitted_at)
+			SELECT $2, service_id, service_version, agency_id, account_id, status, answers, page, $3, created_at, $4, submitted_at FROM applications WHERE id = $1`,
+			src, fmt.Sprintf("old-%03d", i), fmt.Sprintf("OLD-%03d", i), at.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := b.Page(t)
+	signInBrowser(t, p, base, anaEmail, "en", false, map[string]bool{})
+	for _, lang := range []string{"en", "es"} {
+		t.Run(lang, func(t *testing.T) {
+			home := base + "/dashboard?lang=" + lang
+			p.CheckEverywhere(t, "dashboard-newest-"+lang, home)
+			p.Visit(t, home)
+			if strings.Contains(p.Text(t, "main"), "OLD-000") {
+				t.Error("the first page lists the oldest application")
+			}
+			want := map[string][2]string{"en": {"Older applications", "Your most recent applications"}, "es": {"Solicitudes anteriores", "Sus solicitudes más recientes"}}[lang]
+			if got := p.Text(t, "#older"); got != want[0] {
+				t.Errorf("older link %q, want %q", got, want[0])
+			}
+			p.Run(t, chromedp.Click(chromedp.CSS("#older")), chromedp.WaitVisible(chromedp.CSS("#newer")))
+			// Without the fragment: loading the same URL with it again is a
+			// navigation within the page, not a new answer.
+			older, _, _ := strings.Cut(p.Location(t), "#")
+			p.CheckEverywhere(t, "dashboard-older-"+lang, older)
+			main := p.Text(t, "main")
+			if !strings.Contains(main, "OLD-000") {
+				t.Error("the older page lacks the oldest application")
+			}
+			if got := p.Text(t, "#newer"); got != want[1] {
+				t.Errorf("newer link %q, want %q", got, want[1])
+			}
+			further, err := chromedp.Run(p.Context(), chromedp.Evaluate[bool](`document.querySelector("#older") !== null`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if further {
+				t.Error("the last page links further")
+			}
+		})
+	}
 }
