@@ -389,7 +389,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	// own them, from the payment's succeeded event.
 	a.Bus.Subscribe(a.Casework.PaymentConsumer(paidFees{a.Payments}))
 	a.Bus.Subscribe(a.Reminders.PaymentConsumer(paidObligations{a.Payments}))
-	if a.Outcomes, err = outcome.New(db, a.Audit, a.Bus, a.Clock, a.Tenancy.Zone); err != nil {
+	if a.Outcomes, err = outcome.New(db, a.Audit, a.Bus, a.Clock, a.Tenancy.Zone, outcomeDirectory{a}); err != nil {
 		return nil, err
 	}
 	a.Bus.Subscribe(a.Outcomes.Consumer())
