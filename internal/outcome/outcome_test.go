@@ -138,7 +138,7 @@ const (
 	dmv    = "dmv"
 	tax    = "tax"
 	county = "adams-clerk"
-	renew = "renew-registration"
+	renew  = "renew-registration"
 )
 
 var (
