@@ -149,6 +149,18 @@ func TestOutcomesJourney(t *testing.T) {
 		t.Errorf("the state's JSON: %v %s", err, body)
 	}
 
+	// "Not eligible" is an end point (ADR 56): Ana (38) reading the
+	// senior exemption (65 and over) is told so and asked how it went,
+	// in English and in Spanish.
+	ana := signInClient(t, base, "ana.citizen@example.com", false)
+	for lang, title := range map[string]string{"en": "How was it?", "es": "¿Cómo le fue?"} {
+		status, body, _ = get(ana, "/services/adams-senior-exemption?lang="+lang)
+		if status != 200 || !strings.Contains(body, `id="satisfaction-panel"`) || !strings.Contains(body, title) ||
+			!strings.Contains(body, `href="/satisfaction?after=ineligible&amp;service=adams-senior-exemption"`) {
+			t.Errorf("the not-eligible page in %s: %d, no survey panel", lang, status)
+		}
+	}
+
 	// The console is for staff.
 	if status, _, _ = get(anon, "/console/outcomes"); status != http.StatusSeeOther {
 		t.Errorf("anonymous dashboard: %d", status)
