@@ -41,6 +41,7 @@ bench() {
 
 : >"$OUT"
 bench BenchmarkHomePage "$T"
+bench BenchmarkHomePageTraced "$T"
 bench BenchmarkLookupPage "$T"
 bench BenchmarkHealthz "$T"
 bench BenchmarkSignedInDashboard "$T"
@@ -70,6 +71,8 @@ echo
 # for rates; for latency units (ms) portico/baseline below 1 is better.
 awk -v rows='
 home page (in-process client)|^BenchmarkHomePage/server=portico$|^BenchmarkHomePage/server=bare-net-http$|req/s|>= 0.25x
+home page, traces on (OTLP) vs off|^BenchmarkHomePageTraced/server=portico-traces-on$|^BenchmarkHomePageTraced/server=portico-traces-off$|req/s|near 1x
+home page, traces off vs bare|^BenchmarkHomePageTraced/server=portico-traces-off$|^BenchmarkHomePageTraced/server=bare-net-http$|req/s|>= 0.25x
 lookup page|^BenchmarkLookupPage/server=portico$|^BenchmarkLookupPage/server=bare-net-http$|req/s|
 /healthz|^BenchmarkHealthz/server=portico$|^BenchmarkHealthz/server=bare-net-http$|req/s|
 signed-in dashboard, others' messages vs none|^BenchmarkSignedInDashboard/others=[1-9][0-9]*/inbox-index=00016$|^BenchmarkSignedInDashboard/others=0$|req/s|
