@@ -116,6 +116,7 @@ type Config struct {
 	OTelEndpoint string
 	OTelFromEnv  bool
 	OTelProtocol string
+	otelOff      bool // OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none
 }
 
 // Defaults.
@@ -487,12 +488,15 @@ func (c *Config) registerOTel(fs *flag.FlagSet, env Getenv) {
 	fs.StringVar(&c.OTelEndpoint, "otel-endpoint", env("PORTICO_OTEL_ENDPOINT"), "export OpenTelemetry traces to this OTLP/HTTP collector `URL`, e.g. http://localhost:4318 (env PORTICO_OTEL_ENDPOINT; the standard OTEL_EXPORTER_OTLP_ENDPOINT works too; default: no traces)")
 	c.OTelFromEnv = env("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 	c.OTelProtocol = envOr(env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", env("OTEL_EXPORTER_OTLP_PROTOCOL"))
-	if strings.EqualFold(env("OTEL_SDK_DISABLED"), "true") || strings.EqualFold(env("OTEL_TRACES_EXPORTER"), "none") {
-		c.OTelEndpoint, c.OTelFromEnv = "", false
-	}
+	c.otelOff = strings.EqualFold(env("OTEL_SDK_DISABLED"), "true") || strings.EqualFold(env("OTEL_TRACES_EXPORTER"), "none")
 }
 
+// finishOTel applies the off switches (after the flags are parsed, so they
+// win over --otel-endpoint too) and checks the endpoint and protocol.
 func (c *Config) finishOTel() error {
+	if c.otelOff {
+		c.OTelEndpoint, c.OTelFromEnv = "", false
+	}
 	if c.OTelEndpoint != "" {
 		u, err := url.Parse(c.OTelEndpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
