@@ -26,7 +26,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	semconv "go.opentelemetry.io/otel/semconv/v1.39.0"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -130,6 +130,8 @@ func Resource(ctx context.Context, c Config) (*resource.Resource, error) {
 		attrs = append(attrs, semconv.ServiceVersion(c.Version))
 	}
 	// Later options win: the environment overrides the defaults above.
+	// The schema URL must be the one the SDK's own detectors use
+	// (semconv v1.43.0 for SDK v1.47), or merging fails with a conflict.
 	res, err := resource.New(ctx, resource.WithSchemaURL(semconv.SchemaURL), resource.WithTelemetrySDK(),
 		resource.WithAttributes(attrs...), resource.WithFromEnv())
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
