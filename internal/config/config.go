@@ -105,6 +105,18 @@ type Config struct {
 	StripeSecretKey     string
 	StripeWebhookSecret string
 	StripeAPIURL        string
+
+	// OTelEndpoint is the OTLP/HTTP collector (http://collector:4318)
+	// spans are exported to (internal/tracing); empty: none, unless the
+	// standard OTEL_EXPORTER_OTLP_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, which OTelFromEnv then
+	// records. OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn
+	// both off. OTelProtocol is OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL,
+	// which Finish checks: only http/protobuf is spoken.
+	OTelEndpoint string
+	OTelFromEnv  bool
+	OTelProtocol string
+	otelOff      bool // OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none
 }
 
 // Defaults.
@@ -154,6 +166,7 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.StringVar(&c.BusSubjects, "bus-subjects", envOr(env, "PORTICO_BUS_SUBJECTS", "portico.events"), "subject `prefix` for --bus: each event goes to PREFIX.TYPE (env PORTICO_BUS_SUBJECTS)")
 	fs.StringVar(&c.StripeSecretKey, "stripe-secret-key", env("PORTICO_STRIPE_SECRET_KEY"), "Stripe secret `key` (sk_live_…, sk_test_… or rk_…): Stripe becomes the live payment provider (env PORTICO_STRIPE_SECRET_KEY, preferred: it keeps the key out of the process list)")
 	fs.StringVar(&c.StripeWebhookSecret, "stripe-webhook-secret", env("PORTICO_STRIPE_WEBHOOK_SECRET"), "signing `secret` (whsec_…) of the Stripe webhook endpoint https://PUBLIC-URL/webhooks/stripe (env PORTICO_STRIPE_WEBHOOK_SECRET, preferred)")
+	c.registerOTel(fs, env)
 	fs.StringVar(&c.StripeAPIURL, "stripe-api-url", env("PORTICO_STRIPE_API_URL"), "Stripe API base `URL` instead of https://api.stripe.com, e.g. stripe-mock's http://127.0.0.1:12111 (env PORTICO_STRIPE_API_URL)")
 	fs.StringVar(&c.MailFrom, "mail-from", env("PORTICO_MAIL_FROM"), "sender of email, e.g. \"State of Example <no-reply@services.example.gov>\" (env PORTICO_MAIL_FROM; default no-reply@ the public URL's host)")
 }
@@ -305,6 +318,9 @@ func (c *Config) Finish() error {
 		}
 	}
 	if err := c.finishStripe(); err != nil {
+		return err
+	}
+	if err := c.finishOTel(); err != nil {
 		return err
 	}
 	if c.MailFrom == "" {
@@ -464,4 +480,31 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// registerOTel adds --otel-endpoint and reads the standard OpenTelemetry
+// variables that decide whether spans are exported at all.
+func (c *Config) registerOTel(fs *flag.FlagSet, env Getenv) {
+	fs.StringVar(&c.OTelEndpoint, "otel-endpoint", env("PORTICO_OTEL_ENDPOINT"), "export OpenTelemetry traces to this OTLP/HTTP collector `URL`, e.g. http://localhost:4318 (env PORTICO_OTEL_ENDPOINT; the standard OTEL_EXPORTER_OTLP_ENDPOINT works too; default: no traces)")
+	c.OTelFromEnv = env("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	c.OTelProtocol = envOr(env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", env("OTEL_EXPORTER_OTLP_PROTOCOL"))
+	c.otelOff = strings.EqualFold(env("OTEL_SDK_DISABLED"), "true") || strings.EqualFold(env("OTEL_TRACES_EXPORTER"), "none")
+}
+
+// finishOTel applies the off switches (after the flags are parsed, so they
+// win over --otel-endpoint too) and checks the endpoint and protocol.
+func (c *Config) finishOTel() error {
+	if c.otelOff {
+		c.OTelEndpoint, c.OTelFromEnv = "", false
+	}
+	if c.OTelEndpoint != "" {
+		u, err := url.Parse(c.OTelEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--otel-endpoint %q must be the http or https URL of an OTLP/HTTP collector, such as http://localhost:4318", RedactURLs(c.OTelEndpoint))
+		}
+	}
+	if (c.OTelEndpoint != "" || c.OTelFromEnv) && c.OTelProtocol != "" && c.OTelProtocol != "http/protobuf" {
+		return fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL %q is not supported: Portico exports traces by OTLP over HTTP (http/protobuf, usually port 4318)", c.OTelProtocol)
+	}
+	return nil
 }

@@ -293,3 +293,43 @@ func TestMailFrom(t *testing.T) {
 		})
 	}
 }
+
+// TestOTel: traces are off unless --otel-endpoint or the standard
+// endpoint variables ask for them; the SDK's off switches win; only
+// OTLP over HTTP is accepted.
+func TestOTel(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		endpoint string
+		fromEnv  bool
+		err      string
+	}{
+		{"off by default", nil, nil, "", false, ""},
+		{"flag", nil, []string{"--otel-endpoint", "http://localhost:4318"}, "http://localhost:4318", false, ""},
+		{"portico variable", map[string]string{"PORTICO_OTEL_ENDPOINT": "https://otel.example.gov"}, nil, "https://otel.example.gov", false, ""},
+		{"standard variable", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, nil, "", true, ""},
+		{"standard traces variable", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}, nil, "", true, ""},
+		{"sdk disabled", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}, []string{"--otel-endpoint", "http://c:4318"}, "", false, ""},
+		{"exporter none", map[string]string{"OTEL_TRACES_EXPORTER": "none"}, []string{"--otel-endpoint", "http://c:4318"}, "", false, ""},
+		{"not a URL", nil, []string{"--otel-endpoint", "c:4318"}, "", false, "must be the http or https URL of an OTLP/HTTP collector"},
+		{"grpc refused", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, []string{"--otel-endpoint", "http://c:4317"}, "", false, "is not supported"},
+		{"http/protobuf accepted", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, nil, "", true, ""},
+		{"grpc ignored while off", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, nil, "", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(t, tt.env, append([]string{"--data", t.TempDir()}, tt.args...)...)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || c.OTelEndpoint != tt.endpoint || c.OTelFromEnv != tt.fromEnv {
+				t.Fatalf("endpoint %q fromEnv %v err %v; want %q %v", c.OTelEndpoint, c.OTelFromEnv, err, tt.endpoint, tt.fromEnv)
+			}
+		})
+	}
+}

@@ -54,6 +54,9 @@ type Config struct {
 	// it must exceed JobTimeout.
 	RescueStuckJobsAfter time.Duration
 	Logger               *slog.Logger
+	// Middleware wraps every job attempt (tracing.JobMiddleware traces
+	// them); nil for none.
+	Middleware []rivertype.Middleware
 }
 
 // Registry collects the workers blocks contribute before the client starts.
@@ -87,6 +90,7 @@ func New(db *storage.DB, reg *Registry, cfg Config) (*Client, error) {
 		FetchPollInterval:    cfg.FetchPollInterval,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
+		Middleware:           cfg.Middleware,
 	}
 	if rc.JobTimeout == 0 {
 		rc.JobTimeout = 5 * time.Minute

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/platform"
 )
@@ -87,12 +89,19 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, routeSlotKey{}, slot)
 		client := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies)
 		ctx = withClientIP(ctx, client)
+		var span trace.Span
+		if s.cfg.Tracer != nil {
+			ctx, span = s.startSpan(ctx, r)
+		}
 		r = r.WithContext(ctx)
 		rec := &recorder{ResponseWriter: w}
 
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
+					if span != nil {
+						span.End()
+					}
 					panic(p)
 				}
 				s.logger.ErrorContext(ctx, "panic serving request",
@@ -120,6 +129,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			elapsed := time.Since(start)
 			s.metrics.observe(r.Method, route, status, elapsed)
+			if span != nil {
+				endSpan(span, route, status)
+			}
 			s.logger.LogAttrs(ctx, slog.LevelInfo, "http",
 				slog.String("request_id", id),
 				slog.String("method", r.Method),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/web/assets"
@@ -38,6 +39,9 @@ type Config struct {
 	// Zone is the time zone dates on pages are shown in: the home
 	// jurisdiction's (tenancy.Service.Zone). Nil means UTC.
 	Zone func(ctx context.Context) *time.Location
+	// Tracer, when set, runs every request in a span named by its route
+	// pattern (tracing.go). Nil: no tracing work at all.
+	Tracer trace.Tracer
 }
 
 // Server is the HTTP shell.
