@@ -98,6 +98,17 @@ func (p *smtpPool) send(ctx context.Context, m *mail.Msg) error {
 		return err
 	}
 	err = p.client.SendWithSMTPClient(pc.c, m)
+	if err != nil && pc.sent > 0 && brokenBeforeData(err) {
+		// A reused connection the server had dropped (a restart, an idle
+		// timeout shorter than idleCheck): nothing of m reached it, so
+		// it is sent once more on a new connection.
+		p.discard(pc)
+		if pc, err = p.dial(ctx); err != nil {
+			p.slots <- struct{}{}
+			return err
+		}
+		err = p.client.SendWithSMTPClient(pc.c, m)
+	}
 	pc.sent++
 	pc.lastUsed = p.now()
 	if err != nil && !p.sessionIntact(pc, err) || pc.sent >= p.maxMessages {
@@ -139,11 +150,26 @@ func (p *smtpPool) take(ctx context.Context) (*pooledConn, error) {
 		}
 		return pc, nil
 	}
+	return p.dial(ctx)
+}
+
+func (p *smtpPool) dial(ctx context.Context) (*pooledConn, error) {
 	c, err := p.client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
 	return &pooledConn{c: c, lastUsed: p.now()}, nil
+}
+
+// brokenBeforeData reports whether err is the connection failing before
+// the server answered MAIL FROM: no reply code, so no part of the message
+// was taken.
+func brokenBeforeData(err error) bool {
+	var se *mail.SendError
+	if !errors.As(err, &se) || se.ErrorCode() != 0 {
+		return false
+	}
+	return se.Reason == mail.ErrConnCheck || se.Reason == mail.ErrSMTPMailFrom
 }
 
 func (p *smtpPool) put(pc *pooledConn) {
