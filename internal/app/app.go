@@ -315,10 +315,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	// One queue configuration for both clients: the inserter applies its
 	// insert-time settings (MaxAttempts), the working client the rest.
 	jobsCfg := jobs.Config{
-		Work:       opts.Work,
-		Workers:    cfg.Workers,
-		Logger:     logger,
-		Middleware: jobMiddleware(tracer),
+		Work:              opts.Work,
+		Workers:           cfg.Workers,
+		FetchCooldown:     cfg.JobFetchCooldown,
+		FetchPollInterval: cfg.JobPollInterval,
+		Logger:            logger,
+		Middleware:        jobMiddleware(tracer),
 		PeriodicJobs: []*river.PeriodicJob{
 			jobs.Every(time.Minute, func() river.JobArgs { return audit.CheckpointArgs{} }, true),
 			// Cases past their SLA: marked overdue (or moved on by the
@@ -617,7 +619,7 @@ func (a *App) newNotify(ins *jobs.Inserter, reg *jobs.Registry, opts Options, se
 	if smtpURL == "" && a.Mailbox != nil {
 		smtpURL = a.Mailbox.SMTPURL()
 	}
-	ncfg := notify.Config{Audit: a.Audit, SMTPURL: smtpURL, From: cfg.MailFrom, Secrets: sealer,
+	ncfg := notify.Config{Audit: a.Audit, SMTPURL: smtpURL, From: cfg.MailFrom, Secrets: sealer, SMTPConnections: cfg.SMTPConnections,
 		PublicURL: func() string { return a.Config.PublicURL },
 		// Team API keys may send to the agency's staff (the cycle above).
 		TeamMembers: func(ctx context.Context, agencyID string) ([]string, error) {
@@ -776,6 +778,9 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	if a.NATS != nil { // after the consumers: no publish is in flight
 		a.NATS.Close()
+	}
+	if a.Notify != nil { // after the jobs: QUIT the SMTP connections they used
+		a.Notify.Close()
 	}
 	if a.Mailbox != nil { // after the jobs, so deliveries in flight land
 		errs = append(errs, a.Mailbox.Close())

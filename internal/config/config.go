@@ -34,6 +34,16 @@ type Config struct {
 	LogFormat string // "text" or "json"
 	Role      string // "all", "web" or "worker"
 	Workers   int    // job concurrency per process
+	// JobFetchCooldown is the least time between two fetches of jobs by
+	// this process's workers, JobPollInterval how often they look for new
+	// jobs when nothing signals them (always on SQLite). Together with
+	// Workers they bound background throughput: at most Workers jobs are
+	// fetched per cooldown (ADR 61).
+	JobFetchCooldown time.Duration
+	JobPollInterval  time.Duration
+	// SMTPConnections bounds the open connections to the SMTP server this
+	// process keeps and reuses for many messages (ADR 61).
+	SMTPConnections int
 	// SessionIdle and SessionMax bound citizen and staff sessions: ended
 	// after this long without activity, and this long after sign-in.
 	SessionIdle time.Duration
@@ -128,6 +138,11 @@ const (
 	// audit log unnoticed (docs/operations.md).
 	DefaultAuditCheckpointEvery  = 1000
 	DefaultAuditMaxCheckpointAge = time.Hour
+	// Background work (ADR 61): River's own fetch cooldown is 100ms,
+	// which held ten workers near 100 emails a second.
+	DefaultJobFetchCooldown = 10 * time.Millisecond
+	DefaultJobPollInterval  = 200 * time.Millisecond
+	DefaultSMTPConnections  = 8
 )
 
 // Getenv looks up an environment variable; tests pass their own.
@@ -141,7 +156,10 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.StringVar(&c.LogFormat, "log-format", envOr(env, "PORTICO_LOG_FORMAT", "text"), "log format: text or json (env PORTICO_LOG_FORMAT)")
 	fs.TextVar(&c.LogLevel, "log-level", levelOr(env("PORTICO_LOG_LEVEL")), "log level: debug, info, warn, error (env PORTICO_LOG_LEVEL)")
 	fs.StringVar(&c.Role, "role", envOr(env, "PORTICO_ROLE", "all"), "what this process does: all, web or worker (env PORTICO_ROLE)")
-	fs.IntVar(&c.Workers, "workers", 10, "concurrent background jobs in this process")
+	fs.IntVar(&c.Workers, "workers", intOr(env("PORTICO_WORKERS"), 10), "concurrent background jobs in this process (env PORTICO_WORKERS)")
+	fs.DurationVar(&c.JobFetchCooldown, "job-fetch-cooldown", durationOr(env("PORTICO_JOB_FETCH_COOLDOWN"), DefaultJobFetchCooldown), "least time between two fetches of background jobs; with --workers it bounds jobs per second (env PORTICO_JOB_FETCH_COOLDOWN)")
+	fs.DurationVar(&c.JobPollInterval, "job-poll-interval", durationOr(env("PORTICO_JOB_POLL_INTERVAL"), DefaultJobPollInterval), "how often idle workers look for new jobs when nothing signals them, as on SQLite (env PORTICO_JOB_POLL_INTERVAL)")
+	fs.IntVar(&c.SMTPConnections, "smtp-connections", intOr(env("PORTICO_SMTP_CONNECTIONS"), DefaultSMTPConnections), "most connections kept open to the SMTP server, each carrying many messages (env PORTICO_SMTP_CONNECTIONS)")
 	fs.StringVar(&c.ExternalIssuer, "external-idp-issuer", env("PORTICO_EXTERNAL_IDP_ISSUER"), "issuer `URL` of an OpenID Provider people may sign in with, e.g. https://secure.login.gov (env PORTICO_EXTERNAL_IDP_ISSUER)")
 	fs.StringVar(&c.ExternalClientID, "external-idp-client-id", env("PORTICO_EXTERNAL_IDP_CLIENT_ID"), "Portico's client id at that provider (env PORTICO_EXTERNAL_IDP_CLIENT_ID)")
 	c.ExternalClientSecret = env("PORTICO_EXTERNAL_IDP_CLIENT_SECRET") // environment only: flags show in ps
@@ -308,6 +326,24 @@ func (c *Config) Finish() error {
 	}
 	if c.Workers < 1 || c.Workers > 1000 {
 		return fmt.Errorf("--workers %d must be between 1 and 1000", c.Workers)
+	}
+	if c.JobFetchCooldown == 0 {
+		c.JobFetchCooldown = DefaultJobFetchCooldown
+	}
+	if c.JobPollInterval == 0 {
+		c.JobPollInterval = DefaultJobPollInterval
+	}
+	if c.JobFetchCooldown < time.Millisecond || c.JobFetchCooldown > time.Minute {
+		return fmt.Errorf("--job-fetch-cooldown %s must be between 1ms and 1m", c.JobFetchCooldown)
+	}
+	if c.JobPollInterval < c.JobFetchCooldown || c.JobPollInterval > time.Hour {
+		return fmt.Errorf("--job-poll-interval %s must be at least --job-fetch-cooldown (%s) and at most 1h", c.JobPollInterval, c.JobFetchCooldown)
+	}
+	if c.SMTPConnections == 0 {
+		c.SMTPConnections = DefaultSMTPConnections
+	}
+	if c.SMTPConnections < 1 || c.SMTPConnections > 1000 {
+		return fmt.Errorf("--smtp-connections %d must be between 1 and 1000", c.SMTPConnections)
 	}
 	if c.Proxies, err = ParseTrustedProxies(c.TrustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
