@@ -455,7 +455,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
+	tiles, err := cfg.MapTilesOrigin()
+	if err != nil {
+		return nil, err
+	}
+	var images []string
+	if tiles != "" {
+		images = []string{tiles}
+	}
 	a.Web, err = web.New(web.Config{
+		ImageOrigins:   images,
 		SecureCookies:  cfg.HTTPS(),
 		HSTS:           cfg.HTTPS(),
 		Ready:          a.ready,

@@ -48,6 +48,11 @@ type Config struct {
 	// after this long without activity, and this long after sign-in.
 	SessionIdle time.Duration
 	SessionMax  time.Duration
+	// MapTiles is an https URL template of raster map tiles ({z}, {x},
+	// {y}) for the report form's map, and MapAttribution the credit the
+	// tile provider requires. Empty (the default): the map is a grid over
+	// the service's area, and no outside origin is contacted.
+	MapTiles, MapAttribution string
 	// External OpenID Provider people may sign in with (e.g. Login.gov).
 	ExternalIssuer, ExternalClientID, ExternalClientSecret, ExternalName string
 
@@ -153,6 +158,8 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.StringVar(&c.Addr, "addr", envOr(env, "PORTICO_ADDR", DefaultAddr), "listen address `host:port` (env PORTICO_ADDR)")
 	c.RegisterStorage(fs, env, withDB)
 	fs.StringVar(&c.PublicURL, "public-url", env("PORTICO_PUBLIC_URL"), "public `URL` of the site, e.g. https://services.example.gov (env PORTICO_PUBLIC_URL; default http://ADDR)")
+	fs.StringVar(&c.MapTiles, "map-tiles", env("PORTICO_MAP_TILES"), "https `URL` template of map tiles for the report form, e.g. https://tile.example.org/{z}/{x}/{y}.png (env PORTICO_MAP_TILES; default none: a grid)")
+	fs.StringVar(&c.MapAttribution, "map-attribution", env("PORTICO_MAP_ATTRIBUTION"), "credit shown under the map when --map-tiles is set (env PORTICO_MAP_ATTRIBUTION)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(env, "PORTICO_LOG_FORMAT", "text"), "log format: text or json (env PORTICO_LOG_FORMAT)")
 	fs.TextVar(&c.LogLevel, "log-level", levelOr(env("PORTICO_LOG_LEVEL")), "log level: debug, info, warn, error (env PORTICO_LOG_LEVEL)")
 	fs.StringVar(&c.Role, "role", envOr(env, "PORTICO_ROLE", "all"), "what this process does: all, web or worker (env PORTICO_ROLE)")
@@ -452,6 +459,28 @@ func RedactURLs(raw string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// MapTilesOrigin checks MapTiles and MapAttribution and returns the
+// tiles' origin (for the img-src of the Content-Security-Policy), or ""
+// when no tiles are configured.
+func (c *Config) MapTilesOrigin() (string, error) {
+	if c.MapTiles == "" {
+		return "", nil
+	}
+	u, err := url.Parse(c.MapTiles)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.ContainsAny(u.Host, "{}*") {
+		return "", fmt.Errorf("config: --map-tiles %q must be an https URL such as https://tile.example.org/{z}/{x}/{y}.png", c.MapTiles)
+	}
+	for _, p := range []string{"{z}", "{x}", "{y}"} {
+		if !strings.Contains(c.MapTiles, p) {
+			return "", fmt.Errorf("config: --map-tiles %q lacks %s", c.MapTiles, p)
+		}
+	}
+	if strings.TrimSpace(c.MapAttribution) == "" {
+		return "", fmt.Errorf("config: --map-tiles needs --map-attribution: the credit the tile provider requires")
+	}
+	return u.Scheme + "://" + u.Host, nil
 }
 
 // HTTPS reports whether the public URL is https.

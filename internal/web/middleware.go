@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -153,10 +154,28 @@ func (s *Server) observe(next http.Handler) http.Handler {
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
+// policyWithImages is contentSecurityPolicy with origins added to
+// img-src. Each must be a bare https origin (scheme and host, no path), so
+// a configuration mistake cannot widen the policy to a wildcard.
+func policyWithImages(origins []string) (string, error) {
+	if len(origins) == 0 {
+		return contentSecurityPolicy, nil
+	}
+	extra := ""
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsAny(u.Host, "*; ") || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return "", fmt.Errorf("web: image origin %q must be an https origin such as https://tiles.example.org", o)
+		}
+		extra += " " + u.Scheme + "://" + u.Host
+	}
+	return strings.Replace(contentSecurityPolicy, "img-src 'self' data:;", "img-src 'self' data:"+extra+";", 1), nil
+}
+
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Content-Security-Policy", s.csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
