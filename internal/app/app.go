@@ -580,7 +580,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := notifyweb.Register(a.Web, a.Notify, a.Tenancy); err != nil {
 		return nil, err
 	}
-	notifyapi.Register(a.Web, notifyapi.New(db, a.Notify, notifyapi.Config{
+	notifyapi.Register(a.Web, notifyapi.New(a.Notify, a.DB, notifyapi.Config{
 		BaseURL:    func() string { return a.Config.PublicURL },
 		RateLimit:  cfg.NotifyRateLimit,
 		DailyLimit: cfg.NotifyDailyLimit,

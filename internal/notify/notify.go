@@ -45,6 +45,7 @@ import (
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/storage/groupcommit"
 )
 
 // Channel is how a notification reaches a person.
@@ -199,6 +200,10 @@ type Service struct {
 	callbackClient *http.Client
 	allowHTTPCB    bool
 	publicURL      func() string
+
+	// sends commits Submit's notifications, many to a transaction
+	// (send.go).
+	sends *groupcommit.Committer[*Notification]
 }
 
 // New checks cfg and returns the service, registering its delivery workers
@@ -247,6 +252,7 @@ func New(db *storage.DB, ins *jobs.Inserter, reg *jobs.Registry, clock platform.
 	jobs.Register(reg, &deliveryWorker{svc: s})
 	jobs.Register(reg, &smsWorker{svc: s})
 	jobs.Register(reg, &callbackWorker{svc: s})
+	s.sends = groupcommit.New(db, s.storeBatch, groupcommit.Options{Name: "notify: send"})
 	return s, nil
 }
 

@@ -7,7 +7,6 @@ package notifyapi
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,15 +48,15 @@ type Config struct {
 // API serves /v2/.
 type API struct {
 	svc    *notify.Service
-	db     *storage.DB
 	cfg    Config
 	rate   *ratelimit.Limiter // per service and key type, shared by every replica
 	daily  *ratelimit.Limiter // per service and UTC day, likewise
 	logger *slog.Logger
 }
 
-// New returns the API over svc.
-func New(db *storage.DB, svc *notify.Service, cfg Config) *API {
+// New returns the API over svc. Sends are stored through svc.Submit (a
+// group commit), so the API needs no database of its own.
+func New(svc *notify.Service, db *storage.DB, cfg Config) *API {
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit = 3000
 	}
@@ -73,7 +72,7 @@ func New(db *storage.DB, svc *notify.Service, cfg Config) *API {
 	if cfg.SMSSender == "" {
 		cfg.SMSSender = "Portico"
 	}
-	return &API{svc: svc, db: db, cfg: cfg, rate: ratelimit.New(db, "notify-minute", cfg.RateLimit, 60*time.Second, rateBuckets), daily: ratelimit.New(db, "notify-day", cfg.DailyLimit, 24*time.Hour, 1), logger: cfg.Logger}
+	return &API{svc: svc, cfg: cfg, rate: ratelimit.New(db, "notify-minute", cfg.RateLimit, 60*time.Second, rateBuckets), daily: ratelimit.New(db, "notify-day", cfg.DailyLimit, 24*time.Hour, 1), logger: cfg.Logger}
 }
 
 // rateBuckets cuts Notify's rolling minute into 5-second buckets: a request
@@ -360,14 +359,11 @@ func (a *API) post(w http.ResponseWriter, r *http.Request, k notify.KeySecret, c
 	if e := a.checkLimits(r.Context(), k); e != nil {
 		return e
 	}
-	var n notify.Notification
-	err := a.db.InTx(r.Context(), func(tx *sql.Tx) error {
-		var err error
-		n, err = a.svc.Send(r.Context(), tx, notify.Message{
-			TemplateID: tid, Channel: ch, To: to, Personalisation: p, Reference: ref, Lang: lang, UnsubscribeURL: unsub,
-			AgencyID: k.AgencyID, APIKeyID: k.ID, KeyType: k.Type,
-		})
-		return err
+	// Submit shares a transaction with concurrent sends (group commit) and
+	// answers only once this one is committed.
+	n, err := a.svc.Submit(r.Context(), notify.Message{
+		TemplateID: tid, Channel: ch, To: to, Personalisation: p, Reference: ref, Lang: lang, UnsubscribeURL: unsub,
+		AgencyID: k.AgencyID, APIKeyID: k.ID, KeyType: k.Type,
 	})
 	if e := sendError(err, recipientField); e != nil {
 		return e
