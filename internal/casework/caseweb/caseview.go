@@ -85,30 +85,30 @@ type caseView struct {
 	PluginCalls []pluginCallView
 	// Appointment (the applicant) is what the workflow booked.
 	Appointment *appointmentView
-	Agency         string // the agency's name
-	Applicant      *applicantView
-	Service        string
-	State          string
-	SLA, SLAKey    string
-	Due            string
-	Opened         string
-	Assignee       string
-	Waiting        string
-	Answers        []answerPage
-	Timeline       []entryView
-	Payments       []paymentView
-	Receipts       []string // a sentence for each payment received
-	Documents      []documentView
-	Outstanding    string // the amount due, "" when nothing is due
-	PayOnline      bool   // the citizen may pay what is due online, at /pay
-	Transitions    []transitionView
-	Members        []option
-	CanWork        bool
-	CanPay         bool
-	Closed         bool
-	Done           string // the flash message of the last change
-	Values         map[string]string
-	Next           string // citizen page: what happens next
+	Agency      string // the agency's name
+	Applicant   *applicantView
+	Service     string
+	State       string
+	SLA, SLAKey string
+	Due         string
+	Opened      string
+	Assignee    string
+	Waiting     string
+	Answers     []answerPage
+	Timeline    []entryView
+	Payments    []paymentView
+	Receipts    []string // a sentence for each payment received
+	Documents   []documentView
+	Outstanding string // the amount due, "" when nothing is due
+	PayOnline   bool   // the citizen may pay what is due online, at /pay
+	Transitions []transitionView
+	Members     []option
+	CanWork     bool
+	CanPay      bool
+	Closed      bool
+	Done        string // the flash message of the last change
+	Values      map[string]string
+	Next        string // citizen page: what happens next
 }
 
 // V returns a typed value, for forms kept after an error.

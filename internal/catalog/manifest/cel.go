@@ -76,7 +76,7 @@ func init() {
 		ctxFee:         append(append([]cel.EnvOption{}, base...), answers),
 		ctxGuard:       append(append([]cel.EnvOption{}, base...), answers, cel.Variable("payment", cel.ObjectType("manifest.Payment"))),
 		ctxPlugin:      append(append([]cel.EnvOption{}, base...), answers),
-		ctxAction:      append(append([]cel.EnvOption{}, base...), answers, cel.Variable("case", cel.MapType(cel.StringType, cel.DynType)),
+		ctxAction: append(append([]cel.EnvOption{}, base...), answers, cel.Variable("case", cel.MapType(cel.StringType, cel.DynType)),
 			cel.Variable("recorded", cel.MapType(cel.StringType, cel.DynType))),
 	}
 	for i, o := range opts {
