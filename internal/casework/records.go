@@ -196,9 +196,6 @@ func (s *Service) PluginCalls(ctx context.Context, id string) ([]PluginCallStatu
 // row, its job, the timeline entry and the audit record commit together.
 func (s *Service) RetryPluginCall(ctx context.Context, actor platform.Actor, caseID string, call int64) error {
 	ctx = platform.WithActor(ctx, actor)
-	if s.deps.Jobs == nil {
-		return platform.Errorf(platform.CodeUnavailable, "plug-in calls are not run in this process")
-	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		c, err := s.lockCase(ctx, tx, caseID)
 		if err != nil {
@@ -206,6 +203,9 @@ func (s *Service) RetryPluginCall(ctx context.Context, actor platform.Actor, cas
 		}
 		if err := mayWork(actor, c); err != nil {
 			return err
+		}
+		if s.deps.Jobs == nil {
+			return platform.Errorf(platform.CodeUnavailable, "plug-in calls are not run in this process")
 		}
 		row, err := s.pluginCallRow(ctx, tx, call, true)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && row.caseID != c.ID) {
