@@ -93,7 +93,7 @@ func TestRecordedValueProblems(t *testing.T) {
 		{"forgets a name nothing records", `forget: [booking, starts_at, ends_at]`, `forget: [booking, seat]`, `forget: no call_plugin records "seat"`},
 		{"appointment from a name nothing records", `appointment: {starts_at: starts_at,`, `appointment: {starts_at: begins,`, `appointment.starts_at: no call_plugin records "begins"`},
 		{"appointment place not a page property", `place: visit.office}`, `place: visit.room}`, "no page property visit.room"},
-		{"record name not a name", `record: {booking: id,`, `record: {Booking-Id: id,`, "record"},
+		{"record name not a name", `record: {booking: id,`, `record: {Booking-Id: id,`, "must be a lowercase letter"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
