@@ -492,7 +492,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := pluginconsole.Register(a.Web, idw, a.Plugins, a.Gateway, a.Tenancy, a.Catalog); err != nil {
 		return nil, err
 	}
-	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications, a.Tenancy, a.Receipts); err != nil {
+	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications, a.Tenancy, a.Receipts, a.Plugins); err != nil {
 		return nil, err
 	}
 	if err := receiptweb.Register(a.Web, a.Receipts, idw); err != nil {
