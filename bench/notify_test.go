@@ -14,6 +14,9 @@ package bench
 //     a local SMTP sink (go-smtp), against go-mail sending the same number
 //     of messages straight to the sink with the same concurrency.
 //
+// BenchmarkNotifyAPISend runs on SQLite and, with PORTICO_TEST_POSTGRES_URL,
+// on PostgreSQL (db=sqlite, db=postgres).
+//
 //	go test -run '^$' -bench 'NotifyAPISend|EmailDelivery' -benchtime 3s -count 6 ./bench/
 
 import (
@@ -53,8 +56,14 @@ const (
 // Notify API's limits off and the given SMTP server; work says whether this
 // process also runs the delivery jobs.
 func startNotifyApp(b *testing.B, smtpURL string, work bool, workers int) (*app.App, string) {
+	return startNotifyAppOn(b, "", smtpURL, work, workers)
+}
+
+// startNotifyAppOn is startNotifyApp on the database dbURL ("": SQLite in
+// a temporary directory).
+func startNotifyAppOn(b *testing.B, dbURL, smtpURL string, work bool, workers int) (*app.App, string) {
 	b.Helper()
-	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), LogLevel: slog.LevelInfo, Role: "all",
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), DB: dbURL, LogLevel: slog.LevelInfo, Role: "all",
 		SMTPURL: smtpURL, MailFrom: "State of Example <no-reply@example.gov>", NotifyRateLimit: -1, NotifyDailyLimit: -1, Workers: workers}
 	if err := cfg.Finish(); err != nil {
 		b.Fatal(err)
@@ -81,8 +90,12 @@ func startNotifyApp(b *testing.B, smtpURL string, work bool, workers int) (*app.
 }
 
 func BenchmarkNotifyAPISend(b *testing.B) {
+	oidcEngines(b, benchNotifyAPISend)
+}
+
+func benchNotifyAPISend(b *testing.B, dbURL string) {
 	ctx := context.Background()
-	a, base := startNotifyApp(b, "", false, workers) // acceptance only: no worker delivers
+	a, base := startNotifyAppOn(b, dbURL, "", false, workers) // acceptance only: no worker delivers
 	_, key, err := a.Notify.CreateAPIKey(ctx, "dmv", "bench", notify.KeyLive)
 	if err != nil {
 		b.Fatal(err)

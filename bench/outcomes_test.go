@@ -25,6 +25,10 @@ import (
 // plus drop-outs, decisions (3 buckets of the decision-time histogram),
 // information requests and survey answers: 200 × 365 × 15 = 1,095,000
 // transactions in 73,000 daily rows and 219,000 histogram rows.
+// benchLevel is the level roll-up of a bench agency: agency-N is a
+// state, county, city or town agency by N mod 4.
+const benchLevel = `CASE CAST(SUBSTR(agency_id, 8) AS INTEGER) % 4 WHEN 0 THEN '@state' WHEN 1 THEN '@county' WHEN 2 THEN '@city' ELSE '@town' END`
+
 const (
 	benchServices = 200
 	benchAgencies = 20
@@ -75,6 +79,7 @@ func BenchmarkOutcomes(b *testing.B) {
 		{"page=performance-service", "/performance/service-7", ""},
 		{"page=console-outcomes-all-agencies", "/console/outcomes", cookie},
 		{"page=console-outcomes-agency-weeks", "/console/outcomes?agency=agency-3&period=week", cookie},
+		{"page=performance-county", "/performance?level=county", ""},
 	} {
 		b.Run(page.name, func(b *testing.B) {
 			rps := driveSignedIn(b, a.URL()+page.path, page.cookie)
@@ -101,20 +106,42 @@ func seedOutcomes(b *testing.B, a *app.App) {
 			SELECT ` + day + `, 'agency-' || (j % $4), 'service-' || j, h.hours, 4 FROM d, s, (SELECT 24 AS hours UNION ALL SELECT 72 UNION ALL SELECT 240) h`,
 		series + `INSERT INTO outcome_costs (agency_id, service_id, month, amount, currency)
 			SELECT DISTINCT 'agency-' || (j % $4), 'service-' || j, substr(` + day + `, 1, 7), 5000000, 'USD' FROM d, s`,
-		// The roll-ups the consumer keeps beside each service's row: the
-		// agency's (agency, '*') and the jurisdiction's ('*', '*').
+		// The roll-ups the consumer keeps beside each service's row
+		// (ADR 54, 65): the agency's (agency, '*'), the service's across
+		// agencies ('*', service), the level's ('@level', '*') — the
+		// agencies are spread over the four levels of government — and the
+		// jurisdiction's ('*', '*').
 		`INSERT INTO outcome_daily (day, agency_id, service_id, started, ineligible, submitted, withdrawn, expired, offline_paper, offline_phone, offline_counter, decided, decided_in_sla, decided_with_sla, info_requests, sat2, sat3, sat4, sat5)
 			SELECT day, agency_id, '*', SUM(started), SUM(ineligible), SUM(submitted), SUM(withdrawn), SUM(expired), SUM(offline_paper), SUM(offline_phone), SUM(offline_counter), SUM(decided), SUM(decided_in_sla), SUM(decided_with_sla), SUM(info_requests), SUM(sat2), SUM(sat3), SUM(sat4), SUM(sat5) FROM outcome_daily WHERE service_id <> '*' GROUP BY day, agency_id`,
 		`INSERT INTO outcome_daily (day, agency_id, service_id, started, ineligible, submitted, withdrawn, expired, offline_paper, offline_phone, offline_counter, decided, decided_in_sla, decided_with_sla, info_requests, sat2, sat3, sat4, sat5)
-			SELECT day, '*', '*', SUM(started), SUM(ineligible), SUM(submitted), SUM(withdrawn), SUM(expired), SUM(offline_paper), SUM(offline_phone), SUM(offline_counter), SUM(decided), SUM(decided_in_sla), SUM(decided_with_sla), SUM(info_requests), SUM(sat2), SUM(sat3), SUM(sat4), SUM(sat5) FROM outcome_daily WHERE service_id = '*' GROUP BY day`,
+			SELECT day, '*', service_id, SUM(started), SUM(ineligible), SUM(submitted), SUM(withdrawn), SUM(expired), SUM(offline_paper), SUM(offline_phone), SUM(offline_counter), SUM(decided), SUM(decided_in_sla), SUM(decided_with_sla), SUM(info_requests), SUM(sat2), SUM(sat3), SUM(sat4), SUM(sat5) FROM outcome_daily WHERE service_id <> '*' AND agency_id <> '*' GROUP BY day, service_id`,
+		`INSERT INTO outcome_daily (day, agency_id, service_id, started, ineligible, submitted, withdrawn, expired, offline_paper, offline_phone, offline_counter, decided, decided_in_sla, decided_with_sla, info_requests, sat2, sat3, sat4, sat5)
+			SELECT day, ` + benchLevel + `, '*', SUM(started), SUM(ineligible), SUM(submitted), SUM(withdrawn), SUM(expired), SUM(offline_paper), SUM(offline_phone), SUM(offline_counter), SUM(decided), SUM(decided_in_sla), SUM(decided_with_sla), SUM(info_requests), SUM(sat2), SUM(sat3), SUM(sat4), SUM(sat5) FROM outcome_daily WHERE service_id = '*' AND agency_id LIKE 'agency-%' GROUP BY day, ` + benchLevel,
+		`INSERT INTO outcome_daily (day, agency_id, service_id, started, ineligible, submitted, withdrawn, expired, offline_paper, offline_phone, offline_counter, decided, decided_in_sla, decided_with_sla, info_requests, sat2, sat3, sat4, sat5)
+			SELECT day, '*', '*', SUM(started), SUM(ineligible), SUM(submitted), SUM(withdrawn), SUM(expired), SUM(offline_paper), SUM(offline_phone), SUM(offline_counter), SUM(decided), SUM(decided_in_sla), SUM(decided_with_sla), SUM(info_requests), SUM(sat2), SUM(sat3), SUM(sat4), SUM(sat5) FROM outcome_daily WHERE service_id = '*' AND agency_id LIKE 'agency-%' GROUP BY day`,
 		`INSERT INTO outcome_decision_times (day, agency_id, service_id, hours, decisions)
 			SELECT day, agency_id, '*', hours, SUM(decisions) FROM outcome_decision_times WHERE service_id <> '*' GROUP BY day, agency_id, hours`,
 		`INSERT INTO outcome_decision_times (day, agency_id, service_id, hours, decisions)
-			SELECT day, '*', '*', hours, SUM(decisions) FROM outcome_decision_times WHERE service_id = '*' GROUP BY day, hours`,
-		`INSERT INTO outcome_monthly (agency_id, service_id, month, transactions)
-			SELECT agency_id, service_id, SUBSTR(day, 1, 7), SUM(submitted + ineligible + offline_paper + offline_phone + offline_counter)
-			FROM outcome_daily WHERE service_id <> '*' AND agency_id <> '*' GROUP BY agency_id, service_id, SUBSTR(day, 1, 7)`,
-		`INSERT INTO outcome_totals (agency_id, service_id, submitted) SELECT agency_id, service_id, SUM(submitted) FROM outcome_daily WHERE service_id <> '*' AND agency_id <> '*' GROUP BY agency_id, service_id`,
+			SELECT day, '*', service_id, hours, SUM(decisions) FROM outcome_decision_times WHERE service_id <> '*' AND agency_id <> '*' GROUP BY day, service_id, hours`,
+		`INSERT INTO outcome_decision_times (day, agency_id, service_id, hours, decisions)
+			SELECT day, ` + benchLevel + `, '*', hours, SUM(decisions) FROM outcome_decision_times WHERE service_id = '*' AND agency_id LIKE 'agency-%' GROUP BY day, ` + benchLevel + `, hours`,
+		`INSERT INTO outcome_decision_times (day, agency_id, service_id, hours, decisions)
+			SELECT day, '*', '*', hours, SUM(decisions) FROM outcome_decision_times WHERE service_id = '*' AND agency_id LIKE 'agency-%' GROUP BY day, hours`,
+		// Each service's months, every one with a cost model, then the
+		// months' roll-ups (cost, services with a cost, their transactions).
+		`INSERT INTO outcome_monthly (agency_id, service_id, month, transactions, cost_cents, costs, costed_transactions)
+			SELECT agency_id, service_id, SUBSTR(day, 1, 7), SUM(submitted + ineligible + offline_paper + offline_phone + offline_counter), 5000000, 1,
+				SUM(submitted + ineligible + offline_paper + offline_phone + offline_counter)
+			FROM outcome_daily WHERE service_id NOT IN ('*') AND agency_id LIKE 'agency-%' GROUP BY agency_id, service_id, SUBSTR(day, 1, 7)`,
+		`INSERT INTO outcome_monthly (agency_id, service_id, month, transactions, cost_cents, costs, costed_transactions)
+			SELECT agency_id, '*', month, SUM(transactions), SUM(cost_cents), SUM(costs), SUM(costed_transactions) FROM outcome_monthly WHERE service_id <> '*' GROUP BY agency_id, month`,
+		`INSERT INTO outcome_monthly (agency_id, service_id, month, transactions, cost_cents, costs, costed_transactions)
+			SELECT '*', service_id, month, SUM(transactions), SUM(cost_cents), SUM(costs), SUM(costed_transactions) FROM outcome_monthly WHERE service_id <> '*' AND agency_id LIKE 'agency-%' GROUP BY service_id, month`,
+		`INSERT INTO outcome_monthly (agency_id, service_id, month, transactions, cost_cents, costs, costed_transactions)
+			SELECT ` + benchLevel + `, '*', month, SUM(transactions), SUM(cost_cents), SUM(costs), SUM(costed_transactions) FROM outcome_monthly WHERE service_id = '*' AND agency_id LIKE 'agency-%' GROUP BY ` + benchLevel + `, month`,
+		`INSERT INTO outcome_monthly (agency_id, service_id, month, transactions, cost_cents, costs, costed_transactions)
+			SELECT '*', '*', month, SUM(transactions), SUM(cost_cents), SUM(costs), SUM(costed_transactions) FROM outcome_monthly WHERE service_id = '*' AND agency_id LIKE 'agency-%' GROUP BY month`,
+		`INSERT INTO outcome_totals (agency_id, service_id, submitted) SELECT agency_id, service_id, SUM(submitted) FROM outcome_daily WHERE service_id <> '*' AND agency_id LIKE 'agency-%' GROUP BY agency_id, service_id`,
 	} {
 		if _, err := a.DB.Write().ExecContext(ctx, q, benchDays-1, benchServices-1, today, benchAgencies); err != nil {
 			b.Fatalf("seed outcomes: %v", err)

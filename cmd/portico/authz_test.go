@@ -153,6 +153,14 @@ func TestAuthorizationTable(t *testing.T) {
 	// Beto's vehicle registration renewal: a DMV case, the object of the
 	// case routes.
 	kase := openCase(t, a, "app-beto", "beto.ciudadano@example.com", "vehicle-registration-renewal", vehicleAnswers)
+	// A plug-in call of the case that answered: the object of the retry
+	// route (a call that has not failed is refused to staff who may work
+	// the case, 409, and not found for everyone else).
+	var kaseCall int64
+	if err := a.DB.Write().QueryRowContext(ctx, `INSERT INTO case_plugin_calls (case_id, state, use_pointer, plugin_id, operation, status, created_at)
+		VALUES ($1, $2, '/workflow/states/x/on_enter/0/call_plugin', 'vehicle-registry', 'find-vehicle', 'ok', $3) RETURNING id`, kase.ID, kase.State, time.Now().UTC()).Scan(&kaseCall); err != nil {
+		t.Fatal(err)
+	}
 	// An inbox message of Beto's, the object of the mark-read route.
 	tpl, err := a.Notify.CreateTemplate(ctx, notify.TemplateInput{AgencyID: "dmv", Type: notify.TemplateEmail, Name: "Hello", Subject: "Hello", Body: "Hello"})
 	if err != nil {
@@ -439,6 +447,7 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /console/cases/{id}/note", "POST", "/console/cases/" + kase.ID + "/note", url.Values{"body": {"checked"}}, dmvStaff},
 		{"POST /console/cases/{id}/message", "POST", "/console/cases/" + kase.ID + "/message", url.Values{"body": {""}}, dmvStaff},
 		{"POST /console/cases/{id}/payment", "POST", "/console/cases/" + kase.ID + "/payment", url.Values{"amount": {"not money"}}, dmvStaff},
+		{"POST /console/cases/{id}/plugin-calls/{call}/retry", "POST", "/console/cases/" + kase.ID + "/plugin-calls/" + strconv.FormatInt(kaseCall, 10) + "/retry", nil, dmvStaff},
 		{"POST /console/cases/{id}/request", "POST", "/console/cases/" + kase.ID + "/request", url.Values{"body": {"Which colour is the car?"}}, dmvStaff},
 		{"GET /applications/{id}", "GET", "/applications/" + kase.ID, nil, ownerOnly},
 		{"POST /applications/{id}/respond", "POST", "/applications/" + kase.ID + "/respond", url.Values{"body": {"Blue."}}, ownerOnly},

@@ -87,6 +87,7 @@ func commands() []*command {
 		obligationsCommands(),
 		paymentsCommands(),
 		open311Commands(),
+		reportCommands(),
 		pluginCommands(),
 		backupCommand(),
 		restoreCommand(),

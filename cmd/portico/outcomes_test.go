@@ -117,6 +117,50 @@ func TestOutcomesJourney(t *testing.T) {
 	if status, _, _ = get(anon, "/performance/vehicle-registration-renewal.json"); status != 200 {
 		t.Errorf("a service's JSON: %d", status)
 	}
+	// Levels of government: the jurisdiction's page and JSON show each
+	// level with figures; a level narrows both; an unknown level is the
+	// reader's mistake (an error summary, a problem), never a 500.
+	status, body, _ = get(anon, "/performance")
+	if status != 200 || !strings.Contains(body, `id="by-level"`) || !strings.Contains(body, "State agencies") || !strings.Contains(body, `<select class="usa-select" id="level" name="level">`) {
+		t.Errorf("/performance by level: %d", status)
+	}
+	status, body, _ = get(anon, "/performance?level=county&lang=es")
+	if status != 200 || strings.Contains(body, `id="by-level"`) || !strings.Contains(body, "Agencias de condado") {
+		t.Errorf("/performance of the counties: %d", status)
+	}
+	if status, body, _ = get(anon, "/performance?level=province"); status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="error-summary"`) || !strings.Contains(body, "Choose a level of government") {
+		t.Errorf("an unknown level on the page: %d", status)
+	}
+	if status, body, _ = get(anon, "/performance.json?level=province"); status != http.StatusBadRequest || !strings.Contains(body, `"level"`) {
+		t.Errorf("an unknown level in the JSON: %d %s", status, body)
+	}
+	var levels struct {
+		Level   string `json:"level"`
+		ByLevel []struct {
+			Level string `json:"level"`
+		} `json:"by_level"`
+	}
+	_, body, _ = get(anon, "/performance.json")
+	if err := json.Unmarshal([]byte(body), &levels); err != nil || len(levels.ByLevel) == 0 || levels.ByLevel[0].Level != "state" {
+		t.Errorf("by level in the JSON: %v %s", err, body)
+	}
+	_, body, _ = get(anon, "/performance.json?level=state")
+	if err := json.Unmarshal([]byte(body), &levels); err != nil || levels.Level != "state" || levels.ByLevel != nil {
+		t.Errorf("the state's JSON: %v %s", err, body)
+	}
+
+	// "Not eligible" is an end point (ADR 56): Ana (38) reading the
+	// senior exemption (65 and over) is told so and asked how it went,
+	// in English and in Spanish.
+	ana := signInClient(t, base, "ana.citizen@example.com", false)
+	for lang, title := range map[string]string{"en": "How was it?", "es": "¿Cómo le fue?"} {
+		status, body, _ = get(ana, "/services/adams-senior-exemption?lang="+lang)
+		if status != 200 || !strings.Contains(body, `id="satisfaction-panel"`) || !strings.Contains(body, title) ||
+			!strings.Contains(body, `href="/satisfaction?after=ineligible&amp;service=adams-senior-exemption"`) {
+			t.Errorf("the not-eligible page in %s: %d, no survey panel", lang, status)
+		}
+	}
+
 	// The console is for staff.
 	if status, _, _ = get(anon, "/console/outcomes"); status != http.StatusSeeOther {
 		t.Errorf("anonymous dashboard: %d", status)
@@ -187,6 +231,13 @@ func TestOutcomesJourney(t *testing.T) {
 		t.Errorf("audited records: %d %v", audited, err)
 	}
 
+	// The level filter is for platform administrators' "all agencies".
+	if _, body, _ = get(casey, "/console/outcomes"); strings.Contains(body, `id="level"`) {
+		t.Error("Casey is offered the level of government")
+	}
+	if status, body, _ = get(pat, "/console/outcomes?level=state"); status != 200 || !strings.Contains(body, `<option value="state" selected>`) {
+		t.Errorf("Pat's state agencies: %d", status)
+	}
 	// Pat: every agency side by side, and the CSV.
 	status, body, _ = get(pat, "/console/outcomes/agencies")
 	if status != 200 || !strings.Contains(body, `id="agencies"`) || !strings.Contains(body, "Department of Motor Vehicles") {

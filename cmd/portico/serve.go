@@ -188,6 +188,7 @@ type startedHookKey struct{}
 // serve runs a Portico process until ctx ends (SIGINT/SIGTERM), then drains.
 func serve(ctx context.Context, e env, cfg config.Config, opts app.Options, prepare func(context.Context, *app.App) error) error {
 	logger := app.NewLogger(cfg, e.stderr)
+	opts.Version = version
 	// Libraries that log through the process default (the OpenID
 	// Provider's request errors; net/http's own through log) must write
 	// the operator's format: with --log-format json, a plain-text line

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace"
 	"gocloud.dev/blob"
 
 	"github.com/portico-gov/portico/internal/api"
@@ -69,6 +71,7 @@ import (
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/tenancy"
+	"github.com/portico-gov/portico/internal/tracing"
 	"github.com/portico-gov/portico/internal/web"
 	"github.com/portico-gov/portico/internal/webhook"
 	"github.com/portico-gov/portico/internal/webhook/webhookweb"
@@ -100,6 +103,10 @@ type App struct {
 	DevSMS    *notify.DevSMS     // the development SMS provider; nil unless Config.DevMailbox without --sms-url
 	Web       *web.Server
 	Metrics   *prometheus.Registry
+	// Tracing exports OpenTelemetry spans of requests, jobs and plug-in
+	// calls when a collector is configured (ADR 62); its Tracer is nil
+	// otherwise.
+	Tracing *tracing.Tracing
 
 	// ObligationImport loads amounts agencies say people owe (portico
 	// obligations import, POST /api/v1/obligations).
@@ -178,15 +185,18 @@ type Options struct {
 	// ObserveSQL, when set, sees every statement the database pools run
 	// (storage.Observer); the query-plan test records a page's SQL with it.
 	ObserveSQL storage.Observer
+	// Version is the program's version, for the traces' service.version.
+	Version string
 }
 
 // NewLogger returns the process logger for cfg, writing to w.
 func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	// Every line logged inside a span carries trace_id and span_id.
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(tracing.LogHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(tracing.LogHandler(slog.NewTextHandler(w, opts)))
 }
 
 // New opens storage and builds every block. cfg must have been Finished.
@@ -218,6 +228,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			if a.NATS != nil {
 				a.NATS.Close()
 			}
+			_ = a.Tracing.Shutdown(context.WithoutCancel(ctx))
 			db.Close()
 		}
 	}()
@@ -258,6 +269,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	signer := audit.NewSigner(keys.Audit)
+	if a.Tracing, err = tracing.New(ctx, tracing.Config{Endpoint: cfg.OTelEndpoint, FromEnv: cfg.OTelFromEnv, Version: opts.Version}); err != nil {
+		return nil, err
+	}
+	tracer := a.Tracing.Tracer // nil when traces are off
 	if a.anchors, err = audit.OpenAnchors(ctx, cfg.AuditAnchor); err != nil {
 		return nil, err
 	}
@@ -300,9 +315,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	// One queue configuration for both clients: the inserter applies its
 	// insert-time settings (MaxAttempts), the working client the rest.
 	jobsCfg := jobs.Config{
-		Work:    opts.Work,
-		Workers: cfg.Workers,
-		Logger:  logger,
+		Work:              opts.Work,
+		Workers:           cfg.Workers,
+		FetchCooldown:     cfg.JobFetchCooldown,
+		FetchPollInterval: cfg.JobPollInterval,
+		Logger:            logger,
+		Middleware:        jobMiddleware(tracer),
 		PeriodicJobs: []*river.PeriodicJob{
 			jobs.Every(time.Minute, func() river.JobArgs { return audit.CheckpointArgs{} }, true),
 			// Cases past their SLA: marked overdue (or moved on by the
@@ -348,7 +366,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	gatewayMetrics := gateway.NewMetrics()
-	if a.Gateway, err = gateway.New(a.Plugins, a.OIDC, a.Audit, box, a.Clock, gatewayMetrics, gateway.Config{Consents: a.Consents}); err != nil {
+	if a.Gateway, err = gateway.New(a.Plugins, a.OIDC, a.Audit, box, a.Clock, gatewayMetrics, gateway.Config{Consents: a.Consents, Tracer: tracer, BreakerOpen: cfg.PluginBreakerOpen}); err != nil {
 		return nil, err
 	}
 	if a.Reminders, err = reminder.New(db, a.Audit, a.Clock, inserter, reg, reminderDirectory{a.Identity, a.Notify}, reminderMailer{a.Notify},
@@ -389,7 +407,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	// own them, from the payment's succeeded event.
 	a.Bus.Subscribe(a.Casework.PaymentConsumer(paidFees{a.Payments}))
 	a.Bus.Subscribe(a.Reminders.PaymentConsumer(paidObligations{a.Payments}))
-	if a.Outcomes, err = outcome.New(db, a.Audit, a.Bus, a.Clock, a.Tenancy.Zone); err != nil {
+	if a.Outcomes, err = outcome.New(db, a.Audit, a.Bus, a.Clock, a.Tenancy.Zone, outcomeDirectory{a}); err != nil {
 		return nil, err
 	}
 	a.Bus.Subscribe(a.Outcomes.Consumer())
@@ -437,12 +455,22 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
+	tiles, err := cfg.MapTilesOrigin()
+	if err != nil {
+		return nil, err
+	}
+	var images []string
+	if tiles != "" {
+		images = []string{tiles}
+	}
 	a.Web, err = web.New(web.Config{
+		ImageOrigins:   images,
 		SecureCookies:  cfg.HTTPS(),
 		HSTS:           cfg.HTTPS(),
 		Ready:          a.ready,
 		TrustedProxies: cfg.Proxies,
 		Zone:           a.Tenancy.Zone,
+		Tracer:         tracer,
 	}, logger, catalog, a.Metrics)
 	if err != nil {
 		return nil, err
@@ -464,7 +492,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := pluginconsole.Register(a.Web, idw, a.Plugins, a.Gateway, a.Tenancy, a.Catalog); err != nil {
 		return nil, err
 	}
-	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications, a.Tenancy, a.Receipts); err != nil {
+	if err := caseweb.Register(a.Web, idw, a.Casework, a.Identity, a.Catalog, a.Applications, a.Tenancy, a.Receipts, a.Plugins); err != nil {
 		return nil, err
 	}
 	if err := receiptweb.Register(a.Web, a.Receipts, idw); err != nil {
@@ -552,7 +580,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := notifyweb.Register(a.Web, a.Notify, a.Tenancy); err != nil {
 		return nil, err
 	}
-	notifyapi.Register(a.Web, notifyapi.New(db, a.Notify, notifyapi.Config{
+	notifyapi.Register(a.Web, notifyapi.New(a.Notify, a.DB, notifyapi.Config{
 		BaseURL:    func() string { return a.Config.PublicURL },
 		RateLimit:  cfg.NotifyRateLimit,
 		DailyLimit: cfg.NotifyDailyLimit,
@@ -600,7 +628,7 @@ func (a *App) newNotify(ins *jobs.Inserter, reg *jobs.Registry, opts Options, se
 	if smtpURL == "" && a.Mailbox != nil {
 		smtpURL = a.Mailbox.SMTPURL()
 	}
-	ncfg := notify.Config{Audit: a.Audit, SMTPURL: smtpURL, From: cfg.MailFrom, Secrets: sealer,
+	ncfg := notify.Config{Audit: a.Audit, SMTPURL: smtpURL, From: cfg.MailFrom, Secrets: sealer, SMTPConnections: cfg.SMTPConnections,
 		PublicURL: func() string { return a.Config.PublicURL },
 		// Team API keys may send to the agency's staff (the cycle above).
 		TeamMembers: func(ctx context.Context, agencyID string) ([]string, error) {
@@ -700,6 +728,14 @@ func (a *App) Start(ctx context.Context) error {
 	return nil
 }
 
+// jobMiddleware traces every job attempt when tracer is set.
+func jobMiddleware(tracer trace.Tracer) []rivertype.Middleware {
+	if tracer == nil {
+		return nil
+	}
+	return []rivertype.Middleware{&tracing.JobMiddleware{Tracer: tracer}}
+}
+
 // boundPublicURL completes a public URL derived from --addr with port 0
 // ("http://localhost:0") with the port actually bound, so the OpenID
 // issuer, links in emails and the passkey origin are right. Any other URL
@@ -752,6 +788,9 @@ func (a *App) Stop(ctx context.Context) error {
 	if a.NATS != nil { // after the consumers: no publish is in flight
 		a.NATS.Close()
 	}
+	if a.Notify != nil { // after the jobs: QUIT the SMTP connections they used
+		a.Notify.Close()
+	}
 	if a.Mailbox != nil { // after the jobs, so deliveries in flight land
 		errs = append(errs, a.Mailbox.Close())
 	}
@@ -765,6 +804,7 @@ func (a *App) Stop(ctx context.Context) error {
 	if a.reportPhotos != nil {
 		errs = append(errs, a.reportPhotos.Close())
 	}
+	errs = append(errs, a.Tracing.Shutdown(ctx)) // after the work whose spans it sends
 	errs = append(errs, a.anchors.Close())
 	errs = append(errs, a.DB.Close())
 	return errors.Join(errs...)

@@ -72,15 +72,23 @@ func (m caseMailer) MailCitizen(ctx context.Context, tx *sql.Tx, mail casework.M
 	if !strings.Contains(subject, mail.Reference) {
 		subject += " (" + mail.Reference + ")"
 	}
-	link := i18n.Messages().T(lang, "casework.mail.see")
-	text := body + "\n\n" + link + ":\n" + strings.TrimRight(m.publicURL, "/") + "/applications/" + mail.CaseID + "\n"
-	if mail.Decided && mail.ServiceID != "" {
-		// The decision is an end point: ask how it went.
-		text += "\n" + i18n.Messages().T(lang, "satisfaction.mail.survey") + "\n" + strings.TrimRight(m.publicURL, "/") + web.SurveyURL("decided", mail.ServiceID) + "\n"
-	}
+	text := caseMailText(lang, m.publicURL, body, mail)
 	_, err = m.notify.SendTextToAccount(ctx, tx, notify.AccountText{AccountID: acct.ID, Email: acct.Email, Subject: subject, Text: text,
 		Lang: string(lang), AgencyID: mail.AgencyID, Reference: "case:" + mail.CaseID})
 	return err
+}
+
+// caseMailText is the text of a message about a case: the body, the link
+// to the case page and, once the case is decided (an end point of the
+// transaction, ADR 56), the link to the satisfaction survey about its
+// service.
+func caseMailText(lang i18n.Lang, publicURL, body string, mail casework.Mail) string {
+	base := strings.TrimRight(publicURL, "/")
+	text := body + "\n\n" + i18n.Messages().T(lang, "casework.mail.see") + ":\n" + base + "/applications/" + mail.CaseID + "\n"
+	if mail.Decided && mail.ServiceID != "" {
+		text += "\n" + i18n.Messages().T(lang, "satisfaction.mail.survey") + "\n" + base + web.SurveyURL("decided", mail.ServiceID) + "\n"
+	}
+	return text
 }
 
 // caseObligations hands casework's obligations (renewals a manifest sets,

@@ -31,7 +31,7 @@ func (a *App) newReports(ctx context.Context) error {
 
 // registerReports adds the report pages and the Open311 endpoint.
 func (a *App) registerReports(idw *identityweb.Handlers) error {
-	if err := reportweb.Register(a.Web, a.Reports, idw); err != nil {
+	if err := reportweb.Register(a.Web, a.Reports, idw, reportweb.Map{Tiles: a.Config.MapTiles, Attribution: a.Config.MapAttribution}); err != nil {
 		return err
 	}
 	api, err := open311api.New(a.Reports, open311api.Config{PublicURL: func() string { return a.Config.PublicURL }, Logger: a.Logger,

@@ -39,6 +39,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/storage/groupcommit"
 )
 
 // Entry is one audited event: who did what to which subject.
@@ -100,7 +101,7 @@ type Log struct {
 	mu       sync.Mutex
 	anchored map[int]int64 // chain → newest checkpoint this process anchored
 
-	group group // Write's group commit (group.go)
+	writes *groupcommit.Committer[*Entry] // Write's group commit (group.go)
 }
 
 // Defaults of the checkpoint policy.
@@ -143,10 +144,14 @@ func WithMaxCheckpointAge(d time.Duration) Option {
 func New(db *storage.DB, clock platform.Clock, signer *Signer, opts ...Option) *Log {
 	l := &Log{db: db, clock: clock, signer: signer, every: DefaultCheckpointEvery, maxAge: DefaultMaxCheckpointAge,
 		due: make(chan struct{}, 1), anchored: map[int]int64{}}
-	l.group.committers = 1 // SQLite has one writer
+	committers := 1 // SQLite has one writer
 	if db.Dialect == storage.Postgres {
-		l.group.committers = Chains / 2
+		// Each committer's transaction holds a chain (reserve's SKIP
+		// LOCKED); half of them stay free for Append in other
+		// transactions.
+		committers = Chains / 2
 	}
+	l.writes = groupcommit.New(db, l.appendEntries, groupcommit.Options{Name: "audit: write", Committers: committers})
 	for _, o := range opts {
 		o(l)
 	}

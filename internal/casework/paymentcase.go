@@ -30,3 +30,18 @@ func (s *Service) CaseOfPayment(ctx context.Context, casePaymentID string) (stri
 	}
 	return caseID, ref, nil
 }
+
+// ServiceOf returns the service of case id, or not found. Like
+// CaseOfPayment it checks no actor and reads nothing about the person:
+// the outcome block counts a paid fee under its case's service.
+func (s *Service) ServiceOf(ctx context.Context, id string) (string, error) {
+	var svc string
+	err := s.db.Read().QueryRowContext(ctx, `SELECT service_id FROM cases WHERE id = $1`, id).Scan(&svc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", platform.Errorf(platform.CodeNotFound, "no such case")
+	}
+	if err != nil {
+		return "", fmt.Errorf("casework: service of case: %w", err)
+	}
+	return svc, nil
+}

@@ -91,6 +91,9 @@ const (
 	OutcomeBadRequest = "bad_request"
 	// OutcomeUnavailable: no plug-in gateway in this process.
 	OutcomeUnavailable = "unavailable"
+	// OutcomeWaiting: an earlier call of the case that records what this
+	// one reads was still pending (after the last attempt: it failed).
+	OutcomeWaiting = "waiting"
 )
 
 // PluginCallArgs is the job of one call: ids only, never personal data.
@@ -118,11 +121,7 @@ func (w *PluginCallWorker) Work(ctx context.Context, job *river.Job[PluginCallAr
 
 // NextRetry doubles the wait from Deps.PluginBackoff (PluginCallBackoff).
 func (w *PluginCallWorker) NextRetry(job *river.Job[PluginCallArgs]) time.Time {
-	base := w.Cases.deps.PluginBackoff
-	if base <= 0 {
-		base = PluginCallBackoff
-	}
-	return time.Now().Add(base << min(max(job.Attempt-1, 0), 10))
+	return time.Now().Add(w.Cases.backoff() << min(max(job.Attempt-1, 0), 10))
 }
 
 // IdempotencyKey is the key of call id of case caseID: stable for the
@@ -221,6 +220,21 @@ func (s *Service) RunPluginCall(ctx context.Context, args PluginCallArgs, attemp
 	if s.deps.Plugins == nil {
 		return s.finishCall(ctx, row, w, pa, OutcomeUnavailable, PluginReply{}, attempt)
 	}
+	missing, wait, err := s.missingRecords(ctx, c, row, w)
+	switch {
+	case err != nil && attempt < max:
+		return err
+	case err != nil:
+		return errors.Join(err, s.finishCall(ctx, row, w, pa, "error", PluginReply{}, attempt))
+	case wait && attempt < max:
+		return s.retryLater(ctx, row, attempt, OutcomeWaiting, errWaitForRecord)
+	case wait:
+		return s.finishCall(ctx, row, w, pa, OutcomeWaiting, PluginReply{}, attempt)
+	case len(missing) > 0:
+		// Nothing was recorded for this call to act on (a booking that was
+		// never made has nothing to cancel).
+		return s.finishCall(ctx, row, w, pa, OutcomeSkipped, PluginReply{}, attempt)
+	}
 	call, err := s.buildCall(ctx, c, row, w)
 	if err != nil {
 		slog.Warn("casework: plug-in call cannot be built", "case", c.ID, "call", row.id, "err", err)
@@ -238,11 +252,28 @@ func (s *Service) RunPluginCall(ctx context.Context, args PluginCallArgs, attemp
 	if !retry || attempt >= max {
 		return s.finishCall(ctx, row, w, pa, outcome, PluginReply{}, attempt)
 	}
-	if _, uerr := s.db.Write().ExecContext(ctx, `UPDATE case_plugin_calls SET attempts = $2, last_outcome = $3 WHERE id = $1 AND status = 'pending'`,
-		row.id, attempt, outcome); uerr != nil {
+	return s.retryLater(ctx, row, attempt, outcome, err)
+}
+
+// retryLater notes on a pending call that attempt ended with outcome and
+// when the job tries again (PluginCallWorker.NextRetry's schedule), for
+// the staff case page, and returns err for River to retry.
+func (s *Service) retryLater(ctx context.Context, row pluginCallRow, attempt int, outcome string, err error) error {
+	now := s.clock.Now().UTC()
+	next := now.Add(s.backoff() << min(max(attempt-1, 0), 10))
+	if _, uerr := s.db.Write().ExecContext(ctx, `UPDATE case_plugin_calls SET attempts = $2, last_outcome = $3, last_tried_at = $4, next_try_at = $5
+		WHERE id = $1 AND status = 'pending'`, row.id, attempt, outcome, now, next); uerr != nil {
 		return errors.Join(err, uerr)
 	}
 	return err
+}
+
+// backoff is the wait before a call's second try (Deps.PluginBackoff).
+func (s *Service) backoff() time.Duration {
+	if s.deps.PluginBackoff > 0 {
+		return s.deps.PluginBackoff
+	}
+	return PluginCallBackoff
 }
 
 // pluginActionAt is the call_plugin action at pointer in state.
@@ -268,6 +299,9 @@ func (s *Service) buildCall(ctx context.Context, c Case, row pluginCallRow, w *W
 		return PluginCall{}, err
 	}
 	in.Case = map[string]any{"id": c.ID, "reference": c.Reference, "service": c.ServiceID, "state": row.state}
+	if in.Recorded, err = s.records(ctx, s.db.Read(), c.ID); err != nil {
+		return PluginCall{}, err
+	}
 	req, err := w.Runtime().PluginRequest(row.pointer, in)
 	if err != nil {
 		return PluginCall{}, err
@@ -322,7 +356,7 @@ func (s *Service) finishCall(ctx context.Context, row pluginCallRow, w *Workflow
 			return err
 		}
 		status := "ok"
-		if outcome != "ok" {
+		if outcome != "ok" && outcome != OutcomeSkipped {
 			status = "failed"
 		}
 		now := s.clock.Now().UTC()
@@ -332,9 +366,21 @@ func (s *Service) finishCall(ctx context.Context, row pluginCallRow, w *Workflow
 		}
 		detail := map[string]any{"action": "call_plugin", "plugin": row.plugin, "operation": row.operation, "call": row.id,
 			"outcome": status, "attempts": attempts}
-		if status == "ok" {
+		switch {
+		case outcome == OutcomeSkipped:
+			detail["outcome"] = OutcomeSkipped
+		case status == "ok":
 			detail["status"] = reply.Status
-		} else {
+			if pa != nil && reply.Status >= 200 && reply.Status < 300 {
+				kept, err := s.keepRecords(ctx, tx, c.ID, row.id, pa, reply.Body, now)
+				if err != nil {
+					return err
+				}
+				if len(kept) > 0 {
+					detail["recorded"] = kept
+				}
+			}
+		default:
 			detail["reason"] = outcome
 		}
 		if err := s.entry(ctx, tx, c.ID, "note", true, "", detail); err != nil {
@@ -356,7 +402,7 @@ func (s *Service) finishCall(ctx context.Context, row pluginCallRow, w *Workflow
 		if err := s.emit(ctx, tx, c, EventPluginCalled, eventData); err != nil {
 			return err
 		}
-		if status != "ok" || pa == nil || pa.Decide == nil {
+		if status != "ok" || outcome == OutcomeSkipped || pa == nil || pa.Decide == nil {
 			return nil
 		}
 		return s.decide(ctx, tx, w, c, row, pa.Decide, reply)

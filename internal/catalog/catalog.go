@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/portico-gov/portico/internal/audit"
@@ -66,6 +67,9 @@ type Service struct {
 	// runtimes are the compiled service versions, shared with the form
 	// engine and the workflow.
 	runtimes *runtimes
+	// changes counts what this process changed that the front door
+	// shows (publishes, counted submissions); see Changes.
+	changes atomic.Uint64
 }
 
 // Option configures the catalog beyond its required dependencies.
@@ -182,6 +186,7 @@ func (s *Service) PublishWith(ctx context.Context, agency, file string, src []by
 	if err != nil {
 		return Published{}, fmt.Errorf("catalog: publish: %w", err)
 	}
+	s.changes.Add(1)
 	return p, nil
 }
 

@@ -62,8 +62,17 @@ func (s *Service) CountSubmission(ctx context.Context, tx *sql.Tx, serviceID str
 	if err != nil {
 		return fmt.Errorf("catalog: count submission of %s: %w", serviceID, err)
 	}
+	s.changes.Add(1)
 	return nil
 }
+
+// Changes is a number that moves whenever this process publishes a
+// service or counts a submission, so a cache of what the front door shows
+// (the portal's home page) can tell that it is out of date at once. It
+// says nothing of other processes' changes: such a cache must also expire.
+// It moves before the counting transaction commits, so a reader may see
+// the new number with the old rows; the expiry bounds that too.
+func (s *Service) Changes() uint64 { return s.changes.Load() }
 
 // Used is a published service and how many times it was submitted in the
 // usage window.

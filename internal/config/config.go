@@ -34,10 +34,31 @@ type Config struct {
 	LogFormat string // "text" or "json"
 	Role      string // "all", "web" or "worker"
 	Workers   int    // job concurrency per process
+	// JobFetchCooldown is the least time between two fetches of jobs by
+	// this process's workers, JobPollInterval how often they look for new
+	// jobs when nothing signals them (always on SQLite). Together with
+	// Workers they bound background throughput: at most Workers jobs are
+	// fetched per cooldown (ADR 61).
+	JobFetchCooldown time.Duration
+	JobPollInterval  time.Duration
+
+	// PluginBreakerOpen is how long a plug-in's circuit breaker stays
+	// open after it trips (default 30s): calls fail at once, and people
+	// see that the agency's system is not answering, until one trial call
+	// gets through.
+	PluginBreakerOpen time.Duration
+	// SMTPConnections bounds the open connections to the SMTP server this
+	// process keeps and reuses for many messages (ADR 61).
+	SMTPConnections int
 	// SessionIdle and SessionMax bound citizen and staff sessions: ended
 	// after this long without activity, and this long after sign-in.
 	SessionIdle time.Duration
 	SessionMax  time.Duration
+	// MapTiles is an https URL template of raster map tiles ({z}, {x},
+	// {y}) for the report form's map, and MapAttribution the credit the
+	// tile provider requires. Empty (the default): the map is a grid over
+	// the service's area, and no outside origin is contacted.
+	MapTiles, MapAttribution string
 	// External OpenID Provider people may sign in with (e.g. Login.gov).
 	ExternalIssuer, ExternalClientID, ExternalClientSecret, ExternalName string
 
@@ -105,6 +126,18 @@ type Config struct {
 	StripeSecretKey     string
 	StripeWebhookSecret string
 	StripeAPIURL        string
+
+	// OTelEndpoint is the OTLP/HTTP collector (http://collector:4318)
+	// spans are exported to (internal/tracing); empty: none, unless the
+	// standard OTEL_EXPORTER_OTLP_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, which OTelFromEnv then
+	// records. OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn
+	// both off. OTelProtocol is OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL,
+	// which Finish checks: only http/protobuf is spoken.
+	OTelEndpoint string
+	OTelFromEnv  bool
+	OTelProtocol string
+	otelOff      bool // OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none
 }
 
 // Defaults.
@@ -116,6 +149,11 @@ const (
 	// audit log unnoticed (docs/operations.md).
 	DefaultAuditCheckpointEvery  = 1000
 	DefaultAuditMaxCheckpointAge = time.Hour
+	// Background work (ADR 61): River's own fetch cooldown is 100ms,
+	// which held ten workers near 100 emails a second.
+	DefaultJobFetchCooldown = 10 * time.Millisecond
+	DefaultJobPollInterval  = 200 * time.Millisecond
+	DefaultSMTPConnections  = 8
 )
 
 // Getenv looks up an environment variable; tests pass their own.
@@ -126,10 +164,16 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.StringVar(&c.Addr, "addr", envOr(env, "PORTICO_ADDR", DefaultAddr), "listen address `host:port` (env PORTICO_ADDR)")
 	c.RegisterStorage(fs, env, withDB)
 	fs.StringVar(&c.PublicURL, "public-url", env("PORTICO_PUBLIC_URL"), "public `URL` of the site, e.g. https://services.example.gov (env PORTICO_PUBLIC_URL; default http://ADDR)")
+	fs.StringVar(&c.MapTiles, "map-tiles", env("PORTICO_MAP_TILES"), "https `URL` template of map tiles for the report form, e.g. https://tile.example.org/{z}/{x}/{y}.png (env PORTICO_MAP_TILES; default none: a grid)")
+	fs.StringVar(&c.MapAttribution, "map-attribution", env("PORTICO_MAP_ATTRIBUTION"), "credit shown under the map when --map-tiles is set (env PORTICO_MAP_ATTRIBUTION)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(env, "PORTICO_LOG_FORMAT", "text"), "log format: text or json (env PORTICO_LOG_FORMAT)")
 	fs.TextVar(&c.LogLevel, "log-level", levelOr(env("PORTICO_LOG_LEVEL")), "log level: debug, info, warn, error (env PORTICO_LOG_LEVEL)")
 	fs.StringVar(&c.Role, "role", envOr(env, "PORTICO_ROLE", "all"), "what this process does: all, web or worker (env PORTICO_ROLE)")
-	fs.IntVar(&c.Workers, "workers", 10, "concurrent background jobs in this process")
+	fs.IntVar(&c.Workers, "workers", intOr(env("PORTICO_WORKERS"), 10), "concurrent background jobs in this process (env PORTICO_WORKERS)")
+	fs.DurationVar(&c.PluginBreakerOpen, "plugin-breaker-open", durationOr(env("PORTICO_PLUGIN_BREAKER_OPEN"), 30*time.Second), "how long calls to a plug-in that keeps failing fail at once before one trial call (env PORTICO_PLUGIN_BREAKER_OPEN)")
+	fs.DurationVar(&c.JobFetchCooldown, "job-fetch-cooldown", durationOr(env("PORTICO_JOB_FETCH_COOLDOWN"), DefaultJobFetchCooldown), "least time between two fetches of background jobs; with --workers it bounds jobs per second (env PORTICO_JOB_FETCH_COOLDOWN)")
+	fs.DurationVar(&c.JobPollInterval, "job-poll-interval", durationOr(env("PORTICO_JOB_POLL_INTERVAL"), DefaultJobPollInterval), "how often idle workers look for new jobs when nothing signals them, as on SQLite (env PORTICO_JOB_POLL_INTERVAL)")
+	fs.IntVar(&c.SMTPConnections, "smtp-connections", intOr(env("PORTICO_SMTP_CONNECTIONS"), DefaultSMTPConnections), "most connections kept open to the SMTP server, each carrying many messages (env PORTICO_SMTP_CONNECTIONS)")
 	fs.StringVar(&c.ExternalIssuer, "external-idp-issuer", env("PORTICO_EXTERNAL_IDP_ISSUER"), "issuer `URL` of an OpenID Provider people may sign in with, e.g. https://secure.login.gov (env PORTICO_EXTERNAL_IDP_ISSUER)")
 	fs.StringVar(&c.ExternalClientID, "external-idp-client-id", env("PORTICO_EXTERNAL_IDP_CLIENT_ID"), "Portico's client id at that provider (env PORTICO_EXTERNAL_IDP_CLIENT_ID)")
 	c.ExternalClientSecret = env("PORTICO_EXTERNAL_IDP_CLIENT_SECRET") // environment only: flags show in ps
@@ -154,6 +198,7 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.StringVar(&c.BusSubjects, "bus-subjects", envOr(env, "PORTICO_BUS_SUBJECTS", "portico.events"), "subject `prefix` for --bus: each event goes to PREFIX.TYPE (env PORTICO_BUS_SUBJECTS)")
 	fs.StringVar(&c.StripeSecretKey, "stripe-secret-key", env("PORTICO_STRIPE_SECRET_KEY"), "Stripe secret `key` (sk_live_…, sk_test_… or rk_…): Stripe becomes the live payment provider (env PORTICO_STRIPE_SECRET_KEY, preferred: it keeps the key out of the process list)")
 	fs.StringVar(&c.StripeWebhookSecret, "stripe-webhook-secret", env("PORTICO_STRIPE_WEBHOOK_SECRET"), "signing `secret` (whsec_…) of the Stripe webhook endpoint https://PUBLIC-URL/webhooks/stripe (env PORTICO_STRIPE_WEBHOOK_SECRET, preferred)")
+	c.registerOTel(fs, env)
 	fs.StringVar(&c.StripeAPIURL, "stripe-api-url", env("PORTICO_STRIPE_API_URL"), "Stripe API base `URL` instead of https://api.stripe.com, e.g. stripe-mock's http://127.0.0.1:12111 (env PORTICO_STRIPE_API_URL)")
 	fs.StringVar(&c.MailFrom, "mail-from", env("PORTICO_MAIL_FROM"), "sender of email, e.g. \"State of Example <no-reply@services.example.gov>\" (env PORTICO_MAIL_FROM; default no-reply@ the public URL's host)")
 }
@@ -296,6 +341,30 @@ func (c *Config) Finish() error {
 	if c.Workers < 1 || c.Workers > 1000 {
 		return fmt.Errorf("--workers %d must be between 1 and 1000", c.Workers)
 	}
+	if c.JobFetchCooldown == 0 {
+		c.JobFetchCooldown = DefaultJobFetchCooldown
+	}
+	if c.JobPollInterval == 0 {
+		c.JobPollInterval = DefaultJobPollInterval
+	}
+	if c.JobFetchCooldown < time.Millisecond || c.JobFetchCooldown > time.Minute {
+		return fmt.Errorf("--job-fetch-cooldown %s must be between 1ms and 1m", c.JobFetchCooldown)
+	}
+	if c.JobPollInterval < c.JobFetchCooldown || c.JobPollInterval > time.Hour {
+		return fmt.Errorf("--job-poll-interval %s must be at least --job-fetch-cooldown (%s) and at most 1h", c.JobPollInterval, c.JobFetchCooldown)
+	}
+	if c.PluginBreakerOpen == 0 {
+		c.PluginBreakerOpen = 30 * time.Second
+	}
+	if c.PluginBreakerOpen < time.Second || c.PluginBreakerOpen > time.Hour {
+		return fmt.Errorf("--plugin-breaker-open %s must be between 1s and 1h", c.PluginBreakerOpen)
+	}
+	if c.SMTPConnections == 0 {
+		c.SMTPConnections = DefaultSMTPConnections
+	}
+	if c.SMTPConnections < 1 || c.SMTPConnections > 1000 {
+		return fmt.Errorf("--smtp-connections %d must be between 1 and 1000", c.SMTPConnections)
+	}
 	if c.Proxies, err = ParseTrustedProxies(c.TrustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
@@ -305,6 +374,9 @@ func (c *Config) Finish() error {
 		}
 	}
 	if err := c.finishStripe(); err != nil {
+		return err
+	}
+	if err := c.finishOTel(); err != nil {
 		return err
 	}
 	if c.MailFrom == "" {
@@ -402,6 +474,28 @@ func RedactURLs(raw string) string {
 	return strings.Join(parts, ",")
 }
 
+// MapTilesOrigin checks MapTiles and MapAttribution and returns the
+// tiles' origin (for the img-src of the Content-Security-Policy), or ""
+// when no tiles are configured.
+func (c *Config) MapTilesOrigin() (string, error) {
+	if c.MapTiles == "" {
+		return "", nil
+	}
+	u, err := url.Parse(c.MapTiles)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.ContainsAny(u.Host, "{}*") {
+		return "", fmt.Errorf("config: --map-tiles %q must be an https URL such as https://tile.example.org/{z}/{x}/{y}.png", c.MapTiles)
+	}
+	for _, p := range []string{"{z}", "{x}", "{y}"} {
+		if !strings.Contains(c.MapTiles, p) {
+			return "", fmt.Errorf("config: --map-tiles %q lacks %s", c.MapTiles, p)
+		}
+	}
+	if strings.TrimSpace(c.MapAttribution) == "" {
+		return "", fmt.Errorf("config: --map-tiles needs --map-attribution: the credit the tile provider requires")
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
 // HTTPS reports whether the public URL is https.
 func (c *Config) HTTPS() bool { return strings.HasPrefix(c.PublicURL, "https://") }
 
@@ -464,4 +558,31 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// registerOTel adds --otel-endpoint and reads the standard OpenTelemetry
+// variables that decide whether spans are exported at all.
+func (c *Config) registerOTel(fs *flag.FlagSet, env Getenv) {
+	fs.StringVar(&c.OTelEndpoint, "otel-endpoint", env("PORTICO_OTEL_ENDPOINT"), "export OpenTelemetry traces to this OTLP/HTTP collector `URL`, e.g. http://localhost:4318 (env PORTICO_OTEL_ENDPOINT; the standard OTEL_EXPORTER_OTLP_ENDPOINT works too; default: no traces)")
+	c.OTelFromEnv = env("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	c.OTelProtocol = envOr(env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", env("OTEL_EXPORTER_OTLP_PROTOCOL"))
+	c.otelOff = strings.EqualFold(env("OTEL_SDK_DISABLED"), "true") || strings.EqualFold(env("OTEL_TRACES_EXPORTER"), "none")
+}
+
+// finishOTel applies the off switches (after the flags are parsed, so they
+// win over --otel-endpoint too) and checks the endpoint and protocol.
+func (c *Config) finishOTel() error {
+	if c.otelOff {
+		c.OTelEndpoint, c.OTelFromEnv = "", false
+	}
+	if c.OTelEndpoint != "" {
+		u, err := url.Parse(c.OTelEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--otel-endpoint %q must be the http or https URL of an OTLP/HTTP collector, such as http://localhost:4318", RedactURLs(c.OTelEndpoint))
+		}
+	}
+	if (c.OTelEndpoint != "" || c.OTelFromEnv) && c.OTelProtocol != "" && c.OTelProtocol != "http/protobuf" {
+		return fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL %q is not supported: Portico exports traces by OTLP over HTTP (http/protobuf, usually port 4318)", c.OTelProtocol)
+	}
+	return nil
 }

@@ -48,6 +48,16 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "--log-format"},
 		{name: "bad role", args: []string{"--role", "queen"}, wantErr: "--role"},
 		{name: "bad workers", args: []string{"--workers", "-3"}, wantErr: "--workers"},
+		{name: "background work defaults", check: func(c config.Config) bool {
+			return c.Workers == 10 && c.JobFetchCooldown == 10*time.Millisecond && c.JobPollInterval == 200*time.Millisecond && c.SMTPConnections == 8
+		}},
+		{name: "background work from env", env: map[string]string{"PORTICO_WORKERS": "40", "PORTICO_JOB_FETCH_COOLDOWN": "2ms", "PORTICO_JOB_POLL_INTERVAL": "1s", "PORTICO_SMTP_CONNECTIONS": "3"},
+			check: func(c config.Config) bool {
+				return c.Workers == 40 && c.JobFetchCooldown == 2*time.Millisecond && c.JobPollInterval == time.Second && c.SMTPConnections == 3
+			}},
+		{name: "cooldown below a millisecond", args: []string{"--job-fetch-cooldown", "100us"}, wantErr: "--job-fetch-cooldown"},
+		{name: "poll interval shorter than the cooldown", args: []string{"--job-fetch-cooldown", "50ms", "--job-poll-interval", "20ms"}, wantErr: "--job-poll-interval"},
+		{name: "bad SMTP connections", args: []string{"--smtp-connections", "-1"}, wantErr: "--smtp-connections"},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "log-level"},
 		{name: "audit anchor default", env: map[string]string{"PORTICO_DATA": "/tmp/p"}, check: func(c config.Config) bool {
 			return c.AuditAnchor == "file:///tmp/p/audit-anchor?create_dir=1&no_tmp_dir=1&metadata=skip" && c.AuditCheckpointEvery == 1000 && c.AuditMaxCheckpointAge == time.Hour
@@ -289,6 +299,46 @@ func TestMailFrom(t *testing.T) {
 			}
 			if err != nil || c.MailFrom != tt.want {
 				t.Fatalf("MailFrom %q, error %v; want %q", c.MailFrom, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestOTel: traces are off unless --otel-endpoint or the standard
+// endpoint variables ask for them; the SDK's off switches win; only
+// OTLP over HTTP is accepted.
+func TestOTel(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		endpoint string
+		fromEnv  bool
+		err      string
+	}{
+		{"off by default", nil, nil, "", false, ""},
+		{"flag", nil, []string{"--otel-endpoint", "http://localhost:4318"}, "http://localhost:4318", false, ""},
+		{"portico variable", map[string]string{"PORTICO_OTEL_ENDPOINT": "https://otel.example.gov"}, nil, "https://otel.example.gov", false, ""},
+		{"standard variable", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, nil, "", true, ""},
+		{"standard traces variable", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}, nil, "", true, ""},
+		{"sdk disabled", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}, []string{"--otel-endpoint", "http://c:4318"}, "", false, ""},
+		{"exporter none", map[string]string{"OTEL_TRACES_EXPORTER": "none"}, []string{"--otel-endpoint", "http://c:4318"}, "", false, ""},
+		{"not a URL", nil, []string{"--otel-endpoint", "c:4318"}, "", false, "must be the http or https URL of an OTLP/HTTP collector"},
+		{"grpc refused", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, []string{"--otel-endpoint", "http://c:4317"}, "", false, "is not supported"},
+		{"http/protobuf accepted", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, nil, "", true, ""},
+		{"grpc ignored while off", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, nil, "", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(t, tt.env, append([]string{"--data", t.TempDir()}, tt.args...)...)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || c.OTelEndpoint != tt.endpoint || c.OTelFromEnv != tt.fromEnv {
+				t.Fatalf("endpoint %q fromEnv %v err %v; want %q %v", c.OTelEndpoint, c.OTelFromEnv, err, tt.endpoint, tt.fromEnv)
 			}
 		})
 	}

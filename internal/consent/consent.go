@@ -226,11 +226,17 @@ func (s *Service) Offer(ctx context.Context, actor platform.Actor, serviceID, pl
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
 	title := Text{EN: svc.Manifest.Title.EN, ES: svc.Manifest.Title.ES}
 	m := i18n.Messages()
+	// The purpose says what the data is for in the service's own terms: a
+	// booking service books the person's appointment.
+	purpose := "consent.purpose"
+	if svc.Manifest.Kind == manifest.KindBook {
+		purpose = "consent.purpose.book"
+	}
 	o := Offer{Consent: Consent{
 		Account: actor.ID, Agency: svc.AgencyID, Service: svc.ID, Plugin: p.ID, Data: data,
 		ServiceName: title, PluginName: Text{EN: p.Name.EN, ES: p.Name.ES},
 		Provider: Provider{Agency: p.Provider.Agency, Name: p.Provider.Name},
-		Purpose:  Text{EN: m.T(i18n.Lang("en"), "consent.purpose", title.EN), ES: m.T(i18n.Lang("es"), "consent.purpose", title.In("es"))},
+		Purpose:  Text{EN: m.T(i18n.Lang("en"), purpose, title.EN), ES: m.T(i18n.Lang("es"), purpose, title.In("es"))},
 		GivenAt:  now, ExpiresAt: now.Add(s.cfg.Validity),
 	}}
 	cs, err := s.list(ctx, s.db.Read(), `account_id = $1 AND plugin_id = $2 AND agency_id = $3 AND service_id = $4 AND withdrawn_at IS NULL`,

@@ -31,7 +31,7 @@ type Person struct {
 }
 
 // People are the demo's citizens and staff: two citizens in different
-// cities, staff in two agencies, and a platform administrator.
+// cities, staff in three agencies, and a platform administrator.
 var People = []Person{
 	{Email: "ana.citizen@example.com", Name: "Ana Citizen", Profile: &identity.Profile{LegalName: "Ana Citizen", DateOfBirth: "1988-04-12", Lang: "en",
 		Residential: identity.Address{Line1: "12 Elm Street", City: "Springfield", State: "EX", ZIP: "70101"}}},
@@ -41,6 +41,7 @@ var People = []Person{
 	{Email: "dana.dmv-admin@example.gov", Name: "Dana Administrator", Staff: true, AgencyID: "dmv", Role: identity.AgencyAdmin},
 	{Email: "eli.clerk@example.gov", Name: "Eli Clerk", Staff: true, AgencyID: "adams-clerk", Role: identity.Caseworker},
 	{Email: "fay.clerk-finance@example.gov", Name: "Fay Finance", Staff: true, AgencyID: "adams-clerk", Role: identity.Finance},
+	{Email: "rosa.publicworks@example.gov", Name: "Rosa Roads", Staff: true, AgencyID: "springfield-public-works", Role: identity.Caseworker},
 	{Email: "pat.admin@example.gov", Name: "Pat Platform", Staff: true, Admin: true},
 }
 

@@ -7,12 +7,18 @@ import (
 	"github.com/portico-gov/portico/internal/report"
 )
 
+// The areas the demo's public works cover (the map on their report forms).
+var (
+	springfield = report.Area{South: 39.70, West: -89.75, North: 39.86, East: -89.55}
+	lakeside    = report.Area{South: 42.00, West: -88.10, North: 42.08, East: -87.98}
+)
+
 // ReportServices are the demo's report-a-problem services (issue 13):
 // Springfield's and Lakeside's public works take reports of potholes,
 // broken streetlights and graffiti, also through Open311.
 var ReportServices = []report.ReportService{
 	{
-		Code: "pothole", Slug: "pothole", Agency: "springfield-public-works",
+		Code: "pothole", Slug: "pothole", Agency: "springfield-public-works", Area: springfield,
 		Name: "Pothole", NameES: "Bache",
 		Description:   "A hole or a broken surface in a street, a bike lane or an alley.",
 		DescriptionES: "Un hoyo o una superficie rota en una calle, un carril para bicicletas o un callejón.",
@@ -37,7 +43,7 @@ var ReportServices = []report.ReportService{
 		},
 	},
 	{
-		Code: "streetlight", Slug: "streetlight", Agency: "springfield-public-works",
+		Code: "streetlight", Slug: "streetlight", Agency: "springfield-public-works", Area: springfield,
 		Name: "Streetlight out", NameES: "Farola apagada",
 		Description:   "A streetlight that is out, flickers, or stays on during the day.",
 		DescriptionES: "Una farola apagada, que parpadea o que queda encendida de día.",
@@ -57,7 +63,7 @@ var ReportServices = []report.ReportService{
 		},
 	},
 	{
-		Code: "graffiti", Slug: "graffiti", Agency: "lakeside-public-works",
+		Code: "graffiti", Slug: "graffiti", Agency: "lakeside-public-works", Area: lakeside,
 		Name: "Graffiti", NameES: "Grafiti",
 		Description:   "Graffiti on public property: a wall, a sign, a bench or a bridge.",
 		DescriptionES: "Grafiti en propiedad pública: una pared, un letrero, un banco o un puente.",

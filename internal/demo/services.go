@@ -61,7 +61,8 @@ func SeedServices(ctx context.Context, cat *catalog.Service) (int, error) {
 
 // withoutPlugins removes a service manifest's plug-in uses: pages'
 // prefill_from and check, fee.call, call_plugin actions, and the pages
-// with choices_from (without the plug-in the question has no choices).
+// with choices_from (without the plug-in the question has no choices),
+// and the appointment read from what the calls record.
 func withoutPlugins(src []byte) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
@@ -101,6 +102,18 @@ func withoutPlugins(src []byte) ([]byte, error) {
 		}
 	}
 	walk(&doc)
+	// The appointment is read from what call_plugin actions record: with
+	// them gone, there is none to show.
+	if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
+		root := doc.Content[0]
+		kept := root.Content[:0]
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value != "appointment" {
+				kept = append(kept, root.Content[i], root.Content[i+1])
+			}
+		}
+		root.Content = kept
+	}
 	return yaml.Marshal(&doc)
 }
 

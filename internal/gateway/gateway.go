@@ -35,6 +35,8 @@ import (
 
 	oav "github.com/pb33f/libopenapi-validator"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/portico-gov/portico/internal/audit"
@@ -95,6 +97,9 @@ type Config struct {
 	// HTTP call. nil refuses every such call (fail closed); calls for no
 	// person, or carrying no data, are not asked about.
 	Consents Consents
+	// Tracer, when set, runs every call in a client span (tracing.go)
+	// and sends its W3C traceparent to the plug-in. Nil: no spans.
+	Tracer trace.Tracer
 }
 
 func (c *Config) defaults() {
@@ -314,6 +319,11 @@ var claimNames = map[string]string{
 func (g *Gateway) Call(ctx context.Context, actor platform.Actor, req Request) (Response, error) {
 	ctx = platform.WithActor(ctx, actor)
 	start := time.Now()
+	if g.cfg.Tracer != nil {
+		var span trace.Span
+		ctx, span = g.startSpan(ctx, req)
+		defer span.End()
+	}
 	if req.Plugin == "" || req.Operation == "" || req.Agency == "" || req.Service == "" {
 		return Response{}, platform.Errorf(platform.CodeInvalid, "a plug-in call names the agency, the service, the plug-in and the operation")
 	}
@@ -329,6 +339,7 @@ func (g *Gateway) Call(ctx context.Context, actor platform.Actor, req Request) (
 	if err := g.reg.Allowed(ctx, req.Agency, req.Service, req.Plugin, req.Operation, data); err != nil {
 		if platform.ErrorCode(err) == platform.CodeForbidden {
 			g.metrics.observe(req.Plugin, req.Operation, OutcomeRefused, time.Since(start))
+			g.traceOutcome(ctx, OutcomeRefused, 0, 0)
 		}
 		return Response{}, err // the registry audited the refusal
 	}
@@ -336,6 +347,7 @@ func (g *Gateway) Call(ctx context.Context, actor platform.Actor, req Request) (
 		if err := g.consented(ctx, req, data); err != nil {
 			if platform.ErrorCode(err) == platform.CodeForbidden {
 				g.metrics.observe(req.Plugin, req.Operation, OutcomeRefused, time.Since(start))
+				g.traceOutcome(ctx, OutcomeRefused, 0, 0)
 			}
 			return Response{}, err
 		}
@@ -376,6 +388,7 @@ func (g *Gateway) Call(ctx context.Context, actor platform.Actor, req Request) (
 	dur := time.Since(start)
 	resp.Duration = dur
 	g.metrics.observe(p.ID, op.ID, outcome, dur)
+	g.traceOutcome(ctx, outcome, ex.attempts, ex.status)
 
 	detail := map[string]any{
 		"service": req.Service, "operation": op.ID, "outcome": outcome, "duration_ms": dur.Milliseconds(),
@@ -659,6 +672,7 @@ func (ex *exchange) do(ctx context.Context) (*attempt, error) {
 	if ex.req.IdempotencyKey != "" {
 		hr.Header.Set("Idempotency-Key", ex.req.IdempotencyKey)
 	}
+	traceContext.Inject(ctx, propagation.HeaderCarrier(hr.Header))
 	res, err := ex.g.cfg.Client.Do(hr)
 	if err != nil {
 		if ctx.Err() != nil || isTimeout(err) {

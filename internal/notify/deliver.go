@@ -213,17 +213,13 @@ func (s *Service) message(n Notification) (*mail.Msg, error) {
 	return m, nil
 }
 
-// send hands n to the SMTP server over a fresh connection.
+// send hands n to the SMTP server over a pooled connection.
 func (s *Service) send(ctx context.Context, n Notification) error {
 	m, err := s.message(n)
 	if err != nil {
 		return err
 	}
-	c, err := mail.NewClient(s.target.Host, s.target.Options(s.timeout)...)
-	if err != nil {
-		return fmt.Errorf("notify: SMTP client for %s: %w", s.target, err)
-	}
-	if err := c.DialAndSendWithContext(ctx, m); err != nil {
+	if err := s.smtp.send(ctx, m); err != nil {
 		return fmt.Errorf("notify: SMTP %s:%d: %w", s.target.Host, s.target.Port, err)
 	}
 	return nil

@@ -45,6 +45,7 @@ import (
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/secrets"
 	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/storage/groupcommit"
 )
 
 // Channel is how a notification reaches a person.
@@ -148,6 +149,9 @@ type Config struct {
 	From string
 	// Timeout bounds connecting and each SMTP command. Default 30 seconds.
 	Timeout time.Duration
+	// SMTPConnections bounds the connections kept open to the SMTP server;
+	// each carries many messages. Default 8.
+	SMTPConnections int
 
 	// SMS is the text message provider (see ParseSMSURL); nil means none:
 	// text messages then end as technical-failure.
@@ -184,6 +188,7 @@ type Service struct {
 	unreadableKeys sync.Map
 
 	target     *SMTPTarget // nil: no SMTP server configured
+	smtp       *smtpPool   // connections to target; nil when target is
 	from       *mail.Address
 	fromHeader string // as configured, for the From header
 	msgDomain  string // right-hand side of Message-IDs
@@ -195,6 +200,10 @@ type Service struct {
 	callbackClient *http.Client
 	allowHTTPCB    bool
 	publicURL      func() string
+
+	// sends commits Submit's notifications, many to a transaction
+	// (send.go).
+	sends *groupcommit.Committer[*Notification]
 }
 
 // New checks cfg and returns the service, registering its delivery workers
@@ -229,6 +238,9 @@ func New(db *storage.DB, ins *jobs.Inserter, reg *jobs.Registry, clock platform.
 			return nil, err
 		}
 		s.target = &t
+		if s.smtp, err = newSMTPPool(t, s.timeout, cfg.SMTPConnections); err != nil {
+			return nil, err
+		}
 	}
 	from, err := mail.ParseAddress(cfg.From)
 	if err != nil {
@@ -240,7 +252,16 @@ func New(db *storage.DB, ins *jobs.Inserter, reg *jobs.Registry, clock platform.
 	jobs.Register(reg, &deliveryWorker{svc: s})
 	jobs.Register(reg, &smsWorker{svc: s})
 	jobs.Register(reg, &callbackWorker{svc: s})
+	s.sends = groupcommit.New(db, s.storeBatch, groupcommit.Options{Name: "notify: send"})
 	return s, nil
+}
+
+// Close ends the open SMTP connections (QUIT). Deliveries after Close
+// fail and are retried by the job queue.
+func (s *Service) Close() {
+	if s.smtp != nil {
+		s.smtp.close()
+	}
 }
 
 // From returns the sender's bare address.

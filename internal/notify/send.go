@@ -69,6 +69,45 @@ func (e *TemplateMismatchError) Error() string {
 // job in tx, like SendEmail: nothing is sent unless tx commits. It returns
 // the notification as stored.
 func (s *Service) Send(ctx context.Context, tx *sql.Tx, m Message) (Notification, error) {
+	n, err := s.prepare(ctx, m)
+	if err != nil {
+		return n, err
+	}
+	return n, s.store(ctx, tx, &n)
+}
+
+// Submit is Send in a transaction of its own, for a message that changes
+// no other state (the Notify API's sends). Concurrent Submits share one
+// transaction (group commit, internal/storage/groupcommit): Submit
+// returns the notification only once it and its delivery job are
+// committed; an error means it was not acknowledged. Everything that can
+// refuse the message (template, recipient, personalisation, team key) is
+// checked before it joins a transaction, so one caller's mistake never
+// touches another's send.
+func (s *Service) Submit(ctx context.Context, m Message) (Notification, error) {
+	n, err := s.prepare(ctx, m)
+	if err != nil {
+		return n, err
+	}
+	if err := s.sends.Do(ctx, &n); err != nil {
+		return Notification{}, err
+	}
+	return n, nil
+}
+
+// storeBatch stores Submit's notifications in tx, one after another.
+func (s *Service) storeBatch(ctx context.Context, tx *sql.Tx, batch []*Notification) error {
+	for _, n := range batch {
+		if err := s.store(ctx, tx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare renders m's template and checks everything Send checks before it
+// writes: the notification to store, without its id.
+func (s *Service) prepare(ctx context.Context, m Message) (Notification, error) {
 	t, err := s.Template(ctx, m.TemplateID, m.TemplateVersion)
 	if err != nil || (m.AgencyID != "" && t.AgencyID != m.AgencyID) {
 		return Notification{}, ErrTemplateNotFound
@@ -140,7 +179,7 @@ func (s *Service) Send(ctx context.Context, tx *sql.Tx, m Message) (Notification
 			return n, ErrTeamRecipient
 		}
 	}
-	return n, s.store(ctx, tx, &n)
+	return n, nil
 }
 
 func (s *Service) isTeamMember(ctx context.Context, agencyID string, n Notification) (bool, error) {
@@ -156,7 +195,9 @@ func (s *Service) isTeamMember(ctx context.Context, agencyID string, n Notificat
 
 // store inserts n and schedules what happens next: a delivery job for email
 // and SMS; for the inbox and test keys, which deliver nothing, the final
-// status at once (and the delivery receipt).
+// status at once (and the delivery receipt). It sets n's id, creation time
+// and status, each time it is called (a group commit that failed stores
+// its notifications again, each alone).
 func (s *Service) store(ctx context.Context, tx *sql.Tx, n *Notification) error {
 	n.ID = uuid.Must(uuid.NewV7()).String()
 	n.CreatedAt = s.clock.Now().UTC().Truncate(time.Microsecond)

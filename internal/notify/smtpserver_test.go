@@ -40,6 +40,17 @@ type testServer struct {
 	served   chan struct{}
 	received []received
 	attempts map[string]int // RCPT TO attempts per busy recipient
+	sessions int            // connections accepted (SMTP sessions begun)
+	open     int            // sessions not yet ended
+	maxOpen  int            // most sessions open at once
+}
+
+// Sessions returns how many SMTP sessions the server has begun and the
+// most it had open at once.
+func (s *testServer) Sessions() (total, maxOpen int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions, s.maxOpen
 }
 
 // received is one accepted message.
@@ -81,6 +92,11 @@ func (s *testServer) listen(addr string) {
 		s.t.Fatalf("test SMTP server: %v", err)
 	}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		s.mu.Lock()
+		s.sessions++
+		s.open++
+		s.maxOpen = max(s.maxOpen, s.open)
+		s.mu.Unlock()
 		return &testSession{server: s}, nil
 	}))
 	srv.Domain = "localhost"
@@ -222,5 +238,10 @@ func (ts *testSession) Data(r io.Reader) error {
 	return nil
 }
 
-func (ts *testSession) Reset()        { ts.from, ts.to = "", nil }
-func (ts *testSession) Logout() error { return nil }
+func (ts *testSession) Reset() { ts.from, ts.to = "", nil }
+func (ts *testSession) Logout() error {
+	ts.server.mu.Lock()
+	ts.server.open--
+	ts.server.mu.Unlock()
+	return nil
+}

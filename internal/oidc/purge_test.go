@@ -41,8 +41,9 @@ func TestPurge(t *testing.T) {
 			{"nothing has expired", 0, nil, oidc.PurgeReport{}},
 			{"the code expired, but not a grace period ago", time.Hour, nil, oidc.PurgeReport{}},
 			{"the code, a grace period after it expired", 2*time.Minute + oidc.PurgeGrace + time.Second, nil, oidc.PurgeReport{Codes: 1}},
+			// The client's own token has no row to purge (ADR 60).
 			{"access tokens and the authorization request", 30*time.Minute + oidc.PurgeGrace + time.Second, nil,
-				oidc.PurgeReport{AuthRequests: 1, AccessTokens: 2}},
+				oidc.PurgeReport{AuthRequests: 1, AccessTokens: 1}},
 			{"refresh tokens live on", 24 * time.Hour, func(t *testing.T) {
 				// The grant still refreshes without its authorization request…
 				code, r := s.postForm(t, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.refresh}}, reg.ID, reg.Secret)

@@ -396,11 +396,16 @@ func (s *Service) asClient(ctx context.Context, clientID string) context.Context
 }
 
 // CreateAccessToken implements op.Storage for grants without a refresh
-// token: the token row and its audit entry commit together.
+// token: the token row and its audit entry commit together. A
+// client-credentials token has no row (clientToken): its audit entry is
+// its only write, committed before the token is handed out.
 func (s *Service) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	g, err := grantOf(req)
 	if err != nil {
 		return "", time.Time{}, err
+	}
+	if g.kind == GrantClientCredentials {
+		return s.issueClientToken(ctx, g)
 	}
 	var id string
 	var exp time.Time
@@ -627,6 +632,16 @@ func (s *Service) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 	case strings.HasPrefix(tokenOrID, "rt_"):
 		err = s.db.Read().QueryRowContext(ctx, `SELECT client_id, grant_id FROM oidc_refresh_tokens WHERE token_hash = $1`,
 			strings.TrimPrefix(tokenOrID, "rt_")).Scan(&owner, &grantID)
+	case isClientToken(tokenOrID):
+		// The library passes a JWT's jti and subject only after checking
+		// its signature; a client's own token's subject is the client.
+		if userID != clientID {
+			return oidc.ErrInvalidClient().WithDescription("the token belongs to another client")
+		}
+		if err := s.revokeClientToken(ctx, tokenOrID, clientID); err != nil {
+			return serverError("revoke", err)
+		}
+		return nil
 	case strings.HasPrefix(tokenOrID, "at_"):
 		err = s.db.Read().QueryRowContext(ctx, `SELECT client_id, grant_id FROM oidc_tokens WHERE id = $1`, tokenOrID).Scan(&owner, &grantID)
 	default:
@@ -782,6 +797,8 @@ func fillUserinfo(info *oidc.UserInfo, a *identity.Account, scopes []string) {
 }
 
 // liveToken loads an access token row that is neither revoked nor expired.
+// A client-credentials token ("ct_", clientToken) has no row; it is never
+// live here (see clientTokenLive).
 func (s *Service) liveToken(ctx context.Context, id string) (clientID, accountID string, scopes []string, created, expires time.Time, ok bool, err error) {
 	if !strings.HasPrefix(id, "at_") || len(id) > 64 {
 		return "", "", nil, time.Time{}, time.Time{}, false, nil
@@ -828,6 +845,9 @@ func (s *Service) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo,
 // authenticated client may ask about a token; the answer names its
 // client, subject, scopes and times, never the person's claims.
 func (s *Service) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	if isClientToken(tokenID) {
+		return s.introspectClientToken(ctx, resp, tokenID, subject)
+	}
 	owner, accountID, scopes, created, expires, ok, err := s.liveToken(ctx, tokenID)
 	if err != nil {
 		return serverError("load token", err)

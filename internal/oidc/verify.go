@@ -40,6 +40,9 @@ func (s *Service) VerifyAccessToken(ctx context.Context, raw string) (AccessToke
 	if err != nil {
 		return AccessToken{}, platform.Errorf(platform.CodeUnauthorized, "the bearer access token is not valid")
 	}
+	if isClientToken(claims.JWTID) {
+		return s.verifyClientToken(ctx, claims)
+	}
 	clientID, accountID, scopes, _, expires, ok, err := s.liveToken(ctx, claims.JWTID)
 	if err != nil {
 		return AccessToken{}, fmt.Errorf("oidc: verify access token: %w", err)

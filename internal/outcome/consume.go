@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -92,16 +93,7 @@ func (s *Service) count(ctx context.Context, tx *sql.Tx, loc *time.Location, e e
 		return nil
 
 	case e.Type == "gov.portico.payment.succeeded" || e.Type == "gov.portico.payment.failed":
-		var d struct {
-			Amount int64 `json:"amount"`
-		}
-		if json.Unmarshal(e.Data, &d) != nil {
-			return nil
-		}
-		if e.Type == "gov.portico.payment.failed" {
-			return s.add(ctx, tx, day, e.AgencyID, "", map[string]int64{"payments_failed": 1})
-		}
-		return s.add(ctx, tx, day, e.AgencyID, "", map[string]int64{"payments_succeeded": 1, "paid_minor": d.Amount})
+		return s.payment(ctx, tx, day, e)
 
 	case e.Type == EventSatisfactionAnswered:
 		var d struct {
@@ -130,13 +122,7 @@ func (s *Service) count(ctx context.Context, tx *sql.Tx, loc *time.Location, e e
 		if json.Unmarshal(e.Data, &c) != nil || c.Month == "" {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO outcome_costs (agency_id, service_id, month, amount, currency) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (agency_id, service_id, month) DO UPDATE SET amount = excluded.amount, currency = excluded.currency`,
-			c.Agency, c.Service, c.Month, c.Cents, c.Currency)
-		if err != nil {
-			return fmt.Errorf("outcome: cost: %w", err)
-		}
-		return nil
+		return s.cost(ctx, tx, c)
 
 	case e.Type == EventObligationSet || e.Type == EventObligationClosed:
 		return s.obligation(ctx, tx, e)
@@ -181,10 +167,14 @@ func (s *Service) decide(ctx context.Context, tx *sql.Tx, day Day, c caseData, a
 	if c.ClosedAt != nil {
 		closed = *c.ClosedAt
 	}
-	for _, key := range [][2]string{{c.AgencyID, c.ServiceID}, {c.AgencyID, All}, {All, All}} {
+	rows, err := s.rows(ctx, c.AgencyID, c.ServiceID)
+	if err != nil {
+		return err
+	}
+	for _, k := range rows {
 		_, err = tx.ExecContext(ctx, `INSERT INTO outcome_decision_times (day, agency_id, service_id, hours, decisions) VALUES ($1, $2, $3, $4, 1)
 			ON CONFLICT (day, agency_id, service_id, hours) DO UPDATE SET decisions = outcome_decision_times.decisions + 1`,
-			string(day), key[0], key[1], Bucket(closed.Sub(c.OpenedAt)))
+			string(day), k.agency, k.service, Bucket(closed.Sub(c.OpenedAt)))
 		if err != nil {
 			return fmt.Errorf("outcome: decision time: %w", err)
 		}
@@ -256,9 +246,52 @@ var known = func() map[string]bool {
 	return m
 }()
 
-// add adds delta to the counters of (day, agency, service) and to the
-// running totals, in tx.
+// key is one row of the aggregates: (agency, service), where either may
+// be All and the agency may be a level's roll-up (LevelKey).
+type key struct{ agency, service string }
+
+// LevelKey is the agency_id of a level's roll-up rows ("@county"): no
+// agency id starts with "@".
+func LevelKey(level string) string { return "@" + level }
+
+// rows are the rows a count of (agency, service) goes to: the service's
+// own row first, then the roll-ups a report reads as one row per day —
+// the agency's (agency, All), the service's across agencies (All,
+// service), the level's (@level, service) and (@level, All), and the
+// jurisdiction's (All, All). A count for no one service (service "")
+// has only the agency's, the level's and the jurisdiction's roll-ups.
+func (s *Service) rows(ctx context.Context, agency, service string) ([]key, error) {
+	level, err := s.dir.Level(ctx, agency)
+	if err != nil {
+		return nil, fmt.Errorf("outcome: level of %s: %w", agency, err)
+	}
+	out := []key{{agency, service}, {agency, All}}
+	if service != "" {
+		out = append(out, key{All, service})
+	}
+	if ValidLevel(level) {
+		if service != "" {
+			out = append(out, key{LevelKey(level), service})
+		}
+		out = append(out, key{LevelKey(level), All})
+	}
+	return append(out, key{All, All}), nil
+}
+
+// add adds delta to the counters of (day, agency, service), its roll-ups
+// and the running totals, in tx.
 func (s *Service) add(ctx context.Context, tx *sql.Tx, day Day, agency, service string, delta map[string]int64) error {
+	rows, err := s.rows(ctx, agency, service)
+	if err != nil {
+		return err
+	}
+	return s.addTo(ctx, tx, day, rows, true, delta)
+}
+
+// addTo adds delta to the daily counters of rows and the completed
+// transactions to their months, in tx. With own, rows[0] is a service's
+// own row (never a roll-up): it alone keeps running totals.
+func (s *Service) addTo(ctx context.Context, tx *sql.Tx, day Day, rows []key, own bool, delta map[string]int64) error {
 	cols := make([]string, 0, len(delta))
 	for _, c := range columns { // a fixed order: the same statement text each time
 		if _, ok := delta[c]; ok {
@@ -269,21 +302,20 @@ func (s *Service) add(ctx context.Context, tx *sql.Tx, day Day, agency, service 
 		return fmt.Errorf("outcome: unknown counter in %v", delta)
 	}
 	if n := delta["submitted"] + delta["ineligible"] + delta["offline_paper"] + delta["offline_phone"] + delta["offline_counter"]; n != 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outcome_monthly (agency_id, service_id, month, transactions) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (agency_id, service_id, month) DO UPDATE SET transactions = outcome_monthly.transactions + excluded.transactions`,
-			agency, service, day.Month(), n); err != nil {
-			return fmt.Errorf("outcome: count: %w", err)
+		if !own {
+			return fmt.Errorf("outcome: transactions counted without their service's row")
+		}
+		if err := s.addMonthly(ctx, tx, day.Month(), rows, n); err != nil {
+			return err
 		}
 	}
-	// The row of the service, and the agency's and the jurisdiction's
-	// roll-ups (All), so a report of an agency or of everything reads one
-	// row per day; the running totals only per service.
 	type target struct{ table, keys, day, agency, service string }
-	targets := []target{
-		{"outcome_daily", "day, agency_id, service_id", string(day), agency, service},
-		{"outcome_daily", "day, agency_id, service_id", string(day), agency, All},
-		{"outcome_daily", "day, agency_id, service_id", string(day), All, All},
-		{"outcome_totals", "agency_id, service_id", "", agency, service},
+	targets := make([]target, 0, len(rows)+1)
+	for _, k := range rows {
+		targets = append(targets, target{"outcome_daily", "day, agency_id, service_id", string(day), k.agency, k.service})
+	}
+	if own {
+		targets = append(targets, target{"outcome_totals", "agency_id, service_id", "", rows[0].agency, rows[0].service})
 	}
 	for _, tg := range targets {
 		args := []any{tg.agency, tg.service}
@@ -308,4 +340,136 @@ func (s *Service) add(ctx context.Context, tx *sql.Tx, day Day, agency, service 
 		}
 	}
 	return nil
+}
+
+// addMonthly adds n completed transactions to rows' month. When the
+// service's own month has a cost model, they also count as costed
+// transactions in it and in every roll-up, so a roll-up's cost per
+// transaction divides its services' costs by exactly those services'
+// transactions.
+func (s *Service) addMonthly(ctx context.Context, tx *sql.Tx, month string, rows []key, n int64) error {
+	var costs int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO outcome_monthly (agency_id, service_id, month, transactions) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (agency_id, service_id, month) DO UPDATE SET transactions = outcome_monthly.transactions + excluded.transactions,
+			costed_transactions = outcome_monthly.costed_transactions + CASE WHEN outcome_monthly.costs > 0 THEN excluded.transactions ELSE 0 END
+		RETURNING costs`, rows[0].agency, rows[0].service, month, n).Scan(&costs)
+	if err != nil {
+		return fmt.Errorf("outcome: month: %w", err)
+	}
+	var costed int64
+	if costs > 0 {
+		costed = n
+	}
+	for _, k := range rows[1:] {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outcome_monthly (agency_id, service_id, month, transactions, costed_transactions) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (agency_id, service_id, month) DO UPDATE SET transactions = outcome_monthly.transactions + excluded.transactions,
+				costed_transactions = outcome_monthly.costed_transactions + excluded.costed_transactions`,
+			k.agency, k.service, month, n, costed); err != nil {
+			return fmt.Errorf("outcome: month: %w", err)
+		}
+	}
+	return nil
+}
+
+// cost applies an agency's cost of a service for a month: the model
+// (outcome_costs) and the month's rows. The first cost of a month brings
+// the service's transactions of that month into its roll-ups' costed
+// transactions; a correction moves only the cost.
+func (s *Service) cost(ctx context.Context, tx *sql.Tx, c Cost) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO outcome_costs (agency_id, service_id, month, amount, currency) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (agency_id, service_id, month) DO UPDATE SET amount = excluded.amount, currency = excluded.currency`,
+		c.Agency, c.Service, c.Month, c.Cents, c.Currency); err != nil {
+		return fmt.Errorf("outcome: cost: %w", err)
+	}
+	rows, err := s.rows(ctx, c.Agency, c.Service)
+	if err != nil {
+		return err
+	}
+	var old, costs, transactions int64
+	err = tx.QueryRowContext(ctx, `SELECT cost_cents, costs, transactions FROM outcome_monthly WHERE agency_id = $1 AND service_id = $2 AND month = $3`,
+		c.Agency, c.Service, c.Month).Scan(&old, &costs, &transactions)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("outcome: cost: %w", err)
+	}
+	dCost, dCosts, dCosted := c.Cents-old, int64(0), int64(0)
+	if costs == 0 {
+		dCosts, dCosted = 1, transactions
+	}
+	for _, k := range rows {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outcome_monthly (agency_id, service_id, month, cost_cents, costs, costed_transactions) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (agency_id, service_id, month) DO UPDATE SET cost_cents = outcome_monthly.cost_cents + excluded.cost_cents,
+				costs = outcome_monthly.costs + excluded.costs, costed_transactions = outcome_monthly.costed_transactions + excluded.costed_transactions`,
+			k.agency, k.service, c.Month, dCost, dCosts, dCosted); err != nil {
+			return fmt.Errorf("outcome: cost: %w", err)
+		}
+	}
+	return nil
+}
+
+// payment counts a payment that succeeded or failed: once in its
+// agency's, level's and the jurisdiction's roll-ups, and in the row of
+// each service it paid for (with that service's part of the amount), as
+// the payment block's checkout items say.
+func (s *Service) payment(ctx context.Context, tx *sql.Tx, day Day, e events.Event) error {
+	var d struct {
+		PaymentID string `json:"payment_id"`
+		Amount    int64  `json:"amount"`
+	}
+	if json.Unmarshal(e.Data, &d) != nil {
+		return nil
+	}
+	counter := "payments_succeeded"
+	if e.Type == "gov.portico.payment.failed" {
+		counter = "payments_failed"
+	}
+	delta := func(amount int64) map[string]int64 {
+		if counter == "payments_failed" {
+			return map[string]int64{counter: 1}
+		}
+		return map[string]int64{counter: 1, "paid_minor": amount}
+	}
+	var shares []PaymentShare
+	if d.PaymentID != "" {
+		var err error
+		if shares, err = s.dir.PaymentServices(ctx, d.PaymentID); err != nil {
+			return fmt.Errorf("outcome: payment %s: %w", d.PaymentID, err)
+		}
+	}
+	// Each service's part, in the order the items came.
+	var order []string
+	parts := map[string]int64{}
+	for _, sh := range shares {
+		if _, ok := parts[sh.Service]; !ok {
+			order = append(order, sh.Service)
+		}
+		parts[sh.Service] += sh.Amount
+	}
+	if len(order) == 0 {
+		order, parts[""] = []string{""}, d.Amount
+	}
+	all, err := s.rows(ctx, e.AgencyID, "")
+	if err != nil {
+		return err
+	}
+	// The agency's own row for no service is all[0]; the roll-ups follow.
+	rollups := all[1:]
+	for _, svc := range order {
+		own, err := s.rows(ctx, e.AgencyID, svc)
+		if err != nil {
+			return err
+		}
+		// Only the service's own rows: its row, and its rows across
+		// agencies and in its level (not the agency's, level's or
+		// jurisdiction's, counted once below).
+		var rows []key
+		for _, k := range own {
+			if k.service != All || k == own[0] {
+				rows = append(rows, k)
+			}
+		}
+		if err := s.addTo(ctx, tx, day, rows, true, delta(parts[svc])); err != nil {
+			return err
+		}
+	}
+	return s.addTo(ctx, tx, day, rollups, false, delta(d.Amount))
 }

@@ -68,6 +68,47 @@ const (
 // Channels lists the offline channels in the order pages show them.
 func Channels() []string { return []string{ChannelPaper, ChannelPhone, ChannelCounter} }
 
+// Levels of government an agency's jurisdiction can be (the tenancy
+// block's kinds): measures are also rolled up per level, so a report of
+// "every county agency" reads one row per day.
+const (
+	LevelState  = "state"
+	LevelCounty = "county"
+	LevelCity   = "city"
+	LevelTown   = "town"
+)
+
+// Levels lists the levels in the order pages show them.
+func Levels() []string { return []string{LevelState, LevelCounty, LevelCity, LevelTown} }
+
+// ValidLevel reports whether l is one of Levels.
+func ValidLevel(l string) bool {
+	for _, v := range Levels() {
+		if l == v {
+			return true
+		}
+	}
+	return false
+}
+
+// PaymentShare is the part of a payment that paid for one service: a
+// case's fee counts for the case's service; an amount owed for the
+// service that set it. Service "" is a payment for no service (an
+// agency's own API payment, an obligation no case set).
+type PaymentShare struct {
+	Service string
+	Amount  int64
+}
+
+// Directory is what the consumer asks other blocks about an event, by
+// id: the level of government of an agency's jurisdiction ("" when the
+// agency is unknown), and which services a payment paid for. It reads
+// no personal data.
+type Directory interface {
+	Level(ctx context.Context, agency string) (string, error)
+	PaymentServices(ctx context.Context, paymentID string) ([]PaymentShare, error)
+}
+
 // Service is the outcome block.
 type Service struct {
 	db    *storage.DB
@@ -75,20 +116,23 @@ type Service struct {
 	bus   *events.Bus
 	clock platform.Clock
 	zone  func(context.Context) *time.Location
+	dir   Directory
 }
 
 // New returns the block. zone is the jurisdiction's time zone (a day of
-// the measures is a calendar day there); every argument is required.
-func New(db *storage.DB, log *audit.Log, bus *events.Bus, clock platform.Clock, zone func(context.Context) *time.Location) (*Service, error) {
+// the measures is a calendar day there); dir answers the consumer's
+// questions about agencies and payments. Every argument is required.
+func New(db *storage.DB, log *audit.Log, bus *events.Bus, clock platform.Clock, zone func(context.Context) *time.Location, dir Directory) (*Service, error) {
 	if err := platform.Required("outcome",
 		platform.Dep{Name: "database", Missing: db == nil},
 		platform.Dep{Name: "audit log", Missing: log == nil},
 		platform.Dep{Name: "event bus", Missing: bus == nil},
 		platform.Dep{Name: "clock", Missing: clock == nil},
-		platform.Dep{Name: "zone", Missing: zone == nil}); err != nil {
+		platform.Dep{Name: "zone", Missing: zone == nil},
+		platform.Dep{Name: "directory", Missing: dir == nil}); err != nil {
 		return nil, err
 	}
-	return &Service{db: db, audit: log, bus: bus, clock: clock, zone: zone}, nil
+	return &Service{db: db, audit: log, bus: bus, clock: clock, zone: zone, dir: dir}, nil
 }
 
 // Zone is the time zone days are counted in.

@@ -34,6 +34,33 @@ func at(day, hm string) time.Time {
 	return t
 }
 
+// directory is what the tenancy and payment blocks answer in the app
+// (internal/app's outcomeDirectory, exercised end to end in
+// cmd/portico's outcomes tests): the DMV and the tax office are state
+// agencies, the clerk's office a county's; payment p1 paid a renewal
+// fee and an imported tax instalment (no service), p2 the tax office's
+// own API payment.
+var directory = scriptDirectory{
+	levels: map[string]string{dmv: outcome.LevelState, tax: outcome.LevelState, county: outcome.LevelCounty},
+	payments: map[string][]outcome.PaymentShare{
+		"p1": {{Service: "property-tax", Amount: 600}, {Service: "", Amount: 400}},
+		"p3": {{Service: "property-tax", Amount: 700}},
+	},
+}
+
+type scriptDirectory struct {
+	levels   map[string]string
+	payments map[string][]outcome.PaymentShare
+}
+
+func (d scriptDirectory) Level(_ context.Context, agency string) (string, error) {
+	return d.levels[agency], nil
+}
+
+func (d scriptDirectory) PaymentServices(_ context.Context, id string) ([]outcome.PaymentShare, error) {
+	return d.payments[id], nil
+}
+
 type fixture struct {
 	db    *storage.DB
 	svc   *outcome.Service
@@ -48,7 +75,7 @@ func newFixture(t *testing.T, db *storage.DB) *fixture {
 	clock := platform.NewFakeClock(at("2026-04-02", "09:00"))
 	bus := events.NewBus(clock)
 	log := audit.New(db, clock, nil)
-	svc, err := outcome.New(db, log, bus, clock, func(context.Context) *time.Location { return chicago })
+	svc, err := outcome.New(db, log, bus, clock, func(context.Context) *time.Location { return chicago }, directory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,9 +135,10 @@ type kase struct {
 func wrap(c kase) map[string]any { return map[string]any{"case": c, "detail": map[string]any{}} }
 
 const (
-	dmv   = "dmv"
-	tax   = "tax"
-	renew = "renew-registration"
+	dmv    = "dmv"
+	tax    = "tax"
+	county = "adams-clerk"
+	renew  = "renew-registration"
 )
 
 var (
@@ -491,5 +519,205 @@ func TestRangeAndPeriod(t *testing.T) {
 		if got := outcome.Bucket(tt.d); got != tt.want {
 			t.Errorf("Bucket(%v) = %d, want %d", tt.d, got, tt.want)
 		}
+	}
+}
+
+// countyScript adds a county clerk's March to the script: a service of
+// its own (a marriage licence, with a cost model entered between
+// submissions and then corrected) and one registration renewal, the
+// service the state's DMV also runs.
+func (f *fixture) countyScript(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	app := func(service, kind, hm string) {
+		f.emit(t, "gov.portico.application."+kind, county, at("2026-03-10", hm), map[string]any{"service": service})
+	}
+	app(marriage, "started", "09:00")
+	app(marriage, "started", "09:10")
+	app(renew, "started", "09:20")
+	app(marriage, "submitted", "10:00")
+	app(marriage, "submitted", "10:10")
+	app(renew, "submitted", "10:20")
+	f.drain(t) // the cost arrives after two of the licences
+	if _, err := f.svc.EnterCost(ctx, admin, outcome.Cost{Agency: county, Service: marriage, Month: "2026-03", Cents: 3000}); err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t)
+	app(marriage, "started", "11:00")
+	app(marriage, "submitted", "11:30") // after the cost: counted against it too
+	if _, err := f.svc.EnterCost(ctx, admin, outcome.Cost{Agency: county, Service: marriage, Month: "2026-03", Cents: 4500}); err != nil {
+		t.Fatal(err) // a correction: only the cost moves
+	}
+	f.drain(t)
+}
+
+const marriage = "marriage-licence"
+
+// TestRollUpsLevelsAndPaymentsByService: every scope reads its own
+// roll-up row, and each gives the hand-calculated figures: a level of
+// government, a service across agencies, a service within a level;
+// payments under the services their items name; cost per transaction of
+// a roll-up over exactly the services that have a cost.
+func TestRollUpsLevelsAndPaymentsByService(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		f.script(t)
+		f.countyScript(t)
+		march := outcome.Range{From: "2026-03-01", To: "2026-03-31"}
+		report := func(sc outcome.Scope) outcome.Figures {
+			t.Helper()
+			rep, err := f.svc.Report(ctx, outcome.Query{Scope: sc, Range: march})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rep.Total
+		}
+		money := func(name string, got outcome.Money, cents int64) {
+			t.Helper()
+			if !got.Valid || got.Cents != cents {
+				t.Errorf("%s cost per transaction = %+v, want %d cents", name, got, cents)
+			}
+		}
+		for _, tt := range []struct {
+			name                         string
+			scope                        outcome.Scope
+			started, submitted, _        int64
+			succeeded, failed, paidMinor int64
+			cost                         int64 // cents; -1: no data
+		}{
+			// DMV 4 started + 1 not eligible, 2 submitted; the tax
+			// office's payments; cost $800 over the renewal's 8.
+			{"state", outcome.Scope{Level: outcome.LevelState}, 4, 2, 0, 2, 1, 3500, 10000},
+			// Marriage: $45 over 3 licences; the county's renewal has
+			// no cost model, so it is not in the division.
+			{"county", outcome.Scope{Level: outcome.LevelCounty}, 4, 4, 0, 0, 0, 0, 1500},
+			{"city (no agency)", outcome.Scope{Level: outcome.LevelCity}, 0, 0, 0, 0, 0, 0, -1},
+			{"renewal across agencies", outcome.Scope{Service: renew}, 5, 3, 0, 0, 0, 0, 10000},
+			{"renewal in the county", outcome.Scope{Level: outcome.LevelCounty, Service: renew}, 1, 1, 0, 0, 0, 0, -1},
+			{"the county clerk", outcome.Scope{Agency: county}, 4, 4, 0, 0, 0, 0, 1500},
+			// (80,000 + 4,500) / (8 + 3) = 7,681.8 cents.
+			{"jurisdiction", outcome.Scope{}, 8, 6, 0, 2, 1, 3500, 7682},
+			// p1's $6 share and p3 (failed) named the property tax.
+			{"property tax", outcome.Scope{Service: "property-tax"}, 0, 0, 0, 1, 1, 600, -1},
+			{"tax office, property tax", outcome.Scope{Agency: tax, Service: "property-tax"}, 0, 0, 0, 1, 1, 600, -1},
+			{"tax office", outcome.Scope{Agency: tax}, 0, 0, 0, 2, 1, 3500, -1},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				got := report(tt.scope)
+				if got.Started != tt.started || got.Submitted != tt.submitted {
+					t.Errorf("started %d submitted %d, want %d %d", got.Started, got.Submitted, tt.started, tt.submitted)
+				}
+				if got.PaymentsSucceeded != tt.succeeded || got.PaymentsFailed != tt.failed || got.PaidMinor != tt.paidMinor {
+					t.Errorf("payments %d ok, %d failed, %d cents; want %d %d %d", got.PaymentsSucceeded, got.PaymentsFailed, got.PaidMinor, tt.succeeded, tt.failed, tt.paidMinor)
+				}
+				if tt.cost < 0 {
+					if got.CostPerTransaction().Valid {
+						t.Errorf("cost per transaction %+v, want no data", got.CostPerTransaction())
+					}
+				} else {
+					money(tt.name, got.CostPerTransaction(), tt.cost)
+				}
+			})
+		}
+		levels, err := f.svc.ByLevel(ctx, march, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(levels) != 2 || levels[0].Agency != outcome.LevelState || levels[0].Submitted != 2 || levels[1].Agency != outcome.LevelCounty || levels[1].Submitted != 4 {
+			t.Errorf("by level = %+v", levels)
+		}
+		if h, ok := levels[0].MedianHours(); !ok || h != 72 {
+			t.Errorf("state median %d %v", h, ok)
+		}
+		renewals, err := f.svc.ByLevel(ctx, march, renew)
+		if err != nil || len(renewals) != 2 || renewals[0].Submitted != 2 || renewals[1].Submitted != 1 {
+			t.Errorf("renewals by level = %+v %v", renewals, err)
+		}
+		// Agencies side by side: the three agencies, no level or
+		// jurisdiction roll-up among them.
+		side, err := f.svc.ByAgency(ctx, admin, march)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, a := range side {
+			ids = append(ids, a.Agency)
+		}
+		if got := strings.Join(ids, " "); got != "adams-clerk dmv tax" {
+			t.Errorf("by agency = %s", got)
+		}
+		if _, err := f.svc.Report(ctx, outcome.Query{Scope: outcome.Scope{Level: "province"}, Range: march}); platform.ErrorCode(err) != platform.CodeInvalid {
+			t.Errorf("unknown level: %v", err)
+		}
+		// The services with measures: the running totals keep only
+		// services' own rows, never a roll-up.
+		svcs, err := f.svc.Services(ctx, "")
+		if err != nil || strings.Join(svcs, " ") != "marriage-licence property-tax renew-registration" {
+			t.Errorf("services = %v %v", svcs, err)
+		}
+	})
+}
+
+// TestNoDataIsNeverZero: a period without data gives no value for every
+// measure — the ratios, cost per transaction, the decision times and
+// on-time compliance with and without reminders — and a period with a
+// denominator but a zero numerator gives 0%, not "no data".
+func TestNoDataIsNeverZero(t *testing.T) {
+	empty := outcome.Figures{Decisions: outcome.Histogram{}}
+	measures := map[string]func(outcome.Figures) outcome.Ratio{
+		"take-up":             func(f outcome.Figures) outcome.Ratio { return f.DigitalTakeUp() },
+		"completion":          func(f outcome.Figures) outcome.Ratio { return f.CompletionRate() },
+		"satisfaction":        func(f outcome.Figures) outcome.Ratio { return f.UserSatisfaction() },
+		"SLA":                 func(f outcome.Figures) outcome.Ratio { return f.SLAAdherence() },
+		"info per case":       func(f outcome.Figures) outcome.Ratio { return f.InfoRequestsPerCase() },
+		"on time":             func(f outcome.Figures) outcome.Ratio { return f.OnTime() },
+		"on time, reminded":   func(f outcome.Figures) outcome.Ratio { return f.OnTimeReminded() },
+		"on time, unreminded": func(f outcome.Figures) outcome.Ratio { return f.OnTimeNotReminded() },
+	}
+	for name, m := range measures {
+		if r := m(empty); r.Valid() || r.Value() != 0 {
+			t.Errorf("empty %s = %+v valid %v", name, r, r.Valid())
+		}
+	}
+	if empty.CostPerTransaction().Valid {
+		t.Error("empty cost per transaction has data")
+	}
+	if _, ok := empty.MedianHours(); ok {
+		t.Error("empty median")
+	}
+	if _, ok := empty.P90Hours(); ok {
+		t.Error("empty p90")
+	}
+	// Zero numerators over real denominators: 0%, with data.
+	zero := outcome.Figures{Decisions: outcome.Histogram{}}
+	zero.Started, zero.Paper = 3, 2
+	zero.Satisfaction = [5]int64{2, 0, 0, 0, 0}
+	zero.DecidedWithSLA, zero.Submitted, zero.ObligationsDue, zero.ObligationsDueReminded = 1, 0, 2, 1
+	for name, r := range map[string]outcome.Ratio{
+		"take-up": zero.DigitalTakeUp(), "completion": zero.CompletionRate(), "satisfaction": zero.UserSatisfaction(),
+		"SLA": zero.SLAAdherence(), "on time": zero.OnTime(), "on time, reminded": zero.OnTimeReminded(), "on time, unreminded": zero.OnTimeNotReminded(),
+	} {
+		if !r.Valid() || r.Percent() != 0 {
+			t.Errorf("%s = %+v, want 0%% with data", name, r)
+		}
+	}
+	// Every obligation reminded: the unreminded group has no data.
+	all := outcome.Figures{Decisions: outcome.Histogram{}}
+	all.ObligationsDue, all.ObligationsDueReminded, all.ObligationsOnTime, all.ObligationsOnTimeReminded = 2, 2, 1, 1
+	if r := all.OnTimeNotReminded(); r.Valid() {
+		t.Errorf("unreminded with none: %+v", r)
+	}
+	if r := all.OnTimeReminded(); r.Percent() != 50 {
+		t.Errorf("reminded: %+v", r)
+	}
+	// A cost model over a month without transactions: no data, never a
+	// division by zero.
+	if m := outcome.CostPerTransaction(50000, 0); m.Valid {
+		t.Errorf("cost over no transactions: %+v", m)
+	}
+	costNoTx := outcome.Figures{CostCents: 50000, CostMonths: 1}
+	if costNoTx.CostPerTransaction().Valid {
+		t.Error("a cost over no transactions has a cost per transaction")
 	}
 }

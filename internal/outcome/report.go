@@ -4,16 +4,37 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/portico-gov/portico/internal/platform"
 )
 
-// Scope narrows the measures: one agency, one service, or both; "" for
-// every one (the whole jurisdiction).
+// Scope narrows the measures: one agency, one level of government
+// (Levels: every agency of a state, county, city or town), one service,
+// or a service with either; "" for every one (the whole jurisdiction).
+// An agency is narrower than a level: with both, the agency's rows are
+// read.
 type Scope struct {
 	Agency  string
+	Level   string
 	Service string
+}
+
+// key is the aggregate row of the scope: every scope reads one row per
+// day, whatever the number of agencies and services (ADR 54, 65).
+func (sc Scope) key() key {
+	k := key{All, All}
+	switch {
+	case sc.Agency != "":
+		k.agency = sc.Agency
+	case sc.Level != "":
+		k.agency = LevelKey(sc.Level)
+	}
+	if sc.Service != "" {
+		k.service = sc.Service
+	}
+	return k
 }
 
 // Query asks for the measures of a scope over a range of days, grouped by
@@ -74,6 +95,9 @@ func (s *Service) Report(ctx context.Context, q Query) (Report, error) {
 	}
 	if q.Period == "" {
 		q.Period = PeriodMonth
+	}
+	if q.Level != "" && !ValidLevel(q.Level) {
+		return Report{}, platform.Invalid("level", "level must be state, county, city or town")
 	}
 	where, args := q.where()
 	days := map[Day]Counts{}
@@ -148,28 +172,11 @@ func (s *Service) AgencyReport(ctx context.Context, by platform.Actor, q Query) 
 	return s.Report(ctx, q)
 }
 
-// where is the report's filter on day, agency and service ($1, $2, …):
-// the jurisdiction and an agency as a whole read their roll-up rows (one
-// per day), a service its own rows.
+// where is the report's filter on day and the scope's row ($1, $2, …):
+// a range of one row's days, by primary key.
 func (q Query) where() (string, []any) {
-	conds := []string{"day >= $1", "day <= $2"}
-	args := []any{string(q.From), string(q.To)}
-	agency, service := q.Agency, q.Service
-	if agency == "" && service == "" {
-		agency = All
-	}
-	if service == "" {
-		service = All
-	}
-	if agency != "" {
-		args = append(args, agency)
-		conds = append(conds, fmt.Sprintf("agency_id = $%d", len(args)))
-	} else {
-		conds = append(conds, "agency_id <> '*'")
-	}
-	args = append(args, service)
-	conds = append(conds, fmt.Sprintf("service_id = $%d", len(args)))
-	return strings.Join(conds, " AND "), args
+	k := q.key()
+	return "agency_id = $1 AND service_id = $2 AND day >= $3 AND day <= $4", []any{k.agency, k.service, string(q.From), string(q.To)}
 }
 
 func sums(cols []string) string {
@@ -190,38 +197,29 @@ func scanRows(rows *sql.Rows, fn func(*sql.Rows) error) error {
 	return rows.Err()
 }
 
-// monthCost is the cost of one (agency, service, month) and that month's
-// transactions of the service.
+// monthCost is the cost of one month of the scope's row: the cost of
+// the (agency, service) in it that have a cost model, their transactions
+// and how many they are.
 type monthCost struct {
 	month        string
 	cents        int64
 	transactions int64
+	costs        int
 }
 
-// costs reads the cost models of the months the query touches, each with
-// its service's transactions in that month (outcome_monthly, by primary
-// key): a few rows per service and month, never the days.
+// costs reads the scope's months the query touches (outcome_monthly, by
+// primary key): one row per month, whatever the number of services.
 func (s *Service) costs(ctx context.Context, q Query) ([]monthCost, error) {
-	args := []any{q.From.Month(), q.To.Month()}
-	conds := []string{"c.month >= $1", "c.month <= $2"}
-	if q.Agency != "" {
-		args = append(args, q.Agency)
-		conds = append(conds, fmt.Sprintf("c.agency_id = $%d", len(args)))
-	}
-	if q.Service != "" {
-		args = append(args, q.Service)
-		conds = append(conds, fmt.Sprintf("c.service_id = $%d", len(args)))
-	}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT c.month, c.amount, COALESCE(m.transactions, 0) FROM outcome_costs c
-		LEFT JOIN outcome_monthly m ON m.agency_id = c.agency_id AND m.service_id = c.service_id AND m.month = c.month
-		WHERE `+strings.Join(conds, " AND "), args...)
+	k := q.key()
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT month, cost_cents, costed_transactions, costs FROM outcome_monthly
+		WHERE agency_id = $1 AND service_id = $2 AND month >= $3 AND month <= $4 AND costs > 0`, k.agency, k.service, q.From.Month(), q.To.Month())
 	if err != nil {
 		return nil, fmt.Errorf("outcome: costs: %w", err)
 	}
 	var out []monthCost
 	err = scanRows(rows, func(r *sql.Rows) error {
 		var m monthCost
-		if err := r.Scan(&m.month, &m.cents, &m.transactions); err != nil {
+		if err := r.Scan(&m.month, &m.cents, &m.transactions, &m.costs); err != nil {
 			return err
 		}
 		out = append(out, m)
@@ -253,14 +251,15 @@ func sum(days map[Day]Counts, hist map[Day]Histogram, costs []monthCost, from, t
 		}
 		f.CostCents += m.cents
 		f.CostTransactions += m.transactions
-		f.CostMonths++
+		f.CostMonths += m.costs
 	}
 	return f
 }
 
-// AgencyFigures are one agency's figures, for the side-by-side view.
+// AgencyFigures are one agency's (or one level's) figures, for the
+// side-by-side views.
 type AgencyFigures struct {
-	Agency string
+	Agency string // the agency id, or for ByLevel the level
 	Figures
 }
 
@@ -276,11 +275,46 @@ func (s *Service) ByAgency(ctx context.Context, by platform.Actor, r Range) ([]A
 	if err := r.Check(); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT agency_id, `+sums(columns)+` FROM outcome_daily WHERE day >= $1 AND day <= $2 AND service_id = '*' AND agency_id <> '*' GROUP BY agency_id ORDER BY agency_id`, string(r.From), string(r.To))
+	// Agencies' roll-ups: not the jurisdiction's ('*') nor the levels'
+	// ('@…').
+	return s.side(ctx, `service_id = $3 AND agency_id <> '*' AND agency_id NOT LIKE '@%'`, r, All, func(id string) string { return id })
+}
+
+// ByLevel is the figures of each level of government over r (of one
+// service, or of all for ""), in Levels' order, leaving out levels with
+// no rows. The figures are public.
+func (s *Service) ByLevel(ctx context.Context, r Range, service string) ([]AgencyFigures, error) {
+	if err := r.Check(); err != nil {
+		return nil, err
+	}
+	if service == "" {
+		service = All
+	}
+	keys := make([]string, 0, 4)
+	for _, l := range Levels() {
+		keys = append(keys, "'"+LevelKey(l)+"'")
+	}
+	out, err := s.side(ctx, `service_id = $3 AND agency_id IN (`+strings.Join(keys, ", ")+`)`, r, service, func(id string) string { return strings.TrimPrefix(id, "@") })
 	if err != nil {
-		return nil, fmt.Errorf("outcome: by agency: %w", err)
+		return nil, err
+	}
+	rank := map[string]int{}
+	for i, l := range Levels() {
+		rank[l] = i
+	}
+	slices.SortFunc(out, func(a, b AgencyFigures) int { return rank[a.Agency] - rank[b.Agency] })
+	return out, nil
+}
+
+// side sums the rows that cond selects ($1, $2 the range, $3 the
+// service) per agency_id: counters and the decision-time histogram.
+func (s *Service) side(ctx context.Context, cond string, r Range, service string, name func(string) string) ([]AgencyFigures, error) {
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT agency_id, `+sums(columns)+` FROM outcome_daily WHERE day >= $1 AND day <= $2 AND `+cond+` GROUP BY agency_id ORDER BY agency_id`, string(r.From), string(r.To), service)
+	if err != nil {
+		return nil, fmt.Errorf("outcome: side by side: %w", err)
 	}
 	var out []AgencyFigures
+	idx := map[string]int{}
 	err = scanRows(rows, func(rs *sql.Rows) error {
 		var a AgencyFigures
 		dst := []any{&a.Agency}
@@ -291,19 +325,16 @@ func (s *Service) ByAgency(ctx context.Context, by platform.Actor, r Range) ([]A
 			return err
 		}
 		a.Decisions = Histogram{}
+		idx[a.Agency] = len(out)
 		out = append(out, a)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("outcome: by agency: %w", err)
+		return nil, fmt.Errorf("outcome: side by side: %w", err)
 	}
-	idx := map[string]int{}
-	for i, a := range out {
-		idx[a.Agency] = i
-	}
-	rows, err = s.db.Read().QueryContext(ctx, `SELECT agency_id, hours, SUM(decisions) FROM outcome_decision_times WHERE day >= $1 AND day <= $2 AND service_id = '*' AND agency_id <> '*' GROUP BY agency_id, hours`, string(r.From), string(r.To))
+	rows, err = s.db.Read().QueryContext(ctx, `SELECT agency_id, hours, SUM(decisions) FROM outcome_decision_times WHERE day >= $1 AND day <= $2 AND `+cond+` GROUP BY agency_id, hours`, string(r.From), string(r.To), service)
 	if err != nil {
-		return nil, fmt.Errorf("outcome: by agency: %w", err)
+		return nil, fmt.Errorf("outcome: side by side: %w", err)
 	}
 	err = scanRows(rows, func(rs *sql.Rows) error {
 		var ag string
@@ -318,7 +349,10 @@ func (s *Service) ByAgency(ctx context.Context, by platform.Actor, r Range) ([]A
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("outcome: by agency: %w", err)
+		return nil, fmt.Errorf("outcome: side by side: %w", err)
+	}
+	for i := range out {
+		out[i].Agency = name(out[i].Agency)
 	}
 	return out, nil
 }

@@ -188,10 +188,26 @@ func (s *Service) PaidItems(ctx context.Context, id string) ([]PaidItem, error) 
 	return paidItems(ctx, s.db, id)
 }
 
+// ItemsOf lists what payment id was for, whatever its status (the
+// outcome block counts failed payments per service too). It reads no
+// personal data beyond the items themselves and checks no actor: it is
+// for the platform's consumers.
+func (s *Service) ItemsOf(ctx context.Context, id string) ([]PaidItem, error) {
+	return items(ctx, s.db, id, false)
+}
+
 func paidItems(ctx context.Context, db *storage.DB, id string) ([]PaidItem, error) {
+	return items(ctx, db, id, true)
+}
+
+func items(ctx context.Context, db *storage.DB, id string, paid bool) ([]PaidItem, error) {
+	cond := ""
+	if paid {
+		cond = ` AND p.status = 'success'`
+	}
 	rows, err := db.Read().QueryContext(ctx, `SELECT i.kind, i.source, i.agency_id, i.amount, i.currency, i.payment_id, i.checkout_id, k.account_id
 		FROM checkout_items i JOIN payments p ON p.id = i.payment_id JOIN checkouts k ON k.id = i.checkout_id
-		WHERE i.payment_id = $1 AND p.status = 'success' ORDER BY i.id`, id)
+		WHERE i.payment_id = $1`+cond+` ORDER BY i.id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("payment: paid items: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/portico-gov/portico/internal/catalog"
@@ -24,6 +25,9 @@ type Catalog interface {
 	LifeEventServices(ctx context.Context, event string) ([]catalog.Published, error)
 	List(ctx context.Context, agency string) ([]catalog.Published, error)
 	Search(ctx context.Context, req catalog.SearchRequest) (catalog.SearchResult, error)
+	// Changes moves when this process changes what the home page shows
+	// (catalog.Service.Changes).
+	Changes() uint64
 }
 
 var _ Catalog = (*catalog.Service)(nil)
@@ -122,7 +126,63 @@ func (d homeData) V(name string) string {
 // any, the curated services and then the catalog in title order, under a
 // heading that claims nothing about use; and the life events.
 func (p *Portal) homeData(ctx context.Context, lang i18n.Lang, zip string) (homeData, error) {
-	d := homeData{ZIP: zip, LifeEvents: manifest.LifeEvents}
+	now, changes := p.clock.Now(), p.catalog.Changes()
+	if d, ok := p.homes.get(lang, changes, now); ok {
+		d.ZIP = zip
+		return d, nil
+	}
+	d, err := p.buildHomeData(ctx, lang)
+	if err != nil {
+		return d, err
+	}
+	p.homes.put(lang, d, changes, now)
+	d.ZIP = zip
+	return d, nil
+}
+
+// homeCacheTTL is how long the home page's list of services is reused.
+// Building it reads every agency, jurisdiction and ZIP code, the usage
+// counter and the catalog: most of the cost of the most visited page,
+// for a list that changes when a service is published or submitted. A
+// change made in this process is seen at once (Catalog.Changes); one made
+// by another replica or a CLI command (an agency renamed) within this.
+const homeCacheTTL = 5 * time.Second
+
+// homeCache holds the home page's data per language. Entries are shared
+// by concurrent requests and never changed once stored.
+type homeCache struct {
+	mu sync.Mutex
+	m  map[i18n.Lang]cachedHome
+}
+
+type cachedHome struct {
+	d       homeData
+	changes uint64
+	at      time.Time
+}
+
+func (c *homeCache) get(lang i18n.Lang, changes uint64, now time.Time) (homeData, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[lang]
+	if !ok || e.changes != changes || now.Sub(e.at) >= homeCacheTTL || now.Before(e.at) {
+		return homeData{}, false
+	}
+	return e.d, true
+}
+
+func (c *homeCache) put(lang i18n.Lang, d homeData, changes uint64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[i18n.Lang]cachedHome{}
+	}
+	c.m[lang] = cachedHome{d: d, changes: changes, at: now}
+}
+
+// buildHomeData reads what homeData caches.
+func (p *Portal) buildHomeData(ctx context.Context, lang i18n.Lang) (homeData, error) {
+	d := homeData{LifeEvents: manifest.LifeEvents}
 	n, err := p.names(ctx)
 	if err != nil {
 		return d, err

@@ -39,6 +39,7 @@ type Portal struct {
 	clock    platform.Clock
 	featured []string
 	latest   func(ctx context.Context, id string) (catalog.Published, error)
+	homes    homeCache
 }
 
 // Options are what the portal is given besides the web server.

@@ -712,6 +712,24 @@ func (s *Service) Get(ctx context.Context, by platform.Actor, id string) (Obliga
 	return o, nil
 }
 
+// SourceOf returns the kind and source of obligation id ("case:ID/…" when
+// a case set it), or not found. It is for the platform's consumers (the
+// outcome block attributes a paid obligation to a service): it reveals
+// nothing about the person, checks no actor and is not audited.
+func (s *Service) SourceOf(ctx context.Context, id string) (kind, source string, err error) {
+	if !platform.IsUUID(id) {
+		return "", "", errNotFound
+	}
+	err = s.db.Read().QueryRowContext(ctx, `SELECT kind, source FROM obligations WHERE id = $1`, id).Scan(&kind, &source)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", errNotFound
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("reminder: source: %w", err)
+	}
+	return kind, source, nil
+}
+
 // HasObligations reports whether the account has any obligation, open or
 // closed. It is for the platform's own jobs (demo seeding), not for
 // people: it reveals only that some exist, nothing about them, so it is

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/portico-gov/portico/internal/i18n"
+	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 )
@@ -28,9 +29,51 @@ type sweepWorker struct {
 	svc *Service
 }
 
+// Work sweeps, and while a sweep stops at Config.MaxPerSweep it sweeps
+// again as soon as the send jobs already queued have mostly been taken
+// (fewer than one sweep's worth waiting), for up to sweepFor: a backlog
+// (a million renewals due at nine) drains at the speed the workers send,
+// while the queue never holds more than about two sweeps of it. What is
+// left after sweepFor waits for the next periodic sweep.
 func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
-	_, err := w.svc.Sweep(ctx)
-	return err
+	until := time.Now().Add(sweepFor)
+	for {
+		st, err := w.svc.Sweep(ctx)
+		if err != nil || !st.Capped {
+			return err
+		}
+		if err := w.svc.awaitSendBacklog(ctx, until); err != nil {
+			return nil // time is up (or shutdown): the next sweep continues
+		}
+	}
+}
+
+// sweepFor bounds one sweep job, below the minute between periodic sweeps.
+const sweepFor = 50 * time.Second
+
+var errSweepTimeUp = errors.New("reminder: sweep time is up")
+
+// awaitSendBacklog waits until fewer than one sweep's worth of send jobs
+// are waiting, or until the deadline.
+func (s *Service) awaitSendBacklog(ctx context.Context, until time.Time) error {
+	limit := max(1, s.cfg.MaxPerSweep/s.cfg.SendBatch)
+	for {
+		n, err := jobs.Waiting(ctx, s.db, SendBatchArgs{}.Kind(), limit)
+		if err != nil {
+			return err
+		}
+		if n < limit {
+			return nil
+		}
+		if time.Now().After(until) {
+			return errSweepTimeUp
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // SendArgs is one claimed reminder: the obligation, the due date it was
@@ -58,13 +101,8 @@ type sendWorker struct {
 }
 
 func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendBatchArgs]) error {
-	var errs []error
-	for _, a := range job.Args.Reminders {
-		if _, err := w.svc.Send(ctx, a); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	_, err := w.svc.SendBatch(ctx, job.Args.Reminders)
+	return err
 }
 
 // sendPriority puts reminders behind sign-in codes (1) and ordinary mail (2).
@@ -262,50 +300,89 @@ const (
 // Mailer in one transaction with its record in reminder_sends, whose key
 // (obligation, due date, offset) makes a repeated job send nothing.
 func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
-	out := OutcomeSent
+	var out Outcome
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		now := s.clock.Now().UTC()
-		res, err := tx.ExecContext(ctx, `INSERT INTO reminder_sends (obligation_id, due_on, offset_minutes, outcome, at)
-			VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT DO NOTHING`, a.ObligationID, a.DueOn, a.Offset, now)
-		if err != nil {
-			return fmt.Errorf("reminder: send: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			out = OutcomeDuplicate
-			return nil
-		}
-		mark := func(o Outcome, id string) error {
-			out = o
-			_, err := tx.ExecContext(ctx, `UPDATE reminder_sends SET outcome = $1, notification_id = $2
-				WHERE obligation_id = $3 AND due_on = $4 AND offset_minutes = $5`, o, id, a.ObligationID, a.DueOn, a.Offset)
-			return err
-		}
-		o, err := scanObligation(tx.QueryRowContext(ctx, `SELECT `+obligationColumns+` FROM obligations WHERE id = $1`, a.ObligationID))
-		if err != nil {
-			return fmt.Errorf("reminder: send: %w", err)
-		}
-		if o.Status != StatusOpen || o.Due.String() != a.DueOn {
-			return mark(OutcomeSkipped, "")
-		}
-		c, err := s.dir.Contact(ctx, o.AccountID)
-		if errors.Is(err, ErrNoContact) || err == nil && c.Email == "" {
-			return mark(OutcomeSkipped, "")
-		}
-		if err != nil {
-			return fmt.Errorf("reminder: send: contact: %w", err)
-		}
-		msg := s.Compose(o, c)
-		msg.AccountID = o.AccountID
-		id, err := s.mailer.SendEmail(ctx, tx, msg)
-		if platform.ErrorCode(err) == platform.CodeInvalid {
-			return mark(OutcomeSkipped, "")
-		}
-		if err != nil {
-			return fmt.Errorf("reminder: send: %w", err)
-		}
-		return mark(OutcomeSent, id)
+		var err error
+		out, err = s.sendIn(ctx, tx, a)
+		return err
 	})
 	return out, err
+}
+
+// SendBatch sends several claimed reminders as Send does, all in one
+// transaction: a commit per reminder was most of the cost of a bulk send
+// (ADR 61). Each reminder keeps its own record in reminder_sends, so a
+// batch run again (a retry, or a rescue after a crash) sends only what the
+// first run did not commit. If the shared transaction fails, each reminder
+// is sent in its own, so one that cannot be sent does not hold back the
+// others; the errors of those that failed are returned, joined, and the
+// job is retried for them alone.
+func (s *Service) SendBatch(ctx context.Context, as []SendArgs) ([]Outcome, error) {
+	out := make([]Outcome, len(as))
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		for i, a := range as {
+			o, err := s.sendIn(ctx, tx, a)
+			if err != nil {
+				return err
+			}
+			out[i] = o
+		}
+		return nil
+	})
+	if err == nil || ctx.Err() != nil {
+		return out, err
+	}
+	var errs []error
+	for i, a := range as {
+		o, err := s.Send(ctx, a)
+		out[i] = o
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func (s *Service) sendIn(ctx context.Context, tx *sql.Tx, a SendArgs) (Outcome, error) {
+	out := OutcomeSent
+	now := s.clock.Now().UTC()
+	res, err := tx.ExecContext(ctx, `INSERT INTO reminder_sends (obligation_id, due_on, offset_minutes, outcome, at)
+		VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT DO NOTHING`, a.ObligationID, a.DueOn, a.Offset, now)
+	if err != nil {
+		return out, fmt.Errorf("reminder: send: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return OutcomeDuplicate, nil
+	}
+	mark := func(o Outcome, id string) (Outcome, error) {
+		_, err := tx.ExecContext(ctx, `UPDATE reminder_sends SET outcome = $1, notification_id = $2
+			WHERE obligation_id = $3 AND due_on = $4 AND offset_minutes = $5`, o, id, a.ObligationID, a.DueOn, a.Offset)
+		return o, err
+	}
+	o, err := scanObligation(tx.QueryRowContext(ctx, `SELECT `+obligationColumns+` FROM obligations WHERE id = $1`, a.ObligationID))
+	if err != nil {
+		return out, fmt.Errorf("reminder: send: %w", err)
+	}
+	if o.Status != StatusOpen || o.Due.String() != a.DueOn {
+		return mark(OutcomeSkipped, "")
+	}
+	c, err := s.dir.Contact(ctx, o.AccountID)
+	if errors.Is(err, ErrNoContact) || err == nil && c.Email == "" {
+		return mark(OutcomeSkipped, "")
+	}
+	if err != nil {
+		return out, fmt.Errorf("reminder: send: contact: %w", err)
+	}
+	msg := s.Compose(o, c)
+	msg.AccountID = o.AccountID
+	id, err := s.mailer.SendEmail(ctx, tx, msg)
+	if platform.ErrorCode(err) == platform.CodeInvalid {
+		return mark(OutcomeSkipped, "")
+	}
+	if err != nil {
+		return out, fmt.Errorf("reminder: send: %w", err)
+	}
+	return mark(OutcomeSent, id)
 }
 
 // Compose writes a reminder of o to c, in c's language. It says what is true

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,7 +36,83 @@ type ReportService struct {
 	Notice        string      `json:"service_notice" yaml:"notice"`
 	ExpectedDays  int         `json:"expected_days" yaml:"expected_days"`
 	Attributes    []Attribute `json:"attributes" yaml:"attributes"`
-	UpdatedAt     time.Time   `json:"updated_at" yaml:"-"`
+	// Area is the part of the map the service covers; the zero Area means
+	// none was given (the web form then offers the address search only).
+	Area Area `json:"area,omitzero" yaml:"area"`
+	// Disabled: the agency no longer takes reports through the service
+	// (Disable); defining it again takes them again.
+	Disabled  bool      `json:"disabled" yaml:"-"`
+	UpdatedAt time.Time `json:"updated_at" yaml:"-"`
+}
+
+// Area is a bounding box in WGS84 degrees.
+type Area struct {
+	South float64 `json:"south" yaml:"south"`
+	West  float64 `json:"west" yaml:"west"`
+	North float64 `json:"north" yaml:"north"`
+	East  float64 `json:"east" yaml:"east"`
+}
+
+// MaxAreaSpan is the widest area, in degrees either way: a city's or a
+// county's streets, not a state (a grid that wide helps nobody point).
+const MaxAreaSpan = 3.0
+
+// IsZero reports whether no area was given.
+func (a Area) IsZero() bool { return a == Area{} }
+
+// String is the stored form, "south,west,north,east", or "".
+func (a Area) String() string {
+	if a.IsZero() {
+		return ""
+	}
+	return strconv.FormatFloat(a.South, 'f', -1, 64) + "," + strconv.FormatFloat(a.West, 'f', -1, 64) + "," +
+		strconv.FormatFloat(a.North, 'f', -1, 64) + "," + strconv.FormatFloat(a.East, 'f', -1, 64)
+}
+
+// ParseArea reads "south,west,north,east" (spaces allowed) and checks it;
+// "" is the zero Area.
+func ParseArea(s string) (Area, error) {
+	if strings.TrimSpace(s) == "" {
+		return Area{}, nil
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return Area{}, platform.Invalid("area", "area must be four numbers: south,west,north,east")
+	}
+	var v [4]float64
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return Area{}, platform.Invalid("area", fmt.Sprintf("area: %q is not a number of degrees", strings.TrimSpace(p)))
+		}
+		v[i] = f
+	}
+	a := Area{South: v[0], West: v[1], North: v[2], East: v[3]}
+	return a, a.check()
+}
+
+func (a Area) check() error {
+	if a.IsZero() {
+		return nil
+	}
+	for _, f := range []float64{a.South, a.West, a.North, a.East} {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return platform.Invalid("area", "area: every bound must be a number of degrees")
+		}
+	}
+	switch {
+	case a.South < -85 || a.North > 85:
+		return platform.Invalid("area", "area: latitudes must be between -85 and 85")
+	case a.West < -180 || a.East > 180:
+		return platform.Invalid("area", "area: longitudes must be between -180 and 180")
+	case a.South >= a.North:
+		return platform.Invalid("area", "area: south must be less than north")
+	case a.West >= a.East:
+		return platform.Invalid("area", "area: west must be less than east")
+	case a.North-a.South > MaxAreaSpan || a.East-a.West > MaxAreaSpan:
+		return platform.Invalid("area", fmt.Sprintf("area: at most %g degrees either way", MaxAreaSpan))
+	}
+	return nil
 }
 
 // Metadata reports whether the service has attributes (Open311's
@@ -122,6 +200,9 @@ func checkDefinition(d ReportService) error {
 	case d.ExpectedDays < 0 || d.ExpectedDays > 365:
 		return bad("service %s: expected_days must be 0 to 365", d.Code)
 	}
+	if err := d.Area.check(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for _, a := range d.Attributes {
 		switch {
@@ -150,10 +231,23 @@ func checkDefinition(d ReportService) error {
 	return nil
 }
 
+// How Define treats an existing service with the same code.
+const (
+	Upsert  = iota // create or replace
+	Create         // conflict when the code exists
+	Replace        // not found when the code does not exist (for the agency)
+)
+
 // Define creates or replaces a report-a-problem service of an agency
 // (which must exist) and audits it. Attributes are kept in their order
-// (by Order, then as declared).
+// (by Order, then as declared). A disabled service defined again takes
+// reports again.
 func (s *Service) Define(ctx context.Context, by platform.Actor, d ReportService) (ReportService, error) {
+	return s.DefineAs(ctx, by, d, Upsert)
+}
+
+// DefineAs is Define with mode Upsert, Create or Replace.
+func (s *Service) DefineAs(ctx context.Context, by platform.Actor, d ReportService, mode int) (ReportService, error) {
 	if by.Kind != platform.ActorOperator && by.Kind != platform.ActorSystem && !by.PlatformAdmin && !by.HasRole(d.Agency, "agency_admin") {
 		return ReportService{}, platform.Errorf(platform.CodeForbidden, "Only the agency's administrators may define its report-a-problem services.")
 	}
@@ -183,12 +277,18 @@ func (s *Service) Define(ctx context.Context, by platform.Actor, d ReportService
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO report_services (code, slug, agency_id, jurisdiction_id, name, name_es, description, description_es, keywords, group_name, notice, expected_days, attributes, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		if err == nil && mode == Create {
+			return platform.Errorf(platform.CodeConflict, "Service %s already exists; change it with update.", d.Code)
+		}
+		if errors.Is(err, sql.ErrNoRows) && mode == Replace {
+			return platform.Errorf(platform.CodeNotFound, "Agency %s has no report-a-problem service %s.", d.Agency, d.Code)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO report_services (code, slug, agency_id, jurisdiction_id, name, name_es, description, description_es, keywords, group_name, notice, expected_days, attributes, updated_at, area)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 			ON CONFLICT (code) DO UPDATE SET slug = excluded.slug, jurisdiction_id = excluded.jurisdiction_id, name = excluded.name, name_es = excluded.name_es,
 				description = excluded.description, description_es = excluded.description_es, keywords = excluded.keywords, group_name = excluded.group_name,
-				notice = excluded.notice, expected_days = excluded.expected_days, attributes = excluded.attributes, updated_at = excluded.updated_at`,
-			d.Code, d.Slug, d.Agency, d.Jurisdiction, d.Name, d.NameES, d.Description, d.DescriptionES, strings.Join(d.Keywords, ", "), d.Group, d.Notice, d.ExpectedDays, string(attrs), d.UpdatedAt); err != nil {
+				notice = excluded.notice, expected_days = excluded.expected_days, attributes = excluded.attributes, updated_at = excluded.updated_at, area = excluded.area, disabled_at = NULL`,
+			d.Code, d.Slug, d.Agency, d.Jurisdiction, d.Name, d.NameES, d.Description, d.DescriptionES, strings.Join(d.Keywords, ", "), d.Group, d.Notice, d.ExpectedDays, string(attrs), d.UpdatedAt, d.Area.String()); err != nil {
 			if platformErr := uniqueSlug(err, d.Slug); platformErr != nil {
 				return platformErr
 			}
@@ -214,14 +314,21 @@ func uniqueSlug(err error, slug string) error {
 	return nil
 }
 
-const serviceColumns = `code, slug, agency_id, jurisdiction_id, name, name_es, description, description_es, keywords, group_name, notice, expected_days, attributes, updated_at`
+const serviceColumns = `code, slug, agency_id, jurisdiction_id, name, name_es, description, description_es, keywords, group_name, notice, expected_days, attributes, updated_at, area, disabled_at`
 
 func scanService(r interface{ Scan(...any) error }) (ReportService, error) {
 	var d ReportService
-	var keywords, attrs string
-	if err := r.Scan(&d.Code, &d.Slug, &d.Agency, &d.Jurisdiction, &d.Name, &d.NameES, &d.Description, &d.DescriptionES, &keywords, &d.Group, &d.Notice, &d.ExpectedDays, &attrs, &d.UpdatedAt); err != nil {
+	var keywords, attrs, area string
+	var disabled sql.NullTime
+	if err := r.Scan(&d.Code, &d.Slug, &d.Agency, &d.Jurisdiction, &d.Name, &d.NameES, &d.Description, &d.DescriptionES, &keywords, &d.Group, &d.Notice, &d.ExpectedDays, &attrs, &d.UpdatedAt, &area, &disabled); err != nil {
 		return ReportService{}, err
 	}
+	d.Disabled = disabled.Valid
+	a, err := ParseArea(area)
+	if err != nil {
+		return ReportService{}, fmt.Errorf("report: service %s: area: %w", d.Code, err)
+	}
+	d.Area = a
 	if keywords != "" {
 		d.Keywords = strings.Split(keywords, ", ")
 	}
@@ -232,7 +339,8 @@ func scanService(r interface{ Scan(...any) error }) (ReportService, error) {
 	return d, nil
 }
 
-// Services lists the report-a-problem services, by name; with a
+// Services lists the report-a-problem services, by name, disabled ones
+// too (to name the services of old reports; Offered drops them); with a
 // jurisdiction, only those of agencies in it.
 func (s *Service) Services(ctx context.Context, jurisdiction string) ([]ReportService, error) {
 	q := `SELECT ` + serviceColumns + ` FROM report_services`
@@ -257,6 +365,65 @@ func (s *Service) Services(ctx context.Context, jurisdiction string) ([]ReportSe
 	return out, rows.Err()
 }
 
+// Offered is the services of svcs that take reports.
+func Offered(svcs []ReportService) []ReportService {
+	out := make([]ReportService, 0, len(svcs))
+	for _, d := range svcs {
+		if !d.Disabled {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// AgencyServices lists an agency's services, disabled ones too, for its
+// staff and platform administrators (the console and the CLI).
+func (s *Service) AgencyServices(ctx context.Context, by platform.Actor, agency string) ([]ReportService, error) {
+	if err := mayRead(by, agency); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+serviceColumns+` FROM report_services WHERE agency_id = $1 ORDER BY name, code`, agency)
+	if err != nil {
+		return nil, fmt.Errorf("report: agency services: %w", err)
+	}
+	defer rows.Close()
+	out := []ReportService{}
+	for rows.Next() {
+		d, err := scanService(rows)
+		if err != nil {
+			return nil, fmt.Errorf("report: agency services: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Disable stops a service taking reports (its administrators, platform
+// administrators, the operator), audited. Its reports stay; defining the
+// service again takes reports again. Disabling a disabled service is a
+// no-op that succeeds.
+func (s *Service) Disable(ctx context.Context, by platform.Actor, agency, code string) error {
+	if by.Kind != platform.ActorOperator && by.Kind != platform.ActorSystem && !by.PlatformAdmin && !by.HasRole(agency, "agency_admin") {
+		return platform.Errorf(platform.CodeForbidden, "Only the agency's administrators may disable its report-a-problem services.")
+	}
+	now := s.cfg.Clock.Now().UTC().Truncate(time.Microsecond)
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE report_services SET disabled_at = COALESCE(disabled_at, $1), updated_at = $1 WHERE code = $2 AND agency_id = $3`, now, code, agency)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return platform.Errorf(platform.CodeNotFound, "Agency %s has no report-a-problem service %s.", agency, code)
+		}
+		_, err = s.cfg.Audit.Append(platform.WithActor(ctx, by), tx, audit.Record{Action: "report.service.disable", Subject: "report-service:" + code, AgencyID: agency})
+		return err
+	})
+	if err != nil && platform.ErrorCode(err) == platform.CodeInternal {
+		return fmt.Errorf("report: disable: %w", err)
+	}
+	return err
+}
+
 // Jurisdictions reports whether any service is offered in jurisdiction.
 func (s *Service) HasJurisdiction(ctx context.Context, jurisdiction string) (bool, error) {
 	var n int
@@ -269,9 +436,14 @@ func (s *Service) ServiceByCode(ctx context.Context, code string) (ReportService
 	return s.serviceWhere(ctx, `code = $1`, code)
 }
 
-// ServiceBySlug returns one service by its address on the web.
+// ServiceBySlug returns one service by its address on the web; a
+// disabled one is not found.
 func (s *Service) ServiceBySlug(ctx context.Context, slug string) (ReportService, error) {
-	return s.serviceWhere(ctx, `slug = $1`, slug)
+	d, err := s.serviceWhere(ctx, `slug = $1`, slug)
+	if err == nil && d.Disabled {
+		return ReportService{}, errNotFound("service")
+	}
+	return d, err
 }
 
 func (s *Service) serviceWhere(ctx context.Context, where, arg string) (ReportService, error) {
@@ -283,4 +455,16 @@ func (s *Service) serviceWhere(ctx context.Context, where, arg string) (ReportSe
 		return ReportService{}, fmt.Errorf("report: service: %w", err)
 	}
 	return d, nil
+}
+
+// AgencyName is an agency's name in lang, as a report form names it.
+func (s *Service) AgencyName(ctx context.Context, agency, lang string) (string, error) {
+	_, name, nameES, err := s.cfg.Agencies.AgencyPlace(ctx, agency)
+	if err != nil {
+		return "", fmt.Errorf("report: agency %s: %w", agency, err)
+	}
+	if lang == "es" && nameES != "" {
+		return nameES, nil
+	}
+	return name, nil
 }

@@ -337,6 +337,9 @@ func eventData(number int64, svc ReportService, state string, lat, long *float64
 // submitted event. With via.Key the service must be of the key's agency.
 func (s *Service) Submit(ctx context.Context, in NewReport, photos []Photo, via Via) (Receipt, error) {
 	svc, err := s.ServiceByCode(ctx, strings.TrimSpace(in.ServiceCode))
+	if err == nil && svc.Disabled {
+		err = errNotFound("service")
+	}
 	if err != nil {
 		return Receipt{}, err
 	}

@@ -10,10 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/platform"
@@ -87,12 +90,19 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, routeSlotKey{}, slot)
 		client := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies)
 		ctx = withClientIP(ctx, client)
+		var span trace.Span
+		if s.cfg.Tracer != nil {
+			ctx, span = s.startSpan(ctx, r)
+		}
 		r = r.WithContext(ctx)
 		rec := &recorder{ResponseWriter: w}
 
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
+					if span != nil {
+						span.End()
+					}
 					panic(p)
 				}
 				s.logger.ErrorContext(ctx, "panic serving request",
@@ -120,6 +130,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			elapsed := time.Since(start)
 			s.metrics.observe(r.Method, route, status, elapsed)
+			if span != nil {
+				endSpan(span, route, status)
+			}
 			s.logger.LogAttrs(ctx, slog.LevelInfo, "http",
 				slog.String("request_id", id),
 				slog.String("method", r.Method),
@@ -141,10 +154,28 @@ func (s *Server) observe(next http.Handler) http.Handler {
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
+// policyWithImages is contentSecurityPolicy with origins added to
+// img-src. Each must be a bare https origin (scheme and host, no path), so
+// a configuration mistake cannot widen the policy to a wildcard.
+func policyWithImages(origins []string) (string, error) {
+	if len(origins) == 0 {
+		return contentSecurityPolicy, nil
+	}
+	extra := ""
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsAny(u.Host, "*; ") || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return "", fmt.Errorf("web: image origin %q must be an https origin such as https://tiles.example.org", o)
+		}
+		extra += " " + u.Scheme + "://" + u.Host
+	}
+	return strings.Replace(contentSecurityPolicy, "img-src 'self' data:;", "img-src 'self' data:"+extra+";", 1), nil
+}
+
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Content-Security-Policy", s.csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")

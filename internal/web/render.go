@@ -87,6 +87,14 @@ type Viewer struct {
 	// administrators and auditors of an agency; platform administrators):
 	// the navigation shows Payments.
 	Finance bool
+	// Outcomes: staff who may open an agency's outcome dashboard (any
+	// member of an agency; platform administrators), as
+	// outcome.MayRead decides.
+	Outcomes bool
+	// Reports: staff who may open the reports of problems (agency
+	// administrators, caseworkers and auditors of an agency; platform
+	// administrators), as the report block decides.
+	Reports bool
 	unread  func() int // set by WithUnread; counted only when a page shows it
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/web/assets"
@@ -38,11 +39,19 @@ type Config struct {
 	// Zone is the time zone dates on pages are shown in: the home
 	// jurisdiction's (tenancy.Service.Zone). Nil means UTC.
 	Zone func(ctx context.Context) *time.Location
+	// Tracer, when set, runs every request in a span named by its route
+	// pattern (tracing.go). Nil: no tracing work at all.
+	Tracer trace.Tracer
+	// ImageOrigins are other origins pages may load images from (the
+	// report form's map tiles, --map-tiles): each an https origin, added
+	// to the Content-Security-Policy's img-src and nothing else.
+	ImageOrigins []string
 }
 
 // Server is the HTTP shell.
 type Server struct {
 	cfg      Config
+	csp      string // the Content-Security-Policy header
 	mux      *http.ServeMux
 	logger   *slog.Logger
 	catalog  *i18n.Catalog
@@ -64,6 +73,10 @@ func New(cfg Config, logger *slog.Logger, catalog *i18n.Catalog, registry *prome
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	csp, err := policyWithImages(cfg.ImageOrigins)
+	if err != nil {
+		return nil, err
+	}
 	r, err := NewRenderer(catalog)
 	if err == nil {
 		r.zone = cfg.Zone
@@ -72,7 +85,7 @@ func New(cfg Config, logger *slog.Logger, catalog *i18n.Catalog, registry *prome
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, mux: http.NewServeMux(), logger: logger, catalog: catalog, renderer: r,
+		cfg: cfg, csp: csp, mux: http.NewServeMux(), logger: logger, catalog: catalog, renderer: r,
 		metrics: newHTTPMetrics(registry), registry: registry,
 	}
 	if _, err := staticIndex(); err != nil {

@@ -354,7 +354,16 @@ func (h *Handlers) savePage(w http.ResponseWriter, r *http.Request, a applicatio
 		h.fail(w, r, err)
 		return
 	}
+	later := form.Get("action") == "later"
 	if probs := mergeProblems(uploadProbs, res.Problems); len(probs) > 0 {
+		// "Save and come back later" never depends on a plug-in: a page
+		// whose choices cannot be had while the agency's system is down
+		// is left as it was, the rest of the draft is kept, and the
+		// person is told so on their dashboard.
+		if later && h.choicesDown(r, a, app, f, page) {
+			http.Redirect(w, r, "/dashboard?saved="+url.QueryEscape(app.ID)+"&down=1", http.StatusSeeOther)
+			return
+		}
 		h.renderPage(w, r, http.StatusBadRequest, a, app, f, page, form, probs, false)
 		return
 	}
@@ -366,12 +375,22 @@ func (h *Handlers) savePage(w http.ResponseWriter, r *http.Request, a applicatio
 	}
 	next := pageURL(app.ID, res.Next)
 	switch {
-	case form.Get("action") == "later":
+	case later && res.Unavailable != nil:
+		next = "/dashboard?saved=" + url.QueryEscape(app.ID) + "&down=1"
+	case later:
 		next = "/dashboard?saved=" + url.QueryEscape(app.ID)
 	case form.Get("return") == "check" && res.App.Page == application.CheckPage:
 		next = appURL(app.ID, "check")
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// choicesDown reports whether page's choices come from a plug-in that
+// cannot give them now (down, circuit open): its answer cannot be
+// confirmed, and no fault of the person.
+func (h *Handlers) choicesDown(r *http.Request, a application.Applicant, app *application.Application, f *application.Form, page *application.Page) bool {
+	ch, err := h.svc.PluginChoices(r.Context(), a, app, f, page, false)
+	return err == nil && ch.Unavailable != nil
 }
 
 // mergeProblems puts upload problems first: a refused file is the reason

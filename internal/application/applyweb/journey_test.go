@@ -44,7 +44,9 @@ func startApp(t *testing.T) (*app.App, string) {
 func startAppOn(t *testing.T, d storage.Dialect) (*app.App, string) {
 	t.Helper()
 	ctx := context.Background()
-	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8}
+	// The plug-in journeys wait for a tripped circuit breaker to let a
+	// trial call through: one second, not an operator's 30.
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8, PluginBreakerOpen: time.Second}
 	if d != storage.SQLite {
 		cfg.DB = storagetest.MigratedURL(t, d)
 	}

@@ -83,8 +83,8 @@ func TestRenewalPrefillJourney(t *testing.T) {
 	a.Clock.(*platform.FakeClock).Advance(time.Minute) // past the gateway's registration cache
 	// The failures opened the plug-in's circuit breaker: the page keeps
 	// saying the records are not answering until it lets a call through
-	// again (30 seconds), then fills in.
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
+	// again (a second here: startAppOn sets --plugin-breaker-open), then fills in.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		p = ana.get(appURL + "/pages/details")
 		if strings.Contains(p.body, `value="Honda"`) || time.Now().After(deadline) {
 			break

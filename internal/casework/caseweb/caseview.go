@@ -58,42 +58,64 @@ type documentView struct {
 	Title, Issued, ValidUntil string
 }
 
+// pluginCallView is a plug-in call staff must know about: one being
+// tried again (Waiting) or one that failed for good (Retry: its id,
+// offered to staff who may work the case).
+type pluginCallView struct {
+	ID       int64
+	Text     string
+	Waiting  bool
+	CanRetry bool
+}
+
+// appointmentView is the appointment a workflow booked, for the
+// applicant (manifest.Appointment over the case's recorded values).
+type appointmentView struct {
+	When, Place string
+	Start       string // ISO, for <time datetime>
+}
+
 type caseView struct {
 	Case casework.Case
 	// PluginFailures (staff, open cases) say which plug-in calls of the
 	// workflow gave no usable answer: what they were to do is undone.
 	PluginFailures []string
-	Agency         string // the agency's name
-	Applicant      *applicantView
-	Service        string
-	State          string
-	SLA, SLAKey    string
-	Due            string
-	Opened         string
-	Assignee       string
-	Waiting        string
-	Answers        []answerPage
-	Timeline       []entryView
-	Payments       []paymentView
-	Receipts       []string // a sentence for each payment received
-	Documents      []documentView
-	Outstanding    string // the amount due, "" when nothing is due
-	PayOnline      bool   // the citizen may pay what is due online, at /pay
-	Transitions    []transitionView
-	Members        []option
-	CanWork        bool
-	CanPay         bool
-	Closed         bool
-	Done           string // the flash message of the last change
-	Values         map[string]string
-	Next           string // citizen page: what happens next
+	// PluginCalls (staff) are the calls being tried again and those that
+	// failed for good (with Retry), open or closed case alike.
+	PluginCalls []pluginCallView
+	// Appointment (the applicant) is what the workflow booked.
+	Appointment *appointmentView
+	Agency      string // the agency's name
+	Applicant   *applicantView
+	Service     string
+	State       string
+	SLA, SLAKey string
+	Due         string
+	Opened      string
+	Assignee    string
+	Waiting     string
+	Answers     []answerPage
+	Timeline    []entryView
+	Payments    []paymentView
+	Receipts    []string // a sentence for each payment received
+	Documents   []documentView
+	Outstanding string // the amount due, "" when nothing is due
+	PayOnline   bool   // the citizen may pay what is due online, at /pay
+	Transitions []transitionView
+	Members     []option
+	CanWork     bool
+	CanPay      bool
+	Closed      bool
+	Done        string // the flash message of the last change
+	Values      map[string]string
+	Next        string // citizen page: what happens next
 }
 
 // V returns a typed value, for forms kept after an error.
 func (v caseView) V(name string) string { return v.Values[name] }
 
 // doneKeys are the flash messages a change may redirect with.
-var doneKeys = []string{"assign", "transition", "request", "note", "message", "payment", "respond"}
+var doneKeys = []string{"assign", "transition", "request", "note", "message", "payment", "respond", "retry"}
 
 // buildView assembles what both case pages show; staff also see internal
 // timeline entries and who applied (applicant, which the caller read with
@@ -140,7 +162,9 @@ func (h *Handlers) buildView(ctx context.Context, p *web.Page, c casework.Case, 
 	for _, e := range entries {
 		v.Timeline = append(v.Timeline, entryView{When: when(p, &e.At), Who: WhoLabel(p, e.By, staff, v.Agency), Kind: e.Kind,
 			Text: EntryText(p, m, e), Body: e.Body, Internal: e.Internal, at: e.At})
-		if staff && c.ClosedAt == nil && e.Action() == "call_plugin" && (e.Str("outcome") == "failed" || NoStatus(e) > 0) {
+		// A failed call is told from its row (pluginCalls), which a retry
+		// makes pending again; an answer that said no only here.
+		if staff && c.ClosedAt == nil && e.Action() == "call_plugin" && NoStatus(e) > 0 {
 			v.PluginFailures = append(v.PluginFailures, p.T("case.plugin.failed.body", e.Str("plugin"), e.Str("operation")))
 		}
 	}

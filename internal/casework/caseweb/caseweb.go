@@ -35,6 +35,7 @@ import (
 	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/payment/receipt"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/tenancy"
 	"github.com/portico-gov/portico/internal/web"
 )
@@ -73,8 +74,15 @@ type OnlinePayments interface {
 	CasePayments(ctx context.Context, casePaymentIDs []string) ([]receipt.Paid, error)
 }
 
+// Plugins is what the pages need of the plug-in registry: a plug-in's
+// name, for staff ("waiting for Counter appointments").
+type Plugins interface {
+	Get(ctx context.Context, actor platform.Actor, id string) (*plugin.Plugin, error)
+}
+
 // Handlers serves the case pages.
 type Handlers struct {
+	plugins  Plugins
 	web      *web.Server
 	cases    *casework.Service
 	staff    Staff
@@ -85,12 +93,13 @@ type Handlers struct {
 }
 
 // Register adds the case pages to s. paid may be nil: the timelines then
-// show no online payments.
-func Register(s *web.Server, idw *identityweb.Handlers, cases *casework.Service, staff Staff, cat Catalog, files Files, agencies Agencies, paid OnlinePayments) error {
+// show no online payments; plugins may be nil: staff then see plug-in
+// ids for names.
+func Register(s *web.Server, idw *identityweb.Handlers, cases *casework.Service, staff Staff, cat Catalog, files Files, agencies Agencies, paid OnlinePayments, plugins Plugins) error {
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
-	h := &Handlers{web: s, cases: cases, staff: staff, cat: cat, files: files, agencies: agencies, paid: paid}
+	h := &Handlers{web: s, cases: cases, staff: staff, cat: cat, files: files, agencies: agencies, paid: paid, plugins: plugins}
 	// Any staff member may open the queue; it lists only their agencies'
 	// cases. Per-case access is checked against the case's agency.
 	anyStaff := func(*http.Request, *identity.Account) bool { return true }
@@ -103,6 +112,7 @@ func Register(s *web.Server, idw *identityweb.Handlers, cases *casework.Service,
 	s.Handle("POST /console/cases/{id}/note", idw.RequireStaff(anyStaff, h.note))
 	s.Handle("POST /console/cases/{id}/message", idw.RequireStaff(anyStaff, h.message))
 	s.Handle("POST /console/cases/{id}/payment", idw.RequireStaff(anyStaff, h.payment))
+	s.Handle("POST /console/cases/{id}/plugin-calls/{call}/retry", idw.RequireStaff(anyStaff, h.retryPluginCall))
 	s.Handle("GET /applications/{id}", h.citizen(h.citizenCase))
 	s.Handle("POST /applications/{id}/respond", h.citizen(h.respond))
 	s.Handle("POST /applications/{id}/transition", h.citizen(h.citizenTransition))

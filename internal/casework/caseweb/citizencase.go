@@ -1,6 +1,7 @@
 package caseweb
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -48,6 +49,10 @@ func (h *Handlers) renderCitizen(w http.ResponseWriter, r *http.Request, c casew
 		return
 	}
 	v.Values = values
+	if err := h.citizenAppointment(ctx, p, c, &v); err != nil {
+		h.web.Error(w, r, err)
+		return
+	}
 	if done := r.URL.Query().Get("done"); slices.Contains(doneKeys, done) {
 		v.Done = p.T("case.done." + done)
 	}
@@ -119,4 +124,23 @@ func (h *Handlers) citizenTransition(w http.ResponseWriter, r *http.Request) {
 		_, err := h.cases.Take(ctx, platform.ActorFrom(ctx), c.ID, r.PostFormValue("transition"))
 		return err
 	})
+}
+
+// citizenAppointment adds to v the appointment the workflow booked for
+// the applicant, if the service has one and it is still booked.
+func (h *Handlers) citizenAppointment(ctx context.Context, p *web.Page, c casework.Case, v *caseView) error {
+	wf, err := h.cases.Workflow(ctx, c)
+	if err != nil || wf.Manifest.Appointment == nil {
+		return err
+	}
+	recorded, err := h.cases.Records(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	answers, err := h.cases.Answers(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	v.Appointment = appointment(p, wf.Manifest, answers, recorded)
+	return nil
 }

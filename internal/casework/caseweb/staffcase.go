@@ -61,6 +61,10 @@ func (h *Handlers) renderStaff(w http.ResponseWriter, r *http.Request, a *identi
 		return
 	}
 	v.Values = values
+	if v.PluginCalls, err = h.pluginCalls(ctx, p, c, canWork(roles)); err != nil {
+		h.web.Error(w, r, err)
+		return
+	}
 	v.CanWork = canWork(roles) && c.ClosedAt == nil
 	v.CanPay = v.CanWork && v.Outstanding != "" && (slices.Contains(roles, string(identity.Finance)) || slices.Contains(roles, string(identity.AgencyAdmin)))
 	if done := r.URL.Query().Get("done"); slices.Contains(doneKeys, done) {

@@ -116,6 +116,8 @@ func EntryText(p *web.Page, m *manifest.Manifest, e casework.Entry) string {
 			return p.T("case.entry.plugin.ok", e.Str("plugin"), e.Str("operation"))
 		case "failed":
 			return p.T("case.entry.plugin.failed", e.Str("plugin"), e.Str("operation"), p.T(pluginReason(e.Str("reason"))))
+		case "retried", "skipped":
+			return p.T("case.entry.plugin."+e.Str("outcome"), e.Str("plugin"), e.Str("operation"))
 		}
 		return p.T("case.entry.plugin", e.Str("plugin"), e.Str("operation"))
 	case "plugin_decision":
@@ -149,7 +151,7 @@ func NoStatus(e casework.Entry) int {
 
 // pluginReasons are the outcomes of a failed plug-in call the pages
 // explain; any other reads as an error.
-var pluginReasons = []string{"timeout", "error", "invalid_response", "circuit_open", "refused", "bad_request", "unavailable"}
+var pluginReasons = []string{"timeout", "error", "invalid_response", "circuit_open", "refused", "bad_request", "unavailable", "waiting"}
 
 // pluginReason is the message key of a failed call's reason.
 func pluginReason(outcome string) string {

@@ -76,7 +76,8 @@ func init() {
 		ctxFee:         append(append([]cel.EnvOption{}, base...), answers),
 		ctxGuard:       append(append([]cel.EnvOption{}, base...), answers, cel.Variable("payment", cel.ObjectType("manifest.Payment"))),
 		ctxPlugin:      append(append([]cel.EnvOption{}, base...), answers),
-		ctxAction:      append(append([]cel.EnvOption{}, base...), answers, cel.Variable("case", cel.MapType(cel.StringType, cel.DynType))),
+		ctxAction: append(append([]cel.EnvOption{}, base...), answers, cel.Variable("case", cel.MapType(cel.StringType, cel.DynType)),
+			cel.Variable("recorded", cel.MapType(cel.StringType, cel.DynType))),
 	}
 	for i, o := range opts {
 		env, err := cel.NewEnv(o...)
@@ -165,4 +166,28 @@ func orNone(s []string) string {
 		return "none"
 	}
 	return strings.Join(s, ", ")
+}
+
+// recordedRefs lists the recorded names an expression reads
+// (recorded.NAME or recorded["NAME"]), sorted, once each.
+func recordedRefs(e celast.Expr) []string {
+	seen := map[string]bool{}
+	celast.PreOrderVisit(e, celast.NewExprVisitor(func(x celast.Expr) {
+		switch x.Kind() {
+		case celast.SelectKind:
+			sel := x.AsSelect()
+			if op := sel.Operand(); op.Kind() == celast.IdentKind && op.AsIdent() == "recorded" {
+				seen[sel.FieldName()] = true
+			}
+		case celast.CallKind:
+			call := x.AsCall()
+			if call.FunctionName() == "_[_]" && len(call.Args()) == 2 && call.Args()[0].Kind() == celast.IdentKind && call.Args()[0].AsIdent() == "recorded" &&
+				call.Args()[1].Kind() == celast.LiteralKind {
+				if s, ok := call.Args()[1].AsLiteral().Value().(string); ok {
+					seen[s] = true
+				}
+			}
+		}
+	}))
+	return sortedKeys(seen)
 }

@@ -101,21 +101,85 @@ func (v *validator) checkBindings(m *Manifest, u PluginUse) {
 			break
 		}
 	}
+	recorded := RecordedNames(m)
 	for _, part := range []struct {
 		key    string
 		m      map[string]string
 		scalar bool
 	}{{"path", u.Bindings.Path, true}, {"query", u.Bindings.Query, true}, {"body", u.Bindings.Body, false}} {
 		for _, k := range sortedKeys(part.m) {
-			for _, msg := range checkBinding(c, part.m[k], part.scalar, pages) {
+			for _, msg := range checkBinding(c, part.m[k], part.scalar, pages, recorded) {
 				v.add(u.Pointer+"/"+part.key+"/"+escapePtr(k), "%s.%s.%s: %s", u.Where, part.key, k, msg)
 			}
 		}
 	}
 }
 
+// RecordedNames is the set of names m's call_plugin actions record.
+func RecordedNames(m *Manifest) map[string]bool {
+	out := map[string]bool{}
+	for _, st := range m.Workflow.States {
+		for _, a := range st.OnEnter {
+			if a.CallPlugin != nil {
+				for name := range a.CallPlugin.Record {
+					out[name] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// checkRecords checks what the workflow records and forgets, and the
+// appointment read from it: every name forgotten or read is recorded by
+// some call_plugin action, and the appointment's place is a page
+// property asked with options.
+func (v *validator) checkRecords(m *Manifest) {
+	recorded := RecordedNames(m)
+	for _, name := range sortedKeys(m.Workflow.States) {
+		for j, a := range m.Workflow.States[name].OnEnter {
+			if a.CallPlugin == nil {
+				continue
+			}
+			ptr := "/workflow/states/" + escapePtr(name) + "/on_enter/" + strconv.Itoa(j) + "/call_plugin"
+			where := fmt.Sprintf("workflow.states.%s.on_enter[%d].call_plugin", name, j)
+			for i, f := range a.CallPlugin.Forget {
+				if !recorded[f] {
+					v.add(ptr+"/forget/"+strconv.Itoa(i), "%s.forget: no call_plugin records %q (record: {%s: PROPERTY})", where, f, f)
+				}
+			}
+		}
+	}
+	ap := m.Appointment
+	if ap == nil {
+		return
+	}
+	for _, f := range []struct{ key, name string }{{"starts_at", ap.StartsAt}, {"ends_at", ap.EndsAt}} {
+		if f.name != "" && !recorded[f.name] {
+			v.add("/appointment/"+f.key, "appointment.%s: no call_plugin records %q", f.key, f.name)
+		}
+	}
+	if ap.Place == "" {
+		return
+	}
+	page, prop, _ := strings.Cut(ap.Place, ".")
+	for _, p := range m.Pages {
+		if p.ID != page {
+			continue
+		}
+		if !propsOf(p.Schema)[prop] {
+			break
+		}
+		if len(p.Fields[prop].Options) == 0 {
+			v.add("/appointment/place", "appointment.place: %s is not asked with options naming places", ap.Place)
+		}
+		return
+	}
+	v.add("/appointment/place", "appointment.place: there is no page property %s", ap.Place)
+}
+
 // checkBinding compiles one binding expression.
-func checkBinding(c celContext, expr string, scalar bool, pages pageProps) (msgs []string) {
+func checkBinding(c celContext, expr string, scalar bool, pages pageProps, recorded map[string]bool) (msgs []string) {
 	defer func() {
 		if r := recover(); r != nil {
 			msgs = []string{fmt.Sprintf("the expression could not be compiled (%v)", r)}
@@ -130,6 +194,11 @@ func checkBinding(c celContext, expr string, scalar bool, pages pageProps) (msgs
 	}
 	if got := a.OutputType(); scalar && !got.IsExactType(cel.StringType) && !got.IsExactType(cel.IntType) && !got.IsExactType(cel.DynType) {
 		msgs = append(msgs, fmt.Sprintf("the expression gives %s; it must give a string or an int", typeName(got)))
+	}
+	for _, name := range recordedRefs(a.NativeRep().Expr()) {
+		if !recorded[name] {
+			msgs = append(msgs, fmt.Sprintf("recorded.%s: no call_plugin records %q (record: {%s: PROPERTY})", name, name, name))
+		}
 	}
 	return append(msgs, checkAnswerRefs(a, pages)...)
 }
@@ -261,6 +330,7 @@ func UsesPlugins(m *Manifest) bool { return len(PluginUses(m)) > 0 }
 type compiledCall struct {
 	use               PluginUse
 	path, query, body map[string]cel.Program
+	recorded          []string // recorded names the bindings read
 }
 
 func compileCalls(m *Manifest) (map[string]compiledCall, error) {
@@ -276,11 +346,20 @@ func compileCalls(m *Manifest) (map[string]compiledCall, error) {
 			into  map[string]cel.Program
 		}{{u.Bindings.Path, cc.path}, {u.Bindings.Query, cc.query}, {u.Bindings.Body, cc.body}} {
 			for k, expr := range part.exprs {
-				prg, err := program(c, expr)
+				a, err := compileAST(c, expr)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %s: %w", u.Where, k, err)
+				}
+				prg, err := celEnvs[c].Program(a, cel.CostLimit(CostLimit))
 				if err != nil {
 					return nil, fmt.Errorf("%s: %s: %w", u.Where, k, err)
 				}
 				part.into[k] = prg
+				for _, name := range recordedRefs(a.NativeRep().Expr()) {
+					if !slices.Contains(cc.recorded, name) {
+						cc.recorded = append(cc.recorded, name)
+					}
+				}
 			}
 		}
 		out[u.Pointer] = cc
@@ -300,6 +379,13 @@ type PluginRequest struct {
 
 // PluginUses lists the version's plug-in uses (see PluginUses).
 func (r *Runtime) PluginUses() []PluginUse { return PluginUses(r.Manifest) }
+
+// RecordedReads lists the recorded names the bindings of the use at
+// pointer read: a call that reads one not (yet) recorded on the case
+// cannot be made.
+func (r *Runtime) RecordedReads(pointer string) []string {
+	return slices.Clone(r.calls[pointer].recorded)
+}
 
 // PluginRequest evaluates the bindings of the use at pointer (a
 // PluginUse's Pointer) over in. An answer a binding reads that is

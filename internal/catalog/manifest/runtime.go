@@ -57,6 +57,9 @@ type Inputs struct {
 	// Case is the case a workflow's call_plugin is made for: id,
 	// reference, service, state (plug-in action bindings only).
 	Case map[string]any
+	// Recorded are the values earlier call_plugin actions recorded on the
+	// case (PluginAction.Record), by name (plug-in action bindings only).
+	Recorded map[string]any
 }
 
 // Charge is a fee worked out for one application: minor units (cents)
@@ -213,7 +216,11 @@ func (in Inputs) activation() map[string]any {
 	if kase == nil {
 		kase = map[string]any{}
 	}
-	return map[string]any{"person": in.Person, "now": in.Now, "answers": answers, "payment": in.Payment, "case": kase}
+	recorded := in.Recorded
+	if recorded == nil {
+		recorded = map[string]any{}
+	}
+	return map[string]any{"person": in.Person, "now": in.Now, "answers": answers, "payment": in.Payment, "case": kase, "recorded": recorded}
 }
 
 // eval runs a compiled expression; CEL must not take the process down.

@@ -54,6 +54,20 @@ type Manifest struct {
 	Workflow    Workflow            `json:"workflow"`
 	Documents   map[string]Document `json:"documents,omitempty"`
 	Reminders   map[string]Reminder `json:"reminders,omitempty"`
+	// Appointment, when set, is an appointment a call_plugin action
+	// books (from its recorded values), shown on the applicant's case
+	// page.
+	Appointment *Appointment `json:"appointment,omitempty"`
+}
+
+// Appointment names where a booked appointment's facts are: StartsAt
+// and EndsAt are recorded names (call_plugin's record) holding RFC 3339
+// times; Place is "page.property", a page property asked with options,
+// whose chosen option names the place.
+type Appointment struct {
+	StartsAt string `json:"starts_at"`
+	EndsAt   string `json:"ends_at,omitempty"`
+	Place    string `json:"place,omitempty"`
 }
 
 // LifeEvents are the moments in a person's life a service may belong to
@@ -260,6 +274,13 @@ type PluginAction struct {
 	// the workflow takes as the plugin actor (its by must allow plugin;
 	// its guard still applies).
 	Decide *Decision `json:"decide,omitempty"`
+	// Record keeps properties of a 2xx answer on the case (recorded name
+	// → the response's top-level property, a string, number or
+	// boolean), for later calls' bindings (recorded.NAME) and for the
+	// applicant's page (Appointment). Forget removes recorded names on a
+	// 2xx answer: what they named is gone (a cancelled booking).
+	Record map[string]string `json:"record,omitempty"`
+	Forget []string          `json:"forget,omitempty"`
 }
 
 // Decision maps the value of one property of a plug-in's JSON response

@@ -432,6 +432,7 @@ func (v *validator) check(m *Manifest) {
 	}
 	v.checkWorkflow(m, all)
 	v.checkDocuments(m)
+	v.checkRecords(m)
 }
 
 // checkEligibility compiles the eligibility rule, or each rule of the

@@ -186,7 +186,7 @@ func (h *Handlers) authenticate(next http.Handler) http.Handler {
 				name = a.Email
 			}
 			ctx = web.WithViewer(ctx, web.Viewer{SignedIn: true, Name: name, Staff: a.Kind == identity.Staff, Administrator: a.Administrator(),
-				Finance: seesPayments(a)})
+				Finance: seesPayments(a), Outcomes: seesOutcomes(a), Reports: seesReports(a)})
 		}
 		// Pages behind a session are personal: never cache them.
 		w.Header().Set("Cache-Control", "no-store")
@@ -283,6 +283,31 @@ func seesPayments(a *identity.Account) bool {
 	for _, m := range a.Memberships {
 		switch m.Role {
 		case identity.Finance, identity.AgencyAdmin, identity.Auditor:
+			return true
+		}
+	}
+	return false
+}
+
+// seesOutcomes mirrors outcome.MayRead: any staff member of an agency
+// and platform administrators open /console/outcomes.
+func seesOutcomes(a *identity.Account) bool {
+	return a.Kind == identity.Staff && (a.PlatformAdmin || len(a.Memberships) > 0)
+}
+
+// seesReports mirrors the report block's read rule: agency
+// administrators, caseworkers and auditors, and platform administrators,
+// open /console/reports.
+func seesReports(a *identity.Account) bool {
+	if a.Kind != identity.Staff {
+		return false
+	}
+	if a.PlatformAdmin {
+		return true
+	}
+	for _, m := range a.Memberships {
+		switch m.Role {
+		case identity.AgencyAdmin, identity.Caseworker, identity.Auditor:
 			return true
 		}
 	}

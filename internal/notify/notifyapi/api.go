@@ -7,7 +7,6 @@ package notifyapi
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/ratelimit"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/web"
 )
@@ -48,15 +48,15 @@ type Config struct {
 // API serves /v2/.
 type API struct {
 	svc    *notify.Service
-	db     *storage.DB
 	cfg    Config
-	rate   *limiter
-	daily  *daily
+	rate   *ratelimit.Limiter // per service and key type, shared by every replica
+	daily  *ratelimit.Limiter // per service and UTC day, likewise
 	logger *slog.Logger
 }
 
-// New returns the API over svc.
-func New(db *storage.DB, svc *notify.Service, cfg Config) *API {
+// New returns the API over svc. Sends are stored through svc.Submit (a
+// group commit), so the API needs no database of its own.
+func New(svc *notify.Service, db *storage.DB, cfg Config) *API {
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit = 3000
 	}
@@ -72,8 +72,12 @@ func New(db *storage.DB, svc *notify.Service, cfg Config) *API {
 	if cfg.SMSSender == "" {
 		cfg.SMSSender = "Portico"
 	}
-	return &API{svc: svc, db: db, cfg: cfg, rate: newLimiter(cfg.RateLimit, 60*time.Second), daily: &daily{counts: map[string]dayCount{}}, logger: cfg.Logger}
+	return &API{svc: svc, cfg: cfg, rate: ratelimit.New(db, "notify-minute", cfg.RateLimit, 60*time.Second, rateBuckets), daily: ratelimit.New(db, "notify-day", cfg.DailyLimit, 24*time.Hour, 1), logger: cfg.Logger}
 }
+
+// rateBuckets cuts Notify's rolling minute into 5-second buckets: a request
+// leaves the window at most 5 s early, and a key's count is at most 12 rows.
+const rateBuckets = 12
 
 // Register adds the API's routes to s.
 func Register(s *web.Server, a *API) {
@@ -200,17 +204,20 @@ func (a *API) base(r *http.Request) string {
 // checkLimits applies the per-minute and daily limits to a send.
 func (a *API) checkLimits(ctx context.Context, k notify.KeySecret) *apiError {
 	now := a.cfg.Clock.Now()
-	if !a.rate.allow(k.ServiceID+"/"+string(k.Type), now) {
+	ok, err := a.rate.Allow(ctx, k.ServiceID+"/"+string(k.Type), now)
+	if err != nil {
+		return internal(err)
+	}
+	if !ok {
 		return &apiError{status: 429, class: "RateLimitError",
 			message: fmt.Sprintf("Exceeded rate limit for key type %s of %d requests per 60 seconds", strings.ToUpper(string(k.Type)), a.cfg.RateLimit)}
 	}
 	if k.Type == notify.KeyTest {
 		return nil
 	}
-	day := now.UTC().Format("2006-01-02")
-	ok, err := a.daily.take(k.ServiceID, day, a.cfg.DailyLimit, func() (int, error) {
-		start, _ := time.Parse("2006-01-02", day)
-		return a.svc.CountSince(ctx, k.AgencyID, start)
+	day := now.UTC().Truncate(24 * time.Hour)
+	ok, err = a.daily.AllowFrom(ctx, k.ServiceID, now, func(ctx context.Context) (int, error) {
+		return a.svc.CountSince(ctx, k.AgencyID, day)
 	})
 	if err != nil {
 		return internal(err)
@@ -352,14 +359,11 @@ func (a *API) post(w http.ResponseWriter, r *http.Request, k notify.KeySecret, c
 	if e := a.checkLimits(r.Context(), k); e != nil {
 		return e
 	}
-	var n notify.Notification
-	err := a.db.InTx(r.Context(), func(tx *sql.Tx) error {
-		var err error
-		n, err = a.svc.Send(r.Context(), tx, notify.Message{
-			TemplateID: tid, Channel: ch, To: to, Personalisation: p, Reference: ref, Lang: lang, UnsubscribeURL: unsub,
-			AgencyID: k.AgencyID, APIKeyID: k.ID, KeyType: k.Type,
-		})
-		return err
+	// Submit shares a transaction with concurrent sends (group commit) and
+	// answers only once this one is committed.
+	n, err := a.svc.Submit(r.Context(), notify.Message{
+		TemplateID: tid, Channel: ch, To: to, Personalisation: p, Reference: ref, Lang: lang, UnsubscribeURL: unsub,
+		AgencyID: k.AgencyID, APIKeyID: k.ID, KeyType: k.Type,
 	})
 	if e := sendError(err, recipientField); e != nil {
 		return e

@@ -61,7 +61,7 @@ func newEnvWith(t *testing.T, db *storage.DB, cfg notifyapi.Config, log *audit.L
 		t.Fatal(err)
 	}
 	cfg.Clock = clock
-	api := notifyapi.New(db, svc, cfg)
+	api := notifyapi.New(svc, db, cfg)
 	mux := http.NewServeMux()
 	for p, h := range api.Routes() {
 		mux.Handle(p, h)

@@ -155,6 +155,10 @@ func (h *handlers) protocol(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	r = r.WithContext(oidcsvc.WithBrowserSession(r.Context(), info))
+	if r.URL.Path == introspectPath {
+		// A client's own token is answered from its claims (ADR 60).
+		r = r.WithContext(oidcsvc.WithPresentedToken(r.Context(), r.PostForm.Get("token")))
+	}
 	if r.URL.Path == authorizePath || r.URL.Path == callbackPath {
 		cw := &captureWriter{ResponseWriter: w}
 		h.provider.ServeHTTP(cw, r)

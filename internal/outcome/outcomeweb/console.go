@@ -62,8 +62,8 @@ func (h *handlers) dashboard(w http.ResponseWriter, r *http.Request) {
 		h.web.Error(w, r, err)
 		return
 	}
-	csvq := url.Values{"agency": {q.Agency}, "service": {q.Service}, "period": {string(q.Period)}, "from": {string(q.From)}, "to": {string(q.To)}}
-	v.CSV = "/console/outcomes.csv?" + filterQuery(csvq, "agency", "service", "period", "from", "to")
+	csvq := url.Values{"agency": {q.Agency}, "level": {q.Level}, "service": {q.Service}, "period": {string(q.Period)}, "from": {string(q.From)}, "to": {string(q.To)}}
+	v.CSV = "/console/outcomes.csv?" + filterQuery(csvq, "agency", "level", "service", "period", "from", "to")
 	p.Data, p.Errors = v, errs
 	status := http.StatusOK
 	if len(errs) > 0 {
@@ -130,7 +130,7 @@ func (h *handlers) dashboardCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := "outcomes"
-	for _, part := range []string{q.Agency, q.Service} {
+	for _, part := range []string{q.Agency, q.Level, q.Service} {
 		if part != "" && serviceRE.MatchString(part) {
 			name += "-" + part
 		}

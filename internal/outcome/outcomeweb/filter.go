@@ -23,17 +23,22 @@ func DefaultRange(p outcome.Period, today outcome.Day) outcome.Range {
 }
 
 // ParseQuery reads the JSON API's filter: period (day, week or month),
-// from and to (YYYY-MM-DD, both or neither). It is a parser of outside
-// input: it never panics, and refuses what it cannot read with an invalid
-// error naming the parameter.
+// level (state, county, city or town: that level of government's
+// agencies), from and to (YYYY-MM-DD, both or neither). It is a parser of
+// outside input: it never panics, and refuses what it cannot read with an
+// invalid error naming the parameter.
 func ParseQuery(q url.Values, today outcome.Day) (outcome.Query, error) {
 	p, err := outcome.ParsePeriod(q.Get("period"))
 	if err != nil {
 		return outcome.Query{}, err
 	}
+	level := q.Get("level")
+	if level != "" && !outcome.ValidLevel(level) {
+		return outcome.Query{}, platform.Invalid("level", "level must be state, county, city or town")
+	}
 	from, to := q.Get("from"), q.Get("to")
 	if from == "" && to == "" {
-		return outcome.Query{Range: DefaultRange(p, today), Period: p}, nil
+		return outcome.Query{Scope: outcome.Scope{Level: level}, Range: DefaultRange(p, today), Period: p}, nil
 	}
 	var r outcome.Range
 	if r.From, err = outcome.ParseDay(from); err != nil {
@@ -45,7 +50,7 @@ func ParseQuery(q url.Values, today outcome.Day) (outcome.Query, error) {
 	if err := r.Check(); err != nil {
 		return outcome.Query{}, err
 	}
-	return outcome.Query{Range: r, Period: p}, nil
+	return outcome.Query{Scope: outcome.Scope{Level: level}, Range: r, Period: p}, nil
 }
 
 // filterView is the period filter of a page: what was typed, kept after
@@ -53,6 +58,8 @@ func ParseQuery(q url.Values, today outcome.Day) (outcome.Query, error) {
 type filterView struct {
 	Periods        []string // the choices, in the select's order
 	Period         string
+	Levels         []string // "" (every level), then outcome.Levels
+	Level          string
 	From, To       i18n.DateInput
 	FromKey, ToKey string // catalogue keys of the dates' problems
 	FromPart       string
@@ -64,8 +71,13 @@ type filterView struct {
 // returns the default range and the errors for the summary; the typed
 // values stay in the view.
 func pageFilter(p *web.Page, q url.Values, today outcome.Day) (outcome.Query, filterView, []web.FieldError) {
-	v := filterView{Periods: []string{"month", "week", "day"}, Period: q.Get("period"), From: web.DateInputFrom(q, "from"), To: web.DateInputFrom(q, "to")}
+	v := filterView{Periods: []string{"month", "week", "day"}, Period: q.Get("period"), From: web.DateInputFrom(q, "from"), To: web.DateInputFrom(q, "to"),
+		Levels: append([]string{""}, outcome.Levels()...), Level: q.Get("level")}
 	var errs []web.FieldError
+	if v.Level != "" && !outcome.ValidLevel(v.Level) {
+		v.Level = ""
+		errs = append(errs, web.FieldError{Field: "level", Message: p.T("outcome.error.level")})
+	}
 	period, err := outcome.ParsePeriod(v.Period)
 	if err != nil {
 		period = outcome.PeriodMonth
@@ -75,7 +87,7 @@ func pageFilter(p *web.Page, q url.Values, today outcome.Day) (outcome.Query, fi
 	rng := DefaultRange(period, today)
 	if v.From.Empty() && v.To.Empty() {
 		v.From, v.To = i18n.DateInputOf(string(rng.From)), i18n.DateInputOf(string(rng.To))
-		return outcome.Query{Range: rng, Period: period}, v, errs
+		return outcome.Query{Scope: outcome.Scope{Level: v.Level}, Range: rng, Period: period}, v, errs
 	}
 	typed := outcome.Range{}
 	if iso, prob := i18n.ParseDate(v.From); prob != nil {
@@ -103,5 +115,5 @@ func pageFilter(p *web.Page, q url.Values, today outcome.Day) (outcome.Query, fi
 			rng = typed
 		}
 	}
-	return outcome.Query{Range: rng, Period: period}, v, errs
+	return outcome.Query{Scope: outcome.Scope{Level: v.Level}, Range: rng, Period: period}, v, errs
 }

@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/i18n"
@@ -36,6 +38,7 @@ type Outcomes interface {
 	Report(ctx context.Context, q outcome.Query) (outcome.Report, error)
 	AgencyReport(ctx context.Context, by platform.Actor, q outcome.Query) (outcome.Report, error)
 	ByAgency(ctx context.Context, by platform.Actor, r outcome.Range) ([]outcome.AgencyFigures, error)
+	ByLevel(ctx context.Context, r outcome.Range, service string) ([]outcome.AgencyFigures, error)
 	Services(ctx context.Context, agency string) ([]string, error)
 	RecordOffline(ctx context.Context, by platform.Actor, r outcome.OfflineRecord) (outcome.OfflineRecord, error)
 	EnterCost(ctx context.Context, by platform.Actor, c outcome.Cost) (outcome.Cost, error)
@@ -67,6 +70,26 @@ type Deps struct {
 type handlers struct {
 	web *web.Server
 	Deps
+	titleCache titleCache
+}
+
+// titlesFresh is how long services' titles are kept: as long as the
+// pages are cached (cachePage), so a renamed service shows within the
+// same five minutes.
+const titlesFresh = 5 * time.Minute
+
+// titleCache keeps services' titles per agency and language: reading
+// them is a read and a parse of every published manifest (the catalog
+// has no lighter read), which must not happen on every view of a page
+// whose figures are read from a few aggregate rows.
+type titleCache struct {
+	mu      sync.Mutex
+	entries map[string]titleEntry
+}
+
+type titleEntry struct {
+	at     time.Time
+	titles map[string]string
 }
 
 // Register adds the performance pages and the console's outcome pages.
@@ -119,6 +142,29 @@ func (h *handlers) title(ctx context.Context, id string, lang i18n.Lang) string 
 // titles maps the catalog's services (agency's, or every one for "") to
 // their titles in lang: one read of the catalog, not one per service.
 func (h *handlers) titles(ctx context.Context, agency string, lang i18n.Lang) (map[string]string, error) {
+	k := agency + "|" + string(lang)
+	h.titleCache.mu.Lock()
+	e, ok := h.titleCache.entries[k]
+	h.titleCache.mu.Unlock()
+	if ok && time.Since(e.at) < titlesFresh {
+		return e.titles, nil
+	}
+	out, err := h.readTitles(ctx, agency, lang)
+	if err != nil {
+		return nil, err
+	}
+	h.titleCache.mu.Lock()
+	if h.titleCache.entries == nil {
+		h.titleCache.entries = map[string]titleEntry{}
+	}
+	h.titleCache.entries[k] = titleEntry{at: time.Now(), titles: out}
+	h.titleCache.mu.Unlock()
+	return out, nil
+}
+
+// readTitles reads the titles from the catalog (the callers never
+// change the map: it is shared through the cache).
+func (h *handlers) readTitles(ctx context.Context, agency string, lang i18n.Lang) (map[string]string, error) {
 	pubs, err := h.Services.List(ctx, agency)
 	if err != nil {
 		return nil, err

@@ -120,6 +120,8 @@ func TestParseQuery(t *testing.T) {
 		{"period=day", "2026-11-06", "2026-12-05", outcome.PeriodDay, ""},
 		{"from=2026-03-01&to=2026-03-31&period=day", "2026-03-01", "2026-03-31", outcome.PeriodDay, ""},
 		{"period=year", "", "", "", "period"},
+		{"level=province", "", "", "", "level"},
+		{"level=county&period=day", "2026-11-06", "2026-12-05", outcome.PeriodDay, ""},
 		{"from=2026-03-01", "", "", "", "to"},
 		{"from=2026-13-01&to=2026-12-01", "", "", "", "from"},
 		{"from=2026-03-02&to=2026-03-01", "", "", "", "to"},
@@ -149,7 +151,7 @@ func asError(err error, pe **platform.Error) bool {
 // FuzzParseQuery: any query string is refused as invalid or read as a
 // checked range of at most MaxDays.
 func FuzzParseQuery(f *testing.F) {
-	for _, s := range []string{"", "period=week", "from=2026-03-01&to=2026-03-31", "from=9999-99-99&to=0000-00-00", "period=%00", "from=2026-02-29&to=2026-03-01"} {
+	for _, s := range []string{"", "period=week", "level=city", "level=%40state", "from=2026-03-01&to=2026-03-31", "from=9999-99-99&to=0000-00-00", "period=%00", "from=2026-02-29&to=2026-03-01"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

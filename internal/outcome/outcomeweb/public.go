@@ -2,6 +2,7 @@ package outcomeweb
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -26,6 +27,10 @@ type publicView struct {
 	Filter   filterView
 	Services []ServiceLink
 	JSON     string // the same figures as JSON
+	// ByLevel is the measures of each level of government (when the page
+	// is not narrowed to one level), with its column headings.
+	ByLevel   []agencyRow
+	LevelCols []string
 }
 
 var serviceRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,99}$`)
@@ -92,6 +97,14 @@ func (h *handlers) public(w http.ResponseWriter, r *http.Request, service string
 		h.web.Error(w, r, err)
 		return
 	}
+	if q.Level == "" {
+		levels, err := h.Outcomes.ByLevel(ctx, q.Range, service)
+		if err != nil {
+			h.web.Error(w, r, err)
+			return
+		}
+		v.LevelCols, v.ByLevel = levelTable(p.Format(), levels, r.URL.Query())
+	}
 	if service == "" {
 		v.Title = p.T("outcome.public.title")
 		v.JSON = "/performance.json"
@@ -150,19 +163,41 @@ func (h *handlers) serviceJSON(w http.ResponseWriter, r *http.Request, service s
 		web.WriteProblem(w, r, h.web.Logger(), err)
 		return
 	}
+	doc := ReportJSON(rep)
+	if q.Level == "" {
+		levels, err := h.Outcomes.ByLevel(ctx, q.Range, service)
+		if err != nil {
+			web.WriteProblem(w, r, h.web.Logger(), err)
+			return
+		}
+		doc.ByLevel = []LevelJSON{}
+		for _, l := range levels {
+			doc.ByLevel = append(doc.ByLevel, LevelJSON{Level: l.Agency, FiguresJSON: figuresJSON(l.Figures)})
+		}
+	}
 	w.Header().Set("Cache-Control", cacheJSON)
-	web.WriteJSON(w, http.StatusOK, ReportJSON(rep))
+	web.WriteJSON(w, http.StatusOK, doc)
+}
+
+// LevelJSON is one level of government's figures over the whole range.
+type LevelJSON struct {
+	Level string `json:"level"`
+	FiguresJSON
 }
 
 // Document is the JSON of a report: the same figures as the page. A
 // measure without data is null, never 0 or 1.
 type Document struct {
 	Service string         `json:"service,omitempty"` // absent: the whole jurisdiction
+	Level   string         `json:"level,omitempty"`   // absent: every level of government
 	From    outcome.Day    `json:"from"`
 	To      outcome.Day    `json:"to"`
 	Period  outcome.Period `json:"period"`
 	Total   FiguresJSON    `json:"total"`
 	Periods []PeriodJSON   `json:"periods"`
+	// ByLevel is the same figures per level of government over the
+	// whole range, when the document is not of one level.
+	ByLevel []LevelJSON `json:"by_level,omitempty"`
 }
 
 // PeriodJSON is one period's figures.
@@ -235,9 +270,34 @@ func figuresJSON(f outcome.Figures) FiguresJSON {
 
 // ReportJSON is the published document of a report.
 func ReportJSON(rep outcome.Report) Document {
-	d := Document{Service: rep.Service, From: rep.From, To: rep.To, Period: rep.Period, Total: figuresJSON(rep.Total), Periods: []PeriodJSON{}}
+	d := Document{Service: rep.Service, Level: rep.Level, From: rep.From, To: rep.To, Period: rep.Period, Total: figuresJSON(rep.Total), Periods: []PeriodJSON{}}
 	for _, p := range rep.Periods {
 		d.Periods = append(d.Periods, PeriodJSON{Start: p.Start, End: p.End, FiguresJSON: figuresJSON(p.Figures)})
 	}
 	return d
+}
+
+// levelTable is the public page's table of each level of government:
+// the four KPIs and the transactions, linked to the page of that level.
+func levelTable(w Words, levels []outcome.AgencyFigures, link url.Values) ([]string, []agencyRow) {
+	cols := []string{w.T("outcome.kpi.takeup"), w.T("outcome.kpi.completion"), w.T("outcome.kpi.satisfaction"), w.T("outcome.kpi.cost"), w.T("outcome.volume.transactions")}
+	nodata := func(s string) string {
+		if s == "" {
+			return w.T("outcome.nodata")
+		}
+		return s
+	}
+	var rows []agencyRow
+	for _, l := range levels {
+		cost := ""
+		if m := l.CostPerTransaction(); m.Valid {
+			cost = w.MoneyOf(m.Cents, "USD")
+		}
+		link.Set("level", l.Agency)
+		rows = append(rows, agencyRow{ID: "?" + link.Encode(), Name: w.T("outcome.gov." + l.Agency), Cells: []string{
+			nodata(pct(w, l.DigitalTakeUp())), nodata(pct(w, l.CompletionRate())), nodata(pct(w, l.UserSatisfaction())),
+			nodata(cost), count(w, l.Transactions()),
+		}})
+	}
+	return cols, rows
 }

@@ -8,6 +8,7 @@
 package payapi
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -17,15 +18,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/payment/payresource"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/ratelimit"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/web"
 )
@@ -65,9 +64,9 @@ type API struct {
 	audit    *audit.Log
 	cfg      Config
 	logger   *slog.Logger
-
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter // by key id
+	// limit counts creates per key and second in the database, so every
+	// replica draws on one budget (ADR 58).
+	limit *ratelimit.Limiter
 }
 
 // New returns the API. Every argument is required.
@@ -91,7 +90,8 @@ func New(db *storage.DB, payments *payment.Service, keys *Keys, log *audit.Log, 
 	if cfg.PublicURL == nil {
 		cfg.PublicURL = func() string { return "" }
 	}
-	return &API{db: db, payments: payments, keys: keys, audit: log, cfg: cfg, logger: cfg.Logger, limiters: map[string]*rate.Limiter{}}, nil
+	return &API{db: db, payments: payments, keys: keys, audit: log, cfg: cfg, logger: cfg.Logger,
+		limit: ratelimit.New(db, "pay-create", createsPerWindow(cfg.RateLimit), time.Second, 1)}, nil
 }
 
 // SecurePath is payresource.SecurePath: where next_url_post sends the payer.
@@ -208,20 +208,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// allow takes one create from key's budget.
-func (a *API) allow(keyID string) bool {
-	if a.cfg.RateLimit < 0 {
-		return true
+// createsPerWindow is the creates one key may make in a second: Pay's 15
+// by default, at least 1 when limited, none counted when negative.
+func createsPerWindow(perSecond float64) int {
+	if perSecond < 0 {
+		return 0
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	l := a.limiters[keyID]
-	if l == nil {
-		burst := max(int(a.cfg.RateLimit), 1)
-		l = rate.NewLimiter(rate.Limit(a.cfg.RateLimit), burst)
-		a.limiters[keyID] = l
-	}
-	return l.AllowN(a.cfg.Clock.Now(), 1)
+	return max(int(perSecond), 1)
+}
+
+// allow takes one create from key's budget: at most RateLimit in each
+// second, counted across every replica.
+func (a *API) allow(ctx context.Context, keyID string) (bool, error) {
+	return a.limit.Allow(ctx, keyID, a.cfg.Clock.Now())
 }
 
 func readBody(r *http.Request) ([]byte, *payError) {
@@ -244,7 +243,11 @@ func readBody(r *http.Request) ([]byte, *payError) {
 var errIdempotencyRace = errors.New("payapi: idempotency key taken meanwhile")
 
 func (a *API) create(c *call) *payError {
-	if !a.allow(c.key.ID) {
+	allowed, lerr := a.allow(c.r.Context(), c.key.ID)
+	if lerr != nil {
+		return errDownstream("P0198", lerr)
+	}
+	if !allowed {
 		return errRateLimit()
 	}
 	if perr := checkContentType(c.r); perr != nil {

@@ -116,13 +116,16 @@ func Register(s *web.Server, auth Auth, b Blocks) error {
 
 // view is the page.
 type view struct {
-	Items     []itemView
-	Totals    []string       // "You owe $1,245.50 to 2 agencies", one per currency, when more than one amount is owed
-	Payable   int64          // items payable online, all at once on /pay
-	Applied   []appliedGroup // by kind of service: applications, reports, ... in order of the latest
-	Services  []serviceView
-	Messages  []messageView
-	Saved     bool // back from "save and come back later"
+	Items    []itemView
+	Totals   []string       // "You owe $1,245.50 to 2 agencies", one per currency, when more than one amount is owed
+	Payable  int64          // items payable online, all at once on /pay
+	Applied  []appliedGroup // by kind of service: applications, reports, ... in order of the latest
+	Services []serviceView
+	Messages []messageView
+	Saved    bool // back from "save and come back later"
+	// SavedDown: saved while an agency's system the form needs was down
+	// (the page that needed it was left as it was).
+	SavedDown bool
 	Withdrawn bool // a draft was deleted
 	// WithdrawnService is the service of the deleted draft, for the
 	// satisfaction survey's panel ("" when not known).
@@ -203,7 +206,7 @@ func (p *page) home(w http.ResponseWriter, r *http.Request) {
 	lang := string(pg.Lang)
 	today := reminder.DateOf(p.b.Clock.Now().In(loc))
 	agencies := agencyCache{b: p.b.Agencies, got: map[string]*tenancy.Agency{}}
-	v := view{Saved: r.URL.Query().Get("saved") != "", Withdrawn: r.URL.Query().Get("withdrawn") != "", Paged: older != ""}
+	v := view{Saved: r.URL.Query().Get("saved") != "", SavedDown: r.URL.Query().Get("saved") != "" && r.URL.Query().Get("down") != "", Withdrawn: r.URL.Query().Get("withdrawn") != "", Paged: older != ""}
 	if apps.Older != "" {
 		v.Older = "/dashboard?older=" + url.QueryEscape(apps.Older) + "#applied"
 	}

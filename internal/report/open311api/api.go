@@ -275,6 +275,7 @@ func (a *API) services(w http.ResponseWriter, r *http.Request, f string) {
 		a.failErr(w, r, f, err)
 		return
 	}
+	svcs = report.Offered(svcs)
 	out := make([]serviceDoc, len(svcs))
 	for i, s := range svcs {
 		out[i] = serviceDoc{ServiceCode: s.Code, ServiceName: s.Name, Description: s.Description, Metadata: s.Metadata(),
@@ -317,6 +318,9 @@ func (a *API) definition(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := a.svc.ServiceByCode(r.Context(), code)
+	if err == nil && s.Disabled {
+		err = platform.Errorf(platform.CodeNotFound, "No such service.")
+	}
 	if err != nil {
 		if platform.ErrorCode(err) == platform.CodeNotFound {
 			a.failOne(w, f, http.StatusNotFound, "service_code not found: "+truncate(code))

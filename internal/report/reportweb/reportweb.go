@@ -32,10 +32,23 @@ const maxBody = report.MaxPhotos*report.MaxPhotoBytes + 1<<20
 type handlers struct {
 	web *web.Server
 	svc *report.Service
+	m   Map
+}
+
+// Map is how the report form draws its map (ADR 64). With no Tiles it
+// draws a grid over the service's area, labelled as not a street map.
+type Map struct {
+	// Tiles is an https URL template of raster tiles with {z}, {x} and
+	// {y} (an operator's choice, --map-tiles); its origin must be allowed
+	// in the site's img-src (web.Config.ImageOrigins).
+	Tiles string
+	// Attribution is shown under the map when Tiles is set (tile
+	// providers require it).
+	Attribution string
 }
 
 // Register adds the pages.
-func Register(s *web.Server, svc *report.Service, idw *identityweb.Handlers) error {
+func Register(s *web.Server, svc *report.Service, idw *identityweb.Handlers, m Map) error {
 	if err := platform.Required("reportweb",
 		platform.Dep{Name: "web server", Missing: s == nil},
 		platform.Dep{Name: "report block", Missing: svc == nil},
@@ -45,7 +58,7 @@ func Register(s *web.Server, svc *report.Service, idw *identityweb.Handlers) err
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
-	h := &handlers{web: s, svc: svc}
+	h := &handlers{web: s, svc: svc, m: m}
 	s.AllowBody("/report/", maxBody)
 	s.HandleFunc("GET /report", h.index)
 	s.HandleFunc("GET /report/nearby", h.nearby)
@@ -79,7 +92,7 @@ func (h *handlers) index(w http.ResponseWriter, r *http.Request) {
 		h.web.Error(w, r, err)
 		return
 	}
-	h.web.Page(w, r, http.StatusOK, "report", h.web.Renderer().NewPage(r, indexView{Services: svcs, Lang: lang(r)}))
+	h.web.Page(w, r, http.StatusOK, "report", h.web.Renderer().NewPage(r, indexView{Services: report.Offered(svcs), Lang: lang(r)}))
 }
 
 // formView is a service's report form with what was typed.
@@ -87,6 +100,9 @@ type formView struct {
 	Service report.ReportService
 	Lang    string
 	Values  url.Values
+	Map     Map
+	// AgencyName names the service's agency in Lang (the map's label).
+	AgencyName string
 }
 
 // V returns what was typed into a field.
@@ -146,12 +162,26 @@ func (h *handlers) service(w http.ResponseWriter, r *http.Request) (report.Repor
 	return svc, true
 }
 
+// newForm is the empty form of svc.
+func (h *handlers) newForm(r *http.Request, svc report.ReportService) (formView, error) {
+	name, err := h.svc.AgencyName(r.Context(), svc.Agency, lang(r))
+	if err != nil {
+		return formView{}, err
+	}
+	return formView{Service: svc, Lang: lang(r), Values: url.Values{}, Map: h.m, AgencyName: name}, nil
+}
+
 func (h *handlers) form(w http.ResponseWriter, r *http.Request) {
 	svc, ok := h.service(w, r)
 	if !ok {
 		return
 	}
-	h.render(w, r, http.StatusOK, formView{Service: svc, Lang: lang(r), Values: url.Values{}}, nil)
+	f, err := h.newForm(r, svc)
+	if err != nil {
+		h.web.Error(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, f, nil)
 }
 
 // coordinate reads a decimal degree; "" is nil, anything else not a
@@ -194,7 +224,11 @@ func (h *handlers) submit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f := formView{Service: svc, Lang: lang(r), Values: url.Values{}}
+	f, err := h.newForm(r, svc)
+	if err != nil {
+		h.web.Error(w, r, err)
+		return
+	}
 	var photos []report.Photo
 	if tooLarge {
 		h.render(w, r, http.StatusRequestEntityTooLarge, f, map[string]string{"photos": "report.error.photo.size"})

@@ -1,0 +1,29 @@
+package notify
+
+import (
+	"context"
+	"time"
+
+	"github.com/wneessen/go-mail"
+)
+
+// SMTPPool exposes the connection pool to the external tests.
+type SMTPPool struct{ p *smtpPool }
+
+func NewSMTPPool(t SMTPTarget, timeout time.Duration, size int) (*SMTPPool, error) {
+	p, err := newSMTPPool(t, timeout, size)
+	return &SMTPPool{p}, err
+}
+
+func (p *SMTPPool) Send(ctx context.Context, m *mail.Msg) error { return p.p.send(ctx, m) }
+func (p *SMTPPool) Close()                                      { p.p.close() }
+
+// Idle is how many connections wait in the pool.
+func (p *SMTPPool) Idle() int {
+	p.p.mu.Lock()
+	defer p.p.mu.Unlock()
+	return len(p.p.idle)
+}
+
+// IsPermanent is isPermanent, for the pool's refusals.
+func IsPermanent(err error) bool { return isPermanent(err) }

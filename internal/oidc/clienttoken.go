@@ -1,0 +1,198 @@
+package oidc
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/portico-gov/portico/internal/audit"
+	"github.com/portico-gov/portico/internal/platform"
+)
+
+// A client's own token (client_credentials grant, ADR 60) is a JWT whose
+// jti starts with "ct_" and whose subject is the client. Unlike a token
+// issued for a person it has no oidc_tokens row: everything a resource
+// server needs is in the signed JWT (client, scopes, expiry), so issuing
+// one writes only its audit entry, which shares a group commit with
+// concurrent grants (audit.Log.Write) instead of a transaction per grant.
+// It is live while its signature and expiry hold, its client is neither
+// disabled nor gone, and it was not revoked. Revoking one (RFC 7009)
+// stores a revoked row under its jti, which outlives the token.
+const clientTokenPrefix = "ct_"
+
+// revocationMargin is how much longer than the current access token
+// lifetime a revocation row is kept, so a token issued under a longer
+// lifetime (before a configuration change) stays revoked until it expires.
+const revocationMargin = 24 * time.Hour
+
+// clockSkew is how far a client token's issue time may lie in the future,
+// and its lifetime exceed the configured one, before it is refused: the
+// replicas' clocks are close, not equal.
+const clockSkew = time.Minute
+
+// isClientToken reports whether a jti names a client's own token.
+func isClientToken(id string) bool {
+	return strings.HasPrefix(id, clientTokenPrefix) && len(id) <= 64
+}
+
+// issueClientToken returns a new client token's jti and expiry once its
+// issue is audited (committed).
+func (s *Service) issueClientToken(ctx context.Context, g grant) (string, time.Time, error) {
+	id := clientTokenPrefix + randomToken()[:27]
+	exp := s.clock.Now().UTC().Add(s.cfg.AccessTokenTTL)
+	_, err := s.audit.Write(s.asClient(ctx, g.clientID), audit.Record{Action: "oidc.token.issue", Subject: "client:" + g.clientID,
+		Detail: map[string]any{"client": g.clientID, "grant": g.kind, "jti": id, "scopes": g.scopes}})
+	if err != nil {
+		return "", time.Time{}, serverError("create access token", err)
+	}
+	return id, exp, nil
+}
+
+// GetPrivateClaimsFromRequest implements op.CanGetPrivateClaimsFromRequest:
+// a client's own token carries its scopes ("scope", RFC 9068), since it
+// has no row to look them up in. Tokens for a person carry none; their
+// scopes are in their row.
+func (s *Service) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequest, scopes []string) (map[string]any, error) {
+	if _, ok := req.(*ccRequest); ok && len(scopes) > 0 {
+		return map[string]any{"scope": strings.Join(scopes, " ")}, nil
+	}
+	return nil, nil
+}
+
+// clientTokenRevoked reports whether a client token's jti has a row: only
+// revocation writes one.
+func (s *Service) clientTokenRevoked(ctx context.Context, id string) (bool, error) {
+	var one int
+	err := s.db.ReadRowHot(ctx, `SELECT 1 FROM oidc_tokens WHERE id = $1`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// clientTokenLive checks what the signature cannot: a verified client
+// token's claims name one live client as subject, client and only
+// audience; that client may still use the client_credentials grant and
+// every scope the token carries; the token was issued in the past for no
+// longer than tokens are issued for; and it was not revoked. The
+// signature alone is not trusted for scope or lifetime, so a JWT signed
+// with the provider's key for another purpose cannot pass as a client's
+// token (security review of ADR 60). ok is false for a dead token; err is
+// a fault, and ok is then false too.
+func (s *Service) clientTokenLive(ctx context.Context, claims *oidc.AccessTokenClaims) (bool, error) {
+	now := s.clock.Now()
+	if claims.Subject == "" || claims.Subject != claims.ClientID || !now.Before(claims.Expiration.AsTime()) {
+		return false, nil
+	}
+	if len(claims.Audience) != 1 || claims.Audience[0] != claims.ClientID {
+		return false, nil
+	}
+	issued := claims.IssuedAt.AsTime()
+	if issued.IsZero() || issued.After(now.Add(clockSkew)) || claims.Expiration.AsTime().Sub(issued) > s.cfg.AccessTokenTTL+clockSkew {
+		return false, nil
+	}
+	c, err := s.ClientByID(ctx, claims.ClientID)
+	if err != nil {
+		var oe *oidc.Error
+		if errors.As(err, &oe) && oe.ErrorType == oidc.InvalidClient {
+			return false, nil
+		}
+		return false, err
+	}
+	if c.Disabled || !slices.Contains(c.GrantTypes, GrantClientCredentials) {
+		return false, nil
+	}
+	for _, sc := range claims.Scopes {
+		if !slices.Contains(c.Scopes, sc) {
+			return false, nil
+		}
+	}
+	revoked, err := s.clientTokenRevoked(ctx, claims.JWTID)
+	if err != nil {
+		return false, err
+	}
+	return !revoked, nil
+}
+
+// verifyClientToken is VerifyAccessToken for a client's own token.
+func (s *Service) verifyClientToken(ctx context.Context, claims *oidc.AccessTokenClaims) (AccessToken, error) {
+	ok, err := s.clientTokenLive(ctx, claims)
+	if err != nil {
+		return AccessToken{}, fmt.Errorf("oidc: verify access token: %w", err)
+	}
+	if !ok {
+		return AccessToken{}, platform.Errorf(platform.CodeUnauthorized, "the bearer access token has expired or was revoked")
+	}
+	scopes := []string(claims.Scopes)
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return AccessToken{ID: claims.JWTID, ClientID: claims.ClientID, Scopes: scopes, Expires: claims.Expiration.AsTime().UTC()}, nil
+}
+
+type presentedTokenKey struct{}
+
+// WithPresentedToken returns ctx carrying the token a request presents
+// for introspection: the library hands SetIntrospectionFromToken only its
+// jti and subject, and a client token's scopes and times are in the JWT.
+func WithPresentedToken(ctx context.Context, raw string) context.Context {
+	return context.WithValue(ctx, presentedTokenKey{}, raw)
+}
+
+// introspectClientToken answers RFC 7662 for a client token from its
+// verified claims (the presented JWT, WithPresentedToken).
+func (s *Service) introspectClientToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject string) error {
+	inactive := oidc.ErrInvalidRequest().WithDescription("inactive token")
+	raw, _ := ctx.Value(presentedTokenKey{}).(string)
+	if raw == "" || len(raw) > 8192 {
+		return inactive
+	}
+	claims, err := op.VerifyAccessToken[*oidc.AccessTokenClaims](ctx, raw, op.NewAccessTokenVerifier(s.cfg.Issuer, s.TokenKeySet()))
+	if err != nil || claims.JWTID != tokenID || claims.Subject != subject {
+		return inactive
+	}
+	ok, err := s.clientTokenLive(ctx, claims)
+	if err != nil {
+		return serverError("load token", err)
+	}
+	if !ok {
+		return inactive
+	}
+	scopes := []string(claims.Scopes)
+	if scopes == nil {
+		scopes = []string{}
+	}
+	resp.Scope = scopes
+	resp.ClientID = claims.ClientID
+	resp.Subject = claims.Subject
+	resp.Audience = []string{claims.ClientID}
+	resp.Expiration = claims.Expiration
+	resp.IssuedAt = claims.IssuedAt
+	resp.TokenType = oidc.BearerToken
+	resp.Issuer = s.cfg.Issuer
+	resp.JWTID = tokenID
+	return nil
+}
+
+// revokeClientToken stores a revoked row under a client token's jti, and
+// audits the revocation, in one transaction. Revoking twice is harmless.
+func (s *Service) revokeClientToken(ctx context.Context, id, clientID string) error {
+	now := s.clock.Now().UTC()
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO oidc_tokens (id, client_id, account_id, grant_id, scopes, created_at, expires_at, revoked_at)
+			VALUES ($1, $2, '', '', $3, $4, $5, $4) ON CONFLICT (id) DO NOTHING`,
+			id, clientID, "[]", now, now.Add(s.cfg.AccessTokenTTL+revocationMargin)); err != nil {
+			return err
+		}
+		_, err := s.audit.Append(s.asClient(ctx, clientID), tx, audit.Record{Action: "oidc.token.revoke", Subject: "client:" + clientID,
+			Detail: map[string]string{"jti": id}})
+		return err
+	})
+}

@@ -1,0 +1,373 @@
+package scaleouttest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// freePort returns a loopback port nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// moduleRoot is the directory of go.mod.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// buildPortico builds the binary once for every replica.
+func buildPortico(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "portico")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/portico")
+	cmd.Dir = moduleRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// keyURL is a fresh base64key:// URL: the one key every process of the
+// installation shares (docs/operations.md, "Keys").
+func keyURL(t *testing.T) string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return "base64key://" + base64.URLEncoding.EncodeToString(b)
+}
+
+// runCLI runs one portico command with env and returns its stdout.
+func runCLI(t *testing.T, bin string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("portico %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// replica is one `portico serve` process.
+type replica struct {
+	name string
+	addr string
+	bin  string
+	env  []string
+	log  *os.File
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func (r *replica) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(r.bin, "serve", "--addr", r.addr)
+	cmd.Env = append(os.Environ(), r.env...)
+	cmd.Stdout, cmd.Stderr = r.log, r.log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: start: %v", r.name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	r.mu.Lock()
+	r.cmd, r.done = cmd, done
+	r.mu.Unlock()
+	waitReady(t, "http://"+r.addr+"/readyz", 90*time.Second)
+}
+
+// stop sends sig and waits for the process to end.
+func (r *replica) stop(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	r.mu.Lock()
+	cmd, done := r.cmd, r.done
+	r.cmd = nil
+	r.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Errorf("%s did not stop within 60 s of %v", r.name, sig)
+	}
+}
+
+// waitReady polls url until it answers 200.
+func waitReady(t *testing.T, url string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready within %s: %s", url, within, last)
+}
+
+// startNginx writes a config in the shape of deploy/three-replicas/nginx.conf
+// (plain HTTP on loopback) and runs nginx in the foreground.
+func startNginx(t *testing.T, port int, upstreams []string) {
+	t.Helper()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777) // the worker user writes its temporary files here
+	var servers strings.Builder
+	for _, u := range upstreams {
+		fmt.Fprintf(&servers, "        server %s max_fails=3 fail_timeout=10s;\n", u)
+	}
+	conf := fmt.Sprintf(`worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path %[1]s/body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+    upstream portico_replicas {
+%[2]s        keepalive 64;
+    }
+    client_max_body_size 25m;
+    server {
+        listen 127.0.0.1:%[3]d;
+        location / {
+            proxy_pass http://portico_replicas;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Request-Id $request_id;
+            proxy_next_upstream error timeout http_502 http_503;
+            proxy_next_upstream_tries 3;
+            proxy_read_timeout 60s;
+        }
+    }
+}
+`, dir, servers.String(), port)
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		bin = "/usr/sbin/nginx"
+	}
+	cmd := exec.Command(bin, "-p", dir, "-c", path, "-g", "daemon off;")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("nginx: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+	t.Fatalf("nginx did not listen: %s\n%s", out.String(), b)
+}
+
+// mailServer is a real SMTP server (go-smtp) on a fixed loopback port that
+// counts messages per recipient. stop and start close and reopen the port,
+// as an SMTP relay that is down for a while.
+type mailServer struct {
+	t    *testing.T
+	addr string
+
+	mu   sync.Mutex
+	srv  *smtp.Server
+	rcpt map[string]int
+}
+
+func startMailServer(t *testing.T) *mailServer {
+	m := &mailServer{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), rcpt: map[string]int{}}
+	m.start()
+	t.Cleanup(m.stop)
+	return m
+}
+
+func (m *mailServer) start() {
+	m.t.Helper()
+	var ln net.Listener
+	var err error
+	for range 100 {
+		if ln, err = net.Listen("tcp", m.addr); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		m.t.Fatalf("smtp: listen %s: %v", m.addr, err)
+	}
+	s := smtp.NewServer(mailBackend{m})
+	s.Domain = "localhost"
+	s.AllowInsecureAuth = true
+	s.ReadTimeout, s.WriteTimeout = 30*time.Second, 30*time.Second
+	m.mu.Lock()
+	m.srv = s
+	m.mu.Unlock()
+	go s.Serve(ln)
+}
+
+func (m *mailServer) stop() {
+	m.mu.Lock()
+	s := m.srv
+	m.srv = nil
+	m.mu.Unlock()
+	if s != nil {
+		s.Close()
+	}
+}
+
+// counts returns how many messages each recipient received.
+func (m *mailServer) counts() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]int, len(m.rcpt))
+	for k, v := range m.rcpt {
+		out[k] = v
+	}
+	return out
+}
+
+type mailBackend struct{ m *mailServer }
+
+func (b mailBackend) NewSession(*smtp.Conn) (smtp.Session, error) {
+	return &mailSession{m: b.m}, nil
+}
+
+type mailSession struct {
+	m  *mailServer
+	to []string
+}
+
+func (s *mailSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.to = append(s.to, strings.ToLower(to))
+	return nil
+}
+func (s *mailSession) Data(r io.Reader) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	s.m.mu.Lock()
+	for _, to := range s.to {
+		s.m.rcpt[to]++
+	}
+	s.m.mu.Unlock()
+	return nil
+}
+func (s *mailSession) Reset()        { s.to = nil }
+func (s *mailSession) Logout() error { return nil }
+
+// objectStore is versitygw (ADR 58) serving a directory over the S3 API on
+// loopback.
+type objectStore struct {
+	url string // the s3:// URL of its bucket for PORTICO_ATTACHMENTS
+	env []string
+}
+
+// startObjectStore starts versitygw with its posix back end, or returns
+// nil when it is not installed and not required.
+func startObjectStore(t *testing.T, required bool) *objectStore {
+	t.Helper()
+	bin, err := exec.LookPath("versitygw")
+	if err != nil {
+		if p := filepath.Join(os.Getenv("HOME"), "go", "bin", "versitygw"); fileExists(p) {
+			bin = p
+		} else if required {
+			t.Fatalf("versitygw is not installed: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
+		} else {
+			return nil
+		}
+	}
+	root := t.TempDir()
+	const bucket = "portico"
+	if err := os.Mkdir(filepath.Join(root, bucket), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "--access", "scaleout", "--secret", "scaleout-secret-key", "--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", root)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("versitygw: %v", err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return &objectStore{
+				url: fmt.Sprintf("s3://%s?endpoint=http://127.0.0.1:%d&region=us-east-1&use_path_style=true", bucket, port),
+				env: []string{"AWS_ACCESS_KEY_ID=scaleout", "AWS_SECRET_ACCESS_KEY=scaleout-secret-key", "AWS_REGION=us-east-1"},
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("versitygw did not listen: %s", out.String())
+	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,201 @@
+// Package groupcommit lets concurrent requests share one database
+// transaction (group commit) without acknowledging any of them early.
+//
+// A request that changes state on its own (a Notify send, an audit entry
+// for a plug-in call) would otherwise pay a transaction of its own: on
+// PostgreSQL a synchronous WAL flush per request, on SQLite a turn on the
+// single writer connection and a WAL append. A Committer queues each
+// request's item; one transaction takes every item queued (up to
+// MaxBatch), writes them with the caller's Commit function and commits,
+// and only then answers each request. While it commits, the next requests
+// queue: the busier the system, the larger the batches, and a lone request
+// waits for no other goroutine (it commits its own batch).
+//
+// Contract of Do: nil means the item is committed; an error means it was
+// not acknowledged. Nothing is acknowledged before its transaction
+// commits, so "nothing acknowledged is lost" holds exactly as with a
+// transaction per request.
+//
+// Failures. If the batch fails before COMMIT (Commit returns an error, or
+// BEGIN fails), the transaction is rolled back and nothing of it is
+// stored, so each item is tried again alone: one item the database
+// refuses costs no other request its write. If COMMIT itself fails, the
+// outcome is unknown to the client library (the server may have
+// committed before the connection broke), so every request of the batch
+// gets the error and none is retried: retrying could store an item twice.
+package groupcommit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/portico-gov/portico/internal/storage"
+)
+
+// Commit writes a batch of items in tx. It must write only in tx (no
+// other side effect), because a batch that fails is rolled back and its
+// items are written again, each in a transaction of its own. It may set
+// fields of the items (ids, sequence numbers): a retry sets them again.
+type Commit[T any] func(ctx context.Context, tx *sql.Tx, batch []T) error
+
+// Options tune a Committer. The zero value is a sensible default.
+type Options struct {
+	// Name prefixes errors ("notify send").
+	Name string
+	// Committers is the most transactions in flight at once. 0: one on
+	// SQLite (it has one writer), four on PostgreSQL.
+	Committers int
+	// MaxBatch bounds the items of one transaction. 0: 256.
+	MaxBatch int
+	// Timeout bounds one transaction, which runs on behalf of many
+	// requests and so under none of their contexts. 0: 30 s.
+	Timeout time.Duration
+}
+
+// Committer batches items of one kind into shared transactions.
+type Committer[T any] struct {
+	db     *storage.DB
+	commit Commit[T]
+	opt    Options
+
+	mu     sync.Mutex
+	queue  []*request[T]
+	active int // committers running
+}
+
+// request is an item waiting for its commit; done gets the outcome once.
+type request[T any] struct {
+	item T
+	done chan error
+}
+
+// ErrCommit wraps the error of a failed COMMIT: the batch's outcome is
+// unknown, so its requests were not retried.
+var ErrCommit = errors.New("commit failed")
+
+// New returns a Committer writing with commit on db.
+func New[T any](db *storage.DB, commit Commit[T], opt Options) *Committer[T] {
+	if opt.Committers <= 0 {
+		opt.Committers = 1
+		if db.Dialect == storage.Postgres {
+			opt.Committers = 4
+		}
+	}
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = 256
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 30 * time.Second
+	}
+	if opt.Name == "" {
+		opt.Name = "group commit"
+	}
+	return &Committer[T]{db: db, commit: commit, opt: opt}
+}
+
+// Do queues item and returns once the transaction that holds it has
+// committed (nil) or failed (its error). When ctx ends first, Do returns
+// ctx's error at once and the item may still commit: not acknowledged,
+// but never lost once acknowledged.
+func (c *Committer[T]) Do(ctx context.Context, item T) error {
+	r := &request[T]{item: item, done: make(chan error, 1)}
+	c.mu.Lock()
+	c.queue = append(c.queue, r)
+	start := c.active < c.opt.Committers
+	if start {
+		c.active++
+	}
+	c.mu.Unlock()
+	if start {
+		// This request commits (its own item first among the queued), so
+		// a lone request waits for no other goroutine.
+		c.run(context.WithoutCancel(ctx), r)
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %w", c.opt.Name, context.Cause(ctx))
+	}
+}
+
+// run commits queued items, a batch per transaction, until the queue is
+// empty. A request that commits (own) does so until its own item is
+// answered, then leaves what is still queued to a goroutine, so that its
+// caller is not kept serving others.
+func (c *Committer[T]) run(ctx context.Context, own *request[T]) {
+	for {
+		c.mu.Lock()
+		n := min(len(c.queue), c.opt.MaxBatch)
+		if n == 0 {
+			c.active--
+			c.queue = nil
+			c.mu.Unlock()
+			return
+		}
+		if own != nil && len(own.done) > 0 {
+			c.mu.Unlock()
+			go c.run(ctx, nil)
+			return
+		}
+		batch := make([]*request[T], n)
+		copy(batch, c.queue)
+		clear(c.queue[:n]) // let the answered requests be collected
+		c.queue = c.queue[n:]
+		c.mu.Unlock()
+		c.commitBatch(ctx, batch)
+	}
+}
+
+// commitBatch writes batch in one transaction and answers every request.
+func (c *Committer[T]) commitBatch(ctx context.Context, batch []*request[T]) {
+	err := c.tx(ctx, batch)
+	if err != nil && len(batch) > 1 && !errors.Is(err, ErrCommit) {
+		// Nothing of the batch was stored: each alone, so that one item
+		// the database refuses costs no other its write.
+		for _, r := range batch {
+			r.done <- c.tx(ctx, []*request[T]{r})
+		}
+		return
+	}
+	for _, r := range batch {
+		r.done <- err
+	}
+}
+
+func (c *Committer[T]) tx(ctx context.Context, batch []*request[T]) (err error) {
+	defer func() {
+		// A panic in Commit must not leave every queued request waiting
+		// forever: InTx has rolled back, and the batch fails like any
+		// other failure before COMMIT.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: panic: %v", c.opt.Name, p)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
+	defer cancel()
+	items := make([]T, len(batch))
+	for i, r := range batch {
+		items[i] = r.item
+	}
+	written := false
+	err = c.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := c.commit(ctx, tx, items); err != nil {
+			return err
+		}
+		written = true
+		return nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case written:
+		// InTx failed after Commit succeeded: the COMMIT failed.
+		return fmt.Errorf("%s: %w: %w", c.opt.Name, ErrCommit, err)
+	}
+	return fmt.Errorf("%s: %w", c.opt.Name, err)
+}
