@@ -153,5 +153,5 @@ func Email(r Receipt, to Contact, loc *time.Location, link string) Message {
 	b.WriteString(d.Text())
 	b.WriteString("\n" + m.T("receipt.mail.link") + "\n" + link + "\n")
 	return Message{AccountID: r.Account, Email: to.Email, Lang: lang, Reference: Reference(r.CheckoutID),
-		Subject: m.T("receipt.mail.subject", m.MoneyOf(r.Amount, r.Currency), r.CheckoutID), Text: b.String()}
+		Subject: m.T("receipt.mail.subject", m.MoneyOf(r.Amount, r.Currency), m.Date(r.PaidAt)), Text: b.String()}
 }
