@@ -370,7 +370,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	if a.Reminders, err = reminder.New(db, a.Audit, a.Clock, inserter, reg, reminderDirectory{a.Identity, a.Notify}, reminderMailer{a.Notify},
-		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone, Counters: counters{a.Tenancy}, Bus: a.Bus}); err != nil {
+		reminder.Config{PublicURL: func() string { return a.Config.PublicURL }, Zone: a.Tenancy.Zone, Counters: counters{a.Tenancy}, Appointments: appointments{a}, Bus: a.Bus}); err != nil {
 		return nil, err
 	}
 	if a.ObligationImport, err = reminder.NewImporter(a.Reminders, a.ObligationImportDirectory(), 0); err != nil {

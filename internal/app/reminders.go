@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/notify"
@@ -62,6 +63,27 @@ func (c counters) Counter(ctx context.Context, agencyID string) (reminder.Counte
 	}
 	return reminder.Counter{Name: reminder.Text{EN: a.Name, ES: a.NameES}, Address: a.Contact.AddressLines(), Phone: a.Contact.Phone,
 		Hours: reminder.Text{EN: a.Contact.Hours, ES: a.Contact.HoursES}}, nil
+}
+
+// appointments gives the calendar feed a person's booked appointments
+// from the casework block (created after the reminder block, so read from
+// the App when asked).
+type appointments struct{ a *App }
+
+func (x appointments) AppointmentsOf(ctx context.Context, accountID string, since time.Time) ([]reminder.Appointment, error) {
+	if x.a.Casework == nil {
+		return nil, nil
+	}
+	booked, err := x.a.Casework.AppointmentsOf(ctx, accountID, since)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]reminder.Appointment, len(booked))
+	for i, b := range booked {
+		out[i] = reminder.Appointment{ID: b.CaseID, Service: reminder.Text{EN: b.Service.EN, ES: b.Service.ES}, Reference: b.Reference,
+			Start: b.Start, End: b.End, Place: reminder.Text{EN: b.Place.EN, ES: b.Place.ES}, URL: "/applications/" + b.CaseID, UpdatedAt: b.UpdatedAt}
+	}
+	return out, nil
 }
 
 // importDirectory gives an obligations import the people, agencies and

@@ -159,7 +159,31 @@ type CalendarOptions struct {
 	// Counters are where amounts are paid in person, by agency id: an
 	// event of an amount owed says where to pay it.
 	Counters map[string]Counter
+	// Appointments are booked appointments shown beside what is due.
+	Appointments []Appointment
 }
+
+// Appointment is a booked appointment a person's calendar shows: a timed
+// event, busy, with alarms a day and two hours before.
+type Appointment struct {
+	ID        string // stable across feeds: the case's id
+	Service   Text   // the service it was booked for
+	Reference string // the case's reference
+	Start     time.Time
+	End       time.Time // zero: not known
+	Place     Text
+	URL       string // the applicant's case page, absolute or from the site's root
+	UpdatedAt time.Time
+}
+
+// Appointments finds a person's booked appointments that start after
+// since, soonest first.
+type Appointments interface {
+	AppointmentsOf(ctx context.Context, accountID string, since time.Time) ([]Appointment, error)
+}
+
+// appointmentHistory is how far back a feed still shows appointments.
+const appointmentHistory = 30 * Day
 
 // Counter is where a person pays an agency in person: its name and how
 // to reach its office.
@@ -180,7 +204,13 @@ type Counters interface {
 // CalendarFor renders obs in lang with the counters of the agencies
 // their amounts are owed to.
 func (s *Service) CalendarFor(ctx context.Context, lang string, obs []Obligation) []byte {
+	return s.calendarFor(ctx, lang, obs, nil)
+}
+
+// calendarFor is CalendarFor with the person's appointments.
+func (s *Service) calendarFor(ctx context.Context, lang string, obs []Obligation, appts []Appointment) []byte {
 	opts := s.CalendarOptions(lang)
+	opts.Appointments = appts
 	if s.cfg.Counters != nil {
 		for _, o := range obs {
 			if o.Amount == nil || o.AgencyID == "" {
@@ -272,6 +302,40 @@ func RenderCalendar(obs []Obligation, opts CalendarOptions) []byte {
 			a.SetProperty(ics.ComponentPropertyDescription, m.T("reminder.calendar.alarm", title))
 		}
 	}
+	for _, a := range opts.Appointments {
+		ev := cal.AddEvent("appointment-" + a.ID + "@" + domain)
+		ev.SetDtStampTime(a.UpdatedAt)
+		ev.SetStartAt(a.Start)
+		if !a.End.IsZero() {
+			ev.SetEndAt(a.End)
+		}
+		title := a.Service.In(lang)
+		ev.SetSummary(m.T("reminder.calendar.appointment.summary", title))
+		if place := a.Place.In(lang); place != "" {
+			ev.SetLocation(place)
+		}
+		var desc []string
+		if a.Reference != "" {
+			desc = append(desc, m.T("reminder.calendar.appointment.reference", a.Reference))
+		}
+		link := a.URL
+		if strings.HasPrefix(link, "/") && !strings.HasPrefix(link, "//") {
+			link = opts.BaseURL + link
+		}
+		if link != "" {
+			desc = append(desc, m.T("reminder.calendar.link")+" "+link)
+			ev.SetURL(link)
+		}
+		ev.SetDescription(strings.Join(desc, "\n"))
+		ev.SetStatus(ics.ObjectStatusConfirmed)
+		ev.SetTimeTransparency(ics.TransparencyOpaque)
+		for _, before := range []string{"-P1D", "-PT2H"} {
+			al := ev.AddAlarm()
+			al.SetAction(ics.ActionDisplay)
+			al.SetTrigger(before)
+			al.SetProperty(ics.ComponentPropertyDescription, m.T("reminder.calendar.appointment.alarm", title))
+		}
+	}
 	var buf bytes.Buffer
 	_ = cal.SerializeTo(&buf, ics.WithNewLine("\r\n")) // RFC 5545 lines end in CRLF
 	return buf.Bytes()
@@ -304,7 +368,8 @@ func isoDuration(d time.Duration) string {
 	return b.String()
 }
 
-// Calendar returns the iCalendar feed of the account's open obligations in
+// Calendar returns the iCalendar feed of the account's open obligations (and
+// booked appointments, when Config.Appointments is set) in
 // its holder's language. The feed token (FeedAccount) is the credential:
 // the caller has resolved it; the read is audited ("calendar.feed.read")
 // in the name of whoever the context says is asking (usually anonymous: a
@@ -314,13 +379,19 @@ func (s *Service) Calendar(ctx context.Context, accountID string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
+	var appts []Appointment
+	if s.cfg.Appointments != nil {
+		if appts, err = s.cfg.Appointments.AppointmentsOf(ctx, accountID, s.clock.Now().Add(-appointmentHistory)); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.auditRead(ctx, platform.ActorFrom(ctx), audit.Record{Action: "calendar.feed.read", Subject: "account:" + accountID,
-		Detail: map[string]int{"obligations": len(obs)}}); err != nil {
+		Detail: map[string]int{"obligations": len(obs), "appointments": len(appts)}}); err != nil {
 		return nil, err
 	}
 	lang := "en"
 	if c, err := s.dir.Contact(ctx, accountID); err == nil {
 		lang = c.Lang
 	}
-	return s.CalendarFor(ctx, lang, obs), nil
+	return s.calendarFor(ctx, lang, obs, appts), nil
 }

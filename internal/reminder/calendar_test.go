@@ -198,3 +198,69 @@ func TestCalendarAmountGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestCalendarAppointment: a booked appointment is a timed, busy event
+// with its place, the application's reference and link, and alarms a
+// day and two hours before, in both languages (golden), beside what is
+// due.
+func TestCalendarAppointment(t *testing.T) {
+	start := time.Date(2027, 4, 12, 14, 30, 0, 0, time.UTC)
+	appts := []reminder.Appointment{{
+		ID: "0193a1b2-0000-7000-8000-0000000000aa", Service: reminder.Text{EN: "Apply for a passport", ES: "Solicite un pasaporte"},
+		Reference: "PSP-7K2M", Start: start, End: start.Add(30 * time.Minute),
+		Place: reminder.Text{EN: "Adams County Courthouse, 1st floor", ES: "Juzgado del Condado de Adams, planta baja"},
+		URL: "/applications/0193a1b2-0000-7000-8000-0000000000aa", UpdatedAt: start.Add(-72 * time.Hour),
+	}}
+	for _, tc := range []struct{ lang, summary, location string }{
+		{"en", "Appointment: Apply for a passport", "Adams County Courthouse, 1st floor"},
+		{"es", "Cita: Solicite un pasaporte", "Juzgado del Condado de Adams, planta baja"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			got := reminder.RenderCalendar(calendarObligations()[:1], reminder.CalendarOptions{Lang: tc.lang, BaseURL: "https://portico.example.gov", SendHour: 9, Appointments: appts})
+			path := filepath.Join("testdata", "feed-appointment."+tc.lang+".ics")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/reminder -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("calendar differs from %s (go test ./internal/reminder -update, then review the diff):\n%s", path, got)
+			}
+			cal, err := ics.ParseCalendar(bytes.NewReader(got))
+			if err != nil {
+				t.Fatal(err)
+			}
+			events := cal.Events()
+			if len(events) != 2 {
+				t.Fatalf("%d events, want the obligation and the appointment", len(events))
+			}
+			e := events[1]
+			if uid := e.Id(); uid != "appointment-0193a1b2-0000-7000-8000-0000000000aa@portico.example.gov" {
+				t.Errorf("UID = %q", uid)
+			}
+			if s, err := e.GetStartAt(); err != nil || !s.Equal(start) {
+				t.Errorf("DTSTART = %v, %v; want %v", s, err, start)
+			}
+			if s, err := e.GetEndAt(); err != nil || !s.Equal(start.Add(30*time.Minute)) {
+				t.Errorf("DTEND = %v, %v", s, err)
+			}
+			if got := ics.FromText(e.GetProperty(ics.ComponentPropertySummary).Value); got != tc.summary {
+				t.Errorf("SUMMARY = %q, want %q", got, tc.summary)
+			}
+			if got := ics.FromText(e.GetProperty(ics.ComponentPropertyLocation).Value); got != tc.location {
+				t.Errorf("LOCATION = %q, want %q", got, tc.location)
+			}
+			if desc := ics.FromText(e.GetProperty(ics.ComponentPropertyDescription).Value); !strings.Contains(desc, "PSP-7K2M") ||
+				!strings.Contains(desc, "https://portico.example.gov/applications/0193a1b2-0000-7000-8000-0000000000aa") {
+				t.Errorf("DESCRIPTION = %q", desc)
+			}
+			if n := len(e.Alarms()); n != 2 {
+				t.Errorf("%d alarms, want a day and two hours before", n)
+			}
+		})
+	}
+}

@@ -251,6 +251,9 @@ type Config struct {
 	// Counters, when set, tells the calendar where amounts owed are paid
 	// in person (the agency's office, phone and hours).
 	Counters Counters
+	// Appointments, when set, adds the person's booked appointments
+	// (internal/app adapts casework's) to their calendar feed.
+	Appointments Appointments
 	// MaxPerSweep caps the reminders one sweep enqueues, so catching up
 	// after downtime does not flood the mail queue; the rest wait for the
 	// next sweep. Default 20,000.

@@ -140,6 +140,20 @@ func TestPassportBookingJourney(t *testing.T) {
 			expect(t, "case page", p, http.StatusOK, "")
 			contains(t, "case page", p, "Time of your appointment", "November 25, 2026, 10:00 AM")
 
+			// Her calendar feed has the appointment beside what is due: a
+			// timed event at the booked time, where she chose.
+			feed, err := a.Reminders.Calendar(seed, c.AccountID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unfolded := strings.ReplaceAll(string(feed), "\r\n ", "")
+			for _, want := range []string{"UID:appointment-" + c.ID + "@", "SUMMARY:Appointment: ", "LOCATION:Adams County",
+				"/applications/" + c.ID, "TRANSP:OPAQUE", "TRIGGER:-PT2H"} {
+				if !strings.Contains(unfolded, want) {
+					t.Errorf("calendar feed lacks %q:\n%s", want, unfolded)
+				}
+			}
+
 			// "Who has used my data" lists the booking's consent and the
 			// booking made under it, and says why the profile prefill of
 			// her forms (the "You" page of other services) is not there.

@@ -129,18 +129,10 @@ func (h *Handlers) citizenTransition(w http.ResponseWriter, r *http.Request) {
 // citizenAppointment adds to v the appointment the workflow booked for
 // the applicant, if the service has one and it is still booked.
 func (h *Handlers) citizenAppointment(ctx context.Context, p *web.Page, c casework.Case, v *caseView) error {
-	wf, err := h.cases.Workflow(ctx, c)
-	if err != nil || wf.Manifest.Appointment == nil {
+	a, err := h.cases.Appointment(ctx, c)
+	if err != nil || a == nil {
 		return err
 	}
-	recorded, err := h.cases.Records(ctx, c.ID)
-	if err != nil {
-		return err
-	}
-	answers, err := h.cases.Answers(ctx, c.ID)
-	if err != nil {
-		return err
-	}
-	v.Appointment = appointment(p, wf.Manifest, answers, recorded)
+	v.Appointment = appointment(p, a)
 	return nil
 }

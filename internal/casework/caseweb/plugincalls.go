@@ -4,11 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/portico-gov/portico/internal/casework"
-	"github.com/portico-gov/portico/internal/catalog/manifest"
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/web"
@@ -84,42 +81,12 @@ func (h *Handlers) retryPluginCall(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// appointment is the appointment m says c's recorded values describe,
-// nil when nothing (or no longer anything) is booked: its start (and
-// end) in the jurisdiction's zone, and the place the applicant chose.
-func appointment(p *web.Page, m *manifest.Manifest, answers map[string]map[string]any, recorded map[string]any) *appointmentView {
-	ap := m.Appointment
-	if ap == nil {
-		return nil
-	}
-	start, ok := recordedTime(recorded, ap.StartsAt)
-	if !ok {
-		return nil
-	}
-	v := &appointmentView{When: p.DateTime(start), Start: p.ISO(start)}
-	if end, ok := recordedTime(recorded, ap.EndsAt); ok && end.After(start) {
-		v.When = p.T("case.appointment.span", p.DateTime(start), p.Format().Time(end))
-	}
-	if page, prop, ok := strings.Cut(ap.Place, "."); ok {
-		for _, pg := range m.Pages {
-			if pg.ID != page {
-				continue
-			}
-			if chosen, ok := answers[page][prop].(string); ok {
-				if label, ok := pg.Fields[prop].Options[chosen]; ok {
-					v.Place = tr(label, string(p.Lang))
-				}
-			}
-		}
+// appointment is how the applicant's page shows a: its start (and end)
+// in the jurisdiction's zone, and the place they chose.
+func appointment(p *web.Page, a *casework.Appointment) *appointmentView {
+	v := &appointmentView{When: p.DateTime(a.Start), Start: p.ISO(a.Start), Place: tr(a.Place, string(p.Lang))}
+	if !a.End.IsZero() {
+		v.When = p.T("case.appointment.span", p.DateTime(a.Start), p.Format().Time(a.End))
 	}
 	return v
-}
-
-func recordedTime(recorded map[string]any, name string) (time.Time, bool) {
-	s, ok := recorded[name].(string)
-	if name == "" || !ok {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	return t, err == nil
 }
