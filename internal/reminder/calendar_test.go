@@ -209,7 +209,7 @@ func TestCalendarAppointment(t *testing.T) {
 		ID: "0193a1b2-0000-7000-8000-0000000000aa", Service: reminder.Text{EN: "Apply for a passport", ES: "Solicite un pasaporte"},
 		Reference: "PSP-7K2M", Start: start, End: start.Add(30 * time.Minute),
 		Place: reminder.Text{EN: "Adams County Courthouse, 1st floor", ES: "Juzgado del Condado de Adams, planta baja"},
-		URL: "/applications/0193a1b2-0000-7000-8000-0000000000aa", UpdatedAt: start.Add(-72 * time.Hour),
+		URL:   "/applications/0193a1b2-0000-7000-8000-0000000000aa", UpdatedAt: start.Add(-72 * time.Hour),
 	}}
 	for _, tc := range []struct{ lang, summary, location string }{
 		{"en", "Appointment: Apply for a passport", "Adams County Courthouse, 1st floor"},
