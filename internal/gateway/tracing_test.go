@@ -79,8 +79,8 @@ func TestCallSpans(t *testing.T) {
 				got := map[string]string{}
 				all := ""
 				for _, kv := range call.Attributes() {
-					got[string(kv.Key)] = kv.Value.Emit()
-					all += " " + kv.Value.Emit()
+					got[string(kv.Key)] = kv.Value.String()
+					all += " " + kv.Value.String()
 				}
 				if got["portico.plugin.id"] != "vehicle-registry" || got["portico.plugin.operation"] != "find-vehicle" || got["portico.plugin.outcome"] != tt.outcome {
 					t.Fatalf("attributes %v", got)

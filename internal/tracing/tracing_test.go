@@ -109,7 +109,7 @@ func TestResourceFromEnv(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, kv := range res.Attributes() {
-		got[string(kv.Key)] = kv.Value.Emit()
+		got[string(kv.Key)] = kv.Value.String()
 	}
 	if got["service.name"] != "portico-web" || got["deployment.environment.name"] != "staging" || got["service.version"] != "v1" || got["service.instance.id"] == "" {
 		t.Fatalf("resource: %v", got)
@@ -237,7 +237,7 @@ func TestJobMiddleware(t *testing.T) {
 			}
 			got := map[string]string{}
 			for _, kv := range spans[0].Attributes {
-				got[string(kv.Key)] = kv.Value.Emit()
+				got[string(kv.Key)] = kv.Value.String()
 			}
 			if got["portico.job.kind"] != "notify.email" || got["portico.job.attempt"] != "3" {
 				t.Fatalf("attributes %v", got)

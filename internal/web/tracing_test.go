@@ -66,8 +66,8 @@ func TestRequestSpans(t *testing.T) {
 			got := map[string]string{}
 			all := sp.Name
 			for _, kv := range sp.Attributes {
-				got[string(kv.Key)] = kv.Value.Emit()
-				all += " " + kv.Value.Emit()
+				got[string(kv.Key)] = kv.Value.String()
+				all += " " + kv.Value.String()
 			}
 			if got["http.route"] != tt.wantName || got["http.response.status_code"] == "" || got["portico.request_id"] != w.Header().Get("X-Request-Id") {
 				t.Errorf("attributes %v", got)
