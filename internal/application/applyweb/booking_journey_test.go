@@ -154,6 +154,27 @@ func TestPassportBookingJourney(t *testing.T) {
 				}
 			}
 
+			contains(t, "case page", p, `id="appointment"`)
+
+			// She cancels: the workflow cancels the booking at the plug-in
+			// and forgets it, so neither her case page nor her calendar
+			// shows it any more.
+			expect(t, "cancel", ana.post("/applications/"+c.ID+"/transition", url.Values{"transition": {"cancel"}}), http.StatusSeeOther, "")
+			runPluginCalls(t, a, c.ID)
+			for _, b := range cb.srv.Bookings() {
+				if b.Case == c.ID && !b.Cancelled {
+					t.Errorf("booking %+v not cancelled with the case", b)
+				}
+			}
+			p = ana.get("/applications/" + c.ID)
+			expect(t, "cancelled case page", p, http.StatusOK, "")
+			if strings.Contains(p.body, `id="appointment"`) {
+				t.Error("the cancelled case still shows an appointment")
+			}
+			if feed, err = a.Reminders.Calendar(seed, c.AccountID); err != nil || strings.Contains(string(feed), "UID:appointment-"+c.ID) {
+				t.Errorf("calendar after cancelling (%v):\n%s", err, feed)
+			}
+
 			// "Who has used my data" lists the booking's consent and the
 			// booking made under it, and says why the profile prefill of
 			// her forms (the "You" page of other services) is not there.
