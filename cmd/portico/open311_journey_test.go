@@ -80,6 +80,30 @@ func TestReportJourney(t *testing.T) {
 			}
 			png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01")
 
+			// The front door finds the form: searching "pothole" (or
+			// "bache" in Spanish) lists the report service beside the
+			// catalog's services, and a search for something else does not.
+			for _, c := range []struct{ q, lang, want string }{
+				{"pothole", "en", `href="/report/pothole"`},
+				{"potholes on my street", "en", `href="/report/pothole"`},
+				{"bache", "es", `href="/report/pothole"`},
+			} {
+				req, _ := http.NewRequest("GET", srv.URL+"/services?q="+url.QueryEscape(c.q), nil)
+				req.Header.Set("Accept-Language", c.lang)
+				res, err := anon.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK || !strings.Contains(string(b), c.want) || !strings.Contains(string(b), `id="reports-heading"`) {
+					t.Errorf("search %q (%s): %d, lacks %s", c.q, c.lang, res.StatusCode, c.want)
+				}
+			}
+			if _, page := send(anon, "GET", "/services?q=passport", "", nil); strings.Contains(page, `id="reports-heading"`) {
+				t.Error("a search for a passport lists report forms")
+			}
+
 			// Mistakes keep what was typed and say what is wrong.
 			ct, body := form(map[string]string{"description": "Deep hole", "email": "rosa@example.com"}, nil)
 			res, page := send(anon, "POST", "/report/pothole", ct, body)

@@ -530,6 +530,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
+	catw.SetReports(reportMatches{a.Reports})
 	if err := reminderweb.Register(a.Web, a.Reminders, idw); err != nil {
 		return nil, err
 	}

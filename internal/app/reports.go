@@ -4,9 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 
 	"gocloud.dev/blob"
 
+	"github.com/portico-gov/portico/internal/catalog"
+	"github.com/portico-gov/portico/internal/catalog/catalogweb"
+	"github.com/portico-gov/portico/internal/i18n"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/report"
@@ -61,4 +66,54 @@ func (r reportAgencies) AgencyPlace(ctx context.Context, id string) (string, str
 		return "", "", "", err
 	}
 	return ag.JurisdictionID, ag.Name, ag.NameES, nil
+}
+
+// reportMatches lets the catalog's search page find report-a-problem
+// services: one matches when a word of the search is among the analysed
+// words (catalog.Terms, the catalog's own stemming) of its name,
+// keywords, group or description in the page's language. The services
+// are few (a table of forms, not of reports), so each search reads them
+// all; the best matches (most words) come first.
+type reportMatches struct{ r *report.Service }
+
+func (m reportMatches) MatchReports(ctx context.Context, terms []string, lang i18n.Lang) ([]catalogweb.ReportLink, error) {
+	svcs, err := m.r.Services(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	type hit struct {
+		link  catalogweb.ReportLink
+		score int
+	}
+	var hits []hit
+	for _, s := range report.Offered(svcs) {
+		name, desc := s.Name, s.Description
+		if lang == "es" {
+			if s.NameES != "" {
+				name = s.NameES
+			}
+			if s.DescriptionES != "" {
+				desc = s.DescriptionES
+			}
+		}
+		words := map[string]bool{}
+		for _, t := range catalog.Terms(string(lang), strings.Join(append([]string{name, desc, s.Group}, s.Keywords...), " ")) {
+			words[t] = true
+		}
+		score := 0
+		for _, t := range terms {
+			if words[t] {
+				score++
+			}
+		}
+		if score > 0 {
+			hits = append(hits, hit{catalogweb.ReportLink{Name: name, Description: desc, URL: "/report/" + s.Slug}, score})
+		}
+	}
+	slices.SortStableFunc(hits, func(a, b hit) int { return b.score - a.score })
+	out := make([]catalogweb.ReportLink, len(hits))
+	for i, h := range hits {
+		out[i] = h.link
+	}
+	return out, nil
 }

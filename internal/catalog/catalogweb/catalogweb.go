@@ -47,6 +47,23 @@ type Tenancy interface {
 	ResolveZIP(ctx context.Context, zip string) ([]tenancy.Jurisdiction, error)
 }
 
+// ReportLink is a report-a-problem service (the report block) a search
+// matched: its name and description in the page's language, and its form.
+type ReportLink struct {
+	Name, Description, URL string
+}
+
+// Reports finds the report-a-problem services whose name, description or
+// keywords match a search's words, so that "pothole" finds the form that
+// takes pothole reports beside the catalog's services (internal/app
+// adapts the report block). Optional.
+type Reports interface {
+	MatchReports(ctx context.Context, terms []string, lang i18n.Lang) ([]ReportLink, error)
+}
+
+// SetReports makes the search page list the report services that match.
+func (h *Handlers) SetReports(r Reports) { h.reports = r }
+
 var (
 	_ Catalog = (*catalog.Service)(nil)
 	_ Tenancy = (*tenancy.Service)(nil)
@@ -58,6 +75,7 @@ type Handlers struct {
 	catalog Catalog
 	tenancy Tenancy
 	clock   platform.Clock
+	reports Reports
 }
 
 // Register adds the catalog's pages to s; RegisterAPI on the result adds

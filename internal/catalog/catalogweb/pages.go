@@ -54,6 +54,7 @@ type searchView struct {
 	PageNumber          int
 	PageCount           int
 	SignedIn            bool
+	Reports             []ReportLink // report-a-problem forms the words match
 }
 
 func (v searchView) V(name string) string {
@@ -115,6 +116,12 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := page.Lang
 	view.Searched = len(res.Query.Terms) > 0
+	if view.Searched && h.reports != nil && status == http.StatusOK {
+		if view.Reports, err = h.reports.MatchReports(ctx, res.Query.Terms, lang); err != nil {
+			h.web.Error(w, r, err)
+			return
+		}
+	}
 	view.Total = res.Total
 	view.PageNumber, view.PageCount = res.Page, res.Pages
 	for _, p := range res.Services {
