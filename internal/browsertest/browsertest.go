@@ -594,22 +594,28 @@ var machineText = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}|\b)|\b\d{
 
 // CheckEverywhere loads url at each width in widths (Widths when none is
 // given) and, at each, fails the test (without stopping it) when the status
-// is not 200, axe-core reports a violation, the page scrolls sideways, or
-// main shows machine text. With PORTICO_SCREENSHOTS=DIR it keeps a PNG of
-// each width as DIR/NAME-WIDTH.png, for a person to look at. It leaves the
+// is not 200, the page scrolls sideways, or main shows machine text; and
+// axe-core reports a violation, at the first width of each of the USWDS
+// layout bands (breakpoints 480, 640 and 1024 px): within a band the
+// document and the style rules that apply are the same, so axe-core's
+// findings are too, and running it again at 320 px after 390 px only
+// costs CI time. With PORTICO_SCREENSHOTS=DIR it keeps a PNG of each
+// width as DIR/NAME-WIDTH.png, for a person to look at. It leaves the
 // viewport at the last width.
 func (p *Page) CheckEverywhere(t testing.TB, name, url string, widths ...int64) {
 	t.Helper()
 	if len(widths) == 0 {
 		widths = Widths
 	}
+	axed := map[int]bool{}
 	for _, width := range widths {
 		p.Run(t, chromedp.EmulateViewport(width, 900))
 		if status := p.Navigate(t, url); status != 200 {
 			t.Errorf("%s (%d px): status %d", url, width, status)
 			continue
 		}
-		p.checkAt(t, name, width)
+		p.checkAt(t, name, width, !axed[band(width)])
+		axed[band(width)] = true
 	}
 }
 
@@ -622,16 +628,35 @@ func (p *Page) CheckHere(t testing.TB, name string, widths ...int64) {
 	if len(widths) == 0 {
 		widths = Widths
 	}
+	axed := map[int]bool{}
 	for _, width := range widths {
 		p.Run(t, chromedp.EmulateViewport(width, 900))
-		p.checkAt(t, name, width)
+		p.checkAt(t, name, width, !axed[band(width)])
+		axed[band(width)] = true
 	}
 }
 
-// checkAt runs CheckEverywhere's checks on the current page at width.
-func (p *Page) checkAt(t testing.TB, name string, width int64) {
+// band is the USWDS layout band a viewport width falls in: below 480 px
+// (mobile), below 640 (mobile-lg), below 1024 (tablet), or desktop.
+func band(width int64) int {
+	switch {
+	case width < 480:
+		return 0
+	case width < 640:
+		return 1
+	case width < 1024:
+		return 2
+	}
+	return 3
+}
+
+// checkAt runs CheckEverywhere's checks on the current page at width,
+// axe-core's only when a11y is set.
+func (p *Page) checkAt(t testing.TB, name string, width int64, a11y bool) {
 	t.Helper()
-	p.CheckA11y(t)
+	if a11y {
+		p.CheckA11y(t)
+	}
 	p.CheckReflow(t, width)
 	if m := machineText.FindString(p.Text(t, "main")); m != "" {
 		t.Errorf("%s (%d px): machine text %q on the page", p.Location(t), width, m)

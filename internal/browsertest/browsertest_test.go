@@ -170,6 +170,20 @@ func TestHarness(t *testing.T) {
 		if len(rec.errors) != 1 {
 			t.Errorf("Visit of a bad page reported %d errors, want 1", len(rec.errors))
 		}
+
+		// CheckEverywhere runs axe-core once per layout band: at 1280 and
+		// 390 px, not again at 320 (the same band as 390).
+		rec = &errRecorder{TB: t}
+		p.CheckEverywhere(rec, "bad", srv.URL+"/bad")
+		axe := 0
+		for _, e := range rec.errors {
+			if strings.Contains(e, "image-alt") {
+				axe++
+			}
+		}
+		if axe != 2 {
+			t.Errorf("CheckEverywhere at %v reported axe-core's findings %d times, want 2 (1280 and 390 px):\n%s", Widths, axe, strings.Join(rec.errors, "\n"))
+		}
 	})
 
 	t.Run("form submission, status and screenshot", func(t *testing.T) {
