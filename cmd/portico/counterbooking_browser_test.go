@@ -140,9 +140,13 @@ func TestBrowserCounterBooking(t *testing.T) {
 			t.Error("a booked case warns of a failed plug-in call")
 		}
 		p.CheckEverywhere(t, "plugin-failed-staff", base+"/console/cases/"+refused+"?lang=en")
-		has(t, p, "#plugin-failed", "A plug-in call failed", "The counter-booking plug-in (book-slot) gave no usable answer")
+		// The failed call, with what went wrong and a way to try again.
+		has(t, p, "#plugin-calls", "Calls to plug-ins", "(book-slot) gave no usable answer after", "try it again, or act on this case yourself")
+		if n, err := chromedp.Run(p.Context(), chromedp.Evaluate[int](`document.querySelectorAll('#plugin-calls button[id$="-retry"]').length`)); err != nil || n != 1 {
+			t.Errorf("retry buttons on the failed call: %d (%v), want 1", n, err)
+		}
 		p.CheckEverywhere(t, "plugin-failed-staff-es", base+"/console/cases/"+refused+"?lang=es")
-		has(t, p, "#plugin-failed", "counter-booking", "book-slot")
+		has(t, p, "#plugin-calls", "book-slot")
 	})
 }
 

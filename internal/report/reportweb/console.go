@@ -52,6 +52,26 @@ func (h *handlers) consoleList(w http.ResponseWriter, r *http.Request) {
 	if status != "" && status != report.StatusOpen && status != report.StatusClosed {
 		status = ""
 	}
+	agencies := by.Agencies()
+	if len(agencies) == 0 && by.PlatformAdmin {
+		// A platform administrator holds no agency role: they may read
+		// every agency's reports, so they choose among the agencies that
+		// take reports (the first by default).
+		svcs, err := h.svc.Services(r.Context(), "")
+		if err != nil {
+			h.web.Error(w, r, err)
+			return
+		}
+		for _, sv := range report.Offered(svcs) {
+			if !slices.Contains(agencies, sv.Agency) {
+				agencies = append(agencies, sv.Agency)
+			}
+		}
+		slices.Sort(agencies)
+		if agency == "" && len(agencies) > 0 {
+			agency = agencies[0]
+		}
+	}
 	if agency == "" {
 		h.web.ErrorPage(w, r, http.StatusNotFound)
 		return
@@ -61,7 +81,7 @@ func (h *handlers) consoleList(w http.ResponseWriter, r *http.Request) {
 		h.web.Error(w, r, err)
 		return
 	}
-	v := listView{Agency: agency, Agencies: by.Agencies(), Status: status, Requests: rs, Lang: lang(r)}
+	v := listView{Agency: agency, Agencies: agencies, Status: status, Requests: rs, Lang: lang(r)}
 	if len(rs) == report.StaffPageSize {
 		v.Older = rs[len(rs)-1].Number
 	}
