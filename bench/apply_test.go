@@ -65,7 +65,7 @@ func newApplyEnv(b *testing.B, d storage.Dialect) *applyEnv {
 		b.Fatal(err)
 	}
 	svc, err := application.New(application.Config{DB: db, Audit: log, Clock: clock, Services: cat, Cases: cases, Files: files,
-		Jobs: ins, Registry: jobs.NewRegistry(), Mailer: noAppMail{}, Contacts: noAppContacts{}})
+		Jobs: ins, Registry: jobs.NewRegistry(), Mailer: noAppMail{}, Contacts: noAppContacts{}, Agencies: ten})
 	if err != nil {
 		b.Fatal(err)
 	}

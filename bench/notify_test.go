@@ -69,7 +69,7 @@ func startNotifyAppOn(b *testing.B, dbURL, smtpURL string, work bool, workers in
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{Migrate: true, Work: work})
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{Migrate: true, Work: work, Listen: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -75,8 +75,8 @@ home page, traces on (OTLP) vs off|^BenchmarkHomePageTraced/server=portico-trace
 home page, traces off vs bare|^BenchmarkHomePageTraced/server=portico-traces-off$|^BenchmarkHomePageTraced/server=bare-net-http$|req/s|>= 0.25x
 lookup page|^BenchmarkLookupPage/server=portico$|^BenchmarkLookupPage/server=bare-net-http$|req/s|
 /healthz|^BenchmarkHealthz/server=portico$|^BenchmarkHealthz/server=bare-net-http$|req/s|
-signed-in dashboard, others' messages vs none|^BenchmarkSignedInDashboard/others=[1-9][0-9]*/inbox-index=00016$|^BenchmarkSignedInDashboard/others=0$|req/s|
-Notify sends accepted|^BenchmarkNotifyAPISend/server=portico$|^BenchmarkNotifyAPISend/server=bare-net-http$|req/s|>= 3,500/s
+signed-in dashboard, messages of others vs none|^BenchmarkSignedInDashboard/others=[1-9][0-9]*/inbox-index=00016$|^BenchmarkSignedInDashboard/others=0$|req/s|
+Notify sends accepted (sqlite)|^BenchmarkNotifyAPISend/db=sqlite/server=portico$|^BenchmarkNotifyAPISend/db=sqlite/server=bare-net-http$|req/s|>= 3,500/s
 emails into SMTP (10 workers)|^BenchmarkEmailDelivery/sender=portico-jobs-10$|^BenchmarkEmailDelivery/sender=bare-go-mail$|emails/s|1M in 10 min (1,667/s)
 OIDC client-credential grants (sqlite) vs Keycloak/vCPU|^BenchmarkOIDCClientCredentials/db=sqlite$|KEYCLOAK|req/s|>= 5,000/s
 submissions vs raw insert (sqlite)|^BenchmarkSubmit/engine=sqlite/op=submit$|^BenchmarkSubmit/engine=sqlite/op=raw-insert$|ops/s|
@@ -119,6 +119,6 @@ END {
 		else { b = pick(f[3], f[4]); bl = (b == "" ? "-" : sprintf("%.0f %s", b, f[4])) }
 		pt = (p == "" ? "not run" : sprintf("%.0f %s", p, f[4]))
 		ratio = (p != "" && b != "" && b > 0) ? sprintf("%.2fx", p / b) : "-"
-		printf "| %s | %s | %s | %s | %s |\n", f[1], pt, bl, ratio, (f[6] == "" ? "-" : f[6])
+		printf "| %s | %s | %s | %s | %s |\n", f[1], pt, bl, ratio, (f[5] == "" ? "-" : f[5])
 	}
 }' "$OUT"
