@@ -50,7 +50,7 @@ go build -o "$work/load" ./bench/load
 wait_url() {
 	local file=$1 pattern=$2 url i
 	for i in $(seq 1 300); do
-		url=$(sed -n "s|.*${pattern} \(http://[0-9.:]*\).*|\1|p" "$file" | head -n1)
+		url=$(sed -n "s|.*${pattern} \(http://[a-z0-9.:]*\).*|\1|p" "$file" | head -n1)
 		if [[ -n $url ]]; then
 			echo "$url"
 			return 0
