@@ -156,6 +156,13 @@ func TestBrowserFrontDoor(t *testing.T) {
 				t.Errorf("licence found %v, license found %v", uk, us)
 			}
 			p.CheckEverywhere(t, "frontdoor-search-licence-"+lang, base+"/services?q=licence&lang="+lang, 1280, 390)
+			// A search that matches a report-a-problem form shows it above
+			// the catalog's services.
+			report := map[string]string{"en": "pothole", "es": "bache"}[lang]
+			p.CheckEverywhere(t, "frontdoor-search-report-"+lang, base+"/services?q="+report+"&lang="+lang, 1280, 390)
+			if got, want := p.Text(t, "#reports-heading"), map[string]string{"en": "Report a problem to your city or county", "es": "Reporte un problema a su ciudad o condado"}[lang]; got != want {
+				t.Errorf("report forms heading %q, want %q", got, want)
+			}
 		})
 	}
 
