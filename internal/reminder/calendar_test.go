@@ -42,19 +42,7 @@ func TestCalendarGolden(t *testing.T) {
 	for _, lang := range []string{"en", "es"} {
 		t.Run(lang, func(t *testing.T) {
 			got := reminder.RenderCalendar(calendarObligations(), reminder.CalendarOptions{Lang: lang, BaseURL: "https://portico.example.gov", SendHour: 9})
-			path := filepath.Join("testdata", "feed."+lang+".ics")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/reminder -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("calendar differs from %s (go test ./internal/reminder -update, then review the diff):\n%s", path, got)
-			}
+			matchGolden(t, filepath.Join("testdata", "feed."+lang+".ics"), got)
 			for i, line := range strings.Split(strings.TrimSuffix(string(got), "\r\n"), "\r\n") {
 				if len(line) > 75 {
 					t.Errorf("line %d is %d octets: %q", i+1, len(line), line)
@@ -165,19 +153,7 @@ func TestCalendarAmountGolden(t *testing.T) {
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
 			got := reminder.RenderCalendar(obs, reminder.CalendarOptions{Lang: tc.lang, BaseURL: "https://portico.example.gov", SendHour: 9, Counters: counters})
-			path := filepath.Join("testdata", "feed-amount."+tc.lang+".ics")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/reminder -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("calendar differs from %s (go test ./internal/reminder -update, then review the diff):\n%s", path, got)
-			}
+			matchGolden(t, filepath.Join("testdata", "feed-amount."+tc.lang+".ics"), got)
 			cal, err := ics.ParseCalendar(bytes.NewReader(got))
 			if err != nil {
 				t.Fatal(err)
@@ -217,19 +193,7 @@ func TestCalendarAppointment(t *testing.T) {
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
 			got := reminder.RenderCalendar(calendarObligations()[:1], reminder.CalendarOptions{Lang: tc.lang, BaseURL: "https://portico.example.gov", SendHour: 9, Appointments: appts})
-			path := filepath.Join("testdata", "feed-appointment."+tc.lang+".ics")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/reminder -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("calendar differs from %s (go test ./internal/reminder -update, then review the diff):\n%s", path, got)
-			}
+			matchGolden(t, filepath.Join("testdata", "feed-appointment."+tc.lang+".ics"), got)
 			cal, err := ics.ParseCalendar(bytes.NewReader(got))
 			if err != nil {
 				t.Fatal(err)
@@ -262,5 +226,23 @@ func TestCalendarAppointment(t *testing.T) {
 				t.Errorf("%d alarms, want a day and two hours before", n)
 			}
 		})
+	}
+}
+
+// matchGolden compares a rendered calendar with its golden file (written
+// with -update), byte for byte: CRLF line ends and folding included.
+func matchGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/reminder -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("calendar differs from %s (go test ./internal/reminder -update, then review the diff):\n%s", path, got)
 	}
 }
