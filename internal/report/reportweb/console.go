@@ -28,12 +28,15 @@ func agencyOf(r *http.Request, by platform.Actor) string {
 // listView is /console/reports.
 type listView struct {
 	Agency   string
-	Agencies []string
+	Agencies []agencyLink // the agencies the reader may choose among, when more than one
 	Status   string
 	Requests []report.Request
 	Older    int64
 	Lang     string
 }
+
+// agencyLink names an agency the report console can show.
+type agencyLink struct{ ID, Name string }
 
 func (h *handlers) consoleList(w http.ResponseWriter, r *http.Request) {
 	by := platform.ActorFrom(r.Context())
@@ -81,7 +84,17 @@ func (h *handlers) consoleList(w http.ResponseWriter, r *http.Request) {
 		h.web.Error(w, r, err)
 		return
 	}
-	v := listView{Agency: agency, Agencies: agencies, Status: status, Requests: rs, Lang: lang(r)}
+	var links []agencyLink
+	if len(agencies) > 1 {
+		for _, id := range agencies {
+			name, err := h.svc.AgencyName(r.Context(), id, lang(r))
+			if err != nil || name == "" {
+				name = id
+			}
+			links = append(links, agencyLink{ID: id, Name: name})
+		}
+	}
+	v := listView{Agency: agency, Agencies: links, Status: status, Requests: rs, Lang: lang(r)}
 	if len(rs) == report.StaffPageSize {
 		v.Older = rs[len(rs)-1].Number
 	}
