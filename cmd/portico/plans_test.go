@@ -138,7 +138,7 @@ var notPersonalPages = map[string]string{
 	"GET /oauth/consent":                        "reads the auth request by primary key",
 	"GET /oauth/logout":                         "reads by primary key",
 	"GET /api/openapi.json":                     "generated once, no database",
-	"GET /calendar/{file}":                      "the feed is read by its unique token hash, then the person's obligations as on Coming up",
+	"GET /calendar/{file}":                      "the feed is read by its unique token hash, then the person's obligations as on Coming up, and their cases (casework ForAccount, by account_id) with the recorded values of those whose service books appointments (case_records by case_id): the person's own rows",
 	"GET /services/{id}/apply":                  "goes to the person's draft (read by account and service) or starts one; no listing",
 	"GET /console/cases":                        "the staff queue lists an agency's open cases by design (paged; index cases_queue); it grows with the agency's open work, not with citizens' history",
 	"GET /api/v1/cases":                         "agency systems' case list, scoped to the agency (staff tokens)",
