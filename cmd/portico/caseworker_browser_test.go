@@ -29,7 +29,7 @@ func TestBrowserCaseworker(t *testing.T) {
 	dog := demoCase(t, a, "ana.citizen@example.com", "adams-dog-licence")
 	overdue := demoCase(t, a, "beto.ciudadano@example.com", "vehicle-registration-renewal")
 	renewed := demoCase(t, a, "ana.citizen@example.com", "vehicle-registration-renewal")
-	used := map[string]bool{}
+	used := totpSteps{}
 	signOut := func(p *browsertest.Page) {
 		p.Run(t, chromedp.EmulateViewport(1280, 900))
 		p.Visit(t, base+"/")

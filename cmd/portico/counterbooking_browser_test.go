@@ -25,7 +25,7 @@ import (
 func TestBrowserCounterBooking(t *testing.T) {
 	b := browsertest.New(t)
 	base, a := startDemoApp(t, t.TempDir())
-	used := map[string]bool{}
+	used := totpSteps{}
 	day := nextWeekday(t) // YYYY-MM-DD
 	has := func(t *testing.T, p *browsertest.Page, selector string, want ...string) {
 		t.Helper()

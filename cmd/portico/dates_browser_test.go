@@ -60,7 +60,7 @@ func TestBrowserDates(t *testing.T) {
 			born: "27 de marzo de 2021", expires: "1 de marzo de 2029", yes: "Sí", fee: "$15.00", // Baker's flat fee
 			order: []string{"Nombre del perro", "Sexo", "¿Esterilizado?", "Fecha de nacimiento"}, dob: "30 de septiembre de 1975", dobYear: "1975"},
 	}
-	usedTOTP := map[string]bool{}
+	usedTOTP := totpSteps{}
 	var adamsCase string
 	for _, j := range journeys {
 		t.Run(j.lang, func(t *testing.T) {

@@ -24,7 +24,7 @@ func TestBrowserFinanceConsole(t *testing.T) {
 		t.Fatalf("the demo's paid clerk payment: %+v %v", listed, err)
 	}
 	paid := listed.Payments[0].ID
-	used := map[string]bool{}
+	used := totpSteps{}
 	t.Run("finance", func(t *testing.T) {
 		p := b.Page(t)
 		signInBrowser(t, p, base, "fay.clerk-finance@example.gov", "en", true, used)

@@ -166,7 +166,7 @@ func TestBrowserFrontDoor(t *testing.T) {
 		})
 	}
 
-	used := map[string]bool{}
+	used := totpSteps{}
 	for _, who := range []struct{ name, email, lang string }{
 		{"citizen-en", "ana.citizen@example.com", "en"},
 		{"citizen-es", "beto.ciudadano@example.com", "es"},

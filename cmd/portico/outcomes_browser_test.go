@@ -15,7 +15,7 @@ import (
 func TestBrowserOutcomes(t *testing.T) {
 	b := browsertest.New(t)
 	base, _ := startDemoApp(t, t.TempDir())
-	used := map[string]bool{}
+	used := totpSteps{}
 	t.Run("public", func(t *testing.T) {
 		p := b.Page(t)
 		for _, lang := range []string{"en", "es"} {

@@ -38,7 +38,7 @@ func TestBrowserPay(t *testing.T) {
 	base, a := startDemoApp(t, t.TempDir())
 	ctx := context.Background()
 	p := b.Page(t)
-	signInBrowser(t, p, base, "ana.citizen@example.com", "en", false, map[string]bool{})
+	signInBrowser(t, p, base, "ana.citizen@example.com", "en", false, totpSteps{})
 	shots := os.Getenv("PORTICO_SCREENSHOTS")
 
 	// The receipt email is in the language Ana reads messages in

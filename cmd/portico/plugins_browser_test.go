@@ -53,7 +53,7 @@ func TestBrowserPluginCatalogue(t *testing.T) {
 	if _, err := a.Gateway.Call(ctx, op, find); platform.ErrorCode(err) != platform.CodeForbidden {
 		t.Fatalf("a call for an agency that has not enabled the plug-in: %v", err)
 	}
-	used := map[string]bool{}
+	used := totpSteps{}
 	has := func(p *browsertest.Page, selector string, want ...string) {
 		t.Helper()
 		// Tags are upper case on screen (USWDS): compare without case.

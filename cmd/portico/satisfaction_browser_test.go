@@ -62,7 +62,7 @@ func TestBrowserSatisfaction(t *testing.T) {
 	}
 	// The clerk reads the comments.
 	p := b.Page(t)
-	signInBrowser(t, p, base, "eli.clerk@example.gov", "en", true, map[string]bool{})
+	signInBrowser(t, p, base, "eli.clerk@example.gov", "en", true, totpSteps{})
 	for _, lang := range []string{"en", "es"} {
 		p.CheckEverywhere(t, "satisfaction-comments-"+lang, base+"/console/satisfaction/adams-dog-licence?lang="+lang, 1280, 390)
 		if s := p.Text(t, "main"); !strings.Contains(s, words["en"].comment) || !strings.Contains(s, words["es"].comment) {

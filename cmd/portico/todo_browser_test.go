@@ -38,7 +38,7 @@ func TestBrowserToDo(t *testing.T) {
 	}
 	const anaEmail = "ana.citizen@example.com"
 	p := b.Page(t)
-	signInBrowser(t, p, base, anaEmail, "en", false, map[string]bool{})
+	signInBrowser(t, p, base, anaEmail, "en", false, totpSteps{})
 	ana := signInClient(t, base, anaEmail, false)
 	chicago, err := time.LoadLocation("America/Chicago")
 	if err != nil {
@@ -237,7 +237,7 @@ func TestBrowserDashboardPages(t *testing.T) {
 		}
 	}
 	p := b.Page(t)
-	signInBrowser(t, p, base, anaEmail, "en", false, map[string]bool{})
+	signInBrowser(t, p, base, anaEmail, "en", false, totpSteps{})
 	for _, lang := range []string{"en", "es"} {
 		t.Run(lang, func(t *testing.T) {
 			home := base + "/dashboard?lang=" + lang

@@ -41,7 +41,7 @@ func TestBrowserWebhookDeliveries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	usedTOTP := map[string]bool{}
+	usedTOTP := totpSteps{}
 	for i, j := range []struct{ lang, email, replayed, status string }{
 		{"en", "dana.dmv-admin@example.gov", "1 delivery was queued again.", "Dead letter"},
 		{"es", "pat.admin@example.gov", "Se volvió a poner en cola 1 entrega.", "Entrega fallida"},
