@@ -47,7 +47,7 @@ func newApplyEnv(b *testing.B, d storage.Dialect) *applyEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := demo.SeedServices(ctx, cat); err != nil {
+	if _, err := demo.SeedExamples(ctx, cat); err != nil {
 		b.Fatal(err)
 	}
 	bus := events.NewBus(clock)

@@ -131,11 +131,11 @@ func TestApplyBrowserJourney(t *testing.T) {
 			caseID := strings.SplitN(strings.SplitN(p.Location(t), "/apply/", 2)[1], "/", 2)[0]
 			workCase(t, base, lang, p, signInClient(t, base, people[lang], false), eli, fay, caseID, ref)
 			// Another draft, deleted from the dashboard after confirming.
-			p.Visit(t, base+"/services/springfield-pothole")
+			p.Visit(t, base+"/services/adams-birth-certificate")
 			p.CheckA11y(t)
 			p.Run(t,
-				chromedp.Click(chromedp.CSS(`form[action="/services/springfield-pothole/apply"] button`)),
-				chromedp.WaitVisible(chromedp.CSS("#f-location")),
+				chromedp.Click(chromedp.CSS(`form[action="/services/adams-birth-certificate/apply"] button`)),
+				chromedp.WaitVisible(chromedp.CSS("#f-name")),
 			)
 			p.CheckA11y(t)
 			p.Visit(t, base+"/dashboard")

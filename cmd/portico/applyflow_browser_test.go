@@ -27,7 +27,12 @@ import (
 // is checked with CheckEverywhere (axe, reflow at 1280/390/320 px,
 // machine text).
 func TestBrowserApplyFlow(t *testing.T) {
-	base, _ := startDemoApp(t, t.TempDir())
+	base, a := startDemoApp(t, t.TempDir())
+	// The pothole report manifest, an example the demo leaves out
+	// (demo.NotInDemo): the one service of kind report.
+	if _, err := demo.SeedExamples(context.Background(), a.Catalog); err != nil {
+		t.Fatal(err)
+	}
 	type person struct {
 		email, own, other, otherReason string
 		words                          map[string]string

@@ -192,7 +192,7 @@ func TestAuthorizationTable(t *testing.T) {
 
 	// A second draft of Beto's, the object of the withdrawal route (the
 	// first is still needed by the routes after it).
-	other, err := a.Applications.Start(ctx, application.Applicant{AccountID: beto.ID}, "springfield-pothole")
+	other, err := a.Applications.Start(ctx, application.Applicant{AccountID: beto.ID}, "adams-birth-certificate")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,8 +532,8 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /api/v1/obligations", "POST", "/api/v1/obligations", nil, bearerOnly},
 		// Applying (internal/application/applyweb): a draft is its owner's
 		// alone; anyone else gets not-found.
-		{"GET /services/{id}/apply", "GET", "/services/springfield-pothole/apply", nil, signedIn},
-		{"POST /services/{id}/apply", "POST", "/services/springfield-pothole/apply", nil, signedIn},
+		{"GET /services/{id}/apply", "GET", "/services/adams-birth-certificate/apply", nil, signedIn},
+		{"POST /services/{id}/apply", "POST", "/services/adams-birth-certificate/apply", nil, signedIn},
 		{"GET /dashboard", "GET", "/dashboard", nil, signedIn},
 		{"GET /apply/{app}", "GET", "/apply/" + draft.ID, nil, ownerOnly},
 		{"GET /apply/{app}/pages/{page}", "GET", "/apply/" + draft.ID + "/pages/you", nil, ownerOnly},

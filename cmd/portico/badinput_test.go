@@ -111,7 +111,7 @@ func walkBadInput(t *testing.T, d storage.Dialect) {
 		t.Fatal(err)
 	}
 	// A second draft for the withdrawal route, which needs no form to act.
-	other, err := a.Applications.Start(ctx, application.Applicant{AccountID: beto.ID}, "springfield-pothole")
+	other, err := a.Applications.Start(ctx, application.Applicant{AccountID: beto.ID}, "adams-birth-certificate")
 	if err != nil {
 		t.Fatal(err)
 	}

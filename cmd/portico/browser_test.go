@@ -38,7 +38,7 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Run("pages/"+lang, func(t *testing.T) {
 			p := b.Page(t)
 			for _, path := range []string{"/", "/government", "/government/lookup?zip=70101", "/government/lookup?zip=70290", "/government/lookup?zip=12345",
-				"/services", "/services?category=animals&agency=adams-clerk", "/services/adams-dog-licence", "/services/springfield-business-licence", "/services/springfield-pothole"} {
+				"/services", "/services?category=animals&agency=adams-clerk", "/services/adams-dog-licence", "/services/springfield-business-licence", "/services/adams-voter-registration"} {
 				sep := "?"
 				if strings.Contains(path, "?") {
 					sep = "&"

@@ -53,7 +53,7 @@ func TestBrowserCaseworker(t *testing.T) {
 		p.Visit(t, base+"/console?lang=en")
 		has(p, `header nav a[href="/console"]`, "Console")
 		has(p, "main h2", "Adams County Clerk")
-		has(p, "main", "1 open case", "0 cases past their time limit", "Get a dog license", "Submitted", "Recent activity",
+		has(p, "main", "2 open cases", "0 cases past their time limit", "Get a dog license", "Submitted", "Register to vote or update your registration", "Received", "Recent activity",
 			dog.Reference, "Eli Clerk (Caseworker)")
 		p.CheckEverywhere(t, "caseworker-queue", base+"/console/cases?lang=en")
 		has(p, "main table", dog.Reference)

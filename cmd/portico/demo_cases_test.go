@@ -25,7 +25,7 @@ func TestDemoSeedsCases(t *testing.T) {
 	want := []seen{
 		{"ana.citizen@example.com", "adams-dog-licence", "submitted", false, true},
 		{"beto.ciudadano@example.com", "vehicle-registration-renewal", "submitted", true, true},
-		{"ana.citizen@example.com", "springfield-pothole", "reported", false, false},
+		{"ana.citizen@example.com", "adams-voter-registration", "received", false, false},
 		{"ana.citizen@example.com", "vehicle-registration-renewal", "renewed", false, true},
 	}
 	if len(want) != len(demo.Cases) {

@@ -14,6 +14,7 @@ import (
 	"github.com/portico-gov/portico/internal/api"
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/config"
+	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/events"
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/platform"
@@ -52,6 +53,11 @@ func TestEventsAPIWithRealTokens(t *testing.T) {
 	}
 	t.Cleanup(func() { a.Stop(context.Background()) })
 	if err := seedDemo(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	// The pothole report manifest: an example the demo leaves out
+	// (demo.NotInDemo), here a case at a second agency.
+	if _, err := demo.SeedExamples(ctx, a.Catalog); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Start(ctx); err != nil {

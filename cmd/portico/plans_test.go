@@ -237,6 +237,11 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	if err := seedDemo(ctx, a); err != nil {
 		t.Fatal(err)
 	}
+	// The pothole report manifest: an example the demo leaves out
+	// (demo.NotInDemo), here a case at a second agency.
+	if _, err := demo.SeedExamples(ctx, a.Catalog); err != nil {
+		t.Fatal(err)
+	}
 
 	// Beto's own rows: a case, an inbox message, a draft with a file, his
 	// demo obligations, a grant to an agency's app.

@@ -73,7 +73,7 @@ func newRig(t *testing.T) (*rig, map[string]string) {
 	if _, err := demo.SeedPlugins(ctx, a.Plugins, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := demo.SeedServices(ctx, a.Catalog); err != nil {
+	if _, err := demo.SeedExamples(ctx, a.Catalog); err != nil {
 		t.Fatal(err)
 	}
 	ids := map[string]string{}

@@ -37,7 +37,7 @@ func seedCatalog(t *testing.T, db *storage.DB, n int) *catalog.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := demo.SeedServices(ctx, cat); err != nil {
+	if _, err := demo.SeedExamples(ctx, cat); err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {

@@ -55,7 +55,8 @@ type DemoStep struct {
 //     waiting for its fee (Fay Finance records it at the counter);
 //   - Beto's vehicle registration renewal at the DMV, taken by Casey
 //     Caseworker and past its two-day time limit;
-//   - Ana's pothole report at Springfield Public Works, just in;
+//   - Ana's voter registration at the Adams County Clerk after a move,
+//     just in;
 //   - Ana's vehicle registration renewal at the DMV, paid at the counter
 //     (receipt number recorded by Dana Administrator) and renewed by Casey.
 var Cases = []DemoCase{
@@ -82,10 +83,11 @@ var Cases = []DemoCase{
 			{By: "casey.dmv@example.gov", After: 26*time.Hour + 10*time.Minute,
 				Note: "The insurer's lookup does not find policy SL-558120. Called Seguros del Lago; waiting for them to call back."},
 		}},
-	{Email: "ana.citizen@example.com", Service: "springfield-pothole", Ago: 5 * time.Hour,
+	{Email: "ana.citizen@example.com", Service: "adams-voter-registration", Ago: 5 * time.Hour,
 		Pages: []DemoPage{
-			{ID: "where", Form: url.Values{"location": {"Oak Avenue at 3rd Street, eastbound lane"}, "size": {"large"},
-				"details": {"Deep enough to damage a tire. Cars swerve into the next lane to avoid it."}}},
+			{ID: "voter", Form: url.Values{"reason": {"moved"}, "citizen": {"yes"},
+				"address-street": {"418 Oak Avenue, Springfield"}, "address-zip": {"70114"},
+				"previous_address": {"22 Birch Lane, Lakeside"}}},
 		}},
 	{Email: "ana.citizen@example.com", Service: "vehicle-registration-renewal", Ago: 10 * 24 * time.Hour,
 		Pages: []DemoPage{

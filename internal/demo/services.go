@@ -14,12 +14,33 @@ import (
 // Featured are the services the demo's home page lists until people have
 // submitted applications to rank services by: common errands at every
 // level of government.
-var Featured = []string{"vehicle-registration-renewal", "adams-property-tax", "dmv-change-of-address", "adams-dog-licence", "springfield-pothole", "fishing-licence"}
+var Featured = []string{"vehicle-registration-renewal", "adams-property-tax", "dmv-change-of-address", "adams-dog-licence", "adams-voter-registration", "fishing-licence"}
 
-// SeedServices publishes the example services (examples/services) that are
-// not in the catalog yet, each for the agency its manifest names. It
-// returns how many it published.
+// NotInDemo are the example manifests the demo does not publish, with
+// why. They stay examples for service authors (and fixtures for tests,
+// through SeedExamples).
+var NotInDemo = map[string]string{
+	// Springfield takes pothole reports through its report-a-problem
+	// form (/report/pothole, Open311): with the manifest published too,
+	// a person searching "pothole" found two ways to do one thing.
+	"report-a-pothole.yaml": "a report-a-problem service (demo/reports.go) takes pothole reports",
+}
+
+// SeedServices publishes the demo's services: the example services
+// (examples/services) but those in NotInDemo, that are not in the catalog
+// yet, each for the agency its manifest names. It returns how many it
+// published.
 func SeedServices(ctx context.Context, cat *catalog.Service) (int, error) {
+	return seed(ctx, cat, NotInDemo)
+}
+
+// SeedExamples publishes every example service, as SeedServices does:
+// for tests that use an example the demo leaves out.
+func SeedExamples(ctx context.Context, cat *catalog.Service) (int, error) {
+	return seed(ctx, cat, nil)
+}
+
+func seed(ctx context.Context, cat *catalog.Service, skip map[string]string) (int, error) {
 	ctx = platform.WithActor(ctx, platform.Actor{Kind: platform.ActorSystem, ID: "demo-seed"})
 	files, err := services.All()
 	if err != nil {
@@ -27,6 +48,9 @@ func SeedServices(ctx context.Context, cat *catalog.Service) (int, error) {
 	}
 	published := 0
 	for _, f := range files {
+		if _, ok := skip[f.Name]; ok {
+			continue
+		}
 		src := f.Src
 		if !cat.ChecksPlugins() {
 			// A catalog without the plug-in registry (a single block's

@@ -53,7 +53,7 @@ func newPortal(t *testing.T, db *storage.DB) (http.Handler, *catalog.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := demo.SeedServices(context.Background(), cat); err != nil {
+	if _, err := demo.SeedExamples(context.Background(), cat); err != nil {
 		t.Fatal(err)
 	}
 	if err := portal.Register(s, portal.Options{Tenancy: ten, Catalog: cat, Clock: clock, Featured: demo.Featured}); err != nil {

@@ -71,7 +71,7 @@ func startAppOn(t *testing.T, d storage.Dialect) (*app.App, string) {
 	if _, err := demo.SeedPlugins(seed, a.Plugins, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := demo.SeedServices(seed, a.Catalog); err != nil {
+	if _, err := demo.SeedExamples(seed, a.Catalog); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Web)

@@ -75,7 +75,7 @@ func newSite(t *testing.T, db *storage.DB) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := demo.SeedServices(ctx, cat); err != nil {
+	if _, err := demo.SeedExamples(ctx, cat); err != nil {
 		t.Fatal(err)
 	}
 	msgs, _ := i18n.Load()

@@ -60,7 +60,7 @@ func startApp(t *testing.T, d storage.Dialect) (*app.App, *platform.FakeClock, s
 	if _, err := demo.SeedPlugins(seed, a.Plugins, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := demo.SeedServices(seed, a.Catalog); err != nil {
+	if _, err := demo.SeedExamples(seed, a.Catalog); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Web)
