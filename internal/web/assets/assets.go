@@ -32,8 +32,8 @@ import "embed"
 
 //go:generate go run ./gen
 
-// FS contains uswds/, portico.css and portico.js, and their .br and .gz
+// FS contains uswds/, portico.css, portico.js and report.js, and their .br and .gz
 // copies.
 //
-//go:embed uswds portico.*
+//go:embed uswds portico.* report.*
 var FS embed.FS
