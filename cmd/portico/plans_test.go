@@ -156,8 +156,8 @@ var notPersonalPages = map[string]string{
 	"GET /apply/{app}/files/{file}":             "one file by primary key and application",
 	"GET /console/cases/{id}/files/{file}/view": "staff view of one file by primary key",
 	// Report a problem (internal/report): no signed-in person's rows.
-	"GET /report":                                  "public: the report-a-problem services, a small table",
-	"GET /report/{slug}":                           "public form: one service from a small table",
+	"GET /report":        "public: the report-a-problem services, a small table",
+	"GET /report/{slug}": "public form: one service from a small table",
 	"GET /report/follow/{token}/photos/{photo}":    "one photo by primary key and report",
 	"GET /console/reports/{number}/photos/{photo}": "one photo by primary key and report",
 	"GET /console/open311/keys":                    "an agency's Open311 API keys: a small table",
