@@ -130,6 +130,10 @@ func seedDemo(ctx context.Context, a *app.App) error {
 		return err
 	}
 	services += reportServices
+	reports, err := demo.SeedReports(ctx, a.Reports)
+	if err != nil {
+		return err
+	}
 	progress(ctx, "Seeding the demo: reminders…")
 	obligations, err := demo.SeedObligations(ctx, a.DB, a.Identity, a.Reminders)
 	if err != nil {
@@ -154,9 +158,9 @@ func seedDemo(ctx context.Context, a *app.App) error {
 	if err != nil {
 		return err
 	}
-	if res.Jurisdictions+res.Agencies+people+services+obligations+opened+plugins+paid > 0 {
+	if res.Jurisdictions+res.Agencies+people+services+obligations+opened+plugins+paid+reports > 0 {
 		a.Logger.Info("demo seeded", "jurisdictions", res.Jurisdictions, "agencies", res.Agencies, "people", people, "services", services,
-			"obligations", obligations, "cases", opened, "plugins", plugins, "payments", paid)
+			"obligations", obligations, "cases", opened, "plugins", plugins, "payments", paid, "reports", reports)
 	}
 	return nil
 }

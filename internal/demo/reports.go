@@ -2,6 +2,8 @@ package demo
 
 import (
 	"context"
+	"fmt"
+	"maps"
 
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/report"
@@ -99,4 +101,47 @@ func SeedReportServices(ctx context.Context, r ReportDefiner) (int, error) {
 		}
 	}
 	return len(ReportServices), nil
+}
+
+// ReportTaker is what seeding reports needs of the report block.
+type ReportTaker interface {
+	Search(ctx context.Context, q report.Query) ([]report.Request, error)
+	Submit(ctx context.Context, in report.NewReport, photos []report.Photo, via report.Via) (report.Receipt, error)
+}
+
+// Reports are the demo's reported problems, so the report console, the
+// reports nearby and Open311's request list have something to show: Ana's
+// pothole (she follows it by email, without signing in), a streetlight
+// someone reported without leaving an address, and graffiti in Lakeside.
+var Reports = []report.NewReport{
+	{ServiceCode: "pothole", Lat: ptr(39.7990), Long: ptr(-89.6440), Address: "Oak Avenue at 3rd Street", Zip: "70114",
+		Attributes:  map[string][]string{"SIZE": {"large"}, "WHERE": {"lane"}},
+		Description: "Deep enough to damage a tire. Cars swerve into the next lane to avoid it.",
+		Email:       "ana.citizen@example.com", FirstName: "Ana", LastName: "Citizen", Lang: "en"},
+	{ServiceCode: "streetlight", Lat: ptr(39.7817), Long: ptr(-89.6501), Address: "100 Main Street", Zip: "70102",
+		Attributes: map[string][]string{"PROBLEM": {"out"}}, Lang: "en"},
+	{ServiceCode: "graffiti", Lat: ptr(42.0410), Long: ptr(-88.0420), Address: "Lakeside Park, the boathouse wall", Zip: "60010",
+		Attributes: map[string][]string{"OFFENSIVE": {"no"}}, Description: "Spray paint across the whole north wall.", Lang: "es"},
+}
+
+func ptr(f float64) *float64 { return &f }
+
+// SeedReports sends the demo's reports through the report block, once: it
+// sends none when the block has reports of the last 90 days. It returns
+// how many it sent.
+func SeedReports(ctx context.Context, r ReportTaker) (int, error) {
+	have, err := r.Search(ctx, report.Query{})
+	if err != nil {
+		return 0, fmt.Errorf("demo: reports: %w", err)
+	}
+	if len(have) > 0 {
+		return 0, nil
+	}
+	for _, in := range Reports {
+		in.Attributes = maps.Clone(in.Attributes)
+		if _, err := r.Submit(ctx, in, nil, report.Via{}); err != nil {
+			return 0, fmt.Errorf("demo: report %s at %s: %w", in.ServiceCode, in.Address, err)
+		}
+	}
+	return len(Reports), nil
 }
