@@ -33,6 +33,16 @@ type listView struct {
 	Requests []report.Request
 	Older    int64
 	Lang     string
+	names    map[string]string // service code → its name in Lang
+}
+
+// ServiceName is the name of the report-a-problem service code in the
+// page's language (the code itself for a service no longer defined).
+func (v listView) ServiceName(code string) string {
+	if n := v.names[code]; n != "" {
+		return n
+	}
+	return code
 }
 
 // agencyLink names an agency the report console can show.
@@ -55,16 +65,19 @@ func (h *handlers) consoleList(w http.ResponseWriter, r *http.Request) {
 	if status != "" && status != report.StatusOpen && status != report.StatusClosed {
 		status = ""
 	}
+	// Every report-a-problem service (a small table): the names of the
+	// problems in the list, and the agencies a platform administrator may
+	// choose among.
+	svcs, err := h.svc.Services(r.Context(), "")
+	if err != nil {
+		h.web.Error(w, r, err)
+		return
+	}
 	agencies := by.Agencies()
 	if len(agencies) == 0 && by.PlatformAdmin {
 		// A platform administrator holds no agency role: they may read
 		// every agency's reports, so they choose among the agencies that
 		// take reports (the first by default).
-		svcs, err := h.svc.Services(r.Context(), "")
-		if err != nil {
-			h.web.Error(w, r, err)
-			return
-		}
 		for _, sv := range report.Offered(svcs) {
 			if !slices.Contains(agencies, sv.Agency) {
 				agencies = append(agencies, sv.Agency)
@@ -94,7 +107,10 @@ func (h *handlers) consoleList(w http.ResponseWriter, r *http.Request) {
 			links = append(links, agencyLink{ID: id, Name: name})
 		}
 	}
-	v := listView{Agency: agency, Agencies: links, Status: status, Requests: rs, Lang: lang(r)}
+	v := listView{Agency: agency, Agencies: links, Status: status, Requests: rs, Lang: lang(r), names: map[string]string{}}
+	for _, sv := range svcs {
+		v.names[sv.Code] = sv.NameIn(v.Lang)
+	}
 	if len(rs) == report.StaffPageSize {
 		v.Older = rs[len(rs)-1].Number
 	}
