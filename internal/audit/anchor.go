@@ -98,7 +98,22 @@ type Stored struct {
 }
 
 // List reads every anchor.
+//
+// A file:// store lists a directory and then reads each entry's details:
+// an anchor being written while it lists can vanish in between (its
+// temporary file renamed into place), and the listing fails as not
+// found. That is a race with a writer, not a missing anchor, so List
+// starts again, a few times.
 func (a *Anchors) List(ctx context.Context) (Stored, error) {
+	for attempt := 1; ; attempt++ {
+		s, err := a.list(ctx)
+		if err == nil || gcerrors.Code(err) != gcerrors.NotFound || attempt == 5 || ctx.Err() != nil {
+			return s, err
+		}
+	}
+}
+
+func (a *Anchors) list(ctx context.Context) (Stored, error) {
 	var s Stored
 	it := a.bucket.List(&blob.ListOptions{Prefix: anchorPrefix})
 	for {
