@@ -152,11 +152,15 @@ func TestDatabaseRestartAnswers503(t *testing.T) {
 		{"page", "/services?q=dog", "", 200},
 		{"api", "/api/v1/services?q=dog", "", 200},
 		{"notify api", "/v2/notifications", "", 403}, // an unknown service: refused, after asking the database
+		{"payments api", "/v1/payments/none", "", 401}, // an unknown key: refused, after asking the database
 	}
 	call := func(p probe) (int, http.Header, string) {
 		req, _ := http.NewRequest("GET", base+p.path, nil)
-		if p.name == "notify api" {
+		switch p.name {
+		case "notify api":
 			req.Header.Set("Authorization", notifyToken())
+		case "payments api":
+			req.Header.Set("Authorization", "Bearer api_live_"+strings.ReplaceAll(uuid.NewString(), "-", ""))
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

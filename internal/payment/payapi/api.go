@@ -193,7 +193,15 @@ func (a *API) base(r *http.Request) string {
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, e *payError) {
-	if e.status >= 500 {
+	if e.status >= 500 && web.Status(e.cause) == http.StatusServiceUnavailable {
+		// The database is out of reach for a while (PostgreSQL
+		// restarting): nothing is wrong with the request, and the
+		// agency's system may send it again — with its Idempotency-Key,
+		// a create is not made twice.
+		a.logger.WarnContext(r.Context(), "payments API: database unavailable: answered 503", "code", e.Code, "err", e.cause, "path", r.URL.Path)
+		web.SetRetryAfter(w, e.cause)
+		e.status = http.StatusServiceUnavailable
+	} else if e.status >= 500 {
 		a.logger.ErrorContext(r.Context(), "payments API", "code", e.Code, "err", e.cause, "path", r.URL.Path)
 	}
 	writeJSON(w, e.status, e)
