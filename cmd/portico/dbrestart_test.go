@@ -151,7 +151,7 @@ func TestDatabaseRestartAnswers503(t *testing.T) {
 	probes := []probe{
 		{"page", "/services?q=dog", "", 200},
 		{"api", "/api/v1/services?q=dog", "", 200},
-		{"notify api", "/v2/notifications", "", 403}, // an unknown service: refused, after asking the database
+		{"notify api", "/v2/notifications", "", 403},   // an unknown service: refused, after asking the database
 		{"payments api", "/v1/payments/none", "", 401}, // an unknown key: refused, after asking the database
 	}
 	call := func(p probe) (int, http.Header, string) {
