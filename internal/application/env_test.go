@@ -122,7 +122,7 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := demo.SeedServices(ctx, cat); err != nil {
+	if _, err := demo.SeedExamples(ctx, cat); err != nil {
 		t.Fatal(err)
 	}
 	reg := jobs.NewRegistry()

@@ -53,7 +53,7 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := demo.SeedServices(ctx, cat); err != nil {
+		if _, err := demo.SeedExamples(ctx, cat); err != nil {
 			t.Fatal(err)
 		}
 		bus := events.NewBus(clock)

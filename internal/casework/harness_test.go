@@ -115,7 +115,7 @@ func newEnv(t testing.TB, db *storage.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := demo.SeedServices(ctx, cat); err != nil {
+	if _, err := demo.SeedExamples(ctx, cat); err != nil {
 		t.Fatal(err)
 	}
 	bus := events.NewBus(clock)
