@@ -113,7 +113,7 @@ func TestBrowserReportOnTheMap(t *testing.T) {
 			if c.keyboard {
 				// Focus the map (Tab reaches it: it is in the tab order),
 				// the first arrow puts the point in the middle, the next
-				// moves it east, Shift+arrow a smaller step north.
+				// moves it east, Shift+arrow a larger step north.
 				p.Run(t, chromedp.Focus(chromedp.CSS(`[data-map-frame]`)),
 					chromedp.KeyEvent(kb.ArrowDown))
 				lat0, long0 := coords(t, p)
