@@ -407,7 +407,7 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	// A state's reports are spread over its cities: the copies of these
 	// (graffiti in Lakeside) make Springfield's open potholes the small
 	// part of the table they are, not all of it.
-	for range 20 {
+	for range 60 {
 		glat, glong := 42.04, -88.05
 		if _, err := a.Reports.Submit(ctx, report.NewReport{ServiceCode: "graffiti", Lat: &glat, Long: &glong, Zip: "60010",
 			Attributes: map[string][]string{"OFFENSIVE": {"no"}}}, nil, report.Via{}); err != nil {

@@ -46,6 +46,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -476,25 +477,42 @@ func (p *Page) Run(t testing.TB, actions ...chromedp.Action[chromedp.Void]) {
 // the CSS selector, waiting for it to appear.
 func (p *Page) Text(t testing.TB, selector string) string {
 	t.Helper()
-	ctx, cancel := p.timeout()
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(selector)))
-	if err != nil {
-		t.Fatalf("browsertest: text of %q: %v", selector, err)
-	}
-	return s
+	return p.read(t, "text of "+strconv.Quote(selector), func() chromedp.Action[string] { return chromedp.Text(chromedp.CSS(selector)) })
 }
 
 // Value returns the current value of the form control matched by selector.
 func (p *Page) Value(t testing.TB, selector string) string {
 	t.Helper()
-	ctx, cancel := p.timeout()
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(selector)))
-	if err != nil {
-		t.Fatalf("browsertest: value of %q: %v", selector, err)
+	return p.read(t, "value of "+strconv.Quote(selector), func() chromedp.Action[string] { return chromedp.Value(chromedp.CSS(selector)) })
+}
+
+// read runs a query of the document. A query that meets a document being
+// replaced (a form's answer or a redirect arriving after the test saw the
+// new URL) finds the node it had chosen gone; it is asked again, for a few
+// seconds, before the test fails.
+func (p *Page) read(t testing.TB, what string, query func() chromedp.Action[string]) string {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := p.timeout()
+		s, err := chromedp.Run(ctx, query())
+		cancel()
+		if err == nil {
+			return s
+		}
+		if attempt < 40 && replaced(err) {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		t.Fatalf("browsertest: %s: %v", what, err)
 	}
-	return s
+}
+
+// replaced reports whether err says the document changed under a query:
+// the node chosen is gone, or the target navigated.
+func replaced(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "No node with given id found") || strings.Contains(msg, "navigated or closed") ||
+		strings.Contains(msg, "Cannot find context with specified id")
 }
 
 // Location returns the URL of the current document.
@@ -511,7 +529,7 @@ func (p *Page) Location(t testing.TB) string {
 		if err == nil {
 			return s
 		}
-		if attempt < 40 && strings.Contains(err.Error(), "navigated or closed") {
+		if attempt < 40 && replaced(err) {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
