@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,6 +72,8 @@ func startCluster(t *testing.T) *cluster {
 		"PORTICO_BUS_STREAM=SCALEOUT" + strings.ToUpper(fmt.Sprint(time.Now().UnixNano()%1e9)),
 		"PORTICO_SMTP_URL=smtp://" + c.mail.addr + "?tls=none",
 		"PORTICO_PUBLIC_URL=" + c.base,
+		// The public URL is a loopback address, which has no mail domain.
+		"PORTICO_MAIL_FROM=State of Example <no-reply@services.example.gov>",
 		"PORTICO_TRUSTED_PROXIES=127.0.0.1/32",
 		"PORTICO_NOTIFY_RATE_LIMIT=40",
 		"PORTICO_LOG_LEVEL=warn",
@@ -201,6 +204,7 @@ type load struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 	seq  atomic.Int64
+	tag  string // unique per load: its recipients are its own, not an earlier subtest's
 
 	mu        sync.Mutex
 	emails    map[string]string // recipient → notification id, acknowledged
@@ -212,7 +216,7 @@ type load struct {
 }
 
 func (c *cluster) startLoad(readers, senders, payers int) *load {
-	l := &load{c: c, stop: make(chan struct{}), emails: map[string]string{}, payments: map[string]string{}, failures: map[string]int{}}
+	l := &load{c: c, stop: make(chan struct{}), tag: strconv.FormatInt(time.Now().UnixNano(), 36), emails: map[string]string{}, payments: map[string]string{}, failures: map[string]int{}}
 	run := func(f func()) {
 		l.wg.Add(1)
 		go func() {
@@ -235,7 +239,7 @@ func (c *cluster) startLoad(readers, senders, payers int) *load {
 	}
 	for range senders {
 		run(func() {
-			to := fmt.Sprintf("person-%d@example.gov", l.seq.Add(1))
+			to := fmt.Sprintf("person-%s-%d@example.gov", l.tag, l.seq.Add(1))
 			code, id, err := c.sendEmail(c.notify, to)
 			if l.note("notify send", code, err) {
 				l.mu.Lock()
@@ -246,7 +250,7 @@ func (c *cluster) startLoad(readers, senders, payers int) *load {
 	}
 	for range payers {
 		run(func() {
-			idem := fmt.Sprintf("scaleout-%d", l.seq.Add(1))
+			idem := fmt.Sprintf("scaleout-%s-%d", l.tag, l.seq.Add(1))
 			code, id, err := c.createPayment(idem)
 			if l.note("payment create", code, err) {
 				l.mu.Lock()
