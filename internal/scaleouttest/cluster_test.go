@@ -91,6 +91,7 @@ type replica struct {
 func (r *replica) start(t *testing.T) {
 	t.Helper()
 	cmd := exec.Command(r.bin, "serve", "--addr", r.addr)
+	cmd.SysProcAttr = childAttr()
 	cmd.Env = append(os.Environ(), r.env...)
 	cmd.Stdout, cmd.Stderr = r.log, r.log
 	if err := cmd.Start(); err != nil {
@@ -197,6 +198,7 @@ http {
 		bin = "/usr/sbin/nginx"
 	}
 	cmd := exec.Command(bin, "-p", dir, "-c", path, "-g", "daemon off;")
+	cmd.SysProcAttr = childAttr()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
