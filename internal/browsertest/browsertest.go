@@ -522,19 +522,7 @@ func replaced(err error) bool {
 // again, for a few seconds, before the test fails.
 func (p *Page) Location(t testing.TB) string {
 	t.Helper()
-	for attempt := 0; ; attempt++ {
-		ctx, cancel := p.timeout()
-		s, err := chromedp.Run(ctx, chromedp.Location())
-		cancel()
-		if err == nil {
-			return s
-		}
-		if attempt < 40 && replaced(err) {
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		t.Fatalf("browsertest: location: %v", err)
-	}
+	return p.read(t, "location", chromedp.Location)
 }
 
 // Status returns the HTTP status code of the current main document: the

@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"maps"
 
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/report"
@@ -138,7 +137,6 @@ func SeedReports(ctx context.Context, r ReportTaker) (int, error) {
 		return 0, nil
 	}
 	for _, in := range Reports {
-		in.Attributes = maps.Clone(in.Attributes)
 		if _, err := r.Submit(ctx, in, nil, report.Via{}); err != nil {
 			return 0, fmt.Errorf("demo: report %s at %s: %w", in.ServiceCode, in.Address, err)
 		}
