@@ -221,6 +221,11 @@ func serve(ctx context.Context, e env, cfg config.Config, opts app.Options, prep
 		logger.Info("portico serving", "url", a.URL(), "public_url", cfg.PublicURL, "db", a.DB.String(), "role", cfg.Role)
 	}
 	werr := a.Wait(ctx)
+	if d := cfg.ShutdownDrain; d > 0 && werr == nil {
+		logger.Info("draining before shutting down", "for", d)
+		a.Drain()
+		time.Sleep(d)
+	}
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -165,6 +166,7 @@ type App struct {
 	listener     net.Listener
 	http         *http.Server
 	serveErr     chan error
+	draining     atomic.Bool // set by Drain
 
 	anchors *audit.Anchors // the audit checkpoints' anchor store
 	// stopCheckpoints ends the audit checkpointer; checkpointsDone closes
@@ -666,6 +668,9 @@ func (a *App) newNotify(ins *jobs.Inserter, reg *jobs.Registry, opts Options, se
 // ready is the readiness check: the database answers and its schema is
 // current. Its errors are shown on /readyz, so they stay free of secrets.
 func (a *App) ready(ctx context.Context) error {
+	if a.draining.Load() {
+		return errors.New("draining: shutting down")
+	}
 	if err := a.DB.Ping(ctx); err != nil {
 		return errors.New("database unreachable")
 	}
@@ -716,7 +721,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	ln := a.listener
 	a.http = &http.Server{
-		Handler:           a.Web,
+		Handler:           a.closeWhileDraining(a.Web),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -727,6 +732,23 @@ func (a *App) Start(ctx context.Context) error {
 	a.serveErr = make(chan error, 1)
 	go func() { a.serveErr <- a.http.Serve(ln) }()
 	return nil
+}
+
+// Drain starts a stop: until Stop, /readyz fails and every response closes
+// its connection. A load balancer that pools keep-alive connections then
+// drops each one after a response, never while a request is on its way,
+// and opens the next on another replica once Stop closes the listener.
+// Idle pooled connections are closed by the balancer's own keep-alive
+// timeout; drain for longer than it (docs/operations.md).
+func (a *App) Drain() { a.draining.Store(true) }
+
+func (a *App) closeWhileDraining(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // jobMiddleware traces every job attempt when tracer is set.

@@ -2,7 +2,6 @@ package scaleouttest
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -75,11 +74,29 @@ func runCLI(t *testing.T, bin string, env []string, args ...string) string {
 	return out.String()
 }
 
+// seedDemo runs `portico demo` on the cluster's database until it is ready,
+// then stops it: the demo's people (citizens with a password, staff),
+// agencies and services, made by the code an operator trying the scale-out
+// path runs (docs/operations.md).
+func seedDemo(t *testing.T, bin string, env []string) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	r := &replica{name: "demo seeding", addr: addr, bin: bin, env: env, args: []string{"demo", "--addr", addr}}
+	f, err := os.Create(filepath.Join(t.TempDir(), "demo.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.log = f
+	r.start(t)
+	r.stop(t, syscall.SIGTERM)
+}
+
 // replica is one `portico serve` process.
 type replica struct {
 	name string
 	addr string
 	bin  string
+	args []string // default: serve --addr addr
 	env  []string
 	log  *os.File
 
@@ -90,7 +107,11 @@ type replica struct {
 
 func (r *replica) start(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command(r.bin, "serve", "--addr", r.addr)
+	args := r.args
+	if args == nil {
+		args = []string{"serve", "--addr", r.addr}
+	}
+	cmd := exec.Command(r.bin, args...)
 	cmd.SysProcAttr = childAttr()
 	cmd.Env = append(os.Environ(), r.env...)
 	cmd.Stdout, cmd.Stderr = r.log, r.log
@@ -102,7 +123,7 @@ func (r *replica) start(t *testing.T) {
 	r.mu.Lock()
 	r.cmd, r.done = cmd, done
 	r.mu.Unlock()
-	waitReady(t, "http://"+r.addr+"/readyz", 90*time.Second)
+	waitReady(t, "http://"+r.addr+"/readyz", 180*time.Second)
 }
 
 // stop sends sig and waits for the process to end.
@@ -147,6 +168,10 @@ func waitReady(t *testing.T, url string, within time.Duration) {
 	t.Fatalf("%s not ready within %s: %s", url, within, last)
 }
 
+// failTimeout is how long nginx leaves a replica out after a failed
+// connection (deploy/three-replicas/nginx.conf).
+const failTimeout = 2 * time.Second
+
 // startNginx writes a config in the shape of deploy/three-replicas/nginx.conf
 // (plain HTTP on loopback) and runs nginx in the foreground.
 func startNginx(t *testing.T, port int, upstreams []string) {
@@ -155,7 +180,7 @@ func startNginx(t *testing.T, port int, upstreams []string) {
 	os.Chmod(dir, 0o777) // the worker user writes its temporary files here
 	var servers strings.Builder
 	for _, u := range upstreams {
-		fmt.Fprintf(&servers, "        server %s max_fails=3 fail_timeout=10s;\n", u)
+		fmt.Fprintf(&servers, "        server %s max_fails=1 fail_timeout=%ds;\n", u, int(failTimeout/time.Second))
 	}
 	conf := fmt.Sprintf(`worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -170,6 +195,7 @@ http {
     scgi_temp_path %[1]s/scgi;
     upstream portico_replicas {
 %[2]s        keepalive 64;
+        keepalive_timeout 2s;
     }
     client_max_body_size 25m;
     server {
@@ -184,6 +210,7 @@ http {
             proxy_set_header X-Request-Id $request_id;
             proxy_next_upstream error timeout http_502 http_503;
             proxy_next_upstream_tries 3;
+            proxy_connect_timeout 2s;
             proxy_read_timeout 60s;
         }
     }
@@ -320,10 +347,23 @@ func (s *mailSession) Reset()        { s.to = nil }
 func (s *mailSession) Logout() error { return nil }
 
 // objectStore is versitygw (ADR 58) serving a directory over the S3 API on
-// loopback.
+// loopback: bucket "portico" for attachments, "anchor" for the audit
+// anchor. stop and start end and restart the process on the same port and
+// directory, as an object store that is down for a while.
 type objectStore struct {
-	url string // the s3:// URL of its bucket for PORTICO_ATTACHMENTS
-	env []string
+	t    *testing.T
+	bin  string
+	port int
+	root string
+	url  string // the s3:// URL of the attachments bucket
+	// anchor is the s3:// URL of the audit anchor bucket
+	anchor string
+	env    []string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	out  bytes.Buffer
 }
 
 // startObjectStore starts versitygw with its posix back end, or returns
@@ -340,33 +380,62 @@ func startObjectStore(t *testing.T, required bool) *objectStore {
 			return nil
 		}
 	}
-	root := t.TempDir()
-	const bucket = "portico"
-	if err := os.Mkdir(filepath.Join(root, bucket), 0o755); err != nil {
-		t.Fatal(err)
+	o := &objectStore{t: t, bin: bin, root: t.TempDir(), port: freePort(t)}
+	for _, bucket := range []string{"portico", "anchor"} {
+		if err := os.Mkdir(filepath.Join(o.root, bucket), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	port := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--access", "scaleout", "--secret", "scaleout-secret-key", "--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", root)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	s3url := func(bucket string) string {
+		return fmt.Sprintf("s3://%s?endpoint=http://127.0.0.1:%d&region=us-east-1&use_path_style=true", bucket, o.port)
+	}
+	o.url, o.anchor = s3url("portico"), s3url("anchor")
+	o.env = []string{"AWS_ACCESS_KEY_ID=scaleout", "AWS_SECRET_ACCESS_KEY=scaleout-secret-key", "AWS_REGION=us-east-1"}
+	o.start()
+	t.Cleanup(o.stop)
+	return o
+}
+
+func (o *objectStore) start() {
+	o.t.Helper()
+	cmd := exec.Command(o.bin, "--access", "scaleout", "--secret", "scaleout-secret-key", "--port", fmt.Sprintf("127.0.0.1:%d", o.port), "posix", o.root)
+	cmd.SysProcAttr = childAttr()
+	o.out.Reset()
+	cmd.Stdout, cmd.Stderr = &o.out, &o.out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("versitygw: %v", err)
+		o.t.Fatalf("versitygw: %v", err)
 	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	o.mu.Lock()
+	o.cmd, o.done = cmd, done
+	o.mu.Unlock()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", o.port)); err == nil {
 			c.Close()
-			return &objectStore{
-				url: fmt.Sprintf("s3://%s?endpoint=http://127.0.0.1:%d&region=us-east-1&use_path_style=true", bucket, port),
-				env: []string{"AWS_ACCESS_KEY_ID=scaleout", "AWS_SECRET_ACCESS_KEY=scaleout-secret-key", "AWS_REGION=us-east-1"},
-			}
+			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("versitygw did not listen: %s", out.String())
-	return nil
+	o.t.Fatalf("versitygw did not listen: %s", o.out.String())
+}
+
+func (o *objectStore) stop() {
+	o.mu.Lock()
+	cmd, done := o.cmd, o.done
+	o.cmd = nil
+	o.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
 func fileExists(p string) bool {
