@@ -76,13 +76,13 @@ type Config struct {
 	// NotifyRateLimit and NotifyDailyLimit are the Notify-compatible API's
 	// limits: requests per service and key type per 60 seconds, and
 	// messages per service per day (0: Notify's 3000 and 250000; -1: off).
-	SMSURL           string
-	NotifyRateLimit  int
+	SMSURL          string
+	NotifyRateLimit int
 	// ShutdownDrain is how long a stopping process keeps serving, with
 	// readiness failing and keep-alive off, so that a load balancer's
 	// pooled connections end at a response rather than being cut while a
 	// request is on its way (a POST cut that way is not retried).
-	ShutdownDrain time.Duration
+	ShutdownDrain    time.Duration
 	NotifyDailyLimit int
 
 	// Featured are the service ids the home page lists, in order, until
