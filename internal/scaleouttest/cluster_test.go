@@ -366,18 +366,13 @@ type objectStore struct {
 	out  bytes.Buffer
 }
 
-// startObjectStore starts versitygw with its posix back end, or returns
-// nil when it is not installed and not required.
-func startObjectStore(t *testing.T, required bool) *objectStore {
+// startObjectStore starts versitygw with its posix back end.
+func startObjectStore(t *testing.T) *objectStore {
 	t.Helper()
 	bin, err := exec.LookPath("versitygw")
 	if err != nil {
-		if p := filepath.Join(os.Getenv("HOME"), "go", "bin", "versitygw"); fileExists(p) {
-			bin = p
-		} else if required {
-			t.Fatalf("versitygw is not installed: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
-		} else {
-			return nil
+		if bin = filepath.Join(os.Getenv("HOME"), "go", "bin", "versitygw"); !fileExists(bin) {
+			t.Fatalf("%s=1 needs versitygw: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0", Env)
 		}
 	}
 	o := &objectStore{t: t, bin: bin, root: t.TempDir(), port: freePort(t)}
