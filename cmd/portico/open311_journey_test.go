@@ -99,6 +99,11 @@ func TestReportJourney(t *testing.T) {
 				if res.StatusCode != http.StatusOK || !strings.Contains(string(b), c.want) || !strings.Contains(string(b), `id="reports-heading"`) {
 					t.Errorf("search %q (%s): %d, lacks %s", c.q, c.lang, res.StatusCode, c.want)
 				}
+				// The report form is a result: the heading does not say
+				// nothing was found right above it.
+				if strings.Contains(string(b), "found: 0,") || strings.Contains(string(b), "encontrados: 0,") {
+					t.Errorf("search %q (%s): the heading says no results above the report form", c.q, c.lang)
+				}
 			}
 			if _, page := send(anon, "GET", "/services?q=passport", "", nil); strings.Contains(page, `id="reports-heading"`) {
 				t.Error("a search for a passport lists report forms")
