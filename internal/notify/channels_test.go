@@ -143,6 +143,17 @@ func TestSendFromTemplate(t *testing.T) {
 		if _, err := h.sendMsg(t, notify.Message{TemplateID: tpl.ID, AgencyID: "tax", Channel: notify.ChannelEmail, To: "a@example.com"}); !errors.Is(err, notify.ErrTemplateNotFound) {
 			t.Fatalf("other agency: %v", err)
 		}
+		// A template that cannot be read (the database away) is not a
+		// template that does not exist: the API answers 503, not 400.
+		gone, cancel := context.WithCancel(context.Background())
+		cancel()
+		err = h.db.InTx(context.Background(), func(tx *sql.Tx) error {
+			_, err := h.svc.Send(gone, tx, notify.Message{TemplateID: tpl.ID, Channel: notify.ChannelEmail, To: "a@example.com", Personalisation: notify.Personalisation{"name": "x", "path": "y"}})
+			return err
+		})
+		if err == nil || errors.Is(err, notify.ErrTemplateNotFound) {
+			t.Fatalf("template unreadable: %v, want the database's error", err)
+		}
 	})
 }
 

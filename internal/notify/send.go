@@ -109,6 +109,10 @@ func (s *Service) storeBatch(ctx context.Context, tx *sql.Tx, batch []*Notificat
 // writes: the notification to store, without its id.
 func (s *Service) prepare(ctx context.Context, m Message) (Notification, error) {
 	t, err := s.Template(ctx, m.TemplateID, m.TemplateVersion)
+	if err != nil && platform.ErrorCode(err) != platform.CodeNotFound {
+		// The database, not the caller: the caller may try again (503).
+		return Notification{}, err
+	}
 	if err != nil || (m.AgencyID != "" && t.AgencyID != m.AgencyID) {
 		return Notification{}, ErrTemplateNotFound
 	}
@@ -282,8 +286,10 @@ func (s *Service) SendToAccount(ctx context.Context, tx *sql.Tx, m AccountMessag
 		return nil, err
 	}
 	t, err := s.Template(ctx, m.TemplateID, 0)
-	if err != nil {
+	if platform.ErrorCode(err) == platform.CodeNotFound {
 		return nil, ErrTemplateNotFound
+	} else if err != nil {
+		return nil, err
 	}
 	var out []Notification
 	unsubscribe := ""
