@@ -697,7 +697,12 @@ func (a *App) Start(ctx context.Context) error {
 		a.Audit.RunCheckpoints(cctx, a.Logger)
 	}()
 	if a.work {
-		if err := a.Jobs.Start(ctx); err != nil {
+		// Not ctx itself: River cancels running jobs when the context
+		// given to Start ends, and ctx ends on SIGTERM. A delivery job
+		// cancelled after the SMTP server accepted its email, before it
+		// recorded that, would send the email again. Stop lets running
+		// jobs finish instead, within its deadline.
+		if err := a.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("app: start jobs: %w", err)
 		}
 		a.jobsStarted = true
@@ -734,13 +739,23 @@ func (a *App) Start(ctx context.Context) error {
 	return nil
 }
 
-// Drain starts a stop: until Stop, /readyz fails and every response closes
-// its connection. A load balancer that pools keep-alive connections then
-// drops each one after a response, never while a request is on its way,
-// and opens the next on another replica once Stop closes the listener.
-// Idle pooled connections are closed by the balancer's own keep-alive
-// timeout; drain for longer than it (docs/operations.md).
-func (a *App) Drain() { a.draining.Store(true) }
+// Drain starts a stop: the listener closes, so new connections are refused
+// (a load balancer sends the request to another replica, a POST too, since
+// nothing was sent), while connections already open keep being served
+// until Stop, each closed after its next response, and /readyz fails. A
+// balancer that pools keep-alive connections thus never has one closed
+// under a request on its way, which for a POST it could not retry; idle
+// pooled connections are closed by the balancer's own keep-alive timeout,
+// so drain for longer than it (docs/operations.md, "Rolling restarts").
+// The listener closes first, not last: a connection the kernel accepted
+// but the server had not yet taken is reset when the listener closes, and
+// that is least likely while the balancer is still reusing its pool.
+func (a *App) Drain() {
+	a.draining.Store(true)
+	if a.listener != nil {
+		a.listener.Close()
+	}
+}
 
 func (a *App) closeWhileDraining(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -801,12 +816,20 @@ func (a *App) Wait(ctx context.Context) error {
 func (a *App) Stop(ctx context.Context) error {
 	var errs []error
 	if a.http != nil {
-		errs = append(errs, a.http.Shutdown(ctx))
+		if err := a.http.Shutdown(ctx); err != nil && !(a.draining.Load() && errors.Is(err, net.ErrClosed)) {
+			errs = append(errs, err) // Drain closed the listener already
+		}
 	} else if a.listener != nil { // opened by New, never served
 		a.listener.Close()
 	}
 	if a.jobsStarted {
-		errs = append(errs, a.Events.Stop(ctx), a.Jobs.Stop(ctx))
+		errs = append(errs, a.Events.Stop(ctx))
+		if err := a.Jobs.Stop(ctx); err != nil {
+			// Past the deadline: cancel what still runs (it is retried).
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			errs = append(errs, err, a.Jobs.StopAndCancel(cctx))
+			cancel()
+		}
 	}
 	if a.NATS != nil { // after the consumers: no publish is in flight
 		a.NATS.Close()

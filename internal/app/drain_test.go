@@ -13,9 +13,11 @@ import (
 	"github.com/portico-gov/portico/internal/storage/storagetest"
 )
 
-// A draining process still answers, but tells load balancers to go
-// elsewhere: /readyz fails and every response closes its connection, so
-// no pooled keep-alive connection is cut while a request is on its way.
+// A draining process refuses new connections, so a load balancer sends the
+// request elsewhere, but keeps serving the connections it has, each closed
+// after its response and with /readyz failing: no pooled keep-alive
+// connection is cut while a request is on its way. Stop after a drain
+// reports no error.
 func TestDrain(t *testing.T) {
 	ctx := context.Background()
 	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DB: storagetest.MigratedURL(t, storage.SQLite), LogFormat: "text", LogLevel: 8}
@@ -29,37 +31,49 @@ func TestDrain(t *testing.T) {
 	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { a.Stop(context.Background()) })
-	get := func(path string) *http.Response {
-		t.Helper()
-		resp, err := http.Get(a.URL() + path)
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			a.Stop(context.Background())
+		}
+	})
+	get := func(c *http.Client, path string) (*http.Response, error) {
+		resp, err := c.Get(a.URL() + path)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		return resp
+		return resp, nil
 	}
-	for _, tc := range []struct {
-		drain     bool
-		readyz    int
-		closeConn bool
+	// Two clients, each with a keep-alive connection open before the drain.
+	pooled := []*http.Client{{Transport: &http.Transport{}}, {Transport: &http.Transport{}}}
+	for _, c := range pooled {
+		if resp, err := get(c, "/healthz"); err != nil || resp.Close {
+			t.Fatalf("before the drain: %v (closes its connection: %v)", err, resp != nil && resp.Close)
+		}
+	}
+	a.Drain()
+	for i, tc := range []struct {
+		path string
+		want int
 	}{
-		{drain: false, readyz: http.StatusOK, closeConn: false},
-		{drain: true, readyz: http.StatusServiceUnavailable, closeConn: true},
+		{"/readyz", http.StatusServiceUnavailable},
+		{"/healthz", http.StatusOK},
 	} {
-		if tc.drain {
-			a.Drain()
+		resp, err := get(pooled[i], tc.path)
+		if err != nil {
+			t.Fatalf("%s on a connection open before the drain: %v", tc.path, err)
 		}
-		if got := get("/readyz").StatusCode; got != tc.readyz {
-			t.Errorf("draining %v: /readyz %d, want %d", tc.drain, got, tc.readyz)
+		if resp.StatusCode != tc.want || !resp.Close {
+			t.Errorf("%s while draining: %d (closes its connection: %v), want %d and closed", tc.path, resp.StatusCode, resp.Close, tc.want)
 		}
-		resp := get("/healthz")
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("draining %v: /healthz %d: a draining process still serves", tc.drain, resp.StatusCode)
-		}
-		if resp.Close != tc.closeConn {
-			t.Errorf("draining %v: response closes its connection: %v, want %v", tc.drain, resp.Close, tc.closeConn)
-		}
+	}
+	if _, err := get(&http.Client{Transport: &http.Transport{}}, "/healthz"); err == nil {
+		t.Error("a new connection was accepted while draining")
+	}
+	stopped = true
+	if err := a.Stop(context.Background()); err != nil {
+		t.Errorf("Stop after Drain: %v", err)
 	}
 }

@@ -232,6 +232,13 @@ http {
 		t.Fatalf("nginx: %v", err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			if len(b) > 6000 {
+				b = b[len(b)-6000:]
+			}
+			t.Logf("--- nginx error.log (end):\n%s", b)
+		}
 		_ = cmd.Process.Signal(syscall.SIGQUIT)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
