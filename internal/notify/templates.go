@@ -171,7 +171,8 @@ func (s *Service) Template(ctx context.Context, id string, version int) (Templat
 	} else {
 		q += `t.version`
 	}
-	t, err := scanTemplate(s.db.Read().QueryRowContext(ctx, q, args...))
+	// Every send reads its template: a hot statement (one of two texts).
+	t, err := scanTemplate(s.db.HotRead().QueryRowContext(ctx, q, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, platform.Errorf(platform.CodeNotFound, "template %q version %d does not exist", id, version)
 	}
