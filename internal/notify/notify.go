@@ -189,6 +189,8 @@ type Service struct {
 	// openedKeys holds the opened secrets of API keys by key id
 	// (openKey): a key's secret never changes, so each is opened once.
 	openedKeys sync.Map
+	// templates keeps the template versions read (Template).
+	templates templateCache
 
 	target     *SMTPTarget // nil: no SMTP server configured
 	smtp       *smtpPool   // connections to target; nil when target is

@@ -114,7 +114,9 @@ func (s *Service) storeBatch(ctx context.Context, tx *sql.Tx, batch []*Notificat
 	if len(params) == 0 {
 		return nil
 	}
-	if _, err := s.jobs.InsertManyTx(ctx, tx, params); err != nil {
+	// The fast insert does not read the jobs back: nothing here needs
+	// them, and delivery jobs are not unique.
+	if _, err := s.jobs.InsertManyFastTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("notify: enqueue deliveries: %w", err)
 	}
 	return nil
