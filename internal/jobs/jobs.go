@@ -164,6 +164,13 @@ func (i *Inserter) InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.
 	return i.c.InsertManyTx(ctx, tx, params)
 }
 
+// InsertManyFastTx inserts several jobs in tx without reading them back
+// (River's InsertManyFastTx): for batches of jobs that are not unique,
+// where only success matters.
+func (i *Inserter) InsertManyFastTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) (int, error) {
+	return i.c.InsertManyFastTx(ctx, tx, params)
+}
+
 // Enqueue inserts a job in tx. The job runs only if tx commits.
 func Enqueue(ctx context.Context, c *Inserter, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) error {
 	if _, err := c.c.InsertTx(ctx, tx, args, opts); err != nil {

@@ -139,19 +139,36 @@ func (s *Service) APIKeys(ctx context.Context, agencyID string) ([]APIKey, error
 // Revoked keys that open are returned, so a token signed with one is
 // told "API key revoked" as Notify says.
 func (s *Service) ServiceKeys(ctx context.Context, serviceID string) ([]KeySecret, error) {
-	if _, err := s.AgencyForService(ctx, serviceID); err != nil {
-		return nil, err
-	}
-	ks, err := s.keys(ctx, `s.service_id = $1`, serviceID)
-	if err != nil {
-		return nil, err
-	}
 	if err := s.needBox(); err != nil {
 		return nil, err
 	}
-	usable := ks[:0]
-	for _, k := range ks {
-		secret, err := s.box.Open(k.Secret, "notify-key:"+k.ID)
+	// One read answers both "is there such a service" and "its keys": it
+	// runs on every API request, so it is a hot statement, and it is read
+	// every time (never cached) so that a key revoked on any replica is
+	// refused on every replica from the next request on.
+	rows, err := s.db.HotRead().QueryContext(ctx, qServiceKeys, serviceID)
+	if err != nil {
+		return nil, fmt.Errorf("notify: keys: %w", err)
+	}
+	defer rows.Close()
+	found := false
+	usable := []KeySecret{}
+	for rows.Next() {
+		var k KeySecret
+		var id, name, typ, sealed sql.NullString
+		var created, revoked sql.NullTime
+		if err := rows.Scan(&k.AgencyID, &id, &name, &typ, &created, &revoked, &sealed); err != nil {
+			return nil, fmt.Errorf("notify: keys: %w", err)
+		}
+		found = true
+		if !id.Valid {
+			continue // the service has no keys: the LEFT JOIN's empty row
+		}
+		k.ID, k.ServiceID, k.Name, k.Type, k.CreatedAt = id.String, serviceID, name.String, KeyType(typ.String), created.Time.UTC()
+		if revoked.Valid {
+			k.RevokedAt = revoked.Time.UTC()
+		}
+		secret, err := s.openKey(k.ID, sealed.String)
 		if err != nil {
 			if k.RevokedAt.IsZero() {
 				s.reportUnreadableKey(ctx, k, err)
@@ -161,7 +178,40 @@ func (s *Service) ServiceKeys(ctx context.Context, serviceID string) ([]KeySecre
 		k.Secret = secret
 		usable = append(usable, k)
 	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("notify: keys: %w", err)
+	}
+	if !found {
+		return nil, platform.Errorf(platform.CodeNotFound, "service not found")
+	}
 	return usable, nil
+}
+
+const qServiceKeys = `SELECT s.agency_id, k.id, k.name, k.key_type, k.created_at, k.revoked_at, k.secret
+	FROM notify_services s LEFT JOIN notify_api_keys k ON k.service_id = s.service_id
+	WHERE s.service_id = $1 ORDER BY k.created_at DESC, k.id`
+
+// openedKey is a key secret opened once: the sealed text it came from
+// and the secret.
+type openedKey struct{ sealed, secret string }
+
+// openKey opens the sealed secret of key id, once per process: the
+// opened secret is kept by key id with the sealed text it came from, and
+// used only while the database still holds that same sealed text. Only
+// the key material is kept; whether the key may be used (revoked_at) is
+// read with every request.
+func (s *Service) openKey(id, sealed string) (string, error) {
+	if v, ok := s.openedKeys.Load(id); ok {
+		if o := v.(openedKey); o.sealed == sealed {
+			return o.secret, nil
+		}
+	}
+	secret, err := s.box.Open(sealed, "notify-key:"+id)
+	if err != nil {
+		return "", err
+	}
+	s.openedKeys.Store(id, openedKey{sealed: sealed, secret: secret})
+	return secret, nil
 }
 
 // reportUnreadableKey tells the operator, once per key and process, that

@@ -186,6 +186,11 @@ type Service struct {
 	// unreadableKeys holds the ids of API keys reported as unreadable by
 	// this process (reportUnreadableKey), so each is reported once.
 	unreadableKeys sync.Map
+	// openedKeys holds the opened secrets of API keys by key id
+	// (openKey): a key's secret never changes, so each is opened once.
+	openedKeys sync.Map
+	// templates keeps the template versions read (Template).
+	templates templateCache
 
 	target     *SMTPTarget // nil: no SMTP server configured
 	smtp       *smtpPool   // connections to target; nil when target is

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -162,23 +163,67 @@ func scanTemplate(row scanner) (Template, error) {
 }
 
 // Template returns version of template id (0: the latest), or CodeNotFound.
+//
+// Every send reads its template, so versions are kept in memory once read
+// (templateCache): a version is never changed once written, so a kept one
+// is right on every replica. Which version is the latest is read from the
+// database every time (one indexed row), so an update takes effect on
+// every replica from the next send on.
 func (s *Service) Template(ctx context.Context, id string, version int) (Template, error) {
-	q := `SELECT ` + templateColumns + ` FROM notify_templates t JOIN notify_template_versions v ON v.template_id = t.id WHERE t.id = $1 AND v.version = `
-	args := []any{id}
-	if version > 0 {
-		q += `$2`
-		args = append(args, version)
-	} else {
-		q += `t.version`
+	if version <= 0 {
+		err := s.db.HotRead().QueryRowContext(ctx, `SELECT version FROM notify_templates WHERE id = $1`, id).Scan(&version)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Template{}, platform.Errorf(platform.CodeNotFound, "template %q version %d does not exist", id, 0)
+		}
+		if err != nil {
+			return Template{}, fmt.Errorf("notify: template %s: %w", id, err)
+		}
 	}
-	t, err := scanTemplate(s.db.Read().QueryRowContext(ctx, q, args...))
+	if t, ok := s.templates.get(id, version); ok {
+		return t, nil
+	}
+	q := `SELECT ` + templateColumns + ` FROM notify_templates t JOIN notify_template_versions v ON v.template_id = t.id WHERE t.id = $1 AND v.version = $2`
+	t, err := scanTemplate(s.db.HotRead().QueryRowContext(ctx, q, id, version))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, platform.Errorf(platform.CodeNotFound, "template %q version %d does not exist", id, version)
 	}
 	if err != nil {
 		return t, fmt.Errorf("notify: template %s: %w", id, err)
 	}
+	s.templates.put(t)
 	return t, nil
+}
+
+// templateCache holds template versions read, by id and version. Only
+// versions that exist are kept, so unknown ids cannot grow it; it is
+// emptied when it grows past a bound anyway.
+type templateCache struct {
+	mu sync.Mutex
+	m  map[templateKey]Template
+}
+
+type templateKey struct {
+	id      string
+	version int
+}
+
+// maxCachedTemplates bounds templateCache.
+const maxCachedTemplates = 10000
+
+func (c *templateCache) get(id string, version int) (Template, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.m[templateKey{id, version}]
+	return t, ok
+}
+
+func (c *templateCache) put(t Template) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedTemplates {
+		c.m = map[templateKey]Template{}
+	}
+	c.m[templateKey{t.ID, t.Version}] = t
 }
 
 // Templates lists the latest version of an agency's templates ("" type:

@@ -111,11 +111,12 @@ func OpenWith(ctx context.Context, rawURL string, o Options) (*DB, error) {
 	return openPostgres(ctx, target, o)
 }
 
-// openPool opens a database/sql pool of driverName, observed when o says so.
+// openPool opens a database/sql pool of driverName whose connections keep
+// their prepared statements (conncache.go), observed when o says so.
 func openPool(driverName, dsn string, o Options) (*sql.DB, error) {
 	db, err := sql.Open(driverName, dsn)
-	if err != nil || o.Observe == nil {
-		return db, err
+	if err != nil {
+		return nil, err
 	}
 	drv := db.Driver()
 	db.Close()
@@ -123,7 +124,11 @@ func openPool(driverName, dsn string, o Options) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(observedConnector{base: c, observe: o.Observe}), nil
+	c = cachingConnector{base: c}
+	if o.Observe != nil {
+		c = observedConnector{base: c, observe: o.Observe}
+	}
+	return sql.OpenDB(c), nil
 }
 
 // SQLiteURL returns the storage URL of the SQLite database file at path,

@@ -279,12 +279,27 @@ type templateRef struct {
 }
 
 type postResponse struct {
-	ID           string         `json:"id"`
-	Reference    *string        `json:"reference"`
-	Content      map[string]any `json:"content"`
-	URI          string         `json:"uri"`
-	Template     templateRef    `json:"template"`
-	ScheduledFor *string        `json:"scheduled_for"`
+	ID           string      `json:"id"`
+	Reference    *string     `json:"reference"`
+	Content      any         `json:"content"` // emailContent or smsContent
+	URI          string      `json:"uri"`
+	Template     templateRef `json:"template"`
+	ScheduledFor *string     `json:"scheduled_for"`
+}
+
+// emailContent and smsContent are a send's content. Their fields are in
+// the order a map's keys were encoded in (sorted), so the body is the
+// same bytes it was when content was a map.
+type emailContent struct {
+	Body                   string  `json:"body"`
+	FromEmail              string  `json:"from_email"`
+	OneClickUnsubscribeURL *string `json:"one_click_unsubscribe_url"`
+	Subject                string  `json:"subject"`
+}
+
+type smsContent struct {
+	Body       string `json:"body"`
+	FromNumber string `json:"from_number"`
 }
 
 func (a *API) postEmail(w http.ResponseWriter, r *http.Request, k notify.KeySecret) *apiError {
@@ -368,15 +383,16 @@ func (a *API) post(w http.ResponseWriter, r *http.Request, k notify.KeySecret, c
 	if e := sendError(err, recipientField); e != nil {
 		return e
 	}
-	resp := postResponse{ID: n.ID, URI: a.base(r) + "/v2/notifications/" + n.ID,
-		Template: templateRef{ID: n.TemplateID, Version: n.TemplateVersion, URI: a.base(r) + "/v2/template/" + n.TemplateID}}
+	base := a.base(r)
+	resp := postResponse{ID: n.ID, URI: base + "/v2/notifications/" + n.ID,
+		Template: templateRef{ID: n.TemplateID, Version: n.TemplateVersion, URI: base + "/v2/template/" + n.TemplateID}}
 	if hasRef {
 		resp.Reference = &ref
 	}
 	if ch == notify.ChannelEmail {
-		resp.Content = map[string]any{"subject": n.Subject, "body": n.BodyText, "from_email": a.svc.From(), "one_click_unsubscribe_url": nilIfEmpty(n.UnsubscribeURL)}
+		resp.Content = emailContent{Subject: n.Subject, Body: n.BodyText, FromEmail: a.svc.From(), OneClickUnsubscribeURL: nilIfEmpty(n.UnsubscribeURL)}
 	} else {
-		resp.Content = map[string]any{"body": n.BodyText, "from_number": a.cfg.SMSSender}
+		resp.Content = smsContent{Body: n.BodyText, FromNumber: a.cfg.SMSSender}
 	}
 	writeJSON(w, http.StatusCreated, resp)
 	return nil

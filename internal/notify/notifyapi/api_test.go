@@ -556,3 +556,80 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// What the API keeps in memory (opened key secrets, template versions)
+// never outlives a change made through another replica: a key revoked
+// there is refused here on the next request, and a template updated there
+// is sent in its new version here on the next send.
+func TestChangesOnAnotherReplicaTakeEffectAtOnce(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db, notifyapi.Config{RateLimit: -1, DailyLimit: -1})
+		// The other replica: its own service over the same database and
+		// secrets key.
+		box, _ := secrets.New(make([]byte, 32))
+		ins, err := jobs.NewInserter(db, jobs.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := notify.New(db, ins, jobs.NewRegistry(), e.clock, notify.Config{From: "no-reply@example.gov", Secrets: box}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tpl, err := other.CreateTemplate(ctx, notify.TemplateInput{AgencyID: "dmv", Type: notify.TemplateEmail, Name: "T", Subject: "Version one", Body: "Hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		send := func() (int, map[string]any) {
+			return e.do("POST", "/v2/notifications/email", "live", map[string]any{"email_address": "ana@example.com", "template_id": tpl.ID})
+		}
+		steps := []struct {
+			name        string
+			change      func() error
+			wantStatus  int
+			wantVersion float64
+			wantSubject string
+		}{
+			{"before any change (keys and template now kept here)", func() error { return nil }, 201, 1, "Version one"},
+			{"template updated on the other replica", func() error {
+				_, err := other.UpdateTemplate(ctx, tpl.ID, notify.TemplateInput{Name: "T", Subject: "Version two", Body: "Hello"})
+				return err
+			}, 201, 2, "Version two"},
+			{"key revoked on the other replica", func() error {
+				keys, err := other.APIKeys(ctx, "dmv")
+				if err != nil {
+					return err
+				}
+				for _, k := range keys {
+					if k.Name == "live" {
+						return other.RevokeAPIKey(ctx, "dmv", k.ID)
+					}
+				}
+				return fmt.Errorf("no live key")
+			}, 403, 0, ""},
+		}
+		for _, st := range steps {
+			t.Run(st.name, func(t *testing.T) {
+				if err := st.change(); err != nil {
+					t.Fatal(err)
+				}
+				status, body := send()
+				if status != st.wantStatus {
+					t.Fatalf("status %d, want %d: %v", status, st.wantStatus, body)
+				}
+				if status != 201 {
+					if msg := body["errors"].([]any)[0].(map[string]any)["message"]; msg != "Invalid token: API key revoked" {
+						t.Fatalf("message %q", msg)
+					}
+					return
+				}
+				if v := body["template"].(map[string]any)["version"]; v != st.wantVersion {
+					t.Errorf("template version %v, want %v", v, st.wantVersion)
+				}
+				if s := body["content"].(map[string]any)["subject"]; s != st.wantSubject {
+					t.Errorf("subject %q, want %q", s, st.wantSubject)
+				}
+			})
+		}
+	})
+}
