@@ -66,6 +66,7 @@ func Register(s *web.Server, svc *oidcsvc.Service, idw *identityweb.Handlers) er
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
+	quietLibrarySpans()
 	opts := []op.Option{
 		op.WithCustomEndpoints(op.NewEndpoint(authorizePath), op.NewEndpoint(tokenPath), op.NewEndpoint(userinfoPath),
 			op.NewEndpoint(revokePath), op.NewEndpoint(endSessionPath), op.NewEndpoint(keysPath)),
