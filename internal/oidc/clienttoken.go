@@ -48,11 +48,21 @@ func (s *Service) issueClientToken(ctx context.Context, g grant) (string, time.T
 	id := clientTokenPrefix + randomToken()[:27]
 	exp := s.clock.Now().UTC().Add(s.cfg.AccessTokenTTL)
 	_, err := s.audit.Write(s.asClient(ctx, g.clientID), audit.Record{Action: "oidc.token.issue", Subject: "client:" + g.clientID,
-		Detail: map[string]any{"client": g.clientID, "grant": g.kind, "jti": id, "scopes": g.scopes}})
+		Detail: issueDetail{Client: g.clientID, Grant: g.kind, JTI: id, Scopes: g.scopes}})
 	if err != nil {
 		return "", time.Time{}, serverError("create access token", err)
 	}
 	return id, exp, nil
+}
+
+// issueDetail is a token issue's audit detail. It marshals to the same
+// JSON as the map it replaced (fields in the map's sorted key order),
+// without sorting keys per grant.
+type issueDetail struct {
+	Client string   `json:"client"`
+	Grant  string   `json:"grant"`
+	JTI    string   `json:"jti"`
+	Scopes []string `json:"scopes"`
 }
 
 // GetPrivateClaimsFromRequest implements op.CanGetPrivateClaimsFromRequest:

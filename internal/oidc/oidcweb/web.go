@@ -148,14 +148,20 @@ func (h *handlers) protocol(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Pragma", "no-cache")
 	}
-	info := &oidcsvc.BrowserSession{}
-	if sess, a := identityweb.Current(r); sess != nil && sess.Stage == identity.StageFull {
-		info.Session, info.Account = sess, a
-		if ck, err := r.Cookie(h.idw.CookieName()); err == nil {
-			info.Token = ck.Value
+	if r.URL.Path == endSessionPath {
+		// Only logout acts on the browser's session
+		// (TerminateSessionFromRequest); the other endpoints do not
+		// carry it, so a token grant does not pay for it.
+		info := &oidcsvc.BrowserSession{}
+		if sess, a := identityweb.Current(r); sess != nil && sess.Stage == identity.StageFull {
+			info.Session, info.Account = sess, a
+			if ck, err := r.Cookie(h.idw.CookieName()); err == nil {
+				info.Token = ck.Value
+			}
 		}
+		r = r.WithContext(oidcsvc.WithBrowserSession(r.Context(), info))
+		w = &cookieClearer{ResponseWriter: w, info: info, h: h}
 	}
-	r = r.WithContext(oidcsvc.WithBrowserSession(r.Context(), info))
 	if r.URL.Path == introspectPath {
 		// A client's own token is answered from its claims (ADR 60).
 		r = r.WithContext(oidcsvc.WithPresentedToken(r.Context(), r.PostForm.Get("token")))
@@ -167,9 +173,6 @@ func (h *handlers) protocol(w http.ResponseWriter, r *http.Request) {
 			h.errorPage(w, r, http.StatusBadRequest, "oidc.error.request", strings.TrimSpace(cw.buf.String()))
 		}
 		return
-	}
-	if r.URL.Path == endSessionPath {
-		w = &cookieClearer{ResponseWriter: w, info: info, h: h}
 	}
 	if r.URL.Path == discoveryPath {
 		h.discovery(w, r)
