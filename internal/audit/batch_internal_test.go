@@ -52,6 +52,15 @@ func TestAppendEntriesBatches(t *testing.T) {
 					t.Fatalf("batch of %d, entry %d does not link to the one before", n, i)
 				}
 			}
+			// The head moved to the batch's last entry (on PostgreSQL
+			// by the statement that inserts the last rows).
+			var head string
+			if err := db.Read().QueryRowContext(ctx, `SELECT hash FROM audit_head WHERE id = $1`, ChainOf(es[n-1].Seq)).Scan(&head); err != nil {
+				t.Fatal(err)
+			}
+			if head != es[n-1].Hash {
+				t.Fatalf("batch of %d: head %s, last entry %s", n, head, es[n-1].Hash)
+			}
 			var persons int
 			if err := db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_entries WHERE person_id IS NOT NULL AND seq BETWEEN $1 AND $2`, es[0].Seq, es[n-1].Seq).Scan(&persons); err != nil {
 				t.Fatal(err)

@@ -126,18 +126,26 @@ func (d homeData) V(name string) string {
 // any, the curated services and then the catalog in title order, under a
 // heading that claims nothing about use; and the life events.
 func (p *Portal) homeData(ctx context.Context, lang i18n.Lang, zip string) (homeData, error) {
+	e, err := p.homeEntry(ctx, lang)
+	d := e.d
+	d.ZIP = zip
+	return d, err
+}
+
+// homeEntry is the cached home page of lang, built when it is missing or
+// stale.
+func (p *Portal) homeEntry(ctx context.Context, lang i18n.Lang) (cachedHome, error) {
 	now, changes := p.clock.Now(), p.catalog.Changes()
-	if d, ok := p.homes.get(lang, changes, now); ok {
-		d.ZIP = zip
-		return d, nil
+	if e, ok := p.homes.get(lang, changes, now); ok {
+		return e, nil
 	}
 	d, err := p.buildHomeData(ctx, lang)
 	if err != nil {
-		return d, err
+		return cachedHome{d: d}, err
 	}
-	p.homes.put(lang, d, changes, now)
-	d.ZIP = zip
-	return d, nil
+	e := cachedHome{d: d, changes: changes, at: now}
+	p.homes.put(lang, e)
+	return e, nil
 }
 
 // homeCacheTTL is how long the home page's list of services is reused.
@@ -148,8 +156,14 @@ func (p *Portal) homeData(ctx context.Context, lang i18n.Lang, zip string) (home
 // by another replica or a CLI command (an agency renamed) within this.
 const homeCacheTTL = 5 * time.Second
 
-// homeCache holds the home page's data per language. Entries are shared
-// by concurrent requests and never changed once stored.
+// homeCache holds the home page's data per language and, once a person
+// who is not signed in has seen it, the page as rendered for them (the
+// same bytes for everyone: the layout's header for nobody signed in, the
+// same list, no request id, no token). Rendering the layout and the page
+// was three quarters of the server's work for the most visited page
+// (docs/performance.md, issue 14); the rendered page lives and goes with
+// the data it was rendered from. Entries are shared by concurrent
+// requests and never changed once stored.
 type homeCache struct {
 	mu sync.Mutex
 	m  map[i18n.Lang]cachedHome
@@ -159,25 +173,37 @@ type cachedHome struct {
 	d       homeData
 	changes uint64
 	at      time.Time
+	page    []byte // the page for someone not signed in, or nil
 }
 
-func (c *homeCache) get(lang i18n.Lang, changes uint64, now time.Time) (homeData, bool) {
+func (c *homeCache) get(lang i18n.Lang, changes uint64, now time.Time) (cachedHome, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[lang]
 	if !ok || e.changes != changes || now.Sub(e.at) >= homeCacheTTL || now.Before(e.at) {
-		return homeData{}, false
+		return cachedHome{}, false
 	}
-	return e.d, true
+	return e, true
 }
 
-func (c *homeCache) put(lang i18n.Lang, d homeData, changes uint64, now time.Time) {
+func (c *homeCache) put(lang i18n.Lang, e cachedHome) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = map[i18n.Lang]cachedHome{}
 	}
-	c.m[lang] = cachedHome{d: d, changes: changes, at: now}
+	c.m[lang] = e
+}
+
+// putPage stores the anonymous page rendered from entry e, unless e has
+// been replaced meanwhile (the page would outlive its data).
+func (c *homeCache) putPage(lang i18n.Lang, e cachedHome, page []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur, ok := c.m[lang]; ok && cur.changes == e.changes && cur.at.Equal(e.at) && cur.page == nil {
+		cur.page = page
+		c.m[lang] = cur
+	}
 }
 
 // buildHomeData reads what homeData caches.
@@ -246,15 +272,32 @@ func (p *Portal) catalogLatest(ctx context.Context, id string) (*catalog.Publish
 	return &s, nil
 }
 
+// home serves the front door. For someone not signed in, on the bare
+// path (no query: the language switch link is then the same for all), the
+// page is rendered once per cached list (homeCache) and sent as bytes.
 func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
 	page := p.web.Renderer().NewPage(r, nil)
-	d, err := p.homeData(r.Context(), page.Lang, "")
+	e, err := p.homeEntry(r.Context(), page.Lang)
 	if err != nil {
 		p.web.Error(w, r, err)
 		return
 	}
-	page.Data = d
-	p.web.Page(w, r, http.StatusOK, "home", page)
+	if r.URL.RawQuery != "" || !page.Viewer.Anonymous() {
+		page.Data = e.d
+		p.web.Page(w, r, http.StatusOK, "home", page)
+		return
+	}
+	if e.page == nil {
+		page.Data = e.d
+		body, err := p.web.Renderer().RenderBytes(http.StatusOK, "home", page)
+		if err != nil {
+			p.web.Page(w, r, http.StatusOK, "home", page) // renders again, and answers the failure as every page does
+			return
+		}
+		p.homes.putPage(page.Lang, e, body)
+		e.page = body
+	}
+	p.web.SendRendered(w, r, http.StatusOK, e.page)
 }
 
 // levelGroup is the services of one level of government on a life-event

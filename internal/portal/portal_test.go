@@ -32,6 +32,13 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 func newPortal(t *testing.T, db *storage.DB) (http.Handler, *catalog.Service) {
 	t.Helper()
+	return newPortalWith(t, db, nil)
+}
+
+// newPortalWith is newPortal with extra middleware (nil: none) on the
+// web server, added before the portal's pages.
+func newPortalWith(t *testing.T, db *storage.DB, mw func(http.Handler) http.Handler) (http.Handler, *catalog.Service) {
+	t.Helper()
 	clock := platform.NewFakeClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	log := audit.New(db, clock, nil)
 	ten, err := tenancy.New(db, log, clock)
@@ -55,6 +62,9 @@ func newPortal(t *testing.T, db *storage.DB) (http.Handler, *catalog.Service) {
 	}
 	if _, err := demo.SeedExamples(context.Background(), cat); err != nil {
 		t.Fatal(err)
+	}
+	if mw != nil {
+		s.Use(mw)
 	}
 	if err := portal.Register(s, portal.Options{Tenancy: ten, Catalog: cat, Clock: clock, Featured: demo.Featured}); err != nil {
 		t.Fatal(err)
@@ -215,6 +225,69 @@ func TestHomeMostUsed(t *testing.T) {
 		want := []string{"springfield-pothole", "adams-dog-licence", "adams-marriage-licence"}
 		if got := order(body); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("most used = %v, want %v", got, want)
+		}
+	})
+}
+
+// TestHomeRenderedOnce: the home page of someone not signed in is sent
+// from the bytes rendered for the first such visitor (ADR 68), which are
+// the bytes a fresh render gives; a signed-in viewer, and a request with
+// a query string, are rendered for themselves and never get those bytes,
+// nor leave theirs for the next visitor.
+func TestHomeRenderedOnce(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		// A request with the X-Test-Viewer header is signed in as that name.
+		h, _ := newPortalWith(t, db, func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if name := r.Header.Get("X-Test-Viewer"); name != "" {
+					r = r.WithContext(web.WithViewer(r.Context(), web.Viewer{SignedIn: true, Name: name}))
+				}
+				next.ServeHTTP(w, r)
+			})
+		})
+		get := func(target, viewer, lang string) *httptest.ResponseRecorder {
+			t.Helper()
+			r := httptest.NewRequest("GET", target, nil)
+			r.Header.Set("Accept-Language", lang)
+			if viewer != "" {
+				r.Header.Set("X-Test-Viewer", viewer)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				t.Fatalf("GET %s as %q: %d", target, viewer, w.Code)
+			}
+			return w
+		}
+		signedIn := get("/", "Ada Lovelace", "en").Body.String() // first: nothing cached may come from it
+		if !strings.Contains(signedIn, "Ada Lovelace") && !strings.Contains(signedIn, `href="/account"`) {
+			t.Fatal("the signed-in home page shows no signed-in header")
+		}
+		first, second := get("/", "", "en"), get("/", "", "en")
+		if first.Body.String() != second.Body.String() {
+			t.Fatal("two anonymous views of the home page differ")
+		}
+		if strings.Contains(first.Body.String(), `href="/account"`) {
+			t.Fatal("the anonymous home page carries a signed-in header")
+		}
+		for _, h := range []string{"Content-Type", "Cache-Control", "Content-Language", "Vary", "Content-Security-Policy", "X-Frame-Options"} {
+			if first.Header().Get(h) == "" || first.Header().Get(h) != second.Header().Get(h) {
+				t.Errorf("header %s: %q then %q", h, first.Header().Get(h), second.Header().Get(h))
+			}
+		}
+		if again := get("/", "Grace Hopper", "en").Body.String(); !strings.Contains(again, `href="/account"`) || again == first.Body.String() {
+			t.Fatal("a signed-in viewer got the anonymous page")
+		}
+		// Spanish is its own page, and ?lang= is rendered afresh (its
+		// switch link differs).
+		if es := get("/", "", "es").Body.String(); es == first.Body.String() || !strings.Contains(es, `lang="es"`) {
+			t.Fatal("the Spanish home page is the English one")
+		}
+		if q := get("/?lang=en", "", "en").Body.String(); !strings.Contains(q, "lang=es") {
+			t.Fatal("?lang=en home page has no switch to Spanish")
+		}
+		if get("/", "", "en").Body.String() != first.Body.String() {
+			t.Fatal("the anonymous home page changed after other visitors")
 		}
 	})
 }

@@ -98,6 +98,13 @@ type Viewer struct {
 	unread  func() int // set by WithUnread; counted only when a page shows it
 }
 
+// Anonymous reports whether v is nobody signed in: the layout then shows
+// the same header to everyone, so a page whose data is the same for
+// everyone renders to the same bytes.
+func (v Viewer) Anonymous() bool {
+	return !v.SignedIn && v.Name == "" && !v.Staff && !v.Administrator && !v.Finance && !v.Outcomes && !v.Reports && v.unread == nil
+}
+
 // Unread is how many unread messages the viewer has, for the header's
 // messages link: counted when the layout asks, so only rendered pages pay
 // for it; 0 when no block set a counter.
@@ -259,13 +266,35 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p *Pag
 	if err := t.ExecuteTemplate(buf, "layout.html", p); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
+	return WriteRendered(w, status, buf.Bytes())
+}
+
+// RenderBytes renders page name with status as Render would, and returns
+// the body instead of sending it, for a page that is the same for many
+// requests (the anonymous home page) and is sent again with
+// WriteRendered.
+func (r *Renderer) RenderBytes(status int, name string, p *Page) ([]byte, error) {
+	t, ok := r.pages[name]
+	if !ok {
+		return nil, fmt.Errorf("web: no page %q", name)
+	}
+	p.status = status
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		return nil, fmt.Errorf("web: render %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteRendered sends a rendered page body with the headers Render sends.
+func WriteRendered(w http.ResponseWriter, status int, body []byte) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	if h.Get("Cache-Control") == "" {
 		h.Set("Cache-Control", "no-cache")
 	}
 	w.WriteHeader(status)
-	_, err := w.Write(buf.Bytes())
+	_, err := w.Write(body)
 	return err
 }
 
@@ -281,6 +310,20 @@ func (s *Server) Page(w http.ResponseWriter, req *http.Request, status int, name
 		}
 		s.logger.ErrorContext(req.Context(), "render failed", "err", err, "request_id", p.RequestID)
 		s.ErrorPage(w, req, http.StatusInternalServerError)
+	}
+}
+
+// SendRendered sends a page body rendered earlier (Renderer.RenderBytes)
+// for req. Only the write can fail, and the header is then already sent:
+// the failure is logged, as Page logs it.
+func (s *Server) SendRendered(w http.ResponseWriter, req *http.Request, status int, body []byte) {
+	if err := WriteRendered(w, status, body); err != nil {
+		if ClientGone(req) {
+			logClientGone(req, s.logger, err)
+			return
+		}
+		s.logger.WarnContext(req.Context(), "sending a rendered page failed", "err", err,
+			"request_id", platform.RequestIDFrom(req.Context()))
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rs/cors"
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
@@ -50,12 +51,24 @@ const (
 	viaFormValue   = "form"
 )
 
+// corsOptions are the provider's CORS rules, also applied to the
+// client-credentials grant served beside it (clientCredentialsGrant).
+func corsOptions() *cors.Options {
+	return &cors.Options{
+		AllowedOrigins: []string{"*"}, AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Accept"}, AllowCredentials: false,
+	}
+}
+
 // handlers serves the provider and its pages.
 type handlers struct {
 	svc      *oidcsvc.Service
 	web      *web.Server
 	idw      *identityweb.Handlers
 	provider *op.Provider
+	// clientCredentials is clientCredentialsGrant behind the provider's
+	// CORS rules.
+	clientCredentials http.Handler
 }
 
 // Register mounts the provider and its pages on s. Every path is
@@ -66,6 +79,7 @@ func Register(s *web.Server, svc *oidcsvc.Service, idw *identityweb.Handlers) er
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
+	quietLibrarySpans()
 	opts := []op.Option{
 		op.WithCustomEndpoints(op.NewEndpoint(authorizePath), op.NewEndpoint(tokenPath), op.NewEndpoint(userinfoPath),
 			op.NewEndpoint(revokePath), op.NewEndpoint(endSessionPath), op.NewEndpoint(keysPath)),
@@ -75,10 +89,7 @@ func Register(s *web.Server, svc *oidcsvc.Service, idw *identityweb.Handlers) er
 		op.WithIDTokenHintKeySet(svc.TokenKeySet()),
 		// Cross-origin reads of discovery, keys and userinfo, without
 		// credentials: nothing here authenticates by cookie.
-		op.WithCORSOptions(&cors.Options{
-			AllowedOrigins: []string{"*"}, AllowedMethods: []string{http.MethodGet, http.MethodPost},
-			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept"}, AllowCredentials: false,
-		}),
+		op.WithCORSOptions(corsOptions()),
 	}
 	if strings.HasPrefix(svc.Config().Issuer, "http://") {
 		opts = append(opts, op.WithAllowInsecure()) // development and the demo only; https in production
@@ -98,6 +109,7 @@ func Register(s *web.Server, svc *oidcsvc.Service, idw *identityweb.Handlers) er
 		return fmt.Errorf("oidc: provider: %w", err)
 	}
 	h := &handlers{svc: svc, web: s, idw: idw, provider: provider}
+	h.clientCredentials = cors.New(*corsOptions()).Handler(http.HandlerFunc(h.clientCredentialsGrant))
 	for _, p := range []string{
 		"GET " + discoveryPath, "GET " + keysPath,
 		"GET " + authorizePath, "POST " + authorizePath, "GET " + callbackPath,
@@ -147,14 +159,20 @@ func (h *handlers) protocol(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Pragma", "no-cache")
 	}
-	info := &oidcsvc.BrowserSession{}
-	if sess, a := identityweb.Current(r); sess != nil && sess.Stage == identity.StageFull {
-		info.Session, info.Account = sess, a
-		if ck, err := r.Cookie(h.idw.CookieName()); err == nil {
-			info.Token = ck.Value
+	if r.URL.Path == endSessionPath {
+		// Only logout acts on the browser's session
+		// (TerminateSessionFromRequest); the other endpoints do not
+		// carry it, so a token grant does not pay for it.
+		info := &oidcsvc.BrowserSession{}
+		if sess, a := identityweb.Current(r); sess != nil && sess.Stage == identity.StageFull {
+			info.Session, info.Account = sess, a
+			if ck, err := r.Cookie(h.idw.CookieName()); err == nil {
+				info.Token = ck.Value
+			}
 		}
+		r = r.WithContext(oidcsvc.WithBrowserSession(r.Context(), info))
+		w = &cookieClearer{ResponseWriter: w, info: info, h: h}
 	}
-	r = r.WithContext(oidcsvc.WithBrowserSession(r.Context(), info))
 	if r.URL.Path == introspectPath {
 		// A client's own token is answered from its claims (ADR 60).
 		r = r.WithContext(oidcsvc.WithPresentedToken(r.Context(), r.PostForm.Get("token")))
@@ -167,14 +185,40 @@ func (h *handlers) protocol(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if r.URL.Path == endSessionPath {
-		w = &cookieClearer{ResponseWriter: w, info: info, h: h}
-	}
 	if r.URL.Path == discoveryPath {
 		h.discovery(w, r)
 		return
 	}
+	if r.URL.Path == tokenPath && r.Method == http.MethodPost && r.FormValue("grant_type") == string(oidc.GrantTypeClientCredentials) {
+		h.clientCredentials.ServeHTTP(w, r)
+		return
+	}
 	h.provider.ServeHTTP(w, r)
+}
+
+// clientCredentialsGrant answers a client_credentials grant as the
+// library's op.ClientCredentialsExchange does, with the library's own
+// parsing, client authentication, validation and error answers; only the
+// token is made by the block (oidc.Service.ClientCredentialsResponse: the
+// same token, signed while its audit entry commits, without the
+// library's per-grant signer and claim merging). Issue 14.
+func (h *handlers) clientCredentialsGrant(w http.ResponseWriter, r *http.Request) {
+	req, err := op.ParseClientCredentialsRequest(r, h.provider.Decoder())
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	tr, client, err := op.ValidateClientCredentialsRequest(r.Context(), req, h.provider)
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	resp, err := h.svc.ClientCredentialsResponse(r.Context(), tr, client)
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	httphelper.MarshalJSON(w, resp)
 }
 
 // discovery serves the library's discovery document without
