@@ -109,6 +109,9 @@ func (s *Service) clientTokenLive(ctx context.Context, claims *oidc.AccessTokenC
 	if c.Disabled || !slices.Contains(c.GrantTypes, GrantClientCredentials) {
 		return false, nil
 	}
+	if c.TokensNotBefore != nil && issued.Before(*c.TokensNotBefore) {
+		return false, nil // issued before RevokeClientTokens
+	}
 	for _, sc := range claims.Scopes {
 		if !slices.Contains(c.Scopes, sc) {
 			return false, nil
@@ -195,4 +198,48 @@ func (s *Service) revokeClientToken(ctx context.Context, id, clientID string) er
 			Detail: map[string]string{"jti": id}})
 		return err
 	})
+}
+
+// RevokeClientTokens ends every token client id has been issued for
+// itself until now (the client_credentials grant), for when one leaked:
+// a client token has no row to revoke (ADR 60), so the client keeps a
+// time before which its tokens are refused by every check of a client
+// token (clientTokenLive: Portico's APIs and introspection). The time is
+// the next whole second, since a JWT's iat is in whole seconds: a token
+// issued in the same second as the revocation is refused too, and one
+// issued from the next second on lives. The time never moves back (two
+// revocations on replicas whose clocks differ a little). This process
+// sees the change at once; other replicas within clientCacheTTL, when
+// their cached copy of the client expires. The change and its audit
+// record (actor from ctx: an operator, or the client itself) commit
+// together. A disabled client may be revoked too: its tokens stay dead
+// if it is enabled again.
+func (s *Service) RevokeClientTokens(ctx context.Context, id string) (time.Time, error) {
+	notBefore := s.clock.Now().UTC().Truncate(time.Second).Add(time.Second)
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var agency string
+		var grants string
+		err := tx.QueryRowContext(ctx, `SELECT COALESCE(agency_id, ''), grant_types FROM oidc_clients WHERE id = $1`, id).Scan(&agency, &grants)
+		if errors.Is(err, sql.ErrNoRows) {
+			return platform.Errorf(platform.CodeNotFound, "There is no client %q.", truncate(id, 100))
+		}
+		if err != nil {
+			return fmt.Errorf("oidc: revoke client tokens: %w", err)
+		}
+		if !slices.Contains(fromJSON(grants), GrantClientCredentials) {
+			return platform.Invalid("client", "only a client_credentials client has tokens of its own; a person's tokens are revoked with their grant")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE oidc_clients SET tokens_not_before = $2
+			WHERE id = $1 AND (tokens_not_before IS NULL OR tokens_not_before < $2)`, id, notBefore); err != nil {
+			return fmt.Errorf("oidc: revoke client tokens: %w", err)
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Record{Action: "oidc.client.tokens_revoke", Subject: "client:" + id, AgencyID: agency,
+			Detail: map[string]any{"client": id, "not_before": notBefore.Format(time.RFC3339)}})
+		return err
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	s.clients.drop(id)
+	return notBefore, nil
 }
