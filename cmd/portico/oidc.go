@@ -108,8 +108,7 @@ func runOIDCClientRevokeTokens(ctx context.Context, e env, args []string) error 
 			TokensNotBefore string `json:"tokens_not_before"`
 		}{ids[0], notBefore.Format(time.RFC3339)}
 		return output(e, *asJSON, res, func(w io.Writer) {
-			fmt.Fprintf(w, "Every token %s was issued before %s is refused: by this server at once, by running replicas within %s.\n",
-				res.ClientID, res.TokensNotBefore, oidc.ClientCacheTTL)
+			fmt.Fprintf(w, "Every token %s was issued before %s is refused, by every running replica at once.\n", res.ClientID, res.TokensNotBefore)
 			fmt.Fprintln(w, "The client gets new tokens with its secret as before; if the secret leaked too, disable the client and register a new one.")
 		})
 	})

@@ -47,8 +47,8 @@ type Client struct {
 	Scopes         []string  `json:"scopes"`
 	CreatedAt      time.Time `json:"created_at"`
 	Disabled       bool      `json:"disabled"`
-	// TokensNotBefore, when set, is the time before which the client's
-	// own tokens were issued are refused: RevokeClientTokens.
+	// TokensNotBefore, when set: the client's own tokens issued before
+	// it are refused (RevokeClientTokens).
 	TokensNotBefore *time.Time `json:"tokens_not_before,omitempty"`
 	secretHash      string
 }
@@ -298,10 +298,6 @@ func errUnknownClient() *oidc.Error {
 // authenticates it); the cache makes that one read every few seconds. A
 // change to a client (disabling it) reaches every replica within this.
 const clientCacheTTL = 5 * time.Second
-
-// ClientCacheTTL is how long other replicas may still accept a client's
-// tokens after RevokeClientTokens or disabling it (clientCacheTTL).
-const ClientCacheTTL = clientCacheTTL
 
 // clientCache holds recently loaded live clients. Unknown ids are never
 // cached, so junk ids cannot grow it; it is emptied when it grows past a

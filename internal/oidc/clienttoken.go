@@ -66,15 +66,24 @@ func (s *Service) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenReq
 	return nil, nil
 }
 
-// clientTokenRevoked reports whether a client token's jti has a row: only
-// revocation writes one.
-func (s *Service) clientTokenRevoked(ctx context.Context, id string) (bool, error) {
-	var one int
-	err := s.db.ReadRowHot(ctx, `SELECT 1 FROM oidc_tokens WHERE id = $1`, id).Scan(&one)
+// clientTokenRevoked reports whether a client token is revoked: its jti
+// has a row (only RFC 7009 revocation writes one), or it was issued
+// before its client's tokens_not_before (RevokeClientTokens). Both are
+// read from the database in one statement on every check, never from the
+// client cache, so a revocation on one replica holds on every replica at
+// once. A client that is gone reads as revoked.
+func (s *Service) clientTokenRevoked(ctx context.Context, id, clientID string, issued time.Time) (bool, error) {
+	var notBefore sql.NullTime
+	var row sql.NullString
+	err := s.db.ReadRowHot(ctx, `SELECT c.tokens_not_before, t.id FROM oidc_clients c LEFT JOIN oidc_tokens t ON t.id = $1 WHERE c.id = $2`,
+		id, clientID).Scan(&notBefore, &row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+		return true, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return true, err
+	}
+	return row.Valid || (notBefore.Valid && issued.Before(notBefore.Time)), nil
 }
 
 // clientTokenLive checks what the signature cannot: a verified client
@@ -109,15 +118,12 @@ func (s *Service) clientTokenLive(ctx context.Context, claims *oidc.AccessTokenC
 	if c.Disabled || !slices.Contains(c.GrantTypes, GrantClientCredentials) {
 		return false, nil
 	}
-	if c.TokensNotBefore != nil && issued.Before(*c.TokensNotBefore) {
-		return false, nil // issued before RevokeClientTokens
-	}
 	for _, sc := range claims.Scopes {
 		if !slices.Contains(c.Scopes, sc) {
 			return false, nil
 		}
 	}
-	revoked, err := s.clientTokenRevoked(ctx, claims.JWTID)
+	revoked, err := s.clientTokenRevoked(ctx, claims.JWTID, claims.ClientID, issued)
 	if err != nil {
 		return false, err
 	}
@@ -208,9 +214,9 @@ func (s *Service) revokeClientToken(ctx context.Context, id, clientID string) er
 // the next whole second, since a JWT's iat is in whole seconds: a token
 // issued in the same second as the revocation is refused too, and one
 // issued from the next second on lives. The time never moves back (two
-// revocations on replicas whose clocks differ a little). This process
-// sees the change at once; other replicas within clientCacheTTL, when
-// their cached copy of the client expires. The change and its audit
+// revocations on replicas whose clocks differ a little). Every replica
+// refuses the tokens at once: the time is read with the revoked-row check
+// (clientTokenRevoked), not from the client cache. The change and its audit
 // record (actor from ctx: an operator, or the client itself) commit
 // together. A disabled client may be revoked too: its tokens stay dead
 // if it is enabled again.
