@@ -508,6 +508,9 @@ func TestAuthorizationTable(t *testing.T) {
 		{"POST /pay/secure", "POST", "/pay/secure", url.Values{"chargeTokenId": {betoCheckout.ID}}, public},
 		{"POST /oauth/introspect", "POST", "/oauth/introspect", url.Values{"token": {"x"}}, public},
 		{"POST /oauth/revoke", "POST", "/oauth/revoke", url.Values{"token": {"x"}}, public},
+		// Client-authenticated (its secret), never by a session: to every
+		// browser actor it is public and answers 401 invalid_client.
+		{"POST /oauth/revoke_all", "POST", "/oauth/revoke_all", url.Values{"client_id": {"pc_nobody"}, "client_secret": {"x"}}, public},
 		{"GET /oauth/userinfo", "GET", "/oauth/userinfo", nil, public},
 		{"POST /oauth/userinfo", "POST", "/oauth/userinfo", url.Values{"access_token": {"x"}}, public},
 		{"OPTIONS /oauth/userinfo", "OPTIONS", "/oauth/userinfo", nil, public},

@@ -63,9 +63,10 @@ func commands() []*command {
 			{name: "list", summary: "list accounts", run: runUserList},
 		}},
 		{name: "oidc", summary: "manage OpenID Connect relying parties (agency systems, plug-ins, apps)", subs: []*command{
-			{name: "client", summary: "register and list clients", subs: []*command{
+			{name: "client", summary: "register, list and revoke the tokens of clients", subs: []*command{
 				{name: "add", summary: "register a client; prints its client_id and (once) its secret", run: runOIDCClientAdd},
 				{name: "list", summary: "list registered clients", run: runOIDCClientList},
+				{name: "revoke-tokens", summary: "refuse every token a client_credentials client was issued until now (after a leak)", run: runOIDCClientRevokeTokens},
 			}},
 		}},
 		{name: "keys", summary: "manage the keys that sign ID and access tokens", subs: []*command{

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/portico-gov/portico/internal/app"
 	"github.com/portico-gov/portico/internal/config"
@@ -78,6 +79,37 @@ func runOIDCClientList(ctx context.Context, e env, args []string) error {
 					dash(strings.Join(c.RedirectURIs, " ")))
 			}
 			tw.Flush()
+		})
+	})
+}
+
+// runOIDCClientRevokeTokens ends every token a client_credentials client
+// has been issued until now (oidc.Service.RevokeClientTokens), audited as
+// the operator. Tokens it gets from the next second on work.
+func runOIDCClientRevokeTokens(ctx context.Context, e env, args []string) error {
+	var cfg config.Config
+	fs := newFlags(e, "portico oidc client revoke-tokens", "CLIENT_ID [--json]")
+	cfg.RegisterStorage(fs, e.getenv, true)
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	ids, err := parseWithArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(ids) != 1 {
+		return usagef("name one CLIENT_ID")
+	}
+	return withApp(ctx, e, cfg, func(ctx context.Context, a *app.App) error {
+		notBefore, err := a.OIDC.RevokeClientTokens(ctx, ids[0])
+		if err != nil {
+			return err
+		}
+		res := struct {
+			ClientID        string `json:"client_id"`
+			TokensNotBefore string `json:"tokens_not_before"`
+		}{ids[0], notBefore.Format(time.RFC3339)}
+		return output(e, *asJSON, res, func(w io.Writer) {
+			fmt.Fprintf(w, "Every token %s was issued before %s is refused, by every running replica at once.\n", res.ClientID, res.TokensNotBefore)
+			fmt.Fprintln(w, "The client gets new tokens with its secret as before; if the secret leaked too, disable the client and register a new one.")
 		})
 	})
 }

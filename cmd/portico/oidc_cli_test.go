@@ -140,3 +140,52 @@ func TestOIDCCLI(t *testing.T) {
 		})
 	}
 }
+
+// TestOIDCClientRevokeTokensCLI: `portico oidc client revoke-tokens`
+// ends every token of a client_credentials client (after a leak), says
+// from when and how soon replicas follow, refuses an unknown client and a
+// client that signs people in, and is audited as the operator.
+func TestOIDCClientRevokeTokensCLI(t *testing.T) {
+	env := map[string]string{"PORTICO_DATA": t.TempDir()}
+	if code, _, errOut := cli(t, env, "migrate"); code != 0 {
+		t.Fatalf("migrate: %s", errOut)
+	}
+	add := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := cli(t, env, append([]string{"oidc", "client", "add", "--json"}, args...)...)
+		var reg struct {
+			ID string `json:"client_id"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &reg) != nil || reg.ID == "" {
+			t.Fatalf("add: %d %s %s", code, out, errOut)
+		}
+		return reg.ID
+	}
+	sys := add("--name", "DMV records sync", "--grant", "client_credentials")
+	app := add("--name", "Fishing Licences", "--grant", "authorization_code", "--redirect-uri", "https://fishing.example.gov/cb")
+	tests := []struct {
+		name           string
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{"no client", []string{}, exitUsage, "", "name one CLIENT_ID"},
+		{"two clients", []string{sys, app}, exitUsage, "", "name one CLIENT_ID"},
+		{"unknown client", []string{"pc_nobody"}, exitError, "", "no client"},
+		{"a client that signs people in", []string{app}, exitError, "", "client_credentials"},
+		{"the system client", []string{sys}, exitOK, "is refused, by every running replica at once", ""},
+		{"again, as JSON", []string{sys, "--json"}, exitOK, `"tokens_not_before"`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := cli(t, env, append([]string{"oidc", "client", "revoke-tokens"}, tc.args...)...)
+			if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errOut, tc.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout %s\nstderr %s", code, tc.code, out, errOut)
+			}
+		})
+	}
+	code, out, _ := cli(t, env, "audit", "list", "--json", "--limit", "100")
+	if code != 0 || strings.Count(out, `"oidc.client.tokens_revoke"`) != 2 {
+		t.Fatalf("audit: %d revocations recorded\n%s", strings.Count(out, `"oidc.client.tokens_revoke"`), out)
+	}
+}

@@ -289,6 +289,10 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sys, err := a.OIDC.AddClient(ctx, oidc.NewClient{Name: "DMV records sync", Grant: oidc.GrantClientCredentials})
+	if err != nil {
+		t.Fatal(err)
+	}
 	browser := signInClient(t, base, betoEmail, false)
 	staff := signInClient(t, base, "dana.dmv-admin@example.gov", true)
 	admin := signInClient(t, base, "pat.admin@example.gov", true)
@@ -559,6 +563,18 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 			req, _ := http.NewRequest("POST", base+"/oauth/token", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.SetBasicAuth(rp.ID, rp.Secret)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
+		}},
+		// An agency system ending every token it was issued: its client
+		// by primary key, then one update of it (ADR 60, issue 11).
+		{"POST /oauth/revoke_all", func() *http.Response {
+			form := url.Values{"client_id": {sys.ID}, "client_secret": {sys.Secret}}
+			req, _ := http.NewRequest("POST", base+"/oauth/revoke_all", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)

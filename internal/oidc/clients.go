@@ -47,7 +47,10 @@ type Client struct {
 	Scopes         []string  `json:"scopes"`
 	CreatedAt      time.Time `json:"created_at"`
 	Disabled       bool      `json:"disabled"`
-	secretHash     string
+	// TokensNotBefore, when set: the client's own tokens issued before
+	// it are refused (RevokeClientTokens).
+	TokensNotBefore *time.Time `json:"tokens_not_before,omitempty"`
+	secretHash      string
 }
 
 // NewClient is what an operator registers.
@@ -265,14 +268,18 @@ func (s *Service) AddClient(ctx context.Context, n NewClient) (*Registered, erro
 	return reg, nil
 }
 
-const clientColumns = `id, secret_hash, name, COALESCE(agency_id, ''), public, grant_types, redirect_uris, post_logout_uris, scopes, created_at, disabled_at`
+const clientColumns = `id, secret_hash, name, COALESCE(agency_id, ''), public, grant_types, redirect_uris, post_logout_uris, scopes, created_at, disabled_at, tokens_not_before`
 
 func scanClient(r interface{ Scan(...any) error }) (*Client, error) {
 	var c Client
 	var grants, redirects, logouts, scopes string
-	var disabled sql.NullTime
-	if err := r.Scan(&c.ID, &c.secretHash, &c.Name, &c.AgencyID, &c.Public, &grants, &redirects, &logouts, &scopes, &c.CreatedAt, &disabled); err != nil {
+	var disabled, notBefore sql.NullTime
+	if err := r.Scan(&c.ID, &c.secretHash, &c.Name, &c.AgencyID, &c.Public, &grants, &redirects, &logouts, &scopes, &c.CreatedAt, &disabled, &notBefore); err != nil {
 		return nil, err
+	}
+	if notBefore.Valid {
+		nb := notBefore.Time.UTC()
+		c.TokensNotBefore = &nb
 	}
 	c.GrantTypes, c.RedirectURIs, c.PostLogoutURIs, c.Scopes = fromJSON(grants), fromJSON(redirects), fromJSON(logouts), fromJSON(scopes)
 	c.Disabled = disabled.Valid
@@ -312,6 +319,14 @@ func (cc *clientCache) get(id string, now time.Time) *Client {
 		return e.c
 	}
 	return nil
+}
+
+// drop forgets id, so this process reads the client's next change at
+// once (other replicas within clientCacheTTL).
+func (cc *clientCache) drop(id string) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	delete(cc.m, id)
 }
 
 func (cc *clientCache) put(c *Client, now time.Time) {

@@ -159,15 +159,24 @@ func (s *Service) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenReq
 	return nil, nil
 }
 
-// clientTokenRevoked reports whether a client token's jti has a row: only
-// revocation writes one.
-func (s *Service) clientTokenRevoked(ctx context.Context, id string) (bool, error) {
-	var one int
-	err := s.db.ReadRowHot(ctx, `SELECT 1 FROM oidc_tokens WHERE id = $1`, id).Scan(&one)
+// clientTokenRevoked reports whether a client token is revoked: its jti
+// has a row (only RFC 7009 revocation writes one), or it was issued
+// before its client's tokens_not_before (RevokeClientTokens). Both are
+// read from the database in one statement on every check, never from the
+// client cache, so a revocation on one replica holds on every replica at
+// once. A client that is gone reads as revoked.
+func (s *Service) clientTokenRevoked(ctx context.Context, id, clientID string, issued time.Time) (bool, error) {
+	var notBefore sql.NullTime
+	var row sql.NullString
+	err := s.db.ReadRowHot(ctx, `SELECT c.tokens_not_before, t.id FROM oidc_clients c LEFT JOIN oidc_tokens t ON t.id = $1 WHERE c.id = $2`,
+		id, clientID).Scan(&notBefore, &row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+		return true, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return true, err
+	}
+	return row.Valid || (notBefore.Valid && issued.Before(notBefore.Time)), nil
 }
 
 // clientTokenLive checks what the signature cannot: a verified client
@@ -207,7 +216,7 @@ func (s *Service) clientTokenLive(ctx context.Context, claims *oidc.AccessTokenC
 			return false, nil
 		}
 	}
-	revoked, err := s.clientTokenRevoked(ctx, claims.JWTID)
+	revoked, err := s.clientTokenRevoked(ctx, claims.JWTID, claims.ClientID, issued)
 	if err != nil {
 		return false, err
 	}
@@ -288,4 +297,48 @@ func (s *Service) revokeClientToken(ctx context.Context, id, clientID string) er
 			Detail: map[string]string{"jti": id}})
 		return err
 	})
+}
+
+// RevokeClientTokens ends every token client id has been issued for
+// itself until now (the client_credentials grant), for when one leaked:
+// a client token has no row to revoke (ADR 60), so the client keeps a
+// time before which its tokens are refused by every check of a client
+// token (clientTokenLive: Portico's APIs and introspection). The time is
+// the next whole second, since a JWT's iat is in whole seconds: a token
+// issued in the same second as the revocation is refused too, and one
+// issued from the next second on lives. The time never moves back (two
+// revocations on replicas whose clocks differ a little). Every replica
+// refuses the tokens at once: the time is read with the revoked-row check
+// (clientTokenRevoked), not from the client cache. The change and its audit
+// record (actor from ctx: an operator, or the client itself) commit
+// together. A disabled client may be revoked too: its tokens stay dead
+// if it is enabled again.
+func (s *Service) RevokeClientTokens(ctx context.Context, id string) (time.Time, error) {
+	notBefore := s.clock.Now().UTC().Truncate(time.Second).Add(time.Second)
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var agency string
+		var grants string
+		err := tx.QueryRowContext(ctx, `SELECT COALESCE(agency_id, ''), grant_types FROM oidc_clients WHERE id = $1`, id).Scan(&agency, &grants)
+		if errors.Is(err, sql.ErrNoRows) {
+			return platform.Errorf(platform.CodeNotFound, "There is no client %q.", truncate(id, 100))
+		}
+		if err != nil {
+			return fmt.Errorf("oidc: revoke client tokens: %w", err)
+		}
+		if !slices.Contains(fromJSON(grants), GrantClientCredentials) {
+			return platform.Invalid("client", "only a client_credentials client has tokens of its own; a person's tokens are revoked with their grant")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE oidc_clients SET tokens_not_before = $2
+			WHERE id = $1 AND (tokens_not_before IS NULL OR tokens_not_before < $2)`, id, notBefore); err != nil {
+			return fmt.Errorf("oidc: revoke client tokens: %w", err)
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Record{Action: "oidc.client.tokens_revoke", Subject: "client:" + id, AgencyID: agency,
+			Detail: map[string]any{"client": id, "not_before": notBefore.Format(time.RFC3339)}})
+		return err
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	s.clients.drop(id)
+	return notBefore, nil
 }

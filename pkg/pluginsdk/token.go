@@ -284,7 +284,16 @@ func (v *Verifier) key(ctx context.Context, kid string) (*jose.JSONWebKey, error
 		}
 	}
 	if v.fetchedAt.IsZero() || now.Sub(v.fetchedAt) >= v.refetch || now.Before(v.fetchedAt) {
-		if err := v.fetchLocked(ctx); err != nil && v.loadedAt.IsZero() {
+		prev := v.fetchedAt
+		err := v.fetchLocked(ctx)
+		if err != nil && ctx.Err() != nil {
+			// The caller went away (Portico's call timed out) mid-fetch:
+			// that says nothing of the issuer, so it does not count as
+			// this interval's fetch. Counted, it left a plug-in that had
+			// no keys yet refusing every token until the next interval.
+			v.fetchedAt = prev
+		}
+		if err != nil && v.loadedAt.IsZero() {
 			return nil, err
 		}
 		// A failed refresh keeps the keys fetched before: Portico being

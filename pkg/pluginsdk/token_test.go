@@ -265,3 +265,21 @@ func TestAddressForms(t *testing.T) {
 		t.Error("a number was accepted as an address")
 	}
 }
+
+// TestCallerGoneDuringFirstFetch: a request whose caller went away
+// (Portico's call timed out) while the verifier fetched its first keys
+// does not count as the interval's fetch: the next request fetches and
+// is accepted. It once counted, and every token was refused as of an
+// unknown key until the refetch interval passed.
+func TestCallerGoneDuringFirstFetch(t *testing.T) {
+	p := pluginsdktest.New(t, plugin)
+	v := pluginsdk.NewVerifier(p.URL, plugin)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := v.Verify(gone, p.Token(base())); err == nil {
+		t.Fatal("a token was accepted without keys")
+	}
+	if _, err := v.Verify(context.Background(), p.Token(base())); err != nil {
+		t.Fatalf("the next request: %v", err)
+	}
+}

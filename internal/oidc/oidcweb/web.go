@@ -126,6 +126,7 @@ func Register(s *web.Server, svc *oidcsvc.Service, idw *identityweb.Handlers) er
 	// POST gains nothing a direct one would not. The CORS answer comes from
 	// the provider's own handler (credentials not allowed).
 	s.AllowCrossOrigin("POST "+tokenPath, "POST "+revokePath)
+	s.HandleFunc("POST "+revokeAllPath, h.revokeAll)
 	s.HandleFunc("GET "+loginPath, h.login)
 	s.HandleFunc("GET "+consentPath, h.consentForm)
 	s.HandleFunc("POST "+consentPath, h.consent)

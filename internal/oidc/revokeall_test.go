@@ -1,0 +1,179 @@
+package oidc_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/portico-gov/portico/internal/oidc"
+	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/storage/storagetest"
+)
+
+// TestRevokeClientTokens: a client_credentials client (at POST
+// /oauth/revoke_all, with its secret) or an operator
+// (RevokeClientTokens) ends every token the client was issued until
+// then, though they have no rows (ADR 60): Portico's APIs and
+// introspection refuse them, tokens issued from the next second on
+// work, other clients' tokens are untouched, and each revocation is
+// audited.
+func TestRevokeClientTokens(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		clock := platform.NewFakeClock(time.Now().UTC())
+		s := newSiteAt(t, db, clock)
+		ctx := context.Background()
+		add := func(name string) *oidc.Registered {
+			reg, err := s.svc.AddClient(ctx, oidc.NewClient{Name: name, Grant: oidc.GrantClientCredentials, Scopes: []string{"records.read"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return reg
+		}
+		reg, other := add("DMV records"), add("Tax sync")
+		app, err := s.svc.AddClient(ctx, oidc.NewClient{Name: "An app", Grant: oidc.GrantAuthorizationCode, RedirectURIs: []string{"https://app.example/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		grant := func(c *oidc.Registered) string {
+			t.Helper()
+			code, r := s.postForm(t, "/oauth/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"records.read"}}, c.ID, c.Secret)
+			if code != http.StatusOK {
+				t.Fatalf("grant: %d %v", code, r)
+			}
+			return r["access_token"].(string)
+		}
+		live := func(raw string) bool {
+			t.Helper()
+			_, err := s.svc.VerifyAccessToken(ctx, raw)
+			if err != nil && platform.ErrorCode(err) != platform.CodeUnauthorized {
+				t.Fatal(err)
+			}
+			code, r := s.postForm(t, "/oauth/introspect", url.Values{"token": {raw}}, reg.ID, reg.Secret)
+			if code != http.StatusOK || (r["active"] == true) != (err == nil) {
+				t.Fatalf("introspection (%d %v) and the APIs (%v) disagree", code, r, err)
+			}
+			return err == nil
+		}
+		revokeAll := func(t *testing.T, form url.Values, user, pass string) (time.Time, int, map[string]any) {
+			t.Helper()
+			code, r := s.postForm(t, "/oauth/revoke_all", form, user, pass)
+			var nb time.Time
+			if code == http.StatusOK {
+				var err error
+				if nb, err = time.Parse(time.RFC3339, r["tokens_not_before"].(string)); err != nil || r["client_id"] != reg.ID {
+					t.Fatalf("answer %v (%v)", r, err)
+				}
+			}
+			return nb, code, r
+		}
+		audits := func() int {
+			var n int
+			if err := db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_entries WHERE action = 'oidc.client.tokens_revoke' AND subject = $1`, "client:"+reg.ID).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		// waitPast waits until a token issued now has an iat (whole
+		// seconds, the real clock) of at least nb.
+		waitPast := func(nb time.Time) { time.Sleep(time.Until(nb) + 10*time.Millisecond) }
+
+		before, others := grant(reg), grant(other)
+		if !live(before) || !live(others) {
+			t.Fatal("fresh tokens are not live")
+		}
+		refused := []struct {
+			name       string
+			form       url.Values
+			user, pass string
+			code       int
+			err        string
+		}{
+			{"no credentials", url.Values{}, "", "", http.StatusUnauthorized, "invalid_client"},
+			{"a wrong secret", url.Values{}, reg.ID, "not-the-secret", http.StatusUnauthorized, "invalid_client"},
+			{"another client's id with its own secret", url.Values{}, reg.ID, other.Secret, http.StatusUnauthorized, "invalid_client"},
+			{"an unknown client", url.Values{}, "pc_nobody", "x", http.StatusUnauthorized, "invalid_client"},
+			{"a client that signs people in", url.Values{}, app.ID, app.Secret, http.StatusBadRequest, "unauthorized_client"},
+		}
+		for _, c := range refused {
+			t.Run("refused: "+c.name, func(t *testing.T) {
+				if _, code, r := revokeAll(t, c.form, c.user, c.pass); code != c.code || r["error"] != c.err {
+					t.Fatalf("%d %v, want %d %s", code, r, c.code, c.err)
+				}
+				if !live(before) || audits() != 0 {
+					t.Fatal("a refused request revoked or audited")
+				}
+			})
+		}
+
+		// The client itself, authenticated in the form body this time.
+		nb, code, r := revokeAll(t, url.Values{"client_id": {reg.ID}, "client_secret": {reg.Secret}}, "", "")
+		if code != http.StatusOK {
+			t.Fatalf("revoke_all: %d %v", code, r)
+		}
+		if !nb.After(clock.Now()) || nb.Sub(clock.Now()) > time.Second || nb.Nanosecond() != 0 {
+			t.Fatalf("not before %s at %s: want the next whole second", nb, clock.Now())
+		}
+		if live(before) {
+			t.Fatal("a token issued before the revocation is live")
+		}
+		if !live(others) {
+			t.Fatal("another client's token died")
+		}
+		if audits() != 1 {
+			t.Fatalf("%d audit records, want 1", audits())
+		}
+		// A token whose iat is the revocation's time lives; one a second
+		// earlier does not (forged with the provider's key to set iat).
+		forge := func(iat time.Time) string {
+			raw, err := s.svc.SignJWT(ctx, map[string]any{"iss": s.URL, "sub": reg.ID, "client_id": reg.ID, "aud": []string{reg.ID},
+				"jti": "ct_forged" + iat.Format("150405") + "xxxxxxxxxxxx", "iat": iat.Unix(), "exp": iat.Add(5 * time.Minute).Unix(), "scope": "records.read"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return raw
+		}
+		if live(forge(nb.Add(-time.Second))) || !live(forge(nb)) {
+			t.Fatal("the boundary is not the not-before time")
+		}
+		waitPast(nb)
+		after := grant(reg)
+		if !live(after) {
+			t.Fatal("a token issued after the revocation is refused")
+		}
+
+		// An operator revokes again: the later token dies too. A
+		// revocation computed on a replica whose clock is behind never
+		// moves the time back.
+		clock.Set(clock.Now().Add(2 * time.Second))
+		opCtx := platform.WithActor(ctx, platform.Actor{Kind: platform.ActorOperator, ID: "cli"})
+		nb2, err := s.svc.RevokeClientTokens(opCtx, reg.ID)
+		if err != nil || !nb2.After(nb) {
+			t.Fatalf("operator revocation: %s, %v", nb2, err)
+		}
+		if live(after) {
+			t.Fatal("the operator's revocation left a token live")
+		}
+		clock.Set(clock.Now().Add(-time.Minute))
+		if _, err := s.svc.RevokeClientTokens(opCtx, reg.ID); err != nil {
+			t.Fatal(err)
+		}
+		clock.Set(clock.Now().Add(time.Minute))
+		got, err := s.svc.Client(ctx, reg.ID)
+		if err != nil || got.TokensNotBefore == nil || !got.TokensNotBefore.Equal(nb2) {
+			t.Fatalf("not before after a revocation from behind: %v, %v; want %s", got.TokensNotBefore, err, nb2)
+		}
+		if audits() != 3 {
+			t.Fatalf("%d audit records, want 3", audits())
+		}
+		if _, err := s.svc.RevokeClientTokens(opCtx, "pc_nobody"); platform.ErrorCode(err) != platform.CodeNotFound {
+			t.Fatalf("unknown client: %v", err)
+		}
+		waitPast(nb2)
+		if !live(grant(reg)) {
+			t.Fatal("a token issued after the operator's revocation is refused")
+		}
+	})
+}
