@@ -303,7 +303,7 @@ func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
 	var out Outcome
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = s.sendIn(ctx, tx, a)
+		out, err = s.sendIn(ctx, tx, s.mailer, a)
 		return err
 	})
 	return out, err
@@ -311,7 +311,8 @@ func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
 
 // SendBatch sends several claimed reminders as Send does, all in one
 // transaction: a commit per reminder was most of the cost of a bulk send
-// (ADR 61). Each reminder keeps its own record in reminder_sends, so a
+// (ADR 61), and with a BatchMailer their emails are delivered by batch
+// jobs rather than one job each (ADR 71). Each reminder keeps its own record in reminder_sends, so a
 // batch run again (a retry, or a rescue after a crash) sends only what the
 // first run did not commit. If the shared transaction fails, each reminder
 // is sent in its own, so one that cannot be sent does not hold back the
@@ -320,12 +321,21 @@ func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
 func (s *Service) SendBatch(ctx context.Context, as []SendArgs) ([]Outcome, error) {
 	out := make([]Outcome, len(as))
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		m := s.mailer
+		var b MailBatch
+		if bm, ok := s.mailer.(BatchMailer); ok {
+			b = bm.Batch() // a fresh one per attempt of the transaction
+			m = b
+		}
 		for i, a := range as {
-			o, err := s.sendIn(ctx, tx, a)
+			o, err := s.sendIn(ctx, tx, m, a)
 			if err != nil {
 				return err
 			}
 			out[i] = o
+		}
+		if b != nil {
+			return b.Flush(ctx, tx)
 		}
 		return nil
 	})
@@ -343,7 +353,7 @@ func (s *Service) SendBatch(ctx context.Context, as []SendArgs) ([]Outcome, erro
 	return out, errors.Join(errs...)
 }
 
-func (s *Service) sendIn(ctx context.Context, tx *sql.Tx, a SendArgs) (Outcome, error) {
+func (s *Service) sendIn(ctx context.Context, tx *sql.Tx, mailer Mailer, a SendArgs) (Outcome, error) {
 	out := OutcomeSent
 	now := s.clock.Now().UTC()
 	res, err := tx.ExecContext(ctx, `INSERT INTO reminder_sends (obligation_id, due_on, offset_minutes, outcome, at)
@@ -375,7 +385,7 @@ func (s *Service) sendIn(ctx context.Context, tx *sql.Tx, a SendArgs) (Outcome, 
 	}
 	msg := s.Compose(o, c)
 	msg.AccountID = o.AccountID
-	id, err := s.mailer.SendEmail(ctx, tx, msg)
+	id, err := mailer.SendEmail(ctx, tx, msg)
 	if platform.ErrorCode(err) == platform.CodeInvalid {
 		return mark(OutcomeSkipped, "")
 	}
