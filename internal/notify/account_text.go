@@ -31,7 +31,7 @@ func (s *Service) SendTextToAccount(ctx context.Context, tx *sql.Tx, m AccountTe
 // sendTextToAccount is SendTextToAccount; with b set, the email's delivery
 // job is left to b.Flush.
 func (s *Service) sendTextToAccount(ctx context.Context, tx *sql.Tx, m AccountText, b *Batch) (string, error) {
-	p, err := s.preferences(ctx, tx, m.AccountID)
+	p, err := s.preferences(ctx, hotTx{s.db, tx}, m.AccountID)
 	if err != nil {
 		return "", err
 	}

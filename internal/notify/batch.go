@@ -250,7 +250,7 @@ func (s *Service) finishMany(ctx context.Context, out []outcome, lastAttempt boo
 				completedAt = now
 				final = append(final, n)
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET status = $1, last_error = $2, completed_at = $3 WHERE id = $4`,
+			if _, err := s.db.ExecHot(ctx, tx, `UPDATE notifications SET status = $1, last_error = $2, completed_at = $3 WHERE id = $4`,
 				st, truncate(o.err.Error(), maxErrorBytes), completedAt, n.ID); err != nil {
 				return err
 			}
@@ -301,7 +301,7 @@ func (s *Service) enqueueCallbacks(ctx context.Context, tx *sql.Tx, ns []Notific
 		ok, seen := hasURL[n.AgencyID]
 		if !seen {
 			var u string
-			err := tx.QueryRowContext(ctx, `SELECT callback_url FROM notify_services WHERE agency_id = $1`, n.AgencyID).Scan(&u)
+			err := s.db.QueryRowHot(ctx, tx, `SELECT callback_url FROM notify_services WHERE agency_id = $1`, n.AgencyID).Scan(&u)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("notify: callback url: %w", err)
 			}

@@ -308,7 +308,7 @@ func (s *Service) sendEmail(ctx context.Context, tx *sql.Tx, e Email, b *Batch) 
 	}
 	n.ID = uuid.Must(uuid.NewV7()).String()
 	n.CreatedAt = s.clock.Now().UTC().Truncate(time.Microsecond)
-	if _, err := tx.ExecContext(ctx, `
+	if _, err := s.db.ExecHot(ctx, tx, `
 		INSERT INTO notifications (id, agency_id, channel, recipient, subject, body_text, body_html, lang, critical, reference, status, attempts, last_error, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', $12)`,
 		n.ID, n.AgencyID, ChannelEmail, n.Recipient, n.Subject, n.BodyText, n.BodyHTML, n.Lang, n.Critical, n.Reference, StatusCreated, n.CreatedAt); err != nil {

@@ -356,7 +356,9 @@ func (s *Service) SendBatch(ctx context.Context, as []SendArgs) ([]Outcome, erro
 func (s *Service) sendIn(ctx context.Context, tx *sql.Tx, mailer Mailer, a SendArgs) (Outcome, error) {
 	out := OutcomeSent
 	now := s.clock.Now().UTC()
-	res, err := tx.ExecContext(ctx, `INSERT INTO reminder_sends (obligation_id, due_on, offset_minutes, outcome, at)
+	// Hot statements (storage.ExecHot): a bulk send runs each once per
+	// reminder, and the SQLite driver would parse them every time.
+	res, err := s.db.ExecHot(ctx, tx, `INSERT INTO reminder_sends (obligation_id, due_on, offset_minutes, outcome, at)
 		VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT DO NOTHING`, a.ObligationID, a.DueOn, a.Offset, now)
 	if err != nil {
 		return out, fmt.Errorf("reminder: send: %w", err)
@@ -365,11 +367,11 @@ func (s *Service) sendIn(ctx context.Context, tx *sql.Tx, mailer Mailer, a SendA
 		return OutcomeDuplicate, nil
 	}
 	mark := func(o Outcome, id string) (Outcome, error) {
-		_, err := tx.ExecContext(ctx, `UPDATE reminder_sends SET outcome = $1, notification_id = $2
+		_, err := s.db.ExecHot(ctx, tx, `UPDATE reminder_sends SET outcome = $1, notification_id = $2
 			WHERE obligation_id = $3 AND due_on = $4 AND offset_minutes = $5`, o, id, a.ObligationID, a.DueOn, a.Offset)
 		return o, err
 	}
-	o, err := scanObligation(tx.QueryRowContext(ctx, `SELECT `+obligationColumns+` FROM obligations WHERE id = $1`, a.ObligationID))
+	o, err := scanObligation(s.db.QueryRowHot(ctx, tx, `SELECT `+obligationColumns+` FROM obligations WHERE id = $1`, a.ObligationID))
 	if err != nil {
 		return out, fmt.Errorf("reminder: send: %w", err)
 	}
