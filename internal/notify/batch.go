@@ -224,7 +224,7 @@ func (s *Service) sendMany(ctx context.Context, out []outcome) {
 func (s *Service) finishMany(ctx context.Context, out []outcome, lastAttempt bool) (retry int, err error) {
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
 	var delivered []string
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.db.InBulkTx(ctx, func(tx *sql.Tx) error {
 		delivered, retry = delivered[:0], 0
 		var final []Notification
 		for _, o := range out {

@@ -320,7 +320,7 @@ func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
 // job is retried for them alone.
 func (s *Service) SendBatch(ctx context.Context, as []SendArgs) ([]Outcome, error) {
 	out := make([]Outcome, len(as))
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.InBulkTx(ctx, func(tx *sql.Tx) error {
 		m := s.mailer
 		var b MailBatch
 		if bm, ok := s.mailer.(BatchMailer); ok {
