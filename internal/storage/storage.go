@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -46,8 +47,11 @@ type DB struct {
 
 	// SQLite only: hot statements prepared once (stmtcache.go).
 	writeStmts, readStmts *stmtCache
-	// bulk admits one bulk transaction at a time (InBulkTx).
-	bulk chan struct{}
+	// bulk admits one bulk transaction at a time (InBulkTx); waiting
+	// counts the other InTx callers waiting for the writer, which a bulk
+	// transaction lets go first.
+	bulk    chan struct{}
+	waiting atomic.Int64
 }
 
 // Write returns the pool for changes and transactions.
@@ -265,9 +269,16 @@ func (db *DB) Close() error {
 // InTx runs fn in a transaction on the write pool. It commits when fn returns
 // nil and rolls back otherwise (including on panic, which it re-raises).
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	db.waiting.Add(1)
 	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("storage: begin: %w", err)
+	db.waiting.Add(-1)
+	return db.runTx(ctx, tx, err, fn)
+}
+
+// runTx runs fn in tx, which BeginTx returned with beginErr.
+func (db *DB) runTx(ctx context.Context, tx *sql.Tx, beginErr error, fn func(tx *sql.Tx) error) (err error) {
+	if beginErr != nil {
+		return fmt.Errorf("storage: begin: %w", beginErr)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -300,7 +311,9 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 // request that needs the writer (an audited page) competes with one bulk
 // transaction, not with every busy worker (issue 14: the dashboard fell
 // to a twentieth of its rate during a bulk send). Bulk transactions
-// cannot run in parallel on SQLite anyway. On PostgreSQL it is InTx.
+// cannot run in parallel on SQLite anyway. It also lets the InTx
+// transactions already waiting for the writer go first (for up to
+// bulkYield). On PostgreSQL it is InTx.
 func (db *DB) InBulkTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if db.Dialect != SQLite || db.bulk == nil {
 		return db.InTx(ctx, fn)
@@ -311,8 +324,18 @@ func (db *DB) InBulkTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return ctx.Err()
 	}
 	defer func() { <-db.bulk }()
-	return db.InTx(ctx, fn)
+	// Let the people's transactions already waiting go first, for a
+	// little while: a bulk transaction holds the writer for tens of
+	// milliseconds.
+	for deadline := time.Now().Add(bulkYield); db.waiting.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	return db.runTx(ctx, tx, err, fn)
 }
+
+// bulkYield bounds how long a bulk transaction lets others go first.
+const bulkYield = 50 * time.Millisecond
 
 // IsUniqueViolation reports whether err is a unique or primary key conflict
 // on either engine.
