@@ -301,9 +301,10 @@ const (
 // (obligation, due date, offset) makes a repeated job send nothing.
 func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
 	var out Outcome
+	contacts := s.contacts(ctx, []SendArgs{a})
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = s.sendIn(ctx, tx, s.mailer, a)
+		out, err = s.sendIn(ctx, tx, s.mailer, contacts, a)
 		return err
 	})
 	return out, err
@@ -320,6 +321,7 @@ func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
 // job is retried for them alone.
 func (s *Service) SendBatch(ctx context.Context, as []SendArgs) ([]Outcome, error) {
 	out := make([]Outcome, len(as))
+	contacts := s.contacts(ctx, as)
 	err := s.db.InBulkTx(ctx, func(tx *sql.Tx) error {
 		m := s.mailer
 		var b MailBatch
@@ -328,7 +330,7 @@ func (s *Service) SendBatch(ctx context.Context, as []SendArgs) ([]Outcome, erro
 			m = b
 		}
 		for i, a := range as {
-			o, err := s.sendIn(ctx, tx, m, a)
+			o, err := s.sendIn(ctx, tx, m, contacts, a)
 			if err != nil {
 				return err
 			}
@@ -353,7 +355,57 @@ func (s *Service) SendBatch(ctx context.Context, as []SendArgs) ([]Outcome, erro
 	return out, errors.Join(errs...)
 }
 
-func (s *Service) sendIn(ctx context.Context, tx *sql.Tx, mailer Mailer, a SendArgs) (Outcome, error) {
+// contact is an account's contact as the Directory gave it.
+type contact struct {
+	c   Contact
+	err error
+}
+
+// contacts asks the Directory, before a send transaction begins, for the
+// contact of each reminder's account. The Directory reads on other
+// connections than the transaction's: asked inside it, every worker held
+// a connection while waiting for a second one, and on PostgreSQL (a pool
+// of four on two cores) a bulk send deadlocked. The obligation itself is
+// read again in the transaction, which decides whether to send; an
+// account not found here (the obligation moved to another account since)
+// is asked for inside, as before.
+func (s *Service) contacts(ctx context.Context, as []SendArgs) map[string]contact {
+	out := map[string]contact{}
+	if len(as) == 0 {
+		return out
+	}
+	// The home zone (Compose asks for it) is read from the database and
+	// kept a minute; read it now, outside the transaction, for the same
+	// reason.
+	_ = s.Location()
+	args := make([]any, len(as))
+	marks := make([]string, len(as))
+	for i, a := range as {
+		args[i], marks[i] = a.ObligationID, fmt.Sprintf("$%d", i+1)
+	}
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT DISTINCT account_id FROM obligations WHERE id IN (`+strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return out // asked inside the transaction instead
+	}
+	var accounts []string
+	for rows.Next() {
+		var id string
+		if rows.Scan(&id) == nil {
+			accounts = append(accounts, id)
+		}
+	}
+	rows.Close()
+	for _, id := range accounts {
+		c, err := s.dir.Contact(ctx, id)
+		if err != nil && !errors.Is(err, ErrNoContact) {
+			continue // asked again inside the transaction
+		}
+		out[id] = contact{c, err}
+	}
+	return out
+}
+
+func (s *Service) sendIn(ctx context.Context, tx *sql.Tx, mailer Mailer, contacts map[string]contact, a SendArgs) (Outcome, error) {
 	out := OutcomeSent
 	now := s.clock.Now().UTC()
 	// Hot statements (storage.ExecHot): a bulk send runs each once per
@@ -378,7 +430,11 @@ func (s *Service) sendIn(ctx context.Context, tx *sql.Tx, mailer Mailer, a SendA
 	if o.Status != StatusOpen || o.Due.String() != a.DueOn {
 		return mark(OutcomeSkipped, "")
 	}
-	c, err := s.dir.Contact(ctx, o.AccountID)
+	cc, ok := contacts[o.AccountID]
+	if !ok {
+		cc.c, cc.err = s.dir.Contact(ctx, o.AccountID)
+	}
+	c, err := cc.c, cc.err
 	if errors.Is(err, ErrNoContact) || err == nil && c.Email == "" {
 		return mark(OutcomeSkipped, "")
 	}
