@@ -138,6 +138,23 @@ func benchBulk(b *testing.B, d storage.Dialect, n int, layout string) {
 	if _, err := worker.Jobs.Insert(ctx, reminder.SweepArgs{}, nil); err != nil {
 		b.Fatal(err)
 	}
+	// The moment the last email is accepted, noted while the busy page
+	// run goes on: a send shorter than the page run would otherwise be
+	// timed as long as the run (2 s + PORTICO_BENCH_PAGE_SECONDS).
+	var doneAt atomic.Pointer[time.Time]
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() {
+		for s.received.Load()-before < int64(n) {
+			select {
+			case <-watchCtx.Done():
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+		t := time.Now()
+		doneAt.Store(&t)
+	}()
 	time.Sleep(2 * time.Second) // the send is under way
 	busy := driveFor(b, page, cookie, pageFor)
 	busyDelivered := s.received.Load() - before
@@ -155,6 +172,13 @@ func benchBulk(b *testing.B, d storage.Dialect, n int, layout string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	elapsed := time.Since(began)
+	for range 100 { // the watcher polls every millisecond
+		if at := doneAt.Load(); at != nil {
+			elapsed = at.Sub(began)
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	time.Sleep(2 * time.Second) // a duplicate would arrive now
 	if got := s.received.Load() - before; got != int64(n) {
 		b.Errorf("the SMTP server accepted %d emails for %d reminders", got, n)

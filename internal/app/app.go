@@ -631,7 +631,7 @@ func (a *App) newNotify(ins *jobs.Inserter, reg *jobs.Registry, opts Options, se
 	if smtpURL == "" && a.Mailbox != nil {
 		smtpURL = a.Mailbox.SMTPURL()
 	}
-	ncfg := notify.Config{Audit: a.Audit, SMTPURL: smtpURL, From: cfg.MailFrom, Secrets: sealer, SMTPConnections: cfg.SMTPConnections,
+	ncfg := notify.Config{Audit: a.Audit, SMTPURL: smtpURL, From: cfg.MailFrom, Secrets: sealer, SMTPConnections: cfg.SMTPConnections, EmailBatch: cfg.EmailBatch,
 		PublicURL: func() string { return a.Config.PublicURL },
 		// Team API keys may send to the agency's staff (the cycle above).
 		TeamMembers: func(ctx context.Context, agencyID string) ([]string, error) {

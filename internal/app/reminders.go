@@ -26,6 +26,22 @@ func (m reminderMailer) SendEmail(ctx context.Context, tx *sql.Tx, msg reminder.
 		Lang: msg.Lang, AgencyID: msg.AgencyID, Reference: msg.Reference})
 }
 
+// Batch implements reminder.BatchMailer: a send job's reminders are
+// delivered by batch jobs (ADR 71).
+func (m reminderMailer) Batch() reminder.MailBatch { return reminderMailBatch{m.n.Batch()} }
+
+type reminderMailBatch struct{ b *notify.Batch }
+
+func (m reminderMailBatch) SendEmail(ctx context.Context, tx *sql.Tx, msg reminder.Message) (string, error) {
+	if msg.AccountID == "" {
+		return m.b.SendEmail(ctx, tx, notify.Email{To: msg.To, Subject: msg.Subject, Text: msg.Text, Lang: msg.Lang, AgencyID: msg.AgencyID, Reference: msg.Reference})
+	}
+	return m.b.SendTextToAccount(ctx, tx, notify.AccountText{AccountID: msg.AccountID, Email: msg.To, Subject: msg.Subject, Text: msg.Text,
+		Lang: msg.Lang, AgencyID: msg.AgencyID, Reference: msg.Reference})
+}
+
+func (m reminderMailBatch) Flush(ctx context.Context, tx *sql.Tx) error { return m.b.Flush(ctx, tx) }
+
 // reminderDirectory gives the reminder block an account's email address
 // from the identity block and the language to write in (the one chosen
 // for messages, else the account's).

@@ -50,6 +50,9 @@ type Config struct {
 	// SMTPConnections bounds the open connections to the SMTP server this
 	// process keeps and reuses for many messages (ADR 61).
 	SMTPConnections int
+	// EmailBatch is the most emails one batch delivery job carries (a
+	// reminder send job's emails are delivered in batches, ADR 71).
+	EmailBatch int
 	// SessionIdle and SessionMax bound citizen and staff sessions: ended
 	// after this long without activity, and this long after sign-in.
 	SessionIdle time.Duration
@@ -159,6 +162,7 @@ const (
 	DefaultJobFetchCooldown = 10 * time.Millisecond
 	DefaultJobPollInterval  = 200 * time.Millisecond
 	DefaultSMTPConnections  = 8
+	DefaultEmailBatch       = 100
 )
 
 // Getenv looks up an environment variable; tests pass their own.
@@ -179,6 +183,7 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.DurationVar(&c.JobFetchCooldown, "job-fetch-cooldown", durationOr(env("PORTICO_JOB_FETCH_COOLDOWN"), DefaultJobFetchCooldown), "least time between two fetches of background jobs; with --workers it bounds jobs per second (env PORTICO_JOB_FETCH_COOLDOWN)")
 	fs.DurationVar(&c.JobPollInterval, "job-poll-interval", durationOr(env("PORTICO_JOB_POLL_INTERVAL"), DefaultJobPollInterval), "how often idle workers look for new jobs when nothing signals them, as on SQLite (env PORTICO_JOB_POLL_INTERVAL)")
 	fs.IntVar(&c.SMTPConnections, "smtp-connections", intOr(env("PORTICO_SMTP_CONNECTIONS"), DefaultSMTPConnections), "most connections kept open to the SMTP server, each carrying many messages (env PORTICO_SMTP_CONNECTIONS)")
+	fs.IntVar(&c.EmailBatch, "email-batch", intOr(env("PORTICO_EMAIL_BATCH"), DefaultEmailBatch), "most emails one batch delivery job sends (bulk reminders); each email keeps its own status and retries (env PORTICO_EMAIL_BATCH)")
 	fs.StringVar(&c.ExternalIssuer, "external-idp-issuer", env("PORTICO_EXTERNAL_IDP_ISSUER"), "issuer `URL` of an OpenID Provider people may sign in with, e.g. https://secure.login.gov (env PORTICO_EXTERNAL_IDP_ISSUER)")
 	fs.StringVar(&c.ExternalClientID, "external-idp-client-id", env("PORTICO_EXTERNAL_IDP_CLIENT_ID"), "Portico's client id at that provider (env PORTICO_EXTERNAL_IDP_CLIENT_ID)")
 	c.ExternalClientSecret = env("PORTICO_EXTERNAL_IDP_CLIENT_SECRET") // environment only: flags show in ps
@@ -370,6 +375,12 @@ func (c *Config) Finish() error {
 	}
 	if c.SMTPConnections < 1 || c.SMTPConnections > 1000 {
 		return fmt.Errorf("--smtp-connections %d must be between 1 and 1000", c.SMTPConnections)
+	}
+	if c.EmailBatch == 0 {
+		c.EmailBatch = DefaultEmailBatch
+	}
+	if c.EmailBatch < 1 || c.EmailBatch > 1000 {
+		return fmt.Errorf("--email-batch %d must be between 1 and 1000", c.EmailBatch)
 	}
 	if c.Proxies, err = ParseTrustedProxies(c.TrustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)

@@ -49,15 +49,16 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{name: "bad role", args: []string{"--role", "queen"}, wantErr: "--role"},
 		{name: "bad workers", args: []string{"--workers", "-3"}, wantErr: "--workers"},
 		{name: "background work defaults", check: func(c config.Config) bool {
-			return c.Workers == 10 && c.JobFetchCooldown == 10*time.Millisecond && c.JobPollInterval == 200*time.Millisecond && c.SMTPConnections == 8
+			return c.Workers == 10 && c.JobFetchCooldown == 10*time.Millisecond && c.JobPollInterval == 200*time.Millisecond && c.SMTPConnections == 8 && c.EmailBatch == 100
 		}},
-		{name: "background work from env", env: map[string]string{"PORTICO_WORKERS": "40", "PORTICO_JOB_FETCH_COOLDOWN": "2ms", "PORTICO_JOB_POLL_INTERVAL": "1s", "PORTICO_SMTP_CONNECTIONS": "3"},
+		{name: "background work from env", env: map[string]string{"PORTICO_WORKERS": "40", "PORTICO_JOB_FETCH_COOLDOWN": "2ms", "PORTICO_JOB_POLL_INTERVAL": "1s", "PORTICO_SMTP_CONNECTIONS": "3", "PORTICO_EMAIL_BATCH": "25"},
 			check: func(c config.Config) bool {
-				return c.Workers == 40 && c.JobFetchCooldown == 2*time.Millisecond && c.JobPollInterval == time.Second && c.SMTPConnections == 3
+				return c.Workers == 40 && c.JobFetchCooldown == 2*time.Millisecond && c.JobPollInterval == time.Second && c.SMTPConnections == 3 && c.EmailBatch == 25
 			}},
 		{name: "cooldown below a millisecond", args: []string{"--job-fetch-cooldown", "100us"}, wantErr: "--job-fetch-cooldown"},
 		{name: "poll interval shorter than the cooldown", args: []string{"--job-fetch-cooldown", "50ms", "--job-poll-interval", "20ms"}, wantErr: "--job-poll-interval"},
 		{name: "bad SMTP connections", args: []string{"--smtp-connections", "-1"}, wantErr: "--smtp-connections"},
+		{name: "email batch too large", args: []string{"--email-batch", "5000"}, wantErr: "--email-batch"},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "log-level"},
 		{name: "audit anchor default", env: map[string]string{"PORTICO_DATA": "/tmp/p"}, check: func(c config.Config) bool {
 			return c.AuditAnchor == "file:///tmp/p/audit-anchor?create_dir=1&no_tmp_dir=1&metadata=skip" && c.AuditCheckpointEvery == 1000 && c.AuditMaxCheckpointAge == time.Hour

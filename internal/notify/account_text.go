@@ -25,7 +25,13 @@ const maxSMSText = 918
 // always, and on each other channel they chose: email (as SendEmail) and
 // SMS to their number. It returns the first notification's id.
 func (s *Service) SendTextToAccount(ctx context.Context, tx *sql.Tx, m AccountText) (string, error) {
-	p, err := s.preferences(ctx, tx, m.AccountID)
+	return s.sendTextToAccount(ctx, tx, m, nil)
+}
+
+// sendTextToAccount is SendTextToAccount; with b set, the email's delivery
+// job is left to b.Flush.
+func (s *Service) sendTextToAccount(ctx context.Context, tx *sql.Tx, m AccountText, b *Batch) (string, error) {
+	p, err := s.preferences(ctx, hotTx{s.db, tx}, m.AccountID)
 	if err != nil {
 		return "", err
 	}
@@ -36,7 +42,7 @@ func (s *Service) SendTextToAccount(ctx context.Context, tx *sql.Tx, m AccountTe
 		}
 	}
 	if p.Email && m.Email != "" {
-		id, err := s.SendEmail(ctx, tx, Email{To: m.Email, Subject: m.Subject, Text: m.Text, Lang: m.Lang, AgencyID: m.AgencyID, Reference: m.Reference})
+		id, err := s.sendEmail(ctx, tx, Email{To: m.Email, Subject: m.Subject, Text: m.Text, Lang: m.Lang, AgencyID: m.AgencyID, Reference: m.Reference}, b)
 		if err != nil {
 			return "", err
 		}

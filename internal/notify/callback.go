@@ -42,7 +42,7 @@ func (s *Service) enqueueCallback(ctx context.Context, tx *sql.Tx, id, agencyID 
 		return nil
 	}
 	var u string
-	err := tx.QueryRowContext(ctx, `SELECT callback_url FROM notify_services WHERE agency_id = $1`, agencyID).Scan(&u)
+	err := s.db.QueryRowHot(ctx, tx, `SELECT callback_url FROM notify_services WHERE agency_id = $1`, agencyID).Scan(&u)
 	if errors.Is(err, sql.ErrNoRows) || u == "" {
 		return nil
 	}

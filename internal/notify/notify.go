@@ -152,6 +152,9 @@ type Config struct {
 	// SMTPConnections bounds the connections kept open to the SMTP server;
 	// each carries many messages. Default 8.
 	SMTPConnections int
+	// EmailBatch is the most emails one batch delivery job carries
+	// (Batch, ADR 71). Default DefaultEmailBatch (100), at most 1,000.
+	EmailBatch int
 
 	// SMS is the text message provider (see ParseSMSURL); nil means none:
 	// text messages then end as technical-failure.
@@ -198,6 +201,7 @@ type Service struct {
 	fromHeader string // as configured, for the From header
 	msgDomain  string // right-hand side of Message-IDs
 	timeout    time.Duration
+	emailBatch int // Config.EmailBatch
 
 	sms            SMSProvider
 	box            *secrets.Box
@@ -237,6 +241,13 @@ func New(db *storage.DB, ins *jobs.Inserter, reg *jobs.Registry, clock platform.
 	if s.timeout <= 0 {
 		s.timeout = 30 * time.Second
 	}
+	s.emailBatch = cfg.EmailBatch
+	if s.emailBatch <= 0 {
+		s.emailBatch = DefaultEmailBatch
+	}
+	if s.emailBatch > 1000 {
+		return nil, fmt.Errorf("notify: an email batch of %d is more than 1,000", s.emailBatch)
+	}
 	if cfg.SMTPURL != "" {
 		t, err := ParseSMTPURL(cfg.SMTPURL)
 		if err != nil {
@@ -255,6 +266,7 @@ func New(db *storage.DB, ins *jobs.Inserter, reg *jobs.Registry, clock platform.
 	s.audit = cfg.Audit
 	s.msgDomain = from.Address[strings.LastIndexByte(from.Address, '@')+1:]
 	jobs.Register(reg, &deliveryWorker{svc: s})
+	jobs.Register(reg, &batchDeliveryWorker{svc: s})
 	jobs.Register(reg, &smsWorker{svc: s})
 	jobs.Register(reg, &callbackWorker{svc: s})
 	s.sends = groupcommit.New(db, s.storeBatch, groupcommit.Options{Name: "notify: send"})
@@ -289,17 +301,27 @@ func (s *Service) SMTP() *SMTPTarget { return s.target }
 // Invalid input returns a *platform.Error with CodeInvalid naming the field
 // (to, subject, text, html, lang, agency_id, reference).
 func (s *Service) SendEmail(ctx context.Context, tx *sql.Tx, e Email) (id string, err error) {
+	return s.sendEmail(ctx, tx, e, nil)
+}
+
+// sendEmail is SendEmail; with b set, a non-critical email's delivery job
+// is left to b.Flush (a batch delivery job).
+func (s *Service) sendEmail(ctx context.Context, tx *sql.Tx, e Email, b *Batch) (id string, err error) {
 	n, err := e.normalize()
 	if err != nil {
 		return "", err
 	}
 	n.ID = uuid.Must(uuid.NewV7()).String()
 	n.CreatedAt = s.clock.Now().UTC().Truncate(time.Microsecond)
-	if _, err := tx.ExecContext(ctx, `
+	if _, err := s.db.ExecHot(ctx, tx, `
 		INSERT INTO notifications (id, agency_id, channel, recipient, subject, body_text, body_html, lang, critical, reference, status, attempts, last_error, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', $12)`,
 		n.ID, n.AgencyID, ChannelEmail, n.Recipient, n.Subject, n.BodyText, n.BodyHTML, n.Lang, n.Critical, n.Reference, StatusCreated, n.CreatedAt); err != nil {
 		return "", fmt.Errorf("notify: store email: %w", err)
+	}
+	if b != nil && !n.Critical {
+		b.ids = append(b.ids, n.ID)
+		return n.ID, nil
 	}
 	opts := &river.InsertOpts{Priority: 2}
 	if n.Critical {

@@ -17,6 +17,7 @@ import (
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
 )
 
 // Message is a message made from an agency's template, for Send.
@@ -313,7 +314,7 @@ type AccountMessage struct {
 // inside tx. A template's own type limits the channels: an sms template
 // does not go by email.
 func (s *Service) SendToAccount(ctx context.Context, tx *sql.Tx, m AccountMessage) ([]Notification, error) {
-	p, err := s.preferences(ctx, tx, m.AccountID)
+	p, err := s.preferences(ctx, hotTx{s.db, tx}, m.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +370,18 @@ type Preferences struct {
 
 // Preferences returns accountID's choices; by default email and the inbox.
 func (s *Service) Preferences(ctx context.Context, accountID string) (Preferences, error) {
-	return s.preferences(ctx, s.db.Read(), accountID)
+	return s.preferences(ctx, s.db.HotRead(), accountID)
+}
+
+// hotTx reads through tx with the hot statement cache (storage.ExecHot):
+// a bulk send reads each citizen's preferences once per message.
+type hotTx struct {
+	db *storage.DB
+	tx *sql.Tx
+}
+
+func (h hotTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return h.db.QueryRowHot(ctx, h.tx, query, args...)
 }
 
 // queryer is a pool or a transaction. A send inside a caller's
@@ -521,9 +533,9 @@ func (s *Service) UnreadCount(ctx context.Context, by platform.Actor) (int, erro
 // on their notification preferences, else fallback (the account's
 // language), else English. Inside a transaction pass it as tx (else nil).
 func (s *Service) Language(ctx context.Context, tx *sql.Tx, accountID, fallback string) (string, error) {
-	var q queryer = s.db.Read()
+	var q queryer = s.db.HotRead()
 	if tx != nil {
-		q = tx
+		q = hotTx{s.db, tx}
 	}
 	p, err := s.preferences(ctx, q, accountID)
 	if err != nil {

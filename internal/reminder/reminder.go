@@ -230,6 +230,22 @@ type Mailer interface {
 	SendEmail(ctx context.Context, tx *sql.Tx, m Message) (notificationID string, err error)
 }
 
+// BatchMailer is a Mailer that can hold back the delivery of the messages
+// one transaction stores and hand them over together: a send job's
+// reminders then become one batch delivery job instead of one job each
+// (ADR 71). internal/app adapts notify.Service.Batch to it.
+type BatchMailer interface {
+	Mailer
+	Batch() MailBatch
+}
+
+// MailBatch stores messages like a Mailer; Flush, in the same transaction,
+// enqueues the delivery of everything stored through it.
+type MailBatch interface {
+	Mailer
+	Flush(ctx context.Context, tx *sql.Tx) error
+}
+
 // Config tunes the block.
 type Config struct {
 	// PublicURL is the site's address, for links in emails and the

@@ -44,6 +44,8 @@ func (m *mailer) SendEmail(_ context.Context, _ *sql.Tx, msg reminder.Message) (
 	return fmt.Sprintf("n-%d", len(m.sent)), nil
 }
 
+func (m *mailer) recorded() *mailer { return m }
+
 type fixture struct {
 	db    *storage.DB
 	clock *platform.FakeClock
@@ -53,7 +55,18 @@ type fixture struct {
 
 func newFixture(t *testing.T, db *storage.DB, cfg reminder.Config) *fixture {
 	t.Helper()
-	f := &fixture{db: db, clock: platform.NewFakeClock(start), mail: &mailer{}}
+	m := &mailer{}
+	return newFixtureMailer(t, db, cfg, m)
+}
+
+// newFixtureMailer is newFixture sending through m (a *mailer, or one
+// embedding it).
+func newFixtureMailer(t *testing.T, db *storage.DB, cfg reminder.Config, m interface {
+	reminder.Mailer
+	recorded() *mailer
+}) *fixture {
+	t.Helper()
+	f := &fixture{db: db, clock: platform.NewFakeClock(start), mail: m.recorded()}
 	cfg.PublicURL = func() string { return "https://portico.example.gov" }
 	dir := directory{"ana": {Email: "ana@example.com", Lang: "en"}, "beto": {Email: "beto@example.com", Lang: "es"}}
 	reg := jobs.NewRegistry()
@@ -61,7 +74,7 @@ func newFixture(t *testing.T, db *storage.DB, cfg reminder.Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.svc, err = reminder.New(db, testAudit(t, db, f.clock), f.clock, ins, reg, dir, f.mail, cfg); err != nil {
+	if f.svc, err = reminder.New(db, testAudit(t, db, f.clock), f.clock, ins, reg, dir, m, cfg); err != nil {
 		t.Fatal(err)
 	}
 	return f

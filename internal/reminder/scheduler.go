@@ -301,9 +301,10 @@ const (
 // (obligation, due date, offset) makes a repeated job send nothing.
 func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
 	var out Outcome
+	contacts := s.contacts(ctx, []SendArgs{a})
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = s.sendIn(ctx, tx, a)
+		out, err = s.sendIn(ctx, tx, s.mailer, contacts, a)
 		return err
 	})
 	return out, err
@@ -311,7 +312,8 @@ func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
 
 // SendBatch sends several claimed reminders as Send does, all in one
 // transaction: a commit per reminder was most of the cost of a bulk send
-// (ADR 61). Each reminder keeps its own record in reminder_sends, so a
+// (ADR 61), and with a BatchMailer their emails are delivered by batch
+// jobs rather than one job each (ADR 71). Each reminder keeps its own record in reminder_sends, so a
 // batch run again (a retry, or a rescue after a crash) sends only what the
 // first run did not commit. If the shared transaction fails, each reminder
 // is sent in its own, so one that cannot be sent does not hold back the
@@ -319,13 +321,23 @@ func (s *Service) Send(ctx context.Context, a SendArgs) (Outcome, error) {
 // job is retried for them alone.
 func (s *Service) SendBatch(ctx context.Context, as []SendArgs) ([]Outcome, error) {
 	out := make([]Outcome, len(as))
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	contacts := s.contacts(ctx, as)
+	err := s.db.InBulkTx(ctx, func(tx *sql.Tx) error {
+		m := s.mailer
+		var b MailBatch
+		if bm, ok := s.mailer.(BatchMailer); ok {
+			b = bm.Batch() // a fresh one per attempt of the transaction
+			m = b
+		}
 		for i, a := range as {
-			o, err := s.sendIn(ctx, tx, a)
+			o, err := s.sendIn(ctx, tx, m, contacts, a)
 			if err != nil {
 				return err
 			}
 			out[i] = o
+		}
+		if b != nil {
+			return b.Flush(ctx, tx)
 		}
 		return nil
 	})
@@ -343,10 +355,62 @@ func (s *Service) SendBatch(ctx context.Context, as []SendArgs) ([]Outcome, erro
 	return out, errors.Join(errs...)
 }
 
-func (s *Service) sendIn(ctx context.Context, tx *sql.Tx, a SendArgs) (Outcome, error) {
+// contact is an account's contact as the Directory gave it.
+type contact struct {
+	c   Contact
+	err error
+}
+
+// contacts asks the Directory, before a send transaction begins, for the
+// contact of each reminder's account. The Directory reads on other
+// connections than the transaction's: asked inside it, every worker held
+// a connection while waiting for a second one, and on PostgreSQL (a pool
+// of four on two cores) a bulk send deadlocked. The obligation itself is
+// read again in the transaction, which decides whether to send; an
+// account not found here (the obligation moved to another account since)
+// is asked for inside, as before.
+func (s *Service) contacts(ctx context.Context, as []SendArgs) map[string]contact {
+	out := map[string]contact{}
+	if len(as) == 0 {
+		return out
+	}
+	// The home zone (Compose asks for it) is read from the database and
+	// kept a minute; read it now, outside the transaction, for the same
+	// reason.
+	_ = s.Location()
+	args := make([]any, len(as))
+	marks := make([]string, len(as))
+	for i, a := range as {
+		args[i], marks[i] = a.ObligationID, fmt.Sprintf("$%d", i+1)
+	}
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT DISTINCT account_id FROM obligations WHERE id IN (`+strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return out // asked inside the transaction instead
+	}
+	var accounts []string
+	for rows.Next() {
+		var id string
+		if rows.Scan(&id) == nil {
+			accounts = append(accounts, id)
+		}
+	}
+	rows.Close()
+	for _, id := range accounts {
+		c, err := s.dir.Contact(ctx, id)
+		if err != nil && !errors.Is(err, ErrNoContact) {
+			continue // asked again inside the transaction
+		}
+		out[id] = contact{c, err}
+	}
+	return out
+}
+
+func (s *Service) sendIn(ctx context.Context, tx *sql.Tx, mailer Mailer, contacts map[string]contact, a SendArgs) (Outcome, error) {
 	out := OutcomeSent
 	now := s.clock.Now().UTC()
-	res, err := tx.ExecContext(ctx, `INSERT INTO reminder_sends (obligation_id, due_on, offset_minutes, outcome, at)
+	// Hot statements (storage.ExecHot): a bulk send runs each once per
+	// reminder, and the SQLite driver would parse them every time.
+	res, err := s.db.ExecHot(ctx, tx, `INSERT INTO reminder_sends (obligation_id, due_on, offset_minutes, outcome, at)
 		VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT DO NOTHING`, a.ObligationID, a.DueOn, a.Offset, now)
 	if err != nil {
 		return out, fmt.Errorf("reminder: send: %w", err)
@@ -355,18 +419,22 @@ func (s *Service) sendIn(ctx context.Context, tx *sql.Tx, a SendArgs) (Outcome, 
 		return OutcomeDuplicate, nil
 	}
 	mark := func(o Outcome, id string) (Outcome, error) {
-		_, err := tx.ExecContext(ctx, `UPDATE reminder_sends SET outcome = $1, notification_id = $2
+		_, err := s.db.ExecHot(ctx, tx, `UPDATE reminder_sends SET outcome = $1, notification_id = $2
 			WHERE obligation_id = $3 AND due_on = $4 AND offset_minutes = $5`, o, id, a.ObligationID, a.DueOn, a.Offset)
 		return o, err
 	}
-	o, err := scanObligation(tx.QueryRowContext(ctx, `SELECT `+obligationColumns+` FROM obligations WHERE id = $1`, a.ObligationID))
+	o, err := scanObligation(s.db.QueryRowHot(ctx, tx, `SELECT `+obligationColumns+` FROM obligations WHERE id = $1`, a.ObligationID))
 	if err != nil {
 		return out, fmt.Errorf("reminder: send: %w", err)
 	}
 	if o.Status != StatusOpen || o.Due.String() != a.DueOn {
 		return mark(OutcomeSkipped, "")
 	}
-	c, err := s.dir.Contact(ctx, o.AccountID)
+	cc, ok := contacts[o.AccountID]
+	if !ok {
+		cc.c, cc.err = s.dir.Contact(ctx, o.AccountID)
+	}
+	c, err := cc.c, cc.err
 	if errors.Is(err, ErrNoContact) || err == nil && c.Email == "" {
 		return mark(OutcomeSkipped, "")
 	}
@@ -375,7 +443,7 @@ func (s *Service) sendIn(ctx context.Context, tx *sql.Tx, a SendArgs) (Outcome, 
 	}
 	msg := s.Compose(o, c)
 	msg.AccountID = o.AccountID
-	id, err := s.mailer.SendEmail(ctx, tx, msg)
+	id, err := mailer.SendEmail(ctx, tx, msg)
 	if platform.ErrorCode(err) == platform.CodeInvalid {
 		return mark(OutcomeSkipped, "")
 	}
