@@ -321,8 +321,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		Workers:           cfg.Workers,
 		FetchCooldown:     cfg.JobFetchCooldown,
 		FetchPollInterval: cfg.JobPollInterval,
-		Logger:            logger,
-		Middleware:        jobMiddleware(tracer),
+		// A job left running by a process that died is retried after
+		// this, not River's default hour (ADR 70).
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.JobRescueAfter,
+		Logger:               logger,
+		Middleware:           jobMiddleware(tracer),
 		PeriodicJobs: []*river.PeriodicJob{
 			jobs.Every(time.Minute, func() river.JobArgs { return audit.CheckpointArgs{} }, true),
 			// Cases past their SLA: marked overdue (or moved on by the

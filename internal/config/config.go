@@ -41,6 +41,13 @@ type Config struct {
 	// fetched per cooldown (ADR 61).
 	JobFetchCooldown time.Duration
 	JobPollInterval  time.Duration
+	// JobTimeout bounds one attempt of a job. JobRescueAfter is how long a
+	// job may stay running before it is presumed orphaned by a process
+	// that died (kill -9, a lost machine) and is retried; it exceeds every
+	// attempt's bound (JobTimeout, and webhook deliveries' own timeout plus
+	// 30 s) by a minute, so a job still running is never run twice.
+	JobTimeout     time.Duration
+	JobRescueAfter time.Duration
 
 	// PluginBreakerOpen is how long a plug-in's circuit breaker stays
 	// open after it trips (default 30s): calls fail at once, and people
@@ -161,6 +168,8 @@ const (
 	// which held ten workers near 100 emails a second.
 	DefaultJobFetchCooldown = 10 * time.Millisecond
 	DefaultJobPollInterval  = 200 * time.Millisecond
+	DefaultJobTimeout       = 5 * time.Minute
+	DefaultJobRescueAfter   = 10 * time.Minute
 	DefaultSMTPConnections  = 8
 	DefaultEmailBatch       = 100
 )
@@ -181,6 +190,8 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.IntVar(&c.Workers, "workers", intOr(env("PORTICO_WORKERS"), 10), "concurrent background jobs in this process (env PORTICO_WORKERS)")
 	fs.DurationVar(&c.PluginBreakerOpen, "plugin-breaker-open", durationOr(env("PORTICO_PLUGIN_BREAKER_OPEN"), 30*time.Second), "how long calls to a plug-in that keeps failing fail at once before one trial call (env PORTICO_PLUGIN_BREAKER_OPEN)")
 	fs.DurationVar(&c.JobFetchCooldown, "job-fetch-cooldown", durationOr(env("PORTICO_JOB_FETCH_COOLDOWN"), DefaultJobFetchCooldown), "least time between two fetches of background jobs; with --workers it bounds jobs per second (env PORTICO_JOB_FETCH_COOLDOWN)")
+	fs.DurationVar(&c.JobTimeout, "job-timeout", durationOr(env("PORTICO_JOB_TIMEOUT"), DefaultJobTimeout), "most time one attempt of a background job may take (env PORTICO_JOB_TIMEOUT)")
+	fs.DurationVar(&c.JobRescueAfter, "job-rescue-after", durationOr(env("PORTICO_JOB_RESCUE_AFTER"), DefaultJobRescueAfter), "retry a job still marked running after this long: its process died (env PORTICO_JOB_RESCUE_AFTER; at least --job-timeout plus 1m)")
 	fs.DurationVar(&c.JobPollInterval, "job-poll-interval", durationOr(env("PORTICO_JOB_POLL_INTERVAL"), DefaultJobPollInterval), "how often idle workers look for new jobs when nothing signals them, as on SQLite (env PORTICO_JOB_POLL_INTERVAL)")
 	fs.IntVar(&c.SMTPConnections, "smtp-connections", intOr(env("PORTICO_SMTP_CONNECTIONS"), DefaultSMTPConnections), "most connections kept open to the SMTP server, each carrying many messages (env PORTICO_SMTP_CONNECTIONS)")
 	fs.IntVar(&c.EmailBatch, "email-batch", intOr(env("PORTICO_EMAIL_BATCH"), DefaultEmailBatch), "most emails one batch delivery job sends (bulk reminders); each email keeps its own status and retries (env PORTICO_EMAIL_BATCH)")
@@ -363,6 +374,18 @@ func (c *Config) Finish() error {
 	}
 	if c.JobPollInterval < c.JobFetchCooldown || c.JobPollInterval > time.Hour {
 		return fmt.Errorf("--job-poll-interval %s must be at least --job-fetch-cooldown (%s) and at most 1h", c.JobPollInterval, c.JobFetchCooldown)
+	}
+	if c.JobTimeout == 0 {
+		c.JobTimeout = DefaultJobTimeout
+	}
+	if c.JobRescueAfter == 0 {
+		c.JobRescueAfter = DefaultJobRescueAfter
+	}
+	if c.JobTimeout < time.Second || c.JobTimeout > time.Hour {
+		return fmt.Errorf("--job-timeout %s must be between 1s and 1h", c.JobTimeout)
+	}
+	if c.JobRescueAfter < c.JobTimeout+time.Minute || c.JobRescueAfter > 24*time.Hour {
+		return fmt.Errorf("--job-rescue-after %s must be at least --job-timeout (%s) plus 1m, and at most 24h: a job still running must not be run twice", c.JobRescueAfter, c.JobTimeout)
 	}
 	if c.PluginBreakerOpen == 0 {
 		c.PluginBreakerOpen = 30 * time.Second

@@ -91,6 +91,10 @@ func startCluster(t *testing.T) *cluster {
 		// Longer than nginx's upstream keepalive_timeout (2 s): a rolling
 		// restart cuts no request (deploy/three-replicas/nginx.conf).
 		"PORTICO_SHUTDOWN_DRAIN=3s",
+		// A job left running by the killed replica is retried after
+		// 80 s, not the default 10 minutes, so the test can wait for it.
+		"PORTICO_JOB_TIMEOUT=20s",
+		"PORTICO_JOB_RESCUE_AFTER=80s",
 		"PORTICO_LOG_LEVEL=warn",
 	}
 	c.s3 = startObjectStore(t)
@@ -740,7 +744,10 @@ func TestThreeReplicas(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		l.finish()
 		t.Logf("kill -9: %s in %s", l, time.Since(begin).Round(time.Millisecond))
-		c.settle(t, l, 120*time.Second)
+		// An email whose delivery job was running on the killed replica
+		// waits for the job to be rescued (PORTICO_JOB_RESCUE_AFTER, then
+		// River's rescuer runs every 30 s).
+		c.settle(t, l, 4*time.Minute)
 		if l.failures["read"] > 0 {
 			t.Errorf("reads failed while a replica was killed: nginx retries idempotent requests (%v)", l.failNotes)
 		}

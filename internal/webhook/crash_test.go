@@ -127,11 +127,20 @@ func TestWebhookSurvivesKill(t *testing.T) {
 				}
 
 				// Restart, and commit a marker: once it is delivered, the
-				// consumer has handled everything before it.
+				// consumer has fanned out everything before it. The
+				// deliveries themselves are jobs that run concurrently, so
+				// an earlier event's may finish just after the marker's:
+				// a committed event is waited for (bounded), not assumed.
 				r := newRig(t, db, recv, rigOpts{seeded: true, maxAttempts: 3})
 				r.secret = seed.secret
 				marker := r.emit(t, typeTransitioned, "dmv", caseOf("marker"))
 				r.waitStatus(t, marker, webhook.StatusDelivered)
+				if tc.delivered {
+					deadline := time.Now().Add(10 * time.Second)
+					for time.Now().Before(deadline) && r.count(t, `SELECT COUNT(*) FROM webhook_deliveries WHERE status <> 'delivered'`) > 0 {
+						time.Sleep(20 * time.Millisecond)
+					}
+				}
 
 				subjects := map[string]int{}
 				for _, g := range recv.since(0) {
