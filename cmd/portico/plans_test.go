@@ -209,17 +209,19 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorSystem})
 	rec := &recorder{}
 	began := time.Now()
-	port := freePort(t)
-	base := "http://localhost:" + strconv.Itoa(port)
-	cfg := config.Config{Addr: "127.0.0.1:" + strconv.Itoa(port), DataDir: t.TempDir(), DB: storagetest.MigratedURL(t, d),
+	// Port 0, bound by New (Options.Listen): a port found free and bound
+	// later can be taken meanwhile by another package's test running
+	// beside this one (the scale-out test's thousands of connections).
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DB: storagetest.MigratedURL(t, d),
 		LogFormat: "text", LogLevel: 8, DevMailbox: true}
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(ctx, cfg, app.NewLogger(cfg, io.Discard), app.Options{Migrate: true, ObserveSQL: rec.observe})
+	a, err := app.New(ctx, cfg, app.NewLogger(cfg, io.Discard), app.Options{Migrate: true, Listen: true, ObserveSQL: rec.observe})
 	if err != nil {
 		t.Fatal(err)
 	}
+	base := "http://localhost:" + a.URL()[strings.LastIndex(a.URL(), ":")+1:]
 	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
