@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -30,9 +29,9 @@ import (
 // once the person's grant is revoked.
 func TestAPIWithRealTokens(t *testing.T) {
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorSystem})
-	port := freePort(t)
-	base := "http://localhost:" + strconv.Itoa(port)
-	a := startApp(t, config.Config{Addr: "127.0.0.1:" + strconv.Itoa(port), DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8, DevMailbox: true})
+	// Port 0, bound by startApp: see checkPlans.
+	a := startApp(t, config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8, DevMailbox: true})
+	base := "http://localhost:" + a.URL()[strings.LastIndex(a.URL(), ":")+1:]
 	if err := seedDemo(ctx, a); err != nil {
 		t.Fatal(err)
 	}
