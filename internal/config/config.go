@@ -86,14 +86,15 @@ type Config struct {
 	// NotifyRateLimit and NotifyDailyLimit are the Notify-compatible API's
 	// limits: requests per service and key type per 60 seconds, and
 	// messages per service per day (0: Notify's 3000 and 250000; -1: off).
-	SMSURL          string
-	NotifyRateLimit int
-	// ShutdownDrain is how long a stopping process keeps serving, with
-	// readiness failing and keep-alive off, so that a load balancer's
-	// pooled connections end at a response rather than being cut while a
-	// request is on its way (a POST cut that way is not retried).
-	ShutdownDrain    time.Duration
+	SMSURL           string
+	NotifyRateLimit  int
 	NotifyDailyLimit int
+	// ShutdownDrain is how long a stopping process keeps serving the
+	// connections it has (its listener closed, readiness failing,
+	// keep-alive off), so that a load balancer's pooled connections end at
+	// a response rather than being cut while a request is on its way (a
+	// POST cut that way is not retried).
+	ShutdownDrain time.Duration
 
 	// Featured are the service ids the home page lists, in order, until
 	// there are submissions to rank services by (--featured-services).
@@ -199,7 +200,7 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.StringVar(&c.ExternalClientID, "external-idp-client-id", env("PORTICO_EXTERNAL_IDP_CLIENT_ID"), "Portico's client id at that provider (env PORTICO_EXTERNAL_IDP_CLIENT_ID)")
 	c.ExternalClientSecret = env("PORTICO_EXTERNAL_IDP_CLIENT_SECRET") // environment only: flags show in ps
 	fs.StringVar(&c.ExternalName, "external-idp-name", envOr(env, "PORTICO_EXTERNAL_IDP_NAME", "Login.gov"), "the provider's name on the sign-in button (env PORTICO_EXTERNAL_IDP_NAME)")
-	fs.DurationVar(&c.ShutdownDrain, "shutdown-drain", durationOr(env("PORTICO_SHUTDOWN_DRAIN"), 0), "on SIGTERM, keep serving this long with /readyz failing and every connection closed after its response, before stopping; set it above the load balancer's keep-alive timeout (env PORTICO_SHUTDOWN_DRAIN; docs/operations.md)")
+	fs.DurationVar(&c.ShutdownDrain, "shutdown-drain", durationOr(env("PORTICO_SHUTDOWN_DRAIN"), 0), "on SIGTERM, refuse new connections but keep serving open ones this long, /readyz failing and every connection closed after its response, before stopping; set it above the load balancer's keep-alive timeout (env PORTICO_SHUTDOWN_DRAIN; docs/operations.md)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", durationOr(env("PORTICO_SESSION_IDLE"), 30*time.Minute), "sign people out after this long without activity (env PORTICO_SESSION_IDLE)")
 	fs.DurationVar(&c.SessionMax, "session-max", durationOr(env("PORTICO_SESSION_MAX"), 12*time.Hour), "sign people out this long after they signed in (env PORTICO_SESSION_MAX)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", env("PORTICO_SMTP_URL"), "SMTP server for email: smtp://user:pass@host:port?tls=none|starttls|tls (env PORTICO_SMTP_URL, preferred: it keeps the password out of the process list)")
