@@ -31,6 +31,20 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// listening reports whether a loopback port accepts connections within the
+// wait.
+func listening(port int, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
+
 // moduleRoot is the directory of go.mod.
 func moduleRoot(t *testing.T) string {
 	t.Helper()
@@ -248,13 +262,8 @@ http {
 			_ = cmd.Process.Kill()
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+	if listening(port, 20*time.Second) {
+		return
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 	t.Fatalf("nginx did not listen: %s\n%s", out.String(), b)
@@ -412,13 +421,8 @@ func (o *objectStore) start() {
 	o.mu.Lock()
 	o.cmd, o.done = cmd, done
 	o.mu.Unlock()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", o.port)); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+	if listening(o.port, 20*time.Second) {
+		return
 	}
 	o.t.Fatalf("versitygw did not listen: %s", o.out.String())
 }
