@@ -43,11 +43,14 @@ func (s *Service) enqueueCallback(ctx context.Context, tx *sql.Tx, id, agencyID 
 	}
 	var u string
 	err := s.db.QueryRowHot(ctx, tx, `SELECT callback_url FROM notify_services WHERE agency_id = $1`, agencyID).Scan(&u)
-	if errors.Is(err, sql.ErrNoRows) || u == "" {
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
-	if err != nil {
+	if err != nil { // before u == "": a failed read must not drop the receipt
 		return fmt.Errorf("notify: callback url: %w", err)
+	}
+	if u == "" {
+		return nil
 	}
 	return jobs.Enqueue(ctx, s.jobs, tx, CallbackArgs{NotificationID: id}, &river.InsertOpts{MaxAttempts: CallbackAttempts, Priority: 3})
 }

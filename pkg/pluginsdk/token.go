@@ -286,11 +286,14 @@ func (v *Verifier) key(ctx context.Context, kid string) (*jose.JSONWebKey, error
 	if v.fetchedAt.IsZero() || now.Sub(v.fetchedAt) >= v.refetch || now.Before(v.fetchedAt) {
 		prev := v.fetchedAt
 		err := v.fetchLocked(ctx)
-		if err != nil && ctx.Err() != nil {
-			// The caller went away (Portico's call timed out) mid-fetch:
-			// that says nothing of the issuer, so it does not count as
-			// this interval's fetch. Counted, it left a plug-in that had
-			// no keys yet refusing every token until the next interval.
+		if err != nil && ctx.Err() != nil && v.loadedAt.IsZero() {
+			// The caller went away (Portico's call timed out) mid-fetch
+			// before any keys were loaded: that says nothing of the
+			// issuer, so it does not count as this interval's fetch.
+			// Counted, it left a plug-in with no keys refusing every
+			// token until the next interval. Once keys are loaded it
+			// counts, so callers that hang up (a forged kid, dropped
+			// mid-fetch) cannot make every request fetch again.
 			v.fetchedAt = prev
 		}
 		if err != nil && v.loadedAt.IsZero() {
