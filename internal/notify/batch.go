@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,7 +66,7 @@ func (b *Batch) Flush(ctx context.Context, tx *sql.Tx) error {
 	}
 	size := b.s.emailBatch
 	var params []river.InsertManyParams
-	for ids := range slicesChunk(b.ids, size) {
+	for ids := range slices.Chunk(b.ids, size) {
 		params = append(params, river.InsertManyParams{Args: DeliverEmailBatchArgs{NotificationIDs: ids}, InsertOpts: &river.InsertOpts{Priority: 2}})
 	}
 	if _, err := b.s.jobs.InsertManyTx(ctx, tx, params); err != nil {
@@ -73,20 +74,6 @@ func (b *Batch) Flush(ctx context.Context, tx *sql.Tx) error {
 	}
 	b.ids = nil
 	return nil
-}
-
-// slicesChunk is slices.Chunk that copies each chunk, so a job's
-// arguments never alias the batch's backing array.
-func slicesChunk(s []string, n int) func(func([]string) bool) {
-	return func(yield func([]string) bool) {
-		for len(s) > 0 {
-			k := min(n, len(s))
-			if !yield(append([]string(nil), s[:k]...)) {
-				return
-			}
-			s = s[k:]
-		}
-	}
 }
 
 type batchDeliveryWorker struct {

@@ -102,7 +102,7 @@ func (s *Service) ClientCredentialsResponse(ctx context.Context, req op.TokenReq
 	return &oidc.AccessTokenResponse{
 		AccessToken: token,
 		TokenType:   oidc.BearerToken,
-		ExpiresIn:   uint64(exp.Add(client.ClockSkew()).Sub(time.Now().UTC()).Seconds()),
+		ExpiresIn:   uint64(max(exp.Add(client.ClockSkew()).Sub(s.clock.Now().UTC()), 0).Seconds()),
 		Scope:       cc.GetScopes(),
 	}, nil
 }
