@@ -147,7 +147,7 @@ func driveNotify(b *testing.B, do func(c *http.Client) error) {
 	lat := make([]time.Duration, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			t0 := time.Now()
@@ -159,7 +159,7 @@ func driveNotify(b *testing.B, do func(c *http.Client) error) {
 			lat[n.Add(1)-1] = time.Since(t0)
 		}
 	})
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	b.StopTimer()
 	if msg := failure.Load(); msg != nil {
 		b.Fatal(*msg)
@@ -172,6 +172,7 @@ func driveNotify(b *testing.B, do func(c *http.Client) error) {
 	b.ReportMetric(ms(percentile(done, 0.99)), "p99-ms")
 	b.ReportMetric(rps/notifyServicePerSecond, "x-notify")
 	b.ReportMetric(rps/notifyKeyPerSecond, "x-key")
+	reportCPU(b, cpu, len(done))
 }
 
 func newNotifyRequest(url string, body []byte, service string, secret []byte) (*http.Request, error) {
