@@ -132,6 +132,21 @@ func benchNotifyAPISend(b *testing.B, dbURL string) {
 	}
 	b.Run("server=portico", func(b *testing.B) { driveNotify(b, send(base+"/v2/notifications/email")) })
 	b.Run("server=bare-net-http", func(b *testing.B) { driveNotify(b, send(bare+"/v2/notifications/email")) })
+	// One send at a time: every group commit holds one send, so the work
+	// per send does not depend on how requests happened to overlap. It is
+	// the sub-benchmark to count instructions of (valgrind --tool=callgrind
+	// with two values of -test.benchtime Nx, the difference per send).
+	b.Run("server=portico/serial", func(b *testing.B) {
+		do, c := send(base+"/v2/notifications/email"), newClient(1)
+		defer c.CloseIdleConnections()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			if err := do(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // driveNotify is driveRequests with Notify's figures as the yardstick.
