@@ -132,6 +132,21 @@ func benchNotifyAPISend(b *testing.B, dbURL string) {
 	}
 	b.Run("server=portico", func(b *testing.B) { driveNotify(b, send(base+"/v2/notifications/email")) })
 	b.Run("server=bare-net-http", func(b *testing.B) { driveNotify(b, send(bare+"/v2/notifications/email")) })
+	// One send at a time: every group commit holds one send, so the work
+	// per send does not depend on how requests happened to overlap. It is
+	// the sub-benchmark to count instructions of (valgrind --tool=callgrind
+	// with two values of -test.benchtime Nx, the difference per send).
+	b.Run("server=portico/serial", func(b *testing.B) {
+		do, c := send(base+"/v2/notifications/email"), newClient(1)
+		defer c.CloseIdleConnections()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			if err := do(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // driveNotify is driveRequests with Notify's figures as the yardstick.
@@ -147,7 +162,7 @@ func driveNotify(b *testing.B, do func(c *http.Client) error) {
 	lat := make([]time.Duration, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			t0 := time.Now()
@@ -159,7 +174,7 @@ func driveNotify(b *testing.B, do func(c *http.Client) error) {
 			lat[n.Add(1)-1] = time.Since(t0)
 		}
 	})
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	b.StopTimer()
 	if msg := failure.Load(); msg != nil {
 		b.Fatal(*msg)
@@ -172,6 +187,7 @@ func driveNotify(b *testing.B, do func(c *http.Client) error) {
 	b.ReportMetric(ms(percentile(done, 0.99)), "p99-ms")
 	b.ReportMetric(rps/notifyServicePerSecond, "x-notify")
 	b.ReportMetric(rps/notifyKeyPerSecond, "x-key")
+	reportCPU(b, cpu, len(done))
 }
 
 func newNotifyRequest(url string, body []byte, service string, secret []byte) (*http.Request, error) {

@@ -283,7 +283,7 @@ func driveRequestsAgainst(b *testing.B, perVCPU float64, newReq func(i int) *htt
 	var failure atomic.Pointer[string]
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			t0 := time.Now()
@@ -295,7 +295,7 @@ func driveRequestsAgainst(b *testing.B, perVCPU float64, newReq func(i int) *htt
 			lat[next.Add(1)-1] = time.Since(t0)
 		}
 	})
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	b.StopTimer()
 	if msg := failure.Load(); msg != nil {
 		b.Fatal(*msg)
@@ -308,6 +308,7 @@ func driveRequestsAgainst(b *testing.B, perVCPU float64, newReq func(i int) *htt
 	b.ReportMetric(ms(percentile(done, 0.50)), "p50-ms")
 	b.ReportMetric(ms(percentile(done, 0.99)), "p99-ms")
 	b.ReportMetric(rps/(perVCPU*float64(runtime.GOMAXPROCS(0))), "x-keycloak")
+	reportCPU(b, cpu, n)
 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -27,3 +28,17 @@ func (p *SMTPPool) Idle() int {
 
 // IsPermanent is isPermanent, for the pool's refusals.
 func IsPermanent(err error) bool { return isPermanent(err) }
+
+// SubmitBatch prepares ms and stores them as one group commit's batch
+// (storeBatch) in a transaction of its own, whatever the batch size.
+func (s *Service) SubmitBatch(ctx context.Context, ms []Message) ([]*Notification, error) {
+	batch := make([]*Notification, len(ms))
+	for i, m := range ms {
+		n, err := s.prepare(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		batch[i] = &n
+	}
+	return batch, s.db.InTx(ctx, func(tx *sql.Tx) error { return s.storeBatch(ctx, tx, batch) })
+}

@@ -139,28 +139,45 @@ func (s *Service) APIKeys(ctx context.Context, agencyID string) ([]APIKey, error
 // Revoked keys that open are returned, so a token signed with one is
 // told "API key revoked" as Notify says.
 func (s *Service) ServiceKeys(ctx context.Context, serviceID string) ([]KeySecret, error) {
+	ks, _, err := s.ServiceKeysAndTemplate(ctx, serviceID, "")
+	return ks, err
+}
+
+// ServiceKeysAndTemplate is ServiceKeys that also returns, from the same
+// statement, the latest version of template templateID if the service's
+// agency owns it (0: it does not, there is no such template, or
+// templateID is ""). A send needs both; on PostgreSQL each read is a
+// round trip to the server, so the API's sends read them together
+// (issue 14). The version is read, like the keys, at every call.
+func (s *Service) ServiceKeysAndTemplate(ctx context.Context, serviceID, templateID string) ([]KeySecret, int, error) {
 	if err := s.needBox(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	// One read answers both "is there such a service" and "its keys": it
-	// runs on every API request, so it is a hot statement, and it is read
-	// every time (never cached) so that a key revoked on any replica is
-	// refused on every replica from the next request on.
-	rows, err := s.db.HotRead().QueryContext(ctx, qServiceKeys, serviceID)
+	// One read answers "is there such a service", "its keys" and the
+	// template's version: it runs on every API request, so it is a hot
+	// statement, and it is read every time (never cached) so that a key
+	// revoked, or a template updated, on any replica takes effect on
+	// every replica from the next request on.
+	rows, err := s.db.HotRead().QueryContext(ctx, qServiceKeys, serviceID, templateID)
 	if err != nil {
-		return nil, fmt.Errorf("notify: keys: %w", err)
+		return nil, 0, fmt.Errorf("notify: keys: %w", err)
 	}
 	defer rows.Close()
 	found := false
+	version := 0
 	usable := []KeySecret{}
 	for rows.Next() {
 		var k KeySecret
 		var id, name, typ, sealed sql.NullString
 		var created, revoked sql.NullTime
-		if err := rows.Scan(&k.AgencyID, &id, &name, &typ, &created, &revoked, &sealed); err != nil {
-			return nil, fmt.Errorf("notify: keys: %w", err)
+		var tv sql.NullInt64
+		if err := rows.Scan(&k.AgencyID, &id, &name, &typ, &created, &revoked, &sealed, &tv); err != nil {
+			return nil, 0, fmt.Errorf("notify: keys: %w", err)
 		}
 		found = true
+		if tv.Valid {
+			version = int(tv.Int64)
+		}
 		if !id.Valid {
 			continue // the service has no keys: the LEFT JOIN's empty row
 		}
@@ -179,15 +196,19 @@ func (s *Service) ServiceKeys(ctx context.Context, serviceID string) ([]KeySecre
 		usable = append(usable, k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("notify: keys: %w", err)
+		return nil, 0, fmt.Errorf("notify: keys: %w", err)
 	}
 	if !found {
-		return nil, platform.Errorf(platform.CodeNotFound, "service not found")
+		return nil, 0, platform.Errorf(platform.CodeNotFound, "service not found")
 	}
-	return usable, nil
+	return usable, version, nil
 }
 
-const qServiceKeys = `SELECT s.agency_id, k.id, k.name, k.key_type, k.created_at, k.revoked_at, k.secret
+// qServiceKeys reads a service's keys and, in every row, the latest
+// version of template $2 when the service's agency owns it (NULL
+// otherwise): a primary-key lookup.
+const qServiceKeys = `SELECT s.agency_id, k.id, k.name, k.key_type, k.created_at, k.revoked_at, k.secret,
+		(SELECT t.version FROM notify_templates t WHERE t.id = $2 AND t.agency_id = s.agency_id)
 	FROM notify_services s LEFT JOIN notify_api_keys k ON k.service_id = s.service_id
 	WHERE s.service_id = $1 ORDER BY k.created_at DESC, k.id`
 

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,20 +97,37 @@ func (s *Service) Submit(ctx context.Context, m Message) (Notification, error) {
 	return n, nil
 }
 
-// storeBatch stores Submit's notifications in tx: each row, then the
+// storeBatch stores Submit's notifications in tx: the rows, then the
 // delivery jobs of the whole batch in one insert. River parses and plans
 // its insert statement on every call (on SQLite, about a third of the
 // CPU of a send when each notification made its own), so the batch pays
-// for it once.
+// for it once. On PostgreSQL, where every statement is a round trip to
+// the server, the rows go in multi-row INSERTs too (insertRows); on
+// SQLite each row is one call of a prepared statement.
 func (s *Service) storeBatch(ctx context.Context, tx *sql.Tx, batch []*Notification) error {
 	params := make([]river.InsertManyParams, 0, len(batch))
-	for _, n := range batch {
-		job, err := s.insertNotification(ctx, tx, n)
-		if err != nil {
+	if s.db.Dialect == storage.Postgres {
+		if err := s.insertRows(ctx, tx, batch); err != nil {
 			return err
 		}
-		if job.Args != nil {
-			params = append(params, job)
+		for _, n := range batch {
+			job, err := s.afterInsert(ctx, tx, n)
+			if err != nil {
+				return err
+			}
+			if job.Args != nil {
+				params = append(params, job)
+			}
+		}
+	} else {
+		for _, n := range batch {
+			job, err := s.insertNotification(ctx, tx, n)
+			if err != nil {
+				return err
+			}
+			if job.Args != nil {
+				params = append(params, job)
+			}
 		}
 	}
 	if len(params) == 0 {
@@ -119,6 +137,42 @@ func (s *Service) storeBatch(ctx context.Context, tx *sql.Tx, batch []*Notificat
 	// them, and delivery jobs are not unique.
 	if _, err := s.jobs.InsertManyFastTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("notify: enqueue deliveries: %w", err)
+	}
+	return nil
+}
+
+// rowsPerInsert bounds a multi-row notification INSERT on PostgreSQL
+// (20 parameters a row; one statement text per row count).
+const rowsPerInsert = 32
+
+// insertRows inserts batch (given ids, times and statuses by newRow) in
+// multi-row INSERTs of up to rowsPerInsert rows: on PostgreSQL one round
+// trip for up to 32 sends instead of one each.
+func (s *Service) insertRows(ctx context.Context, tx *sql.Tx, batch []*Notification) error {
+	for rows := range slices.Chunk(batch, rowsPerInsert) {
+		var q strings.Builder
+		q.WriteString(qInsertNotificationHead)
+		args := make([]any, 0, len(rows)*20)
+		for i, n := range rows {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(")
+			for j := range 20 {
+				if j > 0 {
+					q.WriteString(", ")
+				}
+				if j == 11 {
+					q.WriteString("0, '', ") // attempts, last_error
+				}
+				q.WriteString("$" + strconv.Itoa(len(args)+j+1))
+			}
+			q.WriteString(")")
+			args = append(args, s.newRow(n)...)
+		}
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("notify: store %s: %w", rows[0].Channel, err)
+		}
 	}
 	return nil
 }
@@ -233,29 +287,50 @@ func (s *Service) store(ctx context.Context, tx *sql.Tx, n *Notification) error 
 
 // qInsertNotification stores one notification; it runs on every send, so
 // it is a hot statement (prepared once on SQLite).
-const qInsertNotification = `
+const qInsertNotification = qInsertNotificationHead + `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', $12, $13, $14, $15, $16, $17, $18, $19, $20)`
+
+// qInsertNotificationHead is the INSERT before its VALUES rows: 20
+// parameters a row, with attempts 0 and an empty last_error between the
+// 11th and the 12th (newRow's order).
+const qInsertNotificationHead = `
 		INSERT INTO notifications (id, agency_id, channel, recipient, subject, body_text, body_html, lang, critical, reference, status, attempts, last_error, created_at,
 			sent_at, completed_at, template_id, template_version, api_key_id, key_type, account_id, unsubscribe_url)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', $12, $13, $14, $15, $16, $17, $18, $19, $20)`
+		VALUES `
+
+// newRow gives n its id, creation time and first status (what delivers
+// nothing, the inbox and test keys, is delivered at once) and returns the
+// 20 parameters of its row, in qInsertNotification's order.
+func (s *Service) newRow(n *Notification) []any {
+	n.ID = uuid.Must(uuid.NewV7()).String()
+	n.CreatedAt = s.clock.Now().UTC().Truncate(time.Microsecond)
+	var sentAt, completedAt any
+	if n.immediate() {
+		n.Status, n.SentAt, n.CompletedAt = StatusDelivered, n.CreatedAt, n.CreatedAt
+		sentAt, completedAt = n.CreatedAt, n.CreatedAt
+	}
+	return []any{n.ID, n.AgencyID, n.Channel, n.Recipient, n.Subject, n.BodyText, n.BodyHTML, n.Lang, n.Critical, n.Reference, n.Status, n.CreatedAt,
+		sentAt, completedAt, n.TemplateID, n.TemplateVersion, n.APIKeyID, n.KeyType, n.AccountID, n.UnsubscribeURL}
+}
+
+// immediate reports whether n delivers nothing (the inbox, a test key)
+// and so is final when stored.
+func (n *Notification) immediate() bool { return n.Channel == ChannelInApp || n.KeyType == KeyTest }
 
 // insertNotification is store without the delivery job's insert: it
 // inserts n (and, for what delivers nothing, enqueues the receipt) and
 // returns the delivery job to insert in the same tx (Args nil: none).
 func (s *Service) insertNotification(ctx context.Context, tx *sql.Tx, n *Notification) (river.InsertManyParams, error) {
-	n.ID = uuid.Must(uuid.NewV7()).String()
-	n.CreatedAt = s.clock.Now().UTC().Truncate(time.Microsecond)
-	var sentAt, completedAt any
-	immediate := n.Channel == ChannelInApp || n.KeyType == KeyTest
-	if immediate {
-		n.Status, n.SentAt, n.CompletedAt = StatusDelivered, n.CreatedAt, n.CreatedAt
-		sentAt, completedAt = n.CreatedAt, n.CreatedAt
-	}
-	if _, err := s.db.ExecHot(ctx, tx, qInsertNotification,
-		n.ID, n.AgencyID, n.Channel, n.Recipient, n.Subject, n.BodyText, n.BodyHTML, n.Lang, n.Critical, n.Reference, n.Status, n.CreatedAt,
-		sentAt, completedAt, n.TemplateID, n.TemplateVersion, n.APIKeyID, n.KeyType, n.AccountID, n.UnsubscribeURL); err != nil {
+	if _, err := s.db.ExecHot(ctx, tx, qInsertNotification, s.newRow(n)...); err != nil {
 		return river.InsertManyParams{}, fmt.Errorf("notify: store %s: %w", n.Channel, err)
 	}
-	if immediate {
+	return s.afterInsert(ctx, tx, n)
+}
+
+// afterInsert is what follows n's insert in tx: for what delivers
+// nothing, the receipt is enqueued; otherwise the delivery job to insert
+// is returned (Args nil: none).
+func (s *Service) afterInsert(ctx context.Context, tx *sql.Tx, n *Notification) (river.InsertManyParams, error) {
+	if n.immediate() {
 		return river.InsertManyParams{}, s.enqueueCallback(ctx, tx, n.ID, n.AgencyID)
 	}
 	opts := &river.InsertOpts{Priority: 2}

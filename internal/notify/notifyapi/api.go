@@ -89,8 +89,8 @@ func Register(s *web.Server, a *API) {
 // Routes returns the API's handlers by pattern.
 func (a *API) Routes() map[string]http.Handler {
 	return map[string]http.Handler{
-		"POST /v2/notifications/email":            a.auth(a.postEmail),
-		"POST /v2/notifications/sms":              a.auth(a.postSMS),
+		"POST /v2/notifications/email":            a.authSend(notify.ChannelEmail),
+		"POST /v2/notifications/sms":              a.authSend(notify.ChannelSMS),
 		"POST /v2/notifications/letter":           a.auth(a.postLetter),
 		"GET /v2/notifications/{id}":              a.auth(a.getNotification),
 		"GET /v2/notifications":                   a.auth(a.listNotifications),
@@ -178,9 +178,41 @@ type handler func(w http.ResponseWriter, r *http.Request, k notify.KeySecret) *a
 // auth authenticates the request, then runs h.
 func (a *API) auth(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k, e := authenticate(r, a.svc, a.cfg.Clock.Now())
+		k, e := authenticate(r, a.svc.ServiceKeys, a.cfg.Clock.Now())
 		if e == nil {
 			e = h(w, r, k)
+		}
+		if e != nil {
+			a.fail(w, r, e)
+		}
+	})
+}
+
+// authSend is auth for a send on channel ch. The body is read before the
+// token is checked, so that the read of the key set also reads the
+// latest version of the template the body names (one statement, not
+// two: on PostgreSQL each is a round trip). Errors keep Notify's order:
+// the token's first, then the body's.
+func (a *API) authSend(ch notify.Channel) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m, bodyErr := decodeBody(r, sendFields(ch)...)
+		tid := ""
+		if bodyErr == nil {
+			if s, ok, e := stringField(m, "template_id"); ok && e == nil && uuid.Validate(s) == nil {
+				tid = s
+			}
+		}
+		version := 0
+		k, e := authenticate(r, func(ctx context.Context, serviceID string) ([]notify.KeySecret, error) {
+			ks, v, err := a.svc.ServiceKeysAndTemplate(ctx, serviceID, tid)
+			version = v
+			return ks, err
+		}, a.cfg.Clock.Now())
+		if e == nil {
+			e = bodyErr
+		}
+		if e == nil {
+			e = a.post(w, r, k, ch, m, version)
 		}
 		if e != nil {
 			a.fail(w, r, e)
@@ -302,28 +334,24 @@ type smsContent struct {
 	FromNumber string `json:"from_number"`
 }
 
-func (a *API) postEmail(w http.ResponseWriter, r *http.Request, k notify.KeySecret) *apiError {
-	return a.post(w, r, k, notify.ChannelEmail)
-}
-
-func (a *API) postSMS(w http.ResponseWriter, r *http.Request, k notify.KeySecret) *apiError {
-	return a.post(w, r, k, notify.ChannelSMS)
-}
-
 func (a *API) postLetter(http.ResponseWriter, *http.Request, notify.KeySecret) *apiError {
 	return badRequest("Cannot send letters: Portico does not support letter notifications; send an email or a text message instead")
 }
 
-func (a *API) post(w http.ResponseWriter, r *http.Request, k notify.KeySecret, ch notify.Channel) *apiError {
+// sendFields are the properties a send on ch may have.
+func sendFields(ch notify.Channel) []string {
+	if ch == notify.ChannelSMS {
+		return []string{"phone_number", "template_id", "personalisation", "reference", "sms_sender_id", "scheduled_for", "language"}
+	}
+	return []string{"email_address", "template_id", "personalisation", "reference", "email_reply_to_id", "one_click_unsubscribe_url", "scheduled_for", "language"}
+}
+
+// post sends the message body m describes on ch with key k. version is
+// the template's latest version as read with the keys (0: read it again).
+func (a *API) post(w http.ResponseWriter, r *http.Request, k notify.KeySecret, ch notify.Channel, m map[string]json.RawMessage, version int) *apiError {
 	recipientField := "email_address"
-	allowed := []string{"email_address", "template_id", "personalisation", "reference", "email_reply_to_id", "one_click_unsubscribe_url", "scheduled_for", "language"}
 	if ch == notify.ChannelSMS {
 		recipientField = "phone_number"
-		allowed = []string{"phone_number", "template_id", "personalisation", "reference", "sms_sender_id", "scheduled_for", "language"}
-	}
-	m, e := decodeBody(r, allowed...)
-	if e != nil {
-		return e
 	}
 	var missing []string
 	for _, f := range []string{recipientField, "template_id"} {
@@ -377,7 +405,7 @@ func (a *API) post(w http.ResponseWriter, r *http.Request, k notify.KeySecret, c
 	// Submit shares a transaction with concurrent sends (group commit) and
 	// answers only once this one is committed.
 	n, err := a.svc.Submit(r.Context(), notify.Message{
-		TemplateID: tid, Channel: ch, To: to, Personalisation: p, Reference: ref, Lang: lang, UnsubscribeURL: unsub,
+		TemplateID: tid, TemplateVersion: version, Channel: ch, To: to, Personalisation: p, Reference: ref, Lang: lang, UnsubscribeURL: unsub,
 		AgencyID: k.AgencyID, APIKeyID: k.ID, KeyType: k.Type,
 	})
 	if e := sendError(err, recipientField); e != nil {

@@ -33,14 +33,11 @@ const (
 // ClockSkew is how far a token's iat may be from the server's clock.
 const ClockSkew = 30 * time.Second
 
-// Keys is what authentication needs of the notification block.
-type Keys interface {
-	ServiceKeys(ctx context.Context, serviceID string) ([]notify.KeySecret, error)
-}
-
 // authenticate checks r's bearer token as Notify does and returns the key
-// that signed it, or an *apiError.
-func authenticate(r *http.Request, keys Keys, now time.Time) (notify.KeySecret, *apiError) {
+// that signed it, or an *apiError. load reads the keys of the token's
+// service (notify.Service.ServiceKeys, or a read that brings more with
+// them).
+func authenticate(r *http.Request, load func(ctx context.Context, serviceID string) ([]notify.KeySecret, error), now time.Time) (notify.KeySecret, *apiError) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return notify.KeySecret{}, authErr(http.StatusUnauthorized, msgNoToken)
@@ -61,7 +58,7 @@ func authenticate(r *http.Request, keys Keys, now time.Time) (notify.KeySecret, 
 	if _, err := uuid.Parse(iss); err != nil {
 		return notify.KeySecret{}, authErr(http.StatusForbidden, msgBadServiceID)
 	}
-	ks, err := keys.ServiceKeys(r.Context(), iss)
+	ks, err := load(r.Context(), iss)
 	if platform.ErrorCode(err) == platform.CodeNotFound {
 		return notify.KeySecret{}, authErr(http.StatusForbidden, msgNoService)
 	}
