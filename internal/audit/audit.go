@@ -263,7 +263,9 @@ func (l *Log) appendEntries(ctx context.Context, tx *sql.Tx, es []*Entry) error 
 			return fmt.Errorf("audit: append %s: %w", e.Action, err)
 		}
 	}
-	if _, err := l.db.ExecHot(ctx, tx, `UPDATE audit_head SET hash = $1 WHERE id = $2`, prev, chain); err != nil {
+	// The reservation only read the head (reserve): seq and hash move
+	// together here, in the same transaction.
+	if _, err := l.db.ExecHot(ctx, tx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = $3`, last, prev, chain); err != nil {
 		return fmt.Errorf("audit: append %s: head: %w", es[len(es)-1].Action, err)
 	}
 	l.checkpointDue(chain, first, last)
@@ -350,9 +352,10 @@ func ChainOf(seq int64) int { return int(seq>>chainBits) + 1 }
 
 // reserve takes a chain's head for tx and n entries: it advances the
 // chain's seq by n and returns the chain, its new seq (the last of the n
-// numbers) and the hash the first entry links to. The UPDATE locks the
-// head row until tx ends, so appends to one chain queue instead of
-// forking it.
+// numbers) and the hash the first entry links to. On PostgreSQL the
+// UPDATE locks the head row until tx ends, so appends to one chain queue
+// instead of forking it; on SQLite the transaction's write lock does, and
+// the head is only read here (appendEntries moves seq and hash at once).
 func (l *Log) reserve(ctx context.Context, tx *sql.Tx, n int) (chain int, last int64, prev string, err error) {
 	if l.db.Dialect == storage.Postgres {
 		// The first head no other transaction holds. A head this
@@ -368,11 +371,20 @@ func (l *Log) reserve(ctx context.Context, tx *sql.Tx, n int) (chain int, last i
 		}
 		// Every head is taken: queue on one, spreading the waiters.
 		chain = 1 + rand.IntN(Chains)
-	} else {
-		chain = 1
+		err = l.db.QueryRowHot(ctx, tx, `UPDATE audit_head SET seq = seq + $1 WHERE id = $2 RETURNING seq, hash`, n, chain).Scan(&last, &prev)
+		return chain, last, prev, err
 	}
-	err = l.db.QueryRowHot(ctx, tx, `UPDATE audit_head SET seq = seq + $1 WHERE id = $2 RETURNING seq, hash`, n, chain).Scan(&last, &prev)
-	return chain, last, prev, err
+	// SQLite: every write transaction is BEGIN IMMEDIATE (storage.Open's
+	// _txlock), so tx already holds the database's only write lock and
+	// nobody can move the head before tx ends. A read is enough here;
+	// appendEntries writes seq and hash in one UPDATE at the end. (An
+	// UPDATE … RETURNING here cost as much as the entry's INSERT and the
+	// head's UPDATE together: docs/performance.md, session 12.)
+	var seq int64
+	if err := l.db.QueryRowHot(ctx, tx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &prev); err != nil {
+		return 0, 0, "", err
+	}
+	return 1, seq + int64(n), prev, nil
 }
 
 // Filter narrows List.

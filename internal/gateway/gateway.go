@@ -20,6 +20,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -243,6 +244,7 @@ type target struct {
 
 	breaker *gobreaker.CircuitBreaker[*attempt]
 	slots   *semaphore.Weighted
+	pairKey []byte // pairwiseKey of the plug-in: the box's keys do not change in a process
 }
 
 // New returns the gateway.
@@ -266,7 +268,7 @@ func (g *Gateway) target(id string) *target {
 	defer g.mu.Unlock()
 	t := g.plugins[id]
 	if t == nil {
-		t = &target{slots: semaphore.NewWeighted(g.cfg.MaxConcurrent)}
+		t = &target{slots: semaphore.NewWeighted(g.cfg.MaxConcurrent), pairKey: pairwiseKey(g.box, id)}
 		failures := g.cfg.BreakerFailures
 		t.breaker = gobreaker.NewCircuitBreaker[*attempt](gobreaker.Settings{
 			Name:        id,
@@ -369,7 +371,7 @@ func (g *Gateway) Call(ctx context.Context, actor platform.Actor, req Request) (
 	if len(req.Query) > 0 {
 		target += "?" + req.Query.Encode()
 	}
-	token, err := g.token(ctx, p, req, data)
+	token, err := g.token(ctx, t, p, req, data)
 	if err != nil {
 		return Response{}, err
 	}
@@ -390,21 +392,10 @@ func (g *Gateway) Call(ctx context.Context, actor platform.Actor, req Request) (
 	g.metrics.observe(p.ID, op.ID, outcome, dur)
 	g.traceOutcome(ctx, outcome, ex.attempts, ex.status)
 
-	detail := map[string]any{
-		"service": req.Service, "operation": op.ID, "outcome": outcome, "duration_ms": dur.Milliseconds(),
-		"attempts": ex.attempts, "request_sha256": sum(req.Body), "data": data,
-	}
-	if req.Case != "" {
-		detail["case"] = req.Case
-	}
-	if req.Person != "" {
-		detail["person"] = req.Person
-	}
-	if ex.status != 0 {
-		detail["status"] = ex.status
-	}
+	detail := callDetail{Service: req.Service, Operation: op.ID, Outcome: outcome, DurationMS: dur.Milliseconds(),
+		Attempts: ex.attempts, RequestSHA256: sum(req.Body), Data: data, Case: req.Case, Person: req.Person, Status: ex.status}
 	if ex.body != nil {
-		detail["response_sha256"] = sum(ex.body)
+		detail.ResponseSHA256 = sum(ex.body)
 	}
 	if _, err := g.log.Write(ctx, audit.Record{Action: "plugin.call", Subject: "plugin:" + p.ID, AgencyID: req.Agency, Person: req.Person, Detail: detail}); err != nil {
 		return Response{}, fmt.Errorf("gateway: audit: %w", err)
@@ -413,6 +404,27 @@ func (g *Gateway) Call(ctx context.Context, actor platform.Actor, req Request) (
 		return Response{}, callErr
 	}
 	return resp, nil
+}
+
+// callDetail is a plugin.call audit entry's detail. Its fields are in
+// the order of their JSON names and the optional ones are omitted when
+// empty, so it encodes to the bytes the map[string]any it replaced did
+// (encoding/json sorts a map's keys): entries written before and after
+// read alike. A struct is encoded without sorting keys or boxing values.
+// The hashes are never empty (a SHA-256 in hex), so response_sha256 is
+// present exactly when the plug-in sent a body; status when it answered.
+type callDetail struct {
+	Attempts       int      `json:"attempts"`
+	Case           string   `json:"case,omitempty"`
+	Data           []string `json:"data"`
+	DurationMS     int64    `json:"duration_ms"`
+	Operation      string   `json:"operation"`
+	Outcome        string   `json:"outcome"`
+	Person         string   `json:"person,omitempty"`
+	RequestSHA256  string   `json:"request_sha256"`
+	ResponseSHA256 string   `json:"response_sha256,omitempty"`
+	Service        string   `json:"service"`
+	Status         int      `json:"status,omitempty"`
 }
 
 // validIdempotencyKey reports whether k ("" for none) can travel as the
@@ -514,45 +526,102 @@ func (g *Gateway) Subject(pluginID, accountID string) string {
 // gateway (the webhook deliverer and the consent events name the person with
 // it, so a plug-in sees one subject for a person in calls and in events).
 func PairwiseSubject(box *secrets.Box, pluginID, accountID string) string {
-	key := box.MAC("gateway-pairwise:" + pluginID)
-	m := hmac.New(sha256.New, []byte(key))
-	m.Write([]byte(accountID))
-	return hex.EncodeToString(m.Sum(nil))
+	return pairwise(pairwiseKey(box, pluginID), accountID)
 }
 
-// token mints the call's token.
-func (g *Gateway) token(ctx context.Context, p *plugin.Plugin, req Request, data []string) (string, error) {
+// pairwiseKey is the plug-in's key of pairwise subjects.
+func pairwiseKey(box *secrets.Box, pluginID string) []byte {
+	return []byte(box.MAC("gateway-pairwise:" + pluginID))
+}
+
+func pairwise(key []byte, accountID string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(accountID))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(m.Sum(sum[:0]))
+}
+
+// subject is Subject for the target's plug-in, with its key derived once.
+func (t *target) subject(accountID string) string {
+	return pairwise(t.pairKey, accountID)
+}
+
+// callClaims are a call token's claims other than the data it carries
+// (ADR 72: encoded once, as a struct, and signed as they are).
+type callClaims struct {
+	Iss     string `json:"iss"`
+	Aud     string `json:"aud"`
+	Sub     string `json:"sub"`
+	Iat     int64  `json:"iat"`
+	Nbf     int64  `json:"nbf"`
+	Exp     int64  `json:"exp"`
+	Jti     string `json:"jti"`
+	Agency  string `json:"agency"`
+	Service string `json:"service"`
+	Case    string `json:"case,omitempty"`
+}
+
+// token mints the call's token: a fresh jti (128 random bits), issued
+// now, living TokenTTL, for the plug-in alone (aud), naming the person by
+// their pairwise subject (or the agency), carrying exactly the data named
+// (data, sorted) under their OpenID Connect claim names and answers:SERVICE
+// under answers. The claims are encoded here and handed to the signer as
+// a json.RawMessage, which signs them as they are (ADR 72): encoding
+// them as a map for go-jose to re-encode cost more than the rest of the
+// token but the signature.
+func (g *Gateway) token(ctx context.Context, t *target, p *plugin.Plugin, req Request, data []string) (string, error) {
 	now := g.clock.Now()
-	jti := make([]byte, 16)
-	if _, err := rand.Read(jti); err != nil {
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
 		return "", err
 	}
-	claims := map[string]any{
-		"iss": g.signer.Issuer(), "aud": p.ID, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(g.cfg.TokenTTL).Unix(),
-		"jti": hex.EncodeToString(jti), "agency": req.Agency, "service": req.Service,
-	}
-	if req.Case != "" {
-		claims["case"] = req.Case
-	}
+	c := callClaims{Iss: g.signer.Issuer(), Aud: p.ID, Iat: now.Unix(), Nbf: now.Unix(), Exp: now.Add(g.cfg.TokenTTL).Unix(),
+		Jti: hex.EncodeToString(jti[:]), Agency: req.Agency, Service: req.Service, Case: req.Case}
 	if req.Person != "" {
-		claims["sub"] = g.Subject(p.ID, req.Person)
+		c.Sub = t.subject(req.Person)
 	} else {
-		claims["sub"] = "agency:" + req.Agency
+		c.Sub = "agency:" + req.Agency
 	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("gateway: token: %w", err)
+	}
+	var answers map[string]any
 	for _, d := range data {
-		if c, ok := claimNames[d]; ok {
-			claims[c] = req.Data[d]
+		name, ok := claimNames[d]
+		if !ok {
+			if answers == nil {
+				answers = map[string]any{}
+			}
+			svc, _ := strings.CutPrefix(d, plugin.DataAnswers)
+			answers[svc] = req.Data[d]
 			continue
 		}
-		svc, _ := strings.CutPrefix(d, plugin.DataAnswers)
-		answers, _ := claims["answers"].(map[string]any)
-		if answers == nil {
-			answers = map[string]any{}
-			claims["answers"] = answers
+		if b, err = appendClaim(b, name, req.Data[d]); err != nil {
+			return "", err
 		}
-		answers[svc] = req.Data[d]
 	}
-	return g.signer.SignJWT(ctx, claims)
+	if answers != nil {
+		if b, err = appendClaim(b, "answers", answers); err != nil {
+			return "", err
+		}
+	}
+	return g.signer.SignJWT(ctx, json.RawMessage(b))
+}
+
+// appendClaim adds "name":value to the JSON object obj (which ends in
+// '}'). name is one of the claim names above, which need no escaping and
+// are none of callClaims's.
+func appendClaim(obj []byte, name string, value any) ([]byte, error) {
+	v, err := json.Marshal(value)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: token: claim %s: %w", name, err)
+	}
+	obj = append(obj[:len(obj)-1], ',', '"')
+	obj = append(obj, name...)
+	obj = append(obj, '"', ':')
+	obj = append(obj, v...)
+	return append(obj, '}'), nil
 }
 
 // attempt is one HTTP exchange's result.

@@ -3,13 +3,13 @@ package oidc
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/zitadel/oidc/v3/pkg/crypto"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
@@ -107,7 +107,8 @@ func (s *Service) ClientCredentialsResponse(ctx context.Context, req op.TokenReq
 	}, nil
 }
 
-// signClientToken signs a client token's claims as op.CreateJWT does.
+// signClientToken signs a client token's claims as op.CreateJWT does
+// (JSON, then a compact JWS with the active key: SignJWT's signer).
 func (s *Service) signClientToken(ctx context.Context, cc *ccRequest, client op.Client, id string, exp time.Time) (string, error) {
 	claims := oidc.NewAccessTokenClaims(s.cfg.Issuer, cc.GetSubject(), cc.GetAudience(), exp, id, client.GetID(), client.ClockSkew())
 	if scopes := withoutUserinfoScopes(client.RestrictAdditionalAccessTokenScopes()(cc.GetScopes())); len(scopes) > 0 {
@@ -121,7 +122,11 @@ func (s *Service) signClientToken(ctx context.Context, cc *ccRequest, client op.
 	if err != nil {
 		return "", err
 	}
-	return crypto.Sign(claims, signer)
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("oidc: client token: %w", err)
+	}
+	return signer.sign(payload)
 }
 
 // withoutUserinfoScopes drops the scopes that only ask for userinfo
