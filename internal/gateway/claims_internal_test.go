@@ -76,7 +76,7 @@ func (s *claimSigner) SignJWT(_ context.Context, claims any) (string, error) {
 	return "token", nil
 }
 
-// TestTokenClaims: a call token's claims, encoded by hand (ADR 72), are
+// TestTokenClaims: a call token's claims, encoded once by the gateway (ADR 72), are
 // one JSON object with exactly the claims the map the gateway signed
 // before had: each datum under its claim name, answers:SERVICE under
 // answers, a person's pairwise subject or the agency's.

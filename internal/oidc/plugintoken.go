@@ -2,18 +2,11 @@ package oidc
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"golang.org/x/crypto/cryptobyte"
-	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Issuer is Portico's public URL as tokens carry it in iss (the issuer
@@ -31,13 +24,14 @@ func (s *Service) Issuer() string { return s.cfg.Issuer }
 // object, and is signed byte for byte (the gateway builds its call
 // tokens' claims that way, once, ADR 72).
 //
-// The token is a compact JWS (RFC 7515) with the protected header
-// {"alg":…,"kid":…,"typ":"JWT"}, the same go-jose wrote before ADR 72, so
-// any JOSE library verifies it against the JWKS. The header is encoded
-// once per active key and kept with it; it is rebuilt when the key ring's
+// The token is a compact JWS (RFC 7515) that go-jose makes and signs
+// over those bytes (its Signer.Sign: the claims are not decoded or
+// encoded again), with the protected header {"alg","kid","typ":"JWT"},
+// so any JOSE library verifies it against the JWKS. The signer is built
+// once per active key and reused; it is rebuilt when the key ring's
 // active key changes (a rotation here, or one another replica made, seen
-// when the ring reloads). Signing only reads the cached header and key,
-// so one is shared by concurrent calls.
+// when the ring reloads). go-jose's signer only reads its fields when it
+// signs, so one is shared by concurrent calls.
 func (s *Service) SignJWT(ctx context.Context, claims any) (string, error) {
 	ring, err := s.loadKeys(ctx, false)
 	if err != nil {
@@ -72,16 +66,14 @@ func (s *Service) PublicKeys(ctx context.Context) (jose.JSONWebKeySet, error) {
 	return set, nil
 }
 
-// cachedSigner is the active key with its JWS protected header, encoded.
-// A key id names one key for good (ids are random and a key's material
-// never changes), so the id and algorithm say whether the signer is still
-// the active key's.
+// cachedSigner is a JWS signer and the key it signs with. A key id
+// names one key for good (ids are random and a key's material never
+// changes), so the id and algorithm say whether the signer is still the
+// active key's.
 type cachedSigner struct {
 	kid    string
 	alg    jose.SignatureAlgorithm
-	key    crypto.Signer
-	header string // base64url(protected header) + "."
-	sigLen int    // the signature's length: 64 for ES256, the modulus's for RS256
+	signer jose.Signer
 }
 
 // signerFor returns the JWT signer of k, building it when the cached one
@@ -91,70 +83,26 @@ func (s *Service) signerFor(k *signingKey) (*cachedSigner, error) {
 	if c := s.jwtSigner.Load(); c != nil && c.kid == k.id && c.alg == k.alg {
 		return c, nil
 	}
-	c := &cachedSigner{kid: k.id, alg: k.alg, key: k.private}
-	switch k.alg {
-	case jose.ES256:
-		if pub, ok := k.private.Public().(*ecdsa.PublicKey); !ok || pub.Curve.Params().BitSize != 256 {
-			return nil, fmt.Errorf("oidc: signer: key %s is not a P-256 key", k.id)
-		}
-		c.sigLen = 64
-	case jose.RS256:
-		c.sigLen = k.private.Public().(interface{ Size() int }).Size()
-	default:
-		return nil, fmt.Errorf("oidc: signer: algorithm %s is not supported", k.alg)
-	}
-	// encoding/json writes the struct's fields in order and escapes the
-	// id if it ever needed it: {"alg":"ES256","kid":"…","typ":"JWT"}.
-	h, err := json.Marshal(struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-		Typ string `json:"typ"`
-	}{string(k.alg), k.id, "JWT"})
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: jose.JSONWebKey{Key: k.private, KeyID: k.id}},
+		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return nil, fmt.Errorf("oidc: signer: %w", err)
 	}
-	c.header = base64.RawURLEncoding.EncodeToString(h) + "."
+	c := &cachedSigner{kid: k.id, alg: k.alg, signer: signer}
 	s.jwtSigner.Store(c)
 	return c, nil
 }
 
-// sign returns the compact JWS of payload: header.payload.signature, each
-// part base64url without padding; the signature is over the first two
-// parts with SHA-256, as RFC 7518 defines ES256 (R and S, 32 bytes each,
-// big-endian) and RS256 (RSASSA-PKCS1-v1_5).
+// sign returns the compact JWS of payload (the claims, encoded), made by
+// go-jose: JOSE is never assembled by hand here.
 func (c *cachedSigner) sign(payload []byte) (string, error) {
-	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(c.header)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(c.sigLen))
-	buf = append(buf, c.header...)
-	buf = enc.AppendEncode(buf, payload)
-	digest := sha256.Sum256(buf)
-	sig, err := c.key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	jws, err := c.signer.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("oidc: sign: %w", err)
 	}
-	if c.alg == jose.ES256 {
-		if sig, err = rawECDSA(sig, 32); err != nil {
-			return "", fmt.Errorf("oidc: sign: %w", err)
-		}
+	tok, err := jws.CompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("oidc: sign: %w", err)
 	}
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, sig)
-	return string(buf), nil
-}
-
-// rawECDSA turns an ASN.1 DER ECDSA signature (what crypto.Signer gives)
-// into JWS's form: R and S big-endian, each left-padded to size bytes.
-func rawECDSA(der []byte, size int) ([]byte, error) {
-	var r, s []byte
-	var inner cryptobyte.String
-	in := cryptobyte.String(der)
-	if !in.ReadASN1(&inner, asn1.SEQUENCE) || !in.Empty() ||
-		!inner.ReadASN1Integer(&r) || !inner.ReadASN1Integer(&s) || !inner.Empty() ||
-		len(r) > size || len(s) > size {
-		return nil, errors.New("the ECDSA signature is malformed")
-	}
-	out := make([]byte, 2*size)
-	copy(out[size-len(r):size], r)
-	copy(out[2*size-len(s):], s)
-	return out, nil
+	return tok, nil
 }
