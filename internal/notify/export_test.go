@@ -27,3 +27,14 @@ func (p *SMTPPool) Idle() int {
 
 // IsPermanent is isPermanent, for the pool's refusals.
 func IsPermanent(err error) bool { return isPermanent(err) }
+
+// RecordDeliveredAgain records n delivered as a delivery job does, once
+// by the single delivery's path and once by a batch's: what a try after
+// a commit whose answer was lost does (recordRetrying).
+func (s *Service) RecordDeliveredAgain(ctx context.Context, n Notification) error {
+	if err := s.finish(ctx, n, StatusDelivered, nil, ""); err != nil {
+		return err
+	}
+	_, err := s.finishMany(ctx, []outcome{{n: n}}, false)
+	return err
+}
