@@ -374,6 +374,13 @@ func (s *mailSession) Data(r io.Reader) error {
 	return nil
 }
 
+// received returns how many messages rcpt received.
+func (m *mailServer) received(rcpt string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rcpt[rcpt]
+}
+
 // messages returns how many messages carried the Message-ID of notification id.
 func (m *mailServer) messages(id string) int {
 	m.mu.Lock()
