@@ -1004,8 +1004,13 @@ func TestThreeReplicas(t *testing.T) {
 		// (RunOnStart), and an insert of a kind already inserted in the
 		// same minute is skipped (internal/jobs.Every), so no minute has
 		// two.
-		rows, err := c.db.Query(`SELECT kind, date_trunc('minute', scheduled_at), COUNT(*) FROM river_job
-			WHERE kind IN ('audit.checkpoint', 'casework.sla', 'reminder_sweep', 'payment.settle')
+		// The minute is the one the job was inserted for (River's unique
+		// key: its scheduled time, truncated). A retry or a rescue moves
+		// scheduled_at on and records an error; such a job's insertion
+		// time stands for it (the enqueuer inserts at the time planned).
+		rows, err := c.db.Query(`SELECT kind, date_trunc('minute', CASE WHEN COALESCE(array_length(errors, 1), 0) = 0 THEN scheduled_at ELSE created_at END) AS minute,
+			COUNT(*), string_agg(state || '/' || attempt || '@' || to_char(created_at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS'), ' ')
+			FROM river_job WHERE kind IN ('audit.checkpoint', 'casework.sla', 'reminder_sweep', 'payment.settle')
 			GROUP BY 1, 2 ORDER BY 1, 2`)
 		if err != nil {
 			t.Fatal(err)
@@ -1013,15 +1018,15 @@ func TestThreeReplicas(t *testing.T) {
 		defer rows.Close()
 		minutes := map[string]int{}
 		for rows.Next() {
-			var kind string
+			var kind, jobs string
 			var minute time.Time
 			var n int
-			if err := rows.Scan(&kind, &minute, &n); err != nil {
+			if err := rows.Scan(&kind, &minute, &n, &jobs); err != nil {
 				t.Fatal(err)
 			}
 			minutes[kind]++
 			if n > 1 {
-				t.Errorf("%s inserted %d times in the minute of %s", kind, n, minute.UTC().Format(time.TimeOnly))
+				t.Errorf("%s inserted %d times in the minute of %s (state/attempt@created: %s)", kind, n, minute.UTC().Format(time.TimeOnly), jobs)
 			}
 		}
 		if err := rows.Err(); err != nil {
