@@ -20,24 +20,20 @@ import (
 	"github.com/portico-gov/portico/internal/platform"
 )
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
+func startApp(t *testing.T, cfg config.Config) *app.App {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return startAppOn(t, cfg, nil)
 }
 
-func startApp(t *testing.T, cfg config.Config) *app.App {
+// startAppOn is startApp serving on ln, already open (nil: startApp binds
+// cfg.Addr, whose port may be 0).
+func startAppOn(t *testing.T, cfg config.Config, ln net.Listener) *app.App {
 	t.Helper()
 	ctx := context.Background()
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(ctx, cfg, app.NewLogger(cfg, io.Discard), app.Options{Migrate: true, Work: true, Listen: true})
+	a, err := app.New(ctx, cfg, app.NewLogger(cfg, io.Discard), app.Options{Migrate: true, Work: true, Listen: true, Listener: ln})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,10 +54,16 @@ func startApp(t *testing.T, cfg config.Config) *app.App {
 // asked to confirm the link first, and is not linked when they decline.
 func TestExternalSignIn(t *testing.T) {
 	ctx := platform.WithActor(context.Background(), platform.Actor{Kind: platform.ActorSystem})
-	portA, portB := freePort(t), freePort(t)
-	baseA, baseB := "http://localhost:"+strconv.Itoa(portA), "http://localhost:"+strconv.Itoa(portB)
-
-	idp := startApp(t, config.Config{Addr: "127.0.0.1:" + strconv.Itoa(portA), DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8, DevMailbox: true})
+	// No port is picked free and bound later (another test could take it
+	// in between): A binds port 0 itself, and B's listener is open before
+	// A registers B's callback address, then handed to B.
+	idp := startApp(t, config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8, DevMailbox: true})
+	baseA := "http://localhost:" + idp.URL()[strings.LastIndex(idp.URL(), ":")+1:]
+	lnB, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseB := "http://localhost:" + strconv.Itoa(lnB.Addr().(*net.TCPAddr).Port)
 	reg, err := idp.OIDC.AddClient(ctx, oidc.NewClient{Name: "Portico B", Grant: "authorization_code", RedirectURIs: []string{baseB + "/sign-in/external/callback"}})
 	if err != nil {
 		t.Fatal(err)
@@ -73,8 +75,8 @@ func TestExternalSignIn(t *testing.T) {
 	}
 
 	t.Setenv("PORTICO_EXTERNAL_IDP_CLIENT_SECRET", reg.Secret)
-	site := startApp(t, config.Config{Addr: "127.0.0.1:" + strconv.Itoa(portB), DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8, DevMailbox: true,
-		ExternalIssuer: baseA, ExternalClientID: reg.ID, ExternalClientSecret: reg.Secret, ExternalName: "Example ID"})
+	site := startAppOn(t, config.Config{Addr: lnB.Addr().String(), DataDir: t.TempDir(), LogFormat: "text", LogLevel: 8, DevMailbox: true,
+		ExternalIssuer: baseA, ExternalClientID: reg.ID, ExternalClientSecret: reg.Secret, ExternalName: "Example ID"}, lnB)
 	if _, err := site.Identity.CreateCitizen(ctx, identity.NewCitizen{Email: "known.person@example.com", LegalName: "Known Person", Password: "a site b password here"}); err != nil {
 		t.Fatal(err)
 	}

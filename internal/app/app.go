@@ -184,6 +184,11 @@ type Options struct {
 	// public URL derived from --addr with port 0 carries the bound port
 	// and every block gets its final value (Start serves on it).
 	Listen bool
+	// Listener, when set, is that listener already open: for a test that
+	// must know the port before the app is built (another site's settings
+	// name it). New takes it over (closing it if New fails); cfg.Addr
+	// should name its address, from which the public URL is derived.
+	Listener net.Listener
 	// ObserveSQL, when set, sees every statement the database pools run
 	// (storage.Observer); the query-plan test records a page's SQL with it.
 	ObserveSQL storage.Observer
@@ -203,12 +208,15 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 
 // New opens storage and builds every block. cfg must have been Finished.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) (*App, error) {
-	a := &App{Config: cfg, Logger: logger, Clock: opts.Clock, work: opts.Work}
+	a := &App{Config: cfg, Logger: logger, Clock: opts.Clock, work: opts.Work, listener: opts.Listener}
 	if a.Clock == nil {
 		a.Clock = platform.SystemClock{}
 	}
 	db, err := storage.OpenWith(ctx, cfg.DB, storage.Options{Observe: opts.ObserveSQL})
 	if err != nil {
+		if a.listener != nil {
+			a.listener.Close()
+		}
 		return nil, err
 	}
 	a.DB = db
@@ -243,7 +251,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			logger.Info("migrations applied", "portico", rep.Applied, "river", rep.RiverApplied, "version", rep.Version)
 		}
 	}
-	if opts.Listen && cfg.Role != "worker" {
+	if opts.Listener != nil {
+		cfg.PublicURL = boundPublicURL(cfg.PublicURL, opts.Listener.Addr())
+		a.Config = cfg
+	} else if opts.Listen && cfg.Role != "worker" {
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("app: listen on %s: %w", cfg.Addr, err)

@@ -208,48 +208,18 @@ func (s *Service) sendMany(ctx context.Context, out []outcome) {
 // finishMany records every outcome of a batch in one transaction, with the
 // delivery receipts of the final ones, and returns how many emails are to
 // be retried. lastAttempt turns temporary failures into technical ones.
+// While the database is unavailable it tries again (recordRetrying); an
+// email found already at its outcome was recorded by an earlier try whose
+// commit's answer was lost, and its receipt is not scheduled twice.
 func (s *Service) finishMany(ctx context.Context, out []outcome, lastAttempt bool) (retry int, err error) {
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
 	var delivered []string
-	err = s.db.InBulkTx(ctx, func(tx *sql.Tx) error {
-		delivered, retry = delivered[:0], 0
-		var final []Notification
-		for _, o := range out {
-			n := o.n
-			if o.err == nil {
-				delivered = append(delivered, n.ID)
-				final = append(final, n)
-				continue
-			}
-			st := StatusTemporaryFailure
-			switch {
-			case errors.Is(o.err, ErrNoSMTP):
-				st = StatusTechnicalFailure
-			case isPermanent(o.err):
-				st = StatusPermanentFailure
-			case lastAttempt:
-				st = StatusTechnicalFailure
-			default:
-				retry++
-			}
-			var completedAt any
-			if st.Final() {
-				completedAt = now
-				final = append(final, n)
-			}
-			if _, err := s.db.ExecHot(ctx, tx, `UPDATE notifications SET status = $1, last_error = $2, completed_at = $3 WHERE id = $4`,
-				st, truncate(o.err.Error(), maxErrorBytes), completedAt, n.ID); err != nil {
-				return err
-			}
-		}
-		if len(delivered) > 0 {
-			args := appendStrings([]any{StatusDelivered, now}, delivered)
-			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET status = $1, last_error = '', sent_at = $2, completed_at = $2, provider_ref = ''
-				WHERE id IN (`+placeholders(3, len(delivered))+`)`, args...); err != nil {
-				return err
-			}
-		}
-		return s.enqueueCallbacks(ctx, tx, final)
+	err = recordRetrying(ctx, func(ctx context.Context) error {
+		return s.db.InBulkTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			delivered, retry, err = s.recordMany(ctx, tx, out, lastAttempt, now)
+			return err
+		})
 	})
 	if err != nil {
 		err = fmt.Errorf("notify: record a batch of %d emails: %w", len(out), err)
@@ -273,6 +243,71 @@ func (s *Service) finishMany(ctx context.Context, out []outcome, lastAttempt boo
 		s.logger.Info("messages delivered", "emails", len(delivered))
 	}
 	return retry, nil
+}
+
+// recordMany is one try of finishMany's transaction: it returns the ids
+// of the delivered emails and how many are to be retried. A row already at
+// the outcome being recorded (the rows are "sending" otherwise:
+// startSendingMany) was recorded by an earlier try, with its receipt.
+func (s *Service) recordMany(ctx context.Context, tx *sql.Tx, out []outcome, lastAttempt bool, now time.Time) (delivered []string, retry int, err error) {
+	var final []Notification
+	for _, o := range out {
+		n := o.n
+		if o.err == nil {
+			delivered = append(delivered, n.ID)
+			continue
+		}
+		st := StatusTemporaryFailure
+		switch {
+		case errors.Is(o.err, ErrNoSMTP):
+			st = StatusTechnicalFailure
+		case isPermanent(o.err):
+			st = StatusPermanentFailure
+		case lastAttempt:
+			st = StatusTechnicalFailure
+		default:
+			retry++
+		}
+		var completedAt any
+		if st.Final() {
+			completedAt = now
+		}
+		res, err := s.db.ExecHot(ctx, tx, `UPDATE notifications SET status = $1, last_error = $2, completed_at = $3 WHERE id = $4 AND status <> $1`,
+			st, truncate(o.err.Error(), maxErrorBytes), completedAt, n.ID)
+		if err != nil {
+			return nil, 0, err
+		}
+		if changed, _ := res.RowsAffected(); changed > 0 && st.Final() {
+			final = append(final, n)
+		}
+	}
+	if len(delivered) > 0 {
+		byID := make(map[string]Notification, len(delivered))
+		for _, o := range out {
+			if o.err == nil {
+				byID[o.n.ID] = o.n
+			}
+		}
+		args := appendStrings([]any{StatusDelivered, now}, delivered)
+		rows, err := tx.QueryContext(ctx, `UPDATE notifications SET status = $1, last_error = '', sent_at = $2, completed_at = $2, provider_ref = ''
+			WHERE status <> $1 AND id IN (`+placeholders(3, len(delivered))+`) RETURNING id`, args...)
+		if err != nil {
+			return nil, 0, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, 0, err
+			}
+			final = append(final, byID[id])
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, 0, err
+		}
+	}
+	return delivered, retry, s.enqueueCallbacks(ctx, tx, final)
 }
 
 // enqueueCallbacks schedules the delivery receipts of ns (all final) in tx,

@@ -10,6 +10,8 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/wneessen/go-mail"
+
+	"github.com/portico-gov/portico/internal/storage"
 )
 
 // DeliverEmailArgs is the job that hands one stored email to the SMTP
@@ -133,9 +135,10 @@ func (s *Service) startSending(ctx context.Context, id string) (n Notification, 
 }
 
 // finish records the outcome of an attempt and, when the status is final,
-// schedules the agency's delivery receipt in the same transaction. A
-// failure to record a failure is only logged: the job's own error is what
-// matters to River.
+// schedules the agency's delivery receipt in the same transaction. While
+// the database is unavailable it tries again (recordRetrying). A failure
+// to record a failure is only logged: the job's own error is what matters
+// to River.
 func (s *Service) finish(ctx context.Context, n Notification, st Status, cause error, providerRef string) error {
 	id := n.ID
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
@@ -150,22 +153,57 @@ func (s *Service) finish(ctx context.Context, n Notification, st Status, cause e
 	if cause != nil {
 		msg = truncate(cause.Error(), maxErrorBytes)
 	}
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE notifications SET status = $1, last_error = $2, sent_at = COALESCE($3, sent_at), completed_at = $4, provider_ref = $5
-			WHERE id = $6`, st, msg, sentAt, completedAt, providerRef, id); err != nil {
-			return err
-		}
-		if st.Final() {
-			return s.enqueueCallback(ctx, tx, id, n.AgencyID)
-		}
-		return nil
+	err := recordRetrying(ctx, func(ctx context.Context) error {
+		return s.db.InTx(ctx, func(tx *sql.Tx) error {
+			// The row is "sending" (startSending); one already at st was
+			// recorded by an earlier try whose commit's answer was lost,
+			// and its receipt is scheduled.
+			res, err := tx.ExecContext(ctx, `
+				UPDATE notifications SET status = $1, last_error = $2, sent_at = COALESCE($3, sent_at), completed_at = $4, provider_ref = $5
+				WHERE id = $6 AND status <> $1`, st, msg, sentAt, completedAt, providerRef, id)
+			if err != nil {
+				return err
+			}
+			if changed, _ := res.RowsAffected(); changed > 0 && st.Final() {
+				return s.enqueueCallback(ctx, tx, id, n.AgencyID)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		err = fmt.Errorf("notify: record %s for %s: %w", st, id, err)
 		s.logger.Error("cannot record delivery outcome", "notification_id", id, "status", st, "err", err)
 	}
 	return err
+}
+
+// recordFor bounds how long recordRetrying waits for the database.
+const recordFor = time.Minute
+
+// recordRetrying runs record, a transaction that records delivery
+// outcomes, again while the database is unavailable (storage.Unavailable:
+// a PostgreSQL restart or failover, which takes seconds), with a growing
+// pause, for as long as ctx allows and at most recordFor. Giving up at
+// once would leave an email the SMTP server has accepted marked
+// "sending", and the job's retry would send it again. record must be safe
+// to run again after a try whose commit went through but whose answer was
+// lost (a crash during the commit).
+func recordRetrying(ctx context.Context, record func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, recordFor)
+	defer cancel()
+	pause := 100 * time.Millisecond
+	for {
+		err := record(ctx)
+		if _, ok := storage.Unavailable(err); !ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
 }
 
 func truncate(s string, n int) string {

@@ -42,3 +42,14 @@ func (s *Service) SubmitBatch(ctx context.Context, ms []Message) ([]*Notificatio
 	}
 	return batch, s.db.InTx(ctx, func(tx *sql.Tx) error { return s.storeBatch(ctx, tx, batch) })
 }
+
+// RecordDeliveredAgain records n delivered as a delivery job does, once
+// by the single delivery's path and once by a batch's: what a try after
+// a commit whose answer was lost does (recordRetrying).
+func (s *Service) RecordDeliveredAgain(ctx context.Context, n Notification) error {
+	if err := s.finish(ctx, n, StatusDelivered, nil, ""); err != nil {
+		return err
+	}
+	_, err := s.finishMany(ctx, []outcome{{n: n}}, false)
+	return err
+}

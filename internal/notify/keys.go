@@ -212,15 +212,17 @@ const qServiceKeys = `SELECT s.agency_id, k.id, k.name, k.key_type, k.created_at
 	FROM notify_services s LEFT JOIN notify_api_keys k ON k.service_id = s.service_id
 	WHERE s.service_id = $1 ORDER BY k.created_at DESC, k.id`
 
-// openedKey is a key secret opened once: the sealed text it came from
-// and the secret.
+// openedKey is a key secret as opened: the sealed text it came from and
+// the secret.
 type openedKey struct{ sealed, secret string }
 
-// openKey opens the sealed secret of key id, once per process: the
-// opened secret is kept by key id with the sealed text it came from, and
-// used only while the database still holds that same sealed text. Only
-// the key material is kept; whether the key may be used (revoked_at) is
-// read with every request.
+// openKey opens the sealed secret of key id, or returns the one this
+// process opened before: the opened secret is kept by key id with the
+// sealed text it came from, and used only while the database still holds
+// that same sealed text. It is not a once-only guarantee: requests that
+// meet a key for the first time at the same moment each open it (the
+// result is the same). Only the key material is kept; whether the key may
+// be used (revoked_at) is read with every request.
 func (s *Service) openKey(id, sealed string) (string, error) {
 	if v, ok := s.openedKeys.Load(id); ok {
 		if o := v.(openedKey); o.sealed == sealed {

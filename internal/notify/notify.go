@@ -189,8 +189,10 @@ type Service struct {
 	// unreadableKeys holds the ids of API keys reported as unreadable by
 	// this process (reportUnreadableKey), so each is reported once.
 	unreadableKeys sync.Map
-	// openedKeys holds the opened secrets of API keys by key id
-	// (openKey): a key's secret never changes, so each is opened once.
+	// openedKeys holds the opened secrets of API keys by key id, with
+	// the sealed text each came from (openKey): a key is opened again
+	// only if its sealed text changed, or by requests that meet it for
+	// the first time together (each opens it; the last one's entry stays).
 	openedKeys sync.Map
 	// templates keeps the template versions read (Template).
 	templates templateCache

@@ -15,6 +15,7 @@ import (
 
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage"
 )
 
 // A client's own token (client_credentials grant, ADR 60) is a JWT whose
@@ -311,15 +312,21 @@ func (s *Service) revokeClientToken(ctx context.Context, id, clientID string) er
 // token (clientTokenLive: Portico's APIs and introspection). The time is
 // the next whole second, since a JWT's iat is in whole seconds: a token
 // issued in the same second as the revocation is refused too, and one
-// issued from the next second on lives. The time never moves back (two
-// revocations on replicas whose clocks differ a little). Every replica
-// refuses the tokens at once: the time is read with the revoked-row check
-// (clientTokenRevoked), not from the client cache. The change and its audit
-// record (actor from ctx: an operator, or the client itself) commit
-// together. A disabled client may be revoked too: its tokens stay dead
-// if it is enabled again.
+// issued from the next second on lives. "Now" is the later of this
+// process's clock and, on PostgreSQL, the database's, which every replica
+// shares: a revocation handled by a replica whose clock is behind still
+// ends the tokens issued until the database's now. The time never moves
+// back: the statement stores the latest of the time already stored and
+// these, and the time stored is what is returned and audited (a later
+// revocation may have stored a later one). Every replica refuses the
+// tokens at once: the time is read with the revoked-row check
+// (clientTokenRevoked), not from the client cache. The change and its
+// audit record (actor from ctx: an operator, or the client itself) commit
+// together. A disabled client may be revoked too: its tokens stay dead if
+// it is enabled again.
 func (s *Service) RevokeClientTokens(ctx context.Context, id string) (time.Time, error) {
-	notBefore := s.clock.Now().UTC().Truncate(time.Second).Add(time.Second)
+	cutoff := s.clock.Now().UTC().Truncate(time.Second).Add(time.Second)
+	var notBefore time.Time
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var agency string
 		var grants string
@@ -333,10 +340,14 @@ func (s *Service) RevokeClientTokens(ctx context.Context, id string) (time.Time,
 		if !slices.Contains(fromJSON(grants), GrantClientCredentials) {
 			return platform.Invalid("client", "only a client_credentials client has tokens of its own; a person's tokens are revoked with their grant")
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE oidc_clients SET tokens_not_before = $2
-			WHERE id = $1 AND (tokens_not_before IS NULL OR tokens_not_before < $2)`, id, notBefore); err != nil {
+		q := revokeClientTokensSQLite
+		if s.db.Dialect == storage.Postgres {
+			q = revokeClientTokensPostgres
+		}
+		if err := tx.QueryRowContext(ctx, q, id, cutoff).Scan(&notBefore); err != nil {
 			return fmt.Errorf("oidc: revoke client tokens: %w", err)
 		}
+		notBefore = notBefore.UTC()
 		_, err = s.audit.Append(ctx, tx, audit.Record{Action: "oidc.client.tokens_revoke", Subject: "client:" + id, AgencyID: agency,
 			Detail: map[string]any{"client": id, "not_before": notBefore.Format(time.RFC3339)}})
 		return err
@@ -347,3 +358,18 @@ func (s *Service) RevokeClientTokens(ctx context.Context, id string) (time.Time,
 	s.clients.drop(id)
 	return notBefore, nil
 }
+
+// The statements that store the latest of a client's tokens_not_before
+// and $2 (this process's next whole second) and return what is stored.
+// On PostgreSQL the database's next whole second counts too
+// (clock_timestamp: the time of the statement, not of the transaction's
+// start); GREATEST ignores a NULL. On SQLite the database is a file of
+// this process, so its clock is this process's.
+const (
+	revokeClientTokensPostgres = `UPDATE oidc_clients
+		SET tokens_not_before = GREATEST(tokens_not_before, $2::timestamptz, date_trunc('second', clock_timestamp()) + interval '1 second')
+		WHERE id = $1 RETURNING tokens_not_before`
+	revokeClientTokensSQLite = `UPDATE oidc_clients
+		SET tokens_not_before = CASE WHEN tokens_not_before IS NULL OR tokens_not_before < $2 THEN $2 ELSE tokens_not_before END
+		WHERE id = $1 RETURNING tokens_not_before`
+)

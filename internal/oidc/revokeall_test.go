@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"testing"
@@ -76,6 +77,22 @@ func TestRevokeClientTokens(t *testing.T) {
 			}
 			return n
 		}
+		// lastAudited is the not-before time of the last revocation's
+		// audit record.
+		lastAudited := func() string {
+			var detail string
+			if err := db.Read().QueryRowContext(ctx, `SELECT detail FROM audit_entries WHERE action = 'oidc.client.tokens_revoke' AND subject = $1 ORDER BY seq DESC LIMIT 1`,
+				"client:"+reg.ID).Scan(&detail); err != nil {
+				t.Fatal(err)
+			}
+			var d struct {
+				NotBefore string `json:"not_before"`
+			}
+			if err := json.Unmarshal([]byte(detail), &d); err != nil {
+				t.Fatal(err)
+			}
+			return d.NotBefore
+		}
 		// waitPast waits until a token issued now has an iat (whole
 		// seconds, the real clock) of at least nb.
 		waitPast := func(nb time.Time) { time.Sleep(time.Until(nb) + 10*time.Millisecond) }
@@ -109,12 +126,26 @@ func TestRevokeClientTokens(t *testing.T) {
 		}
 
 		// The client itself, authenticated in the form body this time.
+		// "Now" is the service's clock and, on PostgreSQL, the
+		// database's too (the later): here the real time. The service's
+		// clock is set to the real time first: the tokens' iat is the
+		// real clock's, and one issued after the fake clock's second (a
+		// slow setup) would otherwise outlive the revocation.
+		clock.Set(time.Now().UTC())
+		lo := clock.Now()
+		if db.Dialect == storage.Postgres && time.Now().After(lo) {
+			lo = time.Now()
+		}
 		nb, code, r := revokeAll(t, url.Values{"client_id": {reg.ID}, "client_secret": {reg.Secret}}, "", "")
 		if code != http.StatusOK {
 			t.Fatalf("revoke_all: %d %v", code, r)
 		}
-		if !nb.After(clock.Now()) || nb.Sub(clock.Now()) > time.Second || nb.Nanosecond() != 0 {
-			t.Fatalf("not before %s at %s: want the next whole second", nb, clock.Now())
+		hi := clock.Now()
+		if db.Dialect == storage.Postgres && time.Now().After(hi) {
+			hi = time.Now()
+		}
+		if !nb.After(lo) || nb.Sub(hi) > time.Second || nb.Nanosecond() != 0 {
+			t.Fatalf("not before %s, asked between %s and %s: want the next whole second", nb, lo, hi)
 		}
 		if live(before) {
 			t.Fatal("a token issued before the revocation is live")
@@ -157,23 +188,46 @@ func TestRevokeClientTokens(t *testing.T) {
 			t.Fatal("the operator's revocation left a token live")
 		}
 		clock.Set(clock.Now().Add(-time.Minute))
-		if _, err := s.svc.RevokeClientTokens(opCtx, reg.ID); err != nil {
+		nb3, err := s.svc.RevokeClientTokens(opCtx, reg.ID)
+		if err != nil {
 			t.Fatal(err)
 		}
 		clock.Set(clock.Now().Add(time.Minute))
 		got, err := s.svc.Client(ctx, reg.ID)
-		if err != nil || got.TokensNotBefore == nil || !got.TokensNotBefore.Equal(nb2) {
-			t.Fatalf("not before after a revocation from behind: %v, %v; want %s", got.TokensNotBefore, err, nb2)
+		// On SQLite the time stays; on PostgreSQL the database's clock
+		// (not behind) may have moved it on a second.
+		if err != nil || got.TokensNotBefore == nil || !got.TokensNotBefore.Equal(nb3) || nb3.Before(nb2) ||
+			db.Dialect == storage.SQLite && !nb3.Equal(nb2) {
+			t.Fatalf("not before after a revocation from behind: stored %v (%v), returned %s; the one before %s", got.TokensNotBefore, err, nb3, nb2)
 		}
-		if audits() != 3 {
-			t.Fatalf("%d audit records, want 3", audits())
+		if audits() != 3 || lastAudited() != nb3.Format(time.RFC3339) {
+			t.Fatalf("%d audit records, the last with %s; want 3, the last with %s", audits(), lastAudited(), nb3.Format(time.RFC3339))
 		}
 		if _, err := s.svc.RevokeClientTokens(opCtx, "pc_nobody"); platform.ErrorCode(err) != platform.CodeNotFound {
 			t.Fatalf("unknown client: %v", err)
 		}
-		waitPast(nb2)
+		waitPast(nb3)
 		if !live(grant(reg)) {
 			t.Fatal("a token issued after the operator's revocation is refused")
+		}
+
+		// A later time already stored (a revocation on a replica whose
+		// clock is ahead) stays, and is what a revocation returns and
+		// audits.
+		ahead := nb3.Add(time.Hour)
+		if _, err := db.Write().ExecContext(ctx, `UPDATE oidc_clients SET tokens_not_before = $1 WHERE id = $2`, ahead, reg.ID); err != nil {
+			t.Fatal(err)
+		}
+		nb4, err := s.svc.RevokeClientTokens(opCtx, reg.ID)
+		if err != nil || !nb4.Equal(ahead) {
+			t.Fatalf("revocation under a later stored time returned %s, %v; want %s", nb4, err, ahead)
+		}
+		got, err = s.svc.Client(ctx, reg.ID)
+		if err != nil || got.TokensNotBefore == nil || !got.TokensNotBefore.Equal(ahead) {
+			t.Fatalf("stored %v, %v; want %s", got.TokensNotBefore, err, ahead)
+		}
+		if audits() != 4 || lastAudited() != ahead.Format(time.RFC3339) {
+			t.Fatalf("%d audit records, the last with %s; want 4, the last with %s", audits(), lastAudited(), ahead.Format(time.RFC3339))
 		}
 	})
 }

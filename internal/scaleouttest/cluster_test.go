@@ -1,6 +1,7 @@
 package scaleouttest
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -279,10 +281,11 @@ type mailServer struct {
 	mu   sync.Mutex
 	srv  *smtp.Server
 	rcpt map[string]int
+	ids  map[string]int // Message-ID's left part (a notification id) → messages
 }
 
 func startMailServer(t *testing.T) *mailServer {
-	m := &mailServer{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), rcpt: map[string]int{}}
+	m := &mailServer{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), rcpt: map[string]int{}, ids: map[string]int{}}
 	m.start()
 	t.Cleanup(m.stop)
 	return m
@@ -349,15 +352,40 @@ func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 func (s *mailSession) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
+	br := bufio.NewReader(r)
+	h, err := textproto.NewReader(br).ReadMIMEHeader()
+	if err != nil {
 		return err
 	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return err
+	}
+	// Every attempt to deliver a notification carries the same
+	// Message-ID, <notification id@domain>.
+	id, _, _ := strings.Cut(strings.Trim(h.Get("Message-Id"), "<> "), "@")
 	s.m.mu.Lock()
 	for _, to := range s.to {
 		s.m.rcpt[to]++
 	}
+	if id != "" {
+		s.m.ids[id]++
+	}
 	s.m.mu.Unlock()
 	return nil
+}
+
+// received returns how many messages rcpt received.
+func (m *mailServer) received(rcpt string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rcpt[rcpt]
+}
+
+// messages returns how many messages carried the Message-ID of notification id.
+func (m *mailServer) messages(id string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ids[id]
 }
 func (s *mailSession) Reset()        { s.to = nil }
 func (s *mailSession) Logout() error { return nil }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -48,24 +49,35 @@ type cluster struct {
 	nats     *natstest.Server
 	s3       *objectStore
 	db       *sql.DB
-	notify   string // a live Notify API key
-	testKey  string // a test Notify API key
-	template string
-	payKey   string
-	client   *http.Client
+	// pg is the cluster's own PostgreSQL server, which the test restarts
+	// and crashes; nil when it cannot start one (pgMissing says why) and
+	// the cluster uses a database on the machine's server instead.
+	pg        *pgServer
+	pgMissing error
+	adminURL  string // a database on the cluster's server other than its own
+	notify    string // a live Notify API key
+	testKey   string // a test Notify API key
+	template  string
+	payKey    string
+	client    *http.Client
 }
 
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	if os.Getenv(storagetest.PostgresEnv) == "" {
-		t.Fatalf("%s=1 needs %s", Env, storagetest.PostgresEnv)
-	}
 	if _, err := exec.LookPath("nginx"); err != nil && !fileExists("/usr/sbin/nginx") {
 		t.Fatalf("%s=1 needs nginx: apt-get install nginx-light", Env)
 	}
 	c := &cluster{t: t, client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	c.bin = buildPortico(t)
-	dbURL := storagetest.NewURL(t, storage.Postgres)
+	var dbURL string
+	if c.pg, c.pgMissing = startPostgres(t); c.pg != nil {
+		dbURL, c.adminURL = c.pg.url("portico"), c.pg.url("postgres")
+	} else {
+		if os.Getenv(storagetest.PostgresEnv) == "" {
+			t.Fatalf("%s=1 needs PostgreSQL: its server programs to start one (%v), or a server in %s", Env, c.pgMissing, storagetest.PostgresEnv)
+		}
+		dbURL, c.adminURL = storagetest.NewURL(t, storage.Postgres), os.Getenv(storagetest.PostgresEnv)
+	}
 	var err error
 	if c.db, err = sql.Open("pgx", dbURL); err != nil {
 		t.Fatal(err)
@@ -567,6 +579,113 @@ func (c *cluster) settle(t *testing.T, l *load, wait time.Duration) {
 	}
 }
 
+// remindersDue is how many reminders the PostgreSQL subtest has sent
+// across the crash: six send jobs of 100 (reminder.Config.SendBatch).
+const remindersDue = 600
+
+// importObligations loads n amounts the demo's two citizens owe the demo's
+// county treasurer, due in three days, with `portico obligations import`:
+// each has one reminder due at once (the one 7 days before), which the
+// next sweep claims and sends. It returns the references' prefix.
+func (c *cluster) importObligations(t *testing.T, n int) string {
+	t.Helper()
+	prefix := "SCALEOUT-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
+	var b strings.Builder
+	b.WriteString("person,kind,amount,due,reference\n")
+	due := time.Now().AddDate(0, 0, 3).Format(time.DateOnly)
+	people := []string{"ana.citizen@example.com", "beto.ciudadano@example.com"}
+	for i := range n {
+		fmt.Fprintf(&b, "%s,property_tax,%d.00,%s,%s%d\n", people[i%len(people)], 100+i, due, prefix, i)
+	}
+	path := filepath.Join(t.TempDir(), "obligations.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, c.bin, append([]string{"PORTICO_DATA=" + t.TempDir()}, c.env...), "obligations", "import", "--agency", "adams-treasurer", path)
+	return prefix
+}
+
+// reminderWatch is the one of the demo's citizens whom only the
+// imported reminders email (Ana also gets the load's submission mail).
+const reminderWatch = "beto.ciudadano@example.com"
+
+// waitRemindersDelivering waits until the SMTP server has received more
+// messages for reminderWatch than before (a reminder's email: its batch
+// delivery job is handing its emails to the server, and has not recorded
+// them yet), and returns how many reminders are recorded sent then.
+func (c *cluster) waitRemindersDelivering(t *testing.T, prefix string, before int, within time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for c.mail.received(reminderWatch) <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reminder email within %s of the import (the sweep runs every minute)", within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var n int
+	c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM reminder_sends s JOIN obligations o ON o.id = s.obligation_id
+		WHERE o.reference LIKE $1 AND s.outcome = 'sent'`, prefix+"%").Scan(&n)
+	return n
+}
+
+// checkReminders waits until each of the n reminders is recorded sent and
+// its email delivered, and checks that none was sent twice: one record per
+// obligation (reminder_sends), and one message with its email's
+// Message-ID.
+func (c *cluster) checkReminders(t *testing.T, prefix string, n int, wait time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		rows, err := c.db.Query(`SELECT s.obligation_id, s.notification_id FROM reminder_sends s JOIN obligations o ON o.id = s.obligation_id
+			WHERE o.reference LIKE $1 AND s.outcome = 'sent'`, prefix+"%")
+		if err != nil {
+			t.Fatal(err)
+		}
+		perObligation := map[string]int{}
+		var undelivered, twice []string
+		for rows.Next() {
+			var obligation, notification string
+			if err := rows.Scan(&obligation, &notification); err != nil {
+				t.Fatal(err)
+			}
+			perObligation[obligation]++
+			switch m := c.mail.messages(notification); {
+			case m == 0:
+				undelivered = append(undelivered, notification)
+			case m > 1:
+				twice = append(twice, fmt.Sprintf("%s×%d", notification, m))
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(perObligation) == n && len(undelivered) == 0 {
+			ok := len(twice) == 0
+			for o, k := range perObligation {
+				if k > 1 {
+					ok = false
+					t.Errorf("obligation %s: %d reminders sent, want 1", o, k)
+				}
+			}
+			if len(twice) > 0 {
+				t.Errorf("%d reminder emails delivered more than once: %v", len(twice), twice[:min(len(twice), 10)])
+			}
+			if ok {
+				t.Logf("%d reminders sent, each once, each email delivered once", n)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("after %s: %d of %d reminders sent, %d of their emails not delivered", wait, len(perObligation), n, len(undelivered))
+			return
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 // outage is how long SMTP, NATS and the object store are down.
 const outage = time.Minute
 
@@ -644,7 +763,7 @@ func (c *cluster) checkStream(t *testing.T, wait time.Duration) {
 }
 
 // count runs a COUNT query on the shared database, trying again for a
-// while when the connection was cut (the PostgreSQL subtest cuts this
+// while when the connection was cut (the PostgreSQL subtests cut this
 // test's own connections too), and never waits unbounded.
 func (c *cluster) count(t *testing.T, query string, args ...any) int {
 	t.Helper()
@@ -667,7 +786,7 @@ func (c *cluster) count(t *testing.T, query string, args ...any) int {
 // other on one cluster; each logs its numbers for docs/operations.md.
 func TestThreeReplicas(t *testing.T) {
 	if os.Getenv(Env) == "" {
-		t.Skipf("scale-out test skipped: set %s=1 (with PostgreSQL in PORTICO_TEST_POSTGRES_URL, nginx and versitygw installed; .ci/run does) to start three replicas behind nginx", Env)
+		t.Skipf("scale-out test skipped: set %s=1 (with PostgreSQL's server programs initdb, pg_ctl and postgres, or a server in PORTICO_TEST_POSTGRES_URL, and nginx and versitygw installed; .ci/run does) to start three replicas behind nginx", Env)
 	}
 	start := time.Now()
 	c := startCluster(t)
@@ -803,7 +922,7 @@ func TestThreeReplicas(t *testing.T) {
 		begin := time.Now()
 		l := c.startLoad(2, 2, 1, 1)
 		time.Sleep(2 * time.Second)
-		admin, err := sql.Open("pgx", os.Getenv(storagetest.PostgresEnv))
+		admin, err := sql.Open("pgx", c.adminURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -831,6 +950,91 @@ func TestThreeReplicas(t *testing.T) {
 			if code != http.StatusServiceUnavailable && code != http.StatusBadGateway {
 				t.Errorf("%d requests answered %d while PostgreSQL's connections were cut", n, code)
 			}
+		}
+	})
+	t.Run("PostgreSQL restarted and crashed under load", func(t *testing.T) {
+		if c.pg == nil {
+			t.Skipf("no PostgreSQL server of the test's own to restart (%v); the cluster runs on %s's server, which other tests share", c.pgMissing, storagetest.PostgresEnv)
+		}
+		begin := time.Now()
+		// Reminders due at once, which the next sweep (every minute, on
+		// the leader) sends while the server is crashed.
+		watched := c.mail.received(reminderWatch)
+		reminders := c.importObligations(t, remindersDue)
+		l := c.startLoad(2, 2, 1, 1)
+		time.Sleep(2 * time.Second)
+		// An operator's restart (pg_ctl restart -m fast): the server
+		// disconnects every client, writes a checkpoint and starts again.
+		fast := c.pg.restart("fast", 0)
+		// A crash (-m immediate: every server process quits at once, no
+		// checkpoint) as soon as the SMTP server receives the first
+		// reminder email: a batch delivery job is then between handing
+		// its emails over and recording them (the window in which a lost
+		// record sends them again). Down for 2 s, then a start that
+		// recovers from the write-ahead log.
+		time.Sleep(4 * time.Second)
+		sweep := c.waitRemindersDelivering(t, reminders, watched, 75*time.Second)
+		crash := c.pg.restart("immediate", 2*time.Second)
+		time.Sleep(4 * time.Second)
+		l.finish()
+		t.Logf("PostgreSQL restarted (-m fast, no query for %s) and crashed (-m immediate, no query for %s; at the first reminder email, %d of %d reminders recorded sent): %s in %s",
+			fast.Round(time.Millisecond), crash.Round(time.Millisecond), sweep, remindersDue, l, time.Since(begin).Round(time.Millisecond))
+		for _, r := range c.replicas {
+			waitReady(t, "http://"+r.addr+"/readyz", 30*time.Second)
+		}
+		// A job whose completion River could not record while the server
+		// was down stays "running" until it is rescued
+		// (PORTICO_JOB_RESCUE_AFTER, then the rescuer's 30 s): its work
+		// is recorded, so the rescue repeats nothing.
+		c.settle(t, l, 4*time.Minute)
+		c.checkReminders(t, reminders, remindersDue, 3*time.Minute)
+		c.checkStream(t, 2*time.Minute)
+		for code, n := range l.codes {
+			if code != http.StatusServiceUnavailable && code != http.StatusBadGateway {
+				t.Errorf("%d requests answered %d while PostgreSQL restarted or recovered from a crash", n, code)
+			}
+		}
+		if !t.Failed() {
+			t.Logf("every acknowledged write stored once, every email delivered once and every event published %s after the restart began", time.Since(begin).Round(time.Second))
+		}
+	})
+	t.Run("periodic jobs ran once a minute", func(t *testing.T) {
+		// The leader changed with every kill, restart and database
+		// outage above; a new leader inserts the periodic jobs at once
+		// (RunOnStart), and an insert of a kind already inserted in the
+		// same minute is skipped (internal/jobs.Every), so no minute has
+		// two.
+		// The minute is the one the job was inserted for (River's unique
+		// key: its scheduled time, truncated). A retry or a rescue moves
+		// scheduled_at on and records an error; such a job's insertion
+		// time stands for it (the enqueuer inserts at the time planned).
+		rows, err := c.db.Query(`SELECT kind, date_trunc('minute', CASE WHEN COALESCE(array_length(errors, 1), 0) = 0 THEN scheduled_at ELSE created_at END) AS minute,
+			COUNT(*), string_agg(state || '/' || attempt || '@' || to_char(created_at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS'), ' ')
+			FROM river_job WHERE kind IN ('audit.checkpoint', 'casework.sla', 'reminder_sweep', 'payment.settle')
+			GROUP BY 1, 2 ORDER BY 1, 2`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		minutes := map[string]int{}
+		for rows.Next() {
+			var kind, jobs string
+			var minute time.Time
+			var n int
+			if err := rows.Scan(&kind, &minute, &n, &jobs); err != nil {
+				t.Fatal(err)
+			}
+			minutes[kind]++
+			if n > 1 {
+				t.Errorf("%s inserted %d times in the minute of %s (state/attempt@created: %s)", kind, n, minute.UTC().Format(time.TimeOnly), jobs)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("minutes with a periodic job, by kind: %v", minutes)
+		if minutes["reminder_sweep"] == 0 {
+			t.Errorf("no reminder sweep in a test that ran %s", time.Since(start).Round(time.Second))
 		}
 	})
 	t.Run("the audit log verifies", func(t *testing.T) {

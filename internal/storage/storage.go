@@ -48,8 +48,8 @@ type DB struct {
 	// SQLite only: hot statements prepared once (stmtcache.go).
 	writeStmts, readStmts *stmtCache
 	// bulk admits one bulk transaction at a time (InBulkTx); waiting
-	// counts the other InTx callers waiting for the writer, which a bulk
-	// transaction lets go first.
+	// counts the InTx callers waiting for the writer (in BeginTx), which
+	// a bulk transaction waits for, up to bulkYield, before its own.
 	bulk    chan struct{}
 	waiting atomic.Int64
 }
@@ -310,15 +310,23 @@ func (db *DB) runTx(ctx context.Context, tx *sql.Tx, beginErr error, fn func(tx 
 
 // InBulkTx is InTx for background work that writes in large transactions
 // (a reminder send job of 100 reminders, a batch of delivery outcomes).
-// On SQLite, which has one writer, it admits one such transaction at a
-// time in this process: the others wait here rather than in the write
-// pool's queue, which hands the writer to a random waiter, so a person's
-// request that needs the writer (an audited page) competes with one bulk
-// transaction, not with every busy worker (issue 14: the dashboard fell
-// to a twentieth of its rate during a bulk send). Bulk transactions
-// cannot run in parallel on SQLite anyway. It also lets the InTx
-// transactions already waiting for the writer go first (for up to
-// bulkYield). On PostgreSQL it is InTx.
+// On PostgreSQL it is InTx. On SQLite, which has one writer:
+//   - it admits one InBulkTx transaction at a time in this process; the
+//     others wait here rather than in the write pool's queue, which hands
+//     the writer to a random waiter. Bulk transactions cannot run in
+//     parallel on SQLite anyway.
+//   - before it begins, it waits while any InTx caller is waiting for the
+//     write pool, polling every millisecond, for at most bulkYield, so
+//     that those (a person's audited page, but any InTx caller counts)
+//     usually get the writer first.
+//
+// It is a preference, not a guarantee: after the wait the bulk
+// transaction queues for the writer like any other, and writes that do not
+// go through InTx (statements on Write() directly, River's own queries)
+// are not counted. What it bought (issue 14): a person's request that
+// needs the writer meets one bulk transaction at a time, where it met one
+// per busy worker (the dashboard had fallen to a twentieth of its rate
+// during a bulk send).
 func (db *DB) InBulkTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if db.Dialect != SQLite || db.bulk == nil {
 		return db.InTx(ctx, fn)
@@ -329,9 +337,9 @@ func (db *DB) InBulkTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return ctx.Err()
 	}
 	defer func() { <-db.bulk }()
-	// Let the people's transactions already waiting go first, for a
-	// little while: a bulk transaction holds the writer for tens of
-	// milliseconds.
+	// Let the InTx callers waiting for the writer (people's requests
+	// among them) go first, for a little while: a bulk transaction holds
+	// the writer for tens of milliseconds.
 	for deadline := time.Now().Add(bulkYield); db.waiting.Load() > 0 && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}

@@ -91,7 +91,12 @@ func Register(s *web.Server, svc *application.Service, places Places, inbox Inbo
 // to the GET start page, which asks again.
 func (h *Handlers) signedIn(fn func(http.ResponseWriter, *http.Request, application.Applicant)) http.Handler {
 	return identityweb.SignedIn(h.web, func(w http.ResponseWriter, r *http.Request, a *identity.Account) {
-		fn(w, r, h.applicant(r.Context(), a))
+		ap, err := h.applicant(r.Context(), a)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		fn(w, r, ap)
 	}, identityweb.ReturnTo(startPage))
 }
 
@@ -103,21 +108,27 @@ func startPage(r *http.Request) string {
 	return ""
 }
 
-func (h *Handlers) applicant(ctx context.Context, a *identity.Account) application.Applicant {
+// applicant describes the signed-in person to the application block. A
+// ZIP code that is unknown or not one leaves their jurisdictions empty (CEL
+// then sees a person outside every jurisdiction); a failure to look it up
+// is an error, not an empty list: a database restart answered "you may not
+// use this service" (303 to #not-eligible) instead of 503 (the scale-out
+// test, ADR 75).
+func (h *Handlers) applicant(ctx context.Context, a *identity.Account) (application.Applicant, error) {
 	ap := application.Applicant{
 		AccountID: a.ID, Email: a.Email, Lang: a.Lang, LegalName: a.LegalName, DateOfBirth: a.DateOfBirth, Phone: a.Phone,
 		Residential: application.Address(a.Residential), Mailing: application.Address(a.Mailing),
 	}
 	if h.places != nil && a.Residential.ZIP != "" {
-		// Unknown ZIP codes just leave the list empty: CEL then sees a
-		// person outside every jurisdiction.
-		if js, err := h.places.ResolveZIP(ctx, a.Residential.ZIP); err == nil {
-			for _, j := range js {
-				ap.Jurisdictions = append(ap.Jurisdictions, j.ID)
-			}
+		js, err := h.places.ResolveZIP(ctx, a.Residential.ZIP)
+		if err != nil && platform.ErrorCode(err) != platform.CodeInvalid {
+			return ap, err
+		}
+		for _, j := range js {
+			ap.Jurisdictions = append(ap.Jurisdictions, j.ID)
 		}
 	}
-	return ap
+	return ap, nil
 }
 
 // fail answers with the error page for err (not-found for someone else's
