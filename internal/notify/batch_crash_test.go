@@ -145,7 +145,7 @@ func TestBatchDeliverySurvivesKill(t *testing.T) {
 			// the dead process left running (once the dead process's
 			// leadership has expired: River's rescuer runs on the leader).
 			r := newHarnessConfig(t, db, platform.SystemClock{}, notify.Config{SMTPURL: srv.URL(), EmailBatch: crashBatchSize},
-				jobs.Config{MaxAttempts: 3, Workers: 1, JobTimeout: time.Second, RescueStuckJobsAfter: 2 * time.Second})
+				jobs.Config{MaxAttempts: 3, Workers: 1, JobTimeout: 5 * time.Second, RescueStuckJobsAfter: 6 * time.Second})
 			r.start(t)
 			deadline := time.Now().Add(2 * time.Minute)
 			for {
