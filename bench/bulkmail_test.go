@@ -8,10 +8,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,12 +48,18 @@ import (
 // process and a worker process (`--role web`, `--role worker`) on one
 // database. Both are in this test binary, so they share its CPUs and
 // its Go scheduler, as two processes would on this two-core machine, but
-// not their database pools or job queue.
+// not their database pools or job queue. roles=split-proc (not in the
+// default set) runs the worker as a real process, `portico serve --role
+// worker`, so that its own CPU priority (--worker-nice, ADR 74) can
+// count: the binary is PORTICO_BENCH_PORTICO, or built from ./cmd/portico
+// when that is unset.
 //
 //	PORTICO_BENCH_EMAILS=100000 go test -run '^$' -bench ReminderEmails -benchtime 1x -timeout 120m ./bench/
 //
-// PostgreSQL runs when PORTICO_TEST_POSTGRES_URL is set;
-// PORTICO_BENCH_ROLES=all or split runs one layout.
+// PostgreSQL runs when PORTICO_TEST_POSTGRES_URL is set (PORTICO_BENCH_PG_POOL
+// sets its pool's size);
+// PORTICO_BENCH_ROLES=all, split or split-proc (comma-separated) chooses
+// the layouts.
 func BenchmarkReminderEmails(b *testing.B) {
 	n := envInt("PORTICO_BENCH_EMAILS", 100000)
 	layouts := []string{"all", "split"}
@@ -78,6 +87,10 @@ func benchBulk(b *testing.B, d storage.Dialect, n int, layout string) {
 
 	dataDir := b.TempDir()
 	dbURL := storagetest.NewURL(b, d)
+	if n := os.Getenv("PORTICO_BENCH_PG_POOL"); n != "" && d == storage.Postgres {
+		// The pgx pool's size (its default: the larger of 4 and the CPUs).
+		dbURL += "&pool_max_conns=" + n
+	}
 	newCfg := func(role string) config.Config {
 		cfg := config.Config{Addr: "127.0.0.1:0", DataDir: dataDir, DB: dbURL, LogLevel: slog.LevelWarn, Role: role,
 			SMTPURL: "smtp://" + s.addr + "?tls=none", MailFrom: "State of Example <no-reply@example.gov>",
@@ -101,7 +114,7 @@ func benchBulk(b *testing.B, d storage.Dialect, n int, layout string) {
 		return a
 	}
 	var web, worker *app.App
-	if layout == "split" {
+	if layout == "split" || layout == "split-proc" {
 		web = start("web", app.Options{Migrate: true, Listen: true})
 	} else {
 		web = start("all", app.Options{Migrate: true, Listen: true, Work: true})
@@ -119,11 +132,15 @@ func benchBulk(b *testing.B, d storage.Dialect, n int, layout string) {
 	if err := web.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
-	if layout == "split" {
+	switch layout {
+	case "split":
 		worker = start("worker", app.Options{Work: true})
 		if err := worker.Start(ctx); err != nil {
 			b.Fatal(err)
 		}
+	case "split-proc":
+		startWorkerProcess(b, dataDir, dbURL, "smtp://"+s.addr+"?tls=none")
+		worker = web // for inserting the sweep job: the process works it
 	}
 	cookie := benchSignIn(b, web.URL(), "beto.ciudadano@example.com")
 	page := web.URL() + "/dashboard"
@@ -197,6 +214,40 @@ func benchBulk(b *testing.B, d storage.Dialect, n int, layout string) {
 	b.Logf("%s roles=%s: %d reminder emails due → accepted in %s (%.0f/s; %d delivered recorded, %d during the busy page run); raw loop over one connection %s (%.0f/s); dashboard %.0f req/s idle, %.0f req/s during the send (%.2f×)",
 		d, layout, n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), delivered, busyDelivered,
 		raw.Round(time.Millisecond), float64(n)/raw.Seconds(), idle, busy, busy/idle)
+}
+
+// startWorkerProcess runs `portico serve --role worker` on the database
+// until the benchmark ends. Its flags come from the environment as an
+// operator's would (PORTICO_WORKER_NICE, PORTICO_BULK_YIELD,
+// PORTICO_WORKERS), so an older binary that lacks a flag still starts.
+func startWorkerProcess(b *testing.B, dataDir, dbURL, smtpURL string) {
+	bin := os.Getenv("PORTICO_BENCH_PORTICO")
+	if bin == "" {
+		bin = filepath.Join(b.TempDir(), "portico")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/portico")
+		build.Dir = ".."
+		if out, err := build.CombinedOutput(); err != nil {
+			b.Fatalf("build portico: %v\n%s", err, out)
+		}
+	}
+	cmd := exec.Command(bin, "serve", "--role", "worker", "--data", dataDir, "--db", dbURL, "--log-level", "warn",
+		"--mail-from", "State of Example <no-reply@example.gov>")
+	cmd.Env = append(os.Environ(), "PORTICO_SMTP_URL="+smtpURL)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
 }
 
 // rawSMTPLoop sends n messages of a reminder's size to s over one

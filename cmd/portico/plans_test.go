@@ -33,6 +33,7 @@ import (
 	"github.com/portico-gov/portico/internal/oidc"
 	"github.com/portico-gov/portico/internal/payment"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/reminder"
 	"github.com/portico-gov/portico/internal/report"
 	"github.com/portico-gov/portico/internal/satisfaction"
 	"github.com/portico-gov/portico/internal/storage"
@@ -629,6 +630,28 @@ func checkPlans(t *testing.T, d storage.Dialect) {
 			t.Fatalf("%s: status %d: %.500s", v.pattern, resp.StatusCode, b)
 		}
 	}
+
+	// The bulk reminder path (issue 14), which no page runs but which runs
+	// for a million people at once: a sweep claiming the due reminders,
+	// and a send job's batch for Beto's obligations (his reminder sends,
+	// obligations and contact, the notifications and the batch's delivery
+	// job), through the same calls the jobs make.
+	obs, err := a.Reminders.List(ctx, platform.Actor{Kind: platform.ActorCitizen, ID: beto.ID}, true)
+	if err != nil || len(obs) == 0 {
+		t.Fatalf("Beto's obligations: %d, %v", len(obs), err)
+	}
+	var sends []reminder.SendArgs
+	for _, o := range obs {
+		sends = append(sends, reminder.SendArgs{ObligationID: o.ID, DueOn: o.Due.String(), Offset: -10080})
+	}
+	rec.on("bulk reminders: sweep and send batch")
+	if _, err := a.Reminders.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Reminders.SendBatch(ctx, sends); err != nil {
+		t.Fatal(err)
+	}
+	rec.on("")
 
 	// A control: a query no index serves must be reported, or a green run
 	// would prove nothing.

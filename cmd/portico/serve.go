@@ -193,6 +193,14 @@ type startedHookKey struct{}
 func serve(ctx context.Context, e env, cfg config.Config, opts app.Options, prepare func(context.Context, *app.App) error) error {
 	logger := app.NewLogger(cfg, e.stderr)
 	opts.Version = version
+	if cfg.Role == "worker" && cfg.WorkerNice > 0 {
+		// Before anything starts: the threads started later inherit it.
+		if err := lowerCPUPriority(cfg.WorkerNice); err != nil {
+			logger.Warn("the worker keeps its CPU priority", "err", err)
+		} else {
+			logger.Info("worker CPU priority lowered", "nice", cfg.WorkerNice)
+		}
+	}
 	// Libraries that log through the process default (the OpenID
 	// Provider's request errors; net/http's own through log) must write
 	// the operator's format: with --log-format json, a plain-text line

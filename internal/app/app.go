@@ -220,6 +220,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	a.DB = db
+	db.SetBulkYield(cfg.BulkYield)
 	ok := false
 	defer func() {
 		if !ok {
@@ -774,6 +775,9 @@ func (a *App) Drain() {
 
 func (a *App) closeWhileDraining(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A person's request in flight: bulk background work yields to
+		// it (ADR 74).
+		defer a.DB.Foreground()()
 		if a.draining.Load() {
 			w.Header().Set("Connection", "close")
 		}

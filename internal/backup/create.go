@@ -90,7 +90,8 @@ func Create(ctx context.Context, o Options) (Manifest, error) {
 			return m, fmt.Errorf("backup: there is no database at %s", target)
 		}
 		if rel, err := filepath.Rel(o.DataDir, target); err == nil && filepath.IsLocal(rel) {
-			for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+			// -priority: the flag file of requests in flight (ADR 74).
+			for _, suffix := range []string{"", "-wal", "-shm", "-journal", "-priority"} {
 				dbFiles[filepath.ToSlash(rel)+suffix] = true
 			}
 		}

@@ -60,6 +60,15 @@ type Config struct {
 	// EmailBatch is the most emails one batch delivery job carries (a
 	// reminder send job's emails are delivered in batches, ADR 71).
 	EmailBatch int
+	// BulkYield is how long a bulk background step (a batch's
+	// transaction) waits at most while people's requests are in flight
+	// (ADR 74). 0 after Finish means the default; negative turns the
+	// waiting off.
+	BulkYield time.Duration
+	// WorkerNice is the CPU niceness a --role worker process gives
+	// itself at start (0 leaves it), so the web processes on the same
+	// machine come first (ADR 74). Only `portico serve` applies it.
+	WorkerNice int
 	// SessionIdle and SessionMax bound citizen and staff sessions: ended
 	// after this long without activity, and this long after sign-in.
 	SessionIdle time.Duration
@@ -173,6 +182,8 @@ const (
 	DefaultJobRescueAfter   = 10 * time.Minute
 	DefaultSMTPConnections  = 8
 	DefaultEmailBatch       = 100
+	DefaultBulkYield        = 50 * time.Millisecond
+	DefaultWorkerNice       = 10
 )
 
 // Getenv looks up an environment variable; tests pass their own.
@@ -196,6 +207,8 @@ func (c *Config) RegisterServe(fs *flag.FlagSet, env Getenv, withDB bool) {
 	fs.DurationVar(&c.JobPollInterval, "job-poll-interval", durationOr(env("PORTICO_JOB_POLL_INTERVAL"), DefaultJobPollInterval), "how often idle workers look for new jobs when nothing signals them, as on SQLite (env PORTICO_JOB_POLL_INTERVAL)")
 	fs.IntVar(&c.SMTPConnections, "smtp-connections", intOr(env("PORTICO_SMTP_CONNECTIONS"), DefaultSMTPConnections), "most connections kept open to the SMTP server, each carrying many messages (env PORTICO_SMTP_CONNECTIONS)")
 	fs.IntVar(&c.EmailBatch, "email-batch", intOr(env("PORTICO_EMAIL_BATCH"), DefaultEmailBatch), "most emails one batch delivery job sends (bulk reminders); each email keeps its own status and retries (env PORTICO_EMAIL_BATCH)")
+	fs.DurationVar(&c.BulkYield, "bulk-yield", durationOr(env("PORTICO_BULK_YIELD"), DefaultBulkYield), "most time a bulk background step (a batch of reminders or emails) waits while people's requests are in flight; negative: never wait (env PORTICO_BULK_YIELD)")
+	fs.IntVar(&c.WorkerNice, "worker-nice", intOr(env("PORTICO_WORKER_NICE"), DefaultWorkerNice), "with --role worker, lower this process's CPU priority to this niceness (0-19; 0 leaves it), so web processes on the machine come first (env PORTICO_WORKER_NICE)")
 	fs.StringVar(&c.ExternalIssuer, "external-idp-issuer", env("PORTICO_EXTERNAL_IDP_ISSUER"), "issuer `URL` of an OpenID Provider people may sign in with, e.g. https://secure.login.gov (env PORTICO_EXTERNAL_IDP_ISSUER)")
 	fs.StringVar(&c.ExternalClientID, "external-idp-client-id", env("PORTICO_EXTERNAL_IDP_CLIENT_ID"), "Portico's client id at that provider (env PORTICO_EXTERNAL_IDP_CLIENT_ID)")
 	c.ExternalClientSecret = env("PORTICO_EXTERNAL_IDP_CLIENT_SECRET") // environment only: flags show in ps
@@ -405,6 +418,15 @@ func (c *Config) Finish() error {
 	}
 	if c.EmailBatch < 1 || c.EmailBatch > 1000 {
 		return fmt.Errorf("--email-batch %d must be between 1 and 1000", c.EmailBatch)
+	}
+	if c.BulkYield == 0 {
+		c.BulkYield = DefaultBulkYield
+	}
+	if c.BulkYield > time.Second {
+		return fmt.Errorf("--bulk-yield %s must be at most 1s", c.BulkYield)
+	}
+	if c.WorkerNice < 0 || c.WorkerNice > 19 {
+		return fmt.Errorf("--worker-nice %d must be between 0 and 19", c.WorkerNice)
 	}
 	if c.Proxies, err = ParseTrustedProxies(c.TrustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)

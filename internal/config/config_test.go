@@ -59,6 +59,14 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{name: "poll interval shorter than the cooldown", args: []string{"--job-fetch-cooldown", "50ms", "--job-poll-interval", "20ms"}, wantErr: "--job-poll-interval"},
 		{name: "bad SMTP connections", args: []string{"--smtp-connections", "-1"}, wantErr: "--smtp-connections"},
 		{name: "email batch too large", args: []string{"--email-batch", "5000"}, wantErr: "--email-batch"},
+		{name: "priority defaults", check: func(c config.Config) bool {
+			return c.BulkYield == 50*time.Millisecond && c.WorkerNice == 10
+		}},
+		{name: "priority from env", env: map[string]string{"PORTICO_BULK_YIELD": "-1ms", "PORTICO_WORKER_NICE": "0"}, check: func(c config.Config) bool {
+			return c.BulkYield < 0 && c.WorkerNice == 0
+		}},
+		{name: "bulk yield too long", args: []string{"--bulk-yield", "2s"}, wantErr: "--bulk-yield"},
+		{name: "worker nice out of range", args: []string{"--worker-nice", "20"}, wantErr: "--worker-nice"},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "log-level"},
 		{name: "audit anchor default", env: map[string]string{"PORTICO_DATA": "/tmp/p"}, check: func(c config.Config) bool {
 			return c.AuditAnchor == "file:///tmp/p/audit-anchor?create_dir=1&no_tmp_dir=1&metadata=skip" && c.AuditCheckpointEvery == 1000 && c.AuditMaxCheckpointAge == time.Hour

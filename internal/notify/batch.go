@@ -158,23 +158,28 @@ func firstErr(out []outcome) error {
 func (s *Service) startSendingMany(ctx context.Context, ids []string) ([]Notification, error) {
 	args := make([]any, 0, len(ids)+4)
 	args = append(args, StatusSending, ChannelEmail, StatusDelivered, StatusPermanentFailure)
-	rows, err := s.db.Write().QueryContext(ctx, `
-		UPDATE notifications SET status = $1, attempts = attempts + 1
-		WHERE channel = $2 AND status NOT IN ($3, $4) AND id IN (`+placeholders(len(args)+1, len(ids))+`)
-		RETURNING `+notificationColumns, appendStrings(args, ids)...)
-	if err != nil {
-		return nil, fmt.Errorf("notify: start sending batch: %w", err)
-	}
-	defer rows.Close()
 	var out []Notification
-	for rows.Next() {
-		n, err := scanNotification(rows)
+	// A bulk step: it yields to people's requests in flight (ADR 74).
+	err := s.db.InBulkTx(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		rows, err := tx.QueryContext(ctx, `
+			UPDATE notifications SET status = $1, attempts = attempts + 1
+			WHERE channel = $2 AND status NOT IN ($3, $4) AND id IN (`+placeholders(len(args)+1, len(ids))+`)
+			RETURNING `+notificationColumns, appendStrings(args, ids)...)
 		if err != nil {
-			return nil, fmt.Errorf("notify: start sending batch: %w", err)
+			return err
 		}
-		out = append(out, n)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			n, err := scanNotification(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, n)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("notify: start sending batch: %w", err)
 	}
 	return out, nil

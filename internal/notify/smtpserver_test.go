@@ -43,6 +43,33 @@ type testServer struct {
 	sessions int            // connections accepted (SMTP sessions begun)
 	open     int            // sessions not yet ended
 	maxOpen  int            // most sessions open at once
+
+	// holdAfter, when above 0, makes every message after the first
+	// holdAfter accepted wait in DATA, unanswered, until release is
+	// closed (the crash test kills its client then); held is closed when
+	// the first one does.
+	holdAfter     int
+	held, release chan struct{}
+}
+
+// HoldAfter makes the server answer no message after the first n accepted
+// until Release; the returned channel closes when one is held.
+func (s *testServer) HoldAfter(n int) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holdAfter, s.held, s.release = n, make(chan struct{}), make(chan struct{})
+	return s.held
+}
+
+// Release ends HoldAfter: the held messages are refused (421) and later
+// ones accepted.
+func (s *testServer) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.holdAfter > 0 {
+		s.holdAfter = 0
+		close(s.release)
+	}
 }
 
 // Sessions returns how many SMTP sessions the server has begun and the
@@ -233,6 +260,17 @@ func (ts *testSession) Data(r io.Reader) error {
 	}
 	s := ts.server
 	s.mu.Lock()
+	if s.holdAfter > 0 && len(s.received) >= s.holdAfter {
+		held, release := s.held, s.release
+		select {
+		case <-held:
+		default:
+			close(held)
+		}
+		s.mu.Unlock()
+		<-release
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Held, not accepted"}
+	}
 	s.received = append(s.received, received{From: ts.from, To: append([]string(nil), ts.to...), Raw: raw, Msg: msg})
 	s.mu.Unlock()
 	return nil

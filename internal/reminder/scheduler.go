@@ -141,7 +141,8 @@ func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
 	for st.Claimed < s.cfg.MaxPerSweep {
 		n := min(s.cfg.BatchSize, s.cfg.MaxPerSweep-st.Claimed)
 		var got []claimed
-		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// A bulk step: it yields to people's requests (ADR 74).
+		err := s.db.InBulkTx(ctx, func(tx *sql.Tx) error {
 			var err error
 			if got, err = s.claim(ctx, tx, now, from, n); err != nil {
 				return err

@@ -52,6 +52,9 @@ type DB struct {
 	// a bulk transaction waits for, up to bulkYield, before its own.
 	bulk    chan struct{}
 	waiting atomic.Int64
+	// prio: people's requests in flight, which bulk steps wait for
+	// (priority.go).
+	prio priority
 }
 
 // Write returns the pool for changes and transactions.
@@ -211,8 +214,11 @@ func openSQLite(ctx context.Context, path string, o Options) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &DB{Dialect: SQLite, write: write, read: read, url: "sqlite://" + path,
-		writeStmts: &stmtCache{pool: write}, readStmts: &stmtCache{pool: read}, bulk: make(chan struct{}, 1)}, nil
+	db := &DB{Dialect: SQLite, write: write, read: read, url: "sqlite://" + path,
+		writeStmts: &stmtCache{pool: write}, readStmts: &stmtCache{pool: read}, bulk: make(chan struct{}, 1)}
+	db.prio.gate = openGate(path)
+	db.SetBulkYield(DefaultBulkYield)
+	return db, nil
 }
 
 func openPostgres(ctx context.Context, rawURL string, o Options) (*DB, error) {
@@ -235,7 +241,9 @@ func openPostgres(ctx context.Context, rawURL string, o Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("storage: connect %s: %w", redact(rawURL), err)
 	}
-	return &DB{Dialect: Postgres, write: db, read: db, pgx: pool, url: redact(rawURL)}, nil
+	out := &DB{Dialect: Postgres, write: db, read: db, pgx: pool, url: redact(rawURL)}
+	out.SetBulkYield(DefaultBulkYield)
+	return out, nil
 }
 
 func ping(ctx context.Context, db *sql.DB) error {
@@ -260,6 +268,9 @@ func (db *DB) Close() error {
 	var errs []error
 	if db.writeStmts != nil {
 		errs = append(errs, db.writeStmts.close(), db.readStmts.close())
+	}
+	if db.prio.gate != nil {
+		errs = append(errs, db.prio.gate.close())
 	}
 	if db.read != db.write {
 		errs = append(errs, db.read.Close())
@@ -310,25 +321,26 @@ func (db *DB) runTx(ctx context.Context, tx *sql.Tx, beginErr error, fn func(tx 
 
 // InBulkTx is InTx for background work that writes in large transactions
 // (a reminder send job of 100 reminders, a batch of delivery outcomes).
-// On PostgreSQL it is InTx. On SQLite, which has one writer:
-//   - it admits one InBulkTx transaction at a time in this process; the
-//     others wait here rather than in the write pool's queue, which hands
-//     the writer to a random waiter. Bulk transactions cannot run in
-//     parallel on SQLite anyway.
-//   - before it begins, it waits while any InTx caller is waiting for the
-//     write pool, polling every millisecond, for at most bulkYield, so
-//     that those (a person's audited page, but any InTx caller counts)
-//     usually get the writer first.
+// Before it begins it yields to people's requests in flight (Yield,
+// priority.go, ADR 74): on SQLite, whose one writer an audited page needs
+// too, so that page's write does not queue behind bulk transactions; on
+// both engines, so bulk work does not take the CPUs from the pages.
+//
+// On SQLite it also admits one bulk transaction at a time in this
+// process: the others wait here rather than in the write pool's queue,
+// which hands the writer to a random waiter, so a person's request that
+// needs the writer competes with one bulk transaction, not with every
+// busy worker (issue 14: the dashboard fell to a twentieth of its rate
+// during a bulk send). Bulk transactions cannot run in parallel on
+// SQLite anyway.
 //
 // It is a preference, not a guarantee: after the wait the bulk
-// transaction queues for the writer like any other, and writes that do not
-// go through InTx (statements on Write() directly, River's own queries)
-// are not counted. What it bought (issue 14): a person's request that
-// needs the writer meets one bulk transaction at a time, where it met one
-// per busy worker (the dashboard had fallen to a twentieth of its rate
-// during a bulk send).
+// transaction queues for the writer like any other, and writes that do
+// not go through InTx (statements on Write() directly, River's own
+// queries) are not counted.
 func (db *DB) InBulkTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if db.Dialect != SQLite || db.bulk == nil {
+		db.Yield(ctx)
 		return db.InTx(ctx, fn)
 	}
 	select {
@@ -337,18 +349,10 @@ func (db *DB) InBulkTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return ctx.Err()
 	}
 	defer func() { <-db.bulk }()
-	// Let the InTx callers waiting for the writer (people's requests
-	// among them) go first, for a little while: a bulk transaction holds
-	// the writer for tens of milliseconds.
-	for deadline := time.Now().Add(bulkYield); db.waiting.Load() > 0 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	db.Yield(ctx)
 	tx, err := db.write.BeginTx(ctx, nil)
 	return db.runTx(ctx, tx, err, fn)
 }
-
-// bulkYield bounds how long a bulk transaction lets others go first.
-const bulkYield = 50 * time.Millisecond
 
 // IsUniqueViolation reports whether err is a unique or primary key conflict
 // on either engine.
