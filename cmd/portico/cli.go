@@ -66,7 +66,7 @@ func commands() []*command {
 			{name: "client", summary: "register, list and revoke the tokens of clients", subs: []*command{
 				{name: "add", summary: "register a client; prints its client_id and (once) its secret", run: runOIDCClientAdd},
 				{name: "list", summary: "list registered clients", run: runOIDCClientList},
-				{name: "revoke-tokens", summary: "refuse every token a client_credentials client was issued until now (after a leak)", run: runOIDCClientRevokeTokens},
+				{name: "revoke-tokens", summary: "refuse every token a client was issued until now, its own and people's (after a leak)", run: runOIDCClientRevokeTokens},
 			}},
 		}},
 		{name: "keys", summary: "manage the keys that sign ID and access tokens", subs: []*command{

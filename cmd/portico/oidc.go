@@ -83,9 +83,10 @@ func runOIDCClientList(ctx context.Context, e env, args []string) error {
 	})
 }
 
-// runOIDCClientRevokeTokens ends every token a client_credentials client
-// has been issued until now (oidc.Service.RevokeClientTokens), audited as
-// the operator. Tokens it gets from the next second on work.
+// runOIDCClientRevokeTokens ends every token a client has been issued
+// until now, its own and those it holds for people
+// (oidc.Service.RevokeClientTokens), audited as the operator. Tokens it
+// gets from the next second on work.
 func runOIDCClientRevokeTokens(ctx context.Context, e env, args []string) error {
 	var cfg config.Config
 	fs := newFlags(e, "portico oidc client revoke-tokens", "CLIENT_ID [--json]")
@@ -109,7 +110,7 @@ func runOIDCClientRevokeTokens(ctx context.Context, e env, args []string) error 
 		}{ids[0], notBefore.Format(time.RFC3339)}
 		return output(e, *asJSON, res, func(w io.Writer) {
 			fmt.Fprintf(w, "Every token %s was issued before %s is refused, by every running replica at once.\n", res.ClientID, res.TokensNotBefore)
-			fmt.Fprintln(w, "The client gets new tokens with its secret as before; if the secret leaked too, disable the client and register a new one.")
+			fmt.Fprintln(w, "The client gets new tokens as before (people sign in through it again; their consent stays); if its secret leaked too, disable the client and register a new one.")
 		})
 	})
 }

@@ -305,11 +305,18 @@ func (s *Service) revokeClientToken(ctx context.Context, id, clientID string) er
 	})
 }
 
-// RevokeClientTokens ends every token client id has been issued for
-// itself until now (the client_credentials grant), for when one leaked:
-// a client token has no row to revoke (ADR 60), so the client keeps a
-// time before which its tokens are refused by every check of a client
-// token (clientTokenLive: Portico's APIs and introspection). The time is
+// RevokeClientTokens ends every token client id has been issued until
+// now, for when one (or its secret) leaked: its own tokens (the
+// client_credentials grant) and the tokens it holds for people (access
+// and refresh tokens of the authorization-code grant). A client token has
+// no row to revoke (ADR 60), and a sign-in client may hold the tokens of
+// a million people, so instead of touching their rows the client keeps a
+// time before which every token issued to it is refused: by every check
+// of a client token (clientTokenLive: Portico's APIs and introspection),
+// of a person's access token (liveToken: userinfo, introspection,
+// Portico's APIs) and at the refresh of a person's token. The people's
+// grants stay: the client sends them through sign-in again and gets new
+// tokens without asking them to consent again. The time is
 // the next whole second, since a JWT's iat is in whole seconds: a token
 // issued in the same second as the revocation is refused too, and one
 // issued from the next second on lives. "Now" is the later of this
@@ -329,16 +336,12 @@ func (s *Service) RevokeClientTokens(ctx context.Context, id string) (time.Time,
 	var notBefore time.Time
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var agency string
-		var grants string
-		err := tx.QueryRowContext(ctx, `SELECT COALESCE(agency_id, ''), grant_types FROM oidc_clients WHERE id = $1`, id).Scan(&agency, &grants)
+		err := tx.QueryRowContext(ctx, `SELECT COALESCE(agency_id, '') FROM oidc_clients WHERE id = $1`, id).Scan(&agency)
 		if errors.Is(err, sql.ErrNoRows) {
 			return platform.Errorf(platform.CodeNotFound, "There is no client %q.", truncate(id, 100))
 		}
 		if err != nil {
 			return fmt.Errorf("oidc: revoke client tokens: %w", err)
-		}
-		if !slices.Contains(fromJSON(grants), GrantClientCredentials) {
-			return platform.Invalid("client", "only a client_credentials client has tokens of its own; a person's tokens are revoked with their grant")
 		}
 		q := revokeClientTokensSQLite
 		if s.db.Dialect == storage.Postgres {

@@ -34,10 +34,6 @@ func TestRevokeClientTokens(t *testing.T) {
 			return reg
 		}
 		reg, other := add("DMV records"), add("Tax sync")
-		app, err := s.svc.AddClient(ctx, oidc.NewClient{Name: "An app", Grant: oidc.GrantAuthorizationCode, RedirectURIs: []string{"https://app.example/cb"}})
-		if err != nil {
-			t.Fatal(err)
-		}
 		grant := func(c *oidc.Registered) string {
 			t.Helper()
 			code, r := s.postForm(t, "/oauth/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"records.read"}}, c.ID, c.Secret)
@@ -112,7 +108,6 @@ func TestRevokeClientTokens(t *testing.T) {
 			{"a wrong secret", url.Values{}, reg.ID, "not-the-secret", http.StatusUnauthorized, "invalid_client"},
 			{"another client's id with its own secret", url.Values{}, reg.ID, other.Secret, http.StatusUnauthorized, "invalid_client"},
 			{"an unknown client", url.Values{}, "pc_nobody", "x", http.StatusUnauthorized, "invalid_client"},
-			{"a client that signs people in", url.Values{}, app.ID, app.Secret, http.StatusBadRequest, "unauthorized_client"},
 		}
 		for _, c := range refused {
 			t.Run("refused: "+c.name, func(t *testing.T) {
@@ -228,6 +223,88 @@ func TestRevokeClientTokens(t *testing.T) {
 		}
 		if audits() != 4 || lastAudited() != ahead.Format(time.RFC3339) {
 			t.Fatalf("%d audit records, the last with %s; want 4, the last with %s", audits(), lastAudited(), ahead.Format(time.RFC3339))
+		}
+	})
+}
+
+// TestRevokeClientTokensOfPeople: a client that signs people in (its
+// secret leaked) revokes every access and refresh token it holds for
+// people at once, at POST /oauth/revoke_all with its secret: userinfo,
+// introspection and Portico's APIs refuse the access tokens, the refresh
+// tokens no longer refresh (and are not taken for reuse: the people's
+// grants stay), another client's people keep theirs, and tokens issued
+// from the not-before time on work.
+func TestRevokeClientTokensOfPeople(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		clock := platform.NewFakeClock(time.Now().UTC())
+		s := newSiteAt(t, db, clock)
+		ctx := context.Background()
+		reg, conf := s.webClient(t)
+		// Another app (the test browser expects this name on the consent screen).
+		other, err := s.svc.AddClient(ctx, oidc.NewClient{Name: "Fishing Licences", Grant: oidc.GrantAuthorizationCode, RedirectURIs: []string{rpCallback}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ana := s.flow(t, conf, "ana@example.com")
+		ben := s.flow(t, s.oauth2Config(other), "ben@example.com")
+		live := func(access string) bool {
+			t.Helper()
+			code, _ := s.userinfo(t, access)
+			_, err := s.svc.VerifyAccessToken(ctx, access)
+			if err != nil && platform.ErrorCode(err) != platform.CodeUnauthorized {
+				t.Fatal(err)
+			}
+			if (code == http.StatusOK) != (err == nil) {
+				t.Fatalf("userinfo (%d) and the APIs (%v) disagree", code, err)
+			}
+			return err == nil
+		}
+		refresh := func(c *oidc.Registered, rt string) (int, map[string]any) {
+			return s.postForm(t, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, c.ID, c.Secret)
+		}
+		if !live(ana.access) || !live(ben.access) {
+			t.Fatal("fresh tokens are not live")
+		}
+
+		code, r := s.postForm(t, "/oauth/revoke_all", url.Values{}, reg.ID, reg.Secret)
+		if code != http.StatusOK || r["client_id"] != reg.ID {
+			t.Fatalf("revoke_all: %d %v", code, r)
+		}
+		nb, err := time.Parse(time.RFC3339, r["tokens_not_before"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if live(ana.access) {
+			t.Fatal("a person's access token issued before the revocation is live")
+		}
+		if code, r := s.postForm(t, "/oauth/introspect", url.Values{"token": {ana.access}}, other.ID, other.Secret); code != http.StatusOK || r["active"] == true {
+			t.Fatalf("introspection of a revoked person's token: %d %v", code, r)
+		}
+		if code, r := refresh(reg, ana.refresh); code != http.StatusBadRequest || r["error"] != "invalid_grant" {
+			t.Fatalf("refresh with a revoked refresh token: %d %v", code, r)
+		}
+		if !live(ben.access) {
+			t.Fatal("another client's person lost their token")
+		}
+		if code, r := refresh(other, ben.refresh); code != http.StatusOK {
+			t.Fatalf("another client's refresh: %d %v", code, r)
+		}
+		for _, a := range s.auditActions(t) {
+			if a == "oidc.refresh.reuse" {
+				t.Fatal("a revoked refresh token was taken for reuse")
+			}
+		}
+
+		// From the not-before time on, the client gets people's tokens again.
+		if clock.Now().Before(nb) {
+			clock.Set(nb)
+		}
+		cleo := s.flow(t, conf, "cleo@example.com")
+		if !live(cleo.access) {
+			t.Fatal("a token issued after the revocation is refused")
+		}
+		if code, r := refresh(reg, cleo.refresh); code != http.StatusOK {
+			t.Fatalf("refresh after the revocation: %d %v", code, r)
 		}
 	})
 }

@@ -528,11 +528,12 @@ func (s *Service) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	r := &refreshRequest{tokenHash: hashSecret(token)}
 	var scopes, amr string
 	var expires time.Time
-	var used, revoked sql.NullTime
+	var created time.Time
+	var used, revoked, notBefore sql.NullTime
 	r.id = "rt_" + r.tokenHash
-	err := s.db.ReadRowHot(ctx, `SELECT grant_id, client_id, account_id, scopes, amr, auth_time, expires_at, used_at,
-		revoked_at FROM oidc_refresh_tokens WHERE token_hash = $1`, r.tokenHash).Scan(&r.grantID, &r.clientID, &r.accountID,
-		&scopes, &amr, &r.authTime, &expires, &used, &revoked)
+	err := s.db.ReadRowHot(ctx, `SELECT t.grant_id, t.client_id, t.account_id, t.scopes, t.amr, t.auth_time, t.created_at, t.expires_at, t.used_at,
+		t.revoked_at, c.tokens_not_before FROM oidc_refresh_tokens t LEFT JOIN oidc_clients c ON c.id = t.client_id WHERE t.token_hash = $1`,
+		r.tokenHash).Scan(&r.grantID, &r.clientID, &r.accountID, &scopes, &amr, &r.authTime, &created, &expires, &used, &revoked, &notBefore)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, op.ErrInvalidRefreshToken
 	}
@@ -545,7 +546,9 @@ func (s *Service) TokenRequestByRefreshToken(ctx context.Context, token string) 
 		}
 		return nil, errRefreshReused()
 	}
-	if used.Valid || revoked.Valid || !s.clock.Now().Before(expires) {
+	if used.Valid || revoked.Valid || !s.clock.Now().Before(expires) || notBefore.Valid && created.Before(notBefore.Time) {
+		// Issued before its client's tokens were all revoked: refused, but
+		// not reuse (the grant stays for the client's next sign-in).
 		return nil, op.ErrInvalidRefreshToken
 	}
 	if s.accounts != nil {
@@ -804,16 +807,18 @@ func (s *Service) liveToken(ctx context.Context, id string) (clientID, accountID
 		return "", "", nil, time.Time{}, time.Time{}, false, nil
 	}
 	var sc string
-	var revoked sql.NullTime
-	err = s.db.ReadRowHot(ctx, `SELECT client_id, account_id, scopes, created_at, expires_at, revoked_at FROM oidc_tokens
-		WHERE id = $1`, id).Scan(&clientID, &accountID, &sc, &created, &expires, &revoked)
+	var revoked, notBefore sql.NullTime
+	// The client's not-before time (RevokeClientTokens) is read with the
+	// row, by primary key, so a revocation holds on every replica at once.
+	err = s.db.ReadRowHot(ctx, `SELECT t.client_id, t.account_id, t.scopes, t.created_at, t.expires_at, t.revoked_at, c.tokens_not_before
+		FROM oidc_tokens t LEFT JOIN oidc_clients c ON c.id = t.client_id WHERE t.id = $1`, id).Scan(&clientID, &accountID, &sc, &created, &expires, &revoked, &notBefore)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", nil, time.Time{}, time.Time{}, false, nil
 	}
 	if err != nil {
 		return "", "", nil, time.Time{}, time.Time{}, false, err
 	}
-	if revoked.Valid || !s.clock.Now().Before(expires) {
+	if revoked.Valid || !s.clock.Now().Before(expires) || notBefore.Valid && created.Before(notBefore.Time) {
 		return "", "", nil, time.Time{}, time.Time{}, false, nil
 	}
 	return clientID, accountID, fromJSON(sc), created.UTC(), expires.UTC(), true, nil

@@ -12,10 +12,12 @@ import (
 	"github.com/portico-gov/portico/internal/web"
 )
 
-// revokeAllPath is where an agency system ends every token it has been
-// issued, after one leaked (oidc.Service.RevokeClientTokens). It is not
-// part of an OAuth standard: RFC 7009 revokes one token, and a client's
-// own tokens have no row to find them by (ADR 60).
+// revokeAllPath is where a client (an agency system, an app that signs
+// people in) ends every token it has been issued, its own and those it
+// holds for people, after one or its secret leaked
+// (oidc.Service.RevokeClientTokens). It is not part of an OAuth standard:
+// RFC 7009 revokes one token, and a client's own tokens have no row to
+// find them by (ADR 60).
 const revokeAllPath = "/oauth/revoke_all"
 
 // revokeAll serves POST /oauth/revoke_all. The client authenticates with
@@ -61,9 +63,6 @@ func (h *handlers) revokeAll(w http.ResponseWriter, r *http.Request) {
 	notBefore, err := h.svc.RevokeClientTokens(ctx, id)
 	switch platform.ErrorCode(err) {
 	case "":
-	case platform.CodeInvalid:
-		writeOAuthError(w, http.StatusBadRequest, oidc.ErrUnauthorizedClient().WithDescription("only a client_credentials client has tokens of its own to revoke"))
-		return
 	default:
 		h.web.Logger().ErrorContext(r.Context(), "oidc: revoke_all", "client", id, "err", err, "request_id", platform.RequestIDFrom(r.Context()))
 		writeOAuthError(w, http.StatusInternalServerError, oidc.ErrServerError())
