@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Plug-in calls per second and latency (p50, p99) under concurrency,
 # direct to the example vehicle-registry plug-in, through nginx
-# proxy_pass, and through Portico's gateway behind a bare HTTP front, in
+# proxy_pass, through a bare Go reverse proxy (net/http/httputil) and
+# through Portico's gateway behind a bare HTTP front, each in
 # the benchmark's process and in a process of its own
 # (BenchmarkGatewayHTTP in bench/gateway_http_test.go), on SQLite and, with
-# PORTICO_TEST_POSTGRES_URL, PostgreSQL. Each round runs the four in an
+# PORTICO_TEST_POSTGRES_URL, PostgreSQL. Each round runs the six in an
 # order rotated per round; the script prints every round, then per engine
 # and server the medians, the latency added to direct's (+p50, +p99: the
 # server's median less direct's) and the median of the per-round ratios
-# to nginx.
+# to nginx, and for the gateway the median of the per-round ratios to the
+# bare Go proxy in the same kind of process (gateway to goproxy,
+# gateway-process to goproxy-process): how much of the gap to nginx is
+# Go's HTTP stack (goproxy vs nginx) and how much the gateway's own work
+# (gateway vs goproxy).
 #
 #   bash bench/gateway.sh
 #   ROUNDS=5 BENCHTIME=5s bash bench/gateway.sh
@@ -60,7 +65,7 @@ function median(arr, key, cnt,    v, i, j, t) {
 	return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
 }
 END {
-	printf "%-9s %-16s %10s %9s %9s %10s %10s %9s\n", "engine", "server", "calls/s", "p50-ms", "p99-ms", "+p50-ms", "+p99-ms", "vs nginx"
+	printf "%-9s %-16s %10s %9s %9s %10s %10s %9s %10s\n", "engine", "server", "calls/s", "p50-ms", "p99-ms", "+p50-ms", "+p99-ms", "vs nginx", "vs goproxy"
 	# added latency: the median p50 (p99) of a server less that of direct, same engine
 	for (k = 1; k <= keys; k++) {
 		key = order[k]; split(key, ks, SUBSEP)
@@ -77,9 +82,19 @@ END {
 				ratio[key, ++cnt] = byRound[engine, rs[2], server] / byRound[engine, rs[2], "nginx"]
 		}
 		rtxt = cnt ? sprintf("%.2fx", median(ratio, key, cnt)) : "-"
+		# the gateway against the bare Go proxy in the same kind of process
+		base = server == "gateway" ? "goproxy" : server == "gateway-process" ? "goproxy-process" : ""
+		cnt = 0
+		if (base != "") for (rk in rounds) {
+			split(rk, rs, SUBSEP)
+			if (rs[1] != engine) continue
+			if ((engine, rs[2], base) in byRound && (engine, rs[2], server) in byRound && byRound[engine, rs[2], base] > 0)
+				gratio[key, ++cnt] = byRound[engine, rs[2], server] / byRound[engine, rs[2], base]
+		}
+		gtxt = cnt ? sprintf("%.2fx", median(gratio, key, cnt)) : "-"
 		m50 = median(P50, key, n[key]); m99 = median(P99, key, n[key])
 		a50 = (engine in D50) ? sprintf("%.3f", m50 - D50[engine]) : "-"
 		a99 = (engine in D99) ? sprintf("%.2f", m99 - D99[engine]) : "-"
-		printf "%-9s %-16s %10.0f %9.3f %9.2f %10s %10s %9s\n", engine, server, median(R, key, n[key]), m50, m99, a50, a99, rtxt
+		printf "%-9s %-16s %10.0f %9.3f %9.2f %10s %10s %9s %10s\n", engine, server, median(R, key, n[key]), m50, m99, a50, a99, rtxt, gtxt
 	}
 }' "$OUT"

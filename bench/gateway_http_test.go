@@ -8,11 +8,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -52,7 +55,7 @@ import (
 //     process gets a share of its own; this row compares like with like.
 //
 // So every path has exactly one HTTP hop more than direct, except direct.
-// Each (engine, round) runs the three servers one after the other in an
+// Each (engine, round) runs the servers one after the other in an
 // order rotated per round, so that the machine's noise hits each alike;
 // PORTICO_BENCH_ROUNDS (default 1) sets the rounds. bench/gateway.sh runs
 // it with several rounds and prints medians and ratios to nginx.
@@ -102,6 +105,13 @@ func BenchmarkGatewayHTTP(b *testing.B) {
 				{"nginx", "", auth},
 				{"gateway", startGatewayFront(b, g) + path, nil},
 				{"gateway-process", "", nil},
+				{"goproxy", startGoProxy(b, env.Plugin.URL) + path, auth},
+				{"goproxy-process", "", auth},
+			}
+			if u, err := startGoProxyProcess(b, env.Plugin.URL); err != nil {
+				b.Fatalf("the Go proxy's own process: %v", err)
+			} else {
+				servers[5].url = u + path
 			}
 			if u, err := startGatewayProcess(b, dbURL, env.Issuer.URL); err != nil {
 				b.Fatalf("the gateway's own process: %v", err)
@@ -154,14 +164,7 @@ func startGatewayFront(b testing.TB, g *gateway.Gateway) string {
 		w.WriteHeader(res.Status)
 		w.Write(res.Body)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	b.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String()
+	return serveLoopback(b, mux)
 }
 
 // nginxConf is the reverse proxy: worker processes one per core, kept-alive
@@ -290,8 +293,17 @@ const (
 // base URL. The process ends when b does (its standard input closes).
 func startGatewayProcess(b *testing.B, dbURL, issuer string) (string, error) {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestGatewayFrontProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), frontEnvDB+"="+dbURL, frontEnvIssuer+"="+issuer)
+	return startFrontProcess(b, "^TestGatewayFrontProcess$", frontEnvDB+"="+dbURL, frontEnvIssuer+"="+issuer)
+}
+
+// startFrontProcess starts this test binary again running only the test
+// that run matches, with env added to its environment; that test prints
+// frontReady and its base URL, then serves until its standard input
+// closes, which happens when b ends.
+func startFrontProcess(b *testing.B, run string, env ...string) (string, error) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -358,5 +370,88 @@ func TestGatewayFrontProcess(t *testing.T) {
 	env := gatewaytest.Attach(t, db, os.Getenv(frontEnvIssuer))
 	url := startGatewayFront(t, env.Gateway(t, gateway.Config{}))
 	fmt.Printf("%s%s\n", frontReady, url)
+	_, _ = io.Copy(io.Discard, os.Stdin) // serve until the benchmark closes stdin
+}
+
+// newGoProxy is the bare Go reverse proxy of server=goproxy: the
+// standard library's ReverseProxy to upstream over kept-alive
+// connections, enough idle ones per host for the benchmark's
+// concurrency (the default of 2 would close and reopen connections, which
+// nginx's keepalive 64 does not), and its copy buffers pooled (without a
+// BufferPool it allocates 32 KiB per request), so that it is the best
+// a Go proxy does, not a strawman.
+func newGoProxy(upstream string) (http.Handler, error) {
+	u, err := url.Parse(upstream)
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 256
+	tr.MaxIdleConnsPerHost = 256
+	p := &httputil.ReverseProxy{
+		Rewrite:    func(r *httputil.ProxyRequest) { r.SetURL(u); r.Out.Host = r.In.Host },
+		Transport:  tr,
+		BufferPool: bufferPool{},
+	}
+	return p, nil
+}
+
+// bufferPool is httputil.BufferPool over a sync.Pool of 32 KiB buffers.
+type bufferPool struct{}
+
+var proxyBuffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (bufferPool) Get() []byte  { return proxyBuffers.Get().(*[32 << 10]byte)[:] }
+func (bufferPool) Put(b []byte) { proxyBuffers.Put((*[32 << 10]byte)(b)) }
+
+// serveLoopback serves h on a free loopback port until b ends and
+// returns its base URL.
+func serveLoopback(b testing.TB, h http.Handler) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// startGoProxy starts server=goproxy in the benchmark's process in front
+// of upstream and returns its base URL.
+func startGoProxy(b *testing.B, upstream string) string {
+	b.Helper()
+	h, err := newGoProxy(upstream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return serveLoopback(b, h)
+}
+
+// frontEnvProxy makes this test binary server=goproxy-process
+// (TestGoProxyProcess): the upstream URL.
+const frontEnvProxy = "PORTICO_BENCH_GOPROXY_UPSTREAM"
+
+// startGoProxyProcess starts this test binary again as the Go proxy in
+// front of upstream (TestGoProxyProcess) and returns its base URL.
+func startGoProxyProcess(b *testing.B, upstream string) (string, error) {
+	b.Helper()
+	return startFrontProcess(b, "^TestGoProxyProcess$", frontEnvProxy+"="+upstream)
+}
+
+// TestGoProxyProcess is not a test: it is BenchmarkGatewayHTTP's
+// server=goproxy-process (startGoProxyProcess). Run any other way it
+// skips.
+func TestGoProxyProcess(t *testing.T) {
+	upstream := os.Getenv(frontEnvProxy)
+	if upstream == "" {
+		t.Skip("the Go proxy of BenchmarkGatewayHTTP; it runs only when the benchmark starts it")
+	}
+	h, err := newGoProxy(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("%s%s\n", frontReady, serveLoopback(t, h))
 	_, _ = io.Copy(io.Discard, os.Stdin) // serve until the benchmark closes stdin
 }

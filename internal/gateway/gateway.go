@@ -34,7 +34,6 @@ import (
 	"sync"
 	"time"
 
-	oav "github.com/pb33f/libopenapi-validator"
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -637,7 +636,7 @@ type exchange struct {
 	t     *target
 	p     *plugin.Plugin
 	op    plugin.Operation
-	val   oav.Validator // this call's alone (validator.take)
+	val   *checker // this call's alone (validator.take)
 	url   string
 	path  string
 	token string

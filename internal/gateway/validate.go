@@ -26,7 +26,14 @@ import (
 // plug-in bounds that); the list keeps up to its capacity.
 type validator struct {
 	doc  []byte
-	free chan oav.Validator
+	free chan *checker
+}
+
+// checker is one pooled validator: the library's, and the fast check in
+// front of it (fastcheck.go), over the same document.
+type checker struct {
+	lib  oav.Validator
+	fast *fastCheck
 }
 
 // newValidator parses doc once to fail early and keeps the validator
@@ -36,30 +43,31 @@ func newValidator(doc []byte, spare int) (*validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &validator{doc: doc, free: make(chan oav.Validator, max(spare, 1))}
+	v := &validator{doc: doc, free: make(chan *checker, max(spare, 1))}
 	v.free <- first
 	return v, nil
 }
 
-func buildValidator(doc []byte) (val oav.Validator, err error) {
+func buildValidator(doc []byte) (c *checker, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			val, err = nil, fmt.Errorf("the document cannot be read (%v)", r)
+			c, err = nil, fmt.Errorf("the document cannot be read (%v)", r)
 		}
 	}()
 	d, err := libopenapi.NewDocumentWithConfiguration(doc, &datamodel.DocumentConfiguration{})
 	if err != nil {
 		return nil, err
 	}
-	val, errs := oav.NewValidator(d)
-	if len(errs) > 0 {
-		return nil, errs[0]
+	m, err := d.BuildV3Model()
+	if err != nil {
+		return nil, err
 	}
-	return val, nil
+	// oav.NewValidator is NewValidatorFromV3Model of this model.
+	return &checker{lib: oav.NewValidatorFromV3Model(&m.Model), fast: newFastCheck(&m.Model)}, nil
 }
 
 // take returns a validator no other call is using.
-func (v *validator) take() (oav.Validator, error) {
+func (v *validator) take() (*checker, error) {
 	select {
 	case val := <-v.free:
 		return val, nil
@@ -69,7 +77,7 @@ func (v *validator) take() (oav.Validator, error) {
 }
 
 // give returns val to the free list, or drops it when the list is full.
-func (v *validator) give(val oav.Validator) {
+func (v *validator) give(val *checker) {
 	select {
 	case v.free <- val:
 	default:
@@ -88,13 +96,22 @@ func (v *validator) check(method, path string, res *http.Response, body []byte) 
 	return checkWith(val, method, path, res, body)
 }
 
-// checkWith is check with val, which the caller took (take) and no other
-// call is using.
-func checkWith(val oav.Validator, method, path string, res *http.Response, body []byte) error {
+// checkWith is check with c, which the caller took (take) and no other
+// call is using. The fast check accepts what it can prove valid; the
+// library decides everything else (fastcheck.go).
+func checkWith(c *checker, method, path string, res *http.Response, body []byte) error {
 	req, err := http.NewRequest(method, "http://plugin"+path, nil)
 	if err != nil {
 		return err
 	}
+	if c.fast.valid(req, res.StatusCode, res.Header, body) {
+		return nil
+	}
+	return libCheck(c.lib, req, res, body)
+}
+
+// libCheck is libopenapi-validator's verdict on the response to req.
+func libCheck(val oav.Validator, req *http.Request, res *http.Response, body []byte) error {
 	copyRes := &http.Response{StatusCode: res.StatusCode, Header: res.Header, Body: io.NopCloser(bytes.NewReader(body)), Request: req}
 	ok, errs := val.ValidateHttpResponse(req, copyRes)
 	if ok {
