@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portico-gov/portico/internal/storage"
@@ -65,6 +66,20 @@ type Committer[T any] struct {
 	mu     sync.Mutex
 	queue  []*request[T]
 	active int // committers running
+
+	batches, items atomic.Int64 // transactions tried first and their items (Stats)
+}
+
+// Stats counts the batches a Committer has written (shared
+// transactions, not the retries of their items alone) and the items they
+// held, so that items/batch can be measured (bench/notify_test.go).
+type Stats struct {
+	Batches, Items int64
+}
+
+// Stats returns the counts since New.
+func (c *Committer[T]) Stats() Stats {
+	return Stats{Batches: c.batches.Load(), Items: c.items.Load()}
 }
 
 // request is an item waiting for its commit; done gets the outcome once.
@@ -153,6 +168,8 @@ func (c *Committer[T]) run(ctx context.Context, own *request[T]) {
 
 // commitBatch writes batch in one transaction and answers every request.
 func (c *Committer[T]) commitBatch(ctx context.Context, batch []*request[T]) {
+	c.batches.Add(1)
+	c.items.Add(int64(len(batch)))
 	err := c.tx(ctx, batch)
 	if err != nil && len(batch) > 1 && !errors.Is(err, ErrCommit) {
 		// Nothing of the batch was stored: each alone, so that one item
