@@ -267,3 +267,103 @@ func TestContextEnds(t *testing.T) {
 		}
 	})
 }
+
+// TestGathering: requests that arrive one after another while the system
+// is busy share batches (the committer waits, at most Linger, for
+// companions), while a request arriving at a quiet system commits at once.
+// With Linger negative (no gathering) the same arrivals commit one by one:
+// the control that shows the test can tell.
+func TestGathering(t *testing.T) {
+	const arrivals, spacing = 10, 50 * time.Millisecond
+	for _, tc := range []struct {
+		name       string
+		linger     time.Duration
+		minBatches int64
+		maxBatches int64
+	}{
+		// 1, 2, 3, 4 items: each batch waits for one more than the last.
+		{name: "gathering", linger: 2 * time.Second, minBatches: 1, maxBatches: 4},
+		{name: "no gathering", linger: -1, minBatches: arrivals - 3, maxBatches: arrivals},
+	} {
+		storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+			t.Run(tc.name, func(t *testing.T) {
+				r := newRig(t, db, Options{Committers: 1, Linger: tc.linger})
+				var wg sync.WaitGroup
+				errs := make([]error, arrivals)
+				took := make([]time.Duration, arrivals)
+				for i := range arrivals {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						t0 := time.Now()
+						errs[i] = r.c.Do(context.Background(), &item{id: fmt.Sprintf("g%d", i), parent: "p"})
+						took[i] = time.Since(t0)
+					}()
+					time.Sleep(spacing)
+				}
+				wg.Wait()
+				for i, err := range errs {
+					if err != nil {
+						t.Errorf("g%d: %v", i, err)
+					} else if r.stored(t, fmt.Sprintf("g%d", i)) != 1 {
+						t.Errorf("g%d acknowledged, not stored", i)
+					}
+					// Waiting is bounded by Linger (plus the commit).
+					if bound := max(tc.linger, 0) + 5*time.Second; took[i] > bound {
+						t.Errorf("g%d took %v, more than Linger + 5 s", i, took[i])
+					}
+				}
+				st := r.c.Stats()
+				if st.Items != arrivals {
+					t.Errorf("Stats: %d items, want %d", st.Items, arrivals)
+				}
+				if st.Batches < tc.minBatches || st.Batches > tc.maxBatches {
+					t.Errorf("%d arrivals %v apart formed %d batches, want %d to %d", arrivals, spacing, st.Batches, tc.minBatches, tc.maxBatches)
+				}
+			})
+		})
+	}
+}
+
+// TestLoneRequestDoesNotWait: after a burst, a request arriving once the
+// system is quiet (no arrival for 4×Linger) commits at once, not after
+// Linger, though the previous batch held several items.
+func TestLoneRequestDoesNotWait(t *testing.T) {
+	const linger = time.Second
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		r := newRig(t, db, Options{Committers: 1, Linger: linger})
+		ctx := context.Background()
+		// A burst of four in one batch: held behind a first transaction.
+		release := make(chan struct{})
+		r.hold, r.holding = release, make(chan struct{})
+		first := make(chan error, 1)
+		go func() { first <- r.c.Do(ctx, &item{id: "held", parent: "p"}) }()
+		<-r.holding
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := r.c.Do(ctx, &item{id: fmt.Sprintf("b%d", i), parent: "p"}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		for r.queued() < 4 {
+			time.Sleep(time.Millisecond)
+		}
+		close(release)
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		time.Sleep(4*linger + 100*time.Millisecond)
+		t0 := time.Now()
+		if err := r.c.Do(ctx, &item{id: "lone", parent: "p"}); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(t0); took >= linger/2 {
+			t.Errorf("a lone request took %v (Linger %v): it waited for companions", took, linger)
+		}
+	})
+}
