@@ -191,7 +191,8 @@ func TestSubmitSurvivesKill(t *testing.T) {
 // COMMIT it was sent, then exits).
 func waitQuiet(t *testing.T, db *storage.DB) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	start := time.Now()
+	for deadline := start.Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		var busy int
 		if err := db.Read().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND pid <> pg_backend_pid()
@@ -199,6 +200,9 @@ func waitQuiet(t *testing.T, db *storage.DB) {
 			t.Fatal(err)
 		}
 		if busy == 0 {
+			if waited := time.Since(start); waited > 20*time.Millisecond {
+				t.Logf("waited %v for the killed child's sessions to finish", waited)
+			}
 			return
 		}
 		if time.Now().After(deadline) {
