@@ -13,16 +13,19 @@
 //
 // Gathering. Left at that, a batch holds only what queued during the
 // previous transaction, which on a 2-core machine is one or two requests
-// (measured: 1.3–1.5 items a batch for the Notify API under load), so
+// (measured: 1.3–1.6 items a batch for the Notify API under load), so
 // COMMIT and each batch's fixed work are paid almost per request. So
-// when requests are arriving (another arrived less than 4×Linger before
-// the batch starts), a committer first waits, at most Linger, until the
-// queue holds one item more than the previous batch held (or MaxBatch):
-// the handlers that are still on their way get in, and the batch size
-// follows the load up until waiting stops paying. Only one committer
-// gathers at a time, and requests arriving meanwhile join its batch
-// rather than starting committers of their own. A request arriving at a
-// quiet system is never held: it commits at once, as before.
+// when requests are overlapping — the previous batch held more than one
+// item, and another request arrived less than 4×Linger before — a
+// committer first waits, at most Linger, until the queue holds one item
+// more than the previous batch held (or MaxBatch): the handlers still on
+// their way get in, and the batch size follows the load up until a wait
+// brings no companion in time (a batch of one, which ends gathering until
+// requests overlap again). Only one committer gathers at a time, and
+// requests arriving meanwhile join its batch rather than starting
+// committers of their own. A request arriving at a quiet system, or
+// requests made one after another (each waiting for the last, however
+// quickly), are never held: they commit at once, as before.
 //
 // Contract of Do: nil means the item is committed; an error means it was
 // not acknowledged. Nothing is acknowledged before its transaction
@@ -184,9 +187,10 @@ func (c *Committer[T]) Do(ctx context.Context, item T) error {
 // empty. A request that commits (own) does so until its own item is
 // answered, then leaves what is still queued to a goroutine, so that its
 // caller is not kept serving others. busy says whether requests are
-// arriving (another came shortly before own): only then does the first
-// batch gather; the batches after it always may, since requests queued
-// while the previous one committed.
+// arriving (another came shortly before own): only then may the first
+// batch gather; the batches after it may, since requests queued while
+// the previous one committed. Either gathers only after a batch of more
+// than one (requests overlap: package comment).
 func (c *Committer[T]) run(ctx context.Context, own *request[T], busy bool) {
 	for {
 		c.mu.Lock()
@@ -206,7 +210,7 @@ func (c *Committer[T]) run(ctx context.Context, own *request[T], busy bool) {
 			go c.run(ctx, nil, true)
 			return
 		}
-		if busy && c.opt.Linger > 0 {
+		if busy && c.opt.Linger > 0 && c.lastBatch > 1 {
 			c.gather()
 		}
 		busy = true
