@@ -15,13 +15,13 @@
 // previous transaction, which on a 2-core machine is one or two requests
 // (measured: 1.3–1.6 items a batch for the Notify API under load), so
 // COMMIT and each batch's fixed work are paid almost per request. So
-// when requests are overlapping — the previous batch held more than one
-// item, and another request arrived less than 4×Linger before — a
-// committer first waits, at most Linger, until the queue holds one item
-// more than the previous batch held (or MaxBatch): the handlers still on
-// their way get in, and the batch size follows the load up until a wait
-// brings no companion in time (a batch of one, which ends gathering until
-// requests overlap again). Only one committer gathers at a time, and
+// when requests are overlapping — a batch of more than one item was
+// taken less than 8×Linger ago, and another request arrived less than
+// 4×Linger before this one — a committer first waits, at most Linger,
+// until the queue holds one item more than the previous batch held (or
+// MaxBatch): the handlers still on their way get in, and the batch size
+// follows the load up until a wait brings no companion in time. Only one
+// committer gathers at a time, and
 // requests arriving meanwhile join its batch rather than starting
 // committers of their own. A request arriving at a quiet system, or
 // requests made one after another (each waiting for the last, however
@@ -100,6 +100,7 @@ type Committer[T any] struct {
 	want      int       // queue length that ends the gathering
 	last      time.Time // the latest arrival
 	lastBatch int       // items of the batch taken last
+	shared    time.Time // when a batch of more than one item was taken last
 	wake      chan struct{}
 
 	batches, items atomic.Int64 // transactions tried first and their items (Stats)
@@ -189,8 +190,8 @@ func (c *Committer[T]) Do(ctx context.Context, item T) error {
 // caller is not kept serving others. busy says whether requests are
 // arriving (another came shortly before own): only then may the first
 // batch gather; the batches after it may, since requests queued while
-// the previous one committed. Either gathers only after a batch of more
-// than one (requests overlap: package comment).
+// the previous one committed. Either gathers only shortly after a batch
+// of more than one (requests overlap: package comment).
 func (c *Committer[T]) run(ctx context.Context, own *request[T], busy bool) {
 	for {
 		c.mu.Lock()
@@ -210,12 +211,15 @@ func (c *Committer[T]) run(ctx context.Context, own *request[T], busy bool) {
 			go c.run(ctx, nil, true)
 			return
 		}
-		if busy && c.opt.Linger > 0 && c.lastBatch > 1 {
+		if busy && c.opt.Linger > 0 && time.Since(c.shared) < 8*c.opt.Linger {
 			c.gather()
 		}
 		busy = true
 		n := min(len(c.queue), c.opt.MaxBatch)
 		c.lastBatch = n
+		if n > 1 {
+			c.shared = time.Now()
+		}
 		batch := make([]*request[T], n)
 		copy(batch, c.queue)
 		clear(c.queue[:n]) // let the answered requests be collected
