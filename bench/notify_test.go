@@ -44,6 +44,7 @@ import (
 	"github.com/portico-gov/portico/internal/demo"
 	"github.com/portico-gov/portico/internal/notify"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/storage/groupcommit"
 )
 
 // Notify's published figures.
@@ -130,7 +131,11 @@ func benchNotifyAPISend(b *testing.B, dbURL string) {
 			return err
 		}
 	}
-	b.Run("server=portico", func(b *testing.B) { driveNotify(b, send(base+"/v2/notifications/email")) })
+	b.Run("server=portico", func(b *testing.B) {
+		s0 := a.Notify.SubmitStats()
+		driveNotify(b, send(base+"/v2/notifications/email"))
+		reportBatches(b, s0, a.Notify.SubmitStats())
+	})
 	b.Run("server=bare-net-http", func(b *testing.B) { driveNotify(b, send(bare+"/v2/notifications/email")) })
 	// One send at a time: every group commit holds one send, so the work
 	// per send does not depend on how requests happened to overlap. It is
@@ -188,6 +193,14 @@ func driveNotify(b *testing.B, do func(c *http.Client) error) {
 	b.ReportMetric(rps/notifyServicePerSecond, "x-notify")
 	b.ReportMetric(rps/notifyKeyPerSecond, "x-key")
 	reportCPU(b, cpu, len(done))
+}
+
+// reportBatches reports the group commit's items per shared transaction
+// between two readings of its counters (internal/storage/groupcommit).
+func reportBatches(b *testing.B, before, after groupcommit.Stats) {
+	if n := after.Batches - before.Batches; n > 0 {
+		b.ReportMetric(float64(after.Items-before.Items)/float64(n), "items/batch")
+	}
 }
 
 func newNotifyRequest(url string, body []byte, service string, secret []byte) (*http.Request, error) {

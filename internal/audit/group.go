@@ -3,6 +3,8 @@ package audit
 import (
 	"context"
 	"fmt"
+
+	"github.com/portico-gov/portico/internal/storage/groupcommit"
 )
 
 // Group commit. Write is how blocks audit events that change no other
@@ -40,3 +42,7 @@ func (l *Log) Write(ctx context.Context, r Record) (Entry, error) {
 	}
 	return e, nil
 }
+
+// WriteStats counts Write's shared transactions and the entries they
+// held.
+func (l *Log) WriteStats() groupcommit.Stats { return l.writes.Stats() }

@@ -19,6 +19,7 @@ import (
 	"github.com/portico-gov/portico/internal/jobs"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
+	"github.com/portico-gov/portico/internal/storage/groupcommit"
 )
 
 // Message is a message made from an agency's template, for Send.
@@ -624,3 +625,7 @@ func (s *Service) Language(ctx context.Context, tx *sql.Tx, accountID, fallback 
 	}
 	return "en", nil
 }
+
+// SubmitStats counts Submit's shared transactions and the sends they
+// held (items per batch is how much the group commit saves).
+func (s *Service) SubmitStats() groupcommit.Stats { return s.sends.Stats() }

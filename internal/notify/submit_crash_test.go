@@ -129,6 +129,18 @@ func TestSubmitSurvivesKill(t *testing.T) {
 				t.Errorf("%d sends failed before the kill, first: %s", len(failures), failures[0])
 			}
 
+			// On PostgreSQL a transaction whose COMMIT the child sent just
+			// before the kill is committed by its server process after
+			// the child is gone, while the checks below already read: a
+			// send and its job read in two statements (two snapshots)
+			// could then disagree ("406 delivery jobs for 405 stored
+			// sends" once under load, the job counted after the late
+			// commit, its send before). So wait until no other session
+			// of this database is still working, and count sends and
+			// jobs in one statement, one snapshot.
+			if d == storage.Postgres {
+				waitQuiet(t, db)
+			}
 			stored := map[string][]string{} // reference → ids
 			rows, err := db.Read().QueryContext(ctx, `SELECT reference, id FROM notifications WHERE template_id = $1`, tpl.ID)
 			if err != nil {
@@ -158,14 +170,43 @@ func TestSubmitSurvivesKill(t *testing.T) {
 			}
 			// Every stored send has its delivery job: the outbox
 			// committed with it.
-			var jobsN int
-			if err := db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM river_job WHERE kind = $1`, notify.DeliverEmailArgs{}.Kind()).Scan(&jobsN); err != nil {
+			var jobsN, sendsN int
+			if err := db.Read().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM river_job WHERE kind = $1),
+				(SELECT COUNT(*) FROM notifications WHERE template_id = $2)`, notify.DeliverEmailArgs{}.Kind(), tpl.ID).Scan(&jobsN, &sendsN); err != nil {
 				t.Fatal(err)
 			}
-			if jobsN != total {
-				t.Errorf("%d delivery jobs for %d stored sends", jobsN, total)
+			if jobsN != sendsN {
+				t.Errorf("%d delivery jobs for %d stored sends", jobsN, sendsN)
+			}
+			if sendsN != total {
+				t.Errorf("%d sends stored, %d read before: a transaction committed after the child's sessions ended", sendsN, total)
 			}
 			t.Logf("%d acknowledged, %d stored (in flight at the kill: %d)", len(acked), total, total-len(acked))
 		})
+	}
+}
+
+// waitQuiet waits until no other session on db's PostgreSQL database is
+// running a statement (a killed client's server process finishes the
+// COMMIT it was sent, then exits).
+func waitQuiet(t *testing.T, db *storage.DB) {
+	t.Helper()
+	start := time.Now()
+	for deadline := start.Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var busy int
+		if err := db.Read().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()
+			AND backend_type = 'client backend' AND state IS DISTINCT FROM 'idle'`).Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+		if busy == 0 {
+			if waited := time.Since(start); waited > 20*time.Millisecond {
+				t.Logf("waited %v for the killed child's sessions to finish", waited)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions of the killed child still working after 30 s", busy)
+		}
 	}
 }

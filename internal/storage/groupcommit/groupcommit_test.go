@@ -267,3 +267,132 @@ func TestContextEnds(t *testing.T) {
 		}
 	})
 }
+
+// shared commits n items in one batch (held behind a first transaction
+// until all are queued), so that the next batch may gather: requests
+// overlapped.
+func (r *rig) shared(t *testing.T, prefix string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	release := make(chan struct{})
+	r.hold, r.holding = release, make(chan struct{})
+	first := make(chan error, 1)
+	go func() { first <- r.c.Do(ctx, &item{id: prefix + "-held", parent: "p"}) }()
+	<-r.holding
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.c.Do(ctx, &item{id: fmt.Sprintf("%s%d", prefix, i), parent: "p"}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	for r.queued() < n {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+}
+
+// TestGathering: once requests overlap (a shared batch), requests that
+// keep arriving share batches (the committer waits, at most Linger, for
+// companions). With Linger negative (no gathering) the same arrivals
+// commit one by one: the control that shows the test can tell.
+func TestGathering(t *testing.T) {
+	const arrivals, spacing = 10, 50 * time.Millisecond
+	for _, tc := range []struct {
+		name       string
+		linger     time.Duration
+		minBatches int64
+		maxBatches int64
+	}{
+		// 4, 5, 1 items: each batch waits for one more than the last
+		// (the shared batch before them held 3).
+		{name: "gathering", linger: 2 * time.Second, minBatches: 1, maxBatches: 4},
+		{name: "no gathering", linger: -1, minBatches: arrivals - 3, maxBatches: arrivals},
+	} {
+		storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+			t.Run(tc.name, func(t *testing.T) {
+				r := newRig(t, db, Options{Committers: 1, Linger: tc.linger})
+				r.shared(t, "b", 3)
+				before := r.c.Stats()
+				var wg sync.WaitGroup
+				errs := make([]error, arrivals)
+				took := make([]time.Duration, arrivals)
+				for i := range arrivals {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						t0 := time.Now()
+						errs[i] = r.c.Do(context.Background(), &item{id: fmt.Sprintf("g%d", i), parent: "p"})
+						took[i] = time.Since(t0)
+					}()
+					time.Sleep(spacing)
+				}
+				wg.Wait()
+				for i, err := range errs {
+					if err != nil {
+						t.Errorf("g%d: %v", i, err)
+					} else if r.stored(t, fmt.Sprintf("g%d", i)) != 1 {
+						t.Errorf("g%d acknowledged, not stored", i)
+					}
+					// Waiting is bounded by Linger (plus the commit).
+					if bound := max(tc.linger, 0) + 5*time.Second; took[i] > bound {
+						t.Errorf("g%d took %v, more than Linger + 5 s", i, took[i])
+					}
+				}
+				st := r.c.Stats()
+				if items := st.Items - before.Items; items != arrivals {
+					t.Errorf("Stats: %d items, want %d", items, arrivals)
+				}
+				if n := st.Batches - before.Batches; n < tc.minBatches || n > tc.maxBatches {
+					t.Errorf("%d arrivals %v apart formed %d batches, want %d to %d", arrivals, spacing, n, tc.minBatches, tc.maxBatches)
+				}
+			})
+		})
+	}
+}
+
+// TestNoWaitWithoutOverlap: a request never waits for companions when
+// requests do not overlap — made one after another, however quickly, or
+// arriving after the system was quiet for 4×Linger, though the batch
+// before held several items.
+func TestNoWaitWithoutOverlap(t *testing.T) {
+	const linger = time.Second
+	check := func(t *testing.T, r *rig, id string) {
+		t.Helper()
+		t0 := time.Now()
+		if err := r.c.Do(context.Background(), &item{id: id, parent: "p"}); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(t0); took >= linger/2 {
+			t.Errorf("%s took %v (Linger %v): it waited for companions", id, took, linger)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, r *rig)
+	}{
+		{"one after another", func(t *testing.T, r *rig) {
+			for i := range 5 {
+				check(t, r, fmt.Sprintf("s%d", i))
+			}
+		}},
+		{"after quiet", func(t *testing.T, r *rig) {
+			r.shared(t, "b", 4)
+			time.Sleep(4*linger + 100*time.Millisecond)
+			check(t, r, "lone")
+		}},
+	} {
+		storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+			t.Run(tc.name, func(t *testing.T) {
+				tc.run(t, newRig(t, db, Options{Committers: 1, Linger: linger}))
+			})
+		})
+	}
+}
