@@ -616,11 +616,5 @@ func (s *Service) Language(ctx context.Context, tx *sql.Tx, accountID, fallback 
 	if err != nil {
 		return "", err
 	}
-	switch {
-	case p.Lang == "en" || p.Lang == "es":
-		return p.Lang, nil
-	case fallback == "es":
-		return "es", nil
-	}
-	return "en", nil
+	return chooseLanguage(p.Lang, fallback), nil
 }
