@@ -47,7 +47,8 @@ type DB struct {
 
 	// SQLite only: hot statements prepared once (stmtcache.go).
 	writeStmts, readStmts *stmtCache
-	// bulk admits one bulk transaction at a time (InBulkTx); waiting
+	// bulk admits one bulk transaction at a time on SQLite, half the
+	// pool's connections' worth on PostgreSQL (InBulkTx); waiting
 	// counts the InTx callers waiting for the writer (in BeginTx), which
 	// a bulk transaction waits for, up to bulkYield, before its own.
 	bulk    chan struct{}
@@ -241,7 +242,8 @@ func openPostgres(ctx context.Context, rawURL string, o Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("storage: connect %s: %w", redact(rawURL), err)
 	}
-	out := &DB{Dialect: Postgres, write: db, read: db, pgx: pool, url: redact(rawURL)}
+	out := &DB{Dialect: Postgres, write: db, read: db, pgx: pool, url: redact(rawURL),
+		bulk: make(chan struct{}, max(1, int(cfg.MaxConns)/2))}
 	out.SetBulkYield(DefaultBulkYield)
 	return out, nil
 }
@@ -334,12 +336,28 @@ func (db *DB) runTx(ctx context.Context, tx *sql.Tx, beginErr error, fn func(tx 
 // during a bulk send). Bulk transactions cannot run in parallel on
 // SQLite anyway.
 //
+// On PostgreSQL it admits at most half the pool's connections (at least
+// one) to bulk transactions at a time in this process (ADR 76): with ten
+// workers each in a bulk transaction, a person's page queued for one of
+// the pool's four connections behind them; now the other half is left to
+// people's requests and the job queue's own statements.
+//
 // It is a preference, not a guarantee: after the wait the bulk
 // transaction queues for the writer like any other, and writes that do
 // not go through InTx (statements on Write() directly, River's own
 // queries) are not counted.
 func (db *DB) InBulkTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if db.Dialect != SQLite || db.bulk == nil {
+	if db.bulk == nil {
+		db.Yield(ctx)
+		return db.InTx(ctx, fn)
+	}
+	if db.Dialect != SQLite {
+		select {
+		case db.bulk <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-db.bulk }()
 		db.Yield(ctx)
 		return db.InTx(ctx, fn)
 	}
