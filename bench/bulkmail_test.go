@@ -145,7 +145,9 @@ func benchBulk(b *testing.B, d storage.Dialect, n int, layout string) {
 	cookie := benchSignIn(b, web.URL(), "beto.ciudadano@example.com")
 	page := web.URL() + "/dashboard"
 	pageFor := time.Duration(envInt("PORTICO_BENCH_PAGE_SECONDS", 10)) * time.Second
+	poolIdle := poolWaits(web.DB)
 	idle := driveFor(b, page, cookie, pageFor)
+	poolIdle = poolWaits(web.DB).minus(poolIdle)
 
 	// Due now: the reminders fall due, and a sweep job is queued as the
 	// periodic one would be.
@@ -173,7 +175,14 @@ func benchBulk(b *testing.B, d storage.Dialect, n int, layout string) {
 		doneAt.Store(&t)
 	}()
 	time.Sleep(2 * time.Second) // the send is under way
+	poolBusy := poolWaits(web.DB)
 	busy := driveFor(b, page, cookie, pageFor)
+	poolBusy = poolWaits(web.DB).minus(poolBusy)
+	if web.DB.Dialect == storage.Postgres {
+		// Whether pages waited for a connection of the web process's pool
+		// (issue 14: is it the pool or the CPUs?).
+		b.Logf("web pool: idle page run %s; busy page run %s", poolIdle, poolBusy)
+	}
 	busyDelivered := s.received.Load() - before
 
 	deadline := time.Now().Add(2 * time.Hour)
@@ -364,4 +373,27 @@ func driveFor(b *testing.B, page, cookie string, d time.Duration) float64 {
 		b.Errorf("%d dashboard requests failed, first: %s", f, *firstErr.Load())
 	}
 	return float64(ok.Load()) / time.Since(start).Seconds()
+}
+
+// pgWaits is what a PostgreSQL pool's acquirers waited: how many
+// acquisitions found no idle connection, and their total wait.
+type pgWaits struct {
+	acquires, empty int64
+	wait            time.Duration
+}
+
+func poolWaits(db *storage.DB) pgWaits {
+	if db.Pgx() == nil {
+		return pgWaits{}
+	}
+	st := db.Pgx().Stat()
+	return pgWaits{st.AcquireCount(), st.EmptyAcquireCount(), st.EmptyAcquireWaitTime()}
+}
+
+func (w pgWaits) minus(v pgWaits) pgWaits {
+	return pgWaits{w.acquires - v.acquires, w.empty - v.empty, w.wait - v.wait}
+}
+
+func (w pgWaits) String() string {
+	return fmt.Sprintf("%d acquisitions, %d waited for a connection, %s waiting in all", w.acquires, w.empty, w.wait.Round(time.Millisecond))
 }

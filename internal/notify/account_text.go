@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"database/sql"
-	"unicode/utf8"
 )
 
 // AccountText is a platform message that is not a template (a reminder the
@@ -49,14 +48,7 @@ func (s *Service) sendTextToAccount(ctx context.Context, tx *sql.Tx, m AccountTe
 		note(id)
 	}
 	if p.SMS && p.Phone != "" {
-		body := m.Subject + "\n" + m.Text
-		if len(body) > maxSMSText {
-			body = body[:maxSMSText]
-			for !utf8.ValidString(body) {
-				body = body[:len(body)-1]
-			}
-		}
-		n := Notification{AgencyID: m.AgencyID, Channel: ChannelSMS, Recipient: p.Phone, BodyText: body, Lang: m.Lang,
+		n := Notification{AgencyID: m.AgencyID, Channel: ChannelSMS, Recipient: p.Phone, BodyText: smsBody(m), Lang: m.Lang,
 			Reference: m.Reference, Status: StatusCreated, AccountID: m.AccountID}
 		if err := s.store(ctx, tx, &n); err != nil {
 			return "", err

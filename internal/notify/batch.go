@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,16 +155,14 @@ func firstErr(out []outcome) error {
 // again; one given up on (technical-failure) is sent again, as the single
 // delivery does, when an operator retries the discarded job.
 func (s *Service) startSendingMany(ctx context.Context, ids []string) ([]Notification, error) {
-	args := make([]any, 0, len(ids)+4)
-	args = append(args, StatusSending, ChannelEmail, StatusDelivered, StatusPermanentFailure)
 	var out []Notification
 	// A bulk step: it yields to people's requests in flight (ADR 74).
 	err := s.db.InBulkTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
 		rows, err := tx.QueryContext(ctx, `
 			UPDATE notifications SET status = $1, attempts = attempts + 1
-			WHERE channel = $2 AND status NOT IN ($3, $4) AND id IN (`+placeholders(len(args)+1, len(ids))+`)
-			RETURNING `+notificationColumns, appendStrings(args, ids)...)
+			WHERE channel = $2 AND status NOT IN ($3, $4) AND `+s.db.AnyOf("id", 5)+`
+			RETURNING `+notificationColumns, StatusSending, ChannelEmail, StatusDelivered, StatusPermanentFailure, s.db.ListArg(ids))
 		if err != nil {
 			return err
 		}
@@ -293,9 +290,8 @@ func (s *Service) recordMany(ctx context.Context, tx *sql.Tx, out []outcome, las
 				byID[o.n.ID] = o.n
 			}
 		}
-		args := appendStrings([]any{StatusDelivered, now}, delivered)
 		rows, err := tx.QueryContext(ctx, `UPDATE notifications SET status = $1, last_error = '', sent_at = $2, completed_at = $2, provider_ref = ''
-			WHERE status <> $1 AND id IN (`+placeholders(3, len(delivered))+`) RETURNING id`, args...)
+			WHERE status <> $1 AND `+s.db.AnyOf("id", 3)+` RETURNING id`, StatusDelivered, now, s.db.ListArg(delivered))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -347,23 +343,4 @@ func (s *Service) enqueueCallbacks(ctx context.Context, tx *sql.Tx, ns []Notific
 		return fmt.Errorf("notify: enqueue receipts: %w", err)
 	}
 	return nil
-}
-
-// placeholders returns "$from, $from+1, …", n of them.
-func placeholders(from, n int) string {
-	var b strings.Builder
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "$%d", from+i)
-	}
-	return b.String()
-}
-
-func appendStrings(args []any, ss []string) []any {
-	for _, s := range ss {
-		args = append(args, s)
-	}
-	return args
 }

@@ -617,13 +617,7 @@ func (s *Service) Language(ctx context.Context, tx *sql.Tx, accountID, fallback 
 	if err != nil {
 		return "", err
 	}
-	switch {
-	case p.Lang == "en" || p.Lang == "es":
-		return p.Lang, nil
-	case fallback == "es":
-		return "es", nil
-	}
-	return "en", nil
+	return chooseLanguage(p.Lang, fallback), nil
 }
 
 // SubmitStats counts Submit's shared transactions and the sends they

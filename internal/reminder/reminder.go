@@ -213,6 +213,16 @@ type Directory interface {
 	Contact(ctx context.Context, accountID string) (Contact, error)
 }
 
+// ManyDirectory is a Directory that answers for many accounts at once: a
+// send job asks for its hundred accounts in a few statements, not a few
+// each (ADR 76). internal/app implements it.
+type ManyDirectory interface {
+	Directory
+	// Contacts returns the contact of each of accountIDs that has one;
+	// an account that Contact would answer ErrNoContact for is absent.
+	Contacts(ctx context.Context, accountIDs []string) (map[string]Contact, error)
+}
+
 // Message is one reminder email.
 type Message struct {
 	AccountID string // whose reminder: the notification block sends on their chosen channels
@@ -244,6 +254,16 @@ type BatchMailer interface {
 type MailBatch interface {
 	Mailer
 	Flush(ctx context.Context, tx *sql.Tx) error
+}
+
+// ManyMailBatch is a MailBatch that stores many messages in one call, in
+// a fixed number of statements (ADR 76). Every message has an AccountID.
+// ids[i] and errs[i] are what SendEmail would have returned for msgs[i]
+// (an error of code invalid refuses that message alone, and nothing of it
+// is stored); err is a database error, after which tx is rolled back.
+type ManyMailBatch interface {
+	MailBatch
+	SendEmails(ctx context.Context, tx *sql.Tx, msgs []Message) (ids []string, errs []error, err error)
 }
 
 // Config tunes the block.

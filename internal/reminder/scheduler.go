@@ -330,6 +330,12 @@ func (s *Service) SendBatch(ctx context.Context, as []SendArgs) ([]Outcome, erro
 			b = bm.Batch() // a fresh one per attempt of the transaction
 			m = b
 		}
+		if mb, ok := b.(ManyMailBatch); ok && s.db.Dialect == storage.Postgres {
+			if err := s.sendMany(ctx, tx, mb, contacts, as, out); err != nil {
+				return err
+			}
+			return b.Flush(ctx, tx)
+		}
 		for i, a := range as {
 			o, err := s.sendIn(ctx, tx, m, contacts, a)
 			if err != nil {
@@ -379,12 +385,11 @@ func (s *Service) contacts(ctx context.Context, as []SendArgs) map[string]contac
 	// kept a minute; read it now, outside the transaction, for the same
 	// reason.
 	_ = s.Location()
-	args := make([]any, len(as))
-	marks := make([]string, len(as))
+	ids := make([]string, len(as))
 	for i, a := range as {
-		args[i], marks[i] = a.ObligationID, fmt.Sprintf("$%d", i+1)
+		ids[i] = a.ObligationID
 	}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT DISTINCT account_id FROM obligations WHERE id IN (`+strings.Join(marks, ", ")+`)`, args...)
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT DISTINCT account_id FROM obligations WHERE `+s.db.AnyOf("id", 1), s.db.ListArg(ids))
 	if err != nil {
 		return out // asked inside the transaction instead
 	}
@@ -396,6 +401,19 @@ func (s *Service) contacts(ctx context.Context, as []SendArgs) map[string]contac
 		}
 	}
 	rows.Close()
+	if md, ok := s.dir.(ManyDirectory); ok {
+		if cs, err := md.Contacts(ctx, accounts); err == nil {
+			for _, id := range accounts {
+				if c, ok := cs[id]; ok {
+					out[id] = contact{c: c}
+				} else {
+					out[id] = contact{err: ErrNoContact}
+				}
+			}
+			return out
+		}
+		// Asked one by one below.
+	}
 	for _, id := range accounts {
 		c, err := s.dir.Contact(ctx, id)
 		if err != nil && !errors.Is(err, ErrNoContact) {

@@ -47,7 +47,10 @@ type DB struct {
 
 	// SQLite only: hot statements prepared once (stmtcache.go).
 	writeStmts, readStmts *stmtCache
-	// bulk admits one bulk transaction at a time (InBulkTx); waiting
+	// PostgreSQL only: the pool of bulk transactions (InBulkTx).
+	bulkDB  *sql.DB
+	bulkPgx *pgxpool.Pool
+	// bulk admits one bulk transaction at a time on SQLite (InBulkTx); waiting
 	// counts the InTx callers waiting for the writer (in BeginTx), which
 	// a bulk transaction waits for, up to bulkYield, before its own.
 	bulk    chan struct{}
@@ -241,7 +244,19 @@ func openPostgres(ctx context.Context, rawURL string, o Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("storage: connect %s: %w", redact(rawURL), err)
 	}
-	out := &DB{Dialect: Postgres, write: db, read: db, pgx: pool, url: redact(rawURL)}
+	bulkPool, err := pgxpool.NewWithConfig(ctx, cfg.Copy())
+	if err != nil {
+		db.Close()
+		pool.Close()
+		return nil, fmt.Errorf("storage: connect %s: %w", redact(rawURL), err)
+	}
+	var bulkDB *sql.DB
+	if o.Observe != nil {
+		bulkDB = sql.OpenDB(observedConnector{base: stdlib.GetPoolConnector(bulkPool), observe: o.Observe})
+	} else {
+		bulkDB = stdlib.OpenDBFromPool(bulkPool)
+	}
+	out := &DB{Dialect: Postgres, write: db, read: db, pgx: pool, url: redact(rawURL), bulkDB: bulkDB, bulkPgx: bulkPool}
 	out.SetBulkYield(DefaultBulkYield)
 	return out, nil
 }
@@ -276,6 +291,10 @@ func (db *DB) Close() error {
 		errs = append(errs, db.read.Close())
 	}
 	errs = append(errs, db.write.Close())
+	if db.bulkDB != nil {
+		errs = append(errs, db.bulkDB.Close())
+		db.bulkPgx.Close()
+	}
 	if db.pgx != nil {
 		db.pgx.Close()
 	}
@@ -334,12 +353,24 @@ func (db *DB) runTx(ctx context.Context, tx *sql.Tx, beginErr error, fn func(tx 
 // during a bulk send). Bulk transactions cannot run in parallel on
 // SQLite anyway.
 //
+// On PostgreSQL bulk transactions run on a pool of their own, as large
+// as the main one (ADR 76): with ten workers each in a bulk transaction,
+// a person's page queued for one of the pool's four connections behind
+// them (every statement of a page acquires a connection). People's
+// requests and the job queue's own statements keep the main pool; a
+// process opens up to twice pool_max_conns connections.
+//
 // It is a preference, not a guarantee: after the wait the bulk
 // transaction queues for the writer like any other, and writes that do
 // not go through InTx (statements on Write() directly, River's own
 // queries) are not counted.
 func (db *DB) InBulkTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if db.Dialect != SQLite || db.bulk == nil {
+	if db.bulkDB != nil {
+		db.Yield(ctx)
+		tx, err := db.bulkDB.BeginTx(ctx, nil)
+		return db.runTx(ctx, tx, err, fn)
+	}
+	if db.bulk == nil {
 		db.Yield(ctx)
 		return db.InTx(ctx, fn)
 	}
