@@ -233,12 +233,7 @@ func openPostgres(ctx context.Context, rawURL string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: connect %s: %w", redact(rawURL), err)
 	}
-	var db *sql.DB
-	if o.Observe != nil {
-		db = sql.OpenDB(observedConnector{base: stdlib.GetPoolConnector(pool), observe: o.Observe})
-	} else {
-		db = stdlib.OpenDBFromPool(pool)
-	}
+	db := poolDB(pool, o.Observe)
 	if err := ping(ctx, db); err != nil {
 		db.Close()
 		pool.Close()
@@ -250,15 +245,19 @@ func openPostgres(ctx context.Context, rawURL string, o Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("storage: connect %s: %w", redact(rawURL), err)
 	}
-	var bulkDB *sql.DB
-	if o.Observe != nil {
-		bulkDB = sql.OpenDB(observedConnector{base: stdlib.GetPoolConnector(bulkPool), observe: o.Observe})
-	} else {
-		bulkDB = stdlib.OpenDBFromPool(bulkPool)
-	}
+	bulkDB := poolDB(bulkPool, o.Observe)
 	out := &DB{Dialect: Postgres, write: db, read: db, pgx: pool, url: redact(rawURL), bulkDB: bulkDB, bulkPgx: bulkPool}
 	out.SetBulkYield(DefaultBulkYield)
 	return out, nil
+}
+
+// poolDB is pool as a *sql.DB, every statement reported to observe when
+// it is set (the plans test's recorder).
+func poolDB(pool *pgxpool.Pool, observe Observer) *sql.DB {
+	if observe != nil {
+		return sql.OpenDB(observedConnector{base: stdlib.GetPoolConnector(pool), observe: observe})
+	}
+	return stdlib.OpenDBFromPool(pool)
 }
 
 func ping(ctx context.Context, db *sql.DB) error {
