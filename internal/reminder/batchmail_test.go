@@ -83,16 +83,23 @@ func TestSendBatchFlushesOnce(t *testing.T) {
 				if len(sizes) != len(tt.wantFlushes) || len(sizes) > 0 && sizes[0] != tt.wantFlushes[0] {
 					t.Errorf("flushes of %v messages, want %v", sizes, tt.wantFlushes)
 				}
-				out, err = f.svc.SendBatch(ctx, as)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, o := range out {
-					if o != reminder.OutcomeDuplicate {
-						t.Errorf("re-run, reminder %d: %s", i, o)
-					}
-				}
+				resendAllDuplicate(t, f.svc, as)
 			})
 		})
+	}
+}
+
+// resendAllDuplicate runs the same send job again, as River would after a
+// crash, and requires that every reminder is reported a duplicate.
+func resendAllDuplicate(t *testing.T, svc *reminder.Service, as []reminder.SendArgs) {
+	t.Helper()
+	out, err := svc.SendBatch(context.Background(), as)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range out {
+		if o != reminder.OutcomeDuplicate {
+			t.Errorf("re-run, reminder %d: %s", i, o)
+		}
 	}
 }

@@ -181,15 +181,7 @@ func TestSendBatchManyDecidesAsOneByOne(t *testing.T) {
 				if wantRecords := []string{"skipped", "sent", "sent", "skipped", "skipped", "skipped", "sent"}; !slices.Equal(records, wantRecords) {
 					t.Errorf("records %v, want %v", records, wantRecords)
 				}
-				out, err = f.svc.SendBatch(ctx, as)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, o := range out {
-					if o != reminder.OutcomeDuplicate {
-						t.Errorf("re-run, reminder %d: %s", i, o)
-					}
-				}
+				resendAllDuplicate(t, f.svc, as)
 				if len(m.sent) != 3 {
 					t.Errorf("%d messages after the re-run, want 3", len(m.sent))
 				}
