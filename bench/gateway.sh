@@ -13,7 +13,9 @@
 # bare Go proxy in the same kind of process (gateway to goproxy,
 # gateway-process to goproxy-process): how much of the gap to nginx is
 # Go's HTTP stack (goproxy vs nginx) and how much the gateway's own work
-# (gateway vs goproxy).
+# (gateway vs goproxy). cpu-us/call is the median CPU time the server's
+# own processes used per call (nginx's master and workers, the
+# *-process rows; "-" for servers inside the benchmark's process).
 #
 #   bash bench/gateway.sh
 #   ROUNDS=5 BENCHTIME=5s bash bench/gateway.sh
@@ -51,11 +53,14 @@ awk '
 		if ($(i+1) == "req/s") rps = $i
 		if ($(i+1) == "p50-ms") p50 = $i
 		if ($(i+1) == "p99-ms") p99 = $i
+		if ($(i+1) == "proxy-cpu-us/op") cpu = $i
 	}
 	key = engine SUBSEP server
 	if (!(key in n)) { order[++keys] = key }
 	n[key]++
 	R[key, n[key]] = rps; P50[key, n[key]] = p50; P99[key, n[key]] = p99
+	if (cpu != "") { nc[key]++; C[key, nc[key]] = cpu }
+	cpu = ""
 	byRound[engine, round, server] = rps
 	rounds[engine, round] = 1
 }
@@ -65,7 +70,7 @@ function median(arr, key, cnt,    v, i, j, t) {
 	return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
 }
 END {
-	printf "%-9s %-16s %10s %9s %9s %10s %10s %9s %10s\n", "engine", "server", "calls/s", "p50-ms", "p99-ms", "+p50-ms", "+p99-ms", "vs nginx", "vs goproxy"
+	printf "%-9s %-16s %10s %9s %9s %10s %10s %9s %10s %12s\n", "engine", "server", "calls/s", "p50-ms", "p99-ms", "+p50-ms", "+p99-ms", "vs nginx", "vs goproxy", "cpu-us/call"
 	# added latency: the median p50 (p99) of a server less that of direct, same engine
 	for (k = 1; k <= keys; k++) {
 		key = order[k]; split(key, ks, SUBSEP)
@@ -95,6 +100,9 @@ END {
 		m50 = median(P50, key, n[key]); m99 = median(P99, key, n[key])
 		a50 = (engine in D50) ? sprintf("%.3f", m50 - D50[engine]) : "-"
 		a99 = (engine in D99) ? sprintf("%.2f", m99 - D99[engine]) : "-"
-		printf "%-9s %-16s %10.0f %9.3f %9.2f %10s %10s %9s %10s\n", engine, server, median(R, key, n[key]), m50, m99, a50, a99, rtxt, gtxt
+		# CPU per call of the server processes of its own (nginx, the
+		# *-process rows); servers inside the benchmark process have none
+		ctxt = (key in nc) ? sprintf("%.0f", median(C, key, nc[key])) : "-"
+		printf "%-9s %-16s %10.0f %9.3f %9.2f %10s %10s %9s %10s %12s\n", engine, server, median(R, key, n[key]), m50, m99, a50, a99, rtxt, gtxt, ctxt
 	}
 }' "$OUT"

@@ -100,28 +100,36 @@ func BenchmarkGatewayHTTP(b *testing.B) {
 			servers := []struct {
 				name, url string
 				header    http.Header
+				cpu       func() (time.Duration, error) // the server's own processes' CPU time; nil when it shares the benchmark's
 			}{
-				{"direct", env.Plugin.URL + path, auth},
-				{"nginx", "", auth},
-				{"gateway", startGatewayFront(b, g) + path, nil},
-				{"gateway-process", "", nil},
-				{"goproxy", startGoProxy(b, env.Plugin.URL) + path, auth},
-				{"goproxy-process", "", auth},
+				{"direct", env.Plugin.URL + path, auth, nil},
+				{"nginx", "", auth, nil},
+				{"gateway", startGatewayFront(b, g) + path, nil, nil},
+				{"gateway-process", "", nil, nil},
+				{"goproxy", startGoProxy(b, env.Plugin.URL) + path, auth, nil},
+				{"goproxy-process", "", auth, nil},
 			}
-			if u, err := startGoProxyProcess(b, env.Plugin.URL); err != nil {
+			if u, pid, err := startGoProxyProcess(b, env.Plugin.URL); err != nil {
 				b.Fatalf("the Go proxy's own process: %v", err)
 			} else {
-				servers[5].url = u + path
+				servers[5].url, servers[5].cpu = u+path, func() (time.Duration, error) { return pidsCPU(pid) }
 			}
-			if u, err := startGatewayProcess(b, dbURL, env.Issuer.URL); err != nil {
+			if u, pid, err := startGatewayProcess(b, dbURL, env.Issuer.URL); err != nil {
 				b.Fatalf("the gateway's own process: %v", err)
 			} else {
-				servers[3].url = u + path
+				servers[3].url, servers[3].cpu = u+path, func() (time.Duration, error) { return pidsCPU(pid) }
 			}
-			if u, err := startNginx(b, env.Plugin.URL); err != nil {
+			if u, master, err := startNginx(b, env.Plugin.URL); err != nil {
 				b.Logf("nginx: %v; server=nginx is skipped", err)
 			} else {
 				servers[1].url = u + path
+				servers[1].cpu = func() (time.Duration, error) { // the master and its workers, as they are now
+					workers, err := childPIDs(master)
+					if err != nil {
+						return 0, err
+					}
+					return pidsCPU(append(workers, master)...)
+				}
 			}
 			for r := range rounds {
 				for i := range servers {
@@ -130,7 +138,7 @@ func BenchmarkGatewayHTTP(b *testing.B) {
 						if s.url == "" {
 							b.Skip("nginx is not installed (apt-get install nginx)")
 						}
-						driveWith(b, s.url, s.header)
+						driveMeasured(b, s.url, s.header, s.cpu)
 					})
 				}
 			}
@@ -202,13 +210,14 @@ http {
 
 // startNginx starts nginx on a free loopback port in front of upstream
 // (an http://host:port URL) and returns its base URL; nginx is stopped
-// when b ends. It fails when nginx is not installed or does not start.
-func startNginx(b *testing.B, upstream string) (string, error) {
+// when b ends, with its master process's id. It fails when nginx is not
+// installed or does not start.
+func startNginx(b *testing.B, upstream string) (string, int, error) {
 	b.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		if bin, err = exec.LookPath("/usr/sbin/nginx"); err != nil {
-			return "", errors.New("not installed")
+			return "", 0, errors.New("not installed")
 		}
 	}
 	dir := b.TempDir()
@@ -222,18 +231,18 @@ func startNginx(b *testing.B, upstream string) (string, error) {
 	for range 3 { // the port is picked, freed, then taken by nginx: retry a lost race
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 		conf := filepath.Join(dir, "nginx.conf")
 		if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, port, strings.TrimPrefix(upstream, "http://"), user), 0o600); err != nil {
-			return "", err
+			return "", 0, err
 		}
 		cmd := exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
-			return "", err
+			return "", 0, err
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
@@ -254,9 +263,9 @@ func startNginx(b *testing.B, upstream string) (string, error) {
 				<-exited
 			}
 		})
-		return url, nil
+		return url, cmd.Process.Pid, nil
 	}
-	return "", lastErr
+	return "", 0, lastErr
 }
 
 // waitListening waits until url accepts TCP connections, or the process
@@ -291,7 +300,7 @@ const (
 // (TestGatewayFrontProcess) over the database at dbURL, which
 // gatewaytest.New has set up, signing as issuer, and returns the front's
 // base URL. The process ends when b does (its standard input closes).
-func startGatewayProcess(b *testing.B, dbURL, issuer string) (string, error) {
+func startGatewayProcess(b *testing.B, dbURL, issuer string) (string, int, error) {
 	b.Helper()
 	return startFrontProcess(b, "^TestGatewayFrontProcess$", frontEnvDB+"="+dbURL, frontEnvIssuer+"="+issuer)
 }
@@ -299,22 +308,23 @@ func startGatewayProcess(b *testing.B, dbURL, issuer string) (string, error) {
 // startFrontProcess starts this test binary again running only the test
 // that run matches, with env added to its environment; that test prints
 // frontReady and its base URL, then serves until its standard input
-// closes, which happens when b ends.
-func startFrontProcess(b *testing.B, run string, env ...string) (string, error) {
+// closes, which happens when b ends. It returns the URL and the process's
+// id.
+func startFrontProcess(b *testing.B, run string, env ...string) (string, int, error) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.count=1")
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	exited := make(chan error, 1)
 	stop := func() {
@@ -343,14 +353,14 @@ func startFrontProcess(b *testing.B, run string, env ...string) (string, error) 
 	case u, ok := <-ready:
 		if !ok {
 			stop()
-			return "", errors.New("the process ended before it listened")
+			return "", 0, errors.New("the process ended before it listened")
 		}
 		b.Cleanup(stop)
-		return u, nil
+		return u, cmd.Process.Pid, nil
 	case <-time.After(2 * time.Minute):
 		_ = cmd.Process.Kill()
 		<-exited
-		return "", errors.New("the process did not listen within 2 minutes")
+		return "", 0, errors.New("the process did not listen within 2 minutes")
 	}
 }
 
@@ -435,7 +445,7 @@ const frontEnvProxy = "PORTICO_BENCH_GOPROXY_UPSTREAM"
 
 // startGoProxyProcess starts this test binary again as the Go proxy in
 // front of upstream (TestGoProxyProcess) and returns its base URL.
-func startGoProxyProcess(b *testing.B, upstream string) (string, error) {
+func startGoProxyProcess(b *testing.B, upstream string) (string, int, error) {
 	b.Helper()
 	return startFrontProcess(b, "^TestGoProxyProcess$", frontEnvProxy+"="+upstream)
 }

@@ -178,7 +178,13 @@ func drive(b *testing.B, url string) { driveWith(b, url, nil) }
 
 // driveWith is drive with request headers (Accept-Encoding, say). It also
 // reports the body bytes each response carried on the wire (body-B/op).
-func driveWith(b *testing.B, url string, header http.Header) {
+func driveWith(b *testing.B, url string, header http.Header) { driveMeasured(b, url, header, nil) }
+
+// driveMeasured is driveWith that also reports proxy-cpu-us/op: the CPU
+// time serverCPU says the server's own processes used over the timed
+// loop, per request (nil: not reported). It is the server's cost per
+// request apart from the client and the upstream that share the machine.
+func driveMeasured(b *testing.B, url string, header http.Header, serverCPU func() (time.Duration, error)) {
 	b.SetParallelism(parallelism)
 	c := newClient(parallelism * 64)
 	defer c.CloseIdleConnections()
@@ -195,6 +201,14 @@ func driveWith(b *testing.B, url string, header http.Header) {
 	}
 
 	b.ReportAllocs()
+	var cpu0 time.Duration
+	if serverCPU != nil {
+		var err error
+		if cpu0, err = serverCPU(); err != nil {
+			b.Logf("the server's CPU time is not reported: %v", err) // no /proc: not Linux
+			serverCPU = nil
+		}
+	}
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -232,6 +246,15 @@ func driveWith(b *testing.B, url string, header http.Header) {
 	b.StopTimer()
 	if msg := failure.Load(); msg != nil {
 		b.Fatal(*msg)
+	}
+	if serverCPU != nil {
+		cpu1, err := serverCPU()
+		if err != nil {
+			b.Fatalf("the server's CPU time: %v", err)
+		}
+		if n := next.Load(); n > 0 {
+			b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(n), "proxy-cpu-us/op")
+		}
 	}
 
 	n := int(next.Load())
