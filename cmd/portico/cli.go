@@ -70,7 +70,7 @@ func commands() []*command {
 			}},
 		}},
 		{name: "keys", summary: "manage the keys that sign ID and access tokens", subs: []*command{
-			{name: "rotate", summary: "make a new active signing key; old keys stay published until their tokens expire", run: runKeysRotate},
+			{name: "rotate", summary: "make a new signing key, published at once and signing 2 minutes later (--now: at once); old keys stay published until their tokens expire", run: runKeysRotate},
 			{name: "list", summary: "list signing keys", run: runKeysList},
 		}},
 		{name: "audit", summary: "verify and read the audit log", subs: []*command{

@@ -115,13 +115,15 @@ func runOIDCClientRevokeTokens(ctx context.Context, e env, args []string) error 
 	})
 }
 
-// runKeysRotate makes a new active signing key; the previous ones stay
-// published until every token they signed has expired.
+// runKeysRotate makes a new signing key, published at once and signing
+// from oidc.KeyPublishDelay later (at once with --now); the previous
+// ones stay published until every token they signed has expired.
 func runKeysRotate(ctx context.Context, e env, args []string) error {
 	var cfg config.Config
-	fs := newFlags(e, "portico keys rotate", "[--alg ES256|RS256] [--json]")
+	fs := newFlags(e, "portico keys rotate", "[--alg ES256|RS256] [--now] [--json]")
 	cfg.RegisterStorage(fs, e.getenv, true)
 	alg := fs.String("alg", oidc.AlgES256, "signature algorithm of the new key: ES256 or RS256")
+	now := fs.Bool("now", false, "sign with the new key at once (a key leaked): verifiers that cached the key set may refuse new tokens for up to a minute")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -130,12 +132,17 @@ func runKeysRotate(ctx context.Context, e env, args []string) error {
 		return usagef("--alg must be ES256 or RS256")
 	}
 	return withApp(ctx, e, cfg, func(ctx context.Context, a *app.App) error {
-		res, err := a.OIDC.RotateKeys(ctx, *alg)
+		res, err := a.OIDC.RotateKeys(ctx, *alg, *now)
 		if err != nil {
 			return err
 		}
 		return output(e, *asJSON, res, func(w io.Writer) {
-			fmt.Fprintf(w, "New signing key %s (%s) is active; running servers use it within 30 seconds.\n", res.Active.ID, res.Active.Alg)
+			if res.Active.Active {
+				fmt.Fprintf(w, "New signing key %s (%s) is active; running servers use it within 30 seconds.\n", res.Active.ID, res.Active.Alg)
+			} else {
+				fmt.Fprintf(w, "New signing key %s (%s) is published now and signs from %s, when plug-ins and relying parties that cache the key set have it; the current key signs until then.\n",
+					res.Active.ID, res.Active.Alg, res.Active.SignFrom.Format("2006-01-02 15:04:05Z07:00"))
+			}
 			for _, k := range res.Retired {
 				fmt.Fprintf(w, "Key %s (%s) stays in the JWKS until %s, when every token it signed has expired.\n",
 					k.ID, k.Alg, k.RetireAfter.Format("2006-01-02 15:04:05Z07:00"))
@@ -164,9 +171,16 @@ func runKeysList(ctx context.Context, e env, args []string) error {
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATE")
 			for _, k := range keys {
-				state := "active"
-				if k.RetireAfter != nil {
+				var state string
+				switch {
+				case k.Active && k.RetireAfter != nil:
+					state = "signing until its successor does; published until " + k.RetireAfter.Format("2006-01-02 15:04:05Z07:00")
+				case k.Active:
+					state = "active"
+				case k.RetireAfter != nil:
 					state = "retiring; published until " + k.RetireAfter.Format("2006-01-02 15:04:05Z07:00")
+				default:
+					state = "published; signs from " + k.SignFrom.Format("2006-01-02 15:04:05Z07:00")
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Alg, k.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), state)
 			}

@@ -77,8 +77,8 @@ func TestOIDCCLI(t *testing.T) {
 		}},
 		{"keys list before any key", []string{"keys", "list"}, exitOK, "KID", "", nil},
 		{"keys rotate bad alg", []string{"keys", "rotate", "--alg", "HS256"}, exitUsage, "", "--alg must be ES256 or RS256", nil},
-		{"keys rotate", []string{"keys", "rotate"}, exitOK, "(ES256) is active", "", nil},
-		{"keys rotate to RS256", []string{"keys", "rotate", "--alg", "RS256", "--json"}, exitOK, `"alg": "RS256"`, "", func(t *testing.T, out string) {
+		{"keys rotate", []string{"keys", "rotate"}, exitOK, "(ES256) is published now and signs from", "", nil}, // keys list made the first key
+		{"keys rotate to RS256 at once", []string{"keys", "rotate", "--alg", "RS256", "--now", "--json"}, exitOK, `"alg": "RS256"`, "", func(t *testing.T, out string) {
 			var res struct {
 				Active   struct{ Alg string }
 				Retiring []struct {
@@ -115,6 +115,12 @@ func TestOIDCCLI(t *testing.T) {
 			}
 			if active != 1 {
 				t.Fatalf("%d active keys", active)
+			}
+		}},
+		{"keys rotate publishes the key before it signs", []string{"keys", "rotate"}, exitOK, "(ES256) is published now and signs from", "", nil},
+		{"keys list shows the key to come", []string{"keys", "list"}, exitOK, "published; signs from", "", func(t *testing.T, out string) {
+			if !strings.Contains(out, "signing until its successor does") {
+				t.Fatalf("the RS256 key signs until the new one does:\n%s", out)
 			}
 		}},
 		{"everything was audited and the log is intact", []string{"audit", "list", "--json", "--limit", "1000"}, exitOK, `"action": "oidc.keys.rotate"`, "",

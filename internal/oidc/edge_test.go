@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/portico-gov/portico/internal/oidc"
+	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/storage"
 	"github.com/portico-gov/portico/internal/storage/storagetest"
 )
@@ -328,7 +329,7 @@ func TestKeyRotation(t *testing.T) {
 		if err != nil || len(keys) != 1 || !keys[0].Active || keys[0].Alg != "ES256" {
 			t.Fatalf("keys %+v %v", keys, err)
 		}
-		res, err := s.svc.RotateKeys(context.Background(), "RS256")
+		res, err := s.svc.RotateKeys(context.Background(), "RS256", true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -355,7 +356,7 @@ func TestKeyRotation(t *testing.T) {
 		if _, err := db.Write().Exec(`UPDATE oidc_keys SET retire_after = $1 WHERE id = $2`, time.Now().Add(-time.Second).UTC(), res.Retired[0].ID); err != nil {
 			t.Fatal(err)
 		}
-		res2, err := s.svc.RotateKeys(context.Background(), "")
+		res2, err := s.svc.RotateKeys(context.Background(), "", true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -371,6 +372,81 @@ func TestKeyRotation(t *testing.T) {
 		}
 		if !slices.Contains(s.auditActions(t), "oidc.keys.rotate") {
 			t.Error("rotation not audited")
+		}
+	})
+}
+
+// TestKeyPublishedBeforeItSigns: a rotated key is in the JWKS at once
+// but signs only from KeyPublishDelay later, so a plug-in that cached the
+// key set just before the rotation (and refetches at most once a minute)
+// never meets a kid it cannot find; the key in use goes on signing until
+// then, in this process too (its cached key set expires at the switch),
+// and retires retirementDelay after the switch. --now signs at once.
+func TestKeyPublishedBeforeItSigns(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		clock := platform.NewFakeClock(time.Now().UTC())
+		s := newSiteAt(t, db, clock)
+		ctx := context.Background()
+		sign := func() string {
+			t.Helper()
+			tok, err := s.svc.SignJWT(ctx, map[string]any{"iss": "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kidOf(t, tok)
+		}
+		first := sign() // a new installation's first key signs at once
+		res, err := s.svc.RotateKeys(ctx, "ES256", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := res.Active
+		if next.Active || !next.SignFrom.Equal(next.CreatedAt.Add(oidc.KeyPublishDelay)) {
+			t.Fatalf("rotated key %+v: want published, signing from %s later", next, oidc.KeyPublishDelay)
+		}
+		if len(res.Retired) != 1 || res.Retired[0].ID != first || !res.Retired[0].RetireAfter.After(next.SignFrom) {
+			t.Fatalf("the signing key must outlive the switch: %+v", res.Retired)
+		}
+		if d := res.Retired[0].RetireAfter.Sub(next.SignFrom); d < s.svc.Config().AccessTokenTTL {
+			t.Fatalf("old key retires %s after the switch, before its last tokens expire", d)
+		}
+		set, err := s.svc.PublicKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(set.Key(next.ID)) != 1 || len(set.Key(first)) != 1 {
+			t.Fatalf("the JWKS must publish both keys now: %+v", set)
+		}
+		if got := sign(); got != first {
+			t.Fatalf("signed with %s before the new key's time; want %s", got, first)
+		}
+		clock.Advance(oidc.KeyPublishDelay - time.Second)
+		if got := sign(); got != first {
+			t.Fatalf("signed with %s a second before the switch", got)
+		}
+		clock.Advance(time.Second) // the cached set (loaded 1 s ago) expires at the switch
+		if got := sign(); got != next.ID {
+			t.Fatalf("signed with %s at the switch; want the new key %s", got, next.ID)
+		}
+		keys, err := s.svc.Keys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if k.Active != (k.ID == next.ID) {
+				t.Fatalf("after the switch: %+v", keys)
+			}
+		}
+		// A leaked key is replaced at once.
+		now, err := s.svc.RotateKeys(ctx, "RS256", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !now.Active.Active || !now.Active.SignFrom.Equal(now.Active.CreatedAt) {
+			t.Fatalf("--now key %+v", now.Active)
+		}
+		if got := sign(); got != now.Active.ID {
+			t.Fatalf("signed with %s after an immediate rotation; want %s", got, now.Active.ID)
 		}
 	})
 }

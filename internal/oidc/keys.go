@@ -37,6 +37,7 @@ type signingKey struct {
 	alg         jose.SignatureAlgorithm
 	private     crypto.Signer
 	createdAt   time.Time
+	signFrom    time.Time // when it starts signing (created_at for keys made before sign_from)
 	retireAfter *time.Time
 }
 
@@ -72,6 +73,11 @@ type keyRing struct {
 	loadedAt time.Time
 	active   *signingKey
 	all      []*signingKey
+	// switchAt is the earliest sign_from still ahead at loadedAt (zero:
+	// none): the cached set is stale from then, so a process starts
+	// signing with a published key at its time, not up to keyCacheTTL
+	// later.
+	switchAt time.Time
 }
 
 // Key is a signing key as the operator sees it.
@@ -79,16 +85,31 @@ type Key struct {
 	ID          string     `json:"kid"`
 	Alg         string     `json:"alg"`
 	CreatedAt   time.Time  `json:"created_at"`
+	SignFrom    time.Time  `json:"sign_from"` // when it signs (or signed) from; published from created_at
 	RetireAfter *time.Time `json:"retire_after,omitempty"`
-	Active      bool       `json:"active"`
+	Active      bool       `json:"active"` // signing now
 }
 
 // RotateResult says what a rotation did.
 type RotateResult struct {
+	// Active is the new key. It is published at once and signs from its
+	// SignFrom (KeyPublishDelay later unless the rotation was
+	// immediate); its Active says whether it signs already.
 	Active  Key   `json:"active"`
 	Retired []Key `json:"retiring"` // still published until their retire_after
 	Dropped int   `json:"dropped"`  // keys past retire_after that were deleted
 }
+
+// KeyPublishDelay is how long a rotated key is published before it
+// signs. A verifier that meets an unknown kid refetches the key set at
+// most once a minute (docs/plugins.md asks that of plug-ins; pluginsdk
+// does it), so one that fetched the set just before the rotation would
+// refuse the new key's tokens for up to a minute if it signed at once.
+// Published this long first, every verifier either fetched the set after
+// the key appeared or may refetch when it meets it: one minute for that
+// limit, keyCacheTTL for replicas to load the key, and 30 seconds of
+// clock skew between replicas.
+const KeyPublishDelay = time.Minute + keyCacheTTL + 30*time.Second
 
 func newPrivateKey(alg string) (crypto.Signer, error) {
 	switch alg {
@@ -110,10 +131,15 @@ func (s *Service) retirementDelay() time.Duration {
 	return keyCacheTTL + max(s.cfg.AccessTokenTTL, s.cfg.IDTokenTTL) + time.Minute // a minute of clock skew between replicas
 }
 
-// RotateKeys makes a new active signing key (alg ES256 or RS256). Every
-// earlier key that has no retirement time gets one, retirementDelay from
-// now; keys whose retirement time has passed are deleted. Audited.
-func (s *Service) RotateKeys(ctx context.Context, alg string) (*RotateResult, error) {
+// RotateKeys makes a new signing key (alg ES256 or RS256), published at
+// once. It signs from KeyPublishDelay later, or at once when immediate
+// (a key that leaked must stop signing now, whatever verifiers refuse
+// for a minute; a new installation's first key has nothing to wait for).
+// Every earlier key that has no retirement time gets one,
+// retirementDelay after the new key starts signing (until then the
+// current key goes on signing); keys whose retirement time has passed
+// are deleted. Audited.
+func (s *Service) RotateKeys(ctx context.Context, alg string, immediate bool) (*RotateResult, error) {
 	if alg == "" {
 		alg = AlgES256
 	}
@@ -131,9 +157,22 @@ func (s *Service) RotateKeys(ctx context.Context, alg string) (*RotateResult, er
 		return nil, err
 	}
 	now := s.clock.Now().UTC()
-	res := &RotateResult{Active: Key{ID: kid, Alg: alg, CreatedAt: now, Active: true}, Retired: []Key{}}
+	res := &RotateResult{Active: Key{ID: kid, Alg: alg, CreatedAt: now}, Retired: []Key{}}
+	var signFrom time.Time
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		retire := now.Add(s.retirementDelay())
+		// With no key published, no verifier can have cached a set that
+		// lacks this one: it signs at once.
+		var published int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM oidc_keys WHERE retire_after IS NULL OR retire_after > $1`, now).Scan(&published); err != nil {
+			return fmt.Errorf("oidc: count keys: %w", err)
+		}
+		immediate := immediate || published == 0
+		signFrom = now
+		if !immediate {
+			signFrom = now.Add(KeyPublishDelay)
+		}
+		res.Active.SignFrom, res.Active.Active = signFrom, immediate
+		retire := signFrom.Add(s.retirementDelay())
 		if _, err := tx.ExecContext(ctx, `UPDATE oidc_keys SET retire_after = $1 WHERE retire_after IS NULL`, retire); err != nil {
 			return fmt.Errorf("oidc: retire keys: %w", err)
 		}
@@ -143,22 +182,26 @@ func (s *Service) RotateKeys(ctx context.Context, alg string) (*RotateResult, er
 		}
 		n, _ := r.RowsAffected()
 		res.Dropped = int(n)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO oidc_keys (id, alg, private_key, created_at) VALUES ($1, $2, $3, $4)`,
-			kid, alg, sealed, now); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO oidc_keys (id, alg, private_key, created_at, sign_from) VALUES ($1, $2, $3, $4, $5)`,
+			kid, alg, sealed, now, signFrom); err != nil {
 			return fmt.Errorf("oidc: store key: %w", err)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT id, alg, created_at, retire_after FROM oidc_keys WHERE id <> $1 ORDER BY created_at`, kid)
+		rows, err := tx.QueryContext(ctx, `SELECT id, alg, created_at, sign_from, retire_after FROM oidc_keys WHERE id <> $1 ORDER BY created_at`, kid)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var k Key
-			var ra sql.NullTime
-			if err := rows.Scan(&k.ID, &k.Alg, &k.CreatedAt, &ra); err != nil {
+			var sf, ra sql.NullTime
+			if err := rows.Scan(&k.ID, &k.Alg, &k.CreatedAt, &sf, &ra); err != nil {
 				return err
 			}
 			k.CreatedAt = k.CreatedAt.UTC()
+			k.SignFrom = k.CreatedAt
+			if sf.Valid {
+				k.SignFrom = sf.Time.UTC()
+			}
 			if ra.Valid {
 				t := ra.Time.UTC()
 				k.RetireAfter = &t
@@ -169,7 +212,7 @@ func (s *Service) RotateKeys(ctx context.Context, alg string) (*RotateResult, er
 			return err
 		}
 		_, err = s.audit.Append(ctx, tx, audit.Record{Action: "oidc.keys.rotate", Subject: "oidc-key:" + kid,
-			Detail: map[string]any{"alg": alg, "retiring": len(res.Retired), "dropped": res.Dropped}})
+			Detail: map[string]any{"alg": alg, "retiring": len(res.Retired), "dropped": res.Dropped, "sign_from": signFrom, "immediate": res.Active.Active}})
 		return err
 	})
 	if err != nil {
@@ -189,7 +232,7 @@ func (s *Service) Keys(ctx context.Context) ([]Key, error) {
 	}
 	out := []Key{}
 	for _, k := range ring.all {
-		out = append(out, Key{ID: k.id, Alg: string(k.alg), CreatedAt: k.createdAt, RetireAfter: k.retireAfter, Active: k == ring.active})
+		out = append(out, Key{ID: k.id, Alg: string(k.alg), CreatedAt: k.createdAt, SignFrom: k.signFrom, RetireAfter: k.retireAfter, Active: k == ring.active})
 	}
 	return out, nil
 }
@@ -198,15 +241,17 @@ func (s *Service) Keys(ctx context.Context) ([]Key, error) {
 // another process rotated it.
 const keyCacheTTL = 30 * time.Second
 
-// loadKeys returns the current key set, from cache unless force or stale.
-// The set holds every key whose retire_after is unset or ahead; the
-// newest key without retire_after is the active one. When there is no key
-// at all (a new installation), one is made.
+// loadKeys returns the current key set, from cache unless force or stale
+// (older than keyCacheTTL, or a published key's sign_from has come since
+// it was read). The set holds every key whose retire_after is unset or
+// ahead; the active one is the key with the latest sign_from that has
+// come. When there is no key at all (a new installation), one is made.
 func (s *Service) loadKeys(ctx context.Context, force bool) (*keyRing, error) {
 	s.keys.mu.Lock()
 	defer s.keys.mu.Unlock()
 	now := s.clock.Now()
-	if !force && s.keys.active != nil && now.Sub(s.keys.loadedAt) < keyCacheTTL && now.After(s.keys.loadedAt) {
+	if !force && s.keys.active != nil && now.Sub(s.keys.loadedAt) < keyCacheTTL && now.After(s.keys.loadedAt) &&
+		(s.keys.switchAt.IsZero() || now.Before(s.keys.switchAt)) {
 		return &keyRing{active: s.keys.active, all: s.keys.all, loadedAt: s.keys.loadedAt}, nil
 	}
 	all, active, err := s.readKeys(ctx, now)
@@ -227,6 +272,12 @@ func (s *Service) loadKeys(ctx context.Context, force bool) (*keyRing, error) {
 			return nil, fmt.Errorf("oidc: no active signing key after creating one")
 		}
 	}
+	s.keys.switchAt = time.Time{}
+	for _, k := range all {
+		if k.signFrom.After(now) && (s.keys.switchAt.IsZero() || k.signFrom.Before(s.keys.switchAt)) {
+			s.keys.switchAt = k.signFrom
+		}
+	}
 	s.keys.active, s.keys.all, s.keys.loadedAt = active, all, now
 	return &keyRing{active: active, all: all, loadedAt: now}, nil
 }
@@ -243,13 +294,13 @@ func (s *Service) firstKey(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	ctx = platform.WithActor(ctx, platform.Actor{Kind: platform.ActorSystem})
-	_, err := s.RotateKeys(ctx, s.cfg.KeyAlg)
+	_, err := s.RotateKeys(ctx, s.cfg.KeyAlg, true) // no token exists yet for any verifier to have cached a key set
 	return err == nil, err
 }
 
 func (s *Service) readKeys(ctx context.Context, now time.Time) (all []*signingKey, active *signingKey, err error) {
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, alg, private_key, created_at, retire_after FROM oidc_keys
-		WHERE retire_after IS NULL OR retire_after > $1 ORDER BY created_at DESC, id`, now)
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, alg, private_key, created_at, sign_from, retire_after FROM oidc_keys
+		WHERE retire_after IS NULL OR retire_after > $1 ORDER BY COALESCE(sign_from, created_at) DESC, created_at DESC, id`, now)
 	if err != nil {
 		return nil, nil, fmt.Errorf("oidc: load keys: %w", err)
 	}
@@ -257,12 +308,16 @@ func (s *Service) readKeys(ctx context.Context, now time.Time) (all []*signingKe
 	for rows.Next() {
 		var k signingKey
 		var alg, sealed string
-		var ra sql.NullTime
-		if err := rows.Scan(&k.id, &alg, &sealed, &k.createdAt, &ra); err != nil {
+		var sf, ra sql.NullTime
+		if err := rows.Scan(&k.id, &alg, &sealed, &k.createdAt, &sf, &ra); err != nil {
 			return nil, nil, fmt.Errorf("oidc: load keys: %w", err)
 		}
 		k.alg = jose.SignatureAlgorithm(alg)
 		k.createdAt = k.createdAt.UTC()
+		k.signFrom = k.createdAt
+		if sf.Valid {
+			k.signFrom = sf.Time.UTC()
+		}
 		if ra.Valid {
 			t := ra.Time.UTC()
 			k.retireAfter = &t
@@ -285,11 +340,21 @@ func (s *Service) readKeys(ctx context.Context, now time.Time) (all []*signingKe
 		}
 		k.private = signer
 		all = append(all, &k)
-		if active == nil && !ra.Valid {
+		// Newest sign_from first: the first whose time has come signs.
+		if active == nil && !k.signFrom.After(now) {
 			active = &k
 		}
 	}
-	return all, active, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	if active == nil && len(all) > 0 {
+		// Only keys whose time has not come on this clock: a replica
+		// whose clock is behind the one that made the first key. The
+		// earliest signs rather than a second first key being made.
+		active = all[len(all)-1]
+	}
+	return all, active, nil
 }
 
 // SigningKey implements op.Storage: the active key.

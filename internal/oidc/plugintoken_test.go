@@ -60,7 +60,7 @@ func TestSignJWTFollowsRotation(t *testing.T) {
 			}
 		}
 		for _, alg := range []string{"RS256", "ES256"} {
-			res, err := s.svc.RotateKeys(ctx, alg)
+			res, err := s.svc.RotateKeys(ctx, alg, true)
 			if err != nil {
 				t.Fatal(err)
 			}
