@@ -49,6 +49,12 @@ func runPluginCall(ctx context.Context, e env, args []string) error {
 	if *agency == "" || *service == "" {
 		return usagef("--agency and --service are required")
 	}
+	// Without it the token's iss would be empty and every plug-in that
+	// checks its issuer (as it must) would answer 401, which reads as the
+	// plug-in's fault.
+	if cfg.PublicURL == "" {
+		return usagef("--public-url (or PORTICO_PUBLIC_URL) is required: the running server's public URL, which plug-ins check as the token's iss (the demo's is http://localhost:8080)")
+	}
 	req := gateway.Request{Agency: *agency, Service: *service, Plugin: pos[0], Operation: pos[1], Path: map[string]string{}, Query: url.Values{}}
 	for _, p := range paths {
 		k, v, ok := strings.Cut(p, "=")

@@ -45,29 +45,37 @@ func TestPluginCallCLI(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "openapi.yaml"), oas, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	env["PORTICO_PUBLIC_URL"] = "http://localhost:8080"
 	call := []string{"plugin", "call", "vehicle-registry", "find-vehicle", "--agency", "dmv", "--service", "vehicle-registration-renewal"}
+	noURL := map[string]string{"PORTICO_DATA": env["PORTICO_DATA"]}
 	tests := []struct {
 		name           string
+		env            map[string]string // nil: env
 		args           []string
 		code           int
 		stdout, stderr string
 	}{
-		{"register", []string{"plugin", "register", manifest}, exitOK, "Registered", ""},
-		{"not enabled", append(call, "--path", "plate=EX4KQ218"), exitError, "", "is not enabled for dmv"},
-		{"enable", []string{"plugin", "enable", "vehicle-registry", "--agency", "dmv", "--data", "name", "--service", "vehicle-registration-renewal", "--operation", "find-vehicle"}, exitOK, "", ""},
-		{"no agency", []string{"plugin", "call", "vehicle-registry", "find-vehicle"}, exitUsage, "", "--agency and --service are required"},
-		{"bad path flag", append(call, "--path", "plate"), exitUsage, "", "write NAME=VALUE"},
-		{"missing path parameter", call, exitError, "", `path parameter "plate"`},
-		{"other service", []string{"plugin", "call", "vehicle-registry", "find-vehicle", "--agency", "dmv", "--service", "x", "--path", "plate=EX4KQ218"}, exitError, "", "no access right"},
-		{"ok", append(call, "--path", "plate=EX4KQ218"), exitOK, "status 200", ""},
-		{"ok json", append(call, "--path", "plate=EX4KQ218", "--json"), exitOK, `"make": "Honda"`, ""},
-		{"public url is the issuer", append(call, "--path", "plate=EX4KQ218", "--public-url", "https://portico.example.gov"), exitOK, "status 200", ""},
-		{"invalid response", append(call, "--path", "plate=BAD1"), exitError, "", "not answering (invalid_response)"},
-		{"audit", []string{"audit", "list", "--subject", "plugin:vehicle-registry", "--json"}, exitOK, `"outcome": "invalid_response"`, ""},
+		{"register", nil, []string{"plugin", "register", manifest}, exitOK, "Registered", ""},
+		{"not enabled", nil, append(call, "--path", "plate=EX4KQ218"), exitError, "", "is not enabled for dmv"},
+		{"enable", nil, []string{"plugin", "enable", "vehicle-registry", "--agency", "dmv", "--data", "name", "--service", "vehicle-registration-renewal", "--operation", "find-vehicle"}, exitOK, "", ""},
+		{"no agency", nil, []string{"plugin", "call", "vehicle-registry", "find-vehicle"}, exitUsage, "", "--agency and --service are required"},
+		{"bad path flag", nil, append(call, "--path", "plate"), exitUsage, "", "write NAME=VALUE"},
+		{"missing path parameter", nil, call, exitError, "", `path parameter "plate"`},
+		{"other service", nil, []string{"plugin", "call", "vehicle-registry", "find-vehicle", "--agency", "dmv", "--service", "x", "--path", "plate=EX4KQ218"}, exitError, "", "no access right"},
+		{"no public url", noURL, append(call, "--path", "plate=EX4KQ218"), exitUsage, "", "--public-url (or PORTICO_PUBLIC_URL) is required"},
+		{"ok", nil, append(call, "--path", "plate=EX4KQ218"), exitOK, "status 200", ""},
+		{"ok json", nil, append(call, "--path", "plate=EX4KQ218", "--json"), exitOK, `"make": "Honda"`, ""},
+		{"public url is the issuer", nil, append(call, "--path", "plate=EX4KQ218", "--public-url", "https://portico.example.gov"), exitOK, "status 200", ""},
+		{"invalid response", nil, append(call, "--path", "plate=BAD1"), exitError, "", "not answering (invalid_response)"},
+		{"audit", nil, []string{"audit", "list", "--subject", "plugin:vehicle-registry", "--json"}, exitOK, `"outcome": "invalid_response"`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := cli(t, env, tt.args...)
+			e := env
+			if tt.env != nil {
+				e = tt.env
+			}
+			code, out, errOut := cli(t, e, tt.args...)
 			if code != tt.code || !strings.Contains(out, tt.stdout) || !strings.Contains(errOut, tt.stderr) {
 				t.Fatalf("portico %s\n exit %d (want %d)\n stdout: %s\n stderr: %s\n want stdout containing %q, stderr containing %q",
 					strings.Join(tt.args, " "), code, tt.code, out, errOut, tt.stdout, tt.stderr)
@@ -76,6 +84,9 @@ func TestPluginCallCLI(t *testing.T) {
 	}
 	if !strings.HasPrefix(auth, "Bearer ey") {
 		t.Fatalf("the plug-in got no token: %q", auth)
+	}
+	if slices.Contains(issuers, "") {
+		t.Fatalf("a token without an issuer reached the plug-in: %q", issuers)
 	}
 	if !slices.Contains(issuers, "https://portico.example.gov") {
 		t.Fatalf("--public-url is not the token's iss: %q", issuers)

@@ -95,6 +95,12 @@ func (s *Service) body(pluginID string, e events.Event) ([]byte, error) {
 	if strings.HasPrefix(e.Type, "gov.portico.application.") && len(e.Data) > 0 {
 		ce.Data, ce.DataContentType = json.RawMessage(e.Data), "application/json"
 	}
+	// A consent event goes only to the plug-in it names (FanOut), and the
+	// consent block writes it for that plug-in: its pairwise subject for
+	// the person, never the account id.
+	if strings.HasPrefix(e.Type, consentPrefix) && len(e.Data) > 0 {
+		ce.Data, ce.DataContentType = json.RawMessage(e.Data), "application/json"
+	}
 	// Events of other types carry their attributes only, until their
 	// payload is designed and documented.
 	b, err := json.Marshal(ce)
@@ -102,6 +108,25 @@ func (s *Service) body(pluginID string, e events.Event) ([]byte, error) {
 		return nil, fmt.Errorf("webhook: event %s: %w", e.ID, err)
 	}
 	return b, nil
+}
+
+const consentPrefix = "gov.portico.consent."
+
+// consentPlugin is the plug-in a consent event is about ("" for events of
+// other types: every subscriber); ok is false for a consent event that
+// names none. A person's consent to share data with one plug-in is none
+// of another plug-in's business, even one the same agency enabled.
+func consentPlugin(e events.Event) (plugin string, ok bool) {
+	if !strings.HasPrefix(e.Type, consentPrefix) {
+		return "", true
+	}
+	var d struct {
+		Plugin string `json:"plugin"`
+	}
+	if err := json.Unmarshal(e.Data, &d); err != nil || d.Plugin == "" {
+		return "", false
+	}
+	return d.Plugin, true
 }
 
 func (s *Service) caseData(pluginID string, e events.Event) (*CaseData, error) {

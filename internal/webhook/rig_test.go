@@ -39,7 +39,12 @@ const (
 	accountID        = "0190a1b2-0000-7000-8000-00000000a11c"
 )
 
-var allTypes = []string{typeOpened, typeTransitioned, "gov.portico.case.document_issued", "gov.portico.case.closed"}
+const (
+	typeConsentGiven     = "gov.portico.consent.given"
+	typeConsentWithdrawn = "gov.portico.consent.withdrawn"
+)
+
+var allTypes = []string{typeOpened, typeTransitioned, "gov.portico.case.document_issued", "gov.portico.case.closed", typeConsentGiven, typeConsentWithdrawn}
 
 // received is one request the loopback receiver got.
 type received struct {
@@ -196,6 +201,8 @@ func (r *rig) register(t testing.TB, url string) string {
 		t.Fatal(err)
 	}
 	m := strings.Replace(string(src), "webhook: http://127.0.0.1:8091/portico/events", "webhook: "+url, 1)
+	// The consent events too, which go only to the plug-in they name.
+	m = strings.Replace(m, "events:\n", "events:\n  - "+typeConsentGiven+"\n  - "+typeConsentWithdrawn+"\n", 1)
 	ctx := platform.WithActor(context.Background(), system)
 	reg, err := r.reg.Register(ctx, system, "vehicle-registry/plugin.yaml", []byte(m), plugin.FSLoader(plugins.FS(), "vehicle-registry"))
 	if err != nil {

@@ -146,7 +146,13 @@ var system = platform.Actor{Kind: platform.ActorSystem, ID: "webhook"}
 // job for each plug-in that receives e, once per event (events.Once; the
 // unique (event, plug-in) pair guards it too).
 func (s *Service) FanOut(ctx context.Context, e events.Event) error {
-	subs, err := s.reg.Subscribers(ctx, e.AgencyID, e.Type, "")
+	only, ok := consentPlugin(e)
+	if !ok {
+		// Not an error: retrying would hold up every later event.
+		s.cfg.Logger.Warn("webhook: a consent event names no plug-in; sent to none", "event", e.ID)
+		return nil
+	}
+	subs, err := s.reg.Subscribers(ctx, e.AgencyID, e.Type, only)
 	if err != nil {
 		return err
 	}

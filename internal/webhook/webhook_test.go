@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -287,6 +288,82 @@ func hasAudit(t testing.TB, r *rig, action string) bool {
 		}
 	}
 	return false
+}
+
+// TestConsentEvents: a consent event reaches the plug-in it names with
+// its data (the consent block writes the plug-in's pairwise subject,
+// never the account), and no other plug-in the agency enabled.
+func TestConsentEvents(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		recv := newReceiver(t)
+		r := newRig(t, db, recv, rigOpts{maxAttempts: 3})
+		emit := func(t *testing.T, typ, data string) string {
+			t.Helper()
+			id := newID()
+			err := r.db.InTx(context.Background(), func(tx *sql.Tx) error {
+				return r.bus.Emit(context.Background(), tx, events.Event{ID: id, Source: "/portico/consent", Type: typ,
+					Subject: "consent:0190a1b2-0000-7000-8000-0000000c0a5e", AgencyID: "dmv", Data: []byte(data)})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		mine := `{"consent":"0190a1b2-0000-7000-8000-0000000c0a5e","agency":"dmv","service":"vehicle-registration-renewal",` +
+			`"plugin":"vehicle-registry","data":["name"],"subject":"5f0c3a7d","given_at":"2026-12-05T10:00:00Z","expires_at":"2027-12-05T10:00:00Z"}`
+		other := strings.Replace(mine, `"plugin":"vehicle-registry"`, `"plugin":"counter-booking"`, 1)
+		for _, tc := range []struct {
+			name, typ, data string
+			delivered       bool
+		}{
+			{"another plug-in's consent is not sent", typeConsentGiven, other, false},
+			{"a consent naming no plug-in is sent to none, and holds up nothing", typeConsentGiven, `{"consent":"0190a1b2-0000-7000-8000-0000000c0a5e"}`, false},
+			{"given, to the plug-in it names, with its data", typeConsentGiven, mine, true},
+			{"withdrawn, to the plug-in it names, with its data", typeConsentWithdrawn,
+				strings.Replace(mine, `"given_at":"2026-12-05T10:00:00Z","expires_at":"2027-12-05T10:00:00Z"`, `"withdrawn_at":"2026-12-06T10:00:00Z"`, 1), true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				start := recv.count()
+				id := emit(t, tc.typ, tc.data)
+				if !tc.delivered {
+					// Events are handled in log order: once a later one is
+					// delivered, this one was handled.
+					r.waitStatus(t, emit(t, tc.typ, mine), webhook.StatusDelivered)
+					if st, _, ok := r.delivery(t, id); ok {
+						t.Fatalf("delivery %s recorded for another plug-in's consent", st)
+					}
+					for _, g := range recv.since(start) {
+						if g.Header.Get("webhook-id") == id {
+							t.Fatalf("another plug-in's consent was sent: %s", g.Body)
+						}
+					}
+					return
+				}
+				r.waitStatus(t, id, webhook.StatusDelivered)
+				var got received
+				for _, g := range recv.since(start) {
+					if g.Header.Get("webhook-id") == id {
+						got = g
+					}
+				}
+				if err := verify(r.secret, got.Header, got.Body, time.Now(), time.Minute); err != nil {
+					t.Fatalf("signature: %v", err)
+				}
+				var ce struct {
+					Type            string          `json:"type"`
+					Subject         string          `json:"subject"`
+					DataContentType string          `json:"datacontenttype"`
+					Data            json.RawMessage `json:"data"`
+				}
+				if err := json.Unmarshal(got.Body, &ce); err != nil {
+					t.Fatal(err)
+				}
+				if ce.Type != tc.typ || ce.DataContentType != "application/json" || string(ce.Data) != tc.data {
+					t.Errorf("type %q, datacontenttype %q, data %s; want %q, application/json, %s", ce.Type, ce.DataContentType, ce.Data, tc.typ, tc.data)
+				}
+			})
+		}
+	})
 }
 
 func TestPolicy(t *testing.T) {
