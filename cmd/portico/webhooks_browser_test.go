@@ -44,11 +44,11 @@ func TestBrowserWebhookDeliveries(t *testing.T) {
 		}
 	}
 	usedTOTP := totpSteps{}
-	for i, j := range []struct{ lang, email, replayed, status, heading, agency, back string }{
+	for i, j := range []struct{ lang, email, replayed, status, heading, agency, back, caption string }{
 		{"en", "dana.dmv-admin@example.gov", "1 delivery was queued again.", "Dead letter",
-			"Event deliveries of DMV vehicle records", "Department of Motor Vehicles", "Back to DMV vehicle records"},
+			"Event deliveries of DMV vehicle records", "Department of Motor Vehicles", "Back to DMV vehicle records", "Dead letters"},
 		{"es", "pat.admin@example.gov", "Se volvió a poner en cola 1 entrega.", "Entrega fallida",
-			"Entregas de eventos de Registros de vehículos del DMV", "Departamento de Vehículos Motorizados", "Volver a Registros de vehículos del DMV"},
+			"Entregas de eventos de Registros de vehículos del DMV", "Departamento de Vehículos Motorizados", "Volver a Registros de vehículos del DMV", "Entregas fallidas"},
 	} {
 		t.Run(j.lang, func(t *testing.T) {
 			id, event := fmt.Sprintf("0190a1b2-0000-7000-8000-0000000dea0%d", i), fmt.Sprintf("0190a1b2-0000-7000-8000-0000000e0e0%d", i)
@@ -72,6 +72,16 @@ func TestBrowserWebhookDeliveries(t *testing.T) {
 			if got := p.Text(t, "main"); strings.Contains(got, "vehicle-registry") {
 				t.Errorf("the page shows ids to people: %q", got)
 			}
+			// The last answer is the status code, not the stored English
+			// error text that repeats it.
+			if got := p.Text(t, "main table"); strings.Contains(got, "answered") {
+				t.Errorf("the last answer shows the stored error text: %q", got)
+			}
+			p.Visit(t, page+"&dead=1")
+			if got := p.Text(t, "main table caption"); got != j.caption {
+				t.Errorf("the dead letters' caption is %q, want %q", got, j.caption)
+			}
+			p.Visit(t, page)
 			p.Run(t, chromedp.EmulateViewport(1280, 900),
 				chromedp.Click(chromedp.CSS(`form[action$="/replay"] input[value="`+id+`"] ~ button`)),
 				chromedp.WaitVisible(chromedp.CSS(".usa-alert--success")))
