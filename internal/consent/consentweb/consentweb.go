@@ -367,8 +367,9 @@ func (n *namer) sentence(e audit.Entry) string {
 		Plugin    string   `json:"plugin"`
 		Data      []string `json:"data"`
 		Reference string   `json:"reference"`
-		Outcome   string   `json:"outcome"` // a plugin.call's (gateway.Outcome…)
-		Status    int      `json:"status"`  // a plugin.call's HTTP status, when the plug-in answered
+		Outcome   string   `json:"outcome"`  // a plugin.call's (gateway.Outcome…)
+		Status    int      `json:"status"`   // a plugin.call's HTTP status, when the plug-in answered
+		Attempts  *int     `json:"attempts"` // a plugin.call's attempts made (nil in entries without it)
 	}
 	_ = json.Unmarshal(e.Detail, &d) // an entry is JSON; a field it lacks stays empty
 	pg, ctx := n.page, n.ctx
@@ -380,11 +381,12 @@ func (n *namer) sentence(e audit.Entry) string {
 	switch e.Action {
 	case "plugin.call":
 		// A call that failed is listed too (it is a use of the data), but
-		// not as received: with the circuit open nothing left Portico, and
-		// a plug-in that never answered may not have got it.
+		// not as received: stopped by the open circuit before any attempt,
+		// nothing left Portico; a plug-in that never answered (the circuit
+		// may also open between retries) may not have got it.
 		key := "consent.use.call"
 		switch {
-		case d.Outcome == gateway.OutcomeCircuitOpen:
+		case d.Outcome == gateway.OutcomeCircuitOpen && d.Attempts != nil && *d.Attempts == 0:
 			key = "consent.use.notsent"
 		case d.Outcome != "" && d.Outcome != gateway.OutcomeOK && d.Status == 0:
 			key = "consent.use.noanswer"

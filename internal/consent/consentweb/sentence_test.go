@@ -44,8 +44,9 @@ func (fakePlugins) Get(_ context.Context, _ platform.Actor, id string) (*plugin.
 
 // TestCallSentences: "Who has used my data" says a plug-in received the
 // person's data only when the call went through; a call the circuit
-// breaker stopped sent nothing, and one the plug-in never answered may not
-// have arrived. A plug-in that answered, even with an error, received it.
+// breaker stopped before any attempt sent nothing, and one the plug-in
+// never answered (the breaker may open between retries) may not have
+// arrived. A plug-in that answered, even with an error, received it.
 func TestCallSentences(t *testing.T) {
 	catalog, err := i18n.Load()
 	if err != nil {
@@ -67,13 +68,15 @@ func TestCallSentences(t *testing.T) {
 			"At the request of the Department of Motor Vehicles, DMV vehicle records received your name for “Renew your vehicle registration”."},
 		{"answered with an error", "en", `{"service":"vehicle-registration-renewal","data":["name"],"outcome":"error","status":503}`,
 			"At the request of the Department of Motor Vehicles, DMV vehicle records received your name for “Renew your vehicle registration”."},
-		{"circuit open", "en", `{"service":"vehicle-registration-renewal","data":["name"],"outcome":"circuit_open"}`,
+		{"circuit open", "en", `{"service":"vehicle-registration-renewal","data":["name"],"outcome":"circuit_open","attempts":0}`,
 			"At the request of the Department of Motor Vehicles, DMV vehicle records was to receive your name for “Renew your vehicle registration”, but nothing was sent: it was not answering."},
+		{"circuit opened between retries", "en", `{"service":"vehicle-registration-renewal","data":["name"],"outcome":"circuit_open","attempts":2}`,
+			"At the request of the Department of Motor Vehicles, Portico tried to send your name to DMV vehicle records for “Renew your vehicle registration”. It did not answer, so it may not have received it."},
 		{"no answer", "en", `{"service":"vehicle-registration-renewal","data":["name"],"outcome":"error"}`,
 			"At the request of the Department of Motor Vehicles, Portico tried to send your name to DMV vehicle records for “Renew your vehicle registration”. It did not answer, so it may not have received it."},
 		{"timeout", "es", `{"service":"vehicle-registration-renewal","data":["name"],"outcome":"timeout"}`,
 			"A pedido del Departamento de Vehículos Motorizados, Portico intentó enviar su nombre a Registros de vehículos del DMV para «Renovar el registro de su vehículo». No respondió, así que es posible que no lo haya recibido."},
-		{"circuit open", "es", `{"service":"vehicle-registration-renewal","data":["name"],"outcome":"circuit_open"}`,
+		{"circuit open", "es", `{"service":"vehicle-registration-renewal","data":["name"],"outcome":"circuit_open","attempts":0}`,
 			"A pedido del Departamento de Vehículos Motorizados, Registros de vehículos del DMV iba a recibir su nombre para «Renovar el registro de su vehículo», pero no se envió nada: no estaba respondiendo."},
 	} {
 		t.Run(c.lang+"/"+c.name, func(t *testing.T) {
