@@ -74,8 +74,8 @@ func TestBrowserPluginCatalogue(t *testing.T) {
 			has(p, `header nav a[href="/console/plugins"]`, map[string]string{"en": "Plug-ins", "es": "Complementos"}[lang])
 			p.CheckEverywhere(t, "plugins-catalogue-"+lang, base+"/console/plugins?lang="+lang)
 			has(p, "main table", map[string][]string{
-				"en": {"DMV vehicle records", "Department of Motor Vehicles", "Name", "Home address", "Answers to the form of", "Enabled", "Answering", "in the last 24 hours", "0 failed (0%)"},
-				"es": {"Registros de vehículos del DMV", "Nombre", "Domicilio", "Respuestas al formulario de", "Activado", "Responde", "en las últimas 24 horas"},
+				"en": {"DMV vehicle records", "Department of Motor Vehicles", "Name", "Home address", "Answers to “Renew your vehicle registration”", "Enabled", "Answering", "in the last 24 hours", "0 failed (0%)"},
+				"es": {"Registros de vehículos del DMV", "Nombre", "Domicilio", "Respuestas a «Renovar el registro de su vehículo»", "Activado", "Responde", "en las últimas 24 horas"},
 			}[lang]...)
 			p.CheckEverywhere(t, "plugins-detail-"+lang, base+detail+"?lang="+lang)
 			has(p, "main", map[string][]string{

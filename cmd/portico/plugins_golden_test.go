@@ -20,8 +20,9 @@ import (
 // of the demo's choosing.
 var loopbackPort = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`)
 
-// TestPluginCataloguePagesGolden renders the console's plug-in catalogue
-// and the vehicle records' page as the platform administrator sees them
+// TestPluginCataloguePagesGolden renders the console's plug-in catalogue,
+// the vehicle records' page and the DMV's use of it (approval and access
+// rights, with the form to change them) as the platform administrator sees them
 // on the demo on a fixed day, in English and Spanish, and compares each
 // with its golden file (go test ./cmd/portico -run
 // TestPluginCataloguePagesGolden -update rewrites them; review the diff).
@@ -45,7 +46,8 @@ func TestPluginCataloguePagesGolden(t *testing.T) {
 	}
 	pat := signInAt(t, a.URL(), "pat.admin@example.gov", true, clock.Now())
 	for _, lang := range []string{"en", "es"} {
-		for name, path := range map[string]string{"console_plugins": "/console/plugins", "console_plugin": "/console/plugins/vehicle-registry"} {
+		for name, path := range map[string]string{"console_plugins": "/console/plugins", "console_plugin": "/console/plugins/vehicle-registry",
+			"console_plugin_use": "/console/plugins/vehicle-registry/agencies/dmv"} {
 			t.Run(name+"."+lang, func(t *testing.T) {
 				st, body := page(t, pat, a.URL()+path+"?lang="+lang)
 				if st != 200 {

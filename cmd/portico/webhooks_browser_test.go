@@ -14,7 +14,9 @@ import (
 
 // TestBrowserWebhookDeliveries opens a plug-in's deliveries in the console
 // as the DMV's agency administrator (English) and the platform
-// administrator (Spanish): a dead letter is listed with its last answer,
+// administrator (Spanish), named as the catalogue names them (the
+// plug-in's and the agency's names, not their ids, with a link back to
+// the plug-in): a dead letter is listed with its last answer,
 // Replay sends it again to the demo's vehicle-registry plug-in (which
 // verifies the signature), and the page says so. Every page is checked
 // with CheckEverywhere at 1280, 390 and 320 px.
@@ -42,9 +44,11 @@ func TestBrowserWebhookDeliveries(t *testing.T) {
 		}
 	}
 	usedTOTP := totpSteps{}
-	for i, j := range []struct{ lang, email, replayed, status string }{
-		{"en", "dana.dmv-admin@example.gov", "1 delivery was queued again.", "Dead letter"},
-		{"es", "pat.admin@example.gov", "Se volvió a poner en cola 1 entrega.", "Entrega fallida"},
+	for i, j := range []struct{ lang, email, replayed, status, heading, agency, back, caption string }{
+		{"en", "dana.dmv-admin@example.gov", "1 delivery was queued again.", "Dead letter",
+			"Event deliveries of DMV vehicle records", "Department of Motor Vehicles", "Back to DMV vehicle records", "Dead letters"},
+		{"es", "pat.admin@example.gov", "Se volvió a poner en cola 1 entrega.", "Entrega fallida",
+			"Entregas de eventos de Registros de vehículos del DMV", "Departamento de Vehículos Motorizados", "Volver a Registros de vehículos del DMV", "Entregas fallidas"},
 	} {
 		t.Run(j.lang, func(t *testing.T) {
 			id, event := fmt.Sprintf("0190a1b2-0000-7000-8000-0000000dea0%d", i), fmt.Sprintf("0190a1b2-0000-7000-8000-0000000e0e0%d", i)
@@ -56,6 +60,28 @@ func TestBrowserWebhookDeliveries(t *testing.T) {
 			if got := strings.ToLower(p.Text(t, "main table")); !strings.Contains(got, strings.ToLower(j.status)) || !strings.Contains(got, "503") {
 				t.Errorf("the table does not show the dead letter: %q", got)
 			}
+			if got := p.Text(t, "main h1"); got != j.heading {
+				t.Errorf("heading %q, want %q", got, j.heading)
+			}
+			if got := p.Text(t, "main tbody td"); got != j.agency { // the first row's agency
+				t.Errorf("the agency column says %q, want %q", got, j.agency)
+			}
+			if got := p.Text(t, `main a[href="/console/plugins/vehicle-registry"]`); got != j.back {
+				t.Errorf("the link back to the plug-in says %q, want %q", got, j.back)
+			}
+			if got := p.Text(t, "main"); strings.Contains(got, "vehicle-registry") {
+				t.Errorf("the page shows ids to people: %q", got)
+			}
+			// The last answer is the status code, not the stored English
+			// error text that repeats it.
+			if got := p.Text(t, "main table"); strings.Contains(got, "answered") {
+				t.Errorf("the last answer shows the stored error text: %q", got)
+			}
+			p.Visit(t, page+"&dead=1")
+			if got := p.Text(t, "main table caption"); got != j.caption {
+				t.Errorf("the dead letters' caption is %q, want %q", got, j.caption)
+			}
+			p.Visit(t, page)
 			p.Run(t, chromedp.EmulateViewport(1280, 900),
 				chromedp.Click(chromedp.CSS(`form[action$="/replay"] input[value="`+id+`"] ~ button`)),
 				chromedp.WaitVisible(chromedp.CSS(".usa-alert--success")))

@@ -525,7 +525,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := satisfactionweb.Register(a.Web, a.Satisfaction, idw); err != nil {
 		return nil, err
 	}
-	if err := webhookweb.Register(a.Web, idw, a.Webhooks); err != nil {
+	if err := webhookweb.Register(a.Web, idw, a.Webhooks, a.Plugins, a.Tenancy); err != nil {
 		return nil, err
 	}
 	// The finance console (/console/payments): refunds go through the

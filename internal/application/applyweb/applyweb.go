@@ -293,6 +293,7 @@ func (h *Handlers) pageForm(w http.ResponseWriter, r *http.Request, a applicatio
 			notes.NotFound = true
 		case application.PrefillUnavailable:
 			notes.Unavailable = res.Unavailable
+			notes.PrefillDown = true
 		case application.PrefillFilled:
 			for k, v := range res.Answers {
 				answers[k] = v
@@ -331,6 +332,9 @@ func (h *Handlers) askConsent(w http.ResponseWriter, r *http.Request, app *appli
 type pageNotes struct {
 	Plugin, NotFound, Declined bool
 	Unavailable                *application.Unavailable
+	// PrefillDown says Unavailable is the page's prefill: nothing was
+	// filled in, but the person can type the answers themselves.
+	PrefillDown bool
 	// Choices are the page's choices from a plug-in, once asked (nil:
 	// renderPageNotes asks).
 	Choices *application.ChoicesResult
@@ -368,10 +372,11 @@ func (h *Handlers) savePage(w http.ResponseWriter, r *http.Request, a applicatio
 	later := form.Get("action") == "later"
 	if probs := mergeProblems(uploadProbs, res.Problems); len(probs) > 0 {
 		// "Save and come back later" never depends on a plug-in: a page
-		// whose choices cannot be had while the agency's system is down
-		// is left as it was, the rest of the draft is kept, and the
-		// person is told so on their dashboard.
-		if later && h.choicesDown(r, a, app, f, page) {
+		// whose choices cannot be had, or that could not be filled in,
+		// while the agency's system is down is left as it was, the rest
+		// of the draft is kept, and the person is told so on their
+		// dashboard. (The page's message invites them to come back.)
+		if later && (h.choicesDown(r, a, app, f, page) || h.prefillDown(r, a, app, f, page)) {
 			http.Redirect(w, r, "/dashboard?saved="+url.QueryEscape(app.ID)+"&down=1", http.StatusSeeOther)
 			return
 		}
@@ -402,6 +407,14 @@ func (h *Handlers) savePage(w http.ResponseWriter, r *http.Request, a applicatio
 func (h *Handlers) choicesDown(r *http.Request, a application.Applicant, app *application.Application, f *application.Form, page *application.Page) bool {
 	ch, err := h.svc.PluginChoices(r.Context(), a, app, f, page, false)
 	return err == nil && ch.Unavailable != nil
+}
+
+// prefillDown reports whether page is filled in from a plug-in that
+// cannot answer now (down, circuit open): the person came to it to have
+// it filled in, and it is no fault of theirs that it was not.
+func (h *Handlers) prefillDown(r *http.Request, a application.Applicant, app *application.Application, f *application.Form, page *application.Page) bool {
+	res, err := h.svc.PluginPrefill(r.Context(), a, app, f, page, false)
+	return err == nil && res.Outcome == application.PrefillUnavailable
 }
 
 // mergeProblems puts upload problems first: a refused file is the reason

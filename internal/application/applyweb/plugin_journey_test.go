@@ -19,7 +19,8 @@ import (
 // TestRenewalPrefillJourney renews a vehicle by plate through the real
 // HTTP server and gateway: the person consents to the records receiving
 // their name, then the records are down (the page says so in English and
-// Spanish, the answers are kept), then up (the details page is filled in
+// Spanish and that they can type the details or come back later, which
+// keeps the draft without the half-typed page), then up (the details page is filled in
 // from them), and a plate they do not know says so.
 func TestRenewalPrefillJourney(t *testing.T) {
 	a, base := startApp(t)
@@ -52,14 +53,19 @@ func TestRenewalPrefillJourney(t *testing.T) {
 
 	p = ana.get(appURL + "/pages/details")
 	expect(t, "details while down", p, http.StatusOK, "")
-	contains(t, "details while down", p, "The records of the Department of Motor Vehicles are not answering right now.", `id="plugin-alert"`)
+	contains(t, "details while down", p, "The records of the Department of Motor Vehicles are not answering right now, so nothing was filled in. Type the details yourself, or save and come back later", `id="plugin-alert"`)
 	if strings.Contains(p.body, `value="Honda"`) {
 		t.Error("filled while down")
 	}
 	ana.lang = "es"
-	contains(t, "details while down (es)", ana.get(appURL+"/pages/details"), "Los registros del Departamento de Vehículos Motorizados no responden en este momento.")
+	contains(t, "details while down (es)", ana.get(appURL+"/pages/details"), "Los registros del Departamento de Vehículos Motorizados no responden en este momento, así que no se completó nada. Escriba los datos usted mismo")
 	ana.lang = "en"
-	expect(t, "come back later", ana.post(appURL+"/pages/details", url.Values{"action": {"later"}, "make": {"Hon"}}), http.StatusBadRequest, "")
+	// As the message invites: come back later, with the page half
+	// typed. The page is left as it was and the draft kept, as when a
+	// page's choices cannot be had; the dashboard says why.
+	appID := strings.TrimPrefix(appURL, "/apply/")
+	expect(t, "come back later", ana.post(appURL+"/pages/details", url.Values{"action": {"later"}, "make": {"Hon"}}), http.StatusSeeOther, "/dashboard?saved="+appID+"&down=1")
+	contains(t, "dashboard after coming back later", ana.get("/dashboard?saved="+appID+"&down=1"), "An agency system this form needs is not answering right now")
 	expect(t, "the draft is kept", ana.get(appURL), http.StatusSeeOther, appURL+"/pages/details")
 
 	// Up: a plug-in on loopback answering as the OpenAPI document says.

@@ -148,6 +148,14 @@ func (h *Handlers) renderPageNotes(w http.ResponseWriter, r *http.Request, statu
 		if m := f.ChoicesMessage(page.ID); m != nil {
 			v.Alert = text(p, *m)
 		}
+	case notes.PrefillDown && notes.Choices.Outcome != application.PrefillUnavailable && notes.Unavailable.Key == application.UnavailableKey:
+		// Only the prefill is down: the page works without it, so say
+		// what the person can do now rather than only "later".
+		agency := notes.Unavailable.Agency
+		if agency == "" {
+			agency = f.AgencyID
+		}
+		v.Alert = p.T("apply.plugin.unavailable", text(p, h.svc.AgencyName(r.Context(), agency)))
 	case notes.Unavailable != nil:
 		v.Alert = h.unavailableText(r, p, f, notes.Unavailable)
 	case notes.NotFound:

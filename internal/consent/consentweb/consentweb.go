@@ -28,6 +28,7 @@ import (
 	"github.com/portico-gov/portico/internal/audit"
 	"github.com/portico-gov/portico/internal/catalog"
 	"github.com/portico-gov/portico/internal/consent"
+	"github.com/portico-gov/portico/internal/gateway"
 	"github.com/portico-gov/portico/internal/platform"
 	"github.com/portico-gov/portico/internal/plugin"
 	"github.com/portico-gov/portico/internal/tenancy"
@@ -366,6 +367,9 @@ func (n *namer) sentence(e audit.Entry) string {
 		Plugin    string   `json:"plugin"`
 		Data      []string `json:"data"`
 		Reference string   `json:"reference"`
+		Outcome   string   `json:"outcome"`  // a plugin.call's (gateway.Outcome…)
+		Status    int      `json:"status"`   // a plugin.call's HTTP status, when the plug-in answered
+		Attempts  *int     `json:"attempts"` // a plugin.call's attempts made (nil in entries without it)
 	}
 	_ = json.Unmarshal(e.Detail, &d) // an entry is JSON; a field it lacks stays empty
 	pg, ctx := n.page, n.ctx
@@ -376,7 +380,18 @@ func (n *namer) sentence(e audit.Entry) string {
 	}
 	switch e.Action {
 	case "plugin.call":
-		return pg.T("consent.use.call", n.plugin(pluginID), agency, n.p.dataWords(ctx, pg, d.Data), n.p.serviceName(ctx, pg, d.Service))
+		// A call that failed is listed too (it is a use of the data), but
+		// not as received: stopped by the open circuit before any attempt,
+		// nothing left Portico; a plug-in that never answered (the circuit
+		// may also open between retries) may not have got it.
+		key := "consent.use.call"
+		switch {
+		case d.Outcome == gateway.OutcomeCircuitOpen && d.Attempts != nil && *d.Attempts == 0:
+			key = "consent.use.notsent"
+		case d.Outcome != "" && d.Outcome != gateway.OutcomeOK && d.Status == 0:
+			key = "consent.use.noanswer"
+		}
+		return pg.T(key, n.plugin(pluginID), agency, n.p.dataWords(ctx, pg, d.Data), n.p.serviceName(ctx, pg, d.Service))
 	case "plugin.refuse":
 		return pg.T("consent.use.refused", n.plugin(pluginID), agency, n.p.dataWords(ctx, pg, d.Data), n.p.serviceName(ctx, pg, d.Service))
 	case "consent.give":

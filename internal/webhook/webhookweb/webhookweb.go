@@ -15,6 +15,8 @@ import (
 	"github.com/portico-gov/portico/internal/identity"
 	"github.com/portico-gov/portico/internal/identity/identityweb"
 	"github.com/portico-gov/portico/internal/platform"
+	"github.com/portico-gov/portico/internal/plugin"
+	"github.com/portico-gov/portico/internal/tenancy"
 	"github.com/portico-gov/portico/internal/web"
 	"github.com/portico-gov/portico/internal/webhook"
 )
@@ -28,23 +30,38 @@ type Deliveries interface {
 	Replay(ctx context.Context, actor platform.Actor, pluginID string, req webhook.ReplayRequest) ([]webhook.Delivery, error)
 }
 
+// Plugins names the plug-in in the heading: administrators know it by
+// the name the catalogue shows, not by its id.
+type Plugins interface {
+	Get(ctx context.Context, actor platform.Actor, id string) (*plugin.Plugin, error)
+}
+
+// Agencies names the agency of each delivery and stop.
+type Agencies interface {
+	Agency(ctx context.Context, id string) (tenancy.Agency, error)
+}
+
 type handlers struct {
-	web *web.Server
-	svc Deliveries
+	web      *web.Server
+	svc      Deliveries
+	plugins  Plugins
+	agencies Agencies
 }
 
 // Register adds the page and its Replay action.
-func Register(s *web.Server, idw *identityweb.Handlers, svc Deliveries) error {
+func Register(s *web.Server, idw *identityweb.Handlers, svc Deliveries, plugins Plugins, agencies Agencies) error {
 	if err := platform.Required("webhookweb",
 		platform.Dep{Name: "web server", Missing: s == nil},
 		platform.Dep{Name: "identity pages", Missing: idw == nil},
-		platform.Dep{Name: "deliveries", Missing: svc == nil}); err != nil {
+		platform.Dep{Name: "deliveries", Missing: svc == nil},
+		platform.Dep{Name: "plug-in registry", Missing: plugins == nil},
+		platform.Dep{Name: "agencies", Missing: agencies == nil}); err != nil {
 		return err
 	}
 	if err := s.Renderer().AddPages(templates, "templates/page_*.html"); err != nil {
 		return err
 	}
-	h := &handlers{web: s, svc: svc}
+	h := &handlers{web: s, svc: svc, plugins: plugins, agencies: agencies}
 	staff := func(*http.Request, *identity.Account) bool { return true } // the block decides
 	s.Handle("GET /console/plugins/{id}/deliveries", idw.RequireStaff(staff, h.list))
 	s.Handle("POST /console/plugins/{id}/deliveries/replay", idw.RequireStaff(staff, h.replay))
@@ -53,10 +70,12 @@ func Register(s *web.Server, idw *identityweb.Handlers, svc Deliveries) error {
 
 // view is the page's data.
 type view struct {
-	Plugin   string
+	Plugin   string // the id, for the page's links and forms
+	Name     string // the plug-in's name in the page's language
 	Overview *webhook.Overview
-	Dead     bool  // only dead letters
-	Replayed int64 // after a replay: how many were queued (-1: none)
+	Agencies map[string]string // agency id → name in the page's language
+	Dead     bool              // only dead letters
+	Replayed int64             // after a replay: how many were queued (-1: none)
 }
 
 func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
@@ -76,7 +95,15 @@ func (h *handlers) show(w http.ResponseWriter, r *http.Request, status int, repl
 		h.fail(w, r, err)
 		return
 	}
-	p := h.web.Renderer().NewPage(r, view{Plugin: id, Overview: ov, Dead: dead, Replayed: replayed})
+	p := h.web.Renderer().NewPage(r, nil)
+	v := view{Plugin: id, Name: h.pluginName(r, p, id), Overview: ov, Agencies: map[string]string{}, Dead: dead, Replayed: replayed}
+	for _, d := range ov.Deliveries {
+		v.Agencies[d.Agency] = h.agencyName(r, p, d.Agency)
+	}
+	for _, st := range ov.Stops {
+		v.Agencies[st.Agency] = h.agencyName(r, p, st.Agency)
+	}
+	p.Data = v
 	if problem != nil {
 		key := "webhook.error.replay"
 		if platform.ErrorCode(problem) == platform.CodeConflict {
@@ -85,6 +112,34 @@ func (h *handlers) show(w http.ResponseWriter, r *http.Request, status int, repl
 		p.Errors = append(p.Errors, web.FieldError{Field: "deliveries", Message: p.T(key)})
 	}
 	h.web.Page(w, r, status, "webhook_deliveries", p)
+}
+
+// pluginName is the plug-in's name in the page's language; its id when
+// the registry cannot say (List has already decided the reader may see
+// the page, so this only names it).
+func (h *handlers) pluginName(r *http.Request, p *web.Page, id string) string {
+	pl, err := h.plugins.Get(r.Context(), platform.ActorFrom(r.Context()), id)
+	switch {
+	case err != nil:
+		return id
+	case p.Lang == "es" && pl.Name.ES != "":
+		return pl.Name.ES
+	case pl.Name.EN != "":
+		return pl.Name.EN
+	}
+	return id
+}
+
+// agencyName names an agency in the page's language (its id when unknown).
+func (h *handlers) agencyName(r *http.Request, p *web.Page, id string) string {
+	ag, err := h.agencies.Agency(r.Context(), id)
+	if err != nil {
+		return id
+	}
+	if p.Lang == "es" && ag.NameES != "" {
+		return ag.NameES
+	}
+	return ag.Name
 }
 
 // fail answers a refusal with not-found: staff pages do not say what
