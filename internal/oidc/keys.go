@@ -166,12 +166,12 @@ func (s *Service) RotateKeys(ctx context.Context, alg string, immediate bool) (*
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM oidc_keys WHERE retire_after IS NULL OR retire_after > $1`, now).Scan(&published); err != nil {
 			return fmt.Errorf("oidc: count keys: %w", err)
 		}
-		immediate := immediate || published == 0
+		atOnce := immediate || published == 0
 		signFrom = now
-		if !immediate {
+		if !atOnce {
 			signFrom = now.Add(KeyPublishDelay)
 		}
-		res.Active.SignFrom, res.Active.Active = signFrom, immediate
+		res.Active.SignFrom, res.Active.Active = signFrom, atOnce
 		retire := signFrom.Add(s.retirementDelay())
 		if _, err := tx.ExecContext(ctx, `UPDATE oidc_keys SET retire_after = $1 WHERE retire_after IS NULL`, retire); err != nil {
 			return fmt.Errorf("oidc: retire keys: %w", err)
